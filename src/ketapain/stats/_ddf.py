@@ -201,19 +201,22 @@ def _kr_terms(deriv: VarianceDerivatives, L: np.ndarray) -> tuple[float, float, 
             e = 1.0 if k == l else 2.0
             a1 += e * w[k, l] * np.trace(us[k]) * np.trace(us[l])
             a2 += e * w[k, l] * np.sum(us[k] * us[l].T)
-    b = (a1 + 6.0 * a2) / (2.0 * q)
-    g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
-    denom = 3.0 * q + 2.0 * (1.0 - g)
-    c1, c2, c3 = g / denom, (q - g) / denom, (q + 2 - g) / denom
-    v0 = 1.0 + c1 * b
-    v1 = 1.0 - c2 * b
-    v2 = 1.0 - c3 * b
-    v0 = 0.0 if abs(v0) < 1e-10 else v0
-    x = 1.0 - a2 / q
-    ratio = 1.0 if (abs(x) < 1e-14 and abs(v1) < 1e-14) else x / v1
-    rho = ratio**2 * v0 / v2 / q
-    ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
-    scaling = 1.0 if abs(ddf - 2.0) < 0.01 else ddf * (1.0 - a2 / q) / (ddf - 2.0)
+    # Same arithmetic as pbkrtest, including R's IEEE semantics (x/0 = Inf) on degenerate data.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a1, a2 = np.float64(a1), np.float64(a2)
+        b = (a1 + 6.0 * a2) / (2.0 * q)
+        g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
+        denom = 3.0 * q + 2.0 * (1.0 - g)
+        c1, c2, c3 = g / denom, (q - g) / denom, (q + 2 - g) / denom
+        v0 = 1.0 + c1 * b
+        v1 = 1.0 - c2 * b
+        v2 = 1.0 - c3 * b
+        v0 = 0.0 if abs(v0) < 1e-10 else v0
+        x = 1.0 - a2 / q
+        ratio = 1.0 if (abs(x) < 1e-14 and abs(v1) < 1e-14) else x / v1
+        rho = ratio**2 * v0 / v2 / q
+        ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
+        scaling = 1.0 if abs(ddf - 2.0) < 0.01 else ddf * (1.0 - a2 / q) / (ddf - 2.0)
     return float(ddf), float(scaling), q
 
 

@@ -1,0 +1,62 @@
+"""Live cross-check of fit_crossover against R on random crossover designs (Hypothesis).
+
+Runs whenever ``Rscript`` is on PATH (always in CI: ``.ci/run`` installs R). Each example is
+fitted in R by ``tests/reference/lmm/lmm_reference.R`` (exact REML optimum, lmerTest,
+pbkrtest, emmeans Sidak, nlme containment df) and compared at the issue's tolerances.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ketapain.errors import SingularFitWarning
+from ketapain.stats import fit_crossover
+from r_compare import HAVE_R, assert_fit, assert_ftest, assert_pairs, run_lmm_reference
+from strategies import crossover_datasets
+
+pytestmark = [
+    pytest.mark.r,
+    pytest.mark.skipif(not HAVE_R, reason="Rscript not on PATH (CI installs R; see .ci/run)"),
+]
+
+
+def estimable(frame) -> bool:
+    obs = frame.dropna(subset=["y"])
+    per_subject = obs.groupby("subject").size()
+    return (
+        obs["treatment"].nunique() == frame["treatment"].nunique()
+        and (per_subject >= 2).sum() >= 2
+        and obs["subject"].nunique() >= 3
+    )
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=crossover_datasets(), model=st.sampled_from(["standard", "paper"]))
+def test_random_designs_agree_with_r(data, model) -> None:
+    if not estimable(data):
+        return  # a treatment or the within-subject variance cannot be estimated: not this test
+    with tempfile.TemporaryDirectory() as tmp:
+        exp = run_lmm_reference(data, Path(tmp), model=model)
+    fits = {}
+    for df_method in ("kenward-roger", "satterthwaite", "containment"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitWarning)
+            fits[df_method] = fit_crossover(data.drop(columns=["carry"]), model=model,
+                                            df_method=df_method).to_dict()
+    sat, kr, cont = fits["satterthwaite"], fits["kenward-roger"], fits["containment"]
+    assert_fit(sat, exp)
+    np.testing.assert_allclose([fe["se"] for fe in sat["fixed_effects"]], exp["se"], rtol=1e-6)
+    assert_ftest(sat["treatment_test"], exp["satterthwaite"]["treatment"])
+    assert_pairs(sat["contrasts"], exp["satterthwaite"]["pairs"])
+    assert_ftest(kr["treatment_test"], exp["kenward_roger"]["treatment"])
+    assert_pairs(kr["contrasts"], exp["kenward_roger"]["pairs"])
+    np.testing.assert_allclose([fe["df"] for fe in kr["fixed_effects"]], exp["kenward_roger"]["df"], rtol=1e-4)
+    assert [fe["df"] for fe in cont["fixed_effects"]] == list(np.atleast_1d(exp["containment"]["terms_df"]))
+    assert_ftest(cont["treatment_test"], exp["containment"]["treatment"], df_rtol=0)
