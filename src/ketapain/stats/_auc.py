@@ -1,0 +1,470 @@
+"""Area under the daily pain curve (trapezoidal rule), with optional imputation.
+
+One idea: turn a long pain diary (patient x period x day) into AUCs at several windows
+(by default days 7, 15, 21, 28 and 35), vectorised over all patient-periods at once.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ketapain.errors import DataError, ImputationWarning
+
+__all__ = ["diary_auc"]
+
+TIME_AXES = ("infusion", "first_diary_day")
+IMPUTATIONS = ("none", "locf", "linear")
+SCORE_MIN, SCORE_MAX = 0.0, 10.0
+ANCHOR_VALUE = "pre_infusion_pain"
+OUTPUT_COLUMNS = (
+    "window_day",
+    "auc",
+    "n_points",
+    "n_observed",
+    "n_imputed",
+    "n_missing",
+)
+
+
+def diary_auc(
+    diary: pd.DataFrame,
+    *,
+    value: str = "avg_pain",
+    windows: Sequence[int] = (7, 15, 21, 28, 35),
+    time_axis: Literal["infusion", "first_diary_day"] = "infusion",
+    impute: Literal["none", "locf", "linear"] = "none",
+    anchor: pd.DataFrame | None = None,
+    subject: str = "patient_id",
+    period: str = "period",
+    day: str = "day",
+) -> pd.DataFrame:
+    r"""AUC of a daily diary score by the trapezoidal rule, per subject x period x window.
+
+    Parameters
+    ----------
+    diary : pandas.DataFrame
+        Long diary, one row per subject x period x diary day. ``day`` is an integer >= 1
+        counting days after the infusion (day 0 is the infusion day itself). ``value``
+        holds a score in 0..10 or NaN for a missing day. Days absent from the frame are
+        missing too: the grid of each subject x period is days ``1..max(windows)``. Rows
+        after ``max(windows)`` are validated but not used. A subject x period appears in
+        the output only if it has at least one diary row (its values may all be NaN).
+    value : str, default "avg_pain"
+        Column with the score (e.g. ``avg_pain``, ``max_pain``, ``night_pain``).
+    windows : sequence of int, default (7, 15, 21, 28, 35)
+        Diary days at which each AUC ends. Positive, distinct integers, each at most the
+        largest ``day`` present in ``diary`` (a row with a NaN value counts: it shows the
+        diary had room for that day). On the ``"first_diary_day"`` axis each window must
+        be >= 2 (a window of one day has no interval).
+    time_axis : {"infusion", "first_diary_day"}, default "infusion"
+        Where the curve starts; see Notes. State it in every output.
+    impute : {"none", "locf", "linear"}, default "none"
+        How missing points are filled before integration; see Notes.
+    anchor : pandas.DataFrame, optional
+        Required with ``time_axis="infusion"`` and refused with ``"first_diary_day"``.
+        One row per subject x period with columns ``subject``, ``period`` and
+        ``pre_infusion_pain`` (0..10 or NaN if not measured). Every subject x period of
+        the diary needs a row; extra rows are ignored.
+    subject, period, day : str
+        Column names of the subject identifier, period and diary day, in ``diary`` (and
+        ``anchor`` for the first two).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subject x period x window, sorted by subject, period, window_day,
+        with columns ``subject``, ``period``, ``value`` (the name of the score column,
+        e.g. ``"avg_pain"``), ``window_day`` (int), ``auc`` (float, in score-days, i.e.
+        pain-score x days; NaN when a point of the window is still missing after
+        imputation), ``n_points`` (points on the curve of that window), ``n_observed``
+        (observed points, the anchor included), ``n_imputed`` (diary days filled by
+        imputation) and ``n_missing`` (points still missing), with
+        ``n_points = n_observed + n_imputed + n_missing``. ``attrs`` records ``value``,
+        ``time_axis``, ``impute`` and ``units`` (``"score-days"``).
+
+    Raises
+    ------
+    DataError
+        A column is missing; a subject or period is missing; a day is not an integer or
+        is below 1; a (subject, period, day) appears twice; a score is not a number or
+        lies outside 0..10; a window is not a positive integer, is repeated, or lies
+        beyond the last diary day; ``time_axis`` or ``impute`` is not an allowed name; the
+        anchor is absent on the infusion axis, given on the first-diary-day axis, lacks
+        a subject x period, repeats one, or has a score outside 0..10. Rows are numbered
+        from 1 in the frame's positional order (the first data line of a CSV file is row
+        1), whatever the index labels are.
+
+    Warns
+    -----
+    ImputationWarning
+        When some AUCs are NaN because a point in their window is still missing after
+        imputation; the message counts them, says why (missing before the first or after
+        the last observation, or between observations with ``impute="none"``), by
+        window, and names the first one. NaN is never returned silently.
+
+    Notes
+    -----
+    Let :math:`y_d` be the score on diary day :math:`d` and :math:`y_0` the
+    pre-infusion score of ``anchor``.
+
+    *Infusion axis* (``time_axis="infusion"``): time is :math:`t = d` days since the
+    infusion, and the curve starts at :math:`t = 0` with :math:`y_0`. The AUC of window
+    :math:`W` covers :math:`W` unit intervals and :math:`W + 1` points:
+
+    .. math:: \mathrm{AUC}_W = \sum_{t=0}^{W-1} \frac{y_t + y_{t+1}}{2}
+              = \frac{y_0}{2} + \sum_{t=1}^{W-1} y_t + \frac{y_W}{2}.
+
+    *First-diary-day axis* (``time_axis="first_diary_day"``): no anchor; the curve
+    starts at diary day 1 (:math:`t = d - 1`) and window :math:`W` ends at diary day
+    :math:`W`, so it covers :math:`W - 1` unit intervals and :math:`W` points:
+
+    .. math:: \mathrm{AUC}_W = \sum_{d=1}^{W-1} \frac{y_d + y_{d+1}}{2}.
+
+    A constant score of 5 gives :math:`5W` score-days on the infusion axis and
+    :math:`5(W - 1)` on the first-diary-day axis.
+
+    Imputation works on the whole curve (points ``0..max(windows)`` on the infusion axis,
+    days ``1..max(windows)`` otherwise), then every window is read from one cumulative
+    sum of the trapezoids:
+
+    * ``"none"``: nothing is filled; an AUC is NaN if any point of its window is missing.
+    * ``"locf"``: a missing point takes the last observed value before it (the anchor
+      counts as an observation on the infusion axis). Missing points before the first
+      observation stay missing.
+    * ``"linear"``: a missing point between two observed points :math:`(a, y_a)` and
+      :math:`(b, y_b)` gets :math:`y_a + (y_b - y_a)(t - a)/(b - a)`. The observation
+      after the gap may lie beyond the window (it is read from the grid up to
+      ``max(windows)``). Points before the first or after the last observation cannot
+      be interpolated and stay missing (use ``"locf"`` to carry the last value to the
+      end).
+
+    The reference protocol (KETAPAIN) uses ``impute="locf"`` for the day-35 AUC and
+    ``impute="none"`` for the exploratory AUCs at days 7 to 28.
+
+    Examples
+    --------
+    Pre-infusion score 5, then 6 and 4 on days 1 and 2, day 3 missing:
+
+    >>> import pandas as pd
+    >>> diary = pd.DataFrame({"patient_id": [1, 1, 1], "period": [1, 1, 1],
+    ...                       "day": [1, 2, 3], "avg_pain": [6, 4, None]})
+    >>> anchor = pd.DataFrame({"patient_id": [1], "period": [1],
+    ...                        "pre_infusion_pain": [5]})
+    >>> out = diary_auc(diary, windows=(2, 3), anchor=anchor, impute="locf")
+    >>> out[["window_day", "auc", "n_points", "n_observed", "n_imputed"]]
+       window_day   auc  n_points  n_observed  n_imputed
+    0           2  10.5         3           3          0
+    1           3  14.5         4           3          1
+
+    By hand: (5 + 6)/2 + (6 + 4)/2 = 10.5 score-days at day 2, then day 3 takes the last
+    value 4: 10.5 + (4 + 4)/2 = 14.5. On the first-diary-day axis the day-3 window has
+    two intervals, (6 + 4)/2 + (4 + 4)/2 = 9:
+
+    >>> diary_auc(diary, windows=(3,), time_axis="first_diary_day",
+    ...           impute="locf")["auc"].tolist()
+    [9.0]
+    """
+    if time_axis not in TIME_AXES:
+        raise DataError(
+            f"time_axis={time_axis!r} is not allowed; use one of {', '.join(map(repr, TIME_AXES))}"
+        )
+    if impute not in IMPUTATIONS:
+        raise DataError(f"impute={impute!r} is not allowed; use one of {', '.join(map(repr, IMPUTATIONS))}")
+    if not isinstance(diary, pd.DataFrame):
+        raise DataError(f"diary must be a pandas DataFrame, got {type(diary).__name__}")
+    _require_columns(diary, "diary", (subject, period, day, value))
+    if len(diary) == 0:
+        raise DataError("diary has no rows")
+    for column in (subject, period):
+        _require_present(diary[column], "diary", column)
+
+    days = _integer_days(diary[day], day)
+    scores = _scores(diary[value], "diary", value)
+    win = _windows(windows, time_axis=time_axis, last_day=int(days.max()))
+
+    # Subject x period -> row of the 2-D grid, sorted by subject then period.
+    s_codes, s_keys = pd.factorize(diary[subject], sort=True)
+    p_codes, p_keys = pd.factorize(diary[period], sort=True)
+    pair = s_codes.astype(np.int64) * len(p_keys) + p_codes
+    pairs, group = np.unique(pair, return_inverse=True)
+    out_subject = s_keys.take(pairs // len(p_keys))
+    out_period = p_keys.take(pairs % len(p_keys))
+    _no_duplicate_days(group, days, diary, subject, period, day)
+
+    n_days = int(win.max())
+    grid = np.full((len(pairs), n_days), np.nan)
+    used = days <= n_days
+    grid[group[used], days[used] - 1] = scores[used]
+
+    if time_axis == "infusion":
+        if anchor is None:
+            raise DataError(
+                "time_axis='infusion' starts the curve at day 0 with the pre-infusion score: "
+                f"pass anchor= (a frame with columns {subject}, {period}, {ANCHOR_VALUE}), "
+                "or use time_axis='first_diary_day'"
+            )
+        start = _anchor_scores(anchor, pd.MultiIndex.from_arrays([out_subject, out_period]), subject, period)
+        curve = np.concatenate([start[:, None], grid], axis=1)
+        ends = win  # window W ends at point t = W
+    else:
+        if anchor is not None:
+            raise DataError(
+                "anchor is only used with time_axis='infusion'; "
+                "time_axis='first_diary_day' starts the curve at diary day 1"
+            )
+        curve = grid
+        ends = win - 1  # window W ends at diary day W, i.e. point W - 1
+
+    observed = ~np.isnan(curve)
+    prev_obs, next_obs = _neighbour_observations(observed)
+    filled = _impute(curve, observed, prev_obs, next_obs, impute)
+    imputed = ~observed & ~np.isnan(filled)
+
+    # All windows from one cumulative sum of trapezoids; NaN propagates to later windows.
+    trapezoids = 0.5 * (filled[:, :-1] + filled[:, 1:])
+    auc = np.cumsum(trapezoids, axis=1)[:, ends - 1]
+    n_observed = np.cumsum(observed, axis=1)[:, ends]
+    n_imputed = np.cumsum(imputed, axis=1)[:, ends]
+    n_points = np.broadcast_to(ends + 1, auc.shape)
+
+    n_groups, n_windows = auc.shape
+    result = pd.DataFrame(
+        {
+            subject: out_subject.repeat(n_windows),
+            period: out_period.repeat(n_windows),
+            "value": value,
+            "window_day": np.tile(win, n_groups),
+            "auc": auc.ravel(),
+            "n_points": n_points.ravel(),
+            "n_observed": n_observed.ravel(),
+            "n_imputed": n_imputed.ravel(),
+        }
+    )
+    result["n_missing"] = result["n_points"] - result["n_observed"] - result["n_imputed"]
+    result.attrs.update({"value": value, "time_axis": time_axis, "impute": impute, "units": "score-days"})
+
+    if np.isnan(auc).any():
+        _warn_missing(
+            auc,
+            np.isnan(filled),
+            prev_obs,
+            next_obs,
+            ends,
+            win,
+            out_subject,
+            out_period,
+            value=value,
+            impute=impute,
+            subject=subject,
+            period=period,
+        )
+    return result
+
+
+def _show(x: object) -> str:
+    """Show a cell as repr, with numpy scalars shown as plain Python values (1, not np.int64(1))."""
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
+def _require_columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name} has no column {', '.join(map(repr, missing))}; its columns are {list(frame.columns)}"
+        )
+
+
+def _require_present(column: pd.Series, name: str, label: str) -> None:
+    absent = column.isna().to_numpy()
+    if absent.any():
+        rows = np.flatnonzero(absent)
+        more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
+        raise DataError(f"{name} row {rows[0] + 1}: {label} is missing{more}")
+
+
+def _numeric(column: pd.Series, name: str, label: str) -> np.ndarray:
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = (numbers.isna() & column.notna()).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{name} row {row + 1}: {label}={_show(column.iloc[row])} is not a number")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _integer_days(column: pd.Series, label: str) -> np.ndarray:
+    days = _numeric(column, "diary", label)
+    bad = ~np.isfinite(days) | (days != np.floor(days))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"diary row {row + 1}: {label}={_show(column.iloc[row])} is not an integer")
+    low = days < 1
+    if low.any():
+        row = int(np.flatnonzero(low)[0])
+        raise DataError(
+            f"diary row {row + 1}: {label}={days[row]:g} is below 1 "
+            f"(day 0 is the infusion day: its score goes in anchor's {ANCHOR_VALUE})"
+        )
+    return days.astype(np.int64)
+
+
+def _scores(column: pd.Series, name: str, label: str) -> np.ndarray:
+    scores = _numeric(column, name, label)
+    with np.errstate(invalid="ignore"):
+        outside = (scores < SCORE_MIN) | (scores > SCORE_MAX)
+    if outside.any():
+        rows = np.flatnonzero(outside)
+        more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
+        raise DataError(
+            f"{name} row {rows[0] + 1}: {label}={scores[rows[0]]:g} is outside "
+            f"{SCORE_MIN:g}..{SCORE_MAX:g}{more}"
+        )
+    return scores
+
+
+def _windows(windows: Sequence[int], *, time_axis: str, last_day: int) -> np.ndarray:
+    if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence | np.ndarray):
+        raise DataError(f"windows must be a sequence of positive integers, got {windows!r}")
+    if len(windows) == 0:
+        raise DataError("windows is empty; give at least one window day, e.g. (7, 15, 21, 28, 35)")
+    lowest = 2 if time_axis == "first_diary_day" else 1
+    for w in windows:
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < lowest:
+            why = " (on the first_diary_day axis a window needs at least 2 days)" if lowest == 2 else ""
+            raise DataError(f"windows: {_show(w)} is not an integer >= {lowest}{why}")
+        if w > last_day:
+            raise DataError(f"windows: {w} is beyond the last diary day in diary ({last_day})")
+    win = np.asarray(windows, dtype=np.int64)
+    if len(np.unique(win)) != len(win):
+        raise DataError(f"windows: {list(map(int, win))} repeats a window day")
+    return np.sort(win)
+
+
+def _no_duplicate_days(
+    group: np.ndarray, days: np.ndarray, diary: pd.DataFrame, subject: str, period: str, day: str
+) -> None:
+    key = pd.DataFrame({"g": group, "d": days})
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = rows[0]
+        twin = rows[(group[rows] == group[first]) & (days[rows] == days[first])]
+        where = " and ".join(str(r + 1) for r in twin[:2])
+        raise DataError(
+            f"diary rows {where}: duplicate ({subject}={_show(diary[subject].iloc[first])}, "
+            f"{period}={_show(diary[period].iloc[first])}, {day}={days[first]}); "
+            "each subject x period x day must appear once"
+        )
+
+
+def _anchor_scores(anchor: pd.DataFrame, keys: pd.MultiIndex, subject: str, period: str) -> np.ndarray:
+    if not isinstance(anchor, pd.DataFrame):
+        raise DataError(f"anchor must be a pandas DataFrame, got {type(anchor).__name__}")
+    _require_columns(anchor, "anchor", (subject, period, ANCHOR_VALUE))
+    for column in (subject, period):
+        _require_present(anchor[column], "anchor", column)
+    scores = _scores(anchor[ANCHOR_VALUE], "anchor", ANCHOR_VALUE)
+    anchor_keys = pd.MultiIndex.from_arrays([anchor[subject], anchor[period]])
+    dup = anchor_keys.duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise DataError(
+            f"anchor row {row + 1}: ({subject}={_show(anchor[subject].iloc[row])}, "
+            f"{period}={_show(anchor[period].iloc[row])}) appears more than once"
+        )
+    position = pd.Index(anchor_keys).get_indexer(keys)
+    absent = position < 0
+    if absent.any():
+        first = int(np.flatnonzero(absent)[0])
+        raise DataError(
+            f"anchor has no row for {int(absent.sum())} subject x period of the diary, first "
+            f"({subject}={_show(keys[first][0])}, {period}={_show(keys[first][1])}); "
+            f"give a row with {ANCHOR_VALUE}=NaN if the score was not measured"
+        )
+    return scores[position]
+
+
+def _neighbour_observations(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the last observed point at or before, and the first at or after, each point.
+
+    -1 when nothing is observed before, ``n_points`` when nothing is observed after.
+    """
+    n_points = observed.shape[1]
+    t = np.arange(n_points)
+    prev_obs = np.maximum.accumulate(np.where(observed, t, -1), axis=1)
+    next_obs = np.minimum.accumulate(np.where(observed, t, n_points)[:, ::-1], axis=1)[:, ::-1]
+    return prev_obs, next_obs
+
+
+def _impute(
+    curve: np.ndarray, observed: np.ndarray, prev_obs: np.ndarray, next_obs: np.ndarray, impute: str
+) -> np.ndarray:
+    if impute == "none":
+        return curve
+    rows = np.arange(curve.shape[0])[:, None]
+    carried = curve[rows, np.maximum(prev_obs, 0)]
+    has_prev = prev_obs >= 0
+    if impute == "locf":
+        return np.where(has_prev, carried, np.nan)
+    # linear: only points with an observation on both sides.
+    n_points = curve.shape[1]
+    inside = has_prev & (next_obs < n_points)
+    following = curve[rows, np.minimum(next_obs, n_points - 1)]
+    span = np.maximum(next_obs - prev_obs, 1)  # 0 at observed points: avoid 0/0
+    step = (np.arange(n_points) - prev_obs) / span
+    interpolated = carried + (following - carried) * step
+    return np.where(observed, curve, np.where(inside, interpolated, np.nan))
+
+
+def _warn_missing(
+    auc: np.ndarray,
+    still_missing: np.ndarray,
+    prev_obs: np.ndarray,
+    next_obs: np.ndarray,
+    ends: np.ndarray,
+    win: np.ndarray,
+    out_subject: pd.Index,
+    out_period: pd.Index,
+    *,
+    value: str,
+    impute: str,
+    subject: str,
+    period: str,
+) -> None:
+    n_points = still_missing.shape[1]
+    leading = still_missing & (prev_obs < 0)
+    trailing = still_missing & (next_obs == n_points)
+    between = still_missing & ~leading & ~trailing
+
+    def in_window(mask: np.ndarray) -> np.ndarray:
+        return np.cumsum(mask, axis=1)[:, ends] > 0
+
+    nan = np.isnan(auc)
+    reasons = []
+    for mask, text in (
+        (leading, "a missing point before the first observation"),
+        (trailing, "a missing point after the last observation"),
+        (between, "a missing point between observations"),
+    ):
+        count = int((in_window(mask) & nan).sum())
+        if count:
+            reasons.append(f"{count} with {text}")
+    cannot = {
+        "none": "impute='none' fills nothing",
+        "locf": "LOCF has nothing to carry forward before the first observation",
+        "linear": "linear interpolation needs an observation on both sides",
+    }[impute]
+    per_window = ", ".join(f"day {w}: {n}" for w, n in zip(win, nan.sum(axis=0), strict=True) if n)
+    g, k = np.argwhere(nan)[0]
+    warnings.warn(
+        f"{int(nan.sum())} of {nan.size} {value} AUCs ({subject} x {period} x window) are NaN "
+        f"because a point of their window is still missing after impute={impute!r} "
+        f"({cannot}): {'; '.join(reasons)}. By window: {per_window}. First: "
+        f"{subject}={_show(out_subject[g])}, {period}={_show(out_period[g])}, window_day={int(win[k])}.",
+        ImputationWarning,
+        stacklevel=3,
+    )

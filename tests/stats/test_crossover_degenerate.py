@@ -1,0 +1,162 @@
+"""Degenerate and invalid input: a defined result or a clear error, never a crash or silent NaN."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ketapain.errors import DataError, ModelError, SingularFitWarning, TwoStageTestingWarning
+from ketapain.stats import fit_crossover
+
+
+def williams(n_subjects: int = 12, *, sd_b: float = 1.0, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    seqs = ["ABC", "ACB", "BAC", "BCA", "CAB", "CBA"]
+    rows = []
+    for i in range(n_subjects):
+        b = rng.normal(0, sd_b)
+        for k, t in enumerate(seqs[i % 6]):
+            rows.append((f"S{i}", k + 1, seqs[i % 6], t, 5 + {"A": 0, "B": -0.5, "C": 0.2}[t] + b + rng.normal()))
+    return pd.DataFrame(rows, columns=["subject", "period", "sequence", "treatment", "y"])
+
+
+def test_constant_outcome_is_a_model_error() -> None:
+    data = williams().assign(y=3.0)
+    with pytest.raises(ModelError, match="constant"):
+        fit_crossover(data)
+
+
+def test_fewer_than_two_subjects() -> None:
+    data = williams()
+    data.loc[data["subject"] != "S0", "y"] = np.nan
+    with pytest.raises(ModelError, match="at least 2"):
+        fit_crossover(data)
+
+
+def test_no_subject_observed_twice() -> None:
+    data = williams()
+    data.loc[data["period"] > 1, "y"] = np.nan
+    with pytest.raises(ModelError):
+        fit_crossover(data)
+
+
+def test_treatment_never_observed() -> None:
+    data = williams()
+    data.loc[data["treatment"] == "C", "y"] = np.nan
+    with pytest.raises(ModelError, match="'C' have no observed y"):
+        fit_crossover(data)
+
+
+def test_infinite_value_names_row_and_column() -> None:
+    data = williams()
+    data.loc[4, "y"] = np.inf
+    with pytest.raises(DataError, match=r"data row 5: y=inf is infinite"):
+        fit_crossover(data)
+
+
+def test_text_outcome_names_row() -> None:
+    data = williams().astype({"y": object})
+    data.loc[2, "y"] = "abc"
+    with pytest.raises(DataError, match=r"data row 3: y='abc' is not a number"):
+        fit_crossover(data)
+
+
+def test_missing_column_lists_what_is_there() -> None:
+    with pytest.raises(DataError, match="'sequence'"):
+        fit_crossover(williams().drop(columns=["sequence"]))
+
+
+def test_unknown_options_name_allowed_values() -> None:
+    with pytest.raises(ModelError, match="kenward-roger, satterthwaite, containment, normal"):
+        fit_crossover(williams(), df_method="wald")  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="standard, paper"):
+        fit_crossover(williams(), model="full")  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="ref='Z' is not a treatment level; levels: A, B, C"):
+        fit_crossover(williams(), ref="Z")
+    with pytest.raises(ModelError, match="needs method='REML'"):
+        fit_crossover(williams(), method="ML", df_method="kenward-roger")
+
+
+def test_duplicate_period_rows() -> None:
+    data = pd.concat([williams(), williams().iloc[[0]]])
+    with pytest.raises(DataError, match="two rows for period"):
+        fit_crossover(data)
+
+
+def test_carryover_aliased_in_ab_ba_is_explained() -> None:
+    rows = [(f"S{i}", k + 1, s, t, float(i + k)) for i, s in enumerate(["AB", "BA"] * 4) for k, t in enumerate(s)]
+    data = pd.DataFrame(rows, columns=["subject", "period", "sequence", "treatment", "y"])
+    data["y"] += np.random.default_rng(0).normal(size=len(data))
+    with pytest.raises(ModelError, match=r"carryover\[B\] are aliased.*2x2 AB/BA"):
+        fit_crossover(data, carryover=True)
+    res = fit_crossover(data)  # without carry-over the 2x2 fits; the carry-over test is not available
+    assert res.carryover_test is None
+    assert any("carry-over test not available" in n for n in res.notes)
+
+
+def test_singular_fit_warns_and_reports() -> None:
+    data = williams(24, sd_b=0.0, seed=3)
+    with pytest.warns(SingularFitWarning, match="boundary"):
+        res = fit_crossover(data, df_method="containment")
+    assert res.singular and res.variance_subject == 0.0 and res.icc == 0.0
+    assert all(math.isfinite(v) for v in res.se)
+    assert any("singular" in n for n in res.notes)
+
+
+def test_subject_with_single_observation_is_used() -> None:
+    data = williams()
+    data.loc[(data["subject"] == "S1") & (data["period"] > 1), "y"] = np.nan
+    res = fit_crossover(data)
+    assert res.n_obs == len(data) - 2 and res.n_subjects == 12
+
+
+def test_previous_period_row_absent_needs_carryover_column() -> None:
+    data = williams()
+    data = data[~((data["subject"] == "S2") & (data["period"] == 2))]
+    with pytest.raises(ModelError, match="no row for the period before period '3'"):
+        fit_crossover(data, carryover=True)
+    # With an explicit carryover column the same data fit.
+    prev = {"S2": {1: "none", 3: "C"}}
+    data = data.assign(carryover="none")
+    for i, row in data.iterrows():
+        p = int(row["period"])
+        if p > 1:
+            seq = row["sequence"]
+            data.loc[i, "carryover"] = prev.get(row["subject"], {}).get(p, seq[p - 2])
+    res = fit_crossover(data, carryover=True)
+    assert "carryover[B]" in res.terms
+
+
+def test_log_needs_positive_values() -> None:
+    data = williams()
+    data.loc[3, "y"] = -1.0
+    with pytest.raises(ModelError, match=r"data row 4: y=-1.0 is not > 0"):
+        fit_crossover(data, log=True)
+
+
+def test_log_fit_reports_ratios() -> None:
+    data = williams().assign(y=lambda d: np.exp(d["y"] / 5))
+    res = fit_crossover(data, log=True)
+    for c in res.contrasts:
+        assert c.ratio == pytest.approx(math.exp(c.estimate))
+        assert c.ratio_ci_low == pytest.approx(math.exp(c.ci_low))
+    assert res.formula.startswith("log(y) ~")
+
+
+def test_two_stage_carryover_warns() -> None:
+    with pytest.warns(TwoStageTestingWarning, match="two-stage testing biases"):
+        res = fit_crossover(williams(18), carryover="test-drop")
+    assert res.carryover_test is not None
+
+
+def test_no_nan_in_contract() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        res = fit_crossover(williams(24, sd_b=0.0, seed=3)).to_dict()
+    import json
+
+    json.dumps(res, allow_nan=False)  # raises ValueError on any NaN/inf
