@@ -19,9 +19,10 @@ from rich.table import Table
 
 from ketapain.errors import DataError, ImputationWarning
 from ketapain.stats import diary_auc
-ANCHOR_VALUE = "pre_infusion_pain"  # the anchor column diary_auc reads
 
 __all__ = ["auc_command"]
+
+ANCHOR_VALUE = "pre_infusion_pain"  # the anchor column diary_auc reads
 
 SUBJECT = "patient_id"
 SUBJECT_ALIAS = "subject"

@@ -1,0 +1,33 @@
+"""The ``ketapain`` command line (Typer). Thin: parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import typer
+
+from ketapain import __version__
+from ketapain.cli._auc import auc_command
+from ketapain.cli._demo import demo_command
+from ketapain.cli._fit import fit_command
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ketapain",
+    help="Run and analyse randomised crossover trials of analgesics (reference study: KETAPAIN).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("demo")(demo_command)
+app.command("fit")(fit_command)
+app.command("auc")(auc_command)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the ketapain version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

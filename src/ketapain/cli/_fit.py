@@ -1,0 +1,123 @@
+"""``ketapain fit``: the crossover mixed model on a long CSV, as text or the JSON contract.
+
+Thin: reads and checks the CSV (errors name file, row, column, value; rows are numbered as
+in a spreadsheet, the header being row 1), calls :func:`ketapain.stats.fit_crossover`, prints.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from ketapain.errors import DataError, KetapainWarning, ModelError
+from ketapain.stats import fit_crossover
+
+__all__ = ["fit_command", "read_long_csv"]
+
+FACTORS = ("subject", "period", "sequence", "treatment")
+FIRST_DATA_ROW = 2  # the header is row 1
+
+
+def read_long_csv(path: Path, *, outcome: str, binary: bool = False) -> pd.DataFrame:
+    """Read a long crossover CSV: subject, period, sequence, treatment, the outcome, optional
+    ``carryover``; other columns are kept but ignored. Empty outcome cells are missing.
+
+    Raises
+    ------
+    DataError
+        Unreadable file, missing column, empty factor cell, non-numeric or infinite outcome,
+        or (``binary``) an outcome other than 0/1 — naming file, row, column and value.
+    """
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    name = path.name
+    needed = [*FACTORS, outcome]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name}: required column(s) {', '.join(map(repr, missing))} missing; "
+            f"columns present: {', '.join(frame.columns)}"
+        )
+    for col in FACTORS:
+        empty = frame[col].str.strip() == ""
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0]) + FIRST_DATA_ROW
+            raise DataError(f"{name} row {row}: {col} is empty; every row needs a {col}")
+    raw = frame[outcome].str.strip()
+    values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
+    bad = values.isna() & (raw != "")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is not a number (empty = missing)")
+    arr = values.to_numpy(dtype=float)
+    if np.isinf(arr).any():
+        i = int(np.flatnonzero(np.isinf(arr))[0])
+        raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is infinite; allowed: finite numbers or empty")
+    if binary:
+        not01 = ~np.isnan(arr) & ~np.isin(arr, (0.0, 1.0))
+        if not01.any():
+            i = int(np.flatnonzero(not01)[0])
+            raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is not 0 or 1 (--binary)")
+    dup = frame.duplicated(subset=["subject", "period"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"{name} row {i + FIRST_DATA_ROW}: subject={frame['subject'].iloc[i]!r} already has a row for "
+            f"period={frame['period'].iloc[i]!r}"
+        )
+    out = frame.assign(**{outcome: arr})
+    if "carryover" in out.columns:
+        out["carryover"] = out["carryover"].where(out["carryover"].str.strip() != "", "none")
+    return out
+
+
+def fit_command(
+    data_csv: Annotated[Path, typer.Argument(metavar="DATA.csv", help="Long CSV: subject, period, sequence, treatment, outcome (empty = missing).", show_default=False)],
+    outcome: Annotated[str, typer.Option("--outcome", help="Outcome column.")] = "y",
+    model: Annotated[str, typer.Option("--model", help="standard (treatment + period + sequence) or paper (treatment + sequence).")] = "standard",
+    carryover: Annotated[bool, typer.Option("--carryover", help="Add first-order carry-over terms.")] = False,
+    carryover_test_drop: Annotated[bool, typer.Option("--carryover-test-drop", help="The reference study's two-stage strategy: test carry-over, drop it if P >= 0.05 (biased; warns).")] = False,
+    log: Annotated[bool, typer.Option("--log", help="Fit log(outcome); report ratios.")] = False,
+    binary: Annotated[bool, typer.Option("--binary", help="Logistic mixed model for a 0/1 outcome.")] = False,
+    nagq: Annotated[int, typer.Option("--nagq", help="Adaptive Gauss-Hermite points for --binary (1 = Laplace).")] = 1,
+    df: Annotated[str, typer.Option("--df", help="kenward-roger, satterthwaite, containment or normal.")] = "kenward-roger",
+    method: Annotated[str, typer.Option("--method", help="REML or ML.")] = "REML",
+    ref: Annotated[str | None, typer.Option("--ref", help="Reference treatment (default: first in code-point order).", show_default=False)] = None,
+    conf_level: Annotated[float, typer.Option("--conf-level", help="Confidence level of every interval.")] = 0.95,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the machine-readable JSON object.")] = False,
+) -> None:
+    """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes."""
+    try:
+        data = read_long_csv(data_csv, outcome=outcome, binary=binary)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", KetapainWarning)
+            fit = fit_crossover(
+                data,
+                outcome=outcome,
+                model=model,  # type: ignore[arg-type]
+                carryover="test-drop" if carryover_test_drop else carryover,
+                log=log,
+                binary=binary,
+                nagq=nagq,
+                df_method=df,  # type: ignore[arg-type]
+                method=method,  # type: ignore[arg-type]
+                ref=ref,
+                conf_level=conf_level,
+            )
+    except (DataError, ModelError) as exc:
+        typer.echo(f"error: {data_csv.name}: {exc}" if not str(exc).startswith(data_csv.name) else f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    if json_output:
+        typer.echo(json.dumps(fit.to_dict(), allow_nan=False))
+    else:
+        typer.echo(fit.summary())

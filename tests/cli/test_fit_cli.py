@@ -1,0 +1,106 @@
+"""``ketapain fit`` and ``ketapain demo`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from numpy.testing import assert_allclose
+from typer.testing import CliRunner
+
+from ketapain.cli import app
+
+RUNNER = CliRunner()
+REF = Path(__file__).resolve().parents[1] / "reference" / "lmm"
+
+
+def run(*args: str):
+    return RUNNER.invoke(app, list(args))
+
+
+def test_fit_json_contract_matches_stored_r_reference(tmp_path: Path) -> None:
+    """Same numbers as tests/reference/lmm/expected/w3_balanced.json (lmerTest KR via pbkrtest)."""
+    data = REF / "data" / "w3_balanced.csv"
+    res = run("fit", str(data), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    exp = json.loads((REF / "expected" / "w3_balanced.json").read_text())
+    assert set(out) >= {"n_obs", "n_subjects", "model", "fixed_effects", "variance", "icc", "loglik", "aic",
+                        "bic", "singular", "treatment_test", "contrasts", "effect_sizes", "residual_normality",
+                        "sequence_by_treatment", "carryover_test"}
+    assert out["model"]["df_method"] == "kenward-roger" and out["model"]["method"] == "REML"
+    assert_allclose(out["treatment_test"]["stat"], exp["kenward_roger"]["treatment"]["stat"], rtol=1e-5)
+    assert_allclose(out["treatment_test"]["df_den"], exp["kenward_roger"]["treatment"]["df_den"], rtol=1e-4)
+    assert [c["a"] + " - " + c["b"] for c in out["contrasts"]] == exp["kenward_roger"]["pairs"]["contrast"]
+    assert {e["kind"] for e in out["effect_sizes"]} == {"total_sd", "d_z", "g_av"}
+
+
+def test_fit_options_reach_the_model(tmp_path: Path) -> None:
+    data = REF / "data" / "w3_carryover.csv"
+    out = json.loads(run("fit", str(data), "--json", "--carryover", "--model", "paper", "--df", "satterthwaite",
+                         "--ref", "B", "--conf-level", "0.9").stdout)
+    assert out["model"]["formula"] == "y ~ treatment + sequence + carryover + (1 | subject)"
+    assert out["model"]["df_method"] == "satterthwaite" and out["model"]["conf_level"] == 0.9
+    terms = [f["term"] for f in out["fixed_effects"]]
+    assert "treatment[A]" in terms and "treatment[B]" not in terms and "carryover[A]" in terms
+    assert out["carryover_test"]["df_num"] == 2
+
+
+def test_fit_normal_df_gives_null_denominator() -> None:
+    out = json.loads(run("fit", str(REF / "data" / "ab_ba.csv"), "--json", "--df", "normal").stdout)
+    assert out["treatment_test"]["df_den"] is None
+    assert all(f["df"] is None for f in out["fixed_effects"])
+    assert out["carryover_test"] is None  # aliased in a 2x2
+
+
+def test_fit_log_gives_ratios() -> None:
+    out = json.loads(run("fit", str(REF / "data" / "lognormal.csv"), "--json", "--log").stdout)
+    c = out["contrasts"][0]
+    assert out["model"]["outcome_scale"] == "log"
+    assert_allclose(c["ratio"], 2.718281828459045 ** c["estimate"], rtol=1e-12)
+    assert c["ratio_ci"][0] < c["ratio"] < c["ratio_ci"][1]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,2,AB,B,abc\n", "data.csv row 3: y='abc' is not a number"),
+        ("subject,period,sequence,treatment,y\nS1,1,AB,,1\n", "data.csv row 2: treatment is empty"),
+        ("subject,period,treatment,y\nS1,1,A,1\n", "required column(s) 'sequence' missing"),
+        ("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,1,AB,B,2\n", "data.csv row 3: subject='S1' already has a row for period='1'"),
+        ("subject,period,sequence,treatment,y\nS1,1,AB,A,inf\n", "data.csv row 2: y='inf' is infinite"),
+    ],
+)
+def test_fit_bad_input_exits_1_with_file_row_column_value(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    res = run("fit", str(path), "--json")
+    assert res.exit_code == 1
+    assert message in res.stderr
+    assert res.stdout == ""
+
+
+def test_fit_model_error_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,2,AB,B,2\nS2,1,BA,B,3\nS2,2,BA,A,4\n")
+    res = run("fit", str(path), "--df", "wald")
+    assert res.exit_code == 1 and "kenward-roger, satterthwaite, containment, normal" in res.stderr
+
+
+def test_demo_runs_and_writes_results(tmp_path: Path) -> None:
+    res = run("demo", "--out", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert "Paper's model" in res.stdout and "Standard model" in res.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [e["endpoint"].split(",")[1].strip() for e in results["endpoints"]] == ["days 0-7", "days 0-35"]
+    day35 = results["endpoints"][1]
+    assert day35["n_missing_auc"] == 0  # LOCF from the pre-infusion anchor fills every day 35 AUC
+    assert day35["standard_model"]["n_obs"] == 60
+    assert (tmp_path / "auc.csv").read_text().startswith("subject,")
+
+
+def test_version() -> None:
+    from ketapain import __version__
+
+    assert run("version").stdout.strip() == __version__
