@@ -116,3 +116,14 @@ def test_contract_invariants(data: pd.DataFrame) -> None:
     for c in res.contrasts:
         assert c.p_value <= c.p_sidak <= 1.0
         assert c.ci_sidak_low <= c.ci_low <= c.estimate <= c.ci_high <= c.ci_sidak_high
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_batched_grid_equals_pointwise_deviance(method: str) -> None:
+    from ketapain.stats._lmm import profiled_deviance, profiled_deviance_grid, sufficient_stats
+
+    d = crossover_design(dataset())
+    ss = sufficient_stats(d.X, d.y, d.group_codes)
+    thetas = np.array([0.0, 0.01, 0.5, 1.0, 3.0, 50.0])
+    assert_allclose(profiled_deviance_grid(ss, thetas, method=method),
+                    [profiled_deviance(ss, t, method=method) for t in thetas], rtol=1e-12)

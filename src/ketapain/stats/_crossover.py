@@ -30,7 +30,7 @@ from ketapain.stats._ddf import (
     t_test,
     variance_derivatives,
 )
-from ketapain.stats._design import CrossoverDesign, ModelKind, crossover_design
+from ketapain.stats._design import CrossoverDesign, ModelKind, build_design, parse_crossover
 from ketapain.stats._effect_sizes import EffectSize, cohens_dz, hedges_g_av, total_sd_effect
 from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
@@ -376,12 +376,16 @@ def fit_crossover(
             model=model, carryover=carryover, carryover_alpha=carryover_alpha, covariates=covariates,
             ref=ref, conf_level=conf_level, nagq=nagq,
         )
-    cols = dict(outcome=outcome, subject=subject, period=period, sequence=sequence, treatment=treatment)
+    if model not in ("standard", "paper"):
+        raise ModelError(f"model={model!r} is not one of standard, paper")
+    parsed = parse_crossover(
+        work, outcome=outcome, subject=subject, period=period, sequence=sequence,
+        treatment=treatment, covariates=covariates, ref=ref,
+    )
 
     def build(with_carry: bool, seq_trt: bool = False) -> CrossoverDesign:
-        return crossover_design(
-            work, **cols, model=model, carryover=with_carry, covariates=covariates, ref=ref,
-            sequence_by_treatment=seq_trt,
+        return build_design(
+            parsed, model=model, carryover=with_carry, covariates=covariates, sequence_by_treatment=seq_trt,
         )
 
     design = build(bool(carryover))

@@ -28,7 +28,14 @@ import pandas as pd
 
 from ketapain.errors import DataError, ModelError
 
-__all__ = ["CrossoverDesign", "ModelKind", "crossover_design"]
+__all__ = [
+    "CrossoverData",
+    "CrossoverDesign",
+    "ModelKind",
+    "build_design",
+    "crossover_design",
+    "parse_crossover",
+]
 
 ModelKind = Literal["standard", "paper"]
 MODEL_KINDS: tuple[str, ...] = ("standard", "paper")
@@ -68,60 +75,74 @@ class CrossoverDesign:
         return self.columns.index(name)
 
 
-def _as_labels(values: pd.Series, column: str) -> pd.Series:
-    missing = values.isna()
+def _as_labels(values: pd.Series, column: str) -> np.ndarray:
+    """Factor column -> stripped string labels (numpy object array); integer-valued floats
+    lose their ``.0`` so that period 1 read as 1.0 is still "1"."""
+    missing = values.isna().to_numpy()
     if missing.any():
-        row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        row = int(np.flatnonzero(missing)[0]) + 1
         raise DataError(f"data row {row}: {column} is missing; every row needs a {column}")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
-    return values.astype(str).str.strip()
+    return np.array([str(v).strip() for v in values.to_numpy()], dtype=object)
 
 
-def _period_order(labels: pd.Series) -> dict[str, int]:
-    levels = sorted(labels.unique())
+def _codes(labels: np.ndarray, levels: Sequence[str]) -> np.ndarray:
+    """Integer code of each label in ``levels`` (all labels must be levels)."""
+    order = np.argsort(np.asarray(levels, dtype=object))
+    sorted_levels = np.asarray(levels, dtype=object)[order]
+    return order[np.searchsorted(sorted_levels, labels)]
+
+
+def _period_rank(labels: np.ndarray) -> np.ndarray:
+    """Chronological rank of each period label: numeric order when all are integers."""
+    levels = sorted(set(labels.tolist()))
     try:
-        numeric = sorted(levels, key=lambda v: int(v))
+        chrono = sorted(levels, key=int)
     except ValueError:
-        numeric = levels
-    return {lev: i for i, lev in enumerate(numeric)}
+        chrono = levels
+    return _codes(labels, chrono)
 
 
-def _carryover(
-    frame: pd.DataFrame, *, subject: str, period: str, treatment: str, ref: str, levels: list[str]
-) -> pd.Series:
-    """Treatment of the previous period for each row ("none" -> reference)."""
+def _carryover_labels(
+    frame: pd.DataFrame, subj: np.ndarray, per: np.ndarray, trt: np.ndarray, *, period: str,
+    ref: str, levels: list[str],
+) -> np.ndarray:
+    """Treatment of the previous period for each row ("none" -> reference), vectorised."""
     if "carryover" in frame.columns:
         raw = frame["carryover"]
-        lab = raw.astype(str).str.strip()
-        lab = lab.where(~(raw.isna() | lab.str.lower().isin(_NONE_LABELS)), ref)
-        bad = ~lab.isin(levels)
+        lab = np.array([str(v).strip() for v in raw.to_numpy()], dtype=object)
+        none = raw.isna().to_numpy() | np.isin(np.char.lower(lab.astype(str)), list(_NONE_LABELS))
+        lab[none] = ref
+        bad = ~np.isin(lab, levels)
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            row = int(np.flatnonzero(bad)[0]) + 1
             raise DataError(
                 f"data row {row}: carryover={raw.iloc[row - 1]!r} is not a treatment level "
                 f"({', '.join(levels)}) nor empty/'none'"
             )
         return lab
-    rank = frame[period].map(_period_order(frame[period]))
-    key = pd.DataFrame({"s": frame[subject], "r": rank, "t": frame[treatment]})
-    prev = key.assign(r=key["r"] + 1).rename(columns={"t": "prev"})
-    merged = key.merge(prev, on=["s", "r"], how="left", validate="many_to_one")
-    first = merged["r"].to_numpy() == 0
-    missing = merged["prev"].isna().to_numpy() & ~first
+    rank = _period_rank(per)
+    n_rank = int(rank.max()) + 1
+    _, s_code = np.unique(subj, return_inverse=True)
+    t_code = _codes(trt, levels)
+    table = np.full((int(s_code.max()) + 1) * n_rank, -1, dtype=np.intp)
+    table[s_code * n_rank + rank] = t_code
+    first = rank == 0
+    prev = np.where(first, 0, table[s_code * n_rank + np.maximum(rank - 1, 0)])
+    missing = (prev < 0) & ~first
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise ModelError(
-            f"data row {i + 1}: subject {key['s'].iloc[i]!r} has no row for the period before "
-            f"period {frame[period].iloc[i]!r}, so its carry-over is unknown; keep that period's "
+            f"data row {i + 1}: subject {subj[i]!r} has no row for the period before "
+            f"period {per[i]!r}, so its carry-over is unknown; keep that period's "
             "row with an empty outcome, or give a 'carryover' column"
         )
-    out = merged["prev"].where(~first, ref)
-    return pd.Series(out.to_numpy(), index=frame.index)
+    return np.asarray(levels, dtype=object)[prev]
 
 
-def _dummies(labels: pd.Series, levels: list[str], prefix: str) -> tuple[np.ndarray, list[str]]:
-    codes = labels.map({lev: i for i, lev in enumerate(levels)}).to_numpy()
+def _dummies(labels: np.ndarray, levels: list[str], prefix: str) -> tuple[np.ndarray, list[str]]:
+    codes = _codes(labels, levels)
     mat = (codes[:, None] == np.arange(1, len(levels))[None, :]).astype(float)
     return mat, [f"{prefix}[{lev}]" for lev in levels[1:]]
 
@@ -145,6 +166,193 @@ def _alias_mask(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
         else:
             basis = np.column_stack([basis, resid / rn])
     return aliased
+
+
+@dataclass(frozen=True, slots=True)
+class CrossoverData:
+    """Checked, label-coded crossover data (all rows, observed or not); see :func:`parse_crossover`."""
+
+    frame: pd.DataFrame
+    outcome: str
+    period_column: str
+    subject: np.ndarray
+    period: np.ndarray
+    sequence: np.ndarray
+    treatment: np.ndarray
+    y: np.ndarray
+    treatment_levels: tuple[str, ...]
+    subject_column: str
+
+    def carryover(self) -> np.ndarray:
+        """Previous-period treatment of every row (reference for the first period)."""
+        return _carryover_labels(
+            self.frame, self.subject, self.period, self.treatment, period=self.period_column,
+            ref=self.treatment_levels[0], levels=list(self.treatment_levels),
+        )
+
+
+def parse_crossover(
+    data: pd.DataFrame,
+    *,
+    outcome: str = "y",
+    subject: str = "subject",
+    period: str = "period",
+    sequence: str = "sequence",
+    treatment: str = "treatment",
+    covariates: Sequence[str] = (),
+    ref: str | None = None,
+) -> CrossoverData:
+    """Check the columns and values of long crossover data and code the factors as labels.
+
+    Raises
+    ------
+    DataError
+        A column is missing, a factor value is missing, the outcome is not numeric or infinite,
+        or a subject has two rows for one period.
+    ModelError
+        ``ref`` is not a treatment level.
+    """
+    needed = [outcome, subject, period, treatment, sequence, *covariates]
+    missing_cols = [c for c in dict.fromkeys(needed) if c not in data.columns]
+    if missing_cols:
+        raise DataError(
+            f"data: required column(s) {', '.join(map(repr, missing_cols))} missing; "
+            f"columns present: {', '.join(map(str, data.columns))}"
+        )
+    frame = data.reset_index(drop=True)
+    subj = _as_labels(frame[subject], subject)
+    per = _as_labels(frame[period], period)
+    seq = _as_labels(frame[sequence], sequence)
+    trt = _as_labels(frame[treatment], treatment)
+    y_all = pd.to_numeric(frame[outcome], errors="coerce")
+    bad_text = y_all.isna() & frame[outcome].notna() & (frame[outcome].astype(str).str.strip() != "")
+    if bad_text.any():
+        row = int(np.flatnonzero(bad_text.to_numpy())[0]) + 1
+        raise DataError(f"data row {row}: {outcome}={frame[outcome].iloc[row - 1]!r} is not a number")
+    yv = y_all.to_numpy(dtype=float)
+    if np.isinf(yv).any():
+        row = int(np.flatnonzero(np.isinf(yv))[0]) + 1
+        raise DataError(f"data row {row}: {outcome}={yv[row - 1]} is infinite; allowed: finite numbers or empty")
+    _, inv_s = np.unique(subj, return_inverse=True)
+    _, inv_p = np.unique(per, return_inverse=True)
+    key = inv_s * (int(inv_p.max()) + 1) + inv_p
+    _, first_idx, counts = np.unique(key, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup_key = np.flatnonzero(counts > 1)[0]
+        rows = np.flatnonzero(key == key[first_idx[dup_key]])
+        row = int(rows[1]) + 1
+        raise DataError(f"data row {row}: subject {subj[row - 1]!r} has two rows for period {per[row - 1]!r}")
+    trt_levels = sorted(set(trt.tolist()))
+    if ref is not None:
+        if ref not in trt_levels:
+            raise ModelError(f"ref={ref!r} is not a treatment level; levels: {', '.join(trt_levels)}")
+        trt_levels = [ref] + [lev for lev in trt_levels if lev != ref]
+    return CrossoverData(
+        frame=frame, outcome=outcome, period_column=period, subject=subj, period=per, sequence=seq,
+        treatment=trt, y=yv, treatment_levels=tuple(trt_levels), subject_column=subject,
+    )
+
+
+def build_design(
+    parsed: CrossoverData,
+    *,
+    model: ModelKind = "standard",
+    carryover: bool = False,
+    covariates: Sequence[str] = (),
+    sequence_by_treatment: bool = False,
+    carry_labels: np.ndarray | None = None,
+) -> CrossoverDesign:
+    """Design matrix of one crossover model from parsed data (see :func:`crossover_design`)."""
+    if model not in MODEL_KINDS:
+        raise ModelError(f"model={model!r} is not one of {', '.join(MODEL_KINDS)}")
+    outcome = parsed.outcome
+    trt_levels = list(parsed.treatment_levels)
+    carry = None
+    if carryover:
+        carry = parsed.carryover() if carry_labels is None else carry_labels
+    observed = ~np.isnan(parsed.y)
+    if not observed.any():
+        raise ModelError(f"the outcome {outcome!r} is missing on every row")
+    y = parsed.y[observed]
+    subj, per, seq, trt = (a[observed] for a in (parsed.subject, parsed.period, parsed.sequence, parsed.treatment))
+    subjects, codes = np.unique(subj, return_inverse=True)
+    if subjects.size < 2:
+        raise ModelError(f"{subjects.size} subject has an observed outcome; a mixed model needs at least 2")
+    # Only levels seen in the analysed rows get columns (an unobserved level cannot be estimated).
+    seen_trt = set(trt.tolist())
+    unseen = [lev for lev in trt_levels if lev not in seen_trt]
+    if unseen:
+        raise ModelError(
+            f"treatment level(s) {', '.join(map(repr, unseen))} have no observed {outcome}; "
+            "their effects cannot be estimated"
+        )
+
+    blocks: list[np.ndarray] = [np.ones((len(y), 1))]
+    names: list[str] = ["(Intercept)"]
+    terms: list[str] = ["(Intercept)"]
+
+    def add(mat: np.ndarray, cols: list[str], term: str) -> None:
+        blocks.append(mat)
+        names.extend(cols)
+        terms.extend([term] * len(cols))
+
+    tmat, tcols = _dummies(trt, trt_levels, "treatment")
+    add(tmat, tcols, "treatment")
+    formula_terms = ["treatment"]
+    if model == "standard":
+        add(*_dummies(per, sorted(set(per.tolist())), "period"), "period")
+        formula_terms.append("period")
+    smat, scols = _dummies(seq, sorted(set(seq.tolist())), "sequence")
+    add(smat, scols, "sequence")
+    formula_terms.append("sequence")
+    if carry is not None:
+        add(*_dummies(carry[observed], trt_levels, "carryover"), "carryover")
+        formula_terms.append("carryover")
+    obs_rows = np.flatnonzero(observed)
+    for cov in covariates:
+        col = parsed.frame[cov].iloc[obs_rows].reset_index(drop=True)
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            vals = col.to_numpy(dtype=float)
+            bad = ~np.isfinite(vals)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(f"data row {int(obs_rows[i]) + 1}: covariate {cov}={vals[i]} is missing or not finite")
+            add(vals[:, None], [cov], cov)
+        else:
+            lab = _as_labels(col, cov)
+            add(*_dummies(lab, sorted(set(lab.tolist())), cov), cov)
+        formula_terms.append(cov)
+    if sequence_by_treatment:
+        inter = (smat[:, :, None] * tmat[:, None, :]).reshape(len(y), -1)
+        icols = [f"{s}:{t}" for s in scols for t in tcols]
+        add(inter, icols, "sequence:treatment")
+        formula_terms.append("sequence:treatment")
+
+    X = np.column_stack(blocks)
+    aliased = _alias_mask(X)
+    nuisance = np.asarray(terms) == "sequence:treatment"
+    bad = aliased & ~nuisance
+    if bad.any():
+        cols = [names[j] for j in np.flatnonzero(bad)]
+        raise ModelError(
+            f"column(s) {', '.join(cols)} are aliased with the other terms of "
+            f"'{' + '.join(formula_terms)}' in these data (not estimable); drop the term "
+            "(e.g. carry-over is aliased in a 2x2 AB/BA design) or check the design"
+        )
+    keep = ~aliased
+    dropped = tuple(names[j] for j in np.flatnonzero(aliased))
+    formula = f"{outcome} ~ {' + '.join(formula_terms)} + (1 | {parsed.subject_column})"
+    return CrossoverDesign(
+        X=X[:, keep],
+        y=y,
+        group_codes=codes.astype(np.intp),
+        subjects=tuple(str(s) for s in subjects),
+        columns=tuple(n for n, k in zip(names, keep, strict=True) if k),
+        terms=tuple(t for t, k in zip(terms, keep, strict=True) if k),
+        treatment_levels=tuple(trt_levels),
+        formula=formula,
+        dropped=dropped,
+    )
 
 
 def crossover_design(
@@ -185,127 +393,11 @@ def crossover_design(
     """
     if model not in MODEL_KINDS:
         raise ModelError(f"model={model!r} is not one of {', '.join(MODEL_KINDS)}")
-    needed = [outcome, subject, period, treatment, *covariates]
-    if model == "standard" or model == "paper":
-        needed.append(sequence)
-    missing_cols = [c for c in dict.fromkeys(needed) if c not in data.columns]
-    if missing_cols:
-        raise DataError(
-            f"data: required column(s) {', '.join(map(repr, missing_cols))} missing; "
-            f"columns present: {', '.join(map(str, data.columns))}"
-        )
-    frame = data.reset_index(drop=True)
-    subj = _as_labels(frame[subject], subject)
-    per = _as_labels(frame[period], period)
-    seq = _as_labels(frame[sequence], sequence)
-    trt = _as_labels(frame[treatment], treatment)
-    y_all = pd.to_numeric(frame[outcome], errors="coerce")
-    bad_text = y_all.isna() & frame[outcome].notna() & (frame[outcome].astype(str).str.strip() != "")
-    if bad_text.any():
-        row = int(np.flatnonzero(bad_text.to_numpy())[0]) + 1
-        raise DataError(f"data row {row}: {outcome}={frame[outcome].iloc[row - 1]!r} is not a number")
-    yv = y_all.to_numpy(dtype=float)
-    if np.isinf(yv).any():
-        row = int(np.flatnonzero(np.isinf(yv))[0]) + 1
-        raise DataError(f"data row {row}: {outcome}={yv[row - 1]} is infinite; allowed: finite numbers or empty")
-    dup = pd.DataFrame({"s": subj, "p": per}).duplicated()
-    if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0]) + 1
-        raise DataError(f"data row {row}: subject {subj.iloc[row - 1]!r} has two rows for period {per.iloc[row - 1]!r}")
-
-    trt_levels = sorted(trt.unique())
-    if ref is not None:
-        if ref not in trt_levels:
-            raise ModelError(f"ref={ref!r} is not a treatment level; levels: {', '.join(trt_levels)}")
-        trt_levels = [ref] + [lev for lev in trt_levels if lev != ref]
-    ref_level = trt_levels[0]
-    work = pd.DataFrame({"s": subj, "p": per, "q": seq, "t": trt})
-    carry = None
-    if carryover:
-        carry = _carryover(
-            frame.assign(**{subject: subj, period: per, treatment: trt}),
-            subject=subject, period=period, treatment=treatment, ref=ref_level, levels=trt_levels,
-        )
-
-    observed = ~np.isnan(yv)
-    if not observed.any():
-        raise ModelError(f"the outcome {outcome!r} is missing on every row")
-    work = work[observed].reset_index(drop=True)
-    y = yv[observed]
-    subjects, codes = np.unique(work["s"].to_numpy(), return_inverse=True)
-    if subjects.size < 2:
-        raise ModelError(f"{subjects.size} subject has an observed outcome; a mixed model needs at least 2")
-    # Only levels seen in the analysed rows get columns (an unobserved level cannot be estimated).
-    seen_trt = set(work["t"])
-    unseen = [lev for lev in trt_levels if lev not in seen_trt]
-    if unseen:
-        raise ModelError(
-            f"treatment level(s) {', '.join(map(repr, unseen))} have no observed {outcome}; "
-            "their effects cannot be estimated"
-        )
-
-    blocks: list[np.ndarray] = [np.ones((len(y), 1))]
-    names: list[str] = ["(Intercept)"]
-    terms: list[str] = ["(Intercept)"]
-
-    def add(mat: np.ndarray, cols: list[str], term: str) -> None:
-        blocks.append(mat)
-        names.extend(cols)
-        terms.extend([term] * len(cols))
-
-    tmat, tcols = _dummies(work["t"], trt_levels, "treatment")
-    add(tmat, tcols, "treatment")
-    formula_terms = ["treatment"]
-    if model == "standard":
-        add(*_dummies(work["p"], sorted(work["p"].unique()), "period"), "period")
-        formula_terms.append("period")
-    seq_levels = sorted(work["q"].unique())
-    smat, scols = _dummies(work["q"], seq_levels, "sequence")
-    add(smat, scols, "sequence")
-    formula_terms.append("sequence")
-    if carry is not None:
-        add(*_dummies(carry[observed].reset_index(drop=True), trt_levels, "carryover"), "carryover")
-        formula_terms.append("carryover")
-    for cov in covariates:
-        col = frame[cov][observed].reset_index(drop=True)
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            vals = col.to_numpy(dtype=float)
-            if not np.isfinite(vals).all():
-                row = int(np.flatnonzero(observed)[np.flatnonzero(~np.isfinite(vals))[0]]) + 1
-                raise DataError(f"data row {row}: covariate {cov}={vals[np.flatnonzero(~np.isfinite(vals))[0]]} is missing or not finite")
-            add(vals[:, None], [cov], cov)
-        else:
-            lab = _as_labels(col, cov)
-            add(*_dummies(lab, sorted(lab.unique()), cov), cov)
-        formula_terms.append(cov)
-    if sequence_by_treatment:
-        inter = (smat[:, :, None] * tmat[:, None, :]).reshape(len(y), -1)
-        icols = [f"{s}:{t}" for s in scols for t in tcols]
-        add(inter, icols, "sequence:treatment")
-        formula_terms.append("sequence:treatment")
-
-    X = np.column_stack(blocks)
-    aliased = _alias_mask(X)
-    nuisance = np.asarray(terms) == "sequence:treatment"
-    bad = aliased & ~nuisance
-    if bad.any():
-        cols = [names[j] for j in np.flatnonzero(bad)]
-        raise ModelError(
-            f"column(s) {', '.join(cols)} are aliased with the other terms of "
-            f"'{' + '.join(formula_terms)}' in these data (not estimable); drop the term "
-            "(e.g. carry-over is aliased in a 2x2 AB/BA design) or check the design"
-        )
-    keep = ~aliased
-    dropped = tuple(names[j] for j in np.flatnonzero(aliased))
-    formula = f"{outcome} ~ {' + '.join(formula_terms)} + (1 | {subject})"
-    return CrossoverDesign(
-        X=X[:, keep],
-        y=y,
-        group_codes=codes.astype(np.intp),
-        subjects=tuple(str(s) for s in subjects),
-        columns=tuple(n for n, k in zip(names, keep, strict=True) if k),
-        terms=tuple(t for t, k in zip(terms, keep, strict=True) if k),
-        treatment_levels=tuple(trt_levels),
-        formula=formula,
-        dropped=dropped,
+    parsed = parse_crossover(
+        data, outcome=outcome, subject=subject, period=period, sequence=sequence,
+        treatment=treatment, covariates=covariates, ref=ref,
+    )
+    return build_design(
+        parsed, model=model, carryover=carryover, covariates=covariates,
+        sequence_by_treatment=sequence_by_treatment,
     )
