@@ -18,6 +18,10 @@ Hierarchy
 
 Every message says what is wrong, where (file, row, column, parameter) and what is
 allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
+
+Row numbers in messages are always spreadsheet rows: the header is row 1, so the table row at
+0-based position ``i`` (``frame.iloc[i]``) is row ``i + FIRST_DATA_ROW`` — for a CSV file and an
+in-memory DataFrame alike, so a message means the same line whichever way the data came in.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "ConvergenceWarning",
     "DataError",
+    "FIRST_DATA_ROW",
     "ImputationWarning",
     "InstrumentError",
     "KetapainError",
@@ -34,6 +39,10 @@ __all__ = [
     "SingularFitWarning",
     "TwoStageTestingWarning",
 ]
+
+
+FIRST_DATA_ROW = 2
+"""Row number of a table's first data row in messages (the header is row 1)."""
 
 
 class KetapainError(Exception):

@@ -445,11 +445,11 @@ def test_missing_column(diary, anchor):
 
 def test_value_outside_range_names_row_and_value(diary, anchor):
     diary.loc[2, "avg_pain"] = 11
-    with pytest.raises(DataError, match=r"^diary row 3: avg_pain=11 is outside 0\.\.10$"):
+    with pytest.raises(DataError, match=r"^diary row 4: avg_pain=11 is outside 0\.\.10$"):
         diary_auc(diary, windows=(3,), anchor=anchor)
     diary.loc[4, "avg_pain"] = -1
     with pytest.raises(
-        DataError, match=re.escape("diary row 3: avg_pain=11 is outside 0..10 (2 rows in all)")
+        DataError, match=re.escape("diary row 4: avg_pain=11 is outside 0..10 (2 rows in all)")
     ):
         diary_auc(diary, windows=(3,), anchor=anchor)
 
@@ -457,17 +457,17 @@ def test_value_outside_range_names_row_and_value(diary, anchor):
 def test_rows_are_numbered_by_position_not_index_label(diary, anchor):
     diary.index = [100, 90, 80, 70, 60, 50]
     diary.loc[70, "avg_pain"] = 10.5
-    with pytest.raises(DataError, match=r"^diary row 4: avg_pain=10.5 is outside 0\.\.10$"):
+    with pytest.raises(DataError, match=r"^diary row 5: avg_pain=10.5 is outside 0\.\.10$"):
         diary_auc(diary, windows=(3,), anchor=anchor)
 
 
 def test_infinite_and_non_numeric_scores(diary, anchor):
     diary["avg_pain"] = diary["avg_pain"].astype(object)
     diary.loc[1, "avg_pain"] = "six"
-    with pytest.raises(DataError, match=r"^diary row 2: avg_pain='six' is not a number$"):
+    with pytest.raises(DataError, match=r"^diary row 3: avg_pain='six' is not a number$"):
         diary_auc(diary, windows=(3,), anchor=anchor)
     diary.loc[1, "avg_pain"] = np.inf
-    with pytest.raises(DataError, match=r"^diary row 2: avg_pain=inf is outside 0\.\.10$"):
+    with pytest.raises(DataError, match=r"^diary row 3: avg_pain=inf is outside 0\.\.10$"):
         diary_auc(diary, windows=(3,), anchor=anchor)
 
 
@@ -476,12 +476,12 @@ def test_infinite_and_non_numeric_scores(diary, anchor):
     [
         (
             0,
-            "diary row 2: day=0 is below 1 "
+            "diary row 3: day=0 is below 1 "
             "(day 0 is the infusion day: its score goes in anchor's pre_infusion_pain)",
         ),
-        (1.5, "diary row 2: day=1.5 is not an integer"),
-        (NAN, "diary row 2: day=nan is not an integer"),
-        ("x", "diary row 2: day='x' is not a number"),
+        (1.5, "diary row 3: day=1.5 is not an integer"),
+        (NAN, "diary row 3: day=nan is not an integer"),
+        ("x", "diary row 3: day='x' is not a number"),
     ],
 )
 def test_bad_days(diary, anchor, bad_day, message):
@@ -502,7 +502,7 @@ def test_duplicate_day(diary, anchor):
 def test_missing_subject(diary, anchor):
     diary["patient_id"] = diary["patient_id"].astype(float)
     diary.loc[3, "patient_id"] = NAN
-    with pytest.raises(DataError, match=r"^diary row 4: patient_id is missing$"):
+    with pytest.raises(DataError, match=r"^diary row 5: patient_id is missing$"):
         diary_auc(diary, windows=(2,), anchor=anchor)
 
 
@@ -555,11 +555,11 @@ def test_anchor_problems(diary, anchor):
         diary_auc(diary, windows=(3,), anchor=anchor.iloc[:1])
     doubled = pd.concat([anchor, anchor.iloc[[0]]], ignore_index=True)
     with pytest.raises(
-        DataError, match=re.escape("anchor row 3: (patient_id=1, period=1) appears more than once")
+        DataError, match=re.escape("anchor row 4: (patient_id=1, period=1) appears more than once")
     ):
         diary_auc(diary, windows=(3,), anchor=doubled)
     high = anchor.assign(pre_infusion_pain=[5, 12])
-    with pytest.raises(DataError, match=r"^anchor row 2: pre_infusion_pain=12 is outside 0\.\.10$"):
+    with pytest.raises(DataError, match=r"^anchor row 3: pre_infusion_pain=12 is outside 0\.\.10$"):
         diary_auc(diary, windows=(3,), anchor=high)
     with pytest.raises(DataError, match=r"anchor has no column 'pre_infusion_pain'"):
         diary_auc(diary, windows=(3,), anchor=anchor.drop(columns="pre_infusion_pain"))

@@ -54,14 +54,14 @@ def test_treatment_never_observed() -> None:
 def test_infinite_value_names_row_and_column() -> None:
     data = williams()
     data.loc[4, "y"] = np.inf
-    with pytest.raises(DataError, match=r"data row 5: y=inf is infinite"):
+    with pytest.raises(DataError, match=r"data row 6: y=inf is infinite"):
         fit_crossover(data)
 
 
 def test_text_outcome_names_row() -> None:
     data = williams().astype({"y": object})
     data.loc[2, "y"] = "abc"
-    with pytest.raises(DataError, match=r"data row 3: y='abc' is not a number"):
+    with pytest.raises(DataError, match=r"data row 4: y='abc' is not a number"):
         fit_crossover(data)
 
 
@@ -134,7 +134,7 @@ def test_previous_period_row_absent_needs_carryover_column() -> None:
 def test_log_needs_positive_values() -> None:
     data = williams()
     data.loc[3, "y"] = -1.0
-    with pytest.raises(ModelError, match=r"data row 4: y=-1.0 is not > 0"):
+    with pytest.raises(ModelError, match=r"data row 5: y=-1.0 is not > 0"):
         fit_crossover(data, log=True)
 
 

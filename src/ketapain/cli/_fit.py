@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import typer
 
-from ketapain.errors import DataError, KetapainWarning, ModelError
+from ketapain.errors import FIRST_DATA_ROW, DataError, KetapainWarning, ModelError
 from ketapain.stats import fit_crossover
 
 __all__ = ["fit_command", "read_long_csv"]
 
 FACTORS = ("subject", "period", "sequence", "treatment")
-FIRST_DATA_ROW = 2  # the header is row 1
 
 
 def read_long_csv(path: Path, *, outcome: str, binary: bool = False) -> pd.DataFrame:

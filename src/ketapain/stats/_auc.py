@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ketapain.errors import DataError, ImputationWarning
+from ketapain.errors import FIRST_DATA_ROW, DataError, ImputationWarning
 
 __all__ = ["diary_auc"]
 
@@ -96,8 +96,8 @@ def diary_auc(
         beyond the last diary day; ``time_axis`` or ``impute`` is not an allowed name; the
         anchor is absent on the infusion axis, given on the first-diary-day axis, lacks
         a subject x period, repeats one, or has a score outside 0..10. Rows are numbered
-        from 1 in the frame's positional order (the first data line of a CSV file is row
-        1), whatever the index labels are.
+        as in a spreadsheet: the header is row 1, so positional row ``i`` is row ``i + 2``
+        (the same line number as in the CSV file), whatever the index labels are.
 
     Warns
     -----
@@ -284,7 +284,7 @@ def _require_present(column: pd.Series, name: str, label: str) -> None:
     if absent.any():
         rows = np.flatnonzero(absent)
         more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
-        raise DataError(f"{name} row {rows[0] + 1}: {label} is missing{more}")
+        raise DataError(f"{name} row {rows[0] + FIRST_DATA_ROW}: {label} is missing{more}")
 
 
 def _numeric(column: pd.Series, name: str, label: str) -> np.ndarray:
@@ -292,7 +292,7 @@ def _numeric(column: pd.Series, name: str, label: str) -> np.ndarray:
     bad = (numbers.isna() & column.notna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{name} row {row + 1}: {label}={_show(column.iloc[row])} is not a number")
+        raise DataError(f"{name} row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not a number")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -301,12 +301,12 @@ def _integer_days(column: pd.Series, label: str) -> np.ndarray:
     bad = ~np.isfinite(days) | (days != np.floor(days))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"diary row {row + 1}: {label}={_show(column.iloc[row])} is not an integer")
+        raise DataError(f"diary row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not an integer")
     low = days < 1
     if low.any():
         row = int(np.flatnonzero(low)[0])
         raise DataError(
-            f"diary row {row + 1}: {label}={days[row]:g} is below 1 "
+            f"diary row {row + FIRST_DATA_ROW}: {label}={days[row]:g} is below 1 "
             f"(day 0 is the infusion day: its score goes in anchor's {ANCHOR_VALUE})"
         )
     return days.astype(np.int64)
@@ -320,7 +320,7 @@ def _scores(column: pd.Series, name: str, label: str) -> np.ndarray:
         rows = np.flatnonzero(outside)
         more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
         raise DataError(
-            f"{name} row {rows[0] + 1}: {label}={scores[rows[0]]:g} is outside "
+            f"{name} row {rows[0] + FIRST_DATA_ROW}: {label}={scores[rows[0]]:g} is outside "
             f"{SCORE_MIN:g}..{SCORE_MAX:g}{more}"
         )
     return scores
@@ -373,7 +373,7 @@ def _anchor_scores(anchor: pd.DataFrame, keys: pd.MultiIndex, subject: str, peri
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"anchor row {row + 1}: ({subject}={_show(anchor[subject].iloc[row])}, "
+            f"anchor row {row + FIRST_DATA_ROW}: ({subject}={_show(anchor[subject].iloc[row])}, "
             f"{period}={_show(anchor[period].iloc[row])}) appears more than once"
         )
     position = pd.Index(anchor_keys).get_indexer(keys)

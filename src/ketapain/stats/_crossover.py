@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ketapain.errors import ModelError, TwoStageTestingWarning
+from ketapain.errors import FIRST_DATA_ROW, ModelError, TwoStageTestingWarning
 from ketapain.stats._ddf import (
     DF_METHODS,
     DfMethod,
@@ -365,8 +365,8 @@ def fit_crossover(
         yv = pd.to_numeric(data[outcome], errors="coerce")
         bad = yv.notna() & ~(yv > 0)
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise ModelError(f"data row {row}: {outcome}={yv.iloc[row - 1]} is not > 0; log needs positive values")
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + FIRST_DATA_ROW
+            raise ModelError(f"data row {row}: {outcome}={yv.iloc[row - FIRST_DATA_ROW]} is not > 0; log needs positive values")
         work = data.assign(**{outcome: np.log(yv)})
     if binary:
         from ketapain.stats._crossover_binary import fit_crossover_binary

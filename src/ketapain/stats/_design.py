@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ketapain.errors import DataError, ModelError
+from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError
 
 __all__ = [
     "CrossoverData",
@@ -80,7 +80,7 @@ def _as_labels(values: pd.Series, column: str) -> np.ndarray:
     lose their ``.0`` so that period 1 read as 1.0 is still "1"."""
     missing = values.isna().to_numpy()
     if missing.any():
-        row = int(np.flatnonzero(missing)[0]) + 1
+        row = int(np.flatnonzero(missing)[0]) + FIRST_DATA_ROW
         raise DataError(f"data row {row}: {column} is missing; every row needs a {column}")
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
@@ -116,9 +116,9 @@ def _carryover_labels(
         lab[none] = ref
         bad = ~np.isin(lab, levels)
         if bad.any():
-            row = int(np.flatnonzero(bad)[0]) + 1
+            row = int(np.flatnonzero(bad)[0]) + FIRST_DATA_ROW
             raise DataError(
-                f"data row {row}: carryover={raw.iloc[row - 1]!r} is not a treatment level "
+                f"data row {row}: carryover={raw.iloc[row - FIRST_DATA_ROW]!r} is not a treatment level "
                 f"({', '.join(levels)}) nor empty/'none'"
             )
         return lab
@@ -134,7 +134,7 @@ def _carryover_labels(
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise ModelError(
-            f"data row {i + 1}: subject {subj[i]!r} has no row for the period before "
+            f"data row {i + FIRST_DATA_ROW}: subject {subj[i]!r} has no row for the period before "
             f"period {per[i]!r}, so its carry-over is unknown; keep that period's "
             "row with an empty outcome, or give a 'carryover' column"
         )
@@ -227,12 +227,12 @@ def parse_crossover(
     y_all = pd.to_numeric(frame[outcome], errors="coerce")
     bad_text = y_all.isna() & frame[outcome].notna() & (frame[outcome].astype(str).str.strip() != "")
     if bad_text.any():
-        row = int(np.flatnonzero(bad_text.to_numpy())[0]) + 1
-        raise DataError(f"data row {row}: {outcome}={frame[outcome].iloc[row - 1]!r} is not a number")
+        row = int(np.flatnonzero(bad_text.to_numpy())[0]) + FIRST_DATA_ROW
+        raise DataError(f"data row {row}: {outcome}={frame[outcome].iloc[row - FIRST_DATA_ROW]!r} is not a number")
     yv = y_all.to_numpy(dtype=float)
     if np.isinf(yv).any():
-        row = int(np.flatnonzero(np.isinf(yv))[0]) + 1
-        raise DataError(f"data row {row}: {outcome}={yv[row - 1]} is infinite; allowed: finite numbers or empty")
+        row = int(np.flatnonzero(np.isinf(yv))[0]) + FIRST_DATA_ROW
+        raise DataError(f"data row {row}: {outcome}={yv[row - FIRST_DATA_ROW]} is infinite; allowed: finite numbers or empty")
     _, inv_s = np.unique(subj, return_inverse=True)
     _, inv_p = np.unique(per, return_inverse=True)
     key = inv_s * (int(inv_p.max()) + 1) + inv_p
@@ -240,8 +240,8 @@ def parse_crossover(
     if (counts > 1).any():
         dup_key = np.flatnonzero(counts > 1)[0]
         rows = np.flatnonzero(key == key[first_idx[dup_key]])
-        row = int(rows[1]) + 1
-        raise DataError(f"data row {row}: subject {subj[row - 1]!r} has two rows for period {per[row - 1]!r}")
+        row = int(rows[1]) + FIRST_DATA_ROW
+        raise DataError(f"data row {row}: subject {subj[row - FIRST_DATA_ROW]!r} has two rows for period {per[row - FIRST_DATA_ROW]!r}")
     trt_levels = sorted(set(trt.tolist()))
     if ref is not None:
         if ref not in trt_levels:
@@ -316,7 +316,7 @@ def build_design(
             bad = ~np.isfinite(vals)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"data row {int(obs_rows[i]) + 1}: covariate {cov}={vals[i]} is missing or not finite")
+                raise DataError(f"data row {int(obs_rows[i]) + FIRST_DATA_ROW}: covariate {cov}={vals[i]} is missing or not finite")
             add(vals[:, None], [cov], cov)
         else:
             lab = _as_labels(col, cov)

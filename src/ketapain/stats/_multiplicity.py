@@ -17,7 +17,8 @@ def sidak_p(p: np.ndarray | float, k: int) -> np.ndarray:
     0.142625
     """
     p = np.asarray(p, dtype=float)
-    return np.minimum(1.0, -np.expm1(k * np.log1p(-np.minimum(p, 1.0))))
+    with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf, hence exactly 1
+        return np.minimum(1.0, -np.expm1(k * np.log1p(-np.minimum(p, 1.0))))
 
 
 def sidak_critical_value(conf_level: float, k: int, df: float) -> float:

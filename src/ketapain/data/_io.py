@@ -1,0 +1,325 @@
+"""Read and write a trial folder: one file per table plus ``meta.json``.
+
+Layout::
+
+    folder/
+        meta.json              {"format_version": 1, "meta": {"study": ..., ...}}
+        patients.csv           or patients.parquet
+        allocation.csv
+        diary.csv
+        questionnaires.csv
+        adverse_events.csv
+        concomitant.csv
+        screening.csv
+
+All tables of a folder share one format. CSV files are UTF-8 (a byte-order mark is
+accepted when reading), comma-separated, with a header row, written RFC 4180 style (CRLF
+line ends; a field holding a comma, quote or line break is quoted; any line ends are
+accepted when reading); an empty cell is a missing value; dates are
+``YYYY-MM-DD``; booleans are written ``True``/``False``; floats are written with the
+shortest text that reads back to the same number, so a CSV round trip is exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Collection
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from ..errors import DataError
+from ._schema import SCHEMAS, TABLE_NAMES
+from ._trial import DEFAULT_MAX_ERRORS, TrialData
+
+__all__ = ["FORMATS", "META_FILE", "read_trial", "write_trial"]
+
+FORMATS: tuple[str, ...] = ("csv", "parquet")
+"""File formats of a trial folder."""
+
+META_FILE = "meta.json"
+"""Name of the file holding ``TrialData.meta``."""
+
+_FORMAT_VERSION = 1
+_OUR_FILES = frozenset(
+    {f"{name}.{fmt}" for name in TABLE_NAMES for fmt in FORMATS} | {META_FILE}
+)
+
+
+def read_trial(
+    folder: str | PathLike[str],
+    *,
+    treatments: Collection[str] | None = None,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+) -> TrialData:
+    """Read a trial folder and validate it into a :class:`TrialData`.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Folder holding ``<table>.csv`` (or ``<table>.parquet``) files and, optionally,
+        ``meta.json``. A missing table file means an empty table; a missing
+        ``meta.json`` means empty meta.
+    treatments : collection of str or None
+        Allowed ``allocation.treatment`` codes (None: any text).
+    max_errors : int, default 20
+        How many problems the error message lists.
+
+    Returns
+    -------
+    TrialData
+
+    Raises
+    ------
+    DataError
+        If the folder is missing, mixes CSV and Parquet, holds a table file with an
+        unknown name, a file cannot be parsed, or the data are invalid. Messages name the
+        file, the row (header = row 1, first data row = row 2), the column, the value and
+        what is allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> data = TrialData.from_tables(meta={"study": "empty"})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_trial(data, f"{tmp}/trial", format="parquet")
+    ...     again = read_trial(path)
+    >>> again.equals(data)
+    True
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise DataError(f"{path}: no such folder")
+    fmt = _detect_format(path)
+    meta = _read_meta(path / META_FILE)
+    frames: dict[str, pd.DataFrame] = {}
+    errors: list[str] = []
+    for name in TABLE_NAMES:
+        file = path / f"{name}.{fmt}"
+        if not file.exists():
+            continue
+        try:
+            frames[name] = _read_csv(file) if fmt == "csv" else _read_parquet(file)
+        except DataError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise DataError(f"cannot read the trial in {path}:\n" + "\n".join(
+            f"  {e}" for e in errors))
+    labels = {name: f"{name}.{fmt}" for name in TABLE_NAMES}
+    return TrialData._build(frames, meta=meta, treatments=treatments, max_errors=max_errors,
+                            labels=labels, where=f" in {path}")
+
+
+def write_trial(
+    data: TrialData,
+    folder: str | PathLike[str],
+    *,
+    format: Literal["csv", "parquet"] = "csv",
+    overwrite: bool = False,
+) -> Path:
+    """Write ``data`` to ``folder``: all seven table files and ``meta.json``.
+
+    The files are written to a temporary folder next to ``folder`` which is then renamed,
+    so an error never leaves a half-written trial behind.
+
+    Parameters
+    ----------
+    data : TrialData
+        The trial to write.
+    folder : str or path-like
+        Destination; created (with its parents) if needed. It may already exist only if
+        it is empty, or if ``overwrite`` is True and it holds nothing but trial files
+        (``<table>.csv``, ``<table>.parquet``, ``meta.json``); it is then replaced whole.
+    format : {"csv", "parquet"}, default "csv"
+        File format of the tables.
+    overwrite : bool, default False
+        Replace an existing trial folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
+
+    Raises
+    ------
+    DataError
+        If ``folder`` exists and may not be replaced, or a table cannot be written (an
+        extra column that Parquet cannot store, for instance).
+    OSError
+        If the file system fails (no space, no permission); nothing is left behind.
+    TypeError
+        If ``data`` is not a TrialData.
+    ValueError
+        If ``format`` is not "csv" or "parquet".
+    """
+    if not isinstance(data, TrialData):
+        raise TypeError(f"data must be a TrialData, got {type(data).__name__}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    path = Path(folder)
+    _check_destination(path, overwrite=overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not tempfile.mkdtemp: its folders are private (0o700); this one becomes the trial
+    # folder, so it gets the usual permissions (from the umask).
+    tmp = _sibling(path, "tmp")
+    tmp.mkdir()
+    try:
+        for name in TABLE_NAMES:
+            file = tmp / f"{name}.{format}"
+            try:
+                if format == "csv":
+                    _write_csv(data.table(name), file)
+                else:
+                    data.table(name).to_parquet(file, index=False)
+            except (ValueError, TypeError, NotImplementedError) as exc:
+                # data the format cannot hold (pyarrow's errors subclass these);
+                # OSError (disk full, no permission) propagates as it is
+                raise DataError(f"{file.name}: cannot be written: {exc}") from exc
+        text = json.dumps({"format_version": _FORMAT_VERSION, "meta": dict(data.meta)},
+                          indent=2, ensure_ascii=False)
+        (tmp / META_FILE).write_text(text + "\n", encoding="utf-8")
+        _swap_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _check_destination(path: Path, *, overwrite: bool) -> None:
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise DataError(f"{path} exists and is not a folder")
+    contents = sorted(p.name for p in path.iterdir())
+    if not contents:
+        return
+    if not overwrite:
+        raise DataError(f"{path} already exists and is not empty; pass overwrite=True to "
+                        "replace it")
+    foreign = [n for n in contents if n not in _OUR_FILES]
+    if foreign:
+        raise DataError(f"{path} holds files that are not trial files ({', '.join(foreign)}); "
+                        "refusing to replace it")
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``, replacing an existing ``path`` (restored on failure)."""
+    if not path.exists():
+        os.rename(tmp, path)
+        return
+    backup = _sibling(path, "old")
+    os.rename(path, backup)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.rename(backup, path)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _sibling(path: Path, kind: str) -> Path:
+    """A fresh hidden name next to ``path`` (``.trial.<random>.tmp``)."""
+    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.{kind}"
+
+
+def _write_csv(frame: pd.DataFrame, file: Path) -> None:
+    """Write one table: dates as YYYY-MM-DD, floats exactly, missing as empty cells."""
+    out = frame.copy()
+    schema = SCHEMAS[file.stem]
+    for col in schema.columns:
+        if col.dtype == "date":
+            out[col.name] = out[col.name].dt.strftime("%Y-%m-%d")
+    # CRLF line ends (RFC 4180) make the csv module quote any field holding "\r" or "\n";
+    # with "\n" alone a lone "\r" (from a browser textarea, say) would go out unquoted.
+    out.to_csv(file, index=False, lineterminator="\r\n", encoding="utf-8")
+
+
+def _detect_format(path: Path) -> str:
+    found: dict[str, list[str]] = {fmt: [] for fmt in FORMATS}
+    unknown: list[str] = []
+    for p in sorted(path.iterdir()):
+        fmt = p.suffix.lstrip(".").lower()
+        if fmt not in FORMATS or not p.is_file():
+            continue
+        if p.name in _OUR_FILES:
+            found[fmt].append(p.name)
+        else:
+            unknown.append(p.name)
+    if unknown:
+        expected = ", ".join(f"{n}.csv" for n in TABLE_NAMES)
+        raise DataError(f"{path}: {', '.join(unknown)} is not a trial table file name; "
+                        f"the tables are {expected} (or .parquet)")
+    if found["csv"] and found["parquet"]:
+        raise DataError(f"{path}: mixes CSV ({', '.join(found['csv'])}) and Parquet "
+                        f"({', '.join(found['parquet'])}) files; use one format")
+    if not found["csv"] and not found["parquet"]:
+        raise DataError(f"{path}: no trial table files (expected patients.csv ... "
+                        "screening.csv, or .parquet)")
+    return "csv" if found["csv"] else "parquet"
+
+
+def _read_meta(file: Path) -> dict[str, str]:
+    if not file.exists():
+        return {}
+    try:
+        content = json.loads(file.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{file.name}: is not valid JSON: {exc}") from exc
+    if not isinstance(content, dict) or not isinstance(content.get("meta"), dict):
+        raise DataError(f'{file.name}: expected {{"format_version": 1, "meta": {{...}}}}')
+    version = content.get("format_version")
+    if version != _FORMAT_VERSION:
+        raise DataError(f"{file.name}: format_version={version!r} is not supported "
+                        f"(allowed: {_FORMAT_VERSION})")
+    meta = content["meta"]
+    for k, v in meta.items():
+        if not isinstance(v, str):
+            raise DataError(f"{file.name}: meta[{k!r}]={v!r} is not text")
+    return meta
+
+
+def _read_csv(file: Path) -> pd.DataFrame:
+    """Read one CSV table; only empty cells are missing."""
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), None)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file.name}: is not UTF-8 text ({exc.reason} at byte "
+                        f"{exc.start})") from exc
+    except csv.Error as exc:
+        raise DataError(f"{file.name}: cannot read the header row: {exc}") from exc
+    if not header:
+        raise DataError(f"{file.name}: is empty; row 1 must be the header")
+    problems = []
+    for i, name in enumerate(header, start=1):
+        if not name.strip():
+            problems.append(f"{file.name}: column {i} of the header (row 1) has no name")
+    dups = sorted({n for n in header if header.count(n) > 1 and n.strip()})
+    problems += [f"{file.name}: column {n!r} appears more than once" for n in dups]
+    if problems:
+        raise DataError("\n  ".join(problems))
+    # Text columns are read as text. Number and boolean columns are left to the parser's
+    # (exact) type inference, which is much faster than parsing text later; a column with
+    # a value it cannot parse stays text and validation then reports that value.
+    schema = SCHEMAS[file.stem]
+    typed = {c.name for c in schema.columns if c.dtype in ("int", "float", "bool")}
+    dtypes = {name: "str" for name in header if name not in typed}
+    try:
+        frame = pd.read_csv(file, dtype=dtypes, keep_default_na=False, na_values=[""],
+                            encoding="utf-8-sig", skip_blank_lines=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{file.name}: cannot be read as CSV: {exc}") from exc
+    return frame
+
+
+def _read_parquet(file: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(file)
+    except Exception as exc:  # pyarrow raises many unrelated types for a bad file
+        raise DataError(f"{file.name}: cannot be read as Parquet: {exc}") from exc
