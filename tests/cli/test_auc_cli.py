@@ -166,4 +166,5 @@ def test_bad_files(tmp_path, files):
     bad_value.write_text("patient_id,period,day,avg_pain\n1,1,1,3\n1,1,2,11\n")
     result = run(bad_value, "--windows", "2", "--time-axis", "first_diary_day")
     assert result.exit_code == 1
-    assert result.stderr == "error: diary row 3: avg_pain=11 is outside 0..10\n"
+    # row 3 is the line of the file: the header is row 1
+    assert result.stderr == "error: bad.csv row 3: avg_pain=11 is outside 0..10\n"

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ketapain.cli._common import name_files
 from ketapain.errors import DataError, ImputationWarning
 from ketapain.stats import diary_auc
 
@@ -94,7 +95,8 @@ def auc_command(
                 diary, value=value, windows=window_days, time_axis=time_axis, impute=impute, anchor=anchor
             )
     except DataError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        files = {"diary": diary_csv.name, "anchor": anchor_csv.name if anchor_csv is not None else diary_csv.name}
+        typer.echo(f"error: {name_files(str(exc), files)}", err=True)
         raise typer.Exit(1) from exc
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from ketapain.cli._common import name_files
 from ketapain.errors import FIRST_DATA_ROW, DataError, KetapainWarning, ModelError
 from ketapain.stats import fit_crossover
 
@@ -112,7 +113,8 @@ def fit_command(
                 conf_level=conf_level,
             )
     except (DataError, ModelError) as exc:
-        typer.echo(f"error: {data_csv.name}: {exc}" if not str(exc).startswith(data_csv.name) else f"error: {exc}", err=True)
+        msg = name_files(str(exc), {"data": data_csv.name})
+        typer.echo(f"error: {msg}" if msg.startswith(data_csv.name) else f"error: {data_csv.name}: {msg}", err=True)
         raise typer.Exit(1) from exc
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
