@@ -31,8 +31,8 @@ def r_term(name: str) -> str:
     if name == "(Intercept)":
         return name
     m = re.match(r"^(treatment|period|sequence|carry)(.+)$", name)
-    if m is None:
-        raise ValueError(f"unexpected R term {name!r}")
+    if m is None:  # a numeric covariate keeps its name
+        return name
     prefix = "carryover" if m.group(1) == "carry" else m.group(1)
     return f"{prefix}[{m.group(2)}]"
 
@@ -48,7 +48,7 @@ def run_lmm_reference(data: pd.DataFrame, tmp: Path, *, model: str, carryover: b
     (tmp / "data").mkdir(parents=True, exist_ok=True)
     data.to_csv(tmp / "data" / "live.csv", index=False)
     pd.DataFrame([{"case": "live", "dataset": "live", "model": model, "carryover": int(carryover),
-                   "log": int(log), "method": method}]).to_csv(tmp / "cases.csv", index=False)
+                   "log": int(log), "method": method, "covariates": ""}]).to_csv(tmp / "cases.csv", index=False)
     proc = subprocess.run(
         ["Rscript", str(LMM_DIR / "lmm_reference.R"), str(tmp / "cases.csv"), str(tmp / "out")],
         capture_output=True, text=True, timeout=300,

@@ -53,6 +53,7 @@ def fit(case: dict, data: pd.DataFrame, df_method: str):
             log=case["log"] == "1",
             method=case["method"],
             df_method=df_method,
+            covariates=case["covariates"].split() if case["covariates"] else (),
         )
 
 

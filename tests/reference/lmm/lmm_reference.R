@@ -2,7 +2,7 @@
 #
 # Usage: Rscript lmm_reference.R CASES.csv OUTDIR [DATADIR]
 #   CASES.csv has columns case, dataset, model (standard|paper), carryover (0|1), log (0|1),
-#   method (REML|ML); each dataset is DATADIR/<dataset>.csv (default: data/ next to CASES.csv)
+#   method (REML|ML), covariates (space-separated numeric columns, may be empty); each dataset is DATADIR/<dataset>.csv (default: data/ next to CASES.csv)
 #   with columns subject, period, sequence, treatment, y (empty = missing), carry.
 # Writes OUTDIR/<case>.json.
 #
@@ -20,7 +20,7 @@ suppressPackageStartupMessages({
 emm_options(lmerTest.limit = 1e6, pbkrtest.limit = 1e6)
 
 args <- commandArgs(trailingOnly = TRUE)
-cases <- read.csv(args[1], stringsAsFactors = FALSE)
+cases <- read.csv(args[1], stringsAsFactors = FALSE, colClasses = c(covariates = "character"))
 outdir <- args[2]
 datadir <- if (length(args) >= 3) args[3] else file.path(dirname(args[1]), "data")
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
@@ -58,7 +58,8 @@ one_case <- function(cs) {
   d$treatment <- factor(d$treatment, levels = trt_levels)
   d$carry <- factor(d$carry, levels = trt_levels)
   if (cs$log == 1) d$y <- log(d$y)
-  rhs <- c("treatment", if (cs$model == "standard") "period", "sequence", if (cs$carryover == 1) "carry")
+  covs <- if (is.null(cs$covariates) || is.na(cs$covariates) || cs$covariates == "") character(0) else strsplit(cs$covariates, " ")[[1]]
+  rhs <- c("treatment", if (cs$model == "standard") "period", "sequence", if (cs$carryover == 1) "carry", covs)
   f <- as.formula(paste("y ~", paste(rhs, collapse = " + "), "+ (1 | subject)"))
   reml <- cs$method == "REML"
   ex <- exact_lmer(f, d, reml)

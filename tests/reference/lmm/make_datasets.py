@@ -36,6 +36,7 @@ def simulate(
     missing: int = 0,
     lognormal: bool = False,
     sep: str = "",
+    baseline_slope: float | None = None,
 ) -> None:
     rng = np.random.default_rng(seed)
     rows = []
@@ -44,15 +45,21 @@ def simulate(
         for _ in range(count):
             subject += 1
             b = rng.normal(0.0, sd_subject)
+            baseline = None
+            if baseline_slope is not None:  # a per-period baseline score, partly predictive
+                baseline = rng.normal(6.0, 1.5, len(seq))
             prev = "none"
             for k, trt in enumerate(seq):
                 mu = effects[trt] + period_effect * k
+                if baseline is not None:
+                    mu += baseline_slope * (baseline[k] - 6.0)
                 if carry_effects and prev != "none":
                     mu += carry_effects[prev]
                 y = mu + b + rng.normal(0.0, sd_resid)
                 if lognormal:
                     y = float(np.exp(y))
-                rows.append([f"S{subject:03d}", k + 1, sep.join(seq), trt, y, prev])
+                rows.append([f"S{subject:03d}", k + 1, sep.join(seq), trt, y, prev]
+                            + ([round(float(baseline[k]), 3)] if baseline is not None else []))
                 prev = trt
     if missing:
         for i in rng.choice(len(rows), size=missing, replace=False):
@@ -60,9 +67,10 @@ def simulate(
     (HERE / "data").mkdir(exist_ok=True)
     with open(HERE / "data" / f"{name}.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["subject", "period", "sequence", "treatment", "y", "carry"])
+        w.writerow(["subject", "period", "sequence", "treatment", "y", "carry"]
+                   + (["baseline"] if baseline_slope is not None else []))
         for r in rows:
-            w.writerow([r[0], r[1], r[2], r[3], r[4] if r[4] == "" else repr(float(r[4])), r[5]])
+            w.writerow([r[0], r[1], r[2], r[3], r[4] if r[4] == "" else repr(float(r[4])), r[5], *r[6:]])
 
 
 def main() -> None:
@@ -90,8 +98,10 @@ def main() -> None:
     simulate("ketapain_like", ketapain_seqs, [4, 4, 3, 3, 3, 3], seed=21,
              effects={"P": 187.0, "K": 180.0, "KM": 196.0}, sd_subject=88.0, sd_resid=31.0,
              period_effect=-4.0, missing=2, sep="-")
+    simulate("w3_baseline", w3, [4] * 6, seed=22, effects=three, sd_subject=1.2, sd_resid=0.9,
+             baseline_slope=0.5, missing=2)
     cases = [
-        # case, dataset, model, carryover, log, method
+        # case, dataset, model, carryover, log, method, covariates
         ("w3_balanced", "w3_balanced", "standard", 0, 0, "REML"),
         ("w3_balanced_paper", "w3_balanced", "paper", 0, 0, "REML"),
         ("w3_balanced_paper_carry", "w3_balanced", "paper", 1, 0, "REML"),
@@ -110,10 +120,13 @@ def main() -> None:
         ("ketapain_like_paper_carry", "ketapain_like", "paper", 1, 0, "REML"),
         ("ketapain_like_paper", "ketapain_like", "paper", 0, 0, "REML"),
         ("ketapain_like", "ketapain_like", "standard", 0, 0, "REML"),
+        ("w3_baseline_covariate", "w3_baseline", "standard", 0, 0, "REML", "baseline"),
+        ("w3_baseline_covariate_paper_carry", "w3_baseline", "paper", 1, 0, "REML", "baseline"),
     ]
+    cases = [c if len(c) == 7 else (*c, "") for c in cases]
     with open(HERE / "cases.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["case", "dataset", "model", "carryover", "log", "method"])
+        w.writerow(["case", "dataset", "model", "carryover", "log", "method", "covariates"])
         w.writerows(cases)
 
 
