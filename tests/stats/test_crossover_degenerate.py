@@ -160,3 +160,10 @@ def test_no_nan_in_contract() -> None:
     import json
 
     json.dumps(res, allow_nan=False)  # raises ValueError on any NaN/inf
+
+
+def test_one_subject_per_sequence_cannot_estimate_between_variance() -> None:
+    """6 Williams sequences, 6 subjects: intercept + 5 sequence effects fit the 6 subject means
+    exactly, leaving 0 between-subject df (the REML profile is flat in theta)."""
+    with pytest.raises(ModelError, match="between-subject variance cannot be estimated"):
+        fit_crossover(williams(6))

@@ -34,6 +34,9 @@ def estimable(frame) -> bool:
         obs["treatment"].nunique() == frame["treatment"].nunique()
         and (per_subject >= 2).sum() >= 2
         and obs["subject"].nunique() >= 3
+        # at least one sequence with two subjects, else the between-subject variance is not
+        # identified (ketapain refuses; lme4 returns an arbitrary theta)
+        and obs.groupby("sequence")["subject"].nunique().max() >= 2
     )
 
 

@@ -260,11 +260,14 @@ def _lmm_test(
     return f_test(fit, L, df_method=df_method, deriv=deriv, containment=cont)
 
 
-def _term_hypothesis(design: CrossoverDesign, term: str) -> np.ndarray:
-    cols = design.term_columns(term)
-    L = np.zeros((cols.size, len(design.columns)))
-    L[np.arange(cols.size), cols] = 1.0
-    return L
+def two_stage_message(p_value: float, alpha: float) -> str:
+    """The note and warning text of the two-stage carry-over strategy."""
+    keep = p_value < alpha
+    return (
+        f"carry-over pre-test P = {p_value:.4g} {'<' if keep else '>='} {alpha}: carry-over "
+        f"{'kept' if keep else 'dropped'}; two-stage testing biases the treatment test "
+        "(Freeman 1989) - prefer a pre-specified model"
+    )
 
 
 def _fit_design(design: CrossoverDesign, method: Method) -> LMMFit:
@@ -401,15 +404,10 @@ def fit_crossover(
     carry_test: FTest | None = None
     if carryover:
         deriv = variance_derivatives(fit) if df_method in ("kenward-roger", "satterthwaite") else None
-        carry_test = _lmm_test(design, fit, _term_hypothesis(design, "carryover"), df_method, deriv)
+        carry_test = _lmm_test(design, fit, design.term_hypothesis("carryover"), df_method, deriv)
         if carryover == "test-drop":
             keep = carry_test.p_value < carryover_alpha
-            msg = (
-                f"carry-over pre-test P = {carry_test.p_value:.4g} "
-                f"{'<' if keep else '>='} {carryover_alpha}: carry-over "
-                f"{'kept' if keep else 'dropped'}; two-stage testing biases the treatment test "
-                "(Freeman 1989) - prefer a pre-specified model"
-            )
+            msg = two_stage_message(carry_test.p_value, carryover_alpha)
             warnings.warn(msg, TwoStageTestingWarning, stacklevel=2)
             notes.append(msg)
             if not keep:
@@ -422,7 +420,7 @@ def fit_crossover(
                 cdesign = build(True)
                 cfit = _fit_design(cdesign, method)
                 cderiv = variance_derivatives(cfit) if df_method in ("kenward-roger", "satterthwaite") else None
-                carry_test = _lmm_test(cdesign, cfit, _term_hypothesis(cdesign, "carryover"), df_method, cderiv)
+                carry_test = _lmm_test(cdesign, cfit, cdesign.term_hypothesis("carryover"), df_method, cderiv)
             notes.append("carryover_test is from the same model with carry-over added")
         except ModelError as exc:
             notes.append(f"carry-over test not available: {exc}")
@@ -434,10 +432,9 @@ def fit_crossover(
     p = len(design.columns)
     eye = np.eye(p)
     coef = [t_test(fit, eye[j], df_method=df_method, deriv=deriv, containment=cont) for j in range(p)]
-    trt_test = f_test(fit, _term_hypothesis(design, "treatment"), df_method=df_method, deriv=deriv, containment=cont)
+    trt_test = f_test(fit, design.term_hypothesis("treatment"), df_method=df_method, deriv=deriv, containment=cont)
 
-    levels = design.treatment_levels
-    pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
+    pairs = design.treatment_pairs()
     k = len(pairs)
     contrasts = []
     effect_sizes: list[EffectSize] = []
@@ -445,13 +442,9 @@ def fit_crossover(
     # Hessian); on the boundary the variance components are treated as fixed.
     hess = (deriv or variance_derivatives(fit)).hessian_observed
     cov_vc = 2.0 * np.linalg.pinv(hess) if not fit.singular else np.zeros((2, 2))
-    paired = _paired_values(work, subject, treatment, outcome, levels)
+    paired = _paired_values(work, subject, treatment, outcome, design.treatment_levels)
     for a, b in pairs:
-        lvec = np.zeros(p)
-        if a != levels[0]:
-            lvec[design.column_index(f"treatment[{a}]")] += 1.0
-        if b != levels[0]:
-            lvec[design.column_index(f"treatment[{b}]")] -= 1.0
+        lvec = design.pair_vector(a, b)
         tt = t_test(fit, lvec, df_method=df_method, deriv=deriv, containment=cont)
         qcrit = sps.norm.ppf(0.5 + conf_level / 2) if math.isinf(tt.df) else sps.t.ppf(0.5 + conf_level / 2, tt.df)
         qs = sidak_critical_value(conf_level, k, tt.df)
@@ -498,7 +491,7 @@ def fit_crossover(
                 raise ModelError("all sequence x treatment columns are aliased with the main effects")
             sfit = _fit_design(sdesign, method)
             sderiv = variance_derivatives(sfit) if df_method in ("kenward-roger", "satterthwaite") else None
-            seq_trt = _lmm_test(sdesign, sfit, _term_hypothesis(sdesign, "sequence:treatment"), df_method, sderiv)
+            seq_trt = _lmm_test(sdesign, sfit, sdesign.term_hypothesis("sequence:treatment"), df_method, sderiv)
     except ModelError as exc:
         notes.append(f"sequence x treatment test not available: {exc}")
 

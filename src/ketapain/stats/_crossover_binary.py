@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain.errors import FIRST_DATA_ROW, ModelError, TwoStageTestingWarning
-from ketapain.stats._crossover import Contrast, CrossoverFit
+from ketapain.stats._crossover import Contrast, CrossoverFit, two_stage_message
 from ketapain.stats._ddf import FTest
 from ketapain.stats._design import CrossoverDesign, ModelKind, build_design, parse_crossover
 from ketapain.stats._effect_sizes import EffectSize
@@ -30,13 +30,6 @@ from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
 __all__ = ["fit_crossover_binary"]
 
 LATENT_LOGISTIC_VARIANCE = math.pi**2 / 3.0
-
-
-def _term_rows(design: CrossoverDesign, term: str) -> np.ndarray:
-    cols = design.term_columns(term)
-    L = np.zeros((cols.size, len(design.columns)))
-    L[np.arange(cols.size), cols] = 1.0
-    return L
 
 
 def _wald(fit: LogisticGLMMFit, L: np.ndarray) -> FTest:
@@ -84,12 +77,10 @@ def fit_crossover_binary(
     fit = glmm(design)
     carry_test: FTest | None = None
     if carryover:
-        carry_test = _wald(fit, _term_rows(design, "carryover"))
+        carry_test = _wald(fit, design.term_hypothesis("carryover"))
         if carryover == "test-drop":
             keep = carry_test.p_value < carryover_alpha
-            msg = (f"carry-over pre-test P = {carry_test.p_value:.4g} {'<' if keep else '>='} {carryover_alpha}: "
-                   f"carry-over {'kept' if keep else 'dropped'}; two-stage testing biases the treatment test "
-                   "(Freeman 1989) - prefer a pre-specified model")
+            msg = two_stage_message(carry_test.p_value, carryover_alpha)
             warnings.warn(msg, TwoStageTestingWarning, stacklevel=3)
             notes.append(msg)
             if not keep:
@@ -100,27 +91,21 @@ def fit_crossover_binary(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cdesign = build(True)
-                carry_test = _wald(glmm(cdesign), _term_rows(cdesign, "carryover"))
+                carry_test = _wald(glmm(cdesign), cdesign.term_hypothesis("carryover"))
             notes.append("carryover_test is from the same model with carry-over added")
         except ModelError as exc:
             notes.append(f"carry-over test not available: {exc}")
     if fit.singular:
         notes.append("boundary (singular) fit: between-subject variance estimated as 0")
 
-    levels = design.treatment_levels
-    pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
+    pairs = design.treatment_pairs()
     k = len(pairs)
     zcrit = sps.norm.ppf(0.5 + conf_level / 2)
     zs = sidak_critical_value(conf_level, k, float("inf"))
     contrasts, effect_sizes = [], []
     p = len(design.columns)
     for a, b in pairs:
-        lvec = np.zeros(p)
-        if a != levels[0]:
-            lvec[design.column_index(f"treatment[{a}]")] += 1.0
-        if b != levels[0]:
-            lvec[design.column_index(f"treatment[{b}]")] -= 1.0
-        c = contrast(fit, lvec, conf_level=conf_level)
+        c = contrast(fit, design.pair_vector(a, b), conf_level=conf_level)
         ci = (c.estimate - zcrit * c.se, c.estimate + zcrit * c.se)
         contrasts.append(Contrast(
             a=a, b=b, estimate=c.estimate, se=c.se, df=float("inf"), statistic=c.statistic,
@@ -130,7 +115,7 @@ def fit_crossover_binary(
         ))
         effect_sizes.append(EffectSize(a, b, "odds_ratio", math.exp(c.estimate), math.exp(ci[0]),
                                        math.exp(ci[1]), conf_level, fit.n_subjects))
-    trt_test = _wald(fit, _term_rows(design, "treatment"))
+    trt_test = _wald(fit, design.term_hypothesis("treatment"))
 
     seq_trt: FTest | None = None
     try:
@@ -139,7 +124,7 @@ def fit_crossover_binary(
             sdesign = build("carryover" in design.terms, True)
             if sdesign.term_columns("sequence:treatment").size == 0:
                 raise ModelError("all sequence x treatment columns are aliased with the main effects")
-            seq_trt = _wald(glmm(sdesign), _term_rows(sdesign, "sequence:treatment"))
+            seq_trt = _wald(glmm(sdesign), sdesign.term_hypothesis("sequence:treatment"))
     except ModelError as exc:
         notes.append(f"sequence x treatment test not available: {exc}")
     notes.append("binary outcome: Wald z/chi-square tests; ICC on the latent logistic scale (pi^2/3)")

@@ -74,6 +74,26 @@ class CrossoverDesign:
         """Index of the column called ``name``."""
         return self.columns.index(name)
 
+    def term_hypothesis(self, term: str) -> np.ndarray:
+        """Rows of ``L`` selecting every column of ``term`` (the joint test ``L beta = 0``)."""
+        cols = self.term_columns(term)
+        L = np.zeros((cols.size, len(self.columns)))
+        L[np.arange(cols.size), cols] = 1.0
+        return L
+
+    def treatment_pairs(self) -> list[tuple[str, str]]:
+        """All pairs (a, b) of treatment levels, in level order (reference first)."""
+        lv = self.treatment_levels
+        return [(lv[i], lv[j]) for i in range(len(lv)) for j in range(i + 1, len(lv))]
+
+    def pair_vector(self, a: str, b: str) -> np.ndarray:
+        """``l`` with ``l'beta = mean(a) - mean(b)`` (the reference treatment is coded 0)."""
+        lvec = np.zeros(len(self.columns))
+        for level, sign in ((a, 1.0), (b, -1.0)):
+            if level != self.treatment_levels[0]:
+                lvec[self.column_index(f"treatment[{level}]")] += sign
+        return lvec
+
 
 def _as_labels(values: pd.Series, column: str) -> np.ndarray:
     """Factor column -> stripped string labels (numpy object array); integer-valued floats
