@@ -40,7 +40,7 @@ def estimable(frame) -> bool:
     )
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=crossover_datasets(), model=st.sampled_from(["standard", "paper"]))
 def test_random_designs_agree_with_r(data, model) -> None:
     if not estimable(data):
