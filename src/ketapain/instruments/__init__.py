@@ -1,0 +1,12 @@
+"""Questionnaire scoring: one module per instrument, each declaring its items, options and
+scores (``_spec.Instrument``); ``score`` and ``score_frame`` run any of them.
+
+No licensed item wording is stored: items carry neutral labels (docs/instruments.md).
+"""
+
+from __future__ import annotations
+
+from ketapain.instruments._registry import get_instrument, instruments, score, score_frame
+from ketapain.instruments._spec import Instrument, Item, Option, Score
+
+__all__ = ["Instrument", "Item", "Option", "Score", "get_instrument", "instruments", "score", "score_frame"]

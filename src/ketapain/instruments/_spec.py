@@ -1,0 +1,266 @@
+"""What an instrument is, as data: its items, options, scores and vectorised scorer.
+
+Every questionnaire module declares one :class:`Instrument`. The framework (this module and
+``_registry``) does everything that is the same for all instruments, once:
+
+* checking answers against each item's declared values (unknown item, wrong type, out of
+  range) with an :class:`~ketapain.errors.InstrumentError` naming instrument, item, value and
+  what is allowed (and the respondent, for many at once);
+* checking options against their declared choices;
+* turning answers into a numeric frame (one row per respondent, one float column per item,
+  NaN = missing; clock times become minutes after midnight) for the instrument's scorer.
+
+The instrument's scorer then only does arithmetic, vectorised over respondents. It returns a
+frame with the declared score columns (NaN/None where the manual's rules leave a score
+missing) and may add the declared *report* columns (e.g. how many items were pro-rated).
+
+No licensed wording lives here: items carry neutral labels only (see docs/instruments.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ketapain.errors import InstrumentError
+
+__all__ = ["Instrument", "Item", "Option", "Score", "parse_clock"]
+
+ItemKind = Literal["integer", "number", "clock"]
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One item of a questionnaire.
+
+    Attributes
+    ----------
+    key : the instrument's own item number as a string (``"1"``, ``"5a"``, ``"9g"``, ``"A3"``).
+    label : a neutral paraphrase naming the construct (never the licensed wording).
+    kind : ``"integer"`` (whole numbers), ``"number"`` (any real) or ``"clock"`` (``"HH:MM"``
+        or minutes after midnight 0..1439; converted to minutes).
+    minimum, maximum : allowed range (inclusive) for integer/number items.
+    step : allowed values are ``minimum + k * step`` (e.g. BPI relief 0, 10, ..., 100).
+    values : explicit allowed values, when not a range (overrides minimum/maximum/step).
+    required : False for items the manual lets respondents skip at no cost (e.g. PSQI 5j).
+    scored : False for items recorded but not used by any score (e.g. NPSI 4 and 7).
+    """
+
+    key: str
+    label: str
+    kind: ItemKind = "integer"
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    values: tuple[float, ...] | None = None
+    required: bool = True
+    scored: bool = True
+
+    def allowed(self) -> str:
+        """Human-readable allowed values, for error messages."""
+        if self.kind == "clock":
+            return 'a clock time "HH:MM" (00:00..23:59) or minutes after midnight 0..1439'
+        if self.values is not None:
+            return "one of " + ", ".join(_fmt(v) for v in self.values)
+        rng = f"{_fmt(self.minimum)}..{_fmt(self.maximum)}"
+        if self.step is not None:
+            return f"{rng} in steps of {_fmt(self.step)}"
+        return f"an integer {rng}" if self.kind == "integer" else f"a number {rng}"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A named scoring choice (an ambiguity of the manual, or a variant), with its default."""
+
+    name: str
+    choices: tuple[str, ...]
+    default: str
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One output of an instrument: name, range (None = unbounded) and definition."""
+
+    name: str
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    kind: Literal["number", "bool", "count"] = "number"
+
+
+Scorer = Callable[[pd.DataFrame, Mapping[str, str]], pd.DataFrame]
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A questionnaire: items, options, scores, and its vectorised scorer.
+
+    ``scorer(items, options)`` receives a float frame (one row per respondent, one column per
+    item key in declaration order, NaN = missing) and the full option mapping, and returns a
+    frame with one column per declared score (then any ``reports`` columns), same index.
+    """
+
+    name: str
+    title: str
+    reference: str
+    licence: str
+    items: tuple[Item, ...]
+    scores: tuple[Score, ...]
+    scorer: Scorer
+    options: tuple[Option, ...] = ()
+    reports: tuple[Score, ...] = ()
+    notes: str = ""
+    _index: dict[str, Item] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = [it.key for it in self.items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{self.name}: duplicate item keys")
+        object.__setattr__(self, "_index", {it.key: it for it in self.items})
+
+    @property
+    def item_keys(self) -> tuple[str, ...]:
+        """Item keys in form order."""
+        return tuple(it.key for it in self.items)
+
+    @property
+    def score_names(self) -> tuple[str, ...]:
+        """Names of the declared scores (without report columns)."""
+        return tuple(s.name for s in self.scores)
+
+    def item(self, key: str) -> Item:
+        """The item called ``key`` (InstrumentError if unknown)."""
+        try:
+            return self._index[key]
+        except KeyError:
+            raise InstrumentError(
+                f"{self.name}: unknown item {key!r}; items are {', '.join(self.item_keys)}"
+            ) from None
+
+    def resolve_options(self, given: Mapping[str, Any]) -> dict[str, str]:
+        """Defaults updated with ``given``; unknown names or values raise InstrumentError."""
+        known = {o.name: o for o in self.options}
+        for name in given:
+            if name not in known:
+                allowed = ", ".join(known) if known else "none"
+                raise InstrumentError(f"{self.name}: unknown option {name!r}; options: {allowed}")
+        out = {o.name: o.default for o in self.options}
+        for name, value in given.items():
+            if value not in known[name].choices:
+                raise InstrumentError(
+                    f"{self.name}: option {name}={value!r} is not one of {', '.join(known[name].choices)}"
+                )
+            out[name] = value
+        return out
+
+    def numeric_items(self, answers: pd.DataFrame, *, where: str = "respondent") -> pd.DataFrame:
+        """Validate a wide frame of answers and return it as floats (NaN = missing).
+
+        ``answers`` has one row per respondent and columns named by item keys (a subset is
+        fine; absent items are missing). Raises InstrumentError on unknown columns, values
+        of the wrong type, outside the allowed values, naming ``where`` and the row label.
+        """
+        for col in answers.columns:
+            self.item(str(col))
+        out = pd.DataFrame(index=answers.index)
+        for item in self.items:
+            if item.key not in answers.columns:
+                out[item.key] = np.nan
+                continue
+            out[item.key] = _validate_column(self.name, item, answers[item.key], where)
+        return out
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "?"
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def parse_clock(value: Any) -> float:
+    """``"HH:MM"`` (or minutes after midnight) -> minutes after midnight; NaN if blank.
+
+    Examples
+    --------
+    >>> parse_clock("23:30"), parse_clock("07:05"), parse_clock(90)
+    (1410.0, 425.0, 90.0)
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, str):
+        if value.strip() == "":
+            return math.nan
+        m = _CLOCK.match(value)
+        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+            raise ValueError(value)
+        return float(int(m.group(1)) * 60 + int(m.group(2)))
+    if isinstance(value, bool):
+        raise ValueError(value)
+    v = float(value)
+    if not (0 <= v < 1440) or not v.is_integer():
+        raise ValueError(value)
+    return v
+
+
+def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) -> np.ndarray:
+    """Vectorised check of one item's answers; returns floats with NaN for missing."""
+
+    def fail(pos: int, why: str) -> InstrumentError:
+        place = "" if where == "responses" else f" {where} {col.index[pos]}"
+        return InstrumentError(
+            f"{instrument}{place}: item {item.key} = {col.iloc[pos]!r} {why}; allowed: {item.allowed()}"
+        )
+
+    if item.kind == "clock":
+        vals = np.empty(len(col))
+        for pos, v in enumerate(col.to_numpy(dtype=object)):  # clock parsing is per value (strings)
+            try:
+                vals[pos] = parse_clock(v)
+            except (ValueError, TypeError):
+                raise fail(pos, "is not a valid time") from None
+        return vals
+    raw = col.to_numpy(dtype=object)
+    is_bool = np.array([isinstance(v, bool | np.bool_) for v in raw], dtype=bool)
+    if is_bool.any():
+        raise fail(int(np.flatnonzero(is_bool)[0]), "is a true/false value, not a number")
+    blank = np.array([v is None or (isinstance(v, str) and v.strip() == "") for v in raw], dtype=bool)
+    numeric = pd.to_numeric(pd.Series(np.where(blank, np.nan, raw), index=col.index), errors="coerce")
+    vals = numeric.to_numpy(dtype=float)
+    bad_type = np.isnan(vals) & ~blank & ~pd.isna(col).to_numpy()
+    if bad_type.any():
+        raise fail(int(np.flatnonzero(bad_type)[0]), "is not a number")
+    present = ~np.isnan(vals)
+    if np.isinf(vals[present]).any():
+        raise fail(int(np.flatnonzero(present & np.isinf(vals))[0]), "is not finite")
+    if item.values is not None:
+        bad = present & ~np.isin(vals, np.asarray(item.values, dtype=float))
+        if bad.any():
+            raise fail(int(np.flatnonzero(bad)[0]), "is not an allowed value")
+        return vals
+    if item.kind == "integer":
+        frac = present & (np.mod(vals, 1.0) != 0)
+        if frac.any():
+            raise fail(int(np.flatnonzero(frac)[0]), "is not a whole number")
+    lo = -np.inf if item.minimum is None else item.minimum
+    hi = np.inf if item.maximum is None else item.maximum
+    out = present & ((vals < lo) | (vals > hi))
+    if out.any():
+        raise fail(int(np.flatnonzero(out)[0]), "is out of range")
+    if item.step is not None:
+        off = present & (np.abs(np.mod(vals - lo, item.step)) > 1e-9)
+        if off.any():
+            raise fail(int(np.flatnonzero(off)[0]), "is not on the allowed steps")
+    return vals
+
+
+def declared_columns(instrument: Instrument) -> Sequence[str]:
+    """Score then report column names, in declaration order."""
+    return [s.name for s in instrument.scores] + [s.name for s in instrument.reports]
