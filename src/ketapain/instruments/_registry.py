@@ -46,7 +46,7 @@ def instruments() -> dict[str, Instrument]:
 
     Examples
     --------
-    >>> "hads" in instruments()
+    >>> "pgic" in instruments()
     True
     """
     return dict(sorted(_load().items()))
