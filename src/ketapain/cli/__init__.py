@@ -8,6 +8,7 @@ from ketapain import __version__
 from ketapain.cli._auc import auc_command
 from ketapain.cli._demo import demo_command
 from ketapain.cli._fit import fit_command
+from ketapain.cli._instruments import instruments_command, score_command
 
 __all__ = ["app", "main"]
 
@@ -20,6 +21,8 @@ app = typer.Typer(
 app.command("demo")(demo_command)
 app.command("fit")(fit_command)
 app.command("auc")(auc_command)
+app.command("score")(score_command)
+app.command("instruments")(instruments_command)
 
 
 @app.command("version")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain.errors import FIRST_DATA_ROW, InstrumentError
-from ketapain.instruments._spec import Instrument, declared_columns
+from ketapain.instruments._spec import RESPONDENTS, Instrument, declared_columns
 
 __all__ = ["get_instrument", "instruments", "score", "score_frame"]
 
@@ -26,18 +26,27 @@ LONG_COLUMNS = ("instrument", "item", "value")
 LONG_KEYS = ("patient_id", "visit")
 
 
+def _is_instrument(obj: object) -> bool:
+    """An Instrument, also when ``_spec`` was executed twice (pytest's importlib mode can
+    re-run a module collected for doctests, giving a second, equal class)."""
+    cls = type(obj)
+    return isinstance(obj, Instrument) or (cls.__name__ == "Instrument" and cls.__module__ == Instrument.__module__)
+
+
 def _load() -> dict[str, Instrument]:
     if not _REGISTRY:
+        found: dict[str, Instrument] = {}  # filled completely before it is published
         package = importlib.import_module("ketapain.instruments")
         for info in pkgutil.iter_modules(package.__path__):
             if info.name.startswith("_"):
                 continue
             module = importlib.import_module(f"ketapain.instruments.{info.name}")
             inst = getattr(module, "INSTRUMENT", None)
-            if isinstance(inst, Instrument):
-                if inst.name in _REGISTRY:
+            if _is_instrument(inst):
+                if inst.name in found:
                     raise RuntimeError(f"two instruments are called {inst.name!r}")
-                _REGISTRY[inst.name] = inst
+                found[inst.name] = inst
+        _REGISTRY.update(found)
     return _REGISTRY
 
 
@@ -54,8 +63,8 @@ def instruments() -> dict[str, Instrument]:
 
 def get_instrument(name: str | Instrument) -> Instrument:
     """The instrument called ``name`` (case-insensitive); InstrumentError lists the known ones."""
-    if isinstance(name, Instrument):
-        return name
+    if _is_instrument(name):
+        return name  # type: ignore[return-value]
     reg = _load()
     key = str(name).lower()
     if key not in reg:
@@ -64,22 +73,45 @@ def get_instrument(name: str | Instrument) -> Instrument:
 
 
 def _run(inst: Instrument, numeric: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
+    """Call the scorer and check its contract; a breach is a bug of the module (RuntimeError)."""
     out = inst.scorer(numeric, options)
     expected = list(declared_columns(inst))
-    if list(out.columns) != expected or not out.index.equals(numeric.index):
-        raise RuntimeError(f"{inst.name} scorer returned columns {list(out.columns)}, expected {expected}")
+    if not isinstance(out, pd.DataFrame) or list(out.columns) != expected:
+        got = list(out.columns) if isinstance(out, pd.DataFrame) else type(out).__name__
+        raise RuntimeError(f"{inst.name} scorer returned columns {got}, expected {expected}")
+    if not out.index.equals(numeric.index):
+        raise RuntimeError(f"{inst.name} scorer returned a different index (one row per respondent, same order)")
     for s in inst.scores:  # guard: a score outside its declared range is a bug, never data
-        vals = pd.to_numeric(out[s.name], errors="coerce").to_numpy(dtype=float)
+        col = out[s.name]
+        if s.kind == "bool":
+            if pd.api.types.is_bool_dtype(col.dtype):  # bool or nullable "boolean": nothing to check
+                continue
+            ok = col.map(lambda v: _is_blank(v) or isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+            if not ok.all():
+                raise RuntimeError(f"{inst.name}: score {s.name} is declared true/false but holds {col[~ok].iloc[0]!r}")
+            continue
+        vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        if (np.isnan(vals) & ~col.isna().to_numpy()).any():
+            raise RuntimeError(f"{inst.name}: score {s.name} holds a value that is not a number")
         lo = -np.inf if s.minimum is None else s.minimum - 1e-9
         hi = np.inf if s.maximum is None else s.maximum + 1e-9
         if not (np.isnan(vals) | ((vals >= lo) & (vals <= hi))).all():
             raise RuntimeError(f"{inst.name}: score {s.name} out of its range {s.minimum}..{s.maximum}")
+    out.attrs.pop(RESPONDENTS, None)  # propagated from the input frame by some pandas operations
     out.attrs["instrument"] = inst.name
     out.attrs["options"] = dict(options)
     return out
 
 
-def _plain(value: Any) -> float | bool | int | None:
+def _is_blank(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(float(value)))
+
+
+def _plain_id(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _plain(value: Any, kind: str = "number") -> float | bool | int | None:
     if value is None or value is pd.NA:
         return None
     if isinstance(value, bool | np.bool_):
@@ -87,6 +119,8 @@ def _plain(value: Any) -> float | bool | int | None:
     if isinstance(value, float | np.floating) and math.isnan(float(value)):
         return None
     if isinstance(value, int | np.integer):
+        return int(value)
+    if kind == "count" and float(value).is_integer():
         return int(value)
     return float(value)
 
@@ -118,10 +152,16 @@ def score(instrument: str | Instrument, responses: Mapping[str, Any], **options:
     opts = inst.resolve_options(options)
     if not isinstance(responses, Mapping):
         raise InstrumentError(f"{inst.name}: responses must be a mapping of item -> value, got {type(responses).__name__}")
-    frame = pd.DataFrame([{str(k): v for k, v in responses.items()}], index=pd.Index(["responses"]), dtype=object)
+    answers: dict[str, Any] = {}
+    for k, v in responses.items():
+        if str(k) in answers:
+            raise InstrumentError(f"{inst.name}: item {k} is given twice (as {k!r} and {str(k)!r})")
+        answers[str(k)] = v
+    frame = pd.DataFrame([answers], index=pd.Index(["responses"]), dtype=object)
     numeric = inst.numeric_items(frame, where="responses")
     row = _run(inst, numeric, opts).iloc[0]
-    return {name: _plain(row[name]) for name in declared_columns(inst)}
+    kinds = {s.name: s.kind for s in (*inst.scores, *inst.reports)}
+    return {name: _plain(row[name], kinds[name]) for name in declared_columns(inst)}
 
 
 def score_frame(
@@ -136,26 +176,47 @@ def score_frame(
     ``data`` is either **wide** — one row per respondent, columns named by item keys, plus the
     ``id_columns`` to carry through — or **long**, the ``questionnaires`` table of TrialData
     (``patient_id, visit, instrument, item, value``): rows of other instruments are ignored
-    and each patient x visit is one respondent.
+    and each patient x visit is one respondent (or each combination of ``id_columns``, when
+    given, e.g. ``("patient_id", "period")``).
 
     Returns the id columns (``patient_id, visit`` for long input), the declared scores and the
-    report columns; ``attrs["options"]`` records the options that ran.
+    report columns; ``attrs["instrument"]`` and ``attrs["options"]`` record what ran.
+
+    Raises
+    ------
+    InstrumentError
+        As :func:`score`, naming the spreadsheet row (wide; header = row 1) or the respondent's
+        ids (long); also a missing id column, or an item given twice for one respondent (long).
+
+    Examples
+    --------
+    >>> wide = pd.DataFrame({"patient_id": [1, 2], "1": [2, 5]})
+    >>> score_frame("pgic", wide, id_columns=["patient_id"])
+       patient_id  pgic  responder  any_improvement
+    0           1   2.0       True             True
+    1           2   5.0      False            False
     """
     inst = get_instrument(instrument)
     opts = inst.resolve_options(options)
+    if isinstance(id_columns, str):
+        id_columns = (id_columns,)
     if set(LONG_COLUMNS) <= set(data.columns):
-        keys = [c for c in LONG_KEYS if c in data.columns]
+        keys = list(id_columns) or [c for c in LONG_KEYS if c in data.columns]
         if not keys:
             raise InstrumentError(f"{inst.name}: long data need a patient_id (and visit) column")
+        absent = [c for c in keys if c not in data.columns]
+        if absent:
+            raise InstrumentError(f"{inst.name}: id column(s) {', '.join(absent)} not in the data")
         rows = data[data["instrument"].astype(str).str.lower() == inst.name]
+        rows = rows.assign(item=rows["item"].astype(str))
         dup = rows.duplicated(subset=[*keys, "item"])
         if dup.any():
             r = rows[dup].iloc[0]
             raise InstrumentError(
                 f"{inst.name}: item {r['item']} appears twice for "
-                + ", ".join(f"{k}={r[k]!r}" for k in keys)
+                + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys)
             )
-        wide = rows.assign(item=rows["item"].astype(str)).pivot(index=keys, columns="item", values="value")
+        wide = rows.pivot(index=keys, columns="item", values="value")
         wide.columns.name = None
         ids = wide.index.to_frame(index=False)
         wide = wide.reset_index(drop=True).astype(object)
@@ -173,7 +234,11 @@ def score_frame(
         wide.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(wide))  # spreadsheet rows
         where = "row"
     numeric = inst.numeric_items(wide, where=where)
-    scored = _run(inst, numeric.reset_index(drop=True), opts)
+    # the scorer sees positions 0..n-1 (as always); attrs["respondents"] keeps the row/respondent
+    # labels for its messages (see _spec.respondent)
+    positional = numeric.reset_index(drop=True)
+    positional.attrs = dict(numeric.attrs)
+    scored = _run(inst, positional, opts)
     out = pd.concat([ids.reset_index(drop=True), scored], axis=1)
     out.attrs.update(scored.attrs)
     return out

@@ -13,12 +13,15 @@ Every questionnaire module declares one :class:`Instrument`. The framework (this
 The instrument's scorer then only does arithmetic, vectorised over respondents. It returns a
 frame with the declared score columns (NaN/None where the manual's rules leave a score
 missing) and may add the declared *report* columns (e.g. how many items were pro-rated).
+A scorer that rejects a combination of answers (a cross-item rule) names the respondent with
+:func:`respondent`, the same way the framework's own messages do.
 
 No licensed wording lives here: items carry neutral labels only (see docs/instruments.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +33,7 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 
-__all__ = ["Instrument", "Item", "Option", "Score", "parse_clock"]
+__all__ = ["Instrument", "Item", "Option", "Score", "parse_clock", "respondent"]
 
 ItemKind = Literal["integer", "number", "clock"]
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -69,10 +72,18 @@ class Item:
             return 'a clock time "HH:MM" (00:00..23:59) or minutes after midnight 0..1439'
         if self.values is not None:
             return "one of " + ", ".join(_fmt(v) for v in self.values)
-        rng = f"{_fmt(self.minimum)}..{_fmt(self.maximum)}"
+        what = "an integer" if self.kind == "integer" else "a number"
+        if self.minimum is not None and self.maximum is not None:
+            rng = f"{what} {_fmt(self.minimum)}..{_fmt(self.maximum)}"
+        elif self.minimum is not None:
+            rng = f"{what} >= {_fmt(self.minimum)}"
+        elif self.maximum is not None:
+            rng = f"{what} <= {_fmt(self.maximum)}"
+        else:
+            rng = "any integer" if self.kind == "integer" else "any finite number"
         if self.step is not None:
-            return f"{rng} in steps of {_fmt(self.step)}"
-        return f"an integer {rng}" if self.kind == "integer" else f"a number {rng}"
+            return f"{rng.removeprefix(what + ' ')} in steps of {_fmt(self.step)}"
+        return rng
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +132,24 @@ class Instrument:
     _index: dict[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Declaration errors are programming errors (ValueError at import), never user input.
         keys = [it.key for it in self.items]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{self.name}: duplicate item keys")
+        outputs = [s.name for s in (*self.scores, *self.reports)]
+        if len(set(outputs)) != len(outputs):
+            raise ValueError(f"{self.name}: duplicate score/report names")
+        names = [o.name for o in self.options]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: duplicate option names")
+        for o in self.options:
+            if o.default not in o.choices:
+                raise ValueError(f"{self.name}: option {o.name} default {o.default!r} is not one of its choices")
+        for it in self.items:
+            if it.minimum is not None and it.maximum is not None and it.minimum > it.maximum:
+                raise ValueError(f"{self.name}: item {it.key} has minimum > maximum")
+            if it.step is not None and it.step <= 0:
+                raise ValueError(f"{self.name}: item {it.key} has a step <= 0")
         object.__setattr__(self, "_index", {it.key: it for it in self.items})
 
     @property
@@ -161,22 +187,110 @@ class Instrument:
             out[name] = value
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as JSON-safe data (no scorer): items, options, scores, reports.
+
+        Examples
+        --------
+        >>> from ketapain.instruments import get_instrument
+        >>> d = get_instrument("pgic").to_dict()
+        >>> d["items"][0]["allowed"], [s["name"] for s in d["scores"]]
+        ('an integer 1..7', ['pgic', 'responder', 'any_improvement'])
+        """
+
+        def num(v: float | None) -> float | int | None:
+            return None if v is None else (int(v) if float(v).is_integer() else float(v))
+
+        def out(s: Score) -> dict[str, Any]:
+            return {"name": s.name, "kind": s.kind, "minimum": num(s.minimum), "maximum": num(s.maximum), "definition": s.doc}
+
+        return {
+            "name": self.name,
+            "title": self.title,
+            "reference": self.reference,
+            "licence": self.licence,
+            "notes": self.notes,
+            "items": [
+                {
+                    "key": it.key,
+                    "label": it.label,
+                    "kind": it.kind,
+                    "minimum": num(it.minimum),
+                    "maximum": num(it.maximum),
+                    "step": num(it.step),
+                    "values": None if it.values is None else [num(v) for v in it.values],
+                    "required": it.required,
+                    "scored": it.scored,
+                    "allowed": it.allowed(),
+                }
+                for it in self.items
+            ],
+            "options": [
+                {"name": o.name, "choices": list(o.choices), "default": o.default, "doc": o.doc} for o in self.options
+            ],
+            "scores": [out(s) for s in self.scores],
+            "reports": [out(s) for s in self.reports],
+        }
+
     def numeric_items(self, answers: pd.DataFrame, *, where: str = "respondent") -> pd.DataFrame:
         """Validate a wide frame of answers and return it as floats (NaN = missing).
 
         ``answers`` has one row per respondent and columns named by item keys (a subset is
-        fine; absent items are missing). Raises InstrumentError on unknown columns, values
-        of the wrong type, outside the allowed values, naming ``where`` and the row label.
+        fine; absent items are missing; ``1`` and ``"1"`` name the same item). Raises
+        InstrumentError on unknown or repeated columns, values of the wrong type, outside the
+        allowed values, naming ``where`` and the row label.
         """
-        for col in answers.columns:
-            self.item(str(col))
+        columns = [str(c) for c in answers.columns]
+        for col in columns:
+            self.item(col)
+        seen: set[str] = set()
+        for col in columns:
+            if col in seen:
+                raise InstrumentError(f"{self.name}: item {col} is given twice (as {columns.count(col)} columns)")
+            seen.add(col)
+        if list(answers.columns) != columns:
+            answers = answers.set_axis(columns, axis=1)
         out = pd.DataFrame(index=answers.index)
         for item in self.items:
             if item.key not in answers.columns:
                 out[item.key] = np.nan
                 continue
             out[item.key] = _validate_column(self.name, item, answers[item.key], where)
+        out.attrs[RESPONDENTS] = tuple(_place(where, label) for label in answers.index)
         return out
+
+
+RESPONDENTS = "respondents"
+"""``attrs`` key of the scorer's frame: how messages name each row's respondent."""
+
+
+def _place(where: str, label: Any) -> str:
+    return "" if where == "responses" else f" {where} {label}"
+
+
+def respondent(items: pd.DataFrame, pos: int) -> str:
+    """How an error message names the respondent at 0-based position ``pos`` of a scorer's frame.
+
+    ``""`` for :func:`~ketapain.instruments.score` (one respondent), ``" row 5"`` for wide
+    ``score_frame`` data (spreadsheet rows: header = row 1), ``" respondent patient_id=3
+    visit=2"`` for long data. Use it as ``f"{name}{respondent(items, i)}: item 4 = ..."``.
+    Frames not made by the framework fall back to the position.
+
+    Examples
+    --------
+    >>> items = pd.DataFrame({"1": [1.0, 2.0]})
+    >>> items.attrs["respondents"] = (" row 2", " row 3")
+    >>> "psqi" + respondent(items, 1) + ": ..."
+    'psqi row 3: ...'
+    >>> respondent(pd.DataFrame({"1": [1.0]}, index=["responses"]), 0)
+    ''
+    """
+    labels = items.attrs.get(RESPONDENTS)
+    if labels is not None and len(labels) == len(items):
+        return str(labels[pos])
+    if items.index[pos] == "responses":
+        return ""
+    return f" respondent at 0-based position {pos}"
 
 
 def _fmt(v: float | None) -> str:
@@ -185,15 +299,29 @@ def _fmt(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
+def _is_missing(value: Any) -> bool:
+    """None, NaN, pd.NA or NaT (scalars only)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(float(value))
+
+
 def parse_clock(value: Any) -> float:
     """``"HH:MM"`` (or minutes after midnight) -> minutes after midnight; NaN if blank.
+
+    A ``datetime.time`` with zero seconds is accepted too (spreadsheets read as times).
+
+    Raises
+    ------
+    ValueError
+        Anything else: ``"25:00"``, ``"7h30"``, ``1440``, ``90.5``, true/false.
 
     Examples
     --------
     >>> parse_clock("23:30"), parse_clock("07:05"), parse_clock(90)
     (1410.0, 425.0, 90.0)
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _is_missing(value):
         return math.nan
     if isinstance(value, str):
         if value.strip() == "":
@@ -202,7 +330,11 @@ def parse_clock(value: Any) -> float:
         if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
             raise ValueError(value)
         return float(int(m.group(1)) * 60 + int(m.group(2)))
-    if isinstance(value, bool):
+    if isinstance(value, dt.time):
+        if value.second or value.microsecond:
+            raise ValueError(value)
+        return float(value.hour * 60 + value.minute)
+    if isinstance(value, bool | np.bool_):
         raise ValueError(value)
     v = float(value)
     if not (0 <= v < 1440) or not v.is_integer():
@@ -215,8 +347,11 @@ def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) ->
 
     def fail(pos: int, why: str) -> InstrumentError:
         place = "" if where == "responses" else f" {where} {col.index[pos]}"
+        value = col.iloc[pos]
+        if isinstance(value, np.generic):  # 11, not np.int64(11)
+            value = value.item()
         return InstrumentError(
-            f"{instrument}{place}: item {item.key} = {col.iloc[pos]!r} {why}; allowed: {item.allowed()}"
+            f"{instrument}{place}: item {item.key} = {value!r} {why}; allowed: {item.allowed()}"
         )
 
     if item.kind == "clock":
@@ -255,7 +390,9 @@ def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) ->
     if out.any():
         raise fail(int(np.flatnonzero(out)[0]), "is out of range")
     if item.step is not None:
-        off = present & (np.abs(np.mod(vals - lo, item.step)) > 1e-9)
+        base = 0.0 if item.minimum is None else item.minimum
+        rem = np.mod(np.where(present, vals, base) - base, item.step)
+        off = present & (np.minimum(rem, item.step - rem) > 1e-9 * max(1.0, item.step))
         if off.any():
             raise fail(int(np.flatnonzero(off)[0]), "is not on the allowed steps")
     return vals

@@ -1,0 +1,227 @@
+"""``ketapain score`` and ``ketapain instruments``: score questionnaire answers, list instruments.
+
+Thin: reads the JSON file, calls :func:`ketapain.instruments.score`, prints a table or JSON that
+says which options ran. Errors (unknown instrument, item or option, a bad value, unreadable
+file or JSON) print ``error: ...`` on stderr, naming the file and, for a list, the entry's
+0-based index, and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ketapain.errors import InstrumentError
+from ketapain.instruments import Instrument, get_instrument, instruments, score
+from ketapain.instruments._fhir import read_wording, to_fhir_questionnaire
+
+__all__ = ["instruments_command", "score_command"]
+
+
+def score_command(
+    instrument: Annotated[str, typer.Argument(metavar="INSTRUMENT", help="Instrument name (see `ketapain instruments`).", show_default=False)],
+    responses_json: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RESPONSES.json",
+            help='One JSON object of item -> value ({"1": 3, "2": null}; clock items "HH:MM"), or a list of them.',
+            show_default=False,
+        ),
+    ],
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", metavar="NAME=VALUE", help="A scoring option of the instrument (repeatable).", show_default=False),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help='Print {"instrument", "options", "scores"} (a list for a list).')] = False,
+) -> None:
+    """Score questionnaire answers as the instrument's manual defines; the output names the options that ran."""
+    try:
+        inst = get_instrument(instrument)
+        options = inst.resolve_options(_parse_options(option or []))
+        data = _read_json(responses_json)
+        entries, is_list = (data, True) if isinstance(data, list) else ([data], False)
+        results = []
+        for i, entry in enumerate(entries):
+            place = f"{responses_json.name} [{i}]" if is_list else responses_json.name
+            if not isinstance(entry, dict):
+                raise InstrumentError(f"{place}: expected an object of item -> value, got {_json_type(entry)}")
+            try:
+                results.append(score(inst, entry, **options))
+            except InstrumentError as exc:
+                raise InstrumentError(f"{place}: {exc}") from None
+    except InstrumentError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+    payloads = [{"instrument": inst.name, "options": options, "scores": r} for r in results]
+    if json_output:
+        typer.echo(json.dumps(payloads if is_list else payloads[0], allow_nan=False))
+        return
+    console = Console()
+    for i, result in enumerate(results):
+        title = f"{inst.name}: {responses_json.name}" + (f" [{i}]" if is_list else "")
+        console.print(_score_table(inst, result, title, options))
+
+
+def instruments_command(
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Show one instrument in detail.", show_default=False)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the declarations as JSON.")] = False,
+    fhir: Annotated[bool, typer.Option("--fhir", help="Print NAME as a FHIR R4 Questionnaire (JSON).")] = False,
+    wording: Annotated[
+        Path | None,
+        typer.Option(
+            "--wording",
+            metavar="WORDING.json",
+            help='With --fhir: the site\'s licensed item wording, {"instrument", "language", "items": {key: text}}.',
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """List the instruments, or show one: items (key, label, allowed values), options and scores."""
+    try:
+        if (fhir or wording is not None) and name is None:
+            raise InstrumentError("--fhir and --wording need an instrument NAME")
+        if wording is not None and not fhir:
+            raise InstrumentError("--wording goes with --fhir")
+        if name is None:
+            selected = list(instruments().values())
+        else:
+            selected = [get_instrument(name)]
+        if fhir:
+            texts, language = (None, None)
+            if wording is not None:
+                try:
+                    texts, language = read_wording(_read_json(wording), selected[0])
+                except InstrumentError as exc:
+                    raise InstrumentError(str(exc).replace("wording file", wording.name, 1)) from None
+            typer.echo(json.dumps(to_fhir_questionnaire(selected[0], wording=texts, language=language), indent=2, ensure_ascii=False))
+            return
+    except InstrumentError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+    if json_output:
+        payload = [inst.to_dict() for inst in selected]
+        typer.echo(json.dumps(payload if name is None else payload[0], allow_nan=False))
+        return
+    console = Console()
+    if name is None:
+        console.print(_overview(selected))
+        return
+    inst = selected[0]
+    console.print(Text(f"{inst.name}: {inst.title}", style="bold"))
+    console.print(Text(f"reference: {inst.reference}"))
+    console.print(Text(f"licence: {inst.licence}"))
+    if inst.notes:
+        console.print(Text(inst.notes))
+    for table in _detail_tables(inst):
+        console.print(table)
+
+
+def _parse_options(given: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise InstrumentError(f"--option {text!r} must be NAME=VALUE, e.g. --option missing=half_rule")
+        key = key.strip()
+        if key in out:
+            raise InstrumentError(f"--option {key} is given twice")
+        out[key] = value.strip()
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InstrumentError(f"cannot read {str(path)!r}: {exc}") from None
+    def no_constant(name: str) -> Any:
+        raise InstrumentError(f"{path.name}: not valid JSON: {name} is not a JSON value (use null for a missing answer)")
+
+    try:
+        return json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise InstrumentError(f"{path.name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _json_type(value: Any) -> str:
+    names = {str: "a string", bool: "true/false", int: "a number", float: "a number", list: "a list", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "NA"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _range(minimum: float | None, maximum: float | None, kind: str) -> str:
+    if kind == "bool":
+        return "yes/no"
+    if minimum is None and maximum is None:
+        return ""
+    return f"{_fmt(minimum) if minimum is not None else ''}..{_fmt(maximum) if maximum is not None else ''}"
+
+
+def _score_table(inst: Instrument, result: dict[str, Any], title: str, options: dict[str, str]) -> Table:
+    caption = "options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "none")
+    table = Table(title=Text(title), caption=Text(caption))
+    table.add_column("score", overflow="fold")
+    table.add_column("value", justify="right")
+    table.add_column("range")
+    for s in inst.scores:
+        table.add_row(Text(s.name), Text(_fmt(result[s.name])), Text(_range(s.minimum, s.maximum, s.kind)))
+    for s in inst.reports:
+        table.add_row(Text(s.name, style="dim"), Text(_fmt(result[s.name])), Text("report", style="dim"))
+    return table
+
+
+def _overview(selected: list[Instrument]) -> Table:
+    table = Table(title="instruments")
+    for col in ("name", "title", "items", "scores", "options"):
+        table.add_column(col, overflow="fold")
+    for inst in selected:
+        table.add_row(
+            Text(inst.name),
+            Text(inst.title),
+            Text(str(len(inst.items))),
+            Text(", ".join(inst.score_names)),
+            Text(", ".join(o.name for o in inst.options) or "-"),
+        )
+    return table
+
+
+def _detail_tables(inst: Instrument) -> list[Table]:
+    items = Table(title="items")
+    for col in ("key", "label", "allowed", "required", "scored"):
+        items.add_column(col, overflow="fold")
+    for it in inst.items:
+        items.add_row(Text(it.key), Text(it.label), Text(it.allowed()), Text(_fmt(it.required)), Text(_fmt(it.scored)))
+    tables = [items]
+    if inst.options:
+        options = Table(title="options")
+        for col in ("name", "choices", "default", "meaning"):
+            options.add_column(col, overflow="fold")
+        for o in inst.options:
+            options.add_row(Text(o.name), Text(", ".join(o.choices)), Text(o.default), Text(o.doc))
+        tables.append(options)
+    scores = Table(title="scores")
+    for col in ("name", "range", "definition"):
+        scores.add_column(col, overflow="fold")
+    for s in inst.scores:
+        scores.add_row(Text(s.name), Text(_range(s.minimum, s.maximum, s.kind)), Text(s.doc))
+    for s in inst.reports:
+        scores.add_row(Text(s.name, style="dim"), Text("report"), Text(s.doc))
+    tables.append(scores)
+    return tables
