@@ -215,7 +215,7 @@ def test_bad_input_in_a_frame_names_the_row() -> None:
     with pytest.raises(InstrumentError, match=r"^dn4 row 3: item 1 = 3 .*allowed: one of 0, 1"):
         score_frame("dn4", data, id_columns=["patient_id"])
     data = pd.DataFrame({"1": [1, 1], "8": [None, 0]})
-    with pytest.raises(InstrumentError, match=r"^dn4 respondent #2 of 2: item 8 = 0 is an examination item"):
+    with pytest.raises(InstrumentError, match=r"^dn4 row 3: item 8 = 0 is an examination item"):
         score_frame("dn4", data, version="interview")
 
 

@@ -452,11 +452,11 @@ def test_out_of_range_for_the_version(version: str, item: int, value: int, allow
     with pytest.raises(InstrumentError) as err:
         score("sf36", {str(item): value}, version=version)
     _assert_message(err, "sf36", f"item {item} = {value}", f"version={version!r}", allowed)
-    # in a frame the respondent is named too
+    # in a frame the respondent is named too, by its spreadsheet row (header = row 1)
     frame = pd.DataFrame({str(item): [1, value]})
     with pytest.raises(InstrumentError) as err:
         score_frame("sf36", frame, version=version)
-    _assert_message(err, "respondent at 0-based position 1", f"item {item} = {value}", allowed)
+    _assert_message(err, "sf36 row 3:", f"item {item} = {value}", allowed)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain.errors import InstrumentError
-from ketapain.instruments._spec import Instrument, Item, Option, Score
+from ketapain.instruments._spec import Instrument, Item, Option, Score, respondent
 
 __all__ = ["INSTRUMENT"]
 
@@ -67,9 +67,7 @@ def _reject_examination(items: pd.DataFrame) -> None:
     key = _EXAMINATION[col]
     value = float(items[key].iloc[row])
     shown = str(int(value)) if value.is_integer() else f"{value:g}"
-    # the framework hands scorers a numeric frame indexed "responses" (score) or 0..n-1
-    # (score_frame), so a batch can only be located by position among the scored respondents
-    place = "" if items.index[row] == "responses" else f" respondent #{row + 1} of {len(items)}"
+    place = respondent(items, row)
     raise InstrumentError(
         f"dn4{place}: item {key} = {shown} is an examination item, not part of "
         f"version='interview'; allowed: items 1-7 only (leave 8-10 blank, or use version='full')"

@@ -52,7 +52,7 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 from ketapain.instruments._sf36_norms import SCALES, norm_set, norm_set_names
-from ketapain.instruments._spec import Instrument, Item, Option, Score
+from ketapain.instruments._spec import Instrument, Item, Option, Score, respondent
 
 __all__ = ["INSTRUMENT"]
 
@@ -153,7 +153,7 @@ def _allowed_text(version: str, item: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-def _check_version(idx: np.ndarray, index: pd.Index, version: str) -> None:
+def _check_version(idx: np.ndarray, items: pd.DataFrame, version: str) -> None:
     """Reject answers allowed by the widest declared range but not by ``version``."""
     present = idx > 0
     invalid = present & np.isnan(_WARE[version][np.arange(1, 37)[None, :], idx])
@@ -161,15 +161,7 @@ def _check_version(idx: np.ndarray, index: pd.Index, version: str) -> None:
         return
     col = int(np.flatnonzero(invalid.any(axis=0))[0])
     pos = int(np.flatnonzero(invalid[:, col])[0])
-    label = index[pos]
-    # score() passes the label "responses"; score_frame passes a 0-based positional index (the
-    # row labels the framework uses in its own messages do not reach the scorer).
-    if label == "responses":
-        place = ""
-    elif isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
-        place = f" respondent at 0-based position {pos}"
-    else:
-        place = f" respondent {label}"
+    place = respondent(items, pos)
     raise InstrumentError(
         f"{NAME}{place}: item {col + 1} = {idx[pos, col]} is out of range for version={version!r}; "
         f"allowed: {_allowed_text(version, col + 1)}"
@@ -212,7 +204,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
         )
     values = items.loc[:, list(KEYS)].to_numpy(dtype=float)
     idx = np.nan_to_num(values, nan=0.0).astype(np.intp)  # validated integers 1..6; 0 = blank
-    _check_version(idx, items.index, version)
+    _check_version(idx, items, version)
     n = len(items)
     cols = np.arange(1, 37)[None, :]
     table = _WARE[version] if method == "ware" else _RAND
