@@ -7,6 +7,7 @@ import typer
 from ketapain import __version__
 from ketapain.cli._auc import auc_command
 from ketapain.cli._demo import demo_command
+from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._fit import fit_command
 from ketapain.cli._instruments import instruments_command, score_command
 
@@ -23,6 +24,8 @@ app.command("fit")(fit_command)
 app.command("auc")(auc_command)
 app.command("score")(score_command)
 app.command("instruments")(instruments_command)
+app.command("samplesize")(samplesize_command)
+app.command("design")(design_command)
 
 
 @app.command("version")
