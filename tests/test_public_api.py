@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments"]
+PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments", "ketapain.protocol"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

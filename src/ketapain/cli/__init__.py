@@ -10,6 +10,7 @@ from ketapain.cli._demo import demo_command
 from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._fit import fit_command
 from ketapain.cli._instruments import instruments_command, score_command
+from ketapain.cli._protocol import protocol_app
 
 __all__ = ["app", "main"]
 
@@ -26,6 +27,7 @@ app.command("score")(score_command)
 app.command("instruments")(instruments_command)
 app.command("samplesize")(samplesize_command)
 app.command("design")(design_command)
+app.add_typer(protocol_app, name="protocol")
 
 
 @app.command("version")

@@ -1,0 +1,151 @@
+"""``ketapain protocol show|validate``: print or check a protocol file.
+
+Thin: calls :func:`ketapain.protocol.load_protocol` and prints. Errors print one
+``error: <file>: <key path>: <message>`` line each on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ketapain.errors import ProtocolError
+from ketapain.protocol import Component, FixedDose, PerKgDose, Protocol, list_protocols, load_protocol
+
+__all__ = ["protocol_app", "show_command", "validate_command"]
+
+protocol_app = typer.Typer(
+    help="Show or validate a protocol file (the study as data; see docs/protocol.md).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(exc: ProtocolError) -> typer.Exit:
+    for line in str(exc).splitlines():
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(1)
+
+
+@protocol_app.command("show")
+def show_command(
+    source: Annotated[
+        str,
+        typer.Argument(metavar="FILE_OR_NAME", help=f"A protocol file, or a shipped name ({', '.join(list_protocols())}).", show_default=False),
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the whole validated protocol as JSON.")] = False,
+) -> None:
+    """Print a protocol: a readable summary, or every key as JSON."""
+    try:
+        protocol = load_protocol(source)
+    except ProtocolError as exc:
+        raise _fail(exc) from exc
+    if json_output:
+        typer.echo(json.dumps(protocol.model_dump(mode="json"), allow_nan=False))
+        return
+    _print_summary(protocol)
+
+
+@protocol_app.command("validate")
+def validate_command(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The protocol TOML file to check.", show_default=False)],
+) -> None:
+    """Check a protocol file: print 'OK: FILE', or every problem and exit 1."""
+    try:
+        load_protocol(file)
+    except ProtocolError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"OK: {file}")
+
+
+def _dose_text(component: Component) -> str:
+    dose = component.dose
+    if isinstance(dose, PerKgDose):
+        text = f"{component.drug} {dose.mg_per_kg:g} mg/kg" + (f" (max {dose.max_mg:g} mg)" if dose.max_mg is not None else "")
+    elif isinstance(dose, FixedDose):
+        text = f"{component.drug} {dose.mg:g} mg"
+    else:
+        return f"placebo (matches {component.drug})"
+    if component.stock is not None:
+        unit = f" x {component.stock.unit_volume_ml:g} ml" if component.stock.unit_volume_ml is not None else ""
+        text += f" [stock {component.stock.strength_mg_per_ml:g} mg/ml{unit}]"
+    return text
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def _print_summary(p: Protocol) -> None:
+    console = Console(soft_wrap=True)
+    d = p.design
+    lines = [
+        f"{p.study.title}",
+        f"id: {p.study.id}" + (f"   registration: {p.study.registration}" if p.study.registration else ""),
+    ]
+    if p.study.reference:
+        lines.append(f"reference: {p.study.reference}")
+    washout = f", washout {d.washout_days} days" if d.washout_days else ""
+    lines.append(
+        f"design: {d.kind}, {len(p.arms)} arms, {d.periods} periods of {d.period_days} days{washout}, "
+        f"{p.n_sequences_expected} sequences"
+    )
+    if d.sequences:
+        lines.append("sequences: " + "  ".join("-".join(s) for s in d.sequences))
+    r = p.randomisation
+    lines.append(
+        f"randomisation: blocks of {r.block_size}"
+        + (f" (random sizes {', '.join(map(str, r.random_block_sizes))})" if r.random_block_sizes else "")
+        + (f", strata: {', '.join(r.strata)}" if r.strata else ", no strata")
+        + (f", ratio {r.ratio}" if r.ratio else "")
+    )
+    lines.append(f"weights: {p.weights.min_kg:g}..{p.weights.max_kg:g} kg")
+    if p.gate is not None:
+        lines.append(f"gate before periods 2+: |pain - inclusion pain| <= {p.gate.tolerance_points:g} points, postpone up to {p.gate.max_postpone_days} days")
+    lines.append(
+        f"diary: {', '.join(p.diary.items)} ({p.diary.scale_min}..{p.diary.scale_max}), {p.diary.days_per_period} days per period; "
+        f"AUC time axis: {p.auc.time_axis}, windows {', '.join(map(str, p.auc.windows))}"
+    )
+    a = p.analysis
+    lines.append(
+        f"analysis: model {a.model}, carry-over {a.carryover}, df {a.df_method}, multiplicity {a.multiplicity}, "
+        f"alpha {a.alpha:g}, confidence {a.conf_level:g}"
+    )
+    if p.sample_size is not None:
+        s = p.sample_size
+        lines.append(
+            f"sample size as stated: difference {s.difference:g}, SD {s.sd:g}, rho {s.rho:g}, alpha {s.alpha:g}, power {s.power:g}"
+            + (f" -> n = {s.n_stated}" if s.n_stated is not None else "")
+        )
+    for line in lines:
+        console.print(Text(line))
+
+    console.print(_table("infusions", ["id", "volume", "duration", "rate", "diluent"], [
+        [i.id, f"{i.final_volume_ml:g} ml", f"{i.duration_min:g} min", f"{i.rate_ml_per_h:g} ml/h", i.diluent] for i in p.infusions
+    ]))
+    infusion_ids = [i.id for i in p.infusions]
+    console.print(_table("arms", ["code", "name", *infusion_ids], [
+        [arm.code, arm.name, *(_dose_text(arm.component(i)) for i in infusion_ids)] for arm in p.arms
+    ]))
+    if p.eligibility.criteria:
+        console.print(_table("eligibility", ["id", "kind", "rule", "text"], [
+            [c.id, c.kind, f"{c.source} {c.op} {json.dumps(c.value)}", c.text] for c in p.eligibility.criteria
+        ]))
+    if p.visits:
+        console.print(_table("visits", ["name", "day", "questionnaires"], [
+            [v.name, str(v.day), ", ".join(v.questionnaires) or "-"] for v in p.visits
+        ]))
+    console.print(_table("endpoints", ["name", "kind", "AUC of", "to day", "impute"], [
+        [e.name, e.kind, e.value, str(e.window_day), e.impute] for e in p.endpoints
+    ]))

@@ -1,0 +1,171 @@
+"""Turn pydantic validation errors into one readable line per problem.
+
+Each line is ``<source>: <key path>: <message>``: the key path is dotted with 0-based array
+indices (``arms[2].components[0].dose.mg_per_kg``), as the keys appear in the TOML file; enum
+errors list the allowed values and unknown keys list the allowed keys.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from ketapain.protocol._models import _DOSE_TAGS, _Problems, Protocol, _dotted
+
+__all__ = ["format_errors", "show_value"]
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "an array",
+    "tuple_type": "an array",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "dict_type": "a table",
+}
+_COMPARE = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def show_value(value: Any) -> str:
+    """A value as it would be written in TOML-ish form, for messages.
+
+    Examples
+    --------
+    >>> show_value("wald"), show_value(True), show_value(0.0), show_value([1, "a"])
+    ("'wald'", 'true', '0', "[1, 'a']")
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+def _unwrap(ann: Any) -> Any:
+    """Strip Annotated and Optional (X | None) wrappers."""
+    while True:
+        origin = get_origin(ann)
+        if origin is Annotated:
+            ann = get_args(ann)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(ann) if a is not type(None)]
+            if len(args) != 1:
+                return ann
+            ann = args[0]
+        else:
+            return ann
+
+
+def _resolve(loc: tuple[str | int, ...]) -> tuple[str, Any, type[BaseModel] | None]:
+    """Display path of ``loc``, the annotation found there (or None) and the last model walked."""
+    ann: Any = Protocol
+    parts: list[str | int] = []
+    parent: type[BaseModel] | None = None
+    for el in loc:
+        ann = _unwrap(ann) if ann is not None else None
+        if isinstance(el, int):
+            parts.append(el)
+            args = get_args(ann) if get_origin(ann) in (tuple, list) else ()
+            ann = args[0] if args else None
+            continue
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            parent = ann
+            field = ann.model_fields.get(el)
+            parts.append(el)
+            ann = None if field is None else field.annotation
+            continue
+        if el in _DOSE_TAGS and get_origin(ann) in (Union, types.UnionType):
+            ann = _DOSE_TAGS[el]  # a union tag: not a key of the file
+            continue
+        parts.append(el)
+        ann = None
+    return _dotted(parts), ann, parent
+
+
+def _one(error: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "value_error" and isinstance(ctx.get("error"), _Problems):
+        return [((*loc, *path), msg) for path, msg in ctx["error"].problems]
+    if kind == "value_error":
+        return [(loc, str(ctx.get("error", error["msg"])))]
+    if kind == "missing":
+        return [(loc, "required key missing")]
+    if kind == "extra_forbidden":
+        _, _, parent = _resolve(loc)
+        allowed = f"; allowed keys: {', '.join(parent.model_fields)}" if parent is not None else ""
+        return [(loc, f"unknown key{allowed}")]
+    if kind == "literal_error":
+        _, ann, _ = _resolve(loc)
+        ann = _unwrap(ann)
+        if get_origin(ann) is Literal:
+            allowed = ", ".join(show_value(a) if isinstance(a, bool) else str(a) for a in get_args(ann))
+        else:
+            allowed = str(ctx.get("expected", "?"))
+        return [(loc, f"{show_value(value)} is not one of {allowed}")]
+    if kind in _COMPARE:
+        bound = next(iter(ctx.values()))
+        return [(loc, f"{show_value(value)} is not {_COMPARE[kind]} {show_value(bound)}")]
+    if kind == "too_short":
+        return [(loc, f"needs at least {ctx.get('min_length')} entries, got {ctx.get('actual_length')}")]
+    if kind == "too_long":
+        return [(loc, f"allows at most {ctx.get('max_length')} entries, got {ctx.get('actual_length')}")]
+    if kind in _EXPECTED:
+        return [(loc, f"expected {_EXPECTED[kind]}, got {show_value(value)} ({_type_name(value)})")]
+    if kind == "dose_shape":
+        got = f"a table with keys {', '.join(value)}" if isinstance(value, dict) and value else show_value(value)
+        return [(loc, f"{error['msg']}; got {got}")]
+    return [(loc, str(error["msg"]))]
+
+
+def format_errors(exc: ValidationError, *, source: str) -> list[str]:
+    """One line per problem in a protocol's :class:`pydantic.ValidationError`.
+
+    Parameters
+    ----------
+    exc
+        The error raised by ``Protocol.model_validate``.
+    source
+        The file (or other source) name that starts every line.
+
+    Returns
+    -------
+    list of str
+        ``"<source>: <key path>: <message>"`` (without the key path for whole-file problems).
+    """
+    lines = []
+    for error in exc.errors(include_url=False):
+        for loc, msg in _one(error):
+            path, _, _ = _resolve(loc)
+            lines.append(f"{source}: {path}: {msg}" if path else f"{source}: {msg}")
+    return lines

@@ -1,0 +1,771 @@
+"""The study as data: pydantic models of every section of a protocol file.
+
+Every model is frozen and forbids unknown keys. Single-section rules live on the section's
+model; rules that tie sections together (arm codes in sequences, components referencing
+infusions, block size and the number of sequences, endpoints and diary items...) live on
+:class:`Protocol`. Rule failures are raised as ``_Problems`` so that all of them are
+reported, each at its own key path (see :mod:`ketapain.protocol._messages`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    StrictStr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ketapain.errors import DataError, ProtocolError
+
+__all__ = [
+    "Analysis",
+    "Arm",
+    "Auc",
+    "Component",
+    "Criterion",
+    "Design",
+    "Diary",
+    "Dose",
+    "Eligibility",
+    "Endpoint",
+    "FixedDose",
+    "Gate",
+    "Infusion",
+    "PerKgDose",
+    "PlaceboDose",
+    "Protocol",
+    "Randomisation",
+    "RuleValue",
+    "SampleSize",
+    "Stock",
+    "Study",
+    "Visit",
+    "Weights",
+]
+
+Int = Annotated[int, Strict()]
+"""An integer; booleans, floats and strings are refused (no silent coercion)."""
+Float = Annotated[float, Strict()]
+"""A number (integer or float); booleans and strings are refused."""
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,7}$")
+
+DesignKind = Literal["williams", "latin_square", "all_orders", "custom"]
+CriterionKind = Literal["inclusion", "exclusion"]
+Operator = Literal["==", "!=", ">=", ">", "<=", "<", "in", "not_in"]
+TimeAxis = Literal["infusion", "first_diary_day"]
+Impute = Literal["none", "locf", "linear"]
+EndpointKind = Literal["primary", "secondary"]
+Model = Literal["standard", "paper"]
+Carryover = Literal["none", "include", "test-drop"]
+DfMethod = Literal["kenward-roger", "satterthwaite", "containment", "normal"]
+Multiplicity = Literal["sidak", "none"]
+
+RuleValue = bool | int | float | str | tuple[bool | int | float | str, ...]
+"""The type of :attr:`Criterion.value`: a TOML scalar, or an array of scalars for ``in``/``not_in``."""
+
+
+class _Problems(ValueError):  # noqa: N818 - internal, never escapes: wrapped into ProtocolError
+    """Several rule failures found by one validator, each at a key path relative to it.
+
+    Raised inside validators only; :func:`ketapain.protocol._messages.format_errors` expands
+    it into one message per problem (``str()`` lists them one per line, for the
+    ``pydantic.ValidationError`` seen when a model is built directly).
+    """
+
+    def __init__(self, problems: Iterable[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(f"{_dotted(path)}: {msg}" if path else msg for path, msg in self.problems))
+
+
+def _dotted(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _raise(problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+    if problems:
+        raise _Problems(problems)
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} is not a lower_snake_case name (a-z, 0-9, _; starting with a letter)")
+    return value
+
+
+Name = Annotated[StrictStr, AfterValidator(_name)]
+"""A lower_snake_case identifier (field names, ids, diary items)."""
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_text)]
+
+
+def _instrument_names() -> tuple[str, ...]:
+    from ketapain.instruments import instruments
+
+    return tuple(sorted(instruments()))
+
+
+def _instrument(value: str) -> str:
+    known = _instrument_names()
+    if value not in known:
+        raise ValueError(f"{value!r} is not one of {', '.join(known)} (instruments)")
+    return value
+
+
+InstrumentName = Annotated[StrictStr, AfterValidator(_instrument)]
+
+
+def _unique(values: Iterable[Any], what: str, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+    seen: dict[Any, int] = {}
+    problems = []
+    for i, v in enumerate(values):
+        if v in seen:
+            problems.append(((*path, i), f"duplicate {what} {v!r} (already at [{seen[v]}])"))
+        else:
+            seen[v] = i
+    return problems
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- study and design -------------------------------------------------------------------
+
+
+class Study(_Section):
+    """``[study]``: who and what the protocol is."""
+
+    id: Name = Field(description="Short identifier, lower_snake_case, e.g. 'ketapain'.")
+    title: Text = Field(description="Full title.")
+    registration: StrictStr | None = Field(None, description="Trial registration, e.g. 'NCT02467517'.")
+    reference: StrictStr | None = Field(None, description="Publication(s) describing the study.")
+
+
+class Design(_Section):
+    """``[design]``: the crossover design and the schedule of periods."""
+
+    kind: DesignKind = Field(description="How the treatment sequences are built from the arms.")
+    sequences: tuple[tuple[StrictStr, ...], ...] | None = Field(
+        None, description="Sequences of arm codes; required for kind='custom', forbidden otherwise."
+    )
+    periods: Int = Field(ge=2, description="Number of periods (treatments per patient).")
+    period_days: Int = Field(ge=1, description="Days from an infusion to the end of its period.")
+    washout_days: Int | None = Field(None, ge=0, description="Extra days between the end of a period and the next infusion.")
+
+    @model_validator(mode="after")
+    def _sequences_match_kind(self) -> Design:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.kind == "custom":
+            if not self.sequences:
+                problems.append((("sequences",), "required (at least one sequence) when kind = 'custom'"))
+            else:
+                for i, seq in enumerate(self.sequences):
+                    if len(seq) != self.periods:
+                        problems.append((("sequences", i), f"has {len(seq)} arm codes; periods = {self.periods}"))
+                problems += _unique(self.sequences, "sequence", ("sequences",))
+        elif self.sequences is not None:
+            problems.append((("sequences",), f"only allowed when kind = 'custom' (kind = {self.kind!r} builds them)"))
+        _raise(problems)
+        return self
+
+
+# --- infusions, arms, doses ----------------------------------------------------------------
+
+
+class Infusion(_Section):
+    """``[[infusions]]``: one bag or syringe every arm receives, so all bags look the same."""
+
+    id: Name = Field(description="Identifier referenced by arm components.")
+    final_volume_ml: Float = Field(gt=0, description="Volume of the prepared bag or syringe, ml.")
+    duration_min: Float = Field(gt=0, description="Infusion duration, minutes.")
+    diluent: Text = Field("NaCl 0.9%", description="Diluent, also the content of a placebo.")
+
+    @property
+    def rate_ml_per_h(self) -> float:
+        """Pump rate, ml/h: ``final_volume_ml * 60 / duration_min``."""
+        return self.final_volume_ml * 60.0 / self.duration_min
+
+
+class PerKgDose(_Section):
+    """A weight-based dose: ``{mg_per_kg = 0.5}``, optionally capped ``{..., max_mg = 50}``."""
+
+    mg_per_kg: Float = Field(gt=0, description="Dose per kg of body weight, mg/kg.")
+    max_mg: Float | None = Field(None, gt=0, description="Cap on the dose, mg.")
+
+    kind: ClassVar[str] = "per_kg"
+
+
+class FixedDose(_Section):
+    """A fixed dose: ``{mg = 3000}``."""
+
+    mg: Float = Field(gt=0, description="Dose, mg.")
+
+    kind: ClassVar[str] = "fixed"
+
+
+class PlaceboDose(_Section):
+    """A placebo: ``{placebo = true}``, the infusion's diluent alone, same final volume."""
+
+    placebo: Literal[True] = Field(description="Always true.")
+
+    kind: ClassVar[str] = "placebo"
+
+
+_DOSE_TAGS: dict[str, type[BaseModel]] = {"mg_per_kg": PerKgDose, "mg": FixedDose, "placebo": PlaceboDose}
+
+
+def _dose_tag(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        keys = [k for k in _DOSE_TAGS if k in value]
+        return keys[0] if len(keys) == 1 else None
+    for tag, cls in _DOSE_TAGS.items():
+        if isinstance(value, cls):
+            return tag
+    return None
+
+
+DOSE_SHAPES = "{mg_per_kg = ..., max_mg = ... (optional)}, {mg = ...} or {placebo = true}"
+
+Dose = Annotated[
+    Union[Annotated[PerKgDose, Tag("mg_per_kg")], Annotated[FixedDose, Tag("mg")], Annotated[PlaceboDose, Tag("placebo")]],  # noqa: UP007
+    Discriminator(_dose_tag, custom_error_type="dose_shape", custom_error_message=f"a dose is exactly one of {DOSE_SHAPES}"),
+]
+"""A component's dose: :class:`PerKgDose`, :class:`FixedDose` or :class:`PlaceboDose` (chosen by its keys)."""
+
+
+class Stock(_Section):
+    """The drug as stocked by the pharmacy: ``{strength_mg_per_ml = 150, unit_volume_ml = 10}``."""
+
+    strength_mg_per_ml: Float = Field(gt=0, description="Concentration of the vial or ampoule, mg/ml (default strength; another may be given at dose time).")
+    unit_volume_ml: Float | None = Field(None, gt=0, description="Volume of one vial or ampoule, ml.")
+
+    @property
+    def unit_mg(self) -> float | None:
+        """Drug in one vial or ampoule, mg (None if the unit volume is not given)."""
+        return None if self.unit_volume_ml is None else self.strength_mg_per_ml * self.unit_volume_ml
+
+
+class Component(_Section):
+    """One infusion of an arm: which bag, which drug (or which drug a placebo matches), what dose."""
+
+    infusion: Name = Field(description="The id of an [[infusions]] entry.")
+    drug: Text = Field(description="Drug name; for a placebo, the drug it matches.")
+    dose: Dose = Field(description=f"One of {DOSE_SHAPES}.")
+    stock: Stock | None = Field(None, description="The drug's stock strength; not allowed for a placebo.")
+
+    @property
+    def is_placebo(self) -> bool:
+        """True if this component is the diluent alone."""
+        return isinstance(self.dose, PlaceboDose)
+
+    @model_validator(mode="after")
+    def _no_stock_for_placebo(self) -> Component:
+        if self.is_placebo and self.stock is not None:
+            raise _Problems([(("stock",), "not allowed with a placebo dose (a placebo is the infusion's diluent)")])
+        return self
+
+
+class Arm(_Section):
+    """``[[arms]]``: one treatment; one component per infusion."""
+
+    code: StrictStr = Field(description="Short unique code (letter then letters, digits or _; at most 8), e.g. 'KM'.")
+    name: Text = Field(description="Readable name, e.g. 'ketamine/magnesium'.")
+    components: tuple[Component, ...] = Field(min_length=1, description="Exactly one per infusion.")
+
+    @field_validator("code")
+    @classmethod
+    def _short_code(cls, value: str) -> str:
+        if not _CODE.match(value):
+            raise ValueError(f"{value!r} is not a short arm code (a letter, then up to 7 letters, digits or _)")
+        return value
+
+    @property
+    def is_placebo(self) -> bool:
+        """True if every component is a placebo."""
+        return all(c.is_placebo for c in self.components)
+
+    def component(self, infusion: str) -> Component:
+        """The component given in infusion ``infusion``.
+
+        Raises
+        ------
+        ProtocolError
+            No component of this arm uses that infusion (the message lists those that exist).
+        """
+        for c in self.components:
+            if c.infusion == infusion:
+                return c
+        raise ProtocolError(f"arm {self.code!r} has no component in infusion {infusion!r}; it has {', '.join(c.infusion for c in self.components)}")
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+class Weights(_Section):
+    """``[weights]``: sanity limits on body weight for dosing, kg."""
+
+    min_kg: Float = Field(gt=0, description="Lowest plausible weight, kg.")
+    max_kg: Float = Field(gt=0, description="Highest plausible weight, kg.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Weights:
+        if self.min_kg >= self.max_kg:
+            raise _Problems([(("max_kg",), f"{self.max_kg:g} is not > min_kg = {self.min_kg:g}")])
+        return self
+
+
+class Randomisation(_Section):
+    """``[randomisation]``: permuted blocks of sequences, optionally stratified."""
+
+    block_size: Int = Field(ge=1, description="Block size; a multiple of the number of sequences.")
+    random_block_sizes: tuple[Int, ...] | None = Field(
+        None, min_length=1, description="If given, each block's size is drawn from these (each a multiple of the number of sequences)."
+    )
+    strata: tuple[Name, ...] = Field((), description="Patient fields to stratify on, e.g. ['sex']; empty = none.")
+    ratio: StrictStr | None = Field(None, description="Allocation ratio as stated, a note (e.g. '1:1:1'); sequences are always balanced.")
+
+    @model_validator(mode="after")
+    def _unique_strata(self) -> Randomisation:
+        _raise(_unique(self.strata, "stratum", ("strata",)) + _unique(self.random_block_sizes or (), "block size", ("random_block_sizes",)))
+        return self
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def _rule_value(value: Any) -> RuleValue:
+    scalar = (bool, int, float, str)
+    if isinstance(value, list | tuple):
+        bad = [v for v in value if not isinstance(v, scalar)]
+        if bad or not value:
+            raise ValueError(f"expected a non-empty array of booleans, numbers or strings, got {value!r}")
+        return tuple(value)
+    if not isinstance(value, scalar):
+        raise ValueError(f"expected a boolean, number, string or array of them, got {value!r}")
+    return value
+
+
+class Criterion(_Section):
+    """``[[eligibility.criteria]]``: one criterion, its neutral text and its machine rule.
+
+    The rule is either ``field op value`` on a screening answer, or ``instrument``/``score``
+    ``op value`` on a questionnaire score (e.g. DN4 total >= 4). A patient is eligible when
+    every inclusion rule holds and no exclusion rule holds (:meth:`rule_holds`).
+    """
+
+    id: Name = Field(description="Unique identifier, e.g. 'inc_age'.")
+    kind: CriterionKind = Field(description="inclusion: the rule must hold; exclusion: the rule must not hold.")
+    text: Text = Field(description="The criterion in words (neutral description).")
+    field: Name | None = Field(None, description="Screening answer the rule reads; or give instrument and score.")
+    instrument: InstrumentName | None = Field(None, description="Instrument whose score the rule reads.")
+    score: Name | None = Field(None, description="Score of the instrument, e.g. 'total'.")
+    op: Operator = Field(description="Comparison of the answer (left) with value (right).")
+    value: Annotated[Any, AfterValidator(_rule_value)] = Field(
+        description="A boolean, number or string; an array of them for 'in' / 'not_in'."
+    )
+
+    @model_validator(mode="after")
+    def _rule_is_complete(self) -> Criterion:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if (self.field is None) == (self.instrument is None):
+            problems.append(((), "give exactly one of field (a screening answer) or instrument (with score)"))
+        if self.instrument is not None:
+            if self.score is None:
+                problems.append((("score",), f"required with instrument = {self.instrument!r}"))
+            else:
+                from ketapain.instruments import get_instrument
+
+                scores = [s.name for s in get_instrument(self.instrument).scores]
+                if self.score not in scores:
+                    problems.append((("score",), f"{self.score!r} is not one of {', '.join(scores)} ({self.instrument} scores)"))
+        elif self.score is not None:
+            problems.append((("score",), "only allowed with instrument"))
+        is_list = isinstance(self.value, tuple)
+        if self.op in ("in", "not_in") and not is_list:
+            problems.append((("value",), f"op {self.op!r} needs an array, got {self.value!r}"))
+        elif self.op not in ("in", "not_in") and is_list:
+            problems.append((("value",), f"op {self.op!r} needs a single value, got an array (use 'in' or 'not_in')"))
+        elif self.op in (">=", ">", "<=", "<") and not _is_number(self.value):
+            problems.append((("value",), f"op {self.op!r} needs a number, got {self.value!r}"))
+        _raise(problems)
+        return self
+
+    @property
+    def source(self) -> str:
+        """What the rule reads: the field name, or ``'instrument.score'``."""
+        return self.field if self.field is not None else f"{self.instrument}.{self.score}"
+
+    def rule_holds(self, observed: bool | int | float | str) -> bool:
+        """Apply the rule to an observed answer or score: ``observed op value``.
+
+        Parameters
+        ----------
+        observed
+            The patient's screening answer (or instrument score); must not be None.
+
+        Returns
+        -------
+        bool
+            Whether ``observed op value`` is true. Booleans compare only with booleans, so
+            ``1 == true`` is False.
+
+        Raises
+        ------
+        DataError
+            ``observed`` is None, or is not a number for an ordering operator.
+
+        Examples
+        --------
+        >>> c = Criterion(id="inc_age", kind="inclusion", text="Adult", field="age", op=">=", value=18)
+        >>> c.rule_holds(45), c.rule_holds(17)
+        (True, False)
+        """
+        if observed is None:
+            raise DataError(f"criterion {self.id} ({self.source}): no answer")
+        if self.op in ("in", "not_in"):
+            inside = any(_same(observed, v) for v in self.value)
+            return inside if self.op == "in" else not inside
+        if self.op == "==":
+            return _same(observed, self.value)
+        if self.op == "!=":
+            return not _same(observed, self.value)
+        if not _is_number(observed):
+            raise DataError(f"criterion {self.id} ({self.source}): {observed!r} is not a number (op {self.op!r})")
+        return {">=": observed >= self.value, ">": observed > self.value, "<=": observed <= self.value, "<": observed < self.value}[self.op]
+
+
+class Eligibility(_Section):
+    """``[eligibility]``: the criteria, in ``[[eligibility.criteria]]`` tables."""
+
+    criteria: tuple[Criterion, ...] = Field((), description="Inclusion and exclusion criteria.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Eligibility:
+        _raise(_unique((c.id for c in self.criteria), "criterion id", ("criteria",)))
+        return self
+
+
+class Gate(_Section):
+    """``[gate]``: check before periods 2+ that pain on the day is close to pain at inclusion."""
+
+    tolerance_points: Float = Field(ge=0, description="Largest |pain on the day - pain at inclusion|, NRS points, to proceed.")
+    max_postpone_days: Int = Field(ge=0, description="How long an infusion may be postponed when the gate fails, days.")
+
+
+# --- data collection -------------------------------------------------------------------------
+
+
+class Visit(_Section):
+    """``[[visits]]``: a visit and the questionnaires filled in at it."""
+
+    name: Name = Field(description="Unique visit name, e.g. 'inclusion', 'end_period_1'.")
+    day: Int = Field(description="Day relative to the first infusion (day 0); inclusion is negative, e.g. -14.")
+    questionnaires: tuple[InstrumentName, ...] = Field((), description="Instrument names (see `ketapain instruments`).")
+
+    @model_validator(mode="after")
+    def _unique_questionnaires(self) -> Visit:
+        _raise(_unique(self.questionnaires, "questionnaire", ("questionnaires",)))
+        return self
+
+
+class Diary(_Section):
+    """``[diary]``: the daily pain diary."""
+
+    items: tuple[Name, ...] = Field(min_length=1, description="Diary item names, e.g. ['avg_pain', 'max_pain', 'night_pain'].")
+    scale_min: Int = Field(0, description="Lowest score of every item.")
+    scale_max: Int = Field(10, description="Highest score of every item.")
+    days_per_period: Int = Field(ge=1, description="Diary days in each period.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> Diary:
+        problems = _unique(self.items, "item", ("items",))
+        if self.scale_min >= self.scale_max:
+            problems.append((("scale_max",), f"{self.scale_max} is not > scale_min = {self.scale_min}"))
+        _raise(problems)
+        return self
+
+
+class Auc(_Section):
+    """``[auc]``: how areas under the diary curve are computed (see :func:`ketapain.stats.diary_auc`)."""
+
+    time_axis: TimeAxis = Field("infusion", description="infusion: day 0 = infusion day; first_diary_day: the curve starts at the first diary day.")
+    windows: tuple[Int, ...] = Field(min_length=1, description="Days at which AUCs are computed, increasing, e.g. [7, 15, 21, 28, 35].")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Auc:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for i, day in enumerate(self.windows):
+            if day < 1:
+                problems.append((("windows", i), f"{day} is not >= 1"))
+            elif i and day <= self.windows[i - 1]:
+                problems.append((("windows", i), f"{day} is not > the previous window {self.windows[i - 1]} (windows increase)"))
+        _raise(problems)
+        return self
+
+
+class Endpoint(_Section):
+    """``[[endpoints]]``: an AUC of one diary item up to one window day."""
+
+    name: Name = Field(description="Unique endpoint name, e.g. 'auc_avg_pain_d35'.")
+    kind: EndpointKind = Field(description="Exactly one endpoint is primary.")
+    value: Name = Field(description="The diary item whose AUC this is.")
+    window_day: Int = Field(description="AUC up to this day; one of auc.windows.")
+    impute: Impute = Field("none", description="Missing diary days: none, locf (last observation carried forward) or linear.")
+
+
+class Analysis(_Section):
+    """``[analysis]``: settings of the crossover model (see :func:`ketapain.stats.fit_crossover`)."""
+
+    alpha: Float = Field(0.05, gt=0, lt=1, description="Two-sided significance level.")
+    model: Model = Field("standard", description="standard: treatment + period + sequence; paper: treatment + sequence.")
+    carryover: Carryover = Field("none", description="none, include (first-order carry-over terms) or test-drop (test, drop if not significant).")
+    df_method: DfMethod = Field("kenward-roger", description="Denominator degrees of freedom.")
+    multiplicity: Multiplicity = Field("sidak", description="Adjustment of pairwise comparisons.")
+    conf_level: Float = Field(0.95, gt=0, lt=1, description="Confidence level of every interval.")
+
+    def fit_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`ketapain.stats.fit_crossover` these settings stand for.
+
+        ``carryover`` maps none -> False, include -> True, test-drop -> 'test-drop' (whose
+        pre-test uses ``alpha``). ``alpha`` and ``multiplicity`` are not fit options: they
+        apply to the tests made from the fit.
+
+        Examples
+        --------
+        >>> Analysis(model="paper", carryover="test-drop").fit_options()
+        {'model': 'paper', 'carryover': 'test-drop', 'carryover_alpha': 0.05, 'df_method': 'kenward-roger', 'conf_level': 0.95}
+        """
+        carryover: bool | str = {"none": False, "include": True, "test-drop": "test-drop"}[self.carryover]
+        return {"model": self.model, "carryover": carryover, "carryover_alpha": self.alpha, "df_method": self.df_method, "conf_level": self.conf_level}
+
+
+class SampleSize(_Section):
+    """``[sample_size]``: the sample-size calculation as stated by the study (inputs and n)."""
+
+    difference: Float = Field(gt=0, description="Difference to detect, in outcome units.")
+    sd: Float = Field(gt=0, description="Standard deviation of the outcome.")
+    rho: Float = Field(ge=-1, le=1, description="Intra-patient correlation.")
+    alpha: Float = Field(gt=0, lt=1, description="Two-sided alpha.")
+    power: Float = Field(gt=0, lt=1, description="Power.")
+    n_stated: Int | None = Field(None, ge=1, description="Number of patients the study states.")
+    note: StrictStr | None = Field(None, description="Where the inputs come from.")
+
+
+# --- the protocol -------------------------------------------------------------------------------
+
+
+class Protocol(_Section):
+    """A whole study protocol, validated. Load one with :func:`ketapain.protocol.load_protocol`.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> p = load_protocol("ketapain")
+    >>> p.arm_codes, p.n_sequences_expected, p.randomisation.block_size
+    (('P', 'K', 'KM'), 6, 6)
+    >>> p.arm("K").component("bag_45ml").dose
+    PerKgDose(mg_per_kg=0.5, max_mg=None)
+    >>> p.primary_endpoint.name
+    'auc_avg_pain_d35'
+    """
+
+    study: Study
+    design: Design
+    infusions: tuple[Infusion, ...] = Field(min_length=1)
+    arms: tuple[Arm, ...] = Field(min_length=2)
+    weights: Weights
+    randomisation: Randomisation
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    gate: Gate | None = None
+    visits: tuple[Visit, ...] = ()
+    diary: Diary
+    auc: Auc
+    endpoints: tuple[Endpoint, ...] = Field(min_length=1)
+    analysis: Analysis = Field(default_factory=Analysis)
+    sample_size: SampleSize | None = None
+
+    # -- construction
+
+    @classmethod
+    def from_toml_text(cls, text: str, *, source: str = "<string>") -> Protocol:
+        """Parse and validate a protocol from TOML text.
+
+        Parameters
+        ----------
+        text
+            The TOML document.
+        source
+            Name used in error messages (usually the file name).
+
+        Raises
+        ------
+        ProtocolError
+            TOML syntax error, or every validation problem, one per line:
+            ``<source>: <key path>: <what is wrong and what is allowed>``.
+        """
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProtocolError(f"{source}: TOML syntax error: {exc}") from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> Protocol:
+        """Validate a protocol from a mapping (as parsed from TOML, or from :meth:`model_dump`).
+
+        Raises
+        ------
+        ProtocolError
+            Every validation problem, one per line, as in :meth:`from_toml_text`.
+        """
+        from ketapain.protocol._messages import format_errors
+
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ProtocolError("\n".join(format_errors(exc, source=source))) from None
+
+    # -- conveniences
+
+    @property
+    def arm_codes(self) -> tuple[str, ...]:
+        """Arm codes in file order."""
+        return tuple(a.code for a in self.arms)
+
+    def arm(self, code: str) -> Arm:
+        """The arm with this code.
+
+        Raises
+        ------
+        ProtocolError
+            Unknown code (the message lists the codes).
+        """
+        for a in self.arms:
+            if a.code == code:
+                return a
+        raise ProtocolError(f"unknown arm {code!r}; arms: {', '.join(self.arm_codes)}")
+
+    def infusion(self, id: str) -> Infusion:  # noqa: A002 - the key is called id
+        """The infusion with this id.
+
+        Raises
+        ------
+        ProtocolError
+            Unknown id (the message lists the ids).
+        """
+        for inf in self.infusions:
+            if inf.id == id:
+                return inf
+        raise ProtocolError(f"unknown infusion {id!r}; infusions: {', '.join(i.id for i in self.infusions)}")
+
+    @property
+    def primary_endpoint(self) -> Endpoint:
+        """The (single) primary endpoint."""
+        return next(e for e in self.endpoints if e.kind == "primary")
+
+    @property
+    def n_sequences_expected(self) -> int:
+        """Number of distinct sequences the design has, with T arms.
+
+        williams: 2T if T is odd, else T; latin_square: T; all_orders: T!; custom: the number
+        of sequences listed.
+        """
+        return _n_sequences(self.design, len(self.arms))
+
+    # -- cross-section rules
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Protocol:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        codes = [a.code for a in self.arms]
+        infusion_ids = [i.id for i in self.infusions]
+        problems += _unique(infusion_ids, "infusion id", ("infusions",))
+        problems += [(("arms", i, "code"), msg) for (i,), msg in _unique(codes, "arm code")]
+        for i, arm in enumerate(self.arms):
+            used = Counter(c.infusion for c in arm.components)
+            for j, comp in enumerate(arm.components):
+                if comp.infusion not in infusion_ids:
+                    problems.append((("arms", i, "components", j, "infusion"), f"{comp.infusion!r} is not one of {', '.join(infusion_ids)} (infusions)"))
+                elif used[comp.infusion] > 1:
+                    problems.append((("arms", i, "components", j, "infusion"), f"{comp.infusion!r} is used by {used[comp.infusion]} components; one per infusion"))
+            missing = [x for x in infusion_ids if x not in used]
+            if missing:
+                problems.append((("arms", i, "components"), f"no component for infusion(s) {', '.join(missing)}; every arm has exactly one per infusion (a placebo if needed)"))
+
+        design = self.design
+        if design.kind == "custom":
+            for s, seq in enumerate(design.sequences or ()):
+                for p, code in enumerate(seq):
+                    if code not in codes:
+                        problems.append((("design", "sequences", s, p), f"{code!r} is not one of {', '.join(codes)} (arm codes)"))
+        elif design.periods != len(self.arms):
+            problems.append((("design", "periods"), f"{design.periods} != {len(self.arms)} arms; a {design.kind} design gives every arm once (use kind = 'custom' otherwise)"))
+
+        n_seq = _n_sequences(design, len(self.arms))
+        rnd = self.randomisation
+        if n_seq and rnd.block_size % n_seq:
+            problems.append((("randomisation", "block_size"), f"{rnd.block_size} is not a multiple of {n_seq}, the number of sequences of the {design.kind} design with {len(self.arms)} arms"))
+        for k, size in enumerate(rnd.random_block_sizes or ()):
+            if n_seq and size % n_seq:
+                problems.append((("randomisation", "random_block_sizes", k), f"{size} is not a multiple of {n_seq}, the number of sequences"))
+
+        if self.diary.days_per_period > design.period_days:
+            problems.append((("diary", "days_per_period"), f"{self.diary.days_per_period} is more than design.period_days = {design.period_days}"))
+        if self.auc.windows and self.auc.windows[-1] > self.diary.days_per_period:
+            problems.append((("auc", "windows", len(self.auc.windows) - 1), f"{self.auc.windows[-1]} is beyond diary.days_per_period = {self.diary.days_per_period}"))
+
+        problems += [(("visits", i, "name"), msg) for (i,), msg in _unique((v.name for v in self.visits), "visit name")]
+
+        problems += [(("endpoints", i, "name"), msg) for (i,), msg in _unique((e.name for e in self.endpoints), "endpoint name")]
+        for i, ep in enumerate(self.endpoints):
+            if ep.value not in self.diary.items:
+                problems.append((("endpoints", i, "value"), f"{ep.value!r} is not one of {', '.join(self.diary.items)} (diary.items)"))
+            if ep.window_day not in self.auc.windows:
+                problems.append((("endpoints", i, "window_day"), f"{ep.window_day} is not one of {', '.join(map(str, self.auc.windows))} (auc.windows)"))
+        n_primary = sum(e.kind == "primary" for e in self.endpoints)
+        if n_primary != 1:
+            problems.append((("endpoints",), f"{n_primary} primary endpoints; exactly one endpoint has kind = 'primary'"))
+        _raise(problems)
+        return self
+
+
+def _n_sequences(design: Design, n_arms: int) -> int:
+    if design.kind == "custom":
+        return len(design.sequences or ())
+    if design.kind == "williams":
+        return 2 * n_arms if n_arms % 2 else n_arms
+    if design.kind == "latin_square":
+        return n_arms
+    return math.factorial(n_arms)
