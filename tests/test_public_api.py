@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments", "ketapain.protocol"]
+PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments", "ketapain.operations", "ketapain.protocol"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

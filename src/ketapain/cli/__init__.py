@@ -11,6 +11,7 @@ from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._fit import fit_command
 from ketapain.cli._instruments import instruments_command, score_command
 from ketapain.cli._protocol import protocol_app
+from ketapain.cli._randomize import randomize_command, unblind_command, verify_command
 
 __all__ = ["app", "main"]
 
@@ -28,6 +29,9 @@ app.command("instruments")(instruments_command)
 app.command("samplesize")(samplesize_command)
 app.command("design")(design_command)
 app.add_typer(protocol_app, name="protocol")
+app.command("randomize")(randomize_command)
+app.command("unblind")(unblind_command)
+app.command("verify-list")(verify_command)
 
 
 @app.command("version")

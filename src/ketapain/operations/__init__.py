@@ -1,0 +1,81 @@
+"""Trial operations: randomisation lists, kit codes, blinded labels, commitment, unblinding.
+
+See ``docs/randomisation.md``. The pharmacy list and its metadata are UNBLINDED; only the
+label files (``labels.csv``, ``labels.html``) and the commitment may leave the pharmacy.
+
+Exceptions defined here (both subclass :class:`~ketapain.errors.DataError`, hence
+``KetapainError`` and ``ValueError``): :class:`ListKindMismatchError` (test and production
+mixed up) and :class:`CommitmentMismatchError` (a list that no longer matches its commitment).
+"""
+
+from __future__ import annotations
+
+from ketapain.operations._from_protocol import protocol_sequences, randomise_protocol
+from ketapain.operations._kits import (
+    KIT_ALPHABET,
+    KIT_CODE_LENGTH,
+    TEST_PREFIX,
+    ListKind,
+    ListKindMismatchError,
+    check_kit_code_kind,
+    kit_codes,
+    normalise_kit_code,
+)
+from ketapain.operations._listfiles import (
+    COMMITMENT_FILE,
+    LABELS_CSV,
+    LABELS_HTML,
+    LIST_FILES,
+    META_FILE,
+    PHARMACY_CSV,
+    CommitmentMismatchError,
+    ListVerification,
+    import_pharmacy_list,
+    load_randomisation_list,
+    verify_list,
+    write_randomisation_list,
+)
+from ketapain.operations._randomisation import (
+    ALGORITHM,
+    LABEL_COLUMNS,
+    PHARMACY_COLUMNS,
+    RandomisationList,
+    make_randomisation_list,
+    resolve_seed,
+    sequence_label,
+)
+from ketapain.operations._unblinding import Unblinding, unblind
+
+__all__ = [
+    "ALGORITHM",
+    "COMMITMENT_FILE",
+    "CommitmentMismatchError",
+    "KIT_ALPHABET",
+    "KIT_CODE_LENGTH",
+    "LABELS_CSV",
+    "LABELS_HTML",
+    "LABEL_COLUMNS",
+    "LIST_FILES",
+    "ListKind",
+    "ListKindMismatchError",
+    "ListVerification",
+    "META_FILE",
+    "PHARMACY_COLUMNS",
+    "PHARMACY_CSV",
+    "RandomisationList",
+    "TEST_PREFIX",
+    "Unblinding",
+    "check_kit_code_kind",
+    "import_pharmacy_list",
+    "kit_codes",
+    "load_randomisation_list",
+    "make_randomisation_list",
+    "normalise_kit_code",
+    "protocol_sequences",
+    "randomise_protocol",
+    "resolve_seed",
+    "sequence_label",
+    "unblind",
+    "verify_list",
+    "write_randomisation_list",
+]

@@ -1,0 +1,81 @@
+"""Randomisation lists from a protocol file: its design's sequences and its block settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ketapain.errors import ProtocolError
+from ketapain.operations._kits import ListKind
+from ketapain.operations._randomisation import RandomisationList, make_randomisation_list
+
+if TYPE_CHECKING:
+    from ketapain.protocol import Protocol
+
+__all__ = ["protocol_sequences", "randomise_protocol"]
+
+
+def protocol_sequences(protocol: Protocol) -> tuple[tuple[str, ...], ...]:
+    """The sequences a protocol randomises: its custom ``design.sequences``, or the
+    ``williams`` / ``latin_square`` / ``all_orders`` design of its arm codes.
+
+    >>> from ketapain.protocol import load_protocol
+    >>> len(protocol_sequences(load_protocol("ketapain")))
+    6
+    """
+    from ketapain.design import all_orders, latin_square, williams
+
+    kind = protocol.design.kind
+    if kind == "custom":
+        return tuple(tuple(s) for s in protocol.design.sequences or ())
+    builders = {"williams": williams, "latin_square": latin_square, "all_orders": all_orders}
+    if kind not in builders:
+        raise ProtocolError(f"design.kind={kind!r}: allowed williams, latin_square, all_orders, custom")
+    return tuple(tuple(s) for s in builders[kind](protocol.arm_codes).sequences)
+
+
+def randomise_protocol(
+    protocol: Protocol,
+    *,
+    n_patients: int | Mapping[str, int],
+    kind: ListKind = "test",
+    seed: int | np.random.Generator | None = None,
+    block_size: int | None = None,
+) -> RandomisationList:
+    """:func:`make_randomisation_list` with the protocol's sequences, block sizes and strata.
+
+    ``block_size`` overrides the protocol (fixed blocks of that size); otherwise the
+    protocol's ``random_block_sizes`` are used when given, else its ``block_size``. A protocol
+    with ``strata`` needs ``n_patients`` as a mapping ``stratum value -> n`` (e.g.
+    ``{"M": 12, "F": 12}``); the factor name (``sex``) is recorded.
+
+    >>> from ketapain.protocol import load_protocol
+    >>> rl = randomise_protocol(load_protocol("ketapain"), n_patients=20, seed=1)
+    >>> rl.n_patients, rl.block_sizes, rl.protocol_id
+    (24, (6,), 'ketapain')
+    """
+    r = protocol.randomisation
+    if block_size is not None:
+        fixed, random = block_size, None
+    elif r.random_block_sizes:
+        fixed, random = None, r.random_block_sizes
+    else:
+        fixed, random = r.block_size, None
+    if r.strata and not isinstance(n_patients, Mapping):
+        raise ProtocolError(
+            f"randomisation.strata: the protocol stratifies on {', '.join(r.strata)}; give the number of "
+            "patients per stratum value (e.g. M=12,F=12)"
+        )
+    factor = " x ".join(r.strata) if r.strata else ("stratum" if isinstance(n_patients, Mapping) else None)
+    return make_randomisation_list(
+        protocol_sequences(protocol),
+        n_patients=n_patients,
+        protocol_id=protocol.study.id,
+        kind=kind,
+        block_size=fixed,
+        random_block_sizes=random,
+        stratum_factor=factor,
+        seed=seed,
+    )
