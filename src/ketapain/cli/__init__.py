@@ -10,6 +10,7 @@ from ketapain.cli._demo import demo_command
 from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._fit import fit_command
 from ketapain.cli._instruments import instruments_command, score_command
+from ketapain.cli._operations import consort_command, dose_command, eligibility_command, gate_command
 from ketapain.cli._protocol import protocol_app
 from ketapain.cli._randomize import randomize_command, unblind_command, verify_command
 
@@ -32,6 +33,10 @@ app.add_typer(protocol_app, name="protocol")
 app.command("randomize")(randomize_command)
 app.command("unblind")(unblind_command)
 app.command("verify-list")(verify_command)
+app.command("eligibility")(eligibility_command)
+app.command("gate")(gate_command)
+app.command("dose")(dose_command)
+app.command("consort")(consort_command)
 
 
 @app.command("version")

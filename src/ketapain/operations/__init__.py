@@ -1,6 +1,7 @@
-"""Trial operations: randomisation lists, kit codes, blinded labels, commitment, unblinding.
+"""Trial operations: randomisation lists, kit codes, blinded labels, commitment, unblinding;
+eligibility, CONSORT flow, the period gate and infusion preparation.
 
-See ``docs/randomisation.md``. The pharmacy list and its metadata are UNBLINDED; only the
+See ``docs/randomisation.md`` and ``docs/operations.md``. The pharmacy list and its metadata are UNBLINDED; only the
 label files (``labels.csv``, ``labels.html``) and the commitment may leave the pharmacy.
 
 Exceptions defined here (both subclass :class:`~ketapain.errors.DataError`, hence
@@ -10,6 +11,21 @@ mixed up) and :class:`CommitmentMismatchError` (a list that no longer matches it
 
 from __future__ import annotations
 
+from ketapain.operations._consort import ConsortFlow, PeriodFlow, consort_flow
+from ketapain.operations._dosing import (
+    MAX_RATE_ML_PER_H,
+    MIN_RATE_ML_PER_H,
+    InfusionPlan,
+    PreparedBag,
+    parse_strength,
+    prepare_infusions,
+)
+from ketapain.operations._eligibility import (
+    EligibilityResult,
+    FailedCriterion,
+    evaluate_eligibility,
+    evaluate_screening,
+)
 from ketapain.operations._from_protocol import protocol_sequences, randomise_protocol
 from ketapain.operations._kits import (
     KIT_ALPHABET,
@@ -44,12 +60,18 @@ from ketapain.operations._randomisation import (
     resolve_seed,
     sequence_label,
 )
+from ketapain.operations._gate import GateDecision, period_gate
 from ketapain.operations._unblinding import Unblinding, unblind
 
 __all__ = [
     "ALGORITHM",
     "COMMITMENT_FILE",
     "CommitmentMismatchError",
+    "ConsortFlow",
+    "EligibilityResult",
+    "FailedCriterion",
+    "GateDecision",
+    "InfusionPlan",
     "KIT_ALPHABET",
     "KIT_CODE_LENGTH",
     "LABELS_CSV",
@@ -59,18 +81,28 @@ __all__ = [
     "ListKind",
     "ListKindMismatchError",
     "ListVerification",
+    "MAX_RATE_ML_PER_H",
     "META_FILE",
+    "MIN_RATE_ML_PER_H",
     "PHARMACY_COLUMNS",
     "PHARMACY_CSV",
+    "PeriodFlow",
+    "PreparedBag",
     "RandomisationList",
     "TEST_PREFIX",
     "Unblinding",
     "check_kit_code_kind",
+    "consort_flow",
+    "evaluate_eligibility",
+    "evaluate_screening",
     "import_pharmacy_list",
     "kit_codes",
     "load_randomisation_list",
     "make_randomisation_list",
     "normalise_kit_code",
+    "parse_strength",
+    "period_gate",
+    "prepare_infusions",
     "protocol_sequences",
     "randomise_protocol",
     "resolve_seed",

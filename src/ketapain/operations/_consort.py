@@ -1,0 +1,300 @@
+"""The CONSORT flow of a crossover trial, counted from the screening log and the allocation.
+
+Definitions (one place; also in docs/operations.md):
+
+* **screened**: rows of the screening log (one per screened person);
+* **not eligible / refused / other**: ``outcome`` = ``not_eligible`` / ``refused`` /
+  ``other``, with the ``reason`` text counted (an empty reason counts as "not stated");
+* **randomised**: ``outcome`` = ``randomised``;
+* per period *p*: **allocated** = randomised patients with an allocation row for *p*;
+  **received** = those rows with an ``infusion_date`` (every allocation row when the table
+  has no ``infusion_date`` column, e.g. simulated data); **completed** = received and at
+  least one non-missing ``avg_pain`` in the diary for that patient and period;
+  **analysed** = completed, unless the analysed patient x period pairs are given;
+* overall: **completed** = randomised patients who completed every period; **analysed** =
+  randomised patients analysed in at least one period (intention to treat: a crossover mixed
+  model uses every period a patient contributes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ketapain.errors import FIRST_DATA_ROW, DataError
+
+__all__ = ["ConsortFlow", "PeriodFlow", "consort_flow"]
+
+OUTCOMES = ("randomised", "refused", "not_eligible", "other")
+_TRUE = {"true", "yes", "1", "t", "y"}
+_FALSE = {"false", "no", "0", "f", "n"}
+NOT_STATED = "not stated"
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFlow:
+    """Counts for one period (None = not known: no diary given)."""
+
+    period: int
+    allocated: int
+    received: int
+    completed: int | None
+    analysed: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"period": self.period, "allocated": self.allocated, "received": self.received,
+                "completed": self.completed, "analysed": self.analysed}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsortFlow:
+    """The CONSORT flow counts (definitions in :mod:`ketapain.operations._consort`)."""
+
+    n_screened: int
+    n_not_eligible: int
+    not_eligible_reasons: tuple[tuple[str, int], ...]
+    n_refused: int
+    refused_reasons: tuple[tuple[str, int], ...]
+    n_other: int
+    other_reasons: tuple[tuple[str, int], ...]
+    n_randomised: int
+    periods: tuple[PeriodFlow, ...] = field(default=())
+    n_completed: int | None = None
+    n_analysed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict; reasons as ``{reason: count}`` objects, periods as a list."""
+        return {
+            "n_screened": self.n_screened,
+            "n_not_eligible": self.n_not_eligible,
+            "not_eligible_reasons": dict(self.not_eligible_reasons),
+            "n_refused": self.n_refused,
+            "refused_reasons": dict(self.refused_reasons),
+            "n_other": self.n_other,
+            "other_reasons": dict(self.other_reasons),
+            "n_randomised": self.n_randomised,
+            "periods": [p.to_dict() for p in self.periods],
+            "n_completed": self.n_completed,
+            "n_analysed": self.n_analysed,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per period: ``period, allocated, received, completed, analysed`` (nullable ints)."""
+        frame = pd.DataFrame([p.to_dict() for p in self.periods], columns=["period", "allocated", "received", "completed", "analysed"])
+        return frame.astype({c: "Int64" for c in frame.columns})
+
+    def summary(self) -> str:
+        """The flow as indented text, top to bottom."""
+        def na(x: int | None) -> str:
+            return "n/a" if x is None else str(x)
+
+        def reasons(items: tuple[tuple[str, int], ...]) -> list[str]:
+            return [f"      - {r}: {n}" for r, n in items]
+
+        lines = [f"Screened: {self.n_screened}"]
+        lines.append(f"  Not eligible: {self.n_not_eligible}")
+        lines += reasons(self.not_eligible_reasons)
+        lines.append(f"  Refused: {self.n_refused}")
+        lines += reasons(self.refused_reasons)
+        if self.n_other:
+            lines.append(f"  Other: {self.n_other}")
+            lines += reasons(self.other_reasons)
+        lines.append(f"Randomised: {self.n_randomised}")
+        for p in self.periods:
+            lines.append(f"  Period {p.period}: allocated {p.allocated}, received {p.received}, "
+                         f"completed {na(p.completed)}, analysed {na(p.analysed)}")
+        lines.append(f"Completed every period: {na(self.n_completed)}")
+        lines.append(f"Analysed (at least one period): {na(self.n_analysed)}")
+        return "\n".join(lines)
+
+
+def _reasons(reason: pd.Series) -> tuple[tuple[str, int], ...]:
+    texts = [NOT_STATED if _missing(r) else str(r).strip() for r in reason]
+    counts = Counter(texts)
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _as_bool(values: pd.Series, label: str) -> pd.Series:
+    out = []
+    for pos, v in enumerate(values):
+        if isinstance(v, bool | np.bool_):
+            out.append(bool(v))
+        elif _missing(v):
+            out.append(None)
+        elif str(v).strip().lower() in _TRUE:
+            out.append(True)
+        elif str(v).strip().lower() in _FALSE:
+            out.append(False)
+        else:
+            raise DataError(f"{label} row {pos + FIRST_DATA_ROW}: eligible={v!r} is not a boolean (allowed: true/false, yes/no, 1/0)")
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _need(frame: pd.DataFrame, label: str, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{label}: required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(map(str, frame.columns))}")
+
+
+def _missing(value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return value is None or value.strip() == ""
+    return bool(pd.isna(value))
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Cells as stripped text; empty, None, NaN, NA and NaT as None."""
+    return series.astype(object).map(lambda v: None if _missing(v) else str(v).strip())
+
+
+def _periods(frame: pd.DataFrame, label: str) -> np.ndarray:
+    period = pd.to_numeric(frame["period"], errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(period) | (period < 1) | (period != np.floor(period))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{label} row {i + FIRST_DATA_ROW}: period={frame['period'].iloc[i]!r} is not an integer >= 1")
+    return period.astype(np.int64)
+
+
+def consort_flow(
+    screening: pd.DataFrame,
+    allocation: pd.DataFrame | None = None,
+    *,
+    diary: pd.DataFrame | None = None,
+    periods: int | None = None,
+    analysed: Collection[tuple[str, int]] | None = None,
+) -> ConsortFlow:
+    """Count the CONSORT flow: screened, not eligible (reasons), refused, randomised, per period.
+
+    Parameters
+    ----------
+    screening
+        The screening log: ``screening_id``, ``outcome`` (randomised, refused, not_eligible,
+        other); optional ``eligible`` (checked against the outcome), ``reason`` and
+        ``patient_id`` (of the randomised; checked against the allocation).
+    allocation
+        Patient x period rows (``patient_id``, ``period``; optional ``infusion_date``).
+        Without it there are no period counts.
+    diary
+        Patient x period x day rows with ``avg_pain``; without it ``completed`` and
+        ``analysed`` are None (not known), unless ``analysed`` is given.
+    periods
+        Number of periods (default: the largest period in ``allocation``).
+    analysed
+        The ``(patient_id, period)`` pairs in the analysis, when the analysis excluded
+        periods that have diary data; default: the completed ones.
+
+    Returns
+    -------
+    ConsortFlow
+
+    Raises
+    ------
+    DataError
+        A required column missing; an outcome not in the four allowed; an inconsistent row
+        (``randomised`` but ``eligible`` false, ``not_eligible`` but eligible true); a
+        duplicated screening_id; allocation patients that the screening log does not list as
+        randomised (when it has ``patient_id``); a period above ``periods``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"screening_id": ["S1", "S2", "S3"],
+    ...                     "outcome": ["randomised", "refused", "not_eligible"],
+    ...                     "reason": [None, "travel", "DN4 < 4"], "patient_id": ["P01", None, None]})
+    >>> alloc = pd.DataFrame({"patient_id": ["P01", "P01"], "period": [1, 2],
+    ...                       "infusion_date": ["2016-01-04", None]})
+    >>> flow = consort_flow(log, alloc)
+    >>> flow.n_screened, flow.n_randomised, flow.not_eligible_reasons
+    (3, 1, (('DN4 < 4', 1),))
+    >>> [(p.period, p.allocated, p.received, p.completed) for p in flow.periods]
+    [(1, 1, 1, None), (2, 1, 0, None)]
+    """
+    if not isinstance(screening, pd.DataFrame):
+        raise TypeError(f"screening must be a pandas DataFrame, got {type(screening).__name__}")
+    _need(screening, "screening", ("screening_id", "outcome"))
+    outcome = _text(screening["outcome"])
+    bad = ~outcome.isin(OUTCOMES).to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"screening row {i + FIRST_DATA_ROW}: outcome={screening['outcome'].iloc[i]!r} is not one of {', '.join(OUTCOMES)}")
+    ids = _text(screening["screening_id"])
+    dup = ids.duplicated().to_numpy(dtype=bool) | ids.isna().to_numpy(dtype=bool)
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise DataError(f"screening row {i + FIRST_DATA_ROW}: screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once")
+    if "eligible" in screening.columns:
+        eligible = _as_bool(screening["eligible"], "screening")
+        for pos, (o, e) in enumerate(zip(outcome, eligible, strict=True)):
+            if o == "randomised" and e is False:
+                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='randomised' but eligible=false; only an eligible person is randomised")
+            if o == "not_eligible" and e is True:
+                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='not_eligible' but eligible=true")
+    reason = screening["reason"] if "reason" in screening.columns else pd.Series([None] * len(screening), index=screening.index)
+    is_ = {o: (outcome == o).to_numpy(dtype=bool) for o in OUTCOMES}
+    randomised_ids: set[str] | None = None
+    if "patient_id" in screening.columns:
+        pid = _text(screening["patient_id"])
+        randomised_ids = set(pid[is_["randomised"]].dropna())
+
+    period_flows: list[PeriodFlow] = []
+    n_completed = n_analysed = None
+    if allocation is not None:
+        _need(allocation, "allocation", ("patient_id", "period"))
+        apid = _text(allocation["patient_id"])
+        aper = _periods(allocation, "allocation")
+        if randomised_ids is not None:
+            unknown = sorted(set(apid.dropna()) - randomised_ids)
+            if unknown:
+                raise DataError(f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome 'randomised' with that patient_id)")
+        n_periods = periods if periods is not None else (int(aper.max()) if len(aper) else 0)
+        if len(aper) and aper.max() > n_periods:
+            raise DataError(f"allocation: period {int(aper.max())} is above periods = {n_periods}")
+        if "infusion_date" in allocation.columns:
+            got = _text(allocation["infusion_date"]).notna().to_numpy(dtype=bool)
+        else:
+            got = np.ones(len(allocation), dtype=bool)
+        alloc_pairs = set(zip(apid, aper.tolist(), strict=True))
+        received = {pair for pair, g in zip(zip(apid, aper.tolist(), strict=True), got, strict=True) if g}
+        completed: set[tuple[str, int]] | None = None
+        if diary is not None:
+            _need(diary, "diary", ("patient_id", "period", "avg_pain"))
+            dper = _periods(diary, "diary")
+            pain = pd.to_numeric(diary["avg_pain"], errors="coerce").notna().to_numpy(dtype=bool)
+            with_diary = {(p, int(q)) for p, q, ok in zip(_text(diary["patient_id"]), dper, pain, strict=True) if ok}
+            completed = received & with_diary
+        done = set(analysed) if analysed is not None else completed
+        if done is not None:
+            done = {(str(p), int(q)) for p, q in done}
+        for p in range(1, n_periods + 1):
+            period_flows.append(PeriodFlow(
+                period=p,
+                allocated=sum(1 for _, q in alloc_pairs if q == p),
+                received=sum(1 for _, q in received if q == p),
+                completed=None if completed is None else sum(1 for _, q in completed if q == p),
+                analysed=None if done is None else sum(1 for _, q in done if q == p),
+            ))
+        patients = set(apid.dropna())
+        if completed is not None:
+            n_completed = sum(all((pt, p) in completed for p in range(1, n_periods + 1)) for pt in patients)
+        if done is not None:
+            n_analysed = len({pt for pt, _ in done if pt in patients})
+    return ConsortFlow(
+        n_screened=len(screening),
+        n_not_eligible=int(is_["not_eligible"].sum()),
+        not_eligible_reasons=_reasons(reason[is_["not_eligible"]]),
+        n_refused=int(is_["refused"].sum()),
+        refused_reasons=_reasons(reason[is_["refused"]]),
+        n_other=int(is_["other"].sum()),
+        other_reasons=_reasons(reason[is_["other"]]),
+        n_randomised=int(is_["randomised"].sum()),
+        periods=tuple(period_flows),
+        n_completed=n_completed,
+        n_analysed=n_analysed,
+    )
