@@ -17,14 +17,14 @@ Measures (median of repeated wall-clock runs, ``time.perf_counter``):
 from __future__ import annotations
 
 import platform
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench_instruments import timeit  # same folder (run as a script)
 
 from ketapain.stats import diary_auc, fit_crossover, fit_random_intercept
 from ketapain.stats._ddf import f_test, variance_derivatives
@@ -43,16 +43,6 @@ def trial(seed: int = 1) -> pd.DataFrame:
         for k, t in enumerate(seq.split("-")):
             rows.append((f"S{i:02d}", k + 1, seq, t, 187 + {"P": 0, "K": -5, "KM": 9}[t] + b + rng.normal(0, 31)))
     return pd.DataFrame(rows, columns=["subject", "period", "sequence", "treatment", "y"])
-
-
-def timeit(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -105,7 +95,7 @@ def main() -> None:
         auc_t = timeit(lambda: diary_auc(diary, impute="locf", anchor=anchor), 5)
     rows.append((f"diary_auc, {len(diary):,} rows, 5 windows, LOCF", auc_t))
 
-    from bench_instruments import N_RESPONDENTS, sf36_answers  # same folder
+    from bench_instruments import N_RESPONDENTS, sf36_answers
 
     from ketapain.instruments import score_frame
 
