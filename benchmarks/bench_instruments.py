@@ -7,7 +7,10 @@ Measures (median of repeated wall-clock runs, ``time.perf_counter``, after one w
 1. ``score_frame("sf36", df)`` for 100,000 respondents x 36 items (wide frame, float columns,
    random answers valid for SF-36 v1, each answer blank with probability 2%), for the default
    options (v1, Ware, 1998 norms) and for RAND-36 scoring. The time includes the framework's
-   validation of every answer (type, range) and the conversion to a float matrix.
+   validation of every answer (type, range) and the conversion to a float matrix. The blanks
+   leave about 200 respondents with a scale below the half-scale rule, so the frame is scored
+   with ``incomplete="missing"`` (the default, ``"error"``, would refuse it; its vectorised check
+   takes about 6 ms on 100,000 complete respondents).
 2. The SF-36 scorer alone on the already validated float matrix (recodes, missing-item rules,
    scales, T-scores, PCS/MCS), to show how the time splits.
 
@@ -60,8 +63,10 @@ def main() -> None:
     opts = inst.resolve_options({})
     numeric = inst.numeric_items(df, where="row")
     rows = [
-        ("score_frame('sf36', df), v1/Ware/1998 norms (defaults)", timeit(lambda: score_frame("sf36", df), 5)),
-        ("score_frame('sf36', df, method='rand')", timeit(lambda: score_frame("sf36", df, method="rand"), 5)),
+        ("score_frame('sf36', df), v1/Ware/1998 norms (defaults)",
+         timeit(lambda: score_frame("sf36", df, incomplete="missing"), 5)),
+        ("score_frame('sf36', df, method='rand')",
+         timeit(lambda: score_frame("sf36", df, method="rand", incomplete="missing"), 5)),
         ("SF-36 scorer alone on the validated float matrix (defaults)", timeit(lambda: inst.scorer(numeric, opts), 20)),
     ]
     print(f"SF-36 scoring, {N_RESPONDENTS:,} respondents x 36 items, {P_MISSING:.0%} blank answers (seed {SEED})")

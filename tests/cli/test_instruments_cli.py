@@ -68,23 +68,38 @@ def test_score_one_object_json(tmp_path):
     assert json.loads(res.stdout) == {
         "instrument": "pgic",
         "options": {},
+        "incomplete": "error",
         "scores": {"pgic": 2, "responder": True, "any_improvement": True},
     }
 
 
 def test_score_list_json_says_which_options_ran(tmp_path, toy):
     path = write(tmp_path, "many.json", [{"1": 1, "2": 2}, {"1": 3, "2": None}, {}])
-    res = run("score", "toycli", path, "--json", "--option", "missing=prorate")
+    res = run("score", "toycli", path, "--json", "--option", "missing=prorate", "--incomplete", "missing")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert [o["options"] for o in out] == [{"missing": "prorate"}] * 3
+    assert [o["incomplete"] for o in out] == ["missing"] * 3
     assert [o["scores"] for o in out] == [
         {"total": 3, "n_missing": 0},
         {"total": 6, "n_missing": 1},  # pro-rated: 3 * 2
         {"total": None, "n_missing": 2},
     ]
-    default = json.loads(run("score", "TOYCLI", path, "--json").stdout)
-    assert default[1] == {"instrument": "toycli", "options": {"missing": "none"}, "scores": {"total": None, "n_missing": 1}}
+    default = json.loads(run("score", "TOYCLI", path, "--json", "--incomplete", "missing").stdout)
+    assert default[1] == {
+        "instrument": "toycli",
+        "options": {"missing": "none"},
+        "incomplete": "missing",
+        "scores": {"total": None, "n_missing": 1},
+    }
+    # by default (--incomplete error) the blank entry [2] is refused (the toy declares no items
+    # per score, so entry [1] is not checked; a blank form always is)
+    res = run("score", "toycli", path, "--json", "--option", "missing=prorate")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr == (
+        "error: many.json [2]: toycli: the form is blank (no item answered), so none of its scores (total) can be "
+        "computed; pass --incomplete missing to get NA (null in JSON) instead\n"
+    )
 
 
 def test_score_table(tmp_path, toy):
@@ -95,6 +110,7 @@ def test_score_table(tmp_path, toy):
     assert re.search(r"│ total +│ +3 │ 0..6 +│", res.stdout)
     assert re.search(r"│ n_missing +│ +0 │ report +│", res.stdout)
     assert "options: missing=prorate" in res.stdout
+    assert "incomplete: error" in res.stdout
 
 
 def test_score_table_for_a_list_names_each_entry(tmp_path):
@@ -104,7 +120,41 @@ def test_score_table_for_a_list_names_each_entry(tmp_path):
     assert "pgic: b.json [0]" in res.stdout and "pgic: b.json [1]" in res.stdout
     assert re.search(r"│ responder +│ +yes │ yes/no │", res.stdout)
     assert re.search(r"│ responder +│ +no │ yes/no │", res.stdout)
-    assert "options: none" in res.stdout
+    assert "options: none" in res.stdout and "incomplete: error" in res.stdout
+
+
+def test_score_incomplete_error_names_score_items_and_rule(tmp_path):
+    path = write(tmp_path, "h.json", [dict.fromkeys([str(k) for k in range(1, 15)], 1), {"1": 2, "2": 1}])
+    res = run("score", "hads", path, "--json")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr.startswith(
+        "error: h.json [1]: hads: anxiety cannot be scored: items 3, 5, 7, 9, 11, 13 unanswered; anxiety needs all "
+        "7 items (missing='none'; missing='half_rule' allows up to 3 unanswered); depression cannot be scored: "
+    )
+    assert res.stderr.endswith("; pass --incomplete missing to get NA (null in JSON) instead\n")
+    res = run("score", "hads", path, "--json", "--incomplete", "missing", "-o", "missing=half_rule")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out[0]["incomplete"] == "missing" and out[0]["scores"]["anxiety"] == 7
+    assert out[1]["scores"]["anxiety"] is None and out[1]["scores"]["depression"] is None
+    table = run("score", "hads", path, "--incomplete", "missing")
+    assert table.exit_code == 0, table.output
+    assert re.search(r"│ anxiety +│ +NA │ 0..21 +│", table.stdout) and "incomplete: missing" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--incomplete", "maybe"], "error: --incomplete 'maybe' is not one of error, missing\n"),
+        (["--option", "incomplete=missing"],
+         "error: --option 'incomplete=missing': incomplete is not an instrument option; use --incomplete error|missing\n"),
+    ],
+)
+def test_score_incomplete_flag_errors(tmp_path, args, message):
+    path = write(tmp_path, "r.json", {"1": 2})
+    res = run("score", "pgic", path, *args)
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr == message
 
 
 @pytest.mark.parametrize(
@@ -188,7 +238,16 @@ def test_instrument_detail_json():
     ]
     assert [s["name"] for s in out["scores"]] == ["pgic", "responder", "any_improvement"]
     assert out["scores"][0] == {"name": "pgic", "kind": "number", "minimum": 1, "maximum": 7,
-                                "definition": "the category, 1 (very much improved) .. 7 (very much worse)"}
+                                "definition": "the category, 1 (very much improved) .. 7 (very much worse)",
+                                "items": ["1"], "rule": "needs item 1"}
+
+
+def test_instrument_detail_shows_the_missing_item_rules():
+    res = run("instruments", "pgic")
+    assert res.exit_code == 0, res.output
+    assert re.search(r"┃ name +┃ range +┃ definition +┃ missing items +┃", res.stdout)
+    assert re.search(r"│ pgic +│ 1..7 +│ the category, .*│ needs item 1 +│", res.stdout)
+    assert re.search(r"│ any_improvement +│ yes/no +│ PGIC 1, 2 or 3 +│ needs item 1 +│", res.stdout)
 
 
 def test_instruments_fhir_and_wording(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, checked, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 
@@ -66,12 +67,18 @@ def test_user_guide_interference_needs_more_than_half() -> None:
     # BPI User Guide (paraphrased): when more than 50% of the interference items (4 of 7) are
     # answered, the interference score is the mean of the answered items; otherwise none
     four = {"9a": 2, "9b": 4, "9c": 6, "9f": 9}
-    out = score("bpi", four)
+    out = score_both("bpi", four)
     assert out["interference_mean"] == 21 / 4  # (2 + 4 + 6 + 9) / 4, not divided by 7
     assert out["n_interference_answered"] == 4
+    assert "interference_mean" not in message("bpi", four)  # 4 of 7 is allowed (other scores are not)
     three = {"9a": 2, "9b": 4, "9c": 6}
-    out = score("bpi", three)
+    out = score_both("bpi", three)
     assert out["interference_mean"] is None and out["n_interference_answered"] == 3
+    # by default, fewer than 4 answered is refused, naming the score, the blank items and the rule
+    assert (
+        "interference_mean cannot be scored: items 9d, 9e, 9f, 9g unanswered; interference_mean needs at least 4 "
+        "of the 7 interference items 9a-9g (User Guide: more than 50%)"
+    ) in message("bpi", three)
 
 
 # --- edge cases --------------------------------------------------------------------------------
@@ -87,58 +94,90 @@ def test_all_minimum_and_all_maximum(sleep: str) -> None:
 
 
 def test_empty_form() -> None:
-    assert score("bpi", {}) == dict.fromkeys(COLUMNS) | {"n_interference_answered": 0}
+    assert score("bpi", {}, incomplete="missing") == dict.fromkeys(COLUMNS) | {"n_interference_answered": 0}
+    assert score_both("bpi", {}) == dict.fromkeys(COLUMNS) | {"n_interference_answered": 0}
+    assert message("bpi", {}).startswith("bpi: the form is blank (no item answered)")
 
 
 def test_severity_mean_needs_all_four() -> None:
-    out = score("bpi", {"3": 8, "4": 2, "5": 5})
+    out = score_both("bpi", {"3": 8, "4": 2, "5": 5})
     assert out["severity_mean"] is None
     assert (out["worst"], out["least"], out["average"], out["now"]) == (8.0, 2.0, 5.0, None)
+    text = message("bpi", {"3": 8, "4": 2, "5": 5})
+    assert "now cannot be scored: item 6 unanswered; now needs item 6" in text
+    assert "severity_mean cannot be scored: item 6 unanswered; severity_mean needs all 4 severity items" in text
+    assert "worst cannot" not in text and "least cannot" not in text and "average cannot" not in text
 
 
 def test_subscores_need_two_of_three() -> None:
-    out = score("bpi", {"9b": 3, "9g": 6, "9a": 4, "9f": 10})
+    out = score_both("bpi", {"9b": 3, "9g": 6, "9a": 4, "9f": 10})
     assert out["interference_affective"] == 4.5  # (3 + 6) / 2
     assert out["interference_activity"] is None  # only 9a of 9a, 9c, 9d
     assert out["interference_mean"] == 23 / 4
-    out = score("bpi", {"9e": 3, "9c": 4, "9d": 7})
+    assert (
+        "interference_activity cannot be scored: items 9c, 9d unanswered; interference_activity needs at least 2 "
+        "of its 3 items 9a, 9c, 9d (sleep='excluded')"
+    ) in message("bpi", {"9b": 3, "9g": 6, "9a": 4, "9f": 10})
+    out = score_both("bpi", {"9e": 3, "9c": 4, "9d": 7})
     assert out["interference_affective"] is None and out["interference_activity"] == 5.5
+    assert (
+        "interference_affective cannot be scored: items 9b, 9g unanswered; interference_affective needs at least 2 "
+        "of its 3 items 9b, 9e, 9g"
+    ) in message("bpi", {"9e": 3, "9c": 4, "9d": 7})
 
 
 def test_sleep_in_activity_needs_three_of_four() -> None:
     three = {"9a": 2, "9c": 4, "9f": 9}
-    assert score("bpi", three, sleep="in_activity")["interference_activity"] == 5.0  # 15 / 3
-    assert score("bpi", three)["interference_activity"] == 3.0  # sleep excluded: (2 + 4) / 2
+    assert score_both("bpi", three, sleep="in_activity")["interference_activity"] == 5.0  # 15 / 3
+    assert score_both("bpi", three)["interference_activity"] == 3.0  # sleep excluded: (2 + 4) / 2
     two = {"9a": 2, "9f": 9}
-    assert score("bpi", two, sleep="in_activity")["interference_activity"] is None
-    assert score("bpi", two)["interference_activity"] is None  # 1 of 3
+    assert score_both("bpi", two, sleep="in_activity")["interference_activity"] is None
+    assert score_both("bpi", two)["interference_activity"] is None  # 1 of 3
+    # the message states the rule of the option that ran (9f is not an item of the activity
+    # subscore under sleep='excluded', so it is not listed there)
+    assert (
+        "interference_activity cannot be scored: items 9c, 9d unanswered; interference_activity needs at least 3 "
+        "of its 4 items 9a, 9c, 9d, 9f (sleep='in_activity')"
+    ) in message("bpi", two, sleep="in_activity")
+    assert (
+        "interference_activity cannot be scored: items 9c, 9d unanswered; interference_activity needs at least 2 "
+        "of its 3 items 9a, 9c, 9d (sleep='excluded')"
+    ) in message("bpi", two)
 
 
 def test_sleep_stays_in_the_seven_item_mean_under_both_options() -> None:
     answers = {k: 2 for k in INTERFERENCE} | {"9f": 9}
     for sleep in ("excluded", "in_activity"):
-        assert score("bpi", answers, sleep=sleep)["interference_mean"] == 3.0  # (6*2 + 9) / 7
-    assert score("bpi", answers)["interference_affective"] == 2.0
+        assert score_both("bpi", answers, sleep=sleep)["interference_mean"] == 3.0  # (6*2 + 9) / 7
+    assert score_both("bpi", answers)["interference_affective"] == 2.0
 
 
 def test_least_above_worst_is_scored_and_flagged() -> None:
-    out = score("bpi", {"3": 3, "4": 6, "5": 4, "6": 4})
+    out = score_both("bpi", {"3": 3, "4": 6, "5": 4, "6": 4})
     assert out["least_gt_worst"] is True and out["severity_mean"] == 4.25
-    assert score("bpi", {"3": 5, "4": 5})["least_gt_worst"] is False
-    assert score("bpi", {"4": 5})["least_gt_worst"] is None
+    assert score_both("bpi", {"3": 5, "4": 5})["least_gt_worst"] is False
+    assert score_both("bpi", {"4": 5})["least_gt_worst"] is None
+    complete = {k: 0 for k in KEYS} | {"3": 3, "4": 6}
+    assert score("bpi", complete)["least_gt_worst"] is True  # a complete form: no error by default
 
 
 def test_relief_steps() -> None:
     for pct in range(0, 101, 10):
-        assert score("bpi", {"8": pct})["relief_pct"] == float(pct)
-    assert score("bpi", {"8": "30"})["relief_pct"] == 30.0
+        assert score_both("bpi", {"8": pct})["relief_pct"] == float(pct)
+        assert score("bpi", {k: 0 for k in KEYS} | {"8": pct})["relief_pct"] == float(pct)
+    assert score_both("bpi", {"8": "30"})["relief_pct"] == 30.0
+    assert "relief_pct cannot be scored: item 8 unanswered; relief_pct needs item 8" in message("bpi", {"3": 1})
 
 
 def test_option_default_is_excluded() -> None:
     assert {o.name: o.default for o in get_instrument("bpi").options} == {"sleep": "excluded"}
-    assert score_frame("bpi", pd.DataFrame([{"3": 1}]), sleep="in_activity").attrs["options"] == {
+    assert score_frame("bpi", pd.DataFrame([{"3": 1}]), sleep="in_activity", incomplete="missing").attrs["options"] == {
         "sleep": "in_activity"
     }
+    with pytest.raises(InstrumentError, match=r"^bpi row 2: least cannot be scored: item 4 unanswered"):
+        score_frame("bpi", pd.DataFrame([{"3": 1}]), sleep="in_activity")
+    complete = pd.DataFrame([{k: 1 for k in KEYS} | {"8": 10}])
+    assert score_frame("bpi", complete, sleep="in_activity").attrs["options"] == {"sleep": "in_activity"}
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -154,7 +193,7 @@ sleeps = st.sampled_from(["excluded", "in_activity"])
 @settings(max_examples=150, deadline=None)
 @given(form=forms, sleep=sleeps)
 def test_scores_within_range_and_means_as_defined(form: dict[str, Any], sleep: str) -> None:
-    out = score("bpi", form, sleep=sleep)
+    out, error = checked("bpi", form, sleep=sleep)
     for name in SCORES:
         hi = 100 if name == "relief_pct" else 10
         assert out[name] is None or 0 <= out[name] <= hi
@@ -164,6 +203,8 @@ def test_scores_within_range_and_means_as_defined(form: dict[str, Any], sleep: s
         assert out["interference_mean"] == pytest.approx(np.mean(answered), rel=1e-12, abs=0)
     else:
         assert out["interference_mean"] is None
+        if any(v is not None for v in form.values()):  # (a blank form has its own message)
+            assert error is not None and "interference_mean cannot be scored" in error
     severity = [form[k] for k in SEVERITY]
     if None in severity:
         assert out["severity_mean"] is None
@@ -185,8 +226,8 @@ def test_a_worse_rating_never_gives_a_better_score(form: dict[str, Any], sleep: 
     if form[key] == top:
         return
     higher = data.draw(st.integers(form[key] // step + 1, top // step)) * step
-    before = score("bpi", form, sleep=sleep)
-    after = score("bpi", form | {key: higher}, sleep=sleep)
+    before = score_both("bpi", form, sleep=sleep)
+    after = score_both("bpi", form | {key: higher}, sleep=sleep)
     for name in SCORES:
         assert (before[name] is None) == (after[name] is None)
         if before[name] is not None:
@@ -243,10 +284,10 @@ FORMS = [
 
 @pytest.mark.parametrize("sleep", ["excluded", "in_activity"])
 def test_score_frame_wide_and_long_agree_with_score(sleep: str) -> None:
-    expected = [score("bpi", f, sleep=sleep) for f in FORMS]
+    expected = [score_both("bpi", f, sleep=sleep) for f in FORMS]
 
     wide = pd.DataFrame([{"patient_id": f"P{i}"} | f for i, f in enumerate(FORMS)])
-    got = score_frame("bpi", wide, id_columns=["patient_id"], sleep=sleep)
+    got = frame_both("bpi", wide, id_columns=["patient_id"], sleep=sleep)  # row 3 (P1) is the first incomplete
     assert list(got.columns) == ["patient_id", *COLUMNS]
     for i, exp in enumerate(expected):
         assert {c: _plain(got.loc[i, c]) for c in COLUMNS} == exp
@@ -259,7 +300,12 @@ def test_score_frame_wide_and_long_agree_with_score(sleep: str) -> None:
         ]
         + [{"patient_id": "P1", "visit": "V1", "instrument": "hads", "item": "1", "value": 2}]
     )
-    got = score_frame("bpi", long, sleep=sleep)
+    with pytest.raises(InstrumentError) as err:
+        score_frame("bpi", long, sleep=sleep)
+    assert str(err.value).startswith("bpi respondent patient_id=P1 visit=V1: average cannot be scored: item 5 unanswered")
+    assert "; 1 more respondent in these data is incomplete too; " + HINT in str(err.value)
+    got = score_frame("bpi", long, sleep=sleep, incomplete="missing")
+    assert got.attrs["incomplete"] == "missing"
     assert list(got.columns) == ["patient_id", "visit", *COLUMNS]
     got = got.set_index("patient_id")
     for i, exp in enumerate(expected):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, checked, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 
@@ -67,45 +68,61 @@ def test_all_minimum_and_all_maximum(version: str, keys: list[str], maximum: int
 
 
 def test_empty_form_scores_nothing() -> None:
-    assert score("dn4", {}) == {
+    assert score_both("dn4", {}) == {
         "total": None,
         "neuropathic": None,
         "neuropathic_deduced": None,
         "n_positive": 0,
         "n_missing": 10,
     }
+    assert message("dn4", {}) == (
+        "dn4: the form is blank (no item answered), so none of its scores (total, neuropathic) can be computed; "
+        + HINT
+    )
 
 
 def test_one_missing_item_leaves_total_missing() -> None:
     answers = _form({1, 2, 3})
     del answers["10"]
-    out = score("dn4", answers)
+    out = score_both("dn4", answers)
     assert out["total"] is None and out["neuropathic"] is None and out["n_missing"] == 1
     # 3 positives + 1 missing = 4 could still reach the cut-off: undecided
     assert out["neuropathic_deduced"] is None
+    # by default the paper's lack of any allowance is enforced: one blank item is refused
+    assert message("dn4", answers) == (
+        "dn4: total cannot be scored: item 10 unanswered; total needs all 10 items of version='full' (the paper "
+        "has no missing-item rule); neuropathic cannot be scored: item 10 unanswered; neuropathic needs all 10 "
+        "items of version='full' (the paper has no missing-item rule) (the report neuropathic_deduced says whether "
+        "the answered items already decide it); " + HINT
+    )
 
 
 def test_deduction_boundaries_full() -> None:
     # 4 positives, 6 missing: neuropathic whatever is missing
-    out = score("dn4", {"1": 1, "2": 1, "3": 1, "4": 1})
+    out = score_both("dn4", {"1": 1, "2": 1, "3": 1, "4": 1})
     assert out["neuropathic_deduced"] is True and out["total"] is None and out["n_missing"] == 6
     # 0 positives, 3 missing (None counts as missing): 0 + 3 < 4 -> not neuropathic
     answers: dict[str, Any] = {k: 0 for k in KEYS[:7]} | {"8": None, "9": None, "10": None}
-    out = score("dn4", answers)
+    out = score_both("dn4", answers)
     assert out["neuropathic_deduced"] is False and out["n_missing"] == 3 and out["neuropathic"] is None
+    assert "total cannot be scored: items 8, 9, 10 unanswered" in message("dn4", answers)
     # 0 positives, 4 missing: 0 + 4 = 4 -> undecided
-    out = score("dn4", {k: 0 for k in KEYS[:6]})
+    out = score_both("dn4", {k: 0 for k in KEYS[:6]})
     assert out["neuropathic_deduced"] is None and out["n_missing"] == 4
     # 3 positives among answered, 0 missing would be False; with 1 missing undecided (above)
 
 
 def test_deduction_boundaries_interview() -> None:
-    out = score("dn4", {"1": 1, "2": 1, "3": 1}, version="interview")
+    out = score_both("dn4", {"1": 1, "2": 1, "3": 1}, version="interview")
     assert out["neuropathic_deduced"] is True and out["n_missing"] == 4
-    out = score("dn4", {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}, version="interview")  # 1 + 2 missing = 3
+    out = score_both("dn4", {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}, version="interview")  # 1 + 2 missing = 3
     assert out["neuropathic_deduced"] is None
-    out = score("dn4", {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0, "6": 0}, version="interview")  # 1 + 1 < 3
+    out = score_both("dn4", {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0, "6": 0}, version="interview")  # 1 + 1 < 3
     assert out["neuropathic_deduced"] is False
+    # the interview version's own items and rule: the examination items 8-10 are not "unanswered"
+    assert message("dn4", {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0, "6": 0}, version="interview").startswith(
+        "dn4: total cannot be scored: item 7 unanswered; total needs all 7 items of version='interview'"
+    )
 
 
 def test_values_as_floats_and_strings_are_accepted() -> None:
@@ -117,7 +134,7 @@ def test_option_default_is_full_and_recorded() -> None:
     inst = get_instrument("dn4")
     assert {o.name: o.default for o in inst.options} == {"version": "full"}
     frame = score_frame("dn4", pd.DataFrame([_form({1})]))
-    assert frame.attrs["options"] == {"version": "full"}
+    assert frame.attrs["options"] == {"version": "full"} and frame.attrs["incomplete"] == "error"
     frame = score_frame("dn4", pd.DataFrame([_form({1}, INTERVIEW)]), version="interview")
     assert frame.attrs["options"] == {"version": "interview"}
 
@@ -134,15 +151,17 @@ interview_forms = st.fixed_dictionaries({k: answer for k in INTERVIEW})
 def test_scores_within_range(form: dict[str, Any], version: str) -> None:
     keys = KEYS if version == "full" else INTERVIEW
     form = {k: form[k] for k in keys}
-    out = score("dn4", form, version=version)
+    out, error = checked("dn4", form, version=version)
     missing = sum(v is None for v in form.values())
     positives = sum(v == 1 for v in form.values())
     assert out["n_missing"] == missing and out["n_positive"] == positives
     if missing:
         assert out["total"] is None and out["neuropathic"] is None
+        assert error is not None  # refused by default
     else:
         assert 0 <= out["total"] <= len(keys) and out["total"] == positives
         assert out["neuropathic_deduced"] is out["neuropathic"]
+        assert error is None
 
 
 RANK = {False: 0, None: 1, True: 2}
@@ -157,8 +176,8 @@ def test_a_positive_answer_never_lowers_the_result(form: dict[str, Any], data: s
     if not negatives:
         return
     key = data.draw(st.sampled_from(negatives))
-    before = score("dn4", form, version=version)
-    after = score("dn4", form | {key: 1}, version=version)
+    before = score_both("dn4", form, version=version)
+    after = score_both("dn4", form | {key: 1}, version=version)
     if before["total"] is not None:
         assert after["total"] == before["total"] + 1
         assert RANK[after["neuropathic"]] >= RANK[before["neuropathic"]]
@@ -168,7 +187,7 @@ def test_a_positive_answer_never_lowers_the_result(form: dict[str, Any], data: s
 @settings(max_examples=150, deadline=None)
 @given(form=full_forms, fill=st.lists(st.sampled_from([0, 1]), min_size=10, max_size=10))
 def test_deduction_agrees_with_every_completion(form: dict[str, Any], fill: list[int]) -> None:
-    out = score("dn4", form)
+    out = score_both("dn4", form)
     completed = {k: (fill[i] if v is None else v) for i, (k, v) in enumerate(form.items())}
     full = score("dn4", completed)
     if out["neuropathic_deduced"] is not None:
@@ -234,10 +253,10 @@ FORMS = [
 def test_score_frame_wide_and_long_agree_with_score(version: str) -> None:
     keys = KEYS if version == "full" else INTERVIEW
     forms = [{k: v for k, v in f.items() if k in keys} for f in FORMS]
-    expected = [score("dn4", f, version=version) for f in forms]
+    expected = [score_both("dn4", f, version=version) for f in forms]
 
     wide = pd.DataFrame([{"patient_id": f"P{i}", "visit": 1} | f for i, f in enumerate(forms)])
-    got = score_frame("dn4", wide, id_columns=["patient_id", "visit"], version=version)
+    got = frame_both("dn4", wide, id_columns=["patient_id", "visit"], version=version)
     assert list(got.columns) == ["patient_id", "visit", *COLUMNS]
     assert list(got["patient_id"]) == [f"P{i}" for i in range(len(forms))]
     for i, exp in enumerate(expected):
@@ -251,6 +270,8 @@ def test_score_frame_wide_and_long_agree_with_score(version: str) -> None:
         ]
         + [{"patient_id": "P0", "visit": 2, "instrument": "nrs", "item": "1", "value": 7.0}]
     )
-    got = score_frame("dn4", long, version=version).set_index("patient_id")
+    with pytest.raises(InstrumentError, match=r"^dn4 respondent patient_id=P2 visit=2: total cannot be scored: items "):
+        score_frame("dn4", long, version=version)
+    got = score_frame("dn4", long, version=version, incomplete="missing").set_index("patient_id")
     for i, exp in enumerate(expected):
         assert {c: _plain(got.loc[f"P{i}", c]) for c in COLUMNS} == exp

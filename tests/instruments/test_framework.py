@@ -7,6 +7,7 @@ its messages, wide and long ``score_frame``, and the guard on the scorer's contr
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Mapping
 
@@ -82,8 +83,10 @@ def test_instrument_without_options_says_none():
 
 def test_score_frame_records_instrument_and_options():
     out = score_frame(TOY, pd.DataFrame([FULL]), missing="prorate")
-    assert out.attrs == {"instrument": "toy", "options": {"missing": "prorate"}}
+    assert out.attrs == {"instrument": "toy", "options": {"missing": "prorate"}, "incomplete": "error"}
     assert score_frame(TOY, pd.DataFrame([FULL])).attrs["options"] == {"missing": "none"}
+    out = score_frame(TOY, pd.DataFrame([FULL]), incomplete="missing")
+    assert out.attrs == {"instrument": "toy", "options": {"missing": "none"}, "incomplete": "missing"}
 
 
 # -- registry ------------------------------------------------------------------------------
@@ -458,3 +461,342 @@ def test_scorer_messages_name_the_respondent_like_the_framework():
 
 def test_respondent_outside_the_framework_falls_back_to_the_position():
     assert respondent(pd.DataFrame({"1": [1.0, 2.0]}), 1) == " respondent at 0-based position 1"
+
+
+# -- incomplete: too many unanswered items for a score (issue 3, Contract) -----------------
+
+
+def _needs_sum(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    if options["missing"] == "prorate":
+        return ("1", "2", "3", "4"), "needs at least 3 of its 4 items (missing='prorate')"
+    return ("1", "2", "3", "4"), "needs all 4 items (missing='none'; missing='prorate' allows 1 unanswered)"
+
+
+# TOY with its scores' items and rules declared: the framework refuses what the rule refuses
+STRICT = Instrument(
+    name="strict",
+    title="Toy questionnaire with declared missing-item rules",
+    reference="none",
+    licence="free",
+    items=TOY.items,
+    scores=(
+        Score("sum", "items 1, 2, 4 and item 3 / 10", 0, 24, items=("1", "2", "3", "4"),
+              rule="needs all 4 items (missing='none') or 3 of 4 (missing='prorate')", needs=_needs_sum),
+        Score("high", "sum >= 10", kind="bool", items=("1", "2", "3", "4"),
+              rule="needs all 4 items (missing='none') or 3 of 4 (missing='prorate')", needs=_needs_sum),
+    ),
+    reports=TOY.reports,
+    options=TOY.options,
+    scorer=_toy_scorer,
+)
+HINT = "pass incomplete='missing' to get None instead"
+SUM_NONE = "sum needs all 4 items (missing='none'; missing='prorate' allows 1 unanswered)"
+HIGH_NONE = "high needs all 4 items (missing='none'; missing='prorate' allows 1 unanswered)"
+
+
+def test_incomplete_default_is_error_naming_score_items_and_rule():
+    answers = {"1": 2, "2": 5.5, "4": 1}  # item 3 unanswered
+    expected = (
+        f"strict: sum cannot be scored: item 3 unanswered; {SUM_NONE}; "
+        f"high cannot be scored: item 3 unanswered; {HIGH_NONE}; {HINT}"
+    )
+    with pytest.raises(InstrumentError) as err:
+        score(STRICT, answers)
+    assert str(err.value) == expected
+    with pytest.raises(InstrumentError, match=re.escape(expected)):
+        score(STRICT, answers, incomplete="error")  # the same, explicitly
+
+
+def test_incomplete_missing_gives_none_and_reports():
+    answers = {"1": 2, "2": 5.5, "4": 1}
+    assert score(STRICT, answers, incomplete="missing") == {"sum": None, "high": None, "n_missing": 1}
+    # an instrument that declares no items is never checked per score (only a blank form is)
+    assert score(TOY, answers) == score(TOY, answers, incomplete="missing") == {"sum": None, "high": None, "n_missing": 1}
+
+
+def test_incomplete_within_the_allowance_is_scored_in_both_modes():
+    answers = {"1": 2, "2": 5.5, "4": 1}  # one unanswered: pro-rating allows it
+    for incomplete in ("error", "missing"):
+        out = score(STRICT, answers, missing="prorate", incomplete=incomplete)
+        assert out == {"sum": pytest.approx(34 / 3), "high": True, "n_missing": 1}
+    # two unanswered: beyond the allowance; the message gives the rule of the option that ran
+    with pytest.raises(InstrumentError) as err:
+        score(STRICT, {"1": 2, "2": 5.5}, missing="prorate")
+    assert str(err.value).startswith(
+        "strict: sum cannot be scored: items 3, 4 unanswered; sum needs at least 3 of its 4 items (missing='prorate'); "
+    )
+    assert score(STRICT, {"1": 2, "2": 5.5}, missing="prorate", incomplete="missing")["sum"] is None
+
+
+def test_incomplete_only_when_an_item_of_the_score_is_unanswered():
+    # a score missing for another reason, with all its items answered, is never refused
+    def scorer(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
+        return pd.DataFrame({"d": (items["1"] - items["2"]).where(items["1"] >= items["2"])}, index=items.index)
+
+    inst = Instrument(
+        name="diff", title="t", reference="r", licence="l",
+        items=(Item("1", "a", minimum=0, maximum=9), Item("2", "b", minimum=0, maximum=9)),
+        scores=(Score("d", "1 - 2 when 1 >= 2", 0, 9, items=("1", "2"), rule="needs both items"),),
+        scorer=scorer,
+    )
+    assert score(inst, {"1": 1, "2": 3}) == {"d": None}
+    with pytest.raises(InstrumentError, match=re.escape(f"diff: d cannot be scored: item 2 unanswered; d needs both items; {HINT}")):
+        score(inst, {"1": 1})
+
+
+@pytest.mark.parametrize("blank", [{}, {"1": None, "2": "", "3": float("nan"), "4": pd.NA}])
+@pytest.mark.parametrize("inst", [STRICT, TOY], ids=["declared", "undeclared"])
+def test_incomplete_blank_form_is_refused(blank, inst):
+    expected = f"{inst.name}: the form is blank (no item answered), so none of its scores (sum, high) can be computed; {HINT}"
+    with pytest.raises(InstrumentError) as err:
+        score(inst, blank)
+    assert str(err.value) == expected
+    assert score(inst, blank, incomplete="missing") == {"sum": None, "high": None, "n_missing": 4}
+    # only an unscored item answered: still nothing to score
+    with pytest.raises(InstrumentError, match=re.escape(f"{inst.name}: no scored item is answered (only item 5), so none")):
+        score(inst, {**blank, "5": "23:00"})
+
+
+def test_incomplete_bad_value_is_refused():
+    for call in (lambda: score(STRICT, FULL, incomplete="warn"), lambda: score_frame(STRICT, pd.DataFrame([FULL]), incomplete="warn")):
+        with pytest.raises(InstrumentError, match=re.escape("strict: incomplete='warn' is not one of error, missing")):
+            call()
+    with pytest.raises(InstrumentError, match="is not one of error, missing"):
+        score(STRICT, FULL, incomplete=None)  # type: ignore[arg-type]
+
+
+def test_incomplete_is_a_framework_keyword_not_an_option():
+    assert score(STRICT, FULL) == score(STRICT, FULL, incomplete="missing") == {"sum": 11.5, "high": True, "n_missing": 0}
+    assert STRICT.resolve_options({}) == {"missing": "none"}  # not among the options
+    with pytest.raises(InstrumentError, match=re.escape("strict: 'incomplete' is a keyword of score() and score_frame(), not an option of strict")):
+        STRICT.resolve_options({"incomplete": "missing"})
+    for name in ("incomplete", "id_columns"):
+        with pytest.raises(ValueError, match=re.escape(f"option name {name!r} is reserved")):
+            Instrument(name="clash", title="t", reference="r", licence="l", items=(ITEM,), scores=(Score("x", "d"),),
+                       options=(Option(name, ("error", "missing"), "error", "clash"),), scorer=lambda items, o: items)
+
+
+def test_incomplete_score_frame_wide_names_the_row_and_counts_the_others():
+    data = pd.DataFrame(
+        {"patient_id": [1, 2, 3, 4], "1": [2, 2, None, 0], "2": [5.5, 5.5, None, 1], "3": [30, None, None, 0], "4": [1, 1, None, None]}
+    )
+    with pytest.raises(InstrumentError) as err:
+        score_frame(STRICT, data, id_columns=["patient_id"])
+    assert str(err.value) == (
+        f"strict row 3: sum cannot be scored: item 3 unanswered; {SUM_NONE}; high cannot be scored: item 3 "
+        f"unanswered; {HIGH_NONE}; 2 more respondents in these data are incomplete too; {HINT}"
+    )
+    out = score_frame(STRICT, data, id_columns=["patient_id"], incomplete="missing")
+    assert out.attrs == {"instrument": "strict", "options": {"missing": "none"}, "incomplete": "missing"}
+    assert out["sum"].isna().tolist() == [False, True, True, True] and out["n_missing"].tolist() == [0, 1, 4, 1]
+    # the blank respondent (row 4) is named when it comes first
+    with pytest.raises(InstrumentError, match=re.escape("strict row 2: the form is blank (no item answered)")):
+        score_frame(STRICT, data.iloc[2:], id_columns=["patient_id"])
+    # pro-rating allows rows 3 and 5; the blank row 4 is the only one refused
+    with pytest.raises(InstrumentError) as err:
+        score_frame(STRICT, data, id_columns=["patient_id"], missing="prorate")
+    assert str(err.value).startswith("strict row 4: the form is blank") and "more respondent" not in str(err.value)
+    complete = score_frame(STRICT, data.iloc[:1], id_columns=["patient_id"])
+    assert complete.attrs["incomplete"] == "error" and complete["sum"].tolist() == [11.5]
+
+
+def test_incomplete_score_frame_long_names_the_respondent():
+    long = _long(
+        [
+            (1, 1, "strict", "1", 2), (1, 1, "strict", "2", 5.5), (1, 1, "strict", "3", 30), (1, 1, "strict", "4", 1),
+            (2, 3, "strict", "1", 0), (2, 3, "strict", "2", 0),  # items 3 and 4 unanswered
+            (3, 1, "strict", "1", None),  # a row with no value: a blank form
+        ]
+    )
+    with pytest.raises(InstrumentError) as err:
+        score_frame(STRICT, long)
+    assert str(err.value) == (
+        f"strict respondent patient_id=2 visit=3: sum cannot be scored: items 3, 4 unanswered; {SUM_NONE}; "
+        f"high cannot be scored: items 3, 4 unanswered; {HIGH_NONE}; 1 more respondent in these data is incomplete too; "
+        f"{HINT}"
+    )
+    with pytest.raises(InstrumentError, match=re.escape("strict respondent patient_id=3 visit=1: the form is blank")):
+        score_frame(STRICT, long[long["patient_id"] != 2])
+    out = score_frame(STRICT, long, incomplete="missing")
+    assert out.attrs["incomplete"] == "missing"
+    assert out["sum"].tolist()[0] == 11.5 and out["sum"].isna().tolist() == [False, True, True]
+    assert score_frame(STRICT, long[long["patient_id"] == 1]).attrs["incomplete"] == "error"
+
+
+def test_incomplete_check_is_vectorised_and_matches_score():
+    rng = np.random.default_rng(5)
+    # small answers, so that the toy's pro-rated sum stays within its declared range 0..24
+    data = pd.DataFrame({"1": rng.integers(0, 4, 200), "2": rng.random(200) * 3, "3": rng.integers(0, 4, 200) * 10,
+                         "4": rng.integers(0, 2, 200)}).astype(object)
+    data = data.mask(rng.random(data.shape) < 0.05)
+    out = score_frame(STRICT, data, missing="prorate", incomplete="missing")
+    refused = []
+    for i in range(len(data)):
+        answers = data.iloc[i].to_dict()
+        try:
+            score(STRICT, answers, missing="prorate")
+        except InstrumentError:
+            refused.append(i)
+            assert pd.isna(out["sum"].iloc[i])
+    assert refused, "the data should hold some respondent beyond the allowance"
+    with pytest.raises(InstrumentError) as err:
+        score_frame(STRICT, data, missing="prorate")
+    assert str(err.value).startswith(f"strict row {refused[0] + 2}: ")
+    more = len(refused) - 1
+    assert f"{more} more respondent{'s' if more > 1 else ''} in these data" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("score_", "message"),
+    [
+        (Score("x", "d", items=("9",), rule="needs item 9"), "items 9 are not items of the instrument"),
+        (Score("x", "d", items=("1",)), "score x declares items but no rule"),
+        (Score("x", "d", items=(), rule="needs nothing"), "items must be a non-empty tuple"),
+        (Score("x", "d", items="1", rule="needs item 1"), "items must be a non-empty tuple"),  # type: ignore[arg-type]
+        (Score("x", "d", items=("1", "1"), rule="needs item 1"), "an item is listed twice"),
+        (Score("x", "d", rule="r", needs=lambda o: (("1",), "r")), "score x has needs but no items"),
+        (Score("x", "d", items=("1",), rule="r", needs=lambda o: (("1", "2"), "r")), "not among the score's declared items"),
+        (Score("x", "d", items=("1",), rule="r", needs=lambda o: (("1",), "" if o["m"] == "b" else "r")),
+         "under {'m': 'b'}: needs must give a non-empty tuple of items and a rule"),
+    ],
+)
+def test_declared_items_and_rules_are_checked(score_, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Instrument(name="bad", title="t", reference="r", licence="l",
+                   items=(ITEM, Item("2", "y", minimum=0, maximum=1)), scores=(score_,),
+                   options=(Option("m", ("a", "b"), "a", "doc"),), scorer=lambda items, o: items)
+    with pytest.raises(ValueError, match="report r declares items; only scores are checked"):
+        Instrument(name="bad", title="t", reference="r", licence="l", items=(ITEM,), scores=(Score("x", "d"),),
+                   reports=(Score("r", "d", items=("1",), rule="needs item 1"),), scorer=lambda items, o: items)
+
+
+def test_to_dict_lists_items_and_rules():
+    d = STRICT.to_dict()
+    assert d["scores"][0]["items"] == ["1", "2", "3", "4"]
+    assert d["scores"][0]["rule"] == "needs all 4 items (missing='none') or 3 of 4 (missing='prorate')"
+    assert d["reports"][0]["items"] is None and d["reports"][0]["rule"] == ""
+    assert TOY.to_dict()["scores"][0]["items"] is None
+
+
+# -- every registered instrument declares what each score needs ----------------------------
+
+# Each score's items (under the default options) and the option-dependent readings, from the
+# instruments' pages (docs/instruments/<name>.md, "Missing items"). PCS/MCS follow the scales.
+_SF36 = {"PF": range(3, 13), "RP": range(13, 17), "BP": (21, 22), "GH": (1, 33, 34, 35, 36), "VT": (23, 27, 29, 31),
+         "SF": (20, 32), "RE": (17, 18, 19), "MH": (24, 25, 26, 28, 30)}
+_QDSA_SENSORY = get_instrument("qdsa").item_keys[:35]
+DECLARED: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "bpi": {"worst": ("3",), "least": ("4",), "average": ("5",), "now": ("6",), "severity_mean": ("3", "4", "5", "6"),
+            "interference_mean": ("9a", "9b", "9c", "9d", "9e", "9f", "9g"), "interference_affective": ("9b", "9e", "9g"),
+            "interference_activity": ("9a", "9c", "9d"), "relief_pct": ("8",)},
+    "dn4": {"total": tuple(str(i) for i in range(1, 11)), "neuropathic": tuple(str(i) for i in range(1, 11))},
+    "hads": {"anxiety": ("1", "3", "5", "7", "9", "11", "13"), "depression": ("2", "4", "6", "8", "10", "12", "14")},
+    "npsi": {"total": ("1", "2", "3", "5", "6", "8", "9", "10", "11", "12"), "burning_spontaneous": ("1",),
+             "pressing_spontaneous": ("2", "3"), "paroxysmal": ("5", "6"), "evoked": ("8", "9", "10"),
+             "paresthesia_dysesthesia": ("11", "12")},
+    "nrs": {"nrs": ("1",)},
+    "pgic": {"pgic": ("1",), "responder": ("1",), "any_improvement": ("1",)},
+    "psqi": {"c1_quality": ("6",), "c2_latency": ("2", "5a"), "c3_duration": ("4",), "c4_efficiency": ("1", "3", "4"),
+             "c5_disturbances": tuple(f"5{c}" for c in "bcdefghi"), "c6_medication": ("7",), "c7_daytime": ("8", "9"),
+             "global": ("1", "2", "3", "4", *(f"5{c}" for c in "abcdefghi"), "6", "7", "8", "9")},
+    "qdsa": {"sensory": _QDSA_SENSORY, "affective": get_instrument("qdsa").item_keys[35:],
+             "total": get_instrument("qdsa").item_keys},
+    "sf36": {**{s: tuple(str(i) for i in items) for s, items in _SF36.items()}, "PCS": None, "MCS": None},
+    "sfmpq": {"sensory": tuple(str(i) for i in range(1, 12)), "affective": ("12", "13", "14", "15"),
+              "total": tuple(str(i) for i in range(1, 16)), "ppi": ("ppi",), "vas": ("vas",)},
+}
+BY_OPTION = [  # (instrument, options, score, items, rule)
+    ("dn4", {"version": "interview"}, "total", tuple(str(i) for i in range(1, 8)),
+     "needs all 7 items of version='interview' (the paper has no missing-item rule)"),
+    ("bpi", {"sleep": "in_activity"}, "interference_activity", ("9a", "9c", "9d", "9f"),
+     "needs at least 3 of its 4 items 9a, 9c, 9d, 9f (sleep='in_activity')"),
+    ("bpi", {}, "interference_activity", ("9a", "9c", "9d"), "needs at least 2 of its 3 items 9a, 9c, 9d (sleep='excluded')"),
+    ("hads", {"missing": "half_rule"}, "depression", ("2", "4", "6", "8", "10", "12", "14"),
+     "needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016)"),
+    ("hads", {}, "anxiety", ("1", "3", "5", "7", "9", "11", "13"),
+     "needs all 7 items (missing='none'; missing='half_rule' allows up to 3 unanswered)"),
+    ("sf36", {}, "GH", ("1", "33", "34", "35", "36"), "needs at least 3 of its 5 items (method='ware': half-scale rule)"),
+    ("sf36", {"method": "rand"}, "GH", ("1", "33", "34", "35", "36"),
+     "needs at least 1 of its 5 items (method='rand': mean of the answered items)"),
+]
+
+
+def test_every_score_declares_its_items_and_rule():
+    assert sorted(DECLARED) == sorted(instruments())
+    for name, inst in instruments().items():
+        defaults = inst.resolve_options({})
+        got = {s.name: s.requirement(defaults)[0] for s in inst.scores}
+        assert got == DECLARED[name], name
+        for s in inst.scores:
+            if s.items is not None:
+                assert s.rule.startswith("needs "), (name, s.name, s.rule)
+                assert s.requirement(defaults)[1].startswith("needs "), (name, s.name)
+
+
+@pytest.mark.parametrize(("name", "options", "score_name", "items", "rule"), BY_OPTION)
+def test_items_and_rules_follow_the_options(name, options, score_name, items, rule):
+    inst = get_instrument(name)
+    s = next(s for s in inst.scores if s.name == score_name)
+    assert s.requirement(inst.resolve_options(options)) == (items, rule)
+
+
+# one complete, valid answer set per instrument (lowest values; PSQI 8 h in bed)
+COMPLETE: dict[str, dict[str, object]] = {
+    "bpi": dict.fromkeys(get_instrument("bpi").item_keys, 0),
+    "dn4": dict.fromkeys(get_instrument("dn4").item_keys, 0),
+    "hads": dict.fromkeys(get_instrument("hads").item_keys, 0),
+    "npsi": dict.fromkeys(get_instrument("npsi").item_keys, 0) | {"4": 1, "7": 1},
+    "nrs": {"1": 0},
+    "pgic": {"1": 4},
+    "psqi": dict.fromkeys(get_instrument("psqi").item_keys, 0) | {"1": "23:00", "3": "07:00", "4": 7},
+    "qdsa": dict.fromkeys(get_instrument("qdsa").item_keys, 0),
+    "sf36": dict.fromkeys(get_instrument("sf36").item_keys, 1),
+    "sfmpq": dict.fromkeys(get_instrument("sfmpq").item_keys, 0),
+}
+
+
+def _option_sets(inst: Instrument) -> list[dict[str, str]]:
+    names = [o.name for o in inst.options]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(o.choices for o in inst.options))]
+
+
+@pytest.mark.parametrize("name", sorted(COMPLETE))
+def test_declared_items_are_exactly_what_each_score_needs(name):
+    """Under every option set: blanking all of a score's items leaves it missing and is refused
+    by default, naming it (or the blank form); keeping only its items (the rest blank) scores it.
+
+    QDSA is the exception the manual makes: a blank word counts 0, so a dimension with every word
+    blank scores 0 while any word of the form is answered (only an all-blank form is missing).
+    """
+    inst = get_instrument(name)
+    seen = set()
+    for options in _option_sets(inst):
+        if name == "sf36" and options["version"] == "v2" and options["method"] == "rand":
+            continue  # refused whatever the answers
+        requirements = tuple(s.requirement(inst.resolve_options(options)) for s in inst.scores)
+        if requirements in seen:
+            continue  # options that do not change any score's items or rule (e.g. SF-36 norms)
+        seen.add(requirements)
+        complete = dict(COMPLETE[name])
+        if name == "dn4" and options["version"] == "interview":
+            complete = {k: v for k, v in complete.items() if int(k) <= 7}
+        full = score(inst, complete, **options)  # complete: no error by default
+        assert all(full[s.name] is not None for s in inst.scores if s.items is not None), (name, options)
+        for s in inst.scores:
+            keys, rule = s.requirement(inst.resolve_options(options))
+            if keys is None:
+                continue
+            without = {k: v for k, v in complete.items() if k not in keys}
+            if name == "qdsa" and without:
+                assert score(inst, without, **options)[s.name] == 0  # blank words count 0: no error
+                without = {}
+            assert score(inst, without, incomplete="missing", **options)[s.name] is None, (name, options, s.name)
+            with pytest.raises(InstrumentError) as err:
+                score(inst, without, **options)
+            text = str(err.value)
+            blank_form = "the form is blank" in text or "no scored item is answered" in text
+            assert f"{s.name} cannot be scored: " in text or blank_form, text
+            if not blank_form:
+                assert f"; {s.name} {rule}; " in text
+            only = {k: v for k, v in complete.items() if k in keys}
+            assert score(inst, only, incomplete="missing", **options)[s.name] is not None, (name, options, s.name)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, checked, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 
@@ -87,7 +88,7 @@ def test_bell_2016_half_rule_at_its_boundary() -> None:
     # subscale is the mean of the answered items x 7. Anxiety 1, 3, 5, 7 = 2, 1, 3, 0:
     # mean 6/4 = 1.5, x 7 = 10.5 (left unrounded). Depression 2, 4, 6 only: 3 of 7 -> missing.
     answers = {"1": 2, "3": 1, "5": 3, "7": 0, "2": 3, "4": 3, "6": 3}
-    out = score("hads", answers, missing="half_rule")
+    out = score_both("hads", answers, missing="half_rule")
     assert out == {
         "anxiety": 10.5,
         "depression": None,
@@ -98,14 +99,25 @@ def test_bell_2016_half_rule_at_its_boundary() -> None:
         "n_imputed_anxiety": 3,
         "n_imputed_depression": 0,
     }
-    plain = score("hads", answers)  # default: no imputation
+    plain = score_both("hads", answers)  # default: no imputation
     assert plain["anxiety"] is None and plain["n_imputed_anxiety"] == 0
+    # and by default (incomplete="error") too many missing items are refused, with the rule
+    assert message("hads", answers, missing="half_rule") == (
+        "hads: depression cannot be scored: items 8, 10, 12, 14 unanswered; depression needs at least 4 of its 7 "
+        "items (missing='half_rule', Bell et al. 2016); " + HINT
+    )
+    assert message("hads", answers) == (
+        "hads: anxiety cannot be scored: items 9, 11, 13 unanswered; anxiety needs all 7 items (missing='none'; "
+        "missing='half_rule' allows up to 3 unanswered); depression cannot be scored: items 8, 10, 12, 14 "
+        "unanswered; depression needs all 7 items (missing='none'; missing='half_rule' allows up to 3 "
+        "unanswered); " + HINT
+    )
 
 
 def test_half_rule_reverses_before_imputing() -> None:
     # position coding: items 1, 3 reversed (3 - 0 = 3, 3 - 1 = 2), items 7, 9 as recorded (2, 3):
     # (3 + 2 + 2 + 3) / 4 x 7 = 17.5
-    out = score("hads", {"1": 0, "3": 1, "7": 2, "9": 3}, coding="position", missing="half_rule")
+    out = score_both("hads", {"1": 0, "3": 1, "7": 2, "9": 3}, coding="position", missing="half_rule")
     assert out["anxiety"] == 17.5 and out["anxiety_case"] is True and out["n_imputed_anxiety"] == 3
 
 
@@ -136,24 +148,38 @@ def test_band_boundaries(total: int, borderline: bool, case: bool) -> None:
 def test_one_missing_item_without_imputation() -> None:
     answers = dict.fromkeys(KEYS, 1)
     del answers["14"]
-    out = score("hads", answers)
+    out = score_both("hads", answers)
     assert out["anxiety"] == 7.0 and out["depression"] is None and out["depression_case"] is None
-    out = score("hads", answers, missing="half_rule")
+    assert message("hads", answers) == (
+        "hads: depression cannot be scored: item 14 unanswered; depression needs all 7 items (missing='none'; "
+        "missing='half_rule' allows up to 3 unanswered); " + HINT
+    )
+    out = score("hads", answers, missing="half_rule")  # within the half rule's allowance: no error
     assert out["depression"] == 7.0 and out["n_imputed_depression"] == 1  # 6/6 x 7
 
 
 def test_half_rule_needs_four_of_seven() -> None:
     four = {"2": 1, "4": 2, "6": 2, "8": 2}
-    assert score("hads", four, missing="half_rule")["depression"] == 12.25  # 7/4 x 7
+    assert score_both("hads", four, missing="half_rule")["depression"] == 12.25  # 7/4 x 7
+    assert "depression" not in message("hads", four, missing="half_rule")  # only anxiety (blank) is refused
     three = {"2": 1, "4": 2, "6": 2}
-    assert score("hads", three, missing="half_rule")["depression"] is None
-    assert score("hads", three, missing="half_rule")["n_imputed_depression"] == 0
+    assert score_both("hads", three, missing="half_rule")["depression"] is None
+    assert score_both("hads", three, missing="half_rule")["n_imputed_depression"] == 0
+    assert (
+        "depression cannot be scored: items 8, 10, 12, 14 unanswered; depression needs at least 4 of its 7 items "
+        "(missing='half_rule', Bell et al. 2016)"
+    ) in message("hads", three, missing="half_rule")
+    # within the allowance on both subscales: scored, no error
+    assert score("hads", four | {"1": 1, "3": 1, "5": 1, "7": 1}, missing="half_rule")["anxiety"] == 7.0
 
 
 def test_defaults_and_recorded_options() -> None:
     assert {o.name: o.default for o in get_instrument("hads").options} == {"coding": "scored", "missing": "none"}
-    frame = score_frame("hads", pd.DataFrame([{"1": 1}]), coding="agreement", missing="half_rule")
+    frame = score_frame("hads", pd.DataFrame([{"1": 1}]), coding="agreement", missing="half_rule", incomplete="missing")
     assert frame.attrs["options"] == {"coding": "agreement", "missing": "half_rule"}
+    assert frame.attrs["incomplete"] == "missing"
+    with pytest.raises(InstrumentError, match=r"^hads row 2: anxiety cannot be scored: items 3, 5, 7, 9, 11, 13 "):
+        score_frame("hads", pd.DataFrame([{"1": 1}]), coding="agreement", missing="half_rule")
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -168,8 +194,9 @@ missings = st.sampled_from(["none", "half_rule"])
 def test_every_coding_recovers_the_official_scores_within_range(
     scores: dict[str, Any], coding: str, missing: str
 ) -> None:
-    out = score("hads", _encode(scores, coding), coding=coding, missing=missing)
-    assert out == score("hads", scores, missing=missing)
+    out = score_both("hads", _encode(scores, coding), coding=coding, missing=missing)
+    official, error = checked("hads", scores, missing=missing)
+    assert out == official
     for scale, keys in (("anxiety", ANXIETY), ("depression", DEPRESSION)):
         answered = [scores[k] for k in keys if scores[k] is not None]
         value = out[scale]
@@ -181,6 +208,8 @@ def test_every_coding_recovers_the_official_scores_within_range(
             assert out[f"n_imputed_{scale}"] == 7 - len(answered)
         else:
             assert value is None and out[f"n_imputed_{scale}"] == 0
+            if any(v is not None for v in scores.values()):  # (a blank form has its own message)
+                assert error is not None and f"{scale} cannot be scored" in error
 
 
 RANK = {False: 0, True: 1}
@@ -203,8 +232,8 @@ def test_a_more_symptomatic_answer_never_gives_a_better_score(
         assert recorded_worse[key] < recorded[key]
     else:
         assert recorded_worse[key] > recorded[key]
-    before = score("hads", recorded, coding=coding, missing=missing)
-    after = score("hads", recorded_worse, coding=coding, missing=missing)
+    before = score_both("hads", recorded, coding=coding, missing=missing)
+    after = score_both("hads", recorded_worse, coding=coding, missing=missing)
     for name in COLUMNS:
         assert (before[name] is None) == (after[name] is None)
         if before[name] is not None:
@@ -261,10 +290,10 @@ FORMS = [
 @pytest.mark.parametrize("coding", CODINGS)
 @pytest.mark.parametrize("missing", ["none", "half_rule"])
 def test_score_frame_wide_and_long_agree_with_score(coding: str, missing: str) -> None:
-    expected = [score("hads", f, coding=coding, missing=missing) for f in FORMS]
+    expected = [score_both("hads", f, coding=coding, missing=missing) for f in FORMS]
 
     wide = pd.DataFrame([{"patient_id": f"P{i}", "visit": "D35"} | f for i, f in enumerate(FORMS)])
-    got = score_frame("hads", wide, id_columns=["patient_id", "visit"], coding=coding, missing=missing)
+    got = frame_both("hads", wide, id_columns=["patient_id", "visit"], coding=coding, missing=missing)
     assert list(got.columns) == ["patient_id", "visit", *COLUMNS]
     for i, exp in enumerate(expected):
         assert {c: _plain(got.loc[i, c]) for c in COLUMNS} == exp
@@ -276,6 +305,12 @@ def test_score_frame_wide_and_long_agree_with_score(coding: str, missing: str) -
             for k, v in f.items()
         ]
     )
-    got = score_frame("hads", long, coding=coding, missing=missing).set_index("patient_id")
+    expected_error = (
+        r"^hads respondent patient_id=P1 visit=D35: .*depression cannot be scored: items 8, 10, 12, 14 unanswered; "
+        r".*1 more respondent in these data is incomplete too"
+    )
+    with pytest.raises(InstrumentError, match=expected_error):
+        score_frame("hads", long, coding=coding, missing=missing)
+    got = score_frame("hads", long, coding=coding, missing=missing, incomplete="missing").set_index("patient_id")
     for i, exp in enumerate(expected):
         assert {c: _plain(got.loc[f"P{i}", c]) for c in COLUMNS} == exp

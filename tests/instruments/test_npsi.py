@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 
@@ -51,7 +52,7 @@ def test_paper_formulas_hand_calculation() -> None:
 
 
 def test_subscores_are_unrounded() -> None:
-    out = score("npsi", {"8": 1, "9": 0, "10": 0})
+    out = score_both("npsi", {"8": 1, "9": 0, "10": 0})
     assert out["evoked"] == 1 / 3 and out["total"] is None
 
 
@@ -81,11 +82,23 @@ def test_each_score_needs_all_of_its_items() -> None:
     for name, keys in SUBSCORES.items():
         for key in keys:
             answers = {k: v for k, v in full.items() if k != key}
-            out = score("npsi", answers)
+            out = score_both("npsi", answers)
             assert out["total"] is None
             assert out[name] is None
             assert all(out[other] == 5.0 for other in SUBSCORES if other != name)
-    assert score("npsi", {}) == dict.fromkeys(COLUMNS)
+            # by default: refused, naming the total and the sub-score, the item and the rule
+            text = message("npsi", answers)
+            assert text.startswith(f"npsi: total cannot be scored: item {key} unanswered; total needs all 10 intensity items")
+            assert f"; {name} cannot be scored: item {key} unanswered; {name} needs " in text
+            assert sum(f"{other} cannot be scored" in text for other in SUBSCORES) == 1
+    assert score_both("npsi", {}) == dict.fromkeys(COLUMNS)
+    assert message("npsi", {}).startswith("npsi: the form is blank (no item answered)")
+    assert message("npsi", {"4": 2, "7": 1}).startswith("npsi: no scored item is answered (only items 4, 7)")
+    assert message("npsi", {k: 5 for k in INTENSITY if k not in ("8", "9")}) == (
+        "npsi: total cannot be scored: items 8, 9 unanswered; total needs all 10 intensity items 1, 2, 3, 5, 6, "
+        "8-12 (no published missing-item rule); evoked cannot be scored: items 8, 9 unanswered; evoked needs all 3 "
+        "items 8, 9, 10 (no published missing-item rule); " + HINT
+    )
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -99,7 +112,7 @@ forms = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None)
 @given(form=forms)
 def test_scores_within_range_and_total_is_the_weighted_subscores(form: dict[str, Any]) -> None:
-    out = score("npsi", form)
+    out = score_both("npsi", form)
     assert out["total"] is None or 0 <= out["total"] <= 100
     for name, keys in SUBSCORES.items():
         values = [form[k] for k in keys]
@@ -121,7 +134,7 @@ def test_a_worse_rating_never_gives_a_better_score(form: dict[str, Any], data: s
         return
     key = data.draw(st.sampled_from(candidates))
     higher = data.draw(st.integers(form[key] + 1, 10))
-    before, after = score("npsi", form), score("npsi", form | {key: higher})
+    before, after = score_both("npsi", form), score_both("npsi", form | {key: higher})
     for name in COLUMNS:
         assert (before[name] is None) == (after[name] is None)
         if before[name] is not None:
@@ -176,10 +189,10 @@ FORMS = [
 
 
 def test_score_frame_wide_and_long_agree_with_score() -> None:
-    expected = [score("npsi", f) for f in FORMS]
+    expected = [score_both("npsi", f) for f in FORMS]
 
     wide = pd.DataFrame([{"subject": f"S{i}", "visit": 0} | f for i, f in enumerate(FORMS)])
-    got = score_frame("npsi", wide, id_columns=["subject", "visit"])
+    got = frame_both("npsi", wide, id_columns=["subject", "visit"])
     assert list(got.columns) == ["subject", "visit", *COLUMNS]
     for i, exp in enumerate(expected):
         assert {c: _plain(got.loc[i, c]) for c in COLUMNS} == exp
@@ -191,6 +204,8 @@ def test_score_frame_wide_and_long_agree_with_score() -> None:
             for k, v in f.items()
         ]
     )
-    got = score_frame("npsi", long).set_index("patient_id")
+    with pytest.raises(InstrumentError, match=r"^npsi respondent patient_id=1 visit=3: total cannot be scored: items 3, 5, 6, 11, 12 unanswered; .*; 1 more respondent in these data is incomplete too"):
+        score_frame("npsi", long)
+    got = score_frame("npsi", long, incomplete="missing").set_index("patient_id")
     for i, exp in enumerate(expected):
         assert {c: _plain(got.loc[i, c]) for c in COLUMNS} == exp

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 
@@ -29,9 +30,12 @@ def test_every_rating_is_its_own_score(rating: int) -> None:
 def test_minimum_maximum_and_missing() -> None:
     assert score("nrs", {"1": 0}) == {"nrs": 0.0}
     assert score("nrs", {"1": 10}) == {"nrs": 10.0}
-    assert score("nrs", {}) == {"nrs": None}
-    assert score("nrs", {"1": None}) == {"nrs": None}
-    assert score("nrs", {"1": ""}) == {"nrs": None}
+    for blank in ({}, {"1": None}, {"1": ""}):
+        assert score("nrs", blank, incomplete="missing") == {"nrs": None}
+        assert score_both("nrs", blank) == {"nrs": None}
+        assert message("nrs", blank) == (
+            "nrs: the form is blank (no item answered), so none of its scores (nrs) can be computed; " + HINT
+        )
 
 
 def test_declaration() -> None:
@@ -71,10 +75,10 @@ def test_bad_input_is_rejected_with_a_precise_message(
 
 def test_score_frame_wide_and_long_agree_with_score() -> None:
     ratings: list[Any] = [0, 3, None, 10, 7]
-    expected = [score("nrs", {"1": r}) for r in ratings]
+    expected = [score_both("nrs", {"1": r}) for r in ratings]
 
     wide = pd.DataFrame({"patient_id": [f"P{i}" for i in range(5)], "day": range(1, 6), "1": ratings})
-    got = score_frame("nrs", wide, id_columns=["patient_id", "day"])
+    got = frame_both("nrs", wide, id_columns=["patient_id", "day"])  # row 4 (P2) is blank
     assert list(got.columns) == ["patient_id", "day", "nrs"]
     assert [{"nrs": _plain(v)} for v in got["nrs"]] == expected
 

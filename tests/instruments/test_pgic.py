@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from incomplete import HINT, frame_both, message
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 
@@ -54,7 +55,11 @@ def test_direction_is_not_the_unipolar_hurst_bolton_one():
 
 @pytest.mark.parametrize("missing", [{}, {"1": None}, {"1": ""}, {"1": float("nan")}])
 def test_missing_answer_gives_missing_scores(missing):
-    assert score("pgic", missing) == {"pgic": None, "responder": None, "any_improvement": None}
+    assert score("pgic", missing, incomplete="missing") == {"pgic": None, "responder": None, "any_improvement": None}
+    assert message("pgic", missing) == (
+        "pgic: the form is blank (no item answered), so none of its scores (pgic, responder, any_improvement) "
+        "can be computed; " + HINT
+    )
 
 
 def test_numbers_as_text_and_floats_are_accepted():
@@ -87,7 +92,9 @@ def test_unknown_item_and_option():
 
 def test_score_frame_wide_and_long_agree():
     wide = pd.DataFrame({"patient_id": range(1, 9), "1": [1, 2, 3, 4, 5, 6, 7, None]})
-    out = score_frame("pgic", wide, id_columns=["patient_id"])
+    with pytest.raises(InstrumentError, match=re.escape("pgic row 9: the form is blank (no item answered)")):
+        score_frame("pgic", wide, id_columns=["patient_id"])
+    out = frame_both("pgic", wide, id_columns=["patient_id"])
     assert out["responder"].tolist()[:7] == [EXPECTED[c][0] for c in range(1, 8)]
     assert out["any_improvement"].tolist()[:7] == [EXPECTED[c][1] for c in range(1, 8)]
     assert pd.isna(out.loc[7, "responder"]) and pd.isna(out.loc[7, "pgic"])

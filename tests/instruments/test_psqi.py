@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments.psqi import INSTRUMENT as PSQI
@@ -35,7 +36,7 @@ BASE: dict[str, Any] = {"1": "23:00", "2": 10, "3": "07:00", "4": 8, **dict.from
 
 
 def psqi(changes: dict[str, Any] | None = None, **options: str) -> dict[str, Any]:
-    return score(PSQI, {**BASE, **(changes or {})}, **options)
+    return score_both(PSQI, {**BASE, **(changes or {})}, **options)
 
 
 def components(result: dict[str, Any]) -> list[Any]:
@@ -100,7 +101,7 @@ def test_worked_example_poor_sleeper_and_efficiency_options() -> None:
 
 def test_options_that_ran_are_recorded() -> None:
     out = score_frame(PSQI, pd.DataFrame([BASE]), duration="literal")
-    assert out.attrs["instrument"] == "psqi"
+    assert out.attrs["instrument"] == "psqi" and out.attrs["incomplete"] == "error"
     assert out.attrs["options"] == {"duration": "literal", "efficiency": "inclusive", "sleep_exceeds_bed": "reject"}
 
 
@@ -332,12 +333,29 @@ AFFECTS = {
 
 @pytest.mark.parametrize("key", sorted(AFFECTS))
 def test_missing_item_leaves_its_component_and_global_missing(key: str) -> None:
-    r = score(PSQI, {k: v for k, v in BASE.items() if k != key})
+    answers = {k: v for k, v in BASE.items() if k != key}
+    r = score_both(PSQI, answers)
     assert {c for c in COMPONENTS if r[c] is None} == AFFECTS[key]
     assert all(r[c] == 0 for c in COMPONENTS if c not in AFFECTS[key])
     assert r["global"] is None
     assert r["poor_sleeper"] is None
     assert psqi({key: None}) == r
+    # by default: refused, naming each affected component, then the global score, with the rules
+    text = message(PSQI, answers)
+    named = [c for c in (*COMPONENTS, "global") if f"{c} cannot be scored: item {key} unanswered; {c} needs " in text]
+    assert named == [c for c in COMPONENTS if c in AFFECTS[key]] + ["global"]
+    assert "global needs all 7 components, i.e. every item except the optional 5j (no imputation)" in text
+
+
+def test_missing_item_message_in_full() -> None:
+    assert message(PSQI, {k: v for k, v in BASE.items() if k not in ("8", "9")}) == (
+        "psqi: c7_daytime cannot be scored: items 8, 9 unanswered; c7_daytime needs both items 8 and 9 (no "
+        "imputation); global cannot be scored: items 8, 9 unanswered; global needs all 7 components, i.e. every "
+        "item except the optional 5j (no imputation); " + HINT
+    )
+    assert "c5_disturbances needs all 8 items 5b-5i (a blank 5j counts 0; no imputation)" in message(
+        PSQI, {k: v for k, v in BASE.items() if k != "5c"}
+    )
 
 
 def test_missing_clock_leaves_hours_and_efficiency_missing() -> None:
@@ -349,8 +367,9 @@ def test_missing_clock_leaves_hours_and_efficiency_missing() -> None:
 
 
 def test_nothing_answered() -> None:
-    r = score(PSQI, {})
+    r = score_both(PSQI, {})
     assert all(v is None for v in r.values())
+    assert message(PSQI, {}).startswith("psqi: the form is blank (no item answered), so none of its scores (c1_quality")
 
 
 def test_every_item_is_declared_and_only_5j_is_optional() -> None:
@@ -470,11 +489,11 @@ def test_score_frame_wide_with_id_columns_agrees_with_score() -> None:
     frame = pd.DataFrame(RESPONDENTS)
     frame.insert(0, "patient_id", [f"P{i}" for i in range(len(RESPONDENTS))])
     for options in ({}, {"duration": "literal", "efficiency": "rounded"}):
-        out = score_frame(PSQI, frame, id_columns=["patient_id"], **options)
+        out = frame_both(PSQI, frame, id_columns=["patient_id"], **options)  # row 5: C1 missing
         assert list(out.columns) == ["patient_id", *PSQI.score_names, *REPORTS]
         assert out["patient_id"].tolist() == frame["patient_id"].tolist()
         for i, answers in enumerate(RESPONDENTS):
-            assert _row(out, i) == score(PSQI, answers, **options)
+            assert _row(out, i) == score_both(PSQI, answers, **options)
 
 
 def test_score_frame_long_with_clock_minutes_agrees_with_score() -> None:
@@ -488,11 +507,17 @@ def test_score_frame_long_with_clock_minutes_agrees_with_score() -> None:
                          "value": np.nan if value is None else float(value)})
     rows.append({"patient_id": "P0", "visit": "baseline", "instrument": "hads", "item": "1", "value": 2.0})
     long = pd.DataFrame(rows).astype({"value": float})
-    out = score_frame(PSQI, long)
+    expected_error = (
+        "psqi respondent patient_id=P3 visit=baseline: c1_quality cannot be scored: item 6 unanswered; c1_quality "
+        "needs item 6; global cannot be scored: item 6 unanswered; "
+    )
+    with pytest.raises(InstrumentError, match="^" + re.escape(expected_error)):
+        score_frame(PSQI, long)
+    out = score_frame(PSQI, long, incomplete="missing")
     assert list(out.columns[:2]) == ["patient_id", "visit"]
     assert out["patient_id"].tolist() == [f"P{i}" for i in range(len(RESPONDENTS))]
     for i, answers in enumerate(RESPONDENTS):
-        assert _row(out, i) == score(PSQI, answers)
+        assert _row(out, i) == score_both(PSQI, answers)
 
 
 def test_long_duplicate_item_is_rejected() -> None:

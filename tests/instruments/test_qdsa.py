@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments.qdsa import INSTRUMENT as QDSA
@@ -116,8 +117,16 @@ def test_blank_word_counts_zero() -> None:
 
 @pytest.mark.parametrize("mode", ["all_words", "one_per_subclass"])
 def test_nothing_answered_is_missing(mode: str) -> None:
-    assert score(QDSA, {}, mode=mode) == dict.fromkeys(REPORTED)
-    assert score(QDSA, dict.fromkeys(ALL), mode=mode) == dict.fromkeys(REPORTED)
+    assert score(QDSA, {}, mode=mode, incomplete="missing") == dict.fromkeys(REPORTED)
+    assert score(QDSA, dict.fromkeys(ALL), mode=mode, incomplete="missing") == dict.fromkeys(REPORTED)
+    for blank in ({}, dict.fromkeys(ALL)):
+        assert score_both(QDSA, blank, mode=mode) == dict.fromkeys(REPORTED)
+        assert message(QDSA, blank, mode=mode) == (
+            "qdsa: the form is blank (no item answered), so none of its scores (sensory, affective, total) can be "
+            "computed; " + HINT
+        )
+    # one word rated 0 is an answered form: zeros, no error
+    assert score(QDSA, {"K2": 0}, mode=mode) == {"sensory": 0, "affective": 0, "total": 0, "n_words_rated": 0}
 
 
 @pytest.mark.parametrize("key", ALL)
@@ -195,11 +204,11 @@ RESPONDENTS: list[dict[str, Any]] = [
 def test_score_frame_wide_and_long_agree_with_score() -> None:
     wide = pd.DataFrame(RESPONDENTS, columns=ALL)
     wide.insert(0, "patient_id", ["P1", "P2", "P3", "P4"])
-    out = score_frame(QDSA, wide, id_columns=["patient_id"])
+    out = frame_both(QDSA, wide, id_columns=["patient_id"])  # row 3 (P2) is a blank form
     assert list(out.columns) == ["patient_id", *REPORTED]
     assert out.attrs["options"] == {"mode": "all_words"}
     for i, answers in enumerate(RESPONDENTS):
-        assert {c: _plain(out[c].iloc[i]) for c in REPORTED} == score(QDSA, answers)
+        assert {c: _plain(out[c].iloc[i]) for c in REPORTED} == score_both(QDSA, answers)
 
     rows = [{"patient_id": f"P{i}", "visit": "end_period_1", "instrument": "QDSA", "item": k,
              "value": np.nan if v is None else float(v)}
@@ -209,7 +218,7 @@ def test_score_frame_wide_and_long_agree_with_score() -> None:
     assert out_long["patient_id"].tolist() == ["P0", "P2", "P3"]  # P1 answered nothing: no rows
     for i, pid in enumerate(out_long["patient_id"]):
         answers = RESPONDENTS[int(pid[1:])]
-        assert {c: _plain(out_long[c].iloc[i]) for c in REPORTED} == score(QDSA, answers)
+        assert {c: _plain(out_long[c].iloc[i]) for c in REPORTED} == score_both(QDSA, answers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +238,7 @@ def one_per_subclass(draw: st.DrawFn) -> dict[str, int]:
 
 
 def _frame(batch: list[dict[str, int]], **options: str) -> pd.DataFrame:
-    return score_frame(QDSA, pd.DataFrame(batch, columns=ALL), **options)
+    return frame_both(QDSA, pd.DataFrame(batch, columns=ALL), **options)
 
 
 @settings(max_examples=60, deadline=None)

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
+from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments._sf36_norms import SCALES, norm_set, norm_set_names
@@ -225,8 +226,8 @@ def test_gh_item1_recalibration_ware_vs_rand() -> None:
     # With items 33-36 at their best (33 = 5, 34 = 1, 35 = 5, 36 = 1 -> 4 x 5 = 20 / RAND 4 x 100):
     for answer, ware_item, rand_item in [(1, 5.0, 100), (2, 4.4, 75), (3, 3.4, 50), (4, 2.0, 25), (5, 1.0, 0)]:
         form = _form({1: answer, 33: 5, 34: 1, 35: 5, 36: 1})
-        ware = score("sf36", form)["GH"]
-        rand = score("sf36", form, method="rand")["GH"]
+        ware = score_both("sf36", form)["GH"]
+        rand = score_both("sf36", form, method="rand")["GH"]
         assert_allclose(ware, (20 + ware_item - 5) / 20 * 100, rtol=0, atol=1e-9)  # e.g. 2: 24.4 -> 97
         assert_allclose(rand, (400 + rand_item) / 5, rtol=0, atol=1e-9)  # e.g. 2: 475/5 = 95
 
@@ -270,20 +271,20 @@ BP22_ALONE = {1: 6.0, 2: 4.75, 3: 3.5, 4: 2.25, 5: 1.0}  # [notes]
 def test_bp_only_item_21(answer: int) -> None:
     # [notes] only 21: recalibrate it; 22 takes the same value -> BP = (2 * r21 - 2)/10 * 100
     # e.g. 21 = 3 -> 4.2 + 4.2 = 8.4 -> 64.   RAND: only item 21, linear 100..0 in steps of 20.
-    out = score("sf36", {"21": answer})
+    out = score_both("sf36", {"21": answer})
     assert_allclose(out["BP"], (2 * BP21[answer] - 2) / 10 * 100, rtol=0, atol=1e-9)
     assert out["n_imputed"] == 1 and out["n_missing"] == 34
-    assert_allclose(score("sf36", {"21": answer}, method="rand")["BP"], (6 - answer) * 20, rtol=0, atol=1e-9)
+    assert_allclose(score_both("sf36", {"21": answer}, method="rand")["BP"], (6 - answer) * 20, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("answer", [1, 2, 3, 4, 5])
 def test_bp_only_item_22(answer: int) -> None:
     # [notes] only 22: 1 -> 6.0, 2 -> 4.75, 3 -> 3.5, 4 -> 2.25, 5 -> 1.0; 21 takes the same value
     # e.g. 22 = 2 -> 4.75 + 4.75 = 9.5 -> (9.5-2)/10*100 = 75.   RAND: 22 alone, 100/75/50/25/0.
-    out = score("sf36", {"22": answer})
+    out = score_both("sf36", {"22": answer})
     assert_allclose(out["BP"], (2 * BP22_ALONE[answer] - 2) / 10 * 100, rtol=0, atol=1e-9)
     assert out["n_imputed"] == 1
-    assert_allclose(score("sf36", {"22": answer}, method="rand")["BP"], (5 - answer) * 25, rtol=0, atol=1e-9)
+    assert_allclose(score_both("sf36", {"22": answer}, method="rand")["BP"], (5 - answer) * 25, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("a21", [1, 2, 3, 4, 5, 6])
@@ -291,17 +292,26 @@ def test_bp_only_item_22(answer: int) -> None:
 def test_bp_both_items(a21: int, a22: int) -> None:
     # [notes] both answered: 22 scores 6 if 22 = 1 and 21 = 1; 5 if 22 = 1 and 21 = 2..6; 2->4 ... 5->1
     r22 = (6.0 if a21 == 1 else 5.0) if a22 == 1 else {2: 4.0, 3: 3.0, 4: 2.0, 5: 1.0}[a22]
-    out = score("sf36", {"21": a21, "22": a22})
+    out = score_both("sf36", {"21": a21, "22": a22})
     assert_allclose(out["BP"], (BP21[a21] + r22 - 2) / 10 * 100, rtol=0, atol=1e-9)
     assert out["n_imputed"] == 0
     # RAND: independent linear items, (21: 100..0 in 20s, 22: 100..0 in 25s) averaged
-    rand = score("sf36", {"21": a21, "22": a22}, method="rand")["BP"]
+    rand = score_both("sf36", {"21": a21, "22": a22}, method="rand")["BP"]
     assert_allclose(rand, ((6 - a21) * 20 + (5 - a22) * 25) / 2, rtol=0, atol=1e-9)
 
 
 def test_bp_neither_item() -> None:
-    out = score("sf36", {"1": 3})
+    out = score_both("sf36", {"1": 3})
     assert out["BP"] is None and out["n_imputed"] == 0
+    form = {k: v for k, v in _form(JULIA).items() if k not in ("21", "22")}
+    assert message("sf36", form) == (
+        "sf36: BP cannot be scored: items 21, 22 unanswered; BP needs at least 1 of its 2 items (method='ware': "
+        "half-scale rule); " + HINT
+    )
+    assert message("sf36", form, method="rand") == (
+        "sf36: BP cannot be scored: items 21, 22 unanswered; BP needs at least 1 of its 2 items (method='rand': "
+        "mean of the answered items); " + HINT
+    )
 
 
 # --- the half-scale rule at its boundary ------------------------------------------------------------
@@ -332,43 +342,62 @@ HALF_RULE = [
 @pytest.mark.parametrize(("scale", "answers", "expected"), HALF_RULE, ids=[c[0] for c in HALF_RULE])
 def test_half_scale_rule_boundary(scale: str, answers: dict[int, int], expected: float) -> None:
     k = len(SCALE_ITEMS[scale])
-    out = score("sf36", _form(answers))
+    out = score_both("sf36", _form(answers))
     assert_allclose(out[scale], expected, rtol=0, atol=1e-9)
     assert out["n_imputed"] == k - len(answers)
     fewer = dict(list(answers.items())[:-1])
-    below = score("sf36", _form(fewer))
+    below = score_both("sf36", _form(fewer))
     assert below[scale] is None and below["n_imputed"] == 0
+    # by default one item fewer than half is refused, naming the scale's blank items and the rule
+    # (here with every other scale complete, so that it is the only one refused)
+    blank = [str(i) for i in SCALE_ITEMS[scale] if i not in fewer]
+    others = {i: v for i, v in enumerate(JULIA, start=1) if ITEM_SCALE.get(i) != scale} | fewer
+    assert message("sf36", _form(others)) == (
+        f"sf36: {scale} cannot be scored: {'item' if len(blank) == 1 else 'items'} {', '.join(blank)} unanswered; "
+        f"{scale} needs at least {len(answers)} of its {k} items (method='ware': half-scale rule); " + HINT
+    )
+    assert score("sf36", _form(others | answers))[scale] == pytest.approx(expected, abs=1e-9)  # at the minimum: no error
     # RAND has no minimum: one answered item is enough
     if fewer:
-        assert score("sf36", _form(fewer), method="rand")[scale] is not None
+        assert score_both("sf36", _form(fewer), method="rand")[scale] is not None
 
 
 def test_half_rule_imputation_equals_mean_of_answered_recoded_items() -> None:
     # [notes] missing items take the mean of the answered recoded items, so with GH 1 = 1 (5.0),
     # 34 = 3 (3), 36 = 2 (4) answered: mean 4 -> raw 20 -> (20-5)/20*100 = 75;
     # RAND on the same items: (100 + 50 + 75)/3 = 75 (GH1 = 1 is 100 in both).
-    out = score("sf36", _form({1: 1, 34: 3, 36: 2}))
+    out = score_both("sf36", _form({1: 1, 34: 3, 36: 2}))
     assert_allclose(out["GH"], 75.0, rtol=0, atol=1e-9)
-    assert_allclose(score("sf36", _form({1: 1, 34: 3, 36: 2}), method="rand")["GH"], 75.0, rtol=0, atol=1e-9)
+    assert_allclose(score_both("sf36", _form({1: 1, 34: 3, 36: 2}), method="rand")["GH"], 75.0, rtol=0, atol=1e-9)
 
 
 def test_missing_rule_ware_vs_rand() -> None:
     # [notes] RAND scores any answered item; Ware needs half. GH with only 33 = 4: RAND 75, Ware None.
-    assert score("sf36", {"33": 4}, method="rand")["GH"] == 75.0
-    assert score("sf36", {"33": 4})["GH"] is None
+    assert score_both("sf36", {"33": 4}, method="rand")["GH"] == 75.0
+    assert score_both("sf36", {"33": 4})["GH"] is None
+    assert (
+        "GH cannot be scored: items 1, 34, 35, 36 unanswered; GH needs at least 3 of its 5 items (method='ware': "
+        "half-scale rule)"
+    ) in message("sf36", {"33": 4})
+    assert "GH cannot" not in message("sf36", {"33": 4}, method="rand")  # RAND: one item is enough
 
 
 def test_pcs_mcs_need_all_eight_scales() -> None:
     # [notes] PCS and MCS need all 8 scales; one unscored scale (SF: both items blank) leaves both None
     form = _form(JULIA)
     del form["20"], form["32"]
-    out = score("sf36", form, norms="1990")
+    out = score_both("sf36", form, norms="1990")
     assert out["SF"] is None and out["PCS"] is None and out["MCS"] is None
+    # by default the scale is refused; PCS/MCS follow the scales and are not named themselves
+    assert message("sf36", form, norms="1990") == (
+        "sf36: SF cannot be scored: items 20, 32 unanswered; SF needs at least 1 of its 2 items (method='ware': "
+        "half-scale rule); " + HINT
+    )
     assert out["SF_T"] is None and out["PF_T"] is not None
     assert out["n_missing"] == 2 and out["n_imputed"] == 0
     # with one SF item answered the half rule imputes the other and PCS/MCS exist again
     form["32"] = 2
-    out = score("sf36", form, norms="1990")
+    out = score_both("sf36", form, norms="1990")
     assert out["PCS"] is not None and out["n_imputed"] == 1 and out["n_missing"] == 1
 
 
@@ -397,7 +426,7 @@ def sf36_forms(draw: st.DrawFn) -> tuple[str, str, dict[int, int]]:
 @given(sf36_forms())
 def test_property_scales_within_0_100(case: tuple[str, str, dict[int, int]]) -> None:
     version, method, answers = case
-    out = score("sf36", _form(answers), version=version, method=method)
+    out = score_both("sf36", _form(answers), version=version, method=method)
     for s in SCALES:
         assert out[s] is None or 0.0 <= out[s] <= 100.0
     assert out["n_missing"] == 35 - sum(1 for i in answers if i != 2)
@@ -419,7 +448,7 @@ def test_property_better_answer_never_lowers_its_scale(
     worse = data.draw(st.integers(2, top) if item in LOWER_IS_BETTER else st.integers(1, top - 1))
     better = worse - 1 if item in LOWER_IS_BETTER else worse + 1
     pair = pd.DataFrame([_form({**answers, item: worse}), _form({**answers, item: better})])
-    before, after = score_frame("sf36", pair, version=version, method=method)[ITEM_SCALE[item]]
+    before, after = frame_both("sf36", pair, version=version, method=method)[ITEM_SCALE[item]]
     assert math.isnan(before) == math.isnan(after)  # the same items are answered in both
     if not math.isnan(before):
         assert after > before
@@ -506,15 +535,16 @@ def _random_answers(n: int, *, version: str, seed: int, p_missing: float) -> pd.
 def test_score_frame_wide_agrees_with_score(version: str, method: str, norms: str) -> None:
     answers = _random_answers(60, version=version, seed=7, p_missing=0.25)
     wide = answers.assign(patient_id=[f"P{i:02d}" for i in range(60)])
-    frame = score_frame("sf36", wide, id_columns=["patient_id"], version=version, method=method, norms=norms)
+    frame = frame_both("sf36", wide, id_columns=["patient_id"], version=version, method=method, norms=norms)
     assert list(frame.columns) == ["patient_id", *SCORE_NAMES, *REPORTS]
     assert frame.attrs["options"] == {"version": version, "method": method, "norms": norms}
+    assert frame.attrs["incomplete"] == "missing"
     assert (frame["n_imputed"] > 0).any()
     if method == "ware":  # both branches of the half rule occur in these data
         assert frame["PF"].notna().any() and frame["PF"].isna().any()
     for pos in range(len(answers)):
         row = answers.iloc[pos]
-        single = score("sf36", {k: int(v) for k, v in row.items() if not np.isnan(v)},
+        single = score_both("sf36", {k: int(v) for k, v in row.items() if not np.isnan(v)},
                        version=version, method=method, norms=norms)
         got = {c: _plain(frame.iloc[pos][c]) for c in [*SCORE_NAMES, *REPORTS]}
         assert got.keys() == single.keys()
@@ -535,12 +565,14 @@ def test_score_frame_long_agrees_with_score() -> None:
         {"patient_id": ["P00"], "visit": ["baseline"], "instrument": ["pgic"], "item": ["1"], "value": [3]}
     )
     long = pd.concat([other, long.sample(frac=1.0, random_state=3)], ignore_index=True)  # any row order
-    frame = score_frame("sf36", long)
+    with pytest.raises(InstrumentError, match=r"^sf36 respondent patient_id=P\d\d visit=(baseline|end): [A-Z]{2} cannot be scored: "):
+        score_frame("sf36", long)
+    frame = score_frame("sf36", long, incomplete="missing")
     assert list(frame.columns[:2]) == ["patient_id", "visit"] and len(frame) == 30
     by_id = answers.set_index(["patient_id", "visit"])
     for _, out in frame.iterrows():
         row = by_id.loc[(out["patient_id"], out["visit"])]
-        single = score("sf36", {k: int(v) for k, v in row.items() if not np.isnan(v)})
+        single = score_both("sf36", {k: int(v) for k, v in row.items() if not np.isnan(v)})
         for key, value in single.items():
             got = _plain(out[key])
             if value is None:

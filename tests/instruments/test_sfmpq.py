@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments.sfmpq import INSTRUMENT as SFMPQ
@@ -58,14 +59,15 @@ def test_all_minimum_and_all_maximum() -> None:
 
 
 def test_vas_may_be_fractional() -> None:
-    assert score(SFMPQ, {"vas": 37.5})["vas"] == 37.5
+    assert score_both(SFMPQ, {"vas": 37.5})["vas"] == 37.5
+    assert score(SFMPQ, dict.fromkeys(DESCRIPTORS, 0) | {"ppi": 0, "vas": 37.5})["vas"] == 37.5
 
 
 @pytest.mark.parametrize("key", DESCRIPTORS)
 def test_missing_descriptor_leaves_its_subscale_and_total_missing(key: str) -> None:
     answers = dict.fromkeys(DESCRIPTORS, 1) | {"ppi": 1, "vas": 10}
     answers[key] = None
-    r = score(SFMPQ, answers)
+    r = score_both(SFMPQ, answers)
     assert r["total"] is None
     assert r["n_descriptors_missing"] == 1
     if key in SENSORY:
@@ -73,14 +75,25 @@ def test_missing_descriptor_leaves_its_subscale_and_total_missing(key: str) -> N
     else:
         assert (r["sensory"], r["affective"]) == (11, None)
     assert (r["ppi"], r["vas"]) == (1, 10)
+    # by default: refused, naming the subscale and the total, the descriptor and the rule
+    scale, rule = ("sensory", "needs all 11 items 1-11") if key in SENSORY else ("affective", "needs all 4 items 12-15")
+    assert message(SFMPQ, answers) == (
+        f"sfmpq: {scale} cannot be scored: item {key} unanswered; {scale} {rule} (no published imputation rule); "
+        f"total cannot be scored: item {key} unanswered; total needs all 15 descriptors 1-15 (no published "
+        "imputation rule); " + HINT
+    )
 
 
 def test_ppi_and_vas_are_independent_of_the_descriptors() -> None:
-    r = score(SFMPQ, {"ppi": 4})
+    r = score_both(SFMPQ, {"ppi": 4})
     assert r == {"sensory": None, "affective": None, "total": None, "ppi": 4, "vas": None,
                  "n_descriptors_missing": 15}
-    full = score(SFMPQ, dict.fromkeys(DESCRIPTORS, 2))
+    full = score_both(SFMPQ, dict.fromkeys(DESCRIPTORS, 2))
     assert (full["total"], full["ppi"], full["vas"]) == (30, None, None)
+    assert message(SFMPQ, dict.fromkeys(DESCRIPTORS, 2)) == (
+        "sfmpq: ppi cannot be scored: item ppi unanswered; ppi needs item ppi; vas cannot be scored: item vas "
+        "unanswered; vas needs item vas; " + HINT
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,6 +118,8 @@ def test_unknown_item_is_rejected(key: str) -> None:
 def test_options_are_rejected() -> None:
     with pytest.raises(InstrumentError, match=re.escape("sfmpq: unknown option 'version'; options: none")):
         score(SFMPQ, {}, version="sfmpq2")
+    with pytest.raises(InstrumentError, match=re.escape("sfmpq: unknown option 'version'; options: none")):
+        score(SFMPQ, {}, version="sfmpq2", incomplete="missing")
 
 
 def test_bad_value_in_a_frame_names_the_row() -> None:
@@ -130,24 +145,27 @@ RESPONDENTS: list[dict[str, Any]] = [
 def test_score_frame_wide_and_long_agree_with_score() -> None:
     wide = pd.DataFrame(RESPONDENTS)
     wide.insert(0, "visit", ["v1", "v2", "v3", "v4"])
-    out = score_frame(SFMPQ, wide, id_columns=["visit"])
+    out = frame_both(SFMPQ, wide, id_columns=["visit"])  # rows 4 and 5 are incomplete
     assert list(out.columns) == ["visit", *COLUMNS]
     for i, answers in enumerate(RESPONDENTS):
-        assert {c: _plain(out[c].iloc[i]) for c in COLUMNS} == score(SFMPQ, answers)
+        assert {c: _plain(out[c].iloc[i]) for c in COLUMNS} == score_both(SFMPQ, answers)
 
     rows = [{"patient_id": 7, "visit": f"v{i}", "instrument": "sfmpq", "item": k, "value": float(v)}
             for i, answers in enumerate(RESPONDENTS) for k, v in answers.items()]
-    out_long = score_frame(SFMPQ, pd.DataFrame(rows))
+    with pytest.raises(InstrumentError, match=r"^sfmpq respondent patient_id=7 visit=v2: affective cannot be scored"):
+        score_frame(SFMPQ, pd.DataFrame(rows))
+    out_long = score_frame(SFMPQ, pd.DataFrame(rows), incomplete="missing")
     assert out_long["visit"].tolist() == ["v0", "v1", "v2", "v3"]
     for i, answers in enumerate(RESPONDENTS):
-        assert {c: _plain(out_long[c].iloc[i]) for c in COLUMNS} == score(SFMPQ, answers)
+        assert {c: _plain(out_long[c].iloc[i]) for c in COLUMNS} == score_both(SFMPQ, answers)
 
 
 complete = st.fixed_dictionaries({k: st.integers(0, 3) for k in DESCRIPTORS})
 
 
 def _frame(batch: list[dict[str, Any]]) -> pd.DataFrame:
-    return score_frame(SFMPQ, pd.DataFrame(batch, columns=DESCRIPTORS).astype(object))
+    """The descriptors only: ppi and vas are blank, so the default refuses every row (checked)."""
+    return frame_both(SFMPQ, pd.DataFrame(batch, columns=DESCRIPTORS).astype(object))
 
 
 @settings(max_examples=60, deadline=None)
@@ -175,6 +193,6 @@ def test_vectorised_equals_one_by_one(batch: list[dict[str, int]], data: st.Data
     batch = [{k: (None if data.draw(st.integers(0, 9)) == 0 else v) for k, v in a.items()} for a in batch]
     out = _frame(batch)
     for i, answers in enumerate(batch):
-        assert {c: _plain(out[c].iloc[i]) for c in COLUMNS} == score(SFMPQ, answers)
+        assert {c: _plain(out[c].iloc[i]) for c in COLUMNS} == score_both(SFMPQ, answers)
     assert np.array_equal(out["n_descriptors_missing"].to_numpy(dtype=int),
                           [sum(v is None for v in a.values()) for a in batch])

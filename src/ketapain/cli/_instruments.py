@@ -1,9 +1,10 @@
 """``ketapain score`` and ``ketapain instruments``: score questionnaire answers, list instruments.
 
 Thin: reads the JSON file, calls :func:`ketapain.instruments.score`, prints a table or JSON that
-says which options ran. Errors (unknown instrument, item or option, a bad value, unreadable
-file or JSON) print ``error: ...`` on stderr, naming the file and, for a list, the entry's
-0-based index, and exit 1.
+says which options ran and how incomplete answers were treated (``--incomplete error|missing``,
+default error). Errors (unknown instrument, item or option, a bad value, more unanswered items
+than the manual allows, unreadable file or JSON) print ``error: ...`` on stderr, naming the file
+and, for a list, the entry's 0-based index, and exit 1.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from rich.text import Text
 from ketapain.errors import InstrumentError
 from ketapain.instruments import Instrument, get_instrument, instruments, score
 from ketapain.instruments._fhir import read_wording, to_fhir_questionnaire
+from ketapain.instruments._registry import INCOMPLETE, INCOMPLETE_HINT
 
 __all__ = ["instruments_command", "score_command"]
+
+_CLI_HINT = "pass --incomplete missing to get NA (null in JSON) instead"
 
 
 def score_command(
@@ -38,10 +42,23 @@ def score_command(
         list[str] | None,
         typer.Option("--option", "-o", metavar="NAME=VALUE", help="A scoring option of the instrument (repeatable).", show_default=False),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help='Print {"instrument", "options", "scores"} (a list for a list).')] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help='Print {"instrument", "options", "incomplete", "scores"} (a list for a list).')
+    ] = False,
+    incomplete: Annotated[
+        str,
+        typer.Option(
+            "--incomplete",
+            metavar="error|missing",
+            help="More unanswered items than the manual allows for a score (or a blank form): "
+            "error = exit 1 naming the score, the items and the rule; missing = print the score as NA (null).",
+        ),
+    ] = "error",
 ) -> None:
     """Score questionnaire answers as the instrument's manual defines; the output names the options that ran."""
     try:
+        if incomplete not in INCOMPLETE:
+            raise InstrumentError(f"--incomplete {incomplete!r} is not one of {', '.join(INCOMPLETE)}")
         inst = get_instrument(instrument)
         options = inst.resolve_options(_parse_options(option or []))
         data = _read_json(responses_json)
@@ -52,21 +69,21 @@ def score_command(
             if not isinstance(entry, dict):
                 raise InstrumentError(f"{place}: expected an object of item -> value, got {_json_type(entry)}")
             try:
-                results.append(score(inst, entry, **options))
+                results.append(score(inst, entry, incomplete=incomplete, **options))  # type: ignore[arg-type]
             except InstrumentError as exc:
-                raise InstrumentError(f"{place}: {exc}") from None
+                raise InstrumentError(f"{place}: {str(exc).replace(INCOMPLETE_HINT, _CLI_HINT)}") from None
     except InstrumentError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
 
-    payloads = [{"instrument": inst.name, "options": options, "scores": r} for r in results]
+    payloads = [{"instrument": inst.name, "options": options, "incomplete": incomplete, "scores": r} for r in results]
     if json_output:
         typer.echo(json.dumps(payloads if is_list else payloads[0], allow_nan=False))
         return
     console = Console()
     for i, result in enumerate(results):
         title = f"{inst.name}: {responses_json.name}" + (f" [{i}]" if is_list else "")
-        console.print(_score_table(inst, result, title, options))
+        console.print(_score_table(inst, result, title, options, incomplete))
 
 
 def instruments_command(
@@ -131,6 +148,10 @@ def _parse_options(given: list[str]) -> dict[str, str]:
         if not sep or not key.strip():
             raise InstrumentError(f"--option {text!r} must be NAME=VALUE, e.g. --option missing=half_rule")
         key = key.strip()
+        if key == "incomplete":
+            raise InstrumentError(
+                f"--option {text!r}: incomplete is not an instrument option; use --incomplete {'|'.join(INCOMPLETE)}"
+            )
         if key in out:
             raise InstrumentError(f"--option {key} is given twice")
         out[key] = value.strip()
@@ -174,8 +195,8 @@ def _range(minimum: float | None, maximum: float | None, kind: str) -> str:
     return f"{_fmt(minimum) if minimum is not None else ''}..{_fmt(maximum) if maximum is not None else ''}"
 
 
-def _score_table(inst: Instrument, result: dict[str, Any], title: str, options: dict[str, str]) -> Table:
-    caption = "options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "none")
+def _score_table(inst: Instrument, result: dict[str, Any], title: str, options: dict[str, str], incomplete: str) -> Table:
+    caption = "options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "none") + f"\nincomplete: {incomplete}"
     table = Table(title=Text(title), caption=Text(caption))
     table.add_column("score", overflow="fold")
     table.add_column("value", justify="right")
@@ -217,11 +238,13 @@ def _detail_tables(inst: Instrument) -> list[Table]:
             options.add_row(Text(o.name), Text(", ".join(o.choices)), Text(o.default), Text(o.doc))
         tables.append(options)
     scores = Table(title="scores")
-    for col in ("name", "range", "definition"):
+    with_rules = any(s.rule for s in inst.scores)  # the missing-item rule of each score, when declared
+    for col in ("name", "range", "definition", *(["missing items"] if with_rules else [])):
         scores.add_column(col, overflow="fold")
     for s in inst.scores:
-        scores.add_row(Text(s.name), Text(_range(s.minimum, s.maximum, s.kind)), Text(s.doc))
+        rule = [Text(s.rule)] if with_rules else []
+        scores.add_row(Text(s.name), Text(_range(s.minimum, s.maximum, s.kind)), Text(s.doc), *rule)
     for s in inst.reports:
-        scores.add_row(Text(s.name, style="dim"), Text("report"), Text(s.doc))
+        scores.add_row(Text(s.name, style="dim"), Text("report"), Text(s.doc), *([Text("")] if with_rules else []))
     tables.append(scores)
     return tables

@@ -3,6 +3,11 @@
 Instrument modules are the public (non-underscore) modules of this package that define an
 ``INSTRUMENT``; they are found once, on first use, so adding a questionnaire means adding one
 module and nothing else.
+
+Both entry points take the framework keyword ``incomplete``: ``"error"`` (default) refuses a
+respondent with more unanswered items than the manual allows for one of its scores (an
+:class:`~ketapain.errors.InstrumentError` naming the respondent, the score, the unanswered
+items and the rule), ``"missing"`` leaves that score None and reports the missing items.
 """
 
 from __future__ import annotations
@@ -11,19 +16,24 @@ import importlib
 import math
 import pkgutil
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ketapain.errors import FIRST_DATA_ROW, InstrumentError
-from ketapain.instruments._spec import RESPONDENTS, Instrument, declared_columns
+from ketapain.instruments._spec import RESPONDENTS, Instrument, declared_columns, respondent
 
 __all__ = ["get_instrument", "instruments", "score", "score_frame"]
 
 _REGISTRY: dict[str, Instrument] = {}
 LONG_COLUMNS = ("instrument", "item", "value")
 LONG_KEYS = ("patient_id", "visit")
+
+Incomplete = Literal["error", "missing"]
+INCOMPLETE: tuple[str, ...] = ("error", "missing")
+INCOMPLETE_HINT = "pass incomplete='missing' to get None instead"
+"""How every incomplete-respondent message ends (the CLI replaces it with its own flag)."""
 
 
 def _is_instrument(obj: object) -> bool:
@@ -103,6 +113,73 @@ def _run(inst: Instrument, numeric: pd.DataFrame, options: Mapping[str, str]) ->
     return out
 
 
+def _check_incomplete_keyword(inst: Instrument, incomplete: Any) -> None:
+    if not isinstance(incomplete, str) or incomplete not in INCOMPLETE:
+        raise InstrumentError(f"{inst.name}: incomplete={incomplete!r} is not one of {', '.join(INCOMPLETE)}")
+
+
+def _items_text(keys: Sequence[str]) -> str:
+    return ("item " if len(keys) == 1 else "items ") + ", ".join(keys)
+
+
+def _refuse_incomplete(
+    inst: Instrument, numeric: pd.DataFrame, out: pd.DataFrame, options: Mapping[str, str]
+) -> None:
+    """``incomplete="error"``: raise for the first respondent with a score left missing by
+    unanswered items (beyond the manual's allowance) or with a blank form; vectorised.
+
+    A score is checked when it declares ``items``: it must not be missing while one of its
+    items (under the options that ran) is unanswered. A blank form — no scored item answered
+    and every score missing — is refused too, whatever the scores declare.
+    """
+    n = len(out)
+    if n == 0 or not inst.scores:
+        return
+    blank = np.isnan(numeric.to_numpy(dtype=float))  # (n, items), True = unanswered
+    column = {str(k): j for j, k in enumerate(numeric.columns)}  # one column per item (numeric_items)
+    missing = {s.name: pd.isna(out[s.name].to_numpy()) for s in inst.scores}
+    scored = [column[it.key] for it in inst.items if it.scored]
+    form_blank = np.logical_and.reduce(list(missing.values())) & blank[:, scored].all(axis=1)
+    failing: list[tuple[str, tuple[str, ...], str, np.ndarray]] = []
+    for s in inst.scores:
+        keys, rule = s.requirement(options)
+        if not keys:
+            continue
+        mask = missing[s.name] & blank[:, [column[k] for k in keys]].any(axis=1)
+        if mask.any():
+            failing.append((s.name, keys, rule, mask))
+    bad = form_blank.copy()
+    for *_, mask in failing:
+        bad |= mask
+    if not bad.any():
+        return
+    positions = np.flatnonzero(bad)
+    pos = int(positions[0])
+    row_blank = {k: bool(blank[pos, column[k]]) for k in inst.item_keys}
+    if form_blank[pos]:
+        answered = [k for k in inst.item_keys if not row_blank[k]]
+        scores = ", ".join(inst.score_names)
+        what = (
+            f"the form is blank (no item answered), so none of its scores ({scores}) can be computed"
+            if not answered
+            else f"no scored item is answered (only {_items_text(answered)}), so none of its scores ({scores}) "
+            "can be computed"
+        )
+    else:
+        what = "; ".join(
+            f"{name} cannot be scored: {_items_text([k for k in keys if row_blank[k]])} unanswered; {name} {rule}"
+            for name, keys, rule, mask in failing
+            if mask[pos]
+        )
+    more = len(positions) - 1
+    also = ""
+    if more:
+        also = f"; {more} more respondents in these data are incomplete too" if more > 1 else (
+            "; 1 more respondent in these data is incomplete too"
+        )
+    raise InstrumentError(f"{inst.name}{respondent(numeric, pos)}: {what}{also}; {INCOMPLETE_HINT}")
+
+
 def _is_blank(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(float(value)))
 
@@ -125,7 +202,13 @@ def _plain(value: Any, kind: str = "number") -> float | bool | int | None:
     return float(value)
 
 
-def score(instrument: str | Instrument, responses: Mapping[str, Any], **options: str) -> dict[str, Any]:
+def score(
+    instrument: str | Instrument,
+    responses: Mapping[str, Any],
+    *,
+    incomplete: Incomplete = "error",
+    **options: str,
+) -> dict[str, Any]:
     """Score one respondent's answers.
 
     Parameters
@@ -133,22 +216,40 @@ def score(instrument: str | Instrument, responses: Mapping[str, Any], **options:
     instrument : instrument name (see :func:`instruments`) or object.
     responses : item key -> recorded value (numbers; ``"HH:MM"`` for clock items; None or
         absent = missing).
+    incomplete : what to do when more items are unanswered than the manual allows for a score
+        (a framework keyword, not an instrument option). ``"error"`` (default): raise
+        InstrumentError naming the score, the unanswered items and the rule; a blank form is
+        refused too. ``"missing"``: that score is None (the report entries count what was
+        missing). Missing items within the manual's allowance are always handled as the
+        manual says (e.g. pro-rated) and reported.
     **options : the instrument's named options (defaults documented per instrument).
 
     Returns
     -------
     dict
-        Every declared score (``None`` when the manual's rules leave it missing), then the
-        report entries (e.g. how many items were imputed). Which options ran is in
-        ``score_frame(...).attrs["options"]`` and in the CLI output.
+        Every declared score (``None`` when the manual's rules leave it missing, only with
+        ``incomplete="missing"`` or for scores missing for other reasons, e.g. SF-36 PCS/MCS
+        under RAND scoring), then the report entries (e.g. how many items were imputed).
+        Which options ran is in ``score_frame(...).attrs["options"]`` and in the CLI output.
 
     Raises
     ------
     InstrumentError
         Unknown instrument, item or option; a value of the wrong type or outside the allowed
-        values — the message names instrument, item, value and what is allowed.
+        values — the message names instrument, item, value and what is allowed; with
+        ``incomplete="error"``, too many unanswered items for a score, or a blank form.
+
+    Examples
+    --------
+    >>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule")
+    Traceback (most recent call last):
+    ...
+    ketapain.errors.InstrumentError: hads: depression cannot be scored: items 2, 4, 6, 8, 10, 12, 14 unanswered; depression needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016); pass incomplete='missing' to get None instead
+    >>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule", incomplete="missing")["depression"] is None
+    True
     """
     inst = get_instrument(instrument)
+    _check_incomplete_keyword(inst, incomplete)
     opts = inst.resolve_options(options)
     if not isinstance(responses, Mapping):
         raise InstrumentError(f"{inst.name}: responses must be a mapping of item -> value, got {type(responses).__name__}")
@@ -159,7 +260,10 @@ def score(instrument: str | Instrument, responses: Mapping[str, Any], **options:
         answers[str(k)] = v
     frame = pd.DataFrame([answers], index=pd.Index(["responses"]), dtype=object)
     numeric = inst.numeric_items(frame, where="responses")
-    row = _run(inst, numeric, opts).iloc[0]
+    out = _run(inst, numeric, opts)
+    if incomplete == "error":
+        _refuse_incomplete(inst, numeric, out, opts)
+    row = out.iloc[0]
     kinds = {s.name: s.kind for s in (*inst.scores, *inst.reports)}
     return {name: _plain(row[name], kinds[name]) for name in declared_columns(inst)}
 
@@ -169,6 +273,7 @@ def score_frame(
     data: pd.DataFrame,
     *,
     id_columns: Sequence[str] = (),
+    incomplete: Incomplete = "error",
     **options: str,
 ) -> pd.DataFrame:
     """Score many respondents at once (vectorised).
@@ -179,8 +284,14 @@ def score_frame(
     and each patient x visit is one respondent (or each combination of ``id_columns``, when
     given, e.g. ``("patient_id", "period")``).
 
+    ``incomplete`` is as in :func:`score`: with ``"error"`` (default) the first respondent with
+    more unanswered items than the manual allows for a score (or a blank form) raises, naming
+    that respondent and how many more are incomplete; with ``"missing"`` those scores are
+    missing (NaN/NA) and every respondent is scored.
+
     Returns the id columns (``patient_id, visit`` for long input), the declared scores and the
-    report columns; ``attrs["instrument"]`` and ``attrs["options"]`` record what ran.
+    report columns; ``attrs["instrument"]``, ``attrs["options"]`` and ``attrs["incomplete"]``
+    record what ran.
 
     Raises
     ------
@@ -197,6 +308,7 @@ def score_frame(
     1           2   5.0      False            False
     """
     inst = get_instrument(instrument)
+    _check_incomplete_keyword(inst, incomplete)
     opts = inst.resolve_options(options)
     if isinstance(id_columns, str):
         id_columns = (id_columns,)
@@ -239,6 +351,9 @@ def score_frame(
     positional = numeric.reset_index(drop=True)
     positional.attrs = dict(numeric.attrs)
     scored = _run(inst, positional, opts)
+    if incomplete == "error":
+        _refuse_incomplete(inst, positional, scored, opts)
+    scored.attrs["incomplete"] = incomplete
     out = pd.concat([ids.reset_index(drop=True), scored], axis=1)
     out.attrs.update(scored.attrs)
     return out

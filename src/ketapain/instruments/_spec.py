@@ -13,6 +13,10 @@ Every questionnaire module declares one :class:`Instrument`. The framework (this
 The instrument's scorer then only does arithmetic, vectorised over respondents. It returns a
 frame with the declared score columns (NaN/None where the manual's rules leave a score
 missing) and may add the declared *report* columns (e.g. how many items were pro-rated).
+Each score declares the items it is computed from and its missing-item rule
+(:attr:`Score.items`, :attr:`Score.rule`), so that the framework can refuse, by default, a
+score left missing because more items are unanswered than the manual allows (see
+``incomplete`` in ``_registry``).
 A scorer that rejects a combination of answers (a cross-item rule) names the respondent with
 :func:`respondent`, the same way the framework's own messages do.
 
@@ -22,6 +26,7 @@ No licensed wording lives here: items carry neutral labels only (see docs/instru
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +42,9 @@ __all__ = ["Instrument", "Item", "Option", "Score", "parse_clock", "respondent"]
 
 ItemKind = Literal["integer", "number", "clock"]
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+RESERVED_OPTIONS = ("incomplete", "id_columns")
+"""Keywords of ``score``/``score_frame``: no instrument option may take these names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +104,54 @@ class Option:
     doc: str
 
 
+Requirement = Callable[[Mapping[str, str]], tuple[tuple[str, ...], str]]
+"""``options -> (items, rule)``: a score's items and missing-item rule under given options."""
+
+
 @dataclass(frozen=True, slots=True)
 class Score:
-    """One output of an instrument: name, range (None = unbounded) and definition."""
+    """One output of an instrument: name, range (None = unbounded), definition, and what it needs.
+
+    Attributes
+    ----------
+    name, doc : the score's name and definition.
+    minimum, maximum : its range (None = unbounded); the framework checks every value against it.
+    kind : ``"number"``, ``"bool"`` (true/false) or ``"count"`` (whole numbers).
+    items : the item keys the score is computed from, for a score that unanswered items can
+        leave missing. With ``incomplete="error"`` (the default of ``score`` and
+        ``score_frame``) a respondent whose score comes back missing while at least one of
+        these items is unanswered is refused with an InstrumentError that names the score,
+        the unanswered items and ``rule``. None (the default) for scores that are missing for
+        other reasons only (e.g. SF-36 PCS/MCS, which follow the scales) and for reports.
+    rule : the manual's missing-item allowance, as it reads after the score's name in a
+        message: ``"needs at least 4 of the 7 items"``, ``"needs all 10 items"``. Shown by
+        ``ketapain instruments``; when it depends on options it states every reading.
+    needs : when the items or the rule depend on the instrument's options (DN4 ``version``,
+        HADS ``missing``, ...), a function ``options -> (items, rule)`` giving them for the
+        options that ran; its items must be among ``items`` (the widest set).
+    """
 
     name: str
     doc: str
     minimum: float | None = None
     maximum: float | None = None
     kind: Literal["number", "bool", "count"] = "number"
+    items: tuple[str, ...] | None = None
+    rule: str = ""
+    needs: Requirement | None = None
+
+    def requirement(self, options: Mapping[str, str]) -> tuple[tuple[str, ...] | None, str]:
+        """``(items, rule)`` under the resolved ``options`` (``items`` None: never checked).
+
+        Examples
+        --------
+        >>> s = Score("total", "sum", items=("1", "2"), rule="needs both items")
+        >>> s.requirement({})
+        (('1', '2'), 'needs both items')
+        """
+        if self.items is None or self.needs is None:
+            return self.items, self.rule
+        return self.needs(options)
 
 
 Scorer = Callable[[pd.DataFrame, Mapping[str, str]], pd.DataFrame]
@@ -143,6 +190,11 @@ class Instrument:
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate option names")
         for o in self.options:
+            if o.name in RESERVED_OPTIONS:
+                raise ValueError(
+                    f"{self.name}: option name {o.name!r} is reserved (a keyword of score() and score_frame())"
+                )
+        for o in self.options:
             if o.default not in o.choices:
                 raise ValueError(f"{self.name}: option {o.name} default {o.default!r} is not one of its choices")
         for it in self.items:
@@ -151,6 +203,37 @@ class Instrument:
             if it.step is not None and it.step <= 0:
                 raise ValueError(f"{self.name}: item {it.key} has a step <= 0")
         object.__setattr__(self, "_index", {it.key: it for it in self.items})
+        for s in self.reports:
+            if s.items is not None or s.needs is not None:
+                raise ValueError(f"{self.name}: report {s.name} declares items; only scores are checked")
+        for s in self.scores:
+            self._check_requirement(s)
+
+    def _check_requirement(self, s: Score) -> None:
+        """A score's declared items and rule, also under every combination of options."""
+        if s.items is None:
+            if s.needs is not None:
+                raise ValueError(f"{self.name}: score {s.name} has needs but no items")
+            return
+        if not isinstance(s.items, tuple) or not s.items:
+            raise ValueError(f"{self.name}: score {s.name} items must be a non-empty tuple of item keys")
+        if not s.rule.strip():
+            raise ValueError(f"{self.name}: score {s.name} declares items but no rule")
+        combos = [dict(zip([o.name for o in self.options], c, strict=True))
+                  for c in itertools.product(*(o.choices for o in self.options))]
+        for opts in combos if s.needs is not None else [{}]:
+            keys, rule = s.requirement(opts)
+            where = f" under {opts}" if s.needs is not None else ""
+            if not isinstance(keys, tuple) or not keys or not isinstance(rule, str) or not rule.strip():
+                raise ValueError(f"{self.name}: score {s.name}{where}: needs must give a non-empty tuple of items and a rule")
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"{self.name}: score {s.name}{where}: an item is listed twice")
+            unknown = [k for k in keys if k not in self._index or k not in s.items]
+            if unknown:
+                raise ValueError(
+                    f"{self.name}: score {s.name}{where}: items {', '.join(unknown)} are not items of the "
+                    "instrument (or not among the score's declared items)"
+                )
 
     @property
     def item_keys(self) -> tuple[str, ...]:
@@ -175,6 +258,10 @@ class Instrument:
         """Defaults updated with ``given``; unknown names or values raise InstrumentError."""
         known = {o.name: o for o in self.options}
         for name in given:
+            if name in RESERVED_OPTIONS:
+                raise InstrumentError(
+                    f"{self.name}: {name!r} is a keyword of score() and score_frame(), not an option of {self.name}"
+                )
             if name not in known:
                 allowed = ", ".join(known) if known else "none"
                 raise InstrumentError(f"{self.name}: unknown option {name!r}; options: {allowed}")
@@ -202,7 +289,15 @@ class Instrument:
             return None if v is None else (int(v) if float(v).is_integer() else float(v))
 
         def out(s: Score) -> dict[str, Any]:
-            return {"name": s.name, "kind": s.kind, "minimum": num(s.minimum), "maximum": num(s.maximum), "definition": s.doc}
+            return {
+                "name": s.name,
+                "kind": s.kind,
+                "minimum": num(s.minimum),
+                "maximum": num(s.maximum),
+                "definition": s.doc,
+                "items": None if s.items is None else list(s.items),
+                "rule": s.rule,
+            }
 
         return {
             "name": self.name,

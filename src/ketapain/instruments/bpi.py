@@ -21,14 +21,23 @@ subscore, which then needs at least 3 of its 4 items.
 Reported: ``least_gt_worst`` (item 4 > item 3: scored as given, but flagged) and
 ``n_interference_answered``.
 
+A score whose minimum is not met (a blank severity or relief item, too few interference items)
+raises :class:`~ketapain.errors.InstrumentError` by default (``incomplete="error"``), naming the
+score, the unanswered items and the minimum; with ``incomplete="missing"`` it is None.
+
 Examples
 --------
 >>> from ketapain.instruments import score
->>> out = score("bpi", {"3": 8, "4": 2, "5": 5, "6": 3, "8": 40, "9a": 6, "9b": 4, "9c": 7, "9d": 5})
+>>> answers = {"3": 8, "4": 2, "5": 5, "6": 3, "8": 40, "9a": 6, "9b": 4, "9c": 7, "9d": 5}
+>>> out = score("bpi", answers, incomplete="missing")
 >>> out["severity_mean"], out["interference_mean"], out["interference_activity"]
 (4.5, 5.5, 6.0)
 >>> out["interference_affective"] is None, out["n_interference_answered"]
 (True, 4)
+>>> score("bpi", answers)
+Traceback (most recent call last):
+...
+ketapain.errors.InstrumentError: bpi: interference_affective cannot be scored: items 9e, 9g unanswered; interference_affective needs at least 2 of its 3 items 9b, 9e, 9g; pass incomplete='missing' to get None instead
 """
 
 from __future__ import annotations
@@ -47,6 +56,11 @@ _AFFECTIVE = ("9b", "9e", "9g")
 _ACTIVITY = {"excluded": ("9a", "9c", "9d"), "in_activity": ("9a", "9c", "9d", "9f")}
 _ACTIVITY_NEEDED = {"excluded": 2, "in_activity": 3}
 _INTERFERENCE_NEEDED = 4
+
+
+def _activity_needs(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    keys, needed = _ACTIVITY[options["sleep"]], _ACTIVITY_NEEDED[options["sleep"]]
+    return keys, f"needs at least {needed} of its {len(keys)} items {', '.join(keys)} (sleep={options['sleep']!r})"
 
 
 def _mean_if(items: pd.DataFrame, keys: Sequence[str], needed: int) -> pd.Series:
@@ -112,20 +126,27 @@ INSTRUMENT = Instrument(
         ),
     ),
     scores=(
-        Score("worst", "item 3", 0, 10),
-        Score("least", "item 4", 0, 10),
-        Score("average", "item 5", 0, 10),
-        Score("now", "item 6", 0, 10),
-        Score("severity_mean", "mean of items 3-6 (all 4 needed)", 0, 10),
-        Score("interference_mean", "mean of the answered items 9a-9g (>= 4 of 7 needed)", 0, 10),
-        Score("interference_affective", "mean of the answered 9b, 9e, 9g (>= 2 of 3 needed)", 0, 10),
+        Score("worst", "item 3", 0, 10, items=("3",), rule="needs item 3"),
+        Score("least", "item 4", 0, 10, items=("4",), rule="needs item 4"),
+        Score("average", "item 5", 0, 10, items=("5",), rule="needs item 5"),
+        Score("now", "item 6", 0, 10, items=("6",), rule="needs item 6"),
+        Score("severity_mean", "mean of items 3-6 (all 4 needed)", 0, 10,
+              items=_SEVERITY, rule="needs all 4 severity items 3, 4, 5, 6 (convention)"),
+        Score("interference_mean", "mean of the answered items 9a-9g (>= 4 of 7 needed)", 0, 10,
+              items=_INTERFERENCE,
+              rule=f"needs at least {_INTERFERENCE_NEEDED} of the 7 interference items 9a-9g (User Guide: more than 50%)"),
+        Score("interference_affective", "mean of the answered 9b, 9e, 9g (>= 2 of 3 needed)", 0, 10,
+              items=_AFFECTIVE, rule="needs at least 2 of its 3 items 9b, 9e, 9g"),
         Score(
             "interference_activity",
             "mean of the answered 9a, 9c, 9d (>= 2 of 3), or 9a, 9c, 9d, 9f (>= 3 of 4) with sleep='in_activity'",
             0,
             10,
+            items=_ACTIVITY["in_activity"],
+            rule="needs at least 2 of 9a, 9c, 9d (sleep='excluded') or 3 of 9a, 9c, 9d, 9f (sleep='in_activity')",
+            needs=_activity_needs,
         ),
-        Score("relief_pct", "item 8, percent relief", 0, 100),
+        Score("relief_pct", "item 8, percent relief", 0, 100, items=("8",), rule="needs item 8"),
     ),
     reports=(
         Score("least_gt_worst", "least pain (4) above worst pain (3): scored, but check the form", kind="bool"),

@@ -12,11 +12,12 @@ Option ``version``:
   Examination items 8-10 are refused in this version (they do not belong to the form).
 
 Missing items: the paper gives no rule, so ``total`` and ``neuropathic`` need every item of
-the version (otherwise None). Reported separately, never folded into the total:
-``neuropathic_deduced`` is True when the positives among the answered items already reach the
-cut-off, False when even all missing items positive could not reach it, None otherwise (it
-equals ``neuropathic`` on a complete form); ``n_positive`` and ``n_missing`` count answered
-positives and missing items of the version.
+the version: an unanswered item raises :class:`~ketapain.errors.InstrumentError` by default
+(``incomplete="error"``), or leaves both None with ``incomplete="missing"``. Reported
+separately, never folded into the total: ``neuropathic_deduced`` is True when the positives
+among the answered items already reach the cut-off, False when even all missing items positive
+could not reach it, None otherwise (it equals ``neuropathic`` on a complete form);
+``n_positive`` and ``n_missing`` count answered positives and missing items of the version.
 
 Examples
 --------
@@ -24,7 +25,7 @@ Examples
 >>> answers = {"1": 1, "2": 0, "3": 1, "4": 1, "5": 0, "6": 0, "7": 0, "8": 1, "9": 0, "10": 0}
 >>> score("dn4", answers)
 {'total': 4.0, 'neuropathic': True, 'neuropathic_deduced': True, 'n_positive': 4, 'n_missing': 0}
->>> score("dn4", {"1": 1, "2": 1, "3": 1}, version="interview")["neuropathic_deduced"]
+>>> score("dn4", {"1": 1, "2": 1, "3": 1}, version="interview", incomplete="missing")["neuropathic_deduced"]
 True
 """
 
@@ -56,6 +57,25 @@ _KEYS = tuple(str(i) for i in range(1, 11))
 _VERSION_KEYS = {"full": _KEYS, "interview": _KEYS[:7]}
 _EXAMINATION = _KEYS[7:]
 _CUTOFF = {"full": 4, "interview": 3}
+
+
+def _needs(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    keys = _VERSION_KEYS[options["version"]]
+    return keys, f"needs all {len(keys)} items of version={options['version']!r} (the paper has no missing-item rule)"
+
+
+_DEDUCED = " (the report neuropathic_deduced says whether the answered items already decide it)"
+
+
+def _needs_neuropathic(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    keys, rule = _needs(options)
+    return keys, rule + _DEDUCED
+
+
+_RULE = (
+    "needs every item of the version: all 10 (version='full') or items 1-7 (version='interview'); "
+    "the paper has no missing-item rule"
+)
 
 
 def _reject_examination(items: pd.DataFrame) -> None:
@@ -115,8 +135,10 @@ INSTRUMENT = Instrument(
         ),
     ),
     scores=(
-        Score("total", "number of positive items (needs every item of the version)", 0, 10),
-        Score("neuropathic", "total >= 4 (full) or >= 3 (interview); None if incomplete", kind="bool"),
+        Score("total", "number of positive items (needs every item of the version)", 0, 10,
+              items=_KEYS, rule=_RULE, needs=_needs),
+        Score("neuropathic", "total >= 4 (full) or >= 3 (interview); needs every item of the version", kind="bool",
+              items=_KEYS, rule=_RULE + _DEDUCED, needs=_needs_neuropathic),
     ),
     reports=(
         Score(

@@ -21,6 +21,10 @@ Option ``missing``:
   subscale is the mean of the answered items x 7, unrounded (round in the SAP if at all);
   with fewer, None. ``n_imputed_*`` counts the items filled in this way.
 
+A subscale left missing by its rule raises :class:`~ketapain.errors.InstrumentError` by
+default (``incomplete="error"``, naming the subscale, its unanswered items and the rule); with
+``incomplete="missing"`` it is None.
+
 Examples
 --------
 >>> from ketapain.instruments import score
@@ -28,7 +32,7 @@ Examples
 >>> out = score("hads", answers)
 >>> out["anxiety"], out["depression"], out["anxiety_case"]
 (15.0, 12.0, True)
->>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule")["anxiety"]
+>>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule", incomplete="missing")["anxiety"]
 14.0
 """
 
@@ -51,6 +55,19 @@ _REVERSED = {
 }
 _HALF_RULE_MIN = 4
 _BORDERLINE, _CASE = 8, 11
+
+
+def _needs(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    if options["missing"] == "half_rule":
+        return _ANXIETY, f"needs at least {_HALF_RULE_MIN} of its 7 items (missing='half_rule', Bell et al. 2016)"
+    return _ANXIETY, f"needs all 7 items (missing='none'; missing='half_rule' allows up to {7 - _HALF_RULE_MIN} unanswered)"
+
+
+def _needs_depression(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    return _DEPRESSION, _needs(options)[1]
+
+
+_RULE = f"needs all 7 items (missing='none') or at least {_HALF_RULE_MIN} of 7 (missing='half_rule')"
 
 
 def _subscale(scored: pd.DataFrame, keys: tuple[str, ...], missing: str) -> tuple[pd.Series, pd.Series]:
@@ -123,8 +140,9 @@ INSTRUMENT = Instrument(
         ),
     ),
     scores=(
-        Score("anxiety", "HADS-A: sum of the odd items 1-13", 0, 21),
-        Score("depression", "HADS-D: sum of the even items 2-14", 0, 21),
+        Score("anxiety", "HADS-A: sum of the odd items 1-13", 0, 21, items=_ANXIETY, rule=_RULE, needs=_needs),
+        Score("depression", "HADS-D: sum of the even items 2-14", 0, 21, items=_DEPRESSION, rule=_RULE,
+              needs=_needs_depression),
     ),
     reports=(
         Score("anxiety_case", "anxiety >= 11 (definite case)", kind="bool"),

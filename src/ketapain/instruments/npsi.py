@@ -14,6 +14,8 @@ Scores (unrounded):
   ``paresthesia_dysesthesia`` = (Q11+Q12)/2; each 0-10.
 
 Missing items: the paper has no rule; each score needs all of its own items (a convention).
+An unanswered item raises :class:`~ketapain.errors.InstrumentError` for the scores it belongs to
+by default (``incomplete="error"``); with ``incomplete="missing"`` those scores are None.
 
 Examples
 --------
@@ -41,6 +43,14 @@ _SUBSCORES = {
     "evoked": ("8", "9", "10"),
     "paresthesia_dysesthesia": ("11", "12"),
 }
+
+
+def _all_of(keys: tuple[str, ...]) -> str:
+    if len(keys) == 1:
+        return f"needs item {keys[0]} (no published missing-item rule)"
+    if len(keys) == 2:
+        return f"needs both items {keys[0]} and {keys[1]} (no published missing-item rule)"
+    return f"needs all {len(keys)} items {', '.join(keys)} (no published missing-item rule)"
 
 
 def _complete_sum(items: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
@@ -79,12 +89,18 @@ INSTRUMENT = Instrument(
         _intensity("12", "tingling"),
     ),
     scores=(
-        Score("total", "sum of the 10 intensity items (all needed)", 0, 100),
-        Score("burning_spontaneous", "Q1", 0, 10),
-        Score("pressing_spontaneous", "(Q2+Q3)/2", 0, 10),
-        Score("paroxysmal", "(Q5+Q6)/2", 0, 10),
-        Score("evoked", "(Q8+Q9+Q10)/3", 0, 10),
-        Score("paresthesia_dysesthesia", "(Q11+Q12)/2", 0, 10),
+        Score("total", "sum of the 10 intensity items (all needed)", 0, 100, items=_INTENSITY,
+              rule="needs all 10 intensity items 1, 2, 3, 5, 6, 8-12 (no published missing-item rule)"),
+        *(
+            Score(name, doc, 0, 10, items=_SUBSCORES[name], rule=_all_of(_SUBSCORES[name]))
+            for name, doc in (
+                ("burning_spontaneous", "Q1"),
+                ("pressing_spontaneous", "(Q2+Q3)/2"),
+                ("paroxysmal", "(Q5+Q6)/2"),
+                ("evoked", "(Q8+Q9+Q10)/3"),
+                ("paresthesia_dysesthesia", "(Q11+Q12)/2"),
+            )
+        ),
     ),
     scorer=_score,
     notes="Items 4 and 7 are descriptive and not scored. Sub-scores are unrounded, on the 0-10 scale.",

@@ -1,7 +1,9 @@
 """Pain NRS: the daily 0-10 numeric rating scale (0 = no pain ... 10 = worst imaginable).
 
-One item, ``"1"``, an integer 0-10; the score ``nrs`` is the rating itself. Diary-level
-quantities (means over days, AUC, percent reduction) live in :mod:`ketapain.stats`.
+One item, ``"1"``, an integer 0-10; the score ``nrs`` is the rating itself. A blank rating
+raises :class:`~ketapain.errors.InstrumentError` by default (``incomplete="error"``) and gives
+None with ``incomplete="missing"``. Diary-level quantities (means over days, AUC, percent
+reduction) live in :mod:`ketapain.stats`.
 
 Examples
 --------
@@ -31,6 +33,6 @@ INSTRUMENT = Instrument(
     reference="Public-domain 11-point numeric rating scale (e.g. Farrar JT et al. Pain 2001;94:149-58).",
     licence="Public domain.",
     items=(Item("1", "pain intensity, 0 (no pain) to 10 (worst imaginable)", minimum=0, maximum=10),),
-    scores=(Score("nrs", "the rating", 0, 10),),
+    scores=(Score("nrs", "the rating", 0, 10, items=("1",), rule="needs item 1"),),
     scorer=_score,
 )

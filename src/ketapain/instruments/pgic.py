@@ -5,6 +5,9 @@ wording used in pain trials). Scores: ``pgic`` (the category), ``responder`` (1-
 much improved; Farrar et al., Pain 2001;94:149-58, ~30% pain reduction) and
 ``any_improvement`` (1-3). Do not mix with Hurst & Bolton's unipolar PGIC (1 = no change or
 worse ... 7 = a great deal better): its direction is reversed.
+
+A blank answer raises :class:`~ketapain.errors.InstrumentError` by default
+(``incomplete="error"``) and gives None for all three scores with ``incomplete="missing"``.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ INSTRUMENT = Instrument(
     licence="Derived from a US government publication (CGI-I); generally free to use.",
     items=(Item("1", "global impression of change since the start of treatment", minimum=1, maximum=7),),
     scores=(
-        Score("pgic", "the category, 1 (very much improved) .. 7 (very much worse)", 1, 7),
-        Score("responder", "PGIC 1 or 2 (much or very much improved)", kind="bool"),
-        Score("any_improvement", "PGIC 1, 2 or 3", kind="bool"),
+        Score("pgic", "the category, 1 (very much improved) .. 7 (very much worse)", 1, 7,
+              items=("1",), rule="needs item 1"),
+        Score("responder", "PGIC 1 or 2 (much or very much improved)", kind="bool", items=("1",), rule="needs item 1"),
+        Score("any_improvement", "PGIC 1, 2 or 3", kind="bool", items=("1",), rule="needs item 1"),
     ),
     scorer=_score,
 )

@@ -33,7 +33,9 @@ Components (Buysse 1989, scoring appendix), each 0..3:
 value C4 used; 100 where capped), ``efficiency_capped`` and ``poor_sleeper`` (global > 5).
 
 Missing items: a blank 5j counts 0; any other missing item leaves its component missing, and
-then the global score is missing (no imputation).
+then the global score is missing (no imputation). By default (``incomplete="error"``) such a
+respondent raises :class:`~ketapain.errors.InstrumentError` naming the components, their
+unanswered items and the rule; with ``incomplete="missing"`` they are None.
 
 Rejected (``InstrumentError`` naming the respondent and the values): a time in bed of 0 (same
 bedtime and getting-up time), and hours slept greater than the time in bed unless
@@ -166,6 +168,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
 
 
 _COMPONENT = "0 (best) .. 3 (worst)"
+_REQUIRED = ("1", "2", "3", "4", *TROUBLES[:-1], "6", "7", "8", "9")  # every item but the optional 5j
 
 INSTRUMENT = Instrument(
     name=NAME,
@@ -199,14 +202,22 @@ INSTRUMENT = Instrument(
         Item("9", "problem keeping up enthusiasm (0 none .. 3 greatest)", minimum=0, maximum=3),
     ),
     scores=(
-        Score("c1_quality", f"C1 subjective sleep quality = item 6, {_COMPONENT}", 0, 3),
-        Score("c2_latency", f"C2 sleep latency from item 2 and item 5a, {_COMPONENT}", 0, 3),
-        Score("c3_duration", f"C3 sleep duration from item 4 (option duration), {_COMPONENT}", 0, 3),
-        Score("c4_efficiency", f"C4 habitual sleep efficiency (option efficiency), {_COMPONENT}", 0, 3),
-        Score("c5_disturbances", f"C5 sleep disturbances from items 5b-5j, {_COMPONENT}", 0, 3),
-        Score("c6_medication", f"C6 use of sleep medication = item 7, {_COMPONENT}", 0, 3),
-        Score("c7_daytime", f"C7 daytime dysfunction from items 8 and 9, {_COMPONENT}", 0, 3),
-        Score("global", "global PSQI = C1 + ... + C7, 0 .. 21 (missing if any component is)", 0, 21),
+        Score("c1_quality", f"C1 subjective sleep quality = item 6, {_COMPONENT}", 0, 3,
+              items=("6",), rule="needs item 6"),
+        Score("c2_latency", f"C2 sleep latency from item 2 and item 5a, {_COMPONENT}", 0, 3,
+              items=("2", "5a"), rule="needs both items 2 and 5a (no imputation)"),
+        Score("c3_duration", f"C3 sleep duration from item 4 (option duration), {_COMPONENT}", 0, 3,
+              items=("4",), rule="needs item 4"),
+        Score("c4_efficiency", f"C4 habitual sleep efficiency (option efficiency), {_COMPONENT}", 0, 3,
+              items=("1", "3", "4"), rule="needs all 3 items 1, 3 and 4 (bedtime, getting-up time, hours slept)"),
+        Score("c5_disturbances", f"C5 sleep disturbances from items 5b-5j, {_COMPONENT}", 0, 3,
+              items=DISTURBANCES[:-1], rule="needs all 8 items 5b-5i (a blank 5j counts 0; no imputation)"),
+        Score("c6_medication", f"C6 use of sleep medication = item 7, {_COMPONENT}", 0, 3,
+              items=("7",), rule="needs item 7"),
+        Score("c7_daytime", f"C7 daytime dysfunction from items 8 and 9, {_COMPONENT}", 0, 3,
+              items=("8", "9"), rule="needs both items 8 and 9 (no imputation)"),
+        Score("global", "global PSQI = C1 + ... + C7, 0 .. 21 (missing if any component is)", 0, 21,
+              items=_REQUIRED, rule="needs all 7 components, i.e. every item except the optional 5j (no imputation)"),
     ),
     scorer=_score,
     reports=(

@@ -22,7 +22,9 @@ Modes (option ``mode``):
   (the QDSA abrege, 16 words, has the same ranges).
 
 A respondent with every one of the 58 words blank has all scores missing (a form not filled
-in cannot be told from "no word chosen"; record zeros explicitly for the latter).
+in cannot be told from "no word chosen"; record zeros explicitly for the latter). Such a blank
+form raises :class:`~ketapain.errors.InstrumentError` by default (``incomplete="error"``);
+with ``incomplete="missing"`` its scores are None.
 
 Which scoring the reference study used (Pickering et al., Anesthesiology 2020): its means of
 about 99 (global), 53 (sensory) and 47 (affective) are only reachable with the all-words QDSA.
@@ -120,6 +122,8 @@ def _items() -> tuple[Item, ...]:
     return tuple(out)
 
 
+_RULE = "needs at least one of the form's 58 words answered (a blank word counts 0; an all-blank form is missing)"
+
 INSTRUMENT = Instrument(
     name=NAME,
     title="Questionnaire Douleur Saint-Antoine (QDSA), French adaptation of the MPQ",
@@ -138,18 +142,24 @@ INSTRUMENT = Instrument(
             "sum of subclasses A-I (all_words 0-140; one_per_subclass 0-36)",
             0,
             MAX_RATING * len(SENSORY_ITEMS),
+            items=SENSORY_ITEMS,
+            rule=_RULE,
         ),
         Score(
             "affective",
             "sum of subclasses J-P (all_words 0-92; one_per_subclass 0-28)",
             0,
             MAX_RATING * len(AFFECTIVE_ITEMS),
+            items=AFFECTIVE_ITEMS,
+            rule=_RULE,
         ),
         Score(
             "total",
             "sensory + affective (all_words 0-232; one_per_subclass 0-64)",
             0,
             MAX_RATING * (len(SENSORY_ITEMS) + len(AFFECTIVE_ITEMS)),
+            items=SENSORY_ITEMS + AFFECTIVE_ITEMS,
+            rule=_RULE,
         ),
     ),
     scorer=_score,

@@ -23,6 +23,11 @@ Options (keyword-only, see docs/instruments/sf36.md):
   for v1 answers, v1 + 1998 norms, is an approximation (the v1 role items are dichotomous);
   use ``norms="1990"`` to reproduce the v1 manual.
 
+Missing items: a scale with fewer answered items than its method allows (Ware: half of its
+items; RAND: one) raises :class:`~ketapain.errors.InstrumentError` by default
+(``incomplete="error"``), naming the scale, its unanswered items and the rule; with
+``incomplete="missing"`` the scale is None, and so are PCS and MCS, which need all 8 scales.
+
 Report columns: ``n_missing`` (scored items left blank; item 2 is not scored), ``n_imputed``
 (blank items inside a scale that was scored, i.e. filled with the respondent's mean of the
 answered items of that scale — explicitly by Ware's half-scale rule and bodily-pain rule,
@@ -52,7 +57,7 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 from ketapain.instruments._sf36_norms import SCALES, norm_set, norm_set_names
-from ketapain.instruments._spec import Instrument, Item, Option, Score, respondent
+from ketapain.instruments._spec import Instrument, Item, Option, Requirement, Score, respondent
 
 __all__ = ["INSTRUMENT"]
 
@@ -301,6 +306,29 @@ _LABELS: dict[int, str] = {
 # Widest range over v1 and v2 (the framework checks this; _check_version narrows it).
 _WIDEST = {i: int(max(np.nanmax(_WARE["v1"][i, 1:]), np.nanmax(_WARE["v2"][i, 1:]))) for i in range(1, 37)}
 
+def _half(k: int) -> int:
+    return (k + 1) // 2  # Ware's half-scale rule: 2 x answered >= k
+
+
+def _scale_needs(scale: str) -> Requirement:
+    keys = tuple(str(i) for i in SCALE_ITEMS[scale])
+    k = len(keys)
+
+    def needs(options: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+        if options["method"] == "rand":
+            return keys, f"needs at least 1 of its {k} items (method='rand': mean of the answered items)"
+        return keys, f"needs at least {_half(k)} of its {k} items (method='ware': half-scale rule)"
+
+    return needs
+
+
+def _scale_score(scale: str, doc: str) -> Score:
+    keys = tuple(str(i) for i in SCALE_ITEMS[scale])
+    k = len(keys)
+    rule = f"needs at least half of its items, {_half(k)} of {k} (method='ware'), or 1 of {k} (method='rand')"
+    return Score(scale, doc, 0, 100, items=keys, rule=rule, needs=_scale_needs(scale))
+
+
 _SCALE_DOCS = {
     "PF": "physical functioning, 0-100 (items 3-12)",
     "RP": "role limitations due to physical health, 0-100 (items 13-16)",
@@ -331,7 +359,7 @@ INSTRUMENT = Instrument(
         Item(str(i), _LABELS[i], minimum=1, maximum=_WIDEST[i], scored=i != 2) for i in range(1, 37)
     ),
     scores=(
-        *(Score(s, _SCALE_DOCS[s], 0, 100) for s in SCALES),
+        *(_scale_score(s, _SCALE_DOCS[s]) for s in SCALES),
         Score("PCS", "physical component summary, 50 + 10 * sum(z * PCS coefficient); None unless all 8 scales "
               "are scored, and with method='rand'"),
         Score("MCS", "mental component summary, 50 + 10 * sum(z * MCS coefficient); None unless all 8 scales "

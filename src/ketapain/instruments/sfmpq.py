@@ -13,7 +13,9 @@ Scores: ``sensory`` = sum of items 1-11 (0-33), ``affective`` = sum of items 12-
 
 Missing items: Melzack 1987 publishes no imputation rule, so none is applied: ``sensory`` needs
 all of items 1-11, ``affective`` all of items 12-15 and ``total`` all 15; otherwise that score
-is missing. ``ppi`` and ``vas`` are missing when their item is.
+is missing. ``ppi`` and ``vas`` are missing when their item is. By default
+(``incomplete="error"``) a missing score raises :class:`~ketapain.errors.InstrumentError`
+naming it, its unanswered items and the rule; with ``incomplete="missing"`` it is None.
 
 The SF-MPQ-2 (Dworkin et al. 2009; 22 items rated 0-10) is a different instrument and is not
 scored by this module.
@@ -83,11 +85,14 @@ INSTRUMENT = Instrument(
              minimum=0, maximum=100),
     ),
     scores=(
-        Score("sensory", "sum of items 1-11 (all required)", 0, 33),
-        Score("affective", "sum of items 12-15 (all required)", 0, 12),
-        Score("total", "sensory + affective (all 15 required)", 0, 45),
-        Score("ppi", "present pain intensity as recorded", 0, 5),
-        Score("vas", "visual analogue scale as recorded (mm)", 0, 100),
+        Score("sensory", "sum of items 1-11 (all required)", 0, 33, items=SENSORY_ITEMS,
+              rule="needs all 11 items 1-11 (no published imputation rule)"),
+        Score("affective", "sum of items 12-15 (all required)", 0, 12, items=AFFECTIVE_ITEMS,
+              rule="needs all 4 items 12-15 (no published imputation rule)"),
+        Score("total", "sensory + affective (all 15 required)", 0, 45, items=DESCRIPTORS,
+              rule="needs all 15 descriptors 1-15 (no published imputation rule)"),
+        Score("ppi", "present pain intensity as recorded", 0, 5, items=("ppi",), rule="needs item ppi"),
+        Score("vas", "visual analogue scale as recorded (mm)", 0, 100, items=("vas",), rule="needs item vas"),
     ),
     reports=(Score("n_descriptors_missing", "blank descriptors among items 1-15", 0, 15, kind="count"),),
     scorer=_score,
