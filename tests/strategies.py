@@ -50,3 +50,16 @@ def crossover_datasets(draw: st.DrawFn) -> pd.DataFrame:
     drop = rng.random(len(frame)) < missing
     frame.loc[drop, "y"] = np.nan
     return frame
+
+
+def fixed_effects_identified(frame: pd.DataFrame, *, with_period: bool = True) -> bool:
+    """Independent check (plain pandas/numpy) that a crossover model is estimable on the rows
+    with an observed ``y``: the treatment (+ period) + sequence design has full column rank and
+    leaves the subject means some between-subject degrees of freedom."""
+    obs = frame.dropna(subset=["y"])
+    factors = ["treatment", "period", "sequence"] if with_period else ["treatment", "sequence"]
+    X = pd.get_dummies(obs[factors].astype(str), drop_first=True, dtype=float)
+    X.insert(0, "intercept", 1.0)
+    x = X.to_numpy()
+    means = pd.DataFrame(x).groupby(obs["subject"].to_numpy()).mean().to_numpy()
+    return bool(np.linalg.matrix_rank(x) == x.shape[1] and np.linalg.matrix_rank(means) < means.shape[0])

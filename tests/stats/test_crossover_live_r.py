@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ketapain.errors import SingularFitWarning
 from ketapain.stats import fit_crossover
 from r_compare import SKIP_R, assert_fit, assert_ftest, assert_pairs, run_lmm_reference
-from strategies import crossover_datasets
+from strategies import crossover_datasets, fixed_effects_identified
 
 pytestmark = [
     pytest.mark.r,
@@ -43,8 +43,11 @@ def estimable(frame) -> bool:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=crossover_datasets(), model=st.sampled_from(["standard", "paper"]))
 def test_random_designs_agree_with_r(data, model) -> None:
-    if not estimable(data):
-        return  # a treatment or the within-subject variance cannot be estimated: not this test
+    if not estimable(data) or not fixed_effects_identified(data, with_period=model == "standard"):
+        # a treatment, a period effect or a variance component cannot be estimated: ketapain
+        # refuses with a ModelError (tests/stats/test_crossover_degenerate.py), lme4 drops
+        # columns and nlme stops, so there is nothing to compare
+        return
     with tempfile.TemporaryDirectory() as tmp:
         exp = run_lmm_reference(data, Path(tmp), model=model)
     fits = {}
