@@ -63,6 +63,14 @@ def test_random_designs_agree_with_r(data, model) -> None:
     assert_pairs(sat["contrasts"], exp["satterthwaite"]["pairs"])
     assert_ftest(kr["treatment_test"], exp["kenward_roger"]["treatment"])
     assert_pairs(kr["contrasts"], exp["kenward_roger"]["pairs"])
-    np.testing.assert_allclose([fe["df"] for fe in kr["fixed_effects"]], exp["kenward_roger"]["df"], rtol=1e-4)
+    # KR df at rtol 1e-4, except where the df sits at its floor of ~2 (between-subject terms
+    # with 2 residual df): there rho = -0.5 makes df = 4 + 3/(rho - 1) sensitive to the
+    # near-singular REML information, and pbkrtest itself scatters (2.0 and 2.0028 for the three
+    # equivalent sequence terms of one fit, where ours gives 2.0 for all three).
+    df_ours = np.array([fe["df"] for fe in kr["fixed_effects"]])
+    df_r = np.atleast_1d(np.asarray(exp["kenward_roger"]["df"], dtype=float))
+    floor = df_r < 3
+    np.testing.assert_allclose(df_ours[~floor], df_r[~floor], rtol=1e-4)
+    np.testing.assert_allclose(df_ours[floor], df_r[floor], rtol=2e-3)
     assert [fe["df"] for fe in cont["fixed_effects"]] == list(np.atleast_1d(exp["containment"]["terms_df"]))
     assert_ftest(cont["treatment_test"], exp["containment"]["treatment"], df_rtol=0)
