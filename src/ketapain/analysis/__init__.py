@@ -1,0 +1,34 @@
+"""The statistical analysis plan (SAP): a TrialData and its Protocol in, an
+:class:`AnalysisResults` out (every number the report shows; no plotting, no formatting).
+
+Sections follow the published analysis of the reference study (docs/analysis.md): CONSORT
+flow, Table 1, pain before each period, Table 2 (AUC endpoints with the paper's and the
+standard crossover model), responders, consecutive active periods, Table 3 (questionnaires),
+adverse events, Table 4 (added analgesics), blinding and daily pain curves.
+
+Examples
+--------
+>>> from ketapain.analysis import ANALYSIS_STEPS, analysis_steps
+>>> len(analysis_steps(sensitivity=False)) == len(ANALYSIS_STEPS) - 1
+True
+"""
+
+from __future__ import annotations
+
+from ._blinding import bang_index
+from ._common import active_arms, reference_arm, visit_periods
+from ._results import FRAME_FIELDS, MAPPING_FIELDS, AnalysisResults
+from ._run import ANALYSIS_STEPS, analysis_steps, run_analysis
+
+__all__ = [
+    "ANALYSIS_STEPS",
+    "AnalysisResults",
+    "FRAME_FIELDS",
+    "MAPPING_FIELDS",
+    "active_arms",
+    "analysis_steps",
+    "bang_index",
+    "reference_arm",
+    "run_analysis",
+    "visit_periods",
+]

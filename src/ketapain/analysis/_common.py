@@ -1,0 +1,178 @@
+"""Shared helpers of the analysis plan: input checks, arm roles, visit-to-period mapping,
+warning capture and JSON-safe conversion. Private; used by every section module."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ketapain.data import TrialData
+from ketapain.errors import FIRST_DATA_ROW, DataError
+from ketapain.protocol import Protocol
+
+__all__ = [
+    "BASELINE",
+    "active_arms",
+    "check_inputs",
+    "collect_warnings",
+    "json_safe",
+    "period_end_days",
+    "protocol_order",
+    "reference_arm",
+    "visit_periods",
+]
+
+#: Label of the baseline time point in questionnaire frames.
+BASELINE = "baseline"
+
+
+def reference_arm(protocol: Protocol) -> str:
+    """The placebo arm (all components placebo); the first arm when no arm is all placebo."""
+    for arm in protocol.arms:
+        if arm.is_placebo:
+            return arm.code
+    return protocol.arms[0].code
+
+
+def active_arms(protocol: Protocol) -> tuple[str, ...]:
+    """Arms with at least one non-placebo component, in protocol order."""
+    return tuple(a.code for a in protocol.arms if any(not c.is_placebo for c in a.components))
+
+
+def period_end_days(protocol: Protocol) -> dict[int, int]:
+    """Day (relative to the first infusion, day 0) on which each period ends.
+
+    Period ``k`` ends on day ``(k - 1) * (period_days + washout_days) + period_days``: with
+    KETAPAIN's 35-day periods and no washout, days 35, 70 and 105.
+    """
+    step = protocol.design.period_days + (protocol.design.washout_days or 0)
+    return {k: (k - 1) * step + protocol.design.period_days for k in range(1, protocol.design.periods + 1)}
+
+
+def visit_periods(protocol: Protocol) -> tuple[str | None, dict[str, int]]:
+    """``(baseline visit, {end-of-period visit: period})`` from the protocol's visit days.
+
+    The baseline visit is the last visit on or before day 0 that lists questionnaires (the
+    inclusion visit in KETAPAIN; the earliest visit if none qualifies, None without visits).
+    A visit whose day equals the end day of period ``k`` (:func:`period_end_days`) ends
+    period ``k``.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> visit_periods(load_protocol("ketapain"))
+    ('inclusion', {'end_period_1': 1, 'end_period_2': 2, 'end_period_3': 3})
+    """
+    visits = sorted(protocol.visits, key=lambda v: v.day)
+    if not visits:
+        return None, {}
+    before = [v for v in visits if v.day <= 0 and v.questionnaires]
+    baseline = (before[-1] if before else visits[0]).name
+    ends = {day: k for k, day in period_end_days(protocol).items()}
+    return baseline, {v.name: ends[v.day] for v in visits if v.day in ends}
+
+
+def check_inputs(data: TrialData, protocol: Protocol) -> None:
+    """Refuse data that do not belong to the protocol, naming the value and what is allowed.
+
+    Raises
+    ------
+    DataError
+        No allocation rows; an allocation treatment that is not an arm code; a period above
+        the protocol's number of periods; a diary item of an endpoint missing from the diary.
+    """
+    if not isinstance(data, TrialData):
+        raise DataError(f"data must be a TrialData, got {type(data).__name__}")
+    alloc = data.allocation
+    if alloc.empty:
+        raise DataError("allocation has no rows: there is nothing to analyse")
+    codes = protocol.arm_codes
+    unknown = sorted(set(alloc["treatment"].astype(str)) - set(codes))
+    if unknown:
+        row = int(np.flatnonzero(~alloc["treatment"].astype(str).isin(codes))[0]) + FIRST_DATA_ROW
+        raise DataError(
+            f"allocation row {row}: treatment={unknown[0]!r} is not an arm of protocol "
+            f"{protocol.study.id!r} (arms: {', '.join(codes)})"
+            + (f"; other unknown codes: {', '.join(map(repr, unknown[1:]))}" if len(unknown) > 1 else "")
+        )
+    too_late = alloc["period"] > protocol.design.periods
+    if too_late.any():
+        row = int(np.flatnonzero(too_late.to_numpy())[0]) + FIRST_DATA_ROW
+        raise DataError(
+            f"allocation row {row}: period={int(alloc['period'].iloc[row - FIRST_DATA_ROW])} is above the "
+            f"protocol's {protocol.design.periods} periods"
+        )
+    missing = sorted({e.value for e in protocol.endpoints} - set(data.diary.columns))
+    if missing:
+        raise DataError(f"diary has no column {', '.join(map(repr, missing))} (an endpoint's diary item)")
+
+
+@contextmanager
+def collect_warnings(sink: list[str], label: str) -> Iterator[None]:
+    """Record every warning raised inside the block as ``"label: message"`` in ``sink``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        text = f"{label}: {w.category.__name__}: {w.message}"
+        if text not in sink:
+            sink.append(text)
+
+
+def json_safe(value: Any) -> Any:
+    """Recursively convert to JSON-safe Python: NaN/inf/NA -> None, numpy -> Python, frames
+    -> lists of records, tuples -> lists."""
+    if isinstance(value, pd.DataFrame):
+        return [json_safe(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        return x if math.isfinite(x) else None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, str):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def protocol_order(frame: pd.DataFrame, protocol: Protocol, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Sort rows by arm (``treatment``) and endpoint in protocol order, other keys as they are.
+
+    Labels that are not arms (``baseline``, ``any_active``) sort before (``baseline``) or
+    after the arms; unknown endpoint names sort last.
+    """
+    ranks: dict[str, dict[str, int]] = {
+        "treatment": {BASELINE: -1, **{c: i for i, c in enumerate(protocol.arm_codes)}},
+        "endpoint": {e.name: i for i, e in enumerate(protocol.endpoints)},
+        "item": {name: i for i, name in enumerate(protocol.diary.items)},
+    }
+    cols = {}
+    for k in keys:
+        if k in ranks:
+            cols[f"_rank_{k}"] = frame[k].map(ranks[k]).astype("float64").fillna(len(ranks[k]) + 1).to_numpy()
+        else:
+            cols[f"_rank_{k}"] = frame[k].to_numpy()
+    tmp = frame.assign(**cols)
+    return tmp.sort_values(list(cols), kind="stable").drop(columns=list(cols)).reset_index(drop=True)

@@ -1,0 +1,98 @@
+"""Responders per arm at the first and last AUC windows (days 7 and 35 in KETAPAIN).
+
+Definitions (stated in ``settings["responder_definitions"]``), for a patient x period with
+window ``W`` of the average-pain endpoint:
+
+* mean daily pain over the window ``m = AUC_W / W`` on the infusion axis (the AUC spans
+  ``W`` days), ``AUC_W / (W - 1)`` on the first-diary-day axis;
+* ``improved``: ``m`` below the period's pre-infusion pain (any decrease);
+* ``immpact30`` / ``immpact50``: ``100 (pre - m) / pre >= 30`` / ``>= 50`` (IMMPACT moderate and
+  substantial improvement; undefined when the pre-infusion pain is 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ketapain.protocol import Protocol
+
+from ._binary import BINARY_COLUMNS, logistic_vs_reference
+from ._common import active_arms, protocol_order
+from ._endpoints import model_order
+
+__all__ = ["ANY_ACTIVE", "DEFINITIONS", "responder_days", "responders"]
+
+#: Label of the "responder with at least one active arm" row.
+ANY_ACTIVE = "any_active"
+DEFINITIONS = {
+    "improved": "mean daily pain over the window (AUC / window days) below the period's pre-infusion pain",
+    "immpact30": "mean daily pain over the window at least 30% below the period's pre-infusion pain (IMMPACT moderate)",
+    "immpact50": "mean daily pain over the window at least 50% below the period's pre-infusion pain (IMMPACT substantial)",
+}
+
+
+def responder_days(protocol: Protocol) -> tuple[tuple[int, str], ...]:
+    """``((day, endpoint), ...)``: the first and last window of the primary endpoint's diary item."""
+    item = protocol.primary_endpoint.value
+    eps = sorted((e for e in protocol.endpoints if e.value == item), key=lambda e: e.window_day)
+    chosen = [eps[0]] if len(eps) == 1 else [eps[0], eps[-1]]
+    return tuple((e.window_day, e.name) for e in chosen)
+
+
+def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, sink: list[str]) -> dict[str, pd.DataFrame]:
+    """``responder_patients``, ``responders`` (counts) and ``responder_models`` (GLMM)."""
+    days = responder_days(protocol)
+    span_offset = 0 if protocol.auc.time_axis == "infusion" else 1
+    parts = []
+    for day, endpoint in days:
+        rows = aucs[aucs["endpoint"] == endpoint][["patient_id", "period", "treatment", "auc"]]
+        parts.append(rows.assign(day=day, endpoint=endpoint))
+    per = pd.concat(parts, ignore_index=True).merge(
+        alloc[["patient_id", "period", "pre_infusion_pain"]], on=["patient_id", "period"], how="left")
+    per["mean_pain"] = per["auc"] / (per["day"] - span_offset)
+    pre = per["pre_infusion_pain"]
+    per["reduction_pct"] = np.where(pre > 0, 100.0 * (pre - per["mean_pain"]) / pre.where(pre > 0, 1.0), np.nan)
+    known = per["mean_pain"].notna() & pre.notna()
+    known_pct = per["reduction_pct"].notna()
+    for name, value, ok in (("improved", per["mean_pain"] < pre, known),
+                            ("immpact30", per["reduction_pct"] >= 30, known_pct),
+                            ("immpact50", per["reduction_pct"] >= 50, known_pct)):
+        col = pd.array(value.to_numpy(bool), dtype="boolean")
+        col[~ok.to_numpy()] = pd.NA
+        per[name] = col
+    per = per[["patient_id", "period", "treatment", "day", "endpoint", "auc", "mean_pain", "pre_infusion_pain",
+               "reduction_pct", *DEFINITIONS]]
+
+    long = per.melt(id_vars=["patient_id", "period", "treatment", "day"], value_vars=list(DEFINITIONS),
+                    var_name="definition", value_name="responder")
+    long["responder"] = long["responder"].astype("boolean")
+    n_patients = alloc["patient_id"].nunique()
+    counts = long.groupby(["day", "definition", "treatment"], as_index=False).agg(
+        n_responders=("responder", "sum"), n_evaluable=("responder", "count"))
+    active = long[long["treatment"].isin(active_arms(protocol))]
+    anyp = active.groupby(["day", "definition", "patient_id"], as_index=False).agg(
+        any_true=("responder", "any"), n_known=("responder", "count"), n_rows=("responder", "size"))
+    anyp["evaluable"] = anyp["any_true"] | (anyp["n_known"] == anyp["n_rows"])
+    anyc = anyp.groupby(["day", "definition"], as_index=False).agg(
+        n_responders=("any_true", "sum"), n_evaluable=("evaluable", "sum")).assign(treatment=ANY_ACTIVE)
+    counts = pd.concat([counts, anyc], ignore_index=True)
+    counts["n_responders"] = counts["n_responders"].astype("int64")
+    counts["n_evaluable"] = counts["n_evaluable"].astype("int64")
+    counts["n_patients"] = n_patients
+    counts["pct"] = 100.0 * counts["n_responders"] / counts["n_evaluable"].where(counts["n_evaluable"] > 0)
+    counts = protocol_order(counts, protocol, ("day", "definition", "treatment"))
+    rank = {d: i for i, d in enumerate(DEFINITIONS)}
+    counts = counts.assign(_d=counts["definition"].map(rank)).sort_values(["day", "_d"], kind="stable").drop(
+        columns="_d").reset_index(drop=True)
+
+    model_rows = []
+    for day, _ in days:
+        for definition in DEFINITIONS:
+            sub = long[(long["day"] == day) & (long["definition"] == definition)]
+            for model in model_order(protocol):
+                for r in logistic_vs_reference(sub, outcome="responder", protocol=protocol, model=model,
+                                               label=f"responders {definition} day {day}", sink=sink):
+                    model_rows.append({"day": day, "definition": definition, **r})
+    models = pd.DataFrame(model_rows, columns=["day", "definition", *BINARY_COLUMNS])
+    return {"responder_patients": per, "responders": counts, "responder_models": models}

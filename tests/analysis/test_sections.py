@@ -1,0 +1,130 @@
+"""Hand-checked sections: responders, blinding index, visit-to-period mapping, consecutive periods."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from ketapain.analysis import bang_index, run_analysis, visit_periods
+from ketapain.analysis._endpoints import consecutive_active
+from ketapain.analysis._responders import responders
+from ketapain.protocol import Protocol
+
+
+def test_responders_by_hand(protocol):
+    # Two patients, sequences P-K-KM (A) and KM-P-K (B); pre-infusion pain 6 everywhere.
+    alloc = pd.DataFrame({"patient_id": ["A"] * 3 + ["B"] * 3, "period": [1, 2, 3] * 2,
+                          "treatment": ["P", "K", "KM", "KM", "P", "K"], "pre_infusion_pain": [6.0] * 6})
+    # Day-7 AUCs: mean = AUC / 7. A: P 42 -> 6 (not improved), K 28 -> 4 (-33%: improved,
+    # immpact30), KM 14 -> 2 (-67%: immpact50). B: KM NaN (missing), P 35 -> 5 (-17%:
+    # improved only), K 42 -> 6 (no).
+    d7 = [42.0, 28.0, 14.0, np.nan, 35.0, 42.0]
+    d35 = [210.0] * 6  # mean 6 = pre: nobody improved at day 35
+    rows = []
+    for endpoint, values in (("auc_avg_pain_d7", d7), ("auc_avg_pain_d35", d35)):
+        rows.append(alloc.assign(endpoint=endpoint, auc=values))
+    aucs = pd.concat(rows, ignore_index=True)
+    sink: list[str] = []
+    out = responders(aucs, alloc, protocol, sink)
+    per = out["responder_patients"].set_index(["day", "patient_id", "treatment"])
+    assert per.loc[(7, "A", "K"), ["improved", "immpact30", "immpact50"]].tolist() == [True, True, False]
+    assert per.loc[(7, "A", "KM"), ["improved", "immpact30", "immpact50"]].tolist() == [True, True, True]
+    assert_allclose(per.loc[(7, "B", "P"), "reduction_pct"], 100 * (6 - 5) / 6)
+    assert per.loc[(7, "B", "KM"), "improved"] is pd.NA
+    c = out["responders"].set_index(["day", "definition", "treatment"])
+    assert c.loc[(7, "improved", "P"), ["n_responders", "n_evaluable"]].tolist() == [1, 2]
+    assert c.loc[(7, "improved", "KM"), ["n_responders", "n_evaluable"]].tolist() == [1, 1]
+    # any active arm: A yes (K, KM); B: K no and KM missing -> not evaluable.
+    assert c.loc[(7, "improved", "any_active"), ["n_responders", "n_evaluable"]].tolist() == [1, 1]
+    assert c.loc[(35, "improved", "any_active"), ["n_responders", "n_evaluable"]].tolist() == [0, 2]
+    # Day 35 has no responder at all: the logistic model says why instead of a number.
+    m = out["responder_models"]
+    d35m = m[(m["day"] == 35) & (m["definition"] == "improved")]
+    assert d35m["odds_ratio"].isna().all() and d35m["note"].str.startswith("not estimable").all()
+    assert any("responders improved day 35" in s for s in sink)
+
+
+def test_bang_index_by_hand():
+    # Bang et al. (2004): BI = p_c - p_i, Var = (p_c(1-p_c) + p_i(1-p_i) + 2 p_c p_i) / n.
+    # 20 guesses: 9 correct, 3 incorrect, 8 don't know -> p_c = .45, p_i = .15, BI = .30,
+    # Var = (.45*.55 + .15*.85 + 2*.45*.15) / 20 = (.2475 + .1275 + .135) / 20 = .0255.
+    bi, se, lo, hi = bang_index(9, 3, 20)
+    assert_allclose(bi, 0.30, rtol=1e-12)
+    assert_allclose(se, math.sqrt(0.0255), rtol=1e-12)
+    assert_allclose(hi - bi, 1.959963984540054 * math.sqrt(0.0255), rtol=1e-12)  # qnorm(0.975)
+    # all "don't know" -> BI 0 with SE 0; all correct -> 1.
+    assert bang_index(0, 0, 5)[0] == 0 and bang_index(5, 0, 5)[0] == 1
+
+
+def test_blinding_section_counts(trial, protocol):
+    res = run_analysis(trial, protocol, sensitivity=False)
+    q = trial.questionnaires
+    g = q[q["instrument"] == "blinding"].assign(period=lambda f: f["item"].str[-1].astype(int))
+    g = g.merge(trial.allocation[["patient_id", "period", "treatment"]])
+    p = g[g["treatment"] == "P"]["value"]
+    row = res.blinding.set_index("treatment").loc["P"]
+    # Placebo arm: guess 1 is correct, 2 incorrect, 0 don't know.
+    assert (row["n_correct"], row["n_incorrect"], row["n_dont_know"]) == ((p == 1).sum(), (p == 2).sum(), (p == 0).sum())
+    assert_allclose(row["bi"], ((p == 1).sum() - (p == 2).sum()) / len(p))
+    k = g[g["treatment"] == "K"]["value"]
+    assert res.blinding.set_index("treatment").loc["K", "n_correct"] == (k == 2).sum()
+
+
+def test_blinding_absent_is_stated(trial, protocol):
+    from ketapain.data import TrialData
+
+    tables = trial.to_tables()
+    q = tables["questionnaires"]
+    res = run_analysis(TrialData.from_tables(**{**tables, "questionnaires": q[q["instrument"] != "blinding"]}),
+                       protocol, sensitivity=False)
+    assert res.blinding_overall["recorded"] is False and res.blinding.empty
+    assert "not recorded" in res.summary()
+
+
+def _protocol_with(**design) -> Protocol:
+    text = resources.files("ketapain.protocol").joinpath("files/ketapain.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    data["design"].update(design)
+    return Protocol.from_dict(data)
+
+
+def test_visit_to_period_mapping(protocol):
+    # Visits at days -14, 0, 35, 70, 105; periods end at 35 k.
+    assert visit_periods(protocol) == ("inclusion", {"end_period_1": 1, "end_period_2": 2, "end_period_3": 3})
+    # With a 7-day washout, period 2 ends on day 35 + 7 + 35 = 77: the day-70 visit ends no period.
+    washout = _protocol_with(washout_days=7)
+    assert visit_periods(washout) == ("inclusion", {"end_period_1": 1})
+
+
+def test_consecutive_active_periods_by_hand(protocol):
+    # Active arms K and KM. A: P-K-KM (consecutive), B: K-P-KM (separated), C: KM-K-P
+    # (consecutive), D: KM-P-K (separated). Sums of the K and KM day-35 AUCs: A 100+110,
+    # B 70+80, C 200+190, D 60+70.
+    seqs = {"A": ["P", "K", "KM"], "B": ["K", "P", "KM"], "C": ["KM", "K", "P"], "D": ["KM", "P", "K"]}
+    auc = {"A": [50, 100, 110], "B": [70, 90, 80], "C": [200, 190, 150], "D": [60, 40, 70]}
+    rows = [{"endpoint": "auc_avg_pain_d35", "patient_id": pid, "period": k + 1, "treatment": t,
+             "sequence": "-".join(s), "auc": float(auc[pid][k])} for pid, s in seqs.items() for k, t in enumerate(s)]
+    sink: list[str] = []
+    out = consecutive_active(pd.DataFrame(rows), protocol, sink)
+    pat = out["consecutive_patients"].set_index("patient_id")
+    assert pat["consecutive"].to_dict() == {"A": True, "B": False, "C": True, "D": False}
+    assert pat["auc_sum"].to_dict() == {"A": 210.0, "B": 150.0, "C": 390.0, "D": 130.0}
+    tests = out["consecutive_tests"].set_index("test")
+    # Welch t by hand: means 300 vs 140, variances 16200 and 200 -> SE = sqrt(8100 + 100);
+    # t = 160 / sqrt(8200) = 1.76690.
+    assert_allclose(tests.loc["welch_t", "statistic"], 160 / math.sqrt(8200), rtol=1e-12)
+    assert tests.loc["welch_t", "n_consecutive"] == 2
+
+
+def test_empty_allocation_is_refused(trial, protocol):
+    from ketapain.data import TrialData
+    from ketapain.errors import DataError
+
+    with pytest.raises(DataError, match="allocation has no rows"):
+        run_analysis(TrialData.from_tables(patients=trial.patients), protocol, sensitivity=False)
