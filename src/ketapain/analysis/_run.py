@@ -23,6 +23,7 @@ from ._questionnaires import questionnaires
 from ._responders import DEFINITIONS, responder_days, responders
 from ._results import AnalysisResults
 from ._safety import RELATED, added_analgesics, adverse_events
+from ._sensitivity import sensitivity_settings
 
 __all__ = ["ANALYSIS_STEPS", "analysis_steps", "run_analysis"]
 
@@ -126,6 +127,7 @@ def _settings(protocol: Protocol, seed: int) -> dict[str, Any]:
         "table3_model": primary,
         "blinding_index": "Bang, Ni & Davis (2004): BI = (n correct - n incorrect) / n guesses incl. don't know",
         "seed": seed,
+        "sensitivity": sensitivity_settings(protocol),
     }
 
 

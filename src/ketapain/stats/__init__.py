@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ketapain.stats._auc import diary_auc
 from ketapain.stats._crossover import Contrast, CrossoverFit, fit_crossover
+from ketapain.stats._daily_lmm import AucContrast, AucMean, DailyModelFit, fit_daily_model
 from ketapain.stats._ddf import FTest, TTest
 from ketapain.stats._descriptives import Description, describe, describe_by
 from ketapain.stats._effect_sizes import EffectSize, cohens_dz, hedges_g_av, total_sd_effect
@@ -19,19 +20,29 @@ from ketapain.stats._glmm import (
     logistic_glmm_loglik,
     wald_test,
 )
+from ketapain.stats._imputation import ImputedDiaries, MIResult, PooledContrast, impute_diary, multiple_imputation_auc
 from ketapain.stats._lmm import LMMFit, fit_random_intercept
+from ketapain.stats._mi_tipping import TippingPoint, TippingPointResult, tipping_point_auc
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
 
 __all__ = [
+    "AucContrast",
+    "AucMean",
     "Contrast",
     "ContrastEstimate",
     "CrossoverFit",
+    "DailyModelFit",
     "Description",
     "EffectSize",
     "FTest",
+    "ImputedDiaries",
     "LMMFit",
     "LogisticGLMMFit",
+    "MIResult",
+    "PooledContrast",
     "TTest",
+    "TippingPoint",
+    "TippingPointResult",
     "WaldTest",
     "cohens_dz",
     "contrast",
@@ -39,12 +50,16 @@ __all__ = [
     "describe_by",
     "diary_auc",
     "fit_crossover",
+    "fit_daily_model",
     "fit_logistic_glmm",
     "fit_random_intercept",
     "hedges_g_av",
+    "impute_diary",
     "logistic_glmm_loglik",
+    "multiple_imputation_auc",
     "sidak_critical_value",
     "sidak_p",
+    "tipping_point_auc",
     "total_sd_effect",
     "wald_test",
 ]
