@@ -686,6 +686,8 @@ _SF36 = {"PF": range(3, 13), "RP": range(13, 17), "BP": (21, 22), "GH": (1, 33, 
          "SF": (20, 32), "RE": (17, 18, 19), "MH": (24, 25, 26, 28, 30)}
 _QDSA_SENSORY = get_instrument("qdsa").item_keys[:35]
 DECLARED: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "blinding": dict.fromkeys(("n_dont_know", "n_placebo", "n_active", "n_answered", "guessed_all"),
+                              ("period_1", "period_2", "period_3")),
     "bpi": {"worst": ("3",), "least": ("4",), "average": ("5",), "now": ("6",), "severity_mean": ("3", "4", "5", "6"),
             "interference_mean": ("9a", "9b", "9c", "9d", "9e", "9f", "9g"), "interference_affective": ("9b", "9e", "9g"),
             "interference_activity": ("9a", "9c", "9d"), "relief_pct": ("8",)},
@@ -742,6 +744,7 @@ def test_items_and_rules_follow_the_options(name, options, score_name, items, ru
 
 # one complete, valid answer set per instrument (lowest values; PSQI 8 h in bed)
 COMPLETE: dict[str, dict[str, object]] = {
+    "blinding": {"period_1": 0, "period_2": 1, "period_3": 2},
     "bpi": dict.fromkeys(get_instrument("bpi").item_keys, 0),
     "dn4": dict.fromkeys(get_instrument("dn4").item_keys, 0),
     "hads": dict.fromkeys(get_instrument("hads").item_keys, 0),
