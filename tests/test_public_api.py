@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments", "ketapain.operations", "ketapain.protocol"]
+PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments", "ketapain.operations", "ketapain.protocol", "ketapain.analysis", "ketapain.simulate", "ketapain.report"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

@@ -1,4 +1,4 @@
-"""``ketapain fit`` and ``ketapain demo`` through Typer's CliRunner."""
+"""``ketapain fit`` through Typer's CliRunner (``demo`` is tested end to end in tests/report)."""
 
 from __future__ import annotations
 
@@ -86,18 +86,6 @@ def test_fit_model_error_exits_1(tmp_path: Path) -> None:
     path.write_text("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,2,AB,B,2\nS2,1,BA,B,3\nS2,2,BA,A,4\n")
     res = run("fit", str(path), "--df", "wald")
     assert res.exit_code == 1 and "kenward-roger, satterthwaite, containment, normal" in res.stderr
-
-
-def test_demo_runs_and_writes_results(tmp_path: Path) -> None:
-    res = run("demo", "--out", str(tmp_path))
-    assert res.exit_code == 0, res.output
-    assert "Paper's model" in res.stdout and "Standard model" in res.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert [e["endpoint"].split(",")[1].strip() for e in results["endpoints"]] == ["days 0-7", "days 0-35"]
-    day35 = results["endpoints"][1]
-    assert day35["n_missing_auc"] == 0  # LOCF from the pre-infusion anchor fills every day 35 AUC
-    assert day35["standard_model"]["n_obs"] == 60
-    assert (tmp_path / "auc.csv").read_text().startswith("subject,")
 
 
 def test_version() -> None:

@@ -20,7 +20,7 @@ from ._fits import FitRows, fit_rows
 __all__ = ["AUC_COLUMNS", "consecutive_active", "endpoint_aucs", "model_order", "table2"]
 
 AUC_COLUMNS = (
-    "endpoint", "kind", "value", "window_day", "impute", "patient_id", "period", "sequence", "treatment",
+    "endpoint", "endpoint_kind", "value", "window_day", "impute", "patient_id", "period", "sequence", "treatment",
     "auc", "n_points", "n_observed", "n_imputed", "n_missing",
 )
 
@@ -50,7 +50,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol, sink: list[str]) -> pd.Da
         with collect_warnings(sink, f"AUC of {value} (impute={impute})"):
             auc = diary_auc(diary, value=value, windows=windows, time_axis=protocol.auc.time_axis,
                             impute=impute, anchor=anchor)
-        names = pd.DataFrame({"endpoint": [e.name for e in endpoints], "kind": [e.kind for e in endpoints],
+        names = pd.DataFrame({"endpoint": [e.name for e in endpoints], "endpoint_kind": [e.kind for e in endpoints],
                               "window_day": [e.window_day for e in endpoints], "impute": impute})
         parts.append(names.merge(auc, on="window_day"))
     out = pd.concat(parts, ignore_index=True).merge(
@@ -68,7 +68,8 @@ def table2(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) -> tuple[pd.
     imputed = aucs.assign(_imp=aucs["n_imputed"] > 0, _nan=aucs["auc"].isna()).groupby(
         ["endpoint", "treatment"], as_index=False
     ).agg(n_imputed_days=("n_imputed", "sum"), n_periods_imputed=("_imp", "sum"), n_periods_auc_missing=("_nan", "sum"))
-    info = pd.DataFrame({"endpoint": [e.name for e in protocol.endpoints], "kind": [e.kind for e in protocol.endpoints],
+    info = pd.DataFrame({"endpoint": [e.name for e in protocol.endpoints],
+                         "endpoint_kind": [e.kind for e in protocol.endpoints],
                          "value": [e.value for e in protocol.endpoints],
                          "window_day": [e.window_day for e in protocol.endpoints],
                          "impute": [e.impute for e in protocol.endpoints]})

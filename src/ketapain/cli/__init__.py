@@ -5,14 +5,15 @@ from __future__ import annotations
 import typer
 
 from ketapain import __version__
+from ketapain.cli._analyze import analyze_command, demo_command
 from ketapain.cli._auc import auc_command
-from ketapain.cli._demo import demo_command
 from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._fit import fit_command
 from ketapain.cli._instruments import instruments_command, score_command
 from ketapain.cli._operations import consort_command, dose_command, eligibility_command, gate_command
 from ketapain.cli._protocol import protocol_app
 from ketapain.cli._randomize import randomize_command, unblind_command, verify_command
+from ketapain.cli._simulate import calibrate_command, simulate_command
 
 __all__ = ["app", "main"]
 
@@ -23,6 +24,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("demo")(demo_command)
+app.command("simulate")(simulate_command)
+app.command("calibrate")(calibrate_command)
+app.command("analyze")(analyze_command)
 app.command("fit")(fit_command)
 app.command("auc")(auc_command)
 app.command("score")(score_command)

@@ -37,7 +37,24 @@ from ._figures import (
     plot_patient_lines,
     plot_tipping_point,
 )
+from ._format import (
+    DIGITS,
+    MISSING,
+    format_ci,
+    format_describe,
+    format_estimate_ci,
+    format_mean_sd,
+    format_median_iqr,
+    format_n_of,
+    format_n_pct,
+    format_number,
+    format_p,
+    format_ratio,
+    oriented_pair,
+)
 from ._html import PNG_DPI, render_html
+from ._paper import paper_document
+from ._pipeline import TrialReport, report_steps, write_trial_report
 from ._pdf import render_pdf
 from ._provenance import protocol_hash, provenance, trial_data_hash
 from ._write import REPORT_ENTRIES, ReportFiles, write_report
@@ -45,16 +62,31 @@ from ._write import REPORT_ENTRIES, ReportFiles, write_report
 __all__ = [
     "ARM_COLOURS",
     "Block",
+    "DIGITS",
     "DisplayTable",
     "Document",
     "FigureBlock",
     "MAX_SECTION_DEPTH",
+    "MISSING",
     "PNG_DPI",
     "Paragraph",
     "REPORT_ENTRIES",
     "ReportFiles",
     "Section",
+    "TrialReport",
     "arm_colours",
+    "format_ci",
+    "format_describe",
+    "format_estimate_ci",
+    "format_mean_sd",
+    "format_median_iqr",
+    "format_n_of",
+    "format_n_pct",
+    "format_number",
+    "format_p",
+    "format_ratio",
+    "oriented_pair",
+    "paper_document",
     "plot_consort",
     "plot_daily_means",
     "plot_forest",
@@ -65,7 +97,9 @@ __all__ = [
     "provenance",
     "render_html",
     "render_pdf",
+    "report_steps",
     "trial_data_hash",
     "validate_document",
     "write_report",
+    "write_trial_report",
 ]

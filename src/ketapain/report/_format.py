@@ -1,0 +1,232 @@
+"""Number formatting of the report: one function per kind of cell, one rule each.
+
+Every number the report shows goes through one of these functions, so a test can re-derive
+each displayed cell from ``results.json`` (``docs/report-layout.md`` lists the rules).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DIGITS",
+    "MISSING",
+    "format_ci",
+    "format_describe",
+    "format_estimate_ci",
+    "format_mean_sd",
+    "format_median_iqr",
+    "format_n_of",
+    "format_n_pct",
+    "format_number",
+    "format_p",
+    "format_ratio",
+    "oriented_pair",
+]
+
+MISSING = "–"
+"""Shown for a missing number (NaN, None)."""
+
+DIGITS: Mapping[str, int] = {
+    "auc": 1, "score": 1, "pain": 1, "p": 3, "icc": 2, "ratio": 2, "effect_size": 2, "pct": 1,
+    "bi": 2, "df": 1, "statistic": 2, "estimate": 1,
+}
+"""Decimals per kind of number (``docs/report-layout.md``); ``height_m`` in Table 1 uses 2."""
+
+def _num(x: Any) -> float | None:
+    """``x`` as a finite float, or None (None, NaN, NA, inf, non-numbers)."""
+    if x is None or x is pd.NA:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def format_number(x: Any, digits: int = 1) -> str:
+    """``x`` rounded to ``digits`` decimals (``"-0.0"`` shown as ``"0.0"``); :data:`MISSING` if missing.
+
+    Examples
+    --------
+    >>> format_number(187.449, 1), format_number(float("nan")), format_number(-0.04, 1)
+    ('187.4', '–', '0.0')
+    """
+    v = _num(x)
+    if v is None:
+        return MISSING
+    text = f"{v:.{digits}f}"
+    return text[1:] if re.fullmatch(r"-0\.?0*", text) else text
+
+
+def format_mean_sd(mean: Any, sd: Any, digits: int = 1) -> str:
+    """``"mean ± SD"``; :data:`MISSING` when the mean is missing.
+
+    Examples
+    --------
+    >>> format_mean_sd(187.04, 90.26)
+    '187.0 ± 90.3'
+    """
+    if _num(mean) is None:
+        return MISSING
+    return f"{format_number(mean, digits)} ± {format_number(sd, digits)}"
+
+
+def format_median_iqr(median: Any, q1: Any, q3: Any, digits: int = 1) -> str:
+    """``"median [Q1; Q3]"``; :data:`MISSING` when the median is missing.
+
+    Examples
+    --------
+    >>> format_median_iqr(5, 3, 12)
+    '5.0 [3.0; 12.0]'
+    """
+    if _num(median) is None:
+        return MISSING
+    return f"{format_number(median, digits)} [{format_number(q1, digits)}; {format_number(q3, digits)}]"
+
+
+def format_describe(row: Mapping[str, Any], digits: int = 1) -> str:
+    """A ``describe_by`` row as mean ± SD, or median [IQR] when its ``kind`` is ``median_iqr``.
+
+    Examples
+    --------
+    >>> format_describe({"mean": 6.0, "sd": 2.0, "median": 6.0, "q1": 5.0, "q3": 8.0, "kind": "median_iqr"})
+    '6.0 [5.0; 8.0]'
+    """
+    if row.get("kind") == "median_iqr":
+        return format_median_iqr(row.get("median"), row.get("q1"), row.get("q3"), digits)
+    return format_mean_sd(row.get("mean"), row.get("sd"), digits)
+
+
+def format_p(p: Any) -> str:
+    """A p-value to 3 decimals, ``"< 0.001"`` below 0.001; :data:`MISSING` if missing.
+
+    Examples
+    --------
+    >>> format_p(0.2961), format_p(0.0004), format_p(None)
+    ('0.296', '< 0.001', '–')
+    """
+    v = _num(p)
+    if v is None:
+        return MISSING
+    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def format_ci(low: Any, high: Any, digits: int = 1) -> str:
+    """``"[low; high]"``.
+
+    Examples
+    --------
+    >>> format_ci(-0.61, 0.27, 2)
+    '[-0.61; 0.27]'
+    """
+    return f"[{format_number(low, digits)}; {format_number(high, digits)}]"
+
+
+def format_estimate_ci(estimate: Any, low: Any, high: Any, digits: int = 1) -> str:
+    """``"estimate [low; high]"``; :data:`MISSING` when the estimate is missing.
+
+    Examples
+    --------
+    >>> format_estimate_ci(-11.1, -33.6, 11.3)
+    '-11.1 [-33.6; 11.3]'
+    """
+    if _num(estimate) is None:
+        return MISSING
+    return f"{format_number(estimate, digits)} {format_ci(low, high, digits)}"
+
+
+def format_ratio(x: Any) -> str:
+    """An odds ratio or ratio: 2 decimals within [0.01, 1000), else 3 significant digits (``2.04e+35``).
+
+    Examples
+    --------
+    >>> format_ratio(4.6643), format_ratio(2.0357e35), format_ratio(None)
+    ('4.66', '2.04e+35', '–')
+    """
+    v = _num(x)
+    if v is None:
+        return MISSING
+    return f"{v:.2f}" if 0.01 <= abs(v) < 1000 else f"{v:.2e}"
+
+
+def format_n_pct(n: Any, pct: Any) -> str:
+    """``"n (pct%)"`` with the percentage to 1 decimal.
+
+    Examples
+    --------
+    >>> format_n_pct(9, 45.0), format_n_pct(0, None)
+    ('9 (45.0%)', '0')
+    """
+    if _num(n) is None:
+        return MISSING
+    if _num(pct) is None:
+        return f"{int(n)}"
+    return f"{int(n)} ({format_number(pct, DIGITS['pct'])}%)"
+
+
+def format_n_of(n: Any, total: Any, pct: Any) -> str:
+    """``"n/N (pct%)"``.
+
+    Examples
+    --------
+    >>> format_n_of(10, 20, 50.0)
+    '10/20 (50.0%)'
+    """
+    if _num(n) is None or _num(total) is None:
+        return MISSING
+    tail = f" ({format_number(pct, DIGITS['pct'])}%)" if _num(pct) is not None else ""
+    return f"{int(n)}/{int(total)}{tail}"
+
+
+def _p_text(p: Any) -> str:
+    text = format_p(p)
+    return f"P {text}" if text.startswith("<") else f"P = {text}"
+
+
+def oriented_pair(a: str, b: str, *, reference: str, arms: Sequence[str]) -> tuple[str, str, bool]:
+    """How the report shows the core's contrast ``a - b``: ``(x, y, flipped)`` for "x vs y" = x - y.
+
+    The reference arm comes second ("K vs P" = K - P); between two other arms the one listed
+    first in the protocol comes first. ``flipped`` is True when x - y = -(a - b).
+
+    Examples
+    --------
+    >>> oriented_pair("P", "K", reference="P", arms=["P", "K", "KM"])
+    ('K', 'P', True)
+    >>> oriented_pair("K", "KM", reference="P", arms=["P", "K", "KM"])
+    ('K', 'KM', False)
+    """
+    if a == reference or (b != reference and arms.index(a) > arms.index(b)):
+        return b, a, True
+    return a, b, False
+
+
+def _flip(frame: pd.DataFrame, pairs: Sequence[tuple[str, str]], reference: str, arms: Sequence[str],
+          estimate: str = "estimate", low: str = "ci_low", high: str = "ci_high",
+          ratio: tuple[str, str, str] | None = None) -> pd.DataFrame:
+    """Add ``shown_a``, ``shown_b``, ``flipped`` and the oriented ``shown_*`` numbers to ``frame``."""
+    orient = [oriented_pair(a, b, reference=reference, arms=arms) for a, b in pairs]
+    out = frame.copy()
+    out["shown_a"] = [o[0] for o in orient]
+    out["shown_b"] = [o[1] for o in orient]
+    flipped = np.array([o[2] for o in orient], dtype=bool)
+    out["flipped"] = flipped
+    sign = np.where(flipped, -1.0, 1.0)
+    est, lo, hi = (out[c].to_numpy(dtype=float, na_value=np.nan) for c in (estimate, low, high))
+    out["shown_estimate"] = sign * est
+    out["shown_ci_low"] = np.where(flipped, -hi, lo)
+    out["shown_ci_high"] = np.where(flipped, -lo, hi)
+    if ratio is not None:
+        r, rl, rh = (out[c].to_numpy(dtype=float, na_value=np.nan) for c in ratio)
+        with np.errstate(divide="ignore"):
+            out["shown_ratio"] = np.where(flipped, 1.0 / r, r)
+            out["shown_ratio_ci_low"] = np.where(flipped, 1.0 / rh, rl)
+            out["shown_ratio_ci_high"] = np.where(flipped, 1.0 / rl, rh)
+    return out

@@ -1,0 +1,184 @@
+"""``ketapain demo`` end to end: simulate KETAPAIN, analyse it, write the report; then check it.
+
+One demo run (module fixture, through Typer's CliRunner) is inspected by every test:
+every file the issue names exists; every table and figure of the document is written;
+the numbers in the HTML tables are the numbers of ``results.json`` after the report's own
+formatting functions; Table 2's cells equal the analysis' describe frame formatted; and a
+real browser (Debian Chromium via Playwright) opens the report and finds Table 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from ketapain.cli import app
+from ketapain.data import TrialData
+from ketapain.report import format_describe, format_number, format_p, format_ratio
+
+SEED = 20200154
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert f"Report: {out / 'report' / 'index.html'}" in res.stdout
+    return out
+
+
+class _Tables(HTMLParser):
+    """Cells of every ``<table id=...>``: {id: [[(tag, colspan, text), ...], ...]}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[tuple[str, int, str]]]] = {}
+        self._table: str | None = None
+        self._row: list[tuple[str, int, str]] | None = None
+        self._cell: tuple[str, int] | None = None
+        self._text: list[str] = []
+        self.in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self._table = a.get("id") or ""
+            self.tables[self._table] = []
+        elif tag == "thead":
+            self.in_head = True
+        elif tag == "tbody":
+            self.in_head = False
+        elif tag == "tr" and self._table is not None and not self.in_head:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = (tag, int(a.get("colspan") or 1))
+            self._text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append((*self._cell, "".join(self._text).strip()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._table is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._text.append(data)
+
+
+def _html_tables(demo: Path) -> dict[str, list[list[tuple[str, int, str]]]]:
+    parser = _Tables()
+    parser.feed((demo / "report" / "index.html").read_text(encoding="utf-8"))
+    return parser.tables
+
+
+def _numbers(obj: Any) -> list[float]:
+    if isinstance(obj, bool) or obj is None:
+        return []
+    if isinstance(obj, (int, float)):
+        return [float(obj)]
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in _numbers(v)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in _numbers(v)]
+    return []
+
+
+def test_demo_writes_every_output(demo: Path) -> None:
+    data = TrialData.read(demo / "data")
+    assert data.allocation["patient_id"].nunique() == 20
+    assert data.meta["seed"] == str(SEED)
+    report = demo / "report"
+    for name in ("index.html", "report.pdf", "results.json"):
+        assert (report / name).stat().st_size > 1000, name
+    assert (report / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    csvs = {p.stem for p in (report / "tables").glob("*.csv")}
+    for key in ("table1", "table2", "table3", "table4", "pairwise", "effect_sizes", "ae_by_arm", "ae_by_term",
+                "responders", "blinding", "sensitivity_mar_daily_model", "sensitivity_multiple_imputation",
+                "sensitivity_tipping_point"):
+        assert key in csvs, key
+    svgs = {p.stem for p in (report / "figures").glob("*.svg")}
+    pngs = {p.stem for p in (report / "figures").glob("*.png")}
+    assert svgs == pngs
+    for prefix in ("figure1_consort", "figure2_", "figure3_", "figure4_", "daily_avg_pain", "forest_", "tipping_point"):
+        assert any(s.startswith(prefix) for s in svgs), prefix
+
+
+def test_every_table_in_the_html_has_its_csv(demo: Path) -> None:
+    tables = _html_tables(demo)
+    keys = {k.removeprefix("table-") for k in tables if k.startswith("table-")}
+    csvs = {p.stem for p in (demo / "report" / "tables").glob("*.csv")}
+    assert keys and keys <= csvs
+
+
+def test_numbers_in_html_tables_come_from_results_json(demo: Path) -> None:
+    """Each number in a table body (label column and group rows excepted) is a results.json
+    value formatted by the report (to 0-3 decimals, possibly negated or inverted as the report
+    orients contrasts; odds ratios in e-notation when extreme)."""
+    results = json.loads((demo / "report" / "results.json").read_text())
+    allowed: set[str] = set()
+    for x in _numbers(results):
+        for v in (x, -x, 1 / x if x else math.nan):
+            if math.isfinite(v):
+                allowed.update(format_number(v, d) for d in range(4))
+                allowed.add(format_ratio(v))  # odds ratios: 2 decimals, or 3 significant digits in e-notation
+    checked = 0
+    unexplained: list[str] = []
+    for key, rows in _html_tables(demo).items():
+        for row in rows:
+            if len(row) == 1 or row[0][1] > 1:  # a group row spanning the table
+                continue
+            for _tag, _span, text in row[1:]:
+                for token in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]\d+)?", text.replace("−", "-")):
+                    checked += 1
+                    if token not in allowed and token.lstrip("-") not in allowed:
+                        unexplained.append(f"{key}: {token!r} in {text!r}")
+    assert checked > 500
+    assert unexplained == []
+
+
+def test_table2_cells_equal_the_analysis_describe_frame(demo: Path) -> None:
+    results = json.loads((demo / "report" / "results.json").read_text())
+    t2 = pd.DataFrame(results["tables"]["table2"])
+    rows = [r for r in _html_tables(demo)["table-table2"] if len(r) > 1 and r[0][1] == 1]
+    primary = t2[t2["endpoint"] == "auc_avg_pain_d35"].set_index("treatment")
+    day35 = next(r for r in rows if r[0][2].startswith("Day 35"))
+    assert [c[2] for c in day35[1:4]] == [format_describe(primary.loc[a].to_dict()) for a in ("P", "K", "KM")]
+    models = pd.DataFrame(results["tables"]["models"])
+    paper = models[(models["section"] == "table2") & (models["outcome"] == "auc_avg_pain_d35")
+                   & (models["model"] == "paper") & models["used"]]
+    assert day35[4][2] == format_p(paper["treatment_p"].iloc[0])
+
+
+def test_provenance_block(demo: Path) -> None:
+    html = (demo / "report" / "index.html").read_text(encoding="utf-8")
+    block = html[html.index('id="provenance"'):]
+    for key in ("data_sha256", "protocol_sha256", "seed", "ketapain", "python", "numpy", "date"):
+        assert key in block, key
+    # self-contained: no attribute loads anything from the network (SVG xmlns URIs are names, not fetches)
+    assert re.findall(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html) == []
+    assert "@import" not in html
+
+
+def test_browser_opens_the_report_and_finds_table2(demo: Path, chromium_page: Any) -> None:
+    page = chromium_page
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((demo / "report" / "index.html").resolve().as_uri())
+    caption = page.locator("#table-table2 caption")
+    assert caption.inner_text().startswith("Table 2")
+    assert page.locator("#table-table2 tbody tr").count() >= 7  # 5 windows + 2 items, plus group rows
+    assert page.locator("#figure-figure1_consort svg").is_visible()
+    assert all(u.startswith("file://") or u.startswith("data:") for u in requests)

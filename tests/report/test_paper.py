@@ -1,0 +1,359 @@
+"""The paper's layout (``ketapain.report._paper``): structure, formatting and orientation.
+
+The results come from the real pipeline: ``simulate_trial`` (fixed seed) -> ``run_analysis``;
+expected cells are recomputed here from the results' frames with the documented formatting
+rules, so a wrong lookup, a wrong column or a wrong sign fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ketapain.analysis import AnalysisResults, run_analysis
+from ketapain.protocol import load_protocol
+from ketapain.report import DisplayTable, Document, FigureBlock, Paragraph, Section, validate_document
+from ketapain.report import (
+    MISSING,
+    format_ci,
+    format_describe,
+    format_estimate_ci,
+    format_mean_sd,
+    format_median_iqr,
+    format_n_of,
+    format_n_pct,
+    format_number,
+    format_p,
+    format_ratio,
+    oriented_pair,
+    paper_document,
+)
+from ketapain.simulate import simulate_trial
+
+PROV = {"ketapain": "0.1.0", "date": "2024-01-01T00:00:00Z"}
+
+
+def _results(name: str, seed: int) -> AnalysisResults:
+    protocol = load_protocol(name)
+    return run_analysis(simulate_trial(protocol, n_patients=20, seed=seed), protocol, sensitivity=False)
+
+
+@pytest.fixture(scope="module")
+def ket() -> AnalysisResults:
+    return _results("ketapain", 11)
+
+
+@pytest.fixture(scope="module")
+def ket_doc(ket: AnalysisResults) -> Document:
+    return paper_document(ket, provenance=PROV)
+
+
+@pytest.fixture(scope="module")
+def abba() -> AnalysisResults:
+    return _results("ab_ba_example", 5)
+
+
+def _blocks(doc: Document) -> list[object]:
+    out: list[object] = []
+
+    def rec(blocks: tuple[object, ...]) -> None:
+        for b in blocks:
+            out.append(b)
+            if isinstance(b, Section):
+                rec(b.blocks)
+
+    rec(doc.sections)
+    return out
+
+
+def _tables(doc: Document) -> dict[str, DisplayTable]:
+    return {b.key: b for b in _blocks(doc) if isinstance(b, DisplayTable)}
+
+
+def _figures(doc: Document) -> dict[str, FigureBlock]:
+    return {b.key: b for b in _blocks(doc) if isinstance(b, FigureBlock)}
+
+
+def _section(doc: Document, key: str) -> Section:
+    return next(b for b in _blocks(doc) if isinstance(b, Section) and b.key == key)
+
+
+def _text(section: Section) -> str:
+    return "\n".join(b.text for b in section.blocks if isinstance(b, Paragraph))
+
+
+def _used_p(results: AnalysisResults, section: str, outcome: str, model: str) -> float:
+    m = results.models
+    row = m[(m["section"] == section) & (m["outcome"] == outcome) & (m["model"] == model) & m["used"]]
+    assert len(row) == 1
+    return float(row["treatment_p"].iloc[0])
+
+
+# --------------------------------------------------------------------------- formatting rules
+
+def test_formatting_rules_by_hand() -> None:
+    assert format_number(187.449, 1) == "187.4"
+    assert format_number(-0.04, 1) == "0.0"          # no negative zero
+    assert format_number(float("nan")) == MISSING and format_number(None) == MISSING
+    assert format_mean_sd(187.04, 90.26) == "187.0 ± 90.3"
+    assert format_mean_sd(float("nan"), 3.0) == MISSING
+    assert format_median_iqr(5, 3, 12) == "5.0 [3.0; 12.0]"
+    assert format_p(0.2961) == "0.296" and format_p(0.001) == "0.001" and format_p(0.00099) == "< 0.001"
+    assert format_p(pd.NA) == MISSING
+    assert format_ci(-0.614, 0.27, 2) == "[-0.61; 0.27]"
+    assert format_estimate_ci(-11.14, -33.6, 11.3) == "-11.1 [-33.6; 11.3]"
+    assert format_ratio(4.6643) == "4.66" and format_ratio(2.0357e35) == "2.04e+35" and format_ratio(0.004) == "4.00e-03"
+    assert format_n_pct(9, 45.0) == "9 (45.0%)" and format_n_pct(3, None) == "3"
+    assert format_n_of(10, 20, 50.0) == "10/20 (50.0%)"
+    row = {"mean": 6.0, "sd": 2.0, "median": 6.5, "q1": 5.0, "q3": 8.0}
+    assert format_describe({**row, "kind": "mean_sd"}) == "6.0 ± 2.0"
+    assert format_describe({**row, "kind": "median_iqr"}) == "6.5 [5.0; 8.0]"
+
+
+@given(arms=st.lists(st.sampled_from(["P", "K", "KM", "L", "X"]), min_size=2, max_size=5, unique=True), data=st.data())
+def test_oriented_pair_puts_the_reference_second(arms: list[str], data: st.DataObject) -> None:
+    a, b = data.draw(st.permutations(arms))[:2]
+    reference = data.draw(st.sampled_from(arms))
+    x, y, flipped = oriented_pair(a, b, reference=reference, arms=arms)
+    assert {x, y} == {a, b}
+    assert flipped == (x == b)
+    assert x != reference
+    if reference not in (a, b):
+        assert arms.index(x) < arms.index(y)
+    assert oriented_pair(b, a, reference=reference, arms=arms)[:2] == (x, y)
+
+
+# --------------------------------------------------------------------------- the document
+
+def test_document_is_valid_and_carries_the_results(ket: AnalysisResults, ket_doc: Document) -> None:
+    validate_document(ket_doc)
+    assert json.dumps(ket_doc.results, sort_keys=True) == json.dumps(ket.to_dict(), sort_keys=True)
+    assert [s.key for s in ket_doc.sections] == [
+        "summary", "methods", "participants", "pain-outcomes", "responders", "questionnaires", "analgesics",
+        "adverse-events", "blinding", "sensitivity", "warnings"]
+    tables = _tables(ket_doc)
+    for key in ("table1", "table2", "table3", "table4", "pairwise", "effect_sizes", "model_checks", "pain_before",
+                "responders", "responder_models", "consecutive_summary", "consecutive_tests", "ae_by_arm",
+                "ae_by_term", "ae_models", "blinding"):
+        assert key in tables, key
+    figures = _figures(ket_doc)
+    assert "figure1_consort" in figures and "forest_effect_sizes" in figures and "figure4_patient_bars" in figures
+    assert {"figure2_patients_auc_avg_pain_d35", "figure3_patients_auc_avg_pain_d7"} <= set(figures)
+    assert {"daily_avg_pain", "daily_max_pain", "daily_night_pain"} <= set(figures)
+    assert "not run" in _text(_section(ket_doc, "sensitivity"))
+
+
+def test_summary_sentence_is_generated_from_the_numbers(ket: AnalysisResults, ket_doc: Document) -> None:
+    t2 = ket.table2
+    primary = t2[t2["endpoint"] == "auc_avg_pain_d35"]
+    p = _used_p(ket, "table2", "auc_avg_pain_d35", "paper")
+    text = _text(_section(ket_doc, "summary"))
+    arms = ", ".join(f"{r['treatment']} {format_describe(r)}" for r in primary.to_dict("records"))
+    expected_p = f"P {format_p(p)}" if p < 0.001 else f"P = {format_p(p)}"
+    assert f"AUC of average pain at day 35: {arms} score-days; omnibus {expected_p} (paper's model, Kenward-Roger df)." in text
+
+
+def test_table1_layout(ket: AnalysisResults, ket_doc: Document) -> None:
+    t = _tables(ket_doc)["table1"]
+    counts = ket.table1_counts
+    n = counts.drop_duplicates("group").set_index("group")["n_group"]
+    assert t.header == ("Characteristic", f"All (n = {n['all']})", f"Male (n = {n['male']})", f"Female (n = {n['female']})")
+    labels = [r[0] for r in t.rows]
+    assert labels[:4] == ["Age, years", "Weight, kg", "Height, m", "BMI, kg/m²"]
+    assert labels[4] == "Pain type, n (%)" and 4 in t.group_rows
+    assert labels.index("Pain duration, years") > labels.index("Pain type, n (%)")
+    assert labels[-1 - len(counts[counts["variable"] == "concomitant_baseline"]["level"].unique())] == \
+        "Concomitant analgesics at baseline, n (%)"
+    cont = ket.table1_continuous.set_index(["variable", "group"])
+    for label, var, digits in (("Age, years", "age_years", 1), ("Height, m", "height_m", 2), ("DN4 score", "dn4_total", 1)):
+        row = t.rows[labels.index(label)]
+        assert row[1:] == tuple(format_describe(cont.loc[(var, g)], digits) for g in ("all", "male", "female"))
+    pt = counts[(counts["variable"] == "pain_type") & (counts["level"] == "postsurgery")].set_index("group")
+    assert t.rows[labels.index("  postsurgery")][1:] == tuple(format_n_pct(pt.loc[g, "n"], pt.loc[g, "pct"])
+                                                              for g in ("all", "male", "female"))
+
+
+def test_table2_cells_equal_the_formatted_frame(ket: AnalysisResults, ket_doc: Document) -> None:
+    t = _tables(ket_doc)["table2"]
+    assert t.header == ("Endpoint", "P (placebo)", "K (ketamine)", "KM (ketamine/magnesium)", "P (paper's model)",
+                        "P (standard model)", "ICC (paper's model)")
+    labels = [r[0] for r in t.rows]
+    assert labels == ["AUC of average pain", "  Day 7 (no imputation)", "  Day 15 (no imputation)",
+                      "  Day 21 (no imputation)", "  Day 28 (no imputation)", "  Day 35 (LOCF)",
+                      "AUC of maximal pain", "  Day 35 (LOCF)", "AUC of night pain", "  Day 35 (LOCF)"]
+    assert t.group_rows == frozenset({0, 6, 8})
+    endpoints = [None, "auc_avg_pain_d7", "auc_avg_pain_d15", "auc_avg_pain_d21", "auc_avg_pain_d28", "auc_avg_pain_d35",
+                 None, "auc_max_pain_d35", None, "auc_night_pain_d35"]
+    t2 = ket.table2
+    m = ket.models
+    for row, endpoint in zip(t.rows, endpoints, strict=True):
+        if endpoint is None:
+            continue
+        block = t2[t2["endpoint"] == endpoint].set_index("treatment")
+        for cell, arm in zip(row[1:4], ("P", "K", "KM"), strict=True):
+            r = block.loc[arm]
+            expected = (format_mean_sd(r["mean"], r["sd"], 1) if r["kind"] == "mean_sd"
+                        else format_median_iqr(r["median"], r["q1"], r["q3"], 1))
+            assert cell == expected
+        assert row[4] == format_p(_used_p(ket, "table2", endpoint, "paper"))
+        assert row[5] == format_p(_used_p(ket, "table2", endpoint, "standard"))
+        icc = m[(m["section"] == "table2") & (m["outcome"] == endpoint) & (m["model"] == "paper") & m["used"]]["icc"].iloc[0]
+        assert row[6] == format_number(icc, 2)
+    # the CSV data behind the table holds the unrounded numbers it shows
+    assert np.allclose(t.data["mean"].to_numpy(dtype=float), t2.set_index(["endpoint", "treatment"]).loc[
+        list(zip(t.data["endpoint"], t.data["treatment"], strict=True)), "mean"].to_numpy(dtype=float))
+    notes = " ".join(t.notes)
+    assert "Kenward-Roger" in notes and "score-days" in notes and "last observation carried forward" in notes
+    assert ket.settings["auc_time_axis_words"] in notes
+
+
+def test_pairwise_contrasts_are_oriented_active_vs_reference(ket: AnalysisResults, ket_doc: Document) -> None:
+    t = _tables(ket_doc)["pairwise"]
+    c = ket.contrasts
+    core = c[(c["section"] == "table2") & (c["outcome"] == "auc_avg_pain_d35") & (c["model"] == "paper") & c["used"]]
+    labels = [r[0] for r in t.rows]
+    start = labels.index("AUC of average pain at day 35 (LOCF)")
+    block = {r[0].strip(): r for r in t.rows[start + 1:start + 4]}
+    assert set(block) == {"K vs P", "KM vs P", "K vs KM"}
+    pk = core[(core["a"] == "P") & (core["b"] == "K")].iloc[0]          # the core's P - K
+    assert block["K vs P"][1] == format_estimate_ci(-pk["estimate"], -pk["ci_high"], -pk["ci_low"], 1)
+    assert block["K vs P"][2] == format_p(pk["p_value"]) and block["K vs P"][3] == format_p(pk["p_sidak"])
+    assert block["K vs P"][4] == format_ci(-pk["ci_sidak_high"], -pk["ci_sidak_low"], 1)
+    assert block["K vs P"][5] == ("yes" if pk["shown"] else "no")
+    kkm = core[(core["a"] == "K") & (core["b"] == "KM")].iloc[0]        # already K - KM: not flipped
+    assert block["K vs KM"][1] == format_estimate_ci(kkm["estimate"], kkm["ci_low"], kkm["ci_high"], 1)
+    d = t.data[(t.data["outcome"] == "auc_avg_pain_d35") & (t.data["a"] == "P") & (t.data["b"] == "K")].iloc[0]
+    assert d["shown_estimate"] == -pk["estimate"] and bool(d["flipped"])
+    # effect sizes: same orientation, headline kind first
+    e = _tables(ket_doc)["effect_sizes"]
+    assert e.header[1].startswith(ket.settings["headline_effect_size"]) and "(headline)" in e.header[1]
+    es = ket.effect_sizes
+    dz = es[(es["section"] == "table2") & (es["outcome"] == "auc_avg_pain_d35") & (es["model"] == "paper") & es["used"]
+            & (es["a"] == "P") & (es["b"] == "K") & (es["kind"] == "d_z")].iloc[0]
+    erow = next(r for r in e.rows[[r[0] for r in e.rows].index("AUC of average pain at day 35 (LOCF)"):] if r[0].strip() == "K vs P")
+    assert erow[1] == format_estimate_ci(-dz["estimate"], -dz["ci_high"], -dz["ci_low"], 2)
+    forest = _figures(ket_doc)["forest_effect_sizes"].data
+    assert list(forest["label"]) == ["K vs P", "KM vs P", "K vs KM"]
+
+
+def test_table3_and_table4_layout(ket: AnalysisResults, ket_doc: Document) -> None:
+    tables = _tables(ket_doc)
+    t3 = tables["table3"]
+    assert t3.header == ("Score", "Baseline", "P (placebo)", "K (ketamine)", "KM (ketamine/magnesium)", "P (paper's model)")
+    groups = [t3.rows[i][0] for i in sorted(t3.group_rows)]
+    assert groups == [{"qdsa": "QDSA (McGill)", "bpi": "BPI", "npsi": "NPSI", "hads": "HADS", "sf36": "SF-36",
+                       "psqi": "PSQI", "pgic": "PGIC", "dn4": "DN4"}.get(i, i.upper()) for i in pd.unique(ket.table3["instrument"])]
+    labels = [r[0] for r in t3.rows]
+    row = t3.rows[labels.index("  QDSA (McGill) total")]
+    frame = ket.table3[(ket.table3["instrument"] == "qdsa") & (ket.table3["score"] == "total")].set_index("timepoint")
+    assert row[1:5] == tuple(format_describe(frame.loc[tp]) for tp in ("baseline", "P", "K", "KM"))
+    assert row[5] == format_p(_used_p(ket, "table3", "qdsa.total", "paper"))
+    t4 = tables["table4"]
+    a4 = ket.added_analgesics
+    assert t4.header[0] == "Drug class" and len(t4.header) == 4
+    assert [r[0] for r in t4.rows] == [str(d).replace("_", " ") for d in pd.unique(a4["drug_class"])]
+    piv = a4.set_index(["drug_class", "treatment"])["n_patients"]
+    assert t4.rows[0][1:] == tuple(str(piv[(a4["drug_class"].iloc[0], arm)]) for arm in ("P", "K", "KM"))
+    ae = tables["ae_by_arm"]
+    by = ket.ae_by_arm.set_index("treatment")
+    assert ae.rows[1][1:] == tuple(format_n_pct(by.loc[a, "n_patients_related"], by.loc[a, "pct_related"]) for a in ("P", "K", "KM"))
+
+
+def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
+    doc = paper_document(ket, provenance=PROV)
+    text = _text(_section(doc, "methods"))
+    s = ket.settings
+    assert "Kenward-Roger method" in text and s["auc_time_axis_words"] in text and s["carryover_words"] in text
+    assert s["models"]["paper"] in text and s["models"]["standard"] in text and f"random seed {s['seed']}" in text
+    assert "Sidak adjustment" in text and "headline: d_z" in text
+    # change the settings: the text follows (nothing is hard-coded)
+    settings = dict(s, df_method="satterthwaite", auc_time_axis="diary", headline_effect_size="g_av",
+                    auc_time_axis_words="the curve starts at diary day 1", seed=123)
+    doc2 = paper_document(dataclasses.replace(ket, settings=MappingProxyType(settings)), provenance=PROV)
+    text2 = _text(_section(doc2, "methods"))
+    assert "Satterthwaite method" in text2 and "Kenward-Roger" not in text2
+    assert "Time axis (diary): the curve starts at diary day 1" in text2 and "random seed 123" in text2
+    assert _tables(doc2)["effect_sizes"].header[1].startswith("g_av")
+
+
+def test_two_arm_protocol(abba: AnalysisResults) -> None:
+    doc = paper_document(abba, provenance=PROV)
+    validate_document(doc)
+    tables = _tables(doc)
+    assert tables["table2"].header == ("Endpoint", "L (lidocaine)", "P (placebo)", "P (standard model)",
+                                       "P (paper's model)", "ICC (standard model)")
+    pair = tables["pairwise"]
+    assert pair.header[3] == "P (unadjusted)"
+    c = abba.contrasts
+    core = c[(c["section"] == "table2") & (c["outcome"] == abba.settings["primary_endpoint"]) & (c["model"] == "standard")
+             & c["used"]].iloc[0]
+    assert (core["a"], core["b"]) == ("P", "L")
+    labels = [r[0] for r in pair.rows]
+    row = pair.rows[labels.index("AUC of average pain at day 28 (LOCF)") + 1]
+    assert row[0].strip() == "L vs P"
+    assert row[1] == format_estimate_ci(-core["estimate"], -core["ci_high"], -core["ci_low"], 1)
+    assert "consecutive_summary" not in tables
+    assert "needs at least two active arms" in _text(_section(doc, "responders"))
+    text = _text(_section(doc, "methods"))
+    assert "Latin square crossover with 2 periods of 28 days" in text and "multiplicity adjustment: none" in text
+
+
+def _contrast_frame(results: AnalysisResults, delta: float | None = None) -> pd.DataFrame:
+    c = results.contrasts
+    core = c[(c["section"] == "table2") & (c["outcome"] == results.settings["primary_endpoint"])
+             & (c["model"] == results.settings["model"]) & c["used"]]
+    frame = pd.DataFrame({"contrast": [f"{a} - {b}" for a, b in zip(core["a"], core["b"], strict=True)],
+                          "estimate": core["estimate"].to_numpy() + (delta or 0.0), "se": core["se"].to_numpy(),
+                          "df": core["df"].to_numpy(), "ci_low": core["ci_low"].to_numpy() + (delta or 0.0),
+                          "ci_high": core["ci_high"].to_numpy() + (delta or 0.0), "p_value": core["p_value"].to_numpy(),
+                          "p_sidak": core["p_sidak"].to_numpy()})
+    return frame if delta is None else frame.assign(delta=delta)[["delta", *frame.columns]]
+
+
+def test_sensitivity_frames_render(ket: AnalysisResults) -> None:
+    mar = _contrast_frame(ket)
+    tipping = pd.concat([_contrast_frame(ket, d) for d in (0.0, 1.0, 2.0)], ignore_index=True)
+    tipping["p_value"] = np.repeat([0.01, 0.04, 0.2], len(mar))   # P crosses 0.05 between delta 1 and 2
+    other = pd.DataFrame({"scenario": ["a", "b"], "n": [3, 4], "value": [1.25, math.nan]})
+    sens = {"mar_daily_model": mar, "multiple_imputation": mar.copy(), "tipping_point": tipping, "pattern_mixture": other}
+    doc = paper_document(dataclasses.replace(ket, sensitivity=MappingProxyType(sens)), provenance=PROV)
+    validate_document(doc)
+    tables = _tables(doc)
+    t = tables["sensitivity_mar_daily_model"]
+    assert t.title.startswith("Likelihood-based analysis") and t.header[0] == "contrast"
+    row = next(r for r in t.rows if r[0] == "K vs P")
+    pk = mar[mar["contrast"] == "P - K"].iloc[0]
+    assert row[1] == format_number(-pk["estimate"], 1)
+    assert (row[4], row[5]) == (format_number(-pk["ci_high"], 1), format_number(-pk["ci_low"], 1))
+    assert row[6] == format_p(pk["p_value"])
+    assert tables["sensitivity_multiple_imputation"].title.startswith("Multiple imputation")
+    assert tables["sensitivity_pattern_mixture"].title == "Sensitivity analysis: pattern mixture"
+    assert tables["sensitivity_pattern_mixture"].rows == (("a", "3", "1.25"), ("b", "4", MISSING))
+    assert len(tables["sensitivity_tipping_point"].rows) == len(tipping)
+    fig = _figures(doc)["tipping_point"]
+    assert set(fig.data["contrast"]) == {"K vs P", "KM vs P", "K vs KM"}
+    assert "not run" not in _text(_section(doc, "sensitivity"))
+
+
+def test_warnings_are_grouped_with_counts(ket: AnalysisResults, ket_doc: Document) -> None:
+    paragraphs = [b.text for b in _section(ket_doc, "warnings").blocks if isinstance(b, Paragraph)]
+    counts = [int(p.split(" × ", 1)[0]) for p in paragraphs[1:]]
+    assert sum(counts) == len(ket.warnings)
+    assert len(paragraphs) - 1 < len(ket.warnings)     # duplicates were merged
+    assert paragraphs[0] == f"{len(ket.warnings)} warnings and notes, {len(counts)} distinct messages."
+
+
+def test_blinding_not_recorded_says_so(ket: AnalysisResults) -> None:
+    overall = {"recorded": False, "note": "end-of-study treatment guesses (instrument 'blinding') were not recorded"}
+    doc = paper_document(dataclasses.replace(ket, blinding_overall=MappingProxyType(overall),
+                                             blinding=ket.blinding.iloc[0:0]), provenance=PROV)
+    assert "blinding" not in _tables(doc)
+    assert "were not recorded" in _text(_section(doc, "blinding"))
