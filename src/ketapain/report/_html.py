@@ -15,7 +15,14 @@ from matplotlib.figure import Figure
 
 import ketapain
 
-from ._document import DisplayTable, Document, FigureBlock, Paragraph, Section, section_ids
+from ._document import (
+    DisplayTable,
+    Document,
+    FigureBlock,
+    Paragraph,
+    Section,
+    section_ids,
+)
 
 __all__ = ["figure_png", "figure_svg", "inline_svg", "is_numeric_cell", "render_html"]
 
