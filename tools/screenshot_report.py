@@ -28,7 +28,7 @@ def main() -> None:
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
         page.goto(args.html.resolve().as_uri())
         if args.anchor:
-            page.locator(f"#{args.anchor}").scroll_into_view_if_needed()
+            page.locator(f"#{args.anchor}").evaluate("el => el.scrollIntoView({block: 'start'})")
         page.screenshot(path=str(args.out))
         browser.close()
 

@@ -153,3 +153,16 @@ def test_bad_allocation() -> None:
         consort_flow(screening, allocation.assign(period=["x"] + [1] * 59))
     with pytest.raises(DataError, match=r"diary: required column\(s\) 'avg_pain' missing"):
         consort_flow(screening, allocation, diary=diary.drop(columns="avg_pain"))
+
+
+def test_patients_per_sequence() -> None:
+    screening, allocation, diary = reference_tables()
+    # 20 patients over the 6 Williams sequences in blocks of 6: 4, 4, 3, 3, 3, 3 (hand count)
+    orders = ["P-K-KM", "K-KM-P", "KM-P-K", "P-KM-K", "KM-K-P", "K-P-KM"]
+    seq = {f"P{i:02d}": orders[(i - 1) % 6] for i in range(1, 21)}
+    allocation = allocation.assign(sequence=allocation["patient_id"].map(seq))
+    flow = consort_flow(screening, allocation, diary=diary)
+    assert flow.sequences == (("P-K-KM", 4), ("K-KM-P", 4), ("KM-P-K", 3), ("P-KM-K", 3), ("KM-K-P", 3), ("K-P-KM", 3))
+    assert flow.to_dict()["sequences"]["P-K-KM"] == 4
+    assert "Sequence KM-K-P: 3" in flow.summary()
+    assert consort_flow(screening, allocation.drop(columns="sequence"), diary=diary).sequences == ()

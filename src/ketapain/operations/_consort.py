@@ -67,6 +67,9 @@ class ConsortFlow:
     periods: tuple[PeriodFlow, ...] = field(default=())
     n_completed: int | None = None
     n_analysed: int | None = None
+    sequences: tuple[tuple[str, int], ...] = field(default=())
+    """Patients randomised to each sequence (allocation's ``sequence`` column), in order of
+    first appearance; empty when the allocation has no sequence column."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; reasons as ``{reason: count}`` objects, periods as a list."""
@@ -82,6 +85,7 @@ class ConsortFlow:
             "periods": [p.to_dict() for p in self.periods],
             "n_completed": self.n_completed,
             "n_analysed": self.n_analysed,
+            "sequences": dict(self.sequences),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -106,6 +110,7 @@ class ConsortFlow:
             lines.append(f"  Other: {self.n_other}")
             lines += reasons(self.other_reasons)
         lines.append(f"Randomised: {self.n_randomised}")
+        lines += [f"  Sequence {seq}: {n}" for seq, n in self.sequences]
         for p in self.periods:
             lines.append(f"  Period {p.period}: allocated {p.allocated}, received {p.received}, "
                          f"completed {na(p.completed)}, analysed {na(p.analysed)}")
@@ -245,6 +250,11 @@ def consort_flow(
 
     period_flows: list[PeriodFlow] = []
     n_completed = n_analysed = None
+    sequences: tuple[tuple[str, int], ...] = ()
+    if allocation is not None and "sequence" in allocation.columns:
+        per_patient = allocation[["patient_id", "sequence"]].dropna().drop_duplicates("patient_id")
+        counts = per_patient["sequence"].astype(str).value_counts(sort=False)
+        sequences = tuple((str(k), int(v)) for k, v in counts.items())
     if allocation is not None:
         _need(allocation, "allocation", ("patient_id", "period"))
         apid = _text(allocation["patient_id"])
@@ -297,4 +307,5 @@ def consort_flow(
         periods=tuple(period_flows),
         n_completed=n_completed,
         n_analysed=n_analysed,
+        sequences=sequences,
     )

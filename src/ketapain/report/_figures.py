@@ -476,7 +476,8 @@ def plot_consort(flow: ConsortFlow, ax: Axes | None = None) -> Axes:
     boxes: dict[str, tuple[str, str]] = {
         "screened": (f"Assessed for eligibility\n(n = {flow.n_screened})", "center"),
         "excluded": ("\n".join(excl), "left"),
-        "randomised": (f"Randomised\n(n = {flow.n_randomised})", "center"),
+        "randomised": ("\n".join([f"Randomised (n = {flow.n_randomised})",
+                                   *(f"sequence {seq}: n = {n}" for seq, n in flow.sequences)]), "center"),
     }
     for p in flow.periods:
         boxes[f"alloc{p.period}"] = (f"Period {p.period}\nAllocated (n = {p.allocated})\n"

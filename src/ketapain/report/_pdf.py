@@ -77,7 +77,7 @@ def _heading(pdf: _ReportPDF, number: str, title: str, level: int) -> None:
     pdf.start_section(f"{number} {title}", level=level - 1)
     pdf.set_font(_FONT, "B", size)
     pdf.set_text_color(*_ACCENT)
-    pdf.multi_cell(0, size * 0.5, f"{number}  {title}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, size * 0.5, f"{number}  {title}", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*_INK)
     pdf.ln(1.5)
 
@@ -121,7 +121,7 @@ def _table(pdf: _ReportPDF, table: DisplayTable) -> None:
     pdf.set_font(_FONT, "B", 10)
     if pdf.will_page_break(30):
         pdf.add_page(orientation=pdf.cur_orientation)
-    pdf.multi_cell(0, 5, table.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5, table.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
     pdf.set_font(_FONT, "", size)
     line = size * 0.5
@@ -165,7 +165,7 @@ def _figure(pdf: _ReportPDF, block: FigureBlock, png: bytes, size_px: tuple[int,
     pdf.set_font(_FONT, "B", 10)
     if pdf.will_page_break(h + 12):
         pdf.add_page(orientation=pdf.cur_orientation)
-    pdf.multi_cell(0, 5, block.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5, block.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
     pdf.image(io.BytesIO(png), x=pdf.l_margin + (pdf.epw - w) / 2, w=w, h=h)
     if block.caption:
@@ -215,12 +215,12 @@ def render_pdf(document: Document, pngs: Mapping[str, bytes]) -> bytes:
     pdf.add_page()
     pdf.ln(30)
     pdf.set_font(_FONT, "B", 22)
-    pdf.multi_cell(0, 10, document.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 10, document.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if document.subtitle:
         pdf.ln(2)
         pdf.set_font(_FONT, "", 13)
         pdf.set_text_color(*_MUTED)
-        pdf.multi_cell(0, 6.5, document.subtitle, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 6.5, document.subtitle, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_text_color(*_INK)
     pdf.ln(12)
     _provenance(pdf, document.provenance)
