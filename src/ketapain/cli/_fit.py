@@ -24,7 +24,7 @@ __all__ = ["fit_command", "read_long_csv"]
 FACTORS = ("subject", "period", "sequence", "treatment")
 
 
-def read_long_csv(path: Path, *, outcome: str, binary: bool = False) -> pd.DataFrame:
+def read_long_csv(path: Path, *, outcome: str, binary: bool = False, by: str | None = None) -> pd.DataFrame:
     """Read a long crossover CSV: subject, period, sequence, treatment, the outcome, optional
     ``carryover``; other columns are kept but ignored. Empty outcome cells are missing.
 
@@ -39,7 +39,7 @@ def read_long_csv(path: Path, *, outcome: str, binary: bool = False) -> pd.DataF
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     name = path.name
-    needed = [*FACTORS, outcome]
+    needed = [*FACTORS, outcome, *([by] if by else [])]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(
@@ -66,7 +66,12 @@ def read_long_csv(path: Path, *, outcome: str, binary: bool = False) -> pd.DataF
         if not01.any():
             i = int(np.flatnonzero(not01)[0])
             raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is not 0 or 1 (--binary)")
-    dup = frame.duplicated(subset=["subject", "period"])
+    if by:
+        empty = frame[by].str.strip() == ""
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0]) + FIRST_DATA_ROW
+            raise DataError(f"{name} row {row}: {by} is empty; every row needs a {by} (--by)")
+    dup = frame.duplicated(subset=[*([by] if by else []), "subject", "period"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise DataError(
@@ -93,8 +98,22 @@ def fit_command(
     ref: Annotated[str | None, typer.Option("--ref", help="Reference treatment (default: first in code-point order).", show_default=False)] = None,
     conf_level: Annotated[float, typer.Option("--conf-level", help="Confidence level of every interval.")] = 0.95,
     json_output: Annotated[bool, typer.Option("--json", help="Print the machine-readable JSON object.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.", show_default=False)] = None,
 ) -> None:
     """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes."""
+    options = {
+        "outcome": outcome, "model": model, "carryover": "test-drop" if carryover_test_drop else carryover,
+        "log": log, "binary": binary, "nagq": nagq, "df_method": df, "method": method, "ref": ref,
+        "conf_level": conf_level,
+    }
+    if by is not None:
+        try:
+            data = read_long_csv(data_csv, outcome=outcome, binary=binary, by=by)
+        except DataError as exc:
+            typer.echo(f"error: {name_files(str(exc), {'data': data_csv.name})}", err=True)
+            raise typer.Exit(1) from exc
+        _fit_by(data, by, data_csv.name, json_output, options)
+        return
     try:
         data = read_long_csv(data_csv, outcome=outcome, binary=binary)
         with warnings.catch_warnings(record=True) as caught:
@@ -122,3 +141,31 @@ def fit_command(
         typer.echo(json.dumps(fit.to_dict(), allow_nan=False))
     else:
         typer.echo(fit.summary())
+
+
+def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, options: dict) -> None:
+    """One fit per value of ``by`` (sorted): JSON lines (``"by": {column: value}`` added to the
+    single fit's object, or ``{"by": ..., "error": message}``) or one summary per group.
+    Exits 1 after all groups when any group could not be fitted."""
+    failed = False
+    for value, group in data.groupby(by, sort=True):
+        label = {by: value}
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", KetapainWarning)
+                fit = fit_crossover(group.reset_index(drop=True), **options)
+        except (DataError, ModelError) as exc:
+            failed = True
+            typer.echo(f"error: {filename}: {by}={value}: {exc}", err=True)
+            if json_output:
+                typer.echo(json.dumps({"by": label, "error": str(exc)}, allow_nan=False))
+            continue
+        for w in caught:
+            typer.echo(f"warning: {by}={value}: {w.message}", err=True)
+        if json_output:
+            typer.echo(json.dumps({"by": label, **fit.to_dict()}, allow_nan=False))
+        else:
+            typer.echo(f"== {by} = {value} ==")
+            typer.echo(fit.summary())
+    if failed:
+        raise typer.Exit(1)

@@ -6,6 +6,7 @@ Nothing here reads or writes files; every function takes arrays or tidy DataFram
 from __future__ import annotations
 
 from ketapain.stats._auc import diary_auc
+from ketapain.stats._batch import BATCH_COLUMNS, fit_crossover_batch
 from ketapain.stats._crossover import Contrast, CrossoverFit, fit_crossover
 from ketapain.stats._daily_lmm import AucContrast, AucMean, DailyModelFit, fit_daily_model
 from ketapain.stats._ddf import FTest, TTest
@@ -28,6 +29,7 @@ from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
 __all__ = [
     "AucContrast",
     "AucMean",
+    "BATCH_COLUMNS",
     "Contrast",
     "ContrastEstimate",
     "CrossoverFit",
@@ -50,6 +52,7 @@ __all__ = [
     "describe_by",
     "diary_auc",
     "fit_crossover",
+    "fit_crossover_batch",
     "fit_daily_model",
     "fit_logistic_glmm",
     "fit_random_intercept",

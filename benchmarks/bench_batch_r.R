@@ -1,0 +1,30 @@
+# Fit time of lme4::lmer and nlme::lme on the trials of bench_batch.py, measured inside R.
+# Usage: Rscript benchmarks/bench_batch_r.R TRIALS.csv OUT.json
+# TRIALS.csv: trial, subject, period, sequence, treatment, y (complete data).
+# Model: y ~ treatment + period + sequence + (1 | subject), REML, default optimiser settings.
+suppressPackageStartupMessages({library(lme4); library(nlme); library(jsonlite)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], colClasses = c("integer", "character", "character", "character", "character", "numeric"))
+for (v in c("subject", "period", "sequence", "treatment")) d[[v]] <- factor(d[[v]])
+parts <- split(d, d$trial)
+n <- length(parts)
+f <- y ~ treatment + period + sequence + (1 | subject)
+lmer_est <- vector("list", n)
+t_lmer <- system.time(for (k in seq_len(n)) {
+  m <- lmer(f, data = parts[[k]], REML = TRUE)
+  vc <- as.data.frame(VarCorr(m))
+  lmer_est[[k]] <- c(fixef(m), sigma2_subject = vc$vcov[1], sigma2_residual = vc$vcov[2])
+})[["elapsed"]]
+lme_est <- vector("list", n)
+t_lme <- system.time(for (k in seq_len(n)) {
+  m <- lme(y ~ treatment + period + sequence, random = ~ 1 | subject, data = parts[[k]], method = "REML")
+  vc <- as.numeric(VarCorr(m)[, "Variance"])
+  lme_est[[k]] <- c(fixef(m), sigma2_subject = vc[1], sigma2_residual = vc[2])
+})[["elapsed"]]
+out <- list(
+  trials = as.integer(names(parts)), seconds_lmer = t_lmer, seconds_lme = t_lme,
+  names = names(lmer_est[[1]]), lmer = do.call(rbind, lmer_est), lme = do.call(rbind, lme_est),
+  versions = list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
+                  nlme = as.character(packageVersion("nlme")))
+)
+write_json(out, args[2], digits = NA, auto_unbox = TRUE, matrix = "rowmajor")
