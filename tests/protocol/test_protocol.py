@@ -271,7 +271,7 @@ def test_block_size_not_a_multiple() -> None:
 
 def test_unknown_instrument_in_a_visit() -> None:
     [line] = errors_of(edited('["dn4", "bpi"', '["dn5", "bpi"'))
-    assert line == "ketapain.toml: visits[0].questionnaires[0]: 'dn5' is not one of bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, sfmpq (instruments)"
+    assert line == "ketapain.toml: visits[0].questionnaires[0]: 'dn5' is not one of blinding, bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, sfmpq (instruments)"
 
 
 def test_custom_sequences_with_unknown_codes() -> None:
@@ -333,7 +333,7 @@ def test_several_errors_reported_together() -> None:
         "x.toml: design.period_days: required key missing",
         "x.toml: arms[2].components[1].dose.mg: -1 is not > 0",
         "x.toml: weights.min_kg: expected a number, got 'thirty' (a string)",
-        "x.toml: visits[0].questionnaires[0]: 'dn5' is not one of bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, sfmpq (instruments)",
+        "x.toml: visits[0].questionnaires[0]: 'dn5' is not one of blinding, bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, sfmpq (instruments)",
         "x.toml: auc.method: unknown key; allowed keys: time_axis, windows",
         "x.toml: analysis.df_method: 'wald' is not one of kenward-roger, satterthwaite, containment, normal",
     ]

@@ -185,15 +185,6 @@ def test_bad_options():
         simulate_trial(KETAPAIN, seed=1, n_patients=0)
 
 
-def test_twenty_patients_are_fast():
-    import time
-
-    simulate_trial(KETAPAIN, n_patients=20, seed=1)
-    t = time.perf_counter()
-    simulate_trial(KETAPAIN, n_patients=20, seed=2)
-    assert time.perf_counter() - t < 1.0
-
-
 def test_published_figures_follow_the_json():
     figs = published_figures()
     assert figs["table2_auc.icc_day35"] == 0.89

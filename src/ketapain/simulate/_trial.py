@@ -176,7 +176,9 @@ def _long_questionnaires(protocol: Protocol, b: Batch, ids: np.ndarray) -> pd.Da
                 "item": np.tile(np.asarray(keys, dtype=object), ids.size).astype(str), "value": vals.ravel(),
             }))
     if b.blinding is not None and protocol.visits:
-        last = max(protocol.visits, key=lambda v: v.day).name
+        # the visit the protocol lists the guesses at; else the last visit (the end of the study)
+        listed = [v for v in protocol.visits if "blinding" in v.questionnaires]
+        last = (listed[0] if listed else max(protocol.visits, key=lambda v: v.day)).name
         keys = list(b.blinding)
         vals = np.column_stack([b.blinding[k] for k in keys])
         parts.append(pd.DataFrame({

@@ -62,7 +62,9 @@ def pool_scalar(q: np.ndarray, u: np.ndarray, df_complete: float) -> PooledScala
     m = q.size
     qbar = float(q.mean())
     ubar = float(u.mean())
-    b = float(q.var(ddof=1)) if m > 1 else 0.0
+    # identical estimates (nothing imputed) have no between-imputation variance; q.var() of
+    # identical values can be ~1e-30 instead of 0 because the mean is rounded
+    b = float(q.var(ddof=1)) if m > 1 and np.ptp(q) > 0 else 0.0
     total = ubar + (1.0 + 1.0 / m) * b
     riv = (1.0 + 1.0 / m) * b / ubar
     lam = (1.0 + 1.0 / m) * b / total
