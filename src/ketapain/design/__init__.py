@@ -12,15 +12,21 @@ from ketapain.design._designs import (
     williams,
 )
 from ketapain.design._samplesize import SampleSizeResult, crossover_power, crossover_sample_size
+from ketapain.design._power import PowerEstimate, PowerResult, load_effects, plot_power, simulate_power
 
 __all__ = [
     "CrossoverDesign",
     "DesignProperties",
+    "PowerEstimate",
+    "PowerResult",
     "SampleSizeResult",
     "all_orders",
     "check_design",
     "crossover_power",
     "crossover_sample_size",
     "latin_square",
+    "load_effects",
+    "plot_power",
+    "simulate_power",
     "williams",
 ]

@@ -1,0 +1,66 @@
+"""Power-sweep throughput: trials simulated and analysed per second, end to end.
+
+Run from the repository root::
+
+    python benchmarks/bench_power.py [--protocol ketapain] [--n 12 20] [--sims 1000] [--workers 2]
+
+``simulate_power(protocol, n=..., sims=..., seed=1)`` (diaries of the in-silico trial ->
+primary AUC -> batched crossover fit -> counts), timed serially and on a Dask
+``LocalCluster(n_workers=W, processes=True, threads_per_worker=1)`` (cluster start-up
+reported separately, not counted). The two results are checked equal. A cProfile of the
+serial run splits the time into simulation, AUC and fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+import warnings
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--protocol", default="ketapain")
+    ap.add_argument("--n", type=int, nargs="+", default=[12, 20])
+    ap.add_argument("--sims", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    from ketapain.design._power import simulate_power
+
+    total = args.sims * len(args.n)
+    kw = {"n": args.n, "sims": args.sims, "seed": 1}
+    t = time.perf_counter()
+    serial = simulate_power(args.protocol, **kw)
+    ts = time.perf_counter() - t
+    print(f"serial: {total} trials in {ts:.2f} s = {total / ts:,.0f} trials/s")
+
+    prof = cProfile.Profile()
+    prof.enable()
+    simulate_power(args.protocol, n=args.n[:1], sims=min(args.sims, 500), seed=2)
+    prof.disable()
+    st = pstats.Stats(prof)
+    cum = {f[2]: v[3] for f, v in st.stats.items()}  # function name -> cumulative time
+    whole = cum.get("simulate_power", float("nan"))
+    for name in ("_diary", "auc_array", "_frame", "fit_crossover_batch"):
+        print(f"  {name}: {cum.get(name, 0.0) / whole:.0%} of the serial time")
+
+    from dask.distributed import Client, LocalCluster
+
+    t = time.perf_counter()
+    with LocalCluster(n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=None) as cl, \
+            Client(cl) as client:
+        tc = time.perf_counter() - t
+        client.run(lambda: __import__("ketapain.design._power_sim"))  # warm imports on the workers
+        t = time.perf_counter()
+        dist = simulate_power(args.protocol, client=client, chunk_size=500, **kw)
+        td = time.perf_counter() - t
+    print(f"dask {args.workers} workers: {total} trials in {td:.2f} s = {total / td:,.0f} trials/s "
+          f"(cluster start {tc:.1f} s, not counted); speed-up {ts / td:.2f}x")
+    print("equal to serial:", dist.to_dict() == serial.to_dict())
+
+
+if __name__ == "__main__":
+    main()

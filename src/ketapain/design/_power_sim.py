@@ -1,0 +1,188 @@
+"""One seed block of a power simulation: simulate trials, compute the primary AUC, fit them all.
+
+A *block* is :data:`TRIALS_PER_BLOCK` trials of one sample size ``n``, drawn from its own
+random stream ``SeedSequence(entropy, spawn_key=(n, b))`` (the ``b``-th child of the ``n``-th
+child of ``SeedSequence(entropy)``) and fitted by one call of the batched engine. Blocks are
+the unit of randomness and of computation; tasks (chunks) are runs of whole blocks. So
+neither the chunk size nor the number of workers can change a single bit of the result.
+
+Everything here is a plain function of picklable inputs, so that a Dask worker can run it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ketapain.errors import SingularFitWarning
+from ketapain.protocol import Protocol
+from ketapain.simulate._core import _diary
+from ketapain.stats._batch import fit_crossover_batch
+
+__all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "auc_array", "block_trials", "run_blocks"]
+
+#: Trials per seed block (unit of randomness and of one batched fit).
+TRIALS_PER_BLOCK = 100
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything a worker needs to simulate and analyse blocks (picklable)."""
+
+    protocol: Protocol
+    params: dict[str, Any]                # simulator parameters (diary, pre_infusion, missing)
+    entries: tuple[dict[str, Any], ...]   # per protocol arm: effect_amplitude, effect_tau_days
+    arms: tuple[str, ...]                 # protocol arm codes (index = treatment code)
+    sequences: tuple[tuple[str, ...], ...]  # the design's sequences (arm codes per period)
+    block_size: int                       # randomisation block (a multiple of len(sequences))
+    entropy: int
+    sims: int
+    dropout: float
+    missing: str
+    model: str
+    df_method: str
+    alpha: float
+    value: str                            # diary item of the primary endpoint
+    window: int
+    impute: str
+    time_axis: str
+    pairs: tuple[str, ...]                # contrast labels, as the batched engine names them
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    """Sums over the trials of one block (merged in block order by the caller)."""
+
+    n: int
+    block: int
+    trials: int
+    rejected: np.ndarray        # (1 + n_pairs,) int: omnibus, then pairs (Sidak)
+    est_sum: np.ndarray         # (n_pairs,) sum of contrast estimates over fitted trials
+    fitted: int                 # trials with a fit
+    singular: int
+    s2_resid_sum: float
+    s2_subject_sum: float
+
+
+def block_trials(sims: int, block: int) -> int:
+    """Trials of block ``block`` kept in a run of ``sims`` trials (the last one may be partial)."""
+    return int(min(TRIALS_PER_BLOCK, sims - block * TRIALS_PER_BLOCK))
+
+
+def _allocate(spec: Spec, rng: np.random.Generator, T: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sequence index (T, n) by permuted blocks of the design's sequences, and arm index (T, n, P)."""
+    S = len(spec.sequences)
+    bs = spec.block_size
+    n_blocks = -(-n // bs)
+    content = np.tile(np.arange(S), bs // S)
+    keys = rng.random((T, n_blocks, bs))
+    seq = content[np.argsort(keys, axis=-1)].reshape(T, n_blocks * bs)[:, :n]
+    code = {a: i for i, a in enumerate(spec.arms)}
+    table = np.array([[code[a] for a in s] for s in spec.sequences])  # (S, P)
+    return seq, table[seq]
+
+
+def auc_array(values: np.ndarray, anchor: np.ndarray | None, *, window: int, time_axis: str, impute: str) -> np.ndarray:
+    """Trapezoidal AUC of the last axis (diary days 1..D), as :func:`ketapain.stats.diary_auc`.
+
+    ``values`` (..., D) with NaN for a missing day; ``anchor`` (...) the pre-infusion score
+    (infusion axis only). Infusion axis: points ``y_0 = anchor, y_1..y_W`` and
+    ``AUC = y_0/2 + y_1 + ... + y_{W-1} + y_W/2``; first-diary-day axis: points ``y_1..y_W``.
+    ``impute``: ``"none"`` (NaN if a point is missing), ``"locf"`` (the last observed point,
+    the anchor included, fills later missing points; none before the first) or ``"linear"``
+    (interpolation between observed points; none outside them).
+
+    Examples
+    --------
+    The example of ``diary_auc``: anchor 5, days 6, 4, missing; LOCF gives 14.5 at day 3.
+
+    >>> float(auc_array(np.array([6.0, 4.0, np.nan]), np.array(5.0), window=3, time_axis="infusion", impute="locf"))
+    14.5
+    """
+    v = np.asarray(values, dtype=float)[..., :window]
+    if time_axis == "infusion":
+        v = np.concatenate([np.asarray(anchor, dtype=float)[..., None], v], axis=-1)
+    m = v.shape[-1]
+    obs = ~np.isnan(v)
+    pos = np.arange(m)
+    if impute != "none":
+        last = np.maximum.accumulate(np.where(obs, pos, -1), axis=-1)
+        prev = np.take_along_axis(v, np.maximum(last, 0), axis=-1)
+        if impute == "locf":
+            v = np.where(last >= 0, prev, np.nan)
+        else:  # linear: between the previous and the next observed point
+            nxt = np.flip(np.minimum.accumulate(np.flip(np.where(obs, pos, m), axis=-1), axis=-1), axis=-1)
+            after = np.take_along_axis(v, np.minimum(nxt, m - 1), axis=-1)
+            ok = (last >= 0) & (nxt < m)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = np.where(nxt > last, (pos - last) / (nxt - last), 0.0)
+            v = np.where(obs, v, np.where(ok, prev + (after - prev) * frac, np.nan))
+    weights = np.ones(m)
+    weights[0] = weights[-1] = 0.5
+    return v @ weights
+
+
+def _simulate_block(spec: Spec, n: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AUC (T, n, P), sequence index (T, n) and arm index (T, n, P) of one block."""
+    ss = np.random.SeedSequence(spec.entropy, spawn_key=(n, block))
+    r_alloc, r_diary, r_drop = (np.random.default_rng(s) for s in ss.spawn(3))
+    T = TRIALS_PER_BLOCK  # always a whole block, so a trial never depends on ``sims``
+    P = len(spec.sequences[0])
+    seq, arm = _allocate(spec, r_alloc, T, n)
+    N = T * n
+    diary, _, pre, _ = _diary(spec.protocol, spec.params, list(spec.entries), arm.reshape(N, P), r_diary, N, spec.missing)
+    auc = auc_array(diary[spec.value], pre, window=spec.window, time_axis=spec.time_axis, impute=spec.impute)
+    if spec.dropout > 0:
+        leaves = r_drop.random(N) < spec.dropout
+        last = 1 + np.floor(r_drop.random(N) * (P - 1)).astype(int)  # last completed period 1..P-1
+        gone = leaves[:, None] & (np.arange(1, P + 1)[None, :] > last[:, None])
+        auc = np.where(gone, np.nan, auc)
+    return auc.reshape(T, n, P), seq, arm
+
+
+def _frame(spec: Spec, auc: np.ndarray, seq: np.ndarray, arm: np.ndarray) -> pd.DataFrame:
+    T, n, P = auc.shape
+    labels = np.array(["-".join(s) for s in spec.sequences], dtype=object)
+    arms = np.array(spec.arms, dtype=object)
+    return pd.DataFrame({
+        "trial": np.repeat(np.arange(T), n * P),
+        "subject": np.tile(np.repeat(np.arange(n), P), T),
+        "period": np.tile(np.arange(1, P + 1), T * n),
+        "sequence": np.repeat(labels[seq.ravel()], P),
+        "treatment": arms[arm.ravel()],
+        "auc": auc.ravel(),
+    })
+
+
+def _analyse(spec: Spec, n: int, block: int) -> BlockSummary:
+    T = block_trials(spec.sims, block)
+    auc, seq, arm = _simulate_block(spec, n, block)
+    frame = _frame(spec, auc[:T], seq[:T], arm[:T])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)  # counted below, not an error here
+        res = fit_crossover_batch(frame, outcome="auc", by="trial", model=spec.model, df_method=spec.df_method,
+                                  on_error="flag")
+    omni = res[res["term"] == "treatment"].set_index("trial").reindex(range(T))
+    ok = omni["error"].isna().to_numpy() & omni["converged"].fillna(False).to_numpy(dtype=bool)
+    rejected = [int(np.sum(omni["p_value"].to_numpy(dtype=float) < spec.alpha))]
+    est = []
+    for pair in spec.pairs:
+        part = res[res["term"] == pair].set_index("trial").reindex(range(T))
+        rejected.append(int(np.sum(part["p_sidak"].to_numpy(dtype=float) < spec.alpha)))
+        e = part["estimate"].to_numpy(dtype=float)
+        est.append(float(np.sum(e[ok & ~np.isnan(e)])))
+    s2r = omni["sigma2_residual"].to_numpy(dtype=float)[ok]
+    s2s = omni["sigma2_subject"].to_numpy(dtype=float)[ok]
+    return BlockSummary(n=n, block=block, trials=T, rejected=np.asarray(rejected, dtype=np.int64),
+                        est_sum=np.asarray(est), fitted=int(ok.sum()),
+                        singular=int(omni["singular"].fillna(False).to_numpy(dtype=bool)[ok].sum()),
+                        s2_resid_sum=float(np.sum(s2r)), s2_subject_sum=float(np.sum(s2s)))
+
+
+def run_blocks(spec: Spec, n: int, blocks: tuple[int, ...]) -> list[BlockSummary]:
+    """Simulate and analyse the given blocks of sample size ``n`` (one task)."""
+    return [_analyse(spec, n, b) for b in blocks]

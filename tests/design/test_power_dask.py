@@ -1,0 +1,32 @@
+"""``simulate_power`` on a Dask LocalCluster (2 worker processes) equals the serial run bit for bit."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ketapain.design._power import simulate_power
+
+distributed = pytest.importorskip("dask.distributed")
+
+EFFECTS = {"K": {"effect_amplitude": -2.0, "effect_tau_days": 1000.0}}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def test_two_workers_equal_serial_bit_for_bit(client) -> None:
+    kw = {"n": [8, 12], "sims": 210, "seed": 17, "effects": EFFECTS, "dropout": 0.1}
+    serial = simulate_power("ketapain", chunk_size=10_000, **kw)
+    seen: list[int] = []
+    dist = simulate_power("ketapain", chunk_size=100, client=client, on_progress=lambda d, t: seen.append(d), **kw)
+    assert dist.to_dict() == serial.to_dict()       # floats compared exactly
+    pd.testing.assert_frame_equal(dist.to_frame(), serial.to_frame(), check_exact=True)
+    assert dist.failed == serial.failed and dist.sd_within == serial.sd_within
+    assert seen[-1] == 2 * 210
+    # the work really ran on both worker processes
+    assert len(client.scheduler_info()["workers"]) == 2
