@@ -1,0 +1,135 @@
+"""``ketapain export`` and ``ketapain import``: standard formats out of and into TrialData.
+
+Thin wrappers over :mod:`ketapain.interop` (docs/interop-cdisc.md, docs/interop-stata.md,
+docs/interop-odm-redcap-fhir.md). Exports read a TrialData folder and its protocol (the one its
+``meta`` names, or ``--protocol``); imports write a TrialData folder.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ketapain.data import TrialData
+from ketapain.errors import KetapainError
+from ketapain.protocol import Protocol, load_protocol
+
+__all__ = ["export_command", "import_command"]
+
+
+class ExportFormat(str, Enum):
+    """Formats of ``ketapain export``."""
+
+    sdtm = "sdtm"
+    adam = "adam"
+    odm = "odm"
+    redcap_dictionary = "redcap-dictionary"
+    stata = "stata"
+    fhir = "fhir"
+
+
+class ImportFormat(str, Enum):
+    """Formats of ``ketapain import``."""
+
+    redcap = "redcap"
+    odm = "odm"
+    fhir = "fhir"
+
+
+def _fail(message: str) -> typer.Exit:
+    for line in message.splitlines():
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(1)
+
+
+def _protocol(data: TrialData | None, name: str | None, where: Path) -> Protocol:
+    if name is not None:
+        return load_protocol(name)
+    protocol_id = data.meta.get("protocol_id") if data is not None else None
+    if not protocol_id:
+        raise KetapainError(f"{where}: the data do not name their protocol (meta 'protocol_id'); give --protocol NAME|FILE")
+    return load_protocol(protocol_id)
+
+
+def _write_bytes(path: Path, payload: bytes, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise KetapainError(f"{path} exists; give --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(path)
+
+
+def export_command(
+    data_dir: Annotated[Path, typer.Argument(help="TrialData folder.", show_default=False)],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="Target format.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.", show_default=False)],
+    protocol: Annotated[str | None, typer.Option("--protocol", help="Protocol name or TOML file; default: the one the data name.", show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in OUT.")] = False,
+) -> None:
+    """Export a trial as CDISC SDTM or ADaM (SAS XPORT v5), ODM 1.3.2, a REDCap project, Stata or FHIR R4."""
+    from ketapain import interop
+
+    try:
+        data = TrialData.read(data_dir)
+        proto = _protocol(data, protocol, data_dir)
+        if fmt is ExportFormat.sdtm:
+            package = interop.to_sdtm(data, proto)
+            interop.write_sdtm(package, out, overwrite=overwrite)
+            typer.echo(package.summary())
+        elif fmt is ExportFormat.adam:
+            adam = interop.to_adam(data, proto)
+            interop.write_adam(adam, out, overwrite=overwrite)
+            typer.echo(adam.summary())
+        elif fmt is ExportFormat.stata:
+            interop.write_stata(data, proto, out, overwrite=overwrite)
+        elif fmt is ExportFormat.odm:
+            _write_bytes(out / f"{proto.study.id}.odm.xml", interop.to_odm(data, proto), overwrite)
+        elif fmt is ExportFormat.redcap_dictionary:
+            interop.write_redcap_project(proto, out, data=data)
+        else:
+            bundle = interop.to_fhir_bundle(data, proto)
+            _write_bytes(out / f"{proto.study.id}.fhir.json", json.dumps(bundle, indent=1).encode(), overwrite)
+    except KetapainError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or out}: {exc.strerror or exc}") from None
+    typer.echo(f"Exported {data_dir} as {fmt.value} to {out}")
+
+
+def import_command(
+    files: Annotated[list[Path], typer.Argument(help="File(s) to import (REDCap: the records CSV).", show_default=False)],
+    fmt: Annotated[ImportFormat, typer.Option("--format", help="Source format.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="TrialData folder to write.", show_default=False)],
+    protocol: Annotated[str, typer.Option("--protocol", help="Protocol name or TOML file (REDCap import).")] = "ketapain",
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="REDCap mapping file (JSON or TOML); default: ketapain's own dictionary names.", show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing TrialData folder.")] = False,
+) -> None:
+    """Import a REDCap record export, an ODM 1.3.2 file or a FHIR R4 Bundle into a TrialData folder."""
+    from ketapain import interop
+
+    if len(files) != 1:
+        raise _fail(f"--format {fmt.value} imports one file; got {len(files)}: {', '.join(map(str, files))}")
+    source = files[0]
+    try:
+        if fmt is ImportFormat.redcap:
+            data = interop.read_redcap(source, protocol=load_protocol(protocol), mapping=mapping)
+        elif fmt is ImportFormat.odm:
+            data = interop.from_odm(source)
+        else:
+            try:
+                bundle = json.loads(source.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise KetapainError(f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+            data = interop.from_fhir_bundle(bundle)
+        data.write(out, overwrite=overwrite)
+    except KetapainError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or source}: {exc.strerror or exc}") from None
+    typer.echo(f"Imported {source} ({fmt.value}) into {out}: "
+               f"{data.allocation['patient_id'].nunique()} patients, {len(data.diary)} diary rows")

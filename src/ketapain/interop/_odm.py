@@ -1,0 +1,563 @@
+"""CDISC ODM 1.3.2: the study design and the clinical data of a trial as one XML file, and back.
+
+How TrialData maps onto ODM
+---------------------------
+Metadata (``Study/MetaDataVersion``):
+
+====================  ==============================================================  ==========
+StudyEventDef          holds (FormRef)                                                  repeating
+====================  ==============================================================  ==========
+``SE.SCREENING``       screening form (F.SCREENING), demographics (F.DM)                No
+``SE.V.<visit>``       one questionnaire form per instrument given at that visit       No
+``SE.P<k>``            allocation of period k (F.ALLOCATION), pain diary (F.DIARY)      No
+``SE.LOG``             adverse events (F.AE), concomitant analgesics (F.CM)            No
+====================  ==============================================================  ==========
+
+Visits are the protocol's ``[[visits]]`` plus any other visit found in the data; periods are
+1..``design.periods`` plus any other period found. Repeating item groups hold the rows of
+one table that share an event: diary days (``ItemGroupRepeatKey`` = day), adverse events
+and concomitant rows (repeat key = 1, 2, ...). Every ``ItemDef`` carries its ``DataType``
+(integer, float, text, boolean, date), its range as ``RangeCheck`` elements
+(``GE``/``LE``, hard), a ``CodeListRef`` for closed sets (sex, pain types, severity,
+causality, drug classes, screening outcome, concomitant status, and the options of each
+questionnaire item) and an ``Alias Context="ketapain"`` naming the TrialData column
+(``diary.avg_pain``) or questionnaire item (``questionnaires:bpi:5a``). Forms and events
+carry an alias too (``table:diary``, ``instrument:bpi``, ``visit:inclusion``,
+``period:2``); the importer reads only these aliases, so OIDs are free to change.
+``ItemRef Mandatory="Yes"`` marks a non-nullable column. The ``meta`` mapping of the
+TrialData is kept as JSON in ``MetaDataVersion/@Description``.
+
+Clinical data: one ``SubjectData`` per patient (``SubjectKey`` = patient_id) and one per
+screened person who is not a patient (``SubjectKey`` = screening_id; such a subject has a
+screening form only). A missing value is an ``ItemData`` with ``IsNull="Yes"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ketapain.data import SCHEMAS, TABLE_NAMES, TrialData
+from ketapain.errors import DataError
+from ketapain.instruments import instruments
+from ketapain.interop._odm_values import (
+    canonical_order,
+    column_kinds,
+    from_text,
+    to_text,
+    visit_rank,
+)
+from ketapain.protocol import Protocol
+
+__all__ = ["ODM_NAMESPACE", "from_odm", "to_odm"]
+
+ODM_NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
+"""XML namespace of ODM 1.3 (1.3.2 documents use it, with ``ODMVersion="1.3.2"``)."""
+_NS = f"{{{ODM_NAMESPACE}}}"
+_CONTEXT = "ketapain"
+_DATATYPE = {"int": "integer", "float": "float", "str": "text", "bool": "boolean", "date": "date"}
+_KIND = {v: k for k, v in _DATATYPE.items()}
+
+# table -> (form OID, item-group OID, item OID prefix, event placement, repeating group)
+_FORMS = {
+    "screening": ("F.SCREENING", "IG.SCREENING", "SCR", "screening", False),
+    "patients": ("F.DM", "IG.DM", "DM", "screening", False),
+    "allocation": ("F.ALLOCATION", "IG.ALLOCATION", "ALLOC", "period", False),
+    "diary": ("F.DIARY", "IG.DIARY", "DIARY", "period", True),
+    "adverse_events": ("F.AE", "IG.AE", "AE", "log", True),
+    "concomitant": ("F.CM", "IG.CM", "CM", "log", True),
+}
+_NAMES = {
+    "screening": "Screening and eligibility", "patients": "Demographics", "allocation": "Allocation and infusion",
+    "diary": "Daily pain diary", "adverse_events": "Adverse events", "concomitant": "Concomitant analgesics",
+}
+# columns given by the structure (subject, event), not written as items
+_IMPLIED = {"patients": {"patient_id"}, "allocation": {"patient_id", "period"}, "diary": {"patient_id", "period"},
+            "adverse_events": {"patient_id"}, "concomitant": {"patient_id"}, "screening": set()}
+
+
+def _el(parent: ET.Element, tag: str, **attrs: Any) -> ET.Element:
+    full = tag if tag.startswith("{") else f"{_NS}{tag}"
+    return ET.SubElement(parent, full, {k: str(v) for k, v in attrs.items() if v is not None})
+
+
+def _alias(parent: ET.Element, name: str) -> None:
+    _el(parent, "Alias", Context=_CONTEXT, Name=name)
+
+
+def _text_el(parent: ET.Element, tag: str, text: str) -> None:
+    _el(_el(parent, tag), "TranslatedText").text = text
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _oid_part(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)
+
+
+def to_odm(data: TrialData, protocol: Protocol) -> bytes:
+    """The trial as a CDISC ODM 1.3.2 document: study metadata and all clinical data.
+
+    Parameters
+    ----------
+    data
+        The trial; every table is exported, extra columns included.
+    protocol
+        The protocol the data belong to: visits, periods and questionnaires of the design.
+
+    Returns
+    -------
+    bytes
+        UTF-8 XML (``FileType="Snapshot"``); the mapping is described in the module docstring
+        and in ``docs/interop-odm-redcap-fhir.md``.
+
+    Raises
+    ------
+    DataError
+        A screening_id of a screened person who is not a patient equals a patient_id (both
+        would be the same ``SubjectKey``).
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> from ketapain.simulate import simulate_trial
+    >>> protocol = load_protocol("ketapain")
+    >>> data = simulate_trial(protocol, n_patients=2, seed=1)
+    >>> xml = to_odm(data, protocol)
+    >>> xml[:38]
+    b"<?xml version='1.0' encoding='UTF-8'?>"
+    >>> canonical_order(data).equals(from_odm(xml))
+    True
+    """
+    tables = data.to_tables()
+    visits = visit_rank(tables["questionnaires"]["visit"].unique().tolist(), [v.name for v in protocol.visits])
+    periods = sorted(set(range(1, protocol.design.periods + 1)) | set(tables["allocation"]["period"].tolist())
+                     | set(tables["diary"]["period"].tolist()))
+    q = tables["questionnaires"]
+    visit_instruments: dict[str, list[str]] = {v: [] for v in visits}
+    for v in protocol.visits:
+        visit_instruments[v.name] = list(v.questionnaires)
+    for v, inst in q[["visit", "instrument"]].drop_duplicates().itertuples(index=False):
+        if inst not in visit_instruments[v]:
+            visit_instruments[v].append(inst)
+    all_instruments = list(dict.fromkeys(i for lst in visit_instruments.values() for i in lst))
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    root = ET.Element(f"{_NS}ODM", {"ODMVersion": "1.3.2", "FileType": "Snapshot",
+                                    "FileOID": f"ketapain.{_oid_part(protocol.study.id)}", "CreationDateTime": now})
+    study = _el(root, f"{_NS}Study", OID=protocol.study.id)
+    gv = _el(study, f"{_NS}GlobalVariables")
+    _el(gv, f"{_NS}StudyName").text = data.meta.get("study", protocol.study.title)
+    _el(gv, f"{_NS}StudyDescription").text = protocol.study.title
+    _el(gv, f"{_NS}ProtocolName").text = protocol.study.registration or protocol.study.id
+    mdv = _el(study, f"{_NS}MetaDataVersion", OID="MDV.1", Name=f"{protocol.study.id} data model",
+              Description=json.dumps({"ketapain_meta": dict(data.meta)}, sort_keys=True))
+    # ODM children must come in schema order: Protocol, StudyEventDef, FormDef, ItemGroupDef, ItemDef, CodeList
+    events: list[tuple[str, str, str, list[str]]] = [("SE.SCREENING", "Screening and inclusion", "screening", ["F.SCREENING", "F.DM"])]
+    events += [(f"SE.V.{_oid_part(v)}", f"Visit {v}", f"visit:{v}", [f"F.QS.{_oid_part(i)}" for i in visit_instruments[v]]) for v in visits]
+    events += [(f"SE.P{k}", f"Period {k}", f"period:{k}", ["F.ALLOCATION", "F.DIARY"]) for k in periods]
+    events.append(("SE.LOG", "Adverse events and concomitant analgesics", "log", ["F.AE", "F.CM"]))
+    proto = _el(mdv, f"{_NS}Protocol")
+    for n, (oid, *_rest) in enumerate(events, start=1):
+        _el(proto, f"{_NS}StudyEventRef", StudyEventOID=oid, OrderNumber=n, Mandatory="No")
+    for oid, name, alias, forms in events:
+        se = _el(mdv, f"{_NS}StudyEventDef", OID=oid, Name=name, Repeating="No",
+                 Type="Common" if alias == "log" else "Scheduled")
+        for n, f in enumerate(forms, start=1):
+            _el(se, f"{_NS}FormRef", FormOID=f, OrderNumber=n, Mandatory="No")
+        _alias(se, alias)
+
+    item_defs: list[ET.Element] = []
+    codelists: dict[str, tuple[str, str, list[str | float]]] = {}
+    group_defs: list[ET.Element] = []
+    item_oids: dict[str, dict[str, str]] = {}
+    for table, (form_oid, group_oid, prefix, _place, repeating) in _FORMS.items():
+        fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=_NAMES[table], Repeating="No")
+        _el(fd, f"{_NS}ItemGroupRef", ItemGroupOID=group_oid, Mandatory="Yes")
+        _alias(fd, f"table:{table}")
+        ig = ET.Element(f"{_NS}ItemGroupDef", {"OID": group_oid, "Name": _NAMES[table], "Repeating": "Yes" if repeating else "No"})
+        group_defs.append(ig)
+        item_oids[table] = {}
+        schema_cols = {c.name: c for c in SCHEMAS[table].columns}
+        for n, (col, kind, nullable) in enumerate(column_kinds(tables[table], table), start=1):
+            if col in _IMPLIED[table]:
+                continue
+            oid = f"IT.{prefix}.{_oid_part(col)}"
+            item_oids[table][col] = oid
+            _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No" if nullable else "Yes")
+            idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": col, "DataType": _DATATYPE[kind]})
+            c = schema_cols.get(col)
+            if c is not None:
+                _text_el(idef, f"{_NS}Description", c.description)
+                for comp, bound in (("GE", c.min), ("LE", c.max)):
+                    if bound is not None:
+                        rc = _el(idef, f"{_NS}RangeCheck", Comparator=comp, SoftHard="Hard")
+                        _el(rc, f"{_NS}CheckValue").text = _fmt(bound)
+                if c.allowed:
+                    cl_oid = f"CL.{_oid_part(col).upper()}"
+                    codelists[cl_oid] = (col, "text", list(c.allowed))
+                    _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
+            _alias(idef, f"{table}.{col}")
+            item_defs.append(idef)
+
+    registry = instruments()
+    qs_items: dict[str, dict[str, str]] = {}
+    for inst_name in all_instruments:
+        form_oid = f"F.QS.{_oid_part(inst_name)}"
+        group_oid = f"IG.QS.{_oid_part(inst_name)}"
+        known = registry.get(inst_name)
+        fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=known.title if known else inst_name, Repeating="No")
+        _el(fd, f"{_NS}ItemGroupRef", ItemGroupOID=group_oid, Mandatory="Yes")
+        _alias(fd, f"instrument:{inst_name}")
+        ig = ET.Element(f"{_NS}ItemGroupDef", {"OID": group_oid, "Name": inst_name, "Repeating": "No"})
+        group_defs.append(ig)
+        keys = list(known.item_keys) if known else []
+        keys += [k for k in q.loc[q["instrument"] == inst_name, "item"].unique().tolist() if k not in keys]
+        qs_items[inst_name] = {}
+        for n, key in enumerate(keys, start=1):
+            oid = f"IT.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
+            qs_items[inst_name][key] = oid
+            _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No")
+            idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": f"{inst_name} item {key}", "DataType": "float"})
+            item = known.item(key) if known and key in known.item_keys else None
+            if item is not None:
+                _text_el(idef, f"{_NS}Description", item.label + (" (minutes after midnight)" if item.kind == "clock" else ""))
+                lo, hi = (0.0, 1439.0) if item.kind == "clock" else (item.minimum, item.maximum)
+                if item.values is None:
+                    for comp, bound in (("GE", lo), ("LE", hi)):
+                        if bound is not None:
+                            rc = _el(idef, f"{_NS}RangeCheck", Comparator=comp, SoftHard="Hard")
+                            _el(rc, f"{_NS}CheckValue").text = _fmt(bound)
+                else:
+                    cl_oid = f"CL.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
+                    codelists[cl_oid] = (f"{inst_name} item {key} options", "float", list(item.values))
+                    _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
+            _alias(idef, f"questionnaires:{inst_name}:{key}")
+            item_defs.append(idef)
+    mdv.extend(group_defs)
+    mdv.extend(item_defs)
+    for cl_oid, (name, dtype, values) in codelists.items():
+        cl = _el(mdv, f"{_NS}CodeList", OID=cl_oid, Name=name, DataType=dtype)
+        for v in values:
+            cli = _el(cl, f"{_NS}CodeListItem", CodedValue=_fmt(v) if dtype == "float" else v)
+            _text_el(cli, f"{_NS}Decode", _fmt(v) if dtype == "float" else str(v))
+
+    _clinical(root, tables, protocol, visits, periods, item_oids, qs_items)
+    ET.register_namespace("", ODM_NAMESPACE)  # ODM as the default namespace (no ns0: prefixes)
+    ET.indent(root, space=" ")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Protocol, visits: Mapping[str, int],
+              periods: list[int], item_oids: Mapping[str, Mapping[str, str]], qs_items: Mapping[str, Mapping[str, str]]) -> None:
+    cd = _el(root, f"{_NS}ClinicalData", StudyOID=protocol.study.id, MetaDataVersionOID="MDV.1")
+    patient_ids = tables["patients"]["patient_id"].tolist()
+    scr = tables["screening"]
+    loose = scr[~scr["patient_id"].isin(patient_ids)]
+    clash = sorted(set(loose["screening_id"]) & set(patient_ids))
+    if clash:
+        raise DataError(f"ODM export: screening_id {clash[0]!r} of a screened person who is not a patient is also a patient_id; "
+                        f"both would be SubjectKey {clash[0]!r}")
+    # every table's rows as text, grouped by subject key
+    rows: dict[str, dict[str, list[tuple[Any, dict[str, str | None]]]]] = {}
+
+    def collect(table: str, frame: pd.DataFrame, subject: pd.Series, event: pd.Series) -> None:
+        kinds = {c: (k, n) for c, k, n in column_kinds(tables[table], table)}
+        cols = list(item_oids[table])
+        texts = {c: to_text(frame[c], kinds[c][0]) for c in cols}
+        for i, (s, e) in enumerate(zip(subject.tolist(), event.tolist(), strict=True)):
+            rows.setdefault(s, {}).setdefault(table, []).append((e, {item_oids[table][c]: texts[c][i] for c in cols}))
+
+    collect("patients", tables["patients"], tables["patients"]["patient_id"], pd.Series(["SE.SCREENING"] * len(tables["patients"])))
+    subj = scr["patient_id"].where(scr["patient_id"].isin(patient_ids), scr["screening_id"])
+    collect("screening", scr, subj, pd.Series(["SE.SCREENING"] * len(scr)))
+    for table in ("allocation", "diary"):
+        t = tables[table]
+        collect(table, t, t["patient_id"], "SE.P" + t["period"].astype(str))
+    for table in ("adverse_events", "concomitant"):
+        t = tables[table]
+        collect(table, t, t["patient_id"], pd.Series(["SE.LOG"] * len(t)))
+    q = tables["questionnaires"]
+    q_text = to_text(q["value"], "float")
+    qrows: dict[str, dict[str, dict[str, list[tuple[str, str | None]]]]] = {}
+    for (pid, visit, inst, item), value in zip(q[["patient_id", "visit", "instrument", "item"]].itertuples(index=False), q_text, strict=True):
+        qrows.setdefault(pid, {}).setdefault(visit, {}).setdefault(inst, []).append((qs_items[inst][item], value))
+
+    event_order = ["SE.SCREENING"] + [f"SE.V.{_oid_part(v)}" for v in visits] + [f"SE.P{k}" for k in periods] + ["SE.LOG"]
+    visit_of = {f"SE.V.{_oid_part(v)}": v for v in visits}
+    order = patient_ids + [s for s in subj.tolist() if s not in set(patient_ids)]
+    for key in dict.fromkeys(order):
+        sd = _el(cd, f"{_NS}SubjectData", SubjectKey=key)
+        per = rows.get(key, {})
+        for ev in event_order:
+            forms: list[tuple[str, str, list[dict[str, str | None]], bool]] = []
+            if ev in visit_of:
+                for inst, answers in qrows.get(key, {}).get(visit_of[ev], {}).items():
+                    forms.append((f"F.QS.{_oid_part(inst)}", f"IG.QS.{_oid_part(inst)}", [dict(answers)], False))
+            else:
+                for table, (form_oid, group_oid, _p, _place, repeating) in _FORMS.items():
+                    recs = [r for e, r in per.get(table, []) if e == ev]
+                    if recs:
+                        forms.append((form_oid, group_oid, recs, repeating))
+            if not forms:
+                continue
+            sed = _el(sd, f"{_NS}StudyEventData", StudyEventOID=ev)
+            for form_oid, group_oid, recs, repeating in forms:
+                fdat = _el(sed, f"{_NS}FormData", FormOID=form_oid)
+                for n, rec in enumerate(recs, start=1):
+                    igd = _el(fdat, f"{_NS}ItemGroupData", ItemGroupOID=group_oid, ItemGroupRepeatKey=n if repeating else None)
+                    for oid, value in rec.items():
+                        if value is None:
+                            _el(igd, f"{_NS}ItemData", ItemOID=oid, IsNull="Yes")
+                        else:
+                            _el(igd, f"{_NS}ItemData", ItemOID=oid, Value=value)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+class _Path:
+    """Readable element paths for error messages: ODM/ClinicalData/SubjectData[@SubjectKey='P01']/..."""
+
+    KEYS = ("SubjectKey", "StudyEventOID", "FormOID", "ItemGroupOID", "ItemOID", "OID")
+
+    @staticmethod
+    def step(el: ET.Element) -> str:
+        for k in _Path.KEYS:
+            if k in el.attrib:
+                extra = "".join(f"[@{r}='{el.attrib[r]}']" for r in ("ItemGroupRepeatKey",) if r in el.attrib)
+                return f"{_local(el.tag)}[@{k}='{el.attrib[k]}']{extra}"
+        return _local(el.tag)
+
+
+def _need(el: ET.Element, attr: str, where: str) -> str:
+    value = el.attrib.get(attr)
+    if value is None or not value.strip():
+        raise DataError(f"{where}: required attribute {attr} is missing")
+    return value
+
+
+def _aliases(el: ET.Element) -> str | None:
+    for a in el.findall(f"{_NS}Alias"):
+        if a.attrib.get("Context") == _CONTEXT:
+            return a.attrib.get("Name")
+    return None
+
+
+def from_odm(xml: bytes | str | PathLike[str]) -> TrialData:
+    """Read an ODM 1.3.2 document written by :func:`to_odm` back into a TrialData.
+
+    Parameters
+    ----------
+    xml
+        The document as bytes, or the path of an ``.xml`` file.
+
+    Returns
+    -------
+    TrialData
+        All seven tables in :func:`canonical_order`, with the dtypes of the exported data
+        (extra columns typed from their ``DataType`` and ``Mandatory`` flag) and the exported
+        ``meta``.
+
+    Raises
+    ------
+    DataError
+        Not well-formed XML (line and column), not an ODM 1.3.x document, an element missing
+        a required part, an OID that is not defined in the metadata, a value that does not
+        fit its ``DataType``, each naming the element path (e.g.
+        ``ODM/ClinicalData/SubjectData[@SubjectKey='P01']/StudyEventData[@StudyEventOID='SE.P1']``);
+        or data that do not form a valid TrialData (the validation message, prefixed with the
+        source).
+    """
+    source = "ODM document"
+    if isinstance(xml, bytes | bytearray):
+        raw = bytes(xml)
+    else:
+        source = str(xml)
+        try:
+            raw = Path(xml).read_bytes()
+        except OSError as exc:
+            raise DataError(f"{source}: cannot read the ODM file: {exc.strerror or exc}") from None
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise DataError(f"{source}: not well-formed XML at line {line}, column {col + 1}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if root.tag != f"{_NS}ODM":
+        raise DataError(f"{source}: root element is {root.tag!r}, expected ODM in namespace {ODM_NAMESPACE}")
+    version = root.attrib.get("ODMVersion", "")
+    if not version.startswith("1.3"):
+        raise DataError(f"{source}: ODM/@ODMVersion is {version!r}; this reader reads ODM 1.3.x (1.3.2)")
+    study = root.find(f"{_NS}Study")
+    if study is None:
+        raise DataError(f"{source}: ODM: element Study is missing")
+    mdv = study.find(f"{_NS}MetaDataVersion")
+    if mdv is None:
+        raise DataError(f"{source}: ODM/Study: element MetaDataVersion is missing")
+    mdv_path = f"ODM/Study/{_Path.step(mdv)}"
+    meta: dict[str, str] = {}
+    if "Description" in mdv.attrib:
+        try:
+            meta = dict(json.loads(mdv.attrib["Description"])["ketapain_meta"])
+        except (ValueError, KeyError, TypeError):
+            raise DataError(f"{source}: {mdv_path}/@Description is not the ketapain meta JSON written by to_odm") from None
+
+    events: dict[str, str] = {}
+    for se in mdv.findall(f"{_NS}StudyEventDef"):
+        where = f"{mdv_path}/{_Path.step(se)}"
+        alias = _aliases(se)
+        if alias is None:
+            raise DataError(f"{source}: {where}: no Alias with Context='ketapain' (which visit or period is it?)")
+        events[_need(se, "OID", where)] = alias
+    forms: dict[str, str] = {}
+    for fd in mdv.findall(f"{_NS}FormDef"):
+        where = f"{mdv_path}/{_Path.step(fd)}"
+        alias = _aliases(fd)
+        if alias is None:
+            raise DataError(f"{source}: {where}: no Alias with Context='ketapain' (which table or instrument is it?)")
+        forms[_need(fd, "OID", where)] = alias
+    mandatory: dict[str, bool] = {}
+    for ig in mdv.findall(f"{_NS}ItemGroupDef"):
+        for ref in ig.findall(f"{_NS}ItemRef"):
+            mandatory[ref.attrib.get("ItemOID", "")] = ref.attrib.get("Mandatory") == "Yes"
+    items: dict[str, tuple[str, str, str]] = {}  # OID -> (table or 'questionnaires:inst', column or item, kind)
+    for idef in mdv.findall(f"{_NS}ItemDef"):
+        where = f"{mdv_path}/{_Path.step(idef)}"
+        oid = _need(idef, "OID", where)
+        dtype = _need(idef, "DataType", where)
+        if dtype not in _KIND:
+            raise DataError(f"{source}: {where}: DataType {dtype!r} is not one of {', '.join(_KIND)}")
+        alias = _aliases(idef)
+        if alias is None:
+            raise DataError(f"{source}: {where}: no Alias with Context='ketapain' naming its column")
+        if alias.startswith("questionnaires:"):
+            _, inst, item = alias.split(":", 2)
+            items[oid] = (f"questionnaires:{inst}", item, _KIND[dtype])
+        else:
+            table, _, col = alias.partition(".")
+            if table not in TABLE_NAMES or not col:
+                raise DataError(f"{source}: {where}: alias {alias!r} does not name a table column (table.column)")
+            items[oid] = (table, col, _KIND[dtype])
+
+    records: dict[str, list[dict[str, str | None]]] = {t: [] for t in TABLE_NAMES}
+    clinical = root.find(f"{_NS}ClinicalData")
+    for sd in clinical.findall(f"{_NS}SubjectData") if clinical is not None else []:
+        s_where = f"ODM/ClinicalData/{_Path.step(sd)}"
+        subject = _need(sd, "SubjectKey", s_where)
+        for sed in sd.findall(f"{_NS}StudyEventData"):
+            e_where = f"{s_where}/{_Path.step(sed)}"
+            ev_oid = _need(sed, "StudyEventOID", e_where)
+            if ev_oid not in events:
+                raise DataError(f"{source}: {e_where}: StudyEventOID {ev_oid!r} is not defined in the metadata "
+                                f"(defined: {', '.join(events)})")
+            event = events[ev_oid]
+            for fdat in sed.findall(f"{_NS}FormData"):
+                f_where = f"{e_where}/{_Path.step(fdat)}"
+                form_oid = _need(fdat, "FormOID", f_where)
+                if form_oid not in forms:
+                    raise DataError(f"{source}: {f_where}: FormOID {form_oid!r} is not defined in the metadata")
+                form = forms[form_oid]
+                for igd in fdat.findall(f"{_NS}ItemGroupData"):
+                    g_where = f"{f_where}/{_Path.step(igd)}"
+                    values: dict[str, str | None] = {}
+                    for idat in igd.findall(f"{_NS}ItemData"):
+                        i_where = f"{g_where}/{_Path.step(idat)}"
+                        oid = _need(idat, "ItemOID", i_where)
+                        if oid not in items:
+                            raise DataError(f"{source}: {i_where}: ItemOID {oid!r} is not defined in the metadata")
+                        if idat.attrib.get("IsNull") == "Yes":
+                            value = None
+                        elif "Value" in idat.attrib:
+                            value = idat.attrib["Value"]
+                        else:
+                            raise DataError(f"{source}: {i_where}: neither Value nor IsNull='Yes'")
+                        _check_value(value, items[oid][2], f"{source}: {i_where}")
+                        values[oid] = value
+                    _store(records, form, event, subject, values, items, f"{source}: {g_where}")
+    return _build(records, items, mandatory, meta, source)
+
+
+def _check_value(value: str | None, kind: str, where: str) -> None:
+    if value is None or kind == "str":
+        return
+    ok = True
+    try:
+        if kind == "int":
+            ok = float(value).is_integer()
+        elif kind == "float":
+            ok = pd.notna(float(value))
+        elif kind == "bool":
+            ok = value.strip().lower() in ("true", "false", "1", "0")
+        elif kind == "date":
+            dt.date.fromisoformat(value)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise DataError(f"{where}: Value {value!r} is not of DataType {_DATATYPE[kind]}")
+
+
+def _store(records: dict[str, list[dict[str, str | None]]], form: str, event: str, subject: str,
+           values: Mapping[str, str | None], items: Mapping[str, tuple[str, str, str]], where: str) -> None:
+    if form.startswith("instrument:"):
+        if not event.startswith("visit:"):
+            raise DataError(f"{where}: a questionnaire form outside a visit event ({event})")
+        for oid, value in values.items():
+            _, inst = items[oid][0].split(":", 1)
+            records["questionnaires"].append({"patient_id": subject, "visit": event[6:], "instrument": inst,
+                                              "item": items[oid][1], "value": value})
+        return
+    table = form.removeprefix("table:")
+    if table not in records:
+        raise DataError(f"{where}: form alias {form!r} is not a table")
+    row: dict[str, str | None] = {}
+    for oid, value in values.items():
+        t, col, _k = items[oid]
+        if t != table:
+            raise DataError(f"{where}: item {oid!r} belongs to {t}, not to {table}")
+        row[col] = value
+    if "patient_id" in _IMPLIED[table]:
+        row["patient_id"] = subject
+    if "period" in _IMPLIED[table]:
+        if not event.startswith("period:"):
+            raise DataError(f"{where}: {table} form outside a period event ({event})")
+        row["period"] = event.split(":", 1)[1]
+    records[table].append(row)
+
+
+def _build(records: Mapping[str, list[dict[str, str | None]]], items: Mapping[str, tuple[str, str, str]],
+           mandatory: Mapping[str, bool], meta: Mapping[str, str], source: str) -> TrialData:
+    kinds = {(t, c): (k, not mandatory.get(oid, False)) for oid, (t, c, k) in items.items()}
+    frames: dict[str, pd.DataFrame] = {}
+    for table in TABLE_NAMES:
+        rows = records[table]
+        schema_cols = [c.name for c in SCHEMAS[table].columns]
+        cols = list(dict.fromkeys(schema_cols + [c for (t, c) in kinds if t == table]))
+        if table == "questionnaires":
+            cols = schema_cols
+        frame: dict[str, Any] = {}
+        for col in cols:
+            values = [r.get(col) for r in rows]
+            if col in schema_cols:
+                frame[col] = pd.Series(values, dtype=object)
+            else:
+                kind, nullable = kinds[(table, col)]
+                frame[col] = from_text(values, kind, nullable)
+        frames[table] = pd.DataFrame(frame)
+    try:
+        data = TrialData.from_tables(**frames, meta=meta)
+    except DataError as exc:
+        raise DataError(f"{source}: the clinical data do not form valid trial data:\n{exc}") from None
+    return canonical_order(data)

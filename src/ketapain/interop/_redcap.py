@@ -1,0 +1,517 @@
+"""REDCap: the study as a REDCap project (data dictionary, events, instrument-event mapping),
+a trial as a REDCap flat record export, and the default field mapping the importer uses.
+
+The project is longitudinal with one arm. Events and their instruments (forms):
+
+==========================  ===========================================================
+unique event name           instruments
+==========================  ===========================================================
+``screening_arm_1``         screening (eligibility answers), demographics,
+                            concomitant (baseline analgesics: period 0)
+``<visit>_arm_1``           one questionnaire form ``q_<instrument>`` per instrument the
+                            protocol gives at that visit (visits without any are left out)
+``period_<k>_arm_1``        allocation, daily_diary (repeating: one instance per day),
+                            concomitant (analgesics added during period k)
+``adverse_events_arm_1``    adverse_events (repeating: one instance per event)
+==========================  ===========================================================
+
+A record is a patient (``record_id`` = patient_id) or a screened person who never became
+one (``record_id`` = screening_id). Questionnaire fields are ``<instrument>_<item>`` (item
+key in lower case) with neutral labels only; concomitant drug classes are a checkbox
+(``cm_classes___<class>`` in exports) with one drug-name field per class shown by branching
+logic. See ``docs/interop-odm-redcap-fhir.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ketapain.data import DRUG_CLASSES, SCHEMAS, TrialData
+from ketapain.errors import DataError, ProtocolError
+from ketapain.instruments import get_instrument
+from ketapain.interop._odm_values import column_kinds, to_text, visit_rank
+from ketapain.protocol import Protocol
+
+__all__ = [
+    "DICTIONARY_COLUMNS",
+    "REDCAP_ID_COLUMNS",
+    "redcap_dictionary",
+    "redcap_instrument_events",
+    "redcap_mapping",
+    "to_redcap_records",
+    "write_redcap_project",
+]
+
+DICTIONARY_COLUMNS = (
+    "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
+    "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
+    "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
+    "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
+    "Matrix Ranking?", "Field Annotation",
+)
+"""The columns of a REDCap data-dictionary CSV, in REDCap's order."""
+
+REDCAP_ID_COLUMNS = ("record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+"""The leading columns of a REDCap flat record export of a longitudinal project with repeating instruments."""
+
+ARM = "_arm_1"
+_VALIDATION = {"int": "integer", "float": "number", "date": "date_ymd"}
+_LABELS = {
+    "patients": {"sex": "Sex", "age_years": "Age (years)", "weight_kg": "Body weight (kg)", "height_m": "Height (m)",
+                 "pain_type": "Pain aetiology", "pain_duration_years": "Duration of chronic pain (years)",
+                 "dn4_total": "DN4 total score at inclusion", "pain_type_detail": "Pain aetiology, details",
+                 "site_id": "Recruiting centre"},
+    "allocation": {"sequence": "Randomised sequence", "treatment": "Treatment received this period",
+                   "kit_code": "Treatment kit code", "infusion_date": "Infusion date",
+                   "pre_infusion_pain": "Pain on the infusion day, before the infusion (NRS 0-10)"},
+    "diary": {"day": "Day of the period (1 = day after the infusion)", "extra_analgesics": "Extra analgesics taken",
+              "extra_analgesics_detail": "Which extra analgesics"},
+    "adverse_events": {"event_id": "Adverse event identifier", "period": "Period of onset (0 = before the first infusion)",
+                       "term": "Reported term", "severity": "Severity", "serious": "Serious adverse event",
+                       "causality": "Relation to the study treatment", "onset_date": "Date of onset"},
+    "screening": {"screening_id": "Screening-log identifier", "screening_date": "Date of screening",
+                  "dn4_total": "DN4 total score at screening", "eligible": "Meets every eligibility criterion",
+                  "outcome": "Outcome of screening", "reason": "Why not randomised", "patient_id": "Patient identifier once randomised"},
+}
+# table -> (form, field name of each column); columns left out are given by the record/event
+_FIELDS = {
+    "screening": ("screening", {"screening_id": "screening_id", "screening_date": "screening_date", "dn4_total": "scr_dn4_total",
+                                "eligible": "eligible", "outcome": "outcome", "reason": "reason", "patient_id": "patient_id"}),
+    "patients": ("demographics", {c: c for c in _LABELS["patients"]}),
+    "allocation": ("allocation", {c: c for c in _LABELS["allocation"]}),
+    "diary": ("daily_diary", {"day": "diary_day"}),
+    "adverse_events": ("adverse_events", {c: f"ae_{c.removeprefix('event_')}" if c != "event_id" else "ae_event_id"
+                                          for c in _LABELS["adverse_events"]}),
+}
+REPEATING = {"daily_diary": "diary", "adverse_events": "adverse_events"}
+
+
+def _events(protocol: Protocol, data: TrialData | None) -> list[tuple[str, str, list[str]]]:
+    """(unique event name, label, forms) in order."""
+    qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
+    by_visit = _visit_instruments(protocol, qs)
+    periods = sorted(set(range(1, protocol.design.periods + 1))
+                     | (set(data.allocation["period"].tolist()) if data is not None else set()))
+    out = [("screening" + ARM, "Screening", ["screening", "demographics", "concomitant"])]
+    out += [(f"{v}{ARM}", f"Visit {v}", [f"q_{i}" for i in insts]) for v, insts in by_visit.items() if insts]
+    out += [(f"period_{k}{ARM}", f"Period {k}", ["allocation", "daily_diary", "concomitant"]) for k in periods]
+    out.append(("adverse_events" + ARM, "Adverse events", ["adverse_events"]))
+    return out
+
+
+def _visit_instruments(protocol: Protocol, qs: pd.DataFrame) -> dict[str, list[str]]:
+    rank = visit_rank(qs["visit"].unique().tolist(), [v.name for v in protocol.visits])
+    out: dict[str, list[str]] = {v: [] for v in rank}
+    for v in protocol.visits:
+        out[v.name] = list(v.questionnaires)
+    for v, inst in qs[["visit", "instrument"]].drop_duplicates().itertuples(index=False):
+        if inst not in out[v]:
+            out[v].append(inst)
+    return out
+
+
+def _screening_extras(protocol: Protocol, data: TrialData | None) -> list[tuple[str, str]]:
+    """(field, kind) of the eligibility answers: the protocol's criteria, typed by the data when given."""
+    kinds: dict[str, str] = {}
+    for c in protocol.eligibility.criteria:
+        if c.field is None:
+            continue
+        v = c.value[0] if isinstance(c.value, tuple) else c.value
+        kinds[c.field] = "bool" if isinstance(v, bool) else "float" if isinstance(v, int | float) else "str"
+    if data is not None:
+        scr = data.screening
+        for col, kind, _nullable in column_kinds(scr, "screening"):
+            if col not in _FIELDS["screening"][1]:
+                kinds[col] = kind
+    return list(kinds.items())
+
+
+def _row(field: str, form: str, ftype: str, label: str, *, choices: str = "", validation: str = "", vmin: Any = None,
+         vmax: Any = None, required: bool = False, branching: str = "", note: str = "", identifier: bool = False,
+         header: str = "") -> dict[str, str]:
+    def num(x: Any) -> str:
+        return "" if x is None else str(int(x)) if float(x).is_integer() else repr(float(x))
+
+    return dict(zip(DICTIONARY_COLUMNS, [field, form, header, ftype, label, choices, note, validation, num(vmin), num(vmax),
+                                         "y" if identifier else "", branching, "y" if required else "", "", "", "", "", ""], strict=True))
+
+
+def _choices(values: Any, labels: Mapping[str, str] | None = None) -> str:
+    return " | ".join(f"{v}, {(labels or {}).get(v, str(v).replace('_', ' '))}" for v in values)
+
+
+def _column_row(table: str, col: str, field: str, form: str, kind: str, nullable: bool, protocol: Protocol) -> dict[str, str]:
+    c = SCHEMAS[table].column(col) if col in {x.name for x in SCHEMAS[table].columns} else None
+    label = _LABELS.get(table, {}).get(col) or (c.description if c else col.replace("_", " "))
+    required = not nullable
+    if kind == "bool":
+        return _row(field, form, "yesno", label, required=required)
+    if col == "treatment" and table == "allocation":
+        return _row(field, form, "dropdown", label, choices=_choices(protocol.arm_codes, {a.code: a.name for a in protocol.arms}), required=required)
+    if c is not None and c.allowed:
+        labels = {"M": "Male", "F": "Female"} if col == "sex" else None
+        return _row(field, form, "dropdown" if len(c.allowed) > 2 else "radio", label, choices=_choices(c.allowed, labels), required=required)
+    if kind == "str":
+        return _row(field, form, "notes" if col in ("reason",) else "text", label, required=required,
+                    identifier=col in ("patient_id",))
+    return _row(field, form, "text", label, validation=_VALIDATION[kind], vmin=c.min if c else None,
+                vmax=c.max if c else None, required=required)
+
+
+def _item_row(inst_name: str, item: Any, form: str) -> dict[str, str]:
+    field = f"{inst_name}_{item.key.lower()}"
+    label = f"{item.label} ({inst_name} item {item.key})"
+    if item.kind == "clock":
+        return _row(field, form, "text", label, validation="time", required=item.required, note="HH:MM")
+    if item.values is not None and all(float(v).is_integer() for v in item.values):
+        return _row(field, form, "dropdown", label, choices=" | ".join(f"{int(v)}, {int(v)}" for v in item.values),
+                    required=item.required)
+    note = f"in steps of {item.step:g}" if item.step is not None else ""
+    return _row(field, form, "text", label, validation="integer" if item.kind == "integer" else "number",
+                vmin=item.minimum, vmax=item.maximum, required=item.required, note=note)
+
+
+def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> pd.DataFrame:
+    """The REDCap data dictionary of the study: one row per field, REDCap's 18 columns.
+
+    Parameters
+    ----------
+    protocol
+        The study: eligibility criteria (screening fields), arms (treatment choices), diary
+        items, visits and their questionnaires.
+    data
+        Optional trial whose extra screening columns (eligibility answers) give the field
+        types and whose visits x instruments are added to the design (e.g. an instrument
+        given at a visit the protocol does not list).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`DICTIONARY_COLUMNS`; ``record_id`` first; forms screening,
+        demographics, allocation, daily_diary, adverse_events, concomitant, then
+        ``q_<instrument>`` for every instrument of the design. Questionnaire items carry
+        neutral labels only (no licensed wording).
+
+    Raises
+    ------
+    ProtocolError
+        An eligibility field name collides with another field of the project.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> d = redcap_dictionary(load_protocol("ketapain"))
+    >>> d.iloc[0, :4].tolist()
+    ['record_id', 'screening', '', 'text']
+    >>> d.loc[d["Variable / Field Name"] == "avg_pain", ["Form Name", "Text Validation Max"]].values.tolist()
+    [['daily_diary', '10']]
+    """
+    rows = [_row("record_id", "screening", "text", "Record ID (patient_id, or screening_id if never randomised)")]
+    kinds_of = {t: {c: (k, n) for c, k, n in column_kinds(SCHEMAS_EMPTY[t], t)} for t in _FIELDS}
+    form, fields = _FIELDS["screening"]
+    for col, field in fields.items():
+        k, n = kinds_of["screening"][col]
+        rows.append(_column_row("screening", col, field, form, k, n, protocol))
+    for field, kind in _screening_extras(protocol, data):
+        crit = next((c for c in protocol.eligibility.criteria if c.field == field), None)
+        label = crit.text if crit else field.replace("_", " ")
+        if kind == "bool":
+            rows.append(_row(field, form, "yesno", label))
+        elif kind == "str":
+            rows.append(_row(field, form, "text", label))
+        else:
+            rows.append(_row(field, form, "text", label, validation=_VALIDATION[kind]))
+    for table in ("patients", "allocation"):
+        form, fields = _FIELDS[table]
+        for col, field in fields.items():
+            k, n = kinds_of[table][col]
+            rows.append(_column_row(table, col, field, form, k, n, protocol))
+    rows.append(_row("diary_day", "daily_diary", "text", _LABELS["diary"]["day"], validation="integer", vmin=1,
+                     vmax=protocol.diary.days_per_period, required=True))
+    for item in protocol.diary.items:
+        rows.append(_row(item, "daily_diary", "text", f"{item.replace('_', ' ')} (NRS {protocol.diary.scale_min}-{protocol.diary.scale_max})",
+                         validation="number", vmin=protocol.diary.scale_min, vmax=protocol.diary.scale_max))
+    rows.append(_column_row("diary", "extra_analgesics", "extra_analgesics", "daily_diary", "bool", True, protocol))
+    rows.append(_column_row("diary", "extra_analgesics_detail", "extra_analgesics_detail", "daily_diary", "str", True, protocol))
+    form, fields = _FIELDS["adverse_events"]
+    for col, field in fields.items():
+        k, n = kinds_of["adverse_events"][col]
+        rows.append(_column_row("adverse_events", col, field, form, k, n, protocol))
+    rows.append(_row("cm_classes", "concomitant", "checkbox", "Analgesic drug classes (baseline at screening; added during the period otherwise)",
+                     choices=_choices(DRUG_CLASSES)))
+    for cls in DRUG_CLASSES:
+        rows.append(_row(f"cm_name_{cls}", "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}",
+                         branching=f"[cm_classes({cls})] = '1'"))
+    qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
+    for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
+        inst = get_instrument(inst_name)
+        for n, item in enumerate(inst.items):
+            row = _item_row(inst_name, item, f"q_{inst_name}")
+            if n == 0:
+                row["Section Header"] = f"{inst.title} (neutral item labels; no licensed wording)"
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
+    dup = out["Variable / Field Name"][out["Variable / Field Name"].duplicated()].tolist()
+    if dup:
+        raise ProtocolError(f"REDCap dictionary: field name(s) {', '.join(sorted(set(dup)))} used twice; "
+                            "rename the eligibility field(s) of the protocol")
+    return out
+
+
+SCHEMAS_EMPTY = {t: TrialData.from_tables().table(t) for t in ("screening", "patients", "allocation", "diary", "adverse_events")}
+
+
+def redcap_instrument_events(protocol: Protocol, *, data: TrialData | None = None) -> pd.DataFrame:
+    """REDCap's instrument-event mapping (``arm_num, unique_event_name, form``) of the project.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> m = redcap_instrument_events(load_protocol("ketapain"))
+    >>> m[m["unique_event_name"] == "period_1_arm_1"]["form"].tolist()
+    ['allocation', 'daily_diary', 'concomitant']
+    """
+    rows = [(1, name, form) for name, _label, forms in _events(protocol, data) for form in forms]
+    return pd.DataFrame(rows, columns=["arm_num", "unique_event_name", "form"])
+
+
+def redcap_mapping(protocol: Protocol, *, data: TrialData | None = None) -> dict[str, Any]:
+    """The default mapping from the project of :func:`redcap_dictionary` to TrialData.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``events`` (unique event name -> ``"screening"``, ``"visit:<name>"``,
+        ``"period:<k>"`` or ``"adverse_events"``), ``repeating`` (repeat instrument ->
+        table), ``fields`` (field -> ``{"table", "column"}``; questionnaire fields
+        ``{"table": "questionnaires", "instrument", "item"}``; eligibility answers add
+        ``"type"``: int, float, str, bool or date; the checkbox ``cm_classes`` and the
+        ``cm_name_<class>`` fields map onto ``concomitant``) and ``codes`` (field -> REDCap
+        code -> value; empty: the default project's codes are the values). The same
+        structure in a TOML or JSON file is what :func:`read_redcap` takes as ``mapping``.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> m = redcap_mapping(load_protocol("ketapain"))
+    >>> m["events"]["period_2_arm_1"], m["fields"]["bpi_9a"]
+    ('period:2', {'table': 'questionnaires', 'instrument': 'bpi', 'item': '9a'})
+    """
+    events: dict[str, str] = {}
+    for name, _label, forms in _events(protocol, data):
+        base = name.removesuffix(ARM)
+        if forms[0].startswith("q_"):
+            events[name] = f"visit:{base}"
+        elif base.startswith("period_") and base[7:].isdigit():
+            events[name] = f"period:{base[7:]}"
+        else:
+            events[name] = base
+    fields: dict[str, dict[str, Any]] = {}
+    for table, (_form, cols) in _FIELDS.items():
+        for col, field in cols.items():
+            fields[field] = {"table": table, "column": col}
+    for field, kind in _screening_extras(protocol, data):
+        fields[field] = {"table": "screening", "column": field, "type": kind}
+    for item in protocol.diary.items:
+        fields[item] = {"table": "diary", "column": item}
+    for col in ("extra_analgesics", "extra_analgesics_detail"):
+        fields[col] = {"table": "diary", "column": col}
+    fields["cm_classes"] = {"table": "concomitant", "column": "drug_class"}
+    for cls in DRUG_CLASSES:
+        fields[f"cm_name_{cls}"] = {"table": "concomitant", "column": "drug_name", "drug_class": cls}
+    qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
+    for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
+        for item in get_instrument(inst_name).items:
+            fields[f"{inst_name}_{item.key.lower()}"] = {"table": "questionnaires", "instrument": inst_name, "item": item.key}
+    return {"events": events, "repeating": dict(REPEATING), "fields": fields, "codes": {}}
+
+
+def _clock(minutes: pd.Series) -> pd.Series:
+    m = minutes.round().astype("Int64")
+    return (m // 60).astype(str).str.zfill(2) + ":" + (m % 60).astype(str).str.zfill(2)
+
+
+def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
+    """The trial as a REDCap flat record export (what REDCap's "export records" gives).
+
+    One row per record x event for the non-repeating forms, one per repeating instance
+    (diary day, adverse event); columns :data:`REDCAP_ID_COLUMNS` then every field of
+    ``redcap_dictionary(protocol, data=data)`` in its order (checkbox ``cm_classes`` as
+    ``cm_classes___<class>`` with 1/0), each form followed by ``<form>_complete`` (2 =
+    complete). All cells are text; blank = no value. Yes/no fields are 1/0, clock items
+    ``HH:MM``.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> from ketapain.simulate import simulate_trial
+    >>> p = load_protocol("ketapain")
+    >>> rec = to_redcap_records(simulate_trial(p, n_patients=2, seed=1), p)
+    >>> rec.iloc[0, :4].tolist()
+    ['P001', 'screening_arm_1', '', '']
+    """
+    dictionary = redcap_dictionary(protocol, data=data)
+    fields = dictionary["Variable / Field Name"].tolist()
+    forms = dictionary["Form Name"].tolist()
+    mapping = redcap_mapping(protocol, data=data)["fields"]
+    columns = list(REDCAP_ID_COLUMNS)
+    for i, (f, form) in enumerate(zip(fields, forms, strict=True)):
+        if f == "record_id":
+            continue
+        if f == "cm_classes":
+            columns += [f"cm_classes___{c}" for c in DRUG_CLASSES]
+        else:
+            columns.append(f)
+        if i + 1 == len(fields) or forms[i + 1] != form:
+            columns.append(f"{form}_complete")
+    pieces: list[pd.DataFrame] = []
+    pids = set(data.patients["patient_id"])
+
+    def block(frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str,
+              instance: pd.Series | None = None) -> None:
+        cols: dict[str, Any] = {"record_id": record.to_numpy(), "redcap_event_name": event.to_numpy(),
+                                "redcap_repeat_instrument": form if instance is not None else "",
+                                "redcap_repeat_instance": instance.astype(str).to_numpy() if instance is not None else ""}
+        for col, kind, _n in column_kinds(frame, table):
+            field = next((f for f, m in mapping.items() if m.get("table") == table and m.get("column") == col and "drug_class" not in m), None)
+            if field is None or field not in fields:
+                continue
+            text = pd.Series(to_text(frame[col], kind), dtype=object)
+            if kind == "bool":
+                text = text.map({"true": "1", "false": "0"})
+            cols[field] = text.where(text.notna(), "").to_numpy()
+        cols[f"{form}_complete"] = "2"
+        out = pd.DataFrame(cols, index=range(len(frame)))
+        pieces.append(out)
+
+    scr = data.screening
+    block(scr, "screening", scr["patient_id"].where(scr["patient_id"].isin(pids), scr["screening_id"]),
+          pd.Series(["screening" + ARM] * len(scr)), "screening")
+    pat = data.patients
+    block(pat, "patients", pat["patient_id"], pd.Series(["screening" + ARM] * len(pat)), "demographics")
+    al = data.allocation
+    block(al, "allocation", al["patient_id"], "period_" + al["period"].astype(str) + ARM, "allocation")
+    di = data.diary
+    block(di, "diary", di["patient_id"], "period_" + di["period"].astype(str) + ARM, "daily_diary",
+          di.groupby(["patient_id", "period"]).cumcount() + 1)
+    ae = data.adverse_events
+    block(ae, "adverse_events", ae["patient_id"], pd.Series(["adverse_events" + ARM] * len(ae)), "adverse_events",
+          ae.groupby("patient_id").cumcount() + 1)
+    cm = data.concomitant
+    if len(cm):
+        cm_event = np.where(cm["period"] == 0, "screening" + ARM, "period_" + cm["period"].astype(str) + ARM)
+        wide = pd.DataFrame({"record_id": cm["patient_id"], "redcap_event_name": cm_event, "cls": cm["drug_class"],
+                             "name": cm["drug_name"].fillna("")})
+        ticks = pd.crosstab([wide["record_id"], wide["redcap_event_name"]], wide["cls"]).reindex(columns=list(DRUG_CLASSES), fill_value=0)
+        names = wide.pivot(index=["record_id", "redcap_event_name"], columns="cls", values="name").reindex(columns=list(DRUG_CLASSES))
+        out = pd.DataFrame(index=ticks.index)
+        for c in DRUG_CLASSES:
+            out[f"cm_classes___{c}"] = ticks[c].clip(upper=1).astype(str)
+            out[f"cm_name_{c}"] = names[c].astype(object).where(names[c].notna(), "")
+        out["concomitant_complete"] = "2"
+        out = out.copy().reset_index()
+        out = pd.concat([out, pd.DataFrame({"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}, index=out.index)], axis=1)
+        pieces.append(out)
+    q = data.questionnaires
+    if len(q):
+        items = {(m["instrument"], m["item"]): f for f, m in mapping.items() if m.get("table") == "questionnaires"}
+        field = [items.get(k) for k in zip(q["instrument"], q["item"], strict=True)]
+        missing = sorted({f"{i}/{k}" for (i, k), f in zip(zip(q["instrument"], q["item"], strict=True), field, strict=True) if f is None})
+        if missing:
+            raise DataError(f"REDCap export: questionnaire items without a REDCap field: {', '.join(missing[:10])}")
+        kind = [get_instrument(i).item(k).kind for i, k in zip(q["instrument"], q["item"], strict=True)]
+        value = pd.Series(to_text(q["value"], "float"), dtype=object)
+        clock = np.asarray(kind) == "clock"
+        value[clock] = _clock(q["value"][clock]).astype(object)
+        long = pd.DataFrame({"record_id": q["patient_id"], "redcap_event_name": q["visit"] + ARM, "field": field,
+                             "value": value.fillna("")})
+        wide = long.pivot(index=["record_id", "redcap_event_name"], columns="field", values="value").astype(object)
+        wide = wide.where(wide.notna(), "").copy()
+        extra = {f"q_{inst}_complete": "2" for inst in q["instrument"].unique()} | {"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}
+        wide = pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1).copy().reset_index()
+        pieces.append(wide)
+    records = pd.concat([p.astype(object) for p in pieces], ignore_index=True).reindex(columns=columns).astype(object)
+    records = records.where(records.notna(), "")
+    # merge the non-repeating pieces of one record x event into one row
+    plain = records[records["redcap_repeat_instrument"] == ""]
+    plain = plain.replace("", np.nan).groupby(["record_id", "redcap_event_name"], sort=False, dropna=False).first().copy().reset_index()
+    plain = plain.astype(object).where(plain.notna(), "")
+    rep = records[records["redcap_repeat_instrument"] != ""]
+    out = pd.concat([plain, rep], ignore_index=True).copy()
+    event_order = {name: i for i, (name, _l, _f) in enumerate(_events(protocol, data))}
+    out = out.assign(_r=out["record_id"].map({r: i for i, r in enumerate(dict.fromkeys(out["record_id"]))}),
+                     _e=out["redcap_event_name"].map(event_order),
+                     _i=pd.to_numeric(out["redcap_repeat_instance"], errors="coerce").fillna(0))
+    out = out.sort_values(["_r", "_e", "redcap_repeat_instrument", "_i"], kind="stable").drop(columns=["_r", "_e", "_i"])
+    return out.reset_index(drop=True)[columns]
+
+
+def write_redcap_project(protocol: Protocol, folder: str | PathLike[str], *, data: TrialData | None = None) -> list[Path]:
+    """Write the REDCap project files into ``folder`` (created if needed).
+
+    Files: ``data_dictionary.csv`` (:func:`redcap_dictionary`), ``instrument_event_mapping.csv``
+    (:func:`redcap_instrument_events`), ``events.csv`` (``event_name, arm_num,
+    unique_event_name``), ``repeating_instruments.csv`` (``event_name, form_name``),
+    ``mapping.json`` (:func:`redcap_mapping`), and, when ``data`` is given,
+    ``records.csv`` (:func:`to_redcap_records`, ready for REDCap's data import tool).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def csv(frame: pd.DataFrame, name: str) -> None:
+        path = out / name
+        frame.to_csv(path, index=False, lineterminator="\r\n")
+        written.append(path)
+
+    csv(redcap_dictionary(protocol, data=data), "data_dictionary.csv")
+    csv(redcap_instrument_events(protocol, data=data), "instrument_event_mapping.csv")
+    ev = _events(protocol, data)
+    csv(pd.DataFrame([(label, 1, name) for name, label, _f in ev], columns=["event_name", "arm_num", "unique_event_name"]), "events.csv")
+    csv(pd.DataFrame([(label, form) for name, label, forms in ev for form in forms if form in REPEATING],
+                     columns=["event_name", "form_name"]), "repeating_instruments.csv")
+    path = out / "mapping.json"
+    path.write_text(json.dumps(redcap_mapping(protocol, data=data), indent=2) + "\n", encoding="utf-8")
+    written.append(path)
+    if data is not None:
+        csv(to_redcap_records(data, protocol), "records.csv")
+    return written
+
+
+def load_mapping(mapping: Mapping[str, Any] | str | PathLike[str]) -> dict[str, Any]:
+    """A mapping given as a dict, or a ``.toml`` / ``.json`` file, checked for its shape."""
+    if isinstance(mapping, Mapping):
+        raw = dict(mapping)
+        where = "mapping"
+    else:
+        path = Path(mapping)
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        except OSError as exc:
+            raise DataError(f"{where}: cannot read the mapping file: {exc.strerror or exc}") from None
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise DataError(f"{where}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from None
+    for key in ("events", "fields"):
+        if not isinstance(raw.get(key), Mapping):
+            raise DataError(f"{where}: '{key}' must be a table of REDCap name -> target")
+    raw.setdefault("repeating", dict(REPEATING))
+    raw.setdefault("codes", {})
+    for field, target in raw["fields"].items():
+        if not isinstance(target, Mapping) or "table" not in target:
+            raise DataError(f"{where}: fields.{field} must be a table with at least 'table'")
+    return raw

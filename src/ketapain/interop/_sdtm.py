@@ -1,0 +1,487 @@
+"""CDISC SDTM from a TrialData and its Protocol: DM, EX, AE, CM, QS (questionnaires and the
+pain diary), SE, TA, TE, TV; written as SAS XPORT v5 files with a variable-metadata table.
+
+The mapping of every table and column is in docs/interop-cdisc.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ketapain.analysis import visit_periods
+from ketapain.data import FIRST_DATA_ROW, TrialData
+from ketapain.errors import DataError
+from ketapain.operations import protocol_sequences, sequence_label
+from ketapain.protocol import Protocol
+
+from ._sdtm_qs import qs_domain
+from ._sdtm_terms import AEREL_MAP, DRUG_CLASS_LABELS, SEVERITY_MAP, epoch_label
+from ._xpt import DatasetPackage, Var, build_dataset, make_package, write_package
+
+__all__ = ["SdtmPackage", "study_day", "to_sdtm", "write_sdtm"]
+
+@dataclass(frozen=True, slots=True)
+class SdtmPackage(DatasetPackage):
+    """SDTM domains of one trial with their variable metadata.
+
+    Attributes
+    ----------
+    study_id : str
+        STUDYID.
+    datasets : Mapping[str, pandas.DataFrame]
+        Domain code -> domain (``DM, EX, AE, CM, QS, SE, TA, TE, TV``); ``package["DM"]``
+        gives a copy. Character variables are text with blank = missing; numeric ones
+        ``float64``.
+    labels : Mapping[str, str]
+        Domain code -> dataset label.
+    variables : pandas.DataFrame
+        The metadata table (``dataset, order, variable, label, type, length, role,
+        codelist, origin``); ``to_frame()`` returns it.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> from ketapain.simulate import simulate_trial
+    >>> p = load_protocol("ketapain")
+    >>> package = to_sdtm(simulate_trial(p, n_patients=6, seed=1), p)
+    >>> package.names
+    ('DM', 'EX', 'AE', 'CM', 'QS', 'SE', 'TA', 'TE', 'TV')
+    >>> package["EX"][["EXTRT", "EXDOSU", "EXROUTE"]].drop_duplicates().shape[0]
+    3
+    """
+
+
+def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
+    """SDTM study day: ``date - reference + 1`` on or after the reference date, else
+    ``date - reference`` (there is no day 0). Missing when either date is missing.
+
+    >>> d = pd.Series(pd.to_datetime(["2016-01-01", "2016-01-05", "2015-12-31"]))
+    >>> study_day(d, pd.Series([d[0]] * 3)).tolist()
+    [1.0, 5.0, -1.0]
+    """
+    diff = (pd.to_datetime(dates) - pd.to_datetime(reference)).dt.days.astype("float64")
+    return diff.where(diff < 0, diff + 1)
+
+
+def _iso(dates: pd.Series) -> pd.Series:
+    """ISO 8601 dates (``YYYY-MM-DD``), blank when missing."""
+    d = pd.to_datetime(pd.Series(dates))
+    return d.dt.strftime("%Y-%m-%d").where(d.notna(), "")
+
+
+def _seq(frame: pd.DataFrame, usubjid: str = "USUBJID") -> np.ndarray:
+    """--SEQ: 1, 2, ... within each subject in the frame's order."""
+    return frame.groupby(usubjid, sort=False).cumcount().to_numpy() + 1
+
+
+def _check(data: TrialData, protocol: Protocol) -> None:
+    if not isinstance(data, TrialData):
+        raise DataError(f"data must be a TrialData, got {type(data).__name__}")
+    if not isinstance(protocol, Protocol):
+        raise DataError(f"protocol must be a Protocol, got {type(protocol).__name__}")
+    alloc = data.allocation
+    codes = protocol.arm_codes
+    bad = ~alloc["treatment"].isin(codes)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"allocation row {i + FIRST_DATA_ROW}: treatment={alloc['treatment'].iloc[i]!r} is not an "
+                        f"arm of protocol {protocol.study.id!r} (arms: {', '.join(codes)})")
+    labels = {sequence_label(s) for s in protocol_sequences(protocol)}
+    bad = ~alloc["sequence"].isin(labels)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"allocation row {i + FIRST_DATA_ROW}: sequence={alloc['sequence'].iloc[i]!r} is not a "
+                        f"sequence of protocol {protocol.study.id!r} (sequences: {', '.join(sorted(labels))})")
+    late = alloc["period"] > protocol.design.periods
+    if late.any():
+        i = int(np.flatnonzero(late.to_numpy())[0])
+        raise DataError(f"allocation row {i + FIRST_DATA_ROW}: period={int(alloc['period'].iloc[i])} is above the "
+                        f"protocol's {protocol.design.periods} periods")
+    missing = alloc["infusion_date"].isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        shown = ", ".join(f"row {r + FIRST_DATA_ROW} (patient_id={alloc['patient_id'].iloc[r]!r}, "
+                          f"period={int(alloc['period'].iloc[r])})" for r in rows[:5])
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise DataError(f"allocation: infusion_date is missing in {shown}{more}; SDTM needs the date of every "
+                        "infusion (EXSTDTC, SESTDTC, RFSTDTC)")
+
+
+def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None) -> SdtmPackage:
+    """Map a trial to CDISC SDTM domains (SDTMIG 3.3 variable names and controlled terms).
+
+    Parameters
+    ----------
+    data : TrialData
+        The trial; every allocation row needs its ``infusion_date``.
+    protocol : Protocol
+        The protocol the data belong to (arms, doses, infusions, periods, visits).
+    study_id : str, optional
+        STUDYID; default the protocol's ``study.id`` in upper case.
+
+    Returns
+    -------
+    SdtmPackage
+        Domains DM, EX, AE, CM, QS, SE, TA, TE, TV and the variable metadata.
+
+    Raises
+    ------
+    DataError
+        An allocation row without ``infusion_date`` (named by row, patient and period); a
+        treatment or sequence that is not in the protocol; a period above the protocol's.
+
+    Notes
+    -----
+    USUBJID = ``STUDYID-patient_id``. Study days (--DY) count from RFSTDTC, the first
+    infusion (day 1; the day before is -1). EPOCH is ``SCREENING`` before the first
+    infusion and ``TREATMENT k`` in period k. Doses (EXDOSE, mg) follow the protocol:
+    per kg = min(weight_kg x mg_per_kg, max_mg), fixed = mg, placebo = 0; a per-kg dose of
+    a patient without weight is missing. The pain diary is in QS with QSCAT ``PAIN DIARY``
+    (docs/interop-cdisc.md explains why).
+    """
+    _check(data, protocol)
+    sid = (study_id if study_id is not None else protocol.study.id).upper()
+    if not sid:
+        raise DataError("study_id must not be empty")
+    ctx = _Context(data, protocol, sid)
+    parts = [ctx.dm(), ctx.ex(), ctx.ae(), ctx.cm(), qs_domain(ctx), ctx.se(), ctx.ta(), ctx.te(), ctx.tv()]
+    return make_package(SdtmPackage, sid, parts)
+
+
+def write_sdtm(package: SdtmPackage, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write the domains as ``dm.xpt``, ``ex.xpt``, ... (SAS XPORT v5) plus
+    ``define_variables.csv`` (variable metadata) and ``define_datasets.csv``.
+
+    Writing is atomic (a temporary folder renamed into place); an existing non-empty folder
+    is replaced only with ``overwrite=True`` and only if it holds package files alone.
+
+    Raises
+    ------
+    DataError
+        A name, label or value XPORT v5 cannot hold (names <= 8 characters, labels <= 40,
+        character values <= 200 bytes), or a destination that may not be replaced.
+    """
+    if not isinstance(package, SdtmPackage):
+        raise TypeError(f"package must be an SdtmPackage, got {type(package).__name__}")
+    return write_package(package, folder, overwrite=overwrite)
+
+
+_ID = [Var("STUDYID", "Study Identifier", "Char", "Identifier", origin="Assigned"),
+       Var("DOMAIN", "Domain Abbreviation", "Char", "Identifier", "DOMAIN", "Assigned")]
+_USUBJID = Var("USUBJID", "Unique Subject Identifier", "Char", "Identifier")
+_EPOCH = Var("EPOCH", "Epoch", "Char", "Timing", "EPOCH")
+
+
+class _Context:
+    """The trial, its protocol and what every domain needs (dates, epochs, arms)."""
+
+    def __init__(self, data: TrialData, protocol: Protocol, study_id: str) -> None:
+        self.data = data
+        self.protocol = protocol
+        self.study_id = study_id
+        self.patients = data.patients
+        self.alloc = data.allocation.sort_values(["patient_id", "period"], kind="stable").reset_index(drop=True)
+        self.usubjid = lambda ids: (study_id + "-" + pd.Series(ids, dtype="str")).to_numpy(dtype=object)
+        first = self.alloc.groupby("patient_id")["infusion_date"].min()
+        self.rfstdtc = first  # patient_id -> first infusion date
+        self.arm_names = {a.code: a.name for a in protocol.arms}
+        self.period_days = protocol.design.period_days
+        self.washout = protocol.design.washout_days or 0
+
+    def ref_date(self, ids: pd.Series) -> pd.Series:
+        return pd.Series(ids).map(self.rfstdtc)
+
+    # ------------------------------------------------------------------ DM
+    def dm(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        pat = self.patients
+        alloc = self.alloc
+        planned = alloc.groupby("patient_id")["sequence"].first()
+        actual = alloc.groupby("patient_id")["treatment"].agg("-".join)
+        last = alloc.groupby("patient_id")["infusion_date"].max()
+        ids = pat["patient_id"]
+        arm = ids.map(planned)
+        act = ids.map(actual)
+        has = arm.notna()
+        spec = [*_ID, _USUBJID,
+                Var("SUBJID", "Subject Identifier for the Study", "Char", "Topic", origin="CRF"),
+                Var("RFSTDTC", "Subject Reference Start Date/Time", "Char", "Record Qualifier"),
+                Var("RFENDTC", "Subject Reference End Date/Time", "Char", "Record Qualifier"),
+                Var("RFXSTDTC", "Date/Time of First Study Treatment", "Char", "Record Qualifier"),
+                Var("RFXENDTC", "Date/Time of Last Study Treatment", "Char", "Record Qualifier"),
+                Var("SITEID", "Study Site Identifier", "Char", "Record Qualifier", origin="CRF"),
+                Var("AGE", "Age", "Num", "Record Qualifier", origin="CRF"),
+                Var("AGEU", "Age Units", "Char", "Variable Qualifier", "AGEU", "Assigned"),
+                Var("SEX", "Sex", "Char", "Record Qualifier", "SEX", "CRF"),
+                Var("ARMCD", "Planned Arm Code", "Char", "Record Qualifier", "sequence", "Assigned"),
+                Var("ARM", "Description of Planned Arm", "Char", "Synonym Qualifier", "", "Assigned"),
+                Var("ACTARMCD", "Actual Arm Code", "Char", "Record Qualifier", "sequence"),
+                Var("ACTARM", "Description of Actual Arm", "Char", "Synonym Qualifier"),
+                Var("ARMNRS", "Reason Arm and/or Actual Arm is Null", "Char", "Record Qualifier")]
+        end = ids.map(last) + pd.Timedelta(days=self.period_days)
+        cols = {
+            "STUDYID": self.study_id, "DOMAIN": "DM", "USUBJID": self.usubjid(ids), "SUBJID": ids,
+            "RFSTDTC": _iso(ids.map(self.rfstdtc)), "RFENDTC": _iso(end),
+            "RFXSTDTC": _iso(ids.map(self.rfstdtc)), "RFXENDTC": _iso(ids.map(last)),
+            "SITEID": pat["site_id"], "AGE": pat["age_years"], "AGEU": "YEARS", "SEX": pat["sex"],
+            "ARMCD": arm, "ARM": arm.map(self._describe), "ACTARMCD": act, "ACTARM": act.map(self._describe),
+            "ARMNRS": np.where(has, "", "NOT ASSIGNED"),
+        }
+        frame, meta = build_dataset("DM", cols, spec)
+        return "DM", "Demographics", frame, meta
+
+    def _describe(self, seq: object) -> str:
+        """``"P-K-KM"`` -> ``"placebo, then ketamine, then ketamine/magnesium"``."""
+        if not isinstance(seq, str):
+            return ""
+        return ", then ".join(self.arm_names.get(c, c) for c in seq.split("-"))
+
+    # ------------------------------------------------------------------ EX
+    def ex(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        alloc = self.alloc
+        weight = alloc["patient_id"].map(self.patients.set_index("patient_id")["weight_kg"]).astype("float64")
+        parts = []
+        for order, infusion in enumerate(self.protocol.infusions):
+            trt = pd.Series("", index=alloc.index, dtype="object")
+            dose = pd.Series(np.nan, index=alloc.index, dtype="float64")
+            for arm in self.protocol.arms:
+                comp = arm.component(infusion.id)
+                rows = alloc["treatment"] == arm.code
+                d = comp.dose
+                trt[rows] = "PLACEBO" if comp.is_placebo else comp.drug.upper()
+                if d.kind == "per_kg":
+                    value = weight[rows] * d.mg_per_kg
+                    dose[rows] = value if d.max_mg is None else np.minimum(value, d.max_mg)
+                elif d.kind == "fixed":
+                    dose[rows] = d.mg
+                else:
+                    dose[rows] = 0.0
+            parts.append(pd.DataFrame({"patient_id": alloc["patient_id"], "period": alloc["period"],
+                                       "infusion_date": alloc["infusion_date"], "kit": alloc["kit_code"],
+                                       "trt": trt, "dose": dose, "bag": infusion.id, "order": order,
+                                       "volume": float(infusion.final_volume_ml)}))
+        ex = pd.concat(parts, ignore_index=True).sort_values(["patient_id", "period", "order"], kind="stable")
+        ex = ex.reset_index(drop=True)
+        ex["USUBJID"] = self.usubjid(ex["patient_id"])
+        spec = [*_ID, _USUBJID,
+                Var("EXSEQ", "Sequence Number", "Num", "Identifier"),
+                Var("EXREFID", "Reference ID", "Char", "Identifier", origin="CRF"),
+                Var("EXSPID", "Sponsor-Defined Identifier", "Char", "Identifier", origin="Protocol"),
+                Var("EXTRT", "Name of Treatment", "Char", "Topic", origin="Protocol"),
+                Var("EXDOSE", "Dose", "Num", "Record Qualifier"),
+                Var("EXDOSU", "Dose Units", "Char", "Variable Qualifier", "UNIT", "Protocol"),
+                Var("EXDOSFRM", "Dose Form", "Char", "Variable Qualifier", "FRM", "Protocol"),
+                Var("EXROUTE", "Route of Administration", "Char", "Variable Qualifier", "ROUTE", "Protocol"),
+                Var("EXVAMT", "Treatment Vehicle Amount", "Num", "Record Qualifier", origin="Protocol"),
+                Var("EXVAMTU", "Treatment Vehicle Amount Units", "Char", "Variable Qualifier", "UNIT", "Protocol"),
+                _EPOCH,
+                Var("EXSTDTC", "Start Date/Time of Treatment", "Char", "Timing", origin="CRF"),
+                Var("EXENDTC", "End Date/Time of Treatment", "Char", "Timing", origin="CRF"),
+                Var("EXSTDY", "Study Day of Start of Treatment", "Num", "Timing")]
+        cols = {
+            "STUDYID": self.study_id, "DOMAIN": "EX", "USUBJID": ex["USUBJID"], "EXSEQ": _seq(ex),
+            "EXREFID": ex["kit"], "EXSPID": ex["bag"], "EXTRT": ex["trt"], "EXDOSE": ex["dose"], "EXDOSU": "mg",
+            "EXDOSFRM": "SOLUTION", "EXROUTE": "INTRAVENOUS", "EXVAMT": ex["volume"], "EXVAMTU": "mL",
+            "EPOCH": ex["period"].map(epoch_label), "EXSTDTC": _iso(ex["infusion_date"]),
+            "EXENDTC": _iso(ex["infusion_date"]),
+            "EXSTDY": study_day(ex["infusion_date"], self.ref_date(ex["patient_id"])),
+        }
+        frame, meta = build_dataset("EX", cols, spec)
+        return "EX", "Exposure", frame, meta
+
+    # ------------------------------------------------------------------ AE
+    def ae(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        ae = self.data.adverse_events.sort_values(["patient_id", "onset_date", "event_id"], kind="stable")
+        ae = ae.reset_index(drop=True)
+        ae["USUBJID"] = self.usubjid(ae["patient_id"])
+        spec = [*_ID, _USUBJID,
+                Var("AESEQ", "Sequence Number", "Num", "Identifier"),
+                Var("AESPID", "Sponsor-Defined Identifier", "Char", "Identifier", origin="CRF"),
+                Var("AETERM", "Reported Term for the Adverse Event", "Char", "Topic", origin="CRF"),
+                Var("AEDECOD", "Dictionary-Derived Term", "Char", "Synonym Qualifier", "", "Assigned"),
+                Var("AESEV", "Severity/Intensity", "Char", "Record Qualifier", "AESEV", "CRF"),
+                Var("AESER", "Serious Event", "Char", "Record Qualifier", "NY", "CRF"),
+                Var("AEREL", "Causality", "Char", "Record Qualifier", "AEREL (sponsor)", "CRF"),
+                _EPOCH,
+                Var("AESTDTC", "Start Date/Time of Adverse Event", "Char", "Timing", origin="CRF"),
+                Var("AESTDY", "Study Day of Start of Adverse Event", "Num", "Timing")]
+        cols = {
+            "STUDYID": self.study_id, "DOMAIN": "AE", "USUBJID": ae["USUBJID"], "AESEQ": _seq(ae),
+            "AESPID": ae["event_id"], "AETERM": ae["term"], "AEDECOD": ae["term"].str.upper(),
+            "AESEV": ae["severity"].map(SEVERITY_MAP), "AESER": np.where(ae["serious"].astype(bool), "Y", "N"),
+            "AEREL": ae["causality"].map(AEREL_MAP), "EPOCH": ae["period"].map(epoch_label),
+            "AESTDTC": _iso(ae["onset_date"]),
+            "AESTDY": study_day(ae["onset_date"], self.ref_date(ae["patient_id"])),
+        }
+        frame, meta = build_dataset("AE", cols, spec)
+        return "AE", "Adverse Events", frame, meta
+
+    # ------------------------------------------------------------------ CM
+    def cm(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        cm = self.data.concomitant.sort_values(["patient_id", "period", "drug_class"], kind="stable")
+        cm = cm.reset_index(drop=True)
+        cm["USUBJID"] = self.usubjid(cm["patient_id"])
+        klass = cm["drug_class"].map(DRUG_CLASS_LABELS)
+        name = cm["drug_name"].where(cm["drug_name"].notna() & (cm["drug_name"] != ""), klass)
+        spec = [*_ID, _USUBJID,
+                Var("CMSEQ", "Sequence Number", "Num", "Identifier"),
+                Var("CMTRT", "Reported Name of Drug, Med, or Therapy", "Char", "Topic", origin="CRF"),
+                Var("CMCAT", "Category for Medication", "Char", "Grouping Qualifier", "BASELINE, ADDED", "CRF"),
+                Var("CMCLAS", "Medication Class", "Char", "Variable Qualifier", "drug class (sponsor)", "CRF"),
+                _EPOCH]
+        cols = {
+            "STUDYID": self.study_id, "DOMAIN": "CM", "USUBJID": cm["USUBJID"], "CMSEQ": _seq(cm),
+            "CMTRT": name.str.upper(), "CMCAT": cm["status"].str.upper(), "CMCLAS": klass,
+            "EPOCH": cm["period"].map(epoch_label),
+        }
+        frame, meta = build_dataset("CM", cols, spec)
+        return "CM", "Concomitant Medications", frame, meta
+
+    # ------------------------------------------------------------------ SE
+    def se(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        alloc = self.alloc
+        next_date = alloc.groupby("patient_id")["infusion_date"].shift(-1)
+        end = next_date.where(next_date.notna(), alloc["infusion_date"] + pd.Timedelta(days=self.period_days))
+        if self.washout:
+            end = alloc["infusion_date"] + pd.Timedelta(days=self.period_days)
+        treat = pd.DataFrame({"patient_id": alloc["patient_id"], "ETCD": alloc["treatment"],
+                              "start": alloc["infusion_date"], "end": end, "EPOCH": alloc["period"].map(epoch_label),
+                              "TAETORD": _taetord(alloc["period"], self.washout), "order": alloc["period"] * 2})
+        screening = self.data.screening
+        scr_date = screening.dropna(subset=["patient_id"]).set_index("patient_id")["screening_date"]
+        first = self.alloc.drop_duplicates("patient_id")
+        scr = pd.DataFrame({"patient_id": first["patient_id"], "ETCD": "SCRN",
+                            "start": first["patient_id"].map(scr_date), "end": first["infusion_date"],
+                            "EPOCH": "SCREENING", "TAETORD": 1.0, "order": 0})
+        parts = [scr, treat]
+        if self.washout:
+            wo = alloc[alloc["period"] < self.protocol.design.periods]
+            wstart = wo["infusion_date"] + pd.Timedelta(days=self.period_days)
+            parts.append(pd.DataFrame({"patient_id": wo["patient_id"], "ETCD": "WASH", "start": wstart,
+                                       "end": next_date[wo.index],
+                                       "EPOCH": "WASHOUT " + wo["period"].astype(str),
+                                       "TAETORD": _taetord(wo["period"], self.washout) + 1, "order": wo["period"] * 2 + 1}))
+        se = pd.concat(parts, ignore_index=True).sort_values(["patient_id", "order"], kind="stable")
+        se = se.reset_index(drop=True)
+        se["USUBJID"] = self.usubjid(se["patient_id"])
+        element = se["ETCD"].map({**self.arm_names, "SCRN": "Screening", "WASH": "Washout"})
+        spec = [*_ID, _USUBJID,
+                Var("SESEQ", "Sequence Number", "Num", "Identifier"),
+                Var("ETCD", "Element Code", "Char", "Topic", "ETCD (TE)"),
+                Var("ELEMENT", "Description of Element", "Char", "Synonym Qualifier"),
+                Var("TAETORD", "Planned Order of Element within Arm", "Num", "Timing"),
+                _EPOCH,
+                Var("SESTDTC", "Start Date/Time of Element", "Char", "Timing"),
+                Var("SEENDTC", "End Date/Time of Element", "Char", "Timing"),
+                Var("SESTDY", "Study Day of Start of Element", "Num", "Timing")]
+        cols = {
+            "STUDYID": self.study_id, "DOMAIN": "SE", "USUBJID": se["USUBJID"], "SESEQ": _seq(se),
+            "ETCD": se["ETCD"], "ELEMENT": element, "TAETORD": se["TAETORD"], "EPOCH": se["EPOCH"],
+            "SESTDTC": _iso(se["start"]), "SEENDTC": _iso(se["end"]),
+            "SESTDY": study_day(se["start"], self.ref_date(se["patient_id"])),
+        }
+        frame, meta = build_dataset("SE", cols, spec)
+        return "SE", "Subject Elements", frame, meta
+
+    # ------------------------------------------------------------------ TA / TE / TV
+    def ta(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        rows = []
+        for seq in protocol_sequences(self.protocol):
+            label = sequence_label(seq)
+            rows.append((label, 1, "SCRN", "Screening", f"Randomised to {label}", "SCREENING"))
+            order = 2
+            for k, code in enumerate(seq, start=1):
+                rows.append((label, order, code, self.arm_names[code], "", epoch_label(k)))
+                order += 1
+                if self.washout and k < len(seq):
+                    rows.append((label, order, "WASH", "Washout", "", f"WASHOUT {k}"))
+                    order += 1
+        ta = pd.DataFrame(rows, columns=["ARMCD", "TAETORD", "ETCD", "ELEMENT", "TABRANCH", "EPOCH"])
+        spec = [*_ID,
+                Var("ARMCD", "Planned Arm Code", "Char", "Topic", "sequence", "Protocol"),
+                Var("ARM", "Description of Planned Arm", "Char", "Synonym Qualifier", origin="Protocol"),
+                Var("TAETORD", "Planned Order of Element within Arm", "Num", "Timing", origin="Protocol"),
+                Var("ETCD", "Element Code", "Char", "Record Qualifier", "ETCD (TE)", "Protocol"),
+                Var("ELEMENT", "Description of Element", "Char", "Synonym Qualifier", origin="Protocol"),
+                Var("TABRANCH", "Branch", "Char", "Rule", origin="Protocol"),
+                Var("TATRANS", "Transition Rule", "Char", "Rule", origin="Protocol"),
+                Var("EPOCH", "Epoch", "Char", "Timing", "EPOCH", "Protocol")]
+        cols = {"STUDYID": self.study_id, "DOMAIN": "TA", "ARMCD": ta["ARMCD"], "ARM": ta["ARMCD"].map(self._describe),
+                "TAETORD": ta["TAETORD"], "ETCD": ta["ETCD"], "ELEMENT": ta["ELEMENT"], "TABRANCH": ta["TABRANCH"],
+                "TATRANS": "", "EPOCH": ta["EPOCH"]}
+        frame, meta = build_dataset("TA", cols, spec)
+        return "TA", "Trial Arms", frame, meta
+
+    def te(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        p = self.protocol
+        rows = [("SCRN", "Screening", "Informed consent", "First infusion", "")]
+        for arm in p.arms:
+            content = "; ".join(
+                f"{c.drug} {'placebo' if c.is_placebo else _dose_words(c.dose)} in {c.infusion}" for c in arm.components)
+            end = "Next infusion" if not self.washout else f"{p.design.period_days} days after the infusion"
+            rows.append((arm.code, arm.name, f"Infusion of {arm.code} ({content})"[:200], end,
+                         f"P{p.design.period_days}D"))
+        if self.washout:
+            rows.append(("WASH", "Washout", f"{p.design.period_days} days after an infusion", "Next infusion",
+                         f"P{self.washout}D"))
+        te = pd.DataFrame(rows, columns=["ETCD", "ELEMENT", "TESTRL", "TEENRL", "TEDUR"])
+        spec = [*_ID,
+                Var("ETCD", "Element Code", "Char", "Topic", origin="Protocol"),
+                Var("ELEMENT", "Description of Element", "Char", "Synonym Qualifier", origin="Protocol"),
+                Var("TESTRL", "Rule for Start of Element", "Char", "Rule", origin="Protocol"),
+                Var("TEENRL", "Rule for End of Element", "Char", "Rule", origin="Protocol"),
+                Var("TEDUR", "Planned Duration of Element", "Char", "Timing", "ISO 8601 duration", "Protocol")]
+        cols = {"STUDYID": self.study_id, "DOMAIN": "TE", **{c: te[c] for c in te.columns}}
+        frame, meta = build_dataset("TE", cols, spec)
+        return "TE", "Trial Elements", frame, meta
+
+    def tv(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+        visits = sorted(self.protocol.visits, key=lambda v: v.day)
+        tv = pd.DataFrame({"VISITNUM": np.arange(1, len(visits) + 1, dtype=float),
+                           "VISIT": [visit_label(v.name) for v in visits],
+                           "VISITDY": [float(v.day + 1 if v.day >= 0 else v.day) for v in visits],
+                           "TVSTRL": [f"Day {v.day} relative to the first infusion (day 0)" for v in visits]})
+        spec = [*_ID,
+                Var("VISITNUM", "Visit Number", "Num", "Topic", origin="Protocol"),
+                Var("VISIT", "Visit Name", "Char", "Synonym Qualifier", origin="Protocol"),
+                Var("VISITDY", "Planned Study Day of Visit", "Num", "Timing", origin="Protocol"),
+                Var("TVSTRL", "Visit Start Rule", "Char", "Rule", origin="Protocol")]
+        frame, meta = build_dataset("TV", {"STUDYID": self.study_id, "DOMAIN": "TV",
+                                           **{c: tv[c] for c in tv.columns}}, spec)
+        return "TV", "Trial Visits", frame, meta
+
+    def visits(self) -> tuple[dict[str, float], dict[str, str], dict[str, float], dict[str, str]]:
+        """Visit name -> VISITNUM, VISIT, VISITDY and EPOCH."""
+        visits = sorted(self.protocol.visits, key=lambda v: v.day)
+        _, ends = visit_periods(self.protocol)
+        num = {v.name: float(i) for i, v in enumerate(visits, start=1)}
+        label = {v.name: visit_label(v.name) for v in visits}
+        day = {v.name: float(v.day + 1 if v.day >= 0 else v.day) for v in visits}
+        epoch = {v.name: ("SCREENING" if v.day <= 0 else epoch_label(ends.get(v.name, 0)) if v.name in ends else "")
+                 for v in visits}
+        return num, label, day, epoch
+
+
+def visit_label(name: str) -> str:
+    """``"end_period_1"`` -> ``"END PERIOD 1"``."""
+    return name.replace("_", " ").upper()
+
+
+def _taetord(period: pd.Series, washout: int) -> pd.Series:
+    """Planned order of the treatment element of ``period`` in its arm (screening is 1)."""
+    step = 2 if washout else 1
+    return (1 + 1 + (period - 1) * step).astype("float64")
+
+
+def _dose_words(dose: object) -> str:
+    kind = getattr(dose, "kind", "")
+    if kind == "per_kg":
+        cap = getattr(dose, "max_mg", None)
+        return f"{dose.mg_per_kg:g} mg/kg" + (f" (max {cap:g} mg)" if cap else "")  # type: ignore[attr-defined]
+    if kind == "fixed":
+        return f"{dose.mg:g} mg"  # type: ignore[attr-defined]
+    return "placebo"

@@ -1,0 +1,197 @@
+"""REDCap: data dictionary, default mapping, a hand-written export, round trips, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ketapain.data import TrialData
+from ketapain.errors import DataError
+from ketapain.interop import (
+    DICTIONARY_COLUMNS,
+    REDCAP_ID_COLUMNS,
+    canonical_order,
+    read_redcap,
+    redcap_dictionary,
+    redcap_instrument_events,
+    redcap_mapping,
+    write_redcap_project,
+)
+from ketapain.protocol import load_protocol
+from ketapain.simulate import simulate_trial
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    return load_protocol("ketapain")
+
+
+@pytest.fixture(scope="module")
+def trial(protocol):
+    return simulate_trial(protocol, n_patients=20, seed=11)
+
+
+def test_dictionary_has_redcap_columns_and_every_form(protocol) -> None:
+    d = redcap_dictionary(protocol)
+    assert tuple(d.columns) == DICTIONARY_COLUMNS and len(DICTIONARY_COLUMNS) == 18
+    assert d["Variable / Field Name"].is_unique
+    assert d.iloc[0]["Variable / Field Name"] == "record_id"
+    forms = set(d["Form Name"])
+    expected = {"screening", "demographics", "allocation", "daily_diary", "adverse_events", "concomitant"}
+    expected |= {f"q_{i}" for v in protocol.visits for i in v.questionnaires}
+    assert forms == expected
+    # field types REDCap knows, and validation types that exist in REDCap
+    assert set(d["Field Type"]) <= {"text", "notes", "dropdown", "radio", "checkbox", "yesno"}
+    assert set(d["Text Validation Type OR Show Slider Number"]) <= {"", "integer", "number", "date_ymd", "time"}
+    row = d.set_index("Variable / Field Name")
+    assert row.loc["avg_pain", "Text Validation Min"] == "0" and row.loc["avg_pain", "Text Validation Max"] == "10"
+    assert row.loc["treatment", "Choices, Calculations, OR Slider Labels"] == "P, placebo | K, ketamine | KM, ketamine/magnesium"
+    assert row.loc["cm_classes", "Field Type"] == "checkbox"
+    assert row.loc["cm_name_tramadol", "Branching Logic (Show field only if...)"] == "[cm_classes(tramadol)] = '1'"
+    assert row.loc["psqi_1", "Text Validation Type OR Show Slider Number"] == "time"
+    assert row.loc["previous_ketamine", "Field Type"] == "yesno"  # an eligibility answer from the protocol
+
+
+def test_dictionary_labels_are_neutral(protocol) -> None:
+    from ketapain.instruments import get_instrument
+
+    d = redcap_dictionary(protocol).set_index("Variable / Field Name")
+    item = get_instrument("hads").items[0]
+    assert d.loc[f"hads_{item.key.lower()}", "Field Label"].startswith(item.label)
+
+
+def test_instrument_event_mapping(protocol) -> None:
+    m = redcap_instrument_events(protocol)
+    assert list(m.columns) == ["arm_num", "unique_event_name", "form"]
+    assert set(m.loc[m["unique_event_name"] == "inclusion_arm_1", "form"]) == {f"q_{i}" for i in protocol.visits[0].questionnaires}
+    assert "randomisation_arm_1" not in set(m["unique_event_name"])  # a visit without forms has no event
+    assert m["form"].isin(set(redcap_dictionary(protocol)["Form Name"])).all()
+
+
+def _expected_hand_written(protocol) -> TrialData:
+    """The hand-written export of data/redcap_records.csv, typed out table by table."""
+    patients = pd.DataFrame({"patient_id": ["P01", "P02"], "sex": ["F", "M"], "age_years": [54, 38], "weight_kg": [61.5, 80.0],
+                             "height_m": [1.62, 1.8], "pain_type": ["radiculopathy", "postsurgery"],
+                             "pain_duration_years": [4.5, 2.0], "dn4_total": [6, 5]})
+    allocation = pd.DataFrame({"patient_id": ["P01", "P01", "P02"], "period": [1, 2, 1], "sequence": ["P-K-KM", "P-K-KM", "K-KM-P"],
+                               "treatment": ["P", "K", "K"], "kit_code": ["K001", "K002", "K003"],
+                               "infusion_date": ["2016-01-18", "2016-02-22", "2016-01-25"], "pre_infusion_pain": [7.0, 6.5, 8.0]})
+    diary = pd.DataFrame({"patient_id": ["P01", "P01", "P01", "P02"], "period": [1, 1, 2, 1], "day": [1, 2, 1, 1],
+                          "avg_pain": [6.0, np.nan, 4.0, 7.0], "max_pain": [8.0, np.nan, 5.0, 9.0], "night_pain": [5.0, np.nan, 3.0, 6.0],
+                          "extra_analgesics": [False, None, True, False], "extra_analgesics_detail": [None, None, "paracetamol", None]})
+    # psqi item 1 answered 22:30 = 22 * 60 + 30 = 1350 minutes after midnight
+    questionnaires = pd.DataFrame({"patient_id": ["P01"] * 4, "visit": ["inclusion", "inclusion", "inclusion", "end_period_1"],
+                                   "instrument": ["dn4", "dn4", "psqi", "pgic"], "item": ["1", "2", "1", "1"],
+                                   "value": [1.0, 0.0, 1350.0, 3.0]})
+    adverse_events = pd.DataFrame({"event_id": ["AE01"], "patient_id": ["P01"], "period": [2], "term": ["dizziness"],
+                                   "severity": ["mild"], "serious": [False], "causality": ["possibly"], "onset_date": ["2016-02-23"]})
+    concomitant = pd.DataFrame({"patient_id": ["P01", "P01", "P01"], "period": [0, 0, 2],
+                                "drug_class": ["nefopam", "tramadol", "antidepressants"], "status": ["baseline", "baseline", "added"],
+                                "drug_name": [None, "Tramal", None]})
+    screening = pd.DataFrame({"screening_id": ["S01", "S02", "S03"], "screening_date": ["2016-01-04", "2016-01-11", "2016-01-20"],
+                              "dn4_total": [6, 5, 2], "eligible": [True, True, False], "outcome": ["randomised", "randomised", "not_eligible"],
+                              "reason": [None, None, "DN4 below 4"], "patient_id": ["P01", "P02", None], "age": [54.0, 38.0, 61.0]})
+    data = TrialData.from_tables(patients=patients, allocation=allocation, diary=diary, questionnaires=questionnaires,
+                                 adverse_events=adverse_events, concomitant=concomitant, screening=screening,
+                                 meta={"study": protocol.study.title, "protocol_id": "ketapain", "source": "redcap-import"})
+    return canonical_order(data)
+
+
+def test_hand_written_export_is_imported(protocol) -> None:
+    data = read_redcap(DATA / "redcap_records.csv", protocol=protocol)
+    expected = _expected_hand_written(protocol)
+    for name, table in expected.to_tables().items():
+        pd.testing.assert_frame_equal(data.table(name), table, obj=name)
+    assert data.equals(expected)
+
+
+def test_mapping_file_with_codes(protocol, tmp_path) -> None:
+    """A project coding sex 1/2 and naming the diary event differently, mapped by a TOML file."""
+    text = (DATA / "redcap_records.csv").read_text().replace(",F,54,", ",2,54,").replace(",M,38,", ",1,38,")
+    text = text.replace("period_2_arm_1", "second_period_arm_1")
+    (tmp_path / "records.csv").write_text(text)
+    mapping = redcap_mapping(protocol)
+    events = dict(mapping["events"])
+    del events["period_2_arm_1"]
+    events["second_period_arm_1"] = "period:2"
+    toml = ["[events]"] + [f'{k} = "{v}"' for k, v in events.items()]
+    toml += ["[codes.sex]", '"1" = "M"', '"2" = "F"']
+    toml += [f'[fields.{k}]\n' + "\n".join(f'{a} = "{b}"' for a, b in v.items()) for k, v in mapping["fields"].items()]
+    (tmp_path / "mapping.toml").write_text("\n".join(toml) + "\n")
+    data = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.toml")
+    assert data.equals(_expected_hand_written(protocol))
+
+
+def test_round_trip_from_simulated_trial(protocol, trial, tmp_path) -> None:
+    files = write_redcap_project(protocol, tmp_path, data=trial)
+    assert {f.name for f in files} == {"data_dictionary.csv", "instrument_event_mapping.csv", "events.csv",
+                                       "repeating_instruments.csv", "mapping.json", "records.csv"}
+    records = pd.read_csv(tmp_path / "records.csv", dtype=str, keep_default_na=False)
+    assert tuple(records.columns[:4]) == REDCAP_ID_COLUMNS
+    back = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.json")
+    expected = canonical_order(trial)
+    for name, table in expected.to_tables().items():
+        pd.testing.assert_frame_equal(back.table(name), table, obj=name)
+    assert back.meta["source"] == "redcap-import"
+    # every exported field column is a dictionary field (checkboxes expanded) or a form's _complete
+    d = redcap_dictionary(protocol, data=trial)
+    fields = set(d["Variable / Field Name"]) | {f"{f}_complete" for f in d["Form Name"]}
+    assert all(c in fields or c.split("___")[0] in fields for c in records.columns[4:])
+
+
+def _edit(cell_changes, tmp_path: Path) -> Path:
+    frame = pd.read_csv(DATA / "redcap_records.csv", dtype=str, keep_default_na=False)
+    for (row, col), value in cell_changes.items():
+        frame.loc[row - 2, col] = value
+    path = tmp_path / "records.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_out_of_range_value_names_row_record_event_field(protocol, tmp_path) -> None:
+    path = _edit({(5, "avg_pain"): "11", (3, "psqi_1"): "25:99"}, tmp_path)
+    with pytest.raises(DataError) as err:
+        read_redcap(path, protocol=protocol)
+    msg = str(err.value)
+    assert "records.csv row 5 (record P01, event period_1_arm_1): field avg_pain = 11 is outside 0..10" in msg
+    assert "records.csv row 3 (record P01, event inclusion_arm_1): field psqi_1 = '25:99'" in msg
+
+
+def test_unknown_events_and_fields_are_listed(protocol, tmp_path) -> None:
+    frame = pd.read_csv(DATA / "redcap_records.csv", dtype=str, keep_default_na=False)
+    frame["mystery_field"] = ""
+    frame.loc[1, "redcap_event_name"] = "week_9_arm_1"
+    frame.to_csv(tmp_path / "records.csv", index=False)
+    with pytest.raises(DataError) as err:
+        read_redcap(tmp_path / "records.csv", protocol=protocol)
+    msg = str(err.value)
+    assert "not in the mapping: mystery_field" in msg
+    assert "unknown event(s) 'week_9_arm_1' in row(s) 3" in msg
+
+
+def test_value_in_wrong_kind_of_row(protocol, tmp_path) -> None:
+    path = _edit({(4, "avg_pain"): "5"}, tmp_path)  # a diary field on the period's non-repeating row
+    with pytest.raises(DataError, match=r"row 4 .*field avg_pain has a value in a row that is not a diary instance"):
+        read_redcap(path, protocol=protocol)
+
+
+def test_cross_table_problems_and_nothing_half_imported(protocol, tmp_path) -> None:
+    # row 7 holds P01's period-2 allocation: moved to period 3, the period-2 diary day and AE lose it
+    path = _edit({(7, "redcap_event_name"): "period_3_arm_1"}, tmp_path)
+    with pytest.raises(DataError, match=r"records.csv: the records do not form valid trial data:\n.*\n  diary row 4: \(patient_id='P01', period=2\) is not in allocation"):
+        read_redcap(path, protocol=protocol)
+
+
+def test_bad_mapping_file(protocol, tmp_path) -> None:
+    (tmp_path / "m.json").write_text(json.dumps({"events": {}}))
+    with pytest.raises(DataError, match="'fields' must be a table"):
+        read_redcap(DATA / "redcap_records.csv", protocol=protocol, mapping=tmp_path / "m.json")
+    with pytest.raises(DataError, match="record_id and redcap_event_name are required"):
+        read_redcap(io.StringIO("a,b\n1,2\n"), protocol=protocol)
