@@ -1,0 +1,64 @@
+"""FastAPI dependencies: settings, a database session per request, the authenticated context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from ketapain.capture._errors import AuthenticationFailed, PermissionDenied
+from ketapain.capture.audit import Actor
+from ketapain.capture.config import Settings
+from ketapain.capture.security import CSRF_HEADER, SESSION_COOKIE, csrf_matches
+from ketapain.capture.services import Context
+from ketapain.capture.services.diary import patient_from_token
+from ketapain.capture.services.users import session_user
+
+__all__ = ["PATIENT_TOKEN_HEADER", "CtxDep", "PatientCtxDep", "SessionDep", "SettingsDep", "get_session", "get_settings"]
+
+PATIENT_TOKEN_HEADER = "X-Patient-Token"
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; rolled back unless the route committed (all or nothing)."""
+    with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_context(request: Request, session: SessionDep, settings: SettingsDep) -> Context:
+    """Staff context from the session cookie; unsafe methods must carry the CSRF header."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise AuthenticationFailed("not logged in")
+    user, row = session_user(session, settings, token)
+    if request.method in _UNSAFE and not csrf_matches(row.csrf_token, request.headers.get(CSRF_HEADER)):
+        raise PermissionDenied(f"missing or wrong CSRF token (send the {CSRF_HEADER} header)")
+    request.state.user_session = row
+    return Context(session, Actor(user.username, user.role, user.id), settings, request.app.state.protocol)
+
+
+def get_patient_context(request: Request, session: SessionDep, settings: SettingsDep) -> Context:
+    """Patient context from the personal link token (header); no cookie, so no CSRF."""
+    token = request.headers.get(PATIENT_TOKEN_HEADER)
+    if not token:
+        raise AuthenticationFailed(f"send the diary link token in the {PATIENT_TOKEN_HEADER} header")
+    p = patient_from_token(session, settings.secret_key, token)
+    return Context(session, Actor(f"patient:{p.patient_id}", "patient"), settings, request.app.state.protocol)
+
+
+CtxDep = Annotated[Context, Depends(get_context)]
+PatientCtxDep = Annotated[Context, Depends(get_patient_context)]

@@ -1,0 +1,94 @@
+"""``create_app(settings)``: the FastAPI application (API under ``/api/v1``, ``/healthz``).
+
+Nothing is built at import time. :func:`create_app` opens the engine, applies the Alembic
+migrations, creates the first admin (``settings.admin_user``/``admin_password``, else a
+one-time password printed once to stderr), loads the randomisation list, and with
+``demo=True`` imports a simulated trial. Service errors map to HTTP: DataError/
+InstrumentError 422 (``detail`` = list of ``{loc, msg}``), AuthenticationFailed 401,
+PermissionDenied 403, NotFound 404, Conflict/StudyLocked 409, RateLimited 429.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, func, select, text
+
+from ketapain import __version__
+from ketapain.capture._errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, RateLimited
+from ketapain.capture.api import api_router
+from ketapain.capture.audit import SYSTEM, Actor
+from ketapain.capture.config import Settings
+from ketapain.capture.db import make_engine, make_sessionmaker, upgrade
+from ketapain.capture.models import Patient
+from ketapain.capture.security import LoginLimiter
+from ketapain.capture.services import Context, demo as demo_service, study, users
+from ketapain.errors import KetapainError
+from ketapain.protocol import load_protocol
+
+__all__ = ["create_app", "prepare_database"]
+
+_STATUS = [(AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409)]
+
+
+def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, demo_patients: int = 12,
+                     demo_seed: int = 20200154) -> str | None:
+    """Migrate, create the first admin, set up the study (and import the demo trial into an
+    empty database). Returns the one-time admin password when one was generated."""
+    upgrade(engine)
+    protocol = load_protocol(settings.protocol)
+    sm = make_sessionmaker(engine)
+    with sm() as session:
+        one_time = users.bootstrap_admin(session, settings)
+        if demo and not session.execute(select(func.count(Patient.id))).scalar():
+            from ketapain.simulate import simulate_trial
+
+            ctx = Context(session, Actor("demo", "investigator"), settings, protocol)
+            demo_service.import_trial(ctx, simulate_trial(protocol, seed=demo_seed, n_patients=demo_patients))
+        study.setup_study(session, SYSTEM, settings, protocol)
+        session.commit()
+    return one_time
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool = False, demo_patients: int = 12) -> FastAPI:
+    """Build the app for ``settings`` (a ready ``engine`` may be given, e.g. by tests)."""
+    engine = engine or make_engine(settings.database_url)
+    one_time = prepare_database(engine, settings, demo=demo, demo_patients=demo_patients)
+    if one_time:
+        print(f"first start: created user {settings.admin_user or 'admin'!r} with one-time password {one_time} "
+              "(shown once; change it)", file=sys.stderr)
+    app = FastAPI(title="ketapain capture", version=__version__, openapi_url="/api/v1/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.protocol = load_protocol(settings.protocol)
+    app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
+    app.include_router(api_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # one message per field; the submitted value is never echoed (it may be a password)
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(KetapainError)
+    async def _ketapain_error(_request: Request, exc: KetapainError) -> JSONResponse:
+        for cls, code in _STATUS:
+            if isinstance(exc, cls):
+                headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+                return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+        msg = str(exc)
+        field = msg.split("=", 1)[0].split(":", 1)[0].strip() if ("=" in msg or ":" in msg) else "body"
+        return JSONResponse({"detail": [{"loc": ["body", field], "msg": msg, "type": "value_error"}]}, status_code=422)
+
+    return app

@@ -1,0 +1,50 @@
+"""Services of the capture app: one module per resource, free of HTTP.
+
+Each takes a :class:`Context` (session, actor, settings, protocol), checks the role, writes
+through :mod:`ketapain.capture.audit` and flushes; the caller commits once. Signatures are
+listed in ``docs/capture.md``.
+"""
+
+from __future__ import annotations
+
+from ketapain.capture.services import (
+    adverse_events,
+    audit_log,
+    demo,
+    diary,
+    export,
+    infusions,
+    lock,
+    patients,
+    queries,
+    questionnaires,
+    randomisation,
+    screening,
+    signatures,
+    study,
+    unblinding,
+    users,
+    visits,
+)
+from ketapain.capture.services._context import Context
+
+__all__ = [
+    "Context",
+    "adverse_events",
+    "audit_log",
+    "demo",
+    "diary",
+    "export",
+    "infusions",
+    "lock",
+    "patients",
+    "queries",
+    "questionnaires",
+    "randomisation",
+    "screening",
+    "signatures",
+    "study",
+    "unblinding",
+    "users",
+    "visits",
+]

@@ -1,0 +1,58 @@
+"""The context every service receives: database session, who acts, settings, protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketapain.capture import roles
+from ketapain.capture._errors import AuthenticationFailed, NotFound
+from ketapain.capture.audit import Actor
+from ketapain.capture.config import Settings
+from ketapain.capture.models import Base, Patient, Study, User
+from ketapain.capture.security import verify_password
+from ketapain.protocol import Protocol
+
+__all__ = ["Context"]
+
+M = TypeVar("M", bound=Base)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Session + actor + settings + protocol. Services flush; the caller commits once."""
+
+    session: Session
+    actor: Actor
+    settings: Settings
+    protocol: Protocol
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.session.execute(select(Study.locked).limit(1)).scalar())
+
+    @property
+    def blinded(self) -> bool:
+        return roles.is_blinded(self.actor.role, locked=self.locked)
+
+    def require(self, action: str) -> None:
+        roles.require(self.actor.role, action)
+
+    def one(self, model: type[M], what: str, **where: Any) -> M:
+        obj = self.session.execute(select(model).filter_by(**where)).scalars().first()
+        if obj is None:
+            raise NotFound(f"{what} not found: " + ", ".join(f"{k}={v!r}" for k, v in where.items()))
+        return obj
+
+    def patient(self, patient_id: str) -> Patient:
+        return self.one(Patient, "patient", patient_id=patient_id)
+
+    def check_password(self, password: str) -> User:
+        """Re-authentication for signatures, unlock and unblinding."""
+        user = self.session.get(User, self.actor.user_id) if self.actor.user_id is not None else None
+        if user is None or not verify_password(user.password_hash, password):
+            raise AuthenticationFailed("password: the password is not correct")
+        return user

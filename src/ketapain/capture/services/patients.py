@@ -1,0 +1,56 @@
+"""Enrolment and patient records."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ketapain.capture import audit
+from ketapain.capture._errors import Conflict
+from ketapain.capture.models import Patient, Screening
+from ketapain.capture.schemas import PatientCreate, PatientUpdate
+from ketapain.capture.services._context import Context
+
+__all__ = ["enrol", "get_patient", "list_patients", "update_patient"]
+
+
+def enrol(ctx: Context, data: PatientCreate) -> Patient:
+    """Create a patient (optionally from an eligible screening); id defaults to the next ``Pnnn``."""
+    ctx.require("patients.write")
+    if data.screening_id is not None:
+        scr = ctx.one(Screening, "screening", screening_id=data.screening_id)
+        if not scr.eligible:
+            raise Conflict(f"screening {data.screening_id} is not eligible; the person cannot be enrolled")
+        if ctx.session.execute(select(Patient.id).where(Patient.screening_id == data.screening_id)).first():
+            raise Conflict(f"screening {data.screening_id} is already enrolled")
+    pid = data.patient_id
+    if pid is None:
+        ids = set(ctx.session.execute(select(Patient.patient_id)).scalars())
+        k = len(ids) + 1
+        while f"P{k:03d}" in ids:
+            k += 1
+        pid = f"P{k:03d}"
+    elif ctx.session.execute(select(Patient.id).where(Patient.patient_id == pid)).first():
+        raise Conflict(f"patient_id {pid!r} already exists")
+    values = data.model_dump(exclude={"patient_id"})
+    return audit.create(ctx.session, ctx.actor, Patient(patient_id=pid, status="active", **values), reason="enrolment")
+
+
+def list_patients(ctx: Context, *, include_deleted: bool = False) -> list[Patient]:
+    ctx.require("patients.read")
+    q = select(Patient).order_by(Patient.patient_id)
+    if not include_deleted:
+        q = q.where(Patient.status != "deleted")
+    return list(ctx.session.execute(q).scalars())
+
+
+def get_patient(ctx: Context, patient_id: str) -> Patient:
+    ctx.require("patients.read")
+    return ctx.patient(patient_id)
+
+
+def update_patient(ctx: Context, patient_id: str, data: PatientUpdate) -> Patient:
+    """Change fields of a patient; ``reason`` is required and recorded (soft delete: status)."""
+    ctx.require("patients.write")
+    p = ctx.patient(patient_id)
+    audit.update(ctx.session, ctx.actor, p, data.model_dump(exclude_unset=True, exclude={"reason"}), reason=data.reason)
+    return p

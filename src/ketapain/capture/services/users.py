@@ -1,0 +1,98 @@
+"""Users, logins and sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketapain.capture import audit
+from ketapain.capture._errors import AuthenticationFailed, Conflict
+from ketapain.capture.audit import SYSTEM, Actor
+from ketapain.capture.config import Settings
+from ketapain.capture.models import User, UserSession
+from ketapain.capture.schemas import UserCreate, UserUpdate
+from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
+from ketapain.capture.services._context import Context
+
+__all__ = ["bootstrap_admin", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
+
+
+def create_user(ctx: Context, data: UserCreate) -> User:
+    ctx.require("users.manage")
+    if ctx.session.execute(select(User.id).where(User.username == data.username)).first():
+        raise Conflict(f"username {data.username!r} is already taken")
+    return audit.create(ctx.session, ctx.actor, User(username=data.username, full_name=data.full_name, role=data.role,
+                                                     password_hash=hash_password(data.password), status="active"))
+
+
+def list_users(ctx: Context) -> list[User]:
+    ctx.require("users.manage")
+    return list(ctx.session.execute(select(User).order_by(User.id)).scalars())
+
+
+def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
+    ctx.require("users.manage")
+    user = ctx.one(User, "user", username=username)
+    changes = data.model_dump(exclude_unset=True, exclude={"reason", "password"})
+    if data.password is not None:
+        changes["password_hash"] = hash_password(data.password)
+    audit.update(ctx.session, ctx.actor, user, changes, reason=data.reason)
+    if data.status == "disabled" or data.password is not None:
+        for s in ctx.session.execute(select(UserSession).where(UserSession.user_id == user.id)).scalars():
+            s.revoked = True
+    return user
+
+
+def bootstrap_admin(session: Session, settings: Settings) -> str | None:
+    """Create the first admin when there is no user. Returns the one-time password when one
+    had to be generated (no ``KETAPAIN_ADMIN_PASSWORD``), else None. Caller commits."""
+    if session.execute(select(User.id).limit(1)).first():
+        return None
+    password = settings.admin_password or new_token()
+    audit.create(session, SYSTEM, User(username=settings.admin_user or "admin", full_name="Administrator", role="admin",
+                                      password_hash=hash_password(password), status="active"), reason="first start")
+    return None if settings.admin_password else password
+
+
+def login(session: Session, settings: Settings, limiter: LoginLimiter, *, username: str, password: str,
+          client: str) -> tuple[User, str, str]:
+    """Check the password (rate-limited per user name and client); open a session.
+
+    Returns ``(user, session_token, csrf_token)``; only the token's HMAC is stored.
+    The message of a failure never says whether the user exists.
+    """
+    keys = (f"user:{username.casefold()}", f"client:{client}")
+    limiter.check(*keys)
+    user = session.execute(select(User).where(User.username == username)).scalars().first()
+    if user is None or user.status != "active" or not verify_password(user.password_hash, password):
+        limiter.failure(*keys)
+        audit.event(session, SYSTEM, table="users", record_id=user.id if user else "-", action="login_failed",
+                    detail=f"user name {username[:64]!r} from {client}")
+        raise AuthenticationFailed("user name or password is not correct")
+    limiter.success(*keys)
+    token, csrf = new_token(), new_token()
+    now = dt.datetime.now(dt.UTC)
+    session.add(UserSession(token_hash=token_digest(settings.secret_key, token), csrf_token=csrf, user_id=user.id,
+                            created_at=now.isoformat(), expires_at=(now + dt.timedelta(seconds=settings.session_max_age_s)).isoformat(),
+                            revoked=False))
+    audit.event(session, Actor(user.username, user.role, user.id), table="users", record_id=user.id, action="login",
+                detail=f"from {client}")
+    return user, token, csrf
+
+
+def session_user(session: Session, settings: Settings, token: str) -> tuple[User, UserSession]:
+    """The active user of a session cookie, or :class:`AuthenticationFailed`."""
+    row = session.execute(select(UserSession).where(UserSession.token_hash == token_digest(settings.secret_key, token))).scalars().first()
+    if row is None or row.revoked or row.expires_at < dt.datetime.now(dt.UTC).isoformat():
+        raise AuthenticationFailed("not logged in (session missing, expired or ended)")
+    user = session.get(User, row.user_id)
+    if user is None or user.status != "active":
+        raise AuthenticationFailed("not logged in (account disabled)")
+    return user, row
+
+
+def logout(session: Session, user: User, row: UserSession) -> None:
+    row.revoked = True
+    audit.event(session, Actor(user.username, user.role, user.id), table="users", record_id=user.id, action="logout")

@@ -1,0 +1,48 @@
+"""Visit records and the visit schedule with out-of-window flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from ketapain.capture import audit
+from ketapain.capture._errors import Conflict
+from ketapain.capture.models import Infusion, VisitRecord
+from ketapain.capture.schemas import VisitCreate
+from ketapain.capture.services._context import Context
+from ketapain.errors import DataError
+
+__all__ = ["record_visit", "schedule"]
+
+
+def record_visit(ctx: Context, data: VisitCreate) -> VisitRecord:
+    ctx.require("visits.write")
+    ctx.patient(data.patient_id)
+    names = [v.name for v in ctx.protocol.visits]
+    if data.visit not in names:
+        raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(names)}")
+    if ctx.session.execute(select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)).first():
+        raise Conflict(f"visit {data.visit} of patient {data.patient_id} is already recorded")
+    return audit.create(ctx.session, ctx.actor, VisitRecord(status="active", **data.model_dump()))
+
+
+def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
+    """The protocol's visits for one patient: scheduled date (day 0 = first infusion + the
+    visit's ``day``), actual date, days off schedule and ``out_of_window`` (more than
+    ``settings.visit_window_days`` off). Dates are None before the first infusion."""
+    ctx.require("patients.read")
+    ctx.patient(patient_id)
+    first = ctx.session.execute(select(Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.period == 1,
+                                                                     Infusion.status == "active")).scalar()
+    done = {v.visit: v.visit_date for v in ctx.session.execute(select(VisitRecord).where(VisitRecord.patient_id == patient_id)).scalars()}
+    out = []
+    for v in ctx.protocol.visits:
+        planned = None if first is None else first + dt.timedelta(days=v.day)
+        actual = done.get(v.name)
+        off = None if planned is None or actual is None else (actual - planned).days
+        out.append({"visit": v.name, "day": v.day, "scheduled_date": planned, "visit_date": actual, "days_off": off,
+                    "out_of_window": off is not None and abs(off) > ctx.settings.visit_window_days,
+                    "questionnaires": list(v.questionnaires)})
+    return out

@@ -1,0 +1,128 @@
+"""Capture fixtures: an app per test on SQLite (always) and PostgreSQL (when one answers).
+
+SQLite: the migrated database is built once per session and copied per test (a fresh
+database per test). PostgreSQL: a temporary database is created for the session, migrated,
+and every table truncated between tests; it is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+import warnings
+
+import pytest
+from sqlalchemy import create_engine, text
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from ketapain.capture import Settings, create_app
+from ketapain.capture.db import make_engine, upgrade
+from ketapain.capture.models import Base
+
+SECRET = "test-secret-" + "k" * 40
+ADMIN_PW = "admin-password-1"
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with eng.connect() as c:
+            c.execute(text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL on 127.0.0.1:5432 does not answer ({type(exc).__name__})"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("tpl") / "template.sqlite"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    eng.dispose()
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    name = f"ketapain_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_template: str) -> str:
+    if request.param == "sqlite":
+        dest = tmp_path / "capture.sqlite"
+        shutil.copy(sqlite_template, dest)
+        yield f"sqlite:///{dest}"
+        return
+    url = request.getfixturevalue("pg_url")
+    eng = make_engine(url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with eng.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    eng.dispose()
+    yield url
+
+
+def make_settings(url: str, **kw) -> Settings:
+    return Settings(database_url=url, secret_key=SECRET, admin_user="admin", admin_password=ADMIN_PW,
+                    randomisation_seed=11, randomisation_patients=12, **kw)
+
+
+@pytest.fixture
+def app(db_url: str):
+    app = create_app(make_settings(db_url))
+    yield app
+    app.state.engine.dispose()
+
+
+class Api:
+    """A logged-in client: ``api.post(path, json)`` adds the CSRF header."""
+
+    def __init__(self, app, username: str, password: str) -> None:
+        self.client = TestClient(app)
+        r = self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        self.csrf = r.json()["csrf_token"]
+
+    def get(self, path: str, **kw):
+        return self.client.get("/api/v1" + path, **kw)
+
+    def post(self, path: str, json=None, **kw):
+        return self.client.post("/api/v1" + path, json=json, headers={"X-CSRF-Token": self.csrf}, **kw)
+
+    def patch(self, path: str, json=None, **kw):
+        return self.client.patch("/api/v1" + path, json=json, headers={"X-CSRF-Token": self.csrf}, **kw)
+
+
+ROLE_PW = "role-password-1"
+
+
+@pytest.fixture
+def clients(app) -> dict[str, Api]:
+    """A logged-in client per staff role (admin creates the others)."""
+    admin = Api(app, "admin", ADMIN_PW)
+    out = {"admin": admin}
+    for role in ("investigator", "nurse", "pharmacist", "statistician", "monitor"):
+        r = admin.post("/users", {"username": role, "role": role, "password": ROLE_PW, "full_name": f"Dr {role}"})
+        assert r.status_code == 201, r.text
+        out[role] = Api(app, role, ROLE_PW)
+    return out
