@@ -13,6 +13,8 @@ and questionnaires; its AUC step is not what is measured here).
 Measured, in one run, on the same complete trials (model ``y ~ treatment + period +
 sequence + (1 | subject)``, REML, Kenward-Roger df where we compute tests):
 
+* array path: ``fit_crossover_arrays(y, treatment_codes, sequence_codes, levels=...)`` on the
+  (trials, 20, 3) outcome cube (median of 7 runs), also on 10x as many other trials in one call;
 * batched engine: ``fit_crossover_batch(frame, by="trial")`` (labels parsed from the frame)
   and ``fit_crossover_batch`` on integer-coded columns (the simulator's fast path);
   median of 3 runs;
@@ -46,6 +48,7 @@ import pandas as pd
 
 from ketapain.stats import fit_crossover
 from ketapain.stats._batch import fit_crossover_batch
+from ketapain.stats._batch_array import fit_crossover_arrays
 from ketapain.stats._ddf import f_test, t_test, variance_derivatives
 from ketapain.stats._design import crossover_design
 from ketapain.stats._lmm import fit_random_intercept
@@ -76,6 +79,19 @@ def trials(n_trials: int, n_patients: int = 20, seed: int = 2024, missing: float
             "y": y.reshape(-1),
         }
     )
+
+
+def as_arrays(frame: pd.DataFrame, n_patients: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trials of :func:`trials` as ``fit_crossover_arrays`` takes them: outcomes
+    (trials, patients, 3), treatment codes (patients, 3) and sequence codes (patients,)."""
+    y = frame["y"].to_numpy().reshape(-1, n_patients, 3)
+    seq = np.arange(n_patients) % 6
+    table = np.array([["ABC".index(c) for c in s] for s in SEQS])
+    return y, table[seq], seq
+
+
+def array_values(res) -> np.ndarray:
+    return np.column_stack([res.estimate[:, [res.pairs.index(p) for p in PAIRS]], res.sigma2_subject, res.sigma2_residual])
 
 
 def coded(frame: pd.DataFrame) -> pd.DataFrame:
@@ -170,6 +186,7 @@ def main() -> None:
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS_batch.md")
     args = ap.parse_args()
+    load_start = os.getloadavg()
     n = args.trials
     rows: list[tuple[str, float, float, str]] = []  # engine, trials, seconds, agreement text
 
@@ -186,6 +203,14 @@ def main() -> None:
     t_bm, _ = median_time(lambda: fit_crossover_batch(missing, outcome="y", by="trial", on_error="flag"))
     t_bmc, _ = median_time(lambda: fit_crossover_batch(missing_c, outcome="y", by="trial", on_error="flag"))
     est_b = batch_values(res_b)
+    arr, arr_m = as_arrays(data), as_arrays(missing)
+    levels = ["A", "B", "C"]
+    t_a, res_a = median_time(lambda: fit_crossover_arrays(*arr, levels=levels, on_error="flag"), repeat=7)
+    t_am, _ = median_time(lambda: fit_crossover_arrays(*arr_m, levels=levels, on_error="flag"))
+    big = trials(10 * n, seed=2025)
+    arr_big = as_arrays(big)
+    t_abig, _ = median_time(lambda: fit_crossover_arrays(*arr_big, levels=levels, on_error="flag"), repeat=5)
+    est_a = array_values(res_a)
 
     designs = [crossover_design(g, outcome="y") for _, g in data.groupby("trial")]
     t_raw, est_raw = run_single_raw(designs)
@@ -203,6 +228,9 @@ def main() -> None:
         a, v = max_rel(est, r["lmer"][: len(est)])
         return f"{a:.1e} / {v:.1e}"
 
+    add("batched, array path `fit_crossover_arrays` (complete data)", n, t_a, agree(est_a))
+    add(f"batched, array path, {10 * n} other trials in one call (complete data)", 10 * n, t_abig)
+    add("batched, array path (10% missing periods)", n, t_am)
     add("batched, text labels (complete data)", n, t_b, agree(est_b))
     add("batched, integer/categorical codes (complete data)", n, t_bc, agree(est_b))
     add("batched, text labels (10% missing periods)", n, t_bm)
@@ -233,6 +261,7 @@ def main() -> None:
     a = np.random.default_rng(0).standard_normal((1000, 1000))
     t_mm, _ = median_time(lambda: a @ a)
     gflops = 2e9 / t_mm / 1e9
+    load_end = os.getloadavg()
 
     table = [
         "| engine | fits | seconds | fits/s | max rel. diff. vs lme4 (pairs / variances, the latter relative to the total variance) |",
@@ -251,6 +280,8 @@ def main() -> None:
             + "."
         ),
         f"Measured numpy matmul throughput (1000x1000 float64, all threads): {gflops:.1f} GFLOP/s.",
+        (f"Load average (1/5/15 min) at start {load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f}, "
+         f"at end {load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f} (2 cores shared with other jobs)."),
         "",
         (f"{n} simulated 20-patient 3x3 Williams trials (seed 2024), model `y ~ treatment + period + sequence + "
         "(1 | subject)`, REML; our engines compute the KR omnibus F and 3 KR pairwise tests with Sidak "
@@ -260,7 +291,11 @@ def main() -> None:
         "",
         (f"Batched vs raw single engine (complete data): largest relative difference {diff_raw[0]:.1e} "
         f"(pairwise estimates) / {diff_raw[1]:.1e} (variance components)."),
-        (f"Batched engine vs the fastest reference engine: {n / t_b / fastest_ref:,.0f}x (text labels), "
+        (f"Array path vs raw single engine (complete data): largest relative difference "
+         f"{max_rel(est_a, est_raw)[0]:.1e} / {max_rel(est_a, est_raw)[1]:.1e}."),
+        (f"Batched engine vs the fastest reference engine: {n / t_a / fastest_ref:,.0f}x (array path), "
+         f"{10 * n / t_abig / fastest_ref:,.0f}x (array path, {10 * n} trials per call), "
+         f"{n / t_b / fastest_ref:,.0f}x (text labels), "
         f"{n / t_bc / fastest_ref:,.0f}x (codes). Raw single engine vs lme4: {n / t_raw / lme4_rate:,.1f}x."),
     ]
     if sm_detail:

@@ -21,7 +21,7 @@ import pandas as pd
 from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
 from ketapain.simulate._core import _diary
-from ketapain.stats._batch import fit_crossover_batch
+from ketapain.stats._batch_array import fit_crossover_arrays
 
 __all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "auc_array", "block_trials", "run_blocks"]
 
@@ -161,25 +161,22 @@ def _frame(spec: Spec, auc: np.ndarray, seq: np.ndarray, arm: np.ndarray) -> pd.
 def _analyse(spec: Spec, n: int, block: int) -> BlockSummary:
     T = block_trials(spec.sims, block)
     auc, seq, arm = _simulate_block(spec, n, block)
-    frame = _frame(spec, auc[:T], seq[:T], arm[:T])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)  # counted below, not an error here
-        res = fit_crossover_batch(frame, outcome="auc", by="trial", model=spec.model, df_method=spec.df_method,
-                                  on_error="flag")
-    omni = res[res["term"] == "treatment"].set_index("trial").reindex(range(T))
-    ok = omni["error"].isna().to_numpy() & omni["converged"].fillna(False).to_numpy(dtype=bool)
-    rejected = [int(np.sum(omni["p_value"].to_numpy(dtype=float) < spec.alpha))]
+        res = fit_crossover_arrays(auc[:T], arm[:T], seq[:T], levels=spec.arms, model=spec.model,
+                                   df_method=spec.df_method, on_error="flag")
+    ok = res.converged
+    rejected = [int(np.sum(res.f_p_value < spec.alpha))]
     est = []
     for pair in spec.pairs:
-        part = res[res["term"] == pair].set_index("trial").reindex(range(T))
-        rejected.append(int(np.sum(part["p_sidak"].to_numpy(dtype=float) < spec.alpha)))
-        e = part["estimate"].to_numpy(dtype=float)
+        j = res.pairs.index(pair)
+        rejected.append(int(np.sum(res.p_sidak[:, j] < spec.alpha)))
+        e = res.estimate[:, j]
         est.append(float(np.sum(e[ok & ~np.isnan(e)])))
-    s2r = omni["sigma2_residual"].to_numpy(dtype=float)[ok]
-    s2s = omni["sigma2_subject"].to_numpy(dtype=float)[ok]
+    s2r = res.sigma2_residual[ok]
+    s2s = res.sigma2_subject[ok]
     return BlockSummary(n=n, block=block, trials=T, rejected=np.asarray(rejected, dtype=np.int64),
-                        est_sum=np.asarray(est), fitted=int(ok.sum()),
-                        singular=int(omni["singular"].fillna(False).to_numpy(dtype=bool)[ok].sum()),
+                        est_sum=np.asarray(est), fitted=int(ok.sum()), singular=int(res.singular[ok].sum()),
                         s2_resid_sum=float(np.sum(s2r)), s2_subject_sum=float(np.sum(s2s)))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ketapain.stats._auc import diary_auc
 from ketapain.stats._batch import BATCH_COLUMNS, fit_crossover_batch
+from ketapain.stats._batch_array import BatchArrays, fit_crossover_arrays
 from ketapain.stats._crossover import Contrast, CrossoverFit, fit_crossover
 from ketapain.stats._daily_lmm import AucContrast, AucMean, DailyModelFit, fit_daily_model
 from ketapain.stats._ddf import FTest, TTest
@@ -30,6 +31,7 @@ __all__ = [
     "AucContrast",
     "AucMean",
     "BATCH_COLUMNS",
+    "BatchArrays",
     "Contrast",
     "ContrastEstimate",
     "CrossoverFit",
@@ -52,6 +54,7 @@ __all__ = [
     "describe_by",
     "diary_auc",
     "fit_crossover",
+    "fit_crossover_arrays",
     "fit_crossover_batch",
     "fit_daily_model",
     "fit_logistic_glmm",

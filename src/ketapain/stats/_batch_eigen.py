@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special as sc
 
 from ketapain.stats._batch_infer import _inv2, _pinv_sym2
 from ketapain.stats._batch_math import (
@@ -30,9 +30,13 @@ from ketapain.stats._batch_math import (
     EigenStats,
     _criterion,
     eigen_deviance,
+    take_eig,
 )
 
-__all__ = ["EigenFit", "Pattern", "eigen_fit", "eigen_pair_tests", "eigen_term_test", "group_stats", "pattern_stats", "shared_grid"]
+__all__ = [
+    "EigenFit", "Pattern", "closed_form_theta", "eigen_fit", "eigen_pair_tests", "eigen_term_test", "group_stats",
+    "pattern_stats", "shared_grid",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,63 @@ def shared_grid(pat: Pattern, es: EigenStats, reml: bool) -> np.ndarray:
     return _criterion(logdet_v, logdet_a, r, float(pat.n_obs), pat.d.size, reml)
 
 
+def closed_form_theta(pat: Pattern, es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Exact optimum of the profiled criterion for an *orthogonal-block* complete design.
+
+    When every eigenvalue ``d_j`` of the pattern is 0 (a within-subject direction: its column
+    sums to 0 within every subject) or ``m0`` (a between-subject direction: constant within
+    subjects) -- e.g. a complete Williams or Latin-square crossover, where every subject gets
+    every treatment and period once -- the fixed effects split into ``k`` between and
+    ``p - k`` within directions and, with ``c = 1 + m0 gamma``,
+
+        r(c) = SSE_w + SSE_b / c,   SSE_w = y'y - sum_i t_i^2 / m0 - sum_within u_j^2,
+                                    SSE_b = sum_i t_i^2 / m0 - sum_between u_j^2,
+        d(c) = a log c + e log r(c) + const,  a = G - k, e = N - p (REML);  a = G, e = N (ML),
+
+    (``u = T'X'y``; ``SSE_w``, ``SSE_b`` are the within- and between-subject residual sums of
+    squares). ``d`` is unimodal in ``c`` with its minimum at ``c* = (e - a) SSE_b / (a SSE_w)``:
+    for REML ``c* = MS_between / MS_within`` (``e - a`` = within df, ``a`` = between df), i.e.
+    the ANOVA estimator ``sigma_b^2 = (MS_b - MS_w) / m0``; ``c* <= 1`` is the boundary
+    ``theta = 0``. The rules of the single engine are kept: ``theta = 0`` when
+    ``d(0) - d(c*) <= 1e-10`` (computed with ``log1p``, no cancellation) or when the optimum is
+    below the first grid point and the slope test at ``theta = 1e-7`` finds no descent;
+    ``theta`` beyond the third-largest grid point or ``SSE_w <= 0`` gives status 2 (the caller
+    refits those groups with the single engine).
+
+    Returns ``(theta, status)`` arrays (B,), or None when the pattern is not orthogonal-block.
+    """
+    m0 = float(pat.m0)
+    tol = 1e-9 * m0
+    between = np.abs(pat.d - m0) <= tol
+    within = np.abs(pat.d) <= tol
+    if not (between | within).all():
+        return None
+    k, p = int(between.sum()), pat.d.size
+    a = pat.cnt - k if reml else pat.cnt
+    e = pat.n_obs - p if reml else pat.n_obs
+    if a <= 0 or e - a <= 0:
+        return None
+    u2 = es.u * es.u
+    tb = es.tt / m0
+    sse_b = np.maximum(tb - u2[:, between].sum(axis=1), 0.0)
+    sse_w = es.yty - tb - u2[:, within].sum(axis=1)
+    ok = sse_w > 0
+    c = (e - a) * sse_b / (a * np.where(ok, sse_w, 1.0))
+    gam = np.where(ok & (c > 1.0), (c - 1.0) / m0, 0.0)
+    mg = m0 * gam
+    gain = e * np.log1p(sse_b * (mg / (1.0 + mg)) / np.where(ok, sse_w + sse_b / (1.0 + mg), 1.0)) - a * np.log1p(mg)
+    gam = np.where(gain <= 1e-10, 0.0, gam)
+    small = np.flatnonzero((gam > 0) & (gam < THETA_GRID[1] ** 2))
+    if small.size:  # the single engine's grid argmin at theta = 0, then its slope test
+        sub = take_eig(es, small)
+        dev0 = eigen_deviance(sub, np.zeros(small.size), reml)
+        at0 = dev0 <= eigen_deviance(sub, np.full(small.size, THETA_GRID[1] ** 2), reml)
+        flat = at0 & (eigen_deviance(sub, np.full(small.size, 1e-14), reml) >= dev0)
+        gam[small[flat]] = 0.0
+    status = np.where(ok & (gam <= THETA_GRID[-3] ** 2), 0, 2).astype(np.int8)
+    return np.sqrt(gam), status
+
+
 @dataclass(frozen=True, slots=True)
 class EigenFit:
     """Fitted quantities in the eigenbasis (diagonals (B, p); ``beta`` in the original basis)."""
@@ -156,9 +217,12 @@ def eigen_fit(es: EigenStats, T: np.ndarray, theta: np.ndarray, *, reml: bool, k
         for j in range(i, 2):
             val = k[(i, j)] - 2.0 * (phi * q[(i, j)]).sum(axis=1) + (phi * phi * ms[i] * ms[j]).sum(axis=1)
             info[:, i, j] = info[:, j, i] = val
-    ev = np.linalg.eigvalsh(info)
-    near = np.min(np.abs(ev), axis=1) <= 1e-10
-    w_kr = 2.0 * np.where(near[:, None, None], _pinv_sym2(info), _inv2(np.where(near[:, None, None], np.eye(2), info)))
+    half_tr = (info[:, 0, 0] + info[:, 1, 1]) / 2.0
+    rad = np.hypot((info[:, 0, 0] - info[:, 1, 1]) / 2.0, info[:, 0, 1])
+    near = np.minimum(np.abs(half_tr - rad), np.abs(half_tr + rad)) <= 1e-10  # |eigenvalues| of the 2 x 2
+    w_kr = 2.0 * _inv2(np.where(near[:, None, None], np.eye(2), info))
+    if near.any():
+        w_kr[near] = 2.0 * _pinv_sym2(info[near])
     u = np.zeros_like(phi)
     for i in range(2):
         for j in range(2):
@@ -169,7 +233,7 @@ def eigen_fit(es: EigenStats, T: np.ndarray, theta: np.ndarray, *, reml: bool, k
 
 def _quad(K: np.ndarray, diag: np.ndarray) -> np.ndarray:
     """``K diag K'`` for (q, p) ``K`` and (B, p) ``diag`` -> (B, q, q)."""
-    return np.einsum("ip,bp,jp->bij", K, diag, K)
+    return (diag[:, None, :] * K[None]) @ K.T
 
 
 def _kr_terms(fit: EigenFit, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -186,6 +250,12 @@ def _kr_terms(fit: EigenFit, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, int
             e = 1.0 if k == l else 2.0
             a1 += e * w[:, k, l] * tr[k] * tr[l]
             a2 += e * w[:, k, l] * np.sum(gh[k] * gh[l].swapaxes(1, 2), axis=(1, 2))
+    ddf, scaling = _kr_df(a1, a2, q)
+    return ddf, scaling, q
+
+
+def _kr_df(a1: np.ndarray, a2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kenward-Roger denominator df and F scaling from ``A1``, ``A2`` (``_ddf._kr_terms``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         b = (a1 + 6.0 * a2) / (2.0 * q)
         g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
@@ -200,7 +270,23 @@ def _kr_terms(fit: EigenFit, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, int
         rho = ratio**2 * v0 / v2 / q
         ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
         scaling = np.where(np.abs(ddf - 2.0) < 0.01, 1.0, ddf * (1.0 - a2 / q) / (ddf - 2.0))
-    return ddf, scaling, q
+    return ddf, scaling
+
+
+def _kr_df_1d(fit: EigenFit, K: np.ndarray) -> np.ndarray:
+    """Kenward-Roger df of every single contrast (rows of ``K`` (k, p)) at once: for ``q = 1``
+    ``G^-1 H_k`` is the scalar ``h_k = sum_p K^2 phi^2 m_k / sum_p K^2 phi``, so
+    ``A1 = A2 = A = sum_kl e_kl W_kl h_k h_l`` and the Kenward-Roger formulas reduce exactly
+    to ``ddf = 2 / A`` (``g = -1``, ``rho = (1 - A/2) / (1 - 2A)``). Written that way: the
+    general expression divides two rounding-level numbers (``1 - A`` by ``1 - c2 b``) when
+    ``A = 1`` (df = 2, e.g. 4 subjects in 2 periods)."""
+    k2 = (K * K).T  # (p, k)
+    g = fit.phi @ k2  # (B, k)
+    h = [-((fit.phi * fit.phi * mk) @ k2) / g for mk in (fit.m_b, fit.m_e)]
+    w = fit.w_kr
+    a = w[:, 0, 0, None] * h[0] * h[0] + 2.0 * w[:, 0, 1, None] * h[0] * h[1] + w[:, 1, 1, None] * h[1] * h[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 / a
 
 
 def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.ndarray | None):
@@ -213,7 +299,7 @@ def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.nd
         wald = np.einsum("bi,bi->b", lb, np.linalg.solve(_quad(K, fit.phi_adj), lb[..., None])[..., 0])
         stat = scaling * wald / q
         with np.errstate(invalid="ignore"):
-            p = sps.f.sf(stat, q, ddf)
+            p = sc.fdtrc(q, ddf, stat)
         return stat, q, ddf, p, ~np.isfinite(p)
     vals, vecs = np.linalg.eigh(_quad(K, fit.phi))
     vals, vecs = vals[:, ::-1], vecs[:, :, ::-1]
@@ -223,9 +309,9 @@ def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.nd
     t2 = np.einsum("bkq,bk->bq", vecs, lb) ** 2 / np.where(pos, vals, 1.0)
     wald = t2.sum(axis=1)
     if df_method == "normal":
-        return wald, q, np.full(B, np.inf), sps.chi2.sf(wald, q), bad
+        return wald, q, np.full(B, np.inf), sc.chdtrc(q, wald), bad
     with np.errstate(invalid="ignore"):
-        p = sps.f.sf(wald / q, q, cont_df)
+        p = sc.fdtrc(q, cont_df, wald / q)
     return wald / q, q, cont_df, p, bad | ~np.isfinite(p)
 
 
@@ -237,7 +323,7 @@ def eigen_pair_tests(fit: EigenFit, lvecs: np.ndarray, df_method: str, cont_df: 
     var = (K[None] ** 2 * diag[:, None, :]).sum(axis=2)
     B, k = est.shape
     if df_method == "kenward-roger":
-        df = np.stack([_kr_terms(fit, K[j : j + 1])[0] for j in range(k)], axis=1)
+        df = _kr_df_1d(fit, K)
     elif df_method == "containment":
         df = cont_df
     else:
@@ -247,6 +333,6 @@ def eigen_pair_tests(fit: EigenFit, lvecs: np.ndarray, df_method: str, cont_df: 
     stat = est / se
     inf = np.isinf(df)
     with np.errstate(invalid="ignore"):
-        p = 2.0 * np.where(inf, sps.norm.sf(np.abs(stat)), sps.t.sf(np.abs(stat), np.where(inf, 1.0, df)))
+        p = 2.0 * np.where(inf, sc.ndtr(-np.abs(stat)), sc.stdtr(np.where(inf, 1.0, df), -np.abs(stat)))
     return est, se, df, stat, p, bad | ~np.isfinite(p)
 
