@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from bench_instruments import timeit  # same folder (run as a script)
 
 from ketapain.stats import diary_auc, fit_crossover, fit_random_intercept
@@ -123,7 +122,16 @@ def main() -> None:
         "seconds (issue 2); 100,000 respondents x 36 SF-36 items in seconds (issue 3).",
         "`python benchmarks/bench_instruments.py` splits the SF-36 time into validation and scoring.",
         "",
+        "The sections below are written by the other benchmark scripts (each names its command);",
+        "this script copies them in from benchmarks/RESULTS_*.md.",
+        "",
     ]
+    for extra in sorted((ROOT / "benchmarks").glob("RESULTS_*.md")):
+        body = extra.read_text().strip()
+        if not body.startswith("#"):
+            body = f"# {extra.stem.removeprefix('RESULTS_')}\n\n{body}"
+        # one heading level down, so each file is a section of BENCHMARKS.md
+        lines += ["\n".join("#" + line if line.startswith("#") else line for line in body.splitlines()), ""]
     text = "\n".join(lines)
     (ROOT / "BENCHMARKS.md").write_text(text)
     print(text)

@@ -33,9 +33,10 @@ KNOWN_OUTSIDE: dict[str, str] = {
         "bounded daily scores with ICC 0.86 cannot reach it"),
     "table2_auc.average_pain.day7.KM.sd": "as for K: SD 25 over 7 days = 3.6 points per day on a 0-10 scale",
     "table3_questionnaires.psqi_medication.P.sd": (
-        "a PSQI component is 0..3; with mean 1 its SD is at most sqrt(2) = 1.41 (a third of patients "
-        "at 3, the rest at 0), so SD 2 is impossible"),
-    "table3_questionnaires.psqi_medication.K.sd": "as for P: SD 2 with mean 1 on 0..3 exceeds the maximum 1.41",
+        "a PSQI component is 0..3, so its SD is at most sqrt(mean (3 - mean)); a published mean of 1 "
+        "(< 1.5 before rounding) allows at most 1.5, and only with every patient at 0 or 3; the "
+        "simulator keeps realistic spreads (SD 2 as printed is impossible)"),
+    "table3_questionnaires.psqi_medication.K.sd": "as for P: SD 2 with mean 1 on 0..3 exceeds the maximum sqrt(mean (3 - mean)) <= 1.5",
 }
 """Published figures known to fall outside the simulated central 95%, with the reason.
 
