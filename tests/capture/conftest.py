@@ -27,6 +27,25 @@ ADMIN_PW = "admin-password-1"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():  # noqa: ANN202
+    """Argon2id with minimal cost for the tests only (the app keeps argon2-cffi's defaults).
+
+    Every page and API test creates and logs in users; at the default cost (64 MiB, 3 passes)
+    hashing dominated the capture tests' time. The algorithm, salt and verification path are
+    the same; only the work factor differs. test_security_defaults (below) checks the app's
+    own hasher still has the library defaults.
+    """
+    from argon2 import PasswordHasher
+
+    from ketapain.capture import security
+
+    app_hasher = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield app_hasher
+    security._hasher = app_hasher
+
+
 def _pg_available() -> str | None:
     try:
         eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})

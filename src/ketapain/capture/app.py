@@ -91,4 +91,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
         field = msg.split("=", 1)[0].split(":", 1)[0].strip() if ("=" in msg or ":" in msg) else "body"
         return JSONResponse({"detail": [{"loc": ["body", field], "msg": msg, "type": "value_error"}]}, status_code=422)
 
+    from ketapain.capture.web import mount_web  # pages, /static and HTML error pages (after the API handlers)
+
+    mount_web(app)
     return app

@@ -121,5 +121,12 @@ def allocation_view(row: Any, *, blinded: bool, infusion: Any = None) -> dict[st
 
 
 def visible_audit_row(table_name: str, field: str | None, *, blinded: bool) -> bool:
-    """Whether an audit row on ``table_name.field`` may be shown to a (blinded) viewer."""
+    """Whether an audit row on ``table_name.field`` may be shown to a (blinded) viewer.
+
+    Blinded viewers see no audit row of ``spare_kits`` at all: even without the treatment
+    field, the order and ids of the spare-kit records, joined with a kit replacement, could
+    point to an arm.
+    """
+    if blinded and table_name == "spare_kits":
+        return False
     return not (blinded and table_name in BLINDED_FIELDS and (field is None or field in BLINDED_FIELDS[table_name]))

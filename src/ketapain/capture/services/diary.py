@@ -8,12 +8,21 @@ device's clock (``device_time``, as sent) and the server's (``server_time``, UTC
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+import pandas as pd
+from sqlalchemy import select, tuple_
 
 from ketapain.capture import audit
-from ketapain.capture._errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
+from ketapain.capture._errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+)
 from ketapain.capture.models import DiaryEntry, Infusion, Patient, PatientToken
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import new_token, token_digest
@@ -21,7 +30,7 @@ from ketapain.capture.services._context import Context
 from ketapain.errors import DataError
 
 __all__ = ["change_entry", "compliance", "issue_token", "missing_today", "patient_from_token", "read_diary",
-           "revoke_tokens", "submit_entry"]
+           "revoke_tokens", "submit_entries", "submit_entry"]
 
 
 def issue_token(ctx: Context, patient_id: str) -> str:
@@ -95,6 +104,58 @@ def submit_entry(ctx: Context, patient_id: str, data: DiaryEntryCreate, *, recei
         late=late, entered_by=ctx.actor.username, status="active"), reason=reason)
 
 
+def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCreate], *,
+                   received_at: dt.datetime | Sequence[dt.datetime] | None = None, reason: str | None = None) -> list[int]:
+    """Store many days of one patient at once (an offline phone's backlog, a paper diary, an
+    import): the same checks as :func:`submit_entry` for every entry, then one bulk write
+    (:func:`ketapain.capture.audit.audited_bulk_insert`). All or nothing: any invalid entry
+    or any day already filled in (or given twice) refuses the whole call.
+
+    ``received_at`` is one server time for all entries or one per entry (imports only;
+    default: the server clock). Returns the new entries' ids in the order given.
+    """
+    _own(ctx, patient_id, "diary.write")
+    ctx.patient(patient_id)
+    if not entries:
+        return []
+    now_all = [received_at] * len(entries) if received_at is None or isinstance(received_at, dt.datetime) else list(received_at)
+    if len(now_all) != len(entries):
+        raise DataError(f"received_at: {len(now_all)} times given for {len(entries)} entries")
+    days, periods = ctx.protocol.diary.days_per_period, ctx.protocol.design.periods
+    starts = dict(ctx.session.execute(select(Infusion.period, Infusion.infusion_date).where(
+        Infusion.patient_id == patient_id, Infusion.status == "active")).all())
+    seen: set[tuple[int, int]] = set()
+    rows: list[dict[str, Any]] = []
+    clock = dt.datetime.now(dt.UTC)
+    for k, (data, when) in enumerate(zip(entries, now_all, strict=True)):
+        where = f"entry {k + 1} (period {data.period} day {data.day})"
+        if data.day > days:
+            raise DataError(f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)")
+        if data.period > periods:
+            raise DataError(f"{where}: period={data.period} is outside 1..{periods}")
+        if data.period not in starts:
+            raise Conflict(f"period {data.period} of patient {patient_id} has not started (no infusion recorded)")
+        if (data.period, data.day) in seen:
+            raise Conflict(f"{where}: given twice for patient {patient_id}")
+        seen.add((data.period, data.day))
+        date = starts[data.period] + dt.timedelta(days=data.day)
+        now = when or clock
+        if date > now.date():
+            raise DataError(f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future")
+        rows.append({"patient_id": patient_id, "period": data.period, "day": data.day, "avg_pain": data.avg_pain,
+                     "max_pain": data.max_pain, "night_pain": data.night_pain, "extra_analgesics": data.extra_analgesics,
+                     "extra_analgesics_detail": data.extra_analgesics_detail,
+                     "device_time": None if data.device_time is None else data.device_time.isoformat(),
+                     "server_time": now.isoformat(), "late": (now.date() - date).days > ctx.settings.late_entry_days,
+                     "entered_by": ctx.actor.username, "status": "active"})
+    taken = ctx.session.execute(select(DiaryEntry.period, DiaryEntry.day).where(
+        DiaryEntry.patient_id == patient_id, tuple_(DiaryEntry.period, DiaryEntry.day).in_(sorted(seen)))).first()
+    if taken:
+        raise Conflict(f"the diary of patient {patient_id} period {taken[0]} day {taken[1]} is already filled in; "
+                       "a change needs a reason")
+    return audit.audited_bulk_insert(ctx.session, ctx.actor, DiaryEntry, rows, reason=reason)
+
+
 def change_entry(ctx: Context, patient_id: str, period: int, day: int, data: DiaryChange) -> DiaryEntry:
     """Change a stored entry; the reason is required and recorded with every changed field."""
     _own(ctx, patient_id, "diary.write")
@@ -118,26 +179,51 @@ def compliance(ctx: Context, *, today: dt.date | None = None) -> list[dict[str, 
     ctx.require("diary.read")
     today = today or dt.datetime.now(dt.UTC).date()
     days = ctx.protocol.diary.days_per_period
-    have: dict[str, set[tuple[int, int]]] = {}
-    for pid, per, d in ctx.session.execute(select(DiaryEntry.patient_id, DiaryEntry.period, DiaryEntry.day).where(DiaryEntry.status == "active")):
-        have.setdefault(pid, set()).add((per, d))
-    out: dict[str, dict[str, Any]] = {}
-    infusions = ctx.session.execute(select(Infusion).where(Infusion.status == "active").order_by(Infusion.patient_id, Infusion.period)).scalars()
-    for inf in infusions:
-        rec = out.setdefault(inf.patient_id, {"patient_id": inf.patient_id, "days_due": 0, "days_entered": 0, "missing": [],
-                                              "missing_today": False})
-        due = max(0, min(days, (today - inf.infusion_date).days))
-        got = have.get(inf.patient_id, set())
-        rec["days_due"] += due
-        for d in range(1, due + 1):
-            if (inf.period, d) in got:
-                rec["days_entered"] += 1
-            else:
-                rec["missing"].append([inf.period, d])
-        today_day = (today - inf.infusion_date).days
-        if 1 <= today_day <= days and (inf.period, today_day) not in got:
-            rec["missing_today"] = True
-    return list(out.values())
+    inf = pd.DataFrame(ctx.session.execute(select(Infusion.patient_id, Infusion.period, Infusion.infusion_date)
+                                           .where(Infusion.status == "active")
+                                           .order_by(Infusion.patient_id, Infusion.period)).all(),
+                       columns=["patient_id", "period", "infusion_date"])
+    got = pd.DataFrame(ctx.session.execute(select(DiaryEntry.patient_id, DiaryEntry.period, DiaryEntry.day)
+                                           .where(DiaryEntry.status == "active")).all(),
+                       columns=["patient_id", "period", "day"])
+    return _compliance_table(inf, got, today=today, days=days)
+
+
+def _compliance_table(inf: pd.DataFrame, got: pd.DataFrame, *, today: dt.date, days: int) -> list[dict[str, Any]]:
+    """:func:`compliance` from the active infusions (``patient_id, period, infusion_date``,
+    sorted by patient and period) and the active entries (``patient_id, period, day``)."""
+    if inf.empty:
+        return []
+    elapsed = (pd.Timestamp(today) - pd.to_datetime(inf["infusion_date"])).dt.days.to_numpy()
+    due = np.clip(elapsed, 0, days)
+    # the grid of due days (patient, period, day = 1..due), entered or not
+    rep = np.repeat(np.arange(len(inf)), due)
+    grid = pd.DataFrame({"patient_id": inf["patient_id"].to_numpy()[rep], "period": inf["period"].to_numpy()[rep],
+                         "day": np.arange(len(rep)) - np.repeat(np.cumsum(due) - due, due) + 1})
+    entered = pd.MultiIndex.from_frame(got.astype({"period": "int64", "day": "int64"})) if len(got) else None
+    keys = pd.MultiIndex.from_frame(grid.astype({"period": "int64", "day": "int64"}))
+    grid["entered"] = keys.isin(entered) if entered is not None else False
+    # today's day of each period, when inside the diary window, and whether it is entered
+    in_window = (elapsed >= 1) & (elapsed <= days)
+    today_keys = pd.MultiIndex.from_arrays([inf["patient_id"].to_numpy(), inf["period"].astype("int64").to_numpy(),
+                                            elapsed.astype("int64")])
+    today_missing = in_window & ~(today_keys.isin(entered) if entered is not None else np.zeros(len(inf), bool))
+    patients = pd.unique(inf["patient_id"])
+    summary = pd.DataFrame({"days_due": pd.Series(due).groupby(inf["patient_id"].to_numpy()).sum(),
+                            "missing_today": pd.Series(today_missing).groupby(inf["patient_id"].to_numpy()).any()})
+    summary["days_entered"] = grid.groupby("patient_id")["entered"].sum()
+    summary = summary.reindex(patients)
+    summary["days_entered"] = summary["days_entered"].fillna(0)
+    miss = grid.loc[~grid["entered"].to_numpy(dtype=bool)]
+    missing = dict.fromkeys(patients, ())
+    pairs = np.column_stack([miss["period"].to_numpy(dtype=np.int64), miss["day"].to_numpy(dtype=np.int64)]).tolist()
+    starts = np.flatnonzero(np.r_[True, miss["patient_id"].to_numpy()[1:] != miss["patient_id"].to_numpy()[:-1]]) if len(miss) else []
+    bounds = [*starts, len(miss)]
+    pid_col = miss["patient_id"].to_numpy()
+    for a, b in itertools.pairwise(bounds):
+        missing[pid_col[a]] = pairs[a:b]
+    return [{"patient_id": str(pid), "days_due": int(summary.at[pid, "days_due"]), "days_entered": int(summary.at[pid, "days_entered"]),
+             "missing": list(missing[pid]), "missing_today": bool(summary.at[pid, "missing_today"])} for pid in patients]
 
 
 def missing_today(ctx: Context, *, today: dt.date | None = None) -> list[str]:

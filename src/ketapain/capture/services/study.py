@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,7 +10,12 @@ from ketapain.capture import audit
 from ketapain.capture.audit import Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.models import Allocation, SpareKit, Study
-from ketapain.operations import RandomisationList, kit_codes, randomise_protocol, resolve_seed
+from ketapain.operations import (
+    RandomisationList,
+    kit_codes,
+    randomise_protocol,
+    resolve_seed,
+)
 from ketapain.protocol import Protocol
 
 __all__ = ["setup_study"]
@@ -47,7 +53,11 @@ def setup_study(session: Session, actor: Actor, settings: Settings, protocol: Pr
     arms = protocol.arm_codes
     codes = kit_codes(settings.spare_kits_per_arm * len(arms), seed=seed, kind=rlist.kind, protocol_id=protocol.study.id)
     used = set(table["kit_code"])
-    for i, code in enumerate(c for c in codes if c not in used):
-        audit.create(session, actor, SpareKit(kit_code=code, treatment=arms[i % len(arms)], used_for=None, status="available"),
-                     reason="spare kits loaded")
+    free = [c for c in codes if c not in used]
+    # arms in a random order (from the list's seed), so that the order of the spare-kit records
+    # says nothing about their arms
+    order = np.random.default_rng(seed).permutation(len(free))
+    for i, code in zip(order, free, strict=True):
+        audit.create(session, actor, SpareKit(kit_code=code, treatment=arms[int(i) % len(arms)], used_for=None,
+                                              status="available"), reason="spare kits loaded")
     return study

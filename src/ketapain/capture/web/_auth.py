@@ -1,0 +1,78 @@
+"""Login, logout and the admin's user list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ketapain.capture._errors import AuthenticationFailed, PermissionDenied, RateLimited
+from ketapain.capture.api.deps import SessionDep, SettingsDep
+from ketapain.capture.schemas import UserCreate
+from ketapain.capture.security import CSRF_COOKIE, SESSION_COOKIE, csrf_matches, new_token
+from ketapain.capture.services import users
+from ketapain.capture.web._common import PageDep, render, verify_form
+
+router = APIRouter()
+LOGIN_CSRF_COOKIE = "ketapain_login_csrf"
+
+
+def _secure(request: Request, settings) -> bool:  # noqa: ANN001
+    return settings.secure_cookies if settings.secure_cookies is not None else request.url.scheme == "https"
+
+
+@router.get("/login")
+def login_page(request: Request, settings: SettingsDep) -> Response:
+    """The login form; its CSRF token is also set as a cookie (double submit)."""
+    token = new_token()
+    resp = render(request, "login.html", csrf=token, user=None)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request, settings), path="/login")
+    return resp
+
+
+@router.post("/login")
+async def login_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):  # type: ignore[arg-type]
+        raise PermissionDenied("missing or wrong CSRF token (reload the login page)")
+    client = request.client.host if request.client else "-"
+    try:
+        _user, token, csrf = users.login(session, settings, request.app.state.limiter, username=str(form.get("username", "")),
+                                         password=str(form.get("password", "")), client=client)
+    except AuthenticationFailed:
+        session.commit()  # failed attempts are audited too
+        return render(request, "login.html", status=401, csrf=form.get("csrf_token"), user=None, failed=True)
+    except RateLimited:
+        session.commit()
+        raise
+    session.commit()
+    resp = RedirectResponse("/", status_code=303)
+    secure = _secure(request, settings)
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=settings.session_max_age_s, path="/")
+    resp.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="lax", secure=secure, max_age=settings.session_max_age_s, path="/")
+    return resp
+
+
+@router.post("/logout")
+async def logout(page: PageDep) -> Response:
+    await verify_form(page.request, page.csrf)
+    users.logout(page.ctx.session, page.user, page.extra["session_row"])
+    page.commit()
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    resp.delete_cookie(CSRF_COOKIE, path="/")
+    return resp
+
+
+@router.get("/users")
+def users_page(page: PageDep) -> Response:
+    return page.render("users.html", users=users.list_users(page.ctx))
+
+
+@router.post("/users")
+async def users_create(page: PageDep) -> Response:
+    form = await verify_form(page.request, page.csrf)
+    page.ctx.require("users.manage")
+    users.create_user(page.ctx, UserCreate(username=form.get("username", ""), full_name=form.get("full_name", ""),
+                                           role=form.get("role", ""), password=form.get("password", "")))
+    page.commit()
+    return RedirectResponse("/users?msg=saved", status_code=303)

@@ -1,0 +1,131 @@
+"""What every page shares: templates, the logged-in page context, CSRF on forms, error pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from ketapain.capture import roles
+from ketapain.capture._errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, RateLimited
+from ketapain.capture.api.deps import SessionDep, SettingsDep
+from ketapain.capture.audit import Actor
+from ketapain.capture.models import User
+from ketapain.capture.security import CSRF_FIELD, SESSION_COOKIE, csrf_matches
+from ketapain.capture.services import Context
+from ketapain.capture.services.users import session_user
+from ketapain.capture.web.i18n import LANG_COOKIE, LANGS, negotiate, translator
+from ketapain.errors import KetapainError
+
+__all__ = ["NotLoggedIn", "Page", "PageDep", "env", "error_response", "lang_of", "render", "verify_form"]
+
+_HERE = Path(__file__).parent
+env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]),
+                  trim_blocks=True, lstrip_blocks=True)
+"""Jinja2 environment of the pages (autoescaped)."""
+
+class NotLoggedIn(AuthenticationFailed):
+    """No valid staff session: a page answers with a redirect to the login page."""
+
+
+_STATUS = ((AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409))
+
+
+def lang_of(request: Request) -> str:
+    return negotiate(query=request.query_params.get("lang"), cookie=request.cookies.get(LANG_COOKIE),
+                     accept=request.headers.get("accept-language"))
+
+
+def render(request: Request, name: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+    """Render template ``name`` in the request's language (``?lang=`` is remembered)."""
+    lang = lang_of(request)
+    html = env.get_template(name).render(t=translator(lang), lang=lang, langs=LANGS, path=request.url.path,
+                                         csrf_field=CSRF_FIELD, **values)
+    resp = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in LANGS:
+        resp.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400, path="/")
+    return resp
+
+
+@dataclass(slots=True)
+class Page:
+    """A logged-in staff request: the service context, the session's CSRF token, the user."""
+
+    request: Request
+    ctx: Context
+    csrf: str
+    user: User
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def can(self, action: str) -> bool:
+        return roles.can(self.ctx.actor.role, action)
+
+    def render(self, name: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+        return render(self.request, name, status=status, user=self.user, role=self.ctx.actor.role, csrf=self.csrf,
+                      can=self.can, blinded=self.ctx.blinded, locked=self.ctx.locked, msg=self.request.query_params.get("msg"),
+                      **values)
+
+    def commit(self) -> None:
+        self.ctx.session.commit()
+
+
+def page_context(request: Request, session: SessionDep, settings: SettingsDep) -> Page:
+    """The staff page context from the session cookie (401 -> redirect to the login page)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotLoggedIn("not logged in")
+    try:
+        user, row = session_user(session, settings, token)
+    except AuthenticationFailed as exc:
+        raise NotLoggedIn(str(exc)) from None
+    ctx = Context(session, Actor(user.username, user.role, user.id), settings, request.app.state.protocol)
+    return Page(request, ctx, row.csrf_token, user, {"session_row": row})
+
+
+PageDep = Annotated[Page, Depends(page_context)]
+
+
+async def verify_form(request: Request, expected: str | None) -> dict[str, str]:
+    """The submitted form (text fields, stripped; empty fields left out) after checking its
+    ``csrf_token`` field against ``expected`` (403 when missing or wrong)."""
+    form = await request.form()
+    if not csrf_matches(expected, form.get(CSRF_FIELD)):  # type: ignore[arg-type]
+        raise PermissionDenied("missing or wrong CSRF token (reload the page and submit the form again)")
+    return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD and v.strip() != ""}
+
+
+def opt_float(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)  # type: ignore[arg-type]
+
+
+def opt_date(value: str | None) -> dt.date | None:
+    return None if value in (None, "") else dt.date.fromisoformat(value)  # type: ignore[arg-type]
+
+
+def yes_no(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def error_response(request: Request, exc: Exception) -> Response:
+    """The HTML answer to a service error: login redirect (401 on a staff page), else an
+    error page with the status code the API would give."""
+    if isinstance(exc, ValidationError):
+        problems = [(".".join(str(p) for p in e["loc"]) or "form", e["msg"]) for e in exc.errors()]
+        return render(request, "error.html", status=422, status_code=422, problems=problems, message=None)
+    if isinstance(exc, ValueError) and not isinstance(exc, KetapainError):
+        return render(request, "error.html", status=422, status_code=422, problems=[], message=str(exc))
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 422)
+    if isinstance(exc, NotLoggedIn):
+        return RedirectResponse("/login", status_code=303)
+    if request.url.path.startswith("/diary/") and status == 401:
+        status = 403  # a revoked or unknown diary link
+    resp = render(request, "error.html", status=status, status_code=status, problems=[], message=str(exc))
+    if isinstance(exc, RateLimited):
+        resp.headers["Retry-After"] = str(exc.retry_after_s)
+    return resp
