@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Collection
 from os import PathLike
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+
+from ketapain._atomic import check_destination, folder_write
 
 from ..errors import DataError
 from ._schema import SCHEMAS, TABLE_NAMES
@@ -164,12 +163,7 @@ def write_trial(
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     path = Path(folder)
     _check_destination(path, overwrite=overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkdtemp: its folders are private (0o700); this one becomes the trial
-    # folder, so it gets the usual permissions (from the umask).
-    tmp = _sibling(path, "tmp")
-    tmp.mkdir()
-    try:
+    with folder_write(path) as tmp:
         for name in TABLE_NAMES:
             file = tmp / f"{name}.{format}"
             try:
@@ -184,48 +178,13 @@ def write_trial(
         text = json.dumps({"format_version": _FORMAT_VERSION, "meta": dict(data.meta)},
                           indent=2, ensure_ascii=False)
         (tmp / META_FILE).write_text(text + "\n", encoding="utf-8")
-        _swap_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise DataError(f"{path} exists and is not a folder")
-    contents = sorted(p.name for p in path.iterdir())
-    if not contents:
-        return
-    if not overwrite:
-        raise DataError(f"{path} already exists and is not empty; pass overwrite=True to "
-                        "replace it")
-    foreign = [n for n in contents if n not in _OUR_FILES]
-    if foreign:
-        raise DataError(f"{path} holds files that are not trial files ({', '.join(foreign)}); "
-                        "refusing to replace it")
+    check_destination(path, overwrite=overwrite, ours=_OUR_FILES.__contains__, what="trial files")
 
 
-def _swap_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``, replacing an existing ``path`` (restored on failure)."""
-    if not path.exists():
-        os.rename(tmp, path)
-        return
-    backup = _sibling(path, "old")
-    os.rename(path, backup)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.rename(backup, path)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
-def _sibling(path: Path, kind: str) -> Path:
-    """A fresh hidden name next to ``path`` (``.trial.<random>.tmp``)."""
-    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.{kind}"
 
 
 def _write_csv(frame: pd.DataFrame, file: Path) -> None:

@@ -4,13 +4,12 @@ generated do-file that fits the protocol's crossover models (docs/interop-stata.
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ketapain._atomic import check_destination, folder_write
 from ketapain.analysis import AnalysisResults, reference_arm, visit_periods
 from ketapain.data import TrialData
 from ketapain.errors import DataError
@@ -155,10 +154,7 @@ def write_stata(data: TrialData, protocol: Protocol, folder: str | os.PathLike[s
     auc, scores, value_labels, labels = stata_frames(data, protocol, results=results)
     path = Path(folder)
     _check_destination(path, overwrite=overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-    tmp.mkdir()
-    try:
+    with folder_write(path) as tmp:
         auc.to_stata(tmp / AUC_FILE, write_index=False, version=117,
                      variable_labels={k: v for k, v in labels.items() if k in auc.columns},
                      value_labels={k: v for k, v in value_labels.items() if k in auc.columns},
@@ -168,35 +164,11 @@ def write_stata(data: TrialData, protocol: Protocol, folder: str | os.PathLike[s
                         value_labels={k: v for k, v in value_labels.items() if k in ("patient", "treatment")},
                         data_label=f"{protocol.study.id}: questionnaire scores")
         (tmp / DO_FILE).write_text(do_file(protocol, auc), encoding="utf-8")
-        if path.exists():
-            backup = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.old"
-            os.rename(path, backup)
-            try:
-                os.rename(tmp, path)
-            except BaseException:
-                os.rename(backup, path)
-                raise
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise DataError(f"{path} exists and is not a folder")
-    contents = sorted(p.name for p in path.iterdir())
-    if contents and not overwrite:
-        raise DataError(f"{path} already exists and is not empty; pass overwrite=True to replace it")
-    foreign = [n for n in contents if n not in (AUC_FILE, SCORES_FILE, DO_FILE)]
-    if foreign:
-        raise DataError(f"{path} holds files that are not Stata export files ({', '.join(foreign)}); "
-                        "refusing to replace it")
+    check_destination(path, overwrite=overwrite, ours=(AUC_FILE, SCORES_FILE, DO_FILE).__contains__, what="Stata export files")
 
 
 def do_file(protocol: Protocol, auc: pd.DataFrame) -> str:

@@ -10,8 +10,6 @@ IEEE double of the range used here exactly (tested), so values read back are ide
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ketapain._atomic import check_destination, folder_write
 from ketapain.errors import DataError
 
 __all__ = [
@@ -236,10 +235,7 @@ def write_package(package: DatasetPackage, folder: str | os.PathLike[str], *, ov
     _check(package)
     path = Path(folder)
     _check_destination(path, overwrite=overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-    tmp.mkdir()
-    try:
+    with folder_write(path) as tmp:
         for name, frame in package.datasets.items():
             meta = package.variables[package.variables["dataset"] == name]
             formats = {r.variable: r.format for r in _formats(meta, package)}
@@ -253,10 +249,6 @@ def write_package(package: DatasetPackage, folder: str | os.PathLike[str], *, ov
         labels = pd.DataFrame({"dataset": list(package.labels), "label": list(package.labels.values()),
                                "study_id": package.study_id})
         labels.to_csv(tmp / _DATASETS_FILE, index=False, lineterminator="\r\n")
-        _swap_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
@@ -312,32 +304,4 @@ def read_package(cls: type, folder: str | os.PathLike[str]) -> Any:
 
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise DataError(f"{path} exists and is not a folder")
-    contents = sorted(p.name for p in path.iterdir())
-    if not contents:
-        return
-    if not overwrite:
-        raise DataError(f"{path} already exists and is not empty; pass overwrite=True to replace it")
-    ours = {METADATA_FILE, _DATASETS_FILE}
-    foreign = [n for n in contents if n not in ours and not n.endswith(".xpt")]
-    if foreign:
-        raise DataError(f"{path} holds files that are not package files ({', '.join(foreign)}); "
-                        "refusing to replace it")
-
-
-def _swap_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``, replacing an existing ``path`` (restored on failure)."""
-    if not path.exists():
-        os.rename(tmp, path)
-        return
-    backup = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.old"
-    os.rename(path, backup)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.rename(backup, path)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
+    check_destination(path, overwrite=overwrite, ours=lambda n: n in (METADATA_FILE, _DATASETS_FILE) or n.endswith(".xpt"), what="package files")
