@@ -198,7 +198,7 @@ def test_closed_form_equals_iterative_optimum(method) -> None:
     xpad = X.reshape(12, 3, -1)
     pat = pattern_stats(xpad, np.ones((12, 3)))
     es = group_stats(pat, y)
-    theta_cf, status_cf = closed_form_theta(pat, es, reml)
+    theta_cf, status_cf = closed_form_theta(es, reml)
     theta_it, status_it = optimise(None, reml, es, shared_grid(pat, es, reml))
     assert (status_cf == 0).all() and (status_it == 0).all()
     assert (theta_cf == 0).any() and (theta_cf > 0).any()
@@ -224,7 +224,7 @@ def test_closed_form_not_used_for_non_orthogonal_design() -> None:
     pat = pattern_stats(x * mask[..., None], mask)
     d = pat.d
     assert ((d > 1e-6) & (d < pat.m0 - 1e-6)).any()
-    assert closed_form_theta(pat, group_stats(pat, np.nan_to_num(y)), True) is None
+    assert closed_form_theta(group_stats(pat, np.nan_to_num(y)), True) is None
     res = quiet(fit_crossover_arrays, y, trt, seq, levels=LEVELS)
     assert check_single(res, to_frame(y, trt, seq), range(6)) == 6
 

@@ -134,3 +134,47 @@ def test_batched_grid_equals_pointwise_deviance(method: str) -> None:
     thetas = np.array([0.0, 0.01, 0.5, 1.0, 3.0, 50.0])
     assert_allclose(profiled_deviance_grid(ss, thetas, method=method),
                     [profiled_deviance(ss, t, method=method) for t in thetas], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_closed_form_equals_iterative_optimum_on_complete_crossovers(method: str) -> None:
+    """The single engine takes the ANOVA closed form for complete crossovers (every subject has
+    every period; the sequence term makes the design orthogonal-block). On 60 such trials, a
+    third with a between-subject SD of 0 so that boundary fits occur, it must give the theta of
+    the grid + Brent + derivative-polish path to 1e-9 relative, and the same boundary decision."""
+    from ketapain.stats._lmm import _closed_form_theta, _iterate_theta, sufficient_stats
+
+    n_boundary = 0
+    for seed in range(60):
+        data = dataset(seed=seed, n=12 + 6 * (seed % 3))
+        if seed % 3 == 0:  # no between-subject variation: estimated theta often 0
+            noise = np.random.default_rng(seed).normal(0, 0.3, len(data))
+            data["y"] = data["y"] - data.groupby("subject")["y"].transform("mean") + 4.0 + noise
+        d = crossover_design(data)
+        ss = sufficient_stats(d.X, d.y, d.group_codes)
+        closed = _closed_form_theta(ss, method)
+        iterative = _iterate_theta(ss, method, 1e-12)
+        assert closed is not None
+        assert (closed == 0.0) == (iterative == 0.0)
+        n_boundary += closed == 0.0
+        assert_allclose(closed, iterative, rtol=1e-9, atol=1e-12)
+    assert n_boundary > 0
+
+
+def test_closed_form_declines_unbalanced_or_non_orthogonal_designs() -> None:
+    """One missing period (unequal subject sizes), or no sequence term with a carry-over-like
+    between/within mixture, is not orthogonal-block: the closed form returns None and the fit
+    still equals the dense REML optimum (the iterative path)."""
+    from ketapain.stats._lmm import _closed_form_theta, sufficient_stats
+
+    data = dataset(seed=3)
+    missing = data.drop(index=4)  # subject S01 loses a period
+    d = crossover_design(missing)
+    ss = sufficient_stats(d.X, d.y, d.group_codes)
+    assert _closed_form_theta(ss, "REML") is None
+    # Complete data (equal sizes) but with a covariate that is neither constant within subjects
+    # nor summing to 0 within them.
+    full = crossover_design(data)
+    assert _closed_form_theta(sufficient_stats(full.X, full.y, full.group_codes), "REML") is not None
+    X = np.column_stack([full.X, np.random.default_rng(0).normal(size=len(full.y))])
+    assert _closed_form_theta(sufficient_stats(X, full.y, full.group_codes), "REML") is None

@@ -481,7 +481,7 @@ def _design_ok(xpad: np.ndarray, mask: np.ndarray, p: int) -> np.ndarray:
 def _fit_pattern(pat, xpad1, mask1, ypad, members, reml, df_method, L, lvecs) -> dict:
     """Groups at ``members`` sharing the complete design ``pat``: eigenbasis fit and tests."""
     es = group_stats(pat, ypad)
-    closed = closed_form_theta(pat, es, reml)
+    closed = closed_form_theta(es, reml)
     theta, status = closed if closed is not None else optimise(None, reml, es, shared_grid(pat, es, reml))
     good = np.flatnonzero(status == 0)
     es_g = take_eig(es, good)

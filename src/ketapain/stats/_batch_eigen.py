@@ -105,8 +105,12 @@ def shared_grid(pat: Pattern, es: EigenStats, reml: bool) -> np.ndarray:
     return _criterion(logdet_v, logdet_a, r, float(pat.n_obs), pat.d.size, reml)
 
 
-def closed_form_theta(pat: Pattern, es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarray] | None:
+def closed_form_theta(es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """Exact optimum of the profiled criterion for an *orthogonal-block* complete design.
+
+    ``es`` holds groups that share one design (``d``, ``m0``, ``cnt``, ``n_obs`` equal across
+    groups, as :func:`group_stats` builds them); the single engine
+    (:func:`ketapain.stats._lmm.fit_random_intercept`) calls it with one group.
 
     When every eigenvalue ``d_j`` of the pattern is 0 (a within-subject direction: its column
     sums to 0 within every subject) or ``m0`` (a between-subject direction: constant within
@@ -130,15 +134,15 @@ def closed_form_theta(pat: Pattern, es: EigenStats, reml: bool) -> tuple[np.ndar
 
     Returns ``(theta, status)`` arrays (B,), or None when the pattern is not orthogonal-block.
     """
-    m0 = float(pat.m0)
+    m0, d, cnt, n_obs = float(es.m0[0]), es.d[0], float(es.cnt[0]), float(es.n_obs[0])
     tol = 1e-9 * m0
-    between = np.abs(pat.d - m0) <= tol
-    within = np.abs(pat.d) <= tol
+    between = np.abs(d - m0) <= tol
+    within = np.abs(d) <= tol
     if not (between | within).all():
         return None
-    k, p = int(between.sum()), pat.d.size
-    a = pat.cnt - k if reml else pat.cnt
-    e = pat.n_obs - p if reml else pat.n_obs
+    k, p = int(between.sum()), d.size
+    a = cnt - k if reml else cnt
+    e = n_obs - p if reml else n_obs
     if a <= 0 or e - a <= 0:
         return None
     u2 = es.u * es.u

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special as sc
 
 from ketapain.errors import ModelError
 from ketapain.stats._lmm import LMMFit
@@ -190,7 +190,7 @@ def _fstat_ddf(nu: np.ndarray) -> float:
 def _kr_terms(deriv: VarianceDerivatives, L: np.ndarray) -> tuple[float, float, int]:
     """Return KR ``(ddf, F.scaling, q)`` for hypothesis matrix ``L`` (pbkrtest ``.KR_adjust``)."""
     phi = deriv.phi
-    q = int(np.linalg.matrix_rank(L))
+    q = int(np.any(L != 0.0)) if L.shape[0] == 1 else int(np.linalg.matrix_rank(L))
     theta = L.T @ np.linalg.solve(L @ phi @ L.T, L)
     tphi = theta @ phi
     us = [tphi @ (-m) @ phi for m in deriv.m]
@@ -325,7 +325,9 @@ def t_test(
         raise ModelError("the contrast has zero variance: it is not estimable from these data")
     se = float(np.sqrt(var))
     stat = est / se
-    p = float(2.0 * (sps.norm.sf(abs(stat)) if np.isinf(df) else sps.t.sf(abs(stat), df)))
+    # scipy.special's distribution functions: the same as scipy.stats' sf without its
+    # argument-checking overhead (~50 us per call).
+    p = float(2.0 * (sc.ndtr(-abs(stat)) if np.isinf(df) else sc.stdtr(df, -abs(stat))))
     return TTest(estimate=est, se=se, df=float(df), statistic=float(stat), p_value=p)
 
 
@@ -354,7 +356,7 @@ def f_test(
         lb = L @ beta
         wald = float(lb @ np.linalg.solve(L @ deriv.phi_adjusted @ L.T, lb))
         stat = scaling * wald / q
-        return FTest(statistic=stat, df_num=q, df_den=ddf, p_value=float(sps.f.sf(stat, q, ddf)))
+        return FTest(statistic=stat, df_num=q, df_den=ddf, p_value=float(sc.fdtrc(q, ddf, stat)))
     vl = L @ fit.vcov @ L.T
     vals, vecs = np.linalg.eigh(vl)
     order = np.argsort(vals)[::-1]
@@ -367,7 +369,7 @@ def f_test(
     t2 = (ptl @ beta) ** 2 / vals[pos]
     wald = float(t2.sum())
     if df_method == "normal":
-        return FTest(statistic=wald, df_num=q, df_den=float("inf"), p_value=float(sps.chi2.sf(wald, q)))
+        return FTest(statistic=wald, df_num=q, df_den=float("inf"), p_value=float(sc.chdtrc(q, wald)))
     stat = wald / q
     if df_method == "satterthwaite":
         deriv = deriv or variance_derivatives(fit)
@@ -379,4 +381,4 @@ def f_test(
         ddf = containment.for_columns(np.any(np.abs(L) > 0, axis=0))
     else:
         raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
-    return FTest(statistic=stat, df_num=q, df_den=float(ddf), p_value=float(sps.f.sf(stat, q, ddf)))
+    return FTest(statistic=stat, df_num=q, df_den=float(ddf), p_value=float(sc.fdtrc(q, ddf, stat)))

@@ -24,7 +24,12 @@ with ``A(theta) = X'X - sum_i w_i s_i s_i'`` (= X' V*^-1 X, V* = V / sigma^2),
     ML:    d(theta) = sum_i log(1 + n_i theta^2) + N (1 + log(2 pi r / N))
     REML:  d(theta) = sum_i log(1 + n_i theta^2) + log|A| + (N - p)(1 + log(2 pi r / (N - p)))
 
-The one-dimensional profile is minimised over ``theta >= 0`` by Brent's method after a
+When every subject has the same number of observations and the design is orthogonal-block
+(the generalised eigenvalues of ``sum_i s_i s_i'`` against ``X'X`` are all 0 or ``n_i``: e.g. a
+complete crossover with a sequence term), the optimum has a closed form, the ANOVA estimator
+(:func:`ketapain.stats._batch_eigen.closed_form_theta`, shared with the batched engine), used
+with the same boundary rules as below. Otherwise
+the one-dimensional profile is minimised over ``theta >= 0`` by Brent's method after a
 bracketing grid; a minimum at ``theta = 0`` is a singular (boundary) fit. The deviance is flat
 to rounding within ~1e-7 relative of its minimum, so Brent's answer is then polished to the
 root of the analytic derivative in ``gamma = theta^2`` (envelope theorem for ``beta``):
@@ -200,7 +205,47 @@ def _polish(ss: SufficientStats, theta: float, method: Method) -> float:
     return theta
 
 
+def _closed_form_theta(ss: SufficientStats, method: Method) -> float | None:
+    """The exact optimum when every subject has the same number of observations and the
+    design is orthogonal-block (e.g. a complete crossover: every subject gets every treatment
+    and period once), by the ANOVA closed form of
+    :func:`ketapain.stats._batch_eigen.closed_form_theta` (one implementation for both engines);
+    None when it does not apply (the caller optimises iteratively)."""
+    from ketapain.stats._batch_eigen import closed_form_theta
+    from ketapain.stats._batch_math import EigenStats
+
+    n = ss.n
+    if (n != n[0]).any():
+        return None
+    try:
+        R = np.linalg.cholesky(ss.xtx)  # X'X = R R'
+    except np.linalg.LinAlgError:
+        return None
+    rinv = np.linalg.inv(R)
+    c = rinv @ (ss.s.T @ ss.s) @ rinv.T
+    d, Q = np.linalg.eigh((c + c.T) / 2.0)
+    T = rinv.T @ Q  # T' X'X T = I, T' SS T = diag(d)
+    one = np.ones(1)
+    es = EigenStats(
+        d=d[None], u=(ss.xty @ T)[None], v=((ss.t @ ss.s) @ T)[None], tt=one * float(ss.t @ ss.t),
+        yty=one * ss.yty, cnt=one * n.size, m0=one * n[0],
+        logdet_xtx=one * float(2.0 * np.log(np.diagonal(R)).sum()), n_obs=one * ss.n_obs, p=d.size,
+    )
+    res = closed_form_theta(es, method == "REML")
+    if res is None or res[1][0] != 0:
+        return None
+    return float(res[0][0])
+
+
 def _optimise_theta(ss: SufficientStats, method: Method, xatol: float) -> float:
+    closed = _closed_form_theta(ss, method)
+    if closed is not None:
+        return closed
+    return _iterate_theta(ss, method, xatol)
+
+
+def _iterate_theta(ss: SufficientStats, method: Method, xatol: float) -> float:
+    """Grid, Brent and the derivative polish (any design)."""
     dev = profiled_deviance_grid(ss, _THETA_GRID, method=method)
     k = int(np.argmin(dev))
     if k == 0:
