@@ -14,7 +14,7 @@ EFFECTS = {"K": {"effect_amplitude": -2.0, "effect_tau_days": 1000.0}}
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -30,3 +30,24 @@ def test_two_workers_equal_serial_bit_for_bit(client) -> None:
     assert seen[-1] == 2 * 210
     # the work really ran on both worker processes
     assert len(client.scheduler_info()["workers"]) == 2
+
+
+def _cli_json(args: list[str]) -> dict:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ketapain.cli import app
+
+    res = CliRunner().invoke(app, ["power", "--n", "8,10", "--sims", "90", "--seed", "5", "--dropout", "0.1", "--json", *args])
+    assert res.exit_code == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_cli_workers_and_scheduler_equal_serial(client) -> None:
+    """`ketapain power --workers 2` (its own LocalCluster) and `--scheduler ADDRESS` (the
+    fixture's running cluster) print the same JSON as the serial run."""
+    serial = _cli_json([])
+    assert _cli_json(["--scheduler", client.scheduler.address]) == serial
+    assert _cli_json(["--workers", "2"]) == serial
+    assert serial["sims"] == 90 and len(serial["n"]) == 2

@@ -72,8 +72,10 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
             return stack.enter_context(Client(scheduler, timeout="20s"))
         except (OSError, TimeoutError) as exc:
             raise _UsageError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from None
+    # The scheduler always opens an HTTP port (health, metrics; the dashboard when bokeh is
+    # installed); ":0" takes a free one, where the default 8787 warns when another cluster runs.
     cluster = stack.enter_context(LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                                               dashboard_address=None))
+                                               dashboard_address=":0"))
     return stack.enter_context(Client(cluster))
 
 
