@@ -44,13 +44,13 @@ def main() -> None:
     st = pstats.Stats(prof)
     cum = {f[2]: v[3] for f, v in st.stats.items()}  # function name -> cumulative time
     whole = cum.get("simulate_power", float("nan"))
-    for name in ("_diary", "auc_array", "_frame", "fit_crossover_batch"):
+    for name in ("_simulate_block", "_diary", "auc_array", "fit_crossover_arrays"):
         print(f"  {name}: {cum.get(name, 0.0) / whole:.0%} of the serial time")
 
     from dask.distributed import Client, LocalCluster
 
     t = time.perf_counter()
-    with LocalCluster(n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=None) as cl, \
+    with LocalCluster(n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=":0") as cl, \
             Client(cl) as client:
         tc = time.perf_counter() - t
         client.run(lambda: __import__("ketapain.design._power_sim"))  # warm imports on the workers
