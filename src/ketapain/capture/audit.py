@@ -31,7 +31,10 @@ the value its last audit row recorded, so an edit made with raw SQL to the data 
 log is found and named.
 
 Values are stored as text by :func:`dump`: ``None`` -> NULL, booleans ``true``/``false``,
-numbers ``repr``, dates ISO 8601, mappings and lists canonical JSON.
+numbers ``repr``, dates ISO 8601, mappings and lists canonical JSON. Secrets' digests
+(:data:`SECRET_FIELDS`: password hashes, patient-token and session digests) are never written
+to the log: their audit value is ``sha256:`` + the SHA-256 of the stored value
+(:func:`audit_value`), which still lets :func:`verify_audit` detect a replaced hash.
 """
 
 from __future__ import annotations
@@ -49,16 +52,18 @@ from sqlalchemy import Boolean, Float, Integer, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ketapain.capture._errors import Conflict, StudyLocked
 from ketapain.capture.models import AUDITED_TABLES, AuditLog, Base, Signature, Study
+from ketapain.errors import Conflict, StudyLocked
 
 __all__ = [
     "CASEBOOK_TABLES",
     "GENESIS",
     "LOCK_EXEMPT_TABLES",
+    "SECRET_FIELDS",
     "SYSTEM",
     "Actor",
     "AuditVerification",
+    "audit_value",
     "audited_bulk_insert",
     "create",
     "dump",
@@ -116,6 +121,19 @@ def dump(value: Any) -> str | None:
     if isinstance(value, Mapping | list | tuple):
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return str(value)
+
+
+SECRET_FIELDS = frozenset({"password_hash", "token_hash"})
+"""Columns whose values are secrets' digests: the audit trail keeps only a digest of them."""
+
+
+def audit_value(field: str, value: Any) -> str | None:
+    """The audit trail's text of ``value`` in column ``field``: :func:`dump`, or for a
+    :data:`SECRET_FIELDS` column ``"sha256:<hex digest of the dumped value>"``."""
+    text = dump(value)
+    if text is None or field not in SECRET_FIELDS:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def row_hash(seq: int, at: str, username: str, action: str, table_name: str, record_id: str, field: str | None,
@@ -251,7 +269,8 @@ def create(session: Session, actor: Actor, obj: Base, *, reason: str | None = No
         raise _duplicate(type(obj), {c: getattr(obj, c) for c in _columns(obj)}) from exc
     at = utc_now()
     rid = str(obj.id)
-    entries = [("create", table, rid, col, None, value) for col in _columns(obj) if (value := dump(getattr(obj, col))) is not None]
+    entries = [("create", table, rid, col, None, value) for col in _columns(obj)
+               if (value := audit_value(col, getattr(obj, col))) is not None]
     _write_audit(session, actor, entries, reason, at)
     _void_signatures(session, actor, obj, f"{table} record {obj.id} added", at)
     if table == "signatures":
@@ -374,7 +393,7 @@ def audited_bulk_insert(session: Session, actor: Actor, table: str | type[Base],
     at = utc_now()
     order = [c.name for c in columns]
     entries = [("create", name, str(i), col, None, v) for i, row in zip(ids, clean, strict=True) for col in order
-               if (v := dump(row[col])) is not None]
+               if (v := audit_value(col, row[col])) is not None]
     _write_audit(session, actor, entries, reason, at)
     if name == "signatures":
         _cache(session)["signed"].update(r["patient_id"] for r in clean)
@@ -399,10 +418,9 @@ def update(session: Session, actor: Actor, obj: Base, changes: Mapping[str, Any]
     at = utc_now()
     olds: dict[str, str | None] = {}
     for col, value in changes.items():
-        old = dump(getattr(obj, col))
-        if old == dump(value):
+        if dump(getattr(obj, col)) == dump(value):
             continue
-        olds[col] = old
+        olds[col] = audit_value(col, getattr(obj, col))
         setattr(obj, col, value)
     if olds:
         if table == "study" and "locked" in olds:
@@ -414,7 +432,7 @@ def update(session: Session, actor: Actor, obj: Base, changes: Mapping[str, Any]
                 raise
             raise _duplicate(type(obj), {c: getattr(obj, c) for c in cols}) from exc
         rid = str(obj.id)
-        _write_audit(session, actor, [(action, table, rid, col, old, dump(getattr(obj, col))) for col, old in olds.items()],
+        _write_audit(session, actor, [(action, table, rid, col, old, audit_value(col, getattr(obj, col))) for col, old in olds.items()],
                      reason, at)
         _void_signatures(session, actor, obj, f"{table} record {obj.id} changed ({', '.join(olds)})", at)
     return list(olds)
@@ -476,7 +494,7 @@ def verify_audit(session: Session, *, max_problems: int = 50) -> AuditVerificati
                 problems.append(f"{name} record {rid}: not in the audit trail (inserted outside the app)")
                 continue
             for c in cols:
-                now, audited = dump(rec[c]), state.get((name, rid, c))
+                now, audited = audit_value(c, rec[c]), state.get((name, rid, c))
                 if now != audited:
                     problems.append(f"{name} record {rid} field {c}: holds {now!r} but the audit trail last recorded "
                                     f"{audited!r} (changed outside the app)")
