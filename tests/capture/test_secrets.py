@@ -80,3 +80,20 @@ def test_session_cookies_secure_over_tls_only(app) -> None:
     assert cookies and all("Secure" in c and "HttpOnly" in c for c in cookies if c.startswith("ketapain_session"))
     plain = TestClient(app).post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PW})
     assert not any("Secure" in c for c in plain.headers.get_list("set-cookie"))
+
+
+def test_verify_accepts_a_trail_written_before_secrets_were_digested(app, clients, monkeypatch) -> None:
+    """Databases written by the earlier code hold the raw hash in the trail: verify still passes
+    on them, and still names a hash replaced afterwards."""
+    from ketapain.capture import audit
+
+    monkeypatch.setattr(audit, "audit_value", lambda field, value: audit.dump(value))  # the earlier rule
+    _secrets_flow(app, clients)
+    monkeypatch.undo()
+    sm = make_sessionmaker(app.state.engine)
+    with sm() as s:
+        assert any(v and v.startswith("$argon2") for v in s.execute(select(AuditLog.new_value)).scalars())
+        assert verify_audit(s).ok
+        s.execute(text("UPDATE users SET password_hash = 'x' WHERE username = 'nurse'"))
+        s.commit()
+        assert any("password_hash" in p for p in verify_audit(s).problems)
