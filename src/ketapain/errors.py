@@ -8,13 +8,23 @@ Hierarchy
     ├── ProtocolError(ValueError)      a protocol file or setting is invalid
     ├── DataError(ValueError)          a table, file, row or value is invalid
     ├── InstrumentError(ValueError)    questionnaire answers cannot be scored
-    └── ModelError(ValueError)         a statistical model cannot be fitted as asked
+    ├── ModelError(ValueError)         a statistical model cannot be fitted as asked
+    └── CaptureError                   the capture web app refuses a request (service layer)
+        ├── AuthenticationFailed(PermissionError)  wrong or missing credentials        -> HTTP 401
+        ├── PermissionDenied(PermissionError)      the role may not do this            -> HTTP 403
+        ├── NotFound(LookupError)                  no such record                      -> HTTP 404
+        ├── Conflict(ValueError)                   clashes with stored data            -> HTTP 409
+        │   └── StudyLocked                        the database is locked              -> HTTP 409
+        └── RateLimited(PermissionError)           too many failed logins              -> HTTP 429
 
     KetapainWarning(UserWarning)       base of all our warnings
     ├── SingularFitWarning             a variance component is estimated on its boundary (0)
     ├── ConvergenceWarning             an optimiser stopped before its tolerance
     ├── TwoStageTestingWarning         the carry-over pre-test / drop strategy was used
     └── ImputationWarning              values could not be imputed and stay missing
+
+The capture app maps its errors to HTTP status codes as shown; :class:`DataError` and
+:class:`InstrumentError` (bad input) become 422 there.
 
 Every message says what is wrong, where (file, row, column, parameter) and what is
 allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
@@ -27,6 +37,9 @@ in-memory DataFrame alike, so a message means the same line whichever way the da
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationFailed",
+    "CaptureError",
+    "Conflict",
     "ConvergenceWarning",
     "DataError",
     "FIRST_DATA_ROW",
@@ -35,8 +48,12 @@ __all__ = [
     "KetapainError",
     "KetapainWarning",
     "ModelError",
+    "NotFound",
+    "PermissionDenied",
     "ProtocolError",
+    "RateLimited",
     "SingularFitWarning",
+    "StudyLocked",
     "TwoStageTestingWarning",
 ]
 
@@ -63,6 +80,38 @@ class InstrumentError(KetapainError, ValueError):
 
 class ModelError(KetapainError, ValueError):
     """A statistical model cannot be fitted to the data as specified."""
+
+
+class CaptureError(KetapainError):
+    """Base class of the capture app's errors (service layer; the API maps them to HTTP codes)."""
+
+
+class AuthenticationFailed(CaptureError, PermissionError):
+    """Wrong or missing credentials (user name, password, session or patient token)."""
+
+
+class PermissionDenied(CaptureError, PermissionError):
+    """The user's role may not do this (the message never names blinded data)."""
+
+
+class NotFound(CaptureError, LookupError):
+    """No such record."""
+
+
+class Conflict(CaptureError, ValueError):
+    """The request clashes with stored data (a duplicate, a closed query, a used slot...)."""
+
+
+class StudyLocked(Conflict):
+    """The database is locked: writes are refused until the documented unlock."""
+
+
+class RateLimited(CaptureError, PermissionError):
+    """Too many failed logins; ``retry_after_s`` (seconds) says when to try again."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class KetapainWarning(UserWarning):

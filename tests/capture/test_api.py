@@ -208,3 +208,100 @@ def test_queries_questionnaires_visits(clients):
     assert clients["monitor"].post("/queries", {"table_name": "allocations", "record_id": 1, "text": "?"}).status_code == 404
     assert clients["nurse"].post(f"/queries/{qid}/answer", {"answer": "confirmed"}).json()["status"] == "answered"
     assert clients["monitor"].post(f"/queries/{qid}/close", {}).json()["status"] == "closed"
+
+
+# Regression tests for the server errors found by tests/capture/test_schemathesis.py (and by hand
+# on PostgreSQL while fixing them): each request below answered 500 before its fix.
+
+def test_update_with_null_for_a_never_empty_field_is_422_not_500(clients):
+    # schemathesis: PATCH /users/nurse {"reason": "msg", "full_name": null} -> IntegrityError (users.full_name NOT NULL)
+    r = clients["admin"].patch("/users/nurse", {"reason": "msg", "full_name": None})
+    assert r.status_code == 422 and [e["loc"] for e in r.json()["detail"]] == [["body", "full_name"]]
+    assert {u["username"]: u for u in clients["admin"].get("/users").json()}["nurse"]["full_name"] == "Dr nurse"
+    # schemathesis: PATCH /adverse-events/AE0001 {"reason": "msg", "causality": null} -> IntegrityError
+    pid = _patient(clients)
+    ae = clients["nurse"].post("/adverse-events", {"patient_id": pid, "period": 1, "term": "nausea", "severity": "mild",
+                                                   "serious": False, "causality": "possibly"}).json()["event_id"]
+    for field in ("causality", "severity", "serious", "term", "status"):
+        r = clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "msg", field: None})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", field], (field, r.text)
+    assert clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "date unknown", "onset_date": None}).status_code == 200
+    assert clients["nurse"].patch(f"/patients/{pid}", {"reason": "msg", "status": None}).status_code == 422
+    assert clients["nurse"].patch(f"/patients/{pid}", {"reason": "not weighed", "weight_kg": None}).json()["weight_kg"] is None
+
+
+def test_integers_beyond_the_database_range_are_422_not_500(app, clients):
+    pid = _patient(clients)
+    token = clients["nurse"].post(f"/patients/{pid}/diary-link").json()["token"]
+    huge = 2**63  # schemathesis: PATCH /diary/9223372036854775808/1 {"reason": "0"} -> OverflowError in the SQLite driver
+    r = TestClient(app).patch(f"/api/v1/diary/{huge}/1", json={"reason": "0"}, headers={"X-Patient-Token": token})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "period"]
+    big = 2**31  # over PostgreSQL's integer
+    nurse = clients["nurse"]
+    assert nurse.patch(f"/patients/{pid}/diary/1/{big}", {"reason": "x"}).status_code == 422
+    assert nurse.post(f"/patients/{pid}/diary", {"period": 1, "day": big}).status_code == 422
+    assert nurse.post("/infusions", {"patient_id": pid, "period": big, "infusion_date": str(TODAY)}).status_code == 422
+    assert nurse.post(f"/queries/{big}/answer", {"answer": "x"}).status_code == 422
+    assert nurse.patch(f"/concomitant/{big}", {"reason": "x"}).status_code == 422
+    assert clients["monitor"].post("/queries", {"table_name": "patients", "record_id": big, "text": "x"}).status_code == 422
+    assert clients["investigator"].get(f"/unblindings/{huge}").status_code == 422
+    assert clients["pharmacist"].get(f"/pharmacy/{pid}/{huge}").status_code == 422
+    assert nurse.patch(f"/patients/{pid}/diary/1/{2**31 - 1}", {"reason": "x"}).status_code == 404  # the largest allowed: no such day
+
+
+def test_export_is_documented_as_a_zip(app, clients):
+    # schemathesis (content_type_conformance): GET /export answered application/zip, documented as application/json
+    content = app.openapi()["paths"]["/api/v1/export"]["get"]["responses"]["200"]["content"]
+    assert list(content) == ["application/zip"]
+    r = clients["pharmacist"].get("/export")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip" and r.content[:2] == b"PK"
+
+
+def test_text_the_database_cannot_store_is_422_not_500(app, clients):
+    # PostgreSQL refuses NUL characters in text and strings longer than a varchar column: each request was a 500 there
+    pid = _patient(clients)
+    nurse = clients["nurse"]
+    ae = {"patient_id": pid, "period": 1, "severity": "mild", "serious": False, "causality": "possibly"}
+    assert nurse.post("/adverse-events", {**ae, "term": "a\x00b"}).status_code == 422
+    assert nurse.post("/adverse-events", {**ae, "term": "t" * 201}).status_code == 422  # adverse_events.term is varchar(200)
+    assert nurse.post("/adverse-events", {**ae, "term": "t" * 200}).status_code == 201
+    assert nurse.post(f"/allocations/{pid}/1/replace-kit", {"reason": "a\x00"}).status_code == 422
+    assert clients["admin"].post("/users", {"username": "zz1", "role": "nurse", "password": "long-enough-1",
+                                            "full_name": "a\x00"}).status_code == 422
+    assert TestClient(app).post("/api/v1/auth/login", json={"username": "a\x00", "password": "b"}).status_code == 422
+    for path in ("/patients/P%00", "/allocations?patient_id=%00", "/audit?table=%00", "/queries?status=%00"):
+        r = clients["admin"].get(path)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] in ("path", "query"), (path, r.text)
+
+
+def test_nan_and_infinity_in_json_bodies_are_422(clients):
+    # Python's JSON parser reads NaN/Infinity: PostgreSQL's json refused them (500), and an
+    # infinite pain duration was stored, then broke the export (422 "invalid trial data")
+    nurse = clients["nurse"]
+
+    def raw(path: str, body: str):
+        return nurse.client.post("/api/v1" + path, content=body, headers={"X-CSRF-Token": nurse.csrf, "content-type": "application/json"})
+
+    assert raw("/screenings", '{"answers": {"age": NaN}}').status_code == 422
+    assert raw("/screenings", '{"answers": {"age": Infinity}}').status_code == 422
+    r = raw("/patients", '{"sex": "F", "age_years": 50, "pain_type": "radiculopathy", "pain_duration_years": Infinity}')
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "pain_duration_years"]
+    assert clients["nurse"].get("/patients").json() == []
+
+
+def test_dates_near_the_ends_of_the_calendar_are_422_not_500(clients):
+    # an infusion on 9999-12-31 was stored, then the diary of that period overflowed the date type (500)
+    pid = _patient(clients)
+    nurse = clients["nurse"]
+    r = nurse.post("/infusions", {"patient_id": pid, "period": 2, "infusion_date": "9999-12-31"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "infusion_date"]
+    assert nurse.post(f"/patients/{pid}/diary", {"period": 2, "day": 1}).status_code == 409  # period 2 has not started
+    assert nurse.post("/visits", {"patient_id": pid, "visit": "end_period_3", "visit_date": "0001-01-01"}).status_code == 422
+    assert nurse.post("/screenings", {"answers": ELIGIBLE, "screening_date": "1899-12-31"}).status_code == 422
+    assert nurse.post("/infusions", {"patient_id": pid, "period": 2, "infusion_date": "2100-12-31"}).status_code == 201
+    assert nurse.get(f"/patients/{pid}/schedule").status_code == 200
+
+
+def test_page_with_a_nul_in_the_patient_id_is_404_not_500(clients):
+    # the casebook page takes the id from the URL (no API parameter type): on PostgreSQL the lookup was a 500
+    assert clients["nurse"].client.get("/patients/P%00").status_code == 404

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict, StudyLocked
 from ketapain.capture.app import prepare_database
 from ketapain.capture.audit import Actor, audited_bulk_insert, verify_audit
 from ketapain.capture.db import make_engine, make_sessionmaker
 from ketapain.capture.models import AuditLog, Concomitant, DiaryEntry, Infusion, Study
 from ketapain.capture.schemas import DiaryEntryCreate
 from ketapain.capture.services import Context, demo, diary
+from ketapain.errors import Conflict, StudyLocked
 from ketapain.instruments import score
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial

@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import func, select
 
 from ketapain.capture import create_app
-from ketapain.capture._errors import Conflict
 from ketapain.capture.audit import Actor, verify_audit
 from ketapain.capture.db import make_engine, make_sessionmaker, upgrade
 from ketapain.capture.models import AuditLog, DiaryEntry, Infusion
 from ketapain.capture.schemas import DiaryEntryCreate
 from ketapain.capture.services import Context, demo, diary
 from ketapain.data import TrialData
+from ketapain.errors import Conflict
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 

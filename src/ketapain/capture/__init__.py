@@ -7,10 +7,10 @@ See ``docs/capture.md``.
 
 from __future__ import annotations
 
-from ketapain.capture._errors import AuthenticationFailed, CaptureError, Conflict, NotFound, PermissionDenied, RateLimited, StudyLocked
 from ketapain.capture.app import create_app, prepare_database
 from ketapain.capture.audit import Actor, AuditVerification, verify_audit
 from ketapain.capture.config import Settings
+from ketapain.errors import AuthenticationFailed, CaptureError, Conflict, NotFound, PermissionDenied, RateLimited, StudyLocked
 
 __all__ = [
     "Actor",

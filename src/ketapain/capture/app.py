@@ -19,15 +19,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, func, select, text
 
 from ketapain import __version__
-from ketapain.capture._errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, RateLimited
 from ketapain.capture.api import api_router
 from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.db import make_engine, make_sessionmaker, upgrade
 from ketapain.capture.models import Patient
 from ketapain.capture.security import LoginLimiter
-from ketapain.capture.services import Context, demo as demo_service, study, users
-from ketapain.errors import KetapainError
+from ketapain.capture.services import Context, study, users
+from ketapain.capture.services import demo as demo_service
+from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
 from ketapain.protocol import load_protocol
 
 __all__ = ["create_app", "prepare_database"]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ketapain.capture._errors import PermissionDenied
+from ketapain.errors import PermissionDenied
 
 __all__ = [
     "BLINDED_FIELDS",

@@ -1,5 +1,9 @@
 """Request and response schemas (pydantic): ``*Create`` / ``*Update`` in, ``*Public`` out.
 
+In an ``*Update`` model a field left out keeps the stored value; ``null`` clears a value that
+may be empty (a weight, an onset date) and is refused (422) for one that may not (a status,
+a severity, a user's name).
+
 Bad input is refused by these models with one message per field (HTTP 422). Allocation data
 never appear in a ``*Public`` model: they are added, for unblinded viewers only, by
 :func:`ketapain.capture.roles.allocation_view`.
@@ -16,44 +20,79 @@ from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
 
 __all__ = [
     "AdverseEventCreate", "AdverseEventPublic", "AdverseEventUpdate", "ConcomitantCreate", "ConcomitantPublic",
-    "ConcomitantUpdate", "DiaryChange", "DiaryEntryCreate", "DiaryEntryPublic", "EmergencyUnblind", "InfusionCreate",
-    "InfusionPublic", "KitReplace", "LockRequest", "LoginRequest", "PatientCreate", "PatientPublic", "PatientUpdate",
-    "QueryAnswer", "QueryClose", "QueryCreate", "QueryPublic", "QuestionnaireCreate", "QuestionnairePublic",
-    "ScreeningCreate", "ScreeningPublic", "SignRequest", "SignaturePublic", "UnlockRequest", "UserCreate", "UserPublic",
-    "UserUpdate", "VisitCreate",
+    "ConcomitantUpdate", "DB_INT_MAX", "DiaryChange", "DiaryEntryCreate", "DiaryEntryPublic", "EmergencyUnblind",
+    "FIRST_DATE", "InfusionCreate", "InfusionPublic", "KitReplace", "LAST_DATE", "LockRequest", "LoginRequest",
+    "NO_NUL", "PatientCreate", "PatientPublic", "PatientUpdate", "QueryAnswer", "QueryClose", "QueryCreate",
+    "QueryPublic", "QuestionnaireCreate", "QuestionnairePublic", "ScreeningCreate", "ScreeningPublic", "SignRequest",
+    "SignaturePublic", "UnlockRequest", "UserCreate", "UserPublic", "UserUpdate", "VisitCreate",
 ]
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+DB_INT_MAX = 2**31 - 1
+"""Largest value of an INTEGER column (PostgreSQL's 32-bit ``integer``). Periods, days and
+record ids above it are refused with 422; unbounded, they overflowed in the database driver
+(SQLite: above 2**63 - 1; PostgreSQL: above 2**31 - 1) and the request failed with a 500."""
+
+NO_NUL = r"^[^\x00]*$"
+"""Pattern of every stored or looked-up string: no NUL character. PostgreSQL text cannot hold
+one (the driver raised, a 500); it is refused with 422 on both databases."""
+
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2100, 12, 31)
+"""Clinical dates (screening, infusion, visit, onset) lie in FIRST_DATE..LAST_DATE: the
+schedule, diary days and exports add days to them (and pandas holds dates only up to
+2262-04-11); a date near the calendar's ends overflowed there (a 500)."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)]
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
+Detail = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
+FullName = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+Date = Annotated[dt.date, Field(ge=FIRST_DATE, le=LAST_DATE, description="1900-01-01..2100-12-31")]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Pain = Annotated[float, Field(ge=0, le=10)]
+Period = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+PeriodOrBaseline = Annotated[int, Field(ge=0, le=DB_INT_MAX, description="0 = baseline (before the first period)")]
+Day = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+RecordId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 Role = Literal["admin", "investigator", "nurse", "pharmacist", "statistician", "monitor"]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities (JSON's non-standard NaN/Infinity, which the body parser reads) are
+    # refused: PostgreSQL's json refuses them and a stored one broke the response and export
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _omit_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _keep() -> Any:
+    """Default of an ``*Update`` field whose column is never empty: left out, the stored value
+    is kept; sent as ``null``, the request is refused with 422 (the document says: not null)."""
+    return Field(None, json_schema_extra=_omit_default)
+
+
 class LoginRequest(_In):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
 class UserCreate(_In):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
-    full_name: Annotated[str, StringConstraints(max_length=200)] = ""
+    full_name: FullName = ""
     role: Role
     password: Annotated[str, StringConstraints(min_length=10, max_length=1000)]
 
 
 class UserUpdate(_In):
-    full_name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    role: Role | None = None
+    full_name: FullName = _keep()
+    role: Role = _keep()
     password: Annotated[str, StringConstraints(min_length=10, max_length=1000)] | None = None
-    status: Literal["active", "disabled"] | None = None
+    status: Literal["active", "disabled"] = _keep()
     reason: Text
 
 
@@ -66,7 +105,7 @@ class UserPublic(_Out):
 
 
 class ScreeningCreate(_In):
-    screening_date: dt.date | None = None
+    screening_date: Date | None = None
     answers: dict[str, bool | int | float | str | None] = Field(description="Screening answers by protocol field name.")
     dn4_items: dict[str, Literal[0, 1]] | None = Field(None, description="The ten DN4 answers ('1'..'10' -> 0/1).")
     outcome: Literal["refused", "other"] | None = Field(None, description="Set only when an eligible person is not randomised.")
@@ -104,7 +143,7 @@ class PatientUpdate(_In):
     pain_duration_years: Annotated[float, Field(ge=0)] | None = None
     pain_type_detail: Text | None = None
     site_id: Id | None = None
-    status: Literal["active", "withdrawn", "deleted"] | None = None
+    status: Literal["active", "withdrawn", "deleted"] = _keep()
     reason: Text
 
 
@@ -128,8 +167,8 @@ class KitReplace(_In):
 
 class InfusionCreate(_In):
     patient_id: Id
-    period: Annotated[int, Field(ge=1)]
-    infusion_date: dt.date
+    period: Period
+    infusion_date: Date
     pre_infusion_pain: Pain | None = None
     weight_kg: Annotated[float, Field(ge=20, le=300)] | None = None
     kit_code: Annotated[str, StringConstraints(max_length=32)] | None = None
@@ -146,13 +185,13 @@ class InfusionPublic(_Out):
 
 
 class DiaryEntryCreate(_In):
-    period: Annotated[int, Field(ge=1)]
-    day: Annotated[int, Field(ge=1)]
+    period: Period
+    day: Day
     avg_pain: Pain | None = None
     max_pain: Pain | None = None
     night_pain: Pain | None = None
     extra_analgesics: bool | None = None
-    extra_analgesics_detail: Annotated[str, StringConstraints(max_length=500)] | None = None
+    extra_analgesics_detail: Detail | None = None
     device_time: dt.datetime | None = Field(None, description="The phone's clock when the entry was made (ISO 8601).")
 
 
@@ -161,7 +200,7 @@ class DiaryChange(_In):
     max_pain: Pain | None = None
     night_pain: Pain | None = None
     extra_analgesics: bool | None = None
-    extra_analgesics_detail: Annotated[str, StringConstraints(max_length=500)] | None = None
+    extra_analgesics_detail: Detail | None = None
     reason: Text
 
 
@@ -182,7 +221,7 @@ class DiaryEntryPublic(_Out):
 class VisitCreate(_In):
     patient_id: Id
     visit: Id
-    visit_date: dt.date
+    visit_date: Date
 
 
 class QuestionnaireCreate(_In):
@@ -202,21 +241,21 @@ class QuestionnairePublic(_Out):
 
 class AdverseEventCreate(_In):
     patient_id: Id
-    period: Annotated[int, Field(ge=0)]
-    term: Text
+    period: PeriodOrBaseline
+    term: Term
     severity: Literal[SEVERITIES]  # type: ignore[valid-type]
     serious: bool
     causality: Literal[CAUSALITIES]  # type: ignore[valid-type]
-    onset_date: dt.date | None = None
+    onset_date: Date | None = None
 
 
 class AdverseEventUpdate(_In):
-    term: Text | None = None
-    severity: Literal[SEVERITIES] | None = None  # type: ignore[valid-type]
-    serious: bool | None = None
-    causality: Literal[CAUSALITIES] | None = None  # type: ignore[valid-type]
-    onset_date: dt.date | None = None
-    status: Literal["active", "deleted"] | None = None
+    term: Term = _keep()
+    severity: Literal[SEVERITIES] = _keep()  # type: ignore[valid-type]
+    serious: bool = _keep()
+    causality: Literal[CAUSALITIES] = _keep()  # type: ignore[valid-type]
+    onset_date: Date | None = None
+    status: Literal["active", "deleted"] = _keep()
     reason: Text
 
 
@@ -234,14 +273,14 @@ class AdverseEventPublic(_Out):
 
 class ConcomitantCreate(_In):
     patient_id: Id
-    period: Annotated[int, Field(ge=0)]
+    period: PeriodOrBaseline
     drug_class: Literal[DRUG_CLASSES]  # type: ignore[valid-type]
     drug_name: Text | None = None
 
 
 class ConcomitantUpdate(_In):
     drug_name: Text | None = None
-    status: Literal["active", "deleted"] | None = None
+    status: Literal["active", "deleted"] = _keep()
     reason: Text
 
 
@@ -256,7 +295,7 @@ class ConcomitantPublic(_Out):
 
 class QueryCreate(_In):
     table_name: Id
-    record_id: int
+    record_id: RecordId
     field: Id | None = None
     text: Text
 
@@ -310,6 +349,6 @@ class SignaturePublic(_Out):
 
 class EmergencyUnblind(_In):
     patient_id: Id
-    period: Annotated[int, Field(ge=1)]
+    period: Period
     reason: Text
     password: Annotated[str, StringConstraints(min_length=1)]

@@ -24,7 +24,7 @@ from collections import deque
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ketapain.capture._errors import RateLimited
+from ketapain.errors import RateLimited
 
 __all__ = [
     "CSRF_COOKIE",
@@ -87,7 +87,7 @@ class LoginLimiter:
     >>> lim.check("alice", now=2)
     Traceback (most recent call last):
     ...
-    ketapain.capture._errors.RateLimited: too many failed logins; try again in 58 s
+    ketapain.errors.RateLimited: too many failed logins; try again in 58 s
     >>> lim.check("alice", now=61)
     """
 

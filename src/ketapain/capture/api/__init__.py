@@ -1,13 +1,69 @@
-"""The JSON API under ``/api/v1``: one router per resource (see ``docs/capture.md``)."""
+"""The JSON API under ``/api/v1``: one router per resource (see ``docs/capture.md``).
+
+=======================  ==================================================================
+module                   routes (under ``/api/v1``)
+=======================  ==================================================================
+``auth``                 ``/auth/login``, ``/auth/logout``, ``/auth/me``
+``users``                ``/users``, ``/users/{username}``
+``screenings``           ``/screenings``
+``patients``             ``/patients``, ``/patients/{patient_id}``
+``diary_links``          ``/patients/{patient_id}/diary-link``, ``…/diary-link/revoke``
+``signatures``           ``/patients/{patient_id}/signatures``
+``randomisation``        ``/patients/{patient_id}/randomise``, ``/allocations``,
+                         ``/allocations/{patient_id}/{period}/replace-kit``
+``pharmacy``             ``/pharmacy/{patient_id}/{period}``
+``unblindings``          ``/unblindings``, ``/unblindings/{unblinding_id}``
+``notifications``        ``/notifications``
+``infusions``            ``/infusions``
+``diary``                ``/diary``, ``/diary/{period}/{day}`` (patient token);
+                         ``/patients/{patient_id}/diary``, ``…/diary/{period}/{day}`` (staff)
+``compliance``           ``/compliance``, ``/diary-missing-today``
+``visits``               ``/visits``, ``/patients/{patient_id}/schedule``
+``questionnaires``       ``/questionnaires``
+``adverse_events``       ``/adverse-events``, ``/adverse-events/{event_id}``
+``concomitant``          ``/concomitant``, ``/concomitant/{record_id}``
+``queries``              ``/queries``, ``/queries/{query_id}/answer``, ``…/close``
+``lock``                 ``/lock``, ``/unlock``
+``export``               ``/export``
+``audit``                ``/audit``
+=======================  ==================================================================
+
+Dependencies (settings, session, staff or patient context) are in :mod:`.deps`.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api import admin, auth, clinical, patients, randomisation, users
+from ketapain.capture.api import (
+    adverse_events,
+    audit,
+    auth,
+    compliance,
+    concomitant,
+    diary,
+    diary_links,
+    export,
+    infusions,
+    lock,
+    notifications,
+    patients,
+    pharmacy,
+    queries,
+    questionnaires,
+    randomisation,
+    screenings,
+    signatures,
+    unblindings,
+    users,
+    visits,
+)
 
 __all__ = ["api_router"]
 
+_ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, pharmacy, unblindings, notifications,
+            infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
+
 api_router = APIRouter(prefix="/api/v1")
-for _m in (auth, users, patients, randomisation, clinical, admin):
+for _m in _ROUTERS:
     api_router.include_router(_m.router)

@@ -1,22 +1,25 @@
-"""FastAPI dependencies: settings, a database session per request, the authenticated context."""
+"""FastAPI dependencies (settings, a database session per request, the authenticated context) and
+the ``Annotated`` types of path and query parameters (``PathInt``, ``PathStr``, ``QueryStr``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from ketapain.capture._errors import AuthenticationFailed, PermissionDenied
 from ketapain.capture.audit import Actor
 from ketapain.capture.config import Settings
+from ketapain.capture.schemas import DB_INT_MAX, NO_NUL
 from ketapain.capture.security import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
 from ketapain.capture.services.diary import patient_from_token
 from ketapain.capture.services.users import session_user
+from ketapain.errors import AuthenticationFailed, PermissionDenied
 
-__all__ = ["PATIENT_TOKEN_HEADER", "CtxDep", "PatientCtxDep", "SessionDep", "SettingsDep", "get_session", "get_settings"]
+__all__ = ["PATIENT_TOKEN_HEADER", "CtxDep", "PathInt", "PathStr", "PatientCtxDep", "QueryStr", "SessionDep", "SettingsDep", "get_session",
+           "get_settings"]
 
 PATIENT_TOKEN_HEADER = "X-Patient-Token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -34,6 +37,13 @@ def get_session(request: Request) -> Iterator[Session]:
         finally:
             session.rollback()
 
+
+PathInt = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+"""A period, day or record id in the path: 1..DB_INT_MAX (larger values overflowed the database driver)."""
+PathStr = Annotated[str, Path(pattern=NO_NUL)]
+"""An id in the path (patient, event, user name): no NUL character (PostgreSQL cannot compare one)."""
+QueryStr = Annotated[str | None, Query(pattern=NO_NUL)]
+"""An optional filter in the query string: no NUL character."""
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep
+from ketapain.capture.api.deps import CtxDep, PathStr
 from ketapain.capture.schemas import UserCreate, UserPublic, UserUpdate
 from ketapain.capture.services import users
 
@@ -24,7 +24,7 @@ def create_user(body: UserCreate, ctx: CtxDep):  # noqa: ANN201
 
 
 @router.patch("/{username}", response_model=UserPublic)
-def update_user(username: str, body: UserUpdate, ctx: CtxDep):  # noqa: ANN201
+def update_user(username: PathStr, body: UserUpdate, ctx: CtxDep):  # noqa: ANN201
     u = users.update_user(ctx, username, body)
     ctx.session.commit()
     return u

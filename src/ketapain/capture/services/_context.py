@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketapain.capture import roles
-from ketapain.capture._errors import AuthenticationFailed, NotFound
 from ketapain.capture.audit import Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.models import Base, Patient, Study, User
 from ketapain.capture.security import verify_password
+from ketapain.errors import AuthenticationFailed, NotFound
 from ketapain.protocol import Protocol
 
 __all__ = ["Context"]
@@ -42,7 +42,13 @@ class Context:
         roles.require(self.actor.role, action)
 
     def one(self, model: type[M], what: str, **where: Any) -> M:
-        obj = self.session.execute(select(model).filter_by(**where)).scalars().first()
+        """The record of ``model`` matching ``where`` (column=value), else :class:`NotFound`.
+
+        A value with a NUL character matches nothing (no stored text holds one) and is not
+        sent to the database: PostgreSQL refuses it (the pages, which take ids from the URL,
+        answered 500)."""
+        nul = any(isinstance(v, str) and "\x00" in v for v in where.values())
+        obj = None if nul else self.session.execute(select(model).filter_by(**where)).scalars().first()
         if obj is None:
             raise NotFound(f"{what} not found: " + ", ".join(f"{k}={v!r}" for k, v in where.items()))
         return obj

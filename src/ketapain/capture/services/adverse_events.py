@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import AdverseEvent, Concomitant
 from ketapain.capture.schemas import AdverseEventCreate, AdverseEventUpdate, ConcomitantCreate, ConcomitantUpdate
 from ketapain.capture.services._context import Context
+from ketapain.errors import Conflict
 
 __all__ = ["add_concomitant", "create_event", "list_concomitant", "list_events", "update_concomitant", "update_event"]
 

@@ -20,7 +20,6 @@ import pandas as pd
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import Allocation, QuestionnaireResponse, Screening, Study
 from ketapain.capture.schemas import (
     AdverseEventCreate,
@@ -33,7 +32,7 @@ from ketapain.capture.schemas import (
 from ketapain.capture.services import adverse_events, diary, infusions, patients
 from ketapain.capture.services._context import Context
 from ketapain.data import TrialData
-from ketapain.errors import DataError
+from ketapain.errors import Conflict, DataError
 from ketapain.instruments import score_frame
 
 __all__ = ["DEMO_REASON", "import_trial", "save_responses"]

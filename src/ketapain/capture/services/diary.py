@@ -17,17 +17,11 @@ import pandas as pd
 from sqlalchemy import select, tuple_
 
 from ketapain.capture import audit
-from ketapain.capture._errors import (
-    AuthenticationFailed,
-    Conflict,
-    NotFound,
-    PermissionDenied,
-)
 from ketapain.capture.models import DiaryEntry, Infusion, Patient, PatientToken
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import new_token, token_digest
 from ketapain.capture.services._context import Context
-from ketapain.errors import DataError
+from ketapain.errors import AuthenticationFailed, Conflict, DataError, NotFound, PermissionDenied
 
 __all__ = ["change_entry", "compliance", "issue_token", "missing_today", "patient_from_token", "read_diary",
            "revoke_tokens", "submit_entries", "submit_entry"]

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from ketapain import __version__
 from ketapain.capture import audit
-from ketapain.capture._errors import PermissionDenied
 from ketapain.capture.models import AdverseEvent, Allocation, Concomitant, DiaryEntry, Infusion, Patient, QuestionnaireResponse, Screening
 from ketapain.capture.services._context import Context
 from ketapain.data import SCHEMAS, TrialData
+from ketapain.errors import PermissionDenied
 
 __all__ = ["export_trial"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import Allocation, Infusion
 from ketapain.capture.schemas import InfusionCreate
 from ketapain.capture.services._context import Context
+from ketapain.errors import Conflict
 
 __all__ = ["list_infusions", "record_infusion"]
 

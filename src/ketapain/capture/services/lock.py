@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import Study
 from ketapain.capture.services._context import Context
+from ketapain.errors import Conflict
 
 __all__ = ["lock_database", "lock_status", "unlock_database"]
 

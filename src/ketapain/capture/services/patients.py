@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import Patient, Screening
 from ketapain.capture.schemas import PatientCreate, PatientUpdate
 from ketapain.capture.services._context import Context
+from ketapain.errors import Conflict
 
 __all__ = ["enrol", "get_patient", "list_patients", "update_patient"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict, NotFound, PermissionDenied
 from ketapain.capture.models import AUDITED_TABLES, DataQuery
 from ketapain.capture.roles import BLINDED_FIELDS
 from ketapain.capture.schemas import QueryAnswer, QueryClose, QueryCreate
 from ketapain.capture.services._context import Context
+from ketapain.errors import Conflict, NotFound, PermissionDenied
 
 __all__ = ["answer_query", "close_query", "list_queries", "raise_query"]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import QuestionnaireResponse
 from ketapain.capture.schemas import QuestionnaireCreate
 from ketapain.capture.services._context import Context
-from ketapain.errors import DataError
+from ketapain.errors import Conflict, DataError
 from ketapain.instruments import score
 
 __all__ = ["list_responses", "save_response"]

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict, NotFound
 from ketapain.capture.models import Allocation, Infusion, Patient, Screening, SpareKit
 from ketapain.capture.roles import allocation_view
 from ketapain.capture.services._context import Context
+from ketapain.errors import Conflict, NotFound
 from ketapain.operations import prepare_infusions
 
 __all__ = ["allocations", "preparation", "randomise", "replace_kit"]

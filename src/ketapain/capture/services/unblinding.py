@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import NotFound
 from ketapain.capture.models import Allocation, Notification, Unblinding, User
 from ketapain.capture.services._context import Context
+from ketapain.errors import NotFound
 
 __all__ = ["emergency_unblind", "get_unblinding", "list_notifications"]
 

@@ -8,13 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketapain.capture import audit
-from ketapain.capture._errors import AuthenticationFailed, Conflict
 from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.models import User, UserSession
 from ketapain.capture.schemas import UserCreate, UserUpdate
 from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
 from ketapain.capture.services._context import Context
+from ketapain.errors import AuthenticationFailed, Conflict
 
 __all__ = ["bootstrap_admin", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
 

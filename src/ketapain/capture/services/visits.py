@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from ketapain.capture import audit
-from ketapain.capture._errors import Conflict
 from ketapain.capture.models import Infusion, VisitRecord
 from ketapain.capture.schemas import VisitCreate
 from ketapain.capture.services._context import Context
-from ketapain.errors import DataError
+from ketapain.errors import Conflict, DataError
 
 __all__ = ["record_visit", "schedule"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from ketapain.capture.api.admin import export_zip
+from ketapain.capture.api.export import export_zip
 from ketapain.capture.models import AUDITED_TABLES
 from ketapain.capture.roles import BLINDED_FIELDS
 from ketapain.capture.schemas import QueryAnswer, QueryClose, QueryCreate

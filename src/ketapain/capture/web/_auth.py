@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ketapain.capture._errors import AuthenticationFailed, PermissionDenied, RateLimited
 from ketapain.capture.api.deps import SessionDep, SettingsDep
 from ketapain.capture.schemas import UserCreate
 from ketapain.capture.security import CSRF_COOKIE, SESSION_COOKIE, csrf_matches, new_token
 from ketapain.capture.services import users
 from ketapain.capture.web._common import PageDep, render, verify_form
+from ketapain.errors import AuthenticationFailed, PermissionDenied, RateLimited
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "ketapain_login_csrf"

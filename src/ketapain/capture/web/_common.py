@@ -13,7 +13,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
 from ketapain.capture import roles
-from ketapain.capture._errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, RateLimited
 from ketapain.capture.api.deps import SessionDep, SettingsDep
 from ketapain.capture.audit import Actor
 from ketapain.capture.models import User
@@ -21,7 +20,7 @@ from ketapain.capture.security import CSRF_FIELD, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
 from ketapain.capture.services.users import session_user
 from ketapain.capture.web.i18n import LANG_COOKIE, LANGS, negotiate, translator
-from ketapain.errors import KetapainError
+from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
 
 __all__ = ["NotLoggedIn", "Page", "PageDep", "env", "error_response", "lang_of", "render", "verify_form"]
 

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from ketapain.capture._errors import PermissionDenied
 from ketapain.capture.api.deps import SessionDep, SettingsDep
 from ketapain.capture.audit import Actor
 from ketapain.capture.models import DiaryEntry, Infusion
@@ -24,7 +23,7 @@ from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import csrf_matches, token_digest
 from ketapain.capture.services import Context, diary
 from ketapain.capture.web._common import lang_of, render
-from ketapain.errors import DataError
+from ketapain.errors import DataError, PermissionDenied
 
 router = APIRouter()
 ITEMS = ("avg_pain", "max_pain", "night_pain")

@@ -1,0 +1,25 @@
+"""``/api/v1``: record a visit, a patient's visit schedule (out-of-window flags)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ketapain.capture.api.deps import CtxDep, PathStr
+from ketapain.capture.schemas import VisitCreate
+from ketapain.capture.services import visits
+
+router = APIRouter(tags=["visits"])
+
+
+@router.post("/visits", status_code=201)
+def record_visit(body: VisitCreate, ctx: CtxDep) -> dict[str, Any]:
+    v = visits.record_visit(ctx, body)
+    ctx.session.commit()
+    return {"patient_id": v.patient_id, "visit": v.visit, "visit_date": v.visit_date}
+
+
+@router.get("/patients/{patient_id}/schedule")
+def schedule(patient_id: PathStr, ctx: CtxDep) -> list[dict[str, Any]]:
+    return visits.schedule(ctx, patient_id)
