@@ -338,7 +338,6 @@ def _icc(vals: np.ndarray, arm_of: np.ndarray, sequence: np.ndarray, T: int, n: 
 
 
 def _table3(b: Batch, trial: np.ndarray, T: int, arms: list[str], out: dict[str, np.ndarray]) -> None:
-    N = trial.size
     for visit, entry in b.questionnaires.items():
         column = entry["column"]
         for inst, items in entry.items():

@@ -8,7 +8,6 @@ import datetime as dt
 import html
 import re
 
-import pytest
 from sqlalchemy import select
 
 from ketapain.capture.models import Allocation, DiaryEntry, QuestionnaireResponse
