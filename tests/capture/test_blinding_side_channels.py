@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, select
 
 from ketapain.capture.audit import row_hash
 from ketapain.capture.models import (
     AdverseEvent,
     Allocation,
+    AuditLog,
     Concomitant,
     DataQuery,
     DiaryEntry,
@@ -530,23 +531,28 @@ def test_kit_replacement_from_spares_of_different_arms_is_the_same(app, clients,
             assert used == [t.arms[3], t.arms[3]]
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "known leak (issue 7, reported): services/randomisation.replace_kit takes a spare of the allocation's own arm "
-    "and answers 409 'no spare kit is available for this allocation' once that arm's spares are used up while "
-    "other arms still have some -- a blinded nurse then learns which allocations share an arm"))
 def test_spare_kits_running_out_does_not_depend_on_the_arm(app, clients, twins):
-    """When the spares of one arm are used up, replacing a kit of that arm and a kit of
-    another arm must still look the same to a blinded role (both refused, or both served)."""
+    """Replacements are refused only when the reserve guaranteed for every arm (the smallest
+    number of spares loaded for any arm) is used up -- never because one arm's spares ran out:
+    replacing A's period-3 kit again and again is served until that reserve is reached, even
+    though all those spares come from one arm, and then A's and B's (another arm) replacements
+    are refused alike (same SQL, same answer)."""
     a, b, _ = twins
     nurse = clients["nurse"]
     with app.state.sessionmaker() as s:
-        left = s.execute(select(SpareKit.id).where(SpareKit.status == "available", SpareKit.treatment == a.arms[3])).all()
-    for _ in left:  # use up the spares of A's period-3 arm by replacing A's period-3 kit (a "damaged" kit each time)
+        per_arm = dict(s.execute(select(SpareKit.treatment, func.count()).group_by(SpareKit.treatment)).all())
+        used = s.execute(select(func.count()).select_from(SpareKit).where(SpareKit.status == "used")).scalar_one()
+    capacity = min(per_arm[arm] for arm in app.state.protocol.arm_codes)
+    assert a.arms[3] != b.arms[3] and 0 < used < capacity
+    for _ in range(capacity - used):
         assert nurse.post(f"/allocations/{a.patient_id}/3/replace-kit", {"reason": "dropped"}).status_code == 200
+    r = nurse.post(f"/allocations/{a.patient_id}/3/replace-kit", {"reason": "dropped"})
+    assert r.status_code == 409 and f"({capacity} replacements of {capacity})" in r.json()["detail"]
     with app.state.sessionmaker() as s:
         def available(arm: str) -> int:
             return len(s.execute(select(SpareKit.id).where(SpareKit.status == "available", SpareKit.treatment == arm)).all())
-        assert available(a.arms[3]) == 0 and available(b.arms[3]) > 0, "precondition: only A's period-3 arm has no spare left"
+        # the refusal is arm-blind: both twins' arms still have spares on the shelf
+        assert available(b.arms[3]) > 0 and sum(available(arm) for arm in per_arm) > 0
     for t in (a, b):
         t.names["kit3"] = nurse.get(f"/allocations?patient_id={t.patient_id}").json()[2]["kit_code"]
     compare(app, nurse, Probe("POST", "/allocations/{pid}/3/replace-kit", {"reason": "vial broken"}), (a, b), "nurse")
@@ -563,7 +569,7 @@ def recover_hidden_values(rows: list[dict[str, Any]], candidates: dict[str, list
     for r in rows:
         gap = next((g for g in range(1, len(candidates) + 1) if r["seq"] - g - 1 in by_seq), 0)
         before = by_seq.get(r["seq"] - gap - 1)
-        if not gap or before is None or before["at"] != r["at"]:
+        if not gap or before is None or before["at"] != r["at"] or "hash" not in r or "hash" not in before:
             continue
         for fields in itertools.permutations(candidates, gap):
             for values in itertools.product(*(candidates[f] for f in fields)):
@@ -581,10 +587,6 @@ AUDIT_READERS = tuple(r for r in BLINDED_STAFF if can(r, "audit.read"))
 
 
 @pytest.mark.parametrize("role", AUDIT_READERS)
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "known leak (issue 7, reported): GET /api/v1/audit gives blinded roles the 'hash' of every visible row; the rows "
-    "left out (allocations.sequence/treatment at list loading) are chained in between and hold one of a handful of "
-    "values, so hashing the guesses (audit.row_hash, public) rebuilds the whole randomisation list"))
 def test_audit_hash_chain_does_not_reveal_the_hidden_rows(app, clients, twins, role):
     """The audit rows hidden from a blinded role (sequence and treatment of an allocation)
     cannot be rebuilt from what its audit listing shows (``seq``, ``at``, ``hash`` of the
@@ -595,9 +597,26 @@ def test_audit_hash_chain_does_not_reveal_the_hidden_rows(app, clients, twins, r
     for t in (a, b):
         rows = clients[role].get(f"/audit?table=allocations&record_id={t.rows['alloc_row1']}").json()
         assert rows and not any(r["field"] in candidates for r in rows), "precondition: the listing hides the arm"
+        assert not any("hash" in r for r in rows)
         found = recover_hidden_values(rows, candidates)
         if found:
             truth = {"sequence": t.sequence, "treatment": t.arms[1]}
             assert found == truth, (found, truth)  # what is rebuilt is the true allocation
             pytest.fail(f"{role}: GET /api/v1/audit?table=allocations&record_id={t.rows['alloc_row1']} lets a blinded "
                         f"role rebuild {found} of patient {t.patient_id} period 1 from the hash chain")
+
+
+def test_hash_chain_attack_works_when_hashes_are_shown(app, clients, twins):
+    """Control for the test above: on the same record, the trail with the hashes (read from the
+    database) and the arm rows left out -- what a blinded listing showed before hashes were
+    withheld -- gives the true allocation back to :func:`recover_hidden_values`."""
+    a, _b, _ = twins
+    arms = list(app.state.protocol.arm_codes)
+    candidates = {"sequence": ["-".join(p) for p in itertools.permutations(arms)], "treatment": arms}
+    with app.state.sessionmaker() as s:
+        trail = s.execute(select(AuditLog).where(AuditLog.table_name == "allocations",
+                                                 AuditLog.record_id == str(a.rows["alloc_row1"]))).scalars().all()
+        rows = [{k: getattr(r, k) for k in ("seq", "at", "username", "action", "table_name", "record_id", "field",
+                                            "old_value", "new_value", "reason", "hash")}
+                for r in trail if r.field not in candidates]
+    assert recover_hidden_values(rows, candidates) == {"sequence": a.sequence, "treatment": a.arms[1]}

@@ -55,7 +55,10 @@ class Settings:
         infusion + protocol visit day) by more than this many days.
     randomisation_seed, randomisation_patients, spare_kits_per_arm
         Study setup: the randomisation list (``operations.randomise_protocol``, test kind
-        unless ``list_kind="production"``) and spare kits for replacements.
+        unless ``list_kind="production"``) and spare kits for replacements. To keep the
+        blind, replacements are refused once as many have been made as the smallest
+        per-arm stock (``services.randomisation.replacement_reserve``), so
+        ``spare_kits_per_arm`` is the number of damaged kits the study can replace.
     """
 
     database_url: str
@@ -70,7 +73,7 @@ class Settings:
     randomisation_seed: int | None = None
     randomisation_patients: int = 24
     list_kind: str = "test"
-    spare_kits_per_arm: int = 4
+    spare_kits_per_arm: int = 6
     admin_user: str | None = None
     admin_password: str | None = field(default=None, repr=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ketapain.capture import audit
 from ketapain.capture.models import Allocation, Infusion, Patient, Screening, SpareKit
@@ -13,7 +13,7 @@ from ketapain.capture.services._context import Context
 from ketapain.errors import Conflict, NotFound
 from ketapain.operations import prepare_infusions
 
-__all__ = ["allocations", "preparation", "randomise", "replace_kit"]
+__all__ = ["allocations", "preparation", "randomise", "replace_kit", "replacement_reserve"]
 
 
 def _rows(ctx: Context, patient_id: str) -> list[Allocation]:
@@ -71,15 +71,30 @@ def _allocation(ctx: Context, patient_id: str, period: int) -> Allocation:
     return row
 
 
+def replacement_reserve(ctx: Context) -> tuple[int, int]:
+    """``(used, capacity)``: kit replacements made so far and how many the spare stock
+    guarantees whatever the arms of the replaced kits, i.e. the smallest number of spare kits
+    loaded for any protocol arm. While ``used < capacity`` every arm still has a spare, so
+    whether a replacement is possible never depends on the arm (blinding)."""
+    per_arm = dict(ctx.session.execute(select(SpareKit.treatment, func.count()).group_by(SpareKit.treatment)).all())
+    capacity = min(int(per_arm.get(arm, 0)) for arm in ctx.protocol.arm_codes)
+    used = int(ctx.session.execute(select(func.count()).select_from(SpareKit).where(SpareKit.status == "used")).scalar_one())
+    return used, capacity
+
+
 def replace_kit(ctx: Context, patient_id: str, period: int, *, reason: str) -> dict[str, Any]:
     """Replace a damaged kit by a spare of the same arm. The answer holds only the new kit
-    code; the arm is neither shown nor inferable from the message (spares of every arm look alike)."""
+    code; the arm is neither shown nor inferable from the message (spares of every arm look
+    alike), and a replacement is refused only when the reserve guaranteed for *every* arm is
+    used up (:func:`replacement_reserve`), never because one arm's spares ran out."""
     ctx.require("kits.replace")
     row = _allocation(ctx, patient_id, period)
+    used, capacity = replacement_reserve(ctx)
+    if used >= capacity:
+        raise Conflict(f"the spare-kit reserve is used up ({used} replacements of {capacity}); "
+                       "ask the pharmacy to load spare kits")
     spare = ctx.session.execute(select(SpareKit).where(SpareKit.status == "available", SpareKit.treatment == row.treatment)
-                                .order_by(SpareKit.id).limit(1)).scalars().first()
-    if spare is None:
-        raise Conflict("no spare kit is available for this allocation; ask the pharmacy to load spare kits")
+                                .order_by(SpareKit.id).limit(1)).scalars().one()
     old = row.kit_code
     audit.update(ctx.session, ctx.actor, spare, {"status": "used", "used_for": f"{patient_id}/{period} replaces {old}"}, reason=reason)
     audit.update(ctx.session, ctx.actor, row, {"kit_code": spare.kit_code}, reason=f"kit replaced: {reason}")
