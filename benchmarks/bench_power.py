@@ -6,8 +6,9 @@ Run from the repository root::
 
 ``simulate_power(protocol, n=..., sims=..., seed=1)`` (diaries of the in-silico trial ->
 primary AUC -> batched crossover fit -> counts), timed serially and on a Dask
-``LocalCluster(n_workers=W, processes=True, threads_per_worker=1)`` (cluster start-up
-reported separately, not counted). The two results are checked equal. A cProfile of the
+``design._power.local_cluster(W)`` (W single-threaded worker processes; cluster start-up
+reported separately, not counted), and serially again with BLAS limited to one thread, as
+each Dask worker runs. The results are checked equal. A cProfile of the
 serial run splits the time into simulation, AUC and fit.
 """
 
@@ -36,6 +37,13 @@ def main() -> None:
     serial = simulate_power(args.protocol, **kw)
     ts = time.perf_counter() - t
     print(f"serial: {total} trials in {ts:.2f} s = {total / ts:,.0f} trials/s")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # what one Dask worker gets (dask sets OPENBLAS/OMP threads to 1)
+        t = time.perf_counter()
+        simulate_power(args.protocol, **kw)
+        ts1 = time.perf_counter() - t
+    print(f"serial, BLAS limited to 1 thread: {total} trials in {ts1:.2f} s = {total / ts1:,.0f} trials/s")
 
     prof = cProfile.Profile()
     prof.enable()
@@ -47,18 +55,20 @@ def main() -> None:
     for name in ("_simulate_block", "_diary", "auc_array", "fit_crossover_arrays"):
         print(f"  {name}: {cum.get(name, 0.0) / whole:.0%} of the serial time")
 
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
+
+    from ketapain.design._power import local_cluster
 
     t = time.perf_counter()
-    with LocalCluster(n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=":0") as cl, \
-            Client(cl) as client:
+    with local_cluster(args.workers) as cl, Client(cl) as client:
         tc = time.perf_counter() - t
         client.run(lambda: __import__("ketapain.design._power_sim"))  # warm imports on the workers
         t = time.perf_counter()
         dist = simulate_power(args.protocol, client=client, chunk_size=500, **kw)
         td = time.perf_counter() - t
     print(f"dask {args.workers} workers: {total} trials in {td:.2f} s = {total / td:,.0f} trials/s "
-          f"(cluster start {tc:.1f} s, not counted); speed-up {ts / td:.2f}x")
+          f"(cluster start {tc:.1f} s, not counted); speed-up {ts / td:.2f}x over serial, "
+          f"{ts1 / td:.2f}x over serial with one BLAS thread")
     print("equal to serial:", dist.to_dict() == serial.to_dict())
 
 

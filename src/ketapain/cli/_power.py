@@ -64,7 +64,9 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
     if workers is None and scheduler is None:
         return None
     try:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
+
+        from ketapain.design._power import local_cluster
     except ImportError:
         raise _UsageError("--workers/--scheduler need dask.distributed: pip install 'ketapain[dask]'") from None
     if scheduler is not None:
@@ -72,10 +74,7 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
             return stack.enter_context(Client(scheduler, timeout="20s"))
         except (OSError, TimeoutError) as exc:
             raise _UsageError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from None
-    # The scheduler always opens an HTTP port (health, metrics; the dashboard when bokeh is
-    # installed); ":0" takes a free one, where the default 8787 warns when another cluster runs.
-    cluster = stack.enter_context(LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                                               dashboard_address=":0"))
+    cluster = stack.enter_context(local_cluster(workers))
     return stack.enter_context(Client(cluster))
 
 

@@ -406,6 +406,24 @@ def simulate_power(
     return _collect(spec, ns, summaries, effects_of=dict(zip(arms, entries, strict=True)))
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``dask.distributed.LocalCluster`` of ``workers`` single-threaded worker processes for
+    power sweeps, with glibc's malloc left at its defaults in the workers.
+
+    Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in every worker; an explicit trim
+    threshold also switches off glibc's dynamic mmap threshold, so every large numpy
+    temporary is mmap-ed and page-faulted afresh: the simulation then runs ~40% slower in a
+    worker than in the client (measured: 2,000 trials in 1.01 s against 0.72 s). The HTTP
+    port of the scheduler (health, metrics; the dashboard when bokeh is installed) is a free
+    one (":0"), where the default 8787 warns when another cluster runs.
+    """
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=":0")
+
+
 def _run(spec: Spec, tasks: list[tuple[int, tuple[int, ...]]], client: Any,
          on_progress: Callable[[int, int], None] | None, total: int) -> list[BlockSummary]:
     out: list[BlockSummary] = []
