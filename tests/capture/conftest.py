@@ -7,9 +7,11 @@ and every table truncated between tests; it is dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
 import warnings
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -66,23 +68,33 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> str:
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A uniquely named, empty PostgreSQL database on 127.0.0.1:5432: yields its URL, drops it
+    afterwards (and checks it is gone); skips the test with the reason when no server answers."""
     reason = _pg_available()
     if reason:
         pytest.skip(reason)
-    name = f"ketapain_test_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    eng = make_engine(url)
-    upgrade(eng)
-    eng.dispose()
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            assert c.execute(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}).scalar() == 0
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with fresh_pg_database("ketapain_test") as url:
+        eng = make_engine(url)
+        upgrade(eng)
+        eng.dispose()
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

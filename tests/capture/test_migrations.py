@@ -19,7 +19,6 @@ tests/capture/conftest.py.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +33,6 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
-    create_engine,
     event,
     inspect,
     text,
@@ -43,7 +41,7 @@ from sqlalchemy import (
 from ketapain.capture.db import MIGRATIONS, make_engine, upgrade
 from ketapain.capture.models import Base
 
-from .conftest import PG_ADMIN_URL, _pg_available
+from .conftest import fresh_pg_database
 
 _DDL_OR_WRITE = re.compile(r"^\s*(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE|TRUNCATE|COPY)\b", re.IGNORECASE)
 
@@ -109,20 +107,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noq
         assert not path.exists()
         yield f"sqlite:///{path}"
         return
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    name = f"ketapain_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            assert c.execute(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}).scalar() == 0
-        admin.dispose()
+    with fresh_pg_database("ketapain_migrations") as url:
+        yield url
 
 
 @pytest.fixture

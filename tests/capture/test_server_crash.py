@@ -22,19 +22,18 @@ import sys
 import sysconfig
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from ketapain.capture.audit import dump
 from ketapain.capture.db import make_engine, make_sessionmaker
 from ketapain.capture.models import AuditLog, DiaryEntry
 
-from .conftest import PG_ADMIN_URL, _pg_available
+from .conftest import fresh_pg_database
 
 SECRET = "server-crash-test-secret-" + "s" * 32
 ADMIN_PW = "crash-admin-password-1"
@@ -129,19 +128,8 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crash.sqlite'}"
         return
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    name = f"ketapain_crash_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("ketapain_crash") as url:
+        yield url
 
 
 def _login(base: str, user: str, password: str) -> tuple[httpx.Client, dict[str, str]]:
