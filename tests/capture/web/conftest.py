@@ -120,3 +120,12 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
+
+
+def browser_login(page, base: str, user: str, password: str) -> None:  # noqa: ANN001
+    """Log ``user`` in through the login page of the live server at ``base`` (Playwright page)."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .conftest import ADMIN_PW
+from .conftest import ADMIN_PW, browser_login
 
 TODAY = dt.datetime.now(dt.UTC).date()
 NURSE_PW = "nurse-password-1"
@@ -16,21 +16,13 @@ NO = ("previous_ketamine", "previous_iv_ketamine", "ketamine_contraindication", 
       "incompatible_history_or_drugs", "childbearing_without_contraception", "pregnant_or_lactating", "in_other_trial", "unable_to_comply")
 
 
-def _login(page, base: str, user: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
 def test_admin_nurse_patient_diary_on_phone_and_blinded_casebook(browser, live_server):
     base = live_server
     staff = browser.new_context(viewport={"width": 1280, "height": 900})
     page = staff.new_page()
     page.set_default_timeout(10_000)
     # (1) the admin logs in and creates a nurse
-    _login(page, base, "admin", ADMIN_PW)
+    browser_login(page, base, "admin", ADMIN_PW)
     page.goto(f"{base}/users")
     page.fill("input[name=username]", "nurse1")
     page.fill("input[name=full_name]", "Nurse One")
@@ -41,7 +33,7 @@ def test_admin_nurse_patient_diary_on_phone_and_blinded_casebook(browser, live_s
     page.click("button:has-text('Log out')")
     page.wait_for_url(f"{base}/login")
     # the nurse screens (criteria + DN4) and enrols the person, randomises and records the infusion
-    _login(page, base, "nurse1", NURSE_PW)
+    browser_login(page, base, "nurse1", NURSE_PW)
     page.goto(f"{base}/screening")
     page.fill("input[name=a_age]", "54")
     page.fill("input[name=a_pain_duration_months]", "18")

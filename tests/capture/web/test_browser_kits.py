@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ketapain.capture.models import Allocation
 
-from .conftest import ADMIN_PW
+from .conftest import ADMIN_PW, browser_login
 
 PHARM_PW = "pharmacist-password-1"
 NURSE_PW = "nurse-password-2"
@@ -39,7 +39,7 @@ EXPECTED_SHEET = {
 ABSENT_SHEET = {"P": ["36.0 mg", "3000.0 mg"], "K": ["3000.0 mg", "placebo for ketamine"], "KM": ["placebo for"]}
 
 
-def _api_login(base: str, user: str, password: str) -> tuple[httpx.Client, dict[str, str]]:
+def _apibrowser_login(base: str, user: str, password: str) -> tuple[httpx.Client, dict[str, str]]:
     c = httpx.Client(base_url=f"{base}/api/v1", timeout=30)
     r = c.post("/auth/login", json={"username": user, "password": password})
     assert r.status_code == 200, r.text
@@ -49,12 +49,12 @@ def _api_login(base: str, user: str, password: str) -> tuple[httpx.Client, dict[
 def _randomised_patient(base: str) -> str:
     """Through the API: the admin creates a nurse and a pharmacist; the nurse enrols a 72 kg
     patient and randomises him. Returns the patient id."""
-    admin, h = _api_login(base, "admin", ADMIN_PW)
+    admin, h = _apibrowser_login(base, "admin", ADMIN_PW)
     for user, role, pw in (("nurse2", "nurse", NURSE_PW), ("pharm1", "pharmacist", PHARM_PW)):
         r = admin.post("/users", json={"username": user, "role": role, "password": pw, "full_name": f"{role} {user}"}, headers=h)
         assert r.status_code == 201, r.text
     admin.close()
-    nurse, h = _api_login(base, "nurse2", NURSE_PW)
+    nurse, h = _apibrowser_login(base, "nurse2", NURSE_PW)
     r = nurse.post("/patients", json={"sex": "M", "age_years": 61, "weight_kg": WEIGHT_KG, "pain_type": "postsurgery"}, headers=h)
     assert r.status_code == 201, r.text
     pid = r.json()["patient_id"]
@@ -74,14 +74,6 @@ def _truth(db_file, pid: str) -> list[Allocation]:
         s.expunge_all()
     engine.dispose()
     return rows
-
-
-def _login(page, base: str, user: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def _assert_no_allocation(html: str, where: str, rows: list[Allocation]) -> None:
@@ -108,7 +100,7 @@ def test_pharmacist_sees_the_kit_arm_and_dose_the_nurse_cannot(browser, live_ser
     pharm_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = pharm_ctx.new_page()
     page.set_default_timeout(10_000)
-    _login(page, base, "pharm1", PHARM_PW)
+    browser_login(page, base, "pharm1", PHARM_PW)
     assert "You see allocations (unblinded role)." in page.locator("main").inner_text()
     page.goto(f"{base}/patients/{pid}")
     section = page.locator("section#randomisation")
@@ -139,7 +131,7 @@ def test_pharmacist_sees_the_kit_arm_and_dose_the_nurse_cannot(browser, live_ser
     nurse_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = nurse_ctx.new_page()
     page.set_default_timeout(10_000)
-    _login(page, base, "nurse2", NURSE_PW)
+    browser_login(page, base, "nurse2", NURSE_PW)
     assert "You work blinded: no allocation is shown to you." in page.locator("main").inner_text()
     html = page.content()
     for seq in SEQUENCES:
