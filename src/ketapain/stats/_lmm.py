@@ -54,6 +54,8 @@ import numpy as np
 from scipy import optimize
 
 from ketapain.errors import ModelError, SingularFitWarning
+from ketapain.stats._batch_eigen import closed_form_theta
+from ketapain.stats._batch_math import EigenStats
 
 __all__ = [
     "LMMFit",
@@ -211,9 +213,6 @@ def _closed_form_theta(ss: SufficientStats, method: Method) -> float | None:
     and period once), by the ANOVA closed form of
     :func:`ketapain.stats._batch_eigen.closed_form_theta` (one implementation for both engines);
     None when it does not apply (the caller optimises iteratively)."""
-    from ketapain.stats._batch_eigen import closed_form_theta
-    from ketapain.stats._batch_math import EigenStats
-
     n = ss.n
     if (n != n[0]).any():
         return None
