@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special as sc
 
-from ketapain.stats._batch_infer import _inv2, _pinv_sym2
+from ketapain.stats._batch_infer import _inv2, _pinv_sym2, kr_df
 from ketapain.stats._batch_math import (
     THETA_GRID,
     EigenStats,
@@ -254,27 +254,8 @@ def _kr_terms(fit: EigenFit, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, int
             e = 1.0 if k == l else 2.0
             a1 += e * w[:, k, l] * tr[k] * tr[l]
             a2 += e * w[:, k, l] * np.sum(gh[k] * gh[l].swapaxes(1, 2), axis=(1, 2))
-    ddf, scaling = _kr_df(a1, a2, q)
+    ddf, scaling = kr_df(a1, a2, q)
     return ddf, scaling, q
-
-
-def _kr_df(a1: np.ndarray, a2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kenward-Roger denominator df and F scaling from ``A1``, ``A2`` (``_ddf._kr_terms``)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        b = (a1 + 6.0 * a2) / (2.0 * q)
-        g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
-        denom = 3.0 * q + 2.0 * (1.0 - g)
-        c1, c2, c3 = g / denom, (q - g) / denom, (q + 2 - g) / denom
-        v0 = 1.0 + c1 * b
-        v1 = 1.0 - c2 * b
-        v2 = 1.0 - c3 * b
-        v0 = np.where(np.abs(v0) < 1e-10, 0.0, v0)
-        x = 1.0 - a2 / q
-        ratio = np.where((np.abs(x) < 1e-14) & (np.abs(v1) < 1e-14), 1.0, x / v1)
-        rho = ratio**2 * v0 / v2 / q
-        ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
-        scaling = np.where(np.abs(ddf - 2.0) < 0.01, 1.0, ddf * (1.0 - a2 / q) / (ddf - 2.0))
-    return ddf, scaling
 
 
 def _kr_df_1d(fit: EigenFit, K: np.ndarray) -> np.ndarray:
