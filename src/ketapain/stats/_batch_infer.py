@@ -158,6 +158,10 @@ def kr_df(a1: np.ndarray, a2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarra
         rho = ratio**2 * v0 / v2 / q
         ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
         scaling = np.where(np.abs(ddf - 2.0) < 0.01, 1.0, ddf * (1.0 - a2 / q) / (ddf - 2.0))
+        if q == 1:  # one contrast: ddf = 2 / A exactly (see ``_ddf._kr_terms``)
+            exact = a1 > 0
+            ddf = np.where(exact, 2.0 / np.where(exact, a1, 1.0), ddf)
+            scaling = np.where(exact, 1.0, scaling)
     return ddf, scaling
 
 

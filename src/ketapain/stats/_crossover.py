@@ -34,6 +34,7 @@ from ketapain.stats._design import CrossoverDesign, ModelKind, build_design, par
 from ketapain.stats._effect_sizes import EffectSize, cohens_dz, hedges_g_av, total_sd_effect
 from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
+from ketapain.stats._tables import fixed_effects_frame
 
 __all__ = ["Contrast", "CrossoverFit", "fit_crossover"]
 
@@ -124,23 +125,8 @@ class CrossoverFit:
         CIs use the same df method as the tests (normal quantile when ``df`` is infinite);
         the confidence level is ``self.conf_level``.
         """
-        q = np.where(
-            np.isinf(self.df),
-            sps.norm.ppf(0.5 + self.conf_level / 2),
-            sps.t.ppf(0.5 + self.conf_level / 2, np.where(np.isinf(self.df), 1.0, self.df)),
-        )
-        return pd.DataFrame(
-            {
-                "term": list(self.terms),
-                "estimate": self.estimate,
-                "se": self.se,
-                "df": self.df,
-                "ci_low": self.estimate - q * self.se,
-                "ci_high": self.estimate + q * self.se,
-                "statistic": self.statistic,
-                "p_value": self.p_value,
-            }
-        )
+        return fixed_effects_frame(self.terms, self.estimate, self.se, self.df, self.statistic, self.p_value,
+                                   self.conf_level)
 
     def contrasts_frame(self) -> pd.DataFrame:
         """Pairwise contrasts, one row per pair (columns = the fields of :class:`Contrast`)."""

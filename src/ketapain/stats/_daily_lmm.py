@@ -24,6 +24,7 @@ from ketapain.stats._daily_engine import NestedFit, fit_nested
 from ketapain.stats._daily_grid import DailyGrid, DailyModelKind, build_grid
 from ketapain.stats._ddf import FTest, _fstat_ddf
 from ketapain.stats._multiplicity import sidak_p
+from ketapain.stats._tables import fixed_effects_frame, t_quantile
 
 __all__ = ["AucContrast", "AucMean", "DailyModelFit", "fit_daily_model"]
 
@@ -61,12 +62,6 @@ class AucContrast:
     def label(self) -> str:
         """``"a - b"``."""
         return f"{self.a} - {self.b}"
-
-
-def _q(conf_level: float, df: float | np.ndarray) -> Any:
-    upper = 0.5 + conf_level / 2.0
-    df = np.asarray(df, dtype=float)
-    return np.where(np.isinf(df), sps.norm.ppf(upper), sps.t.ppf(upper, np.where(np.isinf(df), 1.0, df)))
 
 
 def _p(stat: float | np.ndarray, df: float | np.ndarray) -> Any:
@@ -134,19 +129,8 @@ class DailyModelFit:
 
     def to_frame(self) -> pd.DataFrame:
         """Fixed effects: ``term, estimate, se, df, ci_low, ci_high, statistic, p_value``."""
-        q = _q(self.conf_level, self.df)
-        return pd.DataFrame(
-            {
-                "term": list(self.terms),
-                "estimate": self.estimate,
-                "se": self.se,
-                "df": self.df,
-                "ci_low": self.estimate - q * self.se,
-                "ci_high": self.estimate + q * self.se,
-                "statistic": self.statistic,
-                "p_value": self.p_value,
-            }
-        )
+        return fixed_effects_frame(self.terms, self.estimate, self.se, self.df, self.statistic, self.p_value,
+                                   self.conf_level)
 
     def auc_means(self) -> pd.DataFrame:
         """Model-based AUC per treatment: ``treatment, estimate, se, df, ci_low, ci_high``."""
@@ -366,13 +350,13 @@ def _assemble(grid: DailyGrid, nf: NestedFit, *, value: str, conf_level: float, 
     means = []
     for t in levels:
         est, s, d = one(grid.mean_vector(t))
-        q = float(_q(conf_level, d))
+        q = float(t_quantile(conf_level, d))
         means.append(AucMean(treatment=t, estimate=est, se=s, df=d, ci_low=est - q * s, ci_high=est + q * s))
     pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
     contrasts = []
     for a, b in pairs:
         est, s, d = one(grid.contrast_vector({a: 1.0, b: -1.0}))
-        q = float(_q(conf_level, d))
+        q = float(t_quantile(conf_level, d))
         p = float(_p(est / s, d))
         contrasts.append(AucContrast(
             a=a, b=b, estimate=est, se=s, df=d, ci_low=est - q * s, ci_high=est + q * s, statistic=est / s,

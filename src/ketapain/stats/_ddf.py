@@ -201,6 +201,13 @@ def _kr_terms(deriv: VarianceDerivatives, L: np.ndarray) -> tuple[float, float, 
             e = 1.0 if k == l else 2.0
             a1 += e * w[k, l] * np.trace(us[k]) * np.trace(us[l])
             a2 += e * w[k, l] * np.sum(us[k] * us[l].T)
+    if q == 1 and a1 > 0:
+        # One contrast: every U_k has rank one, so A1 = A2 = A exactly and the formulas below
+        # reduce to ddf = 2 / A, F.scaling = 1 (g = -1, rho = (1 - A/2) / (1 - 2A)); the general
+        # expression divides two rounding-level numbers near A = 1 (df ~ 2) and scatters there
+        # (pbkrtest gives 2.0 and 2.0028 for equivalent terms). Same as the batched engine's
+        # ``_batch_eigen._kr_df_1d``.
+        return 2.0 / float(a1), 1.0, q
     # Same arithmetic as pbkrtest, including R's IEEE semantics (x/0 = Inf) on degenerate data.
     with np.errstate(divide="ignore", invalid="ignore"):
         a1, a2 = np.float64(a1), np.float64(a2)
