@@ -64,13 +64,19 @@ def test_random_designs_agree_with_r(data, model) -> None:
     assert_ftest(kr["treatment_test"], exp["kenward_roger"]["treatment"])
     assert_pairs(kr["contrasts"], exp["kenward_roger"]["pairs"])
     # KR df at rtol 1e-4, except where the df sits at its floor of ~2 (between-subject terms
-    # with 2 residual df): there rho = -0.5 makes df = 4 + 3/(rho - 1) sensitive to the
-    # near-singular REML information, and pbkrtest itself scatters (2.0 and 2.0028 for the three
-    # equivalent sequence terms of one fit, where ours gives 2.0 for all three).
+    # with 2 residual df). There pbkrtest's general formula divides two rounding-level numbers
+    # (1 - A by 1 - c2 b, both ~0 at A = 1) and scatters: in one fit it gives 2.0, 2.0295 and
+    # 2.0 for three equivalent sequence terms (Hypothesis seed 21), 2.0 and 2.0028 in another.
+    # Ours is the exact single-contrast value 2 / A (``_ddf._kr_terms``), 2.0 for all of them,
+    # so at the floor the comparison can only be as tight as R's scatter: 2%.
     df_ours = np.array([fe["df"] for fe in kr["fixed_effects"]])
     df_r = np.atleast_1d(np.asarray(exp["kenward_roger"]["df"], dtype=float))
     floor = df_r < 3
     np.testing.assert_allclose(df_ours[~floor], df_r[~floor], rtol=1e-4)
-    np.testing.assert_allclose(df_ours[floor], df_r[floor], rtol=2e-3)
+    np.testing.assert_allclose(df_ours[floor], df_r[floor], rtol=2e-2)
     assert [fe["df"] for fe in cont["fixed_effects"]] == list(np.atleast_1d(exp["containment"]["terms_df"]))
-    assert_ftest(cont["treatment_test"], exp["containment"]["treatment"], df_rtol=0)
+    # nlme's own optimiser (even at tolerance 1e-12) can stop ~1e-5 relative from the REML
+    # optimum on hard random designs (a seed-12 example: F 13.177892 against 13.177749), so the
+    # statistic is compared at 1e-4 here; the same Wald F at the exact optimum is checked at
+    # 1e-5 against lmerTest above (Satterthwaite). The containment df must be equal.
+    assert_ftest(cont["treatment_test"], exp["containment"]["treatment"], df_rtol=0, stat_rtol=1e-4, p_atol=1e-5)
