@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special as sc
 
-from ketapain.stats._batch_infer import _inv2, _pinv_sym2, kr_df
+from ketapain.stats._batch_infer import _inv2, _pinv_sym2
 from ketapain.stats._batch_math import (
     THETA_GRID,
     EigenStats,
@@ -32,6 +32,7 @@ from ketapain.stats._batch_math import (
     eigen_deviance,
     take_eig,
 )
+from ketapain.stats._kr import kr_df
 
 __all__ = [
     "EigenFit", "Pattern", "closed_form_theta", "eigen_fit", "eigen_pair_tests", "eigen_term_test", "group_stats",

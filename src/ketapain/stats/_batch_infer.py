@@ -14,8 +14,9 @@ import numpy as np
 from scipy import special as sc
 
 from ketapain.stats._batch_math import ReducedStats, direct_parts
+from ketapain.stats._kr import kr_df
 
-__all__ = ["BatchFit", "fit_quantities", "kr_df", "pair_tests", "term_test"]
+__all__ = ["BatchFit", "fit_quantities", "pair_tests", "term_test"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,29 +141,6 @@ def _satt_1d(fit: BatchFit, lvec: np.ndarray) -> np.ndarray:
         den_reg = cov[:, 0, 0] * g0**2 + 2.0 * cov[:, 0, 1] * g0 * g1 + cov[:, 1, 1] * g1**2
         den = np.where(fit.singular, den_sing, den_reg)
         return np.where(den <= 0, np.inf, 2.0 * var * var / den)
-
-
-def kr_df(a1: np.ndarray, a2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kenward-Roger denominator df and F scaling from ``A1``, ``A2`` (``_ddf._kr_terms``)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        b = (a1 + 6.0 * a2) / (2.0 * q)
-        g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
-        denom = 3.0 * q + 2.0 * (1.0 - g)
-        c1, c2, c3 = g / denom, (q - g) / denom, (q + 2 - g) / denom
-        v0 = 1.0 + c1 * b
-        v1 = 1.0 - c2 * b
-        v2 = 1.0 - c3 * b
-        v0 = np.where(np.abs(v0) < 1e-10, 0.0, v0)
-        x = 1.0 - a2 / q
-        ratio = np.where((np.abs(x) < 1e-14) & (np.abs(v1) < 1e-14), 1.0, x / v1)
-        rho = ratio**2 * v0 / v2 / q
-        ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
-        scaling = np.where(np.abs(ddf - 2.0) < 0.01, 1.0, ddf * (1.0 - a2 / q) / (ddf - 2.0))
-        if q == 1:  # one contrast: ddf = 2 / A exactly (see ``_ddf._kr_terms``)
-            exact = a1 > 0
-            ddf = np.where(exact, 2.0 / np.where(exact, a1, 1.0), ddf)
-            scaling = np.where(exact, 1.0, scaling)
-    return ddf, scaling
 
 
 def _kr_terms(fit: BatchFit, L: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

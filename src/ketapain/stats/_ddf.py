@@ -46,6 +46,7 @@ import numpy as np
 from scipy import special as sc
 
 from ketapain.errors import ModelError
+from ketapain.stats._kr import kr_df
 from ketapain.stats._lmm import LMMFit
 
 __all__ = [
@@ -201,29 +202,7 @@ def _kr_terms(deriv: VarianceDerivatives, L: np.ndarray) -> tuple[float, float, 
             e = 1.0 if k == l else 2.0
             a1 += e * w[k, l] * np.trace(us[k]) * np.trace(us[l])
             a2 += e * w[k, l] * np.sum(us[k] * us[l].T)
-    if q == 1 and a1 > 0:
-        # One contrast: every U_k has rank one, so A1 = A2 = A exactly and the formulas below
-        # reduce to ddf = 2 / A, F.scaling = 1 (g = -1, rho = (1 - A/2) / (1 - 2A)); the general
-        # expression divides two rounding-level numbers near A = 1 (df ~ 2) and scatters there
-        # (pbkrtest gives 2.0 and 2.0028 for equivalent terms). Same as the batched engine's
-        # ``_batch_eigen._kr_df_1d``.
-        return 2.0 / float(a1), 1.0, q
-    # Same arithmetic as pbkrtest, including R's IEEE semantics (x/0 = Inf) on degenerate data.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a1, a2 = np.float64(a1), np.float64(a2)
-        b = (a1 + 6.0 * a2) / (2.0 * q)
-        g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
-        denom = 3.0 * q + 2.0 * (1.0 - g)
-        c1, c2, c3 = g / denom, (q - g) / denom, (q + 2 - g) / denom
-        v0 = 1.0 + c1 * b
-        v1 = 1.0 - c2 * b
-        v2 = 1.0 - c3 * b
-        v0 = 0.0 if abs(v0) < 1e-10 else v0
-        x = 1.0 - a2 / q
-        ratio = 1.0 if (abs(x) < 1e-14 and abs(v1) < 1e-14) else x / v1
-        rho = ratio**2 * v0 / v2 / q
-        ddf = 4.0 + (q + 2.0) / (q * rho - 1.0)
-        scaling = 1.0 if abs(ddf - 2.0) < 0.01 else ddf * (1.0 - a2 / q) / (ddf - 2.0)
+    ddf, scaling = kr_df(np.float64(a1), np.float64(a2), q)
     return float(ddf), float(scaling), q
 
 
