@@ -74,6 +74,23 @@ def _key_text(keys: pd.DataFrame, g: int) -> str:
     return ", ".join(f"{c}={(v.item() if isinstance(v, np.generic) else v)!r}" for c, v in zip(keys.columns, vals, strict=True))
 
 
+def check_options(model: str, df_method: str, method: str, conf_level: float, on_error: str) -> None:
+    """Refuse an unknown model, df method, fitting method, confidence level or error policy
+    (shared by :func:`fit_crossover_batch` and ``fit_crossover_arrays``)."""
+    if df_method not in DF_METHODS:
+        raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
+    if method not in ("REML", "ML"):
+        raise ModelError(f"method={method!r} is not one of 'REML', 'ML'")
+    if df_method == "kenward-roger" and method != "REML":
+        raise ModelError("df_method='kenward-roger' needs method='REML' (as pbkrtest)")
+    if model not in ("standard", "paper"):
+        raise ModelError(f"model={model!r} is not one of standard, paper")
+    if not 0.0 < conf_level < 1.0:
+        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
+    if on_error not in ("raise", "flag"):
+        raise ModelError(f"on_error={on_error!r} is not one of 'raise', 'flag'")
+
+
 def fit_crossover_batch(
     data: pd.DataFrame,
     *,
@@ -165,18 +182,7 @@ def fit_crossover_batch(
     >>> res.loc[res.trial == 1, "term"].tolist()
     ['treatment', 'A - B', 'A - C', 'B - C', 'sigma2_subject', 'sigma2_residual', 'icc']
     """
-    if df_method not in DF_METHODS:
-        raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
-    if method not in ("REML", "ML"):
-        raise ModelError(f"method={method!r} is not one of 'REML', 'ML'")
-    if df_method == "kenward-roger" and method != "REML":
-        raise ModelError("df_method='kenward-roger' needs method='REML' (as pbkrtest)")
-    if model not in ("standard", "paper"):
-        raise ModelError(f"model={model!r} is not one of standard, paper")
-    if not 0.0 < conf_level < 1.0:
-        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
-    if on_error not in ("raise", "flag"):
-        raise ModelError(f"on_error={on_error!r} is not one of 'raise', 'flag'")
+    check_options(model, df_method, method, conf_level, on_error)
     by_cols = [by] if isinstance(by, str) else list(by)
     if not by_cols:
         raise ModelError("by must name at least one column")

@@ -36,11 +36,12 @@ from ketapain.stats._batch import (
     _error_rows,
     _fit_pattern,
     _frame_from_batch,
+    check_options,
     fit_crossover_batch,
     intervals,
 )
 from ketapain.stats._batch_eigen import pattern_stats
-from ketapain.stats._ddf import DF_METHODS, DfMethod
+from ketapain.stats._ddf import DfMethod
 from ketapain.stats._design import ModelKind
 from ketapain.stats._lmm import Method
 from ketapain.stats._multiplicity import sidak_p
@@ -161,21 +162,6 @@ class BatchArrays:
         return "\n".join(lines)
 
 
-def _check_options(model, df_method, method, conf_level, on_error) -> None:
-    if df_method not in DF_METHODS:
-        raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
-    if method not in ("REML", "ML"):
-        raise ModelError(f"method={method!r} is not one of 'REML', 'ML'")
-    if df_method == "kenward-roger" and method != "REML":
-        raise ModelError("df_method='kenward-roger' needs method='REML' (as pbkrtest)")
-    if model not in ("standard", "paper"):
-        raise ModelError(f"model={model!r} is not one of standard, paper")
-    if not 0.0 < conf_level < 1.0:
-        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
-    if on_error not in ("raise", "flag"):
-        raise ModelError(f"on_error={on_error!r} is not one of 'raise', 'flag'")
-
-
 def fit_crossover_arrays(
     y: np.ndarray,
     treatment_codes: np.ndarray,
@@ -243,7 +229,7 @@ def fit_crossover_arrays(
     >>> res.estimate.shape, res.f_p_value.shape
     ((4, 3), (4,))
     """
-    _check_options(model, df_method, method, conf_level, on_error)
+    check_options(model, df_method, method, conf_level, on_error)
     y = np.asarray(y, dtype=float)
     if y.ndim != 3:
         raise DataError(f"y must have shape (trials, subjects, periods); got shape {y.shape}")

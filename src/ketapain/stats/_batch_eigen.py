@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special as sc
 
-from ketapain.stats._batch_infer import _inv2, _pinv_sym2
+from ketapain.stats._batch_infer import _inv2, _pinv_sym2, t_tests
 from ketapain.stats._batch_math import (
     THETA_GRID,
     EigenStats,
@@ -314,11 +314,5 @@ def eigen_pair_tests(fit: EigenFit, lvecs: np.ndarray, df_method: str, cont_df: 
         df = cont_df
     else:
         df = np.full((B, k), np.inf)
-    bad = ~(var > 0)
-    se = np.sqrt(np.where(bad, np.nan, var))
-    stat = est / se
-    inf = np.isinf(df)
-    with np.errstate(invalid="ignore"):
-        p = 2.0 * np.where(inf, sc.ndtr(-np.abs(stat)), sc.stdtr(np.where(inf, 1.0, df), -np.abs(stat)))
-    return est, se, df, stat, p, bad | ~np.isfinite(p)
+    return t_tests(est, var, df)
 

@@ -212,6 +212,18 @@ def term_test(
     return stat, q, ddf, p, bad | ~np.isfinite(p)
 
 
+def t_tests(est: np.ndarray, var: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Two-sided t (z where ``df`` is infinite) tests of estimates with variances ``var``:
+    ``est, se, df, stat, p, bad`` (``bad``: variance not positive or p not finite)."""
+    bad = ~(var > 0)
+    se = np.sqrt(np.where(bad, np.nan, var))
+    stat = est / se
+    inf = np.isinf(df)
+    with np.errstate(invalid="ignore"):
+        p = 2.0 * np.where(inf, sc.ndtr(-np.abs(stat)), sc.stdtr(np.where(inf, 1.0, df), -np.abs(stat)))
+    return est, se, df, stat, p, bad | ~np.isfinite(p)
+
+
 def pair_tests(
     fit: BatchFit, lvecs: np.ndarray, df_method: str, cont_df: np.ndarray | None
 ) -> tuple[np.ndarray, ...]:
@@ -229,10 +241,4 @@ def pair_tests(
         df = cont_df
     else:
         df = np.full((B, k), np.inf)
-    bad = ~(var > 0)
-    se = np.sqrt(np.where(bad, np.nan, var))
-    stat = est / se
-    inf = np.isinf(df)
-    with np.errstate(invalid="ignore"):
-        p = 2.0 * np.where(inf, sc.ndtr(-np.abs(stat)), sc.stdtr(np.where(inf, 1.0, df), -np.abs(stat)))
-    return est, se, df, stat, p, bad | ~np.isfinite(p)
+    return t_tests(est, var, df)
