@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
@@ -98,9 +98,13 @@ def test_agrees_with_statsmodels_mixedlm() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(p=st.floats(0, 1), k=st.integers(1, 10))
+@example(p=0.22661085191257174, k=1)  # 1 - (1 - p)^1 rounded below p: found by test_contract_invariants
 def test_sidak_bounds(p: float, k: int) -> None:
+    """p <= p_sidak <= 1 exactly (no tolerance), and k = 1 leaves p unchanged."""
     ps = float(sidak_p(p, k))
-    assert p <= ps + 1e-15 <= 1 + 1e-15
+    assert p <= ps <= 1.0
+    if k == 1:
+        assert ps == p
 
 
 @settings(max_examples=15, deadline=None)

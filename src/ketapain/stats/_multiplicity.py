@@ -11,6 +11,9 @@ __all__ = ["sidak_critical_value", "sidak_p"]
 def sidak_p(p: np.ndarray | float, k: int) -> np.ndarray:
     """Sidak-adjusted p-values ``1 - (1 - p)^k`` for ``k`` comparisons (computed stably).
 
+    The result is clipped to ``[p, 1]``: ``1 - (1 - p)^k >= p`` for ``k >= 1``, and the clip keeps
+    rounding from breaking it (``k = 1`` returns ``p`` itself).
+
     Examples
     --------
     >>> float(sidak_p(0.05, 3).round(6))
@@ -18,7 +21,8 @@ def sidak_p(p: np.ndarray | float, k: int) -> np.ndarray:
     """
     p = np.asarray(p, dtype=float)
     with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf, hence exactly 1
-        return np.minimum(1.0, -np.expm1(k * np.log1p(-np.minimum(p, 1.0))))
+        adjusted = -np.expm1(k * np.log1p(-np.minimum(p, 1.0)))
+    return np.maximum(p, np.minimum(1.0, adjusted))
 
 
 def sidak_critical_value(conf_level: float, k: int, df: float) -> float:
