@@ -34,7 +34,7 @@ N_RESPONDENTS = 100_000
 P_MISSING = 0.02
 SEED = 20261127
 
-# SF-36 v1 response ranges, items 1..36 (SCORING_RULES.md section 6).
+# SF-36 v1 response ranges, items 1..36 (docs/instruments/scoring-notes.md section 6).
 SF36_V1_MAX = [5, 5, *([3] * 10), *([2] * 7), 5, 6, 5, *([6] * 9), *([5] * 5)]
 
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies shared by the tests (one place, per STYLE.md)."""
+"""Hypothesis strategies shared by the tests (one place, per CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

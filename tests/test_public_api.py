@@ -1,4 +1,4 @@
-"""Public modules expose a sorted ``__all__`` whose names all exist (STYLE.md)."""
+"""Public modules expose a sorted ``__all__`` whose names all exist (CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

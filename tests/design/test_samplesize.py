@@ -1,6 +1,6 @@
 """Power and sample size for crossover comparisons, and the reference study's n = 18.
 
-PROTOCOL.md ("Sample size as stated"): pilot 28-day AUC 164 +- 38, 35% reduction = 57, two-sided
+docs/reference-study.md ("Sample size as stated"): pilot 28-day AUC 164 +- 38, 35% reduction = 57, two-sided
 alpha 2%, power 90%, intra-individual correlation 0.5, no carry-over -> 18 patients (20 enrolled).
 """
 

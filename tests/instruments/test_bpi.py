@@ -1,4 +1,4 @@
-"""BPI short form (Cleeland, The Brief Pain Inventory User Guide, 2009; SCORING_RULES.md section 2)."""
+"""BPI short form (Cleeland, The Brief Pain Inventory User Guide, 2009; docs/instruments/scoring-notes.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """DN4 (Bouhassira et al., Pain 2005;114:29-36): yes = 1, no = 0; total 0-10, neuropathic >= 4;
-DN4-interview items 1-7, total 0-7, neuropathic >= 3 (SCORING_RULES.md section 1)."""
+DN4-interview items 1-7, total 0-7, neuropathic >= 3 (docs/instruments/scoring-notes.md section 1)."""
 
 from __future__ import annotations
 

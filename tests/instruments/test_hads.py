@@ -1,5 +1,5 @@
 """HADS (Zigmond & Snaith, Acta Psychiatr Scand 1983;67:361-70; half rule: Bell et al., BMC Res
-Notes 2016;9:479; SCORING_RULES.md section 5)."""
+Notes 2016;9:479; docs/instruments/scoring-notes.md section 5)."""
 
 from __future__ import annotations
 

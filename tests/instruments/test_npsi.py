@@ -1,4 +1,4 @@
-"""NPSI (Bouhassira et al., Pain 2004;108:248-57; SCORING_RULES.md section 4)."""
+"""NPSI (Bouhassira et al., Pain 2004;108:248-57; docs/instruments/scoring-notes.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Daily pain NRS 0-10 (SCORING_RULES.md section 9): one integer item, the score is the rating."""
+"""Daily pain NRS 0-10 (docs/instruments/scoring-notes.md section 9): one integer item, the score is the rating."""
 
 from __future__ import annotations
 

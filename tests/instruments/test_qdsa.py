@@ -33,7 +33,7 @@ def assert_message(err: pytest.ExceptionInfo[InstrumentError], *parts: str) -> N
 
 
 # ---------------------------------------------------------------------------------------------
-# Structure (Boureau 1984; SCORING_RULES.md 3b, sizes to be verified against the licensed form)
+# Structure (Boureau 1984; docs/instruments/scoring-notes.md 3b, sizes to be verified against the licensed form)
 
 
 def test_structure() -> None:

@@ -1,7 +1,7 @@
 """SF-36 (v1 / SF-36v2; Ware-QualityMetric and RAND-36 1.0 scoring; norm-based PCS/MCS).
 
 Sources, named in each test:
-- [notes] ../shared/instruments/SCORING_RULES.md section 6 (recode tables, half-scale rule, bodily
+- [notes] docs/instruments/scoring-notes.md section 6 (recode tables, half-scale rule, bodily
   pain recalibration, raw score ranges, norms and factor score coefficients), which summarises
   Ware et al. 1993/1994, Ware, Kosinski & Dewey 2000 and Hays, Sherbourne & Mazel 1993.
 - [julia] SF36HealthSurvey.jl (github.com/PharmCat/SF36HealthSurvey.jl, test/runtests.jl): one
@@ -100,7 +100,7 @@ def test_declaration_items_scores_options() -> None:
 # --- norms and factor score coefficients as data -------------------------------------------------
 
 
-# [notes] "Norm-based scores" table, typed here from SCORING_RULES.md: scale -> (1990 mean, 1990 SD,
+# [notes] "Norm-based scores" table, typed here from docs/instruments/scoring-notes.md: scale -> (1990 mean, 1990 SD,
 # 1998 mean, 1998 SD, PCS coef, MCS coef), and the SF-36v2 acute 1998 norms.
 NOTES_TABLE = {
     "PF": (84.52404, 22.89490, 83.29094, 23.75883, 0.42402, -0.22999),

@@ -90,7 +90,7 @@ def test_exposure_both_infusions_with_weight_based_doses(package, trial, protoco
     weight = trial.patients.set_index("patient_id")["weight_kg"]
     ket = ex[ex["EXTRT"] == "KETAMINE"]
     pid = ket["USUBJID"].str.removeprefix("KETAPAIN-")
-    # protocol: ketamine 0.5 mg/kg (PROTOCOL.md); hand formula weight x 0.5
+    # protocol: ketamine 0.5 mg/kg (docs/reference-study.md); hand formula weight x 0.5
     np.testing.assert_allclose(ket["EXDOSE"].to_numpy(), pid.map(weight).to_numpy() * 0.5, rtol=0, atol=1e-12)
     assert set(ex.loc[ex["EXTRT"] == "MAGNESIUM SULFATE", "EXDOSE"]) == {3000.0}
     assert set(ex.loc[ex["EXTRT"] == "PLACEBO", "EXDOSE"]) == {0.0}

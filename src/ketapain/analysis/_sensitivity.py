@@ -1,6 +1,6 @@
 """Missing-data sensitivity analyses of the AUC endpoints that the plan imputes by LOCF.
 
-PROTOCOL.md ("Missing data"): LOCF for the day-35 AUCs, and "a likelihood-based analysis
+docs/reference-study.md ("Missing data"): LOCF for the day-35 AUCs, and "a likelihood-based analysis
 valid under missing-at-random (Verbeke & Molenberghs)" as sensitivity analysis. For every
 endpoint whose protocol imputation is ``locf`` this section runs:
 

@@ -14,7 +14,7 @@ __all__ = ["load_example"]
 
 
 def load_example() -> dict[str, pd.DataFrame]:
-    """Return ``{"allocation": ..., "diary": ...}`` as tidy frames (DESIGN.md columns).
+    """Return ``{"allocation": ..., "diary": ...}`` as tidy frames (docs/data-model.md columns).
 
     Examples
     --------

@@ -2,7 +2,7 @@
 
 Items ``"period_1"``, ``"period_2"``, ``"period_3"``: what the patient believes they received
 in that period, coded 0 = don't know, 1 = placebo, 2 = active treatment. Asked once, at the
-last visit (KETAPAIN: end of period 3; PROTOCOL.md, "Blinding": 50-75% of the patients could
+last visit (KETAPAIN: end of period 3; docs/reference-study.md, "Blinding": 50-75% of the patients could
 not guess their order). The form has three items, the number of periods of the reference
 study; the items are optional, so a study with fewer periods leaves the extra ones blank. A
 study with more periods needs more items (a new version of this module).

@@ -108,7 +108,7 @@ def _linear(n: int, *, reverse: bool) -> dict[int, float]:
 
 
 def _ware_table(version: str) -> np.ndarray:
-    """Ware/QualityMetric item recodes (higher = better), SCORING_RULES.md section 6."""
+    """Ware/QualityMetric item recodes (higher = better), docs/instruments/scoring-notes.md section 6."""
     role = 2 if version == "v1" else 5
     vtmh = 6 if version == "v1" else 5
     rec: dict[int, Mapping[int, float]] = {
