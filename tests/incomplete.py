@@ -24,7 +24,7 @@ import pytest
 from ketapain.errors import FIRST_DATA_ROW, InstrumentError
 from ketapain.instruments import Instrument, get_instrument, score, score_frame
 
-HINT = "pass incomplete='missing' to get None instead"
+HINT = "pass incomplete='missing' to get the score as missing instead"
 
 
 def _blank(value: Any) -> bool:

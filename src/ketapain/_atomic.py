@@ -43,7 +43,8 @@ def check_destination(path: Path, *, overwrite: bool, ours: Callable[[str], bool
     if not contents:
         return
     if not overwrite:
-        raise DataError(f"{path} already exists and is not empty; pass overwrite=True to replace it")
+        raise DataError(template="{path} already exists and is not empty; pass {@overwrite=True} to replace it",
+                        params={"path": path})
     foreign = [n for n in contents if not ours(n)]
     if foreign:
         raise DataError(f"{path} holds files that are not {what} ({', '.join(foreign)}); refusing to replace it")

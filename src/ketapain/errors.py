@@ -29,12 +29,33 @@ The capture app maps its errors to HTTP status codes as shown; :class:`DataError
 Every message says what is wrong, where (file, row, column, parameter) and what is
 allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
 
+Messages that name the caller's parameters are written as templates (``template=``), so that
+each front end names them in its own words. A template is like ``str.format`` with named fields:
+``{name}`` is the text of ``params[name]`` (a value: a path, a number); ``{@name}`` is the
+parameter ``name``; ``{@name=}`` is that parameter given the value ``params[name]``;
+``{@name=text}`` is that parameter given the literal ``text``; ``{{`` and ``}}`` are braces.
+``str(error)`` speaks the Python API (``overwrite=True``, ``sd_within``); the command line
+renders the same error with its flags (``--overwrite``, ``--sd-within``) through
+:meth:`KetapainError.render`.
+
+>>> err = DataError(template="{path} exists; pass {@overwrite=True} to replace it", params={"path": "out/"})
+>>> str(err)
+'out/ exists; pass overwrite=True to replace it'
+>>> err.render(lambda name, value: f"--{name}" if value in (None, "True") else f"--{name} {value}")
+'out/ exists; pass --overwrite to replace it'
+>>> str(ModelError(template="{@seed=}: must be >= 0", params={"seed": -1}))
+'seed=-1: must be >= 0'
+
 Row numbers in messages are always spreadsheet rows: the header is row 1, so the table row at
 0-based position ``i`` (``frame.iloc[i]``) is row ``i + FIRST_DATA_ROW`` — for a CSV file and an
 in-memory DataFrame alike, so a message means the same line whichever way the data came in.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = [
     "AuthenticationFailed",
@@ -49,6 +70,7 @@ __all__ = [
     "KetapainWarning",
     "ModelError",
     "NotFound",
+    "ParameterNamer",
     "PermissionDenied",
     "ProtocolError",
     "RateLimited",
@@ -62,8 +84,61 @@ FIRST_DATA_ROW = 2
 """Row number of a table's first data row in messages (the header is row 1)."""
 
 
+ParameterNamer = Callable[[str, "str | None"], str]
+"""How a front end names a parameter: ``(name, value_text or None) -> text``."""
+
+_FIELD = re.compile(r"\{\{|\}\}|\{(@?)([A-Za-z_][A-Za-z0-9_]*)(=([^{}]*))?\}")
+
+
+def _python_namer(name: str, value: str | None) -> str:
+    return name if value is None else f"{name}={value}"
+
+
 class KetapainError(Exception):
-    """Base class of every exception raised by ketapain."""
+    """Base class of every exception raised by ketapain.
+
+    ``KetapainError(message)`` or ``KetapainError(template=..., params=...)`` (see the module
+    docstring); ``template`` and ``params`` are kept for :meth:`render`.
+    """
+
+    def __init__(self, *args: object, template: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        self.template = template
+        self.params = dict(params or {})
+        if template is not None:
+            if args:
+                raise TypeError("give a message or a template, not both")
+            args = (self.render(_python_namer),)
+        super().__init__(*args)
+
+    def render(self, namer: ParameterNamer) -> str:
+        """The message with every parameter named by ``namer(name, value_text)``; the plain
+        message when the error was not built from a template."""
+        if self.template is None:
+            return str(self)
+
+        def one(match: re.Match[str]) -> str:
+            text = match.group(0)
+            if text in ("{{", "}}"):
+                return text[0]
+            is_parameter, name, has_value, literal = match.groups()
+            if not is_parameter:
+                if has_value or name not in self.params:
+                    raise KeyError(f"template field {text} has no value in params")
+                return str(self.params[name])
+            if not has_value:
+                return namer(name, None)
+            if literal == "":
+                if name not in self.params:
+                    raise KeyError(f"template field {text} has no value in params")
+                return namer(name, _value_text(self.params[name]))
+            return namer(name, literal)
+
+        return _FIELD.sub(one, self.template)
+
+
+def _value_text(value: Any) -> str:
+    """A value as both front ends show it: repr for text (quotes show blanks), str otherwise."""
+    return repr(str(value)) if isinstance(value, str) else str(value)
 
 
 class ProtocolError(KetapainError, ValueError):

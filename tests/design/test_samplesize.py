@@ -7,6 +7,7 @@ alpha 2%, power 90%, intra-individual correlation 0.5, no carry-over -> 18 patie
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -171,37 +172,40 @@ def test_sidak_is_slightly_less_strict_than_bonferroni() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "message"),
     [
-        (dict(diff=57), "exactly one of"),
-        (dict(diff=57, sd=38), "needs rho"),
-        (dict(diff=57, sd=38, rho=0.5, sd_within=20), "exactly one of"),
-        (dict(diff=57, sd_within=20, rho=0.5), "rho is only used with sd"),
-        (dict(diff=57, sd=38, rho=1.0), "rho must be in"),
-        (dict(diff=57, sd=-1, rho=0.5), "sd must be > 0"),
-        (dict(diff=0, sd=38, rho=0.5), "diff must be nonzero"),
-        (dict(diff=float("nan"), sd=38, rho=0.5), "diff must be a finite number"),
-        (dict(diff=57, sd=38, rho=0.5, alpha=1.5), "alpha must be in"),
-        (dict(diff=57, sd=38, rho=0.5, power=1.0), "power must be in"),
-        (dict(diff=57, sd=38, rho=0.5, periods=1), "periods must be"),
-        (dict(diff=57, sd=38, rho=0.5, sides=3), "sides must be"),
-        (dict(diff=57, sd=38, rho=0.5, method="z"), "method must be"),
-        (dict(diff=57, sd=38, rho=0.5, df_method="kr"), "df_method must be"),
-        (dict(diff=57, sd=38, rho=0.5, multiplicity="holm"), "multiplicity must be"),
-        (dict(diff=57, sd=38, rho=0.5, n_comparisons=3), "only used with multiplicity"),
-        (dict(diff=57, sd=38, rho=0.5, multiplicity="bonferroni", n_comparisons=0), "n_comparisons must be"),
-        (dict(diff=57, sd=38, rho=0.5, multiple_of=0), "multiple_of must be"),
+        (dict(diff=57), "give exactly one of sd (with rho), sd_within or sd_diff; got none"),
+        (dict(diff=57, sd=38), "sd needs rho, the intra-patient correlation (or give sd_within or sd_diff)"),
+        (dict(diff=57, sd=38, rho=0.5, sd_within=20),
+         "give exactly one of sd (with rho), sd_within or sd_diff; got sd and sd_within"),
+        (dict(diff=57, sd_within=20, rho=0.5), "rho is only used with sd; give sd and rho, or sd_within, or sd_diff"),
+        (dict(diff=57, sd=38, rho=1.0), "rho=1.0 must be a number in [-1, 1) (1 means no within-patient variance)"),
+        (dict(diff=57, sd=-1, rho=0.5), "sd=-1.0 must be a number > 0"),
+        (dict(diff=0, sd=38, rho=0.5), "diff must be nonzero: no sample size detects a zero difference"),
+        (dict(diff=float("nan"), sd=38, rho=0.5), "diff=nan must be a number"),
+        (dict(diff=57, sd=38, rho=0.5, alpha=1.5), "alpha=1.5 must be a number in (0, 1)"),
+        (dict(diff=57, sd=38, rho=0.5, power=1.0), "power=1.0 must be a number in (0, 1)"),
+        (dict(diff=57, sd=38, rho=0.5, periods=1), "periods=1 must be an integer >= 2"),
+        (dict(diff=57, sd=38, rho=0.5, sides=3), "sides=3 is not one of 1, 2"),
+        (dict(diff=57, sd=38, rho=0.5, method="z"), "method='z' is not one of exact, normal"),
+        (dict(diff=57, sd=38, rho=0.5, df_method="kr"), "df_method='kr' is not one of crossover, rm-anova, paired"),
+        (dict(diff=57, sd=38, rho=0.5, multiplicity="holm"), "multiplicity='holm' is not one of None, bonferroni, sidak"),
+        (dict(diff=57, sd=38, rho=0.5, n_comparisons=3),
+         "n_comparisons is only used with multiplicity='bonferroni' or 'sidak'"),
+        (dict(diff=57, sd=38, rho=0.5, multiplicity="bonferroni", n_comparisons=0), "n_comparisons=0 must be an integer >= 1"),
+        (dict(diff=57, sd=38, rho=0.5, multiple_of=0), "multiple_of=0 must be an integer >= 1"),
         (dict(diff=1e-9, sd=38, rho=0.5), "more than"),
     ],
 )
-def test_invalid_inputs_raise_model_error(kwargs: dict, match: str) -> None:
+def test_invalid_inputs_raise_model_error(kwargs: dict, message: str) -> None:
+    """Each message names the parameter, the value and what is allowed (in Python's words)."""
     diff = kwargs.pop("diff")
-    with pytest.raises(ModelError, match=match):
+    with pytest.raises(ModelError, match="^" + re.escape(message)):
         crossover_sample_size(diff, **kwargs)
 
 
 def test_power_rejects_too_few_patients() -> None:
-    with pytest.raises(ModelError, match="n must be an integer >= 3"):
+    with pytest.raises(ModelError, match=re.escape("n=2 must be an integer >= 3 for df_method='crossover'")):
         crossover_power(2, diff=1, sd_within=1)
     assert 0 < crossover_power(2, diff=1, sd_within=1, df_method="paired") < 1
 

@@ -489,7 +489,7 @@ STRICT = Instrument(
     options=TOY.options,
     scorer=_toy_scorer,
 )
-HINT = "pass incomplete='missing' to get None instead"
+HINT = "pass incomplete='missing' to get the score as missing instead"
 SUM_NONE = "sum needs all 4 items (missing='none'; missing='prorate' allows 1 unanswered)"
 HIGH_NONE = "high needs all 4 items (missing='none'; missing='prorate' allows 1 unanswered)"
 

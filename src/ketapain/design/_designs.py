@@ -160,15 +160,17 @@ class DesignProperties:
 
 def _check_treatments(treatments: Sequence[str]) -> tuple[str, ...]:
     if isinstance(treatments, str):
-        raise ModelError(f"treatments must be a sequence of labels, not the string {treatments!r}")
+        raise ModelError(template="{@treatments} must be a sequence of labels, not the string {text}", params={"text": repr(treatments)})
     trts = tuple(str(t) for t in treatments)
     if len(trts) < 2:
-        raise ModelError(f"treatments: a crossover design needs at least 2 treatments, got {len(trts)}: {list(trts)}")
+        raise ModelError(template="{@treatments}: a crossover design needs at least 2 treatments, got {n}: {got}",
+                         params={"n": len(trts), "got": list(trts)})
     if any(t.strip() == "" for t in trts):
-        raise ModelError(f"treatments: labels must not be empty, got {list(trts)}")
+        raise ModelError(template="{@treatments}: labels must not be empty, got {got}", params={"got": list(trts)})
     dups = sorted({t for t in trts if trts.count(t) > 1})
     if dups:
-        raise ModelError(f"treatments: labels must be distinct, {dups} repeated in {list(trts)}")
+        raise ModelError(template="{@treatments}: labels must be distinct, {dups} repeated in {got}",
+                         params={"dups": dups, "got": list(trts)})
     return trts
 
 
@@ -259,7 +261,8 @@ def all_orders(treatments: Sequence[str]) -> CrossoverDesign:
     """
     trts = _check_treatments(treatments)
     if len(trts) > MAX_ALL_ORDERS:
-        raise ModelError(f"treatments: all orders of {len(trts)} treatments is too many; at most {MAX_ALL_ORDERS}")
+        raise ModelError(template="{@treatments}: all orders of {n} treatments is too many; at most {most}",
+                         params={"n": len(trts), "most": MAX_ALL_ORDERS})
     return CrossoverDesign("all-orders", trts, tuple(itertools.permutations(trts)))
 
 

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._options import MISSING_MODE, MODEL_KIND, Number, check_option
 from ketapain.design._power_sim import TRIALS_PER_BLOCK, BlockSummary, Spec, run_blocks
 from ketapain.design._samplesize import crossover_power
 from ketapain.errors import ModelError, ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import MISSING_MODES, _arm_info
+from ketapain.simulate._core import _arm_info
 from ketapain.simulate._params import Parameters, load_parameters
 
 __all__ = ["PowerEstimate", "PowerResult", "load_effects", "plot_power", "simulate_power"]
@@ -211,17 +212,21 @@ def _entries(protocol: Protocol, params: Parameters, effects: Mapping[str, Any] 
     out = [{k: float(e[k]) for k in _EFFECT_KEYS} for e in entries]
     for code, over in (effects or {}).items():
         if code not in arms:
-            raise ProtocolError(f"effects: arm {code!r} is not an arm of protocol {protocol.study.id!r} "
-                                f"(arms: {', '.join(arms)})")
+            raise ProtocolError(template="{@effects}: arm {code} is not an arm of protocol {study} (arms: {arms})",
+                                params={"code": repr(code), "study": repr(protocol.study.id), "arms": ", ".join(arms)})
         if not isinstance(over, Mapping) or not over:
-            raise ProtocolError(f"effects: arm {code!r} needs a table with {' and/or '.join(_EFFECT_KEYS)}")
+            raise ProtocolError(template="{@effects}: arm {code} needs a table with {keys}",
+                                params={"code": repr(code), "keys": " and/or ".join(_EFFECT_KEYS)})
         for key, value in over.items():
             if key not in _EFFECT_KEYS:
-                raise ProtocolError(f"effects: arm {code!r}: unknown key {key!r}; allowed {', '.join(_EFFECT_KEYS)}")
+                raise ProtocolError(template="{@effects}: arm {code}: unknown key {key}; allowed {keys}",
+                                    params={"code": repr(code), "key": repr(key), "keys": ", ".join(_EFFECT_KEYS)})
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ProtocolError(f"effects: arm {code!r}: {key}={value!r} must be a finite number")
+                raise ProtocolError(template="{@effects}: arm {code}: {key}={value} must be a finite number",
+                                    params={"code": repr(code), "key": key, "value": repr(value)})
             if key == "effect_tau_days" and value <= 0:
-                raise ProtocolError(f"effects: arm {code!r}: effect_tau_days={value!r} must be > 0")
+                raise ProtocolError(template="{@effects}: arm {code}: effect_tau_days={value} must be > 0",
+                                    params={"code": repr(code), "value": repr(value)})
             out[arms.index(code)][key] = float(value)
     return tuple(out)
 
@@ -232,7 +237,7 @@ def _entropy(seed: int | np.random.Generator | None) -> int:
     if seed is None:
         return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ModelError(f"seed={seed!r} must be a non-negative integer, a numpy Generator or None")
+        raise ModelError(template="{@seed=} must be a non-negative integer, a numpy Generator or None", params={"seed": seed})
     return int(seed)
 
 
@@ -242,22 +247,18 @@ def _check(n: Sequence[int], sims: int, dropout: float, model: str, chunk_size: 
         n = (int(n),)
     ns = tuple(n)
     if not ns:
-        raise ModelError("n must list at least one sample size")
+        raise ModelError(template="{@n} must list at least one sample size")
     for v in ns:
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < min_n:
-            raise ModelError(f"n: {v!r} is not an integer >= {min_n} (patients per trial)")
+            raise ModelError(template="{@n}: {v} is not an integer >= {min_n} (patients per trial)",
+                             params={"v": repr(v), "min_n": min_n})
     if len(set(ns)) != len(ns):
-        raise ModelError(f"n: sample sizes repeat ({', '.join(map(str, ns))})")
-    if isinstance(sims, bool) or not isinstance(sims, int | np.integer) or sims < 1:
-        raise ModelError(f"sims={sims!r} must be an integer >= 1")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
-        raise ModelError(f"chunk_size={chunk_size!r} must be an integer >= 1")
-    if not (isinstance(dropout, int | float) and 0.0 <= dropout < 1.0):
-        raise ModelError(f"dropout={dropout!r} must be a probability in [0, 1)")
-    if model not in _MODELS:
-        raise ModelError(f"model={model!r} is not one of {', '.join(_MODELS)}")
-    if missing not in MISSING_MODES:
-        raise ModelError(f"missing={missing!r} is not one of {', '.join(MISSING_MODES)}")
+        raise ModelError(template="{@n}: sample sizes repeat ({ns})", params={"ns": ", ".join(map(str, ns))})
+    check_option("sims", sims, Number(low=1, integer=True))
+    check_option("chunk_size", chunk_size, Number(low=1, integer=True))
+    check_option("dropout", dropout, Number(low=0.0, high=1.0, high_open=True, what="a probability"))
+    check_option("model", model, MODEL_KIND)
+    check_option("missing", missing, MISSING_MODE)
     return tuple(int(v) for v in ns)
 
 

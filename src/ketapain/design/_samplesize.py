@@ -49,6 +49,7 @@ from typing import Literal
 from scipy import integrate
 from scipy import stats as sps
 
+from ketapain._options import Number, OneOf, check_option
 from ketapain.errors import ModelError
 
 __all__ = ["SampleSizeResult", "crossover_power", "crossover_sample_size"]
@@ -144,65 +145,61 @@ class SampleSizeResult:
         return "\n".join(lines)
 
 
+_POSITIVE = Number(low=0.0, low_open=True)
+_OPEN_UNIT = Number(low=0.0, high=1.0, low_open=True, high_open=True)
+_DF_FORMULA = OneOf("crossover", "rm-anova", "paired")
+
+
 def _finite(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ModelError(f"{name} must be a finite number, got {value!r}")
+    check_option(name, value, Number())
     return float(value)
 
 
 def _sd_within(sd: float | None, rho: float | None, sd_within: float | None, sd_diff: float | None) -> float:
     given = [name for name, v in (("sd", sd), ("sd_within", sd_within), ("sd_diff", sd_diff)) if v is not None]
     if len(given) != 1:
-        raise ModelError(f"give exactly one of sd (with rho), sd_within or sd_diff; got {given or 'none'}")
+        got = " and ".join("{@%s}" % name for name in given) or "none"
+        raise ModelError(template="give exactly one of {@sd} (with {@rho}), {@sd_within} or {@sd_diff}; got " + got)
     if rho is not None and sd is None:
-        raise ModelError("rho is only used with sd; give sd and rho, or sd_within, or sd_diff")
+        raise ModelError(template="{@rho} is only used with {@sd}; give {@sd} and {@rho}, or {@sd_within}, or {@sd_diff}")
     if sd is not None:
         sd = _finite("sd", sd)
         if rho is None:
-            raise ModelError("sd needs rho, the intra-patient correlation (or give sd_within or sd_diff)")
+            raise ModelError(template="{@sd} needs {@rho}, the intra-patient correlation (or give {@sd_within} or {@sd_diff})")
         rho = _finite("rho", rho)
-        if not sd > 0:
-            raise ModelError(f"sd must be > 0, got {sd}")
-        if not -1.0 <= rho < 1.0:
-            raise ModelError(f"rho must be in [-1, 1) (rho = 1 means no within-patient variance), got {rho}")
+        check_option("sd", sd, _POSITIVE)
+        check_option("rho", rho, Number(low=-1.0, high=1.0, high_open=True, note="1 means no within-patient variance"))
         return sd * math.sqrt(1.0 - rho)
     if sd_within is not None:
         value = _finite("sd_within", sd_within)
-        if not value > 0:
-            raise ModelError(f"sd_within must be > 0, got {value}")
+        check_option("sd_within", value, _POSITIVE)
         return value
     value = _finite("sd_diff", sd_diff)  # type: ignore[arg-type]
-    if not value > 0:
-        raise ModelError(f"sd_diff must be > 0, got {value}")
+    check_option("sd_diff", value, _POSITIVE)
     return value / math.sqrt(2.0)
 
 
 def _alpha_adjusted(alpha: float, multiplicity: str | None, n_comparisons: int | None, periods: int) -> tuple[float, int]:
-    alpha = _finite("alpha", alpha)
-    if not 0.0 < alpha < 1.0:
-        raise ModelError(f"alpha must be in (0, 1), got {alpha}")
+    check_option("alpha", alpha, _OPEN_UNIT)
+    check_option("multiplicity", multiplicity, OneOf(None, "bonferroni", "sidak"))
     if multiplicity is None:
         if n_comparisons is not None:
-            raise ModelError("n_comparisons is only used with multiplicity='bonferroni' or 'sidak'")
+            raise ModelError(template="{@n_comparisons} is only used with {@multiplicity='bonferroni'} or 'sidak'")
         return alpha, 1
     m = periods * (periods - 1) // 2 if n_comparisons is None else n_comparisons
-    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-        raise ModelError(f"n_comparisons must be an integer >= 1, got {m!r}")
+    check_option("n_comparisons", m, Number(low=1, integer=True))
     if multiplicity == "bonferroni":
         return alpha / m, m
-    if multiplicity == "sidak":
-        return 1.0 - (1.0 - alpha) ** (1.0 / m), m
-    raise ModelError(f"multiplicity must be None, 'bonferroni' or 'sidak', got {multiplicity!r}")
+    return 1.0 - (1.0 - alpha) ** (1.0 / m), m  # sidak
 
 
 def _df(n: float, periods: int, df_method: str) -> float:
+    """Error df of the paired comparison (``df_method`` checked by :func:`_check_common`)."""
     if df_method == "crossover":
         return (n - 2) * (periods - 1)
     if df_method == "rm-anova":
         return (n - 1) * (periods - 1)
-    if df_method == "paired":
-        return n - 1
-    raise ModelError(f"df_method must be 'crossover', 'rm-anova' or 'paired', got {df_method!r}")
+    return n - 1  # paired
 
 
 def _min_n(periods: int, df_method: str) -> int:
@@ -210,13 +207,10 @@ def _min_n(periods: int, df_method: str) -> int:
 
 
 def _check_common(periods: int, sides: int, method: str, df_method: str) -> None:
-    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 2:
-        raise ModelError(f"periods must be an integer >= 2, got {periods!r}")
-    if sides not in (1, 2) or isinstance(sides, bool):
-        raise ModelError(f"sides must be 1 or 2, got {sides!r}")
-    if method not in ("exact", "normal"):
-        raise ModelError(f"method must be 'exact' or 'normal', got {method!r}")
-    _df(3, periods, df_method)
+    check_option("periods", periods, Number(low=2, integer=True))
+    check_option("sides", sides, OneOf(1, 2))
+    check_option("method", method, OneOf("exact", "normal"))
+    check_option("df_method", df_method, _DF_FORMULA)
 
 
 def _nct_cdf(x: float, df: float, ncp: float) -> float:
@@ -330,10 +324,11 @@ def crossover_power(
     """
     _check_common(periods, sides, method, df_method)
     if isinstance(n, bool) or not isinstance(n, int) or n < _min_n(periods, df_method):
-        raise ModelError(f"n must be an integer >= {_min_n(periods, df_method)} for df_method={df_method!r}, got {n!r}")
+        raise ModelError(template="{@n=} must be an integer >= {low} for {@df_method=}",
+                         params={"n": n, "low": _min_n(periods, df_method), "df_method": df_method})
     diff = _finite("diff", diff)
     if diff == 0:
-        raise ModelError("diff must be nonzero: there is no power against a zero difference")
+        raise ModelError(template="{@diff} must be nonzero: there is no power against a zero difference")
     sw = _sd_within(sd, rho, sd_within, sd_diff)
     a, _ = _alpha_adjusted(alpha, multiplicity, n_comparisons, periods)
     return _power(n, abs(diff) / (sw * math.sqrt(2.0)), a, sides, method, periods, df_method)
@@ -395,12 +390,9 @@ def crossover_sample_size(
     _check_common(periods, sides, method, df_method)
     diff = _finite("diff", diff)
     if diff == 0:
-        raise ModelError("diff must be nonzero: no sample size detects a zero difference")
-    power = _finite("power", power)
-    if not 0.0 < power < 1.0:
-        raise ModelError(f"power must be in (0, 1), got {power}")
-    if isinstance(multiple_of, bool) or not isinstance(multiple_of, int) or multiple_of < 1:
-        raise ModelError(f"multiple_of must be an integer >= 1, got {multiple_of!r}")
+        raise ModelError(template="{@diff} must be nonzero: no sample size detects a zero difference")
+    check_option("power", power, _OPEN_UNIT)
+    check_option("multiple_of", multiple_of, Number(low=1, integer=True))
     sw = _sd_within(sd, rho, sd_within, sd_diff)
     a, m = _alpha_adjusted(alpha, multiplicity, n_comparisons, periods)
     unit = abs(diff) / (sw * math.sqrt(2.0))

@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from ketapain.errors import FIRST_DATA_ROW, InstrumentError
-from ketapain.instruments._spec import RESPONDENTS, Instrument, declared_columns, respondent
+from ketapain.instruments._spec import (
+    RESPONDENTS,
+    Instrument,
+    declared_columns,
+    respondent,
+)
 
 __all__ = ["get_instrument", "instruments", "score", "score_frame"]
 
@@ -32,8 +37,8 @@ LONG_KEYS = ("patient_id", "visit")
 
 Incomplete = Literal["error", "missing"]
 INCOMPLETE: tuple[str, ...] = ("error", "missing")
-INCOMPLETE_HINT = "pass incomplete='missing' to get None instead"
-"""How every incomplete-respondent message ends (the CLI replaces it with its own flag)."""
+INCOMPLETE_HINT = "pass {@incomplete='missing'} to get the score as missing instead"
+"""How every incomplete-respondent message ends (a template: the CLI names its own flag)."""
 
 
 def _is_instrument(obj: object) -> bool:
@@ -115,7 +120,8 @@ def _run(inst: Instrument, numeric: pd.DataFrame, options: Mapping[str, str]) ->
 
 def _check_incomplete_keyword(inst: Instrument, incomplete: Any) -> None:
     if not isinstance(incomplete, str) or incomplete not in INCOMPLETE:
-        raise InstrumentError(f"{inst.name}: incomplete={incomplete!r} is not one of {', '.join(INCOMPLETE)}")
+        raise InstrumentError(template="{name}: {@incomplete=} is not one of {allowed}",
+                              params={"name": inst.name, "incomplete": incomplete, "allowed": ", ".join(INCOMPLETE)})
 
 
 def _items_text(keys: Sequence[str]) -> str:
@@ -177,7 +183,8 @@ def _refuse_incomplete(
         also = f"; {more} more respondents in these data are incomplete too" if more > 1 else (
             "; 1 more respondent in these data is incomplete too"
         )
-    raise InstrumentError(f"{inst.name}{respondent(numeric, pos)}: {what}{also}; {INCOMPLETE_HINT}")
+    raise InstrumentError(template="{head}: {what}{also}; " + INCOMPLETE_HINT,
+                          params={"head": inst.name + respondent(numeric, pos), "what": what, "also": also})
 
 
 def _is_blank(value: Any) -> bool:
@@ -244,7 +251,7 @@ def score(
     >>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule")
     Traceback (most recent call last):
     ...
-    ketapain.errors.InstrumentError: hads: depression cannot be scored: items 2, 4, 6, 8, 10, 12, 14 unanswered; depression needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016); pass incomplete='missing' to get None instead
+    ketapain.errors.InstrumentError: hads: depression cannot be scored: items 2, 4, 6, 8, 10, 12, 14 unanswered; depression needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016); pass incomplete='missing' to get the score as missing instead
     >>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule", incomplete="missing")["depression"] is None
     True
     """

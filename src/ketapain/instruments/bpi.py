@@ -37,7 +37,7 @@ Examples
 >>> score("bpi", answers)
 Traceback (most recent call last):
 ...
-ketapain.errors.InstrumentError: bpi: interference_affective cannot be scored: items 9e, 9g unanswered; interference_affective needs at least 2 of its 3 items 9b, 9e, 9g; pass incomplete='missing' to get None instead
+ketapain.errors.InstrumentError: bpi: interference_affective cannot be scored: items 9e, 9g unanswered; interference_affective needs at least 2 of its 3 items 9b, 9e, 9g; pass incomplete='missing' to get the score as missing instead
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ def _strength(component: Component, overrides: Mapping[str, float]) -> float:
     if key in overrides:
         return _finite_positive(f"stock strength of {component.drug} (mg/ml)", overrides[key])
     if component.stock is None:
-        raise ProtocolError(f"{component.drug} in {component.infusion} has no stock strength in the protocol; give one at dose time (stock_overrides={{{component.drug!r}: mg/ml}})")
+        raise ProtocolError(template="{drug} in {infusion} has no stock strength in the protocol; give one at dose time ({@stock_overrides})",
+                            params={"drug": component.drug, "infusion": component.infusion})
     return component.stock.strength_mg_per_ml
 
 
@@ -282,15 +283,17 @@ def prepare_infusions(
     arm = protocol.arm(arm_code)
     weights = protocol.weights
     if isinstance(weight_kg, bool) or not isinstance(weight_kg, int | float) or not math.isfinite(weight_kg):
-        raise DataError(f"weight_kg={weight_kg!r} is not a finite number")
+        raise DataError(template="{@weight_kg=} is not a finite number", params={"weight_kg": weight_kg})
     weight = float(weight_kg)
     if not weights.min_kg <= weight <= weights.max_kg:
-        raise DataError(f"weight_kg={weight:g} is outside the protocol's weights range {weights.min_kg:g}..{weights.max_kg:g} kg")
+        raise DataError(template="{@weight_kg=%s} is outside the protocol's weights range {low}..{high} kg" % f"{weight:g}",
+                        params={"low": f"{weights.min_kg:g}", "high": f"{weights.max_kg:g}"})
     overrides = {str(k).casefold(): v for k, v in (stock_overrides or {}).items()}
     all_drugs = {c.drug.casefold() for a in protocol.arms for c in a.components if not c.is_placebo}
     unknown = sorted(set(overrides) - all_drugs)
     if unknown:
-        raise DataError(f"stock_overrides: {', '.join(map(repr, unknown))} is not a drug of the protocol; drugs: {', '.join(sorted(all_drugs))}")
+        raise DataError(template="{@stock_overrides}: {unknown} is not a drug of the protocol; drugs: {drugs}",
+                        params={"unknown": ", ".join(map(repr, unknown)), "drugs": ", ".join(sorted(all_drugs))})
     bags = []
     for infusion in protocol.infusions:
         comp = arm.component(infusion.id)

@@ -71,10 +71,11 @@ class GateDecision:
 
 def _pain(name: str, value: float, low: int, high: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DataError(f"{name}={value!r} is not a number")
+        raise DataError(template="{@%s=} is not a number" % name, params={name: value})
     value = float(value)
     if not math.isfinite(value) or not low <= value <= high:
-        raise DataError(f"{name}={value:g} is outside {low}..{high} (the diary scale)")
+        raise DataError(template="{@%s=%s} is outside {low}..{high} (the diary scale)" % (name, f"{value:g}"),
+                        params={"low": low, "high": high})
     return value
 
 
@@ -145,10 +146,11 @@ def period_gate(
     today = _pain("pain_today", pain_today, low, high)
     inclusion = _pain("pain_at_inclusion", pain_at_inclusion, low, high)
     if isinstance(days_postponed, bool) or not isinstance(days_postponed, int) or days_postponed < 0:
-        raise DataError(f"days_postponed={days_postponed!r} is not an integer >= 0")
+        raise DataError(template="{@days_postponed=} is not an integer >= 0", params={"days_postponed": days_postponed})
     n_periods = protocol.design.periods
     if period is not None and (isinstance(period, bool) or not isinstance(period, int) or not 2 <= period <= n_periods):
-        raise DataError(f"period={period!r}: the gate applies before periods 2..{n_periods}")
+        raise DataError(template="{@period=}: the gate applies before periods 2..{n_periods}",
+                        params={"period": period, "n_periods": n_periods})
     diff = abs(today - inclusion)
     tol, limit = gate.tolerance_points, gate.max_postpone_days
     compared = f"|{today:g} - {inclusion:g}| = {diff:g} points"

@@ -81,9 +81,9 @@ def resolve_seed(seed: int | np.random.Generator | None) -> tuple[int, str]:
     if isinstance(seed, np.random.Generator):
         return int.from_bytes(seed.bytes(16), "big"), "generator"
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ProtocolError(f"seed={seed!r}: allowed an integer >= 0, a numpy Generator or None")
+        raise ProtocolError(template="{@seed=}: allowed an integer >= 0, a numpy Generator or None", params={"seed": seed})
     if int(seed) < 0:
-        raise ProtocolError(f"seed={seed}: must be >= 0")
+        raise ProtocolError(template="{@seed=}: must be >= 0", params={"seed": seed})
     return int(seed), "given"
 
 
@@ -129,9 +129,8 @@ def _check_block_sizes(n_seq: int, block_size: int | None, random_block_sizes: S
         sizes = tuple(random_block_sizes)
         if block_size is not None and block_size not in sizes:
             raise ProtocolError(
-                f"block_size={block_size} and random_block_sizes={list(sizes)}: give one, or a block_size "
-                "among the random sizes"
-            )
+                template="{@block_size=} and {@random_block_sizes=}: give one, or a {@block_size} among the random sizes",
+                params={"block_size": block_size, "random_block_sizes": list(sizes)})
         name = "random_block_sizes"
     else:
         sizes = (n_seq if block_size is None else block_size,)
@@ -139,11 +138,11 @@ def _check_block_sizes(n_seq: int, block_size: int | None, random_block_sizes: S
     for b in sizes:
         if isinstance(b, bool) or not isinstance(b, int | np.integer) or b < n_seq or b % n_seq:
             raise ProtocolError(
-                f"{name}: {b!r} is not a positive multiple of the number of sequences ({n_seq}); "
-                f"allowed: {n_seq}, {2 * n_seq}, {3 * n_seq}, ..."
-            )
+                template="{@%s}: {b} is not a positive multiple of the number of sequences ({n_seq}); "
+                "allowed: {n_seq}, {n2}, {n3}, ..." % name,
+                params={"b": repr(b), "n_seq": n_seq, "n2": 2 * n_seq, "n3": 3 * n_seq})
     if len(set(sizes)) != len(sizes):
-        raise ProtocolError(f"{name}={list(sizes)}: sizes must be distinct")
+        raise ProtocolError(template="{@%s=}: sizes must be distinct" % name, params={name: list(sizes)})
     return tuple(int(b) for b in sizes)
 
 
@@ -153,7 +152,7 @@ def _check_counts(n_patients: int | Mapping[str, int]) -> dict[str, int] | None:
 
     if isinstance(n_patients, Mapping):
         if not n_patients:
-            raise ProtocolError("n_patients: empty mapping of strata; give at least one stratum")
+            raise ProtocolError(template="{@n_patients}: empty mapping of strata; give at least one stratum")
         out: dict[str, int] = {}
         for name, n in n_patients.items():
             if not isinstance(name, str) or not _NAME.match(name):
@@ -163,7 +162,8 @@ def _check_counts(n_patients: int | Mapping[str, int]) -> dict[str, int] | None:
             out[name] = int(n)
         return out
     if not _ok(n_patients):
-        raise ProtocolError(f"n_patients={n_patients!r}: must be an integer >= 1 (or a mapping stratum -> n)")
+        raise ProtocolError(template="{@n_patients=}: must be an integer >= 1 (or a mapping stratum -> n)",
+                            params={"n_patients": n_patients})
     return None
 
 
@@ -431,7 +431,7 @@ def make_randomisation_list(
     True
     """
     if kind not in LIST_KINDS:
-        raise ProtocolError(f"kind={kind!r}: allowed 'test' or 'production'")
+        raise ProtocolError(template="{@kind=}: allowed 'test' or 'production'", params={"kind": kind})
     if not isinstance(protocol_id, str) or not protocol_id.strip():
         raise ProtocolError(f"protocol_id={protocol_id!r}: a non-empty study identifier is required")
     seqs = _check_sequences(sequences)

@@ -412,7 +412,7 @@ def calibrate(
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 2:
-        raise ProtocolError(f"trials={trials!r} must be an integer >= 2")
+        raise ProtocolError(template="{@trials=} must be an integer >= 2", params={"trials": trials})
     params = load_parameters(parameters)
     published = load_published()
     n = int(published["design"]["n_randomized"])

@@ -12,15 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from ketapain._options import MISSING_MODE, check_option
 from ketapain.errors import ProtocolError
 from ketapain.operations import randomise_protocol
 from ketapain.protocol import Protocol
 from ketapain.simulate._params import Parameters, arm_parameters
-from ketapain.simulate._questionnaires import TARGET_SCORES, generate_instrument, latent_targets
+from ketapain.simulate._questionnaires import (
+    TARGET_SCORES,
+    generate_instrument,
+    latent_targets,
+)
 
 __all__ = ["Batch", "MISSING_MODES", "generate"]
 
-MISSING_MODES = ("mcar", "mar", "mnar", "none")
+MISSING_MODES = MISSING_MODE.choices
 PAIN_TYPES5 = ("postsurgery", "radiculopathy", "posttraumatic", "postdiabetic", "postchemotherapy")
 DIARY_ITEMS = ("avg_pain", "max_pain", "night_pain")
 
@@ -329,8 +334,7 @@ def generate(
     questionnaires: bool = True,
 ) -> Batch:
     """Simulate ``n_trials`` trials of ``n_patients`` (vectorised over all patients)."""
-    if missing not in MISSING_MODES:
-        raise ProtocolError(f"missing={missing!r} is not one of {', '.join(MISSING_MODES)}")
+    check_option("missing", missing, MISSING_MODE, error=ProtocolError)
     N = n_trials * n_patients
     streams = [np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(7)] if hasattr(
         rng.bit_generator, "seed_seq") and rng.bit_generator.seed_seq is not None else [rng] * 7

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from ketapain import __version__
+from ketapain._options import MISSING_MODE, check_option
 from ketapain.data import TrialData
 from ketapain.errors import ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import DIARY_ITEMS, MISSING_MODES, Batch, generate
+from ketapain.simulate._core import DIARY_ITEMS, Batch, generate
 from ketapain.simulate._params import Parameters, load_parameters
 
 __all__ = ["RECRUITMENT", "simulate_trial"]
@@ -27,7 +28,8 @@ def _seed_sequence(seed: int | np.random.Generator | None) -> tuple[np.random.Ge
         child = int(seed.integers(0, 2**63 - 1))
         return np.random.default_rng(np.random.SeedSequence(child)), f"generator:{child}"
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-        raise ProtocolError(f"seed={seed!r} must be a non-negative integer, a numpy Generator or None")
+        raise ProtocolError(template="{@seed=} must be a non-negative integer, a numpy Generator or None",
+                            params={"seed": seed})
     ss = np.random.SeedSequence(None if seed is None else int(seed))
     return np.random.default_rng(ss), str(ss.entropy)
 
@@ -88,9 +90,8 @@ def simulate_trial(
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
     if isinstance(n_patients, bool) or not isinstance(n_patients, int | np.integer) or n_patients < 1:
-        raise ProtocolError(f"n_patients={n_patients!r} must be a positive integer")
-    if missing not in MISSING_MODES:
-        raise ProtocolError(f"missing={missing!r} is not one of {', '.join(MISSING_MODES)}")
+        raise ProtocolError(template="{@n_patients=} must be a positive integer", params={"n_patients": n_patients})
+    check_option("missing", missing, MISSING_MODE, error=ProtocolError)
     params = load_parameters(parameters)
     rng, seed_text = _seed_sequence(seed)
     batch = generate(protocol, params, n_trials=1, n_patients=int(n_patients), rng=rng, missing=missing)

@@ -24,6 +24,14 @@ import numpy as np
 import pandas as pd
 from scipy import special as sc
 
+from ketapain._options import (
+    CONF_LEVEL,
+    DF_METHOD,
+    FIT_METHOD,
+    MODEL_KIND,
+    OneOf,
+    check_option,
+)
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError, SingularFitWarning
 from ketapain.stats._batch_eigen import (
     closed_form_theta,
@@ -37,7 +45,7 @@ from ketapain.stats._batch_eigen import (
 from ketapain.stats._batch_infer import fit_quantities, pair_tests, term_test
 from ketapain.stats._batch_math import eigen_stats, optimise, reduced_stats, take_eig
 from ketapain.stats._crossover import CrossoverFit, fit_crossover
-from ketapain.stats._ddf import DF_METHODS, DfMethod
+from ketapain.stats._ddf import DfMethod
 from ketapain.stats._design import ModelKind, _as_labels
 from ketapain.stats._lmm import Method
 from ketapain.stats._multiplicity import sidak_p
@@ -77,18 +85,13 @@ def _key_text(keys: pd.DataFrame, g: int) -> str:
 def check_options(model: str, df_method: str, method: str, conf_level: float, on_error: str) -> None:
     """Refuse an unknown model, df method, fitting method, confidence level or error policy
     (shared by :func:`fit_crossover_batch` and ``fit_crossover_arrays``)."""
-    if df_method not in DF_METHODS:
-        raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
-    if method not in ("REML", "ML"):
-        raise ModelError(f"method={method!r} is not one of 'REML', 'ML'")
+    check_option("df_method", df_method, DF_METHOD)
+    check_option("method", method, FIT_METHOD)
     if df_method == "kenward-roger" and method != "REML":
-        raise ModelError("df_method='kenward-roger' needs method='REML' (as pbkrtest)")
-    if model not in ("standard", "paper"):
-        raise ModelError(f"model={model!r} is not one of standard, paper")
-    if not 0.0 < conf_level < 1.0:
-        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
-    if on_error not in ("raise", "flag"):
-        raise ModelError(f"on_error={on_error!r} is not one of 'raise', 'flag'")
+        raise ModelError(template="{@df_method='kenward-roger'} needs {@method='REML'} (as pbkrtest)")
+    check_option("model", model, MODEL_KIND)
+    check_option("conf_level", conf_level, CONF_LEVEL)
+    check_option("on_error", on_error, OneOf("raise", "flag"))
 
 
 def fit_crossover_batch(

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._options import CONF_LEVEL, DF_METHOD, FIT_METHOD, OneOf, check_option
 from ketapain.errors import FIRST_DATA_ROW, ModelError, TwoStageTestingWarning
 from ketapain.stats._ddf import (
-    DF_METHODS,
     DfMethod,
     FTest,
     containment_df,
@@ -30,8 +30,18 @@ from ketapain.stats._ddf import (
     t_test,
     variance_derivatives,
 )
-from ketapain.stats._design import CrossoverDesign, ModelKind, build_design, parse_crossover
-from ketapain.stats._effect_sizes import EffectSize, cohens_dz, hedges_g_av, total_sd_effect
+from ketapain.stats._design import (
+    CrossoverDesign,
+    ModelKind,
+    build_design,
+    parse_crossover,
+)
+from ketapain.stats._effect_sizes import (
+    EffectSize,
+    cohens_dz,
+    hedges_g_av,
+    total_sd_effect,
+)
 from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
 from ketapain.stats._tables import fixed_effects_frame
@@ -347,16 +357,14 @@ def fit_crossover(
     ``k = T (T - 1) / 2`` pairs: ``p_sidak = 1 - (1 - p)^k``, intervals at level
     ``conf_level^(1/k)``.
     """
-    if df_method not in DF_METHODS:
-        raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
-    if not 0.0 < conf_level < 1.0:
-        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
-    if carryover not in (True, False, "test-drop"):
-        raise ModelError(f"carryover={carryover!r} is not one of True, False, 'test-drop'")
+    check_option("df_method", df_method, DF_METHOD)
+    check_option("method", method, FIT_METHOD)
+    check_option("conf_level", conf_level, CONF_LEVEL)
+    check_option("carryover", carryover, OneOf(True, False, "test-drop"))
     if binary and log:
-        raise ModelError("log and binary cannot be combined")
+        raise ModelError(template="{@log} and {@binary} cannot be combined")
     if df_method == "kenward-roger" and method != "REML" and not binary:
-        raise ModelError("df_method='kenward-roger' needs method='REML' (as pbkrtest)")
+        raise ModelError(template="{@df_method='kenward-roger'} needs {@method='REML'} (as pbkrtest)")
     if outcome not in data.columns:
         raise ModelError(f"outcome column {outcome!r} is missing; columns: {', '.join(map(str, data.columns))}")
     work = data

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ketapain._options import MODEL_KIND, check_option
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError
 from ketapain.stats._auc import ANCHOR_VALUE, _integer_days, _require_columns, _scores
 from ketapain.stats._design import _as_labels
@@ -128,8 +129,7 @@ def build_grid(
     subject: str,
 ) -> DailyGrid:
     """Check the inputs and lay the diary on the patient-period x day grid (see DailyGrid)."""
-    if model not in ("standard", "paper"):
-        raise ModelError(f"model={model!r} is not one of 'standard', 'paper'")
+    check_option("model", model, MODEL_KIND)
     if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
         raise DataError(f"window={window!r} is not an integer >= 2 (the last diary day of the AUC)")
     window = int(window)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._options import CONF_LEVEL, OneOf, check_option
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats._daily_engine import NestedFit, fit_nested
 from ketapain.stats._daily_grid import DailyGrid, DailyModelKind, build_grid
@@ -312,10 +313,8 @@ def fit_daily_model(
     >>> fit.auc_contrasts()["contrast"].tolist()
     ['P - K', 'P - KM', 'K - KM']
     """
-    if df_method not in ("satterthwaite", "normal"):
-        raise ModelError(f"df_method={df_method!r} is not one of 'satterthwaite', 'normal'")
-    if not 0.0 < conf_level < 1.0:
-        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
+    check_option("df_method", df_method, OneOf("satterthwaite", "normal"))
+    check_option("conf_level", conf_level, CONF_LEVEL)
     grid = build_grid(diary, allocation, value=value, window=window, ref=ref, model=model, anchor=anchor,
                       subject=subject)
     nf = fit_nested(grid)

@@ -45,6 +45,7 @@ from typing import Literal
 import numpy as np
 from scipy import special as sc
 
+from ketapain._options import DF_METHOD, check_option
 from ketapain.errors import ModelError
 from ketapain.stats._kr import kr_df
 from ketapain.stats._lmm import LMMFit
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 DfMethod = Literal["kenward-roger", "satterthwaite", "containment", "normal"]
-DF_METHODS: tuple[str, ...] = ("kenward-roger", "satterthwaite", "containment", "normal")
+DF_METHODS: tuple[str, ...] = DF_METHOD.choices
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +307,7 @@ def t_test(
         elif df_method == "normal":
             df = float("inf")
         else:
-            raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
+            check_option("df_method", df_method, DF_METHOD)
     if not var > 0:
         raise ModelError("the contrast has zero variance: it is not estimable from these data")
     se = float(np.sqrt(var))
@@ -366,5 +367,5 @@ def f_test(
             raise ModelError("containment df need the per-column df (containment_df)")
         ddf = containment.for_columns(np.any(np.abs(L) > 0, axis=0))
     else:
-        raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
+        check_option("df_method", df_method, DF_METHOD)
     return FTest(statistic=stat, df_num=q, df_den=float(ddf), p_value=float(sc.fdtrc(q, ddf, stat)))

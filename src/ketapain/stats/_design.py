@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ketapain._options import MODEL_KIND, check_option
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 ModelKind = Literal["standard", "paper"]
-MODEL_KINDS: tuple[str, ...] = ("standard", "paper")
+MODEL_KINDS: tuple[str, ...] = MODEL_KIND.choices
 _NONE_LABELS = {"", "none", "nan", "na", "0"}
 
 
@@ -283,8 +284,7 @@ def build_design(
     carry_labels: np.ndarray | None = None,
 ) -> CrossoverDesign:
     """Design matrix of one crossover model from parsed data (see :func:`crossover_design`)."""
-    if model not in MODEL_KINDS:
-        raise ModelError(f"model={model!r} is not one of {', '.join(MODEL_KINDS)}")
+    check_option("model", model, MODEL_KIND)
     outcome = parsed.outcome
     trt_levels = list(parsed.treatment_levels)
     carry = None
@@ -411,8 +411,7 @@ def crossover_design(
         Unknown model or reference, fewer than 2 subjects, or a main-effect column aliased
         with the others (e.g. carry-over in a 2x2 AB/BA design).
     """
-    if model not in MODEL_KINDS:
-        raise ModelError(f"model={model!r} is not one of {', '.join(MODEL_KINDS)}")
+    check_option("model", model, MODEL_KIND)
     parsed = parse_crossover(
         data, outcome=outcome, subject=subject, period=period, sequence=sequence,
         treatment=treatment, covariates=covariates, ref=ref,

@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.polynomial.hermite import hermgauss
 from scipy import linalg, optimize, special, stats
 
+from ketapain._options import CONF_LEVEL, Number, check_option
 from ketapain.errors import ConvergenceWarning, ModelError, SingularFitWarning
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 MAX_NAGQ = 25  # lme4's limit for a scalar random effect
+NAGQ = Number(low=1, high=MAX_NAGQ, integer=True,
+              note="adaptive Gauss-Hermite points; 1 is the Laplace approximation, 25 lme4's limit")
 SINGULAR_TOL = 1e-4  # lme4::isSingular(tol = 1e-4): theta below this is "on the boundary"
 _LOG_2PI = math.log(2.0 * math.pi)
 _MODE_TOL = 1e-13
@@ -53,19 +56,12 @@ class _Data:
 
 
 def _check_nagq(nagq: Any) -> int:
-    if isinstance(nagq, bool) or not isinstance(nagq, int | np.integer):
-        raise ModelError(f"nagq must be an integer 1..{MAX_NAGQ}, got {nagq!r}")
-    if not 1 <= int(nagq) <= MAX_NAGQ:
-        raise ModelError(
-            f"nagq={int(nagq)} is outside 1..{MAX_NAGQ} (lme4's limit for a scalar random "
-            "effect; nagq=1 is the Laplace approximation)"
-        )
+    check_option("nagq", nagq, NAGQ)
     return int(nagq)
 
 
 def _check_conf_level(conf_level: float) -> float:
-    if not (isinstance(conf_level, int | float | np.floating) and 0.0 < conf_level < 1.0):
-        raise ModelError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
+    check_option("conf_level", conf_level, CONF_LEVEL)
     return float(conf_level)
 
 

@@ -20,10 +20,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._options import CONF_LEVEL, DF_METHOD, check_option
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats._daily_engine import NestedFit, fit_nested, gls_at
-from ketapain.stats._daily_grid import DAY, PERIOD, DailyGrid, DailyModelKind, build_grid
-from ketapain.stats._ddf import DF_METHODS, DfMethod, FTest, f_test, t_test, variance_derivatives
+from ketapain.stats._daily_grid import (
+    DAY,
+    PERIOD,
+    DailyGrid,
+    DailyModelKind,
+    build_grid,
+)
+from ketapain.stats._ddf import (
+    DfMethod,
+    FTest,
+    f_test,
+    t_test,
+    variance_derivatives,
+)
 from ketapain.stats._design import ModelKind, build_design, parse_crossover
 from ketapain.stats._lmm import fit_random_intercept
 from ketapain.stats._mi_pool import pool_d1, pool_scalar
@@ -319,8 +332,7 @@ class _Analyser:
 
     def __init__(self, grid: DailyGrid, *, subject: str, model: ModelKind,
                  df_method: DfMethod, ref: str) -> None:
-        if df_method not in DF_METHODS:
-            raise ModelError(f"df_method={df_method!r} is not one of {', '.join(DF_METHODS)}")
+        check_option("df_method", df_method, DF_METHOD)
         self.frame = pd.DataFrame({subject: grid.patient_labels, PERIOD: grid.period_labels, "sequence": grid.sequence_labels,
                                    "treatment": [grid.treatment_levels[i] for i in grid.treatment],
                                    "auc": 0.0})
@@ -350,7 +362,7 @@ class _Analyser:
                 fit = fit_random_intercept(d.X, np.ascontiguousarray(auc[i]), d.group_codes, method="REML")
             deriv = variance_derivatives(fit) if self.df_method in ("kenward-roger", "satterthwaite") else None
             if self.df_method == "containment":
-                raise ModelError("df_method='containment' is not supported for multiple imputation")
+                raise ModelError(template="{@df_method='containment'} is not supported for multiple imputation")
             cov = deriv.phi_adjusted if self.df_method == "kenward-roger" else fit.vcov
             for j, lv in enumerate(self.lvecs):
                 tt = t_test(fit, lv, df_method=self.df_method, deriv=deriv)
@@ -510,8 +522,7 @@ def multiple_imputation_auc(
     >>> mi.to_frame()["contrast"].tolist()
     ['P - K', 'P - KM', 'K - KM']
     """
-    if not 0.0 < conf_level < 1.0:
-        raise ModelError(f"conf_level={conf_level} is outside (0, 1)")
+    check_option("conf_level", conf_level, CONF_LEVEL)
     grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)

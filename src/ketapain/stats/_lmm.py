@@ -53,6 +53,7 @@ from typing import Literal
 import numpy as np
 from scipy import optimize
 
+from ketapain._options import FIT_METHOD, check_option
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats._batch_eigen import closed_form_theta
 from ketapain.stats._batch_math import EigenStats
@@ -379,8 +380,7 @@ def fit_random_intercept(
     >>> round(float(fit.beta[0]), 4)
     4.1667
     """
-    if method not in ("REML", "ML"):
-        raise ModelError(f"method={method!r} is not one of 'REML', 'ML'")
+    check_option("method", method, FIT_METHOD)
     ss = sufficient_stats(X, y, group_codes)
     N, p = ss.n_obs, ss.n_params
     if N - p < 1:
