@@ -40,6 +40,7 @@ __all__ = [
     "MODEL_KIND",
     "Number",
     "OneOf",
+    "SEED",
     "check_option",
 ]
 
@@ -110,6 +111,8 @@ CONF_LEVEL = Number(low=0.0, high=1.0, low_open=True, high_open=True)
 """Confidence level of every interval."""
 MISSING_MODE = OneOf("mcar", "mar", "mnar", "none")
 """Missing diary days of the simulator."""
+SEED = Number(low=0, integer=True)
+"""An integer seed (numpy's ``SeedSequence`` takes any integer >= 0)."""
 
 
 def check_option(name: str, value: Any, allowed: Constraint, *, error: type[KetapainError] = ModelError) -> None:

@@ -147,7 +147,7 @@ def test_bad_screening_logs(edit, match: str) -> None:  # noqa: ANN001 - a lambd
 
 def test_bad_allocation() -> None:
     screening, allocation, diary = reference_tables()
-    with pytest.raises(DataError, match="allocation: period 3 is above periods = 2"):
+    with pytest.raises(DataError, match="allocation: period 3 is above periods=2"):
         consort_flow(screening, allocation, periods=2)
     with pytest.raises(DataError, match=r"allocation row 2: period='x' is not an integer >= 1"):
         consort_flow(screening, allocation.assign(period=["x"] + [1] * 59))

@@ -514,15 +514,15 @@ def test_missing_subject(diary, anchor):
         ({"windows": (2.5,)}, "windows: 2.5 is not an integer >= 1"),
         ({"windows": (True,)}, "windows: True is not an integer >= 1"),
         ({"windows": (3, 3)}, "windows: [3, 3] repeats a window day"),
-        ({"windows": ()}, "windows is empty; give at least one window day, e.g. (7, 15, 21, 28, 35)"),
+        ({"windows": ()}, "windows is empty; give at least one window day, e.g. 7, 15, 21, 28, 35"),
         ({"windows": "7,15"}, "windows must be a sequence of positive integers, got '7,15'"),
         (
             {"windows": (3,), "impute": "mean"},
-            "impute='mean' is not allowed; use one of 'none', 'locf', 'linear'",
+            "impute='mean' is not one of none, locf, linear",
         ),
         (
             {"windows": (3,), "time_axis": "day0"},
-            "time_axis='day0' is not allowed; use one of 'infusion', 'first_diary_day'",
+            "time_axis='day0' is not one of infusion, first_diary_day",
         ),
     ],
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ketapain._options import SEED, check_option
 from ketapain.data import TrialData
 from ketapain.errors import DataError
 from ketapain.operations import consort_flow
@@ -181,6 +182,7 @@ def run_analysis(
         if on_step is not None:
             on_step(name)
 
+    check_option("seed", seed, SEED, error=DataError)
     sink: list[str] = []
     step()
     study = _study(data, protocol)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._options import Number, check_option
 from ketapain.errors import FIRST_DATA_ROW, DataError
 
 __all__ = ["ConsortFlow", "PeriodFlow", "consort_flow"]
@@ -248,6 +249,8 @@ def consort_flow(
         pid = _text(screening["patient_id"])
         randomised_ids = set(pid[is_["randomised"]].dropna())
 
+    if periods is not None:
+        check_option("periods", periods, Number(low=1, integer=True), error=DataError)
     period_flows: list[PeriodFlow] = []
     n_completed = n_analysed = None
     sequences: tuple[tuple[str, int], ...] = ()
@@ -265,7 +268,8 @@ def consort_flow(
                 raise DataError(f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome 'randomised' with that patient_id)")
         n_periods = periods if periods is not None else (int(aper.max()) if len(aper) else 0)
         if len(aper) and aper.max() > n_periods:
-            raise DataError(f"allocation: period {int(aper.max())} is above periods = {n_periods}")
+            raise DataError(template="allocation: period {top} is above {@periods=}",
+                            params={"top": int(aper.max()), "periods": n_periods})
         if "infusion_date" in allocation.columns:
             got = _text(allocation["infusion_date"]).notna().to_numpy(dtype=bool)
         else:

@@ -158,7 +158,7 @@ def verify_list(list_dir: str | os.PathLike[str], *, commitment: str | None = No
     if commitment is not None:
         expected = commitment.strip().lower()
         if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
-            raise DataError(f"commitment={commitment!r}: a SHA-256 hex digest has 64 hex digits")
+            raise DataError(template="{@commitment=}: a SHA-256 hex digest has 64 hex digits", params={"commitment": commitment})
         source = "given"
     else:
         expected = _read_commitment(d / COMMITMENT_FILE)

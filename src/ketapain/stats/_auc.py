@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ketapain._options import OneOf, check_option
 from ketapain.errors import FIRST_DATA_ROW, DataError, ImputationWarning
 
 __all__ = ["diary_auc"]
@@ -169,12 +170,8 @@ def diary_auc(
     ...           impute="locf")["auc"].tolist()
     [9.0]
     """
-    if time_axis not in TIME_AXES:
-        raise DataError(
-            f"time_axis={time_axis!r} is not allowed; use one of {', '.join(map(repr, TIME_AXES))}"
-        )
-    if impute not in IMPUTATIONS:
-        raise DataError(f"impute={impute!r} is not allowed; use one of {', '.join(map(repr, IMPUTATIONS))}")
+    check_option("time_axis", time_axis, OneOf(*TIME_AXES), error=DataError)
+    check_option("impute", impute, OneOf(*IMPUTATIONS), error=DataError)
     if not isinstance(diary, pd.DataFrame):
         raise DataError(f"diary must be a pandas DataFrame, got {type(diary).__name__}")
     _require_columns(diary, "diary", (subject, period, day, value))
@@ -328,19 +325,22 @@ def _scores(column: pd.Series, name: str, label: str) -> np.ndarray:
 
 def _windows(windows: Sequence[int], *, time_axis: str, last_day: int) -> np.ndarray:
     if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence | np.ndarray):
-        raise DataError(f"windows must be a sequence of positive integers, got {windows!r}")
+        raise DataError(template="{@windows} must be a sequence of positive integers, got {got}",
+                        params={"got": repr(windows)})
     if len(windows) == 0:
-        raise DataError("windows is empty; give at least one window day, e.g. (7, 15, 21, 28, 35)")
+        raise DataError(template="{@windows} is empty; give at least one window day, e.g. 7, 15, 21, 28, 35")
     lowest = 2 if time_axis == "first_diary_day" else 1
     for w in windows:
         if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < lowest:
             why = " (on the first_diary_day axis a window needs at least 2 days)" if lowest == 2 else ""
-            raise DataError(f"windows: {_show(w)} is not an integer >= {lowest}{why}")
+            raise DataError(template="{@windows}: {w} is not an integer >= {lowest}{why}",
+                            params={"w": _show(w), "lowest": lowest, "why": why})
         if w > last_day:
-            raise DataError(f"windows: {w} is beyond the last diary day in diary ({last_day})")
+            raise DataError(template="{@windows}: {w} is beyond the last diary day in diary ({last_day})",
+                            params={"w": w, "last_day": last_day})
     win = np.asarray(windows, dtype=np.int64)
     if len(np.unique(win)) != len(win):
-        raise DataError(f"windows: {list(map(int, win))} repeats a window day")
+        raise DataError(template="{@windows}: {win} repeats a window day", params={"win": list(map(int, win))})
     return np.sort(win)
 
 
