@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from sqlalchemy import func, select
+
+from net import free_port
 
 from ketapain.capture import create_app
 from ketapain.capture.audit import Actor, verify_audit
@@ -114,12 +115,6 @@ def test_processes_post_the_same_days(db_url):
     _check_stored_once(db_url, keys)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_http_posts_get_201_or_409_never_500(db_url):
     import uvicorn
 
@@ -132,7 +127,7 @@ def test_http_posts_get_201_or_409_never_500(db_url):
         for pid in sorted({k[0] for k in keys}):
             tokens[pid] = diary.issue_token(ctx, pid)
         s.commit()
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typer
 from typer.testing import CliRunner
 
 from ketapain.analysis import run_analysis
@@ -10,7 +9,6 @@ from ketapain.capture import Actor, verify_audit
 from ketapain.capture.app import prepare_database
 from ketapain.capture.db import make_engine, make_sessionmaker
 from ketapain.capture.services import Context, export
-from ketapain.cli._serve import audit_app
 from ketapain.data import TrialData
 from ketapain.protocol import load_protocol
 
@@ -32,8 +30,7 @@ def test_demo_export_reads_back_and_analyses(tmp_path):
     assert len(back.patients) == 6 and len(back.allocation) == 18 and len(back.diary) > 0
     results = run_analysis(back, protocol, sensitivity=False)
     assert results is not None
-    app = typer.Typer()
-    app.add_typer(audit_app, name="audit")
+    from ketapain.cli import app
     r = CliRunner().invoke(app, ["audit", "verify", "--db", url])
     assert r.exit_code == 0 and "audit trail OK" in r.output
     with engine.begin() as c:

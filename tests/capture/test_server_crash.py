@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -28,6 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+
+from net import free_port
 
 from ketapain.capture.audit import dump
 from ketapain.capture.db import make_engine, make_sessionmaker
@@ -60,12 +61,6 @@ KETAPAIN = _ketapain_command()
 Key = tuple[str, int, int]  # patient, period, day
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """``ketapain serve`` in its own process group, configured by KETAPAIN_* variables."""
 
@@ -78,7 +73,7 @@ class Server:
 
     def start(self) -> str:
         self.starts += 1
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "KETAPAIN_DATABASE_URL": self.url, "KETAPAIN_SECRET_KEY": SECRET,
                "KETAPAIN_ADMIN_USER": "admin", "KETAPAIN_ADMIN_PASSWORD": ADMIN_PW}
         log = open(self.log_dir / f"serve-{self.starts}.log", "wb")  # noqa: SIM115 (kept open by the child)

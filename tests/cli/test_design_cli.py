@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ketapain.cli._design import design_command, samplesize_command
+from ketapain.cli import app as APP
 from ketapain.design import crossover_sample_size
 
-APP = typer.Typer()
-APP.command("samplesize")(samplesize_command)
-APP.command("design")(design_command)
 RUNNER = CliRunner()
 STATED = ["samplesize", "--diff", "57", "--sd", "38", "--rho", "0.5", "--alpha", "0.02", "--power", "0.9"]
 
@@ -44,8 +40,8 @@ def test_samplesize_json_contract() -> None:
 @pytest.mark.parametrize(
     ("extra", "n"),
     [
-        (["--method", "normal"], 6),
-        (["--df", "paired"], 9),
+        (["--calculation", "normal"], 6),
+        (["--df-formula", "paired"], 9),
         (["--multiplicity", "bonferroni", "--comparisons", "3"], 12),
         (["--periods", "3", "--multiple-of", "6"], 12),
     ],
@@ -65,10 +61,16 @@ def test_samplesize_with_sd_within_or_sd_diff() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["samplesize", "--diff", "57", "--sd", "38"], "needs rho"),
-        (["samplesize", "--diff", "57", "--sd", "38", "--rho", "1"], "rho must be in"),
-        (["samplesize", "--diff", "57", "--sd-within", "20", "--method", "z"], "method must be"),
-        (["samplesize", "--diff", "57", "--sd-within", "20", "--multiplicity", "holm"], "multiplicity must be"),
+        (["samplesize", "--diff", "57", "--sd", "38"],
+         "--sd needs --rho, the intra-patient correlation (or give --sd-within or --sd-diff)"),
+        (["samplesize", "--diff", "57", "--sd", "38", "--rho", "1"],
+         "--rho 1.0 must be a number in [-1, 1) (1 means no within-patient variance)"),
+        (["samplesize", "--diff", "57", "--sd-within", "20", "--calculation", "z"],
+         "--calculation 'z' is not one of exact, normal"),
+        (["samplesize", "--diff", "57", "--sd-within", "20", "--df-formula", "kr"],
+         "--df-formula 'kr' is not one of crossover, rm-anova, paired"),
+        (["samplesize", "--diff", "57", "--sd-within", "20", "--multiplicity", "holm"],
+         "--multiplicity 'holm' is not one of none, bonferroni, sidak"),
         (["design", "balanced", "A,B"], "KIND must be one of"),
         (["design", "williams", "A"], "at least 2 treatments"),
         (["design", "latin", "A,A,B"], "distinct"),

@@ -38,7 +38,7 @@ def test_fit_json_contract_matches_stored_r_reference(tmp_path: Path) -> None:
 
 def test_fit_options_reach_the_model(tmp_path: Path) -> None:
     data = REF / "data" / "w3_carryover.csv"
-    out = json.loads(run("fit", str(data), "--json", "--carryover", "--model", "paper", "--df", "satterthwaite",
+    out = json.loads(run("fit", str(data), "--json", "--carryover", "--model", "paper", "--df-method", "satterthwaite",
                          "--ref", "B", "--conf-level", "0.9").stdout)
     assert out["model"]["formula"] == "y ~ treatment + sequence + carryover + (1 | subject)"
     assert out["model"]["df_method"] == "satterthwaite" and out["model"]["conf_level"] == 0.9
@@ -48,7 +48,7 @@ def test_fit_options_reach_the_model(tmp_path: Path) -> None:
 
 
 def test_fit_normal_df_gives_null_denominator() -> None:
-    out = json.loads(run("fit", str(REF / "data" / "ab_ba.csv"), "--json", "--df", "normal").stdout)
+    out = json.loads(run("fit", str(REF / "data" / "ab_ba.csv"), "--json", "--df-method", "normal").stdout)
     assert out["treatment_test"]["df_den"] is None
     assert all(f["df"] is None for f in out["fixed_effects"])
     assert out["carryover_test"] is None  # aliased in a 2x2
@@ -84,8 +84,9 @@ def test_fit_bad_input_exits_1_with_file_row_column_value(tmp_path: Path, conten
 def test_fit_model_error_exits_1(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_text("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,2,AB,B,2\nS2,1,BA,B,3\nS2,2,BA,A,4\n")
-    res = run("fit", str(path), "--df", "wald")
-    assert res.exit_code == 1 and "kenward-roger, satterthwaite, containment, normal" in res.stderr
+    res = run("fit", str(path), "--df-method", "wald")
+    assert res.exit_code == 1
+    assert res.stderr == "error: data.csv: --df-method 'wald' is not one of kenward-roger, satterthwaite, containment, normal\n"
 
 
 def test_version() -> None:

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ketapain.cli._instruments import instruments_command, score_command
-from ketapain.instruments import Instrument, Item, Option, Score, instruments
-from ketapain.instruments import _registry
+from ketapain.cli import app
+from ketapain.instruments import Instrument, Item, Option, Score, _registry, instruments
 
-app = typer.Typer()
-app.command("score")(score_command)
-app.command("instruments")(instruments_command)
 runner = CliRunner()
 
 
@@ -98,7 +93,7 @@ def test_score_list_json_says_which_options_ran(tmp_path, toy):
     assert res.exit_code == 1 and res.stdout == ""
     assert res.stderr == (
         "error: many.json [2]: toycli: the form is blank (no item answered), so none of its scores (total) can be "
-        "computed; pass --incomplete missing to get NA (null in JSON) instead\n"
+        "computed; pass --incomplete 'missing' to get the score as missing instead\n"
     )
 
 
@@ -131,7 +126,7 @@ def test_score_incomplete_error_names_score_items_and_rule(tmp_path):
         "error: h.json [1]: hads: anxiety cannot be scored: items 3, 5, 7, 9, 11, 13 unanswered; anxiety needs all "
         "7 items (missing='none'; missing='half_rule' allows up to 3 unanswered); depression cannot be scored: "
     )
-    assert res.stderr.endswith("; pass --incomplete missing to get NA (null in JSON) instead\n")
+    assert res.stderr.endswith("; pass --incomplete 'missing' to get the score as missing instead\n")
     res = run("score", "hads", path, "--json", "--incomplete", "missing", "-o", "missing=half_rule")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

@@ -6,16 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ketapain.cli._operations import consort_command, dose_command, eligibility_command, gate_command
+from ketapain.cli import app
 
-app = typer.Typer()
-app.command("dose")(dose_command)
-app.command("eligibility")(eligibility_command)
-app.command("consort")(consort_command)
-app.command("gate")(gate_command)
 runner = CliRunner()
 
 
@@ -66,7 +60,7 @@ def test_dose_ab_ba_with_generic_vial() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--weight", 250, "--arm", "KM"), "error: weight_kg=250 is outside the protocol's weights range 30..200 kg"),
+    (("--weight", 250, "--arm", "KM"), "error: --weight 250 is outside the protocol's weights range 30..200 kg"),
     (("--weight", 78, "--arm", "X"), "error: unknown arm 'X'; arms: P, K, KM"),
     (("--weight", 78, "--arm", "K", "--ketamine-vial", "50"), "error: vial strength '50' is not understood"),
     (("--weight", 78, "--arm", "K", "--ketamine-vial", "0mg/ml"), "error: vial strength '0mg/ml' is not > 0 mg/ml"),
@@ -203,6 +197,6 @@ def test_gate_decisions() -> None:
 
 def test_gate_errors() -> None:
     res = run("gate", "--pain-today", 12, "--pain-inclusion", 7)
-    assert res.exit_code == 1 and "error: pain_today=12 is outside 0..10" in res.stderr
+    assert res.exit_code == 1 and res.stderr == "error: --pain-today 12 is outside 0..10 (the diary scale)\n"
     res = run("gate", "--pain-today", 5, "--pain-inclusion", 7, "--period", 1)
-    assert res.exit_code == 1 and "the gate applies before periods 2..3" in res.stderr
+    assert res.exit_code == 1 and res.stderr == "error: --period 1: the gate applies before periods 2..3\n"

@@ -6,14 +6,11 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import typer
 from typer.testing import CliRunner
 
-from ketapain.cli._protocol import protocol_app
+from ketapain.cli import app
 from ketapain.protocol import Protocol, load_protocol
 
-app = typer.Typer()
-app.add_typer(protocol_app, name="protocol")
 runner = CliRunner()
 
 KETAPAIN_TEXT = (resources.files("ketapain.protocol") / "files" / "ketapain.toml").read_text(encoding="utf-8")

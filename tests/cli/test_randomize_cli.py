@@ -9,15 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from ketapain.cli._randomize import randomize_command, unblind_command, verify_command
+from ketapain.cli import app
 
-app = typer.Typer()
-app.command("randomize")(randomize_command)
-app.command("unblind")(unblind_command)
-app.command("verify-list")(verify_command)
 runner = CliRunner()
 
 
@@ -100,7 +95,8 @@ def test_block_size_and_strata(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--protocol", "ketapain", "--patients", "12", "--block-size", "4"], 1, "error: block_size: 4 is not"),
+        (["--protocol", "ketapain", "--patients", "12", "--block-size", "4"], 1,
+         "error: --block-size: 4 is not a positive multiple of the number of sequences (6); allowed: 6, 12, 18, ...\n"),
         (["--protocol", "ab_ba_example", "--patients", "12"], 1, "error: randomisation.strata"),
         (["--protocol", "nope", "--patients", "12"], 1, "error: "),
         (["--protocol", "ketapain", "--patients", "12", "--kind", "live"], 2, "test or production"),
@@ -143,7 +139,7 @@ def test_unblind_by_kit_and_by_patient(made: Path) -> None:
     rec = json.loads(log.read_text().splitlines()[0])
     assert rec["user"] == "Dr A" and rec["reason"] == "severe hypotension" and rec["kit_code"] == r["kit_code"]
     res = run("unblind", "--list", made, "--patient", r["patient_id"], "--period", r["period"], "--reason", "x",
-              "--user", "Dr B", "--log", made.parent / "other.jsonl")
+              "--user", "Dr B", "--log-file", made.parent / "other.jsonl")
     assert res.exit_code == 0 and r["treatment"] in res.stdout
     assert (made.parent / "other.jsonl").exists() and len(log.read_text().splitlines()) == 1
     assert run("verify-list", made).exit_code == 0  # the log does not touch the committed list

@@ -16,13 +16,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from typer.testing import CliRunner
 
-from ketapain.cli._power import parse_n, power_command
+from ketapain.cli import app as cli_app
+from ketapain.cli._power import parse_n
 from ketapain.design._power import PowerResult, load_effects, plot_power, simulate_power
 from ketapain.design._power_sim import (
     TRIALS_PER_BLOCK,
@@ -277,9 +277,7 @@ def test_load_effects(tmp_path) -> None:
 
 # --- CLI ------------------------------------------------------------------------------------------
 
-APP = typer.Typer()
-APP.command("power")(power_command)
-APP.command("other")(lambda: None)  # two commands: Typer keeps "power" as a sub-command
+APP = cli_app
 RUNNER = CliRunner()
 
 
@@ -296,18 +294,19 @@ def test_parse_n_forms() -> None:
 
 
 @pytest.mark.parametrize(("args", "match"), [
-    (["--n", "12:x"], "--n '12:x': expected a:b:step"),
-    (["--n", "20:12:2"], "--n '20:12:2'"),
-    (["--n", "12:20:0"], "--n '12:20:0'"),
-    (["--n", "2,4"], "integers >= 3"),
-    (["--n", "8", "--model", "full"], "--model 'full' is not one of standard, paper"),
-    (["--n", "8", "--missing", "x"], "--missing 'x' is not one of mcar, mar, mnar, none"),
-    (["--n", "8", "--dropout", "1.5"], "--dropout 1.5: must be a probability in [0, 1)"),
-    (["--n", "8", "--sims", "0"], "--sims 0"),
-    (["--n", "8", "--workers", "2", "--scheduler", "tcp://x:1"], "--workers and --scheduler exclude each other"),
-    (["--n", "8", "--workers", "0"], "--workers 0"),
-    (["--n", "8", "--plot", "out.jpg"], "--plot 'out.jpg': the file must end in .png, .svg, .pdf"),
-    (["--n", "8", "--protocol", "nosuch"], "nosuch"),
+    (["--patients", "12:x"], "error: --patients '12:x': expected A:B:STEP (A to B inclusive"),
+    (["--patients", "20:12:2"], "error: --patients '20:12:2'"),
+    (["--patients", "12:20:0"], "error: --patients '12:20:0'"),
+    (["--patients", "2,4"], "integers >= 3"),
+    (["--patients", "8", "--model", "full"], "error: --model 'full' is not one of standard, paper\n"),
+    (["--patients", "8", "--missing", "x"], "error: --missing 'x' is not one of mcar, mar, mnar, none\n"),
+    (["--patients", "8", "--dropout", "1.5"], "error: --dropout 1.5 must be a probability in [0, 1)\n"),
+    (["--patients", "8", "--sims", "0"], "error: --sims 0 must be an integer >= 1\n"),
+    (["--patients", "8", "--workers", "2", "--scheduler", "tcp://x:1"], "--workers and --scheduler exclude each other"),
+    (["--patients", "8", "--workers", "0"], "--workers 0"),
+    (["--patients", "8", "--plot", "out.jpg"], "--plot 'out.jpg': the file must end in .png, .svg, .pdf"),
+    (["--patients", "8", "--protocol", "nosuch"], "nosuch"),
+    (["--sims", "8"], "error: give --patients: A:B:STEP"),
 ])
 def test_cli_errors(args: list[str], match: str) -> None:
     res = RUNNER.invoke(APP, ["power", *args])
@@ -319,7 +318,7 @@ def test_cli_errors(args: list[str], match: str) -> None:
 def test_cli_effect_file_error(tmp_path) -> None:
     f = tmp_path / "eff.toml"
     f.write_text("[arms.Q]\neffect_amplitude = 1\n")
-    res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--n", "8", "--sims", "5", "--seed", "1",
+    res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--patients", "8", "--sims", "5", "--seed", "1",
                               "--effect-file", str(f)])
     assert res.exit_code == 1 and "arm 'Q' is not an arm" in res.stderr
 
@@ -328,7 +327,7 @@ def test_cli_json_and_plot(tmp_path) -> None:
     f = tmp_path / "eff.toml"
     f.write_text("[arms.L]\neffect_amplitude = -1.0\neffect_tau_days = 1000\n")
     out = tmp_path / "curve.svg"
-    res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--n", "6:10:2", "--sims", "50", "--seed", "9",
+    res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--patients", "6:10:2", "--sims", "50", "--seed", "9",
                               "--effect-file", str(f), "--json", "--plot", str(out)])
     assert res.exit_code == 0, res.stderr
     d = json.loads(res.stdout)
@@ -338,6 +337,6 @@ def test_cli_json_and_plot(tmp_path) -> None:
 
 
 def test_cli_table_output() -> None:
-    res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--n", "6", "--sims", "20", "--seed", "2"])
+    res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--patients", "6", "--sims", "20", "--seed", "2"])
     assert res.exit_code == 0, res.stderr
     assert "Simulated power: ab_ba_example" in res.stdout and "L - P" in res.stdout

@@ -39,7 +39,7 @@ def _cli_json(args: list[str]) -> dict:
 
     from ketapain.cli import app
 
-    res = CliRunner().invoke(app, ["power", "--n", "8,10", "--sims", "90", "--seed", "5", "--dropout", "0.1", "--json", *args])
+    res = CliRunner().invoke(app, ["power", "--patients", "8,10", "--sims", "90", "--seed", "5", "--dropout", "0.1", "--json", *args])
     assert res.exit_code == 0, res.stderr
     return json.loads(res.stdout)
 

@@ -11,13 +11,18 @@ import typer
 from typer.testing import CliRunner
 
 import ketapain.simulate as sim
-from ketapain.cli._simulate import calibrate_command, simulate_command
 from ketapain.data import TrialData
 from ketapain.errors import ProtocolError
 from ketapain.instruments import score_frame
-from ketapain.operations import evaluate_screening, randomise_protocol
+from ketapain.operations import evaluate_screening
 from ketapain.protocol import load_protocol
-from ketapain.simulate import KNOWN_OUTSIDE, calibrate, load_parameters, published_figures, simulate_trial
+from ketapain.simulate import (
+    KNOWN_OUTSIDE,
+    calibrate,
+    load_parameters,
+    published_figures,
+    simulate_trial,
+)
 
 KETAPAIN = load_protocol("ketapain")
 
@@ -206,9 +211,8 @@ def test_calibration_every_figure_not_known_outside_is_inside():
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("simulate")(simulate_command)
-    app.command("calibrate")(calibrate_command)
+    from ketapain.cli import app
+
     return app
 
 
@@ -223,7 +227,7 @@ def test_cli_simulate_writes_a_trial(tmp_path):
 
 def test_cli_simulate_error_exits_1(tmp_path):
     r = CliRunner().invoke(_app(), ["simulate", "--seed", "3", "--out", str(tmp_path / "x"), "--missing", "bad"])
-    assert r.exit_code == 1 and "missing='bad'" in r.output
+    assert r.exit_code == 1 and r.stderr == "error: --missing 'bad' is not one of mcar, mar, mnar, none\n"
 
 
 def test_cli_calibrate_json():

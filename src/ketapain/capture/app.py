@@ -11,6 +11,7 @@ PermissionDenied 403, NotFound 404, Conflict/StudyLocked 409, RateLimited 429.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,10 +28,17 @@ from ketapain.capture.models import Patient
 from ketapain.capture.security import LoginLimiter
 from ketapain.capture.services import Context, study, users
 from ketapain.capture.services import demo as demo_service
-from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
+from ketapain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    KetapainError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
 from ketapain.protocol import load_protocol
 
-__all__ = ["create_app", "prepare_database"]
+__all__ = ["create_app", "first_start_message", "prepare_database"]
 
 _STATUS = [(AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409)]
 
@@ -54,13 +62,41 @@ def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, 
     return one_time
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool = False, demo_patients: int = 12) -> FastAPI:
-    """Build the app for ``settings`` (a ready ``engine`` may be given, e.g. by tests)."""
+def first_start_message(username: str, password: str, *, url: str | None = None) -> str:
+    """The framed message that hands the generated admin password over, once, with what to do next."""
+    where = url.rstrip("/") + "/login" if url else "the app's /login page"
+    lines = [
+        "ketapain capture: first start",
+        "",
+        "The administrator account has been created:",
+        f"    user name:  {username}",
+        f"    password:   {password}",
+        "",
+        "This password is shown only this once: keep it in a password manager now.",
+        f"Next: open {where}, sign in, and add the trial team on the Users page.",
+        "To choose the administrator's name and password yourself, set KETAPAIN_ADMIN_USER",
+        "and KETAPAIN_ADMIN_PASSWORD before the first start (docs/capture.md).",
+    ]
+    width = max(map(len, lines))
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool = False, demo_patients: int = 12,
+               demo_seed: int = 20200154, on_first_start: Callable[[str, str], None] | None = None) -> FastAPI:
+    """Build the app for ``settings`` (a ready ``engine`` may be given, e.g. by tests).
+
+    On the first start, when the admin's password was generated, ``on_first_start(username,
+    password)`` is called once (default: print :func:`first_start_message` on stderr).
+    """
     engine = engine or make_engine(settings.database_url)
-    one_time = prepare_database(engine, settings, demo=demo, demo_patients=demo_patients)
+    one_time = prepare_database(engine, settings, demo=demo, demo_patients=demo_patients, demo_seed=demo_seed)
     if one_time:
-        print(f"first start: created user {settings.admin_user or 'admin'!r} with one-time password {one_time} "
-              "(shown once; change it)", file=sys.stderr)
+        username = settings.admin_user or "admin"
+        if on_first_start is None:
+            print(first_start_message(username, one_time), file=sys.stderr)
+        else:
+            on_first_start(username, one_time)
     app = FastAPI(title="ketapain capture", version=__version__, openapi_url="/api/v1/openapi.json")
     app.state.settings = settings
     app.state.engine = engine
@@ -91,7 +127,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
         field = msg.split("=", 1)[0].split(":", 1)[0].strip() if ("=" in msg or ":" in msg) else "body"
         return JSONResponse({"detail": [{"loc": ["body", field], "msg": msg, "type": "value_error"}]}, status_code=422)
 
-    from ketapain.capture.web import mount_web  # pages, /static and HTML error pages (after the API handlers)
+    from ketapain.capture.web import (
+        mount_web,  # pages, /static and HTML error pages (after the API handlers)
+    )
 
     mount_web(app)
     return app

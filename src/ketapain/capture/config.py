@@ -11,19 +11,112 @@ ketapain.errors.DataError: secret_key: a default or short secret key is refused;
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from ketapain.errors import DataError
 
-__all__ = ["DEFAULT_DB_FILE", "REFUSED_SECRETS", "Settings"]
+__all__ = ["DEFAULT_DB_FILE", "REFUSED_SECRETS", "SECRET_KEY_SUFFIX", "Settings", "StoredKey", "database_url_from_env",
+           "sqlite_path", "stored_secret_key"]
 
 DEFAULT_DB_FILE = "ketapain-capture.sqlite"
 """SQLite file used when no database URL is given (in the current directory)."""
 
 REFUSED_SECRETS = frozenset({"", "change-me", "changeme", "secret", "default", "ketapain", "password"})
 """Secret keys refused outright (besides any key shorter than 32 characters)."""
+
+SECRET_KEY_SUFFIX = ".secret-key"
+"""A generated key is stored as ``<database file><suffix>`` beside a SQLite database."""
+
+_MIN_KEY_LENGTH = 32
+
+
+def database_url_from_env(database_url: str | None = None, environ: dict[str, str] | None = None) -> str:
+    """The database URL: ``database_url`` (the ``--db`` option), else ``KETAPAIN_DATABASE_URL``,
+    else the SQLite file :data:`DEFAULT_DB_FILE` in the current folder (absolute path)."""
+    env = os.environ if environ is None else environ
+    return database_url or env.get("KETAPAIN_DATABASE_URL") or f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a SQLite database URL (``sqlite:///x.sqlite``), or None (in-memory, other databases).
+
+    >>> sqlite_path("sqlite:///data/trial.sqlite"), sqlite_path("sqlite://"), sqlite_path("postgresql+psycopg://h/db")
+    (PosixPath('data/trial.sqlite'), None, None)
+    """
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise DataError(f"database URL {database_url!r} is not a SQLAlchemy URL "
+                        "(sqlite:///file.sqlite or postgresql+psycopg://user@host/db)") from None
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A secret key kept in a file: the key, the file, and whether this call made it."""
+
+    key: str = field(repr=False)
+    path: Path
+    created: bool
+
+
+def stored_secret_key(database_url: str, *, config_dir: Path | None = None) -> StoredKey:
+    """The secret key kept for ``database_url`` when ``KETAPAIN_SECRET_KEY`` is not set: made on
+    first use (``secrets.token_urlsafe(48)``, 64 characters) and reused afterwards.
+
+    Where: beside a SQLite database file (``<file>.secret-key``), so the key travels and is
+    backed up with its database; for another database, in the user's config folder
+    (``$XDG_CONFIG_HOME/ketapain/secret-keys/<sha256 of the URL>.key``, default ``~/.config``).
+    The file is created with mode 0600 (owner only) and never overwritten; a file that others
+    may read, or that holds a weak key, is refused.
+
+    The key signs stored session and patient tokens: losing it logs everyone out and voids the
+    patients' diary links, so back it up with the database (docs/capture.md).
+
+    Raises
+    ------
+    DataError
+        The file cannot be written or read, is readable by others, or holds a weak key.
+    """
+    db_file = sqlite_path(database_url)
+    if db_file is not None:
+        path = db_file.with_name(db_file.name + SECRET_KEY_SUFFIX)
+    else:
+        root = config_dir or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ketapain" / "secret-keys"
+        path = root / (hashlib.sha256(database_url.encode()).hexdigest()[:24] + ".key")
+    created = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+            created = True
+        mode = path.stat().st_mode
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot keep the secret key there ({getattr(exc, 'strerror', None) or exc}); "
+                        "set KETAPAIN_SECRET_KEY instead") from None
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise DataError(f"{path}: the secret key file may be read by others (mode {stat.filemode(mode)}); "
+                        f"make it private with: chmod 600 {path}")
+    if key.lower() in REFUSED_SECRETS or len(key) < _MIN_KEY_LENGTH:
+        raise DataError(f"{path}: holds a weak secret key (fewer than {_MIN_KEY_LENGTH} characters); "
+                        "delete the file to have a new one made (everyone is logged out) or set KETAPAIN_SECRET_KEY")
+    return StoredKey(key, path, created)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +172,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         key = self.secret_key or ""
-        if key.strip().lower() in REFUSED_SECRETS or len(key) < 32:
+        if key.strip().lower() in REFUSED_SECRETS or len(key) < _MIN_KEY_LENGTH:
             raise DataError(
                 "secret_key: a default or short secret key is refused; set KETAPAIN_SECRET_KEY to 32 or more "
                 'random characters (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")'
@@ -102,7 +195,7 @@ class Settings:
         (the ``--db`` option) wins over the environment.
         """
         env = os.environ if environ is None else environ
-        url = database_url or env.get("KETAPAIN_DATABASE_URL") or f"sqlite:///{Path(DEFAULT_DB_FILE).resolve()}"
+        url = database_url_from_env(database_url, env)
         secure = env.get("KETAPAIN_SECURE_COOKIES")
         kwargs: dict[str, object] = {
             "database_url": url,

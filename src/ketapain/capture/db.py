@@ -12,10 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["MIGRATIONS", "make_engine", "make_sessionmaker", "upgrade"]
+from ketapain.capture.config import sqlite_path
+from ketapain.errors import DataError
+
+__all__ = ["MIGRATIONS", "make_engine", "make_sessionmaker", "open_existing", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,6 +48,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def open_existing(url: str) -> Engine:
+    """An engine for an existing capture database; never creates one (for ``audit verify``,
+    backups and every command that reads a database rather than serving it).
+
+    Raises
+    ------
+    DataError
+        One line: no SQLite file at that path, the database cannot be opened, or it is not a
+        ketapain capture database (no ``audit_log`` table). A password in the URL is never shown.
+    """
+    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    path = sqlite_path(url)
+    if url.startswith("sqlite") and (path is None or not path.is_file()):
+        where = "an in-memory database" if path is None else str(path)
+        raise DataError(f"{where}: no capture database there (`ketapain serve` creates one on its first start; "
+                        "give another with --db URL or KETAPAIN_DATABASE_URL)")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DataError(f"{shown}: cannot open the database ({reason})") from None
+    if "audit_log" not in tables:
+        engine.dispose()
+        raise DataError(f"{shown}: not a ketapain capture database (it has no audit_log table)")
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

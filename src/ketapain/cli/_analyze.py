@@ -13,62 +13,49 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-from ketapain.data import TrialData
+from ketapain.cli._common import (
+    DataProtocolOption,
+    QuietOption,
+    SeedOption,
+    fail,
+    os_error_text,
+    progress,
+    protocol_of,
+    seed_or_fresh,
+)
 from ketapain.errors import KetapainError
-from ketapain.protocol import Protocol, load_protocol
 
-__all__ = ["DEMO_SEED", "analyze_command", "demo_command"]
+if TYPE_CHECKING:
+    from ketapain.data import TrialData
+    from ketapain.protocol import Protocol
 
-DEMO_SEED = 20200154
-"""Seed of ``ketapain demo``: Anesthesiology 2020;133:154 (the reference study's paper)."""
-
-
-def _fail(message: str) -> typer.Exit:
-    for line in message.splitlines():
-        typer.echo(f"error: {line}", err=True)
-    return typer.Exit(1)
+__all__ = ["analyze_command", "demo_command"]
 
 
 @contextmanager
 def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[str], None]]:
     """A rich progress bar on stderr; yields ``step(description)`` that advances it."""
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=False, disable=not enabled,
-    )
-    task = progress.add_task("starting", total=total)
+    bar = progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), quiet=not enabled, transient=False)
+    task = bar.add_task("starting", total=total)
     started = [False]
 
     def step(description: str) -> None:
         if started[0]:
-            progress.advance(task)
+            bar.advance(task)
         started[0] = True
-        progress.update(task, description=description)
+        bar.update(task, description=description)
 
-    with progress:
+    with bar:
         yield step
         if started[0]:
-            progress.advance(task)
-        progress.update(task, description="done", completed=total)
-
-
-def _protocol_for(data: TrialData, protocol: str | None, where: Path) -> Protocol:
-    if protocol is not None:
-        return load_protocol(protocol)
-    protocol_id = data.meta.get("protocol_id")
-    if not protocol_id:
-        raise KetapainError(
-            f"{where}: the data do not name their protocol (meta 'protocol_id'); "
-            "give one with --protocol NAME|FILE"
-        )
-    return load_protocol(protocol_id)
+            bar.advance(task)
+        bar.update(task, description="done", completed=total)
 
 
 def _report(data: TrialData, protocol: Protocol, out: Path, *, seed: int, pdf: bool, sensitivity: bool,
@@ -83,47 +70,70 @@ def _report(data: TrialData, protocol: Protocol, out: Path, *, seed: int, pdf: b
 
 
 def analyze_command(
-    data_dir: Annotated[Path, typer.Argument(help="TrialData folder (CSV or Parquet tables).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the report (index.html, report.pdf, tables/, figures/, results.json).")],
-    protocol: Annotated[str | None, typer.Option("--protocol", help="Protocol name or TOML file; default: the one the data name.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the multiple imputations.")] = DEMO_SEED,
+    data_dir: Annotated[Path, typer.Argument(metavar="DATA_DIR", help="TrialData folder (CSV or Parquet tables).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False,
+                                      help="Folder for the report (index.html, report.pdf, tables/, figures/, results.json).")],
+    protocol: DataProtocolOption = None,
+    seed: SeedOption = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
     sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity", help="Run the missing-data sensitivity analyses.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Run the protocol's whole analysis plan on a trial and write the report."""
+    """Run the protocol's whole analysis plan on a trial and write the report.
+
+    The seed drives the multiple imputations of the sensitivity analyses; it is printed and
+    recorded in the report's provenance.
+
+    \b
+    Example:
+      ketapain analyze trial/ --out report/
+    """
+    from ketapain.data import TrialData
+
+    seed = seed_or_fresh(seed)
     try:
         data = TrialData.read(data_dir)
-        proto = _protocol_for(data, protocol, data_dir)
+        proto = protocol_of(data, protocol, data_dir)
         html = _report(data, proto, out, seed=seed, pdf=pdf, sensitivity=sensitivity, quiet=quiet,
-                       command=f"ketapain analyze {data_dir} --out {out}")
+                       command=f"ketapain analyze {data_dir} --out {out} --seed {seed}")
     except KetapainError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(exc) from None
     except OSError as exc:
-        raise _fail(f"{exc.filename or data_dir}: {exc.strerror or exc}") from None
+        raise fail(os_error_text(exc, data_dir)) from None
+    typer.echo(f"seed {seed}")
     typer.echo(f"Report: {html}")
 
 
 def demo_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder for data/ and report/.")] = Path("ketapain-demo"),
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated trial and of the imputations.")] = DEMO_SEED,
-    patients: Annotated[int, typer.Option("--patients", min=2, help="Number of simulated patients.")] = 20,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for data/ and report/.")] = Path("ketapain-demo"),
+    seed: SeedOption = None,
+    n_patients: Annotated[int, typer.Option("--patients", metavar="N", help="Number of simulated patients.")] = 20,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Simulate the reference study (KETAPAIN), analyse it as published and write the report."""
+    """Simulate the reference study (KETAPAIN), analyse it as published and write the report.
+
+    The seed drives the simulated trial and the multiple imputations; it is printed and
+    recorded in the report's provenance.
+
+    \b
+    Example:
+      ketapain demo --out ketapain-demo/ --seed 20200154
+    """
+    from ketapain.protocol import load_protocol
     from ketapain.simulate import simulate_trial
 
     start = time.perf_counter()
+    seed = seed_or_fresh(seed)
     try:
         proto = load_protocol("ketapain")
-        data = simulate_trial(proto, n_patients=patients, seed=seed)
+        data = simulate_trial(proto, n_patients=n_patients, seed=seed)
         data.write(out / "data", overwrite=True)
         html = _report(data, proto, out / "report", seed=seed, pdf=pdf, sensitivity=True, quiet=quiet,
                        command=f"ketapain demo --out {out} --seed {seed}")
     except KetapainError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(exc) from None
     except OSError as exc:
-        raise _fail(f"{exc.filename or out}: {exc.strerror or exc}") from None
-    typer.echo(f"Simulated KETAPAIN ({patients} patients, seed {seed}): {out / 'data'}")
+        raise fail(os_error_text(exc, out)) from None
+    typer.echo(f"Simulated KETAPAIN ({n_patients} patients, seed {seed}): {out / 'data'}")
     typer.echo(f"Report: {html}  ({time.perf_counter() - start:.1f} s)")

@@ -9,21 +9,21 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ketapain.cli._common import name_files
+from ketapain.cli._common import JsonOption, console, fail
 from ketapain.errors import DataError, ImputationWarning
-from ketapain.stats import diary_auc
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
 
 __all__ = ["auc_command"]
 
 ANCHOR_VALUE = "pre_infusion_pain"  # the anchor column diary_auc reads
+ALLOCATION_FILE = "allocation.csv"  # a TrialData folder's allocation table, beside its diary.csv
 
 SUBJECT = "patient_id"
 SUBJECT_ALIAS = "subject"
@@ -37,52 +37,67 @@ def auc_command(
         typer.Argument(
             help="Diary CSV, one row per patient x period x day: patient_id (or subject), "
             "period, day (1 = day after the infusion), the score column(s), 0..10 or empty.",
-            metavar="DIARY_CSV",
+            metavar="DIARY.csv",
             show_default=False,
         ),
     ],
     windows: Annotated[
-        str, typer.Option("--windows", help="Comma-separated diary days at which the AUCs end.")
+        str, typer.Option("--windows", metavar="DAYS", help="Comma-separated diary days at which the AUCs end.")
     ] = "7,15,21,28,35",
     impute: Annotated[
         str,
         typer.Option(
-            "--impute", help="Missing days: none, locf (last observation carried forward) or linear."
+            "--impute", metavar="none|locf|linear",
+            help="Missing days: none, locf (last observation carried forward) or linear."
         ),
     ] = "none",
     time_axis: Annotated[
         str,
         typer.Option(
-            "--time-axis",
-            help="infusion: the curve starts at day 0 with the pre-infusion score (needs --anchor or "
-            "a pre_infusion_pain column); first_diary_day: the curve starts at diary day 1.",
+            "--time-axis", metavar="AXIS",
+            help="infusion: the curve starts at day 0 with the pre-infusion score (from --anchor, a "
+            "pre_infusion_pain column, or the allocation.csv beside the diary); first_diary_day: the "
+            "curve starts at diary day 1.",
         ),
     ] = "infusion",
     value: Annotated[
-        str, typer.Option("--value", help="Score column: avg_pain, max_pain, night_pain...")
+        str, typer.Option("--value", metavar="COLUMN", help="Score column: avg_pain, max_pain, night_pain...")
     ] = "avg_pain",
     anchor_csv: Annotated[
         Path | None,
         typer.Option(
-            "--anchor",
+            "--anchor", metavar="ALLOCATION.csv",
             help="CSV with patient_id, period, pre_infusion_pain. Default: the diary's own "
-            "pre_infusion_pain column, if it has one.",
+            "pre_infusion_pain column, else allocation.csv in the diary's folder (a TrialData folder).",
             show_default=False,
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
-    """Area under the daily pain curve (trapezoidal rule, score-days) per patient, period and window."""
+    """Area under the daily pain curve (trapezoidal rule, score-days) per patient, period and window.
+
+    \b
+    Example:
+      ketapain auc diary.csv --anchor allocation.csv --windows 7,35 --impute locf
+    """
+    from ketapain.stats import diary_auc
+
+    files = {"diary": diary_csv.name}
     try:
         window_days = _parse_windows(windows)
         diary = _read_csv(diary_csv, "diary")
         anchor = None
+        beside = diary_csv.parent / ALLOCATION_FILE
         if anchor_csv is not None:
             anchor = _read_csv(anchor_csv, "anchor")
+            files["anchor"] = anchor_csv.name
         elif time_axis == "infusion" and ANCHOR_VALUE in diary.columns:
             anchor = _anchor_from_diary(diary, diary_csv)
+            files["anchor"] = diary_csv.name
+        elif time_axis == "infusion" and beside.is_file() and beside.resolve() != diary_csv.resolve():
+            anchor = _read_csv(beside, "anchor")
+            files["anchor"] = str(beside)
+            typer.echo(f"note: day 0 of each curve is {ANCHOR_VALUE} from {beside} (--anchor)", err=True)
         elif time_axis == "infusion":
             raise DataError(
                 "--time-axis infusion starts the curve at day 0 with the pre-infusion score: "
@@ -95,16 +110,14 @@ def auc_command(
                 diary, value=value, windows=window_days, time_axis=time_axis, impute=impute, anchor=anchor
             )
     except DataError as exc:
-        files = {"diary": diary_csv.name, "anchor": anchor_csv.name if anchor_csv is not None else diary_csv.name}
-        typer.echo(f"error: {name_files(str(exc), files)}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(exc, files) from None
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
 
     if json_output:
         typer.echo(json.dumps(_payload(result, time_axis, impute, value, window_days), allow_nan=False))
     else:
-        Console().print(_table(result, time_axis, impute, value))
+        console().print(_table(result, time_axis, impute, value))
 
 
 def _parse_windows(text: str) -> list[int]:
@@ -117,6 +130,8 @@ def _parse_windows(text: str) -> list[int]:
 
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -128,6 +143,9 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
 
 def _anchor_from_diary(diary: pd.DataFrame, path: Path) -> pd.DataFrame:
     """One pre_infusion_pain per patient x period from the diary's column (blank rows allowed)."""
+    import numpy as np
+    import pandas as pd
+
     scores = pd.to_numeric(diary[ANCHOR_VALUE], errors="coerce")
     bad = (scores.isna() & diary[ANCHOR_VALUE].notna()).to_numpy()
     if bad.any():
@@ -154,6 +172,8 @@ def _anchor_from_diary(diary: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def _plain(x: Any) -> Any:
     """JSON-ready scalar: numpy scalars to Python, NaN to None."""
+    import numpy as np
+
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and math.isnan(x):
@@ -175,6 +195,8 @@ def _payload(
 
 
 def _table(result: pd.DataFrame, time_axis: str, impute: str, value: str) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"AUC of {value} (score-days), time axis: {time_axis}, impute: {impute}")
     for name in JSON_FIELDS:
         table.add_column(name, justify="left" if name == SUBJECT else "right")

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
-from ketapain.cli._common import name_files
+from ketapain.cli._common import JsonOption, error_text, fail, renamed
 from ketapain.errors import FIRST_DATA_ROW, DataError, KetapainWarning, ModelError
-from ketapain.stats import fit_crossover
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["fit_command", "read_long_csv"]
 
@@ -34,6 +34,9 @@ def read_long_csv(path: Path, *, outcome: str, binary: bool = False, by: str | N
         Unreadable file, missing column, empty factor cell, non-numeric or infinite outcome,
         or (``binary``) an outcome other than 0/1 — naming file, row, column and value.
     """
+    import numpy as np
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -85,56 +88,56 @@ def read_long_csv(path: Path, *, outcome: str, binary: bool = False, by: str | N
 
 
 def fit_command(
-    data_csv: Annotated[Path, typer.Argument(metavar="DATA.csv", help="Long CSV: subject, period, sequence, treatment, outcome (empty = missing).", show_default=False)],
-    outcome: Annotated[str, typer.Option("--outcome", help="Outcome column.")] = "y",
-    model: Annotated[str, typer.Option("--model", help="standard (treatment + period + sequence) or paper (treatment + sequence).")] = "standard",
+    data_csv: Annotated[Path, typer.Argument(metavar="DATA.csv", show_default=False,
+                                             help="Long CSV: subject, period, sequence, treatment, outcome (empty = missing).")],
+    outcome: Annotated[str, typer.Option("--outcome", metavar="COLUMN", help="Outcome column.")] = "y",
+    model: Annotated[str, typer.Option("--model", metavar="standard|paper",
+                                       help="standard (treatment + period + sequence) or paper (treatment + sequence).")] = "standard",
     carryover: Annotated[bool, typer.Option("--carryover", help="Add first-order carry-over terms.")] = False,
     carryover_test_drop: Annotated[bool, typer.Option("--carryover-test-drop", help="The reference study's two-stage strategy: test carry-over, drop it if P >= 0.05 (biased; warns).")] = False,
     log: Annotated[bool, typer.Option("--log", help="Fit log(outcome); report ratios.")] = False,
     binary: Annotated[bool, typer.Option("--binary", help="Logistic mixed model for a 0/1 outcome.")] = False,
-    nagq: Annotated[int, typer.Option("--nagq", help="Adaptive Gauss-Hermite points for --binary (1 = Laplace).")] = 1,
-    df: Annotated[str, typer.Option("--df", help="kenward-roger, satterthwaite, containment or normal.")] = "kenward-roger",
-    method: Annotated[str, typer.Option("--method", help="REML or ML.")] = "REML",
-    ref: Annotated[str | None, typer.Option("--ref", help="Reference treatment (default: first in code-point order).", show_default=False)] = None,
-    conf_level: Annotated[float, typer.Option("--conf-level", help="Confidence level of every interval.")] = 0.95,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the machine-readable JSON object.")] = False,
-    by: Annotated[str | None, typer.Option("--by", help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.", show_default=False)] = None,
+    nagq: Annotated[int, typer.Option("--nagq", metavar="N", help="Adaptive Gauss-Hermite points for --binary (1 = Laplace).")] = 1,
+    df_method: Annotated[str | None, typer.Option(
+        "--df-method", metavar="METHOD", show_default=False,
+        help="Denominator df of tests and intervals: kenward-roger (default), satterthwaite, containment or normal.")] = None,
+    method: Annotated[str, typer.Option("--method", metavar="REML|ML", help="Likelihood: REML or ML.")] = "REML",
+    ref: Annotated[str | None, typer.Option("--ref", metavar="TREATMENT", help="Reference treatment (default: first in code-point order).", show_default=False)] = None,
+    conf_level: Annotated[float, typer.Option("--conf-level", metavar="LEVEL", help="Confidence level of every interval.")] = 0.95,
+    json_output: JsonOption = False,
+    by: Annotated[str | None, typer.Option("--by", metavar="COLUMN", help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.", show_default=False)] = None,
+    df_old: Annotated[str | None, typer.Option("--df", hidden=True)] = None,
 ) -> None:
-    """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes."""
+    """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes.
+
+    \b
+    Example:
+      ketapain fit pain_auc.csv --model paper --df-method satterthwaite --ref P
+    """
+    from ketapain.stats import fit_crossover
+
+    df_method = renamed(df_method, df_old, new_flag="--df-method", old_flag="--df") or "kenward-roger"
     options = {
         "outcome": outcome, "model": model, "carryover": "test-drop" if carryover_test_drop else carryover,
-        "log": log, "binary": binary, "nagq": nagq, "df_method": df, "method": method, "ref": ref,
+        "log": log, "binary": binary, "nagq": nagq, "df_method": df_method, "method": method, "ref": ref,
         "conf_level": conf_level,
     }
+    files = {"data": data_csv.name}
     if by is not None:
         try:
             data = read_long_csv(data_csv, outcome=outcome, binary=binary, by=by)
         except DataError as exc:
-            typer.echo(f"error: {name_files(str(exc), {'data': data_csv.name})}", err=True)
-            raise typer.Exit(1) from exc
+            raise fail(exc, files) from None
         _fit_by(data, by, data_csv.name, json_output, options)
         return
     try:
         data = read_long_csv(data_csv, outcome=outcome, binary=binary)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", KetapainWarning)
-            fit = fit_crossover(
-                data,
-                outcome=outcome,
-                model=model,  # type: ignore[arg-type]
-                carryover="test-drop" if carryover_test_drop else carryover,
-                log=log,
-                binary=binary,
-                nagq=nagq,
-                df_method=df,  # type: ignore[arg-type]
-                method=method,  # type: ignore[arg-type]
-                ref=ref,
-                conf_level=conf_level,
-            )
+            fit = fit_crossover(data, **options)  # type: ignore[arg-type]
     except (DataError, ModelError) as exc:
-        msg = name_files(str(exc), {"data": data_csv.name})
-        typer.echo(f"error: {msg}" if msg.startswith(data_csv.name) else f"error: {data_csv.name}: {msg}", err=True)
-        raise typer.Exit(1) from exc
+        msg = error_text(exc, files)
+        raise fail(msg if msg.startswith(data_csv.name) else f"{data_csv.name}: {msg}") from None
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
     if json_output:
@@ -147,6 +150,8 @@ def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, optio
     """One fit per value of ``by`` (sorted): JSON lines (``"by": {column: value}`` added to the
     single fit's object, or ``{"by": ..., "error": message}``) or one summary per group.
     Exits 1 after all groups when any group could not be fitted."""
+    from ketapain.stats import fit_crossover
+
     failed = False
     for value, group in data.groupby(by, sort=True):
         label = {by: value}
@@ -156,9 +161,9 @@ def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, optio
                 fit = fit_crossover(group.reset_index(drop=True), **options)
         except (DataError, ModelError) as exc:
             failed = True
-            typer.echo(f"error: {filename}: {by}={value}: {exc}", err=True)
+            typer.echo(f"error: {filename}: {by}={value}: {error_text(exc)}", err=True)
             if json_output:
-                typer.echo(json.dumps({"by": label, "error": str(exc)}, allow_nan=False))
+                typer.echo(json.dumps({"by": label, "error": error_text(exc)}, allow_nan=False))
             continue
         for w in caught:
             typer.echo(f"warning: {by}={value}: {w.message}", err=True)

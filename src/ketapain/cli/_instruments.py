@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from ketapain.cli._common import console, error_text, fail
 from ketapain.errors import InstrumentError
-from ketapain.instruments import Instrument, get_instrument, instruments, score
-from ketapain.instruments._fhir import read_wording, to_fhir_questionnaire
-from ketapain.instruments._registry import INCOMPLETE, INCOMPLETE_HINT
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ketapain.instruments import Instrument
 
 __all__ = ["instruments_command", "score_command"]
-
-_CLI_HINT = "pass --incomplete missing to get NA (null in JSON) instead"
 
 
 def score_command(
@@ -55,7 +53,15 @@ def score_command(
         ),
     ] = "error",
 ) -> None:
-    """Score questionnaire answers as the instrument's manual defines; the output names the options that ran."""
+    """Score questionnaire answers as the instrument's manual defines; the output names the options that ran.
+
+    \b
+    Example:
+      ketapain score hads hads_answers.json --option coding=agreement --json
+    """
+    from ketapain.instruments import get_instrument, score
+    from ketapain.instruments._registry import INCOMPLETE
+
     try:
         if incomplete not in INCOMPLETE:
             raise InstrumentError(f"--incomplete {incomplete!r} is not one of {', '.join(INCOMPLETE)}")
@@ -71,23 +77,22 @@ def score_command(
             try:
                 results.append(score(inst, entry, incomplete=incomplete, **options))  # type: ignore[arg-type]
             except InstrumentError as exc:
-                raise InstrumentError(f"{place}: {str(exc).replace(INCOMPLETE_HINT, _CLI_HINT)}") from None
+                raise InstrumentError(f"{place}: {error_text(exc)}") from None
     except InstrumentError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(exc) from None
 
     payloads = [{"instrument": inst.name, "options": options, "incomplete": incomplete, "scores": r} for r in results]
     if json_output:
         typer.echo(json.dumps(payloads if is_list else payloads[0], allow_nan=False))
         return
-    console = Console()
+    out = console()
     for i, result in enumerate(results):
         title = f"{inst.name}: {responses_json.name}" + (f" [{i}]" if is_list else "")
-        console.print(_score_table(inst, result, title, options, incomplete))
+        out.print(_score_table(inst, result, title, options, incomplete))
 
 
 def instruments_command(
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Show one instrument in detail.", show_default=False)] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Show one instrument in detail (default: list them all).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the declarations as JSON.")] = False,
     fhir: Annotated[bool, typer.Option("--fhir", help="Print NAME as a FHIR R4 Questionnaire (JSON).")] = False,
     wording: Annotated[
@@ -100,7 +105,17 @@ def instruments_command(
         ),
     ] = None,
 ) -> None:
-    """List the instruments, or show one: items (key, label, allowed values), options and scores."""
+    """List the instruments, or show one: items (key, label, allowed values), options and scores.
+
+    \b
+    Example:
+      ketapain instruments hads
+    """
+    from rich.text import Text
+
+    from ketapain.instruments import get_instrument, instruments
+    from ketapain.instruments._fhir import read_wording, to_fhir_questionnaire
+
     try:
         if (fhir or wording is not None) and name is None:
             raise InstrumentError("--fhir and --wording need an instrument NAME")
@@ -120,28 +135,29 @@ def instruments_command(
             typer.echo(json.dumps(to_fhir_questionnaire(selected[0], wording=texts, language=language), indent=2, ensure_ascii=False))
             return
     except InstrumentError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(exc) from None
 
     if json_output:
         payload = [inst.to_dict() for inst in selected]
         typer.echo(json.dumps(payload if name is None else payload[0], allow_nan=False))
         return
-    console = Console()
+    out = console()
     if name is None:
-        console.print(_overview(selected))
+        out.print(_overview(selected))
         return
     inst = selected[0]
-    console.print(Text(f"{inst.name}: {inst.title}", style="bold"))
-    console.print(Text(f"reference: {inst.reference}"))
-    console.print(Text(f"licence: {inst.licence}"))
+    out.print(Text(f"{inst.name}: {inst.title}", style="bold"))
+    out.print(Text(f"reference: {inst.reference}"))
+    out.print(Text(f"licence: {inst.licence}"))
     if inst.notes:
-        console.print(Text(inst.notes))
+        out.print(Text(inst.notes))
     for table in _detail_tables(inst):
-        console.print(table)
+        out.print(table)
 
 
 def _parse_options(given: list[str]) -> dict[str, str]:
+    from ketapain.instruments._registry import INCOMPLETE
+
     out: dict[str, str] = {}
     for text in given:
         key, sep, value = text.partition("=")
@@ -196,6 +212,9 @@ def _range(minimum: float | None, maximum: float | None, kind: str) -> str:
 
 
 def _score_table(inst: Instrument, result: dict[str, Any], title: str, options: dict[str, str], incomplete: str) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     caption = "options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "none") + f"\nincomplete: {incomplete}"
     table = Table(title=Text(title), caption=Text(caption))
     table.add_column("score", overflow="fold")
@@ -209,6 +228,9 @@ def _score_table(inst: Instrument, result: dict[str, Any], title: str, options: 
 
 
 def _overview(selected: list[Instrument]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="instruments")
     for col in ("name", "title", "items", "scores", "options"):
         table.add_column(col, overflow="fold")
@@ -224,6 +246,9 @@ def _overview(selected: list[Instrument]) -> Table:
 
 
 def _detail_tables(inst: Instrument) -> list[Table]:
+    from rich.table import Table
+    from rich.text import Text
+
     items = Table(title="items")
     for col in ("key", "label", "allowed", "required", "scored"):
         items.add_column(col, overflow="fold")

@@ -14,9 +14,14 @@ from typing import Annotated
 
 import typer
 
-from ketapain.data import TrialData
-from ketapain.errors import KetapainError
-from ketapain.protocol import Protocol, load_protocol
+from ketapain.cli._common import (
+    DataProtocolOption,
+    ProtocolOption,
+    fail,
+    os_error_text,
+    protocol_of,
+)
+from ketapain.errors import DataError, KetapainError
 
 __all__ = ["export_command", "import_command"]
 
@@ -40,24 +45,9 @@ class ImportFormat(str, Enum):
     fhir = "fhir"
 
 
-def _fail(message: str) -> typer.Exit:
-    for line in message.splitlines():
-        typer.echo(f"error: {line}", err=True)
-    return typer.Exit(1)
-
-
-def _protocol(data: TrialData | None, name: str | None, where: Path) -> Protocol:
-    if name is not None:
-        return load_protocol(name)
-    protocol_id = data.meta.get("protocol_id") if data is not None else None
-    if not protocol_id:
-        raise KetapainError(f"{where}: the data do not name their protocol (meta 'protocol_id'); give --protocol NAME|FILE")
-    return load_protocol(protocol_id)
-
-
 def _write_bytes(path: Path, payload: bytes, overwrite: bool) -> None:
     if path.exists() and not overwrite:
-        raise KetapainError(f"{path} exists; give --overwrite to replace it")
+        raise DataError(template="{path} exists; give {@overwrite=True} to replace it", params={"path": path})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(payload)
@@ -65,18 +55,25 @@ def _write_bytes(path: Path, payload: bytes, overwrite: bool) -> None:
 
 
 def export_command(
-    data_dir: Annotated[Path, typer.Argument(help="TrialData folder.", show_default=False)],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="Target format.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.", show_default=False)],
-    protocol: Annotated[str | None, typer.Option("--protocol", help="Protocol name or TOML file; default: the one the data name.", show_default=False)] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in OUT.")] = False,
+    data_dir: Annotated[Path, typer.Argument(metavar="DATA_DIR", help="TrialData folder.", show_default=False)],
+    fmt: Annotated[ExportFormat, typer.Option("--format", metavar="FORMAT", show_default=False,
+                                              help="sdtm, adam, odm, redcap-dictionary, stata or fhir.")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.", show_default=False)],
+    protocol: DataProtocolOption = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in DIR.")] = False,
 ) -> None:
-    """Export a trial as CDISC SDTM or ADaM (SAS XPORT v5), ODM 1.3.2, a REDCap project, Stata or FHIR R4."""
+    """Export a trial as CDISC SDTM or ADaM (SAS XPORT v5), ODM 1.3.2, a REDCap project, Stata or FHIR R4.
+
+    \b
+    Example:
+      ketapain export trial/ --format redcap-dictionary --out redcap/
+    """
     from ketapain import interop
+    from ketapain.data import TrialData
 
     try:
         data = TrialData.read(data_dir)
-        proto = _protocol(data, protocol, data_dir)
+        proto = protocol_of(data, protocol, data_dir)
         if fmt is ExportFormat.sdtm:
             package = interop.to_sdtm(data, proto)
             interop.write_sdtm(package, out, overwrite=overwrite)
@@ -95,25 +92,31 @@ def export_command(
             bundle = interop.to_fhir_bundle(data, proto)
             _write_bytes(out / f"{proto.study.id}.fhir.json", json.dumps(bundle, indent=1).encode(), overwrite)
     except KetapainError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(exc) from None
     except OSError as exc:
-        raise _fail(f"{exc.filename or out}: {exc.strerror or exc}") from None
+        raise fail(os_error_text(exc, out)) from None
     typer.echo(f"Exported {data_dir} as {fmt.value} to {out}")
 
 
 def import_command(
-    files: Annotated[list[Path], typer.Argument(help="File(s) to import (REDCap: the records CSV).", show_default=False)],
-    fmt: Annotated[ImportFormat, typer.Option("--format", help="Source format.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="TrialData folder to write.", show_default=False)],
-    protocol: Annotated[str, typer.Option("--protocol", help="Protocol name or TOML file (REDCap import).")] = "ketapain",
-    mapping: Annotated[Path | None, typer.Option("--mapping", help="REDCap mapping file (JSON or TOML); default: ketapain's own dictionary names.", show_default=False)] = None,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="File to import (REDCap: the records CSV).", show_default=False)],
+    fmt: Annotated[ImportFormat, typer.Option("--format", metavar="FORMAT", help="redcap, odm or fhir.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="TrialData folder to write.", show_default=False)],
+    protocol: ProtocolOption = "ketapain",
+    mapping: Annotated[Path | None, typer.Option("--mapping", metavar="FILE", help="REDCap mapping file (JSON or TOML); default: ketapain's own dictionary names.", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing TrialData folder.")] = False,
 ) -> None:
-    """Import a REDCap record export, an ODM 1.3.2 file or a FHIR R4 Bundle into a TrialData folder."""
+    """Import a REDCap record export, an ODM 1.3.2 file or a FHIR R4 Bundle into a TrialData folder.
+
+    \b
+    Example:
+      ketapain import redcap/records.csv --format redcap --mapping redcap/mapping.json --out from-redcap/
+    """
     from ketapain import interop
+    from ketapain.protocol import load_protocol
 
     if len(files) != 1:
-        raise _fail(f"--format {fmt.value} imports one file; got {len(files)}: {', '.join(map(str, files))}")
+        raise fail(f"--format {fmt.value} imports one file; got {len(files)}: {', '.join(map(str, files))}")
     source = files[0]
     try:
         if fmt is ImportFormat.redcap:
@@ -128,8 +131,8 @@ def import_command(
             data = interop.from_fhir_bundle(bundle)
         data.write(out, overwrite=overwrite)
     except KetapainError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(exc) from None
     except OSError as exc:
-        raise _fail(f"{exc.filename or source}: {exc.strerror or exc}") from None
+        raise fail(os_error_text(exc, source)) from None
     typer.echo(f"Imported {source} ({fmt.value}) into {out}: "
                f"{data.allocation['patient_id'].nunique()} patients, {len(data.diary)} diary rows")

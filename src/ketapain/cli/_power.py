@@ -14,34 +14,37 @@ from typing import Annotated, Any
 
 import typer
 
+from ketapain.cli._common import (
+    JsonOption,
+    ProtocolOption,
+    QuietOption,
+    SeedOption,
+    fail,
+    progress,
+    renamed,
+    seed_or_fresh,
+)
 from ketapain.errors import KetapainError
 
 __all__ = ["parse_n", "power_command"]
 
-_MODELS = ("standard", "paper")
-_MISSING = ("mcar", "mar", "mnar", "none")
 _PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-_N_HELP = "a:b:step (a to b inclusive, e.g. 12:40:2), a:b (step 1) or a comma list (12,16,20)"
+_N_HELP = "A:B:STEP (A to B inclusive, e.g. 12:40:2), A:B (step 1) or a comma list (12,16,20)"
 
 
 class _UsageError(ValueError):
     """A bad option value (message names the option and what is allowed)."""
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 def parse_n(text: str) -> list[int]:
-    """Sample sizes from ``--n``: ``a:b:step`` (inclusive), ``a:b`` or ``a,b,c``.
+    """Sample sizes from ``--patients``: ``a:b:step`` (inclusive), ``a:b`` or ``a,b,c``.
 
     Examples
     --------
     >>> parse_n("12:20:4"), parse_n("12:14"), parse_n("20, 12")
     ([12, 16, 20], [12, 13, 14], [20, 12])
     """
-    bad = _UsageError(f"--n {text!r}: expected {_N_HELP}; integers >= 3, no repeats")
+    bad = _UsageError(f"--patients {text!r}: expected {_N_HELP}; integers >= 3, no repeats")
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
@@ -79,27 +82,38 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
 
 
 def power_command(
-    n: Annotated[str, typer.Option("--n", help=f"Sample sizes: {_N_HELP}.")],
-    protocol: Annotated[str, typer.Option("--protocol", help="Protocol name or TOML file.")] = "ketapain",
-    sims: Annotated[int, typer.Option("--sims", help="Simulated trials per sample size.")] = 1000,
-    effect_file: Annotated[Path | None, typer.Option(
-        "--effect-file", help="TOML with [arms.<code>] effect_amplitude / effect_tau_days overriding the simulator.")] = None,
-    dropout: Annotated[float, typer.Option("--dropout", help="Probability that a patient leaves the trial, in [0, 1).")] = 0.0,
-    model: Annotated[str, typer.Option("--model", help="standard (treatment+period+sequence) or paper (treatment+sequence).")] = "standard",
-    missing: Annotated[str, typer.Option("--missing", help="Missing diary days: mcar, mar, mnar or none.")] = "mcar",
-    workers: Annotated[int | None, typer.Option("--workers", help="Start a local Dask cluster with N worker processes.")] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: fresh, printed).")] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Trials per task (does not change the result).")] = 500,
-    as_json: Annotated[bool, typer.Option("--json", help="Print PowerResult.to_dict() as JSON.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write the power curves to FILE.png, .svg or .pdf.")] = None,
+    n: Annotated[str | None, typer.Option("--patients", metavar="A:B:STEP", show_default=False,
+                                          help=f"Numbers of patients to simulate: {_N_HELP}. Required.")] = None,
+    protocol: ProtocolOption = "ketapain",
+    sims: Annotated[int, typer.Option("--sims", metavar="N", help="Simulated trials per number of patients.")] = 1000,
+    effects: Annotated[Path | None, typer.Option(
+        "--effect-file", metavar="FILE.toml", show_default=False,
+        help="TOML with [arms.CODE] effect_amplitude / effect_tau_days overriding the simulator.")] = None,
+    dropout: Annotated[float, typer.Option("--dropout", metavar="P", help="Probability that a patient leaves the trial, in [0, 1).")] = 0.0,
+    model: Annotated[str, typer.Option("--model", metavar="standard|paper",
+                                       help="standard (treatment + period + sequence) or paper (treatment + sequence).")] = "standard",
+    missing: Annotated[str, typer.Option("--missing", metavar="MODE", help="Missing diary days: mcar, mar, mnar or none.")] = "mcar",
+    workers: Annotated[int | None, typer.Option("--workers", metavar="N", show_default=False,
+                                                help="Start a local Dask cluster with N worker processes.")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS", show_default=False,
+                                                  help="Address of a running Dask scheduler.")] = None,
+    seed: SeedOption = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", metavar="N", help="Trials per task (does not change the result).")] = 500,
+    as_json: JsonOption = False,
+    plot: Annotated[Path | None, typer.Option("--plot", metavar="FILE", show_default=False,
+                                              help="Write the power curves to FILE.png, .svg or .pdf.")] = None,
+    quiet: QuietOption = False,
+    n_old: Annotated[str | None, typer.Option("--n", hidden=True)] = None,
 ) -> None:
-    """Simulate trials of a protocol and report the power of its primary analysis per n."""
-    from rich.console import Console
+    """Simulate trials of a protocol and report the power of its primary analysis per number of patients.
+
+    \b
+    Example:
+      ketapain power --protocol ketapain --patients 12:24:6 --sims 200 --seed 7
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
     )
@@ -107,17 +121,10 @@ def power_command(
     from ketapain.design._power import load_effects, plot_power, simulate_power
 
     try:
-        ns = parse_n(n)
-        if model not in _MODELS:
-            raise _UsageError(f"--model {model!r} is not one of {', '.join(_MODELS)}")
-        if missing not in _MISSING:
-            raise _UsageError(f"--missing {missing!r} is not one of {', '.join(_MISSING)}")
-        if sims < 1:
-            raise _UsageError(f"--sims {sims}: must be an integer >= 1")
-        if not 0.0 <= dropout < 1.0:
-            raise _UsageError(f"--dropout {dropout:g}: must be a probability in [0, 1)")
-        if chunk_size < 1:
-            raise _UsageError(f"--chunk-size {chunk_size}: must be an integer >= 1")
+        given = renamed(n, n_old, new_flag="--patients", old_flag="--n")
+        if given is None:
+            raise _UsageError(f"give --patients: {_N_HELP}")
+        ns = parse_n(given)
         if workers is not None and scheduler is not None:
             raise _UsageError("--workers and --scheduler exclude each other: give one (local cluster or existing scheduler)")
         if workers is not None and workers < 1:
@@ -125,34 +132,32 @@ def power_command(
         if plot is not None and plot.suffix.lower() not in _PLOT_SUFFIXES:
             raise _UsageError(f"--plot {str(plot)!r}: the file must end in {', '.join(_PLOT_SUFFIXES)}")
     except _UsageError as exc:
-        _fail(str(exc))
-        return
+        raise fail(str(exc)) from None
+    seed = seed_or_fresh(seed)
     try:
         from ketapain.protocol import load_protocol
 
         proto = load_protocol(protocol)
-        effects = load_effects(effect_file) if effect_file is not None else None
+        effect_values = load_effects(effects) if effects is not None else None
         with ExitStack() as stack:
             client = _client(stack, workers, scheduler)
             columns = (TextColumn("simulating trials"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-            with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("power", total=len(ns) * sims)
+            with progress(*columns, quiet=quiet) as bar:
+                task = bar.add_task("power", total=len(ns) * sims)
                 result = simulate_power(
-                    proto, n=ns, sims=sims, seed=seed, effects=effects, dropout=dropout, model=model,  # type: ignore[arg-type]
+                    proto, n=ns, sims=sims, seed=seed, effects=effect_values, dropout=dropout, model=model,  # type: ignore[arg-type]
                     missing=missing, chunk_size=chunk_size, client=client,
-                    on_progress=lambda done, total: progress.update(task, completed=done))
+                    on_progress=lambda done, total: bar.update(task, completed=done))
     except _UsageError as exc:
-        _fail(str(exc))
-        return
+        raise fail(str(exc)) from None
     except KetapainError as exc:
-        _fail(str(exc))
-        return
+        raise fail(exc) from None
     if plot is not None:
         ax = plot_power(result)
         try:
             ax.figure.savefig(plot, bbox_inches="tight")
         except OSError as exc:
-            _fail(f"--plot {str(plot)!r}: cannot write ({exc.strerror})")
+            raise fail(f"--plot {str(plot)!r}: cannot write ({exc.strerror})") from None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:

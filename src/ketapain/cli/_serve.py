@@ -1,52 +1,105 @@
-"""``ketapain serve`` and ``ketapain audit verify`` (the capture web app)."""
+"""``ketapain serve`` and ``ketapain audit verify`` (the capture web app).
+
+``serve`` works out of the box on one machine: without ``KETAPAIN_SECRET_KEY`` it makes a strong
+key on the first start and keeps it beside the SQLite database (mode 0600), reusing it after;
+an explicit key that is short or a default is still refused. Production settings (the key from
+the environment, PostgreSQL, TLS at a reverse proxy) are in docs/capture.md. Commands that read
+a database (``audit verify``) refuse a missing one and never create it.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
+from ketapain.cli._common import Command, SeedOption, fail, seed_or_fresh
 from ketapain.errors import KetapainError
 
 __all__ = ["audit_app", "serve_command", "verify_audit_command"]
 
-audit_app = typer.Typer(help="The capture database's audit trail.", no_args_is_help=True, add_completion=False)
+audit_app = typer.Typer(help="The capture database's audit trail.", no_args_is_help=True, add_completion=False,
+                        rich_markup_mode=None)
 
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: KETAPAIN_DATABASE_URL, else ./ketapain-capture.sqlite).")]
+DbOption = Annotated[str | None, typer.Option(
+    "--db", metavar="URL", show_default=False,
+    help="Database URL (default: KETAPAIN_DATABASE_URL, else ./ketapain-capture.sqlite).")]
 
 
 def serve_command(
     db: DbOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", metavar="ADDRESS", envvar="KETAPAIN_HOST", help="Address to listen on (env KETAPAIN_HOST).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="N", envvar="KETAPAIN_PORT", help="Port (env KETAPAIN_PORT).")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Load a simulated trial into an empty database.")] = False,
+    seed: SeedOption = None,
 ) -> None:
-    """Run the capture web app (migrations applied at start; first start creates the admin)."""
+    """Run the capture web app (migrations applied at start; the first start creates the admin).
+
+    On the first start the administrator's password is printed once, in a framed message on
+    stderr with the login address (set KETAPAIN_ADMIN_USER/KETAPAIN_ADMIN_PASSWORD to choose
+    them). Without KETAPAIN_SECRET_KEY the app's secret key is made on the first start and kept beside
+    the SQLite database (FILE.secret-key, owner-only); back it up with the database. The seed
+    drives the study's test randomisation list and, with --demo, the simulated trial (first
+    start only).
+
+    \b
+    Example:
+      ketapain serve --demo
+    """
     import uvicorn
 
-    from ketapain.capture.app import create_app
-    from ketapain.capture.config import Settings
+    from ketapain.capture.app import create_app, first_start_message
+    from ketapain.capture.config import (
+        Settings,
+        database_url_from_env,
+        stored_secret_key,
+    )
 
+    seed = seed_or_fresh(seed)
     try:
-        app = create_app(Settings.from_env(database_url=db), demo=demo)
+        database_url = database_url_from_env(db)
+        overrides: dict[str, object] = {"randomisation_seed": seed}
+        if not os.environ.get("KETAPAIN_SECRET_KEY"):
+            stored = stored_secret_key(database_url)
+            made = "made and kept in" if stored.created else "read from"
+            typer.echo(f"secret key: {made} {stored.path} (set KETAPAIN_SECRET_KEY in production; docs/capture.md)",
+                       err=True)
+            overrides["secret_key"] = stored.key
+        settings = Settings.from_env(database_url=database_url, **overrides)
+        url = f"http://{host}:{port}"
+        app = create_app(settings, demo=demo, demo_seed=seed,
+                         on_first_start=lambda user, password: typer.echo(
+                             first_start_message(user, password, url=url), err=True))
     except KetapainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(exc) from None
+    typer.echo(f"seed {seed} (used only when the database is new: test randomisation list{' and demo trial' if demo else ''})",
+               err=True)
+    typer.echo(f"serving on {url} (stop with Ctrl-C)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", cls=Command)
 def verify_audit_command(db: DbOption = None) -> None:
-    """Recompute the hash chain and compare every record with its audit trail; exit 1 on tampering."""
-    import os
+    """Recompute the hash chain and compare every record with its audit trail; exit 1 on tampering.
 
+    \b
+    Example:
+      ketapain audit verify --db sqlite:///ketapain-capture.sqlite
+    """
     from ketapain.capture.audit import verify_audit
-    from ketapain.capture.config import DEFAULT_DB_FILE
-    from ketapain.capture.db import make_engine, make_sessionmaker
+    from ketapain.capture.config import database_url_from_env
+    from ketapain.capture.db import make_sessionmaker, open_existing
 
-    url = db or os.environ.get("KETAPAIN_DATABASE_URL") or f"sqlite:///{DEFAULT_DB_FILE}"
-    with make_sessionmaker(make_engine(url))() as session:
-        result = verify_audit(session)
+    try:
+        engine = open_existing(database_url_from_env(db))
+    except KetapainError as exc:
+        raise fail(exc) from None
+    try:
+        with make_sessionmaker(engine)() as session:
+            result = verify_audit(session)
+    finally:
+        engine.dispose()
     typer.echo(result.summary(), err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)

@@ -12,79 +12,100 @@ from typing import Annotated
 
 import typer
 
+from ketapain.cli._common import (
+    JsonOption,
+    ProtocolOption,
+    QuietOption,
+    SeedOption,
+    console,
+    fail,
+    os_error_text,
+    progress,
+    seed_or_fresh,
+)
 from ketapain.errors import KetapainError
 
 __all__ = ["calibrate_command", "simulate_command"]
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+ParametersOption = Annotated[Path | None, typer.Option(
+    "--parameters", metavar="FILE.toml", show_default=False,
+    help="Simulator parameter file (default: the shipped one; see docs/simulate.md).")]
 
 
 def simulate_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the TrialData to (created).")],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded in meta.json).")],
-    protocol: Annotated[str, typer.Option("--protocol", help="Protocol name or TOML file.")] = "ketapain",
-    patients: Annotated[int, typer.Option("--patients", help="Randomised patients.")] = 20,
-    missing: Annotated[str, typer.Option("--missing", help="Missing diary days: mcar, mar, mnar or none.")] = "mcar",
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
-    parameters: Annotated[Path | None, typer.Option("--parameters", help="Simulator parameter TOML file.")] = None,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False,
+                                      help="Folder to write the trial's tables to (created).")],
+    seed: SeedOption = None,
+    protocol: ProtocolOption = "ketapain",
+    n_patients: Annotated[int, typer.Option("--patients", metavar="N", help="Randomised patients.")] = 20,
+    missing: Annotated[str, typer.Option("--missing", metavar="MODE",
+                                         help="Missing diary days: mcar, mar, mnar or none.")] = "mcar",
+    format: Annotated[str, typer.Option("--format", metavar="csv|parquet", help="Table file format.")] = "csv",
+    parameters: ParametersOption = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing trial folder.")] = False,
 ) -> None:
-    """Simulate one trial of a protocol and write its seven tables."""
+    """Simulate one trial of a protocol with the in-silico twin and write its seven tables.
+
+    \b
+    Example:
+      ketapain simulate --protocol ketapain --patients 20 --seed 1 --out trial/
+    """
     from ketapain.protocol import load_protocol
     from ketapain.simulate import simulate_trial
 
-    if fmt not in ("csv", "parquet"):
-        _fail(f"--format {fmt!r} is not one of csv, parquet")
+    if format not in ("csv", "parquet"):
+        raise fail(f"--format {format!r} is not one of csv, parquet")
+    seed = seed_or_fresh(seed)
     try:
         proto = load_protocol(protocol)
-        data = simulate_trial(proto, n_patients=patients, seed=seed, missing=missing, parameters=parameters)
-        where = data.write(out, format=fmt, overwrite=overwrite)  # type: ignore[arg-type]
+        data = simulate_trial(proto, n_patients=n_patients, seed=seed, missing=missing, parameters=parameters)
+        where = data.write(out, format=format, overwrite=overwrite)  # type: ignore[arg-type]
     except KetapainError as exc:
-        _fail(str(exc))
-        return
+        raise fail(exc) from None
+    except OSError as exc:
+        raise fail(os_error_text(exc, out)) from None
     diary = data.diary
-    n_missing = int(diary["avg_pain"].isna().sum())
+    n_missing = int(diary[proto.diary.items[0]].isna().sum())
     typer.echo(f"simulated {proto.study.id}: {len(data.patients)} patients, {len(data.allocation)} periods, "
                f"{len(diary)} diary days ({n_missing} missing, {missing}), {len(data.questionnaires)} questionnaire "
                f"answers, {len(data.adverse_events)} adverse events, {len(data.screening)} screened")
-    typer.echo(f"seed {data.meta['seed']}; parameters sha256 {data.meta['parameters_sha256'][:12]}")
+    typer.echo(f"seed {seed}; parameters sha256 {data.meta['parameters_sha256'][:12]}")
     typer.echo(f"written to {where}")
 
 
 def calibrate_command(
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")],
-    protocol: Annotated[str, typer.Option("--protocol", help="Protocol name or TOML file.")] = "ketapain",
-    trials: Annotated[int, typer.Option("--trials", help="Simulated trials of the published size.")] = 1000,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON list instead of a table.")] = False,
-    parameters: Annotated[Path | None, typer.Option("--parameters", help="Simulator parameter TOML file.")] = None,
+    seed: SeedOption = None,
+    protocol: ProtocolOption = "ketapain",
+    trials: Annotated[int, typer.Option("--trials", metavar="N", help="Simulated trials of the published size.")] = 1000,
+    as_json: JsonOption = False,
+    parameters: ParametersOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Place every published KETAPAIN figure in the distribution of simulated trials.
 
     Exits 1 if a figure falls outside the simulated central 95% and is not on the documented
-    list of figures known to fall outside (ketapain.simulate.KNOWN_OUTSIDE).
+    list of figures known to fall outside (ketapain.simulate.KNOWN_OUTSIDE). The seed is
+    printed on stderr.
+
+    \b
+    Example:
+      ketapain calibrate --trials 200 --seed 3
     """
-    from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from ketapain.protocol import load_protocol
     from ketapain.simulate import KNOWN_OUTSIDE, calibrate
 
+    seed = seed_or_fresh(seed)
+    typer.echo(f"seed {seed}", err=True)
     try:
         proto = load_protocol(protocol)
-        if as_json:
-            figures = calibrate(proto, trials=trials, seed=seed, parameters=parameters)
-        else:
-            with Progress(transient=True) as progress:
-                task = progress.add_task("simulating trials", total=trials)
-                figures = calibrate(proto, trials=trials, seed=seed, parameters=parameters,
-                                    on_progress=lambda done, total: progress.update(task, completed=done))
+        with progress(quiet=quiet) as bar:
+            task = bar.add_task("simulating trials", total=trials)
+            figures = calibrate(proto, trials=trials, seed=seed, parameters=parameters,
+                                on_progress=lambda done, total: bar.update(task, completed=done))
     except KetapainError as exc:
-        _fail(str(exc))
-        return
+        raise fail(exc) from None
     unexpected = [f for f in figures if not f.inside and f.figure not in KNOWN_OUTSIDE]
     if as_json:
         typer.echo(json.dumps([f.to_dict() for f in figures], indent=1))
@@ -96,11 +117,10 @@ def calibrate_command(
             mark = "yes" if f.inside else ("no (known)" if f.figure in KNOWN_OUTSIDE else "NO")
             table.add_row(f.figure, f"{f.published:g}", f"{f.sim_q025:.3g}", f"{f.sim_median:.3g}",
                           f"{f.sim_q975:.3g}", mark)
-        Console().print(table)
+        console().print(table)
         n_in = sum(f.inside for f in figures)
         typer.echo(f"{n_in}/{len(figures)} published figures inside the simulated central 95%; "
                    f"{len(figures) - n_in - len(unexpected)} outside as documented; {len(unexpected)} unexpected")
     if unexpected:
-        typer.echo("error: outside the simulated central 95% and not in KNOWN_OUTSIDE: "
-                   + ", ".join(f.figure for f in unexpected), err=True)
-        raise typer.Exit(1)
+        raise fail("outside the simulated central 95% and not in KNOWN_OUTSIDE: "
+                   + ", ".join(f.figure for f in unexpected))

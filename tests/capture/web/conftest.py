@@ -11,7 +11,6 @@ import importlib.util
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 import warnings
@@ -22,6 +21,8 @@ import pytest
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
+
+from net import free_port
 
 from ketapain.capture import Settings, create_app
 
@@ -70,12 +71,6 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(tmp_path) -> Iterator[str]:
     """The app under uvicorn in a background thread, on a free port, over a temporary SQLite
@@ -85,7 +80,7 @@ def live_server(tmp_path) -> Iterator[str]:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.sqlite'}", secret_key=SECRET, admin_user="admin",
                         admin_password=ADMIN_PW, randomisation_seed=7, randomisation_patients=6)
     app = create_app(settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
