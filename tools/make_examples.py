@@ -6,11 +6,26 @@ the KETAPAIN report (baseline pain ~6/10, high between-patient correlation, a sm
 ketamine effect). It exists so that ``ketapain demo`` and the docs have data to run on before
 the calibrated simulator exists; it is not the study's data and claims nothing about it.
 
-Run: ``python tools/make_examples.py`` (deterministic: seed 20200701).
+It also writes the example input files of ``ketapain examples`` (the files a user brings to
+the commands of the README), derived from that trial with the library itself:
+
+- ``pain_auc.csv``: one row per patient x period: subject, period, sequence, treatment and
+  ``y`` = AUC of ``avg_pain`` to day 35 (score-days; day 0 = infusion day, anchored at
+  ``pre_infusion_pain``; missing days by LOCF), the reference study's primary endpoint;
+- ``auc_by_window.csv``: the same with a ``window`` column, one AUC per window 7, 15, 21, 28, 35;
+- ``responders.csv``: ``y`` = 1 when the patient improved in the first week (AUC to day 7 below
+  7 x the pre-infusion pain: the curve stays, on average, under the pre-infusion level), else 0;
+- ``hads_answers.json`` and ``screening_answers.json``: one patient's HADS answers and one
+  person's screening answers (written by hand below).
+
+Run: ``python tools/make_examples.py`` (deterministic: seed 20200701). ``--derived-only``
+rewrites only the derived files from the shipped trial.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +68,57 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     alloc.to_csv(OUT / "allocation.csv", index=False)
     diary.to_csv(OUT / "diary.csv", index=False)
+    write_derived(OUT)
+
+
+HADS_ANSWERS = {"1": 2, "2": 1, "3": 2, "4": 1, "5": 2, "6": 1, "7": 1, "8": 2, "9": 1, "10": 2, "11": 2, "12": 1,
+                "13": 1, "14": 0}
+"""One patient's HADS answers (items 1-14, each 0..3): anxiety 11, depression 8 with the default coding."""
+
+SCREENING_ANSWERS = {
+    "age": 54, "pain_duration_months": 30, "pain_origin": "central", "iv_ketamine_indicated": True,
+    "previous_ketamine": False, "history_compatible_with_lesion": True, "pain_in_neuroanatomical_territory": True,
+    "sensory_signs_on_examination": True, "previous_iv_ketamine": False, "ketamine_contraindication": False,
+    "magnesium_contraindication": False, "saline_contraindication": False, "incompatible_history_or_drugs": False,
+    "childbearing_without_contraception": False, "pregnant_or_lactating": False, "in_other_trial": False,
+    "unable_to_comply": False,
+    "dn4_items": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 0, "7": 0, "8": 0, "9": 0, "10": 0},
+}
+"""One person's screening answers for the reference protocol (eligible; DN4 total 5)."""
+
+
+def derived_files(alloc: pd.DataFrame, diary: pd.DataFrame) -> dict[str, str]:
+    """The derived example files' contents, by file name."""
+    from ketapain.stats import diary_auc
+
+    windows = (7, 15, 21, 28, 35)
+    auc = diary_auc(diary, value="avg_pain", windows=windows, time_axis="infusion", impute="locf",
+                    anchor=alloc[["patient_id", "period", "pre_infusion_pain"]])
+    long = auc.merge(alloc, on=["patient_id", "period"], validate="many_to_one").rename(
+        columns={"patient_id": "subject", "window_day": "window", "auc": "y"})
+    cols = ["subject", "period", "sequence", "treatment"]
+    by_window = long[[*cols, "window", "y"]].sort_values(["window", "subject", "period"], kind="stable")
+    day35 = by_window[by_window["window"] == 35].drop(columns="window")
+    day7 = long[long["window"] == 7].sort_values(["subject", "period"], kind="stable")
+    responders = day7[cols].assign(y=(day7["y"] < 7 * day7["pre_infusion_pain"]).astype(int))
+    return {
+        "pain_auc.csv": day35.round(4).to_csv(index=False),
+        "auc_by_window.csv": by_window.round(4).to_csv(index=False),
+        "responders.csv": responders.to_csv(index=False),
+        "hads_answers.json": json.dumps(HADS_ANSWERS, indent=1) + "\n",
+        "screening_answers.json": json.dumps(SCREENING_ANSWERS, indent=1) + "\n",
+    }
+
+
+def write_derived(folder: Path) -> None:
+    alloc = pd.read_csv(folder / "allocation.csv", dtype={"patient_id": str, "sequence": str, "treatment": str})
+    diary = pd.read_csv(folder / "diary.csv", dtype={"patient_id": str})
+    for name, text in derived_files(alloc, diary).items():
+        (folder / name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main()
+    if "--derived-only" in sys.argv[1:]:
+        write_derived(OUT)
+    else:
+        main()
