@@ -3,15 +3,14 @@ warning capture and JSON-safe conversion. Private; used by every section module.
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ketapain._json import json_safe
 from ketapain.data import TrialData
 from ketapain.errors import FIRST_DATA_ROW, DataError
 from ketapain.protocol import Protocol
@@ -123,38 +122,6 @@ def collect_warnings(sink: list[str], label: str) -> Iterator[None]:
         text = f"{label}: {w.category.__name__}: {w.message}"
         if text not in sink:
             sink.append(text)
-
-
-def json_safe(value: Any) -> Any:
-    """Recursively convert to JSON-safe Python: NaN/inf/NA -> None, numpy -> Python, frames
-    -> lists of records, tuples -> lists."""
-    if isinstance(value, pd.DataFrame):
-        return [json_safe(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        x = float(value)
-        return x if math.isfinite(x) else None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, str):
-        return value
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def protocol_order(frame: pd.DataFrame, protocol: Protocol, keys: tuple[str, ...]) -> pd.DataFrame:
