@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain._options import MISSING_MODE, MODEL_KIND, Number, check_option
+from ketapain._seeds import resolve_seed
 from ketapain.design._power_sim import TRIALS_PER_BLOCK, BlockSummary, Spec, run_blocks
 from ketapain.design._samplesize import crossover_power
 from ketapain.errors import ModelError, ProtocolError
@@ -231,16 +232,6 @@ def _entries(protocol: Protocol, params: Parameters, effects: Mapping[str, Any] 
     return tuple(out)
 
 
-def _entropy(seed: int | np.random.Generator | None) -> int:
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**63 - 1))
-    if seed is None:
-        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ModelError(template="{@seed=} must be a non-negative integer, a numpy Generator or None", params={"seed": seed})
-    return int(seed)
-
-
 def _check(n: Sequence[int], sims: int, dropout: float, model: str, chunk_size: int, missing: str,
            min_n: int) -> tuple[int, ...]:
     if isinstance(n, int | np.integer):
@@ -393,7 +384,7 @@ def simulate_power(
     sequences = protocol_sequences(proto)
     arms = tuple(proto.arm_codes)
     ep = proto.primary_endpoint
-    entropy = _entropy(seed)
+    entropy = resolve_seed(seed, generator_bits=63, error=ModelError).value
     pairs = _pairs(arms)
     spec = Spec(
         protocol=proto, params={k: params[k] for k in ("diary", "pre_infusion", "missing")}, entries=entries,

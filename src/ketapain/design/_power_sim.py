@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._seeds import spawn_generators
 from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
 from ketapain.simulate._core import _diary
@@ -128,8 +129,7 @@ def auc_array(values: np.ndarray, anchor: np.ndarray | None, *, window: int, tim
 
 def _simulate_block(spec: Spec, n: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AUC (T, n, P), sequence index (T, n) and arm index (T, n, P) of one block."""
-    ss = np.random.SeedSequence(spec.entropy, spawn_key=(n, block))
-    r_alloc, r_diary, r_drop = (np.random.default_rng(s) for s in ss.spawn(3))
+    r_alloc, r_diary, r_drop = spawn_generators(np.random.SeedSequence(spec.entropy, spawn_key=(n, block)), 3)
     T = TRIALS_PER_BLOCK  # always a whole block, so a trial never depends on ``sims``
     P = len(spec.sequences[0])
     seq, arm = _allocate(spec, r_alloc, T, n)

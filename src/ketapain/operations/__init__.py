@@ -11,6 +11,7 @@ mixed up) and :class:`CommitmentMismatchError` (a list that no longer matches it
 
 from __future__ import annotations
 
+from ketapain._seeds import resolve_seed
 from ketapain.operations._consort import ConsortFlow, PeriodFlow, consort_flow
 from ketapain.operations._dosing import (
     MAX_RATE_ML_PER_H,
@@ -57,7 +58,6 @@ from ketapain.operations._randomisation import (
     PHARMACY_COLUMNS,
     RandomisationList,
     make_randomisation_list,
-    resolve_seed,
     sequence_label,
 )
 from ketapain.operations._gate import GateDecision, period_gate

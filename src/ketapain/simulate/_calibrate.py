@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._seeds import seed_sequence, spawn_generators
 from ketapain.errors import ProtocolError
 from ketapain.instruments import score_frame
 from ketapain.protocol import Protocol, load_protocol
@@ -416,16 +417,13 @@ def calibrate(
     params = load_parameters(parameters)
     published = load_published()
     n = int(published["design"]["n_randomized"])
-    if isinstance(seed, np.random.Generator):
-        ss = np.random.SeedSequence(int(seed.integers(0, 2**63 - 1)))
-    else:
-        ss = np.random.SeedSequence(seed)
+    ss, _ = seed_sequence(seed, generator_bits=63, error=ProtocolError)
     sizes = [min(chunk, trials - s) for s in range(0, trials, chunk)]
-    children = ss.spawn(len(sizes))
+    children = spawn_generators(ss, len(sizes))
     stats: dict[str, list[np.ndarray]] = {}
     done = 0
     for size, child in zip(sizes, children, strict=True):
-        batch = generate(protocol, params, n_trials=size, n_patients=n, rng=np.random.default_rng(child))
+        batch = generate(protocol, params, n_trials=size, n_patients=n, rng=child)
         for k, v in _trial_stats(protocol, batch).items():
             stats.setdefault(k, []).append(np.asarray(v, dtype=float))
         done += size

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ketapain._options import MISSING_MODE, check_option
+from ketapain._seeds import spawn_generators
 from ketapain.errors import ProtocolError
 from ketapain.operations import randomise_protocol
 from ketapain.protocol import Protocol
@@ -336,8 +337,8 @@ def generate(
     """Simulate ``n_trials`` trials of ``n_patients`` (vectorised over all patients)."""
     check_option("missing", missing, MISSING_MODE, error=ProtocolError)
     N = n_trials * n_patients
-    streams = [np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(7)] if hasattr(
-        rng.bit_generator, "seed_seq") and rng.bit_generator.seed_seq is not None else [rng] * 7
+    # one stream per part, spawned from the caller's SeedSequence (children are fixed by index)
+    streams = spawn_generators(rng, 6)
     arms, likes, entries = _arm_info(protocol, params)
     for code, e in zip(arms, entries, strict=True):
         e["placebo"] = protocol.arm(code).is_placebo
