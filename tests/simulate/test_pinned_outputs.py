@@ -81,25 +81,14 @@ def _linear_protocol(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_power_with_linear_imputation_unchanged(tmp_path: Path) -> None:
-    # Linear interpolation makes non-integer diary points, where the order of the trapezoid sum
-    # can move the last bit: counts must be equal, floats within 1e-12 (relative).
+    # Linear interpolation makes non-integer diary points: the AUC kernel's trapezoid sum and the
+    # weighted dot product the power code used before may round differently (see
+    # tests/stats/test_auc.py); on this run every figure is still bit for bit the same.
     res = simulate_power(_linear_protocol(tmp_path), n=[8, 10], sims=130, seed=4, missing="mar",
                          effects={"L": {"effect_amplitude": -1.0}})
-    got = json.loads(json.dumps(res.to_dict(), sort_keys=True))
     ref = json.loads((PINNED / "power_linear_ab_ba_main_27591c3.json").read_text(encoding="utf-8"))
-    assert got.keys() == ref.keys()
-    for key in ref:
-        if key not in ("estimates", "per_n"):
-            assert got[key] == ref[key], key
-    for part in ("estimates", "per_n"):
-        assert len(got[part]) == len(ref[part])
-        for g, r in zip(got[part], ref[part], strict=True):
-            assert g.keys() == r.keys()
-            for k, v in r.items():
-                if isinstance(v, float):
-                    assert g[k] == pytest.approx(v, rel=1e-12, abs=0.0), (part, k)
-                else:
-                    assert g[k] == v, (part, k)
+    assert json.loads(json.dumps(res.to_dict())) == ref
+    assert power_digest(res) == "be47cc6d88e8c287d037ccb0d4e0d0512b900c09dae536fce19f1c57efec9b74"
 
 
 def test_calibration_unchanged() -> None:
