@@ -22,9 +22,8 @@ import numpy as np
 import pytest
 
 from ketapain.data import TrialData
-from ketapain.design import simulate_power
 from ketapain.protocol import load_protocol
-from ketapain.simulate import calibrate, simulate_trial
+from ketapain.simulate import calibrate, simulate_power, simulate_trial
 
 PINNED = Path(__file__).parent / "pinned"
 

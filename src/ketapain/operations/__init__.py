@@ -12,6 +12,7 @@ mixed up) and :class:`CommitmentMismatchError` (a list that no longer matches it
 from __future__ import annotations
 
 from ketapain._seeds import resolve_seed
+from ketapain.design import protocol_sequences
 from ketapain.operations._consort import ConsortFlow, PeriodFlow, consort_flow
 from ketapain.operations._dosing import (
     MAX_RATE_ML_PER_H,
@@ -27,7 +28,8 @@ from ketapain.operations._eligibility import (
     evaluate_eligibility,
     evaluate_screening,
 )
-from ketapain.operations._from_protocol import protocol_sequences, randomise_protocol
+from ketapain.operations._from_protocol import randomise_protocol
+from ketapain.operations._gate import GateDecision, period_gate
 from ketapain.operations._kits import (
     KIT_ALPHABET,
     KIT_CODE_LENGTH,
@@ -60,7 +62,6 @@ from ketapain.operations._randomisation import (
     make_randomisation_list,
     sequence_label,
 )
-from ketapain.operations._gate import GateDecision, period_gate
 from ketapain.operations._unblinding import Unblinding, unblind
 
 __all__ = [

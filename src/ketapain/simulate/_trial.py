@@ -15,7 +15,8 @@ from ketapain._seeds import seed_sequence
 from ketapain.data import TrialData
 from ketapain.errors import ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import DIARY_ITEMS, Batch, generate
+from ketapain.simulate._core import Batch, generate
+from ketapain.simulate._diary import DIARY_ITEMS
 from ketapain.simulate._params import Parameters, load_parameters
 
 __all__ = ["RECRUITMENT", "simulate_trial"]
@@ -199,10 +200,10 @@ def _answer(op: str, value: Any, hold: bool) -> Any:
 
 def _screening(protocol: Protocol, params: Parameters, b: Batch, ids: np.ndarray, screen: np.ndarray,
                rng: np.random.Generator) -> pd.DataFrame:
-    sp = params["screening"]
+    sp = params.screening
     n = ids.size
-    n_ref = int(np.floor(float(sp["refused_per_randomised"]) * n + 0.5))
-    n_ne = int(np.floor(float(sp["not_eligible_per_randomised"]) * n + 0.5))
+    n_ref = int(np.floor(sp.refused_per_randomised * n + 0.5))
+    n_ne = int(np.floor(sp.not_eligible_per_randomised * n + 0.5))
     total = n + n_ref + n_ne
     outcome = np.array(["randomised"] * n + ["refused"] * n_ref + ["not_eligible"] * n_ne, dtype=object)
     start = np.datetime64(RECRUITMENT[0])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,8 @@ import pandas as pd
 from ketapain._seeds import spawn_generators
 from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
-from ketapain.simulate._core import _diary
+from ketapain.simulate._diary import simulate_diary
+from ketapain.simulate._params import ArmEffect, Parameters
 from ketapain.stats import auc_arrays, fit_crossover_arrays
 
 __all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "block_trials", "run_blocks"]
@@ -30,13 +31,13 @@ __all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "block_trials", "run_bloc
 TRIALS_PER_BLOCK = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
     """Everything a worker needs to simulate and analyse blocks (picklable)."""
 
     protocol: Protocol
-    params: dict[str, Any]                # simulator parameters (diary, pre_infusion, missing)
-    entries: tuple[dict[str, Any], ...]   # per protocol arm: effect_amplitude, effect_tau_days
+    parameters: Parameters                # simulator parameters (the diary kernel reads diary, pre_infusion, missing)
+    entries: tuple[ArmEffect, ...]        # effect curve of each protocol arm
     arms: tuple[str, ...]                 # protocol arm codes (index = treatment code)
     sequences: tuple[tuple[str, ...], ...]  # the design's sequences (arm codes per period)
     block_size: int                       # randomisation block (a multiple of len(sequences))
@@ -44,17 +45,17 @@ class Spec:
     sims: int
     dropout: float
     missing: str
-    model: str
+    model: Literal["standard", "paper"]
     df_method: str
     alpha: float
     value: str                            # diary item of the primary endpoint
     window: int
-    impute: str
-    time_axis: str
+    impute: Literal["none", "locf", "linear"]
+    time_axis: Literal["infusion", "first_diary_day"]
     pairs: tuple[str, ...]                # contrast labels, as the batched engine names them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BlockSummary:
     """Sums over the trials of one block (merged in block order by the caller)."""
 
@@ -94,10 +95,11 @@ def _simulate_block(spec: Spec, n: int, block: int) -> tuple[np.ndarray, np.ndar
     P = len(spec.sequences[0])
     seq, arm = _allocate(spec, r_alloc, T, n)
     N = T * n
-    diary, _, pre, _ = _diary(spec.protocol, spec.params, list(spec.entries), arm.reshape(N, P), r_diary, N, spec.missing)
-    anchor = pre if spec.time_axis == "infusion" else None
-    auc = auc_arrays(diary[spec.value], anchor, windows=[spec.window], time_axis=spec.time_axis,  # type: ignore[arg-type]
-                     impute=spec.impute)[..., 0]  # type: ignore[arg-type]
+    diary = simulate_diary(spec.protocol, parameters=spec.parameters, arms=spec.entries, treatment=arm.reshape(N, P),
+                           rng=r_diary, missing=spec.missing)
+    anchor = diary.pre_infusion if spec.time_axis == "infusion" else None
+    auc = auc_arrays(diary.items[spec.value], anchor, windows=[spec.window], time_axis=spec.time_axis,
+                     impute=spec.impute)[..., 0]
     if spec.dropout > 0:
         leaves = r_drop.random(N) < spec.dropout
         last = 1 + np.floor(r_drop.random(N) * (P - 1)).astype(int)  # last completed period 1..P-1

@@ -1,4 +1,4 @@
-"""Simulation-based power (``ketapain.design._power``) and ``ketapain power``.
+"""Simulation-based power (``ketapain.simulate.simulate_power``) and ``ketapain power``.
 
 References used here: the AUC definition of :func:`ketapain.stats.diary_auc` (compared on
 the same simulated diaries); the analytic power of :func:`ketapain.design.crossover_power`
@@ -22,17 +22,23 @@ from typer.testing import CliRunner
 
 from ketapain.cli import app as cli_app
 from ketapain.cli._power import parse_n
-from ketapain.design._power import PowerResult, load_effects, plot_power, simulate_power
-from ketapain.design._power_sim import (
+from ketapain.design import protocol_sequences
+from ketapain.errors import ModelError, ProtocolError
+from ketapain.protocol import load_protocol
+from ketapain.report import plot_power
+from ketapain.simulate import (
+    PowerResult,
+    arm_effects,
+    load_effects,
+    load_parameters,
+    simulate_power,
+)
+from ketapain.simulate._power_sim import (
     TRIALS_PER_BLOCK,
     Spec,
     _allocate,
     _simulate_block,
 )
-from ketapain.errors import ModelError, ProtocolError
-from ketapain.protocol import load_protocol
-from ketapain.simulate._core import _arm_info
-from ketapain.simulate._params import load_parameters
 
 NULL_AB = {"L": {"effect_amplitude": 0.0}}
 # a constant 1-point reduction in every diary day: AUC difference ~ -28 pain-score-days
@@ -42,14 +48,10 @@ ONE_POINT_AB = {"L": {"effect_amplitude": -1.0, "effect_tau_days": 1000.0}}
 # --- allocation and dropout --------------------------------------------------------------------
 
 def _spec(protocol: str = "ketapain", *, dropout: float = 0.0, sims: int = TRIALS_PER_BLOCK) -> Spec:
-    from ketapain.operations import protocol_sequences
-
     proto = load_protocol(protocol)
     params = load_parameters()
-    _, _, entries = _arm_info(proto, params)
     ep = proto.primary_endpoint
-    return Spec(protocol=proto, params={k: params[k] for k in ("diary", "pre_infusion", "missing")},
-                entries=tuple({k: float(e[k]) for k in ("effect_amplitude", "effect_tau_days")} for e in entries),
+    return Spec(protocol=proto, parameters=params, entries=tuple(arm_effects(proto, params).values()),
                 arms=proto.arm_codes, sequences=protocol_sequences(proto), block_size=proto.randomisation.block_size,
                 entropy=11, sims=sims, dropout=dropout, missing="none", model="standard", df_method="kenward-roger",
                 alpha=0.05, value=ep.value, window=ep.window_day, impute=ep.impute, time_axis=proto.auc.time_axis,
