@@ -239,31 +239,36 @@ class _Table:
     def _error(self, text: str) -> ProtocolError:
         return ProtocolError(f"{self.source}: {text}")
 
+    @property
+    def at(self) -> str:
+        """``[table] `` in messages (nothing for the top level of the file)."""
+        return f"[{self.where}] " if self.where else ""
+
     def get(self, key: str) -> Any:
         if key not in self.values:
-            raise self._error(f"[{self.where}] has no {key}")
+            raise self._error(f"{self.at}has no {key}")
         return self.values[key]
 
     def number(self, key: str, rule: Number = _ANY) -> float:
         value = self.get(key)
         if not rule.accepts(value):
-            raise self._error(f"[{self.where}] {key}={value!r} {rule.describe()}")
+            raise self._error(f"{self.at}{key}={value!r} {rule.describe()}")
         return float(value)
 
     def numbers(self, key: str, rule: Number = _ANY, *, length: int | None = None) -> tuple[float, ...]:
         value = self.get(key)
         if not isinstance(value, list) or (length is not None and len(value) != length):
             size = f"{length} numbers" if length is not None else "numbers"
-            raise self._error(f"[{self.where}] {key}={value!r} must be a list of {size}")
+            raise self._error(f"{self.at}{key}={value!r} must be a list of {size}")
         for v in value:
             if not rule.accepts(v):
-                raise self._error(f"[{self.where}] {key}: {v!r} {rule.describe()}")
+                raise self._error(f"{self.at}{key}: {v!r} {rule.describe()}")
         return tuple(float(v) for v in value)
 
     def text(self, key: str) -> str:
         value = self.get(key)
         if not isinstance(value, str) or not value:
-            raise self._error(f"[{self.where}] {key}={value!r} must be a non-empty text")
+            raise self._error(f"{self.at}{key}={value!r} must be a non-empty text")
         return value
 
     def table(self, key: str) -> _Table:
@@ -281,7 +286,7 @@ class _Table:
     def only(self, allowed: tuple[str, ...]) -> None:
         unknown = [str(k) for k in self.values if k not in allowed]
         if unknown:
-            raise self._error(f"[{self.where}] unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
+            raise self._error(f"{self.at}unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
 
 
 def _fields(cls: type) -> tuple[str, ...]:
@@ -359,7 +364,7 @@ def _questionnaires(t: _Table) -> QuestionnaireParameters:
     def target(row: _Table, column: str) -> tuple[float, float]:
         mean, sd = row.numbers(column, length=2)
         if not _SD.accepts(sd):
-            raise row._error(f"[{row.where}] {column}: sd={sd!r} {_SD.describe()}")
+            raise row._error(f"{row.at}{column}: sd={sd!r} {_SD.describe()}")
         return mean, sd
 
     return QuestionnaireParameters(
