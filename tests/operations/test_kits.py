@@ -139,3 +139,14 @@ def test_codes_are_not_ordered_along_the_list() -> None:
 def test_too_many_codes_for_the_space() -> None:
     with pytest.raises(DataError, match="crowd the code space"):
         kit_codes(10, seed=1, kind="test", protocol_id="p", length=2)
+
+
+def test_list_exceptions_live_in_errors_and_are_importable_from_operations() -> None:
+    import ketapain.errors as errors
+    import ketapain.operations as operations
+
+    for name in ("ListKindMismatchError", "CommitmentMismatchError"):
+        cls = getattr(errors, name)
+        assert getattr(operations, name) is cls and name in errors.__all__ and name in operations.__all__
+        assert issubclass(cls, errors.DataError) and issubclass(cls, ValueError)
+        assert cls.__module__ == "ketapain.errors" and name in (errors.__doc__ or "")

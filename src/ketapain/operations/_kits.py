@@ -14,14 +14,13 @@ import hmac
 from collections.abc import Iterator
 from typing import Literal
 
-from ketapain.errors import DataError
+from ketapain.errors import DataError, ListKindMismatchError
 
 __all__ = [
     "KIT_ALPHABET",
     "KIT_CODE_LENGTH",
     "TEST_PREFIX",
     "ListKind",
-    "ListKindMismatchError",
     "check_kit_code_kind",
     "kit_codes",
     "normalise_kit_code",
@@ -38,13 +37,6 @@ like a test code)."""
 KIT_CODE_LENGTH = 6
 TEST_PREFIX = "T-"
 """Every kit code of a *test* list starts with this; no production code contains ``-``."""
-
-
-class ListKindMismatchError(DataError):
-    """A test list, kit or label was used where a production one is expected, or the reverse.
-
-    Subclasses :class:`~ketapain.errors.DataError` (hence ``KetapainError`` and ``ValueError``).
-    """
 
 
 def _byte_stream(key: bytes, domain: bytes) -> Iterator[int]:

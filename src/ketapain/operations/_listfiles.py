@@ -16,8 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketapain.errors import FIRST_DATA_ROW, DataError
-from ketapain.operations._kits import LIST_KINDS, ListKindMismatchError, check_kit_code_kind
+from ketapain.errors import (
+    FIRST_DATA_ROW,
+    CommitmentMismatchError,
+    DataError,
+    ListKindMismatchError,
+)
+from ketapain.operations._kits import LIST_KINDS, check_kit_code_kind
 from ketapain.operations._randomisation import (
     PHARMACY_COLUMNS,
     RandomisationList,
@@ -27,7 +32,6 @@ from ketapain.operations._randomisation import (
 
 __all__ = [
     "COMMITMENT_FILE",
-    "CommitmentMismatchError",
     "LABELS_CSV",
     "LABELS_HTML",
     "LIST_FILES",
@@ -46,13 +50,6 @@ LABELS_HTML = "labels.html"
 COMMITMENT_FILE = "commitment.txt"
 META_FILE = "list_meta.json"
 LIST_FILES = (PHARMACY_CSV, LABELS_CSV, LABELS_HTML, COMMITMENT_FILE, META_FILE)
-
-
-class CommitmentMismatchError(DataError):
-    """``pharmacy.csv`` does not hash to its recorded commitment: the list was changed.
-
-    Subclasses :class:`~ketapain.errors.DataError` (hence ``KetapainError`` and ``ValueError``).
-    """
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
