@@ -240,3 +240,12 @@ def test_cli_calibrate_json():
     # exit 1 exactly when an undocumented figure is outside
     unexpected = [x for x in rows if not x["inside"] and x["figure"] not in KNOWN_OUTSIDE]
     assert r.exit_code == (1 if unexpected else 0)
+
+
+def test_calibrate_checks_trials_and_seed():
+    with pytest.raises(ProtocolError, match=r"trials=1 must be an integer >= 2"):
+        calibrate(KETAPAIN, trials=1, seed=1)
+    with pytest.raises(ProtocolError, match=r"seed=-3 must be an integer >= 0"):
+        calibrate(KETAPAIN, trials=2, seed=-3)
+    with pytest.raises(ProtocolError, match=r"seed=1.5 must be an integer >= 0"):
+        simulate_trial(KETAPAIN, seed=1.5)  # type: ignore[arg-type]

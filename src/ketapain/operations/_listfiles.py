@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._options import check_option
 from ketapain.errors import (
     FIRST_DATA_ROW,
     CommitmentMismatchError,
     DataError,
     ListKindMismatchError,
 )
-from ketapain.operations._kits import LIST_KINDS, check_kit_code_kind
+from ketapain.operations._kits import LIST_KIND, LIST_KINDS, check_kit_code_kind
 from ketapain.operations._randomisation import (
     PHARMACY_COLUMNS,
     RandomisationList,
@@ -289,8 +290,8 @@ def import_pharmacy_list(
     p = Path(path)
     raw, frame = _read_list_csv(p)
     name = p.name
-    if kind is not None and kind not in LIST_KINDS:
-        raise DataError(f"kind={kind!r}: allowed 'test' or 'production'")
+    if kind is not None:
+        check_option("kind", kind, LIST_KIND, error=DataError)
     list_kind = _uniform(frame, name, "list_kind", kind, LIST_KINDS)
     pid_study = _uniform(frame, name, "protocol_id", protocol_id)
     seqs = _check_sequences(sequences)

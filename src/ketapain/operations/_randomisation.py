@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._options import check_option
 from ketapain._seeds import resolve_seed
 from ketapain.errors import ProtocolError
-from ketapain.operations._kits import LIST_KINDS, TEST_PREFIX, ListKind, kit_codes
+from ketapain.operations._kits import LIST_KIND, TEST_PREFIX, ListKind, kit_codes
 
 __all__ = [
     "ALGORITHM",
@@ -408,8 +409,7 @@ def make_randomisation_list(
     ...                                          protocol_id="AB", block_size=4, seed=7).commitment
     True
     """
-    if kind not in LIST_KINDS:
-        raise ProtocolError(template="{@kind=}: allowed 'test' or 'production'", params={"kind": kind})
+    check_option("kind", kind, LIST_KIND, error=ProtocolError)
     if not isinstance(protocol_id, str) or not protocol_id.strip():
         raise ProtocolError(f"protocol_id={protocol_id!r}: a non-empty study identifier is required")
     seqs = _check_sequences(sequences)

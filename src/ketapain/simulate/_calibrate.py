@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._options import Number, check_option
 from ketapain._seeds import seed_sequence, spawn_generators
 from ketapain.errors import ProtocolError
 from ketapain.instruments import score_frame
@@ -433,8 +434,7 @@ def calibrate(
     """
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 2:
-        raise ProtocolError(template="{@trials=} must be an integer >= 2", params={"trials": trials})
+    check_option("trials", trials, Number(low=2, integer=True), error=ProtocolError)
     params = load_parameters(parameters)
     published = load_published()
     n = int(published["design"]["n_randomized"])
