@@ -239,13 +239,17 @@ def _concomitant(protocol: Protocol, cm: ConcomitantParameters, likes: tuple[str
     for cls, d in cm.baseline_n_of_10.items():
         prob = np.where(sex == "F", d.F, d.M) / 10.0
         idx = np.flatnonzero(rng.random(N) < prob)
-        cp.append(idx), cper.append(np.zeros(idx.size, int)), ccls.append(np.full(idx.size, cls, dtype=object))
+        cp.append(idx)
+        cper.append(np.zeros(idx.size, int))
+        ccls.append(np.full(idx.size, cls, dtype=object))
     for p in range(protocol.design.periods):
         arm_like = np.asarray(likes, dtype=object)[treat_idx[:, p]]
         for a in np.unique(arm_like):
             for cls, cnt in cm.added_n_of_20.get(a, {}).items():
                 idx = np.flatnonzero((arm_like == a) & (rng.random(N) < cnt / 20.0))
-                cp.append(idx), cper.append(np.full(idx.size, p + 1)), ccls.append(np.full(idx.size, cls, dtype=object))
+                cp.append(idx)
+                cper.append(np.full(idx.size, p + 1))
+                ccls.append(np.full(idx.size, cls, dtype=object))
     return {"patient": np.concatenate(cp), "period": np.concatenate(cper), "drug_class": np.concatenate(ccls)}
 
 

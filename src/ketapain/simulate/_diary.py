@@ -121,12 +121,12 @@ def simulate_diary(
             or (treat.size and (treat.min() < 0 or treat.max() >= len(arms))):
         raise ProtocolError(template="{@treatment} must be an (N, {P}) integer array of arm indices 0..{last}",
                             params={"P": P, "last": len(arms) - 1})
-    N = treat.shape[0]
+    N = int(treat.shape[0])
     dp = parameters.diary
     lo, hi = protocol.diary.scale_min, protocol.diary.scale_max
-    b = rng.normal(0.0, dp.patient_sd, N)
-    h = rng.normal(0.0, dp.early_patient_sd, N)
-    c = rng.normal(0.0, dp.patient_period_sd, (N, P))
+    b: np.ndarray = rng.normal(0.0, dp.patient_sd, N)
+    h: np.ndarray = rng.normal(0.0, dp.early_patient_sd, N)
+    c: np.ndarray = rng.normal(0.0, dp.patient_period_sd, (N, P))
     avg_lat = _latent_average(dp, arms, treat, b, h, c, rng, P=P, D=D)
     mx = (avg_lat + dp.max_offset_mean
           + rng.normal(0.0, dp.max_offset_patient_sd, N)[:, None, None]
@@ -152,7 +152,7 @@ def simulate_diary(
 def _latent_average(dp: DiaryParameters, arms: Sequence[ArmEffect], treat: np.ndarray, b: np.ndarray,
                     h: np.ndarray, c: np.ndarray, rng: np.random.Generator, *, P: int, D: int) -> np.ndarray:
     """Latent average pain (N, P, D): level, early excess, arm effect and AR(1) noise."""
-    N = treat.shape[0]
+    N = int(treat.shape[0])
     days = np.arange(1, D + 1, dtype=float)
     pe = np.zeros(P)
     given = list(dp.period_effects)[:P]

@@ -232,7 +232,7 @@ def _pairs(arms: Sequence[str]) -> tuple[str, ...]:
 def _analytic_pair(n_eff: int, diff: float, sd_within: float, alpha: float, periods: int, k: int) -> float:
     if not (math.isfinite(diff) and math.isfinite(sd_within) and sd_within > 0) or n_eff < 3:
         return math.nan
-    mult = "sidak" if k > 1 else None
+    mult: Literal["sidak"] | None = "sidak" if k > 1 else None
     if diff == 0.0:
         return 1.0 - (1.0 - alpha) ** (1.0 / k)
     return crossover_power(n_eff, diff=diff, sd_within=sd_within, alpha=alpha, periods=periods, method="exact",

@@ -46,7 +46,7 @@ class Spec:
     dropout: float
     missing: str
     model: Literal["standard", "paper"]
-    df_method: str
+    df_method: Literal["kenward-roger", "satterthwaite", "containment", "normal"]
     alpha: float
     value: str                            # diary item of the primary endpoint
     window: int
