@@ -507,6 +507,22 @@ def arm_parameters(params: Parameters, code: str, *, placebo: bool) -> tuple[Arm
 def arm_effects(protocol: Protocol, parameters: Parameters) -> dict[str, ArmEffect]:
     """Effect curve of every arm of ``protocol`` (in the protocol's order), by :func:`arm_parameters`.
 
+    Parameters
+    ----------
+    protocol : Protocol
+    parameters : Parameters
+
+    Returns
+    -------
+    dict of str to ArmEffect
+        Arm code -> its curve; ``list(result.values())`` is the ``arms`` argument of
+        :func:`ketapain.simulate.simulate_diary` for treatment indices in the protocol's order.
+
+    Raises
+    ------
+    ProtocolError
+        An arm the file does not list, whose fallback names no listed arm.
+
     Examples
     --------
     >>> from ketapain.protocol import load_protocol
