@@ -6,7 +6,7 @@ Run from the repository root::
 
 ``simulate_power(protocol, n=..., sims=..., seed=1)`` (diaries of the in-silico trial ->
 primary AUC -> batched crossover fit -> counts), timed serially and on a Dask
-``design._power.local_cluster(W)`` (W single-threaded worker processes; cluster start-up
+``ketapain.simulate.local_cluster(W)`` (W single-threaded worker processes; cluster start-up
 reported separately, not counted), and serially again with BLAS limited to one thread, as
 each Dask worker runs. The results are checked equal. A cProfile of the
 serial run splits the time into simulation, AUC and fit.
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    from ketapain.design._power import simulate_power
+    from ketapain.simulate import simulate_power
 
     total = args.sims * len(args.n)
     kw = {"n": args.n, "sims": args.sims, "seed": 1}
@@ -52,17 +52,17 @@ def main() -> None:
     st = pstats.Stats(prof)
     cum = {f[2]: v[3] for f, v in st.stats.items()}  # function name -> cumulative time
     whole = cum.get("simulate_power", float("nan"))
-    for name in ("_simulate_block", "_diary", "auc_array", "fit_crossover_arrays"):
+    for name in ("_simulate_block", "simulate_diary", "auc_arrays", "fit_crossover_arrays"):
         print(f"  {name}: {cum.get(name, 0.0) / whole:.0%} of the serial time")
 
     from dask.distributed import Client
 
-    from ketapain.design._power import local_cluster
+    from ketapain.simulate import local_cluster
 
     t = time.perf_counter()
     with local_cluster(args.workers) as cl, Client(cl) as client:
         tc = time.perf_counter() - t
-        client.run(lambda: __import__("ketapain.design._power_sim"))  # warm imports on the workers
+        client.run(lambda: __import__("ketapain.simulate._power_sim"))  # warm imports on the workers
         t = time.perf_counter()
         dist = simulate_power(args.protocol, client=client, chunk_size=500, **kw)
         td = time.perf_counter() - t

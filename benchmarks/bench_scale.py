@@ -54,15 +54,15 @@ def _diary_from_arrays(n: int):
     import numpy as np
     import pandas as pd
 
-    from ketapain.design._power_sim import _allocate
-    from ketapain.operations import protocol_sequences
+    from ketapain.design import protocol_sequences
     from ketapain.protocol import load_protocol
-    from ketapain.simulate._core import _arm_info, _diary
-    from ketapain.simulate._params import load_parameters
+    from ketapain.simulate import arm_effects, load_parameters, simulate_diary
+    from ketapain.simulate._power_sim import _allocate
 
     proto = load_protocol("ketapain")
     params = load_parameters()
-    arms, _, entries = _arm_info(proto, params)
+    effects = arm_effects(proto, params)
+    arms = tuple(effects)
     seqs = protocol_sequences(proto)
     rng = np.random.default_rng(1)
 
@@ -71,7 +71,9 @@ def _diary_from_arrays(n: int):
         arms = proto.arm_codes
 
     seq, arm = _allocate(_S, rng, 1, n)
-    diary, _, pre, _ = _diary(proto, params, entries, arm[0], rng, n, "mcar")
+    sim = simulate_diary(proto, parameters=params, arms=tuple(effects.values()), treatment=arm[0], rng=rng,
+                         missing="mcar")
+    diary, pre = sim.items, sim.pre_infusion
     P, D = 3, 35
     long = pd.DataFrame({"patient_id": np.repeat(np.arange(n), P * D),
                          "period": np.tile(np.repeat(np.arange(1, P + 1), D), n),

@@ -7,6 +7,8 @@ Hierarchy
     KetapainError                      base of all our exceptions
     ├── ProtocolError(ValueError)      a protocol file or setting is invalid
     ├── DataError(ValueError)          a table, file, row or value is invalid
+    │   ├── ListKindMismatchError      a test list, kit or label used as production, or the reverse
+    │   └── CommitmentMismatchError    a randomisation list no longer matches its commitment
     ├── InstrumentError(ValueError)    questionnaire answers cannot be scored
     ├── ModelError(ValueError)         a statistical model cannot be fitted as asked
     └── CaptureError                   the capture web app refuses a request (service layer)
@@ -60,6 +62,7 @@ from typing import Any
 __all__ = [
     "AuthenticationFailed",
     "CaptureError",
+    "CommitmentMismatchError",
     "Conflict",
     "ConvergenceWarning",
     "DataError",
@@ -68,6 +71,7 @@ __all__ = [
     "InstrumentError",
     "KetapainError",
     "KetapainWarning",
+    "ListKindMismatchError",
     "ModelError",
     "NotFound",
     "ParameterNamer",
@@ -147,6 +151,20 @@ class ProtocolError(KetapainError, ValueError):
 
 class DataError(KetapainError, ValueError):
     """A data table, file, row or value is invalid (message names file, row, column, value)."""
+
+
+class ListKindMismatchError(DataError):
+    """A test list, kit or label was used where a production one is expected, or the reverse.
+
+    Subclasses :class:`DataError` (hence ``KetapainError`` and ``ValueError``).
+    """
+
+
+class CommitmentMismatchError(DataError):
+    """``pharmacy.csv`` does not hash to its recorded commitment: the list was changed.
+
+    Subclasses :class:`DataError` (hence ``KetapainError`` and ``ValueError``).
+    """
 
 
 class InstrumentError(KetapainError, ValueError):

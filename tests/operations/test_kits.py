@@ -7,6 +7,7 @@ flag a real dependence of codes on treatments while never failing by chance on r
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -139,3 +140,30 @@ def test_codes_are_not_ordered_along_the_list() -> None:
 def test_too_many_codes_for_the_space() -> None:
     with pytest.raises(DataError, match="crowd the code space"):
         kit_codes(10, seed=1, kind="test", protocol_id="p", length=2)
+
+
+def test_list_exceptions_live_in_errors_and_are_importable_from_operations() -> None:
+    import ketapain.errors as errors
+    import ketapain.operations as operations
+
+    for name in ("ListKindMismatchError", "CommitmentMismatchError"):
+        cls = getattr(errors, name)
+        assert getattr(operations, name) is cls and name in errors.__all__ and name in operations.__all__
+        assert issubclass(cls, errors.DataError) and issubclass(cls, ValueError)
+        assert cls.__module__ == "ketapain.errors" and name in (errors.__doc__ or "")
+
+
+def test_list_kind_and_count_options_go_through_the_option_validator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ketapain.errors import ProtocolError
+    from ketapain.operations import import_pharmacy_list, make_randomisation_list
+
+    with pytest.raises(DataError, match=re.escape("kind='x' is not one of test, production")):
+        kit_codes(3, seed=1, kind="x", protocol_id="p")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=re.escape("n=-1 must be an integer >= 0")):
+        kit_codes(-1, seed=1, kind="test", protocol_id="p")
+    with pytest.raises(ProtocolError, match=re.escape("kind='prod' is not one of test, production")):
+        make_randomisation_list([("A", "B"), ("B", "A")], n_patients=2, protocol_id="p", kind="prod", seed=1)  # type: ignore[arg-type]
+    path = tmp_path / "l.csv"
+    path.write_text("patient_id,block,sequence,period,treatment,kit_code\nP1,1,A-B,1,A,T-ACDEFH\n")
+    with pytest.raises(DataError, match=re.escape("kind='prod' is not one of test, production")):
+        import_pharmacy_list(path, [("A", "B"), ("B", "A")], kind="prod", protocol_id="p")

@@ -161,7 +161,7 @@ def test_random_block_sizes_are_mixed() -> None:
         ({"block_size": 6, "random_block_sizes": [12, 18]}, "give one"),
         ({"n_patients": 0}, "n_patients=0: must be an integer >= 1"),
         ({"n_patients": {"M F": 2}}, "stratum 'M F'"),
-        ({"seed": -1}, "seed=-1: must be >= 0"),
+        ({"seed": -1}, "seed=-1 must be an integer >= 0"),
         ({"seed": True}, "seed=True"),
         ({"kind": "prod"}, "kind='prod'"),
         ({"protocol_id": " "}, "protocol_id"),

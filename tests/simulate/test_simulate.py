@@ -122,7 +122,7 @@ def test_bmi_consistent_and_ranges(trial):
 
 
 def test_mcar_rate_within_binomial_tolerance():
-    rate = load_parameters()["missing"]["mcar_rate"]
+    rate = load_parameters().missing.mcar_rate
     data = simulate_trial(KETAPAIN, n_patients=600, seed=3, missing="mcar")
     n = len(data.diary)
     k = int(data.diary["avg_pain"].isna().sum())
@@ -135,7 +135,7 @@ def test_mar_and_mnar_dropouts_are_monotone_and_pain_driven():
         data = simulate_trial(KETAPAIN, n_patients=400, seed=4, missing=mode)
         d = data.diary.sort_values(["patient_id", "period", "day"])
         miss = d["avg_pain"].isna().to_numpy().reshape(-1, 35)
-        assert miss.mean() > load_parameters()["missing"]["mcar_rate"] * 2  # dropout adds missing days
+        assert miss.mean() > load_parameters().missing.mcar_rate * 2  # dropout adds missing days
         # dropout: once the last days are missing they stay missing (the tail is all missing)
         last = miss[:, -1]
         assert miss[last].sum(axis=1).mean() > miss[~last].sum(axis=1).mean()
@@ -152,7 +152,7 @@ def test_effect_curve_visible_in_a_large_simulation():
     # K - P difference on diary days 1-3 averages amplitude * mean(exp(-d / tau)), d = 1..3, when
     # no clipping acts; with clipping at 0..10 and rounding the observed mean is attenuated a little.
     p = load_parameters()
-    amp, tau = p["arms"]["K"]["effect_amplitude"], p["arms"]["K"]["effect_tau_days"]
+    amp, tau = p.arms["K"].effect_amplitude, p.arms["K"].effect_tau_days
     expected = amp * np.mean(np.exp(-np.arange(1, 4) / tau))  # -1.1 * 0.699 = -0.77
     data = simulate_trial(KETAPAIN, n_patients=2000, seed=8, missing="none")
     d = data.diary.merge(data.allocation[["patient_id", "period", "treatment"]])
@@ -240,3 +240,12 @@ def test_cli_calibrate_json():
     # exit 1 exactly when an undocumented figure is outside
     unexpected = [x for x in rows if not x["inside"] and x["figure"] not in KNOWN_OUTSIDE]
     assert r.exit_code == (1 if unexpected else 0)
+
+
+def test_calibrate_checks_trials_and_seed():
+    with pytest.raises(ProtocolError, match=r"trials=1 must be an integer >= 2"):
+        calibrate(KETAPAIN, trials=1, seed=1)
+    with pytest.raises(ProtocolError, match=r"seed=-3 must be an integer >= 0"):
+        calibrate(KETAPAIN, trials=2, seed=-3)
+    with pytest.raises(ProtocolError, match=r"seed=1.5 must be an integer >= 0"):
+        simulate_trial(KETAPAIN, seed=1.5)  # type: ignore[arg-type]

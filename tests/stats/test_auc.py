@@ -573,3 +573,183 @@ def test_anchor_problems(diary, anchor):
 def test_empty_diary_is_an_error(diary, anchor):
     with pytest.raises(DataError, match=r"^diary has no rows$"):
         diary_auc(diary.iloc[:0], windows=(3,), anchor=anchor)
+
+
+# --- the array kernel: one AUC for diary_auc, simulation-based power and the daily model ------
+
+from ketapain.stats import auc_arrays  # noqa: E402
+from ketapain.stats._auc import fill_curve, trapezoid_auc, trapezoid_weights  # noqa: E402
+
+# diary_auc on a simulated trial with extra gaps, every time axis x imputation: SHA-256 of the
+# output (CSV + attrs) and of the ImputationWarning messages, computed on main at commit 27591c3
+# (before the kernel was factored out) by the code of _gappy_trial and _digest below.
+DIARY_AUC_MAIN_27591C3 = {
+    ("infusion", "none"): ("2f61ac4cbcd621611bc2c74a6b35cf625a8abb1704b6ed39cd395c33a4241996",
+                           "e07999a7c3dee9e403e8c54ac3d4bb65ce41fba37e508b656847c4e27c388033"),
+    ("infusion", "locf"): ("4d1b1f383f396c3f0883bbe86b999ecf3601261a2511e484a764c873a9868e5c",
+                           "947c20760b6642dc6e51be221b5777aa4057b36091315446152e7b8b759eb471"),
+    ("infusion", "linear"): ("8ebe2437891fae0044701edd3556d04abfe27d296b7b46d1ac6c18c9f059ce7f",
+                             "165531f5909d082c60db2c5f719d7b8554156af78b134ebed7d15d70611c9b28"),
+    ("first_diary_day", "none"): ("308b5b495c9ad900c57ee153d1e91a789030b9a31720fa5233d4b35b5f41438f",
+                                  "6123a75b6e8297735fb1d6d1727a5e740fc8177c3a5aa81d7d4d7a522613b23b"),
+    ("first_diary_day", "locf"): ("569debd8d9a22e919668ec9a644bb2582499c757ef191c75e815821a661112f3",
+                                  "5ca8279285179042d85ccc81c289802b17a164ef2ab72a52493de604df44e638"),
+    ("first_diary_day", "linear"): ("9c1ac8501fce9d10ddcc5dd6a4b2f8650653fd84e34ed1aa43aeb1ca200af41a",
+                                    "cdad7dcf2c39b22d32ebb2a8a1aa5e085f98c93e52b8638c076998a4ece5c0d9"),
+}
+
+
+def _gappy_trial() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from ketapain.simulate import simulate_trial
+
+    data = simulate_trial("ketapain", n_patients=12, seed=3, missing="mar")
+    diary = data.diary.copy()
+    rng = np.random.default_rng(99)
+    y = diary["avg_pain"].to_numpy().copy()
+    y[rng.random(y.size) < 0.2] = np.nan
+    y[:5] = np.nan  # a leading gap
+    diary["avg_pain"] = y
+    anchor = data.allocation[["patient_id", "period", "pre_infusion_pain"]].copy()
+    anchor.loc[anchor.index[:2], "pre_infusion_pain"] = np.nan
+    return diary, anchor
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256((frame.to_csv(index=False) + json.dumps(frame.attrs, sort_keys=True)).encode()).hexdigest()
+
+
+def test_diary_auc_bit_for_bit_as_before_the_kernel() -> None:
+    import hashlib
+
+    diary, anchor = _gappy_trial()
+    for (time_axis, impute), (table, warned) in DIARY_AUC_MAIN_27591C3.items():
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ImputationWarning)
+            out = diary_auc(diary, time_axis=time_axis, impute=impute,  # type: ignore[arg-type]
+                            anchor=anchor if time_axis == "infusion" else None)
+        text = "\n".join(str(w.message) for w in seen)
+        assert (_digest(out), hashlib.sha256(text.encode()).hexdigest()) == (table, warned), (time_axis, impute)
+
+
+def _old_power_auc_array(values: np.ndarray, anchor: np.ndarray | None, *, window: int, time_axis: str,
+                         impute: str) -> np.ndarray:
+    """``design._power_sim.auc_array`` of main at commit 27591c3, verbatim: the oracle of the
+    AUC that simulation-based power used before it shared the kernel (weights @ points)."""
+    v = np.asarray(values, dtype=float)[..., :window]
+    if time_axis == "infusion":
+        v = np.concatenate([np.asarray(anchor, dtype=float)[..., None], v], axis=-1)
+    m = v.shape[-1]
+    obs = ~np.isnan(v)
+    pos = np.arange(m)
+    if impute != "none":
+        last = np.maximum.accumulate(np.where(obs, pos, -1), axis=-1)
+        prev = np.take_along_axis(v, np.maximum(last, 0), axis=-1)
+        if impute == "locf":
+            v = np.where(last >= 0, prev, np.nan)
+        else:
+            nxt = np.flip(np.minimum.accumulate(np.flip(np.where(obs, pos, m), axis=-1), axis=-1), axis=-1)
+            after = np.take_along_axis(v, np.minimum(nxt, m - 1), axis=-1)
+            ok = (last >= 0) & (nxt < m)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = np.where(nxt > last, (pos - last) / (nxt - last), 0.0)
+            v = np.where(obs, v, np.where(ok, prev + (after - prev) * frac, np.nan))
+    weights = np.ones(m)
+    weights[0] = weights[-1] = 0.5
+    return v @ weights
+
+
+def _gappy_arrays(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """(trials, patients, periods, 35 days) integer scores 0..10 with 15% gaps, leading gaps
+    and an empty period; anchors (trials, patients, periods)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 11, (3, 20, 3, 35)).astype(float)
+    y[rng.random(y.shape) < 0.15] = np.nan
+    y[0, 0, 0, :4] = np.nan
+    y[0, 1, 1, :] = np.nan
+    pre = rng.integers(0, 11, (3, 20, 3)).astype(float)
+    pre[1, 2, 0] = np.nan
+    return y, pre
+
+
+@pytest.mark.parametrize("impute", ["none", "locf", "linear"])
+@pytest.mark.parametrize("time_axis", ["infusion", "first_diary_day"])
+def test_auc_arrays_equals_diary_auc_bit_for_bit(impute: str, time_axis: str) -> None:
+    y, pre = _gappy_arrays()
+    T, N, P, D = y.shape
+    patient = np.repeat(np.arange(T * N), P * D)
+    long = pd.DataFrame({"patient_id": patient, "period": np.tile(np.repeat(np.arange(1, P + 1), D), T * N),
+                         "day": np.tile(np.arange(1, D + 1), T * N * P), "avg_pain": y.ravel()})
+    anchor = pd.DataFrame({"patient_id": np.repeat(np.arange(T * N), P), "period": np.tile(np.arange(1, P + 1), T * N),
+                           "pre_infusion_pain": pre.ravel()})
+    windows = (7, 15, 35)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImputationWarning)
+        ref = diary_auc(long, windows=windows, time_axis=time_axis, impute=impute,  # type: ignore[arg-type]
+                        anchor=anchor if time_axis == "infusion" else None)
+    got = auc_arrays(y, pre if time_axis == "infusion" else None, windows=windows, time_axis=time_axis,  # type: ignore[arg-type]
+                     impute=impute)  # type: ignore[arg-type]
+    assert got.shape == (T, N, P, 3)
+    assert_array_equal(got.ravel(), ref["auc"].to_numpy())  # NaN where NaN, every other bit equal
+
+
+@pytest.mark.parametrize("impute", ["none", "locf", "linear"])
+@pytest.mark.parametrize("time_axis", ["infusion", "first_diary_day"])
+@pytest.mark.parametrize("window", [7, 35])
+def test_auc_arrays_equals_the_old_power_auc(impute: str, time_axis: str, window: int) -> None:
+    # Integer scores with LOCF or no imputation sum exactly in any order: bit for bit. Linear
+    # interpolation makes thirds and sevenths: the trapezoid sum (kernel) and the weighted dot
+    # product (old power code) may differ in the last bits only.
+    y, pre = _gappy_arrays(11)
+    old = _old_power_auc_array(y, pre, window=window, time_axis=time_axis, impute=impute)
+    new = auc_arrays(y, pre if time_axis == "infusion" else None, windows=[window], time_axis=time_axis,  # type: ignore[arg-type]
+                     impute=impute)[..., 0]  # type: ignore[arg-type]
+    if impute == "linear":
+        assert_allclose(new, old, rtol=1e-12, atol=0, equal_nan=True)
+        assert np.array_equal(np.isnan(new), np.isnan(old))
+    else:
+        assert_array_equal(new, old)
+
+
+def test_trapezoid_weights_are_the_kernel_as_a_linear_functional() -> None:
+    # the daily model's weights (old _daily_grid.trapezoid_weights: ones, halves at both ends)
+    for n_points in (2, 3, 8, 36):
+        expected = np.ones(n_points)
+        expected[0] = expected[-1] = 0.5
+        assert_array_equal(trapezoid_weights(n_points), expected)
+    rng = np.random.default_rng(3)
+    y = rng.normal(5.0, 2.0, (50, 36))
+    assert_allclose(y @ trapezoid_weights(36), trapezoid_auc(y, ends=np.array([35]))[:, 0], rtol=1e-12, atol=0)
+    assert_allclose(y[:, :8] @ trapezoid_weights(8), trapezoid_auc(y, ends=np.array([7]))[:, 0], rtol=1e-12, atol=0)
+
+
+def test_kernel_hand_examples() -> None:
+    # anchor 4; days 2, NaN, 6 -> linear fills 4: 4/2 + 2 + 4 + 6/2 = 11; LOCF fills 2: 9; none: NaN
+    v, a = np.array([2.0, NAN, 6.0]), np.array(4.0)
+    assert auc_arrays(v, a, windows=[3], impute="linear").tolist() == [11.0]
+    assert auc_arrays(v, a, windows=[3], impute="locf").tolist() == [9.0]
+    assert np.isnan(auc_arrays(v, a, windows=[3], impute="none")).all()
+    # first-diary-day axis, windows given out of order come back ascending: (2+4)/2 = 3 at day 2
+    # (after linear filling), 3 + (4+6)/2 = 8 at day 3
+    assert auc_arrays(v, windows=[3, 2], time_axis="first_diary_day", impute="linear").tolist() == [3.0, 8.0]
+    filled = fill_curve(np.array([[NAN, 3.0, NAN, NAN], [1.0, NAN, NAN, 7.0]]), impute="linear")
+    assert_array_equal(filled.values, [[NAN, 3.0, NAN, NAN], [1.0, 3.0, 5.0, 7.0]])
+    assert filled.imputed.tolist() == [[False] * 4, [False, True, True, False]]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"impute": "mean"}, "impute='mean' is not one of none, locf, linear"),
+    ({"time_axis": "visit"}, "time_axis='visit' is not one of infusion, first_diary_day"),
+    ({"windows": [0]}, "windows: 0 is not an integer >= 1"),
+    ({"windows": [4]}, "windows: 4 is beyond the last diary day in diary (3)"),
+    ({"anchor": None}, "anchor is required with time_axis='infusion'"),
+    ({"anchor": np.zeros(2)}, "anchor has shape (2,); the days need ()"),
+    ({"time_axis": "first_diary_day", "windows": [2]}, "refused with time_axis='first_diary_day'"),
+])
+def test_auc_arrays_rejects_bad_input_naming_the_parameter(kwargs: dict, message: str) -> None:
+    args = {"anchor": np.array(5.0), "windows": [3]} | kwargs
+    days = np.array([6.0, 4.0, 5.0])
+    with pytest.raises(DataError, match=re.escape(message)):
+        auc_arrays(days, args.pop("anchor"), **args)

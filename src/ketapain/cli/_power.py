@@ -1,7 +1,7 @@
 """``ketapain power``: simulation-based power of a protocol's primary analysis.
 
 Thin: parse the options, start or connect to a Dask cluster when asked, call
-:func:`ketapain.design._power.simulate_power`, print. User errors exit 1 with ``error: ...``
+:func:`ketapain.simulate.simulate_power`, print. User errors exit 1 with ``error: ...``
 on stderr, naming the option and the allowed values.
 """
 
@@ -69,7 +69,7 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
     try:
         from dask.distributed import Client
 
-        from ketapain.design._power import local_cluster
+        from ketapain.simulate import local_cluster
     except ImportError:
         raise _UsageError("--workers/--scheduler need dask.distributed: pip install 'ketapain[dask]'") from None
     if scheduler is not None:
@@ -118,7 +118,7 @@ def power_command(
         TimeRemainingColumn,
     )
 
-    from ketapain.design._power import load_effects, plot_power, simulate_power
+    from ketapain.simulate import load_effects, simulate_power
 
     try:
         given = renamed(n, n_old, new_flag="--patients", old_flag="--n")
@@ -153,6 +153,8 @@ def power_command(
     except KetapainError as exc:
         raise fail(exc) from None
     if plot is not None:
+        from ketapain.report import plot_power
+
         ax = plot_power(result)
         try:
             ax.figure.savefig(plot, bbox_inches="tight")

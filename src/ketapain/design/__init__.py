@@ -1,5 +1,10 @@
 """Crossover designs and sample size: Williams / Latin / all-orders designs, their balance and
-efficiency, and analytic power and sample size for within-patient treatment comparisons."""
+efficiency, the sequences a protocol randomises, and analytic power and sample size for
+within-patient treatment comparisons.
+
+Simulation-based power (which runs the in-silico trial) is :func:`ketapain.simulate.simulate_power`;
+its figure is :func:`ketapain.report.plot_power`. This package imports no package above it.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +16,23 @@ from ketapain.design._designs import (
     latin_square,
     williams,
 )
-from ketapain.design._samplesize import SampleSizeResult, crossover_power, crossover_sample_size
-from ketapain.design._power import PowerEstimate, PowerResult, load_effects, plot_power, simulate_power
+from ketapain.design._samplesize import (
+    SampleSizeResult,
+    crossover_power,
+    crossover_sample_size,
+)
+from ketapain.design._sequences import DESIGN_BUILDERS, protocol_sequences
 
 __all__ = [
     "CrossoverDesign",
+    "DESIGN_BUILDERS",
     "DesignProperties",
-    "PowerEstimate",
-    "PowerResult",
     "SampleSizeResult",
     "all_orders",
     "check_design",
     "crossover_power",
     "crossover_sample_size",
     "latin_square",
-    "load_effects",
-    "plot_power",
-    "simulate_power",
+    "protocol_sequences",
     "williams",
 ]

@@ -4,13 +4,17 @@ eligibility, CONSORT flow, the period gate and infusion preparation.
 See ``docs/randomisation.md`` and ``docs/operations.md``. The pharmacy list and its metadata are UNBLINDED; only the
 label files (``labels.csv``, ``labels.html``) and the commitment may leave the pharmacy.
 
-Exceptions defined here (both subclass :class:`~ketapain.errors.DataError`, hence
-``KetapainError`` and ``ValueError``): :class:`ListKindMismatchError` (test and production
-mixed up) and :class:`CommitmentMismatchError` (a list that no longer matches its commitment).
+Exceptions raised here (defined in :mod:`ketapain.errors`, importable from here too; both
+subclass :class:`~ketapain.errors.DataError`, hence ``KetapainError`` and ``ValueError``):
+:class:`ListKindMismatchError` (test and production mixed up) and
+:class:`CommitmentMismatchError` (a list that no longer matches its commitment).
 """
 
 from __future__ import annotations
 
+from ketapain._seeds import resolve_seed
+from ketapain.design import protocol_sequences
+from ketapain.errors import CommitmentMismatchError, ListKindMismatchError
 from ketapain.operations._consort import ConsortFlow, PeriodFlow, consort_flow
 from ketapain.operations._dosing import (
     MAX_RATE_ML_PER_H,
@@ -26,13 +30,13 @@ from ketapain.operations._eligibility import (
     evaluate_eligibility,
     evaluate_screening,
 )
-from ketapain.operations._from_protocol import protocol_sequences, randomise_protocol
+from ketapain.operations._from_protocol import randomise_protocol
+from ketapain.operations._gate import GateDecision, period_gate
 from ketapain.operations._kits import (
     KIT_ALPHABET,
     KIT_CODE_LENGTH,
     TEST_PREFIX,
     ListKind,
-    ListKindMismatchError,
     check_kit_code_kind,
     kit_codes,
     normalise_kit_code,
@@ -44,7 +48,6 @@ from ketapain.operations._listfiles import (
     LIST_FILES,
     META_FILE,
     PHARMACY_CSV,
-    CommitmentMismatchError,
     ListVerification,
     import_pharmacy_list,
     load_randomisation_list,
@@ -57,10 +60,8 @@ from ketapain.operations._randomisation import (
     PHARMACY_COLUMNS,
     RandomisationList,
     make_randomisation_list,
-    resolve_seed,
     sequence_label,
 )
-from ketapain.operations._gate import GateDecision, period_gate
 from ketapain.operations._unblinding import Unblinding, unblind
 
 __all__ = [

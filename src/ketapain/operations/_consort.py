@@ -168,6 +168,85 @@ def _periods(frame: pd.DataFrame, label: str) -> np.ndarray:
     return period.astype(np.int64)
 
 
+def _screening_outcomes(screening: pd.DataFrame) -> tuple[pd.Series, dict[str, np.ndarray], set[str] | None]:
+    """Checked outcomes of the screening log, a mask per outcome, and the randomised patient ids
+    (None when the log has no ``patient_id``)."""
+    if not isinstance(screening, pd.DataFrame):
+        raise TypeError(f"screening must be a pandas DataFrame, got {type(screening).__name__}")
+    _need(screening, "screening", ("screening_id", "outcome"))
+    outcome = _text(screening["outcome"])
+    bad = ~outcome.isin(OUTCOMES).to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"screening row {i + FIRST_DATA_ROW}: outcome={screening['outcome'].iloc[i]!r} is not one of {', '.join(OUTCOMES)}")
+    ids = _text(screening["screening_id"])
+    dup = ids.duplicated().to_numpy(dtype=bool) | ids.isna().to_numpy(dtype=bool)
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise DataError(f"screening row {i + FIRST_DATA_ROW}: screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once")
+    if "eligible" in screening.columns:
+        eligible = _as_bool(screening["eligible"], "screening")
+        for pos, (o, e) in enumerate(zip(outcome, eligible, strict=True)):
+            if o == "randomised" and e is False:
+                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='randomised' but eligible=false; only an eligible person is randomised")
+            if o == "not_eligible" and e is True:
+                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='not_eligible' but eligible=true")
+    is_ = {o: (outcome == o).to_numpy(dtype=bool) for o in OUTCOMES}
+    randomised_ids: set[str] | None = None
+    if "patient_id" in screening.columns:
+        pid = _text(screening["patient_id"])
+        randomised_ids = set(pid[is_["randomised"]].dropna())
+    return outcome, is_, randomised_ids
+
+
+def _period_flows(allocation: pd.DataFrame, diary: pd.DataFrame | None, periods: int | None,
+                  analysed: Collection[tuple[str, int]] | None,
+                  randomised_ids: set[str] | None) -> tuple[list[PeriodFlow], int | None, int | None]:
+    """Per period: allocated, received, completed and analysed; patients who completed every
+    period and patients analysed (None when not known)."""
+    _need(allocation, "allocation", ("patient_id", "period"))
+    apid = _text(allocation["patient_id"])
+    aper = _periods(allocation, "allocation")
+    if randomised_ids is not None:
+        unknown = sorted(set(apid.dropna()) - randomised_ids)
+        if unknown:
+            raise DataError(f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome 'randomised' with that patient_id)")
+    n_periods = periods if periods is not None else (int(aper.max()) if len(aper) else 0)
+    if len(aper) and aper.max() > n_periods:
+        raise DataError(template="allocation: period {top} is above {@periods=}",
+                        params={"top": int(aper.max()), "periods": n_periods})
+    if "infusion_date" in allocation.columns:
+        got = _text(allocation["infusion_date"]).notna().to_numpy(dtype=bool)
+    else:
+        got = np.ones(len(allocation), dtype=bool)
+    alloc_pairs = set(zip(apid, aper.tolist(), strict=True))
+    received = {pair for pair, g in zip(zip(apid, aper.tolist(), strict=True), got, strict=True) if g}
+    completed: set[tuple[str, int]] | None = None
+    if diary is not None:
+        _need(diary, "diary", ("patient_id", "period", "avg_pain"))
+        dper = _periods(diary, "diary")
+        pain = pd.to_numeric(diary["avg_pain"], errors="coerce").notna().to_numpy(dtype=bool)
+        with_diary = {(p, int(q)) for p, q, ok in zip(_text(diary["patient_id"]), dper, pain, strict=True) if ok}
+        completed = received & with_diary
+    done = set(analysed) if analysed is not None else completed
+    if done is not None:
+        done = {(str(p), int(q)) for p, q in done}
+    flows = [PeriodFlow(
+        period=p,
+        allocated=sum(1 for _, q in alloc_pairs if q == p),
+        received=sum(1 for _, q in received if q == p),
+        completed=None if completed is None else sum(1 for _, q in completed if q == p),
+        analysed=None if done is None else sum(1 for _, q in done if q == p),
+    ) for p in range(1, n_periods + 1)]
+    patients = set(apid.dropna())
+    n_completed = n_analysed = None
+    if completed is not None:
+        n_completed = sum(all((pt, p) in completed for p in range(1, n_periods + 1)) for pt in patients)
+    if done is not None:
+        n_analysed = len({pt for pt, _ in done if pt in patients})
+    return flows, n_completed, n_analysed
+
+
 def consort_flow(
     screening: pd.DataFrame,
     allocation: pd.DataFrame | None = None,
@@ -222,33 +301,8 @@ def consort_flow(
     >>> [(p.period, p.allocated, p.received, p.completed) for p in flow.periods]
     [(1, 1, 1, None), (2, 1, 0, None)]
     """
-    if not isinstance(screening, pd.DataFrame):
-        raise TypeError(f"screening must be a pandas DataFrame, got {type(screening).__name__}")
-    _need(screening, "screening", ("screening_id", "outcome"))
-    outcome = _text(screening["outcome"])
-    bad = ~outcome.isin(OUTCOMES).to_numpy(dtype=bool)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"screening row {i + FIRST_DATA_ROW}: outcome={screening['outcome'].iloc[i]!r} is not one of {', '.join(OUTCOMES)}")
-    ids = _text(screening["screening_id"])
-    dup = ids.duplicated().to_numpy(dtype=bool) | ids.isna().to_numpy(dtype=bool)
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise DataError(f"screening row {i + FIRST_DATA_ROW}: screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once")
-    if "eligible" in screening.columns:
-        eligible = _as_bool(screening["eligible"], "screening")
-        for pos, (o, e) in enumerate(zip(outcome, eligible, strict=True)):
-            if o == "randomised" and e is False:
-                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='randomised' but eligible=false; only an eligible person is randomised")
-            if o == "not_eligible" and e is True:
-                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='not_eligible' but eligible=true")
+    _, is_, randomised_ids = _screening_outcomes(screening)
     reason = screening["reason"] if "reason" in screening.columns else pd.Series([None] * len(screening), index=screening.index)
-    is_ = {o: (outcome == o).to_numpy(dtype=bool) for o in OUTCOMES}
-    randomised_ids: set[str] | None = None
-    if "patient_id" in screening.columns:
-        pid = _text(screening["patient_id"])
-        randomised_ids = set(pid[is_["randomised"]].dropna())
-
     if periods is not None:
         check_option("periods", periods, Number(low=1, integer=True), error=DataError)
     period_flows: list[PeriodFlow] = []
@@ -259,46 +313,7 @@ def consort_flow(
         counts = per_patient["sequence"].astype(str).value_counts(sort=False)
         sequences = tuple((str(k), int(v)) for k, v in counts.items())
     if allocation is not None:
-        _need(allocation, "allocation", ("patient_id", "period"))
-        apid = _text(allocation["patient_id"])
-        aper = _periods(allocation, "allocation")
-        if randomised_ids is not None:
-            unknown = sorted(set(apid.dropna()) - randomised_ids)
-            if unknown:
-                raise DataError(f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome 'randomised' with that patient_id)")
-        n_periods = periods if periods is not None else (int(aper.max()) if len(aper) else 0)
-        if len(aper) and aper.max() > n_periods:
-            raise DataError(template="allocation: period {top} is above {@periods=}",
-                            params={"top": int(aper.max()), "periods": n_periods})
-        if "infusion_date" in allocation.columns:
-            got = _text(allocation["infusion_date"]).notna().to_numpy(dtype=bool)
-        else:
-            got = np.ones(len(allocation), dtype=bool)
-        alloc_pairs = set(zip(apid, aper.tolist(), strict=True))
-        received = {pair for pair, g in zip(zip(apid, aper.tolist(), strict=True), got, strict=True) if g}
-        completed: set[tuple[str, int]] | None = None
-        if diary is not None:
-            _need(diary, "diary", ("patient_id", "period", "avg_pain"))
-            dper = _periods(diary, "diary")
-            pain = pd.to_numeric(diary["avg_pain"], errors="coerce").notna().to_numpy(dtype=bool)
-            with_diary = {(p, int(q)) for p, q, ok in zip(_text(diary["patient_id"]), dper, pain, strict=True) if ok}
-            completed = received & with_diary
-        done = set(analysed) if analysed is not None else completed
-        if done is not None:
-            done = {(str(p), int(q)) for p, q in done}
-        for p in range(1, n_periods + 1):
-            period_flows.append(PeriodFlow(
-                period=p,
-                allocated=sum(1 for _, q in alloc_pairs if q == p),
-                received=sum(1 for _, q in received if q == p),
-                completed=None if completed is None else sum(1 for _, q in completed if q == p),
-                analysed=None if done is None else sum(1 for _, q in done if q == p),
-            ))
-        patients = set(apid.dropna())
-        if completed is not None:
-            n_completed = sum(all((pt, p) in completed for p in range(1, n_periods + 1)) for pt in patients)
-        if done is not None:
-            n_analysed = len({pt for pt, _ in done if pt in patients})
+        period_flows, n_completed, n_analysed = _period_flows(allocation, diary, periods, analysed, randomised_ids)
     return ConsortFlow(
         n_screened=len(screening),
         n_not_eligible=int(is_["not_eligible"].sum()),

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ketapain._json import json_safe
 from ketapain.errors import FIRST_DATA_ROW, DataError
 from ketapain.protocol import Criterion, Protocol
 
@@ -58,7 +59,7 @@ class FailedCriterion:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the attributes."""
         return {"id": self.id, "kind": self.kind, "text": self.text, "field": self.field,
-                "value": _json_value(self.value), "rule": self.rule, "reason": self.reason}
+                "value": json_safe(self.value), "rule": self.rule, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class EligibilityResult:
         """JSON-safe dict: ``eligible``, ``n_criteria``, ``failed`` (list of dicts), ``scores``."""
         return {"eligible": self.eligible, "n_criteria": self.n_criteria,
                 "failed": [f.to_dict() for f in self.failed],
-                "scores": {k: _json_value(v) for k, v in self.scores.items()}}
+                "scores": {k: json_safe(v) for k, v in self.scores.items()}}
 
     def summary(self) -> str:
         """Readable text: the verdict, then one line per failed criterion."""
@@ -104,12 +105,6 @@ class EligibilityResult:
         for k, v in self.scores.items():
             lines.append(f"  score {k} = {v:g}" if isinstance(v, float) else f"  score {k} = {v}")
         return "\n".join(lines)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 def _is_missing(value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""Randomisation lists from a protocol file: its design's sequences and its block settings."""
+"""Randomisation lists from a protocol file: its design's sequences (:func:`ketapain.design.protocol_sequences`)
+and its block settings."""
 
 from __future__ import annotations
 
@@ -7,33 +8,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ketapain.design import protocol_sequences
 from ketapain.errors import ProtocolError
 from ketapain.operations._kits import ListKind
-from ketapain.operations._randomisation import RandomisationList, make_randomisation_list
+from ketapain.operations._randomisation import (
+    RandomisationList,
+    make_randomisation_list,
+)
 
 if TYPE_CHECKING:
     from ketapain.protocol import Protocol
 
-__all__ = ["protocol_sequences", "randomise_protocol"]
-
-
-def protocol_sequences(protocol: Protocol) -> tuple[tuple[str, ...], ...]:
-    """The sequences a protocol randomises: its custom ``design.sequences``, or the
-    ``williams`` / ``latin_square`` / ``all_orders`` design of its arm codes.
-
-    >>> from ketapain.protocol import load_protocol
-    >>> len(protocol_sequences(load_protocol("ketapain")))
-    6
-    """
-    from ketapain.design import all_orders, latin_square, williams
-
-    kind = protocol.design.kind
-    if kind == "custom":
-        return tuple(tuple(s) for s in protocol.design.sequences or ())
-    builders = {"williams": williams, "latin_square": latin_square, "all_orders": all_orders}
-    if kind not in builders:
-        raise ProtocolError(f"design.kind={kind!r}: allowed williams, latin_square, all_orders, custom")
-    return tuple(tuple(s) for s in builders[kind](protocol.arm_codes).sequences)
+__all__ = ["randomise_protocol"]
 
 
 def randomise_protocol(

@@ -14,14 +14,14 @@ import hmac
 from collections.abc import Iterator
 from typing import Literal
 
-from ketapain.errors import DataError
+from ketapain._options import Number, OneOf, check_option
+from ketapain.errors import DataError, ListKindMismatchError
 
 __all__ = [
     "KIT_ALPHABET",
     "KIT_CODE_LENGTH",
     "TEST_PREFIX",
     "ListKind",
-    "ListKindMismatchError",
     "check_kit_code_kind",
     "kit_codes",
     "normalise_kit_code",
@@ -29,6 +29,8 @@ __all__ = [
 
 ListKind = Literal["test", "production"]
 LIST_KINDS: tuple[str, ...] = ("test", "production")
+LIST_KIND = OneOf(*LIST_KINDS)
+"""The ``kind`` option of every list function."""
 
 KIT_ALPHABET = "ACDEFHJKMNPRUVWXY3479"
 """21 symbols nobody confuses when reading a label aloud or typing it: no 0/O/Q/D-lookalikes
@@ -38,13 +40,6 @@ like a test code)."""
 KIT_CODE_LENGTH = 6
 TEST_PREFIX = "T-"
 """Every kit code of a *test* list starts with this; no production code contains ``-``."""
-
-
-class ListKindMismatchError(DataError):
-    """A test list, kit or label was used where a production one is expected, or the reverse.
-
-    Subclasses :class:`~ketapain.errors.DataError` (hence ``KetapainError`` and ``ValueError``).
-    """
 
 
 def _byte_stream(key: bytes, domain: bytes) -> Iterator[int]:
@@ -82,10 +77,8 @@ def kit_codes(n: int, *, seed: int, kind: ListKind, protocol_id: str, length: in
     >>> any("-" in c for c in kit_codes(50, seed=1, kind="production", protocol_id="demo"))
     False
     """
-    if kind not in LIST_KINDS:
-        raise DataError(f"kind={kind!r} is not a list kind; allowed: 'test' or 'production'")
-    if n < 0:
-        raise DataError(f"n={n} kit codes: must be >= 0")
+    check_option("kind", kind, LIST_KIND, error=DataError)
+    check_option("n", n, Number(low=0, integer=True), error=DataError)
     space = len(KIT_ALPHABET) ** length
     if n > space // 100:
         raise DataError(f"{n} kit codes of length {length} would crowd the code space ({space}); use a longer code")

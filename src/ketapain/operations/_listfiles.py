@@ -16,8 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketapain.errors import FIRST_DATA_ROW, DataError
-from ketapain.operations._kits import LIST_KINDS, ListKindMismatchError, check_kit_code_kind
+from ketapain._options import check_option
+from ketapain.errors import (
+    FIRST_DATA_ROW,
+    CommitmentMismatchError,
+    DataError,
+    ListKindMismatchError,
+)
+from ketapain.operations._kits import LIST_KIND, LIST_KINDS, check_kit_code_kind
 from ketapain.operations._randomisation import (
     PHARMACY_COLUMNS,
     RandomisationList,
@@ -27,7 +33,6 @@ from ketapain.operations._randomisation import (
 
 __all__ = [
     "COMMITMENT_FILE",
-    "CommitmentMismatchError",
     "LABELS_CSV",
     "LABELS_HTML",
     "LIST_FILES",
@@ -46,13 +51,6 @@ LABELS_HTML = "labels.html"
 COMMITMENT_FILE = "commitment.txt"
 META_FILE = "list_meta.json"
 LIST_FILES = (PHARMACY_CSV, LABELS_CSV, LABELS_HTML, COMMITMENT_FILE, META_FILE)
-
-
-class CommitmentMismatchError(DataError):
-    """``pharmacy.csv`` does not hash to its recorded commitment: the list was changed.
-
-    Subclasses :class:`~ketapain.errors.DataError` (hence ``KetapainError`` and ``ValueError``).
-    """
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -290,6 +288,41 @@ def import_pharmacy_list(
         The file's kind disagrees with ``kind``, or a kit code has the other kind's form.
     """
     p = Path(path)
+    raw, frame = _read_list_csv(p)
+    name = p.name
+    if kind is not None:
+        check_option("kind", kind, LIST_KIND, error=DataError)
+    list_kind = _uniform(frame, name, "list_kind", kind, LIST_KINDS)
+    pid_study = _uniform(frame, name, "protocol_id", protocol_id)
+    seqs = _check_sequences(sequences)
+    _check_kit_codes(frame, name, list_kind)
+    ints = _integer_columns(frame, name, n_periods=len(seqs[0]))
+    patients = _patients_of(frame, name, ints, seqs)
+    sizes = _block_sizes(patients, name, seqs, stratified="stratum" in frame.columns)
+    table, counts_by_stratum = _imported_table(frame, patients, sizes, seqs, list_kind=list_kind, protocol_id=pid_study)
+    return RandomisationList(
+        kind=list_kind,  # type: ignore[arg-type]
+        protocol_id=pid_study,
+        sequences=seqs,
+        table=table,
+        seed=None,
+        seed_source="imported",
+        block_sizes=(),
+        strata=counts_by_stratum,
+        stratum_factor=None,
+        n_requested=len(patients),
+        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        source={"file": name, "sha256": hashlib.sha256(raw).hexdigest()},
+    )
+
+
+def _row(i: int) -> int:
+    """Spreadsheet row of 0-based table row ``i`` (the header is row 1)."""
+    return i + FIRST_DATA_ROW
+
+
+def _read_list_csv(p: Path) -> tuple[bytes, pd.DataFrame]:
+    """The file's bytes and its table of stripped text cells: required columns, no empty cell."""
     name = p.name
     try:
         raw = p.read_bytes()
@@ -307,40 +340,35 @@ def import_pharmacy_list(
         empty = frame[col] == ""
         if empty.any():
             i = int(np.flatnonzero(empty.to_numpy())[0])
-            raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {col} is empty; every row needs a {col}")
+            raise DataError(f"{name} row {_row(i)}: {col} is empty; every row needs a {col}")
     if len(frame) == 0:
         raise DataError(f"{name}: no rows")
+    return raw, frame
 
-    def row(i: int) -> int:
-        return i + FIRST_DATA_ROW
 
-    def uniform(col: str, arg: str | None, allowed: tuple[str, ...] | None = None) -> str:
-        if col in frame.columns:
-            values = frame[col]
-            first = values.iloc[0]
-            if allowed is not None and first not in allowed:
-                raise DataError(f"{name} row {row(0)}: {col}={first!r}; allowed: {', '.join(allowed)}")
-            bad = values != first
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                err = ListKindMismatchError if col == "list_kind" else DataError
-                raise err(f"{name} row {row(i)}: {col}={values.iloc[i]!r} but row {row(0)} has {first!r}; "
-                          "one list has one value")
-            if arg is not None and arg != first:
-                err = ListKindMismatchError if col == "list_kind" else DataError
-                raise err(f"{name}: {col}={first!r} in the file but {arg!r} was asked for")
-            return first
-        if arg is None:
-            raise DataError(f"{name}: no {col} column; pass {'kind' if col == 'list_kind' else col}= to say it")
-        return arg
+def _uniform(frame: pd.DataFrame, name: str, col: str, arg: str | None, allowed: tuple[str, ...] | None = None) -> str:
+    """The one value of a whole-list column (``list_kind``, ``protocol_id``), agreeing with ``arg``."""
+    if col in frame.columns:
+        values = frame[col]
+        first = values.iloc[0]
+        if allowed is not None and first not in allowed:
+            raise DataError(f"{name} row {_row(0)}: {col}={first!r}; allowed: {', '.join(allowed)}")
+        err = ListKindMismatchError if col == "list_kind" else DataError
+        bad = values != first
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise err(f"{name} row {_row(i)}: {col}={values.iloc[i]!r} but row {_row(0)} has {first!r}; "
+                      "one list has one value")
+        if arg is not None and arg != first:
+            raise err(f"{name}: {col}={first!r} in the file but {arg!r} was asked for")
+        return str(first)
+    if arg is None:
+        raise DataError(f"{name}: no {col} column; pass {'kind' if col == 'list_kind' else col}= to say it")
+    return arg
 
-    if kind is not None and kind not in LIST_KINDS:
-        raise DataError(f"kind={kind!r}: allowed 'test' or 'production'")
-    list_kind = uniform("list_kind", kind, LIST_KINDS)
-    pid_study = uniform("protocol_id", protocol_id)
 
-    seqs = _check_sequences(sequences)
-    n_seq, n_periods = len(seqs), len(seqs[0])
+def _spellings(seqs: tuple[tuple[str, ...], ...]) -> dict[str, int]:
+    """Sequence index of each accepted spelling (``P-K-KM``, ``PKKM``, ``P/K/KM``), ambiguous ones dropped."""
     spellings: dict[str, int] = {}
     clashes: set[str] = set()
     for k, s in enumerate(seqs):
@@ -350,138 +378,161 @@ def import_pharmacy_list(
             spellings[spelled] = k
     for c in clashes:
         spellings.pop(c)
-    allowed_labels = ", ".join(sequence_label(s) for s in seqs)
+    return spellings
 
-    # kit codes
+
+def _check_kit_codes(frame: pd.DataFrame, name: str, list_kind: str) -> None:
+    """Kit codes are unique and have the form of the list's kind."""
     dup = frame["kit_code"].duplicated(keep=False)
     if dup.any():
         idx = np.flatnonzero(dup.to_numpy())
         code = frame["kit_code"].iloc[idx[0]]
-        rows = [row(int(i)) for i in idx if frame["kit_code"].iloc[i] == code]
+        rows = [_row(int(i)) for i in idx if frame["kit_code"].iloc[i] == code]
         raise DataError(f"{name} rows {', '.join(map(str, rows))}: kit_code={code!r} appears more than once; "
                         "kit codes must be unique")
     for i, code in enumerate(frame["kit_code"]):
-        check_kit_code_kind(code, list_kind, where=f"{name} row {row(i)}: kit_code")
+        check_kit_code_kind(code, list_kind, where=f"{name} row {_row(i)}: kit_code")
 
-    # integer columns
+
+def _integer_columns(frame: pd.DataFrame, name: str, *, n_periods: int) -> dict[str, np.ndarray]:
+    """``block``, ``period`` (and ``block_size``) as integers >= 1; periods within 1..n_periods."""
     ints: dict[str, np.ndarray] = {}
     for col in ("block", "period", *(["block_size"] if "block_size" in frame.columns else [])):
         try:
             vals = [int(v) for v in frame[col]]
         except ValueError:
             i = next(j for j, v in enumerate(frame[col]) if not v.lstrip("+-").isdigit())
-            raise DataError(f"{name} row {row(i)}: {col}={frame[col].iloc[i]!r} is not a whole number") from None
+            raise DataError(f"{name} row {_row(i)}: {col}={frame[col].iloc[i]!r} is not a whole number") from None
         arr = np.asarray(vals, dtype=np.int64)
         if (arr < 1).any():
             i = int(np.flatnonzero(arr < 1)[0])
-            raise DataError(f"{name} row {row(i)}: {col}={frame[col].iloc[i]!r} must be >= 1")
+            raise DataError(f"{name} row {_row(i)}: {col}={frame[col].iloc[i]!r} must be >= 1")
         ints[col] = arr
     period = ints["period"]
     if (period > n_periods).any():
         i = int(np.flatnonzero(period > n_periods)[0])
-        raise DataError(f"{name} row {row(i)}: period={frame['period'].iloc[i]!r} is outside 1..{n_periods}")
+        raise DataError(f"{name} row {_row(i)}: period={frame['period'].iloc[i]!r} is outside 1..{n_periods}")
+    return ints
 
-    # rows per patient
+
+@dataclass(slots=True)
+class _Patient:
+    """A patient of an imported list: first row, sequence index, block, stratum, block size, rows by period."""
+
+    first: int
+    seq: int
+    block: int
+    stratum: str | None
+    size: int | None
+    periods: dict[int, int]
+
+
+def _patients_of(frame: pd.DataFrame, name: str, ints: dict[str, np.ndarray],
+                 seqs: tuple[tuple[str, ...], ...]) -> dict[str, _Patient]:
+    """One entry per patient (file order): one sequence, block, stratum and block size each; every
+    period once, with the treatment its sequence gives."""
+    spellings = _spellings(seqs)
+    allowed_labels = ", ".join(sequence_label(s) for s in seqs)
     stratified = "stratum" in frame.columns
-    patients: dict[str, dict[str, Any]] = {}
+    patients: dict[str, _Patient] = {}
     for i in range(len(frame)):
         pid = frame["patient_id"].iloc[i]
         label = frame["sequence"].iloc[i]
         if label not in spellings:
-            raise DataError(f"{name} row {row(i)}: sequence={label!r} is not one of the design's sequences "
+            raise DataError(f"{name} row {_row(i)}: sequence={label!r} is not one of the design's sequences "
                             f"({allowed_labels})")
         k = spellings[label]
-        info = patients.setdefault(pid, {"first": i, "seq": k, "block": int(ints["block"][i]),
-                                         "stratum": frame["stratum"].iloc[i] if stratified else None,
-                                         "size": int(ints["block_size"][i]) if "block_size" in ints else None,
-                                         "periods": {}})
-        for col, key, value in (("sequence", "seq", k), ("block", "block", int(ints["block"][i])),
-                                ("stratum", "stratum", frame["stratum"].iloc[i] if stratified else None),
-                                ("block_size", "size", int(ints["block_size"][i]) if "block_size" in ints else None)):
-            if info[key] != value:
-                raise DataError(f"{name} row {row(i)}: {col}={frame[col].iloc[i]!r} for patient {pid!r}, whose "
-                                f"row {row(info['first'])} has {frame[col].iloc[info['first']]!r}; one per patient")
-        per = int(period[i])
-        if per in info["periods"]:
-            raise DataError(f"{name} row {row(i)}: patient {pid!r} already has period {per} "
-                            f"(row {row(info['periods'][per])})")
-        info["periods"][per] = i
+        mine = _Patient(first=i, seq=k, block=int(ints["block"][i]),
+                        stratum=frame["stratum"].iloc[i] if stratified else None,
+                        size=int(ints["block_size"][i]) if "block_size" in ints else None, periods={})
+        info = patients.setdefault(pid, mine)
+        for col, key in (("sequence", "seq"), ("block", "block"), ("stratum", "stratum"), ("block_size", "size")):
+            if getattr(info, key) != getattr(mine, key):
+                raise DataError(f"{name} row {_row(i)}: {col}={frame[col].iloc[i]!r} for patient {pid!r}, whose "
+                                f"row {_row(info.first)} has {frame[col].iloc[info.first]!r}; one per patient")
+        per = int(ints["period"][i])
+        if per in info.periods:
+            raise DataError(f"{name} row {_row(i)}: patient {pid!r} already has period {per} "
+                            f"(row {_row(info.periods[per])})")
+        info.periods[per] = i
         expected = seqs[k][per - 1]
         if frame["treatment"].iloc[i] != expected:
-            raise DataError(f"{name} row {row(i)}: treatment={frame['treatment'].iloc[i]!r} but sequence "
+            raise DataError(f"{name} row {_row(i)}: treatment={frame['treatment'].iloc[i]!r} but sequence "
                             f"{sequence_label(seqs[k])} gives {expected!r} in period {per}")
+    n_periods = len(seqs[0])
     for pid, info in patients.items():
-        if len(info["periods"]) != n_periods:
-            lacking = sorted(set(range(1, n_periods + 1)) - set(info["periods"]))
-            raise DataError(f"{name} row {row(info['first'])}: patient {pid!r} has no row for period(s) "
+        if len(info.periods) != n_periods:
+            lacking = sorted(set(range(1, n_periods + 1)) - set(info.periods))
+            raise DataError(f"{name} row {_row(info.first)}: patient {pid!r} has no row for period(s) "
                             f"{', '.join(map(str, lacking))}; every patient needs periods 1..{n_periods}")
+    return patients
 
-    # blocks: contiguous within stratum, balanced when complete
-    blocks: dict[tuple[Any, int], list[str]] = {}
-    last_block: dict[Any, tuple[Any, int]] = {}
+
+def _block_sizes(patients: dict[str, _Patient], name: str, seqs: tuple[tuple[str, ...], ...], *,
+                 stratified: bool) -> dict[tuple[str | None, int], int]:
+    """Size of every block (stratum, block): contiguous within its stratum, balanced when complete."""
+    blocks: dict[tuple[str | None, int], list[str]] = {}
+    last_block: dict[str | None, tuple[str | None, int]] = {}
     for pid, info in patients.items():
-        key = (info["stratum"], info["block"])
-        if key in blocks and last_block[info["stratum"]] != key:
-            raise DataError(f"{name} row {row(info['first'])}: patient {pid!r} is in block {info['block']}"
-                            + (f" of stratum {info['stratum']!r}" if stratified else "")
+        key = (info.stratum, info.block)
+        if key in blocks and last_block[info.stratum] != key:
+            raise DataError(f"{name} row {_row(info.first)}: patient {pid!r} is in block {info.block}"
+                            + (f" of stratum {info.stratum!r}" if stratified else "")
                             + ", which another block interrupted; a block's patients are consecutive")
         blocks.setdefault(key, []).append(pid)
-        last_block[info["stratum"]] = key
+        last_block[info.stratum] = key
     final = set(last_block.values())
-    sizes: dict[tuple[Any, int], int] = {}
-    for key, pids in blocks.items():
-        counts = np.bincount([patients[p]["seq"] for p in pids], minlength=n_seq)
-        where = (f"{name} row {row(patients[pids[0]]['first'])}: block {key[1]}"
-                 + (f" of stratum {key[0]!r}" if stratified else ""))
-        tally = ", ".join(f"{sequence_label(s)}×{int(c)}" for s, c in zip(seqs, counts, strict=True))
-        size = patients[pids[0]]["size"]
-        balanced = len(pids) % n_seq == 0 and bool((counts == len(pids) // n_seq).all())
-        if size is not None:
-            if size % n_seq:
-                raise DataError(f"{where}: block_size={size} is not a multiple of the number of sequences ({n_seq})")
-            if len(pids) > size:
-                raise DataError(f"{where}: {len(pids)} patients but block_size={size}")
-            if len(pids) < size and key not in final:
-                raise DataError(f"{where}: {len(pids)} patients but block_size={size}; only the last block "
-                                "may be incomplete")
-            if (counts > size // n_seq).any() or (len(pids) == size and not balanced):
-                raise DataError(f"{where}: not balanced ({tally}); a block of {size} holds each sequence "
-                                f"{size // n_seq} times")
-        else:
-            if not balanced and key not in final:
-                raise DataError(f"{where}: not balanced ({tally}); every complete block holds each of the "
-                                f"{n_seq} sequences equally often")
-            size = len(pids) if balanced else n_seq * int(counts.max())
-        sizes[key] = size
+    where = {key: (f"{name} row {_row(patients[pids[0]].first)}: block {key[1]}"
+                   + (f" of stratum {key[0]!r}" if stratified else "")) for key, pids in blocks.items()}
+    return {key: _block_size([patients[p] for p in pids], seqs, where=where[key], last=key in final)
+            for key, pids in blocks.items()}
 
+
+def _block_size(members: list[_Patient], seqs: tuple[tuple[str, ...], ...], *, where: str, last: bool) -> int:
+    """The size of one block: its ``block_size`` (checked) or, without one, the balanced size."""
+    n_seq = len(seqs)
+    counts = np.bincount([m.seq for m in members], minlength=n_seq)
+    tally = ", ".join(f"{sequence_label(s)}×{int(c)}" for s, c in zip(seqs, counts, strict=True))
+    size = members[0].size
+    n = len(members)
+    balanced = n % n_seq == 0 and bool((counts == n // n_seq).all())
+    if size is None:
+        if not balanced and not last:
+            raise DataError(f"{where}: not balanced ({tally}); every complete block holds each of the "
+                            f"{n_seq} sequences equally often")
+        return n if balanced else n_seq * int(counts.max())
+    if size % n_seq:
+        raise DataError(f"{where}: block_size={size} is not a multiple of the number of sequences ({n_seq})")
+    if n > size:
+        raise DataError(f"{where}: {n} patients but block_size={size}")
+    if n < size and not last:
+        raise DataError(f"{where}: {n} patients but block_size={size}; only the last block may be incomplete")
+    if (counts > size // n_seq).any() or (n == size and not balanced):
+        raise DataError(f"{where}: not balanced ({tally}); a block of {size} holds each sequence "
+                        f"{size // n_seq} times")
+    return size
+
+
+def _imported_table(frame: pd.DataFrame, patients: dict[str, _Patient], sizes: dict[tuple[str | None, int], int],
+                    seqs: tuple[tuple[str, ...], ...], *, list_kind: str,
+                    protocol_id: str) -> tuple[pd.DataFrame, dict[str, int] | None]:
+    """The pharmacy table in the list's own layout, and the patients per stratum (None unstratified)."""
+    stratified = "stratum" in frame.columns
     rows = []
     for pid, info in patients.items():
-        for per in range(1, n_periods + 1):
-            i = info["periods"][per]
+        for per in range(1, len(seqs[0]) + 1):
+            i = info.periods[per]
             r: dict[str, Any] = {"patient_id": pid}
             if stratified:
-                r["stratum"] = info["stratum"]
-            r.update(block=info["block"], block_size=sizes[(info["stratum"], info["block"])],
-                     sequence=sequence_label(seqs[info["seq"]]), period=per, treatment=seqs[info["seq"]][per - 1],
-                     kit_code=frame["kit_code"].iloc[i], list_kind=list_kind, protocol_id=pid_study)
+                r["stratum"] = info.stratum
+            r.update(block=info.block, block_size=sizes[(info.stratum, info.block)],
+                     sequence=sequence_label(seqs[info.seq]), period=per, treatment=seqs[info.seq][per - 1],
+                     kit_code=frame["kit_code"].iloc[i], list_kind=list_kind, protocol_id=protocol_id)
             rows.append(r)
     table = pd.DataFrame(rows, columns=[c for c in PHARMACY_COLUMNS if stratified or c != "stratum"])
-    counts_by_stratum: dict[str, int] | None = None
-    if stratified:
-        counts_by_stratum = {}
-        for info in patients.values():
-            counts_by_stratum[info["stratum"]] = counts_by_stratum.get(info["stratum"], 0) + 1
-    return RandomisationList(
-        kind=list_kind,  # type: ignore[arg-type]
-        protocol_id=pid_study,
-        sequences=seqs,
-        table=table,
-        seed=None,
-        seed_source="imported",
-        block_sizes=(),
-        strata=counts_by_stratum,
-        stratum_factor=None,
-        n_requested=len(patients),
-        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        source={"file": name, "sha256": hashlib.sha256(raw).hexdigest()},
-    )
+    if not stratified:
+        return table, None
+    counts: dict[str, int] = {}
+    for info in patients.values():
+        counts[str(info.stratum)] = counts.get(str(info.stratum), 0) + 1
+    return table, counts

@@ -23,7 +23,6 @@ import hashlib
 import html
 import io
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,8 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._options import check_option
+from ketapain._seeds import resolve_seed
 from ketapain.errors import ProtocolError
-from ketapain.operations._kits import LIST_KINDS, TEST_PREFIX, ListKind, kit_codes
+from ketapain.operations._kits import LIST_KIND, TEST_PREFIX, ListKind, kit_codes
 
 __all__ = [
     "ALGORITHM",
@@ -41,7 +42,6 @@ __all__ = [
     "PHARMACY_COLUMNS",
     "RandomisationList",
     "make_randomisation_list",
-    "resolve_seed",
     "sequence_label",
 ]
 
@@ -64,27 +64,6 @@ def sequence_label(sequence: Sequence[str]) -> str:
     'P-KM-K'
     """
     return "-".join(sequence)
-
-
-def resolve_seed(seed: int | np.random.Generator | None) -> tuple[int, str]:
-    """The integer seed to record and where it came from (``given``, ``generator``, ``generated``).
-
-    ``None`` draws ``secrets.randbits(128)``; a Generator gives 128 bits of its stream.
-
-    >>> resolve_seed(2024)
-    (2024, 'given')
-    >>> resolve_seed(np.random.default_rng(1)) == resolve_seed(np.random.default_rng(1))
-    True
-    """
-    if seed is None:
-        return secrets.randbits(128), "generated"
-    if isinstance(seed, np.random.Generator):
-        return int.from_bytes(seed.bytes(16), "big"), "generator"
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ProtocolError(template="{@seed=}: allowed an integer >= 0, a numpy Generator or None", params={"seed": seed})
-    if int(seed) < 0:
-        raise ProtocolError(template="{@seed=}: must be >= 0", params={"seed": seed})
-    return int(seed), "given"
 
 
 class _Stream:
@@ -430,15 +409,14 @@ def make_randomisation_list(
     ...                                          protocol_id="AB", block_size=4, seed=7).commitment
     True
     """
-    if kind not in LIST_KINDS:
-        raise ProtocolError(template="{@kind=}: allowed 'test' or 'production'", params={"kind": kind})
+    check_option("kind", kind, LIST_KIND, error=ProtocolError)
     if not isinstance(protocol_id, str) or not protocol_id.strip():
         raise ProtocolError(f"protocol_id={protocol_id!r}: a non-empty study identifier is required")
     seqs = _check_sequences(sequences)
     n_seq = len(seqs)
     sizes = _check_block_sizes(n_seq, block_size, random_block_sizes)
     strata = _check_counts(n_patients)
-    seed_int, seed_source = resolve_seed(seed)
+    seed_int, seed_source = resolve_seed(seed, generator_bits=128, error=ProtocolError)
 
     root = np.random.SeedSequence(seed_int, spawn_key=(_KIND_KEY[kind],))
     groups: list[tuple[str | None, int]] = list(strata.items()) if strata else [(None, int(n_patients))]  # type: ignore[arg-type]

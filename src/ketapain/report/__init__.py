@@ -54,8 +54,9 @@ from ._format import (
 )
 from ._html import PNG_DPI, render_html
 from ._paper import paper_document
-from ._pipeline import TrialReport, report_steps, write_trial_report
 from ._pdf import render_pdf
+from ._pipeline import TrialReport, report_steps, write_trial_report
+from ._power_plot import plot_power
 from ._provenance import protocol_hash, provenance, trial_data_hash
 from ._write import REPORT_ENTRIES, ReportFiles, write_report
 
@@ -92,6 +93,7 @@ __all__ = [
     "plot_forest",
     "plot_patient_bars",
     "plot_patient_lines",
+    "plot_power",
     "plot_tipping_point",
     "protocol_hash",
     "provenance",

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._options import Number, check_option
+from ketapain._seeds import seed_sequence, spawn_generators
 from ketapain.errors import ProtocolError
 from ketapain.instruments import score_frame
 from ketapain.protocol import Protocol, load_protocol
@@ -189,12 +191,20 @@ def _quantiles(values: np.ndarray, groups: np.ndarray, n_groups: int, qs: tuple[
 
 def _trial_stats(protocol: Protocol, b: Batch) -> dict[str, np.ndarray]:
     """Every published figure computed in every trial of a batch: name -> (n_trials,)."""
-    T, n, P = b.n_trials, b.n_patients, protocol.design.periods
-    N = T * n
-    trial = np.arange(N) // n
+    T, n = b.n_trials, b.n_patients
+    trial = np.arange(T * n) // n
     out: dict[str, np.ndarray] = {}
-    arms = list(b.arms)
-    # Table 1 ---------------------------------------------------------------------------
+    _table1(b, trial, T, out)
+    _pain_before(protocol, b, trial, T, out)
+    _table2(protocol, b, trial, T, n, out)
+    _table3(b, trial, T, list(b.arms), out)
+    _safety_and_blinding(b, trial, T, n, out)
+    return out
+
+
+def _table1(b: Batch, trial: np.ndarray, T: int, out: dict[str, np.ndarray]) -> None:
+    """Table 1 (baseline by sex): means and SDs, pain duration quartiles, pain types, concomitants."""
+    N = trial.size
     male = b.sex == "M"
     cols = {"all": np.ones(N, bool), "male": male, "female": ~male}
     bmi = b.weight / b.height**2
@@ -221,12 +231,23 @@ def _trial_stats(protocol: Protocol, b: Batch) -> dict[str, np.ndarray]:
             hit = np.zeros(N, bool)
             hit[cm["patient"][base & (cm["drug_class"] == cls)]] = True
             out[f"table1_baseline.concomitant_n.{cls}.{col}"] = np.bincount(trial[hit & sel], minlength=T).astype(float)
-    # pain before each period ----------------------------------------------------------
+
+
+def _pain_before(protocol: Protocol, b: Batch, trial: np.ndarray, T: int, out: dict[str, np.ndarray]) -> None:
+    """Pain before each period, by arm."""
+    P = protocol.design.periods
+    arms = list(b.arms)
     arm_of = b.treatment  # (N, P) arm index
     for a, code in enumerate(arms):
         m, s = _mean_sd(np.where(arm_of == a, b.pre_pain, np.nan).ravel(), np.repeat(trial, P), T)
         out[f"pain_before_period_mean_sd.{code}.mean"], out[f"pain_before_period_mean_sd.{code}.sd"] = m, s
-    # Table 2 --------------------------------------------------------------------------
+
+
+def _table2(protocol: Protocol, b: Batch, trial: np.ndarray, T: int, n: int, out: dict[str, np.ndarray]) -> None:
+    """Table 2: AUCs by arm, ICCs, consecutive ketamine periods, improved patients."""
+    N, P = trial.size, protocol.design.periods
+    arms = list(b.arms)
+    arm_of = b.treatment  # (N, P) arm index
     D = protocol.diary.days_per_period
     ids = np.arange(N)
     long = pd.DataFrame({"patient_id": np.repeat(ids, P * D), "period": np.tile(np.repeat(np.arange(1, P + 1), D), N),
@@ -271,9 +292,12 @@ def _trial_stats(protocol: Protocol, b: Batch) -> dict[str, np.ndarray]:
                 imp_k = (better & (arm_of != p_idx)).any(axis=1)
                 out[f"table2_auc.improved_n_of_20.day{w}.P"] = np.bincount(trial[imp_p], minlength=T).astype(float)
                 out[f"table2_auc.improved_n_of_20.day{w}.K_or_KM"] = np.bincount(trial[imp_k], minlength=T).astype(float)
-    # Table 3 --------------------------------------------------------------------------
-    _table3(b, trial, T, arms, out)
-    # adverse events, Table 4, blinding ------------------------------------------------
+
+
+def _safety_and_blinding(b: Batch, trial: np.ndarray, T: int, n: int, out: dict[str, np.ndarray]) -> None:
+    """Adverse events, Table 4 (added analgesics) and the blinding guesses."""
+    N = trial.size
+    arm_of = b.treatment
     ae = b.ae
     arm_like = np.asarray(b.like, dtype=object)
     ev_arm = arm_like[arm_of[ae["patient"], ae["period"] - 1]] if ae["patient"].size else np.zeros(0, object)
@@ -306,7 +330,6 @@ def _trial_stats(protocol: Protocol, b: Batch) -> dict[str, np.ndarray]:
         dk = np.column_stack(list(b.blinding.values())) == 0
         cannot = dk.any(axis=1)  # at least one period "don't know": cannot state the order
         out["blinding.patients_unable_to_guess_order_pct"] = 100 * np.bincount(trial[cannot], minlength=T) / n
-    return out
 
 
 def _icc(vals: np.ndarray, arm_of: np.ndarray, sequence: np.ndarray, T: int, n: int, n_arms: int) -> np.ndarray:
@@ -411,21 +434,17 @@ def calibrate(
     """
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 2:
-        raise ProtocolError(template="{@trials=} must be an integer >= 2", params={"trials": trials})
+    check_option("trials", trials, Number(low=2, integer=True), error=ProtocolError)
     params = load_parameters(parameters)
     published = load_published()
     n = int(published["design"]["n_randomized"])
-    if isinstance(seed, np.random.Generator):
-        ss = np.random.SeedSequence(int(seed.integers(0, 2**63 - 1)))
-    else:
-        ss = np.random.SeedSequence(seed)
+    ss, _ = seed_sequence(seed, generator_bits=63, error=ProtocolError)
     sizes = [min(chunk, trials - s) for s in range(0, trials, chunk)]
-    children = ss.spawn(len(sizes))
+    children = spawn_generators(ss, len(sizes))
     stats: dict[str, list[np.ndarray]] = {}
     done = 0
     for size, child in zip(sizes, children, strict=True):
-        batch = generate(protocol, params, n_trials=size, n_patients=n, rng=np.random.default_rng(child))
+        batch = generate(protocol, params, n_trials=size, n_patients=n, rng=child)
         for k, v in _trial_stats(protocol, batch).items():
             stats.setdefault(k, []).append(np.asarray(v, dtype=float))
         done += size

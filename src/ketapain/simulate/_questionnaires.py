@@ -14,9 +14,10 @@ Table 3 row each target is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
+
+from ketapain.simulate._params import QuestionnaireParameters
 
 __all__ = ["INSTRUMENT_ROWS", "TABLE3_SCORES", "TARGET_SCORES", "generate_instrument", "psqi_minutes"]
 
@@ -220,7 +221,7 @@ def _psqi(targets: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict[s
 
 
 def latent_targets(
-    params: Mapping[str, Any],
+    params: QuestionnaireParameters,
     name: str,
     columns: np.ndarray,
     pain_z: np.ndarray,
@@ -230,14 +231,13 @@ def latent_targets(
 ) -> dict[str, np.ndarray]:
     """Latent targets (row -> (n,) array) of instrument ``name`` for respondents with Table 3
     column labels ``columns``, patient indices ``patient`` (into ``pain_z``)."""
-    q = params["questionnaires"]
-    rho = float(q["patient_correlation"])
-    pl = float(q["pain_loading"].get(name, 0.0))
-    lam = float(q["general_loading"].get(name, 0.0))
+    rho = params.patient_correlation
+    pl = params.pain_loading.get(name, 0.0)
+    lam = params.general_loading.get(name, 0.0)
     a = pl * pain_z + np.sqrt(1.0 - pl * pl) * rng.standard_normal(n_patients)
     g = np.sqrt(rho) * a[patient] + np.sqrt(1.0 - rho) * rng.standard_normal(patient.size)
     out = {}
-    targets = q["targets"]
+    targets = params.targets
     for row in TARGET_SCORES[name]:
         spec = targets[row]
         mean = np.empty(patient.size)

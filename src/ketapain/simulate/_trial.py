@@ -11,27 +11,18 @@ import pandas as pd
 
 from ketapain import __version__
 from ketapain._options import MISSING_MODE, check_option
+from ketapain._seeds import seed_sequence
 from ketapain.data import TrialData
 from ketapain.errors import ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import DIARY_ITEMS, Batch, generate
+from ketapain.simulate._core import Batch, generate
+from ketapain.simulate._diary import DIARY_ITEMS
 from ketapain.simulate._params import Parameters, load_parameters
 
 __all__ = ["RECRUITMENT", "simulate_trial"]
 
 RECRUITMENT = ("2015-11-10", "2018-01-31")
 """Recruitment window of KETAPAIN (screening dates are drawn in it)."""
-
-
-def _seed_sequence(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, str]:
-    if isinstance(seed, np.random.Generator):
-        child = int(seed.integers(0, 2**63 - 1))
-        return np.random.default_rng(np.random.SeedSequence(child)), f"generator:{child}"
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-        raise ProtocolError(template="{@seed=} must be a non-negative integer, a numpy Generator or None",
-                            params={"seed": seed})
-    ss = np.random.SeedSequence(None if seed is None else int(seed))
-    return np.random.default_rng(ss), str(ss.entropy)
 
 
 def simulate_trial(
@@ -93,7 +84,9 @@ def simulate_trial(
         raise ProtocolError(template="{@n_patients=} must be a positive integer", params={"n_patients": n_patients})
     check_option("missing", missing, MISSING_MODE, error=ProtocolError)
     params = load_parameters(parameters)
-    rng, seed_text = _seed_sequence(seed)
+    ss, resolved = seed_sequence(seed, generator_bits=63, error=ProtocolError)
+    rng = np.random.default_rng(ss)
+    seed_text = f"generator:{resolved.value}" if resolved.source == "generator" else str(resolved.value)
     batch = generate(protocol, params, n_trials=1, n_patients=int(n_patients), rng=rng, missing=missing)
     tables = build_tables(protocol, params, batch, rng)
     meta = {
@@ -207,10 +200,10 @@ def _answer(op: str, value: Any, hold: bool) -> Any:
 
 def _screening(protocol: Protocol, params: Parameters, b: Batch, ids: np.ndarray, screen: np.ndarray,
                rng: np.random.Generator) -> pd.DataFrame:
-    sp = params["screening"]
+    sp = params.screening
     n = ids.size
-    n_ref = int(np.floor(float(sp["refused_per_randomised"]) * n + 0.5))
-    n_ne = int(np.floor(float(sp["not_eligible_per_randomised"]) * n + 0.5))
+    n_ref = int(np.floor(sp.refused_per_randomised * n + 0.5))
+    n_ne = int(np.floor(sp.not_eligible_per_randomised * n + 0.5))
     total = n + n_ref + n_ne
     outcome = np.array(["randomised"] * n + ["refused"] * n_ref + ["not_eligible"] * n_ne, dtype=object)
     start = np.datetime64(RECRUITMENT[0])

@@ -2,12 +2,19 @@
 
 One idea: turn a long pain diary (patient x period x day) into AUCs at several windows
 (by default days 7, 15, 21, 28 and 35), vectorised over all patient-periods at once.
+
+The AUC is defined once, here, by an array kernel: :func:`curve_points` (the time axis),
+:func:`fill_curve` (LOCF / linear / no imputation), :func:`trapezoid_auc` (the trapezoid sum)
+and :func:`trapezoid_weights` (the same rule as weights, for model-based AUCs).
+:func:`diary_auc` (long tables), :func:`auc_arrays` (arrays of many trials: simulation-based
+power) and the daily mixed model (:mod:`ketapain.stats._daily_grid`) all use it.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -16,7 +23,8 @@ import pandas as pd
 from ketapain._options import OneOf, check_option
 from ketapain.errors import FIRST_DATA_ROW, DataError, ImputationWarning
 
-__all__ = ["diary_auc"]
+__all__ = ["FilledCurve", "auc_arrays", "curve_points", "diary_auc", "fill_curve", "trapezoid_auc",
+           "trapezoid_weights", "window_ends"]
 
 TIME_AXES = ("infusion", "first_diary_day")
 IMPUTATIONS = ("none", "locf", "linear")
@@ -183,21 +191,222 @@ def diary_auc(
     days = _integer_days(diary[day], day)
     scores = _scores(diary[value], "diary", value)
     win = _windows(windows, time_axis=time_axis, last_day=int(days.max()))
+    out_subject, out_period, group = _subject_periods(diary, subject, period)
+    _no_duplicate_days(group, days, diary, subject, period, day)
+    grid = _day_grid(group, days, scores, n_rows=len(out_subject), n_days=int(win.max()))
+    start = _axis_anchor(anchor, pd.MultiIndex.from_arrays([out_subject, out_period]), time_axis=time_axis,
+                         subject=subject, period=period)
 
-    # Subject x period -> row of the 2-D grid, sorted by subject then period.
+    curve = fill_curve(curve_points(grid, start, time_axis=time_axis), impute=impute)
+    ends = window_ends(win, time_axis=time_axis)
+    auc = trapezoid_auc(curve.values, ends=ends)
+    result = _auc_frame(auc, curve, out_subject, out_period, win, ends, value=value, subject=subject, period=period)
+    result.attrs.update({"value": value, "time_axis": time_axis, "impute": impute, "units": "score-days"})
+    if np.isnan(auc).any():
+        _warn_missing(auc, curve, ends, win, out_subject, out_period, value=value, impute=impute, subject=subject,
+                      period=period)
+    return result
+
+
+# --------------------------------------------------------------------------- the array kernel
+
+
+def trapezoid_weights(n_points: int) -> np.ndarray:
+    """Trapezoid weights of ``n_points`` unit-spaced points: ``1/2, 1, ..., 1, 1/2``.
+
+    ``weights @ y`` is the AUC of the points ``y`` (:func:`trapezoid_auc` of their last point,
+    summed in another order): the same rule as a linear functional, for model-based AUCs
+    (:func:`ketapain.stats.fit_daily_model`). ``n_points = W + 1`` on the infusion axis
+    (sum ``W``), ``W`` on the first-diary-day axis (sum ``W - 1``).
+
+    Examples
+    --------
+    >>> trapezoid_weights(4).tolist()
+    [0.5, 1.0, 1.0, 0.5]
+    """
+    w = np.ones(n_points)
+    w[0] = w[-1] = 0.5
+    return w
+
+
+@dataclass(frozen=True, slots=True)
+class FilledCurve:
+    """Points of many curves after imputation; every array is ``(..., m)`` (last axis = time).
+
+    Attributes
+    ----------
+    values : ndarray of float
+        The points after imputation; NaN where a point is still missing.
+    observed : ndarray of bool
+        The point was observed (not NaN before imputation).
+    prev_obs, next_obs : ndarray of int
+        Index of the last observed point at or before each point (-1 when none) and of the
+        first one at or after it (``m`` when none).
+    """
+
+    values: np.ndarray
+    observed: np.ndarray
+    prev_obs: np.ndarray
+    next_obs: np.ndarray
+
+    @property
+    def imputed(self) -> np.ndarray:
+        """Points filled by imputation (missing before, a value now)."""
+        return ~self.observed & ~np.isnan(self.values)
+
+
+def curve_points(days: np.ndarray, anchor: np.ndarray | None, *, time_axis: str) -> np.ndarray:
+    """The points of the AUC curve: ``(anchor, day 1, ..., day D)`` on the infusion axis (time
+    ``t = 0..D``), ``(day 1, ..., day D)`` on the first-diary-day axis (``t = d - 1``).
+
+    ``days`` is ``(..., D)`` with NaN for a missing day; ``anchor`` is ``(...)`` (the
+    pre-infusion score, NaN if not measured), only on the infusion axis.
+    """
+    values = np.asarray(days, dtype=float)
+    if time_axis != "infusion":
+        return values
+    return np.concatenate([np.asarray(anchor, dtype=float)[..., None], values], axis=-1)
+
+
+def fill_curve(points: np.ndarray, *, impute: str) -> FilledCurve:
+    """Impute the missing points of every curve (vectorised over the leading axes).
+
+    ``"none"`` fills nothing; ``"locf"`` gives a missing point the last observed value before
+    it (none before the first observation); ``"linear"`` gives a missing point between the
+    observed points ``(a, y_a)`` and ``(b, y_b)`` the value ``y_a + (y_b - y_a)(t - a)/(b - a)``
+    (none before the first or after the last observation). See :func:`diary_auc`, Notes.
+
+    Examples
+    --------
+    >>> fill_curve(np.array([4.0, 2.0, np.nan, 6.0]), impute="linear").values.tolist()
+    [4.0, 2.0, 4.0, 6.0]
+    """
+    values = np.asarray(points, dtype=float)
+    observed = ~np.isnan(values)
+    m = values.shape[-1]
+    t = np.arange(m)
+    prev_obs = np.maximum.accumulate(np.where(observed, t, -1), axis=-1)
+    next_obs = np.flip(np.minimum.accumulate(np.flip(np.where(observed, t, m), axis=-1), axis=-1), axis=-1)
+    if impute == "none":
+        return FilledCurve(values, observed, prev_obs, next_obs)
+    carried = np.take_along_axis(values, np.maximum(prev_obs, 0), axis=-1)
+    has_prev = prev_obs >= 0
+    if impute == "locf":
+        return FilledCurve(np.where(has_prev, carried, np.nan), observed, prev_obs, next_obs)
+    inside = has_prev & (next_obs < m)  # linear: only points with an observation on both sides
+    following = np.take_along_axis(values, np.minimum(next_obs, m - 1), axis=-1)
+    span = np.maximum(next_obs - prev_obs, 1)  # 0 at observed points: avoid 0/0
+    interpolated = carried + (following - carried) * ((t - prev_obs) / span)
+    filled = np.where(observed, values, np.where(inside, interpolated, np.nan))
+    return FilledCurve(filled, observed, prev_obs, next_obs)
+
+
+def window_ends(windows: np.ndarray, *, time_axis: str) -> np.ndarray:
+    """Index of the last point of each window: ``W`` on the infusion axis, ``W - 1`` otherwise."""
+    win = np.asarray(windows, dtype=np.int64)
+    return win if time_axis == "infusion" else win - 1
+
+
+def trapezoid_auc(values: np.ndarray, *, ends: np.ndarray) -> np.ndarray:
+    """AUC from point 0 to each point of ``ends`` (>= 1) by the trapezoidal rule on unit steps.
+
+    One cumulative sum of the trapezoids ``(y_t + y_{t+1}) / 2`` over the last axis, read at
+    every end: ``(..., m)`` -> ``(..., len(ends))``. A missing point makes its window and
+    every later one NaN.
+
+    Examples
+    --------
+    >>> trapezoid_auc(np.array([5.0, 6.0, 4.0]), ends=np.array([1, 2])).tolist()
+    [5.5, 10.5]
+    """
+    v = np.asarray(values, dtype=float)
+    trapezoids = 0.5 * (v[..., :-1] + v[..., 1:])
+    return np.cumsum(trapezoids, axis=-1)[..., np.asarray(ends, dtype=np.int64) - 1]
+
+
+def auc_arrays(
+    days: np.ndarray,
+    anchor: np.ndarray | None = None,
+    *,
+    windows: Sequence[int],
+    time_axis: Literal["infusion", "first_diary_day"] = "infusion",
+    impute: Literal["none", "locf", "linear"] = "none",
+) -> np.ndarray:
+    """The AUC of :func:`diary_auc` on arrays: many patient-periods (and trials) at once.
+
+    Parameters
+    ----------
+    days : ndarray, shape (..., D)
+        Scores of diary days ``1..D`` (any leading axes: trials, patients, periods); NaN
+        for a missing day.
+    anchor : ndarray, shape (...), optional
+        Pre-infusion score (day 0), NaN if not measured. Required on the infusion axis,
+        refused on the first-diary-day axis.
+    windows : sequence of int
+        Last diary day of each AUC: distinct, at most ``D``, at least 1 (2 on the
+        first-diary-day axis).
+    time_axis : {"infusion", "first_diary_day"}, default "infusion"
+    impute : {"none", "locf", "linear"}, default "none"
+        As :func:`diary_auc` (Notes): the imputation sees the points up to the last window.
+
+    Returns
+    -------
+    ndarray, shape (..., len(windows))
+        AUCs in score-days, windows in ascending order; NaN when a point of the window is
+        still missing after imputation.
+
+    Raises
+    ------
+    DataError
+        A bad option, window or anchor (as :func:`diary_auc`).
+
+    Examples
+    --------
+    The example of :func:`diary_auc`: anchor 5, days 6, 4, then missing; LOCF.
+
+    >>> auc_arrays(np.array([6.0, 4.0, np.nan]), np.array(5.0), windows=[2, 3], impute="locf").tolist()
+    [10.5, 14.5]
+    """
+    check_option("time_axis", time_axis, OneOf(*TIME_AXES), error=DataError)
+    check_option("impute", impute, OneOf(*IMPUTATIONS), error=DataError)
+    values = np.asarray(days, dtype=float)
+    if values.ndim < 1 or values.shape[-1] < 1:
+        raise DataError(f"days must have diary days on its last axis, got shape {values.shape}")
+    win = _windows(windows, time_axis=time_axis, last_day=values.shape[-1])
+    if (anchor is None) != (time_axis == "first_diary_day"):
+        raise DataError(template="{@anchor} is required with {@time_axis='infusion'} and refused with "
+                        "{@time_axis='first_diary_day'}")
+    if anchor is not None and np.shape(anchor) != values.shape[:-1]:
+        raise DataError(template="{@anchor} has shape {got}; the days need {want}",
+                        params={"got": np.shape(anchor), "want": values.shape[:-1]})
+    curve = fill_curve(curve_points(values[..., : int(win.max())], anchor, time_axis=time_axis), impute=impute)
+    return trapezoid_auc(curve.values, ends=window_ends(win, time_axis=time_axis))
+
+
+# --------------------------------------------------------------------------- diary_auc's parts
+
+
+def _subject_periods(diary: pd.DataFrame, subject: str, period: str) -> tuple[pd.Index, pd.Index, np.ndarray]:
+    """Subject and period of each row of the grid (sorted by subject, then period), and the
+    grid row of each diary row."""
     s_codes, s_keys = pd.factorize(diary[subject], sort=True)
     p_codes, p_keys = pd.factorize(diary[period], sort=True)
     pair = s_codes.astype(np.int64) * len(p_keys) + p_codes
     pairs, group = np.unique(pair, return_inverse=True)
-    out_subject = s_keys.take(pairs // len(p_keys))
-    out_period = p_keys.take(pairs % len(p_keys))
-    _no_duplicate_days(group, days, diary, subject, period, day)
+    return s_keys.take(pairs // len(p_keys)), p_keys.take(pairs % len(p_keys)), group
 
-    n_days = int(win.max())
-    grid = np.full((len(pairs), n_days), np.nan)
+
+def _day_grid(group: np.ndarray, days: np.ndarray, scores: np.ndarray, *, n_rows: int, n_days: int) -> np.ndarray:
+    """(subject x period, day 1..n_days) scores; NaN for a missing or absent day."""
+    grid = np.full((n_rows, n_days), np.nan)
     used = days <= n_days
     grid[group[used], days[used] - 1] = scores[used]
+    return grid
 
+
+def _axis_anchor(anchor: pd.DataFrame | None, keys: pd.MultiIndex, *, time_axis: str, subject: str,
+                 period: str) -> np.ndarray | None:
+    """The pre-infusion score of each subject x period on the infusion axis; None otherwise."""
     if time_axis == "infusion":
         if anchor is None:
             raise DataError(
@@ -205,30 +414,21 @@ def diary_auc(
                 f"pass anchor= (a frame with columns {subject}, {period}, {ANCHOR_VALUE}), "
                 "or use time_axis='first_diary_day'"
             )
-        start = _anchor_scores(anchor, pd.MultiIndex.from_arrays([out_subject, out_period]), subject, period)
-        curve = np.concatenate([start[:, None], grid], axis=1)
-        ends = win  # window W ends at point t = W
-    else:
-        if anchor is not None:
-            raise DataError(
-                "anchor is only used with time_axis='infusion'; "
-                "time_axis='first_diary_day' starts the curve at diary day 1"
-            )
-        curve = grid
-        ends = win - 1  # window W ends at diary day W, i.e. point W - 1
+        return _anchor_scores(anchor, keys, subject, period)
+    if anchor is not None:
+        raise DataError(
+            "anchor is only used with time_axis='infusion'; "
+            "time_axis='first_diary_day' starts the curve at diary day 1"
+        )
+    return None
 
-    observed = ~np.isnan(curve)
-    prev_obs, next_obs = _neighbour_observations(observed)
-    filled = _impute(curve, observed, prev_obs, next_obs, impute)
-    imputed = ~observed & ~np.isnan(filled)
 
-    # All windows from one cumulative sum of trapezoids; NaN propagates to later windows.
-    trapezoids = 0.5 * (filled[:, :-1] + filled[:, 1:])
-    auc = np.cumsum(trapezoids, axis=1)[:, ends - 1]
-    n_observed = np.cumsum(observed, axis=1)[:, ends]
-    n_imputed = np.cumsum(imputed, axis=1)[:, ends]
+def _auc_frame(auc: np.ndarray, curve: FilledCurve, out_subject: pd.Index, out_period: pd.Index, win: np.ndarray,
+               ends: np.ndarray, *, value: str, subject: str, period: str) -> pd.DataFrame:
+    """The output of :func:`diary_auc`: one row per subject x period x window, with counts."""
+    n_observed = np.cumsum(curve.observed, axis=1)[:, ends]
+    n_imputed = np.cumsum(curve.imputed, axis=1)[:, ends]
     n_points = np.broadcast_to(ends + 1, auc.shape)
-
     n_groups, n_windows = auc.shape
     result = pd.DataFrame(
         {
@@ -243,23 +443,6 @@ def diary_auc(
         }
     )
     result["n_missing"] = result["n_points"] - result["n_observed"] - result["n_imputed"]
-    result.attrs.update({"value": value, "time_axis": time_axis, "impute": impute, "units": "score-days"})
-
-    if np.isnan(auc).any():
-        _warn_missing(
-            auc,
-            np.isnan(filled),
-            prev_obs,
-            next_obs,
-            ends,
-            win,
-            out_subject,
-            out_period,
-            value=value,
-            impute=impute,
-            subject=subject,
-            period=period,
-        )
     return result
 
 
@@ -388,43 +571,9 @@ def _anchor_scores(anchor: pd.DataFrame, keys: pd.MultiIndex, subject: str, peri
     return scores[position]
 
 
-def _neighbour_observations(observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the last observed point at or before, and the first at or after, each point.
-
-    -1 when nothing is observed before, ``n_points`` when nothing is observed after.
-    """
-    n_points = observed.shape[1]
-    t = np.arange(n_points)
-    prev_obs = np.maximum.accumulate(np.where(observed, t, -1), axis=1)
-    next_obs = np.minimum.accumulate(np.where(observed, t, n_points)[:, ::-1], axis=1)[:, ::-1]
-    return prev_obs, next_obs
-
-
-def _impute(
-    curve: np.ndarray, observed: np.ndarray, prev_obs: np.ndarray, next_obs: np.ndarray, impute: str
-) -> np.ndarray:
-    if impute == "none":
-        return curve
-    rows = np.arange(curve.shape[0])[:, None]
-    carried = curve[rows, np.maximum(prev_obs, 0)]
-    has_prev = prev_obs >= 0
-    if impute == "locf":
-        return np.where(has_prev, carried, np.nan)
-    # linear: only points with an observation on both sides.
-    n_points = curve.shape[1]
-    inside = has_prev & (next_obs < n_points)
-    following = curve[rows, np.minimum(next_obs, n_points - 1)]
-    span = np.maximum(next_obs - prev_obs, 1)  # 0 at observed points: avoid 0/0
-    step = (np.arange(n_points) - prev_obs) / span
-    interpolated = carried + (following - carried) * step
-    return np.where(observed, curve, np.where(inside, interpolated, np.nan))
-
-
 def _warn_missing(
     auc: np.ndarray,
-    still_missing: np.ndarray,
-    prev_obs: np.ndarray,
-    next_obs: np.ndarray,
+    curve: FilledCurve,
     ends: np.ndarray,
     win: np.ndarray,
     out_subject: pd.Index,
@@ -435,9 +584,10 @@ def _warn_missing(
     subject: str,
     period: str,
 ) -> None:
+    still_missing = np.isnan(curve.values)
     n_points = still_missing.shape[1]
-    leading = still_missing & (prev_obs < 0)
-    trailing = still_missing & (next_obs == n_points)
+    leading = still_missing & (curve.prev_obs < 0)
+    trailing = still_missing & (curve.next_obs == n_points)
     between = still_missing & ~leading & ~trailing
 
     def in_window(mask: np.ndarray) -> np.ndarray:

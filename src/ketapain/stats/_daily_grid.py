@@ -16,31 +16,19 @@ import pandas as pd
 
 from ketapain._options import MODEL_KIND, check_option
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError
-from ketapain.stats._auc import ANCHOR_VALUE, _integer_days, _require_columns, _scores
+from ketapain.stats._auc import (
+    ANCHOR_VALUE,
+    _integer_days,
+    _require_columns,
+    _scores,
+    trapezoid_weights,
+)
 from ketapain.stats._design import _as_labels
 
-__all__ = ["DailyGrid", "DailyModelKind", "build_grid", "trapezoid_weights"]
+__all__ = ["DailyGrid", "DailyModelKind", "build_grid"]
 
 DailyModelKind = Literal["standard", "paper"]
 PERIOD, DAY, SEQUENCE, TREATMENT = "period", "day", "sequence", "treatment"
-
-
-def trapezoid_weights(window: int, *, anchor: bool) -> np.ndarray:
-    """Trapezoid weights of the modelled days, so that ``AUC = weights @ curve``.
-
-    Infusion axis (``anchor=True``): points ``t = 0..W``, weights ``1/2, 1, ..., 1, 1/2``
-    (sum ``W``). First-diary-day axis: points ``d = 1..W``, weights ``1/2, 1, ..., 1/2``
-    (sum ``W - 1``), exactly as :func:`ketapain.stats.diary_auc`.
-
-    Examples
-    --------
-    >>> trapezoid_weights(3, anchor=True).tolist()
-    [0.5, 1.0, 1.0, 0.5]
-    """
-    n = window + 1 if anchor else window
-    w = np.ones(n)
-    w[0] = w[-1] = 0.5
-    return w
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +45,7 @@ class DailyGrid:
     nuisance : (G, q) period or sequence dummies (constant within a patient x period).
     nuisance_names : names of the nuisance columns, e.g. ``period[2]``.
     nuisance_levels : number of levels of the nuisance factor (for marginal averaging).
-    weights : (D,) trapezoid weights.
+    weights : (D,) trapezoid weights (:func:`ketapain.stats._auc.trapezoid_weights`): ``AUC = weights @ y``.
     """
 
     y: np.ndarray
@@ -211,7 +199,7 @@ def build_grid(
         nuisance=nuisance,
         nuisance_names=tuple(f"{prefix}[{lev}]" for lev in nuis_levels[1:]),
         nuisance_levels=len(nuis_levels),
-        weights=trapezoid_weights(window, anchor=anchor),
+        weights=trapezoid_weights(window + 1 if anchor else window),  # the AUC's points: day 0 (anchor) or 1..W
         anchor=anchor,
         window=window,
         model=model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ketapain.design._power import simulate_power
+from ketapain.simulate import simulate_power
 
 distributed = pytest.importorskip("dask.distributed")
 

@@ -1,14 +1,16 @@
 """Simulation-based power: simulate the trial many times, analyse each one as the SAP says.
 
-:func:`simulate_power` runs the in-silico trial's diary model (``ketapain.simulate``) for
-every sample size, computes the primary endpoint's AUC, fits the crossover mixed model to
-all trials with the batched engine and counts significant results. Work is split into
-seed blocks (``_power_sim``) so that the result does not depend on the chunk size or on the
-Dask workers. See ``docs/power.md``.
+:func:`simulate_power` runs the in-silico trial's diary kernel (:func:`simulate_diary`) for
+every sample size, computes the primary endpoint's AUC (:func:`ketapain.stats.auc_arrays`),
+fits the crossover mixed model to all trials with the batched engine and counts significant
+results. Work is split into seed blocks (``_power_sim``) so that the result does not depend on
+the chunk size or on the Dask workers. The figure is :func:`ketapain.report.plot_power`. See
+``docs/power.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -21,18 +23,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._json import json_safe
 from ketapain._options import MISSING_MODE, MODEL_KIND, Number, check_option
-from ketapain.design._power_sim import TRIALS_PER_BLOCK, BlockSummary, Spec, run_blocks
-from ketapain.design._samplesize import crossover_power
+from ketapain._seeds import SeedLike, resolve_seed
+from ketapain.design import crossover_power, protocol_sequences
 from ketapain.errors import ModelError, ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import _arm_info
-from ketapain.simulate._params import Parameters, load_parameters
+from ketapain.simulate._core import protocol_arms
+from ketapain.simulate._params import ArmEffect, Parameters, load_parameters
+from ketapain.simulate._power_sim import (
+    TRIALS_PER_BLOCK,
+    BlockSummary,
+    Spec,
+    run_blocks,
+)
 
-__all__ = ["PowerEstimate", "PowerResult", "load_effects", "plot_power", "simulate_power"]
+__all__ = ["PowerEstimate", "PowerResult", "load_effects", "local_cluster", "simulate_power"]
 
-_EFFECT_KEYS = ("effect_amplitude", "effect_tau_days")
-_MODELS = ("standard", "paper")
+_EFFECT_KEYS = tuple(f.name for f in dataclasses.fields(ArmEffect))  # effect_amplitude, effect_tau_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,7 @@ class PowerResult:
     df_method: str
     dropout: float
     missing: str
-    effects: Mapping[str, Mapping[str, float]]
+    effects: Mapping[str, ArmEffect]
     contrasts: tuple[str, ...]
     estimates: tuple[PowerEstimate, ...]
     sd_within: tuple[float, ...]
@@ -108,20 +116,16 @@ class PowerResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe mapping: settings, per-n fit summaries and the estimates (NaN -> None)."""
-        def clean(x: Any) -> Any:
-            return None if isinstance(x, float) and math.isnan(x) else x
-
-        return {
-            "protocol": self.protocol_id, "endpoint": self.endpoint, "n": list(self.n), "sims": self.sims,
+        return json_safe({
+            "protocol": self.protocol_id, "endpoint": self.endpoint, "n": self.n, "sims": self.sims,
             "seed": self.seed, "alpha": self.alpha, "model": self.model, "df_method": self.df_method,
             "dropout": self.dropout, "missing": self.missing,
-            "effects": {a: dict(v) for a, v in self.effects.items()}, "contrasts": list(self.contrasts),
+            "effects": {a: dataclasses.asdict(v) for a, v in self.effects.items()}, "contrasts": self.contrasts,
             "analytic_method": self.analytic_method,
-            "per_n": [{"n": n, "sd_within": clean(s), "icc": clean(i), "failed": f, "singular": g}
+            "per_n": [{"n": n, "sd_within": s, "icc": i, "failed": f, "singular": g}
                       for n, s, i, f, g in zip(self.n, self.sd_within, self.icc, self.failed, self.singular, strict=True)],
-            "estimates": [{k: clean(v) for k, v in row.items()}
-                          for row in self.to_frame().to_dict(orient="records")],
-        }
+            "estimates": self.to_frame().to_dict(orient="records"),
+        })
 
     def summary(self) -> str:
         """A readable table: power (MC SE) and analytic power per n and test."""
@@ -130,7 +134,7 @@ class PowerResult:
              f"seed {self.seed}"),
             (f"model {self.model}, df {self.df_method}, alpha {self.alpha:g}; dropout {self.dropout:g}, "
              f"missing days {self.missing}; pairs Sidak-adjusted"),
-            "effects: " + ", ".join(f"{a} {v['effect_amplitude']:+g} x exp(-d/{v['effect_tau_days']:g})"
+            "effects: " + ", ".join(f"{a} {v.effect_amplitude:+g} x exp(-d/{v.effect_tau_days:g})"
                                     for a, v in self.effects.items()),
         ]
         tests = ("omnibus", *self.contrasts)
@@ -146,40 +150,6 @@ class PowerResult:
             lines.append(f"{n:>5}" + "".join(cells) + f"  {self.sd_within[k]:>9.2f}  {self.failed[k]:>6}")
         lines.append("power (Monte-Carlo SE) [analytic: " + self.analytic_method + "]")
         return "\n".join(lines)
-
-
-def plot_power(result: PowerResult, ax: Any = None) -> Any:
-    """Power curves: simulated power with +/- 1.96 MC SE bars per test, analytic dashed.
-
-    Parameters
-    ----------
-    result : PowerResult
-    ax : matplotlib Axes, optional
-        Drawn on a new figure (object API, no pyplot state) when None.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    if ax is None:
-        from matplotlib.figure import Figure
-
-        ax = Figure(figsize=(6.4, 4.2)).add_subplot()
-    frame = result.to_frame()
-    for i, test in enumerate(("omnibus", *result.contrasts)):
-        part = frame[frame["contrast"] == test]
-        color = f"C{i}"
-        ax.errorbar(part["n"], part["power"], yerr=1.96 * part["mc_se"], marker="o", ms=3, capsize=2,
-                    color=color, label=f"{test} (simulated)")
-        if part["analytic_power"].notna().any():
-            ax.plot(part["n"], part["analytic_power"], ls="--", color=color, label=f"{test} (analytic)")
-    ax.axhline(result.alpha, color="grey", lw=0.8, ls=":")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("patients (n)")
-    ax.set_ylabel("power")
-    ax.set_title(f"{result.protocol_id}: {result.endpoint}, {result.sims} trials per n")
-    ax.legend(fontsize="small")
-    return ax
 
 
 def load_effects(path: str | PathLike[str]) -> dict[str, dict[str, float]]:
@@ -207,9 +177,10 @@ def load_effects(path: str | PathLike[str]) -> dict[str, dict[str, float]]:
     return {str(k): dict(v) if isinstance(v, Mapping) else v for k, v in arms.items()}
 
 
-def _entries(protocol: Protocol, params: Parameters, effects: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
-    arms, _, entries = _arm_info(protocol, params)
-    out = [{k: float(e[k]) for k in _EFFECT_KEYS} for e in entries]
+def _entries(protocol: Protocol, params: Parameters, effects: Mapping[str, Any] | None) -> tuple[ArmEffect, ...]:
+    """Effect curve of every protocol arm: the simulator's, with ``effects`` overriding (checked)."""
+    arms, _, entries = protocol_arms(protocol, params)
+    out = list(entries)
     for code, over in (effects or {}).items():
         if code not in arms:
             raise ProtocolError(template="{@effects}: arm {code} is not an arm of protocol {study} (arms: {arms})",
@@ -227,18 +198,9 @@ def _entries(protocol: Protocol, params: Parameters, effects: Mapping[str, Any] 
             if key == "effect_tau_days" and value <= 0:
                 raise ProtocolError(template="{@effects}: arm {code}: effect_tau_days={value} must be > 0",
                                     params={"code": repr(code), "value": repr(value)})
-            out[arms.index(code)][key] = float(value)
+            i = arms.index(code)
+            out[i] = dataclasses.replace(out[i], **{key: float(value)})
     return tuple(out)
-
-
-def _entropy(seed: int | np.random.Generator | None) -> int:
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**63 - 1))
-    if seed is None:
-        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ModelError(template="{@seed=} must be a non-negative integer, a numpy Generator or None", params={"seed": seed})
-    return int(seed)
 
 
 def _check(n: Sequence[int], sims: int, dropout: float, model: str, chunk_size: int, missing: str,
@@ -270,7 +232,7 @@ def _pairs(arms: Sequence[str]) -> tuple[str, ...]:
 def _analytic_pair(n_eff: int, diff: float, sd_within: float, alpha: float, periods: int, k: int) -> float:
     if not (math.isfinite(diff) and math.isfinite(sd_within) and sd_within > 0) or n_eff < 3:
         return math.nan
-    mult = "sidak" if k > 1 else None
+    mult: Literal["sidak"] | None = "sidak" if k > 1 else None
     if diff == 0.0:
         return 1.0 - (1.0 - alpha) ** (1.0 / k)
     return crossover_power(n_eff, diff=diff, sd_within=sd_within, alpha=alpha, periods=periods, method="exact",
@@ -298,7 +260,7 @@ def simulate_power(
     *,
     n: Sequence[int],
     sims: int,
-    seed: int | np.random.Generator | None,
+    seed: SeedLike,
     effects: Mapping[str, Mapping[str, float]] | None = None,
     dropout: float = 0.0,
     model: Literal["standard", "paper"] = "standard",
@@ -388,15 +350,13 @@ def simulate_power(
     ns = _check(n, sims, dropout, model, chunk_size, missing, 3)
     params = load_parameters(parameters)
     entries = _entries(proto, params, effects)
-    from ketapain.operations import protocol_sequences
-
     sequences = protocol_sequences(proto)
     arms = tuple(proto.arm_codes)
     ep = proto.primary_endpoint
-    entropy = _entropy(seed)
+    entropy = resolve_seed(seed, generator_bits=63, error=ModelError).value
     pairs = _pairs(arms)
     spec = Spec(
-        protocol=proto, params={k: params[k] for k in ("diary", "pre_infusion", "missing")}, entries=entries,
+        protocol=proto, parameters=params, entries=entries,
         arms=arms, sequences=sequences, block_size=int(proto.randomisation.block_size), entropy=entropy,
         sims=int(sims), dropout=float(dropout), missing=missing, model=model,
         df_method=proto.analysis.df_method, alpha=float(proto.analysis.alpha), value=ep.value,
@@ -417,6 +377,16 @@ def local_cluster(workers: int) -> Any:
     worker than in the client (measured: 2,000 trials in 1.01 s against 0.72 s). The HTTP
     port of the scheduler (health, metrics; the dashboard when bokeh is installed) is a free
     one (":0"), where the default 8787 warns when another cluster runs.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes (one thread each).
+
+    Returns
+    -------
+    dask.distributed.LocalCluster
+        Use as a context manager and pass ``Client(cluster)`` to :func:`simulate_power`.
     """
     import dask
     from dask.distributed import LocalCluster
@@ -451,7 +421,7 @@ def _run(spec: Spec, tasks: list[tuple[int, tuple[int, ...]]], client: Any,
 
 
 def _collect(spec: Spec, ns: tuple[int, ...], summaries: list[BlockSummary],
-             effects_of: dict[str, dict[str, Any]]) -> PowerResult:
+             effects_of: dict[str, ArmEffect]) -> PowerResult:
     by_n: dict[int, list[BlockSummary]] = {}
     for s in sorted(summaries, key=lambda s: (s.n, s.block)):  # fixed order: sums never depend on the split
         by_n.setdefault(s.n, []).append(s)
@@ -490,6 +460,6 @@ def _collect(spec: Spec, ns: tuple[int, ...], summaries: list[BlockSummary],
     return PowerResult(
         protocol_id=spec.protocol.study.id, endpoint=spec.protocol.primary_endpoint.name, n=ns, sims=spec.sims,
         seed=spec.entropy, alpha=spec.alpha, model=spec.model, df_method=spec.df_method, dropout=spec.dropout,
-        missing=spec.missing, effects={a: {k_: float(v[k_]) for k_ in _EFFECT_KEYS} for a, v in effects_of.items()},
+        missing=spec.missing, effects=effects_of,
         contrasts=spec.pairs, estimates=tuple(estimates), sd_within=tuple(sdw), icc=tuple(iccs),
         failed=tuple(failed), singular=tuple(singular), analytic_method=method)

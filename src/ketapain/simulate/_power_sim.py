@@ -13,29 +13,31 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from ketapain._seeds import spawn_generators
 from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
-from ketapain.simulate._core import _diary
-from ketapain.stats._batch_array import fit_crossover_arrays
+from ketapain.simulate._diary import simulate_diary
+from ketapain.simulate._params import ArmEffect, Parameters
+from ketapain.stats import auc_arrays, fit_crossover_arrays
 
-__all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "auc_array", "block_trials", "run_blocks"]
+__all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "block_trials", "run_blocks"]
 
 #: Trials per seed block (unit of randomness and of one batched fit).
 TRIALS_PER_BLOCK = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
     """Everything a worker needs to simulate and analyse blocks (picklable)."""
 
     protocol: Protocol
-    params: dict[str, Any]                # simulator parameters (diary, pre_infusion, missing)
-    entries: tuple[dict[str, Any], ...]   # per protocol arm: effect_amplitude, effect_tau_days
+    parameters: Parameters                # simulator parameters (the diary kernel reads diary, pre_infusion, missing)
+    entries: tuple[ArmEffect, ...]        # effect curve of each protocol arm
     arms: tuple[str, ...]                 # protocol arm codes (index = treatment code)
     sequences: tuple[tuple[str, ...], ...]  # the design's sequences (arm codes per period)
     block_size: int                       # randomisation block (a multiple of len(sequences))
@@ -43,17 +45,17 @@ class Spec:
     sims: int
     dropout: float
     missing: str
-    model: str
-    df_method: str
+    model: Literal["standard", "paper"]
+    df_method: Literal["kenward-roger", "satterthwaite", "containment", "normal"]
     alpha: float
     value: str                            # diary item of the primary endpoint
     window: int
-    impute: str
-    time_axis: str
+    impute: Literal["none", "locf", "linear"]
+    time_axis: Literal["infusion", "first_diary_day"]
     pairs: tuple[str, ...]                # contrast labels, as the batched engine names them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BlockSummary:
     """Sums over the trials of one block (merged in block order by the caller)."""
 
@@ -86,56 +88,18 @@ def _allocate(spec: Spec, rng: np.random.Generator, T: int, n: int) -> tuple[np.
     return seq, table[seq]
 
 
-def auc_array(values: np.ndarray, anchor: np.ndarray | None, *, window: int, time_axis: str, impute: str) -> np.ndarray:
-    """Trapezoidal AUC of the last axis (diary days 1..D), as :func:`ketapain.stats.diary_auc`.
-
-    ``values`` (..., D) with NaN for a missing day; ``anchor`` (...) the pre-infusion score
-    (infusion axis only). Infusion axis: points ``y_0 = anchor, y_1..y_W`` and
-    ``AUC = y_0/2 + y_1 + ... + y_{W-1} + y_W/2``; first-diary-day axis: points ``y_1..y_W``.
-    ``impute``: ``"none"`` (NaN if a point is missing), ``"locf"`` (the last observed point,
-    the anchor included, fills later missing points; none before the first) or ``"linear"``
-    (interpolation between observed points; none outside them).
-
-    Examples
-    --------
-    The example of ``diary_auc``: anchor 5, days 6, 4, missing; LOCF gives 14.5 at day 3.
-
-    >>> float(auc_array(np.array([6.0, 4.0, np.nan]), np.array(5.0), window=3, time_axis="infusion", impute="locf"))
-    14.5
-    """
-    v = np.asarray(values, dtype=float)[..., :window]
-    if time_axis == "infusion":
-        v = np.concatenate([np.asarray(anchor, dtype=float)[..., None], v], axis=-1)
-    m = v.shape[-1]
-    obs = ~np.isnan(v)
-    pos = np.arange(m)
-    if impute != "none":
-        last = np.maximum.accumulate(np.where(obs, pos, -1), axis=-1)
-        prev = np.take_along_axis(v, np.maximum(last, 0), axis=-1)
-        if impute == "locf":
-            v = np.where(last >= 0, prev, np.nan)
-        else:  # linear: between the previous and the next observed point
-            nxt = np.flip(np.minimum.accumulate(np.flip(np.where(obs, pos, m), axis=-1), axis=-1), axis=-1)
-            after = np.take_along_axis(v, np.minimum(nxt, m - 1), axis=-1)
-            ok = (last >= 0) & (nxt < m)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                frac = np.where(nxt > last, (pos - last) / (nxt - last), 0.0)
-            v = np.where(obs, v, np.where(ok, prev + (after - prev) * frac, np.nan))
-    weights = np.ones(m)
-    weights[0] = weights[-1] = 0.5
-    return v @ weights
-
-
 def _simulate_block(spec: Spec, n: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AUC (T, n, P), sequence index (T, n) and arm index (T, n, P) of one block."""
-    ss = np.random.SeedSequence(spec.entropy, spawn_key=(n, block))
-    r_alloc, r_diary, r_drop = (np.random.default_rng(s) for s in ss.spawn(3))
+    r_alloc, r_diary, r_drop = spawn_generators(np.random.SeedSequence(spec.entropy, spawn_key=(n, block)), 3)
     T = TRIALS_PER_BLOCK  # always a whole block, so a trial never depends on ``sims``
     P = len(spec.sequences[0])
     seq, arm = _allocate(spec, r_alloc, T, n)
     N = T * n
-    diary, _, pre, _ = _diary(spec.protocol, spec.params, list(spec.entries), arm.reshape(N, P), r_diary, N, spec.missing)
-    auc = auc_array(diary[spec.value], pre, window=spec.window, time_axis=spec.time_axis, impute=spec.impute)
+    diary = simulate_diary(spec.protocol, parameters=spec.parameters, arms=spec.entries, treatment=arm.reshape(N, P),
+                           rng=r_diary, missing=spec.missing)
+    anchor = diary.pre_infusion if spec.time_axis == "infusion" else None
+    auc = auc_arrays(diary.items[spec.value], anchor, windows=[spec.window], time_axis=spec.time_axis,
+                     impute=spec.impute)[..., 0]
     if spec.dropout > 0:
         leaves = r_drop.random(N) < spec.dropout
         last = 1 + np.floor(r_drop.random(N) * (P - 1)).astype(int)  # last completed period 1..P-1

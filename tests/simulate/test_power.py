@@ -1,4 +1,4 @@
-"""Simulation-based power (``ketapain.design._power``) and ``ketapain power``.
+"""Simulation-based power (``ketapain.simulate.simulate_power``) and ``ketapain power``.
 
 References used here: the AUC definition of :func:`ketapain.stats.diary_auc` (compared on
 the same simulated diaries); the analytic power of :func:`ketapain.design.crossover_power`
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -23,74 +22,36 @@ from typer.testing import CliRunner
 
 from ketapain.cli import app as cli_app
 from ketapain.cli._power import parse_n
-from ketapain.design._power import PowerResult, load_effects, plot_power, simulate_power
-from ketapain.design._power_sim import (
+from ketapain.design import protocol_sequences
+from ketapain.errors import ModelError, ProtocolError
+from ketapain.protocol import load_protocol
+from ketapain.report import plot_power
+from ketapain.simulate import (
+    PowerResult,
+    arm_effects,
+    load_effects,
+    load_parameters,
+    simulate_power,
+)
+from ketapain.simulate._power_sim import (
     TRIALS_PER_BLOCK,
     Spec,
     _allocate,
     _simulate_block,
-    auc_array,
 )
-from ketapain.errors import ImputationWarning, ModelError, ProtocolError
-from ketapain.protocol import load_protocol
-from ketapain.simulate._core import _arm_info, _diary
-from ketapain.simulate._params import load_parameters
-from ketapain.stats import diary_auc
 
 NULL_AB = {"L": {"effect_amplitude": 0.0}}
 # a constant 1-point reduction in every diary day: AUC difference ~ -28 pain-score-days
 ONE_POINT_AB = {"L": {"effect_amplitude": -1.0, "effect_tau_days": 1000.0}}
 
 
-# --- the AUC on arrays equals diary_auc -------------------------------------------------------
-
-@pytest.mark.parametrize("impute", ["none", "locf", "linear"])
-@pytest.mark.parametrize("time_axis", ["infusion", "first_diary_day"])
-def test_auc_array_equals_diary_auc(impute: str, time_axis: str) -> None:
-    proto = load_protocol("ketapain")
-    params = load_parameters()
-    _, _, entries = _arm_info(proto, params)
-    N, P, D = 40, 3, 35
-    rng = np.random.default_rng(7)
-    treat = np.tile(np.arange(P), (N, 1))
-    diary, _, pre, _ = _diary(proto, params, entries, treat, rng, N, "mar")
-    y = diary["avg_pain"].copy()
-    y[rng.random(y.shape) < 0.15] = np.nan  # many more gaps than the simulator makes
-    y[0, 0, :4] = np.nan                    # leading gap (LOCF from the anchor only)
-    y[1, 1, :] = np.nan                     # a whole empty period
-    long = pd.DataFrame({"patient_id": np.repeat(np.arange(N), P * D), "period": np.tile(np.repeat(np.arange(1, P + 1), D), N),
-                         "day": np.tile(np.arange(1, D + 1), N * P), "avg_pain": y.ravel()})
-    anchor = pd.DataFrame({"patient_id": np.repeat(np.arange(N), P), "period": np.tile(np.arange(1, P + 1), N),
-                           "pre_infusion_pain": pre.ravel()})
-    for window in (7, 35):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ImputationWarning)
-            ref = diary_auc(long, windows=(window,), time_axis=time_axis, impute=impute,
-                            anchor=anchor if time_axis == "infusion" else None)
-        got = auc_array(y, pre if time_axis == "infusion" else None, window=window, time_axis=time_axis, impute=impute)
-        assert_allclose(got.ravel(), ref["auc"].to_numpy(), rtol=1e-13, atol=0, equal_nan=True)
-
-
-def test_auc_array_hand_example() -> None:
-    # by hand, infusion axis: anchor 4; days 2, NaN, 6 -> linear fills 4: 4/2 + 2 + 4 + 6/2 = 11
-    v = np.array([2.0, np.nan, 6.0])
-    assert auc_array(v, np.array(4.0), window=3, time_axis="infusion", impute="linear") == 11.0
-    # LOCF fills 2: 2 + 2 + 2 + 3 = 9; none: NaN
-    assert auc_array(v, np.array(4.0), window=3, time_axis="infusion", impute="locf") == 9.0
-    assert np.isnan(auc_array(v, np.array(4.0), window=3, time_axis="infusion", impute="none"))
-
-
 # --- allocation and dropout --------------------------------------------------------------------
 
 def _spec(protocol: str = "ketapain", *, dropout: float = 0.0, sims: int = TRIALS_PER_BLOCK) -> Spec:
-    from ketapain.operations import protocol_sequences
-
     proto = load_protocol(protocol)
     params = load_parameters()
-    _, _, entries = _arm_info(proto, params)
     ep = proto.primary_endpoint
-    return Spec(protocol=proto, params={k: params[k] for k in ("diary", "pre_infusion", "missing")},
-                entries=tuple({k: float(e[k]) for k in ("effect_amplitude", "effect_tau_days")} for e in entries),
+    return Spec(protocol=proto, parameters=params, entries=tuple(arm_effects(proto, params).values()),
                 arms=proto.arm_codes, sequences=protocol_sequences(proto), block_size=proto.randomisation.block_size,
                 entropy=11, sims=sims, dropout=dropout, missing="none", model="standard", df_method="kenward-roger",
                 alpha=0.05, value=ep.value, window=ep.window_day, impute=ep.impute, time_axis=proto.auc.time_axis,
