@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
 
@@ -323,3 +323,141 @@ def test_base_install_runs_the_demo_without_the_web_stack(tmp_path: Path) -> Non
                            text=True, timeout=120)
     assert (serve.returncode, serve.stderr) == (1, CAPTURE_LINE.format("serve"))
     assert not list(work.glob("*.sqlite*"))
+
+
+# --- the import graph of a package: no cycle between its modules, no private name across packages --
+
+
+STRUCTURED = ("capture", "interop", "protocol")
+"""Packages whose modules form no import cycle and that share no private name with another
+package (issue 15; the other packages join as their cycles are broken)."""
+
+
+def _module_of(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_of(p): p for p in SRC.rglob("*.py")}
+
+
+def _ketapain_imports(path: Path, here: str | None = None) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, module, imported names) of every import of ketapain code in ``path``, the module
+    ``here`` (default: its name under src/; relative imports resolved; inside functions and
+    ``if TYPE_CHECKING:`` too)."""
+    here = here or _module_of(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "ketapain":
+                    yield node.lineno, alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] == "ketapain":
+                yield node.lineno, module, [alias.name for alias in node.names]
+
+
+def _edges(module: str) -> set[str]:
+    """The modules ``module`` imports (``from pkg import submodule`` is an edge to the submodule)."""
+    out = set()
+    for _, target, names in _ketapain_imports(MODULES[module]):
+        subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES]
+        out |= set(subs) if len(subs) == len(names) and names else {target, *subs}
+    return out & set(MODULES)
+
+
+def _cycles(modules: set[str], edges: Callable[[str], set[str]] = _edges) -> list[list[str]]:
+    """The import cycles among ``modules`` (strongly connected components of more than one
+    module, or a module importing itself), each sorted."""
+    graph = {m: edges(m) & modules for m in modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(m: str) -> None:  # Tarjan's algorithm
+        index[m] = low[m] = len(index)
+        stack.append(m)
+        for n in graph[m]:
+            if n not in index:
+                visit(n)
+                low[m] = min(low[m], low[n])
+            elif n in stack:
+                low[m] = min(low[m], index[n])
+        if low[m] == index[m]:
+            component = []
+            while True:
+                n = stack.pop()
+                component.append(n)
+                if n == m:
+                    break
+            if len(component) > 1 or m in graph[m]:
+                found.append(sorted(component))
+
+    for m in sorted(modules):
+        if m not in index:
+            visit(m)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("package", STRUCTURED)
+def test_no_import_cycle_between_the_modules_of_a_package(package: str) -> None:
+    prefix = f"ketapain.{package}"
+    assert _cycles({m for m in MODULES if m == prefix or m.startswith(prefix + ".")}) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    """The check itself can fail: the protocol modules with the edge _messages -> _models that
+    issue 15 removed put back."""
+    modules = {m for m in MODULES if m.startswith("ketapain.protocol")}
+
+    def with_cycle(module: str) -> set[str]:
+        return _edges(module) | ({"ketapain.protocol._models"} if module == "ketapain.protocol._messages" else set())
+
+    assert _cycles(modules) == []
+    assert _cycles(modules, with_cycle) == [["ketapain.protocol._messages", "ketapain.protocol._models"]]
+
+
+def _package_of(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def _private_crossings(module: str, path: Path | None = None) -> list[str]:
+    """Imports in ``module`` (the file ``path``, default its file under src/) that reach into
+    another package's private module or name (``ketapain._json``-like modules at the top are
+    shared by every package)."""
+    problems = []
+    for line, target, names in _ketapain_imports(path or MODULES[module], module):
+        if _package_of(target) == _package_of(module) or target.count(".") < 1:
+            continue
+        inner = target.split(".")[2:]
+        private = [p for p in inner if p.startswith("_")] + [n for n in names if n.startswith("_")]
+        if private:
+            problems.append(f"{module}:{line}: from {target} import {', '.join(names)}: private {', '.join(private)}")
+    return problems
+
+
+@pytest.mark.parametrize("package", STRUCTURED)
+def test_no_private_name_across_packages(package: str) -> None:
+    """Neither the package reaches into another's private modules or names, nor another into it."""
+    prefix = f"ketapain.{package}"
+    own = [m for m in MODULES if _package_of(m) == prefix]
+    others = [m for m in MODULES if _package_of(m) != prefix]
+    problems = [p for m in own for p in _private_crossings(m)]
+    problems += [p for m in others for p in _private_crossings(m) if f" from {prefix}." in p or f" from {prefix} " in p]
+    assert problems == []
+
+
+def test_the_private_name_check_finds_a_crossing(tmp_path: Path) -> None:
+    """The check itself can fail: the import interop had of ``ketapain.instruments._fhir``, and a
+    private name of another package, are both found; shared top-level modules are not."""
+    mod = tmp_path / "_mod.py"
+    mod.write_text("from ketapain.instruments._fhir import CANONICAL_BASE\nfrom ketapain.data import _schema_thing\n"
+                   "from ketapain._json import json_safe\nfrom ._sdtm import check_trial\n")
+    problems = _private_crossings("ketapain.interop._mod", mod)
+    assert [p.split(": private ")[1] for p in problems] == ["_fhir", "_schema_thing"]
