@@ -48,6 +48,38 @@ renders the same error with its flags (``--overwrite``, ``--sd-within``) through
 >>> str(ModelError(template="{@seed=}: must be >= 0", params={"seed": -1}))
 'seed=-1: must be >= 0'
 
+Structured fields
+-----------------
+Every :class:`KetapainError` may also carry, as keyword-only arguments kept as attributes (None
+when not given), where the problem is and what was expected, so that a front end can point at
+it without reading the message (the capture app's 422 ``loc``):
+
+``source``
+    where the values came from: a file or table name (``"diary.csv"``, ``"allocation"``) or
+    the parameter or request field holding them (``"answers"``);
+``row``
+    the row or record of ``source``, numbered as the message numbers it (for a table: its
+    spreadsheet row, see below);
+``column``
+    the column, field, item or option at fault (``"avg_pain"``, an item key ``"4"``);
+``value``
+    the value received (as given, not JSON-safe: pass it through :func:`ketapain._json.json_safe`
+    before serialising it; never set for secrets);
+``allowed``
+    what is allowed: a text (``"0..10"``) or a tuple of the allowed values.
+
+The message is still the whole story (``str(error)`` is unchanged by the fields), and the
+fields survive pickling (e.g. from a worker process):
+
+>>> import pickle
+>>> err = DataError("diary.csv row 17: avg_pain=11 is outside 0..10", source="diary.csv", row=17,
+...                 column="avg_pain", value=11, allowed="0..10")
+>>> back = pickle.loads(pickle.dumps(err))
+>>> str(back), back.source, back.row, back.column, back.value, back.allowed
+('diary.csv row 17: avg_pain=11 is outside 0..10', 'diary.csv', 17, 'avg_pain', 11, '0..10')
+>>> DataError("no fields").column is None
+True
+
 Row numbers in messages are always spreadsheet rows: the header is row 1, so the table row at
 0-based position ``i`` (``frame.iloc[i]``) is row ``i + FIRST_DATA_ROW`` — for a CSV file and an
 in-memory DataFrame alike, so a message means the same line whichever way the data came in.
@@ -102,17 +134,31 @@ class KetapainError(Exception):
     """Base class of every exception raised by ketapain.
 
     ``KetapainError(message)`` or ``KetapainError(template=..., params=...)`` (see the module
-    docstring); ``template`` and ``params`` are kept for :meth:`render`.
+    docstring); ``template`` and ``params`` are kept for :meth:`render`. The keyword-only
+    ``source``, ``row``, ``column``, ``value`` and ``allowed`` say where the problem is and
+    what is allowed (module docstring, "Structured fields"); each defaults to None.
     """
 
-    def __init__(self, *args: object, template: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, *args: object, template: str | None = None, params: Mapping[str, Any] | None = None,
+                 source: str | None = None, row: int | None = None, column: str | None = None,
+                 value: Any = None, allowed: Any = None) -> None:
         self.template = template
         self.params = dict(params or {})
+        self.source = source
+        self.row = row
+        self.column = column
+        self.value = value
+        self.allowed = allowed
         if template is not None:
             if args:
                 raise TypeError("give a message or a template, not both")
             args = (self.render(_python_namer),)
         super().__init__(*args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt without calling __init__, so subclasses with required keywords
+        # (RateLimited's retry_after_s) pickle too; the attributes come back as they were
+        return _restore, (type(self), self.args, dict(self.__dict__))
 
     def render(self, namer: ParameterNamer) -> str:
         """The message with every parameter named by ``namer(name, value_text)``; the plain
@@ -138,6 +184,14 @@ class KetapainError(Exception):
             return namer(name, literal)
 
         return _FIELD.sub(one, self.template)
+
+
+def _restore(cls: type[KetapainError], args: tuple[object, ...], state: dict[str, Any]) -> KetapainError:
+    """Unpickle a :class:`KetapainError`: its arguments and attributes, as pickled."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def _value_text(value: Any) -> str:

@@ -305,3 +305,32 @@ def test_dates_near_the_ends_of_the_calendar_are_422_not_500(clients):
 def test_page_with_a_nul_in_the_patient_id_is_404_not_500(clients):
     # the casebook page takes the id from the URL (no API parameter type): on PostgreSQL the lookup was a 500
     assert clients["nurse"].client.get("/patients/P%00").status_code == 404
+
+
+def test_422_loc_comes_from_the_errors_structured_fields(clients):
+    """A service error's 422 names the field at fault from the error's fields (source, column),
+    never by reading its message: the whole message is ``msg``, the field is ``loc``."""
+    nurse = clients["nurse"]
+    pid = _patient(clients)
+    form = {"patient_id": pid, "visit": "inclusion", "instrument": "dn4"}
+    entry = {"period": 1, "day": 2, "avg_pain": 4}
+    cases = [
+        ("/visits", {"patient_id": pid, "visit": "week_99", "visit_date": str(TODAY)}, ["body", "visit"],
+         "visit='week_99' is not a visit of the protocol"),
+        ("/questionnaires", {**form, "answers": {"1": 7}}, ["body", "answers", "1"], "dn4: item 1 = 7"),
+        ("/questionnaires", {**form, "answers": {"99": 1}}, ["body", "answers", "99"], "dn4: unknown item '99'"),
+        ("/questionnaires", {**form, "instrument": "nope", "answers": {}}, ["body", "instrument"], "unknown instrument 'nope'"),
+        (f"/patients/{pid}/diary", {**entry, "day": 36}, ["body", "day"], "day=36 is outside 1..35"),
+        (f"/patients/{pid}/diary", {**entry, "period": 4}, ["body", "period"], "period=4 is outside 1..3"),
+        ("/screenings", {"answers": {**ELIGIBLE, "age": "old"}}, ["body", "answers", "age"], "criterion inc_age (age): 'old'"),
+        ("/screenings", {"answers": ELIGIBLE, "dn4_items": {**DN4, "11": 1}}, ["body", "dn4_items", "11"],
+         "dn4: unknown item '11'"),
+        ("/screenings", {"answers": {**ELIGIBLE, "dn4_total": 2}, "dn4_items": DN4}, ["body", "answers", "dn4_total"],
+         "dn4_total=2 disagrees with the dn4 items, which score 5"),
+    ]
+    for path, body, loc, message in cases:
+        r = nurse.post(path, body)
+        assert r.status_code == 422, (path, body, r.text)
+        (detail,) = r.json()["detail"]
+        assert (detail["loc"], detail["type"]) == (loc, "value_error"), (path, body, r.text)
+        assert message in detail["msg"], (path, body, r.text)

@@ -4,7 +4,8 @@ Nothing is built at import time. :func:`create_app` opens the engine, applies th
 migrations, creates the first admin (``settings.admin_user``/``admin_password``, else a
 one-time password printed once to stderr), loads the randomisation list, and with
 ``demo=True`` imports a simulated trial. Service errors map to HTTP: DataError/
-InstrumentError 422 (``detail`` = list of ``{loc, msg}``), AuthenticationFailed 401,
+InstrumentError 422 (``detail`` = list of ``{loc, msg}``, ``loc`` from the error's structured
+fields: :func:`body_loc`), AuthenticationFailed 401,
 PermissionDenied 403, NotFound 404, Conflict/StudyLocked 409, RateLimited 429.
 """
 
@@ -38,9 +39,23 @@ from ketapain.errors import (
 )
 from ketapain.protocol import load_protocol
 
-__all__ = ["create_app", "first_start_message", "prepare_database"]
+__all__ = ["body_loc", "create_app", "first_start_message", "prepare_database"]
 
 _STATUS = [(AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409)]
+
+
+def body_loc(exc: KetapainError) -> list[str | int]:
+    """The 422 ``loc`` of a service error, from its structured fields (never its message):
+    ``["body", source, column]`` with those given, e.g. ``["body", "answers", "4"]`` for item 4
+    of a questionnaire's ``answers``, ``["body", "visit"]``, or ``["body"]`` when neither is known.
+
+    >>> from ketapain.errors import DataError
+    >>> body_loc(DataError("visit='v9' is not a visit", column="visit"))
+    ['body', 'visit']
+    >>> body_loc(DataError("item 4 = 5 is out of range", source="answers", column="4")), body_loc(DataError("no"))
+    (['body', 'answers', '4'], ['body'])
+    """
+    return ["body", *(str(part) for part in (exc.source, exc.column) if part is not None)]
 
 
 def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, demo_patients: int = 12,
@@ -123,9 +138,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
             if isinstance(exc, cls):
                 headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
                 return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
-        msg = str(exc)
-        field = msg.split("=", 1)[0].split(":", 1)[0].strip() if ("=" in msg or ":" in msg) else "body"
-        return JSONResponse({"detail": [{"loc": ["body", field], "msg": msg, "type": "value_error"}]}, status_code=422)
+        return JSONResponse({"detail": [{"loc": body_loc(exc), "msg": str(exc), "type": "value_error"}]}, status_code=422)
 
     from ketapain.capture.web import (
         mount_web,  # pages, /static and HTML error pages (after the API handlers)

@@ -55,7 +55,7 @@ def sqlite_path(database_url: str) -> Path | None:
         url = make_url(database_url)
     except ArgumentError:
         raise DataError(f"database URL {database_url!r} is not a SQLAlchemy URL "
-                        "(sqlite:///file.sqlite or postgresql+psycopg://user@host/db)") from None
+                        "(sqlite:///file.sqlite or postgresql+psycopg://user@host/db)", column="database_url") from None
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
@@ -109,13 +109,14 @@ def stored_secret_key(database_url: str, *, config_dir: Path | None = None) -> S
         key = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot keep the secret key there ({getattr(exc, 'strerror', None) or exc}); "
-                        "set KETAPAIN_SECRET_KEY instead") from None
+                        "set KETAPAIN_SECRET_KEY instead", source=str(path)) from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise DataError(f"{path}: the secret key file may be read by others (mode {stat.filemode(mode)}); "
-                        f"make it private with: chmod 600 {path}")
+                        f"make it private with: chmod 600 {path}", source=str(path))
     if key.lower() in REFUSED_SECRETS or len(key) < _MIN_KEY_LENGTH:
         raise DataError(f"{path}: holds a weak secret key (fewer than {_MIN_KEY_LENGTH} characters); "
-                        "delete the file to have a new one made (everyone is logged out) or set KETAPAIN_SECRET_KEY")
+                        "delete the file to have a new one made (everyone is logged out) or set KETAPAIN_SECRET_KEY",
+                        source=str(path))
     return StoredKey(key, path, created)
 
 
@@ -175,12 +176,15 @@ class Settings:
         if key.strip().lower() in REFUSED_SECRETS or len(key) < _MIN_KEY_LENGTH:
             raise DataError(
                 "secret_key: a default or short secret key is refused; set KETAPAIN_SECRET_KEY to 32 or more "
-                'random characters (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")'
+                'random characters (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")',
+                column="secret_key",  # never the value
             )
         if not self.database_url:
-            raise DataError("database_url: give a SQLAlchemy URL (sqlite:///file.sqlite or postgresql+psycopg://...)")
+            raise DataError("database_url: give a SQLAlchemy URL (sqlite:///file.sqlite or postgresql+psycopg://...)",
+                            column="database_url")
         if self.list_kind not in ("test", "production"):
-            raise DataError(f"list_kind={self.list_kind!r}: allowed 'test', 'production'")
+            raise DataError(f"list_kind={self.list_kind!r}: allowed 'test', 'production'",
+                            column="list_kind", value=self.list_kind, allowed=("test", "production"))
 
     def __repr__(self) -> str:  # never print the secret
         return f"Settings(database_url={self.database_url!r}, protocol={self.protocol!r})"

@@ -65,7 +65,7 @@ def open_existing(url: str) -> Engine:
     if url.startswith("sqlite") and (path is None or not path.is_file()):
         where = "an in-memory database" if path is None else str(path)
         raise DataError(f"{where}: no capture database there (`ketapain serve` creates one on its first start; "
-                        "give another with --db URL or KETAPAIN_DATABASE_URL)")
+                        "give another with --db URL or KETAPAIN_DATABASE_URL)", source=where)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -73,10 +73,10 @@ def open_existing(url: str) -> Engine:
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise DataError(f"{shown}: cannot open the database ({reason})") from None
+        raise DataError(f"{shown}: cannot open the database ({reason})", source=shown) from None
     if "audit_log" not in tables:
         engine.dispose()
-        raise DataError(f"{shown}: not a ketapain capture database (it has no audit_log table)")
+        raise DataError(f"{shown}: not a ketapain capture database (it has no audit_log table)", source=shown)
     return engine
 
 

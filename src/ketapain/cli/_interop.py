@@ -2,7 +2,8 @@
 
 Thin wrappers over :mod:`ketapain.interop` (docs/interop-cdisc.md, docs/interop-stata.md,
 docs/interop-odm-redcap-fhir.md). Exports read a TrialData folder and its protocol (the one its
-``meta`` names, or ``--protocol``); imports write a TrialData folder.
+``meta`` names, or ``--protocol``); imports write a TrialData folder. Both need the ``[interop]``
+extra; without it they say so in one line and exit 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from ketapain._extras import missing_extra
 from ketapain.cli._common import (
     DataProtocolOption,
     ProtocolOption,
@@ -45,6 +47,13 @@ class ImportFormat(str, Enum):
     fhir = "fhir"
 
 
+def _require_exporters(command: str) -> None:
+    """Exit 1 with one line naming the extra to install when the interop extra is missing."""
+    advice = missing_extra("interop", user=command)
+    if advice is not None:
+        raise fail(advice)
+
+
 def _write_bytes(path: Path, payload: bytes, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise DataError(template="{path} exists; give {@overwrite=True} to replace it", params={"path": path})
@@ -68,6 +77,7 @@ def export_command(
     Example:
       ketapain export trial/ --format redcap-dictionary --out redcap/
     """
+    _require_exporters("ketapain export")
     from ketapain import interop
     from ketapain.data import TrialData
 
@@ -112,6 +122,7 @@ def import_command(
     Example:
       ketapain import redcap/records.csv --format redcap --mapping redcap/mapping.json --out from-redcap/
     """
+    _require_exporters("ketapain import")
     from ketapain import interop
     from ketapain.protocol import load_protocol
 

@@ -4,7 +4,8 @@
 key on the first start and keeps it beside the SQLite database (mode 0600), reusing it after;
 an explicit key that is short or a default is still refused. Production settings (the key from
 the environment, PostgreSQL, TLS at a reverse proxy) are in docs/capture.md. Commands that read
-a database (``audit verify``) refuse a missing one and never create it.
+a database (``audit verify``) refuse a missing one and never create it. Both need the
+``[capture]`` extra (the web stack); without it they say so in one line and exit 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from ketapain._extras import missing_extra
 from ketapain.cli._common import Command, SeedOption, fail, seed_or_fresh
 from ketapain.errors import KetapainError
 
@@ -25,6 +27,13 @@ audit_app = typer.Typer(help="The capture database's audit trail.", no_args_is_h
 DbOption = Annotated[str | None, typer.Option(
     "--db", metavar="URL", show_default=False,
     help="Database URL (default: KETAPAIN_DATABASE_URL, else ./ketapain-capture.sqlite).")]
+
+
+def _require_web_stack(command: str) -> None:
+    """Exit 1 with one line naming the extra to install when the web stack is missing."""
+    advice = missing_extra("capture", user=command)
+    if advice is not None:
+        raise fail(advice)
 
 
 def serve_command(
@@ -47,6 +56,7 @@ def serve_command(
     Example:
       ketapain serve --demo
     """
+    _require_web_stack("ketapain serve")
     import uvicorn
 
     from ketapain.capture.app import create_app, first_start_message
@@ -87,6 +97,7 @@ def verify_audit_command(db: DbOption = None) -> None:
     Example:
       ketapain audit verify --db sqlite:///ketapain-capture.sqlite
     """
+    _require_web_stack("ketapain audit verify")
     from ketapain.capture.audit import verify_audit
     from ketapain.capture.config import database_url_from_env
     from ketapain.capture.db import make_sessionmaker, open_existing

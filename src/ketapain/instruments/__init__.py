@@ -7,15 +7,22 @@ No licensed item wording is stored: items carry neutral labels (docs/instruments
 from __future__ import annotations
 
 from ketapain.instruments._fhir import (
+    CANONICAL_BASE,
     read_wording,
     responses_from_fhir,
     to_fhir_questionnaire,
     to_fhir_questionnaire_response,
 )
-from ketapain.instruments._registry import get_instrument, instruments, score, score_frame
+from ketapain.instruments._registry import (
+    get_instrument,
+    instruments,
+    score,
+    score_frame,
+)
 from ketapain.instruments._spec import Instrument, Item, Option, Score
 
 __all__ = [
+    "CANONICAL_BASE",
     "Instrument",
     "Item",
     "Option",

@@ -83,7 +83,8 @@ def get_instrument(name: str | Instrument) -> Instrument:
     reg = _load()
     key = str(name).lower()
     if key not in reg:
-        raise InstrumentError(f"unknown instrument {name!r}; known: {', '.join(sorted(reg))}")
+        raise InstrumentError(f"unknown instrument {name!r}; known: {', '.join(sorted(reg))}",
+                              column="instrument", value=name, allowed=tuple(sorted(reg)))
     return reg[key]
 
 
@@ -263,7 +264,7 @@ def score(
     answers: dict[str, Any] = {}
     for k, v in responses.items():
         if str(k) in answers:
-            raise InstrumentError(f"{inst.name}: item {k} is given twice (as {k!r} and {str(k)!r})")
+            raise InstrumentError(f"{inst.name}: item {k} is given twice (as {k!r} and {str(k)!r})", column=str(k))
         answers[str(k)] = v
     frame = pd.DataFrame([answers], index=pd.Index(["responses"]), dtype=object)
     numeric = inst.numeric_items(frame, where="responses")

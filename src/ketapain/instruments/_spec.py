@@ -251,7 +251,8 @@ class Instrument:
             return self._index[key]
         except KeyError:
             raise InstrumentError(
-                f"{self.name}: unknown item {key!r}; items are {', '.join(self.item_keys)}"
+                f"{self.name}: unknown item {key!r}; items are {', '.join(self.item_keys)}",
+                column=key, allowed=self.item_keys,
             ) from None
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, str]:
@@ -441,12 +442,15 @@ def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) ->
     """Vectorised check of one item's answers; returns floats with NaN for missing."""
 
     def fail(pos: int, why: str) -> InstrumentError:
-        place = "" if where == "responses" else f" {where} {col.index[pos]}"
+        label = col.index[pos]
+        place = "" if where == "responses" else f" {where} {label}"
         value = col.iloc[pos]
         if isinstance(value, np.generic):  # 11, not np.int64(11)
             value = value.item()
+        row = int(label) if where == "row" and isinstance(label, int | np.integer) else None
         return InstrumentError(
-            f"{instrument}{place}: item {item.key} = {value!r} {why}; allowed: {item.allowed()}"
+            f"{instrument}{place}: item {item.key} = {value!r} {why}; allowed: {item.allowed()}",
+            row=row, column=item.key, value=value, allowed=item.allowed(),
         )
 
     if item.kind == "clock":

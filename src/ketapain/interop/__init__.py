@@ -3,32 +3,33 @@
 Exports take a :class:`~ketapain.data.TrialData` and its :class:`~ketapain.protocol.Protocol`;
 imports give back a TrialData. docs/interop-cdisc.md and docs/interop-stata.md describe the
 CDISC and Stata mappings.
+
+Needs the ``[interop]`` extra (pyreadstat for SAS XPORT, fhir.resources for FHIR validation):
+without it, importing this package raises an ``ImportError`` that says
+``pip install 'ketapain[interop]'``.
 """
 
 from __future__ import annotations
 
-# --- part A: CDISC SDTM and ADaM, Stata (modules _sdtm*, _adam*, _xpt, _stata) ---
-from ._adam import AdamPackage, read_adam, to_adam, write_adam
-from ._sdtm import SdtmPackage, to_sdtm, write_sdtm
-from ._stata import write_stata
+from ketapain._extras import require_extra
 
-_PART_A = [
-    "AdamPackage",
-    "SdtmPackage",
-    "read_adam",
-    "to_adam",
-    "to_sdtm",
-    "write_adam",
-    "write_sdtm",
-    "write_stata",
-]
-# --- end of part A ---
+require_extra("interop")  # before pyreadstat or fhir.resources is needed
 
-# --- part B: ODM, REDCap, FHIR (modules _odm*, _redcap*, _fhir*) ---
-from ._fhir_study import fhir_patients, from_fhir_bundle, research_study, research_subjects, to_fhir_bundle, validate_fhir
-from ._odm import ODM_NAMESPACE, from_odm, to_odm
-from ._odm_values import canonical_order
-from ._redcap import (
+# CDISC SDTM and ADaM, Stata (modules _sdtm*, _adam*, _xpt, _stata)
+from ._adam import AdamPackage, read_adam, to_adam, write_adam  # noqa: E402
+
+# ODM, REDCap, FHIR (modules _odm*, _redcap*, _fhir*)
+from ._fhir_study import (  # noqa: E402
+    fhir_patients,
+    from_fhir_bundle,
+    research_study,
+    research_subjects,
+    to_fhir_bundle,
+    validate_fhir,
+)
+from ._odm import ODM_NAMESPACE, from_odm, to_odm  # noqa: E402
+from ._odm_values import canonical_order  # noqa: E402
+from ._redcap import (  # noqa: E402
     DICTIONARY_COLUMNS,
     REDCAP_ID_COLUMNS,
     redcap_dictionary,
@@ -37,28 +38,35 @@ from ._redcap import (
     to_redcap_records,
     write_redcap_project,
 )
-from ._redcap_read import read_redcap
+from ._redcap_read import read_redcap  # noqa: E402
+from ._sdtm import SdtmPackage, to_sdtm, write_sdtm  # noqa: E402
+from ._stata import write_stata  # noqa: E402
 
-_PART_B = [
+__all__ = [
+    "AdamPackage",
     "DICTIONARY_COLUMNS",
     "ODM_NAMESPACE",
     "REDCAP_ID_COLUMNS",
+    "SdtmPackage",
     "canonical_order",
     "fhir_patients",
     "from_fhir_bundle",
     "from_odm",
+    "read_adam",
     "read_redcap",
     "redcap_dictionary",
     "redcap_instrument_events",
     "redcap_mapping",
     "research_study",
     "research_subjects",
+    "to_adam",
     "to_fhir_bundle",
     "to_odm",
     "to_redcap_records",
+    "to_sdtm",
     "validate_fhir",
+    "write_adam",
     "write_redcap_project",
+    "write_sdtm",
+    "write_stata",
 ]
-# --- end of part B ---
-
-__all__ = sorted(_PART_A + _PART_B)

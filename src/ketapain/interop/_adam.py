@@ -22,7 +22,7 @@ from ketapain.errors import DataError, ImputationWarning
 from ketapain.protocol import Protocol
 from ketapain.stats import diary_auc
 
-from ._sdtm import _check
+from ._sdtm import check_trial
 from ._sdtm_qs import qs_codes, scored
 from ._sdtm_terms import sas_code
 from ._xpt import (
@@ -148,7 +148,7 @@ def to_adam(data: TrialData, protocol: Protocol, *, results: AnalysisResults | N
     the period, TRTA the arm received; CARRYOV the arm received in the previous period
     (blank in period 1). Dates (TRTSDT, APxxSDT, ...) are SAS dates (days since 1960-01-01).
     """
-    _check(data, protocol)
+    check_trial(data, protocol)
     if results is not None and not isinstance(results, AnalysisResults):
         raise DataError(f"results must be an AnalysisResults, got {type(results).__name__}")
     sid = (study_id if study_id is not None else protocol.study.id).upper()

@@ -35,12 +35,12 @@ import pandas as pd
 from ketapain.data import SCHEMAS, TrialData
 from ketapain.errors import DataError, InstrumentError
 from ketapain.instruments import (
+    CANONICAL_BASE,
     get_instrument,
     responses_from_fhir,
     to_fhir_questionnaire,
     to_fhir_questionnaire_response,
 )
-from ketapain.instruments._fhir import CANONICAL_BASE
 from ketapain.interop._odm_values import canonical_order
 from ketapain.protocol import Protocol
 

@@ -38,6 +38,7 @@ import datetime as dt
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ import pandas as pd
 
 from ketapain.data import SCHEMAS, TABLE_NAMES, TrialData
 from ketapain.errors import DataError
-from ketapain.instruments import instruments
+from ketapain.instruments import Instrument, instruments
 from ketapain.interop._odm_values import (
     canonical_order,
     column_kinds,
@@ -142,15 +143,7 @@ def to_odm(data: TrialData, protocol: Protocol) -> bytes:
     visits = visit_rank(tables["questionnaires"]["visit"].unique().tolist(), [v.name for v in protocol.visits])
     periods = sorted(set(range(1, protocol.design.periods + 1)) | set(tables["allocation"]["period"].tolist())
                      | set(tables["diary"]["period"].tolist()))
-    q = tables["questionnaires"]
-    visit_instruments: dict[str, list[str]] = {v: [] for v in visits}
-    for v in protocol.visits:
-        visit_instruments[v.name] = list(v.questionnaires)
-    for v, inst in q[["visit", "instrument"]].drop_duplicates().itertuples(index=False):
-        if inst not in visit_instruments[v]:
-            visit_instruments[v].append(inst)
-    all_instruments = list(dict.fromkeys(i for lst in visit_instruments.values() for i in lst))
-
+    visit_instruments = _visit_instruments(protocol, tables["questionnaires"], visits)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     root = ET.Element(f"{_NS}ODM", {"ODMVersion": "1.3.2", "FileType": "Snapshot",
                                     "FileOID": f"ketapain.{_oid_part(protocol.study.id)}", "CreationDateTime": now})
@@ -162,6 +155,34 @@ def to_odm(data: TrialData, protocol: Protocol) -> bytes:
     mdv = _el(study, f"{_NS}MetaDataVersion", OID="MDV.1", Name=f"{protocol.study.id} data model",
               Description=json.dumps({"ketapain_meta": dict(data.meta)}, sort_keys=True))
     # ODM children must come in schema order: Protocol, StudyEventDef, FormDef, ItemGroupDef, ItemDef, CodeList
+    _event_defs(mdv, visits, periods, visit_instruments)
+    defs = _Defs()
+    item_oids = {table: _table_form(mdv, defs, table, tables[table]) for table in _FORMS}
+    all_instruments = list(dict.fromkeys(i for lst in visit_instruments.values() for i in lst))
+    registry = instruments()
+    qs_items = {name: _instrument_form(mdv, defs, name, registry.get(name), tables["questionnaires"])
+                for name in all_instruments}
+    defs.write(mdv)
+    _clinical(root, tables, protocol, visits, periods, item_oids, qs_items)
+    ET.register_namespace("", ODM_NAMESPACE)  # ODM as the default namespace (no ns0: prefixes)
+    ET.indent(root, space=" ")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _visit_instruments(protocol: Protocol, q: pd.DataFrame, visits: Mapping[str, int]) -> dict[str, list[str]]:
+    """Visit -> the instruments given there: the protocol's, then any other found in the data."""
+    visit_instruments: dict[str, list[str]] = {v: [] for v in visits}
+    for v in protocol.visits:
+        visit_instruments[v.name] = list(v.questionnaires)
+    for v, inst in q[["visit", "instrument"]].drop_duplicates().itertuples(index=False):
+        if inst not in visit_instruments[v]:
+            visit_instruments[v].append(inst)
+    return visit_instruments
+
+
+def _event_defs(mdv: ET.Element, visits: Mapping[str, int], periods: list[int],
+                visit_instruments: Mapping[str, list[str]]) -> None:
+    """``Protocol`` (the event order) and one ``StudyEventDef`` per event, with its forms."""
     events: list[tuple[str, str, str, list[str]]] = [("SE.SCREENING", "Screening and inclusion", "screening", ["F.SCREENING", "F.DM"])]
     events += [(f"SE.V.{_oid_part(v)}", f"Visit {v}", f"visit:{v}", [f"F.QS.{_oid_part(i)}" for i in visit_instruments[v]]) for v in visits]
     events += [(f"SE.P{k}", f"Period {k}", f"period:{k}", ["F.ALLOCATION", "F.DIARY"]) for k in periods]
@@ -176,85 +197,94 @@ def to_odm(data: TrialData, protocol: Protocol) -> bytes:
             _el(se, f"{_NS}FormRef", FormOID=f, OrderNumber=n, Mandatory="No")
         _alias(se, alias)
 
-    item_defs: list[ET.Element] = []
-    codelists: dict[str, tuple[str, str, list[str | float]]] = {}
-    group_defs: list[ET.Element] = []
-    item_oids: dict[str, dict[str, str]] = {}
-    for table, (form_oid, group_oid, prefix, _place, repeating) in _FORMS.items():
-        fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=_NAMES[table], Repeating="No")
-        _el(fd, f"{_NS}ItemGroupRef", ItemGroupOID=group_oid, Mandatory="Yes")
-        _alias(fd, f"table:{table}")
-        ig = ET.Element(f"{_NS}ItemGroupDef", {"OID": group_oid, "Name": _NAMES[table], "Repeating": "Yes" if repeating else "No"})
-        group_defs.append(ig)
-        item_oids[table] = {}
-        schema_cols = {c.name: c for c in SCHEMAS[table].columns}
-        for n, (col, kind, nullable) in enumerate(column_kinds(tables[table], table), start=1):
-            if col in _IMPLIED[table]:
-                continue
-            oid = f"IT.{prefix}.{_oid_part(col)}"
-            item_oids[table][col] = oid
-            _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No" if nullable else "Yes")
-            idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": col, "DataType": _DATATYPE[kind]})
-            c = schema_cols.get(col)
-            if c is not None:
-                _text_el(idef, f"{_NS}Description", c.description)
-                for comp, bound in (("GE", c.min), ("LE", c.max)):
-                    if bound is not None:
-                        rc = _el(idef, f"{_NS}RangeCheck", Comparator=comp, SoftHard="Hard")
-                        _el(rc, f"{_NS}CheckValue").text = _fmt(bound)
-                if c.allowed:
-                    cl_oid = f"CL.{_oid_part(col).upper()}"
-                    codelists[cl_oid] = (col, "text", list(c.allowed))
-                    _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
-            _alias(idef, f"{table}.{col}")
-            item_defs.append(idef)
 
-    registry = instruments()
-    qs_items: dict[str, dict[str, str]] = {}
-    for inst_name in all_instruments:
-        form_oid = f"F.QS.{_oid_part(inst_name)}"
-        group_oid = f"IG.QS.{_oid_part(inst_name)}"
-        known = registry.get(inst_name)
-        fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=known.title if known else inst_name, Repeating="No")
-        _el(fd, f"{_NS}ItemGroupRef", ItemGroupOID=group_oid, Mandatory="Yes")
-        _alias(fd, f"instrument:{inst_name}")
-        ig = ET.Element(f"{_NS}ItemGroupDef", {"OID": group_oid, "Name": inst_name, "Repeating": "No"})
-        group_defs.append(ig)
-        keys = list(known.item_keys) if known else []
-        keys += [k for k in q.loc[q["instrument"] == inst_name, "item"].unique().tolist() if k not in keys]
-        qs_items[inst_name] = {}
-        for n, key in enumerate(keys, start=1):
-            oid = f"IT.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
-            qs_items[inst_name][key] = oid
-            _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No")
-            idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": f"{inst_name} item {key}", "DataType": "float"})
-            item = known.item(key) if known and key in known.item_keys else None
-            if item is not None:
-                _text_el(idef, f"{_NS}Description", item.label + (" (minutes after midnight)" if item.kind == "clock" else ""))
-                lo, hi = (0.0, 1439.0) if item.kind == "clock" else (item.minimum, item.maximum)
-                if item.values is None:
-                    for comp, bound in (("GE", lo), ("LE", hi)):
-                        if bound is not None:
-                            rc = _el(idef, f"{_NS}RangeCheck", Comparator=comp, SoftHard="Hard")
-                            _el(rc, f"{_NS}CheckValue").text = _fmt(bound)
-                else:
-                    cl_oid = f"CL.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
-                    codelists[cl_oid] = (f"{inst_name} item {key} options", "float", list(item.values))
-                    _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
-            _alias(idef, f"questionnaires:{inst_name}:{key}")
-            item_defs.append(idef)
-    mdv.extend(group_defs)
-    mdv.extend(item_defs)
-    for cl_oid, (name, dtype, values) in codelists.items():
-        cl = _el(mdv, f"{_NS}CodeList", OID=cl_oid, Name=name, DataType=dtype)
-        for v in values:
-            cli = _el(cl, f"{_NS}CodeListItem", CodedValue=_fmt(v) if dtype == "float" else v)
-            _text_el(cli, f"{_NS}Decode", _fmt(v) if dtype == "float" else str(v))
+@dataclass
+class _Defs:
+    """The item groups, items and code lists gathered while the forms are written (ODM puts
+    them after every ``FormDef``, in this order)."""
 
-    _clinical(root, tables, protocol, visits, periods, item_oids, qs_items)
-    ET.register_namespace("", ODM_NAMESPACE)  # ODM as the default namespace (no ns0: prefixes)
-    ET.indent(root, space=" ")
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    groups: list[ET.Element] = field(default_factory=list)
+    items: list[ET.Element] = field(default_factory=list)
+    codelists: dict[str, tuple[str, str, list[str | float]]] = field(default_factory=dict)
+
+    def write(self, mdv: ET.Element) -> None:
+        mdv.extend(self.groups)
+        mdv.extend(self.items)
+        for cl_oid, (name, dtype, values) in self.codelists.items():
+            cl = _el(mdv, f"{_NS}CodeList", OID=cl_oid, Name=name, DataType=dtype)
+            for v in values:
+                cli = _el(cl, f"{_NS}CodeListItem", CodedValue=_fmt(v) if dtype == "float" else v)
+                _text_el(cli, f"{_NS}Decode", _fmt(v) if dtype == "float" else str(v))
+
+
+def _range_checks(idef: ET.Element, lo: float | None, hi: float | None) -> None:
+    for comp, bound in (("GE", lo), ("LE", hi)):
+        if bound is not None:
+            rc = _el(idef, f"{_NS}RangeCheck", Comparator=comp, SoftHard="Hard")
+            _el(rc, f"{_NS}CheckValue").text = _fmt(bound)
+
+
+def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame) -> dict[str, str]:
+    """The ``FormDef`` of one TrialData table, its item group and items; column -> item OID."""
+    form_oid, group_oid, prefix, _place, repeating = _FORMS[table]
+    fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=_NAMES[table], Repeating="No")
+    _el(fd, f"{_NS}ItemGroupRef", ItemGroupOID=group_oid, Mandatory="Yes")
+    _alias(fd, f"table:{table}")
+    ig = ET.Element(f"{_NS}ItemGroupDef", {"OID": group_oid, "Name": _NAMES[table], "Repeating": "Yes" if repeating else "No"})
+    defs.groups.append(ig)
+    oids: dict[str, str] = {}
+    schema_cols = {c.name: c for c in SCHEMAS[table].columns}
+    for n, (col, kind, nullable) in enumerate(column_kinds(frame, table), start=1):
+        if col in _IMPLIED[table]:
+            continue
+        oid = f"IT.{prefix}.{_oid_part(col)}"
+        oids[col] = oid
+        _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No" if nullable else "Yes")
+        idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": col, "DataType": _DATATYPE[kind]})
+        c = schema_cols.get(col)
+        if c is not None:
+            _text_el(idef, f"{_NS}Description", c.description)
+            _range_checks(idef, c.min, c.max)
+            if c.allowed:
+                cl_oid = f"CL.{_oid_part(col).upper()}"
+                defs.codelists[cl_oid] = (col, "text", list(c.allowed))
+                _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
+        _alias(idef, f"{table}.{col}")
+        defs.items.append(idef)
+    return oids
+
+
+def _instrument_form(mdv: ET.Element, defs: _Defs, inst_name: str, known: Instrument | None,
+                     q: pd.DataFrame) -> dict[str, str]:
+    """The ``FormDef`` of one questionnaire (its items, then any other item found in the
+    data), its item group and items; item key -> item OID."""
+    form_oid = f"F.QS.{_oid_part(inst_name)}"
+    group_oid = f"IG.QS.{_oid_part(inst_name)}"
+    fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=known.title if known else inst_name, Repeating="No")
+    _el(fd, f"{_NS}ItemGroupRef", ItemGroupOID=group_oid, Mandatory="Yes")
+    _alias(fd, f"instrument:{inst_name}")
+    ig = ET.Element(f"{_NS}ItemGroupDef", {"OID": group_oid, "Name": inst_name, "Repeating": "No"})
+    defs.groups.append(ig)
+    keys = list(known.item_keys) if known else []
+    keys += [k for k in q.loc[q["instrument"] == inst_name, "item"].unique().tolist() if k not in keys]
+    oids: dict[str, str] = {}
+    for n, key in enumerate(keys, start=1):
+        oid = f"IT.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
+        oids[key] = oid
+        _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No")
+        idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": f"{inst_name} item {key}", "DataType": "float"})
+        item = known.item(key) if known and key in known.item_keys else None
+        if item is not None:
+            _text_el(idef, f"{_NS}Description", item.label + (" (minutes after midnight)" if item.kind == "clock" else ""))
+            if item.values is None:
+                _range_checks(idef, *((0.0, 1439.0) if item.kind == "clock" else (item.minimum, item.maximum)))
+            else:
+                cl_oid = f"CL.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
+                defs.codelists[cl_oid] = (f"{inst_name} item {key} options", "float", list(item.values))
+                _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
+        _alias(idef, f"questionnaires:{inst_name}:{key}")
+        defs.items.append(idef)
+    return oids
 
 
 def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Protocol, visits: Mapping[str, int],
@@ -382,6 +412,14 @@ def from_odm(xml: bytes | str | PathLike[str]) -> TrialData:
         or data that do not form a valid TrialData (the validation message, prefixed with the
         source).
     """
+    root, source = _parse(xml)
+    meta, events, forms, items, mandatory = _read_metadata(root, source)
+    records = _read_clinical(root, source, events, forms, items)
+    return _build(records, items, mandatory, meta, source)
+
+
+def _parse(xml: bytes | str | PathLike[str]) -> tuple[ET.Element, str]:
+    """The ``ODM`` root element of a 1.3.x document, and how messages name the document."""
     source = "ODM document"
     if isinstance(xml, bytes | bytearray):
         raw = bytes(xml)
@@ -401,6 +439,16 @@ def from_odm(xml: bytes | str | PathLike[str]) -> TrialData:
     version = root.attrib.get("ODMVersion", "")
     if not version.startswith("1.3"):
         raise DataError(f"{source}: ODM/@ODMVersion is {version!r}; this reader reads ODM 1.3.x (1.3.2)")
+    return root, source
+
+
+_Items = dict[str, tuple[str, str, str]]
+"""Item OID -> (table or ``questionnaires:<instrument>``, column or item key, kind)."""
+
+
+def _read_metadata(root: ET.Element, source: str) -> tuple[dict[str, str], dict[str, str], dict[str, str], _Items,
+                                                           dict[str, bool]]:
+    """``(meta, event OID -> alias, form OID -> alias, items, item OID -> mandatory)``."""
     study = root.find(f"{_NS}Study")
     if study is None:
         raise DataError(f"{source}: ODM: element Study is missing")
@@ -414,44 +462,47 @@ def from_odm(xml: bytes | str | PathLike[str]) -> TrialData:
             meta = dict(json.loads(mdv.attrib["Description"])["ketapain_meta"])
         except (ValueError, KeyError, TypeError):
             raise DataError(f"{source}: {mdv_path}/@Description is not the ketapain meta JSON written by to_odm") from None
-
-    events: dict[str, str] = {}
-    for se in mdv.findall(f"{_NS}StudyEventDef"):
-        where = f"{mdv_path}/{_Path.step(se)}"
-        alias = _aliases(se)
-        if alias is None:
-            raise DataError(f"{source}: {where}: no Alias with Context='ketapain' (which visit or period is it?)")
-        events[_need(se, "OID", where)] = alias
-    forms: dict[str, str] = {}
-    for fd in mdv.findall(f"{_NS}FormDef"):
-        where = f"{mdv_path}/{_Path.step(fd)}"
-        alias = _aliases(fd)
-        if alias is None:
-            raise DataError(f"{source}: {where}: no Alias with Context='ketapain' (which table or instrument is it?)")
-        forms[_need(fd, "OID", where)] = alias
+    aliases: dict[str, dict[str, str]] = {}
+    for tag, what in (("StudyEventDef", "which visit or period is it?"), ("FormDef", "which table or instrument is it?")):
+        aliases[tag] = {}
+        for el in mdv.findall(f"{_NS}{tag}"):
+            where = f"{mdv_path}/{_Path.step(el)}"
+            alias = _aliases(el)
+            if alias is None:
+                raise DataError(f"{source}: {where}: no Alias with Context='ketapain' ({what})")
+            aliases[tag][_need(el, "OID", where)] = alias
     mandatory: dict[str, bool] = {}
     for ig in mdv.findall(f"{_NS}ItemGroupDef"):
         for ref in ig.findall(f"{_NS}ItemRef"):
             mandatory[ref.attrib.get("ItemOID", "")] = ref.attrib.get("Mandatory") == "Yes"
-    items: dict[str, tuple[str, str, str]] = {}  # OID -> (table or 'questionnaires:inst', column or item, kind)
+    items = {}
     for idef in mdv.findall(f"{_NS}ItemDef"):
-        where = f"{mdv_path}/{_Path.step(idef)}"
-        oid = _need(idef, "OID", where)
-        dtype = _need(idef, "DataType", where)
-        if dtype not in _KIND:
-            raise DataError(f"{source}: {where}: DataType {dtype!r} is not one of {', '.join(_KIND)}")
-        alias = _aliases(idef)
-        if alias is None:
-            raise DataError(f"{source}: {where}: no Alias with Context='ketapain' naming its column")
-        if alias.startswith("questionnaires:"):
-            _, inst, item = alias.split(":", 2)
-            items[oid] = (f"questionnaires:{inst}", item, _KIND[dtype])
-        else:
-            table, _, col = alias.partition(".")
-            if table not in TABLE_NAMES or not col:
-                raise DataError(f"{source}: {where}: alias {alias!r} does not name a table column (table.column)")
-            items[oid] = (table, col, _KIND[dtype])
+        oid, item = _item_def(idef, f"{mdv_path}/{_Path.step(idef)}", source)
+        items[oid] = item
+    return meta, aliases["StudyEventDef"], aliases["FormDef"], items, mandatory
 
+
+def _item_def(idef: ET.Element, where: str, source: str) -> tuple[str, tuple[str, str, str]]:
+    """One ``ItemDef``: its OID and what it holds (table, column, kind)."""
+    oid = _need(idef, "OID", where)
+    dtype = _need(idef, "DataType", where)
+    if dtype not in _KIND:
+        raise DataError(f"{source}: {where}: DataType {dtype!r} is not one of {', '.join(_KIND)}")
+    alias = _aliases(idef)
+    if alias is None:
+        raise DataError(f"{source}: {where}: no Alias with Context='ketapain' naming its column")
+    if alias.startswith("questionnaires:"):
+        _, inst, item = alias.split(":", 2)
+        return oid, (f"questionnaires:{inst}", item, _KIND[dtype])
+    table, _, col = alias.partition(".")
+    if table not in TABLE_NAMES or not col:
+        raise DataError(f"{source}: {where}: alias {alias!r} does not name a table column (table.column)")
+    return oid, (table, col, _KIND[dtype])
+
+
+def _read_clinical(root: ET.Element, source: str, events: Mapping[str, str], forms: Mapping[str, str],
+                   items: _Items) -> dict[str, list[dict[str, str | None]]]:
+    """Table -> its rows as text (None = missing), from ``ClinicalData``."""
     records: dict[str, list[dict[str, str | None]]] = {t: [] for t in TABLE_NAMES}
     clinical = root.find(f"{_NS}ClinicalData")
     for sd in clinical.findall(f"{_NS}SubjectData") if clinical is not None else []:
@@ -463,31 +514,36 @@ def from_odm(xml: bytes | str | PathLike[str]) -> TrialData:
             if ev_oid not in events:
                 raise DataError(f"{source}: {e_where}: StudyEventOID {ev_oid!r} is not defined in the metadata "
                                 f"(defined: {', '.join(events)})")
-            event = events[ev_oid]
             for fdat in sed.findall(f"{_NS}FormData"):
                 f_where = f"{e_where}/{_Path.step(fdat)}"
                 form_oid = _need(fdat, "FormOID", f_where)
                 if form_oid not in forms:
                     raise DataError(f"{source}: {f_where}: FormOID {form_oid!r} is not defined in the metadata")
-                form = forms[form_oid]
                 for igd in fdat.findall(f"{_NS}ItemGroupData"):
                     g_where = f"{f_where}/{_Path.step(igd)}"
-                    values: dict[str, str | None] = {}
-                    for idat in igd.findall(f"{_NS}ItemData"):
-                        i_where = f"{g_where}/{_Path.step(idat)}"
-                        oid = _need(idat, "ItemOID", i_where)
-                        if oid not in items:
-                            raise DataError(f"{source}: {i_where}: ItemOID {oid!r} is not defined in the metadata")
-                        if idat.attrib.get("IsNull") == "Yes":
-                            value = None
-                        elif "Value" in idat.attrib:
-                            value = idat.attrib["Value"]
-                        else:
-                            raise DataError(f"{source}: {i_where}: neither Value nor IsNull='Yes'")
-                        _check_value(value, items[oid][2], f"{source}: {i_where}")
-                        values[oid] = value
-                    _store(records, form, event, subject, values, items, f"{source}: {g_where}")
-    return _build(records, items, mandatory, meta, source)
+                    values = _item_values(igd, g_where, items, source)
+                    _store(records, forms[form_oid], events[ev_oid], subject, values, items, f"{source}: {g_where}")
+    return records
+
+
+def _item_values(igd: ET.Element, g_where: str, items: _Items, source: str) -> dict[str, str | None]:
+    """Item OID -> value (None for ``IsNull="Yes"``) of one ``ItemGroupData``, each checked
+    against its DataType."""
+    values: dict[str, str | None] = {}
+    for idat in igd.findall(f"{_NS}ItemData"):
+        i_where = f"{g_where}/{_Path.step(idat)}"
+        oid = _need(idat, "ItemOID", i_where)
+        if oid not in items:
+            raise DataError(f"{source}: {i_where}: ItemOID {oid!r} is not defined in the metadata")
+        if idat.attrib.get("IsNull") == "Yes":
+            value = None
+        elif "Value" in idat.attrib:
+            value = idat.attrib["Value"]
+        else:
+            raise DataError(f"{source}: {i_where}: neither Value nor IsNull='Yes'")
+        _check_value(value, items[oid][2], f"{source}: {i_where}")
+        values[oid] = value
+    return values
 
 
 def _check_value(value: str | None, kind: str, where: str) -> None:

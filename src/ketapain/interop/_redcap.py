@@ -360,84 +360,29 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     """
     dictionary = redcap_dictionary(protocol, data=data)
     fields = dictionary["Variable / Field Name"].tolist()
-    forms = dictionary["Form Name"].tolist()
     mapping = redcap_mapping(protocol, data=data)["fields"]
-    columns = list(REDCAP_ID_COLUMNS)
-    for i, (f, form) in enumerate(zip(fields, forms, strict=True)):
-        if f == "record_id":
-            continue
-        if f == "cm_classes":
-            columns += [f"cm_classes___{c}" for c in DRUG_CLASSES]
-        else:
-            columns.append(f)
-        if i + 1 == len(fields) or forms[i + 1] != form:
-            columns.append(f"{form}_complete")
-    pieces: list[pd.DataFrame] = []
+    columns = _record_columns(fields, dictionary["Form Name"].tolist())
     pids = set(data.patients["patient_id"])
 
     def block(frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str,
-              instance: pd.Series | None = None) -> None:
-        cols: dict[str, Any] = {"record_id": record.to_numpy(), "redcap_event_name": event.to_numpy(),
-                                "redcap_repeat_instrument": form if instance is not None else "",
-                                "redcap_repeat_instance": instance.astype(str).to_numpy() if instance is not None else ""}
-        for col, kind, _n in column_kinds(frame, table):
-            field = next((f for f, m in mapping.items() if m.get("table") == table and m.get("column") == col and "drug_class" not in m), None)
-            if field is None or field not in fields:
-                continue
-            text = pd.Series(to_text(frame[col], kind), dtype=object)
-            if kind == "bool":
-                text = text.map({"true": "1", "false": "0"})
-            cols[field] = text.where(text.notna(), "").to_numpy()
-        cols[f"{form}_complete"] = "2"
-        out = pd.DataFrame(cols, index=range(len(frame)))
-        pieces.append(out)
+              instance: pd.Series | None = None) -> pd.DataFrame:
+        return _table_block(frame, table, record, event, form, instance, fields=fields, mapping=mapping)
 
-    scr = data.screening
-    block(scr, "screening", scr["patient_id"].where(scr["patient_id"].isin(pids), scr["screening_id"]),
-          pd.Series(["screening" + ARM] * len(scr)), "screening")
-    pat = data.patients
-    block(pat, "patients", pat["patient_id"], pd.Series(["screening" + ARM] * len(pat)), "demographics")
-    al = data.allocation
-    block(al, "allocation", al["patient_id"], "period_" + al["period"].astype(str) + ARM, "allocation")
-    di = data.diary
-    block(di, "diary", di["patient_id"], "period_" + di["period"].astype(str) + ARM, "daily_diary",
-          di.groupby(["patient_id", "period"]).cumcount() + 1)
-    ae = data.adverse_events
-    block(ae, "adverse_events", ae["patient_id"], pd.Series(["adverse_events" + ARM] * len(ae)), "adverse_events",
-          ae.groupby("patient_id").cumcount() + 1)
-    cm = data.concomitant
-    if len(cm):
-        cm_event = np.where(cm["period"] == 0, "screening" + ARM, "period_" + cm["period"].astype(str) + ARM)
-        wide = pd.DataFrame({"record_id": cm["patient_id"], "redcap_event_name": cm_event, "cls": cm["drug_class"],
-                             "name": cm["drug_name"].fillna("")})
-        ticks = pd.crosstab([wide["record_id"], wide["redcap_event_name"]], wide["cls"]).reindex(columns=list(DRUG_CLASSES), fill_value=0)
-        names = wide.pivot(index=["record_id", "redcap_event_name"], columns="cls", values="name").reindex(columns=list(DRUG_CLASSES))
-        out = pd.DataFrame(index=ticks.index)
-        for c in DRUG_CLASSES:
-            out[f"cm_classes___{c}"] = ticks[c].clip(upper=1).astype(str)
-            out[f"cm_name_{c}"] = names[c].astype(object).where(names[c].notna(), "")
-        out["concomitant_complete"] = "2"
-        out = out.copy().reset_index()
-        out = pd.concat([out, pd.DataFrame({"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}, index=out.index)], axis=1)
-        pieces.append(out)
-    q = data.questionnaires
-    if len(q):
-        items = {(m["instrument"], m["item"]): f for f, m in mapping.items() if m.get("table") == "questionnaires"}
-        field = [items.get(k) for k in zip(q["instrument"], q["item"], strict=True)]
-        missing = sorted({f"{i}/{k}" for (i, k), f in zip(zip(q["instrument"], q["item"], strict=True), field, strict=True) if f is None})
-        if missing:
-            raise DataError(f"REDCap export: questionnaire items without a REDCap field: {', '.join(missing[:10])}")
-        kind = [get_instrument(i).item(k).kind for i, k in zip(q["instrument"], q["item"], strict=True)]
-        value = pd.Series(to_text(q["value"], "float"), dtype=object)
-        clock = np.asarray(kind) == "clock"
-        value[clock] = _clock(q["value"][clock]).astype(object)
-        long = pd.DataFrame({"record_id": q["patient_id"], "redcap_event_name": q["visit"] + ARM, "field": field,
-                             "value": value.fillna("")})
-        wide = long.pivot(index=["record_id", "redcap_event_name"], columns="field", values="value").astype(object)
-        wide = wide.where(wide.notna(), "").copy()
-        extra = {f"q_{inst}_complete": "2" for inst in q["instrument"].unique()} | {"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}
-        wide = pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1).copy().reset_index()
-        pieces.append(wide)
+    scr, pat, al, di, ae = data.screening, data.patients, data.allocation, data.diary, data.adverse_events
+    pieces = [
+        block(scr, "screening", scr["patient_id"].where(scr["patient_id"].isin(pids), scr["screening_id"]),
+              pd.Series(["screening" + ARM] * len(scr)), "screening"),
+        block(pat, "patients", pat["patient_id"], pd.Series(["screening" + ARM] * len(pat)), "demographics"),
+        block(al, "allocation", al["patient_id"], "period_" + al["period"].astype(str) + ARM, "allocation"),
+        block(di, "diary", di["patient_id"], "period_" + di["period"].astype(str) + ARM, "daily_diary",
+              di.groupby(["patient_id", "period"]).cumcount() + 1),
+        block(ae, "adverse_events", ae["patient_id"], pd.Series(["adverse_events" + ARM] * len(ae)), "adverse_events",
+              ae.groupby("patient_id").cumcount() + 1),
+    ]
+    if len(data.concomitant):
+        pieces.append(_concomitant_block(data.concomitant))
+    if len(data.questionnaires):
+        pieces.append(_questionnaire_block(data.questionnaires, mapping))
     records = pd.concat([p.astype(object) for p in pieces], ignore_index=True).reindex(columns=columns).astype(object)
     records = records.where(records.notna(), "")
     # merge the non-repeating pieces of one record x event into one row
@@ -452,6 +397,77 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
                      _i=pd.to_numeric(out["redcap_repeat_instance"], errors="coerce").fillna(0))
     out = out.sort_values(["_r", "_e", "redcap_repeat_instrument", "_i"], kind="stable").drop(columns=["_r", "_e", "_i"])
     return out.reset_index(drop=True)[columns]
+
+
+def _record_columns(fields: list[str], forms: list[str]) -> list[str]:
+    """The export's columns: the id columns, every field in dictionary order (``cm_classes``
+    as one checkbox column per drug class), each form followed by ``<form>_complete``."""
+    columns = list(REDCAP_ID_COLUMNS)
+    for i, (f, form) in enumerate(zip(fields, forms, strict=True)):
+        if f == "record_id":
+            continue
+        if f == "cm_classes":
+            columns += [f"cm_classes___{c}" for c in DRUG_CLASSES]
+        else:
+            columns.append(f)
+        if i + 1 == len(fields) or forms[i + 1] != form:
+            columns.append(f"{form}_complete")
+    return columns
+
+
+def _table_block(frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str,
+                 instance: pd.Series | None, *, fields: list[str], mapping: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of one TrialData table as REDCap records of ``form`` (repeating when
+    ``instance`` numbers them)."""
+    cols: dict[str, Any] = {"record_id": record.to_numpy(), "redcap_event_name": event.to_numpy(),
+                            "redcap_repeat_instrument": form if instance is not None else "",
+                            "redcap_repeat_instance": instance.astype(str).to_numpy() if instance is not None else ""}
+    for col, kind, _n in column_kinds(frame, table):
+        field = next((f for f, m in mapping.items() if m.get("table") == table and m.get("column") == col and "drug_class" not in m), None)
+        if field is None or field not in fields:
+            continue
+        text = pd.Series(to_text(frame[col], kind), dtype=object)
+        if kind == "bool":
+            text = text.map({"true": "1", "false": "0"})
+        cols[field] = text.where(text.notna(), "").to_numpy()
+    cols[f"{form}_complete"] = "2"
+    return pd.DataFrame(cols, index=range(len(frame)))
+
+
+def _concomitant_block(cm: pd.DataFrame) -> pd.DataFrame:
+    """Concomitant analgesics: one record per patient x event, a checkbox and a name per class."""
+    cm_event = np.where(cm["period"] == 0, "screening" + ARM, "period_" + cm["period"].astype(str) + ARM)
+    wide = pd.DataFrame({"record_id": cm["patient_id"], "redcap_event_name": cm_event, "cls": cm["drug_class"],
+                         "name": cm["drug_name"].fillna("")})
+    ticks = pd.crosstab([wide["record_id"], wide["redcap_event_name"]], wide["cls"]).reindex(columns=list(DRUG_CLASSES), fill_value=0)
+    names = wide.pivot(index=["record_id", "redcap_event_name"], columns="cls", values="name").reindex(columns=list(DRUG_CLASSES))
+    out = pd.DataFrame(index=ticks.index)
+    for c in DRUG_CLASSES:
+        out[f"cm_classes___{c}"] = ticks[c].clip(upper=1).astype(str)
+        out[f"cm_name_{c}"] = names[c].astype(object).where(names[c].notna(), "")
+    out["concomitant_complete"] = "2"
+    out = out.copy().reset_index()
+    return pd.concat([out, pd.DataFrame({"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}, index=out.index)], axis=1)
+
+
+def _questionnaire_block(q: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.DataFrame:
+    """Questionnaire answers: one record per patient x visit, a field per item (clock items
+    ``HH:MM``)."""
+    items = {(m["instrument"], m["item"]): f for f, m in mapping.items() if m.get("table") == "questionnaires"}
+    field = [items.get(k) for k in zip(q["instrument"], q["item"], strict=True)]
+    missing = sorted({f"{i}/{k}" for (i, k), f in zip(zip(q["instrument"], q["item"], strict=True), field, strict=True) if f is None})
+    if missing:
+        raise DataError(f"REDCap export: questionnaire items without a REDCap field: {', '.join(missing[:10])}")
+    kind = [get_instrument(i).item(k).kind for i, k in zip(q["instrument"], q["item"], strict=True)]
+    value = pd.Series(to_text(q["value"], "float"), dtype=object)
+    clock = np.asarray(kind) == "clock"
+    value[clock] = _clock(q["value"][clock]).astype(object)
+    long = pd.DataFrame({"record_id": q["patient_id"], "redcap_event_name": q["visit"] + ARM, "field": field,
+                         "value": value.fillna("")})
+    wide = long.pivot(index=["record_id", "redcap_event_name"], columns="field", values="value").astype(object)
+    wide = wide.where(wide.notna(), "").copy()
+    extra = {f"q_{inst}_complete": "2" for inst in q["instrument"].unique()} | {"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}
+    return pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1).copy().reset_index()
 
 
 def write_redcap_project(protocol: Protocol, folder: str | PathLike[str], *, data: TrialData | None = None) -> list[Path]:

@@ -73,6 +73,31 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
     where = getattr(records_csv, "name", None) or (str(records_csv) if not isinstance(records_csv, io.StringIO) else "records")
     name = Path(where).name
     m = load_mapping(mapping) if mapping is not None else redcap_mapping(protocol)
+    raw = _read_export(records_csv, name)
+    problems: list[str] = []
+    rows = pd.Series(np.arange(len(raw)) + FIRST_DATA_ROW, index=raw.index)
+
+    def place(i: Any) -> str:
+        return f"{name} row {rows[i]} (record {raw.at[i, 'record_id']}, event {raw.at[i, 'redcap_event_name']})"
+
+    fields: dict[str, Mapping[str, Any]] = dict(m["fields"])
+    checkbox, events, repeat_table = _check_structure(raw, m, name, rows, place, problems)
+    values = _decode_fields(raw, m, repeat_table, place, problems)
+    if problems:
+        _fail(name, problems, max_errors)
+    tables = _assemble(raw, values, checkbox, fields, events, repeat_table, place, problems)
+    if problems:
+        _fail(name, problems, max_errors)
+    meta = {"study": protocol.study.title, "protocol_id": protocol.study.id, "source": "redcap-import"}
+    try:
+        data = TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes, max_errors=max_errors)
+    except DataError as exc:
+        raise DataError(f"{name}: the records do not form valid trial data:\n{exc}") from None
+    return canonical_order(data)
+
+
+def _read_export(records_csv: str | PathLike[str] | io.StringIO, name: str) -> pd.DataFrame:
+    """The export as stripped text cells, with every id column (blank when absent)."""
     try:
         raw = pd.read_csv(records_csv, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding="utf-8-sig") \
             if not isinstance(records_csv, io.StringIO) else pd.read_csv(records_csv, dtype=str, keep_default_na=False, na_filter=False)
@@ -86,13 +111,15 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
     for col in REDCAP_ID_COLUMNS[2:]:
         if col not in raw.columns:
             raw[col] = ""
-    problems: list[str] = []
-    rows = pd.Series(np.arange(len(raw)) + FIRST_DATA_ROW, index=raw.index)
+    return raw
 
-    def place(i: Any) -> str:
-        return f"{name} row {rows[i]} (record {raw.at[i, 'record_id']}, event {raw.at[i, 'redcap_event_name']})"
 
-    fields: dict[str, Mapping[str, Any]] = dict(m["fields"])
+def _check_structure(raw: pd.DataFrame, m: Mapping[str, Any], name: str, rows: pd.Series, place: Any,
+                     problems: list[str]) -> tuple[dict[str, tuple[str, str]], pd.Series, pd.Series]:
+    """Columns, events, record ids and repeat instruments against the mapping (problems
+    appended); returns the checkbox columns (column -> (field, code)), each row's event
+    (``screening``, ``period:2``, ``visit:<name>``...) and each row's repeating table."""
+    fields = m["fields"]
     checkbox: dict[str, tuple[str, str]] = {}
     unknown: list[str] = []
     for col in raw.columns:
@@ -120,12 +147,18 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
     bad = raw.index[(rep != "") & ~rep.isin(list(repeating))]
     for i in bad[:5]:
         problems.append(f"{place(i)}: repeat instrument {rep[i]!r} is not in the mapping (known: {', '.join(repeating)})")
-    repeat_table = rep.map(repeating)
+    return checkbox, events, rep.map(repeating)
 
-    # --- decode and check every mapped field, vectorised per column
+
+def _decode_fields(raw: pd.DataFrame, m: Mapping[str, Any], repeat_table: pd.Series, place: Any,
+                   problems: list[str]) -> dict[str, pd.Series]:
+    """Field -> its column with codes decoded; every value checked against its field and its
+    row's kind (vectorised per column; problems appended)."""
     codes = m.get("codes", {})
+    repeating = dict(m.get("repeating", {}))
+    rep = raw["redcap_repeat_instrument"]
     values: dict[str, pd.Series] = {}
-    for field, target in fields.items():
+    for field, target in m["fields"].items():
         if field not in raw.columns:
             continue
         col = raw[field].copy()
@@ -142,18 +175,7 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
         for i in raw.index[wrong][:3]:
             problems.append(f"{place(i)}: field {field} has a value in a row that is not a "
                             + (f"{table} instance" if table in repeating.values() else "non-repeating row"))
-    if problems:
-        _fail(name, problems, max_errors)
-
-    tables = _assemble(raw, values, checkbox, fields, events, repeat_table, place, problems)
-    if problems:
-        _fail(name, problems, max_errors)
-    meta = {"study": protocol.study.title, "protocol_id": protocol.study.id, "source": "redcap-import"}
-    try:
-        data = TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes, max_errors=max_errors)
-    except DataError as exc:
-        raise DataError(f"{name}: the records do not form valid trial data:\n{exc}") from None
-    return canonical_order(data)
+    return values
 
 
 def _fail(name: str, problems: list[str], max_errors: int) -> None:
@@ -213,46 +235,15 @@ def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.
 def _assemble(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapping[str, tuple[str, str]],
               fields: Mapping[str, Mapping[str, Any]], events: pd.Series, repeat_table: pd.Series, place: Any,
               problems: list[str]) -> dict[str, pd.DataFrame]:
+    """The TrialData tables from the decoded fields (problems appended: data outside their
+    kind of event)."""
     kind_of = events.fillna("").str.partition(":")[0]
     period = pd.to_numeric(events.fillna("").str.partition(":")[2].where(kind_of == "period"), errors="coerce")
     visit = events.fillna("").str.partition(":")[2].where(kind_of == "visit")
     out: dict[str, pd.DataFrame] = {}
-
-    def gather(table: str) -> tuple[pd.Index, dict[str, pd.Series]]:
-        cols = {fields[f]["column"]: values[f] for f in values if fields[f]["table"] == table and "drug_class" not in fields[f]}
-        if not cols:
-            return raw.index[:0], {}
-        frame = pd.DataFrame(cols)
-        has = (frame != "").any(axis=1)
-        if table in set(repeat_table.dropna()):
-            has = has | (repeat_table == table)
-        return raw.index[has], cols
-
-    def typed(table: str, idx: pd.Index, cols: Mapping[str, pd.Series]) -> dict[str, Any]:
-        res: dict[str, Any] = {}
-        schema = {c.name for c in SCHEMAS[table].columns}
-        for col, series in cols.items():
-            s = series[idx]
-            target = next(t for f, t in fields.items() if t["table"] == table and t.get("column") == col)
-            kind, nullable = _kind(target)
-            if col in schema:
-                if kind == "bool":
-                    s = s.str.lower().map({"1": "true", "0": "false", "true": "true", "false": "false", "yes": "true", "no": "false", "": ""})
-                res[col] = s.to_numpy(dtype=object)
-            else:
-                vals = [None if v == "" else v for v in s.tolist()]
-                if kind == "bool":
-                    vals = [None if v is None else ("true" if v.lower() in ("1", "true", "yes") else "false") for v in vals]
-                if kind == "int" and not any(v is None for v in vals):
-                    nullable = False
-                if kind == "bool" and not any(v is None for v in vals):
-                    nullable = False
-                res[col] = from_text(vals, kind, nullable).to_numpy()
-        return res
-
     for table in ("patients", "screening", "allocation", "diary", "adverse_events"):
-        idx, cols = gather(table)
-        frame = pd.DataFrame(typed(table, idx, cols), index=range(len(idx)))
+        idx, cols = _gather(raw, values, fields, repeat_table, table)
+        frame = pd.DataFrame(_typed(fields, table, idx, cols), index=range(len(idx)))
         if table in ("patients", "allocation", "diary", "adverse_events"):
             frame.insert(0, "patient_id", raw.loc[idx, "record_id"].to_numpy())
         if table in ("allocation", "diary"):
@@ -261,7 +252,59 @@ def _assemble(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapp
                 problems.append(f"{place(i)}: {table} data outside a period event")
             frame.insert(1, "period", p.to_numpy())
         out[table] = frame
-    # concomitant: checkbox ticks (+ names), period from the event (0 at screening)
+    out["concomitant"] = _concomitant(raw, values, checkbox, fields, kind_of, period, place, problems)
+    questionnaires = _questionnaires(raw, values, fields, visit, problems)
+    if questionnaires is not None:
+        out["questionnaires"] = questionnaires
+    for t in TABLE_NAMES:
+        out.setdefault(t, None)
+    return out
+
+
+def _gather(raw: pd.DataFrame, values: Mapping[str, pd.Series], fields: Mapping[str, Mapping[str, Any]],
+            repeat_table: pd.Series, table: str) -> tuple[pd.Index, dict[str, pd.Series]]:
+    """The rows holding ``table``'s data (a value, or an instance of its repeating form) and
+    its columns (column -> decoded field)."""
+    cols = {fields[f]["column"]: values[f] for f in values if fields[f]["table"] == table and "drug_class" not in fields[f]}
+    if not cols:
+        return raw.index[:0], {}
+    frame = pd.DataFrame(cols)
+    has = (frame != "").any(axis=1)
+    if table in set(repeat_table.dropna()):
+        has = has | (repeat_table == table)
+    return raw.index[has], cols
+
+
+def _typed(fields: Mapping[str, Mapping[str, Any]], table: str, idx: pd.Index,
+           cols: Mapping[str, pd.Series]) -> dict[str, Any]:
+    """The rows ``idx`` of ``table``'s columns: schema columns as text (yes/no as true/false),
+    extra columns typed from the mapping."""
+    res: dict[str, Any] = {}
+    schema = {c.name for c in SCHEMAS[table].columns}
+    for col, series in cols.items():
+        s = series[idx]
+        target = next(t for f, t in fields.items() if t["table"] == table and t.get("column") == col)
+        kind, nullable = _kind(target)
+        if col in schema:
+            if kind == "bool":
+                s = s.str.lower().map({"1": "true", "0": "false", "true": "true", "false": "false", "yes": "true", "no": "false", "": ""})
+            res[col] = s.to_numpy(dtype=object)
+        else:
+            vals = [None if v == "" else v for v in s.tolist()]
+            if kind == "bool":
+                vals = [None if v is None else ("true" if v.lower() in ("1", "true", "yes") else "false") for v in vals]
+            if kind == "int" and not any(v is None for v in vals):
+                nullable = False
+            if kind == "bool" and not any(v is None for v in vals):
+                nullable = False
+            res[col] = from_text(vals, kind, nullable).to_numpy()
+    return res
+
+
+def _concomitant(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapping[str, tuple[str, str]],
+                 fields: Mapping[str, Mapping[str, Any]], kind_of: pd.Series, period: pd.Series, place: Any,
+                 problems: list[str]) -> pd.DataFrame:
+    """Concomitant rows from the checkbox ticks (+ names); period from the event (0 at screening)."""
     cm_rows = []
     for col, (base, code) in checkbox.items():
         if fields[base]["table"] != "concomitant":
@@ -278,27 +321,30 @@ def _assemble(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapp
             name = values[name_field][i] if name_field in values else ""
             cm_rows.append({"patient_id": raw.at[i, "record_id"], "period": int(per), "drug_class": cls,
                             "status": "baseline" if per == 0 else "added", "drug_name": name or None})
-    out["concomitant"] = pd.DataFrame(cm_rows, columns=["patient_id", "period", "drug_class", "status", "drug_name"])
-    # questionnaires: one row per answered item
+    return pd.DataFrame(cm_rows, columns=["patient_id", "period", "drug_class", "status", "drug_name"])
+
+
+def _questionnaires(raw: pd.DataFrame, values: Mapping[str, pd.Series], fields: Mapping[str, Mapping[str, Any]],
+                    visit: pd.Series, problems: list[str]) -> pd.DataFrame | None:
+    """One row per answered questionnaire item (clock answers as minutes after midnight);
+    None when the export has no questionnaire field."""
     qf = [f for f in values if fields[f]["table"] == "questionnaires"]
-    if qf:
-        wide = pd.DataFrame({f: values[f] for f in qf})
-        wide["patient_id"] = raw["record_id"]
-        wide["visit"] = visit
-        long = wide.melt(id_vars=["patient_id", "visit"], var_name="field", value_name="raw")
-        long = long[long["raw"] != ""]
-        outside = long["visit"].isna()
-        for f in long.loc[outside, "field"].unique()[:5]:
-            problems.append(f"questionnaire field {f} has values outside a visit event")
-        long = long[~outside]
-        long["instrument"] = long["field"].map(lambda f: fields[f]["instrument"])
-        long["item"] = long["field"].map(lambda f: str(fields[f]["item"]))
-        clock = long["raw"].str.match(_CLOCK)
-        hm = long.loc[clock, "raw"].str.extract(_CLOCK).astype(float)
-        value = pd.to_numeric(long["raw"].where(~clock), errors="coerce")
-        value[clock] = hm[0] * 60 + hm[1]
-        long["value"] = value
-        out["questionnaires"] = long[["patient_id", "visit", "instrument", "item", "value"]].reset_index(drop=True)
-    for t in TABLE_NAMES:
-        out.setdefault(t, None)
-    return out
+    if not qf:
+        return None
+    wide = pd.DataFrame({f: values[f] for f in qf})
+    wide["patient_id"] = raw["record_id"]
+    wide["visit"] = visit
+    long = wide.melt(id_vars=["patient_id", "visit"], var_name="field", value_name="raw")
+    long = long[long["raw"] != ""]
+    outside = long["visit"].isna()
+    for f in long.loc[outside, "field"].unique()[:5]:
+        problems.append(f"questionnaire field {f} has values outside a visit event")
+    long = long[~outside]
+    long["instrument"] = long["field"].map(lambda f: fields[f]["instrument"])
+    long["item"] = long["field"].map(lambda f: str(fields[f]["item"]))
+    clock = long["raw"].str.match(_CLOCK)
+    hm = long.loc[clock, "raw"].str.extract(_CLOCK).astype(float)
+    value = pd.to_numeric(long["raw"].where(~clock), errors="coerce")
+    value[clock] = hm[0] * 60 + hm[1]
+    long["value"] = value
+    return long[["patient_id", "visit", "instrument", "item", "value"]].reset_index(drop=True)

@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ketapain.analysis import visit_periods
 from ketapain.data import FIRST_DATA_ROW, TrialData
 from ketapain.errors import DataError
 from ketapain.operations import protocol_sequences, sequence_label
 from ketapain.protocol import Protocol
 
+from ._sdtm_context import SdtmContext, iso_dates, seq_numbers, study_day, visit_label
 from ._sdtm_qs import qs_domain
 from ._sdtm_terms import AEREL_MAP, DRUG_CLASS_LABELS, SEVERITY_MAP, epoch_label
 from ._xpt import DatasetPackage, Var, build_dataset, make_package, write_package
 
-__all__ = ["SdtmPackage", "study_day", "to_sdtm", "write_sdtm"]
+__all__ = ["SdtmPackage", "check_trial", "study_day", "to_sdtm", "write_sdtm"]
 
 @dataclass(frozen=True, slots=True)
 class SdtmPackage(DatasetPackage):
@@ -56,30 +56,9 @@ class SdtmPackage(DatasetPackage):
     """
 
 
-def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
-    """SDTM study day: ``date - reference + 1`` on or after the reference date, else
-    ``date - reference`` (there is no day 0). Missing when either date is missing.
-
-    >>> d = pd.Series(pd.to_datetime(["2016-01-01", "2016-01-05", "2015-12-31"]))
-    >>> study_day(d, pd.Series([d[0]] * 3)).tolist()
-    [1.0, 5.0, -1.0]
-    """
-    diff = (pd.to_datetime(dates) - pd.to_datetime(reference)).dt.days.astype("float64")
-    return diff.where(diff < 0, diff + 1)
-
-
-def _iso(dates: pd.Series) -> pd.Series:
-    """ISO 8601 dates (``YYYY-MM-DD``), blank when missing."""
-    d = pd.to_datetime(pd.Series(dates))
-    return d.dt.strftime("%Y-%m-%d").where(d.notna(), "")
-
-
-def _seq(frame: pd.DataFrame, usubjid: str = "USUBJID") -> np.ndarray:
-    """--SEQ: 1, 2, ... within each subject in the frame's order."""
-    return frame.groupby(usubjid, sort=False).cumcount().to_numpy() + 1
-
-
-def _check(data: TrialData, protocol: Protocol) -> None:
+def check_trial(data: TrialData, protocol: Protocol) -> None:
+    """Refuse data that SDTM (and ADaM) cannot map: not a TrialData/Protocol, a treatment,
+    sequence or period not in the protocol, an allocation row without its infusion date."""
     if not isinstance(data, TrialData):
         raise DataError(f"data must be a TrialData, got {type(data).__name__}")
     if not isinstance(protocol, Protocol):
@@ -144,11 +123,11 @@ def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None)
     a patient without weight is missing. The pain diary is in QS with QSCAT ``PAIN DIARY``
     (docs/interop-cdisc.md explains why).
     """
-    _check(data, protocol)
+    check_trial(data, protocol)
     sid = (study_id if study_id is not None else protocol.study.id).upper()
     if not sid:
         raise DataError("study_id must not be empty")
-    ctx = _Context(data, protocol, sid)
+    ctx = _Domains(data, protocol, sid)
     parts = [ctx.dm(), ctx.ex(), ctx.ae(), ctx.cm(), qs_domain(ctx), ctx.se(), ctx.ta(), ctx.te(), ctx.tv()]
     return make_package(SdtmPackage, sid, parts)
 
@@ -177,24 +156,8 @@ _USUBJID = Var("USUBJID", "Unique Subject Identifier", "Char", "Identifier")
 _EPOCH = Var("EPOCH", "Epoch", "Char", "Timing", "EPOCH")
 
 
-class _Context:
-    """The trial, its protocol and what every domain needs (dates, epochs, arms)."""
-
-    def __init__(self, data: TrialData, protocol: Protocol, study_id: str) -> None:
-        self.data = data
-        self.protocol = protocol
-        self.study_id = study_id
-        self.patients = data.patients
-        self.alloc = data.allocation.sort_values(["patient_id", "period"], kind="stable").reset_index(drop=True)
-        self.usubjid = lambda ids: (study_id + "-" + pd.Series(ids, dtype="str")).to_numpy(dtype=object)
-        first = self.alloc.groupby("patient_id")["infusion_date"].min()
-        self.rfstdtc = first  # patient_id -> first infusion date
-        self.arm_names = {a.code: a.name for a in protocol.arms}
-        self.period_days = protocol.design.period_days
-        self.washout = protocol.design.washout_days or 0
-
-    def ref_date(self, ids: pd.Series) -> pd.Series:
-        return pd.Series(ids).map(self.rfstdtc)
+class _Domains(SdtmContext):
+    """The domains other than QS, one method each, over the trial's context."""
 
     # ------------------------------------------------------------------ DM
     def dm(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
@@ -225,20 +188,14 @@ class _Context:
         end = ids.map(last) + pd.Timedelta(days=self.period_days)
         cols = {
             "STUDYID": self.study_id, "DOMAIN": "DM", "USUBJID": self.usubjid(ids), "SUBJID": ids,
-            "RFSTDTC": _iso(ids.map(self.rfstdtc)), "RFENDTC": _iso(end),
-            "RFXSTDTC": _iso(ids.map(self.rfstdtc)), "RFXENDTC": _iso(ids.map(last)),
+            "RFSTDTC": iso_dates(ids.map(self.rfstdtc)), "RFENDTC": iso_dates(end),
+            "RFXSTDTC": iso_dates(ids.map(self.rfstdtc)), "RFXENDTC": iso_dates(ids.map(last)),
             "SITEID": pat["site_id"], "AGE": pat["age_years"], "AGEU": "YEARS", "SEX": pat["sex"],
-            "ARMCD": arm, "ARM": arm.map(self._describe), "ACTARMCD": act, "ACTARM": act.map(self._describe),
+            "ARMCD": arm, "ARM": arm.map(self.describe), "ACTARMCD": act, "ACTARM": act.map(self.describe),
             "ARMNRS": np.where(has, "", "NOT ASSIGNED"),
         }
         frame, meta = build_dataset("DM", cols, spec)
         return "DM", "Demographics", frame, meta
-
-    def _describe(self, seq: object) -> str:
-        """``"P-K-KM"`` -> ``"placebo, then ketamine, then ketamine/magnesium"``."""
-        if not isinstance(seq, str):
-            return ""
-        return ", then ".join(self.arm_names.get(c, c) for c in seq.split("-"))
 
     # ------------------------------------------------------------------ EX
     def ex(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
@@ -283,11 +240,11 @@ class _Context:
                 Var("EXENDTC", "End Date/Time of Treatment", "Char", "Timing", origin="CRF"),
                 Var("EXSTDY", "Study Day of Start of Treatment", "Num", "Timing")]
         cols = {
-            "STUDYID": self.study_id, "DOMAIN": "EX", "USUBJID": ex["USUBJID"], "EXSEQ": _seq(ex),
+            "STUDYID": self.study_id, "DOMAIN": "EX", "USUBJID": ex["USUBJID"], "EXSEQ": seq_numbers(ex),
             "EXREFID": ex["kit"], "EXSPID": ex["bag"], "EXTRT": ex["trt"], "EXDOSE": ex["dose"], "EXDOSU": "mg",
             "EXDOSFRM": "SOLUTION", "EXROUTE": "INTRAVENOUS", "EXVAMT": ex["volume"], "EXVAMTU": "mL",
-            "EPOCH": ex["period"].map(epoch_label), "EXSTDTC": _iso(ex["infusion_date"]),
-            "EXENDTC": _iso(ex["infusion_date"]),
+            "EPOCH": ex["period"].map(epoch_label), "EXSTDTC": iso_dates(ex["infusion_date"]),
+            "EXENDTC": iso_dates(ex["infusion_date"]),
             "EXSTDY": study_day(ex["infusion_date"], self.ref_date(ex["patient_id"])),
         }
         frame, meta = build_dataset("EX", cols, spec)
@@ -310,11 +267,11 @@ class _Context:
                 Var("AESTDTC", "Start Date/Time of Adverse Event", "Char", "Timing", origin="CRF"),
                 Var("AESTDY", "Study Day of Start of Adverse Event", "Num", "Timing")]
         cols = {
-            "STUDYID": self.study_id, "DOMAIN": "AE", "USUBJID": ae["USUBJID"], "AESEQ": _seq(ae),
+            "STUDYID": self.study_id, "DOMAIN": "AE", "USUBJID": ae["USUBJID"], "AESEQ": seq_numbers(ae),
             "AESPID": ae["event_id"], "AETERM": ae["term"], "AEDECOD": ae["term"].str.upper(),
             "AESEV": ae["severity"].map(SEVERITY_MAP), "AESER": np.where(ae["serious"].astype(bool), "Y", "N"),
             "AEREL": ae["causality"].map(AEREL_MAP), "EPOCH": ae["period"].map(epoch_label),
-            "AESTDTC": _iso(ae["onset_date"]),
+            "AESTDTC": iso_dates(ae["onset_date"]),
             "AESTDY": study_day(ae["onset_date"], self.ref_date(ae["patient_id"])),
         }
         frame, meta = build_dataset("AE", cols, spec)
@@ -334,7 +291,7 @@ class _Context:
                 Var("CMCLAS", "Medication Class", "Char", "Variable Qualifier", "drug class (sponsor)", "CRF"),
                 _EPOCH]
         cols = {
-            "STUDYID": self.study_id, "DOMAIN": "CM", "USUBJID": cm["USUBJID"], "CMSEQ": _seq(cm),
+            "STUDYID": self.study_id, "DOMAIN": "CM", "USUBJID": cm["USUBJID"], "CMSEQ": seq_numbers(cm),
             "CMTRT": name.str.upper(), "CMCAT": cm["status"].str.upper(), "CMCLAS": klass,
             "EPOCH": cm["period"].map(epoch_label),
         }
@@ -379,9 +336,9 @@ class _Context:
                 Var("SEENDTC", "End Date/Time of Element", "Char", "Timing"),
                 Var("SESTDY", "Study Day of Start of Element", "Num", "Timing")]
         cols = {
-            "STUDYID": self.study_id, "DOMAIN": "SE", "USUBJID": se["USUBJID"], "SESEQ": _seq(se),
+            "STUDYID": self.study_id, "DOMAIN": "SE", "USUBJID": se["USUBJID"], "SESEQ": seq_numbers(se),
             "ETCD": se["ETCD"], "ELEMENT": element, "TAETORD": se["TAETORD"], "EPOCH": se["EPOCH"],
-            "SESTDTC": _iso(se["start"]), "SEENDTC": _iso(se["end"]),
+            "SESTDTC": iso_dates(se["start"]), "SEENDTC": iso_dates(se["end"]),
             "SESTDY": study_day(se["start"], self.ref_date(se["patient_id"])),
         }
         frame, meta = build_dataset("SE", cols, spec)
@@ -410,7 +367,7 @@ class _Context:
                 Var("TABRANCH", "Branch", "Char", "Rule", origin="Protocol"),
                 Var("TATRANS", "Transition Rule", "Char", "Rule", origin="Protocol"),
                 Var("EPOCH", "Epoch", "Char", "Timing", "EPOCH", "Protocol")]
-        cols = {"STUDYID": self.study_id, "DOMAIN": "TA", "ARMCD": ta["ARMCD"], "ARM": ta["ARMCD"].map(self._describe),
+        cols = {"STUDYID": self.study_id, "DOMAIN": "TA", "ARMCD": ta["ARMCD"], "ARM": ta["ARMCD"].map(self.describe),
                 "TAETORD": ta["TAETORD"], "ETCD": ta["ETCD"], "ELEMENT": ta["ELEMENT"], "TABRANCH": ta["TABRANCH"],
                 "TATRANS": "", "EPOCH": ta["EPOCH"]}
         frame, meta = build_dataset("TA", cols, spec)
@@ -453,23 +410,6 @@ class _Context:
         frame, meta = build_dataset("TV", {"STUDYID": self.study_id, "DOMAIN": "TV",
                                            **{c: tv[c] for c in tv.columns}}, spec)
         return "TV", "Trial Visits", frame, meta
-
-    def visits(self) -> tuple[dict[str, float], dict[str, str], dict[str, float], dict[str, str]]:
-        """Visit name -> VISITNUM, VISIT, VISITDY and EPOCH."""
-        visits = sorted(self.protocol.visits, key=lambda v: v.day)
-        _, ends = visit_periods(self.protocol)
-        num = {v.name: float(i) for i, v in enumerate(visits, start=1)}
-        label = {v.name: visit_label(v.name) for v in visits}
-        day = {v.name: float(v.day + 1 if v.day >= 0 else v.day) for v in visits}
-        epoch = {v.name: ("SCREENING" if v.day <= 0 else epoch_label(ends.get(v.name, 0)) if v.name in ends else "")
-                 for v in visits}
-        return num, label, day, epoch
-
-
-def visit_label(name: str) -> str:
-    """``"end_period_1"`` -> ``"END PERIOD 1"``."""
-    return name.replace("_", " ").upper()
-
 
 def _taetord(period: pd.Series, washout: int) -> pd.Series:
     """Planned order of the treatment element of ``period`` in its arm (screening is 1)."""

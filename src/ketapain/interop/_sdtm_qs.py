@@ -10,7 +10,7 @@ The same score codes are the ADaM ADQS PARAMCDs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,9 @@ import pandas as pd
 from ketapain.errors import InstrumentError
 from ketapain.instruments import Instrument, get_instrument, score_frame
 
+from ._sdtm_context import SdtmContext, iso_dates, seq_numbers, study_day
 from ._sdtm_terms import epoch_label, sas_code
 from ._xpt import Var, build_dataset
-
-if TYPE_CHECKING:
-    from ._sdtm import _Context
 
 __all__ = ["DIARY_CATEGORY", "QsCodes", "diary_codes", "number_text", "qs_codes", "qs_domain", "scored"]
 
@@ -132,7 +130,7 @@ def scored(questionnaires: pd.DataFrame, instrument: str, *, kinds: tuple[str, .
     return long[["patient_id", "visit", "score", "kind", "value"]]
 
 
-def qs_domain(ctx: _Context) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+def qs_domain(ctx: SdtmContext) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
     """QS: every questionnaire item, every derived score (QSDRVFL="Y"), the pain diary."""
     data = ctx.data
     q = data.questionnaires
@@ -201,21 +199,19 @@ def qs_domain(ctx: _Context) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
             Var("QSTPTNUM", "Planned Time Point Number", "Num", "Timing"),
             Var("QSTPT", "Planned Time Point Name", "Char", "Timing"),
             Var("QSTPTREF", "Time Point Reference", "Char", "Timing")]
-    from ._sdtm import _iso, _seq, study_day
-
     cols: dict[str, Any] = {
-        "STUDYID": ctx.study_id, "DOMAIN": "QS", "USUBJID": qs["USUBJID"], "QSSEQ": _seq(qs),
+        "STUDYID": ctx.study_id, "DOMAIN": "QS", "USUBJID": qs["USUBJID"], "QSSEQ": seq_numbers(qs),
         "QSTESTCD": qs["testcd"], "QSTEST": qs["test"], "QSCAT": qs["cat"], "QSORRES": qs["orres"],
         "QSSTRESC": qs["orres"], "QSSTRESN": qs["stresn"], "QSSTAT": stat, "QSDRVFL": qs["drv"],
         "VISITNUM": qs["VISITNUM"], "VISIT": qs["VISIT"], "VISITDY": qs["VISITDY"], "EPOCH": qs["EPOCH"],
-        "QSDTC": _iso(qs["date"]), "QSDY": study_day(qs["date"], ctx.ref_date(qs["patient_id"])),
+        "QSDTC": iso_dates(qs["date"]), "QSDY": study_day(qs["date"], ctx.ref_date(qs["patient_id"])),
         "QSTPTNUM": qs["tptnum"], "QSTPT": qs["tpt"], "QSTPTREF": qs["tptref"],
     }
     frame, meta = build_dataset("QS", cols, spec)
     return "QS", "Questionnaires", frame, meta
 
 
-def _diary(ctx: _Context) -> pd.DataFrame:
+def _diary(ctx: SdtmContext) -> pd.DataFrame:
     """Diary records: one per patient x period x day x item, plus the pre-infusion pain (day 0)."""
     diary = ctx.data.diary
     items = list(ctx.protocol.diary.items)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain._json import json_safe
-from ketapain.errors import FIRST_DATA_ROW, DataError
+from ketapain.errors import FIRST_DATA_ROW, DataError, InstrumentError
 from ketapain.protocol import Criterion, Protocol
 
 __all__ = ["EligibilityResult", "FailedCriterion", "evaluate_eligibility", "evaluate_screening"]
@@ -130,14 +130,15 @@ def _category(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_type(c: Criterion, value: Any) -> None:
-    """Refuse an answer whose type cannot match the rule (e.g. the text 'true' for a boolean
-    rule), which would otherwise silently make an exclusion rule false."""
+def _check_type(c: Criterion, value: Any, key: str) -> None:
+    """Refuse an answer (``answers[key]``) whose type cannot match the rule (e.g. the text
+    'true' for a boolean rule), which would otherwise silently make an exclusion rule false."""
     expected = {_category(v) for v in (c.value if isinstance(c.value, tuple) else (c.value,))}
     got = _category(value)
     if got not in expected:
         allowed = " or ".join(sorted(expected))
-        raise DataError(f"criterion {c.id} ({c.source}): {value!r} is a {got}; the rule {_rule_text(c)} needs a {allowed}")
+        raise DataError(f"criterion {c.id} ({c.source}): {value!r} is a {got}; the rule {_rule_text(c)} needs a {allowed}",
+                        source="answers", column=key, value=value, allowed=allowed)
 
 
 def _rule_text(c: Criterion) -> str:
@@ -155,12 +156,18 @@ def _instrument_score(c: Criterion, answers: Mapping[str, Any], items: Mapping[s
     if items is None:
         return (None if _is_missing(given) else given), key
     items = {str(k): _plain(v) for k, v in items.items() if not _is_missing(_plain(v))}
-    result = score(str(c.instrument), items, incomplete="missing")
+    try:
+        result = score(str(c.instrument), items, incomplete="missing")
+    except InstrumentError as exc:  # the items are the caller's dn4_items
+        if exc.source is None:
+            exc.source = "dn4_items"
+        raise
     computed = result.get(str(c.score))
     if computed is None:
         return None, key
     if not _is_missing(given) and given != computed:
-        raise DataError(f"criterion {c.id}: {key}={given!r} disagrees with the {c.instrument} items, which score {computed!r}")
+        raise DataError(f"criterion {c.id}: {key}={given!r} disagrees with the {c.instrument} items, which score {computed!r}",
+                        source="answers", column=key, value=given, allowed=(computed,))
     return computed, key
 
 
@@ -219,24 +226,26 @@ def evaluate_eligibility(
     True
     """
     if not isinstance(answers, Mapping):
-        raise DataError(f"answers must be a mapping of field name to answer, got {type(answers).__name__}")
+        raise DataError(f"answers must be a mapping of field name to answer, got {type(answers).__name__}",
+                        column="answers")
     failed: list[FailedCriterion] = []
     scores: dict[str, Any] = {}
     criteria = protocol.eligibility.criteria
     for c in criteria:
         if c.instrument is not None:
             items = dn4_items if c.instrument == "dn4" else None
-            value, _ = _instrument_score(c, answers, items)
+            value, key = _instrument_score(c, answers, items)
             if value is not None:
                 scores[c.source] = value
         else:
-            raw = _plain(answers.get(str(c.field)))
+            key = str(c.field)
+            raw = _plain(answers.get(key))
             value = None if _is_missing(raw) else raw
         rule = _rule_text(c)
         if value is None:
             failed.append(FailedCriterion(c.id, c.kind, c.text, c.source, None, rule, "not answered"))
             continue
-        _check_type(c, value)
+        _check_type(c, value, key)
         holds = c.rule_holds(value)
         if c.kind == "inclusion" and not holds:
             failed.append(FailedCriterion(c.id, c.kind, c.text, c.source, value, rule, "inclusion not met"))

@@ -3,6 +3,11 @@
 Each line is ``<source>: <key path>: <message>``: the key path is dotted with 0-based array
 indices (``arms[2].components[0].dose.mg_per_kg``), as the keys appear in the TOML file; enum
 errors list the allowed values and unknown keys list the allowed keys.
+
+Generic over the model: the path is resolved from the model class given to
+:func:`format_errors` (the tags of a tagged union, ``Annotated[Model, Tag("mg")]``, are not
+keys of the file and are skipped), so this module needs nothing of :mod:`._models`, which
+imports it.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ from __future__ import annotations
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
-from ketapain.protocol._models import _DOSE_TAGS, _Problems, Protocol, _dotted
+from ketapain.protocol._problems import Problems, dotted
 
 __all__ = ["format_errors", "show_value"]
 
@@ -84,9 +89,18 @@ def _unwrap(ann: Any) -> Any:
             return ann
 
 
-def _resolve(loc: tuple[str | int, ...]) -> tuple[str, Any, type[BaseModel] | None]:
-    """Display path of ``loc``, the annotation found there (or None) and the last model walked."""
-    ann: Any = Protocol
+def _tagged_member(union: Any, tag: str) -> Any:
+    """The member ``Model`` of a tagged union written ``Annotated[Model, Tag(tag)]``, or None."""
+    for member in get_args(union):
+        if get_origin(member) is Annotated and any(isinstance(m, Tag) and m.tag == tag for m in get_args(member)[1:]):
+            return get_args(member)[0]
+    return None
+
+
+def _resolve(model: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[str, Any, type[BaseModel] | None]:
+    """Display path of ``loc`` in ``model``, the annotation found there (or None) and the last
+    model walked."""
+    ann: Any = model
     parts: list[str | int] = []
     parent: type[BaseModel] | None = None
     for el in loc:
@@ -102,31 +116,32 @@ def _resolve(loc: tuple[str | int, ...]) -> tuple[str, Any, type[BaseModel] | No
             parts.append(el)
             ann = None if field is None else field.annotation
             continue
-        if el in _DOSE_TAGS and get_origin(ann) in (Union, types.UnionType):
-            ann = _DOSE_TAGS[el]  # a union tag: not a key of the file
+        member = _tagged_member(ann, el) if get_origin(ann) in (Union, types.UnionType) else None
+        if member is not None:
+            ann = member  # a union tag: not a key of the file
             continue
         parts.append(el)
         ann = None
-    return _dotted(parts), ann, parent
+    return dotted(parts), ann, parent
 
 
-def _one(error: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+def _one(model: type[BaseModel], error: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     loc = tuple(error["loc"])
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
-    if kind == "value_error" and isinstance(ctx.get("error"), _Problems):
+    if kind == "value_error" and isinstance(ctx.get("error"), Problems):
         return [((*loc, *path), msg) for path, msg in ctx["error"].problems]
     if kind == "value_error":
         return [(loc, str(ctx.get("error", error["msg"])))]
     if kind == "missing":
         return [(loc, "required key missing")]
     if kind == "extra_forbidden":
-        _, _, parent = _resolve(loc)
+        _, _, parent = _resolve(model, loc)
         allowed = f"; allowed keys: {', '.join(parent.model_fields)}" if parent is not None else ""
         return [(loc, f"unknown key{allowed}")]
     if kind == "literal_error":
-        _, ann, _ = _resolve(loc)
+        _, ann, _ = _resolve(model, loc)
         ann = _unwrap(ann)
         if get_origin(ann) is Literal:
             allowed = ", ".join(show_value(a) if isinstance(a, bool) else str(a) for a in get_args(ann))
@@ -148,15 +163,17 @@ def _one(error: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     return [(loc, str(error["msg"]))]
 
 
-def format_errors(exc: ValidationError, *, source: str) -> list[str]:
+def format_errors(exc: ValidationError, *, source: str, model: type[BaseModel]) -> list[str]:
     """One line per problem in a protocol's :class:`pydantic.ValidationError`.
 
     Parameters
     ----------
     exc
-        The error raised by ``Protocol.model_validate``.
+        The error raised by ``model.model_validate``.
     source
         The file (or other source) name that starts every line.
+    model
+        The model that was validated (``Protocol``): key paths are resolved in it.
 
     Returns
     -------
@@ -165,7 +182,7 @@ def format_errors(exc: ValidationError, *, source: str) -> list[str]:
     """
     lines = []
     for error in exc.errors(include_url=False):
-        for loc, msg in _one(error):
-            path, _, _ = _resolve(loc)
+        for loc, msg in _one(model, error):
+            path, _, _ = _resolve(model, loc)
             lines.append(f"{source}: {path}: {msg}" if path else f"{source}: {msg}")
     return lines

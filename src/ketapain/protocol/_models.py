@@ -3,7 +3,7 @@
 Every model is frozen and forbids unknown keys. Single-section rules live on the section's
 model; rules that tie sections together (arm codes in sequences, components referencing
 infusions, block size and the number of sequences, endpoints and diary items...) live on
-:class:`Protocol`. Rule failures are raised as ``_Problems`` so that all of them are
+:class:`Protocol`. Rule failures are raised as ``Problems`` so that all of them are
 reported, each at its own key path (see :mod:`ketapain.protocol._messages`).
 """
 
@@ -31,6 +31,8 @@ from pydantic import (
 )
 
 from ketapain.errors import DataError, ProtocolError
+from ketapain.protocol._messages import format_errors
+from ketapain.protocol._problems import Problems
 
 __all__ = [
     "Analysis",
@@ -81,29 +83,9 @@ RuleValue = bool | int | float | str | tuple[bool | int | float | str, ...]
 """The type of :attr:`Criterion.value`: a TOML scalar, or an array of scalars for ``in``/``not_in``."""
 
 
-class _Problems(ValueError):  # noqa: N818 - internal, never escapes: wrapped into ProtocolError
-    """Several rule failures found by one validator, each at a key path relative to it.
-
-    Raised inside validators only; :func:`ketapain.protocol._messages.format_errors` expands
-    it into one message per problem (``str()`` lists them one per line, for the
-    ``pydantic.ValidationError`` seen when a model is built directly).
-    """
-
-    def __init__(self, problems: Iterable[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(f"{_dotted(path)}: {msg}" if path else msg for path, msg in self.problems))
-
-
-def _dotted(path: Iterable[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _raise(problems: list[tuple[tuple[str | int, ...], str]]) -> None:
     if problems:
-        raise _Problems(problems)
+        raise Problems(problems)
 
 
 def _name(value: str) -> str:
@@ -288,7 +270,7 @@ class Component(_Section):
     @model_validator(mode="after")
     def _no_stock_for_placebo(self) -> Component:
         if self.is_placebo and self.stock is not None:
-            raise _Problems([(("stock",), "not allowed with a placebo dose (a placebo is the infusion's diluent)")])
+            raise Problems([(("stock",), "not allowed with a placebo dose (a placebo is the infusion's diluent)")])
         return self
 
 
@@ -337,7 +319,7 @@ class Weights(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> Weights:
         if self.min_kg >= self.max_kg:
-            raise _Problems([(("max_kg",), f"{self.max_kg:g} is not > min_kg = {self.min_kg:g}")])
+            raise Problems([(("max_kg",), f"{self.max_kg:g} is not > min_kg = {self.min_kg:g}")])
         return self
 
 
@@ -650,12 +632,10 @@ class Protocol(_Section):
         ProtocolError
             Every validation problem, one per line, as in :meth:`from_toml_text`.
         """
-        from ketapain.protocol._messages import format_errors
-
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ProtocolError("\n".join(format_errors(exc, source=source))) from None
+            raise ProtocolError("\n".join(format_errors(exc, source=source, model=cls))) from None
 
     # -- conveniences
 

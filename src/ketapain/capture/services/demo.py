@@ -123,7 +123,8 @@ def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | 
     visits = {v.name for v in ctx.protocol.visits}
     bad = sorted(set(questionnaires["visit"]) - visits)
     if bad:
-        raise DataError(f"visit={bad[0]!r} is not a visit of the protocol; allowed: {', '.join(visits)}")
+        raise DataError(f"visit={bad[0]!r} is not a visit of the protocol; allowed: {', '.join(visits)}",
+                        source="questionnaires", column="visit", value=bad[0], allowed=tuple(sorted(visits)))
     pids = sorted(set(questionnaires["patient_id"]))
     for pid in pids:
         ctx.patient(pid)

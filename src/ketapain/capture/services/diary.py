@@ -21,7 +21,13 @@ from ketapain.capture.models import DiaryEntry, Infusion, Patient, PatientToken
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import new_token, token_digest
 from ketapain.capture.services._context import Context
-from ketapain.errors import AuthenticationFailed, Conflict, DataError, NotFound, PermissionDenied
+from ketapain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DataError,
+    NotFound,
+    PermissionDenied,
+)
 
 __all__ = ["change_entry", "compliance", "issue_token", "missing_today", "patient_from_token", "read_diary",
            "revoke_tokens", "submit_entries", "submit_entry"]
@@ -80,13 +86,16 @@ def submit_entry(ctx: Context, patient_id: str, data: DiaryEntryCreate, *, recei
     ctx.patient(patient_id)
     days = ctx.protocol.diary.days_per_period
     if data.day > days:
-        raise DataError(f"day={data.day} is outside 1..{days} (days_per_period of the protocol)")
+        raise DataError(f"day={data.day} is outside 1..{days} (days_per_period of the protocol)",
+                        column="day", value=data.day, allowed=f"1..{days}")
     if data.period > ctx.protocol.design.periods:
-        raise DataError(f"period={data.period} is outside 1..{ctx.protocol.design.periods}")
+        raise DataError(f"period={data.period} is outside 1..{ctx.protocol.design.periods}",
+                        column="period", value=data.period, allowed=f"1..{ctx.protocol.design.periods}")
     date = _day_date(ctx, patient_id, data.period, data.day)
     now = received_at or dt.datetime.now(dt.UTC)
     if date > now.date():
-        raise DataError(f"day={data.day} of period {data.period} is {date.isoformat()}, in the future")
+        raise DataError(f"day={data.day} of period {data.period} is {date.isoformat()}, in the future",
+                        column="day", value=data.day)
     if ctx.session.execute(select(DiaryEntry.id).where(DiaryEntry.patient_id == patient_id, DiaryEntry.period == data.period,
                                                        DiaryEntry.day == data.day)).first():
         raise Conflict(f"the diary of patient {patient_id} period {data.period} day {data.day} is already filled in; a change needs a reason")
@@ -114,7 +123,8 @@ def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCr
         return []
     now_all = [received_at] * len(entries) if received_at is None or isinstance(received_at, dt.datetime) else list(received_at)
     if len(now_all) != len(entries):
-        raise DataError(f"received_at: {len(now_all)} times given for {len(entries)} entries")
+        raise DataError(f"received_at: {len(now_all)} times given for {len(entries)} entries",
+                        column="received_at", value=len(now_all), allowed=(1, len(entries)))
     days, periods = ctx.protocol.diary.days_per_period, ctx.protocol.design.periods
     starts = dict(ctx.session.execute(select(Infusion.period, Infusion.infusion_date).where(
         Infusion.patient_id == patient_id, Infusion.status == "active")).all())
@@ -124,9 +134,11 @@ def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCr
     for k, (data, when) in enumerate(zip(entries, now_all, strict=True)):
         where = f"entry {k + 1} (period {data.period} day {data.day})"
         if data.day > days:
-            raise DataError(f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)")
+            raise DataError(f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)",
+                            source="entries", row=k + 1, column="day", value=data.day, allowed=f"1..{days}")
         if data.period > periods:
-            raise DataError(f"{where}: period={data.period} is outside 1..{periods}")
+            raise DataError(f"{where}: period={data.period} is outside 1..{periods}",
+                            source="entries", row=k + 1, column="period", value=data.period, allowed=f"1..{periods}")
         if data.period not in starts:
             raise Conflict(f"period {data.period} of patient {patient_id} has not started (no infusion recorded)")
         if (data.period, data.day) in seen:
@@ -135,7 +147,8 @@ def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCr
         date = starts[data.period] + dt.timedelta(days=data.day)
         now = when or clock
         if date > now.date():
-            raise DataError(f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future")
+            raise DataError(f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future",
+                            source="entries", row=k + 1, column="day", value=data.day)
         rows.append({"patient_id": patient_id, "period": data.period, "day": data.day, "avg_pain": data.avg_pain,
                      "max_pain": data.max_pain, "night_pain": data.night_pain, "extra_analgesics": data.extra_analgesics,
                      "extra_analgesics_detail": data.extra_analgesics_detail,

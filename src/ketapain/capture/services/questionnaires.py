@@ -8,8 +8,8 @@ from ketapain.capture import audit
 from ketapain.capture.models import QuestionnaireResponse
 from ketapain.capture.schemas import QuestionnaireCreate
 from ketapain.capture.services._context import Context
-from ketapain.errors import Conflict, DataError
-from ketapain.instruments import score
+from ketapain.errors import Conflict, DataError, InstrumentError
+from ketapain.instruments import get_instrument, score
 
 __all__ = ["list_responses", "save_response"]
 
@@ -21,8 +21,15 @@ def save_response(ctx: Context, data: QuestionnaireCreate, *, reason: str | None
     ctx.patient(data.patient_id)
     visits = {v.name: v for v in ctx.protocol.visits}
     if data.visit not in visits:
-        raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(visits)}")
-    scores = score(data.instrument, data.answers, incomplete="missing")  # InstrumentError -> 422
+        raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(visits)}",
+                        column="visit", value=data.visit, allowed=tuple(visits))
+    instrument = get_instrument(data.instrument)  # InstrumentError (column "instrument") -> 422
+    try:
+        scores = score(instrument, data.answers, incomplete="missing")
+    except InstrumentError as exc:  # about the answers: the 422 names the field "answers"
+        if exc.source is None:
+            exc.source = "answers"
+        raise
     if ctx.session.execute(select(QuestionnaireResponse.id).where(
             QuestionnaireResponse.patient_id == data.patient_id, QuestionnaireResponse.visit == data.visit,
             QuestionnaireResponse.instrument == data.instrument)).first():

@@ -21,7 +21,8 @@ def record_visit(ctx: Context, data: VisitCreate) -> VisitRecord:
     ctx.patient(data.patient_id)
     names = [v.name for v in ctx.protocol.visits]
     if data.visit not in names:
-        raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(names)}")
+        raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(names)}",
+                        column="visit", value=data.visit, allowed=tuple(names))
     if ctx.session.execute(select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)).first():
         raise Conflict(f"visit {data.visit} of patient {data.patient_id} is already recorded")
     return audit.create(ctx.session, ctx.actor, VisitRecord(status="active", **data.model_dump()))

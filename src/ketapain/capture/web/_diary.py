@@ -98,12 +98,13 @@ async def diary_submit(token: str, request: Request, session: SessionDep, settin
     if form.get("mode") == "change":
         reason = str(form.get("reason", "")).strip()
         if not reason:
-            raise DataError("reason: a change of a diary entry needs a reason")
+            raise DataError("reason: a change of a diary entry needs a reason", column="reason")
         diary.change_entry(ctx, pid, period, day, DiaryChange(**values, extra_analgesics=extra, extra_analgesics_detail=detail,
                                                               reason=reason))
     else:
         if values["avg_pain"] is None:
-            raise DataError("avg_pain: the average pain of the day is required (0 to 10)")
+            raise DataError("avg_pain: the average pain of the day is required (0 to 10)", column="avg_pain",
+                            allowed="0..10")
         device = str(form.get("device_time", "")).strip()
         try:
             device_time = dt.datetime.fromisoformat(device.replace("Z", "+00:00")) if device else None

@@ -12,11 +12,36 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from ketapain.capture.models import Unblinding
-from ketapain.capture.schemas import (AdverseEventCreate, ConcomitantCreate, InfusionCreate, PatientCreate, QuestionnaireCreate,
-                                      ScreeningCreate, VisitCreate)
-from ketapain.capture.services import (adverse_events, diary, infusions, lock, patients, queries, questionnaires, randomisation,
-                                       screening, signatures, unblinding, visits)
-from ketapain.capture.web._common import PageDep, opt_date, opt_float, verify_form, yes_no
+from ketapain.capture.schemas import (
+    AdverseEventCreate,
+    ConcomitantCreate,
+    InfusionCreate,
+    PatientCreate,
+    QuestionnaireCreate,
+    ScreeningCreate,
+    VisitCreate,
+)
+from ketapain.capture.services import (
+    adverse_events,
+    diary,
+    infusions,
+    lock,
+    patients,
+    queries,
+    questionnaires,
+    randomisation,
+    screening,
+    signatures,
+    unblinding,
+    visits,
+)
+from ketapain.capture.web._common import (
+    PageDep,
+    opt_date,
+    opt_float,
+    verify_form,
+    yes_no,
+)
 from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
 from ketapain.errors import DataError
 from ketapain.instruments import get_instrument
@@ -91,7 +116,8 @@ async def screening_submit(page: PageDep) -> Response:
             try:
                 answers[f["field"]] = _number(raw)
             except ValueError:
-                raise DataError(f"{f['field']}={raw!r} is not a number") from None
+                raise DataError(f"{f['field']}={raw!r} is not a number", source="answers", column=f["field"],
+                                value=raw) from None
         else:
             answers[f["field"]] = raw
     dn4 = {str(i): int(form[f"dn4_{i}"]) for i in range(1, 11) if form.get(f"dn4_{i}") in ("0", "1")}
@@ -197,7 +223,8 @@ def _answer(item: Any, raw: str | None) -> float | str | None:
     try:
         x = float(raw)
     except ValueError:
-        raise DataError(f"item {item.key}={raw!r} is not a number") from None
+        raise DataError(f"item {item.key}={raw!r} is not a number", source="answers", column=item.key,
+                        value=raw) from None
     return int(x) if item.kind == "integer" and x.is_integer() else x
 
 
