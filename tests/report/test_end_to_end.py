@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import demo_pin
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -182,3 +183,55 @@ def test_browser_opens_the_report_and_finds_table2(demo: Path, chromium_page: An
     assert page.locator("#table-table2 tbody tr").count() >= 7  # 5 windows + 2 items, plus group rows
     assert page.locator("#figure-figure1_consort svg").is_visible()
     assert all(u.startswith("file://") or u.startswith("data:") for u in requests)
+
+
+# --------------------------------------------------------------------------- pins (see demo_pin.py)
+
+def _close(actual: Any, expected: Any, where: str, problems: list[str]) -> None:
+    """Compare JSON values: numbers to 1e-9 relative (BLAS may differ in the last bits), the rest exactly."""
+    if _is_num(actual) and _is_num(expected):
+        if not math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"{where}: {actual!r} != {expected!r}")
+    elif isinstance(expected, dict) and isinstance(actual, dict):
+        if list(actual) != list(expected):
+            problems.append(f"{where}: keys {list(actual)} != {list(expected)}")
+        for k in expected:
+            if k in actual:
+                _close(actual[k], expected[k], f"{where}.{k}", problems)
+    elif isinstance(expected, list) and isinstance(actual, list) and len(actual) == len(expected):
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _close(a, e, f"{where}[{i}]", problems)
+    elif actual != expected:
+        problems.append(f"{where}: {actual!r} != {expected!r}")
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _reference(name: str) -> Any:
+    return json.loads((demo_pin.REFERENCE / name).read_text(encoding="utf-8"))
+
+
+def test_report_text_is_pinned(demo: Path) -> None:
+    """The visible text of index.html equals the reference line by line (demo_pin.py says how
+    the reference was made: the code before issue 15's structure work, seed 20200154, 20 patients)."""
+    text = demo_pin.report_text((demo / "report" / "index.html").read_text(encoding="utf-8"))
+    expected = (demo_pin.REFERENCE / "report_text.txt").read_text(encoding="utf-8").splitlines()
+    assert len(text) > 400
+    diff = [f"line {i + 1}:\n  got      {a!r}\n  expected {e!r}"
+            for i, (a, e) in enumerate(zip(text, expected, strict=False)) if a != e]
+    assert diff == [] and len(text) == len(expected), "\n".join(diff[:10]) + f"\n({len(text)} vs {len(expected)} lines)"
+
+
+def test_results_json_is_pinned(demo: Path) -> None:
+    """Every frame and mapping of results.json equals the reference fingerprint; settings and
+    warnings equal their references verbatim (numbers to 1e-9 relative)."""
+    results = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))
+    assert list(results) == ["study", "settings", "consort", "ae_overall", "blinding_overall", "tables",
+                             "sensitivity", "warnings"]
+    problems: list[str] = []
+    _close(demo_pin.results_fingerprint(results), _reference("results_fingerprint.json"), "results", problems)
+    _close(results["settings"], _reference("results_settings.json"), "settings", problems)
+    _close(results["warnings"], _reference("results_warnings.json"), "warnings", problems)
+    assert problems == [], "\n".join(problems[:20])
