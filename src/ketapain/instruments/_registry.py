@@ -16,11 +16,12 @@ import importlib
 import math
 import pkgutil
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 import pandas as pd
 
+from ketapain._json import json_safe
 from ketapain.errors import FIRST_DATA_ROW, InstrumentError
 from ketapain.instruments._spec import (
     RESPONDENTS,
@@ -41,7 +42,7 @@ INCOMPLETE_HINT = "pass {@incomplete='missing'} to get the score as missing inst
 """How every incomplete-respondent message ends (a template: the CLI names its own flag)."""
 
 
-def _is_instrument(obj: object) -> bool:
+def _is_instrument(obj: object) -> TypeGuard[Instrument]:
     """An Instrument, also when ``_spec`` was executed twice (pytest's importlib mode can
     re-run a module collected for doctests, giving a second, equal class)."""
     cls = type(obj)
@@ -79,7 +80,7 @@ def instruments() -> dict[str, Instrument]:
 def get_instrument(name: str | Instrument) -> Instrument:
     """The instrument called ``name`` (case-insensitive); InstrumentError lists the known ones."""
     if _is_instrument(name):
-        return name  # type: ignore[return-value]
+        return name
     reg = _load()
     key = str(name).lower()
     if key not in reg:
@@ -195,18 +196,13 @@ def _plain_id(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _plain(value: Any, kind: str = "number") -> float | bool | int | None:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, float | np.floating) and math.isnan(float(value)):
-        return None
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if kind == "count" and float(value).is_integer():
-        return int(value)
-    return float(value)
+def _plain(value: Any, kind: str = "number") -> Any:
+    """A score as plain JSON-safe Python (:func:`ketapain._json.json_safe`: missing -> None, numpy ->
+    bool, int or float); a whole ``count`` as ``int``."""
+    plain = json_safe(value)
+    if kind == "count" and isinstance(plain, float) and plain.is_integer():
+        return int(plain)
+    return plain
 
 
 def score(
