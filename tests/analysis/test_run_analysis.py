@@ -144,7 +144,10 @@ def test_adverse_events_and_table4_by_hand(results):
     # K has no related event: the logistic model is not estimable, said in a note.
     assert results.ae_models["note"].str.contains("no event in arm K").all()
     assert results.ae_models["odds_ratio"].isna().all()
-    assert any("treatment-related adverse events" in w for w in results.warnings)
+    notes = [w for w in results.warnings if w.section == "adverse_events"]
+    assert [(w.outcome, w.model, w.kind) for w in notes] == [("related_ae", "paper", "separation"),
+                                                             ("related_ae", "standard", "separation")]
+    assert all("no event in arm K" in w.message for w in notes)
     # Table 4: nefopam added P01 p1 (P) and P02 p2 (K); adjuvants P04 p3 (K).
     t4 = results.added_analgesics.set_index(["drug_class", "treatment"])["n_patients"]
     assert (t4[("nefopam", "P")], t4[("nefopam", "K")], t4[("nefopam", "KM")], t4[("adjuvants", "K")]) == (1, 1, 0, 1)
@@ -180,6 +183,10 @@ def test_to_dict_is_json_safe_and_round_trips(results):
     assert back["settings"]["imputation"]["auc_avg_pain_d35"]["impute"] == "locf"
     assert back["consort"]["n_screened"] == 23 and back["consort"]["n_randomised"] == 20
     assert back["blinding_overall"]["recorded"] is True
+    # warnings: one JSON object per record, every field, in order
+    assert back["warnings"] == [w.to_dict() for w in results.warnings] and back["warnings"]
+    assert all(set(w) == {"section", "outcome", "kind", "message", "category", "model", "scale", "day", "impute"}
+               for w in back["warnings"])
     assert set(results.tables) == set(FRAME_FIELDS) and results.sensitivity == {}
 
 

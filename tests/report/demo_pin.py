@@ -22,6 +22,11 @@ edit the reference files in the same commit, where their diff shows them.
   verbatim.
 * ``results_settings.json`` and ``results_warnings.json``: ``settings`` and ``warnings``
   verbatim (the parts of ``results.json`` this work restructures on purpose).
+* ``results_warnings_original.json``: the ``warnings`` of commit 27591c3, when they were
+  strings (``"where: Category: message"``); the records that replaced them must say the same.
+
+Deliberate changes so far (each in the commit that made it): the Warnings section formats
+the warning records (grouped by kind, places in words) instead of parsing their text.
 """
 
 from __future__ import annotations

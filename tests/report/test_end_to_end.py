@@ -235,3 +235,18 @@ def test_results_json_is_pinned(demo: Path) -> None:
     _close(results["settings"], _reference("results_settings.json"), "settings", problems)
     _close(results["warnings"], _reference("results_warnings.json"), "warnings", problems)
     assert problems == [], "\n".join(problems[:20])
+
+
+def test_warning_records_say_what_the_original_strings_said(demo: Path) -> None:
+    """Warnings became records (section, outcome, kind, message...) instead of strings: same
+    number, same order, and each record's category and message end the original string, whose
+    "where" part names the record's section key or outcome (reference of commit 27591c3)."""
+    records = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))["warnings"]
+    original = _reference("results_warnings_original.json")
+    assert len(records) == len(original) == 81
+    for record, text in zip(records, original, strict=True):
+        tail = (record["category"] + ": " if record["category"] else "") + record["message"]
+        assert text.endswith(": " + tail), (record, text)
+        where = text[: -len(tail) - 2]
+        assert record["outcome"] in where and record["model"] in where, (record, text)
+        assert ("log scale" in where) == (record["scale"] == "log"), (record, text)

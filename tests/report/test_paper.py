@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ketapain.analysis import AnalysisResults, run_analysis
+from ketapain.analysis import WARNING_KINDS, AnalysisResults, run_analysis
 from ketapain.protocol import load_protocol
 from ketapain.report import DisplayTable, Document, FigureBlock, Paragraph, Section, validate_document
 from ketapain.report import (
@@ -348,7 +348,27 @@ def test_warnings_are_grouped_with_counts(ket: AnalysisResults, ket_doc: Documen
     counts = [int(p.split(" × ", 1)[0]) for p in paragraphs[1:]]
     assert sum(counts) == len(ket.warnings)
     assert len(paragraphs) - 1 < len(ket.warnings)     # duplicates were merged
-    assert paragraphs[0] == f"{len(ket.warnings)} warnings and notes, {len(counts)} distinct messages."
+    kinds = list(dict.fromkeys((w.category, w.kind) for w in ket.warnings))
+    assert paragraphs[0] == f"{len(ket.warnings)} warnings and notes of {len(kinds)} kinds."
+    # per (category, kind) in order of first appearance: each message in full (at most 3 of them),
+    # else what the kind means; formatted from the records' fields
+    expected = []
+    for category, kind in kinds:
+        group = [w for w in ket.warnings if (w.category, w.kind) == (category, kind)]
+        messages = list(dict.fromkeys(w.message for w in group))
+        head = f"{category}: " if category else ""
+        if len(messages) > 3:
+            expected.append(f"{len(group)} × {head}{WARNING_KINDS[kind]} ({len(messages)} different messages")
+        else:
+            expected += [f"{sum(w.message == m for w in group)} × {head}{m} [" for m in messages]
+    assert len(expected) == len(counts)
+    for text, start in zip(paragraphs[1:], expected, strict=True):
+        assert text.startswith(start), (text, start)
+    # where: sections, models and outcomes in words (the report's labels), never the raw keys
+    text = " ".join(paragraphs)
+    assert "Table 3 (paper's model): " in text and "Table 2 (standard model): AUC of average pain at day 35" in text
+    for raw in ("table3", "pain_before", "auc_avg_pain", "(paper model)"):
+        assert raw not in text, raw
 
 
 def test_blinding_not_recorded_says_so(ket: AnalysisResults) -> None:

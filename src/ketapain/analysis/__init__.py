@@ -19,12 +19,16 @@ from ._blinding import bang_index
 from ._common import active_arms, reference_arm, visit_periods
 from ._results import FRAME_FIELDS, MAPPING_FIELDS, AnalysisResults
 from ._run import ANALYSIS_STEPS, analysis_steps, run_analysis
+from ._warnings import WARNING_KINDS, WARNING_SECTIONS, AnalysisWarning
 
 __all__ = [
     "ANALYSIS_STEPS",
     "AnalysisResults",
+    "AnalysisWarning",
     "FRAME_FIELDS",
     "MAPPING_FIELDS",
+    "WARNING_KINDS",
+    "WARNING_SECTIONS",
     "active_arms",
     "analysis_steps",
     "bang_index",

@@ -20,6 +20,7 @@ from ketapain.protocol import Protocol
 from ._binary import BINARY_COLUMNS, logistic_vs_reference
 from ._common import active_arms, protocol_order
 from ._endpoints import model_order
+from ._warnings import WarningLog
 
 __all__ = ["ANY_ACTIVE", "DEFINITIONS", "responder_days", "responders"]
 
@@ -40,7 +41,7 @@ def responder_days(protocol: Protocol) -> tuple[tuple[int, str], ...]:
     return tuple((e.window_day, e.name) for e in chosen)
 
 
-def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, sink: list[str]) -> dict[str, pd.DataFrame]:
+def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, log: WarningLog) -> dict[str, pd.DataFrame]:
     """``responder_patients``, ``responders`` (counts) and ``responder_models`` (GLMM)."""
     days = responder_days(protocol)
     span_offset = 0 if protocol.auc.time_axis == "infusion" else 1
@@ -91,8 +92,9 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, sink
         for definition in DEFINITIONS:
             sub = long[(long["day"] == day) & (long["definition"] == definition)]
             for model in model_order(protocol):
+                where = {"section": "responders", "outcome": definition, "day": day}
                 for r in logistic_vs_reference(sub, outcome="responder", protocol=protocol, model=model,
-                                               label=f"responders {definition} day {day}", sink=sink):
+                                               where=where, log=log):
                     model_rows.append({"day": day, "definition": definition, **r})
     models = pd.DataFrame(model_rows, columns=["day", "definition", *BINARY_COLUMNS])
     return {"responder_patients": per, "responders": counts, "responder_models": models}

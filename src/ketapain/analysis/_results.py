@@ -13,6 +13,7 @@ import pandas as pd
 from ketapain.operations import ConsortFlow
 
 from ._common import json_safe
+from ._warnings import AnalysisWarning
 
 __all__ = ["AnalysisResults", "FRAME_FIELDS", "MAPPING_FIELDS"]
 
@@ -72,8 +73,9 @@ class AnalysisResults:
         Mean pain per diary item x arm x day with CI.
     sensitivity : Mapping[str, DataFrame]
         Missing-data sensitivity analyses (empty when skipped).
-    warnings : tuple of str
-        Every warning and note raised while analysing, prefixed by where it arose.
+    warnings : tuple of AnalysisWarning
+        Every warning and note raised while analysing, as records: where it arose (section,
+        outcome, model, scale), its kind and its message.
     """
 
     study: Mapping[str, Any]
@@ -105,7 +107,7 @@ class AnalysisResults:
     blinding_overall: Mapping[str, Any]
     daily_curves: pd.DataFrame
     sensitivity: Mapping[str, pd.DataFrame]
-    warnings: tuple[str, ...]
+    warnings: tuple[AnalysisWarning, ...]
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -118,12 +120,13 @@ class AnalysisResults:
         """JSON-safe dict (``json.dumps(..., allow_nan=False)`` works): NaN, NA and inf -> None.
 
         Keys: the mappings (``MAPPING_FIELDS``), ``tables`` ({name: list of row records}),
-        ``sensitivity`` ({name: records}) and ``warnings``.
+        ``sensitivity`` ({name: records}) and ``warnings`` (a list of
+        :meth:`AnalysisWarning.to_dict` objects).
         """
         out: dict[str, Any] = {name: json_safe(getattr(self, name)) for name in MAPPING_FIELDS}
         out["tables"] = {name: json_safe(getattr(self, name)) for name in FRAME_FIELDS}
         out["sensitivity"] = {k: json_safe(v) for k, v in self.sensitivity.items()}
-        out["warnings"] = list(self.warnings)
+        out["warnings"] = [w.to_dict() for w in self.warnings]
         return out
 
     def to_json(self, **kwargs: Any) -> str:

@@ -16,7 +16,7 @@ from ketapain.protocol import Protocol
 
 from ._baseline import TABLE1_VARIABLES, pain_before, table1
 from ._blinding import blinding
-from ._common import active_arms, check_inputs, collect_warnings, reference_arm
+from ._common import active_arms, check_inputs, reference_arm
 from ._daily import daily_curves
 from ._endpoints import consecutive_active, endpoint_aucs, model_order, table2
 from ._fits import HEADLINE_EFFECT, frames
@@ -25,6 +25,7 @@ from ._responders import DEFINITIONS, responder_days, responders
 from ._results import AnalysisResults
 from ._safety import RELATED, added_analgesics, adverse_events
 from ._sensitivity import sensitivity_settings
+from ._warnings import WarningLog
 
 __all__ = ["ANALYSIS_STEPS", "analysis_steps", "run_analysis"]
 
@@ -171,8 +172,9 @@ def run_analysis(
     Notes
     -----
     Every warning raised by the statistics (carry-over pre-test, singular fits, missing
-    AUCs, inestimable logistic models) is collected in ``results.warnings``, prefixed by the
-    section and outcome; nothing is dropped silently. See ``docs/analysis.md``.
+    AUCs) and every note of the plan (a model not fitted, an inestimable logistic model, rows
+    left out) is a record in ``results.warnings`` (:class:`AnalysisWarning`: section,
+    outcome, model, kind, message); nothing is dropped silently. See ``docs/analysis.md``.
     """
     check_inputs(data, protocol)
     steps = iter(analysis_steps(sensitivity=sensitivity))
@@ -183,7 +185,7 @@ def run_analysis(
             on_step(name)
 
     check_option("seed", seed, SEED, error=DataError)
-    sink: list[str] = []
+    log = WarningLog()
     step()
     study = _study(data, protocol)
     settings = _settings(protocol, seed)
@@ -191,32 +193,32 @@ def run_analysis(
     flow = None
     consort: dict[str, Any] = {}
     if screening.empty:
-        sink.append("CONSORT: the screening log is empty; no flow diagram")
+        log.note("no_screening_log", "the screening log is empty; no flow diagram", section="consort")
     else:
         try:
-            with collect_warnings(sink, "CONSORT"):
+            with log.catch(section="consort"):
                 flow = consort_flow(screening, data.allocation, diary=data.diary, periods=protocol.design.periods)
             consort = flow.to_dict()
         except DataError as exc:
-            sink.append(f"CONSORT: not computed: {exc}")
+            log.note("consort_not_computed", f"not computed: {exc}", section="consort")
 
     step()
     t1_cont, t1_counts = table1(data)
-    before, before_fits = pain_before(data, protocol, sink)
+    before, before_fits = pain_before(data, protocol, log)
 
     step()
-    aucs = endpoint_aucs(data, protocol, sink)
-    t2, t2_fits = table2(aucs, protocol, sink)
+    aucs = endpoint_aucs(data, protocol, log)
+    t2, t2_fits = table2(aucs, protocol, log)
 
     step()
-    resp = responders(aucs, data.allocation, protocol, sink)
-    consec = consecutive_active(aucs, protocol, sink)
+    resp = responders(aucs, data.allocation, protocol, log)
+    consec = consecutive_active(aucs, protocol, log)
 
     step()
-    scores, t3, t3_fits = questionnaires(data, protocol, sink)
+    scores, t3, t3_fits = questionnaires(data, protocol, log)
 
     step()
-    safety = adverse_events(data, protocol, sink)
+    safety = adverse_events(data, protocol, log)
     table4 = added_analgesics(data, protocol)
 
     step()
@@ -259,7 +261,7 @@ def run_analysis(
         blinding_overall=MappingProxyType(blind_overall),
         daily_curves=curves,
         sensitivity=MappingProxyType(dict(sens)),
-        warnings=tuple(sink),
+        warnings=log.records,
     )
 
 
