@@ -180,7 +180,22 @@ def test_to_dict_is_json_safe_and_round_trips(results):
     # NaN became null, never a string.
     assert all(v is None or isinstance(v, float) for v in models["carryover_p"].tolist())
     assert back["study"]["reference_arm"] == "P"
-    assert back["settings"]["imputation"]["auc_avg_pain_d35"]["impute"] == "locf"
+    assert back["settings"]["endpoints"]["auc_avg_pain_d35"] == {"value": "avg_pain", "window_day": 35,
+                                                                "impute": "locf", "kind": "primary"}
+    assert back["settings"]["models"]["standard"] == {"fixed": ["treatment", "period", "sequence"],
+                                                      "random": ["patient"]}
+    assert back["settings"]["responder_definitions"]["immpact30"] == {"min_reduction_pct": 30.0,
+                                                                      "source": "IMMPACT moderate"}
+    # settings are values: no sentence anywhere (the report writes them)
+    def strings(value):
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in [k, *strings(v)]]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    assert sorted({t for t in strings(back["settings"]) if " " in t}) == [
+        "IMMPACT moderate", "IMMPACT substantial", "treatment x day"]
     assert back["consort"]["n_screened"] == 23 and back["consort"]["n_randomised"] == 20
     assert back["blinding_overall"]["recorded"] is True
     # warnings: one JSON object per record, every field, in order

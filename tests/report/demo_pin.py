@@ -22,11 +22,14 @@ edit the reference files in the same commit, where their diff shows them.
   verbatim.
 * ``results_settings.json`` and ``results_warnings.json``: ``settings`` and ``warnings``
   verbatim (the parts of ``results.json`` this work restructures on purpose).
-* ``results_warnings_original.json``: the ``warnings`` of commit 27591c3, when they were
-  strings (``"where: Category: message"``); the records that replaced them must say the same.
+* ``results_warnings_original.json`` and ``results_settings_original.json``: ``warnings`` and
+  ``settings`` of commit 27591c3, when warnings were strings (``"where: Category: message"``)
+  and settings carried sentences; the records must say the same, and the report's wording of
+  the setting values must give back the same sentences.
 
 Deliberate changes so far (each in the commit that made it): the Warnings section formats
-the warning records (grouped by kind, places in words) instead of parsing their text.
+the warning records (grouped by kind, places in words) instead of parsing their text;
+``results.json`` holds warnings as objects and settings as values.
 """
 
 from __future__ import annotations

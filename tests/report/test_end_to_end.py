@@ -250,3 +250,41 @@ def test_warning_records_say_what_the_original_strings_said(demo: Path) -> None:
         where = text[: -len(tail) - 2]
         assert record["outcome"] in where and record["model"] in where, (record, text)
         assert ("log scale" in where) == (record["scale"] == "log"), (record, text)
+
+
+def test_settings_values_give_back_the_original_sentences(demo: Path) -> None:
+    """Settings became values; the report writes the sentences. Every sentence the settings
+    carried at commit 27591c3 (reference results_settings_original.json) is what the report's
+    wording functions now make of the values, and every plain value is unchanged."""
+    from ketapain.analysis._run import analysis_settings
+    from ketapain.protocol import load_protocol
+    from ketapain.report import _paper_methods as words
+    from ketapain.report._paper_methods import TABLE1_DEFINITIONS
+
+    old = _reference("results_settings_original.json")
+    results = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))
+    s = analysis_settings(load_protocol("ketapain"), seed=SEED)
+    assert results["settings"] == json.loads(json.dumps(s.to_dict()))
+    sentences = {
+        "carryover_words": words.carryover_words(s), "pairwise_rule": words.pairwise_rule_words(s),
+        "log_rule": words.log_rule_words(s), "descriptives": words.descriptives_words(s),
+        "auc_time_axis_words": words.time_axis_words(s), "auc_method": words.auc_method_words(s),
+        "responder_model": words.responder_model_words(s), "consecutive_test": words.consecutive_test_words(s),
+        "blinding_index": words.blinding_index_words(s), "baseline_avg_pain": TABLE1_DEFINITIONS["baseline_avg_pain"],
+        "models": {m: words.model_formula(s, m) for m in s.models},
+        "effect_size_definitions": {k: words.effect_size_words(k) for k in s.effect_sizes},
+        "responder_definitions": {d.name: words.responder_definition_words(d) for d in s.responder_definitions},
+        "imputation": {e.name: {"value": e.value, "window_day": e.window_day, "impute": e.impute,
+                                "words": words.imputation_words(e.impute), "kind": e.kind} for e in s.endpoints},
+    }
+    for key, value in sentences.items():
+        assert value == old[key], key
+    for key in ("model", "other_model", "carryover", "df_method", "estimation", "alpha", "conf_level", "multiplicity",
+                "auc_units", "auc_time_axis", "primary_endpoint", "table1_variables", "responder_days",
+                "headline_effect_size", "related_causalities", "table3_model", "seed"):
+        assert results["settings"][key] == old[key], key
+    assert set(old) - set(sentences) - set(results["settings"]) == set()  # every old key is accounted for
+    sens, old_sens = results["settings"]["sensitivity"], old["sensitivity"]
+    for key in ("endpoints", "mar_df_method", "n_imputations", "analysis_model", "analysis_df_method",
+                "tipping_endpoint", "tipping_deltas", "tipping_shift_arms"):
+        assert sens[key] == old_sens[key], key

@@ -18,12 +18,14 @@ from ._common import active_arms, protocol_order, reference_arm
 from ._fits import FitRows, fit_rows
 from ._warnings import WarningLog
 
-__all__ = ["AUC_COLUMNS", "consecutive_active", "endpoint_aucs", "model_order", "table2"]
+__all__ = ["AUC_COLUMNS", "CONSECUTIVE_TESTS", "consecutive_active", "endpoint_aucs", "model_order", "table2"]
 
 AUC_COLUMNS = (
     "endpoint", "endpoint_kind", "value", "window_day", "impute", "patient_id", "period", "sequence", "treatment",
     "auc", "n_points", "n_observed", "n_imputed", "n_missing",
 )
+#: The tests of consecutive versus separated active periods, the headline first.
+CONSECUTIVE_TESTS = ("welch_t", "mann_whitney_u")
 
 
 def model_order(protocol: Protocol) -> tuple[str, str]:
@@ -128,9 +130,11 @@ def consecutive_active(aucs: pd.DataFrame, protocol: Protocol, log: WarningLog) 
     tests = []
     if len(a) >= 2 and len(b) >= 2:
         t = sps.ttest_ind(a, b, equal_var=False)
-        tests.append({"test": "welch_t", "statistic": float(t.statistic), "df": float(t.df), "p_value": float(t.pvalue)})
+        tests.append({"test": CONSECUTIVE_TESTS[0], "statistic": float(t.statistic), "df": float(t.df),
+                      "p_value": float(t.pvalue)})
         u = sps.mannwhitneyu(a, b, alternative="two-sided")
-        tests.append({"test": "mann_whitney_u", "statistic": float(u.statistic), "df": np.nan, "p_value": float(u.pvalue)})
+        tests.append({"test": CONSECUTIVE_TESTS[1], "statistic": float(u.statistic), "df": np.nan,
+                      "p_value": float(u.pvalue)})
     else:
         log.note("no_test", f"groups of {len(a)} and {len(b)} patients, no test (needs 2 per group)",
                  section="consecutive", outcome=primary)

@@ -28,8 +28,6 @@ to 2.4 s for 20 patients, depending on the machine's load).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +39,7 @@ from ketapain.protocol import Protocol
 from ketapain.stats import fit_daily_model, multiple_imputation_auc, tipping_point_auc
 
 from ._common import active_arms, reference_arm
+from ._settings import AnalysisSettings, ModelTerms, SensitivitySettings
 
 __all__ = ["N_IMPUTATIONS", "TIPPING_DELTAS", "sensitivity_settings"]
 
@@ -51,33 +50,27 @@ TIPPING_DELTAS = tuple(float(d) for d in np.round(np.arange(-3.0, 3.0001, 0.5), 
 """Shifts (NRS points) added to imputed days of the active arms in the tipping-point analysis."""
 
 _DAILY_DF = "satterthwaite"
+_DAILY_RANDOM = ("patient", "patient:period")
 _IMPUTATION_MODEL = "standard"
 
 
-def sensitivity_settings(protocol: Protocol) -> dict[str, Any]:
-    """The settings of this section, for ``AnalysisResults.settings['sensitivity']`` (methods text)."""
-    locf = [e.name for e in protocol.endpoints if e.impute == "locf"]
-    return {
-        "endpoints": locf,
-        "mar_model": "daily pain ~ treatment x day (cell means, day 0 = pre-infusion pain) + "
-                     + ("period" if protocol.analysis.model == "standard" else "sequence")
-                     + " + (1 | patient) + (1 | patient:period), REML; AUC = trapezoid weights x fitted daily "
-                       "means; contrasts with Satterthwaite df; valid under missing at random",
-        "mar_df_method": _DAILY_DF,
-        "imputation_model": "daily pain ~ treatment x day + period + (1 | patient) + (1 | patient:period); "
-                            "proper draws (variance parameters, fixed effects, then missing days given the "
-                            "patient's observed days); imputed values clipped to the scale",
-        "n_imputations": N_IMPUTATIONS,
-        "analysis_model": protocol.analysis.model,
-        "analysis_df_method": protocol.analysis.df_method,
-        "pooling": "Rubin's rules with Barnard-Rubin df; omnibus by the D1 statistic (Li, Raghunathan & Rubin 1991)",
-        "tipping_endpoint": protocol.primary_endpoint.name if protocol.primary_endpoint.impute == "locf" else None,
-        "tipping_deltas": list(TIPPING_DELTAS),
-        "tipping_shift_arms": list(active_arms(protocol)),
-        "tipping_rule": "delta (NRS points) added to every imputed diary day of the shifted arms (not to observed "
-                        "days nor to the pre-infusion score), before clipping to the scale; the tipping delta is "
-                        "where the Sidak-adjusted conclusion at alpha changes (interpolated)",
-    }
+def sensitivity_settings(protocol: Protocol) -> SensitivitySettings:
+    """The settings of this section (``results.settings.sensitivity``).
+
+    The MAR daily model has the protocol model's period (standard) or sequence (paper) term;
+    the imputation model always has period. Both have a random intercept per patient and per
+    patient x period; ``pooling`` = ``rubin`` (Rubin's rules, Barnard-Rubin df, D1 omnibus).
+    """
+    term = "period" if protocol.analysis.model == "standard" else "sequence"
+    return SensitivitySettings(
+        endpoints=tuple(e.name for e in protocol.endpoints if e.impute == "locf"),
+        mar_model=ModelTerms(("treatment x day", term), _DAILY_RANDOM), mar_estimation="REML",
+        mar_df_method=_DAILY_DF, imputation_model=ModelTerms(("treatment x day", "period"), _DAILY_RANDOM),
+        n_imputations=N_IMPUTATIONS, analysis_model=protocol.analysis.model,
+        analysis_df_method=protocol.analysis.df_method, pooling="rubin",
+        tipping_endpoint=protocol.primary_endpoint.name if protocol.primary_endpoint.impute == "locf" else None,
+        tipping_deltas=TIPPING_DELTAS, tipping_shift_arms=active_arms(protocol),
+    )
 
 
 def _orient(frame: pd.DataFrame, ref: str, *, flip_cols: tuple[str, ...] = ("estimate", "statistic")) -> pd.DataFrame:
@@ -98,7 +91,7 @@ def _orient(frame: pd.DataFrame, ref: str, *, flip_cols: tuple[str, ...] = ("est
 
 
 def _sensitivity_section(
-    data: TrialData, protocol: Protocol, settings: Mapping[str, Any], seed: int
+    data: TrialData, protocol: Protocol, settings: AnalysisSettings, seed: int
 ) -> dict[str, pd.DataFrame]:
     """Run the section; returns named frames (see ``docs/analysis.md``, section Sensitivity)."""
     ref = reference_arm(protocol)

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ketapain.errors import ConvergenceWarning, ImputationWarning, SingularFitWarning, TwoStageTestingWarning
+from ketapain.errors import (
+    ConvergenceWarning,
+    ImputationWarning,
+    SingularFitWarning,
+    TwoStageTestingWarning,
+)
 
 __all__ = ["WARNING_SECTIONS", "WARNING_KINDS", "AnalysisWarning", "WarningLog"]
 
