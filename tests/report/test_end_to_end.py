@@ -256,7 +256,7 @@ def test_settings_values_give_back_the_original_sentences(demo: Path) -> None:
     """Settings became values; the report writes the sentences. Every sentence the settings
     carried at commit 27591c3 (reference results_settings_original.json) is what the report's
     wording functions now make of the values, and every plain value is unchanged."""
-    from ketapain.analysis._run import analysis_settings
+    from ketapain.analysis import analysis_settings
     from ketapain.protocol import load_protocol
     from ketapain.report import _paper_methods as words
     from ketapain.report._paper_methods import TABLE1_DEFINITIONS

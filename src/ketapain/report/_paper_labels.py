@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ketapain.analysis import AnalysisResults
-from ketapain.analysis._settings import AnalysisSettings
+from ketapain.analysis import AnalysisResults, AnalysisSettings
 
 from ._document import DisplayTable
 

@@ -1,11 +1,11 @@
 """The report's sentences about methods, written from the analysis settings (values, never
-sentences: :class:`~ketapain.analysis._settings.AnalysisSettings`), and the Summary and
+sentences: :class:`~ketapain.analysis.AnalysisSettings`), and the Summary and
 Methods sections made of them. Table notes use the same sentences, so a rule reads the same
 everywhere.
 
 Examples
 --------
->>> from ketapain.analysis._run import analysis_settings
+>>> from ketapain.analysis import analysis_settings
 >>> from ketapain.protocol import load_protocol
 >>> s = analysis_settings(load_protocol("ketapain"), seed=1)
 >>> model_formula(s, "paper")
@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import metadata
 
-from ketapain.analysis import AnalysisResults
-from ketapain.analysis._settings import AnalysisSettings, ResponderDefinition
+from ketapain.analysis import AnalysisResults, AnalysisSettings, ResponderDefinition
 
 from ._document import Paragraph, Section
 from ._format import DIGITS, _p_text, format_describe

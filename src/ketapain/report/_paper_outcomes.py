@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ketapain.analysis import AnalysisResults
-from ketapain.analysis._settings import EndpointSetting
+from ketapain.analysis import AnalysisResults, EndpointSetting
 
 from ._document import DisplayTable, FigureBlock
 from ._figures import (

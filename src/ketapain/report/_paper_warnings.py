@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ketapain.analysis import WARNING_KINDS, AnalysisResults, AnalysisWarning
-from ketapain.analysis._settings import AnalysisSettings
+from ketapain.analysis import (
+    WARNING_KINDS,
+    AnalysisResults,
+    AnalysisSettings,
+    AnalysisWarning,
+)
 
 from ._document import Paragraph
 from ._paper_labels import (
