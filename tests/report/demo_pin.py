@@ -29,7 +29,9 @@ edit the reference files in the same commit, where their diff shows them.
 
 Deliberate changes so far (each in the commit that made it): the Warnings section formats
 the warning records (grouped by kind, places in words) instead of parsing their text;
-``results.json`` holds warnings as objects and settings as values.
+``results.json`` holds warnings as objects and settings as values; Table 3 and the warnings
+name scores by the instruments' labels, which word four scores differently ("BPI pain
+severity", "BPI pain interference", "PGIC rating (1-7)"; and "NRS pain rating", not in the demo).
 """
 
 from __future__ import annotations

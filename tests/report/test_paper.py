@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ketapain.analysis import WARNING_KINDS, AnalysisResults, run_analysis
+from ketapain.instruments import get_instrument
 from ketapain.protocol import load_protocol
 from ketapain.report import (
     MISSING,
@@ -258,6 +259,11 @@ def test_table3_and_table4_layout(ket: AnalysisResults, ket_doc: Document) -> No
     assert groups == [{"qdsa": "QDSA (McGill)", "bpi": "BPI", "npsi": "NPSI", "hads": "HADS", "sf36": "SF-36",
                        "psqi": "PSQI", "pgic": "PGIC", "dn4": "DN4"}.get(i, i.upper()) for i in pd.unique(ket.table3["instrument"])]
     labels = [r[0] for r in t3.rows]
+    # score rows are named by the instruments' declared labels (the report keeps no table of its own)
+    scores = ket.table3.drop_duplicates(["instrument", "score"])
+    assert [x for i, x in enumerate(labels) if i not in t3.group_rows] == [
+        f"  {get_instrument(r.instrument).score_label(r.score)}" for r in scores.itertuples()]
+    assert "  BPI pain severity" in labels and "  SF-36 physical functioning" in labels
     row = t3.rows[labels.index("  QDSA (McGill) total")]
     frame = ket.table3[(ket.table3["instrument"] == "qdsa") & (ket.table3["score"] == "total")].set_index("timepoint")
     assert row[1:5] == tuple(format_describe(frame.loc[tp]) for tp in ("baseline", "P", "K", "KM"))

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from ketapain.analysis import AnalysisResults, AnalysisSettings
+from ketapain.errors import InstrumentError
+from ketapain.instruments import get_instrument
 
 from ._document import DisplayTable
 
@@ -39,23 +41,6 @@ __all__ = [
 _ITEM_LABELS = {"avg_pain": "average pain", "max_pain": "maximal pain", "night_pain": "night pain",
                 "pre_infusion_pain": "pre-infusion pain"}
 IMPUTE_LABELS = {"none": "no imputation", "locf": "LOCF", "linear": "linear interpolation"}
-_INSTRUMENT_LABELS = {"qdsa": "QDSA (McGill)", "sfmpq": "SF-MPQ (McGill)", "bpi": "BPI", "npsi": "NPSI",
-                      "hads": "HADS", "sf36": "SF-36", "psqi": "PSQI", "pgic": "PGIC", "dn4": "DN4", "nrs": "NRS"}
-_SCORE_LABELS = {
-    "total": "total", "sensory": "sensory", "affective": "affective", "global": "global",
-    "worst": "worst pain", "least": "least pain", "average": "average pain", "now": "pain now",
-    "severity_mean": "severity", "interference_mean": "interference", "interference_affective":
-    "interference with affect", "interference_activity": "interference with activity", "relief_pct":
-    "% relief with treatment", "burning_spontaneous": "burning spontaneous pain", "pressing_spontaneous":
-    "pressing spontaneous pain", "paroxysmal": "paroxysmal pain", "evoked": "evoked pain",
-    "paresthesia_dysesthesia": "paraesthesia/dysaesthesia", "anxiety": "anxiety", "depression": "depression",
-    "PF": "physical functioning", "RP": "role physical", "BP": "bodily pain", "GH": "general health",
-    "VT": "vitality", "SF": "social functioning", "RE": "role emotional", "MH": "mental health",
-    "PCS": "physical component summary", "MCS": "mental component summary", "pgic": "PGIC (1-7)",
-    "c1_quality": "subjective sleep quality", "c2_latency": "sleep latency", "c3_duration": "sleep duration",
-    "c4_efficiency": "sleep efficiency", "c5_disturbances": "sleep disturbances", "c6_medication":
-    "sleep medication", "c7_daytime": "daytime dysfunction", "ppi": "present pain intensity", "vas": "VAS",
-}
 _DF_LABELS = {"kenward-roger": "Kenward-Roger", "satterthwaite": "Satterthwaite", "residual": "residual",
               "containment": "containment", "between-within": "between-within"}
 
@@ -86,14 +71,22 @@ def endpoint_label(settings: AnalysisSettings, endpoint: str, *, impute: bool = 
 
 
 def instrument_label(name: str) -> str:
-    """An instrument's short label (``SF-36``)."""
-    return _INSTRUMENT_LABELS.get(name, name.upper())
+    """An instrument's short label, from its declaration (``sf36`` -> ``SF-36``); the name in
+    capitals for an instrument that is not registered."""
+    try:
+        return get_instrument(name).label
+    except InstrumentError:
+        return name.upper()
 
 
 def score_label(outcome: str) -> str:
-    """A questionnaire score ``instrument.score`` in words."""
+    """A questionnaire score ``instrument.score`` in words, from the instrument's declaration
+    (``bpi.severity_mean`` -> ``BPI pain severity``; :meth:`~ketapain.instruments.Instrument.score_label`)."""
     instrument, _, score = outcome.partition(".")
-    return f"{instrument_label(instrument)} {_SCORE_LABELS.get(score, score.replace('_', ' '))}"
+    try:
+        return get_instrument(instrument).score_label(score)
+    except InstrumentError:
+        return f"{instrument.upper()} {score.replace('_', ' ')}"
 
 
 def model_name(model: str) -> str:
