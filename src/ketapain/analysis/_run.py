@@ -152,13 +152,7 @@ def run_analysis(
     """
     check_inputs(data, protocol)
     check_option("seed", seed, SEED, error=DataError)
-    steps = iter(analysis_steps(sensitivity=sensitivity))
-
-    def step() -> None:
-        name = next(steps)
-        if on_step is not None:
-            on_step(name)
-
+    step = _stepper(analysis_steps(sensitivity=sensitivity), on_step)
     log = WarningLog()
     step()
     settings = analysis_settings(protocol, seed=seed)
@@ -189,6 +183,18 @@ def run_analysis(
         sens = _sensitivity(data, protocol, settings, seed)
     parts["models"], parts["contrasts"], parts["effect_sizes"] = frames([*before_fits, *t2_fits, *t3_fits])
     return AnalysisResults(**parts, sensitivity=MappingProxyType(dict(sens)), warnings=log.records)
+
+
+def _stepper(steps: tuple[str, ...], on_step: Callable[[str], None] | None) -> Callable[[], None]:
+    """A function that reports the next of ``steps`` to ``on_step`` each time it is called."""
+    names = iter(steps)
+
+    def step() -> None:
+        name = next(names)
+        if on_step is not None:
+            on_step(name)
+
+    return step
 
 
 def _consort(data: TrialData, protocol: Protocol, log: WarningLog) -> dict[str, Any]:

@@ -271,6 +271,46 @@ def score(
     return {name: _plain(row[name], kinds[name]) for name in declared_columns(inst)}
 
 
+def _long_to_wide(inst: Instrument, data: pd.DataFrame, id_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``(ids, answers, "respondent")`` of long data: one row per respondent (``id_columns``,
+    or ``patient_id``/``visit``), labelled ``"patient_id=3 visit=2"`` for messages."""
+    keys = id_columns or [c for c in LONG_KEYS if c in data.columns]
+    if not keys:
+        raise InstrumentError(f"{inst.name}: long data need a patient_id (and visit) column")
+    absent = [c for c in keys if c not in data.columns]
+    if absent:
+        raise InstrumentError(f"{inst.name}: id column(s) {', '.join(absent)} not in the data")
+    rows = data[data["instrument"].astype(str).str.lower() == inst.name]
+    rows = rows.assign(item=rows["item"].astype(str))
+    dup = rows.duplicated(subset=[*keys, "item"])
+    if dup.any():
+        r = rows[dup].iloc[0]
+        raise InstrumentError(
+            f"{inst.name}: item {r['item']} appears twice for "
+            + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys)
+        )
+    wide = rows.pivot(index=keys, columns="item", values="value")
+    wide.columns.name = None
+    ids = wide.index.to_frame(index=False)
+    wide = wide.reset_index(drop=True).astype(object)
+    wide.index = pd.Index(
+        [" ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)) for vals in ids.itertuples(index=False)]
+    )
+    return ids, wide, "respondent"
+
+
+def _wide(inst: Instrument, data: pd.DataFrame, id_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``(ids, answers, "row")`` of wide data, the answers labelled by spreadsheet row."""
+    missing = [c for c in id_columns if c not in data.columns]
+    if missing:
+        raise InstrumentError(f"{inst.name}: id column(s) {', '.join(missing)} not in the data")
+    ids = data[id_columns].reset_index(drop=True)
+    wide = data.drop(columns=id_columns)
+    wide.columns = [str(c) for c in wide.columns]
+    wide.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(wide))  # spreadsheet rows
+    return ids, wide, "row"
+
+
 def score_frame(
     instrument: str | Instrument,
     data: pd.DataFrame,
@@ -316,38 +356,9 @@ def score_frame(
     if isinstance(id_columns, str):
         id_columns = (id_columns,)
     if set(LONG_COLUMNS) <= set(data.columns):
-        keys = list(id_columns) or [c for c in LONG_KEYS if c in data.columns]
-        if not keys:
-            raise InstrumentError(f"{inst.name}: long data need a patient_id (and visit) column")
-        absent = [c for c in keys if c not in data.columns]
-        if absent:
-            raise InstrumentError(f"{inst.name}: id column(s) {', '.join(absent)} not in the data")
-        rows = data[data["instrument"].astype(str).str.lower() == inst.name]
-        rows = rows.assign(item=rows["item"].astype(str))
-        dup = rows.duplicated(subset=[*keys, "item"])
-        if dup.any():
-            r = rows[dup].iloc[0]
-            raise InstrumentError(
-                f"{inst.name}: item {r['item']} appears twice for "
-                + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys)
-            )
-        wide = rows.pivot(index=keys, columns="item", values="value")
-        wide.columns.name = None
-        ids = wide.index.to_frame(index=False)
-        wide = wide.reset_index(drop=True).astype(object)
-        where = "respondent"
-        wide.index = pd.Index(
-            [" ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)) for vals in ids.itertuples(index=False)]
-        )
+        ids, wide, where = _long_to_wide(inst, data, list(id_columns))
     else:
-        missing = [c for c in id_columns if c not in data.columns]
-        if missing:
-            raise InstrumentError(f"{inst.name}: id column(s) {', '.join(missing)} not in the data")
-        ids = data[list(id_columns)].reset_index(drop=True)
-        wide = data.drop(columns=list(id_columns))
-        wide.columns = [str(c) for c in wide.columns]
-        wide.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(wide))  # spreadsheet rows
-        where = "row"
+        ids, wide, where = _wide(inst, data, list(id_columns))
     numeric = inst.numeric_items(wide, where=where)
     # the scorer sees positions 0..n-1 (as always); attrs["respondents"] keeps the row/respondent
     # labels for its messages (see _spec.respondent)
