@@ -122,7 +122,7 @@ def fit_rows(
     row (never a crash). Warnings raised by the fits go to ``log``.
     """
     out = FitRows()
-    where = {"section": section, "outcome": outcome, "model": model}
+    where: dict[str, Any] = {"section": section, "outcome": outcome, "model": model}
     kwargs = {**options, "model": model}
     try:
         with log.catch(**where, scale="identity"):
