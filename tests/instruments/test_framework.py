@@ -16,7 +16,16 @@ import pandas as pd
 import pytest
 
 from ketapain.errors import InstrumentError
-from ketapain.instruments import Instrument, Item, Option, Score, get_instrument, instruments, score, score_frame
+from ketapain.instruments import (
+    Instrument,
+    Item,
+    Option,
+    Score,
+    get_instrument,
+    instruments,
+    score,
+    score_frame,
+)
 from ketapain.instruments._spec import parse_clock, respondent
 
 

@@ -57,7 +57,14 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 from ketapain.instruments._sf36_norms import SCALES, norm_set, norm_set_names
-from ketapain.instruments._spec import Instrument, Item, Option, Requirement, Score, respondent
+from ketapain.instruments._spec import (
+    Instrument,
+    Item,
+    Option,
+    Requirement,
+    Score,
+    respondent,
+)
 
 __all__ = ["INSTRUMENT"]
 
