@@ -82,6 +82,18 @@ def analysis_settings(protocol: Protocol, *, seed: int) -> AnalysisSettings:
     """The settings of the plan for ``protocol``: the ``[analysis]``, ``[auc]`` and
     ``[[endpoints]]`` values and the plan's fixed choices (``results.settings``).
 
+    Parameters
+    ----------
+    protocol : Protocol
+        The protocol whose analysis plan is described.
+    seed : int
+        Seed of the random parts, recorded as ``settings.seed``.
+
+    Returns
+    -------
+    AnalysisSettings
+        Values only (names and numbers); the report words them.
+
     Examples
     --------
     >>> from ketapain.protocol import load_protocol

@@ -260,7 +260,22 @@ class Instrument:
 
     def score_label(self, name: str) -> str:
         """How a report names score (or report column) ``name``: the instrument's label, then
-        the score's (its name, underscores as spaces, when a report column has no label).
+        the score's (its name, underscores as spaces, when it has no label).
+
+        Parameters
+        ----------
+        name : str
+            A declared score or report column.
+
+        Returns
+        -------
+        str
+            ``"<instrument label> <score label>"``.
+
+        Raises
+        ------
+        InstrumentError
+            ``name`` is neither a score nor a report column of the instrument.
 
         Examples
         --------
