@@ -144,7 +144,10 @@ def test_adverse_events_and_table4_by_hand(results):
     # K has no related event: the logistic model is not estimable, said in a note.
     assert results.ae_models["note"].str.contains("no event in arm K").all()
     assert results.ae_models["odds_ratio"].isna().all()
-    assert any("treatment-related adverse events" in w for w in results.warnings)
+    notes = [w for w in results.warnings if w.section == "adverse_events"]
+    assert [(w.outcome, w.model, w.kind) for w in notes] == [("related_ae", "paper", "separation"),
+                                                             ("related_ae", "standard", "separation")]
+    assert all("no event in arm K" in w.message for w in notes)
     # Table 4: nefopam added P01 p1 (P) and P02 p2 (K); adjuvants P04 p3 (K).
     t4 = results.added_analgesics.set_index(["drug_class", "treatment"])["n_patients"]
     assert (t4[("nefopam", "P")], t4[("nefopam", "K")], t4[("nefopam", "KM")], t4[("adjuvants", "K")]) == (1, 1, 0, 1)
@@ -177,9 +180,28 @@ def test_to_dict_is_json_safe_and_round_trips(results):
     # NaN became null, never a string.
     assert all(v is None or isinstance(v, float) for v in models["carryover_p"].tolist())
     assert back["study"]["reference_arm"] == "P"
-    assert back["settings"]["imputation"]["auc_avg_pain_d35"]["impute"] == "locf"
+    assert back["settings"]["endpoints"]["auc_avg_pain_d35"] == {"value": "avg_pain", "window_day": 35,
+                                                                "impute": "locf", "kind": "primary"}
+    assert back["settings"]["models"]["standard"] == {"fixed": ["treatment", "period", "sequence"],
+                                                      "random": ["patient"]}
+    assert back["settings"]["responder_definitions"]["immpact30"] == {"min_reduction_pct": 30.0,
+                                                                      "source": "IMMPACT moderate"}
+    # settings are values: no sentence anywhere (the report writes them)
+    def strings(value):
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in [k, *strings(v)]]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    assert sorted({t for t in strings(back["settings"]) if " " in t}) == [
+        "IMMPACT moderate", "IMMPACT substantial", "treatment x day"]
     assert back["consort"]["n_screened"] == 23 and back["consort"]["n_randomised"] == 20
     assert back["blinding_overall"]["recorded"] is True
+    # warnings: one JSON object per record, every field, in order
+    assert back["warnings"] == [w.to_dict() for w in results.warnings] and back["warnings"]
+    assert all(set(w) == {"section", "outcome", "kind", "message", "category", "model", "scale", "day", "impute"}
+               for w in back["warnings"])
     assert set(results.tables) == set(FRAME_FIELDS) and results.sensitivity == {}
 
 

@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose
 from ketapain.analysis import bang_index, run_analysis, visit_periods
 from ketapain.analysis._endpoints import consecutive_active
 from ketapain.analysis._responders import responders
+from ketapain.analysis._warnings import WarningLog
 from ketapain.protocol import Protocol
 
 
@@ -30,8 +31,8 @@ def test_responders_by_hand(protocol):
     for endpoint, values in (("auc_avg_pain_d7", d7), ("auc_avg_pain_d35", d35)):
         rows.append(alloc.assign(endpoint=endpoint, auc=values))
     aucs = pd.concat(rows, ignore_index=True)
-    sink: list[str] = []
-    out = responders(aucs, alloc, protocol, sink)
+    log = WarningLog()
+    out = responders(aucs, alloc, protocol, log)
     per = out["responder_patients"].set_index(["day", "patient_id", "treatment"])
     assert per.loc[(7, "A", "K"), ["improved", "immpact30", "immpact50"]].tolist() == [True, True, False]
     assert per.loc[(7, "A", "KM"), ["improved", "immpact30", "immpact50"]].tolist() == [True, True, True]
@@ -47,7 +48,10 @@ def test_responders_by_hand(protocol):
     m = out["responder_models"]
     d35m = m[(m["day"] == 35) & (m["definition"] == "improved")]
     assert d35m["odds_ratio"].isna().all() and d35m["note"].str.startswith("not estimable").all()
-    assert any("responders improved day 35" in s for s in sink)
+    notes = [w for w in log.records if (w.section, w.outcome, w.day) == ("responders", "improved", 35)]
+    assert {w.model for w in notes} == {"paper", "standard"}
+    assert all(w.kind == "separation" and w.category == "" for w in notes)
+    assert all(w.message.startswith("not estimable (separation): ") for w in notes)
 
 
 def test_bang_index_by_hand():
@@ -110,8 +114,8 @@ def test_consecutive_active_periods_by_hand(protocol):
     auc = {"A": [50, 100, 110], "B": [70, 90, 80], "C": [200, 190, 150], "D": [60, 40, 70]}
     rows = [{"endpoint": "auc_avg_pain_d35", "patient_id": pid, "period": k + 1, "treatment": t,
              "sequence": "-".join(s), "auc": float(auc[pid][k])} for pid, s in seqs.items() for k, t in enumerate(s)]
-    sink: list[str] = []
-    out = consecutive_active(pd.DataFrame(rows), protocol, sink)
+    log = WarningLog()
+    out = consecutive_active(pd.DataFrame(rows), protocol, log)
     pat = out["consecutive_patients"].set_index("patient_id")
     assert pat["consecutive"].to_dict() == {"A": True, "B": False, "C": True, "D": False}
     assert pat["auc_sum"].to_dict() == {"A": 210.0, "B": 150.0, "C": 390.0, "D": 130.0}
@@ -120,6 +124,13 @@ def test_consecutive_active_periods_by_hand(protocol):
     # t = 160 / sqrt(8200) = 1.76690.
     assert_allclose(tests.loc["welch_t", "statistic"], 160 / math.sqrt(8200), rtol=1e-12)
     assert tests.loc["welch_t", "n_consecutive"] == 2
+    assert log.records == ()  # every patient has both active AUCs, two per group: nothing to say
+    # A patient without both active-arm AUCs is left out, and said so.
+    rows[1]["auc"] = math.nan
+    out = consecutive_active(pd.DataFrame(rows), protocol, log)
+    assert [(w.section, w.outcome, w.kind) for w in log.records] == [
+        ("consecutive", "auc_avg_pain_d35", "rows_left_out"), ("consecutive", "auc_avg_pain_d35", "no_test")]
+    assert log.records[0].message == "1 patient(s) without both active-arm auc_avg_pain_d35 AUCs left out"
 
 
 def test_empty_allocation_is_refused(trial, protocol):
@@ -128,3 +139,25 @@ def test_empty_allocation_is_refused(trial, protocol):
 
     with pytest.raises(DataError, match="allocation has no rows"):
         run_analysis(TrialData.from_tables(patients=trial.patients), protocol, sensitivity=False)
+
+
+def test_warning_records_keep_the_plans_vocabulary():
+    import warnings as pywarnings
+
+    from ketapain.analysis import WARNING_KINDS, AnalysisWarning
+    from ketapain.errors import TwoStageTestingWarning
+
+    log = WarningLog()
+    with log.catch(section="table2", outcome="auc_avg_pain_d35", model="standard", scale="log"):
+        pywarnings.warn("carry-over pre-test P = 0.5 >= 0.05: carry-over dropped", TwoStageTestingWarning)
+        pywarnings.warn("carry-over pre-test P = 0.5 >= 0.05: carry-over dropped", TwoStageTestingWarning)
+        pywarnings.warn("overflow", RuntimeWarning)
+    assert [(w.kind, w.category) for w in log.records] == [("two_stage_testing", "TwoStageTestingWarning"),
+                                                           ("warning", "RuntimeWarning")]  # the repeat is merged
+    assert str(log.records[0]) == ("table2 auc_avg_pain_d35 (standard model), log scale: TwoStageTestingWarning: "
+                                   "carry-over pre-test P = 0.5 >= 0.05: carry-over dropped")
+    assert {w.kind for w in log.records} <= set(WARNING_KINDS)
+    with pytest.raises(ValueError, match="unknown warning kind 'oops'"):
+        AnalysisWarning(section="table2", outcome="", kind="oops", message="m")
+    with pytest.raises(ValueError, match="unknown warning section 'table9'"):
+        AnalysisWarning(section="table9", outcome="", kind="no_model", message="m")

@@ -16,7 +16,13 @@ import pytest
 from numpy.testing import assert_allclose
 from threadpoolctl import threadpool_limits
 
-from ketapain.analysis._sensitivity import N_IMPUTATIONS, TIPPING_DELTAS, _orient, _sensitivity_section, sensitivity_settings
+from ketapain.analysis._sensitivity import (
+    N_IMPUTATIONS,
+    TIPPING_DELTAS,
+    _orient,
+    _sensitivity_section,
+    sensitivity_settings,
+)
 from ketapain.data import TrialData
 from ketapain.errors import KetapainWarning
 from ketapain.protocol import Protocol
@@ -95,8 +101,14 @@ def test_orient_flips_reference_first_contrasts_only() -> None:
 
 def test_settings_name_every_choice(protocol: Protocol) -> None:
     s = sensitivity_settings(protocol)
-    assert s["tipping_endpoint"] == "auc_avg_pain_d35"
-    assert s["tipping_shift_arms"] == ["K", "KM"]
-    assert s["n_imputations"] == N_IMPUTATIONS
-    assert "sequence" in s["mar_model"]  # the protocol's (paper's) model has sequence, not period
-    assert np.isclose(min(s["tipping_deltas"]), -3.0) and np.isclose(max(s["tipping_deltas"]), 3.0)
+    assert s.tipping_endpoint == "auc_avg_pain_d35"
+    assert s.tipping_shift_arms == ("K", "KM")
+    assert s.n_imputations == N_IMPUTATIONS
+    # the protocol's (paper's) model has sequence, not period; the imputation model has period
+    assert s.mar_model.fixed == ("treatment x day", "sequence") and "period" not in s.mar_model.fixed
+    assert s.imputation_model.fixed == ("treatment x day", "period")
+    assert s.mar_model.random == s.imputation_model.random == ("patient", "patient:period")
+    assert np.isclose(min(s.tipping_deltas), -3.0) and np.isclose(max(s.tipping_deltas), 3.0)
+    d = s.to_dict()
+    assert d["mar_model"] == {"fixed": ["treatment x day", "sequence"], "random": ["patient", "patient:period"]}
+    assert d["tipping_shift_arms"] == ["K", "KM"] and d["pooling"] == "rubin"

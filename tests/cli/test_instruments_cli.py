@@ -233,7 +233,7 @@ def test_instrument_detail_json():
     ]
     assert [s["name"] for s in out["scores"]] == ["pgic", "responder", "any_improvement"]
     assert out["scores"][0] == {"name": "pgic", "kind": "number", "minimum": 1, "maximum": 7,
-                                "definition": "the category, 1 (very much improved) .. 7 (very much worse)",
+                                "label": "rating (1-7)", "definition": "the category, 1 (very much improved) .. 7 (very much worse)",
                                 "items": ["1"], "rule": "needs item 1"}
 
 

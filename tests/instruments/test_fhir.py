@@ -218,7 +218,7 @@ ODD = Instrument(
         Item("f", "optional time", kind="clock", required=False),
         Item("g", "yes/no", values=(0, 1)),
     ),
-    scores=(Score("n", "answered items", 0, 7, kind="count"),),
+    scores=(Score("n", "answered items", 0, 7, kind="count", label="answered items"),),
     scorer=_identity,
 )
 

@@ -16,7 +16,16 @@ import pandas as pd
 import pytest
 
 from ketapain.errors import InstrumentError
-from ketapain.instruments import Instrument, Item, Option, Score, get_instrument, instruments, score, score_frame
+from ketapain.instruments import (
+    Instrument,
+    Item,
+    Option,
+    Score,
+    get_instrument,
+    instruments,
+    score,
+    score_frame,
+)
 from ketapain.instruments._spec import parse_clock, respondent
 
 
@@ -47,7 +56,8 @@ TOY = Instrument(
         Item("4", "yes/no", values=(0, 1)),
         Item("5", "bedtime", kind="clock", required=False, scored=False),
     ),
-    scores=(Score("sum", "items 1, 2, 4 and item 3 / 10", 0, 24), Score("high", "sum >= 10", kind="bool")),
+    scores=(Score("sum", "items 1, 2, 4 and item 3 / 10", 0, 24, label="sum"),
+            Score("high", "sum >= 10", kind="bool", label="high sum")),
     reports=(Score("n_missing", "items of the sum missing", kind="count"),),
     options=(Option("missing", ("none", "prorate"), "none", "missing-item rule"),),
     scorer=_toy_scorer,
@@ -344,7 +354,7 @@ def _single_item(item: Item, scorer=None, scores=None) -> Instrument:
         reference="none",
         licence="free",
         items=(item,),
-        scores=scores or (Score("x", "the answer", item.minimum, item.maximum),),
+        scores=scores or (Score("x", "the answer", item.minimum, item.maximum, label="answer"),),
         scorer=scorer or identity,
     )
 
@@ -379,7 +389,7 @@ def test_scorer_contract_guard_on_out_of_range_values():
 
 
 def test_scorer_contract_guard_on_true_false_scores():
-    flag = (Score("x", "a flag", kind="bool"),)
+    flag = (Score("x", "a flag", kind="bool", label="flag"),)
     good = _single_item(ITEM, lambda items, o: pd.DataFrame({"x": items["1"] > 5}, index=items.index), flag)
     assert score(good, {"1": 6}) == {"x": True}
     bad = _single_item(ITEM, lambda items, o: pd.DataFrame({"x": items["1"]}, index=items.index), flag)
@@ -423,6 +433,28 @@ def test_every_registered_instrument_describes_itself():
             assert option["default"] in option["choices"]
 
 
+def test_every_registered_score_has_a_short_label_naming_its_construct():
+    """Labels are how reports name scores (docs/instruments.md): a few words naming the
+    construct, never an item's licensed wording (no question, no quotation)."""
+    for inst in instruments().values():
+        d = inst.to_dict()
+        assert d["label"] == inst.label and 2 <= len(inst.label) <= 20, inst.name
+        for s in d["scores"]:
+            label = s["label"]
+            assert label.strip() == label and 2 <= len(label) <= 40, (inst.name, s["name"], label)
+            assert not set(label) & set("?\"'“”«»:;"), (inst.name, s["name"], label)
+    assert instruments()["bpi"].score_label("severity_mean") == "BPI pain severity"
+    assert instruments()["sf36"].score_label("PF") == "SF-36 physical functioning"
+
+
+def test_score_label_joins_the_instrument_label_and_the_score_label():
+    assert TOY.label == "TOY"  # the default: the name in capitals
+    assert TOY.score_label("high") == "TOY high sum"
+    assert TOY.score_label("n_missing") == "TOY n missing"  # without a label: the name, underscores as spaces
+    with pytest.raises(InstrumentError, match=re.escape("toy: unknown score 'nope'; scores are sum, high, n_missing")):
+        TOY.score_label("nope")
+
+
 # -- naming the respondent in a scorer's own (cross-item) messages -------------------------
 
 
@@ -441,7 +473,7 @@ ORDERED = Instrument(
     reference="r",
     licence="l",
     items=(Item("1", "a", minimum=0, maximum=9), Item("2", "b", minimum=0, maximum=9)),
-    scores=(Score("d", "1 - 2", 0, 9),),
+    scores=(Score("d", "1 - 2", 0, 9, label="difference"),),
     scorer=_ordered_scorer,
 )
 
@@ -481,9 +513,10 @@ STRICT = Instrument(
     items=TOY.items,
     scores=(
         Score("sum", "items 1, 2, 4 and item 3 / 10", 0, 24, items=("1", "2", "3", "4"),
-              rule="needs all 4 items (missing='none') or 3 of 4 (missing='prorate')", needs=_needs_sum),
+              rule="needs all 4 items (missing='none') or 3 of 4 (missing='prorate')", needs=_needs_sum, label="sum"),
         Score("high", "sum >= 10", kind="bool", items=("1", "2", "3", "4"),
-              rule="needs all 4 items (missing='none') or 3 of 4 (missing='prorate')", needs=_needs_sum),
+              rule="needs all 4 items (missing='none') or 3 of 4 (missing='prorate')", needs=_needs_sum,
+              label="high sum"),
     ),
     reports=TOY.reports,
     options=TOY.options,
@@ -536,7 +569,7 @@ def test_incomplete_only_when_an_item_of_the_score_is_unanswered():
     inst = Instrument(
         name="diff", title="t", reference="r", licence="l",
         items=(Item("1", "a", minimum=0, maximum=9), Item("2", "b", minimum=0, maximum=9)),
-        scores=(Score("d", "1 - 2 when 1 >= 2", 0, 9, items=("1", "2"), rule="needs both items"),),
+        scores=(Score("d", "1 - 2 when 1 >= 2", 0, 9, items=("1", "2"), rule="needs both items", label="difference"),),
         scorer=scorer,
     )
     assert score(inst, {"1": 1, "2": 3}) == {"d": None}

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import demo_pin
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -182,3 +183,108 @@ def test_browser_opens_the_report_and_finds_table2(demo: Path, chromium_page: An
     assert page.locator("#table-table2 tbody tr").count() >= 7  # 5 windows + 2 items, plus group rows
     assert page.locator("#figure-figure1_consort svg").is_visible()
     assert all(u.startswith("file://") or u.startswith("data:") for u in requests)
+
+
+# --------------------------------------------------------------------------- pins (see demo_pin.py)
+
+def _close(actual: Any, expected: Any, where: str, problems: list[str]) -> None:
+    """Compare JSON values: numbers to 1e-9 relative (BLAS may differ in the last bits), the rest exactly."""
+    if _is_num(actual) and _is_num(expected):
+        if not math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"{where}: {actual!r} != {expected!r}")
+    elif isinstance(expected, dict) and isinstance(actual, dict):
+        if list(actual) != list(expected):
+            problems.append(f"{where}: keys {list(actual)} != {list(expected)}")
+        for k in expected:
+            if k in actual:
+                _close(actual[k], expected[k], f"{where}.{k}", problems)
+    elif isinstance(expected, list) and isinstance(actual, list) and len(actual) == len(expected):
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _close(a, e, f"{where}[{i}]", problems)
+    elif actual != expected:
+        problems.append(f"{where}: {actual!r} != {expected!r}")
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _reference(name: str) -> Any:
+    return json.loads((demo_pin.REFERENCE / name).read_text(encoding="utf-8"))
+
+
+def test_report_text_is_pinned(demo: Path) -> None:
+    """The visible text of index.html equals the reference line by line (demo_pin.py says how
+    the reference was made: the code before issue 15's structure work, seed 20200154, 20 patients)."""
+    text = demo_pin.report_text((demo / "report" / "index.html").read_text(encoding="utf-8"))
+    expected = (demo_pin.REFERENCE / "report_text.txt").read_text(encoding="utf-8").splitlines()
+    assert len(text) > 400
+    diff = [f"line {i + 1}:\n  got      {a!r}\n  expected {e!r}"
+            for i, (a, e) in enumerate(zip(text, expected, strict=False)) if a != e]
+    assert diff == [] and len(text) == len(expected), "\n".join(diff[:10]) + f"\n({len(text)} vs {len(expected)} lines)"
+
+
+def test_results_json_is_pinned(demo: Path) -> None:
+    """Every frame and mapping of results.json equals the reference fingerprint; settings and
+    warnings equal their references verbatim (numbers to 1e-9 relative)."""
+    results = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))
+    assert list(results) == ["study", "settings", "consort", "ae_overall", "blinding_overall", "tables",
+                             "sensitivity", "warnings"]
+    problems: list[str] = []
+    _close(demo_pin.results_fingerprint(results), _reference("results_fingerprint.json"), "results", problems)
+    _close(results["settings"], _reference("results_settings.json"), "settings", problems)
+    _close(results["warnings"], _reference("results_warnings.json"), "warnings", problems)
+    assert problems == [], "\n".join(problems[:20])
+
+
+def test_warning_records_say_what_the_original_strings_said(demo: Path) -> None:
+    """Warnings became records (section, outcome, kind, message...) instead of strings: same
+    number, same order, and each record's category and message end the original string, whose
+    "where" part names the record's section key or outcome (reference of commit 27591c3)."""
+    records = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))["warnings"]
+    original = _reference("results_warnings_original.json")
+    assert len(records) == len(original) == 81
+    for record, text in zip(records, original, strict=True):
+        tail = (record["category"] + ": " if record["category"] else "") + record["message"]
+        assert text.endswith(": " + tail), (record, text)
+        where = text[: -len(tail) - 2]
+        assert record["outcome"] in where and record["model"] in where, (record, text)
+        assert ("log scale" in where) == (record["scale"] == "log"), (record, text)
+
+
+def test_settings_values_give_back_the_original_sentences(demo: Path) -> None:
+    """Settings became values; the report writes the sentences. Every sentence the settings
+    carried at commit 27591c3 (reference results_settings_original.json) is what the report's
+    wording functions now make of the values, and every plain value is unchanged."""
+    from ketapain.analysis import analysis_settings
+    from ketapain.protocol import load_protocol
+    from ketapain.report import _paper_methods as words
+    from ketapain.report._paper_methods import TABLE1_DEFINITIONS
+
+    old = _reference("results_settings_original.json")
+    results = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))
+    s = analysis_settings(load_protocol("ketapain"), seed=SEED)
+    assert results["settings"] == json.loads(json.dumps(s.to_dict()))
+    sentences = {
+        "carryover_words": words.carryover_words(s), "pairwise_rule": words.pairwise_rule_words(s),
+        "log_rule": words.log_rule_words(s), "descriptives": words.descriptives_words(s),
+        "auc_time_axis_words": words.time_axis_words(s), "auc_method": words.auc_method_words(s),
+        "responder_model": words.responder_model_words(s), "consecutive_test": words.consecutive_test_words(s),
+        "blinding_index": words.blinding_index_words(s), "baseline_avg_pain": TABLE1_DEFINITIONS["baseline_avg_pain"],
+        "models": {m: words.model_formula(s, m) for m in s.models},
+        "effect_size_definitions": {k: words.effect_size_words(k) for k in s.effect_sizes},
+        "responder_definitions": {d.name: words.responder_definition_words(d) for d in s.responder_definitions},
+        "imputation": {e.name: {"value": e.value, "window_day": e.window_day, "impute": e.impute,
+                                "words": words.imputation_words(e.impute), "kind": e.kind} for e in s.endpoints},
+    }
+    for key, value in sentences.items():
+        assert value == old[key], key
+    for key in ("model", "other_model", "carryover", "df_method", "estimation", "alpha", "conf_level", "multiplicity",
+                "auc_units", "auc_time_axis", "primary_endpoint", "table1_variables", "responder_days",
+                "headline_effect_size", "related_causalities", "table3_model", "seed"):
+        assert results["settings"][key] == old[key], key
+    assert set(old) - set(sentences) - set(results["settings"]) == set()  # every old key is accounted for
+    sens, old_sens = results["settings"]["sensitivity"], old["sensitivity"]
+    for key in ("endpoints", "mar_df_method", "n_imputations", "analysis_model", "analysis_df_method",
+                "tipping_endpoint", "tipping_deltas", "tipping_shift_arms"):
+        assert sens[key] == old_sens[key], key

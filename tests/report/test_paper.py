@@ -18,11 +18,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ketapain.analysis import AnalysisResults, run_analysis
+from ketapain.analysis import WARNING_KINDS, AnalysisResults, run_analysis
+from ketapain.instruments import get_instrument
 from ketapain.protocol import load_protocol
-from ketapain.report import DisplayTable, Document, FigureBlock, Paragraph, Section, validate_document
 from ketapain.report import (
     MISSING,
+    DisplayTable,
+    Document,
+    FigureBlock,
+    Paragraph,
+    Section,
     format_ci,
     format_describe,
     format_estimate_ci,
@@ -35,6 +40,7 @@ from ketapain.report import (
     format_ratio,
     oriented_pair,
     paper_document,
+    validate_document,
 )
 from ketapain.simulate import simulate_trial
 
@@ -212,7 +218,8 @@ def test_table2_cells_equal_the_formatted_frame(ket: AnalysisResults, ket_doc: D
         list(zip(t.data["endpoint"], t.data["treatment"], strict=True)), "mean"].to_numpy(dtype=float))
     notes = " ".join(t.notes)
     assert "Kenward-Roger" in notes and "score-days" in notes and "last observation carried forward" in notes
-    assert ket.settings["auc_time_axis_words"] in notes
+    assert ("time axis: day 0 = infusion day, anchored by the period's pre-infusion pain; diary day d = d days "
+            "after the infusion; an AUC up to day W covers W one-day intervals (W + 1 points).") in notes
 
 
 def test_pairwise_contrasts_are_oriented_active_vs_reference(ket: AnalysisResults, ket_doc: Document) -> None:
@@ -234,7 +241,7 @@ def test_pairwise_contrasts_are_oriented_active_vs_reference(ket: AnalysisResult
     assert d["shown_estimate"] == -pk["estimate"] and bool(d["flipped"])
     # effect sizes: same orientation, headline kind first
     e = _tables(ket_doc)["effect_sizes"]
-    assert e.header[1].startswith(ket.settings["headline_effect_size"]) and "(headline)" in e.header[1]
+    assert e.header[1].startswith(ket.settings.headline_effect_size) and "(headline)" in e.header[1]
     es = ket.effect_sizes
     dz = es[(es["section"] == "table2") & (es["outcome"] == "auc_avg_pain_d35") & (es["model"] == "paper") & es["used"]
             & (es["a"] == "P") & (es["b"] == "K") & (es["kind"] == "d_z")].iloc[0]
@@ -252,6 +259,11 @@ def test_table3_and_table4_layout(ket: AnalysisResults, ket_doc: Document) -> No
     assert groups == [{"qdsa": "QDSA (McGill)", "bpi": "BPI", "npsi": "NPSI", "hads": "HADS", "sf36": "SF-36",
                        "psqi": "PSQI", "pgic": "PGIC", "dn4": "DN4"}.get(i, i.upper()) for i in pd.unique(ket.table3["instrument"])]
     labels = [r[0] for r in t3.rows]
+    # score rows are named by the instruments' declared labels (the report keeps no table of its own)
+    scores = ket.table3.drop_duplicates(["instrument", "score"])
+    assert [x for i, x in enumerate(labels) if i not in t3.group_rows] == [
+        f"  {get_instrument(r.instrument).score_label(r.score)}" for r in scores.itertuples()]
+    assert "  BPI pain severity" in labels and "  SF-36 physical functioning" in labels
     row = t3.rows[labels.index("  QDSA (McGill) total")]
     frame = ket.table3[(ket.table3["instrument"] == "qdsa") & (ket.table3["score"] == "total")].set_index("timepoint")
     assert row[1:5] == tuple(format_describe(frame.loc[tp]) for tp in ("baseline", "P", "K", "KM"))
@@ -271,16 +283,28 @@ def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
     doc = paper_document(ket, provenance=PROV)
     text = _text(_section(doc, "methods"))
     s = ket.settings
-    assert "Kenward-Roger method" in text and s["auc_time_axis_words"] in text and s["carryover_words"] in text
-    assert s["models"]["paper"] in text and s["models"]["standard"] in text and f"random seed {s['seed']}" in text
-    assert "Sidak adjustment" in text and "headline: d_z" in text
+    assert "Kenward-Roger method" in text and "Time axis (infusion): day 0 = infusion day, anchored by the period's" in text
+    assert ("Carry-over: first-order carry-over tested (P < 0.05 keeps it) and dropped when not significant "
+            "(two-stage testing, Freeman 1989).") in text
+    assert ("The protocol's model (paper's model): treatment + sequence + (1 | patient) (the published "
+            "specification). Also fitted, for comparison (standard model): treatment + period + sequence + "
+            "(1 | patient).") in text
+    assert f"random seed {s.seed}" in text and "Sidak adjustment" in text and "headline: d_z" in text
+    assert ("immpact30: mean daily pain over the window at least 30% below the period's pre-infusion pain "
+            "(IMMPACT moderate)") in text
     # change the settings: the text follows (nothing is hard-coded)
-    settings = dict(s, df_method="satterthwaite", auc_time_axis="diary", headline_effect_size="g_av",
-                    auc_time_axis_words="the curve starts at diary day 1", seed=123)
-    doc2 = paper_document(dataclasses.replace(ket, settings=MappingProxyType(settings)), provenance=PROV)
+    settings = dataclasses.replace(s, df_method="satterthwaite", auc_time_axis="diary", headline_effect_size="g_av",
+                                   seed=123, carryover="none", alpha=0.01, multiplicity="none",
+                                   models={**s.models, "paper": dataclasses.replace(s.models["paper"], fixed=("treatment",))})
+    doc2 = paper_document(dataclasses.replace(ket, settings=settings), provenance=PROV)
     text2 = _text(_section(doc2, "methods"))
     assert "Satterthwaite method" in text2 and "Kenward-Roger" not in text2
     assert "Time axis (diary): the curve starts at diary day 1" in text2 and "random seed 123" in text2
+    assert "Carry-over: no carry-over term." in text2 and "Two-sided tests at alpha 0.01" in text2
+    assert "(paper's model): treatment + (1 | patient) (the published specification)" in text2
+    assert "Pairwise comparisons (none-adjusted) are shown when the omnibus treatment P < 0.01" in text2
+    assert "multiplicity adjustment: none" in text2 and "Sidak" not in text2
+    assert "P < 0.05" not in text2
     assert _tables(doc2)["effect_sizes"].header[1].startswith("g_av")
 
 
@@ -293,7 +317,7 @@ def test_two_arm_protocol(abba: AnalysisResults) -> None:
     pair = tables["pairwise"]
     assert pair.header[3] == "P (unadjusted)"
     c = abba.contrasts
-    core = c[(c["section"] == "table2") & (c["outcome"] == abba.settings["primary_endpoint"]) & (c["model"] == "standard")
+    core = c[(c["section"] == "table2") & (c["outcome"] == abba.settings.primary_endpoint) & (c["model"] == "standard")
              & c["used"]].iloc[0]
     assert (core["a"], core["b"]) == ("P", "L")
     labels = [r[0] for r in pair.rows]
@@ -308,8 +332,8 @@ def test_two_arm_protocol(abba: AnalysisResults) -> None:
 
 def _contrast_frame(results: AnalysisResults, delta: float | None = None) -> pd.DataFrame:
     c = results.contrasts
-    core = c[(c["section"] == "table2") & (c["outcome"] == results.settings["primary_endpoint"])
-             & (c["model"] == results.settings["model"]) & c["used"]]
+    core = c[(c["section"] == "table2") & (c["outcome"] == results.settings.primary_endpoint)
+             & (c["model"] == results.settings.model) & c["used"]]
     frame = pd.DataFrame({"contrast": [f"{a} - {b}" for a, b in zip(core["a"], core["b"], strict=True)],
                           "estimate": core["estimate"].to_numpy() + (delta or 0.0), "se": core["se"].to_numpy(),
                           "df": core["df"].to_numpy(), "ci_low": core["ci_low"].to_numpy() + (delta or 0.0),
@@ -348,7 +372,27 @@ def test_warnings_are_grouped_with_counts(ket: AnalysisResults, ket_doc: Documen
     counts = [int(p.split(" × ", 1)[0]) for p in paragraphs[1:]]
     assert sum(counts) == len(ket.warnings)
     assert len(paragraphs) - 1 < len(ket.warnings)     # duplicates were merged
-    assert paragraphs[0] == f"{len(ket.warnings)} warnings and notes, {len(counts)} distinct messages."
+    kinds = list(dict.fromkeys((w.category, w.kind) for w in ket.warnings))
+    assert paragraphs[0] == f"{len(ket.warnings)} warnings and notes of {len(kinds)} kinds."
+    # per (category, kind) in order of first appearance: each message in full (at most 3 of them),
+    # else what the kind means; formatted from the records' fields
+    expected = []
+    for category, kind in kinds:
+        group = [w for w in ket.warnings if (w.category, w.kind) == (category, kind)]
+        messages = list(dict.fromkeys(w.message for w in group))
+        head = f"{category}: " if category else ""
+        if len(messages) > 3:
+            expected.append(f"{len(group)} × {head}{WARNING_KINDS[kind]} ({len(messages)} different messages")
+        else:
+            expected += [f"{sum(w.message == m for w in group)} × {head}{m} [" for m in messages]
+    assert len(expected) == len(counts)
+    for text, start in zip(paragraphs[1:], expected, strict=True):
+        assert text.startswith(start), (text, start)
+    # where: sections, models and outcomes in words (the report's labels), never the raw keys
+    text = " ".join(paragraphs)
+    assert "Table 3 (paper's model): " in text and "Table 2 (standard model): AUC of average pain at day 35" in text
+    for raw in ("table3", "pain_before", "auc_avg_pain", "(paper model)"):
+        assert raw not in text, raw
 
 
 def test_blinding_not_recorded_says_so(ket: AnalysisResults) -> None:

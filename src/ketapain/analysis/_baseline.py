@@ -12,6 +12,7 @@ from ketapain.stats import describe_by
 from ._common import protocol_order, reference_arm
 from ._endpoints import model_order
 from ._fits import FitRows, fit_rows
+from ._warnings import WarningLog
 
 __all__ = ["GROUPS", "TABLE1_VARIABLES", "pain_before", "table1"]
 
@@ -74,7 +75,7 @@ def table1(data: TrialData) -> tuple[pd.DataFrame, pd.DataFrame]:
     return cont, counts_frame.reset_index(drop=True)
 
 
-def pain_before(data: TrialData, protocol: Protocol, sink: list[str]) -> tuple[pd.DataFrame, list[FitRows]]:
+def pain_before(data: TrialData, protocol: Protocol, log: WarningLog) -> tuple[pd.DataFrame, list[FitRows]]:
     """Pre-infusion pain described by arm and by period; both crossover models across arms."""
     alloc = data.allocation
     alpha = protocol.analysis.alpha
@@ -88,5 +89,5 @@ def pain_before(data: TrialData, protocol: Protocol, sink: list[str]) -> tuple[p
     desc = desc[["by", "level", *[c for c in desc.columns if c not in ("by", "level")]]]
     parts = [fit_rows(alloc, section="pain_before", outcome="pre_infusion_pain", column="pre_infusion_pain",
                       model=m, options=protocol.analysis.fit_options(), alpha=alpha, ref=reference_arm(protocol),
-                      log_rule=True, sink=sink) for m in model_order(protocol)]
+                      log_rule=True, log=log) for m in model_order(protocol)]
     return desc, parts

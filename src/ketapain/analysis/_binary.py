@@ -10,6 +10,7 @@ carry a ``note`` and NaN numbers instead: never a crash, never a silent drop.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,8 @@ from ketapain.errors import ModelError
 from ketapain.protocol import Protocol
 from ketapain.stats import fit_logistic_glmm
 
-from ._common import collect_warnings, reference_arm
+from ._common import reference_arm
+from ._warnings import WarningLog
 
 __all__ = ["BINARY_COLUMNS", "NAGQ", "binary_frame", "logistic_vs_reference"]
 
@@ -32,10 +34,11 @@ BINARY_COLUMNS = (
 
 
 def logistic_vs_reference(
-    frame: pd.DataFrame, *, outcome: str, protocol: Protocol, model: str, label: str, sink: list[str]
+    frame: pd.DataFrame, *, outcome: str, protocol: Protocol, model: str, where: Mapping[str, Any], log: WarningLog
 ) -> list[dict[str, Any]]:
     """One row per non-reference arm (``BINARY_COLUMNS``); ``frame`` has patient_id, period,
-    treatment and the 0/1 (or boolean, NA = left out) ``outcome``."""
+    treatment and the 0/1 (or boolean, NA = left out) ``outcome``. ``where`` (section,
+    outcome, day) places the warnings and notes in ``log``."""
     ref = reference_arm(protocol)
     conf = protocol.analysis.conf_level
     work = frame.dropna(subset=[outcome])
@@ -57,7 +60,7 @@ def logistic_vs_reference(
             problems.append(f"every observation is an event in arm {arm}")
     if problems:
         note = "not estimable (separation): " + "; ".join(problems)
-        sink.append(f"{label} ({model} model): {note}")
+        log.note("separation", note, **where, model=model)
         for r in rows:
             r["note"] = note
         return rows
@@ -70,12 +73,12 @@ def logistic_vs_reference(
             columns[f"period[{p}]"] = (work["period"] == p).to_numpy(float)
     X = np.column_stack(list(columns.values()))
     try:
-        with collect_warnings(sink, f"{label} ({model} model)"):
+        with log.catch(**where, model=model):
             fit = fit_logistic_glmm(X, y, work["patient_id"].to_numpy(), term_names=list(columns), nagq=NAGQ,
                                     conf_level=conf)
     except ModelError as exc:
         note = f"not estimable: {exc}"
-        sink.append(f"{label} ({model} model): {note}")
+        log.note("not_estimable", note, **where, model=model)
         for r in rows:
             r["note"] = note
         return rows

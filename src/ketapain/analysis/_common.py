@@ -1,11 +1,7 @@
-"""Shared helpers of the analysis plan: input checks, arm roles, visit-to-period mapping,
-warning capture and JSON-safe conversion. Private; used by every section module."""
+"""Shared helpers of the analysis plan: input checks, arm roles, visit-to-period mapping and
+JSON-safe conversion. Private; used by every section module (warnings: ``_warnings``)."""
 
 from __future__ import annotations
-
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -19,7 +15,6 @@ __all__ = [
     "BASELINE",
     "active_arms",
     "check_inputs",
-    "collect_warnings",
     "json_safe",
     "period_end_days",
     "protocol_order",
@@ -110,18 +105,6 @@ def check_inputs(data: TrialData, protocol: Protocol) -> None:
     missing = sorted({e.value for e in protocol.endpoints} - set(data.diary.columns))
     if missing:
         raise DataError(f"diary has no column {', '.join(map(repr, missing))} (an endpoint's diary item)")
-
-
-@contextmanager
-def collect_warnings(sink: list[str], label: str) -> Iterator[None]:
-    """Record every warning raised inside the block as ``"label: message"`` in ``sink``."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        text = f"{label}: {w.category.__name__}: {w.message}"
-        if text not in sink:
-            sink.append(text)
 
 
 def protocol_order(frame: pd.DataFrame, protocol: Protocol, keys: tuple[str, ...]) -> pd.DataFrame:

@@ -14,15 +14,18 @@ from ketapain.data import TrialData
 from ketapain.protocol import Protocol
 from ketapain.stats import describe_by, diary_auc
 
-from ._common import active_arms, collect_warnings, protocol_order, reference_arm
+from ._common import active_arms, protocol_order, reference_arm
 from ._fits import FitRows, fit_rows
+from ._warnings import WarningLog
 
-__all__ = ["AUC_COLUMNS", "consecutive_active", "endpoint_aucs", "model_order", "table2"]
+__all__ = ["AUC_COLUMNS", "CONSECUTIVE_TESTS", "consecutive_active", "endpoint_aucs", "model_order", "table2"]
 
 AUC_COLUMNS = (
     "endpoint", "endpoint_kind", "value", "window_day", "impute", "patient_id", "period", "sequence", "treatment",
     "auc", "n_points", "n_observed", "n_imputed", "n_missing",
 )
+#: The tests of consecutive versus separated active periods, the headline first.
+CONSECUTIVE_TESTS = ("welch_t", "mann_whitney_u")
 
 
 def model_order(protocol: Protocol) -> tuple[str, str]:
@@ -31,12 +34,12 @@ def model_order(protocol: Protocol) -> tuple[str, str]:
     return (primary, "standard" if primary == "paper" else "paper")
 
 
-def endpoint_aucs(data: TrialData, protocol: Protocol, sink: list[str]) -> pd.DataFrame:
+def endpoint_aucs(data: TrialData, protocol: Protocol, log: WarningLog) -> pd.DataFrame:
     """AUC of every ``[[endpoints]]`` entry per patient x period (``AUC_COLUMNS``).
 
     One :func:`ketapain.stats.diary_auc` call per (diary item, imputation) with the
     protocol's time axis; on the infusion axis the curve is anchored at day 0 by the
-    allocation's ``pre_infusion_pain``. Missing-AUC warnings go to ``sink``.
+    allocation's ``pre_infusion_pain``. Missing-AUC warnings go to ``log``.
     """
     alloc = data.allocation
     diary = data.diary
@@ -47,7 +50,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol, sink: list[str]) -> pd.Da
     parts = []
     for (value, impute), endpoints in groups.items():
         windows = sorted({e.window_day for e in endpoints})
-        with collect_warnings(sink, f"AUC of {value} (impute={impute})"):
+        with log.catch(section="auc", outcome=value, impute=impute):
             auc = diary_auc(diary, value=value, windows=windows, time_axis=protocol.auc.time_axis,
                             impute=impute, anchor=anchor)
         names = pd.DataFrame({"endpoint": [e.name for e in endpoints], "endpoint_kind": [e.kind for e in endpoints],
@@ -61,7 +64,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol, sink: list[str]) -> pd.Da
     return out[list(AUC_COLUMNS)].reset_index(drop=True)
 
 
-def table2(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) -> tuple[pd.DataFrame, list[FitRows]]:
+def table2(aucs: pd.DataFrame, protocol: Protocol, log: WarningLog) -> tuple[pd.DataFrame, list[FitRows]]:
     """Descriptives per endpoint x arm and both crossover models per endpoint."""
     alpha = protocol.analysis.alpha
     desc = describe_by(aucs, value="auc", by=["endpoint", "treatment"], alpha=alpha)
@@ -82,11 +85,11 @@ def table2(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) -> tuple[pd.
         frame = aucs[aucs["endpoint"] == e.name]
         for model in model_order(protocol):
             parts.append(fit_rows(frame, section="table2", outcome=e.name, column="auc", model=model,
-                                  options=options, alpha=alpha, ref=ref, log_rule=True, sink=sink))
+                                  options=options, alpha=alpha, ref=ref, log_rule=True, log=log))
     return desc, parts
 
 
-def consecutive_active(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) -> dict[str, pd.DataFrame]:
+def consecutive_active(aucs: pd.DataFrame, protocol: Protocol, log: WarningLog) -> dict[str, pd.DataFrame]:
     """Sum of the two active arms' primary-endpoint AUC per patient, consecutive vs separated.
 
     "Consecutive": the two active arms were given in adjacent periods; otherwise they were
@@ -101,7 +104,8 @@ def consecutive_active(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) 
         "consecutive_tests": pd.DataFrame(columns=["test", "statistic", "df", "p_value", "n_consecutive", "n_nonconsecutive"]),
     }
     if len(active) != 2:
-        sink.append(f"consecutive active periods: not analysed, the protocol has {len(active)} active arms (needs 2)")
+        log.note("not_analysed", f"not analysed, the protocol has {len(active)} active arms (needs 2)",
+                 section="consecutive")
         return empty
     primary = protocol.primary_endpoint.name
     rows = aucs[(aucs["endpoint"] == primary) & aucs["treatment"].isin(active)]
@@ -116,7 +120,8 @@ def consecutive_active(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) 
     })
     dropped = int(patients["auc_sum"].isna().sum())
     if dropped:
-        sink.append(f"consecutive active periods: {dropped} patient(s) without both active-arm {primary} AUCs left out")
+        log.note("rows_left_out", f"{dropped} patient(s) without both active-arm {primary} AUCs left out",
+                 section="consecutive", outcome=primary)
     used = patients.dropna(subset=["auc_sum"])
     summary = describe_by(used.assign(group=np.where(used["consecutive"], "consecutive", "non_consecutive")),
                           value="auc_sum", by="group", alpha=protocol.analysis.alpha)
@@ -125,11 +130,14 @@ def consecutive_active(aucs: pd.DataFrame, protocol: Protocol, sink: list[str]) 
     tests = []
     if len(a) >= 2 and len(b) >= 2:
         t = sps.ttest_ind(a, b, equal_var=False)
-        tests.append({"test": "welch_t", "statistic": float(t.statistic), "df": float(t.df), "p_value": float(t.pvalue)})
+        tests.append({"test": CONSECUTIVE_TESTS[0], "statistic": float(t.statistic), "df": float(t.df),
+                      "p_value": float(t.pvalue)})
         u = sps.mannwhitneyu(a, b, alternative="two-sided")
-        tests.append({"test": "mann_whitney_u", "statistic": float(u.statistic), "df": np.nan, "p_value": float(u.pvalue)})
+        tests.append({"test": CONSECUTIVE_TESTS[1], "statistic": float(u.statistic), "df": np.nan,
+                      "p_value": float(u.pvalue)})
     else:
-        sink.append(f"consecutive active periods: groups of {len(a)} and {len(b)} patients, no test (needs 2 per group)")
+        log.note("no_test", f"groups of {len(a)} and {len(b)} patients, no test (needs 2 per group)",
+                 section="consecutive", outcome=primary)
     tests_frame = pd.DataFrame(tests, columns=["test", "statistic", "df", "p_value"])
     tests_frame["n_consecutive"] = len(a)
     tests_frame["n_nonconsecutive"] = len(b)

@@ -17,7 +17,7 @@ import pandas as pd
 from ketapain.errors import ModelError
 from ketapain.stats import CrossoverFit, fit_crossover
 
-from ._common import collect_warnings
+from ._warnings import WarningLog
 
 __all__ = ["CONTRAST_COLUMNS", "EFFECT_COLUMNS", "HEADLINE_EFFECT", "MODEL_COLUMNS", "FitRows", "fit_rows", "frames"]
 
@@ -110,7 +110,7 @@ def fit_rows(
     alpha: float,
     ref: str,
     log_rule: bool,
-    sink: list[str],
+    log: WarningLog,
 ) -> FitRows:
     """Fit ``column`` of ``frame`` (patient_id, period, sequence, treatment) with the plan's rules.
 
@@ -118,17 +118,17 @@ def fit_rows(
     ``model``). When ``log_rule`` is on and Shapiro-Wilk rejects normality of the conditional
     residuals (P < ``alpha``), the model is refitted on ``log(column)``; both fits are kept
     and ``used`` marks the log one. Values <= 0 make the log refit impossible: the identity
-    fit stays ``used`` and the reason is a note. A fit that fails is a warning in ``sink``
-    and no row (never a crash). Warnings raised by the fits go to ``sink``.
+    fit stays ``used`` and the reason is a note. A fit that fails is a note in ``log`` and no
+    row (never a crash). Warnings raised by the fits go to ``log``.
     """
     out = FitRows()
-    label = f"{section} {outcome} ({model} model)"
+    where: dict[str, Any] = {"section": section, "outcome": outcome, "model": model}
     kwargs = {**options, "model": model}
     try:
-        with collect_warnings(sink, label):
+        with log.catch(**where, scale="identity"):
             fit = fit_crossover(frame, outcome=column, subject="patient_id", ref=ref, **kwargs)
     except ModelError as exc:
-        sink.append(f"{label}: not fitted: {exc}")
+        log.note("not_fitted", f"not fitted: {exc}", **where)
         return out
     normality = fit.residual_normality
     triggered = bool(log_rule and normality is not None and normality[1] < alpha)
@@ -139,14 +139,14 @@ def fit_rows(
         if (values.dropna() <= 0).any():
             notes = (f"residual normality rejected (Shapiro-Wilk P = {normality[1]:.4g}) but {column} has "
                      "values <= 0: the log refit is impossible, the identity scale is used",)
-            sink.append(f"{label}: {notes[0]}")
+            log.note("log_refit_impossible", notes[0], **where)
         else:
             try:
-                with collect_warnings(sink, f"{label}, log scale"):
+                with log.catch(**where, scale="log"):
                     log_fit = fit_crossover(frame, outcome=column, subject="patient_id", ref=ref, log=True, **kwargs)
             except ModelError as exc:
                 notes = (f"log refit failed: {exc}",)
-                sink.append(f"{label}: {notes[0]}")
+                log.note("log_refit_failed", notes[0], **where)
     key = {"section": section, "outcome": outcome, "model": model}
     for scale, f, used in (("identity", fit, log_fit is None), ("log", log_fit, log_fit is not None)):
         if f is None:

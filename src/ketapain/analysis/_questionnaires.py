@@ -12,8 +12,9 @@ from ketapain.instruments import get_instrument, score_frame
 from ketapain.protocol import Protocol
 from ketapain.stats import describe_by
 
-from ._common import BASELINE, collect_warnings, reference_arm, visit_periods
+from ._common import BASELINE, reference_arm, visit_periods
 from ._fits import FitRows, fit_rows
+from ._warnings import WarningLog
 
 __all__ = ["BLINDING", "SCORE_COLUMNS", "questionnaires"]
 
@@ -29,7 +30,7 @@ def _instrument_order(protocol: Protocol, present: set[str]) -> list[str]:
     return order + sorted(present - set(order))
 
 
-def questionnaires(data: TrialData, protocol: Protocol, sink: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[FitRows]]:
+def questionnaires(data: TrialData, protocol: Protocol, log: WarningLog) -> tuple[pd.DataFrame, pd.DataFrame, list[FitRows]]:
     """``(questionnaire_scores, table3, fit rows)``; columns in docs/analysis.md.
 
     Scores come from :func:`ketapain.instruments.score_frame` with ``incomplete="missing"``
@@ -48,18 +49,19 @@ def questionnaires(data: TrialData, protocol: Protocol, sink: list[str]) -> tupl
     known = set(ends) | ({baseline} if baseline else set())
     other = sorted(set(q["visit"].astype(str)) - known)
     if other:
-        sink.append(f"questionnaires: visit(s) {', '.join(map(repr, other))} are neither the baseline visit "
-                    f"{baseline!r} nor an end-of-period visit of the protocol; their rows are left out of Table 3")
+        log.note("rows_left_out", f"visit(s) {', '.join(map(repr, other))} are neither the baseline visit "
+                 f"{baseline!r} nor an end-of-period visit of the protocol; their rows are left out of Table 3",
+                 section="questionnaires")
         q = q[q["visit"].astype(str).isin(known)]
     parts = []
     for name in _instrument_order(protocol, set(q["instrument"].astype(str).str.lower())):
         try:
             inst = get_instrument(name)
         except InstrumentError as exc:
-            sink.append(f"questionnaires: instrument {name!r} left out: {exc}")
+            log.note("rows_left_out", f"instrument {name!r} left out: {exc}", section="questionnaires", outcome=name)
             continue
         scores = [s.name for s in inst.scores if s.kind == "number"]
-        with collect_warnings(sink, f"questionnaires {name}"):
+        with log.catch(section="questionnaires", outcome=name):
             scored = score_frame(inst, q, incomplete="missing")
         long = scored.melt(id_vars=["patient_id", "visit"], value_vars=scores, var_name="score", value_name="value")
         long.insert(0, "instrument", name)
@@ -77,8 +79,8 @@ def questionnaires(data: TrialData, protocol: Protocol, sink: list[str]) -> tupl
     scores_frame["timepoint"] = np.where(scores_frame["visit"] == baseline, BASELINE, treatment)
     unmatched = scores_frame["period"].notna() & pd.isna(scores_frame["timepoint"])
     if unmatched.any():
-        sink.append(f"questionnaires: {int(unmatched.sum())} score(s) of an end-of-period visit without an "
-                    "allocation row for that patient and period are left out")
+        log.note("rows_left_out", f"{int(unmatched.sum())} score(s) of an end-of-period visit without an "
+                 "allocation row for that patient and period are left out", section="questionnaires")
         scores_frame = scores_frame[~unmatched]
     inst_rank = {n: i for i, n in enumerate(dict.fromkeys(scores_frame["instrument"]))}
     scores_frame = scores_frame.assign(_i=scores_frame["instrument"].map(inst_rank)).sort_values(
@@ -101,9 +103,10 @@ def questionnaires(data: TrialData, protocol: Protocol, sink: list[str]) -> tupl
                               "treatment": rows["timepoint"].to_numpy(), "value": rows["value"].to_numpy(),
                               "sequence": rows["patient_id"].map(seq).to_numpy()})
         if frame["value"].notna().sum() == 0 or frame.dropna(subset=["value"])["treatment"].nunique() < 2:
-            sink.append(f"table3 {inst_name}.{score}: fewer than two arms with values, no model")
+            log.note("no_model", "fewer than two arms with values, no model", section="table3",
+                     outcome=f"{inst_name}.{score}")
             continue
         fits.append(fit_rows(frame, section="table3", outcome=f"{inst_name}.{score}", column="value",
                              model=protocol.analysis.model, options=options, alpha=protocol.analysis.alpha,
-                             ref=reference_arm(protocol), log_rule=True, sink=sink))
+                             ref=reference_arm(protocol), log_rule=True, log=log))
     return scores_frame, table, fits

@@ -1,7 +1,8 @@
 """Responders per arm at the first and last AUC windows (days 7 and 35 in KETAPAIN).
 
-Definitions (stated in ``settings["responder_definitions"]``), for a patient x period with
-window ``W`` of the average-pain endpoint:
+Definitions (:data:`~ketapain.analysis._settings.RESPONDER_DEFINITIONS`, stated in
+``settings.responder_definitions``), for a patient x period with window ``W`` of the
+average-pain endpoint:
 
 * mean daily pain over the window ``m = AUC_W / W`` on the infusion axis (the AUC spans
   ``W`` days), ``AUC_W / (W - 1)`` on the first-diary-day axis;
@@ -20,16 +21,14 @@ from ketapain.protocol import Protocol
 from ._binary import BINARY_COLUMNS, logistic_vs_reference
 from ._common import active_arms, protocol_order
 from ._endpoints import model_order
+from ._settings import RESPONDER_DEFINITIONS
+from ._warnings import WarningLog
 
-__all__ = ["ANY_ACTIVE", "DEFINITIONS", "responder_days", "responders"]
+__all__ = ["ANY_ACTIVE", "responder_days", "responders"]
 
 #: Label of the "responder with at least one active arm" row.
 ANY_ACTIVE = "any_active"
-DEFINITIONS = {
-    "improved": "mean daily pain over the window (AUC / window days) below the period's pre-infusion pain",
-    "immpact30": "mean daily pain over the window at least 30% below the period's pre-infusion pain (IMMPACT moderate)",
-    "immpact50": "mean daily pain over the window at least 50% below the period's pre-infusion pain (IMMPACT substantial)",
-}
+DEFINITIONS = tuple(d.name for d in RESPONDER_DEFINITIONS)
 
 
 def responder_days(protocol: Protocol) -> tuple[tuple[int, str], ...]:
@@ -40,7 +39,7 @@ def responder_days(protocol: Protocol) -> tuple[tuple[int, str], ...]:
     return tuple((e.window_day, e.name) for e in chosen)
 
 
-def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, sink: list[str]) -> dict[str, pd.DataFrame]:
+def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, log: WarningLog) -> dict[str, pd.DataFrame]:
     """``responder_patients``, ``responders`` (counts) and ``responder_models`` (GLMM)."""
     days = responder_days(protocol)
     span_offset = 0 if protocol.auc.time_axis == "infusion" else 1
@@ -55,12 +54,12 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, sink
     per["reduction_pct"] = np.where(pre > 0, 100.0 * (pre - per["mean_pain"]) / pre.where(pre > 0, 1.0), np.nan)
     known = per["mean_pain"].notna() & pre.notna()
     known_pct = per["reduction_pct"].notna()
-    for name, value, ok in (("improved", per["mean_pain"] < pre, known),
-                            ("immpact30", per["reduction_pct"] >= 30, known_pct),
-                            ("immpact50", per["reduction_pct"] >= 50, known_pct)):
+    for d in RESPONDER_DEFINITIONS:
+        value, ok = ((per["mean_pain"] < pre, known) if d.min_reduction_pct is None
+                     else (per["reduction_pct"] >= d.min_reduction_pct, known_pct))
         col = pd.array(value.to_numpy(bool), dtype="boolean")
         col[~ok.to_numpy()] = pd.NA
-        per[name] = col
+        per[d.name] = col
     per = per[["patient_id", "period", "treatment", "day", "endpoint", "auc", "mean_pain", "pre_infusion_pain",
                "reduction_pct", *DEFINITIONS]]
 
@@ -91,8 +90,9 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, sink
         for definition in DEFINITIONS:
             sub = long[(long["day"] == day) & (long["definition"] == definition)]
             for model in model_order(protocol):
+                where = {"section": "responders", "outcome": definition, "day": day}
                 for r in logistic_vs_reference(sub, outcome="responder", protocol=protocol, model=model,
-                                               label=f"responders {definition} day {day}", sink=sink):
+                                               where=where, log=log):
                     model_rows.append({"day": day, "definition": definition, **r})
     models = pd.DataFrame(model_rows, columns=["day", "definition", *BINARY_COLUMNS])
     return {"responder_patients": per, "responders": counts, "responder_models": models}

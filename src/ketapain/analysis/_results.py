@@ -1,4 +1,5 @@
-"""The results object of the analysis plan: tidy numeric frames plus a few mappings."""
+"""The results object of the analysis plan: tidy numeric frames, the settings, a few mappings
+and the warning records."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pandas as pd
 from ketapain.operations import ConsortFlow
 
 from ._common import json_safe
+from ._settings import AnalysisSettings
+from ._warnings import AnalysisWarning
 
 __all__ = ["AnalysisResults", "FRAME_FIELDS", "MAPPING_FIELDS"]
 
@@ -23,8 +26,8 @@ FRAME_FIELDS = (
     "responders", "responder_models", "questionnaire_scores", "table3", "ae_by_term", "ae_by_arm", "ae_models",
     "added_analgesics", "blinding", "daily_curves",
 )
-#: The mapping fields (JSON objects in ``to_dict``).
-MAPPING_FIELDS = ("study", "settings", "consort", "ae_overall", "blinding_overall")
+#: The mapping fields (JSON objects in ``to_dict``, after ``settings``).
+MAPPING_FIELDS = ("study", "consort", "ae_overall", "blinding_overall")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +36,15 @@ class AnalysisResults:
 
     Frames are tidy and numeric (labels are text columns; no formatted numbers, no rounding);
     their columns are documented in ``docs/analysis.md``. Confidence intervals are at
-    ``settings["conf_level"]``; every p-value is two-sided.
+    ``settings.conf_level``; every p-value is two-sided.
 
     Attributes
     ----------
-    study, settings : Mapping
-        The study (protocol id, title, arms, reference arm, active arms, n patients, periods)
-        and every analysis setting used, with definitions in words (the methods section).
+    study : Mapping
+        The study (protocol id, title, arms, reference arm, active arms, n patients, periods).
+    settings : AnalysisSettings
+        Every analysis setting used, as values (models, df method, alpha, imputation per
+        endpoint, seed...); the report words them in its methods section.
     consort, consort_flow
         CONSORT counts (``ConsortFlow.to_dict()``) and the object itself (None, and an empty
         mapping, when the screening log is empty).
@@ -72,12 +77,13 @@ class AnalysisResults:
         Mean pain per diary item x arm x day with CI.
     sensitivity : Mapping[str, DataFrame]
         Missing-data sensitivity analyses (empty when skipped).
-    warnings : tuple of str
-        Every warning and note raised while analysing, prefixed by where it arose.
+    warnings : tuple of AnalysisWarning
+        Every warning and note raised while analysing, as records: where it arose (section,
+        outcome, model, scale), its kind and its message.
     """
 
     study: Mapping[str, Any]
-    settings: Mapping[str, Any]
+    settings: AnalysisSettings
     consort: Mapping[str, Any]
     consort_flow: ConsortFlow | None
     table1_continuous: pd.DataFrame
@@ -105,7 +111,7 @@ class AnalysisResults:
     blinding_overall: Mapping[str, Any]
     daily_curves: pd.DataFrame
     sensitivity: Mapping[str, pd.DataFrame]
-    warnings: tuple[str, ...]
+    warnings: tuple[AnalysisWarning, ...]
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -117,13 +123,16 @@ class AnalysisResults:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (``json.dumps(..., allow_nan=False)`` works): NaN, NA and inf -> None.
 
-        Keys: the mappings (``MAPPING_FIELDS``), ``tables`` ({name: list of row records}),
-        ``sensitivity`` ({name: records}) and ``warnings``.
+        Keys: ``study``, ``settings`` (:meth:`AnalysisSettings.to_dict`), the other mappings
+        (``MAPPING_FIELDS``), ``tables`` ({name: list of row records}),
+        ``sensitivity`` ({name: records}) and ``warnings`` (a list of
+        :meth:`AnalysisWarning.to_dict` objects).
         """
-        out: dict[str, Any] = {name: json_safe(getattr(self, name)) for name in MAPPING_FIELDS}
+        out: dict[str, Any] = {"study": json_safe(self.study), "settings": json_safe(self.settings.to_dict())}
+        out.update({name: json_safe(getattr(self, name)) for name in MAPPING_FIELDS[1:]})
         out["tables"] = {name: json_safe(getattr(self, name)) for name in FRAME_FIELDS}
         out["sensitivity"] = {k: json_safe(v) for k, v in self.sensitivity.items()}
-        out["warnings"] = list(self.warnings)
+        out["warnings"] = [w.to_dict() for w in self.warnings]
         return out
 
     def to_json(self, **kwargs: Any) -> str:
@@ -136,11 +145,11 @@ class AnalysisResults:
         lines = [f"{s['title']} ({s['protocol_id']})",
                  f"{s['n_patients']} patients, {s['periods']} periods of {s['period_days']} days; arms "
                  + ", ".join(f"{a['code']} ({a['name']})" for a in s["arms"]) + f"; reference {s['reference_arm']}",
-                 f"Model: {self.settings['model']} (also {self.settings['other_model']}); df {self.settings['df_method']}; "
-                 f"alpha {self.settings['alpha']}", ""]
+                 f"Model: {self.settings.model} (also {self.settings.other_model}); df {self.settings.df_method}; "
+                 f"alpha {self.settings.alpha}", ""]
         lines.append("Endpoints (mean ± SD by arm; omnibus P of the protocol's model):")
         used = self.models[(self.models["section"] == "table2") & self.models["used"]
-                           & (self.models["model"] == self.settings["model"])].set_index("outcome")
+                           & (self.models["model"] == self.settings.model)].set_index("outcome")
         for endpoint, rows in self.table2.groupby("endpoint", sort=False):
             arms = "; ".join(f"{r.treatment} {_n(r.mean)} ± {_n(r.sd)} (n={r.n})" for r in rows.itertuples())
             p = used["treatment_p"].get(endpoint, math.nan)

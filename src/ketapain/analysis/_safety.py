@@ -16,6 +16,7 @@ from ketapain.protocol import Protocol
 from ._binary import BINARY_COLUMNS, logistic_vs_reference
 from ._common import protocol_order
 from ._endpoints import model_order
+from ._warnings import WarningLog
 
 __all__ = ["RELATED", "adverse_events", "added_analgesics"]
 
@@ -27,7 +28,7 @@ def _exposed(alloc: pd.DataFrame) -> pd.Series:
     return alloc.groupby("treatment")["patient_id"].nunique()
 
 
-def adverse_events(data: TrialData, protocol: Protocol, sink: list[str]) -> dict[str, pd.DataFrame | dict]:
+def adverse_events(data: TrialData, protocol: Protocol, log: WarningLog) -> dict[str, pd.DataFrame | dict]:
     """``ae_by_term``, ``ae_by_arm``, ``ae_models`` frames and the ``ae_overall`` mapping."""
     alloc = data.allocation
     ae = data.adverse_events.merge(alloc[["patient_id", "period", "treatment"]], on=["patient_id", "period"], how="left")
@@ -76,7 +77,7 @@ def adverse_events(data: TrialData, protocol: Protocol, sink: list[str]) -> dict
     flag = flag.drop(columns="_r")
     rows = [r for m in model_order(protocol)
             for r in logistic_vs_reference(flag, outcome="related_ae", protocol=protocol, model=m,
-                                           label="treatment-related adverse events", sink=sink)]
+                                           where={"section": "adverse_events", "outcome": "related_ae"}, log=log)]
     models = pd.DataFrame(rows, columns=list(BINARY_COLUMNS))
     return {"ae_by_term": by_term, "ae_by_arm": by_arm, "ae_models": models, "ae_overall": overall}
 

@@ -28,7 +28,7 @@ to 2.4 s for 20 patients, depending on the machine's load).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,10 +37,11 @@ from threadpoolctl import threadpool_limits
 
 from ketapain.data import TrialData
 from ketapain.errors import KetapainWarning, ModelError
-from ketapain.protocol import Protocol
+from ketapain.protocol import Endpoint, Protocol
 from ketapain.stats import fit_daily_model, multiple_imputation_auc, tipping_point_auc
 
 from ._common import active_arms, reference_arm
+from ._settings import AnalysisSettings, ModelTerms, SensitivitySettings
 
 __all__ = ["N_IMPUTATIONS", "TIPPING_DELTAS", "sensitivity_settings"]
 
@@ -51,33 +52,27 @@ TIPPING_DELTAS = tuple(float(d) for d in np.round(np.arange(-3.0, 3.0001, 0.5), 
 """Shifts (NRS points) added to imputed days of the active arms in the tipping-point analysis."""
 
 _DAILY_DF = "satterthwaite"
+_DAILY_RANDOM = ("patient", "patient:period")
 _IMPUTATION_MODEL = "standard"
 
 
-def sensitivity_settings(protocol: Protocol) -> dict[str, Any]:
-    """The settings of this section, for ``AnalysisResults.settings['sensitivity']`` (methods text)."""
-    locf = [e.name for e in protocol.endpoints if e.impute == "locf"]
-    return {
-        "endpoints": locf,
-        "mar_model": "daily pain ~ treatment x day (cell means, day 0 = pre-infusion pain) + "
-                     + ("period" if protocol.analysis.model == "standard" else "sequence")
-                     + " + (1 | patient) + (1 | patient:period), REML; AUC = trapezoid weights x fitted daily "
-                       "means; contrasts with Satterthwaite df; valid under missing at random",
-        "mar_df_method": _DAILY_DF,
-        "imputation_model": "daily pain ~ treatment x day + period + (1 | patient) + (1 | patient:period); "
-                            "proper draws (variance parameters, fixed effects, then missing days given the "
-                            "patient's observed days); imputed values clipped to the scale",
-        "n_imputations": N_IMPUTATIONS,
-        "analysis_model": protocol.analysis.model,
-        "analysis_df_method": protocol.analysis.df_method,
-        "pooling": "Rubin's rules with Barnard-Rubin df; omnibus by the D1 statistic (Li, Raghunathan & Rubin 1991)",
-        "tipping_endpoint": protocol.primary_endpoint.name if protocol.primary_endpoint.impute == "locf" else None,
-        "tipping_deltas": list(TIPPING_DELTAS),
-        "tipping_shift_arms": list(active_arms(protocol)),
-        "tipping_rule": "delta (NRS points) added to every imputed diary day of the shifted arms (not to observed "
-                        "days nor to the pre-infusion score), before clipping to the scale; the tipping delta is "
-                        "where the Sidak-adjusted conclusion at alpha changes (interpolated)",
-    }
+def sensitivity_settings(protocol: Protocol) -> SensitivitySettings:
+    """The settings of this section (``results.settings.sensitivity``).
+
+    The MAR daily model has the protocol model's period (standard) or sequence (paper) term;
+    the imputation model always has period. Both have a random intercept per patient and per
+    patient x period; ``pooling`` = ``rubin`` (Rubin's rules, Barnard-Rubin df, D1 omnibus).
+    """
+    term = "period" if protocol.analysis.model == "standard" else "sequence"
+    return SensitivitySettings(
+        endpoints=tuple(e.name for e in protocol.endpoints if e.impute == "locf"),
+        mar_model=ModelTerms(("treatment x day", term), _DAILY_RANDOM), mar_estimation="REML",
+        mar_df_method=_DAILY_DF, imputation_model=ModelTerms(("treatment x day", "period"), _DAILY_RANDOM),
+        n_imputations=N_IMPUTATIONS, analysis_model=protocol.analysis.model,
+        analysis_df_method=protocol.analysis.df_method, pooling="rubin",
+        tipping_endpoint=protocol.primary_endpoint.name if protocol.primary_endpoint.impute == "locf" else None,
+        tipping_deltas=TIPPING_DELTAS, tipping_shift_arms=active_arms(protocol),
+    )
 
 
 def _orient(frame: pd.DataFrame, ref: str, *, flip_cols: tuple[str, ...] = ("estimate", "statistic")) -> pd.DataFrame:
@@ -97,88 +92,146 @@ def _orient(frame: pd.DataFrame, ref: str, *, flip_cols: tuple[str, ...] = ("est
     return out
 
 
-def _sensitivity_section(
-    data: TrialData, protocol: Protocol, settings: Mapping[str, Any], seed: int
-) -> dict[str, pd.DataFrame]:
-    """Run the section; returns named frames (see ``docs/analysis.md``, section Sensitivity)."""
-    ref = reference_arm(protocol)
-    diary, allocation = data.diary, data.allocation
-    model = protocol.analysis.model
-    common = {"ref": ref, "subject": "patient_id"}
-    daily_rows, means_rows, mi_rows, omni_rows, missing_rows, notes = [], [], [], [], [], []
+@dataclass
+class _Rows:
+    """What the section collects, endpoint after endpoint (frames are built at the end)."""
+
+    missing: list[dict[str, Any]] = field(default_factory=list)
+    daily: list[pd.DataFrame] = field(default_factory=list)
+    means: list[pd.DataFrame] = field(default_factory=list)
+    mi: list[pd.DataFrame] = field(default_factory=list)
+    omnibus: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
     tipping: pd.DataFrame | None = None
     tipping_summary: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One LOCF endpoint's analyses: the data, the protocol's choices and the endpoint's stream."""
+
+    data: TrialData
+    protocol: Protocol
+    endpoint: Endpoint
+    stream: np.random.SeedSequence
+
+    @property
+    def label(self) -> dict[str, Any]:
+        e = self.endpoint
+        return {"endpoint": e.name, "value": e.value, "window_day": e.window_day}
+
+    @property
+    def common(self) -> dict[str, Any]:
+        return {"ref": reference_arm(self.protocol), "subject": "patient_id", "value": self.endpoint.value,
+                "window": self.endpoint.window_day}
+
+
+def _missing_days(run: _Run, rows: _Rows) -> None:
+    diary, allocation, window = run.data.diary, run.data.allocation, run.endpoint.window_day
+    observed = diary[diary["day"] <= window].merge(allocation[["patient_id", "period", "treatment"]],
+                                                   on=["patient_id", "period"])
+    per_arm = allocation.groupby("treatment", sort=False).size() * window
+    got = observed[observed[run.endpoint.value].notna()].groupby("treatment").size()
+    for arm in (a.code for a in run.protocol.arms):
+        expected = int(per_arm.get(arm, 0))
+        missing = expected - int(got.get(arm, 0))
+        rows.missing.append({**run.label, "treatment": arm, "n_days": expected, "n_missing_days": missing,
+                             "pct_missing": 100.0 * missing / expected if expected else np.nan})
+
+
+def _omnibus(run: _Run, analysis: str, om: Any) -> dict[str, Any]:
+    return {**run.label, "analysis": analysis, "statistic": om.statistic, "df_num": om.df_num, "df_den": om.df_den,
+            "p_value": om.p_value}
+
+
+def _mar_daily_model(run: _Run, rows: _Rows) -> None:
+    a = run.protocol.analysis
+    try:
+        fit = fit_daily_model(run.data.diary, run.data.allocation, model=a.model, df_method=_DAILY_DF,
+                              conf_level=a.conf_level, **run.common)
+    except ModelError as exc:
+        rows.notes.append({**run.label, "analysis": "mar_daily_model", "note": str(exc)})
+        return
+    rows.daily.append(_orient(fit.auc_contrasts(), run.common["ref"]).assign(**run.label))
+    rows.means.append(fit.auc_means().assign(**run.label))
+    rows.omnibus.append(_omnibus(run, "mar_daily_model", fit.omnibus))
+
+
+def _multiple_imputation(run: _Run, rows: _Rows) -> None:
+    a = run.protocol.analysis
+    try:
+        mi = multiple_imputation_auc(
+            run.data.diary, run.data.allocation, n_imputations=N_IMPUTATIONS, seed=np.random.default_rng(run.stream),
+            model=_IMPUTATION_MODEL, analysis_model=a.model, conf_level=a.conf_level, df_method=a.df_method,
+            **run.common)
+    except ModelError as exc:
+        rows.notes.append({**run.label, "analysis": "multiple_imputation", "note": str(exc)})
+        return
+    rows.mi.append(_orient(mi.to_frame(), run.common["ref"]).assign(n_imputations=N_IMPUTATIONS, **run.label))
+    rows.omnibus.append(_omnibus(run, "multiple_imputation", mi.omnibus))
+    rows.notes.extend({**run.label, "analysis": "multiple_imputation", "note": n} for n in mi.notes)
+
+
+def _tipping_point(run: _Run, rows: _Rows) -> None:
+    a, ref = run.protocol.analysis, run.common["ref"]
+    try:
+        tp = tipping_point_auc(
+            run.data.diary, run.data.allocation, deltas=np.array(TIPPING_DELTAS),
+            shift_arms=list(active_arms(run.protocol)), n_imputations=N_IMPUTATIONS,
+            seed=np.random.default_rng(run.stream), model=_IMPUTATION_MODEL, analysis_model=a.model, alpha=a.alpha,
+            conf_level=a.conf_level, df_method=a.df_method, **run.common)
+    except ModelError as exc:
+        rows.notes.append({**run.label, "analysis": "tipping_point", "note": str(exc)})
+        return
+    rows.tipping = _orient(tp.to_frame(), ref).assign(**run.label)
+    rows.tipping_summary = _orient(tp.tipping_frame(), ref, flip_cols=()).assign(
+        shift_arms=", ".join(tp.shift_arms), **run.label)
+
+
+def _frames(rows: _Rows) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {"missing_days": pd.DataFrame(rows.missing)}
+    if rows.daily:
+        out["mar_daily_model"] = _front(pd.concat(rows.daily, ignore_index=True))
+        out["mar_daily_means"] = _front(pd.concat(rows.means, ignore_index=True))
+    if rows.mi:
+        out["multiple_imputation"] = _front(pd.concat(rows.mi, ignore_index=True))
+    if rows.omnibus:
+        out["omnibus"] = pd.DataFrame(rows.omnibus)
+    if rows.tipping is not None and rows.tipping_summary is not None:
+        out["tipping_point"] = _front(rows.tipping)
+        out["tipping_summary"] = _front(rows.tipping_summary)
+    if rows.notes:
+        out["notes"] = pd.DataFrame(rows.notes)
+    return out
+
+
+def _sensitivity_section(
+    data: TrialData, protocol: Protocol, settings: AnalysisSettings, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Run the section; returns named frames (see ``docs/analysis.md``, section Sensitivity).
+
+    Per LOCF endpoint, in protocol order: the missing days, the MAR daily model, multiple
+    imputation and (primary endpoint, with active arms) the tipping point; endpoint ``k`` uses
+    child ``k`` of ``SeedSequence(seed)`` for its imputations. Warnings of the statistics
+    become rows of ``notes`` (analysis ``warning``).
+    """
+    rows = _Rows()
     streams = np.random.SeedSequence(seed).spawn(len(protocol.endpoints) + 1)
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KetapainWarning)
         for k, endpoint in enumerate(protocol.endpoints):
             if endpoint.impute != "locf":
                 continue
-            label = {"endpoint": endpoint.name, "value": endpoint.value, "window_day": endpoint.window_day}
-            window = endpoint.window_day
-            days = diary[diary["day"] <= window]
-            observed = days.merge(allocation[["patient_id", "period", "treatment"]], on=["patient_id", "period"])
-            per_arm = allocation.groupby("treatment", sort=False).size() * window
-            got = observed[observed[endpoint.value].notna()].groupby("treatment").size()
-            for arm in (a.code for a in protocol.arms):
-                expected = int(per_arm.get(arm, 0))
-                missing = expected - int(got.get(arm, 0))
-                missing_rows.append({**label, "treatment": arm, "n_days": expected, "n_missing_days": missing,
-                                     "pct_missing": 100.0 * missing / expected if expected else np.nan})
-            try:
-                fit = fit_daily_model(diary, allocation, value=endpoint.value, window=window, model=model,
-                                      df_method=_DAILY_DF, conf_level=protocol.analysis.conf_level, **common)
-            except ModelError as exc:
-                notes.append({**label, "analysis": "mar_daily_model", "note": str(exc)})
-            else:
-                daily_rows.append(_orient(fit.auc_contrasts(), ref).assign(**label))
-                means_rows.append(fit.auc_means().assign(**label))
-                om = fit.omnibus
-                omni_rows.append({**label, "analysis": "mar_daily_model", "statistic": om.statistic,
-                                  "df_num": om.df_num, "df_den": om.df_den, "p_value": om.p_value})
-            try:
-                mi = multiple_imputation_auc(
-                    diary, allocation, value=endpoint.value, window=window, n_imputations=N_IMPUTATIONS,
-                    seed=np.random.default_rng(streams[k]), model=_IMPUTATION_MODEL, analysis_model=model,
-                    conf_level=protocol.analysis.conf_level, df_method=protocol.analysis.df_method, **common)
-            except ModelError as exc:
-                notes.append({**label, "analysis": "multiple_imputation", "note": str(exc)})
-            else:
-                mi_rows.append(_orient(mi.to_frame(), ref).assign(n_imputations=N_IMPUTATIONS, **label))
-                om = mi.omnibus
-                omni_rows.append({**label, "analysis": "multiple_imputation", "statistic": om.statistic,
-                                  "df_num": om.df_num, "df_den": om.df_den, "p_value": om.p_value})
-                notes.extend({**label, "analysis": "multiple_imputation", "note": n} for n in mi.notes)
+            run = _Run(data, protocol, endpoint, streams[k])
+            _missing_days(run, rows)
+            _mar_daily_model(run, rows)
+            _multiple_imputation(run, rows)
             if endpoint.name == protocol.primary_endpoint.name and active_arms(protocol):
-                try:
-                    tp = tipping_point_auc(
-                        diary, allocation, value=endpoint.value, window=window, deltas=np.array(TIPPING_DELTAS),
-                        shift_arms=list(active_arms(protocol)), n_imputations=N_IMPUTATIONS,
-                        seed=np.random.default_rng(streams[k]), model=_IMPUTATION_MODEL, analysis_model=model,
-                        alpha=protocol.analysis.alpha, conf_level=protocol.analysis.conf_level,
-                        df_method=protocol.analysis.df_method, **common)
-                except ModelError as exc:
-                    notes.append({**label, "analysis": "tipping_point", "note": str(exc)})
-                else:
-                    tipping = _orient(tp.to_frame(), ref).assign(**label)
-                    tipping_summary = _orient(tp.tipping_frame(), ref, flip_cols=()).assign(
-                        shift_arms=", ".join(tp.shift_arms), **label)
+                _tipping_point(run, rows)
     for w in caught:
-        notes.append({"endpoint": "", "value": "", "window_day": np.nan, "analysis": "warning", "note": str(w.message)})
-    out: dict[str, pd.DataFrame] = {"missing_days": pd.DataFrame(missing_rows)}
-    if daily_rows:
-        out["mar_daily_model"] = _front(pd.concat(daily_rows, ignore_index=True))
-        out["mar_daily_means"] = _front(pd.concat(means_rows, ignore_index=True))
-    if mi_rows:
-        out["multiple_imputation"] = _front(pd.concat(mi_rows, ignore_index=True))
-    if omni_rows:
-        out["omnibus"] = pd.DataFrame(omni_rows)
-    if tipping is not None and tipping_summary is not None:
-        out["tipping_point"] = _front(tipping)
-        out["tipping_summary"] = _front(tipping_summary)
-    if notes:
-        out["notes"] = pd.DataFrame(notes)
-    return out
+        rows.notes.append({"endpoint": "", "value": "", "window_day": np.nan, "analysis": "warning",
+                           "note": str(w.message)})
+    return _frames(rows)
 
 
 def _front(frame: pd.DataFrame) -> pd.DataFrame:

@@ -37,7 +37,7 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 from ketapain.instruments._registry import get_instrument, instruments
-from ketapain.instruments._spec import Instrument, Item
+from ketapain.instruments._spec import Instrument, Item, plain_number
 
 __all__ = [
     "CANONICAL_BASE",
@@ -96,12 +96,8 @@ def _fhir_type(item: Item) -> str:
     return "integer" if item.kind == "integer" else "decimal"
 
 
-def _num(v: float) -> int | float:
-    return int(v) if float(v).is_integer() else float(v)
-
-
 def _code(v: float) -> str:
-    return str(_num(round(v, 12)))
+    return str(plain_number(round(v, 12)))
 
 
 def _option_value(item: Item, v: float) -> dict[str, Any]:
@@ -373,16 +369,16 @@ def _value(inst: Instrument, item: Item, answer: Mapping[str, Any], where: str) 
             number = float(code)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise InstrumentError(f"{inst.name}: {place}: valueCoding code {code!r} is not a number") from None
-        return _num(number) if math.isfinite(number) else code
+        return plain_number(number) if math.isfinite(number) else code
     if key == "valueString":
         if not isinstance(value, str):
             raise InstrumentError(f"{inst.name}: {place}: valueString {value!r} is not a string")
         return value.strip()  # score() checks it (numbers as text; "HH:MM" for clock items)
     if key == "valueQuantity":
-        number = value.get("value") if isinstance(value, Mapping) else None
-        if isinstance(number, bool) or not isinstance(number, int | float):
+        quantity = value.get("value") if isinstance(value, Mapping) else None
+        if isinstance(quantity, bool) or not isinstance(quantity, int | float):
             raise InstrumentError(f"{inst.name}: {place}: valueQuantity has no numeric value")
-        return number
+        return quantity
     if key == "valueBoolean":
         allowed = None if item.values is None else {float(v) for v in item.values}
         if not isinstance(value, bool) or allowed != {0.0, 1.0}:

@@ -16,11 +16,12 @@ import importlib
 import math
 import pkgutil
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 import pandas as pd
 
+from ketapain._json import json_safe
 from ketapain.errors import FIRST_DATA_ROW, InstrumentError
 from ketapain.instruments._spec import (
     RESPONDENTS,
@@ -41,7 +42,7 @@ INCOMPLETE_HINT = "pass {@incomplete='missing'} to get the score as missing inst
 """How every incomplete-respondent message ends (a template: the CLI names its own flag)."""
 
 
-def _is_instrument(obj: object) -> bool:
+def _is_instrument(obj: object) -> TypeGuard[Instrument]:
     """An Instrument, also when ``_spec`` was executed twice (pytest's importlib mode can
     re-run a module collected for doctests, giving a second, equal class)."""
     cls = type(obj)
@@ -79,7 +80,7 @@ def instruments() -> dict[str, Instrument]:
 def get_instrument(name: str | Instrument) -> Instrument:
     """The instrument called ``name`` (case-insensitive); InstrumentError lists the known ones."""
     if _is_instrument(name):
-        return name  # type: ignore[return-value]
+        return name
     reg = _load()
     key = str(name).lower()
     if key not in reg:
@@ -196,18 +197,13 @@ def _plain_id(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _plain(value: Any, kind: str = "number") -> float | bool | int | None:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, float | np.floating) and math.isnan(float(value)):
-        return None
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if kind == "count" and float(value).is_integer():
-        return int(value)
-    return float(value)
+def _plain(value: Any, kind: str = "number") -> Any:
+    """A score as plain JSON-safe Python (:func:`ketapain._json.json_safe`: missing -> None, numpy ->
+    bool, int or float); a whole ``count`` as ``int``."""
+    plain = json_safe(value)
+    if kind == "count" and isinstance(plain, float) and plain.is_integer():
+        return int(plain)
+    return plain
 
 
 def score(
@@ -276,6 +272,46 @@ def score(
     return {name: _plain(row[name], kinds[name]) for name in declared_columns(inst)}
 
 
+def _long_to_wide(inst: Instrument, data: pd.DataFrame, id_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``(ids, answers, "respondent")`` of long data: one row per respondent (``id_columns``,
+    or ``patient_id``/``visit``), labelled ``"patient_id=3 visit=2"`` for messages."""
+    keys = id_columns or [c for c in LONG_KEYS if c in data.columns]
+    if not keys:
+        raise InstrumentError(f"{inst.name}: long data need a patient_id (and visit) column")
+    absent = [c for c in keys if c not in data.columns]
+    if absent:
+        raise InstrumentError(f"{inst.name}: id column(s) {', '.join(absent)} not in the data")
+    rows = data[data["instrument"].astype(str).str.lower() == inst.name]
+    rows = rows.assign(item=rows["item"].astype(str))
+    dup = rows.duplicated(subset=[*keys, "item"])
+    if dup.any():
+        r = rows[dup].iloc[0]
+        raise InstrumentError(
+            f"{inst.name}: item {r['item']} appears twice for "
+            + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys)
+        )
+    wide = rows.pivot(index=keys, columns="item", values="value")
+    wide.columns.name = None
+    ids = wide.index.to_frame(index=False)
+    wide = wide.reset_index(drop=True).astype(object)
+    wide.index = pd.Index(
+        [" ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)) for vals in ids.itertuples(index=False)]
+    )
+    return ids, wide, "respondent"
+
+
+def _wide(inst: Instrument, data: pd.DataFrame, id_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``(ids, answers, "row")`` of wide data, the answers labelled by spreadsheet row."""
+    missing = [c for c in id_columns if c not in data.columns]
+    if missing:
+        raise InstrumentError(f"{inst.name}: id column(s) {', '.join(missing)} not in the data")
+    ids = data[id_columns].reset_index(drop=True)
+    wide = data.drop(columns=id_columns)
+    wide.columns = [str(c) for c in wide.columns]
+    wide.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(wide))  # spreadsheet rows
+    return ids, wide, "row"
+
+
 def score_frame(
     instrument: str | Instrument,
     data: pd.DataFrame,
@@ -321,38 +357,9 @@ def score_frame(
     if isinstance(id_columns, str):
         id_columns = (id_columns,)
     if set(LONG_COLUMNS) <= set(data.columns):
-        keys = list(id_columns) or [c for c in LONG_KEYS if c in data.columns]
-        if not keys:
-            raise InstrumentError(f"{inst.name}: long data need a patient_id (and visit) column")
-        absent = [c for c in keys if c not in data.columns]
-        if absent:
-            raise InstrumentError(f"{inst.name}: id column(s) {', '.join(absent)} not in the data")
-        rows = data[data["instrument"].astype(str).str.lower() == inst.name]
-        rows = rows.assign(item=rows["item"].astype(str))
-        dup = rows.duplicated(subset=[*keys, "item"])
-        if dup.any():
-            r = rows[dup].iloc[0]
-            raise InstrumentError(
-                f"{inst.name}: item {r['item']} appears twice for "
-                + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys)
-            )
-        wide = rows.pivot(index=keys, columns="item", values="value")
-        wide.columns.name = None
-        ids = wide.index.to_frame(index=False)
-        wide = wide.reset_index(drop=True).astype(object)
-        where = "respondent"
-        wide.index = pd.Index(
-            [" ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)) for vals in ids.itertuples(index=False)]
-        )
+        ids, wide, where = _long_to_wide(inst, data, list(id_columns))
     else:
-        missing = [c for c in id_columns if c not in data.columns]
-        if missing:
-            raise InstrumentError(f"{inst.name}: id column(s) {', '.join(missing)} not in the data")
-        ids = data[list(id_columns)].reset_index(drop=True)
-        wide = data.drop(columns=list(id_columns))
-        wide.columns = [str(c) for c in wide.columns]
-        wide.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(wide))  # spreadsheet rows
-        where = "row"
+        ids, wide, where = _wide(inst, data, list(id_columns))
     numeric = inst.numeric_items(wide, where=where)
     # the scorer sees positions 0..n-1 (as always); attrs["respondents"] keeps the row/respondent
     # labels for its messages (see _spec.respondent)

@@ -20,7 +20,8 @@ score left missing because more items are unanswered than the manual allows (see
 A scorer that rejects a combination of answers (a cross-item rule) names the respondent with
 :func:`respondent`, the same way the framework's own messages do.
 
-No licensed wording lives here: items carry neutral labels only (see docs/instruments.md).
+No licensed wording lives here: items carry neutral labels only, and scores a short label
+naming their construct ("pain severity", "physical functioning"; see docs/instruments.md).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 
-__all__ = ["Instrument", "Item", "Option", "Score", "parse_clock", "respondent"]
+__all__ = ["Instrument", "Item", "Option", "Score", "parse_clock", "plain_number", "respondent"]
 
 ItemKind = Literal["integer", "number", "clock"]
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -115,6 +116,10 @@ class Score:
     Attributes
     ----------
     name, doc : the score's name and definition.
+    label : how a report names the score, after the instrument's label ("pain severity" ->
+        "BPI pain severity"): a few words naming the construct, never an item's licensed
+        wording. Every shipped score has one (a test checks it); without one, reports name the
+        score by its name.
     minimum, maximum : its range (None = unbounded); the framework checks every value against it.
     kind : ``"number"``, ``"bool"`` (true/false) or ``"count"`` (whole numbers).
     items : the item keys the score is computed from, for a score that unanswered items can
@@ -139,6 +144,7 @@ class Score:
     items: tuple[str, ...] | None = None
     rule: str = ""
     needs: Requirement | None = None
+    label: str = ""
 
     def requirement(self, options: Mapping[str, str]) -> tuple[tuple[str, ...] | None, str]:
         """``(items, rule)`` under the resolved ``options`` (``items`` None: never checked).
@@ -164,6 +170,10 @@ class Instrument:
     ``scorer(items, options)`` receives a float frame (one row per respondent, one column per
     item key in declaration order, NaN = missing) and the full option mapping, and returns a
     frame with one column per declared score (then any ``reports`` columns), same index.
+
+    ``label`` is the instrument's short name in reports ("BPI", "SF-36"); it defaults to the
+    name in capitals. Every score declares its own ``label`` (:class:`Score`);
+    :meth:`score_label` joins the two.
     """
 
     name: str
@@ -176,6 +186,7 @@ class Instrument:
     options: tuple[Option, ...] = ()
     reports: tuple[Score, ...] = ()
     notes: str = ""
+    label: str = ""
     _index: dict[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -208,6 +219,8 @@ class Instrument:
                 raise ValueError(f"{self.name}: report {s.name} declares items; only scores are checked")
         for s in self.scores:
             self._check_requirement(s)
+        if not self.label.strip():
+            object.__setattr__(self, "label", self.name.upper())
 
     def _check_requirement(self, s: Score) -> None:
         """A score's declared items and rule, also under every combination of options."""
@@ -244,6 +257,38 @@ class Instrument:
     def score_names(self) -> tuple[str, ...]:
         """Names of the declared scores (without report columns)."""
         return tuple(s.name for s in self.scores)
+
+    def score_label(self, name: str) -> str:
+        """How a report names score (or report column) ``name``: the instrument's label, then
+        the score's (its name, underscores as spaces, when it has no label).
+
+        Parameters
+        ----------
+        name : str
+            A declared score or report column.
+
+        Returns
+        -------
+        str
+            ``"<instrument label> <score label>"``.
+
+        Raises
+        ------
+        InstrumentError
+            ``name`` is neither a score nor a report column of the instrument.
+
+        Examples
+        --------
+        >>> from ketapain.instruments import get_instrument
+        >>> get_instrument("bpi").score_label("severity_mean")
+        'BPI pain severity'
+        """
+        for s in (*self.scores, *self.reports):
+            if s.name == name:
+                return f"{self.label} {s.label or s.name.replace('_', ' ')}"
+        raise InstrumentError(
+            f"{self.name}: unknown score {name!r}; scores are {', '.join(declared_columns(self))}"
+        )
 
     def item(self, key: str) -> Item:
         """The item called ``key`` (InstrumentError if unknown)."""
@@ -287,11 +332,12 @@ class Instrument:
         """
 
         def num(v: float | None) -> float | int | None:
-            return None if v is None else (int(v) if float(v).is_integer() else float(v))
+            return None if v is None else plain_number(v)
 
         def out(s: Score) -> dict[str, Any]:
             return {
                 "name": s.name,
+                "label": s.label,
                 "kind": s.kind,
                 "minimum": num(s.minimum),
                 "maximum": num(s.maximum),
@@ -302,6 +348,7 @@ class Instrument:
 
         return {
             "name": self.name,
+            "label": self.label,
             "title": self.title,
             "reference": self.reference,
             "licence": self.licence,
@@ -387,6 +434,15 @@ def respondent(items: pd.DataFrame, pos: int) -> str:
     if items.index[pos] == "responses":
         return ""
     return f" respondent at 0-based position {pos}"
+
+
+def plain_number(v: float) -> int | float:
+    """A whole number as ``int``, any other as ``float`` (how declarations print their numbers).
+
+    >>> plain_number(7.0), plain_number(0.5)
+    (7, 0.5)
+    """
+    return int(v) if float(v).is_integer() else float(v)
 
 
 def _fmt(v: float | None) -> str:

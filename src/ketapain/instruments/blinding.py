@@ -48,7 +48,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
     any_answer = answered > 0
 
     def count(code: int) -> pd.Series:
-        return (block == code).sum(axis=1).astype("Int64").where(any_answer, pd.NA)
+        return (block == code).sum(axis=1).astype("Int64").where(any_answer)
 
     dont_know = count(0)
     return pd.DataFrame(
@@ -56,19 +56,20 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
             "n_dont_know": dont_know,
             "n_placebo": count(1),
             "n_active": count(2),
-            "n_answered": answered.astype("Int64").where(any_answer, pd.NA),
-            "guessed_all": (dont_know == 0).astype("boolean").where(any_answer, pd.NA),
+            "n_answered": answered.astype("Int64").where(any_answer),
+            "guessed_all": (dont_know == 0).astype("boolean").where(any_answer),
         },
         index=items.index,
     )
 
 
-def _count(name: str, doc: str) -> Score:
-    return Score(name, doc, 0, len(ITEMS), kind="count", items=ITEMS, rule=_RULE)
+def _count(name: str, doc: str, label: str) -> Score:
+    return Score(name, doc, 0, len(ITEMS), kind="count", items=ITEMS, rule=_RULE, label=label)
 
 
 INSTRUMENT = Instrument(
     name="blinding",
+    label="Blinding",
     title="Blinding questionnaire: end-of-study guess of the treatment of each period",
     reference="Bang H, Ni L, Davis CE. Assessment of blinding in clinical trials. Control Clin Trials "
     "2004;25:143-56 (the guess coding); KETAPAIN protocol, Trials 2017;18:517.",
@@ -79,11 +80,12 @@ INSTRUMENT = Instrument(
         for key in ITEMS
     ),
     scores=(
-        _count("n_dont_know", "number of periods answered 0 (don't know)"),
-        _count("n_placebo", "number of periods answered 1 (placebo)"),
-        _count("n_active", "number of periods answered 2 (active)"),
-        _count("n_answered", "number of periods answered"),
-        Score("guessed_all", "no answered period is 'don't know'", kind="bool", items=ITEMS, rule=_RULE),
+        _count("n_dont_know", "number of periods answered 0 (don't know)", "periods not guessed"),
+        _count("n_placebo", "number of periods answered 1 (placebo)", "periods guessed placebo"),
+        _count("n_active", "number of periods answered 2 (active)", "periods guessed active"),
+        _count("n_answered", "number of periods answered", "periods answered"),
+        Score("guessed_all", "no answered period is 'don't know'", kind="bool", items=ITEMS, rule=_RULE,
+              label="every answered period guessed"),
     ),
     scorer=_score,
     notes="One item per period of the reference study (3); the items are optional.",

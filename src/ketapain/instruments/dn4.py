@@ -109,8 +109,8 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "total": total,
-            "neuropathic": reached.astype("boolean").where(complete, pd.NA),
-            "neuropathic_deduced": reached.astype("boolean").where(decided, pd.NA),
+            "neuropathic": reached.astype("boolean").where(complete),
+            "neuropathic_deduced": reached.astype("boolean").where(decided),
             "n_positive": n_positive,
             "n_missing": n_missing,
         },
@@ -120,6 +120,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
 
 INSTRUMENT = Instrument(
     name="dn4",
+    label="DN4",
     title="DN4 neuropathic pain diagnostic questionnaire (10 items; 7-item interview version)",
     reference="Bouhassira D, Attal N, Alchaar H, et al. Pain 2005;114:29-36.",
     licence="Copyright Bouhassira et al. (French Neuropathic Pain Group); licensed through Mapi Research "
@@ -136,9 +137,9 @@ INSTRUMENT = Instrument(
     ),
     scores=(
         Score("total", "number of positive items (needs every item of the version)", 0, 10,
-              items=_KEYS, rule=_RULE, needs=_needs),
+              items=_KEYS, rule=_RULE, needs=_needs, label="total"),
         Score("neuropathic", "total >= 4 (full) or >= 3 (interview); needs every item of the version", kind="bool",
-              items=_KEYS, rule=_RULE + _DEDUCED, needs=_needs_neuropathic),
+              items=_KEYS, rule=_RULE + _DEDUCED, needs=_needs_neuropathic, label="neuropathic pain"),
     ),
     reports=(
         Score(

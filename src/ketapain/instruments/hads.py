@@ -117,6 +117,7 @@ def _item(key: str) -> Item:
 
 INSTRUMENT = Instrument(
     name="hads",
+    label="HADS",
     title="Hospital Anxiety and Depression Scale (anxiety and depression, 0-21 each)",
     reference="Zigmond AS, Snaith RP. Acta Psychiatr Scand 1983;67:361-70; half rule: Bell ML et al. "
     "BMC Res Notes 2016;9:479.",
@@ -140,9 +141,10 @@ INSTRUMENT = Instrument(
         ),
     ),
     scores=(
-        Score("anxiety", "HADS-A: sum of the odd items 1-13", 0, 21, items=_ANXIETY, rule=_RULE, needs=_needs),
+        Score("anxiety", "HADS-A: sum of the odd items 1-13", 0, 21, items=_ANXIETY, rule=_RULE, needs=_needs,
+              label="anxiety"),
         Score("depression", "HADS-D: sum of the even items 2-14", 0, 21, items=_DEPRESSION, rule=_RULE,
-              needs=_needs_depression),
+              needs=_needs_depression, label="depression"),
     ),
     reports=(
         Score("anxiety_case", "anxiety >= 11 (definite case)", kind="bool"),

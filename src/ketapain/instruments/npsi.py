@@ -71,6 +71,7 @@ def _intensity(key: str, label: str) -> Item:
 
 INSTRUMENT = Instrument(
     name="npsi",
+    label="NPSI",
     title="Neuropathic Pain Symptom Inventory (total intensity and five sub-scores)",
     reference="Bouhassira D, Attal N, Fermanian J, et al. Pain 2004;108:248-57.",
     licence="Copyright Bouhassira et al.; licensed through Mapi Research Trust. No item wording is stored here.",
@@ -90,15 +91,15 @@ INSTRUMENT = Instrument(
     ),
     scores=(
         Score("total", "sum of the 10 intensity items (all needed)", 0, 100, items=_INTENSITY,
-              rule="needs all 10 intensity items 1, 2, 3, 5, 6, 8-12 (no published missing-item rule)"),
+              rule="needs all 10 intensity items 1, 2, 3, 5, 6, 8-12 (no published missing-item rule)", label="total"),
         *(
-            Score(name, doc, 0, 10, items=_SUBSCORES[name], rule=_all_of(_SUBSCORES[name]))
-            for name, doc in (
-                ("burning_spontaneous", "Q1"),
-                ("pressing_spontaneous", "(Q2+Q3)/2"),
-                ("paroxysmal", "(Q5+Q6)/2"),
-                ("evoked", "(Q8+Q9+Q10)/3"),
-                ("paresthesia_dysesthesia", "(Q11+Q12)/2"),
+            Score(name, doc, 0, 10, items=_SUBSCORES[name], rule=_all_of(_SUBSCORES[name]), label=label)
+            for name, doc, label in (
+                ("burning_spontaneous", "Q1", "burning spontaneous pain"),
+                ("pressing_spontaneous", "(Q2+Q3)/2", "pressing spontaneous pain"),
+                ("paroxysmal", "(Q5+Q6)/2", "paroxysmal pain"),
+                ("evoked", "(Q8+Q9+Q10)/3", "evoked pain"),
+                ("paresthesia_dysesthesia", "(Q11+Q12)/2", "paraesthesia/dysaesthesia"),
             )
         ),
     ),

@@ -29,10 +29,11 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
 
 INSTRUMENT = Instrument(
     name="nrs",
+    label="NRS",
     title="Pain numeric rating scale, 0-10",
     reference="Public-domain 11-point numeric rating scale (e.g. Farrar JT et al. Pain 2001;94:149-58).",
     licence="Public domain.",
     items=(Item("1", "pain intensity, 0 (no pain) to 10 (worst imaginable)", minimum=0, maximum=10),),
-    scores=(Score("nrs", "the rating", 0, 10, items=("1",), rule="needs item 1"),),
+    scores=(Score("nrs", "the rating", 0, 10, items=("1",), rule="needs item 1", label="pain rating"),),
     scorer=_score,
 )

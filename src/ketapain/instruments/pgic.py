@@ -27,8 +27,8 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "pgic": value,
-            "responder": (value <= 2).astype("boolean").where(known, pd.NA),
-            "any_improvement": (value <= 3).astype("boolean").where(known, pd.NA),
+            "responder": (value <= 2).astype("boolean").where(known),
+            "any_improvement": (value <= 3).astype("boolean").where(known),
         },
         index=items.index,
     )
@@ -36,15 +36,18 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
 
 INSTRUMENT = Instrument(
     name="pgic",
+    label="PGIC",
     title="Patient Global Impression of Change (bipolar, 7 points)",
     reference="Guy W. ECDEU Assessment Manual, 1976 (CGI-I); Farrar JT et al. Pain 2001;94:149-58.",
     licence="Derived from a US government publication (CGI-I); generally free to use.",
     items=(Item("1", "global impression of change since the start of treatment", minimum=1, maximum=7),),
     scores=(
         Score("pgic", "the category, 1 (very much improved) .. 7 (very much worse)", 1, 7,
-              items=("1",), rule="needs item 1"),
-        Score("responder", "PGIC 1 or 2 (much or very much improved)", kind="bool", items=("1",), rule="needs item 1"),
-        Score("any_improvement", "PGIC 1, 2 or 3", kind="bool", items=("1",), rule="needs item 1"),
+              items=("1",), rule="needs item 1", label="rating (1-7)"),
+        Score("responder", "PGIC 1 or 2 (much or very much improved)", kind="bool", items=("1",), rule="needs item 1",
+              label="responder"),
+        Score("any_improvement", "PGIC 1, 2 or 3", kind="bool", items=("1",), rule="needs item 1",
+              label="any improvement"),
     ),
     scorer=_score,
 )

@@ -78,7 +78,7 @@ _TOL = 1e-9  # float noise in hours x 60 / minutes (e.g. 6.8 h of 8 h is 85 % ex
 
 def _band_sum(total: pd.Series) -> pd.Series:
     """0 -> 0, 1-2 -> 1, 3-4 -> 2, 5-6 -> 3 (NaN stays NaN)."""
-    return np.ceil(total / 2.0)
+    return pd.Series(np.ceil(total.to_numpy(dtype=float) / 2.0), index=total.index)
 
 
 def _clock(minutes: float) -> str:
@@ -90,7 +90,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
     bed, latency, up, slept = items["1"], items["2"], items["3"], items["4"]
 
     # Time in bed, across midnight.
-    minutes_in_bed = np.mod(up - bed, 1440.0)
+    minutes_in_bed = (up - bed) % 1440.0  # numpy's mod: the sign of 1440, NaN stays NaN
     zero = (minutes_in_bed == 0).to_numpy()
     if zero.any():
         i = int(np.flatnonzero(zero)[0])
@@ -100,7 +100,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
             "different from the bedtime"
         )
     hours_in_bed = minutes_in_bed / 60.0
-    efficiency = 100.0 * slept * 60.0 / minutes_in_bed
+    efficiency: pd.Series = 100.0 * slept * 60.0 / minutes_in_bed
     exceeds = (slept * 60.0 > minutes_in_bed + _TOL).to_numpy()  # NaN compares False
     if exceeds.any():
         if options["sleep_exceeds_bed"] == "reject":
@@ -113,7 +113,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
             )
         efficiency = efficiency.where(~exceeds, 100.0)
     efficiency = efficiency.clip(upper=100.0)  # float noise only: real excesses are handled above
-    capped = pd.Series(exceeds, index=items.index).astype("boolean").where(efficiency.notna(), pd.NA)
+    capped = pd.Series(exceeds, index=items.index).astype("boolean").where(efficiency.notna())
 
     c1 = items["6"]
 
@@ -162,7 +162,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
             "hours_in_bed": hours_in_bed,
             "efficiency_pct": efficiency,
             "efficiency_capped": capped,
-            "poor_sleeper": (total > 5).astype("boolean").where(total.notna(), pd.NA),
+            "poor_sleeper": (total > 5).astype("boolean").where(total.notna()),
         }
     )
 
@@ -172,6 +172,7 @@ _REQUIRED = ("1", "2", "3", "4", *TROUBLES[:-1], "6", "7", "8", "9")  # every it
 
 INSTRUMENT = Instrument(
     name=NAME,
+    label="PSQI",
     title="Pittsburgh Sleep Quality Index",
     reference=(
         "Buysse DJ, Reynolds CF, Monk TH, Berman SR, Kupfer DJ. Psychiatry Res 1989;28:193-213 "
@@ -203,21 +204,24 @@ INSTRUMENT = Instrument(
     ),
     scores=(
         Score("c1_quality", f"C1 subjective sleep quality = item 6, {_COMPONENT}", 0, 3,
-              items=("6",), rule="needs item 6"),
+              items=("6",), rule="needs item 6", label="subjective sleep quality"),
         Score("c2_latency", f"C2 sleep latency from item 2 and item 5a, {_COMPONENT}", 0, 3,
-              items=("2", "5a"), rule="needs both items 2 and 5a (no imputation)"),
+              items=("2", "5a"), rule="needs both items 2 and 5a (no imputation)", label="sleep latency"),
         Score("c3_duration", f"C3 sleep duration from item 4 (option duration), {_COMPONENT}", 0, 3,
-              items=("4",), rule="needs item 4"),
+              items=("4",), rule="needs item 4", label="sleep duration"),
         Score("c4_efficiency", f"C4 habitual sleep efficiency (option efficiency), {_COMPONENT}", 0, 3,
-              items=("1", "3", "4"), rule="needs all 3 items 1, 3 and 4 (bedtime, getting-up time, hours slept)"),
+              items=("1", "3", "4"), rule="needs all 3 items 1, 3 and 4 (bedtime, getting-up time, hours slept)",
+              label="sleep efficiency"),
         Score("c5_disturbances", f"C5 sleep disturbances from items 5b-5j, {_COMPONENT}", 0, 3,
-              items=DISTURBANCES[:-1], rule="needs all 8 items 5b-5i (a blank 5j counts 0; no imputation)"),
+              items=DISTURBANCES[:-1], rule="needs all 8 items 5b-5i (a blank 5j counts 0; no imputation)",
+              label="sleep disturbances"),
         Score("c6_medication", f"C6 use of sleep medication = item 7, {_COMPONENT}", 0, 3,
-              items=("7",), rule="needs item 7"),
+              items=("7",), rule="needs item 7", label="sleep medication"),
         Score("c7_daytime", f"C7 daytime dysfunction from items 8 and 9, {_COMPONENT}", 0, 3,
-              items=("8", "9"), rule="needs both items 8 and 9 (no imputation)"),
+              items=("8", "9"), rule="needs both items 8 and 9 (no imputation)", label="daytime dysfunction"),
         Score("global", "global PSQI = C1 + ... + C7, 0 .. 21 (missing if any component is)", 0, 21,
-              items=_REQUIRED, rule="needs all 7 components, i.e. every item except the optional 5j (no imputation)"),
+              items=_REQUIRED, rule="needs all 7 components, i.e. every item except the optional 5j (no imputation)",
+              label="global"),
     ),
     scorer=_score,
     reports=(

@@ -93,7 +93,7 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
     ratings = items.fillna(0.0)  # a blank word counts 0 (not selected)
     sensory = ratings[list(SENSORY_ITEMS)].sum(axis=1).where(answered)
     affective = ratings[list(AFFECTIVE_ITEMS)].sum(axis=1).where(answered)
-    n_rated = (ratings > 0).sum(axis=1).astype("Int64").where(answered, pd.NA)
+    n_rated = (ratings > 0).sum(axis=1).astype("Int64").where(answered)
     return pd.DataFrame(
         {
             "sensory": sensory,
@@ -126,6 +126,7 @@ _RULE = "needs at least one of the form's 58 words answered (a blank word counts
 
 INSTRUMENT = Instrument(
     name=NAME,
+    label="QDSA (McGill)",
     title="Questionnaire Douleur Saint-Antoine (QDSA), French adaptation of the MPQ",
     reference=(
         "Boureau F, Luu M, Doubrere JF, Gay C. Therapie 1984;39:119-29; "
@@ -144,6 +145,7 @@ INSTRUMENT = Instrument(
             MAX_RATING * len(SENSORY_ITEMS),
             items=SENSORY_ITEMS,
             rule=_RULE,
+            label="sensory",
         ),
         Score(
             "affective",
@@ -152,6 +154,7 @@ INSTRUMENT = Instrument(
             MAX_RATING * len(AFFECTIVE_ITEMS),
             items=AFFECTIVE_ITEMS,
             rule=_RULE,
+            label="affective",
         ),
         Score(
             "total",
@@ -160,6 +163,7 @@ INSTRUMENT = Instrument(
             MAX_RATING * (len(SENSORY_ITEMS) + len(AFFECTIVE_ITEMS)),
             items=SENSORY_ITEMS + AFFECTIVE_ITEMS,
             rule=_RULE,
+            label="total",
         ),
     ),
     scorer=_score,

@@ -57,7 +57,14 @@ import pandas as pd
 
 from ketapain.errors import InstrumentError
 from ketapain.instruments._sf36_norms import SCALES, norm_set, norm_set_names
-from ketapain.instruments._spec import Instrument, Item, Option, Requirement, Score, respondent
+from ketapain.instruments._spec import (
+    Instrument,
+    Item,
+    Option,
+    Requirement,
+    Score,
+    respondent,
+)
 
 __all__ = ["INSTRUMENT"]
 
@@ -322,12 +329,18 @@ def _scale_needs(scale: str) -> Requirement:
     return needs
 
 
-def _scale_score(scale: str, doc: str) -> Score:
+def _scale_score(scale: str, doc: str, label: str) -> Score:
     keys = tuple(str(i) for i in SCALE_ITEMS[scale])
     k = len(keys)
     rule = f"needs at least half of its items, {_half(k)} of {k} (method='ware'), or 1 of {k} (method='rand')"
-    return Score(scale, doc, 0, 100, items=keys, rule=rule, needs=_scale_needs(scale))
+    return Score(scale, doc, 0, 100, items=keys, rule=rule, needs=_scale_needs(scale), label=label)
 
+
+#: Report labels of the scales: the scale names of the published scoring manuals.
+_SCALE_LABELS = {
+    "PF": "physical functioning", "RP": "role physical", "BP": "bodily pain", "GH": "general health",
+    "VT": "vitality", "SF": "social functioning", "RE": "role emotional", "MH": "mental health",
+}
 
 _SCALE_DOCS = {
     "PF": "physical functioning, 0-100 (items 3-12)",
@@ -342,6 +355,7 @@ _SCALE_DOCS = {
 
 INSTRUMENT = Instrument(
     name=NAME,
+    label="SF-36",
     title="SF-36 Health Survey (v1 / SF-36v2; Ware-QualityMetric or RAND-36 scoring)",
     reference=(
         "Ware JE, Sherbourne CD. Med Care 1992;30:473-83; Ware JE et al. SF-36 Health Survey Manual and "
@@ -359,11 +373,11 @@ INSTRUMENT = Instrument(
         Item(str(i), _LABELS[i], minimum=1, maximum=_WIDEST[i], scored=i != 2) for i in range(1, 37)
     ),
     scores=(
-        *(_scale_score(s, _SCALE_DOCS[s]) for s in SCALES),
+        *(_scale_score(s, _SCALE_DOCS[s], _SCALE_LABELS[s]) for s in SCALES),
         Score("PCS", "physical component summary, 50 + 10 * sum(z * PCS coefficient); None unless all 8 scales "
-              "are scored, and with method='rand'"),
+              "are scored, and with method='rand'", label="physical component summary"),
         Score("MCS", "mental component summary, 50 + 10 * sum(z * MCS coefficient); None unless all 8 scales "
-              "are scored, and with method='rand'"),
+              "are scored, and with method='rand'", label="mental component summary"),
     ),
     reports=(
         Score("n_missing", "scored items left blank (0-35; item 2 is not scored)", 0, 35, kind="count"),

@@ -68,6 +68,7 @@ _RATING = "0 none .. 3 most intense"
 
 INSTRUMENT = Instrument(
     name="sfmpq",
+    label="SF-MPQ (McGill)",
     title="Short-form McGill Pain Questionnaire (SF-MPQ)",
     reference="Melzack R. The short-form McGill Pain Questionnaire. Pain 1987;30:191-7.",
     licence=(
@@ -86,13 +87,14 @@ INSTRUMENT = Instrument(
     ),
     scores=(
         Score("sensory", "sum of items 1-11 (all required)", 0, 33, items=SENSORY_ITEMS,
-              rule="needs all 11 items 1-11 (no published imputation rule)"),
+              rule="needs all 11 items 1-11 (no published imputation rule)", label="sensory"),
         Score("affective", "sum of items 12-15 (all required)", 0, 12, items=AFFECTIVE_ITEMS,
-              rule="needs all 4 items 12-15 (no published imputation rule)"),
+              rule="needs all 4 items 12-15 (no published imputation rule)", label="affective"),
         Score("total", "sensory + affective (all 15 required)", 0, 45, items=DESCRIPTORS,
-              rule="needs all 15 descriptors 1-15 (no published imputation rule)"),
-        Score("ppi", "present pain intensity as recorded", 0, 5, items=("ppi",), rule="needs item ppi"),
-        Score("vas", "visual analogue scale as recorded (mm)", 0, 100, items=("vas",), rule="needs item vas"),
+              rule="needs all 15 descriptors 1-15 (no published imputation rule)", label="total"),
+        Score("ppi", "present pain intensity as recorded", 0, 5, items=("ppi",), rule="needs item ppi",
+              label="present pain intensity"),
+        Score("vas", "visual analogue scale as recorded (mm)", 0, 100, items=("vas",), rule="needs item vas", label="VAS"),
     ),
     reports=(Score("n_descriptors_missing", "blank descriptors among items 1-15", 0, 15, kind="count"),),
     scorer=_score,

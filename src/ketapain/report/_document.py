@@ -250,6 +250,72 @@ def _check_json(value: object, path: str) -> None:
     raise DataError(f"{path}={value!r} is not JSON-safe ({type(value).__name__}); allowed: dict with str keys, list, str, int, finite float, bool, None (convert numpy scalars with .item())")
 
 
+class _BlockKeys:
+    """Walks the sections of a document, checks every block and remembers the keys in use."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, str] = {}
+        self.figures: dict[str, str] = {}
+        self.sections: dict[str, str] = {}
+        self.figure_data: set[str] = set()
+
+    def walk(self, blocks: tuple[Any, ...], number: tuple[int, ...]) -> None:
+        n_sub = 0
+        for i, block in enumerate(blocks, start=1):
+            where = f"section {'.'.join(map(str, number))} block {i}" if number else f"document.sections[{i - 1}]"
+            if isinstance(block, Section):
+                n_sub += 1
+                self.section(block, (*number, n_sub))
+            elif not number:
+                raise TypeError(f"{where} must be a Section, got {type(block).__name__}")
+            elif isinstance(block, Paragraph):
+                _text(block.text, f"{where} (paragraph).text")
+            elif isinstance(block, DisplayTable):
+                self.table(block, where)
+            elif isinstance(block, FigureBlock):
+                self.figure(block, where)
+            else:
+                raise TypeError(f"{where} must be a Paragraph, DisplayTable, FigureBlock or Section, got {type(block).__name__}")
+
+    def section(self, block: Section, sub: tuple[int, ...]) -> None:
+        label = "section " + ".".join(map(str, sub))
+        if len(sub) > MAX_SECTION_DEPTH:
+            raise DataError(f"{label} ({block.title!r}) is nested {len(sub)} deep; at most {MAX_SECTION_DEPTH} levels are allowed")
+        _text(block.title, f"{label}.title")
+        _text(block.key, f"{label}.key")
+        if block.key:
+            if not SECTION_KEY_PATTERN.fullmatch(block.key):
+                raise DataError(f"{label}.key={block.key!r} is not allowed: use [a-z0-9][a-z0-9_-]*")
+            if block.key == RESERVED_SECTION_KEY:
+                raise DataError(f"{label}.key={block.key!r} is reserved for the provenance block; use another key")
+            if block.key in self.sections:
+                raise DataError(f"{label}.key={block.key!r} is used twice (also by {self.sections[block.key]})")
+            self.sections[block.key] = label
+        if not isinstance(block.blocks, tuple):
+            raise TypeError(f"{label}.blocks must be a tuple of blocks, got {type(block.blocks).__name__}")
+        self.walk(block.blocks, sub)
+
+    def table(self, block: DisplayTable, where: str) -> None:
+        _check_table(block, where)
+        if block.key in self.tables:
+            raise DataError(f"{where}: table key {block.key!r} is used twice (also by {self.tables[block.key]})")
+        self.tables[block.key] = where
+
+    def figure(self, block: FigureBlock, where: str) -> None:
+        _check_key(block.key, f"{where}.key")
+        _text(block.title, f"{where} (figure {block.key!r}).title")
+        _text(block.caption, f"{where} (figure {block.key!r}).caption")
+        if not isinstance(block.figure, Figure):
+            raise TypeError(f"{where} (figure {block.key!r}).figure must be a matplotlib.figure.Figure, got {type(block.figure).__name__}")
+        if block.data is not None:
+            _check_frame(block.data, f"{where} (figure {block.key!r}).data")
+        if block.key in self.figures:
+            raise DataError(f"{where}: figure key {block.key!r} is used twice (also by {self.figures[block.key]})")
+        self.figures[block.key] = where
+        if block.data is not None:
+            self.figure_data.add(block.key)
+
+
 def validate_document(document: Document) -> None:
     """Check a document before anything is written.
 
@@ -291,60 +357,8 @@ def validate_document(document: Document) -> None:
         raise TypeError(f"document.results must be a mapping, got {type(document.results).__name__}")
     _check_json(document.results, "document.results")
 
-    tables: dict[str, str] = {}
-    figures: dict[str, str] = {}
-    sections: dict[str, str] = {}
-    figure_data: set[str] = set()
-
-    def rec(blocks: tuple[Any, ...], number: tuple[int, ...]) -> None:
-        n_sub = 0
-        for i, block in enumerate(blocks, start=1):
-            where = f"section {'.'.join(map(str, number))} block {i}" if number else f"document.sections[{i - 1}]"
-            if isinstance(block, Section):
-                n_sub += 1
-                sub = (*number, n_sub)
-                label = "section " + ".".join(map(str, sub))
-                if len(sub) > MAX_SECTION_DEPTH:
-                    raise DataError(f"{label} ({block.title!r}) is nested {len(sub)} deep; at most {MAX_SECTION_DEPTH} levels are allowed")
-                _text(block.title, f"{label}.title")
-                _text(block.key, f"{label}.key")
-                if block.key:
-                    if not SECTION_KEY_PATTERN.fullmatch(block.key):
-                        raise DataError(f"{label}.key={block.key!r} is not allowed: use [a-z0-9][a-z0-9_-]*")
-                    if block.key == RESERVED_SECTION_KEY:
-                        raise DataError(f"{label}.key={block.key!r} is reserved for the provenance block; use another key")
-                    if block.key in sections:
-                        raise DataError(f"{label}.key={block.key!r} is used twice (also by {sections[block.key]})")
-                    sections[block.key] = label
-                if not isinstance(block.blocks, tuple):
-                    raise TypeError(f"{label}.blocks must be a tuple of blocks, got {type(block.blocks).__name__}")
-                rec(block.blocks, sub)
-            elif not number:
-                raise TypeError(f"{where} must be a Section, got {type(block).__name__}")
-            elif isinstance(block, Paragraph):
-                _text(block.text, f"{where} (paragraph).text")
-            elif isinstance(block, DisplayTable):
-                _check_table(block, where)
-                if block.key in tables:
-                    raise DataError(f"{where}: table key {block.key!r} is used twice (also by {tables[block.key]})")
-                tables[block.key] = where
-            elif isinstance(block, FigureBlock):
-                _check_key(block.key, f"{where}.key")
-                _text(block.title, f"{where} (figure {block.key!r}).title")
-                _text(block.caption, f"{where} (figure {block.key!r}).caption")
-                if not isinstance(block.figure, Figure):
-                    raise TypeError(f"{where} (figure {block.key!r}).figure must be a matplotlib.figure.Figure, got {type(block.figure).__name__}")
-                if block.data is not None:
-                    _check_frame(block.data, f"{where} (figure {block.key!r}).data")
-                if block.key in figures:
-                    raise DataError(f"{where}: figure key {block.key!r} is used twice (also by {figures[block.key]})")
-                figures[block.key] = where
-                if block.data is not None:
-                    figure_data.add(block.key)
-            else:
-                raise TypeError(f"{where} must be a Paragraph, DisplayTable, FigureBlock or Section, got {type(block).__name__}")
-
-    rec(document.sections, ())
-    clash = sorted(f"figure_{k}" for k in figure_data if f"figure_{k}" in tables)
+    keys = _BlockKeys()
+    keys.walk(document.sections, ())
+    clash = sorted(f"figure_{k}" for k in keys.figure_data if f"figure_{k}" in keys.tables)
     if clash:
         raise DataError(f"table key {clash[0]!r} clashes with the data file of figure {clash[0][7:]!r} (tables/{clash[0]}.csv); rename one")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -432,6 +433,126 @@ def _text_size(texts: Sequence[tuple[str, str]]) -> list[tuple[float, float]]:
     return out
 
 
+def _consort_boxes(flow: ConsortFlow) -> dict[str, tuple[str, str]]:
+    """The boxes of the diagram: name -> (text, multialignment), top to bottom."""
+    n_excluded = flow.n_not_eligible + flow.n_refused + flow.n_other
+    excl = [f"Excluded (n = {n_excluded})", f"  Not eligible (n = {flow.n_not_eligible})",
+            *_reason_lines(flow.not_eligible_reasons), f"  Declined to participate (n = {flow.n_refused})",
+            *_reason_lines(flow.refused_reasons)]
+    if flow.n_other:
+        excl += [f"  Other reasons (n = {flow.n_other})", *_reason_lines(flow.other_reasons)]
+    boxes: dict[str, tuple[str, str]] = {
+        "screened": (f"Assessed for eligibility\n(n = {flow.n_screened})", "center"),
+        "excluded": ("\n".join(excl), "left"),
+        "randomised": ("\n".join([f"Randomised (n = {flow.n_randomised})",
+                                   *(f"sequence {seq}: n = {n}" for seq, n in flow.sequences)]), "center"),
+    }
+    for p in flow.periods:
+        boxes[f"alloc{p.period}"] = (f"Period {p.period}\nAllocated (n = {p.allocated})\n"
+                                     f"Received infusion (n = {p.received})", "center")
+        boxes[f"follow{p.period}"] = (f"Period {p.period}\nCompleted diary (n = {_na(p.completed)})\n"
+                                      f"Analysed (n = {_na(p.analysed)})", "center")
+    boxes["overall"] = (f"Completed every period (n = {_na(flow.n_completed)})\n"
+                        f"Analysed in ≥ 1 period (n = {_na(flow.n_analysed)})", "center")
+    return boxes
+
+
+@dataclass(frozen=True)
+class _ConsortLayout:
+    """Where each box goes (points): ``top`` (y growing downwards) and ``centre`` (x around a
+    centre line at 0), the rows below the randomisation box, and the drawing's size."""
+
+    sizes: dict[str, tuple[float, float]]
+    top: dict[str, float]
+    centre: dict[str, float]
+    rows: list[list[str]]
+    x_shift: float
+    width: float
+    height: float
+    margin: float
+
+    def rect(self, b: str) -> tuple[float, float, float, float]:
+        """``(x0, y0, w, h)`` of box ``b`` in drawing coordinates (y upwards)."""
+        w, h = self.sizes[b]
+        cx = self.centre[b] + self.x_shift
+        ytop = self.height - self.margin - self.top[b]
+        return cx - w / 2, ytop - h, w, h
+
+
+def _consort_layout(boxes: dict[str, tuple[str, str]], flow: ConsortFlow) -> _ConsortLayout:
+    """Boxes sized to their text; rows stacked with gaps; period boxes in equal columns."""
+    sizes = dict(zip(boxes, ((w + 2 * _PAD, h + 2 * _PAD) for w, h in _text_size(list(boxes.values()))), strict=True))
+    top: dict[str, float] = {}
+    y = 0.0
+    for b, gap in (("screened", _GAP_Y), ("excluded", _GAP_Y), ("randomised", 1.5 * _GAP_Y)):
+        top[b] = y
+        y += sizes[b][1] + gap
+    rows = [[f"alloc{p.period}" for p in flow.periods], [f"follow{p.period}" for p in flow.periods], ["overall"]]
+    rows = [r for r in rows if r]
+    for row in rows:
+        height = max(sizes[b][1] for b in row)
+        for b in row:
+            top[b] = y + (height - sizes[b][1]) / 2
+        y += height + 1.5 * _GAP_Y
+    total_h = y - 1.5 * _GAP_Y
+    centre: dict[str, float] = {}
+    half = max(sizes["screened"][0], sizes["randomised"][0]) / 2
+    centre["screened"] = centre["randomised"] = 0.0
+    centre["excluded"] = half + 2 * _GAP_X + sizes["excluded"][0] / 2
+    left, right = -half, centre["excluded"] + sizes["excluded"][0] / 2
+    period_w = max((sizes[b][0] for row in rows[:-1] for b in row), default=0.0)
+    for row in rows:
+        colw = max(sizes[b][0] for b in row) if row == ["overall"] else period_w
+        width = colw * len(row) + _GAP_X * (len(row) - 1)   # equal columns, so periods line up
+        x0 = -width / 2
+        for i, b in enumerate(row):
+            centre[b] = x0 + colw / 2 + i * (colw + _GAP_X)
+        left, right = min(left, x0), max(right, x0 + width)
+    margin = 4.0
+    return _ConsortLayout(sizes=sizes, top=top, centre=centre, rows=rows, x_shift=-left + margin,
+                          width=right - left + 2 * margin, height=total_h + 2 * margin, margin=margin)
+
+
+def _consort_arrows(ax: Axes, layout: _ConsortLayout, scale: float) -> None:
+    """Arrows from each row of boxes to the next (fanning out and in through a bar)."""
+    rect = layout.rect
+
+    def arrow(a: tuple[float, float], b: tuple[float, float], head: bool = True) -> None:
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>" if head else "-", mutation_scale=8 * scale,
+                                     color="#34495e", linewidth=0.9, shrinkA=0, shrinkB=0))
+
+    sx, sy, sw, sh = rect("screened")
+    rx, ry, rw, rh = rect("randomised")
+    ex, ey, ew, eh = rect("excluded")
+    cx = sx + sw / 2
+    arrow((cx, sy), (cx, ry + rh))
+    arrow((cx, ey + eh / 2), (ex, ey + eh / 2))
+    previous = ["randomised"]
+    for row in layout.rows:
+        for b in row:
+            bx, by, bw, bh = rect(b)
+            src = previous[0] if len(previous) == 1 else previous[row.index(b)] if len(previous) == len(row) else None
+            if src is None:
+                # many boxes into one: short lines from each down to a bar, then one arrow
+                ybar = by + bh + 0.75 * _GAP_Y
+                for p in previous:
+                    px, py, pw, _ = rect(p)
+                    arrow((px + pw / 2, py), (px + pw / 2, ybar), head=False)
+                arrow((bx + bw / 2, ybar), (bx + bw / 2, by + bh))
+                xs = [rect(p)[0] + rect(p)[2] / 2 for p in previous]
+                arrow((min(xs), ybar), (max(xs), ybar), head=False)
+                continue
+            px, py, pw, _ = rect(src)
+            if len(previous) == 1 and len(row) > 1:
+                ybar = by + bh + 0.75 * _GAP_Y
+                arrow((px + pw / 2, py), (px + pw / 2, ybar), head=False)
+                arrow((px + pw / 2, ybar), (bx + bw / 2, ybar), head=False)
+                arrow((bx + bw / 2, ybar), (bx + bw / 2, by + bh))
+            else:
+                arrow((px + pw / 2, py), (bx + bw / 2, by + bh))
+        previous = row
+
+
 def plot_consort(flow: ConsortFlow, ax: Axes | None = None) -> Axes:
     """Draw the CONSORT flow diagram of a crossover trial from a :class:`ConsortFlow`.
 
@@ -466,67 +587,10 @@ def plot_consort(flow: ConsortFlow, ax: Axes | None = None) -> Axes:
     """
     if not isinstance(flow, ConsortFlow):
         raise TypeError(f"flow must be a ketapain.operations.ConsortFlow, got {type(flow).__name__}")
-    n_excluded = flow.n_not_eligible + flow.n_refused + flow.n_other
-    excl = [f"Excluded (n = {n_excluded})", f"  Not eligible (n = {flow.n_not_eligible})",
-            *_reason_lines(flow.not_eligible_reasons), f"  Declined to participate (n = {flow.n_refused})",
-            *_reason_lines(flow.refused_reasons)]
-    if flow.n_other:
-        excl += [f"  Other reasons (n = {flow.n_other})", *_reason_lines(flow.other_reasons)]
-    # boxes: name -> (text, alignment)
-    boxes: dict[str, tuple[str, str]] = {
-        "screened": (f"Assessed for eligibility\n(n = {flow.n_screened})", "center"),
-        "excluded": ("\n".join(excl), "left"),
-        "randomised": ("\n".join([f"Randomised (n = {flow.n_randomised})",
-                                   *(f"sequence {seq}: n = {n}" for seq, n in flow.sequences)]), "center"),
-    }
-    for p in flow.periods:
-        boxes[f"alloc{p.period}"] = (f"Period {p.period}\nAllocated (n = {p.allocated})\n"
-                                     f"Received infusion (n = {p.received})", "center")
-        boxes[f"follow{p.period}"] = (f"Period {p.period}\nCompleted diary (n = {_na(p.completed)})\n"
-                                      f"Analysed (n = {_na(p.analysed)})", "center")
-    boxes["overall"] = (f"Completed every period (n = {_na(flow.n_completed)})\n"
-                        f"Analysed in ≥ 1 period (n = {_na(flow.n_analysed)})", "center")
-    sizes = dict(zip(boxes, ((w + 2 * _PAD, h + 2 * _PAD) for w, h in _text_size(list(boxes.values()))), strict=True))
-
-    # vertical layout (y grows downwards here; flipped when drawn)
-    top: dict[str, float] = {}
-    y = 0.0
-    top["screened"] = y
-    y += sizes["screened"][1] + _GAP_Y
-    top["excluded"] = y
-    y += sizes["excluded"][1] + _GAP_Y
-    top["randomised"] = y
-    y += sizes["randomised"][1] + 1.5 * _GAP_Y
-    rows = [[f"alloc{p.period}" for p in flow.periods], [f"follow{p.period}" for p in flow.periods], ["overall"]]
-    rows = [r for r in rows if r]
-    for row in rows:
-        height = max(sizes[b][1] for b in row)
-        for b in row:
-            top[b] = y + (height - sizes[b][1]) / 2
-        y += height + 1.5 * _GAP_Y
-    total_h = y - 1.5 * _GAP_Y
-
-    # horizontal layout around a centre line at x = 0
-    centre: dict[str, float] = {}
-    half = max(sizes["screened"][0], sizes["randomised"][0]) / 2
-    centre["screened"] = centre["randomised"] = 0.0
-    centre["excluded"] = half + 2 * _GAP_X + sizes["excluded"][0] / 2
-    left, right = -half, centre["excluded"] + sizes["excluded"][0] / 2
-    period_w = max((sizes[b][0] for row in rows[:-1] for b in row), default=0.0)
-    for row in rows:
-        colw = max(sizes[b][0] for b in row) if row == ["overall"] else period_w
-        width = colw * len(row) + _GAP_X * (len(row) - 1)   # equal columns, so periods line up
-        x0 = -width / 2
-        for i, b in enumerate(row):
-            centre[b] = x0 + colw / 2 + i * (colw + _GAP_X)
-        left, right = min(left, x0), max(right, x0 + width)
-    margin = 4.0
-    x_shift = -left + margin
-    total_w = right - left + 2 * margin
-    total_h += 2 * margin
-
+    boxes = _consort_boxes(flow)
+    layout = _consort_layout(boxes, flow)
     if ax is None:
-        fig = Figure(figsize=(total_w / 72, total_h / 72), layout=None)
+        fig = Figure(figsize=(layout.width / 72, layout.height / 72), layout=None)
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))
         scale = 1.0
@@ -534,59 +598,18 @@ def plot_consort(flow: ConsortFlow, ax: Axes | None = None) -> Axes:
         _axes(ax)
         bbox = ax.get_window_extent()
         dpi = ax.figure.dpi
-        scale = min(1.0, bbox.width / dpi * 72 / total_w, bbox.height / dpi * 72 / total_h)
-    ax.set_xlim(0, total_w)
-    ax.set_ylim(0, total_h)
+        scale = min(1.0, bbox.width / dpi * 72 / layout.width, bbox.height / dpi * 72 / layout.height)
+    ax.set_xlim(0, layout.width)
+    ax.set_ylim(0, layout.height)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_axis_off()
-
-    def rect(b: str) -> tuple[float, float, float, float]:
-        w, h = sizes[b]
-        cx = centre[b] + x_shift
-        ytop = total_h - margin - top[b]
-        return cx - w / 2, ytop - h, w, h
-
     for b, (s, align) in boxes.items():
-        x0, y0, w, h = rect(b)
+        x0, y0, w, h = layout.rect(b)
         box = FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0,rounding_size=4",
                              facecolor="#f4f7fb" if b != "excluded" else "#fbf6f0",
                              edgecolor="#34495e", linewidth=0.9, gid="consort-box")
         ax.add_patch(box)
         ax.text(x0 + w / 2, y0 + h / 2, s, ha="center", va="center", multialignment=align,
                 fontsize=_FONT * scale, gid=f"consort-text-{b}")
-
-    def arrow(a: tuple[float, float], b: tuple[float, float], head: bool = True) -> None:
-        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>" if head else "-", mutation_scale=8 * scale,
-                                     color="#34495e", linewidth=0.9, shrinkA=0, shrinkB=0))
-
-    sx, sy, sw, sh = rect("screened")
-    rx, ry, rw, rh = rect("randomised")
-    ex, ey, ew, eh = rect("excluded")
-    cx = sx + sw / 2
-    arrow((cx, sy), (cx, ry + rh))
-    arrow((cx, ey + eh / 2), (ex, ey + eh / 2))
-    previous = ["randomised"]
-    for row in rows:
-        for b in row:
-            bx, by, bw, bh = rect(b)
-            src = previous[0] if len(previous) == 1 else previous[row.index(b)] if len(previous) == len(row) else None
-            if src is None:
-                # many boxes into one: short lines from each down to a bar, then one arrow
-                ybar = by + bh + 0.75 * _GAP_Y
-                for p in previous:
-                    px, py, pw, _ = rect(p)
-                    arrow((px + pw / 2, py), (px + pw / 2, ybar), head=False)
-                arrow((bx + bw / 2, ybar), (bx + bw / 2, by + bh))
-                xs = [rect(p)[0] + rect(p)[2] / 2 for p in previous]
-                arrow((min(xs), ybar), (max(xs), ybar), head=False)
-                continue
-            px, py, pw, _ = rect(src)
-            if len(previous) == 1 and len(row) > 1:
-                ybar = by + bh + 0.75 * _GAP_Y
-                arrow((px + pw / 2, py), (px + pw / 2, ybar), head=False)
-                arrow((px + pw / 2, ybar), (bx + bw / 2, ybar), head=False)
-                arrow((bx + bw / 2, ybar), (bx + bw / 2, by + bh))
-            else:
-                arrow((px + pw / 2, py), (bx + bw / 2, by + bh))
-        previous = row
+    _consort_arrows(ax, layout, scale)
     return ax

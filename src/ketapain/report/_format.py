@@ -6,13 +6,14 @@ each displayed cell from ``results.json`` (``docs/report-layout.md`` lists the r
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ketapain._json import json_number
 
 __all__ = [
     "DIGITS",
@@ -39,15 +40,6 @@ DIGITS: Mapping[str, int] = {
 }
 """Decimals per kind of number (``docs/report-layout.md``); ``height_m`` in Table 1 uses 2."""
 
-def _num(x: Any) -> float | None:
-    """``x`` as a finite float, or None (None, NaN, NA, inf, non-numbers)."""
-    if x is None or x is pd.NA:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def format_number(x: Any, digits: int = 1) -> str:
@@ -58,7 +50,7 @@ def format_number(x: Any, digits: int = 1) -> str:
     >>> format_number(187.449, 1), format_number(float("nan")), format_number(-0.04, 1)
     ('187.4', '–', '0.0')
     """
-    v = _num(x)
+    v = json_number(x)
     if v is None:
         return MISSING
     text = f"{v:.{digits}f}"
@@ -73,7 +65,7 @@ def format_mean_sd(mean: Any, sd: Any, digits: int = 1) -> str:
     >>> format_mean_sd(187.04, 90.26)
     '187.0 ± 90.3'
     """
-    if _num(mean) is None:
+    if json_number(mean) is None:
         return MISSING
     return f"{format_number(mean, digits)} ± {format_number(sd, digits)}"
 
@@ -86,7 +78,7 @@ def format_median_iqr(median: Any, q1: Any, q3: Any, digits: int = 1) -> str:
     >>> format_median_iqr(5, 3, 12)
     '5.0 [3.0; 12.0]'
     """
-    if _num(median) is None:
+    if json_number(median) is None:
         return MISSING
     return f"{format_number(median, digits)} [{format_number(q1, digits)}; {format_number(q3, digits)}]"
 
@@ -112,7 +104,7 @@ def format_p(p: Any) -> str:
     >>> format_p(0.2961), format_p(0.0004), format_p(None)
     ('0.296', '< 0.001', '–')
     """
-    v = _num(p)
+    v = json_number(p)
     if v is None:
         return MISSING
     return "< 0.001" if v < 0.001 else f"{v:.3f}"
@@ -137,7 +129,7 @@ def format_estimate_ci(estimate: Any, low: Any, high: Any, digits: int = 1) -> s
     >>> format_estimate_ci(-11.1, -33.6, 11.3)
     '-11.1 [-33.6; 11.3]'
     """
-    if _num(estimate) is None:
+    if json_number(estimate) is None:
         return MISSING
     return f"{format_number(estimate, digits)} {format_ci(low, high, digits)}"
 
@@ -150,7 +142,7 @@ def format_ratio(x: Any) -> str:
     >>> format_ratio(4.6643), format_ratio(2.0357e35), format_ratio(None)
     ('4.66', '2.04e+35', '–')
     """
-    v = _num(x)
+    v = json_number(x)
     if v is None:
         return MISSING
     return f"{v:.2f}" if 0.01 <= abs(v) < 1000 else f"{v:.2e}"
@@ -164,9 +156,9 @@ def format_n_pct(n: Any, pct: Any) -> str:
     >>> format_n_pct(9, 45.0), format_n_pct(0, None)
     ('9 (45.0%)', '0')
     """
-    if _num(n) is None:
+    if json_number(n) is None:
         return MISSING
-    if _num(pct) is None:
+    if json_number(pct) is None:
         return f"{int(n)}"
     return f"{int(n)} ({format_number(pct, DIGITS['pct'])}%)"
 
@@ -179,9 +171,9 @@ def format_n_of(n: Any, total: Any, pct: Any) -> str:
     >>> format_n_of(10, 20, 50.0)
     '10/20 (50.0%)'
     """
-    if _num(n) is None or _num(total) is None:
+    if json_number(n) is None or json_number(total) is None:
         return MISSING
-    tail = f" ({format_number(pct, DIGITS['pct'])}%)" if _num(pct) is not None else ""
+    tail = f" ({format_number(pct, DIGITS['pct'])}%)" if json_number(pct) is not None else ""
     return f"{int(n)}/{int(total)}{tail}"
 
 

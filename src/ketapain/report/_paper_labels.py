@@ -1,0 +1,146 @@
+"""Names and lookups shared by the paper's layout: how arms, diary items, endpoints, scores,
+models and df methods are called in the report, and where the layout finds a fit's numbers.
+
+Score and instrument names come from the instruments' own labels
+(:meth:`ketapain.instruments.Instrument.score_label`); the rest from the results' study and
+settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ketapain.analysis import AnalysisResults, AnalysisSettings
+from ketapain.errors import InstrumentError
+from ketapain.instruments import get_instrument
+
+from ._document import DisplayTable
+
+__all__ = [
+    "IMPUTE_LABELS",
+    "arm_codes",
+    "arm_labels",
+    "df_label",
+    "display_table",
+    "endpoint_label",
+    "endpoint_order",
+    "fit_value",
+    "instrument_label",
+    "item_label",
+    "model_name",
+    "primary_rows",
+    "records",
+    "score_label",
+    "sentence",
+    "used_fits",
+]
+
+_ITEM_LABELS = {"avg_pain": "average pain", "max_pain": "maximal pain", "night_pain": "night pain",
+                "pre_infusion_pain": "pre-infusion pain"}
+IMPUTE_LABELS = {"none": "no imputation", "locf": "LOCF", "linear": "linear interpolation"}
+_DF_LABELS = {"kenward-roger": "Kenward-Roger", "satterthwaite": "Satterthwaite", "residual": "residual",
+              "containment": "containment", "between-within": "between-within"}
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts."""
+    return frame.to_dict("records")  # type: ignore[return-value]
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter."""
+    return text[:1].upper() + text[1:]
+
+
+def item_label(value: str) -> str:
+    """A diary item in words (``avg_pain`` -> ``average pain``)."""
+    return _ITEM_LABELS.get(value, value.replace("_", " "))
+
+
+def endpoint_label(settings: AnalysisSettings, endpoint: str, *, impute: bool = True) -> str:
+    """``AUC of average pain at day 35 (LOCF)`` (without the imputation when ``impute`` is False);
+    the name itself for an outcome that is not an endpoint."""
+    info = settings.endpoint(endpoint)
+    if info is None:
+        return endpoint
+    text = f"AUC of {item_label(info.value)} at day {info.window_day}"
+    return f"{text} ({IMPUTE_LABELS.get(info.impute, info.impute)})" if impute else text
+
+
+def instrument_label(name: str) -> str:
+    """An instrument's short label, from its declaration (``sf36`` -> ``SF-36``); the name in
+    capitals for an instrument that is not registered."""
+    try:
+        return get_instrument(name).label
+    except InstrumentError:
+        return name.upper()
+
+
+def score_label(outcome: str) -> str:
+    """A questionnaire score ``instrument.score`` in words, from the instrument's declaration
+    (``bpi.severity_mean`` -> ``BPI pain severity``; :meth:`~ketapain.instruments.Instrument.score_label`)."""
+    instrument, _, score = outcome.partition(".")
+    try:
+        return get_instrument(instrument).score_label(score)
+    except InstrumentError:
+        return f"{instrument.upper()} {score.replace('_', ' ')}"
+
+
+def model_name(model: str) -> str:
+    """``paper's model``, ``standard model``."""
+    return {"paper": "paper's model", "standard": "standard model"}.get(model, f"{model} model")
+
+
+def df_label(settings: AnalysisSettings) -> str:
+    """The df method in words (``Kenward-Roger``)."""
+    return _DF_LABELS.get(settings.df_method, settings.df_method)
+
+
+def arm_codes(results: AnalysisResults) -> list[str]:
+    """Arm codes in protocol order."""
+    return [a["code"] for a in results.study["arms"]]
+
+
+def arm_labels(results: AnalysisResults) -> dict[str, str]:
+    """``{code: "K (ketamine)"}`` in protocol order."""
+    return {a["code"]: f"{a['code']} ({a['name']})" for a in results.study["arms"]}
+
+
+def used_fits(models: pd.DataFrame, section: str) -> pd.DataFrame:
+    """The used fit per outcome x model of ``section``, indexed by (outcome, model)."""
+    m = models[(models["section"] == section) & models["used"].astype(bool)]
+    return m.set_index(["outcome", "model"])
+
+
+def fit_value(frame: pd.DataFrame, key: tuple[str, str], column: str) -> Any:
+    """``frame.loc[key, column]`` of :func:`used_fits`, None when there is no such fit."""
+    return frame[column].get(key, None) if key in frame.index else None
+
+
+def primary_rows(frame: pd.DataFrame, results: AnalysisResults, section: str = "table2") -> pd.DataFrame:
+    """Rows of the protocol's model, used scale, of ``section`` (contrasts or effect sizes)."""
+    return frame[(frame["section"] == section) & (frame["model"] == results.settings.model)
+                 & frame["used"].astype(bool)]
+
+
+def endpoint_order(results: AnalysisResults) -> list[str]:
+    """Table 2's endpoints: grouped by diary item (first appearance), by window within an item."""
+    s = results.settings
+    endpoints = [str(e) for e in pd.unique(results.table2["endpoint"])]
+
+    def value(e: str) -> str:
+        info = s.endpoint(e)
+        return info.value if info is not None else e
+
+    items = list(dict.fromkeys(value(e) for e in endpoints))
+    return sorted(endpoints, key=lambda e: (items.index(value(e)), getattr(s.endpoint(e), "window_day", 0)))
+
+
+def display_table(key: str, title: str, header: Sequence[str], rows: Sequence[Sequence[str]], data: pd.DataFrame,
+                  notes: Sequence[str] = (), groups: Sequence[int] = ()) -> DisplayTable:
+    """A :class:`DisplayTable` from lists (the frame's index reset)."""
+    return DisplayTable(key=key, title=title, header=tuple(header), rows=tuple(tuple(r) for r in rows),
+                        data=data.reset_index(drop=True), notes=tuple(notes), group_rows=frozenset(groups))

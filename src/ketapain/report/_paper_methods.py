@@ -1,0 +1,261 @@
+"""The report's sentences about methods, written from the analysis settings (values, never
+sentences: :class:`~ketapain.analysis.AnalysisSettings`), and the Summary and
+Methods sections made of them. Table notes use the same sentences, so a rule reads the same
+everywhere.
+
+Examples
+--------
+>>> from ketapain.analysis import analysis_settings
+>>> from ketapain.protocol import load_protocol
+>>> s = analysis_settings(load_protocol("ketapain"), seed=1)
+>>> model_formula(s, "paper")
+'treatment + sequence + (1 | patient) (the published specification)'
+>>> carryover_words(s)
+'first-order carry-over tested (P < 0.05 keeps it) and dropped when not significant (two-stage testing, Freeman 1989)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import metadata
+
+from ketapain.analysis import AnalysisResults, AnalysisSettings, ResponderDefinition
+
+from ._document import Paragraph, Section
+from ._format import DIGITS, _p_text, format_describe
+from ._paper_labels import (
+    df_label,
+    endpoint_label,
+    fit_value,
+    model_name,
+    records,
+    sentence,
+    used_fits,
+)
+
+__all__ = [
+    "auc_method_words",
+    "blinding_index_words",
+    "carryover_words",
+    "consecutive_test_words",
+    "descriptives_words",
+    "effect_size_words",
+    "imputation_words",
+    "log_rule_words",
+    "methods_section",
+    "model_formula",
+    "pairwise_rule_words",
+    "responder_definition_words",
+    "responder_model_words",
+    "summary_section",
+    "time_axis_words",
+]
+
+_TIME_AXIS = {
+    "infusion": "day 0 = infusion day, anchored by the period's pre-infusion pain; diary day d = d days after the "
+                "infusion; an AUC up to day W covers W one-day intervals (W + 1 points)",
+    "diary": "the curve starts at diary day 1 (no pre-infusion anchor); an AUC up to day W covers W - 1 intervals",
+}
+_IMPUTATION = {"none": "no imputation (AUC missing if any day of the window is missing)",
+               "locf": "last observation carried forward (the pre-infusion pain counts as an observation)",
+               "linear": "linear interpolation between observed days"}
+_EFFECT_SIZES = {
+    "total_sd": "model contrast / sqrt(between-patient + residual variance): the difference in units of the SD of "
+                "one measurement; CI by the delta method including the variance components' sampling variance",
+    "d_z": "Cohen's d_z: mean / SD of the within-patient differences a - b (patients observed on both); exact CI "
+           "from the noncentral t distribution",
+    "g_av": "Hedges' g_av: mean within-patient difference / sqrt((s_a^2 + s_b^2) / 2), small-sample corrected; "
+            "CI from Bonett's (2015) variance",
+}
+_CONSECUTIVE_TESTS = {"welch_t": "Welch two-sample t-test", "mann_whitney_u": "Mann-Whitney U test"}
+_BLINDING_INDEX = {"bang": "Bang, Ni & Davis (2004): BI = (n correct - n incorrect) / n guesses incl. don't know"}
+_AUC_METHODS = {"trapezoid": "trapezoidal rule"}
+#: What the Table 1 variables that are not plain columns of ``patients`` are.
+TABLE1_DEFINITIONS = {"baseline_avg_pain": "pre-infusion pain (NRS 0-10) on the day of the first infusion (period 1)"}
+
+
+def model_formula(settings: AnalysisSettings, model: str) -> str:
+    """A crossover model's terms as a formula (``treatment + sequence + (1 | patient)``)."""
+    terms = settings.models[model]
+    text = " + ".join([*terms.fixed, *(f"(1 | {r})" for r in terms.random)])
+    return text + " (the published specification)" if model == "paper" else text
+
+
+def carryover_words(settings: AnalysisSettings) -> str:
+    """The carry-over strategy in words."""
+    return {"none": "no carry-over term",
+            "include": "first-order carry-over terms in the model",
+            "test-drop": f"first-order carry-over tested (P < {settings.alpha} keeps it) and dropped when not "
+                         "significant (two-stage testing, Freeman 1989)"}.get(settings.carryover, settings.carryover)
+
+
+def pairwise_rule_words(settings: AnalysisSettings) -> str:
+    """When pairwise comparisons are shown."""
+    return (f"pairwise comparisons ({settings.multiplicity}-adjusted) are shown when the omnibus treatment "
+            f"P < {settings.alpha}; all are computed")
+
+
+def _multiplicity_words(settings: AnalysisSettings) -> str:
+    if settings.multiplicity == "sidak":
+        return ("Sidak adjustment over the m pairwise comparisons of an outcome: P_adj = 1 - (1 - P)^m, intervals at "
+                "level conf_level^(1/m)")
+    return f"multiplicity adjustment: {settings.multiplicity}"
+
+
+def log_rule_words(settings: AnalysisSettings) -> str:
+    """The log-transform rule in words."""
+    if not settings.log_rule:
+        return "not applied (every model is fitted on the outcome as recorded)"
+    return (f"when Shapiro-Wilk rejects normality of the conditional residuals (P < {settings.alpha}) the model is "
+            "refitted on log(outcome) and that fit is used (contrasts become ratios of geometric means)")
+
+
+def descriptives_words(settings: AnalysisSettings) -> str:
+    """How groups are described."""
+    if settings.descriptives == "mean_sd_or_median_iqr":
+        return f"mean ± SD, or median [IQR] when Shapiro-Wilk rejects normality (P < {settings.alpha})"
+    return settings.descriptives
+
+
+def auc_method_words(settings: AnalysisSettings) -> str:
+    """``trapezoidal rule``."""
+    return _AUC_METHODS.get(settings.auc_method, settings.auc_method)
+
+
+def time_axis_words(settings: AnalysisSettings) -> str:
+    """What the AUC's time axis means."""
+    return _TIME_AXIS.get(settings.auc_time_axis, settings.auc_time_axis)
+
+
+def imputation_words(impute: str) -> str:
+    """What an endpoint's imputation does with missing diary days."""
+    return _IMPUTATION.get(impute, impute)
+
+
+def effect_size_words(kind: str) -> str:
+    """The definition of an effect size."""
+    return _EFFECT_SIZES.get(kind, kind)
+
+
+def responder_definition_words(definition: ResponderDefinition) -> str:
+    """A responder definition in words."""
+    if definition.min_reduction_pct is None:
+        return "mean daily pain over the window (AUC / window days) below the period's pre-infusion pain"
+    source = f" ({definition.source})" if definition.source else ""
+    return (f"mean daily pain over the window at least {definition.min_reduction_pct:g}% below the period's "
+            f"pre-infusion pain{source}")
+
+
+def responder_model_words(settings: AnalysisSettings) -> str:
+    """The logistic mixed model of responders (and related adverse events)."""
+    return ("logistic mixed model, responder ~ treatment (+ period in the standard model) + (1 | patient), adaptive "
+            "Gauss-Hermite quadrature, Wald z tests; odds ratios vs the reference arm")
+
+
+def consecutive_test_words(settings: AnalysisSettings) -> str:
+    """The tests of consecutive versus separated active periods (the first is the headline)."""
+    first, *others = (_CONSECUTIVE_TESTS.get(t, t) for t in settings.consecutive_tests)
+    rest = "".join(f" and {t}" for t in others)
+    return f"{first} (headline){rest} on the per-patient sum of the two active arms' primary-endpoint AUC"
+
+
+def blinding_index_words(settings: AnalysisSettings) -> str:
+    """The blinding index and its formula."""
+    return _BLINDING_INDEX.get(settings.blinding_index, settings.blinding_index)
+
+
+# --------------------------------------------------------------------------- summary
+
+def _primary_sentence(results: AnalysisResults) -> str:
+    s = results.settings
+    t2 = results.table2
+    rows = t2[t2["endpoint"] == s.primary_endpoint]
+    arms = ", ".join(f"{r['treatment']} {format_describe(r, DIGITS['auc'])}" for r in records(rows))
+    p = fit_value(used_fits(results.models, "table2"), (s.primary_endpoint, s.model), "treatment_p")
+    return (f"{endpoint_label(s, s.primary_endpoint, impute=False)}: {arms} {s.auc_units}; omnibus {_p_text(p)} "
+            f"({model_name(s.model)}, {df_label(s)} df).")
+
+
+def summary_section(results: AnalysisResults) -> Section:
+    """Design, n, the primary endpoint in one sentence, the pairwise gate, the warnings count."""
+    st, s = results.study, results.settings
+    arms = ", ".join(f"{a['code']} = {a['name']}" for a in st["arms"])
+    text = [f"{st['title']}. Randomised {st['periods']}-period crossover ({st['design'].replace('_', ' ')} design), "
+            f"periods of {st['period_days']} days; arms {arms}; reference arm {st['reference_arm']}. "
+            f"{st['n_patients']} patients were analysed.", _primary_sentence(results)]
+    c = results.contrasts
+    shown = c[(c["section"] == "table2") & (c["outcome"] == s.primary_endpoint) & (c["model"] == s.model)
+              & c["used"].astype(bool)]
+    if len(shown) and bool(shown["shown"].any()):
+        text.append(f"The omnibus test passed the gate (P < {s.alpha}): pairwise comparisons are reported.")
+    else:
+        text.append(f"The omnibus test did not pass the gate (P < {s.alpha}): pairwise comparisons are computed "
+                    "but not interpreted.")
+    if results.warnings:
+        text.append(f"{len(results.warnings)} warnings or notes were raised during the analysis (see Warnings).")
+    return Section("Summary", tuple(Paragraph(t) for t in text), key="summary")
+
+
+# --------------------------------------------------------------------------- methods
+
+def _design_paragraph(results: AnalysisResults) -> str:
+    st = results.study
+    arms = "; ".join(f"{a['code']} ({a['name']}{', placebo' if a['placebo'] and 'placebo' not in a['name'].lower() else ''})"
+                     for a in st["arms"])
+    return (f"Design. {st['design'].replace('_', ' ').capitalize()} crossover with {st['periods']} periods of "
+            f"{st['period_days']} days; arms: {arms}. Reference arm {st['reference_arm']}; active arms: "
+            f"{', '.join(st['active_arms']) or 'none'}. {st['n_patients']} patients were analysed.")
+
+
+def _model_paragraphs(s: AnalysisSettings, conf: str) -> list[str]:
+    return [
+        f"Models. Treatments were compared with linear mixed models for crossover designs fitted by "
+        f"{s.estimation}. The protocol's model ({model_name(s.model)}): {model_formula(s, s.model)}. "
+        f"Also fitted, for comparison ({model_name(s.other_model)}): {model_formula(s, s.other_model)}. "
+        f"Degrees of freedom of every test and interval: {df_label(s)} method. Carry-over: {carryover_words(s)}. "
+        f"Two-sided tests at alpha {s.alpha}; {conf} confidence intervals.",
+        f"Pairwise comparisons. {sentence(pairwise_rule_words(s))}; {_multiplicity_words(s)}. Contrasts are "
+        f"shown as 'x vs y' = x - y with the reference arm second.",
+        f"Log rule: {log_rule_words(s)}.",
+        "Intraclass correlation (ICC) = between-patient variance / (between-patient + residual variance) of the "
+        "fitted model.",
+        f"Descriptive statistics: {descriptives_words(s)}.",
+    ]
+
+
+def _outcome_paragraphs(s: AnalysisSettings, conf: str) -> list[str]:
+    imput = "; ".join(f"{endpoint_label(s, e.name, impute=False)} ({e.kind}): {imputation_words(e.impute)}"
+                      for e in s.endpoints)
+    effects = "; ".join(f"{k}: {effect_size_words(k)}" for k in s.effect_sizes)
+    responders = "; ".join(f"{d.name}: {responder_definition_words(d)}" for d in s.responder_definitions)
+    baseline = TABLE1_DEFINITIONS["baseline_avg_pain"]
+    return [
+        f"Area under the curve (AUC): {auc_method_words(s)}, in {s.auc_units}. Time axis ({s.auc_time_axis}): "
+        f"{time_axis_words(s)}. Primary endpoint: {endpoint_label(s, s.primary_endpoint)}.",
+        f"Missing diary days, per endpoint: {imput}.",
+        f"Effect sizes ({conf} CI; headline: {s.headline_effect_size}): {effects}.",
+        f"Responders at days {', '.join(map(str, s.responder_days))}: {responders}. "
+        f"Model: {responder_model_words(s)}.",
+        f"Consecutive versus separated active periods: {consecutive_test_words(s)}.",
+        f"Baseline average pain: {baseline}. Questionnaire scores (Table 3) were compared with the "
+        f"{model_name(s.table3_model)}.",
+        f"Adverse events counted as treatment-related: causality {', '.join(s.related_causalities)}. "
+        f"Blinding index: {blinding_index_words(s)}.",
+    ]
+
+
+def methods_section(results: AnalysisResults, provenance: Mapping[str, str]) -> Section:
+    """The methods, every sentence written from ``results.study`` and ``results.settings``."""
+    s = results.settings
+    conf = f"{100 * s.conf_level:g}%"
+    version = provenance.get("ketapain") or _version()
+    text = [_design_paragraph(results), *_model_paragraphs(s, conf), *_outcome_paragraphs(s, conf),
+            f"Software: ketapain {version} (Python); random seed {s.seed}."]
+    return Section("Methods", tuple(Paragraph(t) for t in text), key="methods")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ketapain")
+    except metadata.PackageNotFoundError:  # pragma: no cover - the package is installed in development
+        return "unknown"

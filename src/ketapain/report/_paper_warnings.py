@@ -1,0 +1,88 @@
+"""The paper's Warnings section, formatted from the analysis' warning records
+(:class:`~ketapain.analysis.AnalysisWarning`): grouped by kind, counted, placed in words. The
+section reads the records' fields; it never parses their messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ketapain.analysis import (
+    WARNING_KINDS,
+    AnalysisResults,
+    AnalysisSettings,
+    AnalysisWarning,
+)
+
+from ._document import Paragraph
+from ._paper_labels import (
+    IMPUTE_LABELS,
+    endpoint_label,
+    instrument_label,
+    item_label,
+    model_name,
+    score_label,
+)
+
+__all__ = ["MAX_MESSAGES_SHOWN", "warning_blocks"]
+
+_WARNING_SECTIONS = {"consort": "CONSORT", "pain_before": "pain before each period", "auc": "AUC",
+                     "table2": "Table 2", "responders": "responders", "consecutive": "consecutive active periods",
+                     "questionnaires": "questionnaires", "table3": "Table 3", "adverse_events": "adverse events"}
+_WARNING_OUTCOMES = {"related_ae": "treatment-related adverse events"}
+
+
+def _warning_outcome(w: AnalysisWarning, settings: AnalysisSettings) -> str:
+    """The outcome of a warning in words (endpoint, item, score, instrument, definition)."""
+    if w.section in ("table2", "consecutive") and settings.endpoint(w.outcome) is not None:
+        return endpoint_label(settings, w.outcome, impute=False)
+    if w.section in ("pain_before", "auc"):
+        item = item_label(w.outcome)
+        return f"{item} ({IMPUTE_LABELS.get(w.impute, w.impute)})" if w.impute else item
+    if w.section == "table3":
+        return score_label(w.outcome)
+    if w.section == "questionnaires" and w.outcome:
+        return instrument_label(w.outcome)
+    if w.section == "responders" and w.day is not None:
+        return f"{w.outcome} day {w.day}"
+    return _WARNING_OUTCOMES.get(w.outcome, w.outcome.replace("_", " "))
+
+
+def _warning_places(items: Sequence[AnalysisWarning], settings: AnalysisSettings) -> str:
+    """Where the warnings of one group arose: per section and fit, the outcomes concerned."""
+    places: dict[tuple[str, str, str], list[str]] = {}
+    for w in items:
+        outcomes = places.setdefault((w.section, w.model, w.scale), [])
+        label = _warning_outcome(w, settings)
+        if label and label not in outcomes:
+            outcomes.append(label)
+    parts = []
+    for (section, model, scale), outcomes in places.items():
+        fit = ", ".join(x for x in (model_name(model) if model else "", "log scale" if scale == "log" else "") if x)
+        head = _WARNING_SECTIONS.get(section, section) + (f" ({fit})" if fit else "")
+        parts.append(f"{head}: {', '.join(outcomes)}" if outcomes else head)
+    return "; ".join(parts)
+
+
+#: A kind with more distinct messages than this is summarised by what the kind means.
+MAX_MESSAGES_SHOWN = 3
+
+
+def warning_blocks(results: AnalysisResults) -> list[Paragraph]:
+    """Warnings grouped by kind, with counts and where they arose: each message of the kind in
+    full when it has at most :data:`MAX_MESSAGES_SHOWN` different ones, else what the kind means."""
+    if not results.warnings:
+        return [Paragraph("No warnings were raised.")]
+    groups: dict[tuple[str, str], dict[str, list[AnalysisWarning]]] = {}
+    for w in results.warnings:
+        groups.setdefault((w.category, w.kind), {}).setdefault(w.message, []).append(w)
+    out = [Paragraph(f"{len(results.warnings)} warnings and notes of {len(groups)} kinds.")]
+    for (category, kind), by_message in groups.items():
+        head = f"{category}: " if category else ""
+        if len(by_message) > MAX_MESSAGES_SHOWN:
+            items = [w for ws in by_message.values() for w in ws]
+            text = f"{WARNING_KINDS[kind]} ({len(by_message)} different messages, each in results.json)"
+            out.append(Paragraph(f"{len(items)} × {head}{text} [{_warning_places(items, results.settings)}]"))
+            continue
+        for message, items in by_message.items():
+            out.append(Paragraph(f"{len(items)} × {head}{message} [{_warning_places(items, results.settings)}]"))
+    return out
