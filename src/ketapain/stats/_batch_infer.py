@@ -165,7 +165,7 @@ def _kr_terms(fit: BatchFit, L: np.ndarray) -> tuple[np.ndarray, np.ndarray, int
 
 
 def _fstat_ddf(nu: np.ndarray) -> np.ndarray:
-    """``_ddf._fstat_ddf`` over rows of ``nu`` (B, q)."""
+    """``_ddf.fstat_ddf`` over rows of ``nu`` (B, q)."""
     if nu.shape[1] == 1:
         return nu[:, 0]
     equal = np.all(np.abs(np.diff(nu, axis=1)) < 1e-8, axis=1)

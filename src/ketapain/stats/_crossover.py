@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +23,6 @@ from ketapain._options import CONF_LEVEL, DF_METHOD, FIT_METHOD, OneOf, check_op
 from ketapain.errors import FIRST_DATA_ROW, ModelError, TwoStageTestingWarning
 from ketapain.stats._ddf import (
     DfMethod,
-    FTest,
     containment_df,
     f_test,
     t_test,
@@ -37,208 +35,17 @@ from ketapain.stats._design import (
     parse_crossover,
 )
 from ketapain.stats._effect_sizes import (
-    EffectSize,
     cohens_dz,
     hedges_g_av,
     total_sd_effect,
 )
 from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
-from ketapain.stats._tables import fixed_effects_frame
+from ketapain.stats._results import Contrast, CrossoverFit, EffectSize, FTest
 
 __all__ = ["Contrast", "CrossoverFit", "fit_crossover"]
 
 CarryoverOption = bool | Literal["test-drop"]
-
-
-@dataclass(frozen=True, slots=True)
-class Contrast:
-    """Pairwise treatment contrast ``mean(a) - mean(b)`` (log odds ratio for binary outcomes).
-
-    ``df`` is ``inf`` for normal (z) inference. ``ratio*`` are filled only for log-scale fits
-    (back-transformed: geometric-mean ratio a/b) or binary fits (odds ratio a/b).
-    """
-
-    a: str
-    b: str
-    estimate: float
-    se: float
-    df: float
-    statistic: float
-    p_value: float
-    p_sidak: float
-    ci_low: float
-    ci_high: float
-    ci_sidak_low: float
-    ci_sidak_high: float
-    ratio: float | None = None
-    ratio_ci_low: float | None = None
-    ratio_ci_high: float | None = None
-
-
-def _num(x: float | None) -> float | None:
-    """JSON-safe float: None for None/NaN, ``None`` for infinite df (normal inference)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _ftest_dict(t: FTest | None) -> dict[str, float | int | None] | None:
-    if t is None:
-        return None
-    return {"stat": _num(t.statistic), "df_num": t.df_num, "df_den": _num(t.df_den), "p": _num(t.p_value)}
-
-
-@dataclass(frozen=True, slots=True)
-class CrossoverFit:
-    """Everything estimated by :func:`fit_crossover`.
-
-    Numeric arrays are aligned with ``terms``. Tests that do not apply are ``None``; the
-    reason is in ``notes``. ``variance_residual`` is ``None`` for binary outcomes (the latent
-    logistic variance ``pi^2/3`` is used for the ICC there).
-    """
-
-    outcome: str
-    formula: str
-    method: str
-    df_method: str
-    conf_level: float
-    log: bool
-    binary: bool
-    n_obs: int
-    n_subjects: int
-    terms: tuple[str, ...]
-    estimate: np.ndarray
-    se: np.ndarray
-    df: np.ndarray
-    statistic: np.ndarray
-    p_value: np.ndarray
-    variance_subject: float
-    variance_residual: float | None
-    icc: float
-    loglik: float
-    aic: float
-    bic: float
-    singular: bool
-    treatment_test: FTest
-    contrasts: tuple[Contrast, ...]
-    effect_sizes: tuple[EffectSize, ...]
-    residual_normality: tuple[float, float] | None
-    sequence_by_treatment: FTest | None
-    carryover_test: FTest | None
-    notes: tuple[str, ...] = field(default=())
-
-    def to_frame(self) -> pd.DataFrame:
-        """Fixed effects: ``term, estimate, se, df, ci_low, ci_high, statistic, p_value``.
-
-        CIs use the same df method as the tests (normal quantile when ``df`` is infinite);
-        the confidence level is ``self.conf_level``.
-        """
-        return fixed_effects_frame(self.terms, self.estimate, self.se, self.df, self.statistic, self.p_value,
-                                   self.conf_level)
-
-    def contrasts_frame(self) -> pd.DataFrame:
-        """Pairwise contrasts, one row per pair (columns = the fields of :class:`Contrast`)."""
-        cols = list(Contrast.__slots__)
-        return pd.DataFrame([{k: getattr(c, k) for k in cols} for c in self.contrasts], columns=cols)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The machine-readable contract of ``ketapain fit --json`` (JSON-safe)."""
-        contrasts = []
-        for c in self.contrasts:
-            item: dict[str, Any] = {
-                "a": c.a,
-                "b": c.b,
-                "estimate": c.estimate,
-                "se": c.se,
-                "df": _num(c.df),
-                "stat": c.statistic,
-                "p": c.p_value,
-                "p_sidak": c.p_sidak,
-                "ci": [c.ci_low, c.ci_high],
-                "ci_sidak": [c.ci_sidak_low, c.ci_sidak_high],
-            }
-            if c.ratio is not None:
-                item["ratio"] = c.ratio
-                item["ratio_ci"] = [c.ratio_ci_low, c.ratio_ci_high]
-            contrasts.append(item)
-        return {
-            "n_obs": self.n_obs,
-            "n_subjects": self.n_subjects,
-            "model": {
-                "formula": self.formula,
-                "method": self.method,
-                "df_method": self.df_method,
-                "outcome_scale": "log" if self.log else ("logit" if self.binary else "identity"),
-                "conf_level": self.conf_level,
-            },
-            "fixed_effects": [
-                {
-                    "term": t,
-                    "estimate": float(e),
-                    "se": float(s),
-                    "df": _num(d),
-                    "stat": float(st),
-                    "p": float(p),
-                }
-                for t, e, s, d, st, p in zip(
-                    self.terms, self.estimate, self.se, self.df, self.statistic, self.p_value, strict=True
-                )
-            ],
-            "variance": {"subject": self.variance_subject, "residual": _num(self.variance_residual)},
-            "icc": self.icc,
-            "loglik": self.loglik,
-            "aic": self.aic,
-            "bic": self.bic,
-            "singular": self.singular,
-            "treatment_test": _ftest_dict(self.treatment_test),
-            "contrasts": contrasts,
-            "effect_sizes": [e.to_dict() for e in self.effect_sizes],
-            "residual_normality": None
-            if self.residual_normality is None
-            else {"W": self.residual_normality[0], "p": self.residual_normality[1]},
-            "sequence_by_treatment": _ftest_dict(self.sequence_by_treatment),
-            "carryover_test": _ftest_dict(self.carryover_test),
-            "notes": list(self.notes),
-        }
-
-    def summary(self) -> str:
-        """A readable text summary (model, variance, omnibus test, contrasts, effect sizes)."""
-        lines = [
-            f"Crossover mixed model: {self.formula}",
-            f"  fit: {self.method}; df: {self.df_method}; n = {self.n_obs} observations, "
-            f"{self.n_subjects} subjects" + ("; outcome on log scale" if self.log else ""),
-            f"  variance: subject {self.variance_subject:.4g}, residual "
-            + ("-" if self.variance_residual is None else f"{self.variance_residual:.4g}")
-            + f"; ICC {self.icc:.3f}" + ("  [singular fit]" if self.singular else ""),
-            f"  logLik {self.loglik:.3f}; AIC {self.aic:.2f}; BIC {self.bic:.2f}",
-            "",
-            self.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4g}"),
-            "",
-        ]
-        tt = self.treatment_test
-        den = "inf" if math.isinf(tt.df_den) else f"{tt.df_den:.2f}"
-        kind = "chi2" if math.isinf(tt.df_den) else "F"
-        lines.append(f"Treatment: {kind}({tt.df_num}, {den}) = {tt.statistic:.3f}, P = {tt.p_value:.4g}")
-        lines.append("Pairwise contrasts (a - b):")
-        for c in self.contrasts:
-            lines.append(
-                f"  {c.a} - {c.b}: {c.estimate:.3f} [{c.ci_low:.3f}; {c.ci_high:.3f}] "
-                f"P = {c.p_value:.4g}, Sidak P = {c.p_sidak:.4g}"
-                + (f"; ratio {c.ratio:.3f} [{c.ratio_ci_low:.3f}; {c.ratio_ci_high:.3f}]" if c.ratio else "")
-            )
-        if self.effect_sizes:
-            lines.append("Effect sizes:")
-            for e in self.effect_sizes:
-                lines.append(f"  {e.a} vs {e.b} ({e.kind}): {e.estimate:.2f} [{e.ci_low:.2f}; {e.ci_high:.2f}]")
-        for name, t in (("Sequence x treatment", self.sequence_by_treatment), ("Carry-over", self.carryover_test)):
-            if t is not None:
-                lines.append(f"{name}: stat = {t.statistic:.3f} ({t.df_num}, {t.df_den:.2f}), P = {t.p_value:.4g}")
-        if self.residual_normality is not None:
-            lines.append(f"Shapiro-Wilk on residuals: W = {self.residual_normality[0]:.4f}, P = {self.residual_normality[1]:.4g}")
-        lines.extend(f"Note: {n}" for n in self.notes)
-        return "\n".join(lines)
 
 
 def _conditional_residuals(fit: LMMFit, design: CrossoverDesign) -> np.ndarray:

@@ -20,12 +20,16 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain.errors import FIRST_DATA_ROW, ModelError, TwoStageTestingWarning
-from ketapain.stats._crossover import Contrast, CrossoverFit, two_stage_message
-from ketapain.stats._ddf import FTest
-from ketapain.stats._design import CrossoverDesign, ModelKind, build_design, parse_crossover
-from ketapain.stats._effect_sizes import EffectSize
+from ketapain.stats._crossover import two_stage_message
+from ketapain.stats._design import (
+    CrossoverDesign,
+    ModelKind,
+    build_design,
+    parse_crossover,
+)
 from ketapain.stats._glmm import LogisticGLMMFit, contrast, fit_logistic_glmm, wald_test
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
+from ketapain.stats._results import Contrast, CrossoverFit, EffectSize, FTest
 
 __all__ = ["fit_crossover_binary"]
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._json import json_number
 from ketapain._options import CONF_LEVEL, DF_METHOD, check_option
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats._daily_engine import NestedFit, fit_nested, gls_at
@@ -32,7 +33,6 @@ from ketapain.stats._daily_grid import (
 )
 from ketapain.stats._ddf import (
     DfMethod,
-    FTest,
     f_test,
     t_test,
     variance_derivatives,
@@ -41,6 +41,7 @@ from ketapain.stats._design import ModelKind, build_design, parse_crossover
 from ketapain.stats._lmm import fit_random_intercept
 from ketapain.stats._mi_pool import pool_d1, pool_scalar
 from ketapain.stats._multiplicity import sidak_p
+from ketapain.stats._results import FTest
 
 __all__ = ["ImputedDiaries", "MIResult", "PooledContrast", "impute_diary", "multiple_imputation_auc"]
 
@@ -403,11 +404,6 @@ def pool_analysis(an: _Analysis, *, conf_level: float, complete: bool) -> tuple[
     return tuple(out), om
 
 
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 @dataclass(frozen=True, slots=True)
 class MIResult:
     """Multiple-imputation AUC analysis (:func:`multiple_imputation_auc`); AUCs in score-days.
@@ -445,13 +441,13 @@ class MIResult:
             "df_method": self.df_method, "conf_level": self.conf_level, "delta": dict(self.delta),
             "n_missing_days": self.n_missing_days,
             "contrasts": [
-                {"a": c.a, "b": c.b, "estimate": c.estimate, "se": c.se, "df": _num(c.df), "ci": [c.ci_low, c.ci_high],
+                {"a": c.a, "b": c.b, "estimate": c.estimate, "se": c.se, "df": json_number(c.df), "ci": [c.ci_low, c.ci_high],
                  "stat": c.statistic, "p": c.p_value, "p_sidak": c.p_sidak, "within_var": c.within_var,
-                 "between_var": c.between_var, "riv": c.riv, "fmi": c.fmi, "df_complete": _num(c.df_complete)}
+                 "between_var": c.between_var, "riv": c.riv, "fmi": c.fmi, "df_complete": json_number(c.df_complete)}
                 for c in self.contrasts
             ],
             "omnibus": {"stat": self.omnibus.statistic, "df_num": self.omnibus.df_num,
-                        "df_den": _num(self.omnibus.df_den), "p": self.omnibus.p_value},
+                        "df_den": json_number(self.omnibus.df_den), "p": self.omnibus.p_value},
             "notes": list(self.notes),
         }
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._json import json_number
 from ketapain.errors import ModelError
 from ketapain.stats._daily_grid import DailyModelKind
 from ketapain.stats._ddf import DfMethod
@@ -47,10 +48,6 @@ class TippingPoint:
     conclusion: int
     delta_up: float | None
     delta_down: float | None
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +85,10 @@ class TippingPointResult:
             "value": self.value, "window": self.window, "ref": self.ref, "shift_arms": list(self.shift_arms),
             "alpha": self.alpha, "n_imputations": self.n_imputations, "seed": self.seed,
             "conf_level": self.conf_level, "deltas": [float(d) for d in self.deltas],
-            "rows": [{"delta": float(d), "contrast": c.label, "estimate": c.estimate, "se": c.se, "df": _num(c.df),
+            "rows": [{"delta": float(d), "contrast": c.label, "estimate": c.estimate, "se": c.se, "df": json_number(c.df),
                       "ci": [c.ci_low, c.ci_high], "p": c.p_value, "p_sidak": c.p_sidak} for d, c in self.rows],
-            "tipping": [{"contrast": t.contrast, "conclusion": t.conclusion, "delta_up": _num(t.delta_up),
-                         "delta_down": _num(t.delta_down)} for t in self.tipping],
+            "tipping": [{"contrast": t.contrast, "conclusion": t.conclusion, "delta_up": json_number(t.delta_up),
+                         "delta_down": json_number(t.delta_down)} for t in self.tipping],
         }
 
     def summary(self) -> str:
