@@ -213,12 +213,12 @@ def test_closed_form_not_used_for_non_orthogonal_design() -> None:
     of all columns are functions of the sequence). Every subject missing one period (the same
     cell in every trial, so one shared pattern with m0 = 2) breaks that: eigenvalues strictly
     between 0 and m0, no closed form; those trials take the iterative path."""
-    from ketapain.stats._batch_array import _pattern_design
+    from ketapain.stats._batch_array import pattern_design
 
     y, trt, seq = cube(6, 12, seed=3)
     drop = np.arange(12) // 6  # the two subjects of a sequence miss different periods
     y[:, np.arange(12), drop] = np.nan
-    x, _mask, _L, _lv = _pattern_design(trt, seq, np.ones(12, dtype=bool), 3, "standard")
+    x, _mask, _tests = pattern_design(trt, seq, np.ones(12, dtype=bool), 3, "standard")
     mask = np.ones((12, 3))
     mask[np.arange(12), drop] = 0.0
     pat = pattern_stats(x * mask[..., None], mask)

@@ -33,6 +33,7 @@ __all__ = [
     "CrossoverData",
     "CrossoverDesign",
     "ModelKind",
+    "as_labels",
     "build_design",
     "crossover_design",
     "parse_crossover",
@@ -96,7 +97,7 @@ class CrossoverDesign:
         return lvec
 
 
-def _as_labels(values: pd.Series, column: str) -> np.ndarray:
+def as_labels(values: pd.Series, column: str) -> np.ndarray:
     """Factor column -> stripped string labels (numpy object array); integer-valued floats
     lose their ``.0`` so that period 1 read as 1.0 is still "1"."""
     missing = values.isna().to_numpy()
@@ -106,6 +107,10 @@ def _as_labels(values: pd.Series, column: str) -> np.ndarray:
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
     return np.array([str(v).strip() for v in values.to_numpy()], dtype=object)
+
+
+#: The former private name, still imported by ``_daily_grid`` (rewritten in another part of issue 15).
+_as_labels = as_labels
 
 
 def _codes(labels: np.ndarray, levels: Sequence[str]) -> np.ndarray:
@@ -241,10 +246,10 @@ def parse_crossover(
             f"columns present: {', '.join(map(str, data.columns))}"
         )
     frame = data.reset_index(drop=True)
-    subj = _as_labels(frame[subject], subject)
-    per = _as_labels(frame[period], period)
-    seq = _as_labels(frame[sequence], sequence)
-    trt = _as_labels(frame[treatment], treatment)
+    subj = as_labels(frame[subject], subject)
+    per = as_labels(frame[period], period)
+    seq = as_labels(frame[sequence], sequence)
+    trt = as_labels(frame[treatment], treatment)
     y_all = pd.to_numeric(frame[outcome], errors="coerce")
     bad_text = y_all.isna() & frame[outcome].notna() & (frame[outcome].astype(str).str.strip() != "")
     if bad_text.any():
@@ -339,7 +344,7 @@ def build_design(
                 raise DataError(f"data row {int(obs_rows[i]) + FIRST_DATA_ROW}: covariate {cov}={vals[i]} is missing or not finite")
             add(vals[:, None], [cov], cov)
         else:
-            lab = _as_labels(col, cov)
+            lab = as_labels(col, cov)
             add(*_dummies(lab, sorted(set(lab.tolist())), cov), cov)
         formula_terms.append(cov)
     if sequence_by_treatment:
