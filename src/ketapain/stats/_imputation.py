@@ -43,7 +43,18 @@ from ketapain.stats._mi_pool import pool_d1, pool_scalar
 from ketapain.stats._multiplicity import sidak_p
 from ketapain.stats._results import FTest
 
-__all__ = ["ImputedDiaries", "MIResult", "PooledContrast", "impute_diary", "multiple_imputation_auc"]
+__all__ = [
+    "AucAnalyser",
+    "AucAnalysis",
+    "ImputedDiaries",
+    "MIResult",
+    "PooledContrast",
+    "completed_auc",
+    "impute_diary",
+    "multiple_imputation_auc",
+    "pool_analysis",
+    "prepare_imputations",
+]
 
 Seed = int | np.random.Generator | None
 Delta = float | Mapping[str, float]
@@ -190,7 +201,7 @@ class ImputedDiaries:
         })
 
 
-def _auc(values: np.ndarray) -> np.ndarray:
+def completed_auc(values: np.ndarray) -> np.ndarray:
     """AUC of each completed curve, summed as :func:`diary_auc` does (cumulative trapezoids)."""
     return np.cumsum(0.5 * (values[..., :-1] + values[..., 1:]), axis=-1)[..., -1]
 
@@ -200,7 +211,7 @@ def _validate_m(n_imputations: int) -> None:
         raise ModelError(f"n_imputations={n_imputations!r} must be an integer >= 2")
 
 
-def _prepare(diary, allocation, *, value, window, ref, model, subject, n_imputations, seed, clip):
+def prepare_imputations(diary, allocation, *, value, window, ref, model, subject, n_imputations, seed, clip):
     _validate_m(n_imputations)
     _check_clip(clip)
     grid = build_grid(diary, allocation, value=value, window=window, ref=ref, model=model, anchor=True,
@@ -264,7 +275,7 @@ def impute_diary(
     >>> imp.values.shape
     (3, 60, 36)
     """
-    grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=_any_ref(allocation),
+    grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=_any_ref(allocation),
                                    model=model, subject=subject, n_imputations=n_imputations, seed=seed,
                                    clip=clip)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)
@@ -314,7 +325,7 @@ class PooledContrast:
 
 
 @dataclass(frozen=True, slots=True)
-class _Analysis:
+class AucAnalysis:
     """Per-imputation contrast estimates, variances, df; omnibus per imputation."""
 
     pairs: list[tuple[str, str]]
@@ -327,7 +338,7 @@ class _Analysis:
     df_den: float  # mean complete-data omnibus denominator df
 
 
-class _Analyser:
+class AucAnalyser:
     """Builds the crossover design once; analyses one vector of AUCs at a time (fast path of
     :func:`fit_crossover`: same design, same REML fit, same t/F tests)."""
 
@@ -346,7 +357,7 @@ class _Analyser:
         self.lvecs = np.stack([d.pair_vector(a, b) for a, b in self.pairs])
         self.lref = np.stack([d.pair_vector(t, d.treatment_levels[0]) for t in d.treatment_levels[1:]])
 
-    def run(self, auc: np.ndarray) -> _Analysis:
+    def run(self, auc: np.ndarray) -> AucAnalysis:
         m = auc.shape[0]
         d = self.design
         q = np.empty((m, len(self.pairs)))
@@ -374,11 +385,11 @@ class _Analyser:
             dens[i] = ft.df_den
             if i == 0:
                 f_first = ft
-        return _Analysis(pairs=self.pairs, q=q, u=u, df=dfs, q_ref=q_ref, u_ref=u_ref, f_first=f_first,
+        return AucAnalysis(pairs=self.pairs, q=q, u=u, df=dfs, q_ref=q_ref, u_ref=u_ref, f_first=f_first,
                          df_den=float(dens.mean()))
 
 
-def pool_analysis(an: _Analysis, *, conf_level: float, complete: bool) -> tuple[tuple[PooledContrast, ...], Any]:
+def pool_analysis(an: AucAnalysis, *, conf_level: float, complete: bool) -> tuple[tuple[PooledContrast, ...], Any]:
     """Rubin's rules per contrast (Sidak over the pairs) and the D1 omnibus test."""
     npairs = len(an.pairs)
     out = []
@@ -519,11 +530,11 @@ def multiple_imputation_auc(
     ['P - K', 'P - KM', 'K - KM']
     """
     check_option("conf_level", conf_level, CONF_LEVEL)
-    grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=ref, model=model,
+    grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)
-    analyser = _Analyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
-    an = analyser.run(_auc(values))
+    analyser = AucAnalyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
+    an = analyser.run(completed_auc(values))
     n_missing = int((~grid.observed).sum())
     contrasts, om = pool_analysis(an, conf_level=conf_level, complete=n_missing == 0)
     dmap = dict(delta) if isinstance(delta, Mapping) else {t: float(delta) for t in grid.treatment_levels}

@@ -21,13 +21,13 @@ from ketapain.stats._daily_grid import DailyModelKind
 from ketapain.stats._ddf import DfMethod
 from ketapain.stats._design import ModelKind
 from ketapain.stats._imputation import (
+    AucAnalyser,
     PooledContrast,
     Seed,
-    _Analyser,
-    _auc,
-    _prepare,
+    completed_auc,
     finish,
     pool_analysis,
+    prepare_imputations,
 )
 
 __all__ = ["TippingPoint", "TippingPointResult", "tipping_point_auc"]
@@ -190,19 +190,19 @@ def tipping_point_auc(
         raise ModelError(f"deltas={deltas!r} must be finite numbers")
     if isinstance(shift_arms, str) or len(shift_arms) == 0:
         raise ModelError(f"shift_arms={shift_arms!r} must be a non-empty list of treatments")
-    grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=ref, model=model,
+    grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
     bad = [a for a in shift_arms if a not in grid.treatment_levels]
     if bad:
         raise ModelError(f"shift_arms {bad} are not treatments of the allocation ({', '.join(grid.treatment_levels)})")
     shifted = np.isin(np.asarray(grid.treatment_levels, dtype=object)[grid.treatment], list(shift_arms))
-    analyser = _Analyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
+    analyser = AucAnalyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
     complete = not (~grid.observed).any()
     rows = []
     per_delta = []
     for d in grid_d:
         values = finish(grid, raw, np.where(shifted, d, 0.0), clip)
-        contrasts, _ = pool_analysis(analyser.run(_auc(values)), conf_level=conf_level, complete=complete)
+        contrasts, _ = pool_analysis(analyser.run(completed_auc(values)), conf_level=conf_level, complete=complete)
         per_delta.append(contrasts)
         rows.extend((float(d), c) for c in contrasts)
     npairs = len(per_delta[0])
