@@ -20,14 +20,8 @@ from ketapain._options import check_option
 from ketapain.errors import FIRST_DATA_ROW, ModelError
 from ketapain.stats._crossover_backend import FitReport
 from ketapain.stats._design import CrossoverData, CrossoverDesign
-from ketapain.stats._glmm import (
-    NAGQ,
-    LogisticGLMMFit,
-    contrast,
-    fit_logistic_glmm,
-    wald_test,
-)
-from ketapain.stats._results import Contrast, EffectSize, FTest, TTest
+from ketapain.stats._glmm import NAGQ, contrast, fit_logistic_glmm, wald_test
+from ketapain.stats._results import Contrast, EffectSize, FTest, LogisticGLMMFit, TTest
 
 __all__ = ["LATENT_LOGISTIC_VARIANCE", "LogisticBackend", "LogisticFit"]
 
@@ -81,7 +75,7 @@ class LogisticBackend:
         return f"logit P({self.outcome} = 1){design.formula[len(self.outcome):]}"
 
     def critical_value(self, df: float) -> float:
-        return sps.norm.ppf(0.5 + self.conf_level / 2)  # type: ignore[no-any-return]  # numpy float64
+        return np.float64(sps.norm.ppf(0.5 + self.conf_level / 2))  # numpy float64, as in the contrasts before
 
     def closing_notes(self) -> tuple[str, ...]:
         return (

@@ -48,7 +48,7 @@ def paired_values(data: pd.DataFrame, subject: str, treatment: str, outcome: str
     # pivot_table(aggfunc="mean") by codes and bincount (same sorted subject index, NaN for
     # an unobserved cell); pandas' pivot_table costs ~5 ms per call.
     s_codes, subjects = pd.factorize(frame["s"], sort=True)
-    t_codes = pd.Index(list(levels)).get_indexer(frame["t"])
+    t_codes = pd.Index(list(levels)).get_indexer(pd.Index(frame["t"]))
     keep = t_codes >= 0
     cell = s_codes[keep] * len(levels) + t_codes[keep]
     size = len(subjects) * len(levels)
@@ -211,4 +211,5 @@ class LinearFit:
         e = design.y - design.X @ fit.beta
         e_sum = np.bincount(design.group_codes, weights=e, minlength=fit.n_subjects)
         blup = fit.sigma2_subject * fit.subject_weights() * e_sum
-        return e - blup[design.group_codes]
+        resid: np.ndarray = e - blup[design.group_codes]
+        return resid

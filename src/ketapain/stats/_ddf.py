@@ -82,13 +82,16 @@ class VarianceDerivatives:
 
 def _wsum(s: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``sum_i c_i s_i s_i'`` for (G, p) ``s`` and (G,) ``c``."""
-    return (s * c[:, None]).T @ s
+    out: np.ndarray = (s * c[:, None]).T @ s
+    return out
 
 
 def _pinv_sym(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """Pseudo-inverse of a symmetric matrix (eigenvalues below ``tol`` times the largest dropped)."""
     vals, vecs = np.linalg.eigh(h)
     keep = np.abs(vals) > tol * max(np.abs(vals).max(), 1e-300)
-    return (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
+    out: np.ndarray = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
+    return out
 
 
 def variance_derivatives(fit: LMMFit) -> VarianceDerivatives:

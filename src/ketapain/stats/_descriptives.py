@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,12 @@ from ketapain.errors import DataError
 
 __all__ = ["Description", "describe", "describe_by"]
 
+QuantileMethod = Literal[
+    "inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf", "hazen", "weibull",
+    "linear", "median_unbiased", "normal_unbiased",
+]
 #: numpy quantile methods and their Hyndman & Fan (1996) / R ``quantile(type=)`` numbers.
-QUANTILE_METHODS = {
+QUANTILE_METHODS: dict[str, int] = {
     "inverted_cdf": 1,
     "averaged_inverted_cdf": 2,
     "closest_observation": 3,
@@ -325,7 +329,7 @@ def _to_float_array(values: Any, *, column: str | None = None) -> np.ndarray:
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
         raise DataError(f"{where(at)}={series.iloc[at]!r} is not a number")
-    array = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    array: np.ndarray = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     infinite = np.isinf(array)
     if infinite.any():
         at = int(np.flatnonzero(infinite)[0])
@@ -364,7 +368,8 @@ def _describe_matrix(matrix: np.ndarray, *, alpha: float, quantile_method: str) 
     q1, median, q3 = nan.copy(), nan.copy(), nan.copy()
     some = n > 0
     if some.any():
-        quartiles = np.nanquantile(matrix[some], [0.25, 0.5, 0.75], axis=1, method=quantile_method)
+        method = cast(QuantileMethod, quantile_method)  # one of QUANTILE_METHODS (_check_options)
+        quartiles = np.nanquantile(matrix[some], [0.25, 0.5, 0.75], axis=1, method=method)
         q1[some], median[some], q3[some] = quartiles
 
     low = np.where(present, matrix, np.inf).min(axis=1, initial=np.inf)

@@ -102,7 +102,7 @@ def cohens_dz(a: str, b: str, ya: np.ndarray, yb: np.ndarray, *, conf_level: flo
 
     def ncp_for(prob: float) -> float:
         spread = 10.0 * math.sqrt(1.0 + t_obs * t_obs / (2.0 * df))
-        return optimize.brentq(lambda ncp: cdf(ncp) - prob, t_obs - spread, t_obs + spread, xtol=1e-12)
+        return float(optimize.brentq(lambda ncp: cdf(ncp) - prob, t_obs - spread, t_obs + spread, xtol=1e-12))
 
     low = ncp_for(1.0 - alpha / 2.0) / math.sqrt(n)
     high = ncp_for(alpha / 2.0) / math.sqrt(n)

@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -131,11 +131,11 @@ def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
     norms = np.linalg.norm(X, axis=0)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
-        raise ModelError(f"X column {names[zero[0]]!r} is all zero (term not estimable)")
+        raise ModelError(f"X column {names[int(zero[0])]!r} is all zero (term not estimable)")
     r = np.linalg.qr(X / norms, mode="r")
     aliased = np.flatnonzero(np.abs(np.diag(r)) < 1e-7)
     if aliased.size:
-        terms = ", ".join(repr(names[j]) for j in aliased)
+        terms = ", ".join(repr(names[int(j)]) for j in aliased)
         raise ModelError(
             f"X is not of full column rank: {terms} is a linear combination of the "
             "preceding columns (aliased); drop it or recode the factor"
@@ -154,11 +154,12 @@ def _check_separation(data: _Data, names: Sequence[str]) -> None:
         bounds=(-1.0, 1.0),
         method="highs",
     )
-    if res.status != 0 or -res.fun <= 1e-6:
+    if res.status != 0 or -cast(float, res.fun) <= 1e-6:
         return
-    margin = sx @ res.x
+    direction = cast(np.ndarray, res.x)
+    margin = sx @ direction
     n_pred = int(np.sum(margin > 1e-7))
-    terms = ", ".join(names[j] for j in np.flatnonzero(np.abs(res.x) > 1e-7))
+    terms = ", ".join(names[int(j)] for j in np.flatnonzero(np.abs(direction) > 1e-7))
     raise ModelError(
         f"perfect separation: y is perfectly predicted for {n_pred} of {len(s)} observations "
         f"by the fixed effects (terms in the separating direction: {terms}); the maximum-"
@@ -219,7 +220,14 @@ class _Deviance:
         h = theta**2 * self._sum(mu * (1.0 - mu)) + 1.0
         return u, mu, h
 
+    @overload
+    def __call__(self, params: np.ndarray, grad: Literal[True] = True) -> tuple[float, np.ndarray]: ...
+
+    @overload
+    def __call__(self, params: np.ndarray, grad: Literal[False]) -> tuple[float, None]: ...
+
     def __call__(self, params: np.ndarray, grad: bool = True) -> tuple[float, np.ndarray | None]:
+        """-2 log L at ``params`` and (``grad``) its gradient."""
         d = self.d
         theta, beta = float(params[0]), np.asarray(params[1:])
         eta0 = d.X @ beta
@@ -405,12 +413,12 @@ def logistic_glmm_loglik(
     """
     nagq = _check_nagq(nagq)
     data = _prepare(X, y, groups, None, fitting=False)
-    beta = np.asarray(beta, dtype=float)
-    if beta.shape != (data.X.shape[1],):
-        raise ModelError(f"beta must have one value per column of X, got shape {beta.shape}")
-    if not (np.isfinite(theta) and np.all(np.isfinite(beta))):
+    b = np.asarray(beta, dtype=float)
+    if b.shape != (data.X.shape[1],):
+        raise ModelError(f"beta must have one value per column of X, got shape {b.shape}")
+    if not (np.isfinite(theta) and np.all(np.isfinite(b))):
         raise ModelError("theta and beta must be finite")
-    return -0.5 * _Deviance(data, nagq)(np.r_[float(theta), beta], grad=False)[0]
+    return -0.5 * _Deviance(data, nagq)(np.r_[float(theta), b], grad=False)[0]
 
 
 def fit_logistic_glmm(

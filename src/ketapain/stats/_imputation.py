@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,7 @@ def _rng(seed: Seed) -> tuple[np.random.Generator, int | None]:
     if isinstance(seed, np.random.Generator):
         return seed, None
     if seed is None:
-        entropy = int(np.random.SeedSequence().entropy)
+        entropy = int(cast(int, np.random.SeedSequence().entropy))
         return np.random.default_rng(entropy), entropy
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ModelError(f"seed={seed!r} is not a non-negative integer, a numpy Generator or None")
@@ -83,7 +83,8 @@ def _delta_per_pp(grid: DailyGrid, delta: Delta) -> np.ndarray:
         per_level = np.full(len(levels), float(delta))
     if not np.all(np.isfinite(per_level)):
         raise ModelError(f"delta={delta!r} must be finite")
-    return per_level[grid.treatment]
+    out: np.ndarray = per_level[grid.treatment]
+    return out
 
 
 def _check_clip(clip: tuple[float, float] | None) -> None:
@@ -211,7 +212,13 @@ def _validate_m(n_imputations: int) -> None:
         raise ModelError(f"n_imputations={n_imputations!r} must be an integer >= 2")
 
 
-def prepare_imputations(diary, allocation, *, value, window, ref, model, subject, n_imputations, seed, clip):
+def prepare_imputations(diary: pd.DataFrame, allocation: pd.DataFrame, *, value: str, window: int, ref: str,
+                        model: DailyModelKind, subject: str, n_imputations: int, seed: Seed,
+                        clip: tuple[float, float] | None) -> tuple[DailyGrid, np.ndarray, int | None]:
+    """Check the options, build the daily grid, fit the imputation model and draw ``n_imputations``
+    raw MAR completions (before delta and clipping); returns the grid, the draws and the seed
+    recorded. Shared by :func:`impute_diary`, :func:`multiple_imputation_auc` and
+    ``tipping_point_auc``; warns at their caller's line."""
     _validate_m(n_imputations)
     _check_clip(clip)
     grid = build_grid(diary, allocation, value=value, window=window, ref=ref, model=model, anchor=True,
@@ -282,7 +289,7 @@ def impute_diary(
     dmap = dict(delta) if isinstance(delta, Mapping) else {t: float(delta) for t in grid.treatment_levels}
     return ImputedDiaries(
         subject=subject, value=value, window=grid.window, n_imputations=int(n_imputations), seed=recorded,
-        model=model, delta={k: float(v) for k, v in dmap.items()}, clip=None if clip is None else tuple(clip),
+        model=model, delta={k: float(v) for k, v in dmap.items()}, clip=None if clip is None else (clip[0], clip[1]),
         patient_labels=grid.patient_labels, period_labels=grid.period_labels,
         treatment=tuple(grid.treatment_levels[i] for i in grid.treatment), days=grid.days, values=values,
         imputed=~grid.observed,
@@ -375,7 +382,7 @@ class AucAnalyser:
             deriv = variance_derivatives(fit) if self.df_method in ("kenward-roger", "satterthwaite") else None
             if self.df_method == "containment":
                 raise ModelError(template="{@df_method='containment'} is not supported for multiple imputation")
-            cov = deriv.phi_adjusted if self.df_method == "kenward-roger" else fit.vcov
+            cov = deriv.phi_adjusted if deriv is not None and self.df_method == "kenward-roger" else fit.vcov
             for j, lv in enumerate(self.lvecs):
                 tt = t_test(fit, lv, df_method=self.df_method, deriv=deriv)
                 q[i, j], u[i, j], dfs[i, j] = tt.estimate, tt.se**2, tt.df

@@ -159,11 +159,14 @@ def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: M
     r = np.maximum(c - np.einsum("ki,ki->k", b, beta), 0.0)
     logdet_v = np.log1p(ss.n[None, :] * th2[:, None]).sum(axis=1)
     N, p = ss.n_obs, ss.n_params
+    out: np.ndarray
     with np.errstate(divide="ignore"):
         if method == "ML":
-            return logdet_v + N * (1.0 + np.log(2.0 * np.pi * r / N))
-        dof = N - p
-        return logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+            out = logdet_v + N * (1.0 + np.log(2.0 * np.pi * r / N))
+        else:
+            dof = N - p
+            out = logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+    return out
 
 
 def deviance_derivative(ss: SufficientStats, gam: float, *, method: Method = "REML") -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ class TippingPointResult:
                               "delta_down": np.nan if t.delta_down is None else t.delta_down}
                              for t in self.tipping])
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
         return {
             "value": self.value, "window": self.window, "ref": self.ref, "shift_arms": list(self.shift_arms),
@@ -198,7 +199,7 @@ def tipping_point_auc(
     shifted = np.isin(np.asarray(grid.treatment_levels, dtype=object)[grid.treatment], list(shift_arms))
     analyser = AucAnalyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
     complete = not (~grid.observed).any()
-    rows = []
+    rows: list[tuple[float, PooledContrast]] = []
     per_delta = []
     for d in grid_d:
         values = finish(grid, raw, np.where(shifted, d, 0.0), clip)
