@@ -133,19 +133,17 @@ def fit_crossover(
     Notes
     -----
     Contrasts are ``beta_a - beta_b`` (reference coded 0): the difference of estimated
-    marginal means, as ``emmeans(m, pairwise ~ treatment)``. Sidak adjustment is over the
-    ``k = T (T - 1) / 2`` pairs: ``p_sidak = 1 - (1 - p)^k``, intervals at level
-    ``conf_level^(1/k)``.
+    marginal means, as ``emmeans(m, pairwise ~ treatment)`` with ``m = lmerTest::lmer(y ~
+    treatment + period + sequence + (1 | subject))`` (``lme4::glmer(..., family = binomial,
+    nAGQ = nagq)`` for ``binary``). Sidak adjustment is over the ``k = T (T - 1) / 2`` pairs:
+    ``p_sidak = 1 - (1 - p)^k``, intervals at level ``conf_level^(1/k)``.
     """
     _check_options(method=method, df_method=df_method, conf_level=conf_level, carryover=carryover, log=log,
                    binary=binary)
     work = _analysed_data(data, outcome, log)
-    backend: ModelBackend
-    if binary:
-        backend = LogisticBackend(outcome=outcome, nagq=nagq, conf_level=conf_level)
-    else:
-        backend = LinearBackend(data=work, outcome=outcome, subject=subject, treatment=treatment, method=method,
-                                df_method=df_method, conf_level=conf_level, log=log)
+    backend: ModelBackend = LogisticBackend(outcome=outcome, nagq=nagq, conf_level=conf_level) if binary else \
+        LinearBackend(data=work, outcome=outcome, subject=subject, treatment=treatment, method=method,
+                      df_method=df_method, conf_level=conf_level, log=log)
     check_option("model", model, MODEL_KIND)
     parsed = parse_crossover(work, outcome=outcome, subject=subject, period=period, sequence=sequence,
                              treatment=treatment, covariates=covariates, ref=ref)
@@ -153,8 +151,6 @@ def fit_crossover(
     models = _Models(parsed, model, tuple(covariates), backend)
     notes: list[str] = []
     main, carry_test = _main_fit(models, carryover, carryover_alpha, notes)
-    if main.singular:
-        notes.append("boundary (singular) fit: between-subject variance estimated as 0")
     return _comparisons(models, main, carry_test, notes, log=log, conf_level=conf_level)
 
 
@@ -224,19 +220,22 @@ def _main_fit(models: _Models, carryover: CarryoverOption, alpha: float,
     design = models.design(bool(carryover))
     models.backend.check_design(design)
     main = models.backend.fit(design)
+    carry_test: FTest | None
     if not carryover:
         carry_test = models.side_test("carryover", carryover=True, notes=notes)
         if carry_test is not None:
             notes.append("carryover_test is from the same model with carry-over added")
-        return main, carry_test
-    carry_test = main.term_test("carryover")
-    if carryover == "test-drop":
+    else:
+        carry_test = main.term_test("carryover")
+    if carry_test is not None and carryover == "test-drop":
         keep = carry_test.p_value < alpha
         msg = two_stage_message(carry_test.p_value, alpha)
         warnings.warn(msg, TwoStageTestingWarning, stacklevel=_CALLER)
         notes.append(msg)
         if not keep:
             main = models.fit(False)
+    if main.singular:
+        notes.append("boundary (singular) fit: between-subject variance estimated as 0")
     return main, carry_test
 
 

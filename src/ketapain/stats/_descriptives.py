@@ -272,6 +272,28 @@ def describe_by(
     0   K  5   20.0     3.0  median_iqr
     1   P  5  190.0   190.0     mean_sd
     """
+    keys = _checked_keys(frame, value=value, by=by, alpha=alpha, quantile_method=quantile_method)
+    values = _to_float_array(frame[value], column=value)
+
+    grouped = frame.groupby(keys, sort=True, observed=True, dropna=False)
+    group = grouped.ngroup().to_numpy()
+    sizes = grouped.size()
+    counts = np.bincount(group, minlength=len(sizes))
+    matrix = _group_matrix(group, counts, values)
+    core = _describe_matrix(matrix, alpha=alpha, quantile_method=quantile_method)
+    result = sizes.index.to_frame(index=False)
+    result["n"] = core["n"]
+    result["n_missing"] = counts - core["n"]
+    for name in ("mean", "sd", "median", "q1", "q3", "shapiro_w", "shapiro_p", "normal", "kind"):
+        result[name] = core[name]
+    result.attrs.update({"value": value, "alpha": float(alpha), "quantile_method": quantile_method})
+    return result
+
+
+def _checked_keys(frame: pd.DataFrame, *, value: str, by: str | Sequence[str], alpha: float,
+                  quantile_method: str) -> list[str]:
+    """The grouping columns of :func:`describe_by`, after checking the frame, its columns, the
+    options and that no group key is missing."""
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     keys = [by] if isinstance(by, str) else list(by)
@@ -288,27 +310,17 @@ def describe_by(
         absent = frame[key].isna().to_numpy()
         if absent.any():
             raise DataError(f"frame row {int(np.flatnonzero(absent)[0]) + 1}: group key {key} is missing")
-    values = _to_float_array(frame[value], column=value)
+    return keys
 
-    grouped = frame.groupby(keys, sort=True, observed=True, dropna=False)
-    group = grouped.ngroup().to_numpy()
-    sizes = grouped.size()
-    # Lay the values out as groups x largest group, NaN-padded, by integer arithmetic.
+
+def _group_matrix(group: np.ndarray, counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The values laid out as groups x largest group, NaN-padded, by integer arithmetic."""
     order = np.argsort(group, kind="stable")
-    counts = np.bincount(group, minlength=len(sizes))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     column = np.arange(len(order)) - starts[group[order]]
-    matrix = np.full((len(sizes), int(counts.max()) if len(counts) else 0), np.nan)
+    matrix = np.full((len(counts), int(counts.max()) if len(counts) else 0), np.nan)
     matrix[group[order], column] = values[order]
-
-    core = _describe_matrix(matrix, alpha=alpha, quantile_method=quantile_method)
-    result = sizes.index.to_frame(index=False)
-    result["n"] = core["n"]
-    result["n_missing"] = counts - core["n"]
-    for name in ("mean", "sd", "median", "q1", "q3", "shapiro_w", "shapiro_p", "normal", "kind"):
-        result[name] = core[name]
-    result.attrs.update({"value": value, "alpha": float(alpha), "quantile_method": quantile_method})
-    return result
+    return matrix
 
 
 def _to_float_array(values: Any, *, column: str | None = None) -> np.ndarray:

@@ -342,6 +342,23 @@ class LMMFit:
         return 1.0 / (self.sigma2 + self.stats.n * self.sigma2_subject)
 
 
+def _check_identified(ss: SufficientStats) -> None:
+    """Refuse data that cannot separate the residual and between-subject variances."""
+    N, p = ss.n_obs, ss.n_params
+    if N - p < 1:
+        raise ModelError(f"{N} observations cannot estimate {p} fixed effects and a residual variance")
+    # The between-subject variance is identified only if the fixed effects leave the subject
+    # means some residual degrees of freedom (e.g. not when every sequence has one subject).
+    means = ss.s / ss.n[:, None]
+    if np.linalg.matrix_rank(means) >= means.shape[0]:
+        raise ModelError(
+            f"the fixed effects explain every subject mean exactly ({means.shape[0]} subjects, no "
+            "between-subject degrees of freedom left), so the between-subject variance cannot be "
+            "estimated; typically each sequence has a single subject: add subjects or drop a "
+            "between-subject term"
+        )
+
+
 def fit_random_intercept(
     X: np.ndarray,
     y: np.ndarray,
@@ -385,19 +402,8 @@ def fit_random_intercept(
     """
     check_option("method", method, FIT_METHOD)
     ss = sufficient_stats(X, y, group_codes)
+    _check_identified(ss)
     N, p = ss.n_obs, ss.n_params
-    if N - p < 1:
-        raise ModelError(f"{N} observations cannot estimate {p} fixed effects and a residual variance")
-    # The between-subject variance is identified only if the fixed effects leave the subject
-    # means some residual degrees of freedom (e.g. not when every sequence has one subject).
-    means = ss.s / ss.n[:, None]
-    if np.linalg.matrix_rank(means) >= means.shape[0]:
-        raise ModelError(
-            f"the fixed effects explain every subject mean exactly ({means.shape[0]} subjects, no "
-            "between-subject degrees of freedom left), so the between-subject variance cannot be "
-            "estimated; typically each sequence has a single subject: add subjects or drop a "
-            "between-subject term"
-        )
     theta = _optimise_theta(ss, method, xatol)
     A, beta, r, _w, _ = _profile_parts(ss, theta)
     sigma2 = r / (N - p if method == "REML" else N)

@@ -184,13 +184,7 @@ def tipping_point_auc(
     >>> tp.to_frame().shape
     (9, 9)
     """
-    if not 0.0 < alpha < 1.0:
-        raise ModelError(f"alpha={alpha} is outside (0, 1)")
-    grid_d = np.unique(np.r_[np.asarray(deltas, dtype=float), 0.0])
-    if not np.all(np.isfinite(grid_d)):
-        raise ModelError(f"deltas={deltas!r} must be finite numbers")
-    if isinstance(shift_arms, str) or len(shift_arms) == 0:
-        raise ModelError(f"shift_arms={shift_arms!r} must be a non-empty list of treatments")
+    grid_d = _delta_grid(alpha, deltas, shift_arms)
     grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
     bad = [a for a in shift_arms if a not in grid.treatment_levels]
@@ -206,6 +200,30 @@ def tipping_point_auc(
         contrasts, _ = pool_analysis(analyser.run(completed_auc(values)), conf_level=conf_level, complete=complete)
         per_delta.append(contrasts)
         rows.extend((float(d), c) for c in contrasts)
+    return TippingPointResult(
+        value=value, window=grid.window, ref=ref, shift_arms=tuple(shift_arms), alpha=alpha,
+        n_imputations=int(n_imputations), seed=recorded, conf_level=conf_level, deltas=grid_d,
+        rows=tuple(rows), tipping=tuple(_tipping_points(grid_d, per_delta, alpha)),
+    )
+
+
+def _delta_grid(alpha: float, deltas: Sequence[float] | np.ndarray, shift_arms: Sequence[str]) -> np.ndarray:
+    """The sorted deltas with 0 added; refuses an alpha outside (0, 1), a non-finite delta and an
+    empty or text ``shift_arms``."""
+    if not 0.0 < alpha < 1.0:
+        raise ModelError(f"alpha={alpha} is outside (0, 1)")
+    grid_d = np.unique(np.r_[np.asarray(deltas, dtype=float), 0.0])
+    if not np.all(np.isfinite(grid_d)):
+        raise ModelError(f"deltas={deltas!r} must be finite numbers")
+    if isinstance(shift_arms, str) or len(shift_arms) == 0:
+        raise ModelError(f"shift_arms={shift_arms!r} must be a non-empty list of treatments")
+    return grid_d
+
+
+def _tipping_points(grid_d: np.ndarray, per_delta: list[tuple[PooledContrast, ...]],
+                    alpha: float) -> list[TippingPoint]:
+    """Per contrast: the conclusion at delta = 0 (Sidak level over the pairs) and the deltas,
+    up and down, where it changes."""
     npairs = len(per_delta[0])
     alpha_k = 1.0 - (1.0 - alpha) ** (1.0 / npairs)
     i0 = int(np.flatnonzero(grid_d == 0.0)[0])
@@ -219,8 +237,4 @@ def tipping_point_auc(
         tipping.append(TippingPoint(contrast=cs[0].label, conclusion=int(states[i0]),
                                     delta_up=_tip(grid_d, ts, crits, states, i0, 1),
                                     delta_down=_tip(grid_d, ts, crits, states, i0, -1)))
-    return TippingPointResult(
-        value=value, window=grid.window, ref=ref, shift_arms=tuple(shift_arms), alpha=alpha,
-        n_imputations=int(n_imputations), seed=recorded, conf_level=conf_level, deltas=grid_d,
-        rows=tuple(rows), tipping=tuple(tipping),
-    )
+    return tipping
