@@ -351,26 +351,29 @@ def code_trials(y: np.ndarray, treatment_codes: np.ndarray, sequence_codes: np.n
     remap = np.array([out_names.index(v) for v in names])  # old code -> output position
     valid = (trt >= 0) & (trt < len(names))
     tcode = np.where(valid, remap[np.where(valid, trt, 0)], -1)  # -1: an unused code on an unobserved cell
+    if not (tcode.ndim == 2 and seq.ndim == 1):  # per-trial codes for one of the two: both per trial
+        tcode = np.broadcast_to(tcode, (G, N, P))
+        seq = np.broadcast_to(seq, (G, N))
     return CodedTrials(y, tcode, seq, present, tuple(out_names))
 
 
 def _check_cells(y: np.ndarray, trt: np.ndarray, seq: np.ndarray, names: list[str]) -> np.ndarray:
     """Observed outcomes are finite, with a valid treatment code and a non-negative sequence
-    code; returns ``present`` (G, N): subjects with at least one observation."""
-    shared = trt.ndim == 2 and seq.ndim == 1
+    code (cells named in the shape of each array); returns ``present`` (G, N): subjects with at
+    least one observation."""
     obs = ~np.isnan(y)
     if not np.isfinite(y[obs]).all():
         g, i, j = np.argwhere(np.isinf(y))[0]
         raise DataError(f"y[{g}, {i}, {j}] = {y[g, i, j]} is infinite; allowed: finite numbers or NaN")
     n_lv = len(names)
-    obs_any = obs.any(axis=0) if shared else obs
+    obs_any = obs.any(axis=0) if trt.ndim == 2 else obs
     bad = obs_any & ((trt < 0) | (trt >= n_lv))
     if bad.any():
         where = tuple(int(v) for v in np.argwhere(bad)[0])
         raise DataError(f"treatment_codes[{', '.join(map(str, where))}] = {trt[where]} is outside 0..{n_lv - 1} "
                         f"(levels {names})")
     present: np.ndarray = obs.any(axis=2)
-    neg = (present.any(axis=0) if shared else present) & (seq < 0)
+    neg = (present.any(axis=0) if seq.ndim == 1 else present) & (seq < 0)
     if neg.any():
         where = tuple(int(v) for v in np.argwhere(neg)[0])
         raise DataError(f"sequence_codes[{', '.join(map(str, where))}] = {seq[where]} is negative for an observed subject")
