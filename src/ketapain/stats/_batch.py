@@ -254,7 +254,8 @@ def code_frame(data: pd.DataFrame, *, by: str | Sequence[str], names: ColumnName
             raise DataError(f"data row {int(np.flatnonzero(na)[0]) + FIRST_DATA_ROW}: {c} is missing; every row needs a {c}")
     grouped = frame.groupby(by_cols, sort=True)
     layout = FrameLayout(
-        frame=frame, names=names, by=by_cols, keys=grouped.size().index.to_frame(index=False), group=grouped.ngroup().to_numpy(),
+        frame=frame, names=names, by=by_cols, keys=grouped.size().index.to_frame(index=False),
+        group=grouped.ngroup().to_numpy(),
         subject=Factor.of(frame[subject], subject), period=Factor.of(frame[period], period),
         sequence=Factor.of(frame[sequence], sequence), treatment=Factor.of(frame[treatment], treatment),
         y=_outcome(frame, outcome),

@@ -141,9 +141,10 @@ def fit_crossover(
     _check_options(method=method, df_method=df_method, conf_level=conf_level, carryover=carryover, log=log,
                    binary=binary)
     work = _analysed_data(data, outcome, log)
-    backend: ModelBackend = LogisticBackend(outcome=outcome, nagq=nagq, conf_level=conf_level) if binary else \
-        LinearBackend(data=work, outcome=outcome, subject=subject, treatment=treatment, method=method,
-                      df_method=df_method, conf_level=conf_level, log=log)
+    backend: ModelBackend = (
+        LogisticBackend(outcome=outcome, nagq=nagq, conf_level=conf_level) if binary
+        else LinearBackend(data=work, outcome=outcome, subject=subject, treatment=treatment, method=method,
+                           df_method=df_method, conf_level=conf_level, log=log))
     check_option("model", model, MODEL_KIND)
     parsed = parse_crossover(work, outcome=outcome, subject=subject, period=period, sequence=sequence,
                              treatment=treatment, covariates=covariates, ref=ref)

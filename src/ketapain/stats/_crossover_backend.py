@@ -1,9 +1,9 @@
 """The model-backend interface of :func:`ketapain.stats.fit_crossover`.
 
 ``fit_crossover`` runs one orchestration for every outcome type (``_crossover``): options ->
-data checks -> main fit -> carry-over test -> residual check -> sequence x treatment test ->
-pairwise contrasts and effect sizes. What depends on the model family is behind two small
-protocols:
+data checks -> main fit with the carry-over strategy and test -> fixed effects and omnibus
+treatment test -> pairwise contrasts and effect sizes -> residual check -> sequence x
+treatment test. What depends on the model family is behind two small protocols:
 
 :class:`ModelBackend`
     A model family with the caller's options (``_crossover_lmm.LinearBackend``: the
