@@ -167,6 +167,25 @@ def test_per_trial_allocation_unbalanced_and_missing(missing) -> None:
     check_frame(res, frame)
 
 
+@pytest.mark.parametrize("layout", ["per-trial treatments, shared sequences", "shared treatments, per-trial sequences"])
+@pytest.mark.parametrize("df_method", ["kenward-roger", "satterthwaite"])
+def test_one_array_per_trial_the_other_shared(layout, df_method) -> None:
+    """treatment_codes (G, N, P) with sequence_codes (N,), or (N, P) with (G, N): the documented
+    shapes combine freely. These combinations raised IndexError before (the pattern path
+    indexed the shared array by trial); the results equal those of both arrays per trial,
+    which the frame engine and the single engine check elsewhere."""
+    y, trt, seq = cube(6, 12, seed=3)  # complete: the pattern path (but for Satterthwaite)
+    G, N, P = y.shape
+    trt_g, seq_g = np.broadcast_to(trt, (G, N, P)).copy(), np.broadcast_to(seq, (G, N)).copy()
+    codes = (trt_g, seq) if layout.startswith("per-trial treatments") else (trt, seq_g)
+    res = quiet(fit_crossover_arrays, y, *codes, levels=LEVELS, df_method=df_method)
+    ref = quiet(fit_crossover_arrays, y, trt_g, seq_g, levels=LEVELS, df_method=df_method)
+    assert res.converged.all()
+    for name in (*PAIR_COLS, "f_statistic", "f_df_den", "f_p_value", "sigma2_subject", "icc", "loglik"):
+        np.testing.assert_array_equal(getattr(res, name), getattr(ref, name), err_msg=name)
+    assert check_single(res, to_frame(y, trt, seq), range(G), df_method=df_method) == G
+
+
 @pytest.mark.parametrize("method,model,df_method", [("ML", "standard", "containment"), ("REML", "paper", "kenward-roger")])
 def test_ml_and_paper_model(method, model, df_method) -> None:
     y, trt, seq = cube(6, 12, seed=5)
@@ -213,12 +232,12 @@ def test_closed_form_not_used_for_non_orthogonal_design() -> None:
     of all columns are functions of the sequence). Every subject missing one period (the same
     cell in every trial, so one shared pattern with m0 = 2) breaks that: eigenvalues strictly
     between 0 and m0, no closed form; those trials take the iterative path."""
-    from ketapain.stats._batch_array import _pattern_design
+    from ketapain.stats._batch_array import pattern_design
 
     y, trt, seq = cube(6, 12, seed=3)
     drop = np.arange(12) // 6  # the two subjects of a sequence miss different periods
     y[:, np.arange(12), drop] = np.nan
-    x, _mask, _L, _lv = _pattern_design(trt, seq, np.ones(12, dtype=bool), 3, "standard")
+    x, _mask, _tests = pattern_design(trt, seq, np.ones(12, dtype=bool), 3, "standard")
     mask = np.ones((12, 3))
     mask[np.arange(12), drop] = 0.0
     pat = pattern_stats(x * mask[..., None], mask)

@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from ketapain.errors import ModelError, SingularFitWarning
+from ketapain.stats import LogisticGLMMFit
 from ketapain.stats._glmm import (
-    LogisticGLMMFit,
     contrast,
     fit_logistic_glmm,
     logistic_glmm_loglik,

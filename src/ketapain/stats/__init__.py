@@ -8,25 +8,16 @@ from __future__ import annotations
 from ketapain.stats._auc import auc_arrays, diary_auc
 from ketapain.stats._batch import BATCH_COLUMNS, fit_crossover_batch
 from ketapain.stats._batch_array import BatchArrays, fit_crossover_arrays
-from ketapain.stats._crossover import Contrast, CrossoverFit, fit_crossover
+from ketapain.stats._crossover import fit_crossover
 from ketapain.stats._daily_lmm import (
     AucContrast,
     AucMean,
     DailyModelFit,
     fit_daily_model,
 )
-from ketapain.stats._ddf import FTest, TTest
 from ketapain.stats._descriptives import Description, describe, describe_by
-from ketapain.stats._effect_sizes import (
-    EffectSize,
-    cohens_dz,
-    hedges_g_av,
-    total_sd_effect,
-)
+from ketapain.stats._effect_sizes import cohens_dz, hedges_g_av, total_sd_effect
 from ketapain.stats._glmm import (
-    ContrastEstimate,
-    LogisticGLMMFit,
-    WaldTest,
     contrast,
     fit_logistic_glmm,
     logistic_glmm_loglik,
@@ -46,6 +37,16 @@ from ketapain.stats._mi_tipping import (
     tipping_point_auc,
 )
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
+from ketapain.stats._results import (
+    Contrast,
+    ContrastEstimate,
+    CrossoverFit,
+    EffectSize,
+    FTest,
+    LogisticGLMMFit,
+    TTest,
+    WaldTest,
+)
 
 __all__ = [
     "AucContrast",

@@ -10,88 +10,54 @@ formulas of ``_ddf`` over a batch axis (``_batch_infer``). Groups that share the
 levels (hence the columns of the design) are processed together; groups with a design the
 vectorised path does not handle (aliased columns, unidentified between-subject variance,
 constant outcome, a degenerate test...) are fitted by the single engine, so errors and edge
-cases are exactly its own.
+cases are exactly its own. The fitting pieces shared with ``fit_crossover_arrays`` are in
+``_batch_parts``.
+
+The frame is coded once (:class:`FrameLayout`: factor codes per row; :class:`GroupLevels`:
+levels and sizes per group), then every *signature* (the set of factor levels, hence the
+design columns) is fitted by :func:`_fit_signature` through a :class:`SignatureDesign`
+(column of every level, hypotheses) and its :class:`PaddedGroups` (group x subject x period
+cubes).
+
+Function length: ``fit_crossover_batch`` is over 80 lines only by its numpydoc docstring (75
+lines: the layout of the returned frame); its body is 22 lines.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special as sc
 
-from ketapain._options import (
-    CONF_LEVEL,
-    DF_METHOD,
-    FIT_METHOD,
-    MODEL_KIND,
-    OneOf,
-    check_option,
-)
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError, SingularFitWarning
-from ketapain.stats._batch_eigen import (
-    closed_form_theta,
-    eigen_fit,
-    eigen_pair_tests,
-    eigen_term_test,
-    group_stats,
-    pattern_stats,
-    shared_grid,
+from ketapain.stats._batch_eigen import pattern_stats
+from ketapain.stats._batch_parts import (
+    BATCH_COLUMNS,
+    VAR_TERMS,
+    BatchOptions,
+    FitPart,
+    GroupResults,
+    TreatmentTests,
+    check_options,
+    design_ok,
+    error_rows,
+    fit_general,
+    fit_pattern,
+    intervals,
+    results_frame,
 )
-from ketapain.stats._batch_infer import fit_quantities, pair_tests, term_test
-from ketapain.stats._batch_math import eigen_stats, optimise, reduced_stats, take_eig
-from ketapain.stats._crossover import CrossoverFit, fit_crossover
+from ketapain.stats._crossover import fit_crossover
 from ketapain.stats._ddf import DfMethod
-from ketapain.stats._design import ModelKind, _as_labels
+from ketapain.stats._design import ModelKind, as_labels
 from ketapain.stats._lmm import Method
 from ketapain.stats._multiplicity import sidak_p
+from ketapain.stats._results import CrossoverFit
 
 __all__ = ["BATCH_COLUMNS", "fit_crossover_batch"]
-
-#: Columns of :func:`fit_crossover_batch` after the ``by`` columns, in order.
-BATCH_COLUMNS: tuple[str, ...] = (
-    "term", "estimate", "se", "df", "df_num", "statistic", "p_value", "p_sidak", "ci_low", "ci_high",
-    "ci_sidak_low", "ci_sidak_high", "n_obs", "n_subjects", "sigma2_subject", "sigma2_residual", "icc",
-    "loglik", "singular", "converged", "error",
-)
-_VAR_TERMS = ("sigma2_subject", "sigma2_residual", "icc")
-
-
-def _factor(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (sorted, as ``_design._as_labels``) and the code of every row, converting only
-    the distinct values to text."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if (codes < 0).any():
-        row = int(np.flatnonzero(codes < 0)[0]) + FIRST_DATA_ROW
-        raise DataError(f"data row {row}: {column} is missing; every row needs a {column}")
-    labels = _as_labels(pd.Series(uniques), column)
-    levels, inv = np.unique(labels, return_inverse=True)
-    return levels, inv.reshape(-1)[codes]
-
-
-def _group_frame(keys: pd.DataFrame, g: np.ndarray) -> dict[str, np.ndarray]:
-    return {c: keys[c].to_numpy()[g] for c in keys.columns}
-
-
-def _key_text(keys: pd.DataFrame, g: int) -> str:
-    vals = (keys[c].iloc[g] for c in keys.columns)
-    return ", ".join(f"{c}={(v.item() if isinstance(v, np.generic) else v)!r}" for c, v in zip(keys.columns, vals, strict=True))
-
-
-def check_options(model: str, df_method: str, method: str, conf_level: float, on_error: str) -> None:
-    """Refuse an unknown model, df method, fitting method, confidence level or error policy
-    (shared by :func:`fit_crossover_batch` and ``fit_crossover_arrays``)."""
-    check_option("df_method", df_method, DF_METHOD)
-    check_option("method", method, FIT_METHOD)
-    if df_method == "kenward-roger" and method != "REML":
-        raise ModelError(template="{@df_method='kenward-roger'} needs {@method='REML'} (as pbkrtest)")
-    check_option("model", model, MODEL_KIND)
-    check_option("conf_level", conf_level, CONF_LEVEL)
-    check_option("on_error", on_error, OneOf("raise", "flag"))
 
 
 def fit_crossover_batch(
@@ -186,6 +152,91 @@ def fit_crossover_batch(
     ['treatment', 'A - B', 'A - C', 'B - C', 'sigma2_subject', 'sigma2_residual', 'icc']
     """
     check_options(model, df_method, method, conf_level, on_error)
+    names = ColumnNames(outcome=outcome, subject=subject, period=period, sequence=sequence, treatment=treatment)
+    layout = code_frame(data, by=by, names=names)
+    levels = GroupLevels.of(layout, ref=ref, model=model)
+    opts = BatchOptions(model=model, method=method, df_method=df_method, conf_level=conf_level)
+    fitted, slow = _fit_vectorised(layout, levels, opts)
+    frames = [results_frame(res, layout.keys, layout.by) for res in fitted]
+    singular = sum(int(res.singular.sum()) for res in fitted)
+    rows, singular_slow = _fit_single(layout, levels, sorted(slow), opts, ref=ref, on_error=on_error)
+    if rows:
+        frames.append(pd.DataFrame(rows))
+    singular += singular_slow
+    if singular:
+        warnings.warn(
+            f"boundary (singular) fit in {singular} of {len(layout.keys)} groups: the between-subject "
+            "variance is estimated as 0 (see the 'singular' column)",
+            SingularFitWarning,
+            stacklevel=2,
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["_g", "_r", *BATCH_COLUMNS])
+    out = out.sort_values(["_g", "_r"], kind="stable").reset_index(drop=True)
+    return out[[*layout.by, *BATCH_COLUMNS]]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnNames:
+    """The columns of the long frame."""
+
+    outcome: str
+    subject: str
+    period: str
+    sequence: str
+    treatment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """A factor column: its levels (sorted labels, as ``_design.as_labels``) and the code of every row."""
+
+    levels: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series, column: str) -> Factor:
+        """Code ``values``, converting only the distinct values to text."""
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0]) + FIRST_DATA_ROW
+            raise DataError(f"data row {row}: {column} is missing; every row needs a {column}")
+        labels = as_labels(pd.Series(uniques), column)
+        levels, inv = np.unique(labels, return_inverse=True)
+        return cls(levels, inv.reshape(-1)[codes])
+
+
+@dataclass(frozen=True, slots=True)
+class FrameLayout:
+    """The long frame coded for the batched fit: rows in their order, groups in sorted key order.
+
+    ``frame`` is the data (index reset), ``names`` its columns; ``keys`` has one row per group
+    (the ``by`` columns); ``group`` (N,) is the group of every row; ``y`` (N,) the outcome, NaN
+    when missing.
+    """
+
+    frame: pd.DataFrame
+    names: ColumnNames
+    by: list[str]
+    keys: pd.DataFrame
+    group: np.ndarray
+    subject: Factor
+    period: Factor
+    sequence: Factor
+    treatment: Factor
+    y: np.ndarray
+
+    def key_text(self, g: int) -> str:
+        """``col=value, ...`` of group ``g`` for messages."""
+        keys = self.keys
+        vals = (keys[c].iloc[g] for c in keys.columns)
+        return ", ".join(f"{c}={(v.item() if isinstance(v, np.generic) else v)!r}"
+                         for c, v in zip(keys.columns, vals, strict=True))
+
+
+def code_frame(data: pd.DataFrame, *, by: str | Sequence[str], names: ColumnNames) -> FrameLayout:
+    """Check the columns and values of ``data`` and code its factors (see :class:`FrameLayout`)."""
+    outcome, subject, period, sequence, treatment = (names.outcome, names.subject, names.period, names.sequence,
+                                                     names.treatment)
     by_cols = [by] if isinstance(by, str) else list(by)
     if not by_cols:
         raise ModelError("by must name at least one column")
@@ -202,14 +253,19 @@ def fit_crossover_batch(
         if na.any():
             raise DataError(f"data row {int(np.flatnonzero(na)[0]) + FIRST_DATA_ROW}: {c} is missing; every row needs a {c}")
     grouped = frame.groupby(by_cols, sort=True)
-    gidx = grouped.ngroup().to_numpy()
-    keys = grouped.size().index.to_frame(index=False)
-    n_groups = len(keys)
+    layout = FrameLayout(
+        frame=frame, names=names, by=by_cols, keys=grouped.size().index.to_frame(index=False),
+        group=grouped.ngroup().to_numpy(),
+        subject=Factor.of(frame[subject], subject), period=Factor.of(frame[period], period),
+        sequence=Factor.of(frame[sequence], sequence), treatment=Factor.of(frame[treatment], treatment),
+        y=_outcome(frame, outcome),
+    )
+    _check_unique_periods(layout)
+    return layout
 
-    subj_lv, s_code = _factor(frame[subject], subject)
-    per_lv, p_code = _factor(frame[period], period)
-    seq_lv, q_code = _factor(frame[sequence], sequence)
-    trt_lv, t_code = _factor(frame[treatment], treatment)
+
+def _outcome(frame: pd.DataFrame, outcome: str) -> np.ndarray:
+    """The outcome as floats (NaN = missing); text that is not a number or an infinite value is an error."""
     y_all = pd.to_numeric(frame[outcome], errors="coerce")
     cand = y_all.isna() & frame[outcome].notna()
     bad_text = cand.copy()
@@ -218,404 +274,317 @@ def fit_crossover_batch(
     if bad_text.any():
         row = int(np.flatnonzero(bad_text.to_numpy())[0])
         raise DataError(f"data row {row + FIRST_DATA_ROW}: {outcome}={frame[outcome].iloc[row]!r} is not a number")
-    y = y_all.to_numpy(dtype=float)
+    y: np.ndarray = y_all.to_numpy(dtype=float)
     if np.isinf(y).any():
         row = int(np.flatnonzero(np.isinf(y))[0])
         raise DataError(f"data row {row + FIRST_DATA_ROW}: {outcome}={y[row]} is infinite; allowed: finite numbers or empty")
-    key = (gidx.astype(np.int64) * len(subj_lv) + s_code) * len(per_lv) + p_code
+    return y
+
+
+def _check_unique_periods(layout: FrameLayout) -> None:
+    """A subject has at most one row per period within its group."""
+    subj, per = layout.subject, layout.period
+    key = (layout.group.astype(np.int64) * len(subj.levels) + subj.codes) * len(per.levels) + per.codes
     uniq, counts = np.unique(key, return_counts=True)
     if (counts > 1).any():
         dup = np.flatnonzero(key == uniq[np.flatnonzero(counts > 1)[0]])
         row = int(dup[1])
         raise DataError(
-            f"data row {row + FIRST_DATA_ROW}: subject {subj_lv[s_code[row]]!r} has two rows for period "
-            f"{per_lv[p_code[row]]!r} "
-            f"in group {_key_text(keys, int(gidx[row]))}"
+            f"data row {row + FIRST_DATA_ROW}: subject {subj.levels[subj.codes[row]]!r} has two rows for period "
+            f"{per.levels[per.codes[row]]!r} "
+            f"in group {layout.key_text(int(layout.group[row]))}"
         )
 
-    obs = ~np.isnan(y)
-    B = n_groups
-    trt_all = np.zeros((B, len(trt_lv)), dtype=bool)
-    trt_all[gidx, t_code] = True
-    trt_obs = np.zeros_like(trt_all)
-    trt_obs[gidx[obs], t_code[obs]] = True
-    per_obs = np.zeros((B, len(per_lv)), dtype=bool)
-    per_obs[gidx[obs], p_code[obs]] = True
-    seq_obs = np.zeros((B, len(seq_lv)), dtype=bool)
-    seq_obs[gidx[obs], q_code[obs]] = True
-    n_obs = np.bincount(gidx[obs], minlength=B)
-    sk = gidx[obs].astype(np.int64) * len(subj_lv) + s_code[obs]
-    sub_uniq, sub_id = np.unique(sk, return_inverse=True)
-    sub_group = sub_uniq // len(subj_lv)
-    n_subjects = np.bincount(sub_group, minlength=B)
-    sub_start = np.concatenate([[0], np.cumsum(n_subjects)[:-1]])
-    slot = sub_id - sub_start[gidx[obs]]
-    ymin = np.full(B, np.inf)
-    ymax = np.full(B, -np.inf)
-    np.minimum.at(ymin, gidx[obs], y[obs])
-    np.maximum.at(ymax, gidx[obs], y[obs])
-    subj_n = np.bincount(sub_id, minlength=sub_uniq.size)
-    max_n = np.zeros(B, dtype=np.int64)
-    np.maximum.at(max_n, sub_group, subj_n)
 
-    ref_code = None
-    if ref is not None:
-        hit = np.flatnonzero(trt_lv == ref)
-        ref_code = int(hit[0]) if hit.size else -1
-    fast = (trt_all == trt_obs).all(axis=1) & (n_subjects >= 2) & (ymax > ymin) & (max_n >= 2)
-    fast &= trt_all.sum(axis=1) >= 2  # one treatment: no contrast; the single engine's error
-    if ref_code is not None:
-        fast &= trt_all[:, ref_code] if ref_code >= 0 else False
-    sig_mat = np.concatenate([trt_all, per_obs if model == "standard" else per_obs[:, :0], seq_obs], axis=1)
+@dataclass(frozen=True, slots=True)
+class GroupLevels:
+    """Levels and sizes per group (axis 0: group), and which groups the vectorised paths take.
 
-    results: dict[int, dict] = {}
-    slow_groups: list[int] = []
-    slow_groups.extend(np.flatnonzero(~fast).tolist())
-    fast_idx = np.flatnonzero(fast)
+    ``trt_all`` (B, levels): treatment levels present in a group's rows; ``trt_obs``,
+    ``per_obs``, ``seq_obs``: levels with an observed outcome. ``slot`` gives every observed
+    row its subject's position within its group, ``obs_index`` every row its index among the
+    observed rows. ``fast`` (B,): every treatment observed (the reference included), at least
+    two subjects, two treatments, a subject observed twice and a varying outcome; ``signature``
+    (B, columns): the levels that define a group's design columns.
+    """
+
+    trt_all: np.ndarray
+    trt_obs: np.ndarray
+    per_obs: np.ndarray
+    seq_obs: np.ndarray
+    n_obs: np.ndarray
+    n_subjects: np.ndarray
+    slot: np.ndarray
+    obs_index: np.ndarray
+    ref_code: int | None
+    fast: np.ndarray
+    signature: np.ndarray
+
+    @classmethod
+    def of(cls, layout: FrameLayout, *, ref: str | None, model: ModelKind) -> GroupLevels:
+        gidx, y = layout.group, layout.y
+        obs = ~np.isnan(y)
+        B = len(layout.keys)
+        trt_all = np.zeros((B, len(layout.treatment.levels)), dtype=bool)
+        trt_all[gidx, layout.treatment.codes] = True
+        trt_obs, per_obs, seq_obs = (_observed_levels(gidx, obs, f, B)
+                                     for f in (layout.treatment, layout.period, layout.sequence))
+        n_obs = np.bincount(gidx[obs], minlength=B)
+        n_subj_lv = len(layout.subject.levels)
+        sub_uniq, sub_id = np.unique(gidx[obs].astype(np.int64) * n_subj_lv + layout.subject.codes[obs],
+                                     return_inverse=True)
+        sub_group = sub_uniq // n_subj_lv
+        n_subjects = np.bincount(sub_group, minlength=B)
+        sub_start = np.concatenate([[0], np.cumsum(n_subjects)[:-1]])
+        slot = sub_id - sub_start[gidx[obs]]
+        ymin = np.full(B, np.inf)
+        ymax = np.full(B, -np.inf)
+        np.minimum.at(ymin, gidx[obs], y[obs])
+        np.maximum.at(ymax, gidx[obs], y[obs])
+        max_n = np.zeros(B, dtype=np.int64)
+        np.maximum.at(max_n, sub_group, np.bincount(sub_id, minlength=sub_uniq.size))
+        ref_code = None
+        if ref is not None:
+            hit = np.flatnonzero(layout.treatment.levels == ref)
+            ref_code = int(hit[0]) if hit.size else -1
+        fast = (trt_all == trt_obs).all(axis=1) & (n_subjects >= 2) & (ymax > ymin) & (max_n >= 2)
+        fast &= trt_all.sum(axis=1) >= 2  # one treatment: no contrast; the single engine's error
+        if ref_code is not None:
+            fast &= trt_all[:, ref_code] if ref_code >= 0 else False
+        signature = np.concatenate([trt_all, per_obs if model == "standard" else per_obs[:, :0], seq_obs], axis=1)
+        return cls(trt_all, trt_obs, per_obs, seq_obs, n_obs, n_subjects, slot, np.cumsum(obs) - 1, ref_code, fast,
+                   signature)
+
+
+def _observed_levels(gidx: np.ndarray, obs: np.ndarray, factor: Factor, n_groups: int) -> np.ndarray:
+    """(B, levels): the levels of ``factor`` with an observed outcome in each group."""
+    out = np.zeros((n_groups, len(factor.levels)), dtype=bool)
+    out[gidx[obs], factor.codes[obs]] = True
+    return out
+
+
+def _fit_vectorised(layout: FrameLayout, levels: GroupLevels, opts: BatchOptions) -> tuple[list[GroupResults], list[int]]:
+    """The fast groups, one signature at a time; returns their results and the groups left for
+    the single engine (the slow ones first, then those the vectorised paths gave up)."""
+    slow: list[int] = np.flatnonzero(~levels.fast).tolist()
+    fitted: list[GroupResults] = []
+    fast_idx = np.flatnonzero(levels.fast)
     if fast_idx.size:
-        sigs, sig_inv = np.unique(sig_mat[fast_idx], axis=0, return_inverse=True)
+        sigs, sig_inv = np.unique(levels.signature[fast_idx], axis=0, return_inverse=True)
         sig_inv = sig_inv.reshape(-1)
-        row_sel = obs & fast[gidx]
+        row_sel = ~np.isnan(layout.y) & levels.fast[layout.group]
         for si in range(len(sigs)):
-            groups = fast_idx[sig_inv == si]
-            out = _fit_signature(
-                groups, gidx, row_sel, slot, t_code, p_code, q_code, y, trt_all, per_obs, seq_obs,
-                trt_lv, per_lv, seq_lv, n_subjects, ref_code, model, method, df_method, conf_level,
-            )
-            slow_groups.extend(out.pop("slow").tolist())
-            results[si] = out
-    singular_count = 0
-    frames = [_frame_from_batch(res, keys, by_cols) for res in results.values()]
-    singular_count += sum(int(res["singular"].sum()) for res in results.values())
-    slow_rows = []
-    for g in sorted(slow_groups):
-        sub = frame.loc[gidx == g]
-        try:
-            if trt_obs[g].sum() < 2:  # (fit_crossover itself fails with ZeroDivisionError here)
-                raise ModelError(
-                    f"{int(trt_obs[g].sum())} treatment level observed; a crossover comparison needs at least 2"
-                )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = fit_crossover(
-                    sub, outcome=outcome, subject=subject, period=period, sequence=sequence,
-                    treatment=treatment, model=model, method=method, df_method=df_method, ref=ref,
-                    conf_level=conf_level,
-                )
-        except ModelError as exc:
-            if on_error == "raise":
-                raise ModelError(f"group {_key_text(keys, g)}: {exc}") from exc
-            slow_rows.extend(_error_rows(keys, g, str(exc), int(n_obs[g]), int(n_subjects[g])))
-            continue
-        singular_count += int(fit.singular)
-        slow_rows.extend(_rows_from_fit(keys, g, fit))
-    if slow_rows:
-        frames.append(pd.DataFrame(slow_rows))
-    if singular_count:
-        warnings.warn(
-            f"boundary (singular) fit in {singular_count} of {n_groups} groups: the between-subject "
-            "variance is estimated as 0 (see the 'singular' column)",
-            SingularFitWarning,
-            stacklevel=2,
-        )
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["_g", "_r", *BATCH_COLUMNS])
-    out = out.sort_values(["_g", "_r"], kind="stable").reset_index(drop=True)
-    return out[[*by_cols, *BATCH_COLUMNS]]
+            res, left = _fit_signature(fast_idx[sig_inv == si], layout, levels, row_sel, opts)
+            slow.extend(left.tolist())
+            fitted.append(res)
+    return fitted, slow
 
 
-def _fit_signature(
-    groups, gidx, row_sel, slot, t_code, p_code, q_code, y, trt_all, per_obs, seq_obs,
-    trt_lv, per_lv, seq_lv, n_subjects, ref_code, model, method, df_method, conf_level,
-) -> dict:
-    """Vectorised fit of groups sharing their factor levels (hence their design columns).
+@dataclass(frozen=True, slots=True)
+class SignatureDesign:
+    """The design columns of groups sharing their factor levels: intercept, treatments but the
+    reference, periods but the first (standard model), sequences but the first observed.
 
-    Complete-data groups whose design matrix is shared by at least one other group are fitted
-    in the design's eigenbasis (``_batch_eigen``; not for Satterthwaite); the others by the
-    general batched path (``_batch_math.direct_*``, ``_batch_infer``)."""
-    g0 = groups[0]
-    t_present = np.flatnonzero(trt_all[g0])
-    if ref_code is not None:
-        t_present = np.concatenate([[ref_code], t_present[t_present != ref_code]])
-    levels = [str(trt_lv[i]) for i in t_present]
-    col = 1
-    trt_col = np.full(len(trt_lv), -1)
-    trt_col[t_present[1:]] = np.arange(col, col + len(t_present) - 1)
-    col += len(t_present) - 1
-    per_col = np.full(len(per_lv), -1)
-    if model == "standard":
-        pp = np.flatnonzero(per_obs[g0])
-        per_col[pp[1:]] = np.arange(col, col + len(pp) - 1)
-        col += len(pp) - 1
-    sq = np.flatnonzero(seq_obs[g0])
-    seq_col = np.full(len(seq_lv), -1)
-    seq_col[sq[1:]] = np.arange(col, col + len(sq) - 1)
-    p = col + len(sq) - 1
-    n_trt_cols = len(t_present) - 1
-    L = np.zeros((n_trt_cols, p))
-    L[np.arange(n_trt_cols), np.arange(1, 1 + n_trt_cols)] = 1.0
-    pairs = [(i, j) for i in range(len(levels)) for j in range(i + 1, len(levels))]
-    lvecs = np.zeros((len(pairs), p))
-    for k, (i, j) in enumerate(pairs):
-        if i > 0:
-            lvecs[k, i] += 1.0
-        if j > 0:
-            lvecs[k, j] -= 1.0
+    ``trt_col``, ``per_col``, ``seq_col`` map a level code to its column (-1: none);
+    ``levels`` are the treatment names, reference first.
+    """
 
-    pos = np.full(gidx.max() + 1, -1)
-    pos[groups] = np.arange(groups.size)
-    rows = np.flatnonzero(row_sel & (pos[gidx] >= 0))
-    bpos = pos[gidx[rows]]
-    # slot is indexed over observed rows: map rows -> index among observed rows
-    obs_index = np.cumsum(~np.isnan(y)) - 1
-    sl = slot[obs_index[rows]]
-    Bs = groups.size
-    G = int(n_subjects[groups].max())
-    P = len(per_lv)
-    pc = p_code[rows]
-    ypad = np.zeros((Bs, G, P))
-    mask = np.zeros((Bs, G, P))
-    ypad[bpos, sl, pc] = y[rows]
-    mask[bpos, sl, pc] = 1.0
-    cols = [cmap[codes[rows]] for codes, cmap in ((t_code, trt_col), (p_code, per_col), (q_code, seq_col))]
+    levels: list[str]
+    trt_col: np.ndarray
+    per_col: np.ndarray
+    seq_col: np.ndarray
+    p: int
+    tests: TreatmentTests
 
-    def design_pad(positions: np.ndarray) -> np.ndarray:
+    @classmethod
+    def of(cls, g0: int, layout: FrameLayout, levels: GroupLevels, model: ModelKind) -> SignatureDesign:
+        """The design of group ``g0`` (and of every group with its signature)."""
+        t_present = np.flatnonzero(levels.trt_all[g0])
+        if levels.ref_code is not None:
+            t_present = np.concatenate([[levels.ref_code], t_present[t_present != levels.ref_code]])
+        trt_lv = layout.treatment.levels
+        col = 1
+        trt_col = np.full(len(trt_lv), -1)
+        trt_col[t_present[1:]] = np.arange(col, col + len(t_present) - 1)
+        col += len(t_present) - 1
+        per_col = np.full(len(layout.period.levels), -1)
+        if model == "standard":
+            pp = np.flatnonzero(levels.per_obs[g0])
+            per_col[pp[1:]] = np.arange(col, col + len(pp) - 1)
+            col += len(pp) - 1
+        sq = np.flatnonzero(levels.seq_obs[g0])
+        seq_col = np.full(len(layout.sequence.levels), -1)
+        seq_col[sq[1:]] = np.arange(col, col + len(sq) - 1)
+        p = col + len(sq) - 1
+        return cls([str(trt_lv[i]) for i in t_present], trt_col, per_col, seq_col, p,
+                   TreatmentTests.for_levels(len(t_present), p))
+
+
+@dataclass(frozen=True, slots=True)
+class PaddedGroups:
+    """The observed rows of ``Bs`` groups as cubes (group x subject slot x period), zero-padded.
+
+    ``ypad``, ``mask`` (Bs, G, P); per observed row: its group position ``bpos``, subject slot
+    ``sl``, period ``pc`` and design column of its treatment, period and sequence (``cols``).
+    """
+
+    ypad: np.ndarray
+    mask: np.ndarray
+    bpos: np.ndarray
+    sl: np.ndarray
+    pc: np.ndarray
+    cols: tuple[np.ndarray, np.ndarray, np.ndarray]
+    p: int
+
+    @classmethod
+    def of(cls, groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, row_sel: np.ndarray,
+           sd: SignatureDesign) -> PaddedGroups:
+        gidx = layout.group
+        pos = np.full(gidx.max() + 1, -1)
+        pos[groups] = np.arange(groups.size)
+        rows = np.flatnonzero(row_sel & (pos[gidx] >= 0))
+        bpos = pos[gidx[rows]]
+        sl = levels.slot[levels.obs_index[rows]]  # slot is indexed over the observed rows
+        G = int(levels.n_subjects[groups].max())
+        pc = layout.period.codes[rows]
+        ypad = np.zeros((groups.size, G, len(layout.period.levels)))
+        mask = np.zeros_like(ypad)
+        ypad[bpos, sl, pc] = layout.y[rows]
+        mask[bpos, sl, pc] = 1.0
+        cols = (sd.trt_col[layout.treatment.codes[rows]], sd.per_col[pc], sd.seq_col[layout.sequence.codes[rows]])
+        return cls(ypad, mask, bpos, sl, pc, cols, sd.p)
+
+    def design(self, positions: np.ndarray) -> np.ndarray:
         """(len(positions), G, P, p) design of the groups at ``positions`` (zero padding)."""
+        Bs, G, P = self.ypad.shape
         where = np.full(Bs, -1)
         where[positions] = np.arange(positions.size)
-        hit_rows = where[bpos] >= 0
-        bp, s_, pc_ = where[bpos[hit_rows]], sl[hit_rows], pc[hit_rows]
-        xpad = np.zeros((positions.size, G, P, p))
+        hit_rows = where[self.bpos] >= 0
+        bp, s_, pc_ = where[self.bpos[hit_rows]], self.sl[hit_rows], self.pc[hit_rows]
+        xpad = np.zeros((positions.size, G, P, self.p))
         xpad[bp, s_, pc_, 0] = 1.0
-        for c_all in cols:
+        for c_all in self.cols:
             c = c_all[hit_rows]
             hit = c >= 0
             xpad[bp[hit], s_[hit], pc_[hit], c[hit]] = 1.0
         return xpad
 
-    reml = method == "REML"
-    parts: list[dict] = []
-    slow: list[np.ndarray] = []
-    rest = np.ones(Bs, dtype=bool)
-    if df_method != "satterthwaite" and Bs >= 2:
+    def cell_patterns(self) -> np.ndarray:
+        """(Bs, G P) code of every cell's design row (0: empty): equal rows = equal designs."""
+        Bs, G, P = self.ypad.shape
+        p = self.p
         cell = np.zeros((Bs, G * P), dtype=np.int64)
-        cell[bpos, sl * P + pc] = 1 + (cols[0] + 1) + (p + 1) * ((cols[1] + 1) + (p + 1) * (cols[2] + 1))
-        _u, first, inv, counts = np.unique(cell, axis=0, return_index=True, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
-        for u in np.flatnonzero(counts >= 2):
-            members = np.flatnonzero(inv == u)
-            xp = design_pad(first[u : u + 1])
-            if not _design_ok(xp, mask[first[u] : first[u] + 1], p):
-                continue
-            pat = pattern_stats(xp[0], mask[first[u]])
-            if pat is None:
-                continue
-            rest[members] = False
-            part = _fit_pattern(pat, xp, mask[first[u] : first[u] + 1], ypad[members], members, reml, df_method, L, lvecs)
-            slow.append(part.pop("slow"))
-            parts.append(part)
+        cols = self.cols
+        cell[self.bpos, self.sl * P + self.pc] = 1 + (cols[0] + 1) + (p + 1) * ((cols[1] + 1) + (p + 1) * (cols[2] + 1))
+        return cell
+
+
+def _fit_signature(groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, row_sel: np.ndarray,
+                   opts: BatchOptions) -> tuple[GroupResults, np.ndarray]:
+    """Vectorised fit of groups sharing their factor levels (hence their design columns).
+
+    Complete-data groups whose design matrix is shared by at least one other group are fitted
+    in the design's eigenbasis (``_batch_eigen``; not for Satterthwaite); the others by the
+    general batched path (``_batch_math.direct_*``, ``_batch_infer``). Returns the results and
+    the groups left for the single engine."""
+    sd = SignatureDesign.of(int(groups[0]), layout, levels, opts.model)
+    pad = PaddedGroups.of(groups, layout, levels, row_sel, sd)
+    reml = opts.method == "REML"
+    parts: list[FitPart] = []
+    rest = np.ones(groups.size, dtype=bool)
+    if opts.df_method != "satterthwaite" and groups.size >= 2:
+        parts = _fit_shared_designs(pad, sd, rest, reml=reml, df_method=opts.df_method)
     rest_pos = np.flatnonzero(rest)
     if rest_pos.size:
-        xpad = design_pad(rest_pos)
-        part = _fit_general(xpad, ypad[rest_pos], mask[rest_pos], rest_pos, p, reml, df_method, L, lvecs)
-        slow.append(part.pop("slow"))
-        parts.append(part)
-    res = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]} if parts else {}
-    if not parts:
-        res = {k: np.zeros(0) for k in ("pos", "stat", "ddf", "p_f", "sb2", "s2", "dev", "singular")}
-        res.update({k: np.zeros((0, len(pairs))) for k in ("est", "se", "df", "tstat", "p_t")})
-    k = len(pairs)
-    est, se = res["est"], res["se"]
-    ci, ci_hi, cis, cis_hi = intervals(est, se, res["df"], k, conf_level)
-    kept = res["pos"].astype(np.intp)
-    sb2, s2 = res["sb2"], res["s2"]
-    return {
-        "groups": groups[kept],
-        "labels": [f"{levels[i]} - {levels[j]}" for i, j in pairs],
-        "n_obs": mask[kept].sum(axis=(1, 2)).astype(np.int64),
-        "n_subjects": n_subjects[groups][kept].astype(np.int64),
-        "stat": res["stat"], "q": n_trt_cols, "ddf": res["ddf"], "p_f": res["p_f"],
-        "est": est, "se": se, "df": res["df"], "tstat": res["tstat"], "p_t": res["p_t"],
-        "p_sidak": sidak_p(res["p_t"], k),
-        "ci": ci, "ci_hi": ci_hi, "cis": cis, "cis_hi": cis_hi,
-        "sb2": sb2, "s2": s2, "icc": sb2 / (sb2 + s2),
-        "loglik": -res["dev"] / 2.0, "singular": res["singular"].astype(bool),
-        "slow": groups[np.concatenate(slow).astype(np.intp)] if slow else np.zeros(0, dtype=np.intp),
-    }
+        parts.append(fit_general(pad.design(rest_pos), pad.ypad[rest_pos], pad.mask[rest_pos], rest_pos, reml=reml,
+                                 df_method=opts.df_method, tests=sd.tests))
+    slow = [part.slow for part in parts]
+    res = FitPart.concat(parts, sd.tests.lvecs.shape[0])
+    left = groups[np.concatenate(slow).astype(np.intp)] if slow else np.zeros(0, dtype=np.intp)
+    return _signature_results(groups, res, sd, pad, levels, opts.conf_level), left
 
 
-def intervals(est: np.ndarray, se: np.ndarray, df: np.ndarray, k: int, conf_level: float) -> tuple[np.ndarray, ...]:
-    """Pointwise and Sidak-simultaneous intervals ``est -+ q se`` (t quantile with ``df``, the
-    normal one where ``df`` is infinite): ``ci_low, ci_high, ci_sidak_low, ci_sidak_high``."""
-    inf = np.isinf(df)
-    upper = (1.0 + conf_level ** (1.0 / k)) / 2.0
-    # The t quantile (an iterative inverse, ~1 us each) is computed once per distinct df,
-    # df rounded to 12 significant digits (a relative change of the quantile below ~1e-12):
-    # simulated trials of one design share their df up to rounding.
-    dfs = np.where(inf | ~np.isfinite(df), 1.0, df)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mag = 10.0 ** (11 - np.floor(np.log10(np.abs(dfs))))
-    key = np.round(dfs * mag) / mag
-    uniq, inv = np.unique(key, return_inverse=True)
-    inv = inv.reshape(df.shape)
-    tq = sc.stdtrit(uniq[:, None], np.array([0.5 + conf_level / 2, upper]))[inv]
-    qcrit = np.where(inf, sc.ndtri(0.5 + conf_level / 2), np.where(np.isnan(df), np.nan, tq[..., 0]))
-    qsid = np.where(inf, sc.ndtri(upper), np.where(np.isnan(df), np.nan, tq[..., 1]))
-    return est - qcrit * se, est + qcrit * se, est - qsid * se, est + qsid * se
-
-
-def _design_ok(xpad: np.ndarray, mask: np.ndarray, p: int) -> np.ndarray:
-    """Cheap guards on designs (B, G, P, p); a group failing them goes to the single engine:
-    enough rows, no empty or aliased column (correlation eigenvalue > 1e-8), and a
-    between-subject variance that is identified (subject means of rank < subjects)."""
-    B = xpad.shape[0]
-    xr = xpad.reshape(B, -1, p)
-    xtx = xr.transpose(0, 2, 1) @ xr
-    n_obs = mask.sum(axis=(1, 2))
-    n_sub = (mask.sum(axis=2) > 0).sum(axis=1)
-    ok = n_obs - p >= 1
-    d = np.sqrt(np.diagonal(xtx, axis1=1, axis2=2))
-    ok &= (d > 0).all(axis=1)
-    dd = np.where(d > 0, d, 1.0)
-    corr = xtx / dd[:, :, None] / dd[:, None, :]
-    flat = corr.reshape(B, -1)
-    _u, ufirst, uinv = np.unique(flat, axis=0, return_index=True, return_inverse=True)
-    ok &= (np.linalg.eigvalsh(corr[ufirst]).min(axis=1) > 1e-8)[uinv.reshape(-1)]
-    small = ok & (n_sub <= p)
-    if small.any():
-        s = np.flatnonzero(small)
-        ok[s] &= np.linalg.matrix_rank(rs_means(xpad[s], mask[s])) < n_sub[s]
-    return ok
-
-
-def _fit_pattern(pat, xpad1, mask1, ypad, members, reml, df_method, L, lvecs) -> dict:
-    """Groups at ``members`` sharing the complete design ``pat``: eigenbasis fit and tests."""
-    es = group_stats(pat, ypad)
-    closed = closed_form_theta(es, reml)
-    theta, status = closed if closed is not None else optimise(None, reml, es, shared_grid(pat, es, reml))
-    good = np.flatnonzero(status == 0)
-    es_g = take_eig(es, good)
-    fit = eigen_fit(es_g, pat.T, theta[good], reml=reml, kr=df_method == "kenward-roger")
-    cont_term = cont_pairs = None
-    if df_method == "containment":
-        xtx1 = pat.x_flat.T @ pat.x_flat
-        ns = SimpleNamespace(xtx=xtx1[None], n_obs=np.array([float(pat.n_obs)]))
-        ct, cp = _containment(xpad1, mask1, ns, np.array([float(pat.cnt)]), L, lvecs)
-        cont_term = np.broadcast_to(ct, good.size)
-        cont_pairs = np.broadcast_to(cp, (good.size, lvecs.shape[0]))
-    stat, _q, ddf, p_f, bad_f = eigen_term_test(fit, L, df_method, cont_term)
-    est, se, df, tstat, p_t, bad_t = eigen_pair_tests(fit, lvecs, df_method, cont_pairs)
-    return _pack(members, status, good, fit, stat, ddf, p_f, bad_f, est, se, df, tstat, p_t, bad_t)
-
-
-def _fit_general(xpad, ypad, mask, positions, p, reml, df_method, L, lvecs) -> dict:
-    """Groups at ``positions`` with their own designs: pooled-by-subject-size statistics."""
-    rs = reduced_stats(xpad, ypad, mask)
-    Bs = positions.size
-    ok = _design_ok(xpad, mask, p)
-    G_b = (mask.sum(axis=2) > 0).sum(axis=1).astype(float)
-    theta = np.zeros(Bs)
-    status = np.full(Bs, 2, dtype=np.int8)
-    single = (rs.cnt > 0).sum(axis=1) == 1
-    for part in (ok & single, ok & ~single):
-        idx = np.flatnonzero(part)
-        if idx.size == 0:
+def _fit_shared_designs(pad: PaddedGroups, sd: SignatureDesign, rest: np.ndarray, *, reml: bool,
+                        df_method: str) -> list[FitPart]:
+    """Groups whose complete design is shared by another group: one eigenbasis fit per design.
+    Clears ``rest`` for the groups taken."""
+    parts: list[FitPart] = []
+    _u, first, inv, counts = np.unique(pad.cell_patterns(), axis=0, return_index=True, return_inverse=True,
+                                       return_counts=True)
+    inv = inv.reshape(-1)
+    for u in np.flatnonzero(counts >= 2):
+        members = np.flatnonzero(inv == u)
+        xp = pad.design(first[u : u + 1])
+        mask1 = pad.mask[first[u] : first[u] + 1]
+        if not design_ok(xp, mask1, sd.p):
             continue
-        sub = rs.take(idx)
-        eig = eigen_stats(sub, np.argmax(sub.cnt > 0, axis=1)) if single[idx].all() else None
-        th, st = optimise(sub, reml, eig)
-        theta[idx], status[idx] = th, st
-    good = np.flatnonzero(status == 0)
-    rs_g = rs.take(good)
-    fit = fit_quantities(rs_g, theta[good], reml=reml, derivs=df_method in ("kenward-roger", "satterthwaite"))
-    cont_term = cont_pairs = None
-    if df_method == "containment":
-        cont_term, cont_pairs = _containment(xpad[good], mask[good], rs_g, G_b[good], L, lvecs)
-    stat, _q, ddf, p_f, bad_f = term_test(fit, L, df_method, cont_term)
-    est, se, df, tstat, p_t, bad_t = pair_tests(fit, lvecs, df_method, cont_pairs)
-    return _pack(positions, status, good, fit, stat, ddf, p_f, bad_f | fit.bad, est, se, df, tstat, p_t, bad_t)
+        pat = pattern_stats(xp[0], pad.mask[first[u]])
+        if pat is None:
+            continue
+        rest[members] = False
+        parts.append(fit_pattern(pat, xp, mask1, pad.ypad[members], members, reml=reml, df_method=df_method,
+                                 tests=sd.tests))
+    return parts
 
 
-def _pack(positions, status, good, fit, stat, ddf, p_f, bad_f, est, se, df, tstat, p_t, bad_t) -> dict:
-    bad = bad_f | bad_t.any(axis=1) | fit.bad
-    keep = ~bad
-    return {
-        "pos": positions[good][keep], "stat": stat[keep], "ddf": ddf[keep], "p_f": p_f[keep],
-        "est": est[keep], "se": se[keep], "df": df[keep], "tstat": tstat[keep], "p_t": p_t[keep],
-        "sb2": fit.sigma2_subject[keep], "s2": fit.sigma2[keep], "dev": fit.deviance[keep],
-        "singular": fit.singular[keep],
-        "slow": np.concatenate([positions[status != 0], positions[good[bad]]]),
-    }
+def _signature_results(groups: np.ndarray, res: FitPart, sd: SignatureDesign, pad: PaddedGroups,
+                       levels: GroupLevels, conf_level: float) -> GroupResults:
+    """Intervals and Sidak adjustment of the fitted groups, in :class:`GroupResults`."""
+    k = sd.tests.lvecs.shape[0]
+    ci, ci_hi, cis, cis_hi = intervals(res.estimate, res.se, res.df, k, conf_level)
+    kept = res.positions.astype(np.intp)
+    sb2, s2 = res.sigma2_subject, res.sigma2_residual
+    n_lv = len(sd.levels)
+    return GroupResults(
+        groups=groups[kept],
+        pairs=tuple(f"{sd.levels[i]} - {sd.levels[j]}" for i in range(n_lv) for j in range(i + 1, n_lv)),
+        f_statistic=res.f_statistic, f_df_num=np.full(kept.size, float(sd.tests.L.shape[0])),
+        f_df_den=res.f_df_den, f_p_value=res.f_p_value, estimate=res.estimate, se=res.se, df=res.df,
+        statistic=res.statistic, p_value=res.p_value, p_sidak=sidak_p(res.p_value, k), ci_low=ci, ci_high=ci_hi,
+        ci_sidak_low=cis, ci_sidak_high=cis_hi, sigma2_subject=sb2, sigma2_residual=s2, icc=sb2 / (sb2 + s2),
+        loglik=-res.deviance / 2.0, singular=res.singular.astype(bool),
+        n_obs=pad.mask[kept].sum(axis=(1, 2)).astype(np.int64),
+        n_subjects=levels.n_subjects[groups][kept].astype(np.int64),
+    )
 
 
-def rs_means(xpad: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Subject means of the design columns (B, G, p), zero rows for padding subjects."""
-    n = mask.sum(axis=2)
-    return xpad.sum(axis=2) / np.where(n > 0, n, 1.0)[..., None]
+def _fit_single(layout: FrameLayout, levels: GroupLevels, slow: list[int], opts: BatchOptions, *, ref: str | None,
+                on_error: str) -> tuple[list[dict[str, object]], int]:
+    """The groups ``slow`` fitted one by one by ``fit_crossover`` (its warnings silenced): their
+    rows, or their error row with ``on_error="flag"``, and the number of singular fits."""
+    rows: list[dict[str, object]] = []
+    singular = 0
+    for g in slow:
+        try:
+            fit = _fit_one(layout, levels, g, opts, ref)
+        except ModelError as exc:
+            if on_error == "raise":
+                raise ModelError(f"group {layout.key_text(g)}: {exc}") from exc
+            rows.extend(error_rows(layout.keys, g, str(exc), int(levels.n_obs[g]), int(levels.n_subjects[g])))
+            continue
+        singular += int(fit.singular)
+        rows.extend(_rows_from_fit(layout.keys, g, fit))
+    return rows, singular
 
 
-def _containment(xpad, mask, rs, G_b, L, lvecs) -> tuple[np.ndarray, np.ndarray]:
-    """nlme containment df (``_ddf.containment_df``) of the treatment term and each pair."""
-    s = xpad.sum(axis=2)
-    n = mask.sum(axis=2)[..., None]
-    within = ((s > 0) & (s < n)).any(axis=1)  # (B, p)
-    colsum = np.diagonal(rs.xtx, axis1=1, axis2=2)  # 0/1 columns: sum x^2 = sum x
-    const = (colsum == 0) | (colsum == rs.n_obs[:, None])
-    df_w = rs.n_obs - G_b - within.sum(axis=1)
-    df_b = G_b - (~within & ~const).sum(axis=1) - 1.0
-
-    def for_columns(used: np.ndarray) -> np.ndarray:
-        all_const = (const | ~used).all(axis=1)
-        any_within = (within & used).any(axis=1)
-        return np.where(all_const, np.maximum(df_w, df_b), np.where(any_within, df_w, df_b))
-
-    term = for_columns(np.broadcast_to((np.abs(L) > 0).any(axis=0), within.shape))
-    pairs = np.stack([for_columns(np.broadcast_to(np.abs(lv) > 0, within.shape)) for lv in lvecs], axis=1)
-    return term, pairs
+def _fit_one(layout: FrameLayout, levels: GroupLevels, g: int, opts: BatchOptions, ref: str | None) -> CrossoverFit:
+    """``fit_crossover`` of group ``g`` with the options of the batch (no carry-over)."""
+    sub = layout.frame.loc[layout.group == g]
+    n_trt = int(levels.trt_obs[g].sum())
+    if n_trt < 2:  # (fit_crossover itself fails with ZeroDivisionError here)
+        raise ModelError(f"{n_trt} treatment level observed; a crossover comparison needs at least 2")
+    names = layout.names
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_crossover(
+            sub, outcome=names.outcome, subject=names.subject, period=names.period, sequence=names.sequence,
+            treatment=names.treatment, model=opts.model, method=opts.method, df_method=opts.df_method, ref=ref,
+            conf_level=opts.conf_level,
+        )
 
 
-def _frame_from_batch(res: dict, keys: pd.DataFrame, by_cols: list[str]) -> pd.DataFrame:
-    g = res["groups"]
-    nb = g.size
-    k = len(res["labels"])
-    nrow = 1 + k + len(_VAR_TERMS)
-    nan = np.full(nb, np.nan)
-
-    def grid(omni, pair, var):
-        return np.column_stack([omni[:, None], pair, var]).reshape(-1)
-
-    var_est = np.column_stack([res["sb2"], res["s2"], res["icc"]])
-    nanv = np.full((nb, len(_VAR_TERMS)), np.nan)
-    nanp = np.full((nb, k), np.nan)
-    out = {
-        "_g": np.repeat(g, nrow),
-        "_r": np.tile(np.arange(nrow), nb),
-        "term": np.tile(np.array(["treatment", *res["labels"], *_VAR_TERMS], dtype=object), nb),
-        "estimate": grid(nan, res["est"], var_est),
-        "se": grid(nan, res["se"], nanv),
-        "df": grid(res["ddf"], res["df"], nanv),
-        "df_num": grid(np.full(nb, float(res["q"])), nanp, nanv),
-        "statistic": grid(res["stat"], res["tstat"], nanv),
-        "p_value": grid(res["p_f"], res["p_t"], nanv),
-        "p_sidak": grid(nan, res["p_sidak"], nanv),
-        "ci_low": grid(nan, res["ci"], nanv),
-        "ci_high": grid(nan, res["ci_hi"], nanv),
-        "ci_sidak_low": grid(nan, res["cis"], nanv),
-        "ci_sidak_high": grid(nan, res["cis_hi"], nanv),
-    }
-    for name, arr in (
-        ("n_obs", res["n_obs"]), ("n_subjects", res["n_subjects"]), ("sigma2_subject", res["sb2"]),
-        ("sigma2_residual", res["s2"]), ("icc", res["icc"]), ("loglik", res["loglik"]), ("singular", res["singular"]),
-    ):
-        out[name] = np.repeat(arr, nrow)
-    out["converged"] = np.ones(nb * nrow, dtype=bool)
-    out["error"] = np.full(nb * nrow, None, dtype=object)
-    frame = pd.DataFrame(out)
-    for c in by_cols:
-        frame[c] = keys[c].to_numpy()[frame["_g"].to_numpy()]
-    return frame
-
-
-def _rows_from_fit(keys: pd.DataFrame, g: int, fit: CrossoverFit) -> list[dict]:
+def _rows_from_fit(keys: pd.DataFrame, g: int, fit: CrossoverFit) -> list[dict[str, object]]:
+    """The rows of group ``g`` from its single-engine fit (the layout of :func:`results_frame`)."""
     base = {c: keys[c].iloc[g] for c in keys.columns}
     info = {
         "n_obs": fit.n_obs, "n_subjects": fit.n_subjects, "sigma2_subject": fit.variance_subject,
@@ -624,26 +593,18 @@ def _rows_from_fit(keys: pd.DataFrame, g: int, fit: CrossoverFit) -> list[dict]:
     }
     nan = float("nan")
     tt = fit.treatment_test
-    rows = [{**base, "_g": g, "_r": 0, "term": "treatment", "estimate": nan, "se": nan, "df": tt.df_den,
-             "df_num": float(tt.df_num), "statistic": tt.statistic, "p_value": tt.p_value, "p_sidak": nan,
-             "ci_low": nan, "ci_high": nan, "ci_sidak_low": nan, "ci_sidak_high": nan, **info}]
+    rows: list[dict[str, object]] = [
+        {**base, "_g": g, "_r": 0, "term": "treatment", "estimate": nan, "se": nan, "df": tt.df_den,
+         "df_num": float(tt.df_num), "statistic": tt.statistic, "p_value": tt.p_value, "p_sidak": nan,
+         "ci_low": nan, "ci_high": nan, "ci_sidak_low": nan, "ci_sidak_high": nan, **info}]
     for r, c in enumerate(fit.contrasts, start=1):
         rows.append({**base, "_g": g, "_r": r, "term": f"{c.a} - {c.b}", "estimate": c.estimate, "se": c.se,
                      "df": c.df, "df_num": nan, "statistic": c.statistic, "p_value": c.p_value,
                      "p_sidak": c.p_sidak, "ci_low": c.ci_low, "ci_high": c.ci_high,
                      "ci_sidak_low": c.ci_sidak_low, "ci_sidak_high": c.ci_sidak_high, **info})
-    for r, (term, val) in enumerate(zip(_VAR_TERMS, (fit.variance_subject, fit.variance_residual, fit.icc), strict=True),
+    for r, (term, val) in enumerate(zip(VAR_TERMS, (fit.variance_subject, fit.variance_residual, fit.icc), strict=True),
                                     start=1 + len(fit.contrasts)):
         rows.append({**base, "_g": g, "_r": r, "term": term, "estimate": val, "se": nan, "df": nan, "df_num": nan,
                      "statistic": nan, "p_value": nan, "p_sidak": nan, "ci_low": nan, "ci_high": nan,
                      "ci_sidak_low": nan, "ci_sidak_high": nan, **info})
     return rows
-
-
-def _error_rows(keys: pd.DataFrame, g: int, message: str, n_obs: int, n_subjects: int) -> list[dict]:
-    nan = float("nan")
-    row = {c: keys[c].iloc[g] for c in keys.columns}
-    row.update({"_g": g, "_r": 0, "term": "treatment"})
-    row.update({c: nan for c in BATCH_COLUMNS if c not in ("term", "n_obs", "n_subjects", "singular", "converged", "error")})
-    row.update({"n_obs": n_obs, "n_subjects": n_subjects, "singular": False, "converged": False, "error": message})
-    return [row]

@@ -16,6 +16,12 @@ vectorised root-finder otherwise; Kenward-Roger and the contrasts are O(p q^2) p
 Trials the pattern path does not take (missing periods, a treatment level absent,
 Satterthwaite df, a pattern seen once among many, a degenerate fit) go through
 :func:`ketapain.stats.fit_crossover_batch`, whose own fallback is the single engine.
+
+The checked inputs travel as :class:`CodedTrials`; the fitting pieces are shared with
+``fit_crossover_batch`` (``_batch_parts``).
+
+Function length: ``fit_crossover_arrays`` is over 80 lines only by its numpydoc docstring (54
+lines); its body is 28 lines.
 """
 
 from __future__ import annotations
@@ -23,24 +29,27 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ketapain.errors import DataError, ModelError, SingularFitWarning
-from ketapain.stats._batch import (
-    _VAR_TERMS,
-    BATCH_COLUMNS,
-    _design_ok,
-    _error_rows,
-    _fit_pattern,
-    _frame_from_batch,
-    check_options,
-    fit_crossover_batch,
-    intervals,
-)
+from ketapain.stats._batch import fit_crossover_batch
 from ketapain.stats._batch_eigen import pattern_stats
+from ketapain.stats._batch_parts import (
+    BATCH_COLUMNS,
+    BatchOptions,
+    FitPart,
+    GroupResults,
+    TreatmentTests,
+    check_options,
+    design_ok,
+    error_rows,
+    fit_pattern,
+    intervals,
+    results_frame,
+)
 from ketapain.stats._ddf import DfMethod
 from ketapain.stats._design import ModelKind
 from ketapain.stats._lmm import Method
@@ -116,37 +125,39 @@ class BatchArrays:
         term for fitted trials (all ``pairs``, NaN for a pair whose levels a trial lacks), one
         ``treatment`` row with the message in ``error`` for the others."""
         ok = np.flatnonzero(self.converged)
-        res = {
-            "groups": ok, "labels": list(self.pairs), "q": 0,
-            "stat": self.f_statistic[ok], "ddf": self.f_df_den[ok], "p_f": self.f_p_value[ok],
-            "est": self.estimate[ok], "se": self.se[ok], "df": self.df[ok], "tstat": self.statistic[ok],
-            "p_t": self.p_value[ok], "p_sidak": self.p_sidak[ok], "ci": self.ci_low[ok], "ci_hi": self.ci_high[ok],
-            "cis": self.ci_sidak_low[ok], "cis_hi": self.ci_sidak_high[ok], "sb2": self.sigma2_subject[ok],
-            "s2": self.sigma2_residual[ok], "icc": self.icc[ok], "loglik": self.loglik[ok],
-            "singular": self.singular[ok], "n_obs": self.n_obs[ok], "n_subjects": self.n_subjects[ok],
-        }
+        res = GroupResults(
+            groups=ok, pairs=self.pairs, f_statistic=self.f_statistic[ok], f_df_num=self.f_df_num[ok],
+            f_df_den=self.f_df_den[ok], f_p_value=self.f_p_value[ok], estimate=self.estimate[ok], se=self.se[ok],
+            df=self.df[ok], statistic=self.statistic[ok], p_value=self.p_value[ok], p_sidak=self.p_sidak[ok],
+            ci_low=self.ci_low[ok], ci_high=self.ci_high[ok], ci_sidak_low=self.ci_sidak_low[ok],
+            ci_sidak_high=self.ci_sidak_high[ok], sigma2_subject=self.sigma2_subject[ok],
+            sigma2_residual=self.sigma2_residual[ok], icc=self.icc[ok], loglik=self.loglik[ok],
+            singular=self.singular[ok], n_obs=self.n_obs[ok], n_subjects=self.n_subjects[ok],
+        )
         keys = pd.DataFrame({by: np.arange(self.n_trials)})
-        frame = _frame_from_batch(res, keys, [by])
-        nrow = 1 + len(self.pairs) + len(_VAR_TERMS)
-        frame["df_num"] = np.where(frame["_r"].to_numpy() == 0, np.repeat(self.f_df_num[ok], nrow), np.nan)
-        frames = [frame]
+        frames = [results_frame(res, keys, [by])]
         bad = np.flatnonzero(~self.converged)
         if bad.size:
-            rows = [r for g in bad for r in _error_rows(keys, int(g), str(self.error[g]), int(self.n_obs[g]),
-                                                          int(self.n_subjects[g]))]
+            rows = [r for g in bad for r in error_rows(keys, int(g), str(self.error[g]), int(self.n_obs[g]),
+                                                         int(self.n_subjects[g]))]
             frames.append(pd.DataFrame(rows))
         out = pd.concat(frames, ignore_index=True).sort_values(["_g", "_r"], kind="stable")
         return out[[by, *BATCH_COLUMNS]].reset_index(drop=True)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: scalars and nested lists (NaN as None)."""
-        out: dict = {"levels": list(self.levels), "pairs": list(self.pairs), "conf_level": self.conf_level,
-                     "df_method": self.df_method}
+        out: dict[str, Any] = {"levels": list(self.levels), "pairs": list(self.pairs), "conf_level": self.conf_level,
+                               "df_method": self.df_method}
         for name in self.__slots__:
             val = getattr(self, name)
             if isinstance(val, np.ndarray):
                 finite = val.dtype.kind != "f" or np.isfinite(val).all()
-                out[name] = val.tolist() if finite else np.where(np.isfinite(val), val, None).tolist()
+                if finite:
+                    out[name] = val.tolist()
+                else:
+                    safe = val.astype(object)
+                    safe[~np.isfinite(val)] = None
+                    out[name] = safe.tolist()
         return out
 
     def summary(self) -> str:
@@ -160,6 +171,24 @@ class BatchArrays:
             lines.append(f"  {lab}: mean estimate {float(np.nanmean(e)) if e.size else float('nan'):.4g}, "
                          f"Sidak p < 0.05 in {float(np.mean(self.p_sidak[ok, j] < 0.05)):.3f}")
         return "\n".join(lines)
+
+    @classmethod
+    def unfitted(cls, levels: tuple[str, ...], pairs: tuple[str, ...], conf_level: float, df_method: str,
+                 G: int) -> BatchArrays:
+        """``G`` trials not fitted yet: NaN numbers, ``converged`` False (filled in place by the fits)."""
+        k = len(pairs)
+
+        def nan(*shape: int) -> np.ndarray:
+            return np.full(shape, np.nan)
+
+        return cls(
+            levels=levels, pairs=pairs, conf_level=conf_level, df_method=df_method, estimate=nan(G, k), se=nan(G, k),
+            df=nan(G, k), statistic=nan(G, k), p_value=nan(G, k), p_sidak=nan(G, k), ci_low=nan(G, k),
+            ci_high=nan(G, k), ci_sidak_low=nan(G, k), ci_sidak_high=nan(G, k), f_statistic=nan(G),
+            f_df_num=nan(G), f_df_den=nan(G), f_p_value=nan(G), sigma2_subject=nan(G), sigma2_residual=nan(G),
+            icc=nan(G), loglik=nan(G), n_obs=np.zeros(G, dtype=np.int64), n_subjects=np.zeros(G, dtype=np.int64),
+            singular=np.zeros(G, dtype=bool), converged=np.zeros(G, dtype=bool), error=np.full(G, None, dtype=object),
+        )
 
 
 def fit_crossover_arrays(
@@ -230,6 +259,75 @@ def fit_crossover_arrays(
     ((4, 3), (4,))
     """
     check_options(model, df_method, method, conf_level, on_error)
+    trials = code_trials(y, treatment_codes, sequence_codes, levels=levels, ref=ref)
+    G, _N, P = trials.y.shape
+    n_lv = len(trials.names)
+    pairs = tuple(f"{trials.names[i]} - {trials.names[j]}" for i in range(n_lv) for j in range(i + 1, n_lv))
+    res = BatchArrays.unfitted(trials.names, pairs, conf_level, df_method, G)
+    obs = ~np.isnan(trials.y)
+    res.n_obs[:] = obs.sum(axis=(1, 2))
+    res.n_subjects[:] = trials.present.sum(axis=1)
+    complete = (obs.all(axis=2) == trials.present).all(axis=1) & (res.n_subjects >= 2) & (P >= 2)
+    fast = complete & trials.seen_levels().all(axis=1) & (df_method != "satterthwaite")
+    opts = BatchOptions(model=model, method=method, df_method=df_method, conf_level=conf_level)
+    rest: list[np.ndarray] = [np.flatnonzero(~fast)]
+    fast_idx = np.flatnonzero(fast)
+    if fast_idx.size:
+        rest.append(_fit_patterns(fast_idx, trials, opts, res))
+    slow = np.sort(np.concatenate(rest)).astype(np.intp)
+    singular = int(res.singular[res.converged].sum())
+    if slow.size:
+        singular += _fallback(slow, trials, opts, ref=ref, on_error=on_error, out=res)
+    if singular:
+        warnings.warn(
+            f"boundary (singular) fit in {singular} of {G} trials: the between-subject variance is estimated as 0 "
+            "(see the 'singular' array)",
+            SingularFitWarning,
+            stacklevel=2,
+        )
+    return res
+
+
+@dataclass(frozen=True, slots=True)
+class CodedTrials:
+    """Checked input of :func:`fit_crossover_arrays`.
+
+    ``y`` (G, N, P) outcomes; ``tcode`` (N, P) or (G, N, P): the position of each cell's
+    treatment in ``names`` (reference first, then code-point order), -1 for an invalid code on
+    an unobserved cell; ``seq`` (N,) or (G, N) sequence codes; ``present`` (G, N): subjects
+    with at least one observation.
+    """
+
+    y: np.ndarray
+    tcode: np.ndarray
+    seq: np.ndarray
+    present: np.ndarray
+    names: tuple[str, ...]
+
+    @property
+    def shared(self) -> bool:
+        """One allocation (treatment and sequence codes) for all trials: the common case."""
+        return self.tcode.ndim == 2 and self.seq.ndim == 1
+
+    def seen_levels(self) -> np.ndarray:
+        """(G, levels): the treatment levels observed in each trial."""
+        G = self.y.shape[0]
+        n_lv = len(self.names)
+        obs = ~np.isnan(self.y)
+        if self.shared:  # (G, N P) x (N P, levels) counts
+            onehot = (self.tcode.reshape(-1)[:, None] == np.arange(n_lv)).astype(float)
+            seen: np.ndarray = obs.reshape(G, -1).astype(float) @ onehot > 0
+            return seen
+        seen = np.zeros((G, n_lv), dtype=bool)
+        gi = np.broadcast_to(np.arange(G)[:, None, None], obs.shape)
+        seen[gi[obs], self.tcode[obs]] = True
+        return seen
+
+
+def code_trials(y: np.ndarray, treatment_codes: np.ndarray, sequence_codes: np.ndarray, *, levels: Sequence[str],
+                ref: str | None) -> CodedTrials:
+    """Check shapes, codes and values (``DataError``/``ModelError`` naming the array and the cell)
+    and recode the treatments in output order (see :class:`CodedTrials`)."""
     y = np.asarray(y, dtype=float)
     if y.ndim != 3:
         raise DataError(f"y must have shape (trials, subjects, periods); got shape {y.shape}")
@@ -245,137 +343,124 @@ def fit_crossover_arrays(
         raise ModelError(f"levels must be at least 2 distinct names; got {names}")
     if ref is not None and str(ref) not in names:
         raise ModelError(f"ref={ref!r} is not one of the levels {names}")
-    shared = trt.ndim == 2 and seq.ndim == 1  # one allocation for all trials (the common case)
-    obs = ~np.isnan(y)
-    if not np.isfinite(y[obs]).all():
-        g, i, j = np.argwhere(np.isinf(y))[0]
-        raise DataError(f"y[{g}, {i}, {j}] = {y[g, i, j]} is infinite; allowed: finite numbers or NaN")
-    n_lv = len(names)
-    obs_any = obs.any(axis=0) if shared else obs
-    bad = obs_any & ((trt < 0) | (trt >= n_lv))
-    if bad.any():
-        where = tuple(int(v) for v in np.argwhere(bad)[0])
-        raise DataError(f"treatment_codes[{', '.join(map(str, where))}] = {trt[where]} is outside 0..{n_lv - 1} "
-                        f"(levels {names})")
-    present = obs.any(axis=2)
-    neg = (present.any(axis=0) if shared else present) & (seq < 0)
-    if neg.any():
-        where = tuple(int(v) for v in np.argwhere(neg)[0])
-        raise DataError(f"sequence_codes[{', '.join(map(str, where))}] = {seq[where]} is negative for an observed subject")
-
+    present = _check_cells(y, trt, seq, names)
     # Levels in code-point order, reference first (as fit_crossover_batch).
     sorted_names = sorted(names)
     ref_name = sorted_names[0] if ref is None else str(ref)
     out_names = [ref_name, *[v for v in sorted_names if v != ref_name]]
     remap = np.array([out_names.index(v) for v in names])  # old code -> output position
-    pairs = tuple(f"{out_names[i]} - {out_names[j]}" for i in range(n_lv) for j in range(i + 1, n_lv))
-    k = len(pairs)
-    valid = (trt >= 0) & (trt < n_lv)
+    valid = (trt >= 0) & (trt < len(names))
     tcode = np.where(valid, remap[np.where(valid, trt, 0)], -1)  # -1: an unused code on an unobserved cell
-
-    out = _empty(G, k)
-    out["n_obs"] = obs.sum(axis=(1, 2))
-    out["n_subjects"] = present.sum(axis=1)
-    if shared:  # levels observed per trial: (G, N P) x (N P, levels) counts
-        onehot = (tcode.reshape(-1)[:, None] == np.arange(n_lv)).astype(float)
-        seen = obs.reshape(G, -1).astype(float) @ onehot > 0
-    else:
-        seen = np.zeros((G, n_lv), dtype=bool)
-        gi = np.broadcast_to(np.arange(G)[:, None, None], obs.shape)
-        seen[gi[obs], tcode[obs]] = True
-    complete = (obs.all(axis=2) == present).all(axis=1) & (out["n_subjects"] >= 2) & (P >= 2)
-    fast = complete & seen.all(axis=1) & (df_method != "satterthwaite")
-    rest: list[np.ndarray] = [np.flatnonzero(~fast)]
-    fast_idx = np.flatnonzero(fast)
-    if fast_idx.size:
-        rest.append(_fit_patterns(fast_idx, y, tcode, seq, present, n_lv, model, method, df_method, conf_level, out))
-    slow = np.sort(np.concatenate(rest)).astype(np.intp)
-    singular = int(out["singular"][out["converged"]].sum())
-    if slow.size:
-        singular += _fallback(slow, y, tcode, seq, out_names, pairs, ref, model, method, df_method, conf_level, on_error,
-                              out)
-    if singular:
-        warnings.warn(
-            f"boundary (singular) fit in {singular} of {G} trials: the between-subject variance is estimated as 0 "
-            "(see the 'singular' array)",
-            SingularFitWarning,
-            stacklevel=2,
-        )
-    return BatchArrays(levels=tuple(out_names), pairs=pairs, conf_level=conf_level, df_method=df_method, **out)
+    if not (tcode.ndim == 2 and seq.ndim == 1):  # per-trial codes for one of the two: both per trial
+        tcode = np.broadcast_to(tcode, (G, N, P))
+        seq = np.broadcast_to(seq, (G, N))
+    return CodedTrials(y, tcode, seq, present, tuple(out_names))
 
 
-def _empty(G: int, k: int) -> dict[str, np.ndarray]:
-    nan2 = lambda: np.full((G, k), np.nan)
-    nan1 = lambda: np.full(G, np.nan)
-    out = {name: nan2() for name in ("estimate", "se", "df", "statistic", "p_value", "p_sidak", "ci_low", "ci_high",
-                                     "ci_sidak_low", "ci_sidak_high")}
-    out.update({name: nan1() for name in ("f_statistic", "f_df_num", "f_df_den", "f_p_value", "sigma2_subject",
-                                          "sigma2_residual", "icc", "loglik")})
-    out["singular"] = np.zeros(G, dtype=bool)
-    out["converged"] = np.zeros(G, dtype=bool)
-    out["error"] = np.full(G, None, dtype=object)
-    return out
+def _check_cells(y: np.ndarray, trt: np.ndarray, seq: np.ndarray, names: list[str]) -> np.ndarray:
+    """Observed outcomes are finite, with a valid treatment code and a non-negative sequence
+    code (cells named in the shape of each array); returns ``present`` (G, N): subjects with at
+    least one observation."""
+    obs = ~np.isnan(y)
+    if not np.isfinite(y[obs]).all():
+        g, i, j = np.argwhere(np.isinf(y))[0]
+        raise DataError(f"y[{g}, {i}, {j}] = {y[g, i, j]} is infinite; allowed: finite numbers or NaN")
+    n_lv = len(names)
+    obs_any = obs.any(axis=0) if trt.ndim == 2 else obs
+    bad = obs_any & ((trt < 0) | (trt >= n_lv))
+    if bad.any():
+        where = tuple(int(v) for v in np.argwhere(bad)[0])
+        raise DataError(f"treatment_codes[{', '.join(map(str, where))}] = {trt[where]} is outside 0..{n_lv - 1} "
+                        f"(levels {names})")
+    present: np.ndarray = obs.any(axis=2)
+    neg = (present.any(axis=0) if seq.ndim == 1 else present) & (seq < 0)
+    if neg.any():
+        where = tuple(int(v) for v in np.argwhere(neg)[0])
+        raise DataError(f"sequence_codes[{', '.join(map(str, where))}] = {seq[where]} is negative for an observed subject")
+    return present
 
 
-def _fit_patterns(fast_idx, y, tcode, seq, present, n_lv, model, method, df_method, conf_level, out) -> np.ndarray:
-    """Complete trials with every level observed: canonical subject order, one design pattern
-    per distinct sorted (sequence, treatments) list, the eigen/closed-form fit per pattern.
-    Returns the trials left for the frame engine."""
-    _G, N, P = y.shape
-    shared = tcode.ndim == 2 and seq.ndim == 1
-    pres = present[fast_idx]
-    if shared:
-        tcode = np.broadcast_to(tcode, (_G, N, P))
-        seq = np.broadcast_to(seq, (_G, N))
+@dataclass(frozen=True, slots=True)
+class _Patterns:
+    """The fast trials grouped by design pattern: ``order`` (trials, N) sorts each trial's
+    subjects canonically; trial ``fast_idx[first[u]]`` represents pattern ``u``, ``inv`` gives
+    every trial its pattern and ``counts`` the trials per pattern. ``one`` is True when all
+    trials share one allocation and every subject (a single pattern, the subjects unsorted
+    per trial)."""
+
+    order: np.ndarray
+    first: np.ndarray
+    inv: np.ndarray
+    counts: np.ndarray
+    one: bool
+
+
+def _patterns(fast_idx: np.ndarray, trials: CodedTrials, tcode: np.ndarray, seq: np.ndarray) -> _Patterns:
+    """Canonical subject order and one pattern per distinct sorted (sequence, treatments) list."""
+    _G, N, P = trials.y.shape
+    n_lv = len(trials.names)
+    pres = trials.present[fast_idx]
     S = int(seq[fast_idx][pres].max()) + 1
     radix = float(n_lv) ** P * S
-    if shared and pres.all():  # one pattern: every trial has every subject
+    if trials.shared and pres.all():  # one pattern: every trial has every subject
         key = seq[0].astype(np.int64) * n_lv**P + (tcode[0] * (n_lv ** np.arange(P - 1, -1, -1))).sum(axis=1)
         order = np.broadcast_to(np.argsort(key, kind="stable"), (fast_idx.size, N))
-        first, inv, counts = np.zeros(1, dtype=np.intp), np.zeros(fast_idx.size, dtype=np.intp), np.array([fast_idx.size])
-    else:
-        if radix < 2.0**62:
-            key = seq[fast_idx].astype(np.int64) * n_lv**P + (tcode[fast_idx] * (n_lv ** np.arange(P - 1, -1, -1))).sum(axis=2)
-            key = np.where(pres, key, np.iinfo(np.int64).max)
-            order = np.argsort(key, axis=1, kind="stable")
-            skey = np.take_along_axis(key, order, axis=1)
-        else:  # too many levels for one integer key: keep the given order
-            order = np.broadcast_to(np.arange(N), (fast_idx.size, N))
-            skey = np.concatenate([np.where(pres, seq[fast_idx], -1), tcode[fast_idx].reshape(fast_idx.size, -1)], axis=1)
-        _u, first, inv, counts = np.unique(skey, axis=0, return_index=True, return_inverse=True, return_counts=True)
-        inv = inv.reshape(-1)
-    many = counts.size > _MANY_PATTERNS
-    reml = method == "REML"
+        one = np.zeros(1, dtype=np.intp)
+        return _Patterns(order, one, np.zeros(fast_idx.size, dtype=np.intp), np.array([fast_idx.size]), True)
+    if radix < 2.0**62:
+        key = seq[fast_idx].astype(np.int64) * n_lv**P + (tcode[fast_idx] * (n_lv ** np.arange(P - 1, -1, -1))).sum(axis=2)
+        key = np.where(pres, key, np.iinfo(np.int64).max)
+        order = np.argsort(key, axis=1, kind="stable")
+        skey = np.take_along_axis(key, order, axis=1)
+    else:  # too many levels for one integer key: keep the given order
+        order = np.broadcast_to(np.arange(N), (fast_idx.size, N))
+        skey = np.concatenate([np.where(pres, seq[fast_idx], -1), tcode[fast_idx].reshape(fast_idx.size, -1)], axis=1)
+    _u, first, inv, counts = np.unique(skey, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    return _Patterns(order, first, inv.reshape(-1), counts, False)
+
+
+def _fit_patterns(fast_idx: np.ndarray, trials: CodedTrials, opts: BatchOptions, out: BatchArrays) -> np.ndarray:
+    """Complete trials with every level observed: canonical subject order, one design pattern
+    per distinct sorted (sequence, treatments) list, the eigen/closed-form fit per pattern,
+    stored in ``out``. Returns the trials left for the frame engine."""
+    G, N, P = trials.y.shape
+    tcode, seq = trials.tcode, trials.seq
+    if trials.shared:
+        tcode = np.broadcast_to(tcode, (G, N, P))
+        seq = np.broadcast_to(seq, (G, N))
+    pats = _patterns(fast_idx, trials, tcode, seq)
+    many = pats.counts.size > _MANY_PATTERNS
     leftover: list[np.ndarray] = []
-    for u in range(counts.size):
-        loc = np.flatnonzero(inv == u)
+    for u in range(pats.counts.size):
+        loc = np.flatnonzero(pats.inv == u)
         members = fast_idx[loc]
-        if many and counts[u] < 2:
+        if many and pats.counts[u] < 2:
             leftover.append(members)
             continue
-        r = fast_idx[first[u]]
-        o = order[first[u]]
-        design = _pattern_design(tcode[r][o], seq[r][o], present[r][o], n_lv, model)
-        xpad, mask, L, lvecs = design
-        p = xpad.shape[-1]
-        pat = pattern_stats(xpad, mask) if _design_ok(xpad[None], mask[None], p)[0] else None
+        r = fast_idx[pats.first[u]]
+        o = pats.order[pats.first[u]]
+        xpad, mask, tests = pattern_design(tcode[r][o], seq[r][o], trials.present[r][o], len(trials.names),
+                                           opts.model)
+        pat = pattern_stats(xpad, mask) if design_ok(xpad[None], mask[None], xpad.shape[-1])[0] else None
         if pat is None:
             leftover.append(members)
             continue
-        if counts.size == 1 and shared and pres.all():
-            ys = y[members][:, order[0]] if members.size < y.shape[0] else y[:, order[0]]
+        if pats.one:
+            ys = trials.y[members][:, pats.order[0]] if members.size < G else trials.y[:, pats.order[0]]
         else:
-            ys = np.take_along_axis(y[members], order[loc][..., None], axis=1)
+            ys = np.take_along_axis(trials.y[members], pats.order[loc][..., None], axis=1)
             ys = np.where(np.isnan(ys), 0.0, ys)
-        part = _fit_pattern(pat, xpad[None], mask[None], ys, members, reml, df_method, L, lvecs)
-        leftover.append(part["slow"].astype(np.intp))
-        _store(part, L.shape[0], conf_level, out)
+        part = fit_pattern(pat, xpad[None], mask[None], ys, members, reml=opts.method == "REML",
+                           df_method=opts.df_method, tests=tests)
+        leftover.append(part.slow.astype(np.intp))
+        _store(part, tests.L.shape[0], opts.conf_level, out)
     return np.concatenate(leftover) if leftover else np.zeros(0, dtype=np.intp)
 
 
-def _pattern_design(tc: np.ndarray, sq: np.ndarray, pres: np.ndarray, n_lv: int, model: str):
-    """Design (N, P, p), mask (N, P), omnibus ``L`` and pair vectors of one sorted trial (as
-    ``_batch._fit_signature``: intercept, treatments but the reference, periods but the first
+def pattern_design(tc: np.ndarray, sq: np.ndarray, pres: np.ndarray, n_lv: int,
+                   model: str) -> tuple[np.ndarray, np.ndarray, TreatmentTests]:
+    """Design (N, P, p), mask (N, P) and hypotheses of one sorted trial (as the frame engine's
+    ``SignatureDesign``: intercept, treatments but the reference, periods but the first
     (standard model), sequences but the first observed)."""
     N, P = tc.shape
     seqs = np.unique(sq[pres])
@@ -395,47 +480,74 @@ def _pattern_design(tc: np.ndarray, sq: np.ndarray, pres: np.ndarray, n_lv: int,
     x[hit, :, sc_[hit]] = 1.0
     mask = np.broadcast_to(pres[:, None], (N, P)).astype(float)
     x *= mask[..., None]
-    L = np.zeros((n_trt, p))
-    L[np.arange(n_trt), 1 + np.arange(n_trt)] = 1.0
-    pairs = [(i, j) for i in range(n_lv) for j in range(i + 1, n_lv)]
-    lvecs = np.zeros((len(pairs), p))
-    for m, (i, j) in enumerate(pairs):
-        if i > 0:
-            lvecs[m, i] += 1.0
-        if j > 0:
-            lvecs[m, j] -= 1.0
-    return x, mask, L, lvecs
+    return x, mask, TreatmentTests.for_levels(n_lv, p)
 
 
-def _store(part: dict, q: int, conf_level: float, out: dict) -> None:
-    pos = part["pos"].astype(np.intp)
+def _store(part: FitPart, q: int, conf_level: float, out: BatchArrays) -> None:
+    """Write the trials of ``part`` (``q`` treatment columns) into ``out``, with their intervals."""
+    pos = part.positions.astype(np.intp)
     if pos.size == 0:
         return
-    k = part["est"].shape[1]
-    ci, ci_hi, cis, cis_hi = intervals(part["est"], part["se"], part["df"], k, conf_level)
-    for name, val in (
-        ("estimate", part["est"]), ("se", part["se"]), ("df", part["df"]), ("statistic", part["tstat"]),
-        ("p_value", part["p_t"]), ("p_sidak", sidak_p(part["p_t"], k)), ("ci_low", ci), ("ci_high", ci_hi),
-        ("ci_sidak_low", cis), ("ci_sidak_high", cis_hi), ("f_statistic", part["stat"]), ("f_df_den", part["ddf"]),
-        ("f_p_value", part["p_f"]), ("sigma2_subject", part["sb2"]), ("sigma2_residual", part["s2"]),
-        ("loglik", -part["dev"] / 2.0), ("singular", part["singular"]),
-    ):
-        out[name][pos] = val
-    out["f_df_num"][pos] = float(q)
-    out["icc"][pos] = part["sb2"] / (part["sb2"] + part["s2"])
-    out["converged"][pos] = True
+    k = part.estimate.shape[1]
+    ci, ci_hi, cis, cis_hi = intervals(part.estimate, part.se, part.df, k, conf_level)
+    out.estimate[pos], out.se[pos], out.df[pos] = part.estimate, part.se, part.df
+    out.statistic[pos], out.p_value[pos], out.p_sidak[pos] = part.statistic, part.p_value, sidak_p(part.p_value, k)
+    out.ci_low[pos], out.ci_high[pos], out.ci_sidak_low[pos], out.ci_sidak_high[pos] = ci, ci_hi, cis, cis_hi
+    out.f_statistic[pos], out.f_df_den[pos], out.f_p_value[pos] = part.f_statistic, part.f_df_den, part.f_p_value
+    out.sigma2_subject[pos], out.sigma2_residual[pos] = part.sigma2_subject, part.sigma2_residual
+    out.loglik[pos], out.singular[pos] = -part.deviance / 2.0, part.singular
+    out.f_df_num[pos] = float(q)
+    out.icc[pos] = part.sigma2_subject / (part.sigma2_subject + part.sigma2_residual)
+    out.converged[pos] = True
 
 
-def _fallback(groups, y, tcode, seq, out_names, pairs, ref, model, method, df_method, conf_level, on_error, out) -> int:
-    """Fit ``groups`` with ``fit_crossover_batch`` on their long frame; returns the number of
-    singular fits among them."""
-    G, N, P = y.shape
-    seq = np.broadcast_to(seq, (G, N))
-    tcode = np.broadcast_to(tcode, (G, N, P))
-    sub = y[groups]
+#: ``BatchArrays`` attribute <- ``fit_crossover_batch`` column, for the omnibus row and the pair rows.
+_OMNIBUS_COLUMNS = (("f_statistic", "statistic"), ("f_df_num", "df_num"), ("f_df_den", "df"), ("f_p_value", "p_value"),
+                    ("sigma2_subject", "sigma2_subject"), ("sigma2_residual", "sigma2_residual"), ("icc", "icc"),
+                    ("loglik", "loglik"))
+_PAIR_COLUMNS = ("estimate", "se", "df", "statistic", "p_value", "p_sidak", "ci_low", "ci_high", "ci_sidak_low",
+                 "ci_sidak_high")
+
+
+def _fallback(groups: np.ndarray, trials: CodedTrials, opts: BatchOptions, *, ref: str | None,
+              on_error: Literal["raise", "flag"], out: BatchArrays) -> int:
+    """Fit ``groups`` with ``fit_crossover_batch`` on their long frame, into ``out``; returns the
+    number of singular fits among them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        try:
+            res = fit_crossover_batch(_long_frame(groups, trials), outcome="y", by="group", model=opts.model,
+                                      df_method=opts.df_method, ref=None if ref is None else str(ref),
+                                      conf_level=opts.conf_level, method=opts.method,
+                                      on_error=on_error)
+        except ModelError as exc:
+            raise ModelError(str(exc).replace("group group=", "trial ", 1)) from exc
+    g = res["group"].to_numpy(dtype=np.intp)
+    term = res["term"].to_numpy(dtype=object)
+    omni = term == "treatment"
+    go = g[omni]
+    for name, col in _OMNIBUS_COLUMNS:
+        getattr(out, name)[go] = res[col].to_numpy(dtype=float)[omni]
+    out.singular[go] = res["singular"].to_numpy(dtype=bool)[omni]
+    out.converged[go] = res["converged"].to_numpy(dtype=bool)[omni]
+    out.error[go] = res["error"].to_numpy(dtype=object)[omni]
+    pair_index = {lab: j for j, lab in enumerate(out.pairs)}
+    j = np.array([pair_index.get(t, -1) for t in term])
+    hit = j >= 0
+    for name in _PAIR_COLUMNS:
+        getattr(out, name)[g[hit], j[hit]] = res[name].to_numpy(dtype=float)[hit]
+    return int(out.singular[go][out.converged[go]].sum())
+
+
+def _long_frame(groups: np.ndarray, trials: CodedTrials) -> pd.DataFrame:
+    """The long frame of the trials ``groups`` (``group, subject, period, sequence, treatment, y``)."""
+    G, N, P = trials.y.shape
+    seq = np.broadcast_to(trials.seq, (G, N))
+    tcode = np.broadcast_to(trials.tcode, (G, N, P))
+    sub = trials.y[groups]
     present = (~np.isnan(sub)).any(axis=2)
     b, i = np.nonzero(present)
-    names = np.array([*out_names, ""], dtype=object)  # code -1 (unused cell) -> row dropped below
+    names = np.array([*trials.names, ""], dtype=object)  # code -1 (unused cell) -> row dropped below
     codes = tcode[groups[b], i].reshape(-1)
     frame = pd.DataFrame({
         "group": np.repeat(groups[b], P),
@@ -444,31 +556,6 @@ def _fallback(groups, y, tcode, seq, out_names, pairs, ref, model, method, df_me
         "sequence": np.repeat(seq[groups[b], i], P),
         "treatment": names[codes],
         "y": sub[b, i].reshape(-1),
-    })[codes >= 0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SingularFitWarning)
-        try:
-            res = fit_crossover_batch(frame, outcome="y", by="group", model=model, df_method=df_method,
-                                      ref=None if ref is None else str(ref), conf_level=conf_level, method=method,
-                                      on_error=on_error)
-        except ModelError as exc:
-            raise ModelError(str(exc).replace("group group=", "trial ", 1)) from exc
-    g = res["group"].to_numpy(dtype=np.intp)
-    term = res["term"].to_numpy(dtype=object)
-    omni = term == "treatment"
-    go = g[omni]
-    for name, col in (("f_statistic", "statistic"), ("f_df_num", "df_num"), ("f_df_den", "df"),
-                      ("f_p_value", "p_value"), ("sigma2_subject", "sigma2_subject"),
-                      ("sigma2_residual", "sigma2_residual"), ("icc", "icc"), ("loglik", "loglik")):
-        out[name][go] = res[col].to_numpy(dtype=float)[omni]
-    out["singular"][go] = res["singular"].to_numpy(dtype=bool)[omni]
-    out["converged"][go] = res["converged"].to_numpy(dtype=bool)[omni]
-    out["error"][go] = res["error"].to_numpy(dtype=object)[omni]
-    pair_index = {lab: j for j, lab in enumerate(pairs)}
-    j = np.array([pair_index.get(t, -1) for t in term])
-    hit = j >= 0
-    for name, col in (("estimate", "estimate"), ("se", "se"), ("df", "df"), ("statistic", "statistic"),
-                      ("p_value", "p_value"), ("p_sidak", "p_sidak"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
-                      ("ci_sidak_low", "ci_sidak_low"), ("ci_sidak_high", "ci_sidak_high")):
-        out[name][g[hit], j[hit]] = res[col].to_numpy(dtype=float)[hit]
-    return int(out["singular"][go][out["converged"][go]].sum())
+    })
+    observed: pd.DataFrame = frame[codes >= 0]
+    return observed

@@ -24,19 +24,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special as sc
 
-from ketapain.stats._batch_infer import _inv2, _pinv_sym2, t_tests
+from ketapain.stats._batch_infer import (
+    PairTests,
+    TermTest,
+    containment_needed,
+    inv2,
+    pinv_sym2,
+    t_tests,
+)
 from ketapain.stats._batch_math import (
     THETA_GRID,
     EigenStats,
-    _criterion,
+    criterion,
     eigen_deviance,
     take_eig,
 )
 from ketapain.stats._kr import kr_df
 
 __all__ = [
-    "EigenFit", "Pattern", "closed_form_theta", "eigen_fit", "eigen_pair_tests", "eigen_term_test", "group_stats",
-    "pattern_stats", "shared_grid",
+    "EigenDerivatives", "EigenFit", "Pattern", "closed_form_theta", "eigen_fit", "eigen_pair_tests", "eigen_term_test",
+    "group_stats", "pattern_stats", "shared_grid",
 ]
 
 
@@ -103,7 +110,7 @@ def shared_grid(pat: Pattern, es: EigenStats, reml: bool) -> np.ndarray:
     r = np.maximum(es.yty[:, None] - w * es.tt[:, None] - quad, 0.0).T  # (K, B)
     logdet_v = (pat.cnt * np.log1p(pat.m0 * gam))[:, None]
     logdet_a = (pat.logdet_xtx - np.log(inv_den).sum(axis=1))[:, None] if reml else 0.0
-    return _criterion(logdet_v, logdet_a, r, float(pat.n_obs), pat.d.size, reml)
+    return criterion(logdet_v, logdet_a, r, float(pat.n_obs), pat.d.size, reml)
 
 
 def closed_form_theta(es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarray] | None:
@@ -168,21 +175,34 @@ def closed_form_theta(es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarra
 
 
 @dataclass(frozen=True, slots=True)
+class EigenDerivatives:
+    """The Kenward-Roger matrices in the eigenbasis (diagonals (B, p))."""
+
+    phi_adj: np.ndarray
+    m_b: np.ndarray  # diag of T' M_b T
+    m_e: np.ndarray
+    w_kr: np.ndarray  # (B, 2, 2)
+
+
+@dataclass(frozen=True, slots=True)
 class EigenFit:
     """Fitted quantities in the eigenbasis (diagonals (B, p); ``beta`` in the original basis)."""
 
     beta: np.ndarray
     phi: np.ndarray  # diag of T^-1 Phi T^-T
-    phi_adj: np.ndarray | None
-    m_b: np.ndarray | None  # diag of T' M_b T
-    m_e: np.ndarray | None
-    w_kr: np.ndarray | None  # (B, 2, 2)
     sigma2: np.ndarray
     sigma2_subject: np.ndarray
     deviance: np.ndarray
     singular: np.ndarray
     bad: np.ndarray
     T: np.ndarray
+    deriv: EigenDerivatives | None = None  # with ``kr=True``
+
+    def derivatives(self) -> EigenDerivatives:
+        """The Kenward-Roger matrices (the fit must have been computed with them)."""
+        if self.deriv is None:
+            raise ValueError("Kenward-Roger needs eigen_fit(..., kr=True)")
+        return self.deriv
 
 
 def eigen_fit(es: EigenStats, T: np.ndarray, theta: np.ndarray, *, reml: bool, kr: bool) -> EigenFit:
@@ -199,8 +219,14 @@ def eigen_fit(es: EigenStats, T: np.ndarray, theta: np.ndarray, *, reml: bool, k
     sb2 = gam * sigma2
     bad = ~(sigma2 > 0) | ~np.isfinite(deviance)
     beta = z @ T.T
-    if not kr:
-        return EigenFit(beta, phi, None, None, None, None, sigma2, sb2, deviance, theta == 0.0, bad, T)
+    deriv = _kr_matrices(es, theta, phi, sigma2, sb2) if kr else None
+    return EigenFit(beta, phi, sigma2, sb2, deviance, theta == 0.0, bad, T, deriv)
+
+
+def _kr_matrices(es: EigenStats, theta: np.ndarray, phi: np.ndarray, sigma2: np.ndarray,
+                 sb2: np.ndarray) -> EigenDerivatives:
+    """``M_b``, ``M_e``, ``W = 2 I_E^-1`` and ``Phi_A`` of ``_batch_infer.fit_quantities``, diagonal in
+    the eigenbasis."""
     m0, d, cnt = es.m0[:, None], es.d, es.cnt
     s2 = sigma2[:, None]
     a = 1.0 / (s2 + m0 * sb2[:, None])
@@ -225,29 +251,31 @@ def eigen_fit(es: EigenStats, T: np.ndarray, theta: np.ndarray, *, reml: bool, k
     half_tr = (info[:, 0, 0] + info[:, 1, 1]) / 2.0
     rad = np.hypot((info[:, 0, 0] - info[:, 1, 1]) / 2.0, info[:, 0, 1])
     near = np.minimum(np.abs(half_tr - rad), np.abs(half_tr + rad)) <= 1e-10  # |eigenvalues| of the 2 x 2
-    w_kr = 2.0 * _inv2(np.where(near[:, None, None], np.eye(2), info))
+    w_kr = 2.0 * inv2(np.where(near[:, None, None], np.eye(2), info))
     if near.any():
-        w_kr[near] = 2.0 * _pinv_sym2(info[near])
+        w_kr[near] = 2.0 * pinv_sym2(info[near])
     u = np.zeros_like(phi)
     for i in range(2):
         for j in range(2):
             u += w_kr[:, i, j, None] * (q[(min(i, j), max(i, j))] - ms[i] * phi * ms[j])
     phi_adj = phi + 2.0 * phi * u * phi
-    return EigenFit(beta, phi, phi_adj, m_b, m_e, w_kr, sigma2, sb2, deviance, theta == 0.0, bad, T)
+    return EigenDerivatives(phi_adj, m_b, m_e, w_kr)
 
 
 def _quad(K: np.ndarray, diag: np.ndarray) -> np.ndarray:
     """``K diag K'`` for (q, p) ``K`` and (B, p) ``diag`` -> (B, q, q)."""
-    return (diag[:, None, :] * K[None]) @ K.T
+    out: np.ndarray = (diag[:, None, :] * K[None]) @ K.T
+    return out
 
 
 def _kr_terms(fit: EigenFit, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """``_batch_infer._kr_terms`` for ``L`` with ``K = L T``."""
     q = K.shape[0]
+    deriv = fit.derivatives()
     ginv = np.linalg.inv(_quad(K, fit.phi))
-    gh = [ginv @ _quad(K, fit.phi**2 * mk) for mk in (fit.m_b, fit.m_e)]  # G^-1 H_k
+    gh = [ginv @ _quad(K, fit.phi**2 * mk) for mk in (deriv.m_b, deriv.m_e)]  # G^-1 H_k
     tr = [-np.trace(x, axis1=1, axis2=2) for x in gh]
-    w = fit.w_kr
+    w = deriv.w_kr
     a1 = np.zeros(fit.phi.shape[0])
     a2 = np.zeros_like(a1)
     for k in range(2):
@@ -266,27 +294,29 @@ def _kr_df_1d(fit: EigenFit, K: np.ndarray) -> np.ndarray:
     to ``ddf = 2 / A`` (``g = -1``, ``rho = (1 - A/2) / (1 - 2A)``). Written that way: the
     general expression divides two rounding-level numbers (``1 - A`` by ``1 - c2 b``) when
     ``A = 1`` (df = 2, e.g. 4 subjects in 2 periods)."""
+    deriv = fit.derivatives()
     k2 = (K * K).T  # (p, k)
     g = fit.phi @ k2  # (B, k)
-    h = [-((fit.phi * fit.phi * mk) @ k2) / g for mk in (fit.m_b, fit.m_e)]
-    w = fit.w_kr
+    h = [-((fit.phi * fit.phi * mk) @ k2) / g for mk in (deriv.m_b, deriv.m_e)]
+    w = deriv.w_kr
     a = w[:, 0, 0, None] * h[0] * h[0] + 2.0 * w[:, 0, 1, None] * h[0] * h[1] + w[:, 1, 1, None] * h[1] * h[1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 2.0 / a
+        df: np.ndarray = 2.0 / a
+    return df
 
 
-def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.ndarray | None):
-    """As ``_batch_infer.term_test`` (not Satterthwaite): stat, q, ddf, p, bad."""
+def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.ndarray | None) -> TermTest:
+    """As ``_batch_infer.term_test`` (not Satterthwaite)."""
     B = fit.beta.shape[0]
     K = L @ fit.T
     lb = fit.beta @ L.T
     if df_method == "kenward-roger":
         ddf, scaling, q = _kr_terms(fit, K)
-        wald = np.einsum("bi,bi->b", lb, np.linalg.solve(_quad(K, fit.phi_adj), lb[..., None])[..., 0])
+        wald = np.einsum("bi,bi->b", lb, np.linalg.solve(_quad(K, fit.derivatives().phi_adj), lb[..., None])[..., 0])
         stat = scaling * wald / q
         with np.errstate(invalid="ignore"):
             p = sc.fdtrc(q, ddf, stat)
-        return stat, q, ddf, p, ~np.isfinite(p)
+        return TermTest(stat, q, ddf, p, ~np.isfinite(p))
     vals, vecs = np.linalg.eigh(_quad(K, fit.phi))
     vals, vecs = vals[:, ::-1], vecs[:, :, ::-1]
     pos = vals > np.maximum(np.sqrt(np.finfo(float).eps) * vals[:, :1], 0.0)
@@ -295,23 +325,24 @@ def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.nd
     t2 = np.einsum("bkq,bk->bq", vecs, lb) ** 2 / np.where(pos, vals, 1.0)
     wald = t2.sum(axis=1)
     if df_method == "normal":
-        return wald, q, np.full(B, np.inf), sc.chdtrc(q, wald), bad
+        return TermTest(wald, q, np.full(B, np.inf), sc.chdtrc(q, wald), bad)
+    ddf = containment_needed(cont_df)
     with np.errstate(invalid="ignore"):
-        p = sc.fdtrc(q, cont_df, wald / q)
-    return wald / q, q, cont_df, p, bad | ~np.isfinite(p)
+        p = sc.fdtrc(q, ddf, wald / q)
+    return TermTest(wald / q, q, ddf, p, bad | ~np.isfinite(p))
 
 
-def eigen_pair_tests(fit: EigenFit, lvecs: np.ndarray, df_method: str, cont_df: np.ndarray | None):
-    """As ``_batch_infer.pair_tests`` (not Satterthwaite): estimate, se, df, stat, p, bad."""
+def eigen_pair_tests(fit: EigenFit, lvecs: np.ndarray, df_method: str, cont_df: np.ndarray | None) -> PairTests:
+    """As ``_batch_infer.pair_tests`` (not Satterthwaite)."""
     est = fit.beta @ lvecs.T
     K = lvecs @ fit.T  # (k, p)
-    diag = fit.phi_adj if df_method == "kenward-roger" else fit.phi
+    diag = fit.derivatives().phi_adj if df_method == "kenward-roger" else fit.phi
     var = (K[None] ** 2 * diag[:, None, :]).sum(axis=2)
     B, k = est.shape
     if df_method == "kenward-roger":
         df = _kr_df_1d(fit, K)
     elif df_method == "containment":
-        df = cont_df
+        df = containment_needed(cont_df)
     else:
         df = np.full((B, k), np.inf)
     return t_tests(est, var, df)

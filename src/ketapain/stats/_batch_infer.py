@@ -9,6 +9,7 @@ subject sums pooled by subject size (see :mod:`ketapain.stats._batch_math`): eve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special as sc
@@ -16,7 +17,30 @@ from scipy import special as sc
 from ketapain.stats._batch_math import ReducedStats, direct_parts
 from ketapain.stats._kr import kr_df
 
-__all__ = ["BatchFit", "fit_quantities", "pair_tests", "term_test"]
+__all__ = [
+    "BatchDerivatives",
+    "BatchFit",
+    "PairTests",
+    "TermTest",
+    "containment_needed",
+    "fit_quantities",
+    "inv2",
+    "pair_tests",
+    "pinv_sym2",
+    "t_tests",
+    "term_test",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDerivatives:
+    """The matrices of Kenward-Roger and Satterthwaite for ``B`` groups (``_ddf.VarianceDerivatives``)."""
+
+    m_b: np.ndarray  # (B, p, p)
+    m_e: np.ndarray  # (B, p, p)
+    hessian: np.ndarray  # (B, 2, 2) observed Hessian of the deviance
+    w_kr: np.ndarray  # (B, 2, 2)
+    phi_adj: np.ndarray  # (B, p, p) Kenward-Roger Phi_A
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,40 +53,69 @@ class BatchFit:
     sigma2_subject: np.ndarray
     deviance: np.ndarray
     singular: np.ndarray
-    m_b: np.ndarray | None = None
-    m_e: np.ndarray | None = None
-    hessian: np.ndarray | None = None  # (B, 2, 2)
-    w_kr: np.ndarray | None = None  # (B, 2, 2)
-    phi_adj: np.ndarray | None = None
-    bad: np.ndarray | None = None  # (B,) groups the vectorised path cannot handle
+    bad: np.ndarray  # (B,) groups the vectorised path cannot handle
+    deriv: BatchDerivatives | None = None  # when fitted with ``derivs=True``
+
+    def derivatives(self) -> BatchDerivatives:
+        """The derivatives (the fit must have been computed with them)."""
+        if self.deriv is None:
+            raise ValueError("Kenward-Roger and Satterthwaite need fit_quantities(..., derivs=True)")
+        return self.deriv
+
+
+class TermTest(NamedTuple):
+    """Joint test of ``L beta = 0`` per group: statistic (F, or chi-square for normal), its
+    numerator df ``q``, denominator df (``inf`` for normal), p-value, and ``bad`` (B,): groups
+    the vectorised path cannot handle."""
+
+    statistic: np.ndarray
+    q: int
+    ddf: np.ndarray
+    p_value: np.ndarray
+    bad: np.ndarray
+
+
+class PairTests(NamedTuple):
+    """Tests of single contrasts (B, k): estimate, se, df, t (or z), p-value, ``bad``."""
+
+    estimate: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    statistic: np.ndarray
+    p_value: np.ndarray
+    bad: np.ndarray
 
 
 def _sym(a: np.ndarray) -> np.ndarray:
-    return (a + a.swapaxes(-1, -2)) / 2.0
+    out: np.ndarray = (a + a.swapaxes(-1, -2)) / 2.0
+    return out
 
 
-def _inv2(h: np.ndarray) -> np.ndarray:
+def inv2(h: np.ndarray) -> np.ndarray:
+    """Inverses of a batch of 2 x 2 matrices (B, 2, 2), by the adjugate."""
     det = h[:, 0, 0] * h[:, 1, 1] - h[:, 0, 1] * h[:, 1, 0]
     out = np.empty_like(h)
     out[:, 0, 0], out[:, 1, 1] = h[:, 1, 1], h[:, 0, 0]
     out[:, 0, 1], out[:, 1, 0] = -h[:, 0, 1], -h[:, 1, 0]
-    return out / det[:, None, None]
+    inv: np.ndarray = out / det[:, None, None]
+    return inv
 
 
-def _pinv_sym2(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+def pinv_sym2(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     """``_ddf._pinv_sym`` for a batch of 2 x 2 symmetric matrices."""
     vals, vecs = np.linalg.eigh(h)
     scale = np.maximum(np.abs(vals).max(axis=1), 1e-300)
     keep = np.abs(vals) > tol * scale[:, None]
     inv = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
-    return (vecs * inv[:, None, :]) @ vecs.swapaxes(1, 2)
+    out: np.ndarray = (vecs * inv[:, None, :]) @ vecs.swapaxes(1, 2)
+    return out
 
 
 def fit_quantities(rs: ReducedStats, theta: np.ndarray, *, reml: bool, derivs: bool) -> BatchFit:
     """Estimates at ``theta`` and (``derivs``) the variance derivatives of ``_ddf``."""
     gam = theta * theta
     A, beta, r, logdet_v = direct_parts(rs, gam)
-    B, p = beta.shape
+    p = beta.shape[1]
     dof = rs.n_obs - p if reml else rs.n_obs
     sigma2 = r / dof
     ainv = np.linalg.inv(A)
@@ -72,8 +125,14 @@ def fit_quantities(rs: ReducedStats, theta: np.ndarray, *, reml: bool, derivs: b
         deviance = logdet_v + logdet_a + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
     sb2 = gam * sigma2
     bad = ~(sigma2 > 0) | ~np.isfinite(deviance)
-    if not derivs:
-        return BatchFit(beta, phi, sigma2, sb2, deviance, theta == 0.0, bad=bad)
+    deriv = _derivatives(rs, beta, phi, sigma2, sb2, reml) if derivs else None
+    return BatchFit(beta, phi, sigma2, sb2, deviance, theta == 0.0, bad, deriv)
+
+
+def _derivatives(rs: ReducedStats, beta: np.ndarray, phi: np.ndarray, sigma2: np.ndarray, sb2: np.ndarray,
+                 reml: bool) -> BatchDerivatives:
+    """``_ddf.variance_derivatives`` with the subject sums pooled by subject size."""
+    B = beta.shape[0]
     m = rs.m[None, :]
     a = 1.0 / (sigma2[:, None] + m * sb2[:, None])  # (B, M)
     s2 = sigma2[:, None, None]
@@ -97,7 +156,25 @@ def fit_quantities(rs: ReducedStats, theta: np.ndarray, *, reml: bool, derivs: b
                 pm[k] * pm[l].swapaxes(1, 2), axis=(1, 2)
             )
             info[:, k, l] = info[:, l, k] = val
-    # Observed Hessian from residual quadratic forms (as _ddf.variance_derivatives).
+    hessian = (-info if reml else -ktrace) + 2.0 * _ypgpgpy(rs, beta, phi, sigma2, a)
+    ev = np.linalg.eigvalsh(info)
+    near = np.min(np.abs(ev), axis=1) <= 1e-10
+    w_kr = 2.0 * np.where(near[:, None, None], pinv_sym2(info), inv2(np.where(near[:, None, None], np.eye(2), info)))
+    ms = (m_b, m_e)
+    u = np.zeros_like(phi)
+    for k in range(2):
+        for l in range(2):
+            qkl = qs[(min(k, l), max(k, l))]
+            u += w_kr[:, k, l, None, None] * (qkl - ms[k] @ phi @ ms[l])
+    phi_a = _sym(phi + 2.0 * phi @ u @ phi)
+    return BatchDerivatives(m_b, m_e, hessian, w_kr, phi_a)
+
+
+def _ypgpgpy(rs: ReducedStats, beta: np.ndarray, phi: np.ndarray, sigma2: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Residual quadratic forms ``y'P G_k P G_l P y`` (B, 2, 2) of the observed Hessian (as
+    ``_ddf.variance_derivatives``)."""
+    B = beta.shape[0]
+    m = rs.m[None, :]
     e2 = rs.tt - 2.0 * np.einsum("bmi,bi->bm", rs.st, beta) + np.einsum(
         "bmi,bi->bm", (rs.ss @ beta[:, None, :, None])[..., 0], beta
     )  # sum over subjects of size m of E_i^2
@@ -113,46 +190,38 @@ def fit_quantities(rs: ReducedStats, theta: np.ndarray, *, reml: bool, derivs: b
         "bm,bmi->bi", a**2 / m, es
     )
     xvu = np.stack([x0, x1], axis=1)  # (B, 2, p)
-    ypgpgpy = uvu - xvu @ phi @ xvu.swapaxes(1, 2)
-    hessian = (-info if reml else -ktrace) + 2.0 * ypgpgpy
-    ev = np.linalg.eigvalsh(info)
-    near = np.min(np.abs(ev), axis=1) <= 1e-10
-    w_kr = 2.0 * np.where(near[:, None, None], _pinv_sym2(info), _inv2(np.where(near[:, None, None], np.eye(2), info)))
-    ms = (m_b, m_e)
-    u = np.zeros_like(phi)
-    for k in range(2):
-        for l in range(2):
-            qkl = qs[(min(k, l), max(k, l))]
-            u += w_kr[:, k, l, None, None] * (qkl - ms[k] @ phi @ ms[l])
-    phi_a = _sym(phi + 2.0 * phi @ u @ phi)
-    return BatchFit(beta, phi, sigma2, sb2, deviance, theta == 0.0, m_b, m_e, hessian, w_kr, phi_a, bad)
+    out: np.ndarray = uvu - xvu @ phi @ xvu.swapaxes(1, 2)
+    return out
 
 
 def _satt_1d(fit: BatchFit, lvec: np.ndarray) -> np.ndarray:
     """``_ddf._satterthwaite_1d`` for (B, p) vectors."""
+    deriv = fit.derivatives()
     pl = (fit.phi @ lvec[..., None])[..., 0]
     var = np.einsum("bi,bi->b", lvec, pl)
-    g0 = np.einsum("bi,bij,bj->b", pl, fit.m_b, pl)
-    g1 = np.einsum("bi,bij,bj->b", pl, fit.m_e, pl)
-    h11 = fit.hessian[:, 1, 1]
+    g0 = np.einsum("bi,bij,bj->b", pl, deriv.m_b, pl)
+    g1 = np.einsum("bi,bij,bj->b", pl, deriv.m_e, pl)
+    h11 = deriv.hessian[:, 1, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         den_sing = np.where(h11 > 0, g1**2 * 2.0 / h11, 0.0)
-        cov = 2.0 * _pinv_sym2(fit.hessian)
+        cov = 2.0 * pinv_sym2(deriv.hessian)
         den_reg = cov[:, 0, 0] * g0**2 + 2.0 * cov[:, 0, 1] * g0 * g1 + cov[:, 1, 1] * g1**2
         den = np.where(fit.singular, den_sing, den_reg)
-        return np.where(den <= 0, np.inf, 2.0 * var * var / den)
+        df: np.ndarray = np.where(den <= 0, np.inf, 2.0 * var * var / den)
+    return df
 
 
 def _kr_terms(fit: BatchFit, L: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """``_ddf._kr_terms`` for a hypothesis ``L`` (q, p) shared by all groups."""
+    deriv = fit.derivatives()
     phi = fit.phi
     q = int(np.linalg.matrix_rank(L))
     lpl = L @ phi @ L.T  # (B, q, q)
     theta = L.T @ np.linalg.solve(lpl, np.broadcast_to(L, (phi.shape[0], *L.shape)))
     tphi = theta @ phi
-    us = [tphi @ (-mk) @ phi for mk in (fit.m_b, fit.m_e)]
+    us = [tphi @ (-mk) @ phi for mk in (deriv.m_b, deriv.m_e)]
     tr = [np.trace(x, axis1=1, axis2=2) for x in us]
-    w = fit.w_kr
+    w = deriv.w_kr
     a1 = np.zeros(phi.shape[0])
     a2 = np.zeros(phi.shape[0])
     for k in range(2):
@@ -165,30 +234,37 @@ def _kr_terms(fit: BatchFit, L: np.ndarray) -> tuple[np.ndarray, np.ndarray, int
 
 
 def _fstat_ddf(nu: np.ndarray) -> np.ndarray:
-    """``_ddf._fstat_ddf`` over rows of ``nu`` (B, q)."""
+    """``_ddf.fstat_ddf`` over rows of ``nu`` (B, q)."""
     if nu.shape[1] == 1:
-        return nu[:, 0]
+        first: np.ndarray = nu[:, 0]
+        return first
     equal = np.all(np.abs(np.diff(nu, axis=1)) < 1e-8, axis=1)
     low = np.any(nu <= 2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         e = np.sum(nu / (nu - 2.0), axis=1)
         comb = 2.0 * e / (e - nu.shape[1])
-    return np.where(equal, nu.mean(axis=1), np.where(low, 2.0, comb))
+    out: np.ndarray = np.where(equal, nu.mean(axis=1), np.where(low, 2.0, comb))
+    return out
 
 
-def term_test(
-    fit: BatchFit, L: np.ndarray, df_method: str, cont_df: np.ndarray | None
-) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
-    """Joint test of ``L beta = 0`` per group (``_ddf.f_test``): stat, q, ddf, p, bad."""
+def containment_needed(cont_df: np.ndarray | None) -> np.ndarray:
+    """The containment df given by the caller (the ``df_method="containment"`` paths)."""
+    if cont_df is None:
+        raise ValueError("df_method='containment' needs the containment df of the groups")
+    return cont_df
+
+
+def term_test(fit: BatchFit, L: np.ndarray, df_method: str, cont_df: np.ndarray | None) -> TermTest:
+    """Joint test of ``L beta = 0`` per group (``_ddf.f_test``)."""
     B = fit.beta.shape[0]
     lb = fit.beta @ L.T  # (B, q)
     if df_method == "kenward-roger":
         ddf, scaling, q = _kr_terms(fit, L)
-        wald = np.einsum("bi,bi->b", lb, np.linalg.solve(L @ fit.phi_adj @ L.T, lb[..., None])[..., 0])
+        wald = np.einsum("bi,bi->b", lb, np.linalg.solve(L @ fit.derivatives().phi_adj @ L.T, lb[..., None])[..., 0])
         stat = scaling * wald / q
         with np.errstate(invalid="ignore"):
             p = sc.fdtrc(q, ddf, stat)
-        return stat, q, ddf, p, ~np.isfinite(p)
+        return TermTest(stat, q, ddf, p, ~np.isfinite(p))
     vl = L @ fit.phi @ L.T
     vals, vecs = np.linalg.eigh(vl)
     vals, vecs = vals[:, ::-1], vecs[:, :, ::-1]
@@ -200,45 +276,43 @@ def term_test(
     t2 = np.einsum("bkp,bp->bk", ptl, fit.beta) ** 2 / safe
     wald = t2.sum(axis=1)
     if df_method == "normal":
-        return wald, q, np.full(B, np.inf), sc.chdtrc(q, wald), bad
+        return TermTest(wald, q, np.full(B, np.inf), sc.chdtrc(q, wald), bad)
     stat = wald / q
     if df_method == "satterthwaite":
         nu = np.stack([_satt_1d(fit, ptl[:, j]) for j in range(q)], axis=1)
         ddf = _fstat_ddf(nu)
     else:
-        ddf = cont_df
+        ddf = containment_needed(cont_df)
     with np.errstate(invalid="ignore"):
         p = sc.fdtrc(q, ddf, stat)
-    return stat, q, ddf, p, bad | ~np.isfinite(p)
+    return TermTest(stat, q, ddf, p, bad | ~np.isfinite(p))
 
 
-def t_tests(est: np.ndarray, var: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Two-sided t (z where ``df`` is infinite) tests of estimates with variances ``var``:
-    ``est, se, df, stat, p, bad`` (``bad``: variance not positive or p not finite)."""
+def t_tests(est: np.ndarray, var: np.ndarray, df: np.ndarray) -> PairTests:
+    """Two-sided t (z where ``df`` is infinite) tests of estimates with variances ``var``
+    (``bad``: variance not positive or p not finite)."""
     bad = ~(var > 0)
     se = np.sqrt(np.where(bad, np.nan, var))
     stat = est / se
     inf = np.isinf(df)
     with np.errstate(invalid="ignore"):
         p = 2.0 * np.where(inf, sc.ndtr(-np.abs(stat)), sc.stdtr(np.where(inf, 1.0, df), -np.abs(stat)))
-    return est, se, df, stat, p, bad | ~np.isfinite(p)
+    return PairTests(est, se, df, stat, p, bad | ~np.isfinite(p))
 
 
-def pair_tests(
-    fit: BatchFit, lvecs: np.ndarray, df_method: str, cont_df: np.ndarray | None
-) -> tuple[np.ndarray, ...]:
+def pair_tests(fit: BatchFit, lvecs: np.ndarray, df_method: str, cont_df: np.ndarray | None) -> PairTests:
     """``_ddf.t_test`` for each row of ``lvecs`` (k, p): estimate, se, df, stat, p (B, k)."""
     est = fit.beta @ lvecs.T
     k = lvecs.shape[0]
     B = est.shape[0]
-    cov = fit.phi_adj if df_method == "kenward-roger" else fit.phi
+    cov = fit.derivatives().phi_adj if df_method == "kenward-roger" else fit.phi
     var = np.einsum("kp,bpq,kq->bk", lvecs, cov, lvecs)
     if df_method == "kenward-roger":
         df = np.stack([_kr_terms(fit, lvecs[j : j + 1])[0] for j in range(k)], axis=1)
     elif df_method == "satterthwaite":
         df = np.stack([_satt_1d(fit, np.broadcast_to(lvecs[j], (B, lvecs.shape[1]))) for j in range(k)], axis=1)
     elif df_method == "containment":
-        df = cont_df
+        df = containment_needed(cont_df)
     else:
         df = np.full((B, k), np.inf)
     return t_tests(est, var, df)

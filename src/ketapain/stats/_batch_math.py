@@ -32,11 +32,29 @@ vectorised Illinois regula falsi to machine precision, and the same boundary rul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["THETA_GRID", "EigenStats", "ReducedStats", "take_eig"]
+__all__ = [
+    "THETA_GRID",
+    "EigenStats",
+    "ReducedStats",
+    "criterion",
+    "direct_derivative",
+    "direct_deviance",
+    "direct_parts",
+    "eigen_derivative",
+    "eigen_deviance",
+    "eigen_stats",
+    "optimise",
+    "reduced_stats",
+    "take_eig",
+]
+
+#: A function of ``gamma = theta^2`` (B,) for the groups at positions ``idx`` (B,).
+GammaFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 THETA_GRID = np.concatenate([[0.0], np.logspace(-4, 3, 36)])  # as ketapain.stats._lmm
 
@@ -60,6 +78,7 @@ class ReducedStats:
         return int(self.xtx.shape[-1])
 
     def take(self, idx: np.ndarray) -> ReducedStats:
+        """The groups at ``idx``."""
         return ReducedStats(
             self.cnt[idx], self.ss[idx], self.st[idx], self.tt[idx], self.xtx[idx], self.xty[idx],
             self.yty[idx], self.n_obs[idx], self.m,
@@ -68,7 +87,8 @@ class ReducedStats:
     def wsum(self, c: np.ndarray) -> np.ndarray:
         """``sum_m c_m SS_m`` for (B, M) ``c`` -> (B, p, p)."""
         B, M, p, _ = self.ss.shape
-        return (c[:, None, :] @ self.ss.reshape(B, M, p * p))[:, 0].reshape(B, p, p)
+        out: np.ndarray = (c[:, None, :] @ self.ss.reshape(B, M, p * p))[:, 0].reshape(B, p, p)
+        return out
 
 
 def reduced_stats(xpad: np.ndarray, ypad: np.ndarray, mask: np.ndarray) -> ReducedStats:
@@ -97,10 +117,11 @@ def reduced_stats(xpad: np.ndarray, ypad: np.ndarray, mask: np.ndarray) -> Reduc
 
 # ---------------------------------------------------------------------------- direct path
 def _weights(rs: ReducedStats, gam: np.ndarray) -> np.ndarray:
-    return gam[:, None] / (1.0 + rs.m[None, :] * gam[:, None])
+    w: np.ndarray = gam[:, None] / (1.0 + rs.m[None, :] * gam[:, None])
+    return w
 
 
-def direct_parts(rs: ReducedStats, gam: np.ndarray) -> tuple[np.ndarray, ...]:
+def direct_parts(rs: ReducedStats, gam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``A, beta, r, sum log(1 + n_i gamma)`` at per-group ``gam`` (B,)."""
     w = _weights(rs, gam)
     A = rs.xtx - rs.wsum(w)
@@ -112,27 +133,35 @@ def direct_parts(rs: ReducedStats, gam: np.ndarray) -> tuple[np.ndarray, ...]:
     return A, beta, r, logdet_v
 
 
-def _criterion(logdet_v, logdet_a, r, n_obs, p, reml: bool) -> np.ndarray:
+def criterion(logdet_v: np.ndarray, logdet_a: np.ndarray | float, r: np.ndarray, n_obs: np.ndarray | float, p: int,
+              reml: bool) -> np.ndarray:
+    """The profiled criterion ``d`` (REML or -2 log L) from its parts (``_lmm`` module docstring)."""
+    out: np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         if reml:
             dof = n_obs - p
-            return logdet_v + logdet_a + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
-        return logdet_v + n_obs * (1.0 + np.log(2.0 * np.pi * r / n_obs))
+            out = logdet_v + logdet_a + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+        else:
+            out = logdet_v + n_obs * (1.0 + np.log(2.0 * np.pi * r / n_obs))
+    return out
 
 
 def direct_deviance(rs: ReducedStats, gam: np.ndarray, reml: bool) -> np.ndarray:
+    """Profiled deviance of every group at its ``gam`` (B,)."""
     A, _beta, r, logdet_v = direct_parts(rs, gam)
     logdet_a = np.linalg.slogdet(A)[1] if reml else 0.0
-    return _criterion(logdet_v, logdet_a, r, rs.n_obs, rs.p, reml)
+    return criterion(logdet_v, logdet_a, r, rs.n_obs, rs.p, reml)
 
 
 def _e2(rs: ReducedStats, beta: np.ndarray) -> np.ndarray:
     """``E2_m = TT_m - 2 beta'ST_m + beta'SS_m beta`` (B, M)."""
     sb = (rs.ss @ beta[:, None, :, None])[..., 0]  # (B, M, p)
-    return rs.tt - 2.0 * np.einsum("bmi,bi->bm", rs.st, beta) + np.einsum("bmi,bi->bm", sb, beta)
+    out: np.ndarray = rs.tt - 2.0 * np.einsum("bmi,bi->bm", rs.st, beta) + np.einsum("bmi,bi->bm", sb, beta)
+    return out
 
 
 def direct_derivative(rs: ReducedStats, gam: np.ndarray, reml: bool) -> np.ndarray:
+    """Derivative ``D(gamma)`` of the profiled deviance (module docstring) at ``gam`` (B,)."""
     A, beta, r, _ = direct_parts(rs, gam)
     mg = 1.0 + rs.m[None, :] * gam[:, None]
     wp = 1.0 / mg**2
@@ -143,7 +172,8 @@ def direct_derivative(rs: ReducedStats, gam: np.ndarray, reml: bool) -> np.ndarr
         d = d - (wp * tr).sum(axis=1)
     dof = rs.n_obs - rs.p if reml else rs.n_obs
     with np.errstate(divide="ignore", invalid="ignore"):
-        return d - dof * (wp * _e2(rs, beta)).sum(axis=1) / r
+        out: np.ndarray = d - dof * (wp * _e2(rs, beta)).sum(axis=1) / r
+    return out
 
 
 # ----------------------------------------------------------------------------- eigen path
@@ -196,10 +226,11 @@ def eigen_deviance(es: EigenStats, gam: np.ndarray, reml: bool) -> np.ndarray:
     r = np.maximum(es.yty - w * es.tt - (num * num / den).sum(axis=-1), 0.0)
     logdet_v = es.cnt * np.log1p(es.m0 * gam)
     logdet_a = es.logdet_xtx + np.log(den).sum(axis=-1) if reml else 0.0
-    return _criterion(logdet_v, logdet_a, r, es.n_obs, es.p, reml)
+    return criterion(logdet_v, logdet_a, r, es.n_obs, es.p, reml)
 
 
 def eigen_derivative(es: EigenStats, gam: np.ndarray, reml: bool) -> np.ndarray:
+    """Derivative ``D(gamma)`` of :func:`eigen_deviance` at ``gam`` (B,)."""
     mg = 1.0 + es.m0 * gam
     w = gam / mg
     wp = 1.0 / mg**2
@@ -213,12 +244,15 @@ def eigen_derivative(es: EigenStats, gam: np.ndarray, reml: bool) -> np.ndarray:
         out = out - wp * (es.d / den).sum(axis=1)
     dof = es.n_obs - es.p if reml else es.n_obs
     with np.errstate(divide="ignore", invalid="ignore"):
-        return out - dof * wp * e2 / r
+        deriv: np.ndarray = out - dof * wp * e2 / r
+    return deriv
 
 
 # ------------------------------------------------------------------------------ optimiser
-def _illinois(fun, lo: np.ndarray, hi: np.ndarray, flo: np.ndarray, fhi: np.ndarray, maxiter: int = 200):
-    """Roots of ``fun`` (vectorised over groups) in brackets with ``flo < 0 < fhi``."""
+def _illinois(fun: GammaFunction, lo: np.ndarray, hi: np.ndarray, flo: np.ndarray, fhi: np.ndarray,
+              maxiter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Roots of ``fun`` (vectorised over groups) in brackets with ``flo < 0 < fhi``; ``fun(x, j)``
+    is evaluated at the positions ``j`` of the brackets. Returns the roots and a converged flag."""
     lo, hi, flo, fhi = lo.copy(), hi.copy(), flo.copy(), fhi.copy()
     side = np.zeros(lo.shape, dtype=np.int8)
     active = np.ones(lo.shape, dtype=bool)
@@ -250,6 +284,42 @@ def _illinois(fun, lo: np.ndarray, hi: np.ndarray, flo: np.ndarray, fhi: np.ndar
     return x, ~active
 
 
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """The profiled deviance of ``B`` groups and its derivative in ``gamma``: from the eigen
+    statistics when given, else from the pooled statistics."""
+
+    rs: ReducedStats | None
+    eig: EigenStats | None
+    reml: bool
+
+    def deviance(self, gam: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """At ``gam`` of the groups ``idx`` (all groups when None)."""
+        if self.eig is not None:
+            return eigen_deviance(self.eig if idx is None else take_eig(self.eig, idx), gam, self.reml)
+        rs = self.pooled()
+        return direct_deviance(rs if idx is None else rs.take(idx), gam, self.reml)
+
+    def derivative(self, gam: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``D(gamma)`` at ``gam`` of the groups ``idx``."""
+        if self.eig is not None:
+            return eigen_derivative(take_eig(self.eig, idx), gam, self.reml)
+        return direct_derivative(self.pooled().take(idx), gam, self.reml)
+
+    def pooled(self) -> ReducedStats:
+        if self.rs is None:
+            raise ValueError("optimise needs the pooled or the eigen statistics")
+        return self.rs
+
+    def grid(self) -> np.ndarray:
+        """Deviance (K, B) at ``THETA_GRID``."""
+        g2 = THETA_GRID**2
+        if self.eig is not None:
+            return self.deviance(np.broadcast_to(g2[:, None], (g2.size, self.eig.u.shape[0])))
+        B = self.pooled().xtx.shape[0]
+        return np.stack([self.deviance(np.full(B, g)) for g in g2])
+
+
 def optimise(
     rs: ReducedStats | None, reml: bool, eig: EigenStats | None, grid: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -257,20 +327,15 @@ def optimise(
 
     Mirrors ``_lmm._optimise_theta``: grid argmin, a bracket of its neighbours (or
     ``[0, grid[1]]`` after the slope test at ``theta = 1e-7``), the interior optimum, and
-    ``theta = 0`` when its deviance is within ``1e-10`` of that optimum. ``grid`` (K, B): the
-    deviance at ``THETA_GRID`` if already computed (``_batch_eigen.shared_grid``).
+    ``theta = 0`` when its deviance is within ``1e-10`` of that optimum. The eigen statistics
+    ``eig`` are used when given, else the pooled ``rs``. ``grid`` (K, B): the deviance at
+    ``THETA_GRID`` if already computed (``_batch_eigen.shared_grid``).
     """
-    B = eig.u.shape[0] if eig is not None else rs.xtx.shape[0]
+    prof = _Profile(rs, eig, reml)
+    if grid is None:
+        grid = prof.grid()
+    B = grid.shape[1]
     g2 = THETA_GRID**2
-    if eig is not None:
-        dev_fn = lambda gam, idx=None: eigen_deviance(eig if idx is None else take_eig(eig, idx), gam, reml)
-        der_fn = lambda gam, idx: eigen_derivative(take_eig(eig, idx), gam, reml)
-        if grid is None:
-            grid = dev_fn(np.broadcast_to(g2[:, None], (g2.size, B)))
-    else:
-        dev_fn = lambda gam, idx=None: direct_deviance(rs if idx is None else rs.take(idx), gam, reml)
-        der_fn = lambda gam, idx: direct_derivative(rs.take(idx), gam, reml)
-        grid = np.stack([dev_fn(np.full(B, g)) for g in g2])
     k = np.argmin(grid, axis=0)
     status = np.zeros(B, dtype=np.int8)
     status[k == g2.size - 1] = 1
@@ -279,41 +344,48 @@ def optimise(
     dev0 = grid[0]
     zero = np.zeros(B, dtype=bool)
     if at0.any():
-        d_h = dev_fn(np.full(B, 1e-14))
+        d_h = prof.deviance(np.full(B, 1e-14))
         zero = at0 & (d_h >= dev0)
     interior = (status == 0) & ~zero
     idx = np.flatnonzero(interior)
     if idx.size:
-        kk = k[idx]
-        lo = np.where(kk == 0, 0.0, g2[np.maximum(kk - 1, 0)])
-        hi = g2[np.minimum(kk + 1, g2.size - 1)]
-        mid = g2[kk]
-        f_lo = der_fn(lo, idx)
-        f_hi = der_fn(hi, idx)
-        f_mid = np.where(kk == 0, f_lo, der_fn(mid, idx))
-        use_right = (kk > 0) & (f_mid < 0)
-        a = np.where(use_right, mid, lo)
-        fa = np.where(use_right, f_mid, f_lo)
-        b = np.where(use_right | (kk == 0), hi, mid)
-        fb = np.where(use_right | (kk == 0), f_hi, f_mid)
-        ok = (fa < 0) & (fb > 0)
-        # Slope test at theta = 1e-7 fooled by rounding: the derivative at 0 is >= 0, so the
-        # minimum is the boundary (the single engine's Brent then falls back to 0 too).
-        flat0 = (kk == 0) & (fa >= 0)
-        ok &= ~flat0
-        status[idx[~ok & ~flat0]] = 2
-        sub = idx[ok]
-        if sub.size:
-            root, conv = _illinois(lambda x, j: der_fn(x, sub[j]), a[ok], b[ok], fa[ok], fb[ok])
-            gam[sub] = root
-            status[sub[~conv]] = 2
-        fit_dev = dev_fn(gam)
+        _interior_optimum(prof, idx, k[idx], gam, status)
+        fit_dev = prof.deviance(gam)
         back = interior & (dev0 <= fit_dev + 1e-10)
         gam[back] = 0.0
     return np.sqrt(gam), status
 
 
+def _interior_optimum(prof: _Profile, idx: np.ndarray, kk: np.ndarray, gam: np.ndarray, status: np.ndarray) -> None:
+    """Root of ``D(gamma)`` of the groups ``idx`` (grid argmin ``kk``) in the bracket of the grid
+    neighbours, written into ``gam``; ``status`` 2 where no bracket or no convergence."""
+    g2 = THETA_GRID**2
+    lo = np.where(kk == 0, 0.0, g2[np.maximum(kk - 1, 0)])
+    hi = g2[np.minimum(kk + 1, g2.size - 1)]
+    mid = g2[kk]
+    f_lo = prof.derivative(lo, idx)
+    f_hi = prof.derivative(hi, idx)
+    f_mid = np.where(kk == 0, f_lo, prof.derivative(mid, idx))
+    use_right = (kk > 0) & (f_mid < 0)
+    a = np.where(use_right, mid, lo)
+    fa = np.where(use_right, f_mid, f_lo)
+    b = np.where(use_right | (kk == 0), hi, mid)
+    fb = np.where(use_right | (kk == 0), f_hi, f_mid)
+    ok = (fa < 0) & (fb > 0)
+    # Slope test at theta = 1e-7 fooled by rounding: the derivative at 0 is >= 0, so the
+    # minimum is the boundary (the single engine's Brent then falls back to 0 too).
+    flat0 = (kk == 0) & (fa >= 0)
+    ok &= ~flat0
+    status[idx[~ok & ~flat0]] = 2
+    sub = idx[ok]
+    if sub.size:
+        root, conv = _illinois(lambda x, j: prof.derivative(x, sub[j]), a[ok], b[ok], fa[ok], fb[ok])
+        gam[sub] = root
+        status[sub[~conv]] = 2
+
+
 def take_eig(es: EigenStats, idx: np.ndarray) -> EigenStats:
+    """The groups at ``idx``."""
     return EigenStats(
         d=es.d[idx], u=es.u[idx], v=es.v[idx], tt=es.tt[idx], yty=es.yty[idx], cnt=es.cnt[idx],
         m0=es.m0[idx], logdet_xtx=es.logdet_xtx[idx], n_obs=es.n_obs[idx], p=es.p,

@@ -38,6 +38,7 @@ extrapolation step (lmerTest uses numDeriv's Richardson extrapolation).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,14 +83,14 @@ def nested_stats(grid: DailyGrid, y: np.ndarray | None = None) -> NestedStats:
     n = obs.sum(axis=1).astype(float)
     s_cells = np.zeros((G, T, D))
     s_cells[np.arange(G), grid.treatment] = obs
-    s_cells = s_cells.reshape(G, T * D)
+    s_flat = s_cells.reshape(G, T * D)
     y_cells = np.zeros((G, T, D))
     y_cells[np.arange(G), grid.treatment] = yz
     Z = grid.nuisance
-    s = np.concatenate([s_cells, n[:, None] * Z], axis=1)
+    s = np.concatenate([s_flat, n[:, None] * Z], axis=1)
     t = yz.sum(axis=1)
-    cc = np.diag(s_cells.sum(axis=0))
-    cz = s_cells.T @ Z
+    cc = np.diag(s_flat.sum(axis=0))
+    cz = s_flat.T @ Z
     zz = Z.T @ (n[:, None] * Z)
     xtx = np.block([[cc, cz], [cz.T, zz]])
     xty = np.concatenate([y_cells.reshape(G, T * D).sum(axis=0), Z.T @ t])
@@ -155,14 +156,17 @@ def _unprofiled(st: NestedStats, x: np.ndarray) -> float:
 def _phi(st: NestedStats, x: np.ndarray) -> np.ndarray:
     pt = _parts(st, float(x[0]), float(x[1]))
     inv = linalg.cho_solve(pt.chol, np.eye(st.n_params), check_finite=False)
-    return float(x[2]) ** 2 * (inv + inv.T) / 2.0
+    phi: np.ndarray = float(x[2]) ** 2 * (inv + inv.T) / 2.0
+    return phi
 
 
 def _steps(x: np.ndarray) -> np.ndarray:
-    return 1e-3 * np.maximum(np.abs(x), 0.05)
+    steps: np.ndarray = 1e-3 * np.maximum(np.abs(x), 0.05)
+    return steps
 
 
-def _num_grad(f, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _num_grad(f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Central-difference gradient of ``f`` at ``x`` with steps ``h``."""
     g = np.empty(x.size)
     for k in range(x.size):
         e = np.zeros(x.size)
@@ -171,7 +175,7 @@ def _num_grad(f, x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return g
 
 
-def _num_hessian(f, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _num_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Central second differences at steps h and h/2, one Richardson step (error O(h^4))."""
     k = x.size
     f0 = f(x)
@@ -190,7 +194,8 @@ def _num_hessian(f, x: np.ndarray, h: np.ndarray) -> np.ndarray:
                 )
         return H
 
-    return (4.0 * at(h / 2.0) - at(h)) / 3.0
+    hess: np.ndarray = (4.0 * at(h / 2.0) - at(h)) / 3.0
+    return hess
 
 
 def _num_jacobian_phi(st: NestedStats, x: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -201,7 +206,8 @@ def _num_jacobian_phi(st: NestedStats, x: np.ndarray, h: np.ndarray) -> np.ndarr
         e[k] = 1.0
 
         def d(step: float, e: np.ndarray = e) -> np.ndarray:
-            return (_phi(st, x + step * e) - _phi(st, x - step * e)) / (2.0 * step)
+            diff: np.ndarray = (_phi(st, x + step * e) - _phi(st, x - step * e)) / (2.0 * step)
+            return diff
 
         out.append((4.0 * d(h[k] / 2.0) - d(h[k])) / 3.0)
     return np.stack(out)
@@ -214,10 +220,10 @@ def _optimise(st: NestedStats) -> tuple[float, float]:
     starts = [np.array([1.0, 1.0]), np.array([0.3, 0.3]), np.array([3.0, 0.3]), np.array([0.3, 3.0])]
     vals = [f(z) for z in starts]
     z = starts[int(np.argmin(vals))]
-    res = optimize.minimize(
-        f, z, method="BFGS", jac=lambda zz: _num_grad(f, zz, 1e-6 * np.maximum(np.abs(zz), 1.0)),
-        options={"gtol": 1e-9, "maxiter": 500},
-    )
+    def grad(zz: np.ndarray) -> np.ndarray:
+        return _num_grad(f, zz, 1e-6 * np.maximum(np.abs(zz), 1.0))
+
+    res = optimize.minimize(f, z, method="BFGS", jac=grad, options={"gtol": 1e-9, "maxiter": 500})
     z = np.abs(res.x)
     if np.any(z > _THETA_MAX):
         raise ModelError(

@@ -49,15 +49,15 @@ from ketapain._options import DF_METHOD, check_option
 from ketapain.errors import ModelError
 from ketapain.stats._kr import kr_df
 from ketapain.stats._lmm import LMMFit
+from ketapain.stats._results import FTest, TTest
 
 __all__ = [
     "DfMethod",
-    "FTest",
-    "TTest",
     "ContainmentDf",
     "VarianceDerivatives",
     "containment_df",
     "f_test",
+    "fstat_ddf",
     "t_test",
     "variance_derivatives",
 ]
@@ -82,13 +82,16 @@ class VarianceDerivatives:
 
 def _wsum(s: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``sum_i c_i s_i s_i'`` for (G, p) ``s`` and (G,) ``c``."""
-    return (s * c[:, None]).T @ s
+    out: np.ndarray = (s * c[:, None]).T @ s
+    return out
 
 
 def _pinv_sym(h: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """Pseudo-inverse of a symmetric matrix (eigenvalues below ``tol`` times the largest dropped)."""
     vals, vecs = np.linalg.eigh(h)
     keep = np.abs(vals) > tol * max(np.abs(vals).max(), 1e-300)
-    return (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
+    out: np.ndarray = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
+    return out
 
 
 def variance_derivatives(fit: LMMFit) -> VarianceDerivatives:
@@ -177,7 +180,7 @@ def _satterthwaite_1d(deriv: VarianceDerivatives, lvec: np.ndarray) -> float:
     return 2.0 * var * var / denom
 
 
-def _fstat_ddf(nu: np.ndarray) -> float:
+def fstat_ddf(nu: np.ndarray) -> float:
     """lmerTest's ``get_Fstat_ddf``: combine per-direction df into one F denominator df."""
     if nu.size == 1:
         return float(nu[0])
@@ -251,31 +254,6 @@ def containment_df(X: np.ndarray, group_codes: np.ndarray, n_groups: int) -> Con
         df_within=float(N - n_groups - p_within),
         df_between=float(n_groups - p_between - 1),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class TTest:
-    """One linear combination ``l'beta``: estimate, SE, df (``inf`` for normal), t/z, p."""
-
-    estimate: float
-    se: float
-    df: float
-    statistic: float
-    p_value: float
-
-
-@dataclass(frozen=True, slots=True)
-class FTest:
-    """Joint test of ``L beta = 0``: F (or chi-square for normal), numerator/denominator df, p.
-
-    ``df_den`` is ``inf`` for the normal (Wald chi-square) method, and ``statistic`` is then the
-    chi-square statistic, not F.
-    """
-
-    statistic: float
-    df_num: int
-    df_den: float
-    p_value: float
 
 
 def t_test(
@@ -361,7 +339,7 @@ def f_test(
     if df_method == "satterthwaite":
         deriv = deriv or variance_derivatives(fit)
         nu = np.array([_satterthwaite_1d(deriv, row) for row in ptl])
-        ddf = _fstat_ddf(nu)
+        ddf = fstat_ddf(nu)
     elif df_method == "containment":
         if containment is None:
             raise ModelError("containment df need the per-column df (containment_df)")

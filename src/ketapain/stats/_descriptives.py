@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,12 @@ from ketapain.errors import DataError
 
 __all__ = ["Description", "describe", "describe_by"]
 
+QuantileMethod = Literal[
+    "inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf", "hazen", "weibull",
+    "linear", "median_unbiased", "normal_unbiased",
+]
 #: numpy quantile methods and their Hyndman & Fan (1996) / R ``quantile(type=)`` numbers.
-QUANTILE_METHODS = {
+QUANTILE_METHODS: dict[str, int] = {
     "inverted_cdf": 1,
     "averaged_inverted_cdf": 2,
     "closest_observation": 3,
@@ -268,6 +272,28 @@ def describe_by(
     0   K  5   20.0     3.0  median_iqr
     1   P  5  190.0   190.0     mean_sd
     """
+    keys = _checked_keys(frame, value=value, by=by, alpha=alpha, quantile_method=quantile_method)
+    values = _to_float_array(frame[value], column=value)
+
+    grouped = frame.groupby(keys, sort=True, observed=True, dropna=False)
+    group = grouped.ngroup().to_numpy()
+    sizes = grouped.size()
+    counts = np.bincount(group, minlength=len(sizes))
+    matrix = _group_matrix(group, counts, values)
+    core = _describe_matrix(matrix, alpha=alpha, quantile_method=quantile_method)
+    result = sizes.index.to_frame(index=False)
+    result["n"] = core["n"]
+    result["n_missing"] = counts - core["n"]
+    for name in ("mean", "sd", "median", "q1", "q3", "shapiro_w", "shapiro_p", "normal", "kind"):
+        result[name] = core[name]
+    result.attrs.update({"value": value, "alpha": float(alpha), "quantile_method": quantile_method})
+    return result
+
+
+def _checked_keys(frame: pd.DataFrame, *, value: str, by: str | Sequence[str], alpha: float,
+                  quantile_method: str) -> list[str]:
+    """The grouping columns of :func:`describe_by`, after checking the frame, its columns, the
+    options and that no group key is missing."""
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     keys = [by] if isinstance(by, str) else list(by)
@@ -284,27 +310,17 @@ def describe_by(
         absent = frame[key].isna().to_numpy()
         if absent.any():
             raise DataError(f"frame row {int(np.flatnonzero(absent)[0]) + 1}: group key {key} is missing")
-    values = _to_float_array(frame[value], column=value)
+    return keys
 
-    grouped = frame.groupby(keys, sort=True, observed=True, dropna=False)
-    group = grouped.ngroup().to_numpy()
-    sizes = grouped.size()
-    # Lay the values out as groups x largest group, NaN-padded, by integer arithmetic.
+
+def _group_matrix(group: np.ndarray, counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The values laid out as groups x largest group, NaN-padded, by integer arithmetic."""
     order = np.argsort(group, kind="stable")
-    counts = np.bincount(group, minlength=len(sizes))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     column = np.arange(len(order)) - starts[group[order]]
-    matrix = np.full((len(sizes), int(counts.max()) if len(counts) else 0), np.nan)
+    matrix = np.full((len(counts), int(counts.max()) if len(counts) else 0), np.nan)
     matrix[group[order], column] = values[order]
-
-    core = _describe_matrix(matrix, alpha=alpha, quantile_method=quantile_method)
-    result = sizes.index.to_frame(index=False)
-    result["n"] = core["n"]
-    result["n_missing"] = counts - core["n"]
-    for name in ("mean", "sd", "median", "q1", "q3", "shapiro_w", "shapiro_p", "normal", "kind"):
-        result[name] = core[name]
-    result.attrs.update({"value": value, "alpha": float(alpha), "quantile_method": quantile_method})
-    return result
+    return matrix
 
 
 def _to_float_array(values: Any, *, column: str | None = None) -> np.ndarray:
@@ -325,7 +341,7 @@ def _to_float_array(values: Any, *, column: str | None = None) -> np.ndarray:
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
         raise DataError(f"{where(at)}={series.iloc[at]!r} is not a number")
-    array = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    array: np.ndarray = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     infinite = np.isinf(array)
     if infinite.any():
         at = int(np.flatnonzero(infinite)[0])
@@ -364,7 +380,8 @@ def _describe_matrix(matrix: np.ndarray, *, alpha: float, quantile_method: str) 
     q1, median, q3 = nan.copy(), nan.copy(), nan.copy()
     some = n > 0
     if some.any():
-        quartiles = np.nanquantile(matrix[some], [0.25, 0.5, 0.75], axis=1, method=quantile_method)
+        method = cast(QuantileMethod, quantile_method)  # one of QUANTILE_METHODS (_check_options)
+        quartiles = np.nanquantile(matrix[some], [0.25, 0.5, 0.75], axis=1, method=method)
         q1[some], median[some], q3[some] = quartiles
 
     low = np.where(present, matrix, np.inf).min(axis=1, initial=np.inf)

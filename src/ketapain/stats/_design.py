@@ -33,6 +33,7 @@ __all__ = [
     "CrossoverData",
     "CrossoverDesign",
     "ModelKind",
+    "as_labels",
     "build_design",
     "crossover_design",
     "parse_crossover",
@@ -96,7 +97,7 @@ class CrossoverDesign:
         return lvec
 
 
-def _as_labels(values: pd.Series, column: str) -> np.ndarray:
+def as_labels(values: pd.Series, column: str) -> np.ndarray:
     """Factor column -> stripped string labels (numpy object array); integer-valued floats
     lose their ``.0`` so that period 1 read as 1.0 is still "1"."""
     missing = values.isna().to_numpy()
@@ -106,6 +107,10 @@ def _as_labels(values: pd.Series, column: str) -> np.ndarray:
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
     return np.array([str(v).strip() for v in values.to_numpy()], dtype=object)
+
+
+#: The former private name, still imported by ``_daily_grid`` (rewritten in another part of issue 15).
+_as_labels = as_labels
 
 
 def _codes(labels: np.ndarray, levels: Sequence[str]) -> np.ndarray:
@@ -241,10 +246,10 @@ def parse_crossover(
             f"columns present: {', '.join(map(str, data.columns))}"
         )
     frame = data.reset_index(drop=True)
-    subj = _as_labels(frame[subject], subject)
-    per = _as_labels(frame[period], period)
-    seq = _as_labels(frame[sequence], sequence)
-    trt = _as_labels(frame[treatment], treatment)
+    subj = as_labels(frame[subject], subject)
+    per = as_labels(frame[period], period)
+    seq = as_labels(frame[sequence], sequence)
+    trt = as_labels(frame[treatment], treatment)
     y_all = pd.to_numeric(frame[outcome], errors="coerce")
     bad_text = y_all.isna() & frame[outcome].notna() & (frame[outcome].astype(str).str.strip() != "")
     if bad_text.any():
@@ -285,94 +290,118 @@ def build_design(
 ) -> CrossoverDesign:
     """Design matrix of one crossover model from parsed data (see :func:`crossover_design`)."""
     check_option("model", model, MODEL_KIND)
-    outcome = parsed.outcome
     trt_levels = list(parsed.treatment_levels)
     carry = None
     if carryover:
         carry = parsed.carryover() if carry_labels is None else carry_labels
-    observed = ~np.isnan(parsed.y)
-    if not observed.any():
-        raise ModelError(f"the outcome {outcome!r} is missing on every row")
-    y = parsed.y[observed]
-    subj, per, seq, trt = (a[observed] for a in (parsed.subject, parsed.period, parsed.sequence, parsed.treatment))
-    subjects, codes = np.unique(subj, return_inverse=True)
-    if subjects.size < 2:
-        raise ModelError(f"{subjects.size} subject has an observed outcome; a mixed model needs at least 2")
-    # Only levels seen in the analysed rows get columns (an unobserved level cannot be estimated).
-    seen_trt = set(trt.tolist())
-    unseen = [lev for lev in trt_levels if lev not in seen_trt]
-    if unseen:
-        raise ModelError(
-            f"treatment level(s) {', '.join(map(repr, unseen))} have no observed {outcome}; "
-            "their effects cannot be estimated"
-        )
-
-    blocks: list[np.ndarray] = [np.ones((len(y), 1))]
-    names: list[str] = ["(Intercept)"]
-    terms: list[str] = ["(Intercept)"]
-
-    def add(mat: np.ndarray, cols: list[str], term: str) -> None:
-        blocks.append(mat)
-        names.extend(cols)
-        terms.extend([term] * len(cols))
-
-    tmat, tcols = _dummies(trt, trt_levels, "treatment")
-    add(tmat, tcols, "treatment")
-    formula_terms = ["treatment"]
+    rows = _ObservedRows.of(parsed)
+    cols = _Columns(len(rows.y))
+    tmat, tcols = _dummies(rows.trt, trt_levels, "treatment")
+    cols.add(tmat, tcols, "treatment")
     if model == "standard":
-        add(*_dummies(per, sorted(set(per.tolist())), "period"), "period")
-        formula_terms.append("period")
-    smat, scols = _dummies(seq, sorted(set(seq.tolist())), "sequence")
-    add(smat, scols, "sequence")
-    formula_terms.append("sequence")
+        cols.add(*_dummies(rows.per, sorted(set(rows.per.tolist())), "period"), "period")
+    smat, scols = _dummies(rows.seq, sorted(set(rows.seq.tolist())), "sequence")
+    cols.add(smat, scols, "sequence")
     if carry is not None:
-        add(*_dummies(carry[observed], trt_levels, "carryover"), "carryover")
-        formula_terms.append("carryover")
-    obs_rows = np.flatnonzero(observed)
+        cols.add(*_dummies(carry[rows.observed], trt_levels, "carryover"), "carryover")
     for cov in covariates:
-        col = parsed.frame[cov].iloc[obs_rows].reset_index(drop=True)
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            vals = col.to_numpy(dtype=float)
-            bad = ~np.isfinite(vals)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"data row {int(obs_rows[i]) + FIRST_DATA_ROW}: covariate {cov}={vals[i]} is missing or not finite")
-            add(vals[:, None], [cov], cov)
-        else:
-            lab = _as_labels(col, cov)
-            add(*_dummies(lab, sorted(set(lab.tolist())), cov), cov)
-        formula_terms.append(cov)
+        cols.add(*_covariate_columns(parsed, cov, np.flatnonzero(rows.observed)), cov)
     if sequence_by_treatment:
-        inter = (smat[:, :, None] * tmat[:, None, :]).reshape(len(y), -1)
-        icols = [f"{s}:{t}" for s in scols for t in tcols]
-        add(inter, icols, "sequence:treatment")
-        formula_terms.append("sequence:treatment")
-
-    X = np.column_stack(blocks)
-    aliased = _alias_mask(X)
-    nuisance = np.asarray(terms) == "sequence:treatment"
-    bad = aliased & ~nuisance
-    if bad.any():
-        cols = [names[j] for j in np.flatnonzero(bad)]
-        raise ModelError(
-            f"column(s) {', '.join(cols)} are aliased with the other terms of "
-            f"'{' + '.join(formula_terms)}' in these data (not estimable); drop the term "
-            "(e.g. carry-over is aliased in a 2x2 AB/BA design) or check the design"
-        )
-    keep = ~aliased
-    dropped = tuple(names[j] for j in np.flatnonzero(aliased))
-    formula = f"{outcome} ~ {' + '.join(formula_terms)} + (1 | {parsed.subject_column})"
+        inter = (smat[:, :, None] * tmat[:, None, :]).reshape(len(rows.y), -1)
+        cols.add(inter, [f"{s}:{t}" for s in scols for t in tcols], "sequence:treatment")
+    X = np.column_stack(cols.blocks)
+    keep = ~_checked_alias_mask(X, cols)
     return CrossoverDesign(
         X=X[:, keep],
-        y=y,
-        group_codes=codes.astype(np.intp),
-        subjects=tuple(str(s) for s in subjects),
-        columns=tuple(n for n, k in zip(names, keep, strict=True) if k),
-        terms=tuple(t for t, k in zip(terms, keep, strict=True) if k),
+        y=rows.y,
+        group_codes=rows.codes.astype(np.intp),
+        subjects=tuple(str(s) for s in rows.subjects),
+        columns=tuple(n for n, k in zip(cols.names, keep, strict=True) if k),
+        terms=tuple(t for t, k in zip(cols.terms, keep, strict=True) if k),
         treatment_levels=tuple(trt_levels),
-        formula=formula,
-        dropped=dropped,
+        formula=f"{parsed.outcome} ~ {' + '.join(cols.formula_terms)} + (1 | {parsed.subject_column})",
+        dropped=tuple(cols.names[j] for j in np.flatnonzero(~keep)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ObservedRows:
+    """The rows of parsed data with an observed outcome: outcome, factor labels, subject codes."""
+
+    observed: np.ndarray
+    y: np.ndarray
+    per: np.ndarray
+    seq: np.ndarray
+    trt: np.ndarray
+    subjects: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, parsed: CrossoverData) -> _ObservedRows:
+        """Refuse data without 2 observed subjects or with a treatment never observed."""
+        observed = ~np.isnan(parsed.y)
+        if not observed.any():
+            raise ModelError(f"the outcome {parsed.outcome!r} is missing on every row")
+        subj, per, seq, trt = (a[observed] for a in (parsed.subject, parsed.period, parsed.sequence, parsed.treatment))
+        subjects, codes = np.unique(subj, return_inverse=True)
+        if subjects.size < 2:
+            raise ModelError(f"{subjects.size} subject has an observed outcome; a mixed model needs at least 2")
+        # Only levels seen in the analysed rows get columns (an unobserved level cannot be estimated).
+        seen_trt = set(trt.tolist())
+        unseen = [lev for lev in parsed.treatment_levels if lev not in seen_trt]
+        if unseen:
+            raise ModelError(
+                f"treatment level(s) {', '.join(map(repr, unseen))} have no observed {parsed.outcome}; "
+                "their effects cannot be estimated"
+            )
+        return cls(observed, parsed.y[observed], per, seq, trt, subjects, codes)
+
+
+class _Columns:
+    """The blocks of a design matrix being built, with their column names and terms."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.blocks: list[np.ndarray] = [np.ones((n_rows, 1))]
+        self.names: list[str] = ["(Intercept)"]
+        self.terms: list[str] = ["(Intercept)"]
+        self.formula_terms: list[str] = []
+
+    def add(self, mat: np.ndarray, cols: list[str], term: str) -> None:
+        """Columns ``cols`` (``mat``) of ``term``; the term joins the formula."""
+        self.blocks.append(mat)
+        self.names.extend(cols)
+        self.terms.extend([term] * len(cols))
+        self.formula_terms.append(term)
+
+
+def _covariate_columns(parsed: CrossoverData, cov: str, obs_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """A numeric covariate as one column (finite values required), any other as dummies."""
+    col = parsed.frame[cov].iloc[obs_rows].reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        vals = col.to_numpy(dtype=float)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"data row {int(obs_rows[i]) + FIRST_DATA_ROW}: covariate {cov}={vals[i]} is missing or not finite")
+        return vals[:, None], [cov]
+    lab = as_labels(col, cov)
+    return _dummies(lab, sorted(set(lab.tolist())), cov)
+
+
+def _checked_alias_mask(X: np.ndarray, cols: _Columns) -> np.ndarray:
+    """Aliased columns (:func:`_alias_mask`); only sequence x treatment columns may be (they are
+    dropped), any other is an error naming the columns and the model."""
+    aliased = _alias_mask(X)
+    nuisance = np.asarray(cols.terms) == "sequence:treatment"
+    bad = aliased & ~nuisance
+    if bad.any():
+        names = [cols.names[j] for j in np.flatnonzero(bad)]
+        raise ModelError(
+            f"column(s) {', '.join(names)} are aliased with the other terms of "
+            f"'{' + '.join(cols.formula_terms)}' in these data (not estimable); drop the term "
+            "(e.g. carry-over is aliased in a 2x2 AB/BA design) or check the design"
+        )
+    return aliased
 
 
 def crossover_design(

@@ -31,7 +31,6 @@ no significance tests?*, 221-257.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
@@ -39,34 +38,9 @@ from scipy import special as sc
 from scipy import stats as sps
 
 from ketapain.errors import ModelError
+from ketapain.stats._results import EffectSize
 
-__all__ = ["EffectSize", "cohens_dz", "hedges_g_av", "total_sd_effect"]
-
-
-@dataclass(frozen=True, slots=True)
-class EffectSize:
-    """One standardised effect size ``kind`` for ``a`` vs ``b`` with its CI."""
-
-    a: str
-    b: str
-    kind: str
-    estimate: float
-    ci_low: float
-    ci_high: float
-    conf_level: float
-    n: int
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-safe dict: ``a, b, kind, estimate, ci=[low, high], conf_level, n``."""
-        return {
-            "a": self.a,
-            "b": self.b,
-            "kind": self.kind,
-            "estimate": self.estimate,
-            "ci": [self.ci_low, self.ci_high],
-            "conf_level": self.conf_level,
-            "n": self.n,
-        }
+__all__ = ["cohens_dz", "hedges_g_av", "total_sd_effect"]
 
 
 def total_sd_effect(
@@ -128,7 +102,7 @@ def cohens_dz(a: str, b: str, ya: np.ndarray, yb: np.ndarray, *, conf_level: flo
 
     def ncp_for(prob: float) -> float:
         spread = 10.0 * math.sqrt(1.0 + t_obs * t_obs / (2.0 * df))
-        return optimize.brentq(lambda ncp: cdf(ncp) - prob, t_obs - spread, t_obs + spread, xtol=1e-12)
+        return float(optimize.brentq(lambda ncp: cdf(ncp) - prob, t_obs - spread, t_obs + spread, xtol=1e-12))
 
     low = ncp_for(1.0 - alpha / 2.0) / math.sqrt(n)
     high = ncp_for(alpha / 2.0) / math.sqrt(n)

@@ -3,7 +3,11 @@
 The marginal likelihood is approximated by adaptive Gauss-Hermite quadrature (AGQ);
 ``nagq=1`` is the Laplace approximation.  Estimates, standard errors and the
 log-likelihood reproduce ``lme4::glmer(y ~ X + (1 | subject), family = binomial,
-nAGQ = k)``; see ``docs/glmm.md`` and ``tests/reference/glmm/``.
+nAGQ = k)``; see ``docs/glmm.md`` and ``tests/reference/glmm/``. The result records
+(``LogisticGLMMFit``, ``WaldTest``, ``ContrastEstimate``) are in ``_results``.
+
+Function length: ``fit_logistic_glmm`` is over 80 lines only by its numpydoc docstring (67
+lines: the AGQ formula, references, example); its body is 30 lines.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -21,11 +25,9 @@ from scipy import linalg, optimize, special, stats
 
 from ketapain._options import CONF_LEVEL, Number, check_option
 from ketapain.errors import ConvergenceWarning, ModelError, SingularFitWarning
+from ketapain.stats._results import ContrastEstimate, LogisticGLMMFit, WaldTest
 
 __all__ = [
-    "ContrastEstimate",
-    "LogisticGLMMFit",
-    "WaldTest",
     "contrast",
     "fit_logistic_glmm",
     "logistic_glmm_loglik",
@@ -133,11 +135,11 @@ def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
     norms = np.linalg.norm(X, axis=0)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
-        raise ModelError(f"X column {names[zero[0]]!r} is all zero (term not estimable)")
+        raise ModelError(f"X column {names[int(zero[0])]!r} is all zero (term not estimable)")
     r = np.linalg.qr(X / norms, mode="r")
     aliased = np.flatnonzero(np.abs(np.diag(r)) < 1e-7)
     if aliased.size:
-        terms = ", ".join(repr(names[j]) for j in aliased)
+        terms = ", ".join(repr(names[int(j)]) for j in aliased)
         raise ModelError(
             f"X is not of full column rank: {terms} is a linear combination of the "
             "preceding columns (aliased); drop it or recode the factor"
@@ -156,11 +158,12 @@ def _check_separation(data: _Data, names: Sequence[str]) -> None:
         bounds=(-1.0, 1.0),
         method="highs",
     )
-    if res.status != 0 or -res.fun <= 1e-6:
+    if res.status != 0 or -cast(float, res.fun) <= 1e-6:
         return
-    margin = sx @ res.x
+    direction = cast(np.ndarray, res.x)
+    margin = sx @ direction
     n_pred = int(np.sum(margin > 1e-7))
-    terms = ", ".join(names[j] for j in np.flatnonzero(np.abs(res.x) > 1e-7))
+    terms = ", ".join(names[int(j)] for j in np.flatnonzero(np.abs(direction) > 1e-7))
     raise ModelError(
         f"perfect separation: y is perfectly predicted for {n_pred} of {len(s)} observations "
         f"by the fixed effects (terms in the separating direction: {terms}); the maximum-"
@@ -221,7 +224,14 @@ class _Deviance:
         h = theta**2 * self._sum(mu * (1.0 - mu)) + 1.0
         return u, mu, h
 
+    @overload
+    def __call__(self, params: np.ndarray, grad: Literal[True] = True) -> tuple[float, np.ndarray]: ...
+
+    @overload
+    def __call__(self, params: np.ndarray, grad: Literal[False]) -> tuple[float, None]: ...
+
     def __call__(self, params: np.ndarray, grad: bool = True) -> tuple[float, np.ndarray | None]:
+        """-2 log L at ``params`` and (``grad``) its gradient."""
         d = self.d
         theta, beta = float(params[0]), np.asarray(params[1:])
         eta0 = d.X @ beta
@@ -370,188 +380,14 @@ def _vcov(fun: _Deviance, x: np.ndarray) -> np.ndarray:
     return V
 
 
-# --------------------------------------------------------------------------- results
-
-
-_FRAME_COLUMNS = (  # to_frame() column -> attribute, after term, estimate, se, df
-    ("statistic", "statistic"), ("p_value", "p_values"), ("ci_low", "ci_low"),
-    ("ci_high", "ci_high"), ("odds_ratio", "odds_ratios"), ("or_ci_low", "or_ci_low"),
-    ("or_ci_high", "or_ci_high"),
-)
-
-
 def _frozen(a: Any) -> np.ndarray:
     arr = np.array(a, dtype=float)
     arr.setflags(write=False)
     return arr
 
 
-def _json_float(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
-
-
 def _zcrit(conf_level: float) -> float:
     return float(stats.norm.ppf(0.5 + conf_level / 2.0))
-
-
-@dataclass(frozen=True, slots=True)
-class LogisticGLMMFit:
-    """Result of :func:`fit_logistic_glmm` (all tests are Wald z: normal reference, df = inf).
-
-    Attributes
-    ----------
-    term_names : tuple of str
-        Names of the fixed effects, in the column order of ``X``.
-    estimates, se, statistic, p_values : ndarray
-        Log-odds coefficients, their standard errors, Wald z = estimate / se and two-sided
-        normal p-values (as ``summary(glmer(...))``).
-    ci_low, ci_high : ndarray
-        Wald confidence limits ``estimate -/+ z * se`` at ``conf_level`` (log-odds scale).
-    odds_ratios, or_ci_low, or_ci_high : ndarray
-        ``exp`` of the estimates and of their confidence limits.
-    cov : ndarray
-        Covariance matrix of the estimates (lme4's ``vcov``).
-    theta, variance : float
-        SD of the random intercept on the logit scale (lme4's theta) and its square.
-    loglik, aic, bic : float
-        AGQ log-likelihood; AIC and BIC count ``p + 1`` parameters, BIC uses ``n_obs``.
-    nagq, n_obs, n_subjects : int
-        Quadrature points (1 = Laplace), observations, subjects.
-    singular, converged : bool
-        ``theta < 1e-4`` (lme4's isSingular); optimiser reached its gradient tolerance.
-    conf_level : float
-        Confidence level of the intervals.
-    """
-
-    term_names: tuple[str, ...]
-    estimates: np.ndarray
-    se: np.ndarray
-    statistic: np.ndarray
-    p_values: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    odds_ratios: np.ndarray
-    or_ci_low: np.ndarray
-    or_ci_high: np.ndarray
-    cov: np.ndarray
-    theta: float
-    variance: float
-    loglik: float
-    aic: float
-    bic: float
-    nagq: int
-    n_obs: int
-    n_subjects: int
-    singular: bool
-    converged: bool
-    conf_level: float
-
-    @property
-    def deviance(self) -> float:
-        """-2 log L, the criterion minimised (lme4's ``devcomp$cmp["dev"]``)."""
-        return -2.0 * self.loglik
-
-    @property
-    def n_params(self) -> int:
-        """Number of estimated parameters: fixed effects + theta."""
-        return len(self.term_names) + 1
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per fixed effect; ``df`` is ``inf`` (Wald z, normal reference)."""
-        cols = {"term": list(self.term_names), "estimate": self.estimates, "se": self.se,
-                "df": np.full(len(self.term_names), np.inf)}
-        cols |= {c: getattr(self, a) for c, a in _FRAME_COLUMNS}
-        return pd.DataFrame(cols)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (non-finite numbers become ``None``)."""
-        rows = self.to_frame().drop(columns="df").to_dict(orient="records")
-        out: dict[str, Any] = {
-            "model": "logistic GLMM, random intercept per subject, ML (adaptive Gauss-Hermite)",
-            "test": "Wald z (normal reference, df = inf), two-sided",
-            "coefficients": [
-                {k: (v if k == "term" else _json_float(v)) for k, v in r.items()} for r in rows
-            ],
-            "cov": [[_json_float(v) for v in row] for row in self.cov],
-        }
-        out |= {k: getattr(self, k) for k in ("nagq", "n_obs", "n_subjects", "singular",
-                                              "converged")}
-        out |= {k: _json_float(getattr(self, k))
-                for k in ("conf_level", "theta", "variance", "loglik", "aic", "bic")}
-        return out
-
-    def summary(self) -> str:
-        """Readable text table."""
-        method = "Laplace" if self.nagq == 1 else f"adaptive Gauss-Hermite, nAGQ = {self.nagq}"
-        pct = f"{100 * self.conf_level:g}%"
-        lines = [
-            "Logistic mixed model, random intercept per subject (ML, " + method + ")",
-            f"  observations {self.n_obs}, subjects {self.n_subjects}",
-            f"  logLik {self.loglik:.3f}   AIC {self.aic:.3f}   BIC {self.bic:.3f}",
-            f"  random intercept SD (logit) {self.theta:.4f}, variance {self.variance:.4f}"
-            + ("   [singular: on the boundary]" if self.singular else ""),
-            "",
-            f"{'term':<20}{'estimate':>10}{'se':>9}{'z':>8}{'p':>9}"
-            f"{'OR':>9}  {pct + ' CI (OR)':>17}",
-        ]
-        for j, t in enumerate(self.term_names):
-            p = self.p_values[j]
-            ptxt = "<0.0001" if p < 1e-4 else f"{p:.4f}"
-            lines.append(
-                f"{t:<20}{self.estimates[j]:>10.4f}{self.se[j]:>9.4f}{self.statistic[j]:>8.2f}"
-                f"{ptxt:>9}{self.odds_ratios[j]:>9.3f}  "
-                f"{self.or_ci_low[j]:>7.3f} to {self.or_ci_high[j]:<7.3f}"
-            )
-        lines.append("Wald z tests (normal reference, df = inf), two-sided.")
-        if not self.converged:
-            lines.append("WARNING: the optimiser did not reach its tolerance.")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class WaldTest:
-    """Wald chi-square test of ``L beta = 0`` (chi-square reference with ``df`` = rank L)."""
-
-    statistic: float
-    df: int
-    p_value: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return {"statistic": _json_float(self.statistic), "df": self.df,
-                "p_value": _json_float(self.p_value), "test": "Wald chi-square"}
-
-
-@dataclass(frozen=True, slots=True)
-class ContrastEstimate:
-    """A single contrast ``c'beta`` with its Wald z test and confidence interval."""
-
-    estimate: float
-    se: float
-    statistic: float
-    p_value: float
-    ci_low: float
-    ci_high: float
-    conf_level: float
-
-    @property
-    def odds_ratio(self) -> float:
-        """``exp(estimate)``."""
-        return math.exp(self.estimate)
-
-    @property
-    def or_ci(self) -> tuple[float, float]:
-        """``exp`` of the confidence limits."""
-        return math.exp(self.ci_low), math.exp(self.ci_high)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        keys = ("estimate", "se", "statistic", "p_value", "ci_low", "ci_high", "conf_level")
-        out: dict[str, Any] = {k: _json_float(getattr(self, k)) for k in keys}
-        out["odds_ratio"] = _json_float(self.odds_ratio)
-        out["or_ci_low"], out["or_ci_high"] = (_json_float(v) for v in self.or_ci)
-        out["test"] = "Wald z (normal reference, df = inf), two-sided"
-        return out
 
 
 # --------------------------------------------------------------------------- public API
@@ -581,12 +417,12 @@ def logistic_glmm_loglik(
     """
     nagq = _check_nagq(nagq)
     data = _prepare(X, y, groups, None, fitting=False)
-    beta = np.asarray(beta, dtype=float)
-    if beta.shape != (data.X.shape[1],):
-        raise ModelError(f"beta must have one value per column of X, got shape {beta.shape}")
-    if not (np.isfinite(theta) and np.all(np.isfinite(beta))):
+    b = np.asarray(beta, dtype=float)
+    if b.shape != (data.X.shape[1],):
+        raise ModelError(f"beta must have one value per column of X, got shape {b.shape}")
+    if not (np.isfinite(theta) and np.all(np.isfinite(b))):
         raise ModelError("theta and beta must be finite")
-    return -0.5 * _Deviance(data, nagq)(np.r_[float(theta), beta], grad=False)[0]
+    return -0.5 * _Deviance(data, nagq)(np.r_[float(theta), b], grad=False)[0]
 
 
 def fit_logistic_glmm(

@@ -14,12 +14,13 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._json import json_number
 from ketapain._options import CONF_LEVEL, DF_METHOD, check_option
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats._daily_engine import NestedFit, fit_nested, gls_at
@@ -32,7 +33,6 @@ from ketapain.stats._daily_grid import (
 )
 from ketapain.stats._ddf import (
     DfMethod,
-    FTest,
     f_test,
     t_test,
     variance_derivatives,
@@ -41,8 +41,20 @@ from ketapain.stats._design import ModelKind, build_design, parse_crossover
 from ketapain.stats._lmm import fit_random_intercept
 from ketapain.stats._mi_pool import pool_d1, pool_scalar
 from ketapain.stats._multiplicity import sidak_p
+from ketapain.stats._results import FTest
 
-__all__ = ["ImputedDiaries", "MIResult", "PooledContrast", "impute_diary", "multiple_imputation_auc"]
+__all__ = [
+    "AucAnalyser",
+    "AucAnalysis",
+    "ImputedDiaries",
+    "MIResult",
+    "PooledContrast",
+    "completed_auc",
+    "impute_diary",
+    "multiple_imputation_auc",
+    "pool_analysis",
+    "prepare_imputations",
+]
 
 Seed = int | np.random.Generator | None
 Delta = float | Mapping[str, float]
@@ -53,7 +65,7 @@ def _rng(seed: Seed) -> tuple[np.random.Generator, int | None]:
     if isinstance(seed, np.random.Generator):
         return seed, None
     if seed is None:
-        entropy = int(np.random.SeedSequence().entropy)
+        entropy = int(cast(int, np.random.SeedSequence().entropy))
         return np.random.default_rng(entropy), entropy
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ModelError(f"seed={seed!r} is not a non-negative integer, a numpy Generator or None")
@@ -71,7 +83,8 @@ def _delta_per_pp(grid: DailyGrid, delta: Delta) -> np.ndarray:
         per_level = np.full(len(levels), float(delta))
     if not np.all(np.isfinite(per_level)):
         raise ModelError(f"delta={delta!r} must be finite")
-    return per_level[grid.treatment]
+    out: np.ndarray = per_level[grid.treatment]
+    return out
 
 
 def _check_clip(clip: tuple[float, float] | None) -> None:
@@ -189,7 +202,7 @@ class ImputedDiaries:
         })
 
 
-def _auc(values: np.ndarray) -> np.ndarray:
+def completed_auc(values: np.ndarray) -> np.ndarray:
     """AUC of each completed curve, summed as :func:`diary_auc` does (cumulative trapezoids)."""
     return np.cumsum(0.5 * (values[..., :-1] + values[..., 1:]), axis=-1)[..., -1]
 
@@ -199,7 +212,13 @@ def _validate_m(n_imputations: int) -> None:
         raise ModelError(f"n_imputations={n_imputations!r} must be an integer >= 2")
 
 
-def _prepare(diary, allocation, *, value, window, ref, model, subject, n_imputations, seed, clip):
+def prepare_imputations(diary: pd.DataFrame, allocation: pd.DataFrame, *, value: str, window: int, ref: str,
+                        model: DailyModelKind, subject: str, n_imputations: int, seed: Seed,
+                        clip: tuple[float, float] | None) -> tuple[DailyGrid, np.ndarray, int | None]:
+    """Check the options, build the daily grid, fit the imputation model and draw ``n_imputations``
+    raw MAR completions (before delta and clipping); returns the grid, the draws and the seed
+    recorded. Shared by :func:`impute_diary`, :func:`multiple_imputation_auc` and
+    ``tipping_point_auc``; warns at their caller's line."""
     _validate_m(n_imputations)
     _check_clip(clip)
     grid = build_grid(diary, allocation, value=value, window=window, ref=ref, model=model, anchor=True,
@@ -263,14 +282,14 @@ def impute_diary(
     >>> imp.values.shape
     (3, 60, 36)
     """
-    grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=_any_ref(allocation),
+    grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=_any_ref(allocation),
                                    model=model, subject=subject, n_imputations=n_imputations, seed=seed,
                                    clip=clip)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)
     dmap = dict(delta) if isinstance(delta, Mapping) else {t: float(delta) for t in grid.treatment_levels}
     return ImputedDiaries(
         subject=subject, value=value, window=grid.window, n_imputations=int(n_imputations), seed=recorded,
-        model=model, delta={k: float(v) for k, v in dmap.items()}, clip=None if clip is None else tuple(clip),
+        model=model, delta={k: float(v) for k, v in dmap.items()}, clip=None if clip is None else (clip[0], clip[1]),
         patient_labels=grid.patient_labels, period_labels=grid.period_labels,
         treatment=tuple(grid.treatment_levels[i] for i in grid.treatment), days=grid.days, values=values,
         imputed=~grid.observed,
@@ -313,7 +332,7 @@ class PooledContrast:
 
 
 @dataclass(frozen=True, slots=True)
-class _Analysis:
+class AucAnalysis:
     """Per-imputation contrast estimates, variances, df; omnibus per imputation."""
 
     pairs: list[tuple[str, str]]
@@ -326,7 +345,7 @@ class _Analysis:
     df_den: float  # mean complete-data omnibus denominator df
 
 
-class _Analyser:
+class AucAnalyser:
     """Builds the crossover design once; analyses one vector of AUCs at a time (fast path of
     :func:`fit_crossover`: same design, same REML fit, same t/F tests)."""
 
@@ -345,7 +364,7 @@ class _Analyser:
         self.lvecs = np.stack([d.pair_vector(a, b) for a, b in self.pairs])
         self.lref = np.stack([d.pair_vector(t, d.treatment_levels[0]) for t in d.treatment_levels[1:]])
 
-    def run(self, auc: np.ndarray) -> _Analysis:
+    def run(self, auc: np.ndarray) -> AucAnalysis:
         m = auc.shape[0]
         d = self.design
         q = np.empty((m, len(self.pairs)))
@@ -363,7 +382,7 @@ class _Analyser:
             deriv = variance_derivatives(fit) if self.df_method in ("kenward-roger", "satterthwaite") else None
             if self.df_method == "containment":
                 raise ModelError(template="{@df_method='containment'} is not supported for multiple imputation")
-            cov = deriv.phi_adjusted if self.df_method == "kenward-roger" else fit.vcov
+            cov = deriv.phi_adjusted if deriv is not None and self.df_method == "kenward-roger" else fit.vcov
             for j, lv in enumerate(self.lvecs):
                 tt = t_test(fit, lv, df_method=self.df_method, deriv=deriv)
                 q[i, j], u[i, j], dfs[i, j] = tt.estimate, tt.se**2, tt.df
@@ -373,11 +392,11 @@ class _Analyser:
             dens[i] = ft.df_den
             if i == 0:
                 f_first = ft
-        return _Analysis(pairs=self.pairs, q=q, u=u, df=dfs, q_ref=q_ref, u_ref=u_ref, f_first=f_first,
+        return AucAnalysis(pairs=self.pairs, q=q, u=u, df=dfs, q_ref=q_ref, u_ref=u_ref, f_first=f_first,
                          df_den=float(dens.mean()))
 
 
-def pool_analysis(an: _Analysis, *, conf_level: float, complete: bool) -> tuple[tuple[PooledContrast, ...], Any]:
+def pool_analysis(an: AucAnalysis, *, conf_level: float, complete: bool) -> tuple[tuple[PooledContrast, ...], Any]:
     """Rubin's rules per contrast (Sidak over the pairs) and the D1 omnibus test."""
     npairs = len(an.pairs)
     out = []
@@ -401,11 +420,6 @@ def pool_analysis(an: _Analysis, *, conf_level: float, complete: bool) -> tuple[
         pw = pool_d1(an.q_ref, an.u_ref, an.df_den)
         om = FTest(statistic=pw.statistic, df_num=pw.df_num, df_den=pw.df_den, p_value=pw.p_value)
     return tuple(out), om
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,13 +459,13 @@ class MIResult:
             "df_method": self.df_method, "conf_level": self.conf_level, "delta": dict(self.delta),
             "n_missing_days": self.n_missing_days,
             "contrasts": [
-                {"a": c.a, "b": c.b, "estimate": c.estimate, "se": c.se, "df": _num(c.df), "ci": [c.ci_low, c.ci_high],
+                {"a": c.a, "b": c.b, "estimate": c.estimate, "se": c.se, "df": json_number(c.df), "ci": [c.ci_low, c.ci_high],
                  "stat": c.statistic, "p": c.p_value, "p_sidak": c.p_sidak, "within_var": c.within_var,
-                 "between_var": c.between_var, "riv": c.riv, "fmi": c.fmi, "df_complete": _num(c.df_complete)}
+                 "between_var": c.between_var, "riv": c.riv, "fmi": c.fmi, "df_complete": json_number(c.df_complete)}
                 for c in self.contrasts
             ],
             "omnibus": {"stat": self.omnibus.statistic, "df_num": self.omnibus.df_num,
-                        "df_den": _num(self.omnibus.df_den), "p": self.omnibus.p_value},
+                        "df_den": json_number(self.omnibus.df_den), "p": self.omnibus.p_value},
             "notes": list(self.notes),
         }
 
@@ -523,11 +537,11 @@ def multiple_imputation_auc(
     ['P - K', 'P - KM', 'K - KM']
     """
     check_option("conf_level", conf_level, CONF_LEVEL)
-    grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=ref, model=model,
+    grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)
-    analyser = _Analyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
-    an = analyser.run(_auc(values))
+    analyser = AucAnalyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
+    an = analyser.run(completed_auc(values))
     n_missing = int((~grid.observed).sum())
     contrasts, om = pool_analysis(an, conf_level=conf_level, complete=n_missing == 0)
     dmap = dict(delta) if isinstance(delta, Mapping) else {t: float(delta) for t in grid.treatment_levels}

@@ -8,7 +8,7 @@ import numpy as np
 __all__ = ["kr_df"]
 
 
-def kr_df(a1: np.ndarray, a2: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+def kr_df(a1: np.ndarray | np.float64, a2: np.ndarray | np.float64, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Kenward-Roger denominator df and F scaling from ``A1``, ``A2`` and the number of
     hypotheses ``q`` (pbkrtest's ``.KR_adjust`` arithmetic, elementwise, with R's IEEE
     semantics: x/0 = Inf on degenerate data).

@@ -159,11 +159,14 @@ def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: M
     r = np.maximum(c - np.einsum("ki,ki->k", b, beta), 0.0)
     logdet_v = np.log1p(ss.n[None, :] * th2[:, None]).sum(axis=1)
     N, p = ss.n_obs, ss.n_params
+    out: np.ndarray
     with np.errstate(divide="ignore"):
         if method == "ML":
-            return logdet_v + N * (1.0 + np.log(2.0 * np.pi * r / N))
-        dof = N - p
-        return logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+            out = logdet_v + N * (1.0 + np.log(2.0 * np.pi * r / N))
+        else:
+            dof = N - p
+            out = logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+    return out
 
 
 def deviance_derivative(ss: SufficientStats, gam: float, *, method: Method = "REML") -> float:
@@ -339,6 +342,23 @@ class LMMFit:
         return 1.0 / (self.sigma2 + self.stats.n * self.sigma2_subject)
 
 
+def _check_identified(ss: SufficientStats) -> None:
+    """Refuse data that cannot separate the residual and between-subject variances."""
+    N, p = ss.n_obs, ss.n_params
+    if N - p < 1:
+        raise ModelError(f"{N} observations cannot estimate {p} fixed effects and a residual variance")
+    # The between-subject variance is identified only if the fixed effects leave the subject
+    # means some residual degrees of freedom (e.g. not when every sequence has one subject).
+    means = ss.s / ss.n[:, None]
+    if np.linalg.matrix_rank(means) >= means.shape[0]:
+        raise ModelError(
+            f"the fixed effects explain every subject mean exactly ({means.shape[0]} subjects, no "
+            "between-subject degrees of freedom left), so the between-subject variance cannot be "
+            "estimated; typically each sequence has a single subject: add subjects or drop a "
+            "between-subject term"
+        )
+
+
 def fit_random_intercept(
     X: np.ndarray,
     y: np.ndarray,
@@ -382,19 +402,8 @@ def fit_random_intercept(
     """
     check_option("method", method, FIT_METHOD)
     ss = sufficient_stats(X, y, group_codes)
+    _check_identified(ss)
     N, p = ss.n_obs, ss.n_params
-    if N - p < 1:
-        raise ModelError(f"{N} observations cannot estimate {p} fixed effects and a residual variance")
-    # The between-subject variance is identified only if the fixed effects leave the subject
-    # means some residual degrees of freedom (e.g. not when every sequence has one subject).
-    means = ss.s / ss.n[:, None]
-    if np.linalg.matrix_rank(means) >= means.shape[0]:
-        raise ModelError(
-            f"the fixed effects explain every subject mean exactly ({means.shape[0]} subjects, no "
-            "between-subject degrees of freedom left), so the between-subject variance cannot be "
-            "estimated; typically each sequence has a single subject: add subjects or drop a "
-            "between-subject term"
-        )
     theta = _optimise_theta(ss, method, xatol)
     A, beta, r, _w, _ = _profile_parts(ss, theta)
     sigma2 = r / (N - p if method == "REML" else N)

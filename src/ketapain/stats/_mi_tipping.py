@@ -10,23 +10,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._json import json_number
 from ketapain.errors import ModelError
 from ketapain.stats._daily_grid import DailyModelKind
 from ketapain.stats._ddf import DfMethod
 from ketapain.stats._design import ModelKind
 from ketapain.stats._imputation import (
+    AucAnalyser,
     PooledContrast,
     Seed,
-    _Analyser,
-    _auc,
-    _prepare,
+    completed_auc,
     finish,
     pool_analysis,
+    prepare_imputations,
 )
 
 __all__ = ["TippingPoint", "TippingPointResult", "tipping_point_auc"]
@@ -47,10 +49,6 @@ class TippingPoint:
     conclusion: int
     delta_up: float | None
     delta_down: float | None
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,16 +80,16 @@ class TippingPointResult:
                               "delta_down": np.nan if t.delta_down is None else t.delta_down}
                              for t in self.tipping])
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary."""
         return {
             "value": self.value, "window": self.window, "ref": self.ref, "shift_arms": list(self.shift_arms),
             "alpha": self.alpha, "n_imputations": self.n_imputations, "seed": self.seed,
             "conf_level": self.conf_level, "deltas": [float(d) for d in self.deltas],
-            "rows": [{"delta": float(d), "contrast": c.label, "estimate": c.estimate, "se": c.se, "df": _num(c.df),
+            "rows": [{"delta": float(d), "contrast": c.label, "estimate": c.estimate, "se": c.se, "df": json_number(c.df),
                       "ci": [c.ci_low, c.ci_high], "p": c.p_value, "p_sidak": c.p_sidak} for d, c in self.rows],
-            "tipping": [{"contrast": t.contrast, "conclusion": t.conclusion, "delta_up": _num(t.delta_up),
-                         "delta_down": _num(t.delta_down)} for t in self.tipping],
+            "tipping": [{"contrast": t.contrast, "conclusion": t.conclusion, "delta_up": json_number(t.delta_up),
+                         "delta_down": json_number(t.delta_down)} for t in self.tipping],
         }
 
     def summary(self) -> str:
@@ -186,6 +184,32 @@ def tipping_point_auc(
     >>> tp.to_frame().shape
     (9, 9)
     """
+    grid_d = _delta_grid(alpha, deltas, shift_arms)
+    grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
+                                   subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
+    bad = [a for a in shift_arms if a not in grid.treatment_levels]
+    if bad:
+        raise ModelError(f"shift_arms {bad} are not treatments of the allocation ({', '.join(grid.treatment_levels)})")
+    shifted = np.isin(np.asarray(grid.treatment_levels, dtype=object)[grid.treatment], list(shift_arms))
+    analyser = AucAnalyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
+    complete = not (~grid.observed).any()
+    rows: list[tuple[float, PooledContrast]] = []
+    per_delta = []
+    for d in grid_d:
+        values = finish(grid, raw, np.where(shifted, d, 0.0), clip)
+        contrasts, _ = pool_analysis(analyser.run(completed_auc(values)), conf_level=conf_level, complete=complete)
+        per_delta.append(contrasts)
+        rows.extend((float(d), c) for c in contrasts)
+    return TippingPointResult(
+        value=value, window=grid.window, ref=ref, shift_arms=tuple(shift_arms), alpha=alpha,
+        n_imputations=int(n_imputations), seed=recorded, conf_level=conf_level, deltas=grid_d,
+        rows=tuple(rows), tipping=tuple(_tipping_points(grid_d, per_delta, alpha)),
+    )
+
+
+def _delta_grid(alpha: float, deltas: Sequence[float] | np.ndarray, shift_arms: Sequence[str]) -> np.ndarray:
+    """The sorted deltas with 0 added; refuses an alpha outside (0, 1), a non-finite delta and an
+    empty or text ``shift_arms``."""
     if not 0.0 < alpha < 1.0:
         raise ModelError(f"alpha={alpha} is outside (0, 1)")
     grid_d = np.unique(np.r_[np.asarray(deltas, dtype=float), 0.0])
@@ -193,21 +217,13 @@ def tipping_point_auc(
         raise ModelError(f"deltas={deltas!r} must be finite numbers")
     if isinstance(shift_arms, str) or len(shift_arms) == 0:
         raise ModelError(f"shift_arms={shift_arms!r} must be a non-empty list of treatments")
-    grid, raw, recorded = _prepare(diary, allocation, value=value, window=window, ref=ref, model=model,
-                                   subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
-    bad = [a for a in shift_arms if a not in grid.treatment_levels]
-    if bad:
-        raise ModelError(f"shift_arms {bad} are not treatments of the allocation ({', '.join(grid.treatment_levels)})")
-    shifted = np.isin(np.asarray(grid.treatment_levels, dtype=object)[grid.treatment], list(shift_arms))
-    analyser = _Analyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
-    complete = not (~grid.observed).any()
-    rows = []
-    per_delta = []
-    for d in grid_d:
-        values = finish(grid, raw, np.where(shifted, d, 0.0), clip)
-        contrasts, _ = pool_analysis(analyser.run(_auc(values)), conf_level=conf_level, complete=complete)
-        per_delta.append(contrasts)
-        rows.extend((float(d), c) for c in contrasts)
+    return grid_d
+
+
+def _tipping_points(grid_d: np.ndarray, per_delta: list[tuple[PooledContrast, ...]],
+                    alpha: float) -> list[TippingPoint]:
+    """Per contrast: the conclusion at delta = 0 (Sidak level over the pairs) and the deltas,
+    up and down, where it changes."""
     npairs = len(per_delta[0])
     alpha_k = 1.0 - (1.0 - alpha) ** (1.0 / npairs)
     i0 = int(np.flatnonzero(grid_d == 0.0)[0])
@@ -221,8 +237,4 @@ def tipping_point_auc(
         tipping.append(TippingPoint(contrast=cs[0].label, conclusion=int(states[i0]),
                                     delta_up=_tip(grid_d, ts, crits, states, i0, 1),
                                     delta_down=_tip(grid_d, ts, crits, states, i0, -1)))
-    return TippingPointResult(
-        value=value, window=grid.window, ref=ref, shift_arms=tuple(shift_arms), alpha=alpha,
-        n_imputations=int(n_imputations), seed=recorded, conf_level=conf_level, deltas=grid_d,
-        rows=tuple(rows), tipping=tuple(tipping),
-    )
+    return tipping

@@ -22,7 +22,8 @@ def sidak_p(p: np.ndarray | float, k: int) -> np.ndarray:
     p = np.asarray(p, dtype=float)
     with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf, hence exactly 1
         adjusted = -np.expm1(k * np.log1p(-np.minimum(p, 1.0)))
-    return np.maximum(p, np.minimum(1.0, adjusted))
+    out: np.ndarray = np.maximum(p, np.minimum(1.0, adjusted))
+    return out
 
 
 def sidak_critical_value(conf_level: float, k: int, df: float) -> float:

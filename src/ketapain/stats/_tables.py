@@ -16,7 +16,8 @@ def t_quantile(conf_level: float, df: float | np.ndarray) -> np.ndarray:
     infinite (elementwise)."""
     upper = 0.5 + conf_level / 2.0
     df = np.asarray(df, dtype=float)
-    return np.where(np.isinf(df), sc.ndtri(upper), sc.stdtrit(np.where(np.isinf(df), 1.0, df), upper))
+    q: np.ndarray = np.where(np.isinf(df), sc.ndtri(upper), sc.stdtrit(np.where(np.isinf(df), 1.0, df), upper))
+    return q
 
 
 def fixed_effects_frame(terms: Sequence[str], estimate: np.ndarray, se: np.ndarray, df: np.ndarray,
