@@ -23,7 +23,7 @@ from ketapain.stats._auc import (
     _scores,
     trapezoid_weights,
 )
-from ketapain.stats._design import _as_labels
+from ketapain.stats._design import as_labels
 
 __all__ = ["DailyGrid", "DailyModelKind", "build_grid"]
 
@@ -125,10 +125,10 @@ def build_grid(
     cols = (subject, PERIOD, SEQUENCE, TREATMENT) + ((ANCHOR_VALUE,) if anchor else ())
     _check_columns(allocation, "allocation", cols)
 
-    a_subj = _as_labels(allocation[subject], subject)
-    a_per = _as_labels(allocation[PERIOD], PERIOD)
-    a_seq = _as_labels(allocation[SEQUENCE], SEQUENCE)
-    a_trt = _as_labels(allocation[TREATMENT], TREATMENT)
+    a_subj = as_labels(allocation[subject], subject)
+    a_per = as_labels(allocation[PERIOD], PERIOD)
+    a_seq = as_labels(allocation[SEQUENCE], SEQUENCE)
+    a_trt = as_labels(allocation[TREATMENT], TREATMENT)
     keys = pd.MultiIndex.from_arrays([a_subj, a_per])
     dup = keys.duplicated()
     if dup.any():
@@ -161,7 +161,7 @@ def build_grid(
 
     days = _integer_days(diary[DAY], DAY)
     scores = _scores(diary[value], "diary", value)
-    d_keys = pd.MultiIndex.from_arrays([_as_labels(diary[subject], subject), _as_labels(diary[PERIOD], PERIOD)])
+    d_keys = pd.MultiIndex.from_arrays([as_labels(diary[subject], subject), as_labels(diary[PERIOD], PERIOD)])
     sorted_keys = pd.MultiIndex.from_arrays([a_subj, a_per])
     pos = sorted_keys.get_indexer(d_keys)
     if (pos < 0).any():

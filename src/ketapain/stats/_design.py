@@ -109,10 +109,6 @@ def as_labels(values: pd.Series, column: str) -> np.ndarray:
     return np.array([str(v).strip() for v in values.to_numpy()], dtype=object)
 
 
-#: The former private name, still imported by ``_daily_grid`` (rewritten in another part of issue 15).
-_as_labels = as_labels
-
-
 def _codes(labels: np.ndarray, levels: Sequence[str]) -> np.ndarray:
     """Integer code of each label in ``levels`` (all labels must be levels)."""
     order = np.argsort(np.asarray(levels, dtype=object))
