@@ -308,14 +308,17 @@ def main() -> None:
     if sm_detail:
         meta += [
             "",
-            (f"statsmodels vs lme4 on the variance components (difference / total variance): {n_sm_1e4} of {len(est_sm)} trials differ by more than "
-            f"1e-4 relative, {n_sm_1e2} by more than 1e-2; worst: {sm_detail}."),
+            (
+                f"statsmodels vs lme4 on the variance components (difference / total variance): {n_sm_1e4} of {len(est_sm)} "
+                f"trials differ by more than "
+                f"1e-4 relative, {n_sm_1e2} by more than 1e-2; worst: {sm_detail}."
+            ),
         ]
     text = "\n".join(meta) + "\n"
     marker = "<!-- analysis -->"
     old = args.out.read_text() if args.out.exists() else ""
     if marker in old:
-        text += "\n" + old[old.index(marker):]
+        text += "\n" + old[old.index(marker) :]
     args.out.write_text(text)
     print(text)
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = 20200154
 
 
-def _median(fn, repeat: int) -> float:  # noqa: ANN001
+def _median(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -44,17 +44,36 @@ def main() -> None:
     protocol = load_protocol("ketapain")
     simulate_trial(protocol, n_patients=20, seed=1)  # warm-up (imports, caches)
     rows: list[tuple[str, float]] = []
-    rows.append(("simulate_trial, 20 patients (all 7 tables)", _median(lambda: simulate_trial(protocol, n_patients=20, seed=SEED), args.repeat)))
+    rows.append(
+        ("simulate_trial, 20 patients (all 7 tables)", _median(lambda: simulate_trial(protocol, n_patients=20, seed=SEED), args.repeat))
+    )
     data = simulate_trial(protocol, n_patients=20, seed=SEED)
-    rows.append(("run_analysis without sensitivity analyses", _median(lambda: run_analysis(data, protocol, sensitivity=False), args.repeat)))
+    rows.append(
+        ("run_analysis without sensitivity analyses", _median(lambda: run_analysis(data, protocol, sensitivity=False), args.repeat))
+    )
     results = run_analysis(data, protocol, seed=SEED)
-    rows.append(("run_analysis with sensitivity analyses (MAR model, MI x50, tipping point)", _median(lambda: run_analysis(data, protocol, seed=SEED), 1)))
+    rows.append(
+        (
+            "run_analysis with sensitivity analyses (MAR model, MI x50, tipping point)",
+            _median(lambda: run_analysis(data, protocol, seed=SEED), 1),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("paper layout + write_report (HTML, PDF, 17+ figures as SVG and PNG, CSV)",
-                     _median(lambda: write_report(paper_document(results, provenance={}), Path(tmp) / "r", pdf=True), 1)))
-        rows.append(("write_report without the PDF", _median(lambda: write_report(paper_document(results, provenance={}), Path(tmp) / "r2", pdf=False), 1)))
+        rows.append(
+            (
+                "paper layout + write_report (HTML, PDF, 17+ figures as SVG and PNG, CSV)",
+                _median(lambda: write_report(paper_document(results, provenance={}), Path(tmp) / "r", pdf=True), 1),
+            )
+        )
+        rows.append(
+            (
+                "write_report without the PDF",
+                _median(lambda: write_report(paper_document(results, provenance={}), Path(tmp) / "r2", pdf=False), 1),
+            )
+        )
     rows.append(("calibrate, 100 simulated trials", _median(lambda: calibrate("ketapain", seed=7, trials=100), 1)))
     with tempfile.TemporaryDirectory() as tmp:
+
         def demo() -> None:
             from typer.testing import CliRunner
 

@@ -115,7 +115,7 @@ def main() -> None:
     ap.add_argument("--tracemalloc", action="store_true")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global TRACE
+    global TRACE  # noqa: PLW0603 - a command-line switch of this script
     TRACE = args.tracemalloc
     if args.one is not None:
         print(json.dumps(run_one(args.one, args.stages)))

@@ -51,7 +51,7 @@ def run_lmm_reference(data: pd.DataFrame, tmp: Path, *, model: str, carryover: b
                    "log": int(log), "method": method, "covariates": ""}]).to_csv(tmp / "cases.csv", index=False)
     proc = subprocess.run(
         ["Rscript", str(LMM_DIR / "lmm_reference.R"), str(tmp / "cases.csv"), str(tmp / "out")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"R failed:\n{proc.stderr}")

@@ -6,7 +6,23 @@ import importlib
 
 import pytest
 
-PUBLIC = ["ketapain", "ketapain.errors", "ketapain.data", "ketapain.stats", "ketapain.cli", "ketapain.design", "ketapain.examples", "ketapain.instruments", "ketapain.operations", "ketapain.protocol", "ketapain.analysis", "ketapain.simulate", "ketapain.report", "ketapain.interop", "ketapain.capture"]
+PUBLIC = [
+    "ketapain",
+    "ketapain.errors",
+    "ketapain.data",
+    "ketapain.stats",
+    "ketapain.cli",
+    "ketapain.design",
+    "ketapain.examples",
+    "ketapain.instruments",
+    "ketapain.operations",
+    "ketapain.protocol",
+    "ketapain.analysis",
+    "ketapain.simulate",
+    "ketapain.report",
+    "ketapain.interop",
+    "ketapain.capture",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

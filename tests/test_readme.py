@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import typer.main
-from net import free_port, wait_for_http
 
 from ketapain.cli import app
+
+from net import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -120,7 +121,7 @@ def run_server(command: str, cwd: Path, env: dict[str, str]) -> str | None:
             health = wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout_s=180, alive=lambda: proc.poll() is None)
         except (TimeoutError, RuntimeError) as exc:
             proc.kill()
-            out, err = proc.communicate(timeout=30)
+            _out, err = proc.communicate(timeout=30)
             return f"{command}: {exc}\nstderr: {err[-3000:]}"
         proc.send_signal(signal.SIGINT)
         try:

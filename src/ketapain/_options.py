@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
-from ketapain.errors import KetapainError, ModelError
+from ketapain.errors import KetapainError, ModelError, parameter
 
 __all__ = [
     "CONF_LEVEL",
@@ -119,4 +119,4 @@ def check_option(name: str, value: Any, allowed: Constraint, *, error: type[Keta
     """Raise ``error`` naming the parameter ``name``, its ``value`` and what is allowed, unless
     ``allowed`` accepts ``value``."""
     if not allowed.accepts(value):
-        raise error(template=f"{{@{name}=}} {allowed.describe()}", params={name: value})
+        raise error(template=parameter(name, valued=True) + " {_rule}", params={name: value, "_rule": allowed.describe()})

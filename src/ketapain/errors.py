@@ -113,6 +113,7 @@ __all__ = [
     "SingularFitWarning",
     "StudyLocked",
     "TwoStageTestingWarning",
+    "parameter",
 ]
 
 
@@ -128,6 +129,20 @@ _FIELD = re.compile(r"\{\{|\}\}|\{(@?)([A-Za-z_][A-Za-z0-9_]*)(=([^{}]*))?\}")
 
 def _python_namer(name: str, value: str | None) -> str:
     return name if value is None else f"{name}={value}"
+
+
+def parameter(name: str, literal: str | None = None, *, valued: bool = False) -> str:
+    """The template field naming the parameter ``name``, for templates built around a name known
+    only at run time: ``{@name}``; ``{@name=}`` with ``valued`` (the value comes from ``params``);
+    ``{@name=literal}`` (a literal value; it may not hold braces).
+
+    >>> parameter("seed"), parameter("seed", valued=True), parameter("weight_kg", "250")
+    ('{@seed}', '{@seed=}', '{@weight_kg=250}')
+    """
+    if literal is not None and ("{" in literal or "}" in literal):
+        raise ValueError(f"a literal parameter value may not hold braces: {literal!r}")
+    tail = "=" if valued else (f"={literal}" if literal is not None else "")
+    return "{@" + name + tail + "}"
 
 
 class KetapainError(Exception):

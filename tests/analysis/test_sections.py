@@ -58,7 +58,7 @@ def test_bang_index_by_hand():
     # Bang et al. (2004): BI = p_c - p_i, Var = (p_c(1-p_c) + p_i(1-p_i) + 2 p_c p_i) / n.
     # 20 guesses: 9 correct, 3 incorrect, 8 don't know -> p_c = .45, p_i = .15, BI = .30,
     # Var = (.45*.55 + .15*.85 + 2*.45*.15) / 20 = (.2475 + .1275 + .135) / 20 = .0255.
-    bi, se, lo, hi = bang_index(9, 3, 20)
+    bi, se, _lo, hi = bang_index(9, 3, 20)
     assert_allclose(bi, 0.30, rtol=1e-12)
     assert_allclose(se, math.sqrt(0.0255), rtol=1e-12)
     assert_allclose(hi - bi, 1.959963984540054 * math.sqrt(0.0255), rtol=1e-12)  # qnorm(0.975)
@@ -149,9 +149,9 @@ def test_warning_records_keep_the_plans_vocabulary():
 
     log = WarningLog()
     with log.catch(section="table2", outcome="auc_avg_pain_d35", model="standard", scale="log"):
-        pywarnings.warn("carry-over pre-test P = 0.5 >= 0.05: carry-over dropped", TwoStageTestingWarning)
-        pywarnings.warn("carry-over pre-test P = 0.5 >= 0.05: carry-over dropped", TwoStageTestingWarning)
-        pywarnings.warn("overflow", RuntimeWarning)
+        pywarnings.warn("carry-over pre-test P = 0.5 >= 0.05: carry-over dropped", TwoStageTestingWarning, stacklevel=2)
+        pywarnings.warn("carry-over pre-test P = 0.5 >= 0.05: carry-over dropped", TwoStageTestingWarning, stacklevel=2)
+        pywarnings.warn("overflow", RuntimeWarning, stacklevel=2)
     assert [(w.kind, w.category) for w in log.records] == [("two_stage_testing", "TwoStageTestingWarning"),
                                                            ("warning", "RuntimeWarning")]  # the repeat is merged
     assert str(log.records[0]) == ("table2 auc_avg_pain_d35 (standard model), log scale: TwoStageTestingWarning: "

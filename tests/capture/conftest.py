@@ -30,7 +30,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _fast_password_hashing():  # noqa: ANN202
+def _fast_password_hashing():
     """Argon2id with minimal cost for the tests only (the app keeps argon2-cffi's defaults).
 
     Every page and API test creates and logs in users; at the default cost (64 MiB, 3 passes)
@@ -55,7 +55,7 @@ def _pg_available() -> str | None:
             c.execute(text("SELECT 1"))
         eng.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"PostgreSQL on 127.0.0.1:5432 does not answer ({type(exc).__name__})"
 
 

@@ -46,7 +46,7 @@ def _has_allocation(payload: object) -> bool:
         return any(k in ("treatment", "sequence") or _has_allocation(v) for k, v in payload.items())
     if isinstance(payload, list):
         return any(_has_allocation(v) for v in payload)
-    return isinstance(payload, str) and (payload in ARMS or "-".join(ARMS[:1]) + "-" in payload and payload.count("-") == 2)
+    return isinstance(payload, str) and (payload in ARMS or ("-".join(ARMS[:1]) + "-" in payload and payload.count("-") == 2))
 
 
 def test_healthz_login_csrf_and_rate_limit(app):
@@ -89,15 +89,27 @@ def test_role_route_matrix_blinded_roles_never_see_allocation(clients):
             r = api.get(route)
             assert r.status_code in (200, 403), (role, route, r.status_code, r.text)
             if role != "pharmacist":
-                assert r.status_code == 403 or not _has_allocation(r.json() if "json" in r.headers.get("content-type", "") else []), (role, route)
-            elif route.startswith("/allocations") or route.startswith("/pharmacy"):
+                assert r.status_code == 403 or not _has_allocation(r.json() if "json" in r.headers.get("content-type", "") else []), (
+                    role,
+                    route,
+                )
+            elif route.startswith(("/allocations", "/pharmacy")):
                 assert r.status_code == 200
                 seen_treatment[route] = r.json()
     assert seen_treatment["/allocations"][0]["treatment"] in ARMS
-    assert "Preparation" in seen_treatment[f"/pharmacy/{pid}/1"]["preparation_sheet"] or seen_treatment[f"/pharmacy/{pid}/1"]["preparation_sheet"]
+    assert (
+        "Preparation" in seen_treatment[f"/pharmacy/{pid}/1"]["preparation_sheet"]
+        or seen_treatment[f"/pharmacy/{pid}/1"]["preparation_sheet"]
+    )
     # write permissions: monitor cannot enter data, nurse cannot lock, nobody but the pharmacist reaches the pharmacy
-    assert clients["monitor"].post("/adverse-events", {"patient_id": pid, "period": 1, "term": "x", "severity": "mild",
-                                                       "serious": False, "causality": "unrelated"}).status_code == 403
+    assert (
+        clients["monitor"]
+        .post(
+            "/adverse-events", {"patient_id": pid, "period": 1, "term": "x", "severity": "mild", "serious": False, "causality": "unrelated"}
+        )
+        .status_code
+        == 403
+    )
     assert clients["nurse"].post("/lock", {"reason": "x"}).status_code == 403
     for role in ("admin", "investigator", "nurse", "statistician", "monitor"):
         assert clients[role].get(f"/pharmacy/{pid}/1").status_code == 403
@@ -105,7 +117,10 @@ def test_role_route_matrix_blinded_roles_never_see_allocation(clients):
     r = clients["nurse"].post(f"/allocations/{pid}/1/replace-kit", {"reason": "vial broken"})
     assert r.status_code == 200 and not _has_allocation(r.json()) and r.json()["kit_code"] != r.json()["old_kit_code"]
     after = {a["period"]: a for a in clients["pharmacist"].get(f"/allocations?patient_id={pid}").json()}
-    assert after[1]["kit_code"] == r.json()["kit_code"] and after[1]["treatment"] == seen_treatment[f"/allocations?patient_id={pid}"][0]["treatment"]
+    assert (
+        after[1]["kit_code"] == r.json()["kit_code"]
+        and after[1]["treatment"] == seen_treatment[f"/allocations?patient_id={pid}"][0]["treatment"]
+    )
 
 
 def test_diary_token_late_flag_change_reason_and_revocation(app, clients):
@@ -195,8 +210,12 @@ def test_queries_questionnaires_visits(clients):
     pid = _patient(clients)
     r = clients["nurse"].post("/questionnaires", {"patient_id": pid, "visit": "inclusion", "instrument": "dn4", "answers": DN4})
     assert r.status_code == 201 and r.json()["scores"]["total"] == 5
-    assert clients["nurse"].post("/questionnaires", {"patient_id": pid, "visit": "inclusion", "instrument": "dn4",
-                                                     "answers": {"1": 7}}).status_code == 422
+    assert (
+        clients["nurse"]
+        .post("/questionnaires", {"patient_id": pid, "visit": "inclusion", "instrument": "dn4", "answers": {"1": 7}})
+        .status_code
+        == 422
+    )
     first = clients["nurse"].get(f"/infusions?patient_id={pid}").json()[0]["infusion_date"]
     late_visit = str(dt.date.fromisoformat(first) + dt.timedelta(days=35 + 6))
     assert clients["nurse"].post("/visits", {"patient_id": pid, "visit": "end_period_1", "visit_date": late_visit}).status_code == 201
@@ -213,6 +232,7 @@ def test_queries_questionnaires_visits(clients):
 # Regression tests for the server errors found by tests/capture/test_schemathesis.py (and by hand
 # on PostgreSQL while fixing them): each request below answered 500 before its fix.
 
+
 def test_update_with_null_for_a_never_empty_field_is_422_not_500(clients):
     # schemathesis: PATCH /users/nurse {"reason": "msg", "full_name": null} -> IntegrityError (users.full_name NOT NULL)
     r = clients["admin"].patch("/users/nurse", {"reason": "msg", "full_name": None})
@@ -220,8 +240,14 @@ def test_update_with_null_for_a_never_empty_field_is_422_not_500(clients):
     assert {u["username"]: u for u in clients["admin"].get("/users").json()}["nurse"]["full_name"] == "Dr nurse"
     # schemathesis: PATCH /adverse-events/AE0001 {"reason": "msg", "causality": null} -> IntegrityError
     pid = _patient(clients)
-    ae = clients["nurse"].post("/adverse-events", {"patient_id": pid, "period": 1, "term": "nausea", "severity": "mild",
-                                                   "serious": False, "causality": "possibly"}).json()["event_id"]
+    ae = (
+        clients["nurse"]
+        .post(
+            "/adverse-events",
+            {"patient_id": pid, "period": 1, "term": "nausea", "severity": "mild", "serious": False, "causality": "possibly"},
+        )
+        .json()["event_id"]
+    )
     for field in ("causality", "severity", "serious", "term", "status"):
         r = clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "msg", field: None})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", field], (field, r.text)
@@ -266,8 +292,10 @@ def test_text_the_database_cannot_store_is_422_not_500(app, clients):
     assert nurse.post("/adverse-events", {**ae, "term": "t" * 201}).status_code == 422  # adverse_events.term is varchar(200)
     assert nurse.post("/adverse-events", {**ae, "term": "t" * 200}).status_code == 201
     assert nurse.post(f"/allocations/{pid}/1/replace-kit", {"reason": "a\x00"}).status_code == 422
-    assert clients["admin"].post("/users", {"username": "zz1", "role": "nurse", "password": "long-enough-1",
-                                            "full_name": "a\x00"}).status_code == 422
+    assert (
+        clients["admin"].post("/users", {"username": "zz1", "role": "nurse", "password": "long-enough-1", "full_name": "a\x00"}).status_code
+        == 422
+    )
     assert TestClient(app).post("/api/v1/auth/login", json={"username": "a\x00", "password": "b"}).status_code == 422
     for path in ("/patients/P%00", "/allocations?patient_id=%00", "/audit?table=%00", "/queries?status=%00"):
         r = clients["admin"].get(path)
@@ -315,18 +343,25 @@ def test_422_loc_comes_from_the_errors_structured_fields(clients):
     form = {"patient_id": pid, "visit": "inclusion", "instrument": "dn4"}
     entry = {"period": 1, "day": 2, "avg_pain": 4}
     cases = [
-        ("/visits", {"patient_id": pid, "visit": "week_99", "visit_date": str(TODAY)}, ["body", "visit"],
-         "visit='week_99' is not a visit of the protocol"),
+        (
+            "/visits",
+            {"patient_id": pid, "visit": "week_99", "visit_date": str(TODAY)},
+            ["body", "visit"],
+            "visit='week_99' is not a visit of the protocol",
+        ),
         ("/questionnaires", {**form, "answers": {"1": 7}}, ["body", "answers", "1"], "dn4: item 1 = 7"),
         ("/questionnaires", {**form, "answers": {"99": 1}}, ["body", "answers", "99"], "dn4: unknown item '99'"),
         ("/questionnaires", {**form, "instrument": "nope", "answers": {}}, ["body", "instrument"], "unknown instrument 'nope'"),
         (f"/patients/{pid}/diary", {**entry, "day": 36}, ["body", "day"], "day=36 is outside 1..35"),
         (f"/patients/{pid}/diary", {**entry, "period": 4}, ["body", "period"], "period=4 is outside 1..3"),
         ("/screenings", {"answers": {**ELIGIBLE, "age": "old"}}, ["body", "answers", "age"], "criterion inc_age (age): 'old'"),
-        ("/screenings", {"answers": ELIGIBLE, "dn4_items": {**DN4, "11": 1}}, ["body", "dn4_items", "11"],
-         "dn4: unknown item '11'"),
-        ("/screenings", {"answers": {**ELIGIBLE, "dn4_total": 2}, "dn4_items": DN4}, ["body", "answers", "dn4_total"],
-         "dn4_total=2 disagrees with the dn4 items, which score 5"),
+        ("/screenings", {"answers": ELIGIBLE, "dn4_items": {**DN4, "11": 1}}, ["body", "dn4_items", "11"], "dn4: unknown item '11'"),
+        (
+            "/screenings",
+            {"answers": {**ELIGIBLE, "dn4_total": 2}, "dn4_items": DN4},
+            ["body", "answers", "dn4_total"],
+            "dn4_total=2 disagrees with the dn4 items, which score 5",
+        ),
     ]
     for path, body, loc, message in cases:
         r = nurse.post(path, body)

@@ -512,7 +512,7 @@ def test_patient_link_answers_are_the_same(app, twins):
         assert_same(answers, (a, b), f"patient: {probe}")
 
 
-@pytest.mark.parametrize("role", ("nurse", "investigator"))
+@pytest.mark.parametrize("role", ["nurse", "investigator"])
 def test_kit_replacement_from_spares_of_different_arms_is_the_same(app, clients, twins, role):
     """Replacing a kit (API, then page form) takes a spare of the allocation's arm: for the
     twins (different arms) the same SQL work and the same answer; the new kits' arms are
@@ -522,7 +522,8 @@ def test_kit_replacement_from_spares_of_different_arms_is_the_same(app, clients,
                   Probe("POST", "/patients/{pid}/kit/3", {"reason": "label torn"}, page=True)):
         answers = (ask(app, clients[role], probe, a), ask(app, clients[role], probe, b))
         for t in (a, b):  # the new kit code is the twin's own identifier from now on
-            t.names["old_kit3"], t.names["kit3"] = t.names["kit3"], clients[role].get(f"/allocations?patient_id={t.patient_id}").json()[2]["kit_code"]
+            new_code = clients[role].get(f"/allocations?patient_id={t.patient_id}").json()[2]["kit_code"]
+            t.names["old_kit3"], t.names["kit3"] = t.names["kit3"], new_code
         assert_same(answers, (a, b), f"{role}: {probe}")
         assert answers[0].status in (200, 303), (str(probe), answers[0].status, answers[0].body[:300])
     with app.state.sessionmaker() as s:
@@ -549,8 +550,10 @@ def test_spare_kits_running_out_does_not_depend_on_the_arm(app, clients, twins):
     r = nurse.post(f"/allocations/{a.patient_id}/3/replace-kit", {"reason": "dropped"})
     assert r.status_code == 409 and f"({capacity} replacements of {capacity})" in r.json()["detail"]
     with app.state.sessionmaker() as s:
+
         def available(arm: str) -> int:
             return len(s.execute(select(SpareKit.id).where(SpareKit.status == "available", SpareKit.treatment == arm)).all())
+
         # the refusal is arm-blind: both twins' arms still have spares on the shelf
         assert available(b.arms[3]) > 0 and sum(available(arm) for arm in per_arm) > 0
     for t in (a, b):
@@ -575,10 +578,35 @@ def recover_hidden_values(rows: list[dict[str, Any]], candidates: dict[str, list
             for values in itertools.product(*(candidates[f] for f in fields)):
                 h = before["hash"]
                 for i, (f, v) in enumerate(zip(fields, values, strict=True)):
-                    h = row_hash(before["seq"] + 1 + i, r["at"], r["username"], r["action"], r["table_name"], r["record_id"],
-                                 f, None, v, r["reason"], h)
-                if row_hash(r["seq"], r["at"], r["username"], r["action"], r["table_name"], r["record_id"], r["field"],
-                            r["old_value"], r["new_value"], r["reason"], h) == r["hash"]:
+                    h = row_hash(
+                        before["seq"] + 1 + i,
+                        r["at"],
+                        r["username"],
+                        r["action"],
+                        r["table_name"],
+                        r["record_id"],
+                        f,
+                        None,
+                        v,
+                        r["reason"],
+                        h,
+                    )
+                if (
+                    row_hash(
+                        r["seq"],
+                        r["at"],
+                        r["username"],
+                        r["action"],
+                        r["table_name"],
+                        r["record_id"],
+                        r["field"],
+                        r["old_value"],
+                        r["new_value"],
+                        r["reason"],
+                        h,
+                    )
+                    == r["hash"]
+                ):
                     found.update(zip(fields, values, strict=True))
     return found
 
@@ -602,8 +630,10 @@ def test_audit_hash_chain_does_not_reveal_the_hidden_rows(app, clients, twins, r
         if found:
             truth = {"sequence": t.sequence, "treatment": t.arms[1]}
             assert found == truth, (found, truth)  # what is rebuilt is the true allocation
-            pytest.fail(f"{role}: GET /api/v1/audit?table=allocations&record_id={t.rows['alloc_row1']} lets a blinded "
-                        f"role rebuild {found} of patient {t.patient_id} period 1 from the hash chain")
+            pytest.fail(
+                f"{role}: GET /api/v1/audit?table=allocations&record_id={t.rows['alloc_row1']} lets a blinded "
+                f"role rebuild {found} of patient {t.patient_id} period 1 from the hash chain"
+            )
 
 
 def test_hash_chain_attack_works_when_hashes_are_shown(app, clients, twins):
@@ -614,9 +644,17 @@ def test_hash_chain_attack_works_when_hashes_are_shown(app, clients, twins):
     arms = list(app.state.protocol.arm_codes)
     candidates = {"sequence": ["-".join(p) for p in itertools.permutations(arms)], "treatment": arms}
     with app.state.sessionmaker() as s:
-        trail = s.execute(select(AuditLog).where(AuditLog.table_name == "allocations",
-                                                 AuditLog.record_id == str(a.rows["alloc_row1"]))).scalars().all()
-        rows = [{k: getattr(r, k) for k in ("seq", "at", "username", "action", "table_name", "record_id", "field",
-                                            "old_value", "new_value", "reason", "hash")}
-                for r in trail if r.field not in candidates]
+        trail = (
+            s.execute(select(AuditLog).where(AuditLog.table_name == "allocations", AuditLog.record_id == str(a.rows["alloc_row1"])))
+            .scalars()
+            .all()
+        )
+        rows = [
+            {
+                k: getattr(r, k)
+                for k in ("seq", "at", "username", "action", "table_name", "record_id", "field", "old_value", "new_value", "reason", "hash")
+            }
+            for r in trail
+            if r.field not in candidates
+        ]
     assert recover_hidden_values(rows, candidates) == {"sequence": a.sequence, "treatment": a.arms[1]}

@@ -15,8 +15,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from net import free_port
-
 from ketapain.capture import create_app
 from ketapain.capture.audit import Actor, verify_audit
 from ketapain.capture.db import make_engine, make_sessionmaker, upgrade
@@ -29,6 +27,7 @@ from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
 from .conftest import make_settings
+from net import free_port
 
 PROTOCOL = load_protocol("ketapain")
 INV = Actor("inv", "investigator")
@@ -171,7 +170,8 @@ def test_a_unique_key_clash_in_the_write_path_is_a_conflict(db_url):
         audit.create(s, INV, DiaryEntry(**row), reason=None)
         s.commit()
     with sm() as s:
-        with pytest.raises(Conflict, match=f"diary_entries: a record with the same patient_id='{pid}', period={period}, day={day} already exists"):
+        duplicate = f"diary_entries: a record with the same patient_id='{pid}', period={period}, day={day} already exists"
+        with pytest.raises(Conflict, match=duplicate):
             audit.create(s, INV, DiaryEntry(**row), reason=None)
         s.rollback()
         with pytest.raises(Conflict, match=r"diary_entries: a record with the same key already exists \(unique: patient_id, period, day\)"):

@@ -99,7 +99,7 @@ def version(engine: Engine) -> list[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """The URL of an empty database: a SQLite file that does not exist yet, or a PostgreSQL
     database created for this test (and dropped after it)."""
     if request.param == "sqlite":
@@ -146,7 +146,7 @@ def test_second_upgrade_is_a_no_op(engine):
     before, at = schema_snapshot(engine), version(engine)
     statements: list[str] = []
 
-    def record(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # noqa: ANN001
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)

@@ -35,7 +35,7 @@ def _secrets_flow(app, clients) -> tuple[str, list[str]]:
 
 
 def test_audit_trail_holds_digests_not_secrets_and_still_detects_a_replaced_hash(app, clients) -> None:
-    token, secrets = _secrets_flow(app, clients)
+    _token, secrets = _secrets_flow(app, clients)
     sm = make_sessionmaker(app.state.engine)
     with sm() as s:
         rows = s.execute(select(AuditLog)).scalars().all()

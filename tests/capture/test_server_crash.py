@@ -28,13 +28,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from net import free_port
-
 from ketapain.capture.audit import dump
 from ketapain.capture.db import make_engine, make_sessionmaker
 from ketapain.capture.models import AuditLog, DiaryEntry
 
 from .conftest import fresh_pg_database
+from net import free_port
 
 SECRET = "server-crash-test-secret-" + "s" * 32
 ADMIN_PW = "crash-admin-password-1"

@@ -153,9 +153,9 @@ def _python_names(command: str) -> set[str]:
     """Parameter names of the command that differ from their flag (``n_patients`` of ``--patients``)."""
     out = set()
     for param in COMMANDS[command].params:  # type: ignore[attr-defined]
-        if isinstance(param, TyperOption) and param.name and "_" in param.name:
-            if param.name.replace("_", "-") not in {o.lstrip("-") for o in param.opts}:
-                out.add(param.name)
+        flagged = isinstance(param, TyperOption) and param.name and "_" in param.name
+        if flagged and param.name.replace("_", "-") not in {o.lstrip("-") for o in param.opts}:
+            out.add(param.name)
     return out | {"df_method", "n_patients", "weight_kg", "stock_overrides", "pain_at_inclusion", "overwrite=True"}
 
 

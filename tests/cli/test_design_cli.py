@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from ketapain.cli import app as APP
+from ketapain.cli import app
 from ketapain.design import crossover_sample_size
 
 RUNNER = CliRunner()
@@ -15,7 +15,7 @@ STATED = ["samplesize", "--diff", "57", "--sd", "38", "--rho", "0.5", "--alpha",
 
 
 def run(*args: str):
-    return RUNNER.invoke(APP, list(args))
+    return RUNNER.invoke(app, list(args))
 
 
 def test_samplesize_text_for_the_reference_study() -> None:

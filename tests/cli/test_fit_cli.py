@@ -68,7 +68,10 @@ def test_fit_log_gives_ratios() -> None:
         ("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,2,AB,B,abc\n", "data.csv row 3: y='abc' is not a number"),
         ("subject,period,sequence,treatment,y\nS1,1,AB,,1\n", "data.csv row 2: treatment is empty"),
         ("subject,period,treatment,y\nS1,1,A,1\n", "required column(s) 'sequence' missing"),
-        ("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,1,AB,B,2\n", "data.csv row 3: subject='S1' already has a row for period='1'"),
+        (
+            "subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,1,AB,B,2\n",
+            "data.csv row 3: subject='S1' already has a row for period='1'",
+        ),
         ("subject,period,sequence,treatment,y\nS1,1,AB,A,inf\n", "data.csv row 2: y='inf' is infinite"),
     ],
 )

@@ -49,7 +49,7 @@ def test_export_every_format(trial_dir: Path, tmp_path: Path, fmt: str, expected
 
 def test_sdtm_dm_has_one_row_per_patient(trial_dir: Path, tmp_path: Path) -> None:
     runner.invoke(app, ["export", str(trial_dir), "--format", "sdtm", "--out", str(tmp_path / "s")])
-    dm, meta = pyreadstat.read_xport(str(tmp_path / "s" / "dm.xpt"))
+    dm, _meta = pyreadstat.read_xport(str(tmp_path / "s" / "dm.xpt"))
     assert len(dm) == TrialData.read(trial_dir).patients.shape[0] == 6
     assert {"STUDYID", "DOMAIN", "USUBJID", "SEX", "ARMCD"} <= set(dm.columns)
 

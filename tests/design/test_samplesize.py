@@ -69,8 +69,16 @@ VARIANTS = [
     ("rho ignored (0), normal, multiple of 6", dict(sd=SD, rho=0.0, method="normal", multiple_of=6), 12),
     # rho 0 + Bonferroni, normal: 2 * 7.092 = 14.184 -> 15
     ("rho ignored + Bonferroni x3, normal", dict(sd=SD, rho=0.0, method="normal", multiplicity="bonferroni", n_comparisons=3), 15),
-    ("rho ignored + Bonferroni x3, normal, multiple of 6", dict(sd=SD, rho=0.0, method="normal", multiplicity="bonferroni", n_comparisons=3, multiple_of=6), 18),
-    ("rho ignored + Bonferroni x3, exact paired (df n-1)", dict(sd=SD, rho=0.0, df_method="paired", multiplicity="bonferroni", n_comparisons=3), 18),
+    (
+        "rho ignored + Bonferroni x3, normal, multiple of 6",
+        dict(sd=SD, rho=0.0, method="normal", multiplicity="bonferroni", n_comparisons=3, multiple_of=6),
+        18,
+    ),
+    (
+        "rho ignored + Bonferroni x3, exact paired (df n-1)",
+        dict(sd=SD, rho=0.0, df_method="paired", multiplicity="bonferroni", n_comparisons=3),
+        18,
+    ),
     ("rho ignored + Bonferroni x3, exact AB/BA", dict(sd=SD, rho=0.0, multiplicity="bonferroni", n_comparisons=3), 19),
     ("rho ignored + Bonferroni x3, exact, 3 periods", dict(sd=SD, rho=0.0, periods=3, multiplicity="bonferroni"), 17),
 ]
@@ -153,8 +161,7 @@ def test_result_contents_and_dict() -> None:
     assert isinstance(res, SampleSizeResult)
     assert res.n_comparisons == 3 and res.alpha_per_comparison == pytest.approx(0.02 / 3)
     assert res.df == 2 * (res.n - 2)
-    assert res.power == pytest.approx(crossover_power(res.n, diff=DIFF, sd=SD, rho=RHO, alpha=ALPHA, periods=3,
-                                                      multiplicity="bonferroni"))
+    assert res.power == pytest.approx(crossover_power(res.n, diff=DIFF, sd=SD, rho=RHO, alpha=ALPHA, periods=3, multiplicity="bonferroni"))
     d = res.to_dict()
     assert set(d) == {"n", "power", "method", "inputs", "formula"}
     assert d["inputs"]["sd_diff"] == pytest.approx(38.0)
@@ -167,7 +174,7 @@ def test_result_contents_and_dict() -> None:
 def test_sidak_is_slightly_less_strict_than_bonferroni() -> None:
     b = crossover_sample_size(DIFF, sd=SD, rho=RHO, multiplicity="bonferroni", n_comparisons=5)
     s = crossover_sample_size(DIFF, sd=SD, rho=RHO, multiplicity="sidak", n_comparisons=5)
-    assert s.alpha_per_comparison == pytest.approx(1 - 0.95 ** 0.2) and s.alpha_per_comparison > b.alpha_per_comparison
+    assert s.alpha_per_comparison == pytest.approx(1 - 0.95**0.2) and s.alpha_per_comparison > b.alpha_per_comparison
     assert s.power >= b.power
 
 
@@ -176,8 +183,7 @@ def test_sidak_is_slightly_less_strict_than_bonferroni() -> None:
     [
         (dict(diff=57), "give exactly one of sd (with rho), sd_within or sd_diff; got none"),
         (dict(diff=57, sd=38), "sd needs rho, the intra-patient correlation (or give sd_within or sd_diff)"),
-        (dict(diff=57, sd=38, rho=0.5, sd_within=20),
-         "give exactly one of sd (with rho), sd_within or sd_diff; got sd and sd_within"),
+        (dict(diff=57, sd=38, rho=0.5, sd_within=20), "give exactly one of sd (with rho), sd_within or sd_diff; got sd and sd_within"),
         (dict(diff=57, sd_within=20, rho=0.5), "rho is only used with sd; give sd and rho, or sd_within, or sd_diff"),
         (dict(diff=57, sd=38, rho=1.0), "rho=1.0 must be a number in [-1, 1) (1 means no within-patient variance)"),
         (dict(diff=57, sd=-1, rho=0.5), "sd=-1.0 must be a number > 0"),
@@ -190,8 +196,7 @@ def test_sidak_is_slightly_less_strict_than_bonferroni() -> None:
         (dict(diff=57, sd=38, rho=0.5, method="z"), "method='z' is not one of exact, normal"),
         (dict(diff=57, sd=38, rho=0.5, df_method="kr"), "df_method='kr' is not one of crossover, rm-anova, paired"),
         (dict(diff=57, sd=38, rho=0.5, multiplicity="holm"), "multiplicity='holm' is not one of None, bonferroni, sidak"),
-        (dict(diff=57, sd=38, rho=0.5, n_comparisons=3),
-         "n_comparisons is only used with multiplicity='bonferroni' or 'sidak'"),
+        (dict(diff=57, sd=38, rho=0.5, n_comparisons=3), "n_comparisons is only used with multiplicity='bonferroni' or 'sidak'"),
         (dict(diff=57, sd=38, rho=0.5, multiplicity="bonferroni", n_comparisons=0), "n_comparisons=0 must be an integer >= 1"),
         (dict(diff=57, sd=38, rho=0.5, multiple_of=0), "multiple_of=0 must be an integer >= 1"),
         (dict(diff=1e-9, sd=38, rho=0.5), "more than"),
@@ -219,9 +224,7 @@ periods = st.integers(2, 4)
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(3, 200), diff=st.floats(0.1, 10), sw=st.floats(0.5, 10), method=methods, sides=sides, p=periods)
-def test_power_increases_with_n_and_diff_and_decreases_with_sd(
-    n: int, diff: float, sw: float, method: str, sides: int, p: int
-) -> None:
+def test_power_increases_with_n_and_diff_and_decreases_with_sd(n: int, diff: float, sw: float, method: str, sides: int, p: int) -> None:
     def pw(n: int = n, diff: float = diff, sw: float = sw) -> float:
         return crossover_power(n, diff=diff, sd_within=sw, method=method, sides=sides, periods=p)  # type: ignore[arg-type]
 
@@ -233,13 +236,27 @@ def test_power_increases_with_n_and_diff_and_decreases_with_sd(
 
 
 @settings(max_examples=60, deadline=None)
-@given(diff=st.floats(0.2, 10), sw=st.floats(0.5, 10), target=st.floats(0.5, 0.99), method=methods, sides=sides,
-       p=periods, multiple=st.integers(1, 6))
+@given(
+    diff=st.floats(0.2, 10),
+    sw=st.floats(0.5, 10),
+    target=st.floats(0.5, 0.99),
+    method=methods,
+    sides=sides,
+    p=periods,
+    multiple=st.integers(1, 6),
+)
 def test_returned_n_is_the_smallest_reaching_the_target(
     diff: float, sw: float, target: float, method: str, sides: int, p: int, multiple: int
 ) -> None:
-    res = crossover_sample_size(diff, sd_within=sw, power=target, method=method, sides=sides, periods=p,  # type: ignore[arg-type]
-                                multiple_of=multiple)
+    res = crossover_sample_size(
+        diff,
+        sd_within=sw,
+        power=target,
+        method=method,
+        sides=sides,
+        periods=p,  # type: ignore[arg-type]
+        multiple_of=multiple,
+    )
     assert res.n % multiple == 0 and res.power >= target
     smaller = res.n - multiple
     if smaller >= 3:

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, checked, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
+
+from incomplete import HINT, checked, frame_both, message, score_both
 
 SEVERITY = ["3", "4", "5", "6"]
 INTERFERENCE = ["9a", "9b", "9c", "9d", "9e", "9f", "9g"]
@@ -86,9 +87,9 @@ def test_user_guide_interference_needs_more_than_half() -> None:
 
 @pytest.mark.parametrize("sleep", ["excluded", "in_activity"])
 def test_all_minimum_and_all_maximum(sleep: str) -> None:
-    low = score("bpi", {k: 0 for k in KEYS}, sleep=sleep)
+    low = score("bpi", dict.fromkeys(KEYS, 0), sleep=sleep)
     assert {k: low[k] for k in SCORES} == dict.fromkeys(SCORES, 0.0)
-    high = score("bpi", {k: 10 for k in KEYS} | {"8": 100}, sleep=sleep)
+    high = score("bpi", dict.fromkeys(KEYS, 10) | {"8": 100}, sleep=sleep)
     assert {k: high[k] for k in SCORES} == dict.fromkeys(SCORES, 10.0) | {"relief_pct": 100.0}
     assert low["least_gt_worst"] is False and high["least_gt_worst"] is False
 
@@ -146,7 +147,7 @@ def test_sleep_in_activity_needs_three_of_four() -> None:
 
 
 def test_sleep_stays_in_the_seven_item_mean_under_both_options() -> None:
-    answers = {k: 2 for k in INTERFERENCE} | {"9f": 9}
+    answers = dict.fromkeys(INTERFERENCE, 2) | {"9f": 9}
     for sleep in ("excluded", "in_activity"):
         assert score_both("bpi", answers, sleep=sleep)["interference_mean"] == 3.0  # (6*2 + 9) / 7
     assert score_both("bpi", answers)["interference_affective"] == 2.0
@@ -157,14 +158,14 @@ def test_least_above_worst_is_scored_and_flagged() -> None:
     assert out["least_gt_worst"] is True and out["severity_mean"] == 4.25
     assert score_both("bpi", {"3": 5, "4": 5})["least_gt_worst"] is False
     assert score_both("bpi", {"4": 5})["least_gt_worst"] is None
-    complete = {k: 0 for k in KEYS} | {"3": 3, "4": 6}
+    complete = dict.fromkeys(KEYS, 0) | {"3": 3, "4": 6}
     assert score("bpi", complete)["least_gt_worst"] is True  # a complete form: no error by default
 
 
 def test_relief_steps() -> None:
     for pct in range(0, 101, 10):
         assert score_both("bpi", {"8": pct})["relief_pct"] == float(pct)
-        assert score("bpi", {k: 0 for k in KEYS} | {"8": pct})["relief_pct"] == float(pct)
+        assert score("bpi", dict.fromkeys(KEYS, 0) | {"8": pct})["relief_pct"] == float(pct)
     assert score_both("bpi", {"8": "30"})["relief_pct"] == 30.0
     assert "relief_pct cannot be scored: item 8 unanswered; relief_pct needs item 8" in message("bpi", {"3": 1})
 
@@ -176,7 +177,7 @@ def test_option_default_is_excluded() -> None:
     }
     with pytest.raises(InstrumentError, match=r"^bpi row 2: least cannot be scored: item 4 unanswered"):
         score_frame("bpi", pd.DataFrame([{"3": 1}]), sleep="in_activity")
-    complete = pd.DataFrame([{k: 1 for k in KEYS} | {"8": 10}])
+    complete = pd.DataFrame([dict.fromkeys(KEYS, 1) | {"8": 10}])
     assert score_frame("bpi", complete, sleep="in_activity").attrs["options"] == {"sleep": "in_activity"}
 
 
@@ -184,7 +185,7 @@ def test_option_default_is_excluded() -> None:
 
 rating = st.one_of(st.none(), st.integers(0, 10))
 forms = st.fixed_dictionaries(
-    {k: rating for k in [*SEVERITY, *INTERFERENCE]}
+    dict.fromkeys([*SEVERITY, *INTERFERENCE], rating)
     | {"8": st.one_of(st.none(), st.integers(0, 10).map(lambda x: x * 10))}
 )
 sleeps = st.sampled_from(["excluded", "in_activity"])
@@ -278,7 +279,7 @@ FORMS = [
     {"3": 7, "4": 2, "5": 4, "6": 3, "8": 60, "9a": 5, "9b": 3, "9c": 6, "9d": 8, "9e": 2, "9f": 9, "9g": 4},
     {"3": 2, "4": 5, "9a": 1, "9c": 2, "9f": 3},
     {"8": 0, "9b": 10, "9e": 10, "9g": 0, "9d": 4},
-    {k: 10 for k in KEYS} | {"8": 100},
+    dict.fromkeys(KEYS, 10) | {"8": 100},
 ]
 
 

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, checked, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
+
+from incomplete import HINT, checked, frame_both, message, score_both
 
 KEYS = [str(i) for i in range(1, 11)]
 INTERVIEW = KEYS[:7]
@@ -61,9 +62,9 @@ def test_interview_cutoff_three_of_seven() -> None:
 
 @pytest.mark.parametrize(("version", "keys", "maximum"), [("full", KEYS, 10), ("interview", INTERVIEW, 7)])
 def test_all_minimum_and_all_maximum(version: str, keys: list[str], maximum: int) -> None:
-    low = score("dn4", {k: 0 for k in keys}, version=version)
+    low = score("dn4", dict.fromkeys(keys, 0), version=version)
     assert low["total"] == 0.0 and low["neuropathic"] is False and low["n_missing"] == 0
-    high = score("dn4", {k: 1 for k in keys}, version=version)
+    high = score("dn4", dict.fromkeys(keys, 1), version=version)
     assert high["total"] == float(maximum) and high["neuropathic"] is True and high["n_positive"] == maximum
 
 
@@ -102,12 +103,12 @@ def test_deduction_boundaries_full() -> None:
     out = score_both("dn4", {"1": 1, "2": 1, "3": 1, "4": 1})
     assert out["neuropathic_deduced"] is True and out["total"] is None and out["n_missing"] == 6
     # 0 positives, 3 missing (None counts as missing): 0 + 3 < 4 -> not neuropathic
-    answers: dict[str, Any] = {k: 0 for k in KEYS[:7]} | {"8": None, "9": None, "10": None}
+    answers: dict[str, Any] = dict.fromkeys(KEYS[:7], 0) | {"8": None, "9": None, "10": None}
     out = score_both("dn4", answers)
     assert out["neuropathic_deduced"] is False and out["n_missing"] == 3 and out["neuropathic"] is None
     assert "total cannot be scored: items 8, 9, 10 unanswered" in message("dn4", answers)
     # 0 positives, 4 missing: 0 + 4 = 4 -> undecided
-    out = score_both("dn4", {k: 0 for k in KEYS[:6]})
+    out = score_both("dn4", dict.fromkeys(KEYS[:6], 0))
     assert out["neuropathic_deduced"] is None and out["n_missing"] == 4
     # 3 positives among answered, 0 missing would be False; with 1 missing undecided (above)
 
@@ -126,8 +127,8 @@ def test_deduction_boundaries_interview() -> None:
 
 
 def test_values_as_floats_and_strings_are_accepted() -> None:
-    assert score("dn4", {k: "1" for k in KEYS})["total"] == 10.0
-    assert score("dn4", {k: 0.0 for k in KEYS})["total"] == 0.0
+    assert score("dn4", dict.fromkeys(KEYS, "1"))["total"] == 10.0
+    assert score("dn4", dict.fromkeys(KEYS, 0.0))["total"] == 0.0
 
 
 def test_option_default_is_full_and_recorded() -> None:
@@ -142,8 +143,8 @@ def test_option_default_is_full_and_recorded() -> None:
 # --- properties --------------------------------------------------------------------------------
 
 answer = st.one_of(st.none(), st.sampled_from([0, 1]))
-full_forms = st.fixed_dictionaries({k: answer for k in KEYS})
-interview_forms = st.fixed_dictionaries({k: answer for k in INTERVIEW})
+full_forms = st.fixed_dictionaries(dict.fromkeys(KEYS, answer))
+interview_forms = st.fixed_dictionaries(dict.fromkeys(INTERVIEW, answer))
 
 
 @settings(max_examples=150, deadline=None)

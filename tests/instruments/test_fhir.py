@@ -8,6 +8,7 @@ resource (R4B's Questionnaire and QuestionnaireResponse are R4's, plus optional 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -126,7 +127,7 @@ def _check_item_type(fhir_item: dict[str, Any], item: Item) -> None:
         else:  # a stepped range, listed in full
             assert item.step is not None
             assert values[0] == item.minimum and values[-1] == pytest.approx(item.maximum)
-            assert all(b - a == pytest.approx(item.step) for a, b in zip(values, values[1:], strict=False))
+            assert all(b - a == pytest.approx(item.step) for a, b in itertools.pairwise(values))
         assert "extension" not in fhir_item
         return
     assert kind == ("integer" if item.kind == "integer" else "decimal")
@@ -150,7 +151,7 @@ def test_fhir_resources_validator_is_installed_and_strict():
         q | {"item": [item | {"answerOption": [{"valueInteger": "one"}]}]},
         q | {"itemz": []},  # unknown element
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError):  # noqa: PT011 - pydantic's ValidationError, whatever its text
             r4b.Questionnaire.model_validate(broken)
 
 
@@ -283,7 +284,7 @@ def test_nested_items_are_flattened_and_value_types_read():
 
 
 def test_item_without_answer_is_missing():
-    name, responses = responses_from_fhir(_qr([{"linkId": "a"}, _answer("c", valueInteger=1)]), ODD)
+    _name, responses = responses_from_fhir(_qr([{"linkId": "a"}, _answer("c", valueInteger=1)]), ODD)
     assert responses == {"c": 1}
 
 
@@ -304,13 +305,28 @@ def test_questionnaire_canonical_with_version_and_other_base():
         (_qr({"linkId": "a"}), ODD, "QuestionnaireResponse item: item must be a list, got dict"),
         (_qr(["a"]), ODD, "QuestionnaireResponse item[0]: expected an object, got str"),
         (_qr([{"answer": []}]), ODD, "QuestionnaireResponse item[0]: linkId is missing or not a string"),
-        (_qr([_answer("zz", valueInteger=1)]), ODD, "odd_one: QuestionnaireResponse item[0]: linkId 'zz' is not an item; items are a, b, c"),
-        (_qr([_answer("c", valueInteger=1), {"linkId": "g1", "item": [_answer("c", valueInteger=2)]}]), ODD,
-         "odd_one: QuestionnaireResponse item[1].item[0]: item c is answered twice"),
-        (_qr([{"linkId": "c", "answer": [{"valueInteger": 1}, {"valueInteger": 2}]}]), ODD, "item[0] (linkId c): 2 answers; each item takes one"),
+        (
+            _qr([_answer("zz", valueInteger=1)]),
+            ODD,
+            "odd_one: QuestionnaireResponse item[0]: linkId 'zz' is not an item; items are a, b, c",
+        ),
+        (
+            _qr([_answer("c", valueInteger=1), {"linkId": "g1", "item": [_answer("c", valueInteger=2)]}]),
+            ODD,
+            "odd_one: QuestionnaireResponse item[1].item[0]: item c is answered twice",
+        ),
+        (
+            _qr([{"linkId": "c", "answer": [{"valueInteger": 1}, {"valueInteger": 2}]}]),
+            ODD,
+            "item[0] (linkId c): 2 answers; each item takes one",
+        ),
         (_qr([{"linkId": "c", "answer": {"valueInteger": 1}}]), ODD, "(linkId c): answer must be a list"),
         (_qr([{"linkId": "c", "answer": [{}]}]), ODD, "(linkId c): an answer needs exactly one value[x], found none"),
-        (_qr([{"linkId": "c", "answer": [{"valueInteger": 1, "valueDecimal": 1.0}]}]), ODD, "exactly one value[x], found ['valueInteger', 'valueDecimal']"),
+        (
+            _qr([{"linkId": "c", "answer": [{"valueInteger": 1, "valueDecimal": 1.0}]}]),
+            ODD,
+            "exactly one value[x], found ['valueInteger', 'valueDecimal']",
+        ),
         (_qr([_answer("c", valueInteger=1.5)]), ODD, "valueInteger 1.5 is not an integer"),
         (_qr([_answer("c", valueInteger=True)]), ODD, "valueInteger True is not an integer"),
         (_qr([_answer("d", valueDecimal="2")]), ODD, "valueDecimal '2' is not a number"),
@@ -341,8 +357,11 @@ def test_values_read_back_are_checked_by_score():
 
 def test_questionnaire_response_fields():
     qr = to_fhir_questionnaire_response(
-        "pgic", {"1": "3"}, subject={"reference": "Patient/9", "display": "P9"},
-        authored=dt.datetime(2024, 5, 2, 10, 30, tzinfo=dt.timezone.utc), status="in-progress",
+        "pgic",
+        {"1": "3"},
+        subject={"reference": "Patient/9", "display": "P9"},
+        authored=dt.datetime(2024, 5, 2, 10, 30, tzinfo=dt.UTC),
+        status="in-progress",
     )
     _validate(qr)
     assert qr == {

@@ -183,7 +183,7 @@ def test_parse_clock():
     assert parse_clock("00:00") == 0 and parse_clock("23:59") == 1439 and parse_clock("7:05") == 425
     assert np.isnan(parse_clock(None)) and np.isnan(parse_clock(pd.NA)) and np.isnan(parse_clock(""))
     for bad in ("24:00", "25:00", "7h30", "07:5", "-1:00", 1440, -1, True, np.True_):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError):  # noqa: PT011 - parse_clock's ValueError carries the value only
             parse_clock(bad)
 
 
@@ -191,7 +191,7 @@ def test_fractional_steps_accept_exact_decimals():
     inst = _single_item(Item("1", "x", kind="number", minimum=0, maximum=1, step=0.1))
     for v in (0.0, 0.1, 0.3, 0.7, 0.9, 1.0):
         assert score(inst, {"1": v}) == {"x": v}
-    with pytest.raises(InstrumentError, match="is not on the allowed steps; allowed: 0..1 in steps of 0.1"):
+    with pytest.raises(InstrumentError, match=re.escape("is not on the allowed steps; allowed: 0..1 in steps of 0.1")):
         score(inst, {"1": 0.25})
 
 
@@ -259,7 +259,7 @@ def test_wide_errors_give_spreadsheet_rows_and_plain_values():
 def test_wide_rejects_unknown_columns_repeated_items_and_absent_ids():
     with pytest.raises(InstrumentError, match="toy: unknown item 'patient_id'"):
         score_frame(TOY, pd.DataFrame({"patient_id": [1], "1": [1]}))
-    with pytest.raises(InstrumentError, match="toy: id column[(]s[)] subject not in the data"):
+    with pytest.raises(InstrumentError, match=r"toy: id column[(]s[)] subject not in the data"):
         score_frame(TOY, pd.DataFrame({"1": [1]}), id_columns=["subject"])
     with pytest.raises(InstrumentError, match="toy: item 1 is given twice"):
         score_frame(TOY, pd.DataFrame([[1, 2]], columns=pd.Index([1, "1"], dtype=object)))
@@ -332,7 +332,7 @@ def test_long_keys():
     by_period = LONG.rename(columns={"visit": "period"})
     out = score_frame(TOY, by_period, id_columns=["patient_id", "period"])
     assert list(out.columns[:2]) == ["patient_id", "period"]
-    with pytest.raises(InstrumentError, match="id column[(]s[)] visit not in the data"):
+    with pytest.raises(InstrumentError, match=r"id column[(]s[)] visit not in the data"):
         score_frame(TOY, by_period, id_columns=["patient_id", "visit"])
 
 
@@ -381,7 +381,7 @@ def test_scorer_contract_guard(scorer, message):
 def test_scorer_contract_guard_on_out_of_range_values():
     double = _single_item(ITEM, lambda items, o: pd.DataFrame({"x": items["1"] * 2}, index=items.index))
     assert score(double, {"1": 5}) == {"x": 10.0}  # in range: fine
-    with pytest.raises(RuntimeError, match="single: score x out of its range 0..10"):
+    with pytest.raises(RuntimeError, match=re.escape("single: score x out of its range 0..10")):
         score(double, {"1": 6})
     shift = _single_item(ITEM, lambda items, o: pd.DataFrame({"x": items["1"] - 1}, index=items.index))
     with pytest.raises(RuntimeError, match="out of its range"):
@@ -601,12 +601,21 @@ def test_incomplete_bad_value_is_refused():
 def test_incomplete_is_a_framework_keyword_not_an_option():
     assert score(STRICT, FULL) == score(STRICT, FULL, incomplete="missing") == {"sum": 11.5, "high": True, "n_missing": 0}
     assert STRICT.resolve_options({}) == {"missing": "none"}  # not among the options
-    with pytest.raises(InstrumentError, match=re.escape("strict: 'incomplete' is a keyword of score() and score_frame(), not an option of strict")):
+    message = "strict: 'incomplete' is a keyword of score() and score_frame(), not an option of strict"
+    with pytest.raises(InstrumentError, match=re.escape(message)):
         STRICT.resolve_options({"incomplete": "missing"})
     for name in ("incomplete", "id_columns"):
         with pytest.raises(ValueError, match=re.escape(f"option name {name!r} is reserved")):
-            Instrument(name="clash", title="t", reference="r", licence="l", items=(ITEM,), scores=(Score("x", "d"),),
-                       options=(Option(name, ("error", "missing"), "error", "clash"),), scorer=lambda items, o: items)
+            Instrument(
+                name="clash",
+                title="t",
+                reference="r",
+                licence="l",
+                items=(ITEM,),
+                scores=(Score("x", "d"),),
+                options=(Option(name, ("error", "missing"), "error", "clash"),),
+                scorer=lambda items, o: items,
+            )
 
 
 def test_incomplete_score_frame_wide_names_the_row_and_counts_the_others():
@@ -636,8 +645,12 @@ def test_incomplete_score_frame_wide_names_the_row_and_counts_the_others():
 def test_incomplete_score_frame_long_names_the_respondent():
     long = _long(
         [
-            (1, 1, "strict", "1", 2), (1, 1, "strict", "2", 5.5), (1, 1, "strict", "3", 30), (1, 1, "strict", "4", 1),
-            (2, 3, "strict", "1", 0), (2, 3, "strict", "2", 0),  # items 3 and 4 unanswered
+            (1, 1, "strict", "1", 2),
+            (1, 1, "strict", "2", 5.5),
+            (1, 1, "strict", "3", 30),
+            (1, 1, "strict", "4", 1),
+            (2, 3, "strict", "1", 0),
+            (2, 3, "strict", "2", 0),  # items 3 and 4 unanswered
             (3, 1, "strict", "1", None),  # a row with no value: a blank form
         ]
     )
@@ -659,8 +672,9 @@ def test_incomplete_score_frame_long_names_the_respondent():
 def test_incomplete_check_is_vectorised_and_matches_score():
     rng = np.random.default_rng(5)
     # small answers, so that the toy's pro-rated sum stays within its declared range 0..24
-    data = pd.DataFrame({"1": rng.integers(0, 4, 200), "2": rng.random(200) * 3, "3": rng.integers(0, 4, 200) * 10,
-                         "4": rng.integers(0, 2, 200)}).astype(object)
+    data = pd.DataFrame(
+        {"1": rng.integers(0, 4, 200), "2": rng.random(200) * 3, "3": rng.integers(0, 4, 200) * 10, "4": rng.integers(0, 2, 200)}
+    ).astype(object)
     data = data.mask(rng.random(data.shape) < 0.05)
     out = score_frame(STRICT, data, missing="prorate", incomplete="missing")
     refused = []
@@ -689,18 +703,35 @@ def test_incomplete_check_is_vectorised_and_matches_score():
         (Score("x", "d", items=("1", "1"), rule="needs item 1"), "an item is listed twice"),
         (Score("x", "d", rule="r", needs=lambda o: (("1",), "r")), "score x has needs but no items"),
         (Score("x", "d", items=("1",), rule="r", needs=lambda o: (("1", "2"), "r")), "not among the score's declared items"),
-        (Score("x", "d", items=("1",), rule="r", needs=lambda o: (("1",), "" if o["m"] == "b" else "r")),
-         "under {'m': 'b'}: needs must give a non-empty tuple of items and a rule"),
+        (
+            Score("x", "d", items=("1",), rule="r", needs=lambda o: (("1",), "" if o["m"] == "b" else "r")),
+            "under {'m': 'b'}: needs must give a non-empty tuple of items and a rule",
+        ),
     ],
 )
 def test_declared_items_and_rules_are_checked(score_, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        Instrument(name="bad", title="t", reference="r", licence="l",
-                   items=(ITEM, Item("2", "y", minimum=0, maximum=1)), scores=(score_,),
-                   options=(Option("m", ("a", "b"), "a", "doc"),), scorer=lambda items, o: items)
+        Instrument(
+            name="bad",
+            title="t",
+            reference="r",
+            licence="l",
+            items=(ITEM, Item("2", "y", minimum=0, maximum=1)),
+            scores=(score_,),
+            options=(Option("m", ("a", "b"), "a", "doc"),),
+            scorer=lambda items, o: items,
+        )
     with pytest.raises(ValueError, match="report r declares items; only scores are checked"):
-        Instrument(name="bad", title="t", reference="r", licence="l", items=(ITEM,), scores=(Score("x", "d"),),
-                   reports=(Score("r", "d", items=("1",), rule="needs item 1"),), scorer=lambda items, o: items)
+        Instrument(
+            name="bad",
+            title="t",
+            reference="r",
+            licence="l",
+            items=(ITEM,),
+            scores=(Score("x", "d"),),
+            reports=(Score("r", "d", items=("1",), rule="needs item 1"),),
+            scorer=lambda items, o: items,
+        )
 
 
 def test_to_dict_lists_items_and_rules():
@@ -715,44 +746,100 @@ def test_to_dict_lists_items_and_rules():
 
 # Each score's items (under the default options) and the option-dependent readings, from the
 # instruments' pages (docs/instruments/<name>.md, "Missing items"). PCS/MCS follow the scales.
-_SF36 = {"PF": range(3, 13), "RP": range(13, 17), "BP": (21, 22), "GH": (1, 33, 34, 35, 36), "VT": (23, 27, 29, 31),
-         "SF": (20, 32), "RE": (17, 18, 19), "MH": (24, 25, 26, 28, 30)}
+_SF36 = {
+    "PF": range(3, 13),
+    "RP": range(13, 17),
+    "BP": (21, 22),
+    "GH": (1, 33, 34, 35, 36),
+    "VT": (23, 27, 29, 31),
+    "SF": (20, 32),
+    "RE": (17, 18, 19),
+    "MH": (24, 25, 26, 28, 30),
+}
 _QDSA_SENSORY = get_instrument("qdsa").item_keys[:35]
 DECLARED: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "blinding": dict.fromkeys(("n_dont_know", "n_placebo", "n_active", "n_answered", "guessed_all"),
-                              ("period_1", "period_2", "period_3")),
-    "bpi": {"worst": ("3",), "least": ("4",), "average": ("5",), "now": ("6",), "severity_mean": ("3", "4", "5", "6"),
-            "interference_mean": ("9a", "9b", "9c", "9d", "9e", "9f", "9g"), "interference_affective": ("9b", "9e", "9g"),
-            "interference_activity": ("9a", "9c", "9d"), "relief_pct": ("8",)},
+    "blinding": dict.fromkeys(("n_dont_know", "n_placebo", "n_active", "n_answered", "guessed_all"), ("period_1", "period_2", "period_3")),
+    "bpi": {
+        "worst": ("3",),
+        "least": ("4",),
+        "average": ("5",),
+        "now": ("6",),
+        "severity_mean": ("3", "4", "5", "6"),
+        "interference_mean": ("9a", "9b", "9c", "9d", "9e", "9f", "9g"),
+        "interference_affective": ("9b", "9e", "9g"),
+        "interference_activity": ("9a", "9c", "9d"),
+        "relief_pct": ("8",),
+    },
     "dn4": {"total": tuple(str(i) for i in range(1, 11)), "neuropathic": tuple(str(i) for i in range(1, 11))},
     "hads": {"anxiety": ("1", "3", "5", "7", "9", "11", "13"), "depression": ("2", "4", "6", "8", "10", "12", "14")},
-    "npsi": {"total": ("1", "2", "3", "5", "6", "8", "9", "10", "11", "12"), "burning_spontaneous": ("1",),
-             "pressing_spontaneous": ("2", "3"), "paroxysmal": ("5", "6"), "evoked": ("8", "9", "10"),
-             "paresthesia_dysesthesia": ("11", "12")},
+    "npsi": {
+        "total": ("1", "2", "3", "5", "6", "8", "9", "10", "11", "12"),
+        "burning_spontaneous": ("1",),
+        "pressing_spontaneous": ("2", "3"),
+        "paroxysmal": ("5", "6"),
+        "evoked": ("8", "9", "10"),
+        "paresthesia_dysesthesia": ("11", "12"),
+    },
     "nrs": {"nrs": ("1",)},
     "pgic": {"pgic": ("1",), "responder": ("1",), "any_improvement": ("1",)},
-    "psqi": {"c1_quality": ("6",), "c2_latency": ("2", "5a"), "c3_duration": ("4",), "c4_efficiency": ("1", "3", "4"),
-             "c5_disturbances": tuple(f"5{c}" for c in "bcdefghi"), "c6_medication": ("7",), "c7_daytime": ("8", "9"),
-             "global": ("1", "2", "3", "4", *(f"5{c}" for c in "abcdefghi"), "6", "7", "8", "9")},
-    "qdsa": {"sensory": _QDSA_SENSORY, "affective": get_instrument("qdsa").item_keys[35:],
-             "total": get_instrument("qdsa").item_keys},
+    "psqi": {
+        "c1_quality": ("6",),
+        "c2_latency": ("2", "5a"),
+        "c3_duration": ("4",),
+        "c4_efficiency": ("1", "3", "4"),
+        "c5_disturbances": tuple(f"5{c}" for c in "bcdefghi"),
+        "c6_medication": ("7",),
+        "c7_daytime": ("8", "9"),
+        "global": ("1", "2", "3", "4", *(f"5{c}" for c in "abcdefghi"), "6", "7", "8", "9"),
+    },
+    "qdsa": {"sensory": _QDSA_SENSORY, "affective": get_instrument("qdsa").item_keys[35:], "total": get_instrument("qdsa").item_keys},
     "sf36": {**{s: tuple(str(i) for i in items) for s, items in _SF36.items()}, "PCS": None, "MCS": None},
-    "sfmpq": {"sensory": tuple(str(i) for i in range(1, 12)), "affective": ("12", "13", "14", "15"),
-              "total": tuple(str(i) for i in range(1, 16)), "ppi": ("ppi",), "vas": ("vas",)},
+    "sfmpq": {
+        "sensory": tuple(str(i) for i in range(1, 12)),
+        "affective": ("12", "13", "14", "15"),
+        "total": tuple(str(i) for i in range(1, 16)),
+        "ppi": ("ppi",),
+        "vas": ("vas",),
+    },
 }
 BY_OPTION = [  # (instrument, options, score, items, rule)
-    ("dn4", {"version": "interview"}, "total", tuple(str(i) for i in range(1, 8)),
-     "needs all 7 items of version='interview' (the paper has no missing-item rule)"),
-    ("bpi", {"sleep": "in_activity"}, "interference_activity", ("9a", "9c", "9d", "9f"),
-     "needs at least 3 of its 4 items 9a, 9c, 9d, 9f (sleep='in_activity')"),
+    (
+        "dn4",
+        {"version": "interview"},
+        "total",
+        tuple(str(i) for i in range(1, 8)),
+        "needs all 7 items of version='interview' (the paper has no missing-item rule)",
+    ),
+    (
+        "bpi",
+        {"sleep": "in_activity"},
+        "interference_activity",
+        ("9a", "9c", "9d", "9f"),
+        "needs at least 3 of its 4 items 9a, 9c, 9d, 9f (sleep='in_activity')",
+    ),
     ("bpi", {}, "interference_activity", ("9a", "9c", "9d"), "needs at least 2 of its 3 items 9a, 9c, 9d (sleep='excluded')"),
-    ("hads", {"missing": "half_rule"}, "depression", ("2", "4", "6", "8", "10", "12", "14"),
-     "needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016)"),
-    ("hads", {}, "anxiety", ("1", "3", "5", "7", "9", "11", "13"),
-     "needs all 7 items (missing='none'; missing='half_rule' allows up to 3 unanswered)"),
+    (
+        "hads",
+        {"missing": "half_rule"},
+        "depression",
+        ("2", "4", "6", "8", "10", "12", "14"),
+        "needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016)",
+    ),
+    (
+        "hads",
+        {},
+        "anxiety",
+        ("1", "3", "5", "7", "9", "11", "13"),
+        "needs all 7 items (missing='none'; missing='half_rule' allows up to 3 unanswered)",
+    ),
     ("sf36", {}, "GH", ("1", "33", "34", "35", "36"), "needs at least 3 of its 5 items (method='ware': half-scale rule)"),
-    ("sf36", {"method": "rand"}, "GH", ("1", "33", "34", "35", "36"),
-     "needs at least 1 of its 5 items (method='rand': mean of the answered items)"),
+    (
+        "sf36",
+        {"method": "rand"},
+        "GH",
+        ("1", "33", "34", "35", "36"),
+        "needs at least 1 of its 5 items (method='rand': mean of the answered items)",
+    ),
 ]
 
 

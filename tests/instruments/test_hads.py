@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, checked, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
+
+from incomplete import HINT, checked, frame_both, message, score_both
 
 KEYS = [str(i) for i in range(1, 15)]
 ANXIETY = [str(i) for i in range(1, 15, 2)]

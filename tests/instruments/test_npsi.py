@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
+
+from incomplete import HINT, frame_both, message, score_both
 
 INTENSITY = ["1", "2", "3", "5", "6", "8", "9", "10", "11", "12"]
 SUBSCORES = {
@@ -60,14 +61,14 @@ def test_subscores_are_unrounded() -> None:
 
 
 def test_all_minimum_and_all_maximum() -> None:
-    low = score("npsi", {k: 0 for k in INTENSITY} | {"4": 1, "7": 1})
+    low = score("npsi", dict.fromkeys(INTENSITY, 0) | {"4": 1, "7": 1})
     assert low == dict.fromkeys(COLUMNS, 0.0)
-    high = score("npsi", {k: 10 for k in INTENSITY} | {"4": 5, "7": 5})
+    high = score("npsi", dict.fromkeys(INTENSITY, 10) | {"4": 5, "7": 5})
     assert high == dict.fromkeys(COLUMNS, 10.0) | {"total": 100.0}
 
 
 def test_temporal_items_are_recorded_but_not_scored() -> None:
-    base = {k: 4 for k in INTENSITY}
+    base = dict.fromkeys(INTENSITY, 4)
     expected = score("npsi", base)
     for four in range(1, 6):
         for seven in range(1, 6):
@@ -78,7 +79,7 @@ def test_temporal_items_are_recorded_but_not_scored() -> None:
 
 
 def test_each_score_needs_all_of_its_items() -> None:
-    full = {k: 5 for k in INTENSITY}
+    full = dict.fromkeys(INTENSITY, 5)
     for name, keys in SUBSCORES.items():
         for key in keys:
             answers = {k: v for k, v in full.items() if k != key}
@@ -183,7 +184,7 @@ def test_bad_input_in_long_data_names_the_respondent() -> None:
 FORMS = [
     {"1": 7, "2": 3, "3": 6, "4": 2, "5": 9, "6": 4, "7": 5, "8": 8, "9": 1, "10": 5, "11": 2, "12": 7},
     {"1": 2, "2": 2, "8": 3, "9": 4, "10": 5},
-    {k: 10 for k in INTENSITY},
+    dict.fromkeys(INTENSITY, 10),
     {"11": 0, "12": 1, "4": 3},
 ]
 
@@ -204,7 +205,9 @@ def test_score_frame_wide_and_long_agree_with_score() -> None:
             for k, v in f.items()
         ]
     )
-    with pytest.raises(InstrumentError, match=r"^npsi respondent patient_id=1 visit=3: total cannot be scored: items 3, 5, 6, 11, 12 unanswered; .*; 1 more respondent in these data is incomplete too"):
+    message = (r"^npsi respondent patient_id=1 visit=3: total cannot be scored: items 3, 5, 6, 11, 12 unanswered; .*; "
+               r"1 more respondent in these data is incomplete too")
+    with pytest.raises(InstrumentError, match=message):
         score_frame("npsi", long)
     got = score_frame("npsi", long, incomplete="missing").set_index("patient_id")
     for i, exp in enumerate(expected):

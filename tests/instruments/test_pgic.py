@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incomplete import HINT, frame_both, message
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
+
+from incomplete import HINT, frame_both, message
 
 # category -> (responder, any_improvement), from the bipolar scale's labels
 EXPECTED = {

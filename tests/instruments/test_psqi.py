@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments.psqi import INSTRUMENT as PSQI
+
+from incomplete import HINT, frame_both, message, score_both
 
 COMPONENTS = [
     "c1_quality",
@@ -290,7 +291,7 @@ def test_disturbance_bands(total: int, expected: int) -> None:
 
 
 def test_5j_blank_counts_zero() -> None:
-    nine = {k: 1 for k in TROUBLES[1:9]}  # 5b..5i = 1: sum 8 (without 5j)
+    nine = dict.fromkeys(TROUBLES[1:9], 1)  # 5b..5i = 1: sum 8 (without 5j)
     absent = score(PSQI, {k: v for k, v in {**BASE, **nine}.items() if k != "5j"})
     blank = psqi({**nine, "5j": None})
     zero = psqi({**nine, "5j": 0})
@@ -499,9 +500,10 @@ def test_score_frame_wide_with_id_columns_agrees_with_score() -> None:
 def test_score_frame_long_with_clock_minutes_agrees_with_score() -> None:
     rows = []
     for i, answers in enumerate(RESPONDENTS):
-        for key, value in answers.items():
-            if isinstance(value, str):  # the long value column is float: clocks in minutes
-                h, m = value.split(":")
+        for key, answer in answers.items():
+            value = answer
+            if isinstance(answer, str):  # the long value column is float: clocks in minutes
+                h, m = answer.split(":")
                 value = 60 * int(h) + int(m)
             rows.append({"patient_id": f"P{i}", "visit": "baseline", "instrument": "psqi", "item": key,
                          "value": np.nan if value is None else float(value)})

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments.qdsa import INSTRUMENT as QDSA
+
+from incomplete import HINT, frame_both, message, score_both
 
 SIZES = {"A": 6, "B": 2, "C": 5, "D": 6, "E": 6, "F": 2, "G": 2, "H": 3, "I": 3,
          "J": 3, "K": 3, "L": 3, "M": 5, "N": 4, "O": 3, "P": 2}
@@ -109,7 +110,7 @@ def test_all_maximum_one_per_subclass() -> None:
 
 
 def test_blank_word_counts_zero() -> None:
-    given_zeros = {k: 0 for k in ALL} | {"E3": 2, "O1": 3}
+    given_zeros = dict.fromkeys(ALL, 0) | {"E3": 2, "O1": 3}
     blanks = {"E3": 2, "O1": 3, "A1": None, "P2": ""}
     assert score(QDSA, blanks) == score(QDSA, given_zeros) == {
         "sensory": 2, "affective": 3, "total": 5, "n_words_rated": 2}
@@ -196,7 +197,7 @@ def _plain(v: Any) -> Any:
 RESPONDENTS: list[dict[str, Any]] = [
     {"A1": 3, "A4": 2, "C5": 4, "J2": 4},
     {},
-    {k: 4 for k in ALL},
+    dict.fromkeys(ALL, 4),
     {"B2": 1, "M3": None, "P1": 2},
 ]
 

@@ -22,10 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments._sf36_norms import SCALES, norm_set, norm_set_names
+
+from incomplete import HINT, frame_both, message, score_both
 
 KEYS = [str(i) for i in range(1, 37)]
 SCORE_NAMES = ["PF", "RP", "BP", "GH", "VT", "SF", "RE", "MH", "PCS", "MCS"]

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incomplete import HINT, frame_both, message, score_both
 from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument, score, score_frame
 from ketapain.instruments.sfmpq import INSTRUMENT as SFMPQ
+
+from incomplete import HINT, frame_both, message, score_both
 
 SENSORY = [str(k) for k in range(1, 12)]
 AFFECTIVE = [str(k) for k in range(12, 16)]

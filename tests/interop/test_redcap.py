@@ -95,12 +95,28 @@ def _expected_hand_written(protocol) -> TrialData:
     concomitant = pd.DataFrame({"patient_id": ["P01", "P01", "P01"], "period": [0, 0, 2],
                                 "drug_class": ["nefopam", "tramadol", "antidepressants"], "status": ["baseline", "baseline", "added"],
                                 "drug_name": [None, "Tramal", None]})
-    screening = pd.DataFrame({"screening_id": ["S01", "S02", "S03"], "screening_date": ["2016-01-04", "2016-01-11", "2016-01-20"],
-                              "dn4_total": [6, 5, 2], "eligible": [True, True, False], "outcome": ["randomised", "randomised", "not_eligible"],
-                              "reason": [None, None, "DN4 below 4"], "patient_id": ["P01", "P02", None], "age": [54.0, 38.0, 61.0]})
-    data = TrialData.from_tables(patients=patients, allocation=allocation, diary=diary, questionnaires=questionnaires,
-                                 adverse_events=adverse_events, concomitant=concomitant, screening=screening,
-                                 meta={"study": protocol.study.title, "protocol_id": "ketapain", "source": "redcap-import"})
+    screening = pd.DataFrame(
+        {
+            "screening_id": ["S01", "S02", "S03"],
+            "screening_date": ["2016-01-04", "2016-01-11", "2016-01-20"],
+            "dn4_total": [6, 5, 2],
+            "eligible": [True, True, False],
+            "outcome": ["randomised", "randomised", "not_eligible"],
+            "reason": [None, None, "DN4 below 4"],
+            "patient_id": ["P01", "P02", None],
+            "age": [54.0, 38.0, 61.0],
+        }
+    )
+    data = TrialData.from_tables(
+        patients=patients,
+        allocation=allocation,
+        diary=diary,
+        questionnaires=questionnaires,
+        adverse_events=adverse_events,
+        concomitant=concomitant,
+        screening=screening,
+        meta={"study": protocol.study.title, "protocol_id": "ketapain", "source": "redcap-import"},
+    )
     return canonical_order(data)
 
 
@@ -123,7 +139,7 @@ def test_mapping_file_with_codes(protocol, tmp_path) -> None:
     events["second_period_arm_1"] = "period:2"
     toml = ["[events]"] + [f'{k} = "{v}"' for k, v in events.items()]
     toml += ["[codes.sex]", '"1" = "M"', '"2" = "F"']
-    toml += [f'[fields.{k}]\n' + "\n".join(f'{a} = "{b}"' for a, b in v.items()) for k, v in mapping["fields"].items()]
+    toml += [f"[fields.{k}]\n" + "\n".join(f'{a} = "{b}"' for a, b in v.items()) for k, v in mapping["fields"].items()]
     (tmp_path / "mapping.toml").write_text("\n".join(toml) + "\n")
     data = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.toml")
     assert data.equals(_expected_hand_written(protocol))
@@ -131,8 +147,14 @@ def test_mapping_file_with_codes(protocol, tmp_path) -> None:
 
 def test_round_trip_from_simulated_trial(protocol, trial, tmp_path) -> None:
     files = write_redcap_project(protocol, tmp_path, data=trial)
-    assert {f.name for f in files} == {"data_dictionary.csv", "instrument_event_mapping.csv", "events.csv",
-                                       "repeating_instruments.csv", "mapping.json", "records.csv"}
+    assert {f.name for f in files} == {
+        "data_dictionary.csv",
+        "instrument_event_mapping.csv",
+        "events.csv",
+        "repeating_instruments.csv",
+        "mapping.json",
+        "records.csv",
+    }
     records = pd.read_csv(tmp_path / "records.csv", dtype=str, keep_default_na=False)
     assert tuple(records.columns[:4]) == REDCAP_ID_COLUMNS
     back = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.json")
@@ -185,7 +207,11 @@ def test_value_in_wrong_kind_of_row(protocol, tmp_path) -> None:
 def test_cross_table_problems_and_nothing_half_imported(protocol, tmp_path) -> None:
     # row 7 holds P01's period-2 allocation: moved to period 3, the period-2 diary day and AE lose it
     path = _edit({(7, "redcap_event_name"): "period_3_arm_1"}, tmp_path)
-    with pytest.raises(DataError, match=r"records.csv: the records do not form valid trial data:\n.*\n  diary row 4: \(patient_id='P01', period=2\) is not in allocation"):
+    with pytest.raises(
+        DataError,
+        match=r"records.csv: the records do not form valid trial data:\n.*\n  diary row 4: \(patient_id='P01', period=2\) is not "
+              r"in allocation",
+    ):
         read_redcap(path, protocol=protocol)
 
 

@@ -28,7 +28,7 @@ def reference_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         "eligible": [True] * 22 + [False],
         "outcome": ["randomised"] * 20 + ["refused", "refused", "not_eligible"],
         "reason": [None] * 20 + ["distance to the centre", None, "DN4 < 4"],
-        "patient_id": patients + [None, None, None],
+        "patient_id": [*patients, None, None, None],
     })
     start = pd.Timestamp("2016-01-04")
     allocation = pd.DataFrame([
@@ -130,16 +130,25 @@ def test_text_cells_as_read_from_csv() -> None:
     assert flow.refused_reasons == (("distance to the centre", 1), ("not stated", 1))
 
 
-@pytest.mark.parametrize(("edit", "match"), [
-    (lambda s: s.assign(outcome=s.outcome.replace("refused", "declined")), r"screening row 22: outcome='declined' is not one of randomised, refused, not_eligible, other"),
-    (lambda s: s.assign(eligible=[False] + [True] * 22), r"screening row 2: outcome='randomised' but eligible=false"),
-    (lambda s: s.assign(eligible=[True] * 23), r"screening row 24: outcome='not_eligible' but eligible=true"),
-    (lambda s: s.assign(eligible=["maybe"] * 23), r"screening row 2: eligible='maybe' is not a boolean"),
-    (lambda s: s.assign(screening_id=["S01"] * 23), r"screening row 3: screening_id='S01' is empty or appears more than once"),
-    (lambda s: s.drop(columns="outcome"), r"screening: required column\(s\) 'outcome' missing"),
-    (lambda s: s.assign(patient_id=[f"Q{i}" for i in range(20)] + [None] * 3), r"allocation: patient_id 'P01', .* not randomised in the screening log"),
-])
-def test_bad_screening_logs(edit, match: str) -> None:  # noqa: ANN001 - a lambda
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            lambda s: s.assign(outcome=s.outcome.replace("refused", "declined")),
+            r"screening row 22: outcome='declined' is not one of randomised, refused, not_eligible, other",
+        ),
+        (lambda s: s.assign(eligible=[False] + [True] * 22), r"screening row 2: outcome='randomised' but eligible=false"),
+        (lambda s: s.assign(eligible=[True] * 23), r"screening row 24: outcome='not_eligible' but eligible=true"),
+        (lambda s: s.assign(eligible=["maybe"] * 23), r"screening row 2: eligible='maybe' is not a boolean"),
+        (lambda s: s.assign(screening_id=["S01"] * 23), r"screening row 3: screening_id='S01' is empty or appears more than once"),
+        (lambda s: s.drop(columns="outcome"), r"screening: required column\(s\) 'outcome' missing"),
+        (
+            lambda s: s.assign(patient_id=[f"Q{i}" for i in range(20)] + [None] * 3),
+            r"allocation: patient_id 'P01', .* not randomised in the screening log",
+        ),
+    ],
+)
+def test_bad_screening_logs(edit, match: str) -> None:
     screening, allocation, _ = reference_tables()
     with pytest.raises(DataError, match=match):
         consort_flow(edit(screening), allocation)

@@ -28,7 +28,7 @@ def bag(plan: InfusionPlan, infusion: str) -> PreparedBag:
     return found
 
 
-def variant(protocol: Protocol, edit) -> Protocol:  # noqa: ANN001 - test helper
+def variant(protocol: Protocol, edit) -> Protocol:
     data = protocol.model_dump(mode="json")
     edit(data)
     return Protocol.from_dict(data)
@@ -165,7 +165,8 @@ def test_override_of_an_unknown_drug() -> None:
 
 def test_draw_volume_larger_than_the_bag() -> None:
     # 0.5 mg/kg x 100 kg = 50 mg at 1 mg/ml = 50 ml > 45 ml
-    with pytest.raises(DataError, match=r"ketamine: 50 mg at 1 mg/ml is 50\.00 ml to draw, more than the final volume of bag_45ml \(45 ml\); use a stronger vial"):
+    too_much = r"ketamine: 50 mg at 1 mg/ml is 50\.00 ml to draw, more than the final volume of bag_45ml \(45 ml\); use a stronger vial"
+    with pytest.raises(DataError, match=too_much):
         prepare_infusions(KETAPAIN, "K", 100, stock_overrides={"ketamine": 1})
     # exactly the final volume is allowed: 45 mg at 1 mg/ml = 45 ml, no saline
     (k, _) = prepare_infusions(KETAPAIN, "K", 90, stock_overrides={"ketamine": 1}).bags
@@ -197,8 +198,10 @@ def test_pump_rate_limit() -> None:
 # --- vial strings --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "mg_per_ml"), [("50mg/ml", 50.0), ("10 mg/ml", 10.0), ("50 MG / ML", 50.0),
-                                                 ("1.5 g/10 ml", 150.0), ("0.5g/ml", 500.0), ("500mg/10ml", 50.0)])
+@pytest.mark.parametrize(
+    ("text", "mg_per_ml"),
+    [("50mg/ml", 50.0), ("10 mg/ml", 10.0), ("50 MG / ML", 50.0), ("1.5 g/10 ml", 150.0), ("0.5g/ml", 500.0), ("500mg/10ml", 50.0)],
+)
 def test_parse_strength(text: str, mg_per_ml: float) -> None:
     assert parse_strength(text) == pytest.approx(mg_per_ml)
 
@@ -228,21 +231,45 @@ def test_to_frame_has_numeric_columns() -> None:
 
 def test_preparation_sheet_names_arm_drugs_and_volumes() -> None:
     sheet = prepare_infusions(KETAPAIN, "KM", 78).preparation_sheet(kit_code="X7K2QP", patient_id="P07", period=2)
-    for text in ("UNBLINDED", "arm: KM (ketamine/magnesium)", "ketamine: 39.0 mg", "draw 0.78 ml of 50 mg/ml",
-                 "add 44.22 ml NaCl 0.9% -> final volume 45 ml", "22.5 ml/h", "magnesium sulfate: 3000.0 mg",
-                 "draw 20.00 ml of 150 mg/ml (2 vial(s)/ampoule(s))", "add 230.00 ml", "500.0 ml/h (100 mg/min)",
-                 "kit: X7K2QP", "patient: P07", "period: 2"):
+    for text in (
+        "UNBLINDED",
+        "arm: KM (ketamine/magnesium)",
+        "ketamine: 39.0 mg",
+        "draw 0.78 ml of 50 mg/ml",
+        "add 44.22 ml NaCl 0.9% -> final volume 45 ml",
+        "22.5 ml/h",
+        "magnesium sulfate: 3000.0 mg",
+        "draw 20.00 ml of 150 mg/ml (2 vial(s)/ampoule(s))",
+        "add 230.00 ml",
+        "500.0 ml/h (100 mg/min)",
+        "kit: X7K2QP",
+        "patient: P07",
+        "period: 2",
+    ):
         assert text in sheet, text
 
 
 def test_blinded_label_reveals_nothing() -> None:
-    labels = {code: prepare_infusions(KETAPAIN, code, 78).blinded_label(kit_code="X7K2QP", patient_id="P07", period=2)
-              for code in KETAPAIN.arm_codes}
+    labels = {
+        code: prepare_infusions(KETAPAIN, code, 78).blinded_label(kit_code="X7K2QP", patient_id="P07", period=2)
+        for code in KETAPAIN.arm_codes
+    }
     # the same text whatever the arm: nothing on the label can tell the treatment
     assert len(set(labels.values())) == 1
     label = labels["KM"]
-    for text in ("kit: X7K2QP", "patient: P07", "period: 2", "bag: bag_45ml", "final volume: 45 ml", "duration: 120 min",
-                 "pump rate: 22.5 ml/h", "bag: bag_250ml", "final volume: 250 ml", "duration: 30 min", "pump rate: 500.0 ml/h"):
+    for text in (
+        "kit: X7K2QP",
+        "patient: P07",
+        "period: 2",
+        "bag: bag_45ml",
+        "final volume: 45 ml",
+        "duration: 120 min",
+        "pump rate: 22.5 ml/h",
+        "bag: bag_250ml",
+        "final volume: 250 ml",
+        "duration: 30 min",
+        "pump rate: 500.0 ml/h",
+    ):
         assert text in label, text
     lowered = label.lower()
     for word in ("ketamine", "magnesium", "placebo", "nacl", "mg", "arm", "unblinded"):

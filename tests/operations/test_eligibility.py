@@ -49,7 +49,14 @@ def test_dn4_total_answer_instead_of_items() -> None:
     assert evaluate_eligibility(KETAPAIN, {**ELIGIBLE, "dn4_total": 6}).eligible
     r = evaluate_eligibility(KETAPAIN, {**ELIGIBLE, "dn4_total": 3})
     (f,) = r.failed
-    assert (f.id, f.kind, f.field, f.value, f.rule, f.reason) == ("inc_dn4", "inclusion", "dn4.total", 3, "dn4.total >= 4", "inclusion not met")
+    assert (f.id, f.kind, f.field, f.value, f.rule, f.reason) == (
+        "inc_dn4",
+        "inclusion",
+        "dn4.total",
+        3,
+        "dn4.total >= 4",
+        "inclusion not met",
+    )
 
 
 def test_dn4_items_below_cutoff() -> None:
@@ -112,12 +119,19 @@ def test_boundary_values() -> None:
     assert r.failed_ids == ("inc_pain_duration",)
 
 
-@pytest.mark.parametrize(("field", "value", "match"), [
-    ("in_other_trial", "true", r"exc_other_trial \(in_other_trial\): 'true' is a text; the rule in_other_trial == true needs a boolean"),
-    ("previous_ketamine", 0, "inc_ketamine_naive .*: 0 is a number; .* needs a boolean"),
-    ("age", "old", "inc_age .*: 'old' is a text; .* needs a number"),
-    ("pain_origin", 1, "inc_neuropathic_origin .*: 1 is a number; .* needs a text"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        (
+            "in_other_trial",
+            "true",
+            r"exc_other_trial \(in_other_trial\): 'true' is a text; the rule in_other_trial == true needs a boolean",
+        ),
+        ("previous_ketamine", 0, "inc_ketamine_naive .*: 0 is a number; .* needs a boolean"),
+        ("age", "old", "inc_age .*: 'old' is a text; .* needs a number"),
+        ("pain_origin", 1, "inc_neuropathic_origin .*: 1 is a number; .* needs a text"),
+    ],
+)
 def test_wrong_types_are_refused_not_silently_failed(field: str, value: object, match: str) -> None:
     with pytest.raises(DataError, match=match):
         evaluate_eligibility(KETAPAIN, {**ELIGIBLE, field: value, "dn4_total": 5})
@@ -142,8 +156,15 @@ def test_to_dict_is_json() -> None:
     d = json.loads(json.dumps(evaluate_eligibility(KETAPAIN, {**ELIGIBLE, "pain_origin": "mixed"}).to_dict()))
     assert d["eligible"] is False and d["n_criteria"] == 18
     assert [f["id"] for f in d["failed"]] == ["inc_neuropathic_origin", "inc_dn4"]
-    assert d["failed"][1] == {"id": "inc_dn4", "kind": "inclusion", "text": KETAPAIN.eligibility.criteria[5].text,
-                              "field": "dn4.total", "value": None, "rule": "dn4.total >= 4", "reason": "not answered"}
+    assert d["failed"][1] == {
+        "id": "inc_dn4",
+        "kind": "inclusion",
+        "text": KETAPAIN.eligibility.criteria[5].text,
+        "field": "dn4.total",
+        "value": None,
+        "rule": "dn4.total >= 4",
+        "reason": "not answered",
+    }
 
 
 # --- screening frames ---------------------------------------------------------------------------

@@ -91,9 +91,9 @@ def test_test_and_production_never_mix(production: Path, test_list: Path, tmp_pa
     log = tmp_path / "l.jsonl"
     test_kit = _row(test_list, 1)["kit_code"]
     prod_kit = _row(production, 1)["kit_code"]
-    with pytest.raises(ListKindMismatchError, match="TEST kit .* PRODUCTION list"):
+    with pytest.raises(ListKindMismatchError, match=r"TEST kit .* PRODUCTION list"):
         unblind(production, test_kit, reason="r", user="u", log_path=log)
-    with pytest.raises(ListKindMismatchError, match="not a TEST kit .* TEST list"):
+    with pytest.raises(ListKindMismatchError, match=r"not a TEST kit .* TEST list"):
         unblind(test_list, prod_kit, reason="r", user="u", log_path=log)
     # the same seed gives a different test list: the test kit minus its prefix is no production kit
     with pytest.raises(DataError, match="not in the production list"):

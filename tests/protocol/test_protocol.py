@@ -215,8 +215,12 @@ def test_bad_enum_lists_allowed_values() -> None:
 
 
 def test_bound_names_the_nested_key() -> None:
-    text = edited("dose = { mg_per_kg = 0.5 }, stock = { strength_mg_per_ml = 50 } },\n  { infusion = \"bag_250ml\", drug = \"magnesium sulfate\", dose = { mg = 3000 }",
-                  "dose = { mg_per_kg = -1 }, stock = { strength_mg_per_ml = 50 } },\n  { infusion = \"bag_250ml\", drug = \"magnesium sulfate\", dose = { mg = 3000 }")
+    text = edited(
+        'dose = { mg_per_kg = 0.5 }, stock = { strength_mg_per_ml = 50 } },\n  { infusion = "bag_250ml", drug = "magnesium '
+        'sulfate", dose = { mg = 3000 }',
+        'dose = { mg_per_kg = -1 }, stock = { strength_mg_per_ml = 50 } },\n  { infusion = "bag_250ml", drug = "magnesium '
+        'sulfate", dose = { mg = 3000 }',
+    )
     assert errors_of(text) == ["ketapain.toml: arms[2].components[0].dose.mg_per_kg: -1 is not > 0"]
 
 
@@ -227,8 +231,10 @@ def test_dose_shape() -> None:
 
 
 def test_placebo_has_no_stock() -> None:
-    text = edited('dose = { placebo = true } }', 'dose = { placebo = true }, stock = { strength_mg_per_ml = 50 } }')
-    assert errors_of(text) == ["ketapain.toml: arms[0].components[0].stock: not allowed with a placebo dose (a placebo is the infusion's diluent)"]
+    text = edited("dose = { placebo = true } }", "dose = { placebo = true }, stock = { strength_mg_per_ml = 50 } }")
+    assert errors_of(text) == [
+        "ketapain.toml: arms[0].components[0].stock: not allowed with a placebo dose (a placebo is the infusion's diluent)"
+    ]
 
 
 def test_duplicate_arm_codes() -> None:
@@ -236,20 +242,29 @@ def test_duplicate_arm_codes() -> None:
 
 
 def test_component_referencing_unknown_infusion() -> None:
-    text = edited('{ infusion = "bag_45ml", drug = "ketamine", dose = { placebo = true } }',
-                  '{ infusion = "bag_99ml", drug = "ketamine", dose = { placebo = true } }')
+    text = edited(
+        '{ infusion = "bag_45ml", drug = "ketamine", dose = { placebo = true } }',
+        '{ infusion = "bag_99ml", drug = "ketamine", dose = { placebo = true } }',
+    )
     assert errors_of(text) == [
         "ketapain.toml: arms[0].components[0].infusion: 'bag_99ml' is not one of bag_45ml, bag_250ml (infusions)",
-        "ketapain.toml: arms[0].components: no component for infusion(s) bag_45ml; every arm has exactly one per infusion (a placebo if needed)",
+        "ketapain.toml: arms[0].components: no component for infusion(s) bag_45ml; every arm has exactly one per infusion (a "
+        "placebo if needed)",
     ]
 
 
 def test_one_component_per_infusion() -> None:
-    text = edited('{ infusion = "bag_250ml", drug = "magnesium sulfate", dose = { placebo = true } },\n]',
-                  '{ infusion = "bag_45ml", drug = "magnesium sulfate", dose = { placebo = true } },\n]')
+    text = edited(
+        '{ infusion = "bag_250ml", drug = "magnesium sulfate", dose = { placebo = true } },\n]',
+        '{ infusion = "bag_45ml", drug = "magnesium sulfate", dose = { placebo = true } },\n]',
+    )
     lines = errors_of(text)
     assert "ketapain.toml: arms[0].components[1].infusion: 'bag_45ml' is used by 2 components; one per infusion" in lines
-    assert "ketapain.toml: arms[0].components: no component for infusion(s) bag_250ml; every arm has exactly one per infusion (a placebo if needed)" in lines
+    assert (
+        "ketapain.toml: arms[0].components: no component for infusion(s) bag_250ml; every arm has exactly one per infusion (a "
+        "placebo if needed)"
+        in lines
+    )
 
 
 def test_at_least_two_arms() -> None:
@@ -271,7 +286,11 @@ def test_block_size_not_a_multiple() -> None:
 
 def test_unknown_instrument_in_a_visit() -> None:
     [line] = errors_of(edited('["dn4", "bpi"', '["dn5", "bpi"'))
-    assert line == "ketapain.toml: visits[0].questionnaires[0]: 'dn5' is not one of blinding, bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, sfmpq (instruments)"
+    assert (
+        line
+        == "ketapain.toml: visits[0].questionnaires[0]: 'dn5' is not one of blinding, bpi, dn4, hads, npsi, nrs, pgic, psqi, "
+           "qdsa, sf36, sfmpq (instruments)"
+    )
 
 
 def test_custom_sequences_with_unknown_codes() -> None:
@@ -312,11 +331,14 @@ def test_eligibility_rules() -> None:
 
 def test_endpoints_refer_to_diary_and_windows() -> None:
     text = edited('value = "avg_pain"\nwindow_day = 35', 'value = "mean_pain"\nwindow_day = 36')
-    assert errors_of(text) == [
-        "ketapain.toml: endpoints[0].value: 'mean_pain' is not one of avg_pain, max_pain, night_pain (diary.items)",
-        "ketapain.toml: endpoints[0].window_day: 36 is not one of 7, 15, 21, 28, 35 (auc.windows)",
-        "ketapain.toml: endpoints: 0 primary endpoints; exactly one endpoint has kind = 'primary'",
-    ][:2]
+    assert (
+        errors_of(text)
+        == [
+            "ketapain.toml: endpoints[0].value: 'mean_pain' is not one of avg_pain, max_pain, night_pain (diary.items)",
+            "ketapain.toml: endpoints[0].window_day: 36 is not one of 7, 15, 21, 28, 35 (auc.windows)",
+            "ketapain.toml: endpoints: 0 primary endpoints; exactly one endpoint has kind = 'primary'",
+        ][:2]
+    )
     assert errors_of(edited('kind = "primary"', 'kind = "secondary"')) == [
         "ketapain.toml: endpoints: 0 primary endpoints; exactly one endpoint has kind = 'primary'"
     ]
@@ -333,7 +355,8 @@ def test_several_errors_reported_together() -> None:
         "x.toml: design.period_days: required key missing",
         "x.toml: arms[2].components[1].dose.mg: -1 is not > 0",
         "x.toml: weights.min_kg: expected a number, got 'thirty' (a string)",
-        "x.toml: visits[0].questionnaires[0]: 'dn5' is not one of blinding, bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, sfmpq (instruments)",
+        "x.toml: visits[0].questionnaires[0]: 'dn5' is not one of blinding, bpi, dn4, hads, npsi, nrs, pgic, psqi, qdsa, sf36, "
+        "sfmpq (instruments)",
         "x.toml: auc.method: unknown key; allowed keys: time_axis, windows",
         "x.toml: analysis.df_method: 'wald' is not one of kenward-roger, satterthwaite, containment, normal",
     ]

@@ -14,9 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))   # report_samples, report_pdftext
 
-from report_samples import sample_document  # noqa: E402
+from report_samples import sample_document
 
-from ketapain.report import Document  # noqa: E402
+from ketapain.report import Document
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def test_browser_opens_the_report_and_finds_table2(demo: Path, chromium_page: An
     assert caption.inner_text().startswith("Table 2")
     assert page.locator("#table-table2 tbody tr").count() >= 7  # 5 windows + 2 items, plus group rows
     assert page.locator("#figure-figure1_consort svg").is_visible()
-    assert all(u.startswith("file://") or u.startswith("data:") for u in requests)
+    assert all(u.startswith(("file://", "data:")) for u in requests)
 
 
 # --------------------------------------------------------------------------- pins (see demo_pin.py)

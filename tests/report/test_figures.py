@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def test_bad_auc_input() -> None:
     bad.loc[3, "auc"] = "high"
     with pytest.raises(DataError, match="column 'auc' row 3: 'high' is not a number"):
         plot_patient_lines(bad, order=ORDER, ylabel="y")
-    with pytest.raises(DataError, match="alpha=1.5"):
+    with pytest.raises(DataError, match=re.escape("alpha=1.5")):
         plot_tipping_point(pd.DataFrame(columns=["delta", "contrast", "estimate", "ci_low", "ci_high", "p_value"]), alpha=1.5)
 
 

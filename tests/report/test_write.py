@@ -99,7 +99,7 @@ def test_html_is_self_contained(written) -> None:
         assert tag not in {"link", "script", "iframe", "img", "object", "embed"}, tag
         for name, value in attrs.items():
             if name in {"src", "href", "xlink:href", "action", "srcset", "poster"}:
-                assert value is not None and (value.startswith("#") or value.startswith("data:")), (tag, name, value)
+                assert value is not None and (value.startswith(("#", "data:"))), (tag, name, value)
     css = "".join(parsed.styles)
     assert "@media print" in css and "tabular-nums" in css
     assert not re.search(r"url\(|@import", css)
@@ -111,7 +111,7 @@ def test_text_is_escaped(tmp_path: Path) -> None:
     evil = "<script>alert('x')</script> & \"quotes\""
     doc = sample_document(title=evil)
     doc = dataclasses.replace(doc, sections=(Section(evil, (Paragraph(evil), dataclasses.replace(
-        table2(), title=evil, notes=(evil,), rows=(("<b>bold</b>", "", "", ""),) + table2().rows[1:]))),))
+        table2(), title=evil, notes=(evil,), rows=(("<b>bold</b>", "", "", ""), *table2().rows[1:])))),))
     files = write_report(doc, tmp_path / "r", pdf=False)
     html = files.html.read_text(encoding="utf-8")
     assert "<script>" not in html and "<b>bold</b>" not in html

@@ -88,7 +88,7 @@ def test_sequences_are_the_randomisation_lists_first_rows():
     data = simulate_trial(KETAPAIN, n_patients=20, seed=5)
     alloc = data.allocation
     # each patient's treatments follow its sequence, and every sequence is one of the list's
-    for pid, rows in alloc.groupby("patient_id"):
+    for _pid, rows in alloc.groupby("patient_id"):
         assert "-".join(rows.sort_values("period")["treatment"]) == rows["sequence"].iloc[0]
     seqs = alloc.drop_duplicates("patient_id")["sequence"]
     # 20 patients from blocks of 6: 3 full blocks (each sequence 3 times) + 2 of the 4th block

@@ -15,12 +15,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import crossover_datasets
 
 import ketapain.stats._lmm as lmm
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats import fit_crossover
 from ketapain.stats._batch import BATCH_COLUMNS, fit_crossover_batch
+
+from strategies import crossover_datasets
 
 SEQS = ["ABC", "ACB", "BAC", "BCA", "CAB", "CBA"]
 
@@ -94,7 +95,7 @@ def test_fixed_groups_equal_single_engine(df_method, missing) -> None:
     assert compare(data, 1e-8, df_method=df_method) == 9
 
 
-@pytest.mark.parametrize("method,model", [("ML", "standard"), ("REML", "paper")])
+@pytest.mark.parametrize(("method", "model"), [("ML", "standard"), ("REML", "paper")])
 def test_ml_and_paper_model(method, model) -> None:
     data = trials(6, seed=3, missing=0.1)
     assert compare(data, 1e-8, df_method="satterthwaite", method=method, model=model) == 6
@@ -113,8 +114,8 @@ def test_single_engine_derivative_and_polished_optimum(method) -> None:
     (step 1e-5 relative in theta^2, truncation error ~1e-10 relative), and the single
     engine's theta is its root: the derivative there is ~0 on the scale of its terms."""
     data = trials(3, seed=21, missing=0.1)
-    for _tr, grp in data.groupby("trial"):
-        grp = grp.dropna(subset=["y"])
+    for _tr, trial in data.groupby("trial"):
+        grp = trial.dropna(subset=["y"])
         X = np.column_stack([np.ones(len(grp)), grp.treatment == "B", grp.treatment == "C", grp.period == 2,
                              grp.period == 3, *[grp.sequence == s for s in SEQS[1:]]]).astype(float)
         codes = pd.factorize(grp.subject)[0]

@@ -186,7 +186,7 @@ def test_one_array_per_trial_the_other_shared(layout, df_method) -> None:
     assert check_single(res, to_frame(y, trt, seq), range(G), df_method=df_method) == G
 
 
-@pytest.mark.parametrize("method,model,df_method", [("ML", "standard", "containment"), ("REML", "paper", "kenward-roger")])
+@pytest.mark.parametrize(("method", "model", "df_method"), [("ML", "standard", "containment"), ("REML", "paper", "kenward-roger")])
 def test_ml_and_paper_model(method, model, df_method) -> None:
     y, trt, seq = cube(6, 12, seed=5)
     opts = {"method": method, "model": model, "df_method": df_method}
@@ -293,9 +293,9 @@ def test_errors_and_outputs() -> None:
     y, trt, seq = cube(3, 12, seed=2)
     with pytest.raises(DataError, match="shape"):
         fit_crossover_arrays(y[0], trt, seq, levels=LEVELS)
+    bad = trt.copy()
+    bad[0, 2] = 3
     with pytest.raises(DataError, match=r"treatment_codes\[0, 2\] = 3 is outside 0..2"):
-        bad = trt.copy()
-        bad[0, 2] = 3
         fit_crossover_arrays(y, bad, seq, levels=LEVELS)
     with pytest.raises(ModelError, match="ref='D'"):
         fit_crossover_arrays(y, trt, seq, levels=LEVELS, ref="D")

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from ketapain.errors import SingularFitWarning
 from ketapain.stats import fit_crossover
+
 from r_compare import SKIP_R, assert_fit, assert_ftest, assert_pairs, run_lmm_reference
 from strategies import crossover_datasets, fixed_effects_identified
 

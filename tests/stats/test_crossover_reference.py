@@ -29,6 +29,7 @@ from numpy.testing import assert_allclose
 
 from ketapain.errors import SingularFitWarning
 from ketapain.stats import fit_crossover
+
 from r_compare import assert_fit, assert_ftest, assert_pairs
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "lmm"

@@ -26,6 +26,7 @@ from numpy.testing import assert_allclose
 from ketapain.errors import DataError, ModelError
 from ketapain.stats import diary_auc, fit_crossover
 from ketapain.stats._daily_lmm import fit_daily_model
+
 from tests.r_compare import SKIP_R
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "daily_lmm"
@@ -110,7 +111,7 @@ def test_matches_live_r(tmp_path: Path) -> None:
                    "ref": "C"}]).to_csv(tmp_path / "cases.csv", index=False)
     proc = subprocess.run([shutil.which("Rscript") or "Rscript", str(REF / "daily_lmm_reference.R"),
                            str(tmp_path / "cases.csv"), str(tmp_path / "out")], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     fit = fit_daily_model(diary, alloc, window=9, ref="C")
     compare(fit, json.loads((tmp_path / "out" / "live.json").read_text()))

@@ -17,6 +17,7 @@ from ketapain.stats import diary_auc, fit_crossover
 from ketapain.stats._imputation import impute_diary, multiple_imputation_auc
 from ketapain.stats._mi_pool import pool_d1, pool_scalar
 from ketapain.stats._mi_tipping import tipping_point_auc
+
 from tests.stats.test_daily_lmm import WILLIAMS3, simulate
 
 

@@ -16,6 +16,7 @@ from ketapain.errors import ModelError
 from ketapain.stats import fit_crossover, fit_random_intercept, sidak_p
 from ketapain.stats._ddf import variance_derivatives
 from ketapain.stats._design import crossover_design
+
 from strategies import crossover_datasets, fixed_effects_identified
 
 

@@ -19,7 +19,7 @@ from ketapain.stats import CrossoverFit, fit_crossover
 
 from ._warnings import WarningLog
 
-__all__ = ["CONTRAST_COLUMNS", "EFFECT_COLUMNS", "HEADLINE_EFFECT", "MODEL_COLUMNS", "FitRows", "fit_rows", "frames"]
+__all__ = ["CONTRAST_COLUMNS", "EFFECT_COLUMNS", "FitRows", "HEADLINE_EFFECT", "MODEL_COLUMNS", "fit_rows", "frames"]
 
 #: The effect-size definition shown first in the report (the others are kept alongside).
 HEADLINE_EFFECT = "d_z"

@@ -18,7 +18,7 @@ from ._common import protocol_order
 from ._endpoints import model_order
 from ._warnings import WarningLog
 
-__all__ = ["RELATED", "adverse_events", "added_analgesics"]
+__all__ = ["RELATED", "added_analgesics", "adverse_events"]
 
 #: Causality categories counted as treatment-related.
 RELATED = ("possibly", "probably", "certainly")
@@ -61,7 +61,7 @@ def adverse_events(data: TrialData, protocol: Protocol, log: WarningLog) -> dict
     patients = data.patients["patient_id"]
     overall = {
         "n_patients": int(patients.nunique()),
-        "n_events": int(len(ae)),
+        "n_events": len(ae),
         "n_events_before_first_infusion": int((ae["period"] == 0).sum()),
         "n_patients_without_any_ae": int((~patients.isin(ae["patient_id"])).sum()),
         "n_patients_with_related_ae": int(ae.loc[ae["related"], "patient_id"].nunique()),

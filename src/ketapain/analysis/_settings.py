@@ -15,12 +15,12 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "AnalysisSettings",
     "CROSSOVER_MODELS",
     "EFFECT_SIZE_KINDS",
-    "RESPONDER_DEFINITIONS",
-    "AnalysisSettings",
     "EndpointSetting",
     "ModelTerms",
+    "RESPONDER_DEFINITIONS",
     "ResponderDefinition",
     "SensitivitySettings",
 ]

@@ -36,7 +36,7 @@ from ketapain.errors import (
     TwoStageTestingWarning,
 )
 
-__all__ = ["WARNING_SECTIONS", "WARNING_KINDS", "AnalysisWarning", "WarningLog"]
+__all__ = ["AnalysisWarning", "WARNING_KINDS", "WARNING_SECTIONS", "WarningLog"]
 
 #: The sections of the plan a warning can come from, in the order the plan runs them.
 WARNING_SECTIONS = ("consort", "pain_before", "auc", "table2", "responders", "consecutive", "questionnaires", "table3",

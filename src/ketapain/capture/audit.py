@@ -57,13 +57,13 @@ from ketapain.capture.models import AUDITED_TABLES, AuditLog, Base, Signature, S
 from ketapain.errors import Conflict, StudyLocked
 
 __all__ = [
+    "Actor",
+    "AuditVerification",
     "CASEBOOK_TABLES",
     "GENESIS",
     "LOCK_EXEMPT_TABLES",
     "SECRET_FIELDS",
     "SYSTEM",
-    "Actor",
-    "AuditVerification",
     "audit_value",
     "audited_bulk_insert",
     "create",

@@ -6,7 +6,8 @@
 >>> Settings(database_url="sqlite://", secret_key="change-me")
 Traceback (most recent call last):
 ...
-ketapain.errors.DataError: secret_key: a default or short secret key is refused; set KETAPAIN_SECRET_KEY to 32 or more random characters (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")
+ketapain.errors.DataError: secret_key: a default or short secret key is refused; set KETAPAIN_SECRET_KEY
+to 32 or more random characters (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ from sqlalchemy.exc import ArgumentError
 
 from ketapain.errors import DataError
 
-__all__ = ["DEFAULT_DB_FILE", "REFUSED_SECRETS", "SECRET_KEY_SUFFIX", "Settings", "StoredKey", "database_url_from_env",
-           "sqlite_path", "stored_secret_key"]
+__all__ = [
+    "DEFAULT_DB_FILE",
+    "REFUSED_SECRETS",
+    "SECRET_KEY_SUFFIX",
+    "Settings",
+    "StoredKey",
+    "database_url_from_env",
+    "sqlite_path",
+    "stored_secret_key",
+]
 
 DEFAULT_DB_FILE = "ketapain-capture.sqlite"
 """SQLite file used when no database URL is given (in the current directory)."""
@@ -54,8 +63,10 @@ def sqlite_path(database_url: str) -> Path | None:
     try:
         url = make_url(database_url)
     except ArgumentError:
-        raise DataError(f"database URL {database_url!r} is not a SQLAlchemy URL "
-                        "(sqlite:///file.sqlite or postgresql+psycopg://user@host/db)", column="database_url") from None
+        raise DataError(
+            f"database URL {database_url!r} is not a SQLAlchemy URL (sqlite:///file.sqlite or postgresql+psycopg://user@host/db)",
+            column="database_url",
+        ) from None
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
@@ -108,15 +119,21 @@ def stored_secret_key(database_url: str, *, config_dir: Path | None = None) -> S
         mode = path.stat().st_mode
         key = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot keep the secret key there ({getattr(exc, 'strerror', None) or exc}); "
-                        "set KETAPAIN_SECRET_KEY instead", source=str(path)) from None
+        raise DataError(
+            f"{path}: cannot keep the secret key there ({getattr(exc, 'strerror', None) or exc}); set KETAPAIN_SECRET_KEY instead",
+            source=str(path),
+        ) from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise DataError(f"{path}: the secret key file may be read by others (mode {stat.filemode(mode)}); "
-                        f"make it private with: chmod 600 {path}", source=str(path))
+        raise DataError(
+            f"{path}: the secret key file may be read by others (mode {stat.filemode(mode)}); make it private with: chmod 600 {path}",
+            source=str(path),
+        )
     if key.lower() in REFUSED_SECRETS or len(key) < _MIN_KEY_LENGTH:
-        raise DataError(f"{path}: holds a weak secret key (fewer than {_MIN_KEY_LENGTH} characters); "
-                        "delete the file to have a new one made (everyone is logged out) or set KETAPAIN_SECRET_KEY",
-                        source=str(path))
+        raise DataError(
+            f"{path}: holds a weak secret key (fewer than {_MIN_KEY_LENGTH} characters); "
+            "delete the file to have a new one made (everyone is logged out) or set KETAPAIN_SECRET_KEY",
+            source=str(path),
+        )
     return StoredKey(key, path, created)
 
 
@@ -180,11 +197,16 @@ class Settings:
                 column="secret_key",  # never the value
             )
         if not self.database_url:
-            raise DataError("database_url: give a SQLAlchemy URL (sqlite:///file.sqlite or postgresql+psycopg://...)",
-                            column="database_url")
+            raise DataError(
+                "database_url: give a SQLAlchemy URL (sqlite:///file.sqlite or postgresql+psycopg://...)", column="database_url"
+            )
         if self.list_kind not in ("test", "production"):
-            raise DataError(f"list_kind={self.list_kind!r}: allowed 'test', 'production'",
-                            column="list_kind", value=self.list_kind, allowed=("test", "production"))
+            raise DataError(
+                f"list_kind={self.list_kind!r}: allowed 'test', 'production'",
+                column="list_kind",
+                value=self.list_kind,
+                allowed=("test", "production"),
+            )
 
     def __repr__(self) -> str:  # never print the secret
         return f"Settings(database_url={self.database_url!r}, protocol={self.protocol!r})"

@@ -11,6 +11,7 @@ Every table a user can change is *audited*: it is written only through
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -43,7 +44,7 @@ __all__ = [
 class Base(DeclarativeBase):
     """Declarative base; ``Base.metadata`` is what the Alembic revision creates."""
 
-    type_annotation_map = {dict: JSON, list: JSON}
+    type_annotation_map: ClassVar[dict[type, Any]] = {dict: JSON, list: JSON}
 
 
 class User(Base):

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import hmac
+import math
 import secrets
 import threading
 import time

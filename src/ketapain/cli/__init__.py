@@ -93,7 +93,7 @@ def main() -> None:
     """
     try:
         app()
-    except Exception as exc:  # noqa: BLE001 - the last resort: no traceback for users
+    except Exception as exc:
         if os.environ.get("KETAPAIN_DEBUG"):
             raise
         text = str(exc).strip().splitlines()

@@ -42,8 +42,8 @@ __all__ = [
     "fresh_seed",
     "name_files",
     "os_error_text",
-    "protocol_of",
     "progress",
+    "protocol_of",
     "renamed",
     "seed_or_fresh",
 ]
@@ -199,10 +199,7 @@ def name_files(message: str, files: dict[str, str]) -> str:
 
 def error_text(error: KetapainError | str, files: dict[str, str] | None = None) -> str:
     """The message of ``error`` in the running command's words (flags, file names)."""
-    if isinstance(error, KetapainError):
-        text = error.render(flag_namer(_RUNNING.get()))
-    else:
-        text = error
+    text = error.render(flag_namer(_RUNNING.get())) if isinstance(error, KetapainError) else error
     return name_files(text, files) if files else text
 
 

@@ -22,20 +22,45 @@ MULTIPLICITY = ("none", "bonferroni", "sidak")
 def samplesize_command(
     diff: Annotated[float, typer.Option("--diff", metavar="D", help="Difference between two treatments to detect.", show_default=False)],
     sd: Annotated[float | None, typer.Option("--sd", metavar="SD", help="SD of one observation (with --rho).", show_default=False)] = None,
-    rho: Annotated[float | None, typer.Option("--rho", metavar="R", help="Intra-patient correlation (with --sd).", show_default=False)] = None,
-    sd_within: Annotated[float | None, typer.Option("--sd-within", metavar="SD", help="Within-patient SD (instead of --sd/--rho).", show_default=False)] = None,
-    sd_diff: Annotated[float | None, typer.Option("--sd-diff", metavar="SD", help="SD of a patient's difference between two treatments.", show_default=False)] = None,
+    rho: Annotated[
+        float | None, typer.Option("--rho", metavar="R", help="Intra-patient correlation (with --sd).", show_default=False)
+    ] = None,
+    sd_within: Annotated[
+        float | None, typer.Option("--sd-within", metavar="SD", help="Within-patient SD (instead of --sd/--rho).", show_default=False)
+    ] = None,
+    sd_diff: Annotated[
+        float | None,
+        typer.Option("--sd-diff", metavar="SD", help="SD of a patient's difference between two treatments.", show_default=False),
+    ] = None,
     alpha: Annotated[float, typer.Option("--alpha", metavar="A", help="Significance level (before multiplicity adjustment).")] = 0.05,
     power: Annotated[float, typer.Option("--power", metavar="P", help="Target power.")] = 0.9,
     sides: Annotated[int, typer.Option("--sides", metavar="1|2", help="2 (two-sided) or 1.")] = 2,
     periods: Annotated[int, typer.Option("--periods", metavar="N", help="Number of periods (= treatments).")] = 2,
-    method: Annotated[str | None, typer.Option("--calculation", metavar="exact|normal", show_default=False,
-                                               help="exact (noncentral t, the default) or normal approximation.")] = None,
-    df_method: Annotated[str | None, typer.Option("--df-formula", metavar="FORMULA", show_default=False,
-                                                  help="Error df: crossover (n-2)(p-1) (default), rm-anova (n-1)(p-1) or paired n-1.")] = None,
-    multiplicity: Annotated[str, typer.Option("--multiplicity", metavar="none|bonferroni|sidak", help="Adjust alpha for several comparisons.")] = "none",
-    n_comparisons: Annotated[int | None, typer.Option("--comparisons", metavar="K", help="Number of comparisons for --multiplicity (default p(p-1)/2).", show_default=False)] = None,
-    multiple_of: Annotated[int, typer.Option("--multiple-of", metavar="K", help="Round n up to a multiple of this (e.g. the number of sequences).")] = 1,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--calculation", metavar="exact|normal", show_default=False, help="exact (noncentral t, the default) or normal approximation."
+        ),
+    ] = None,
+    df_method: Annotated[
+        str | None,
+        typer.Option(
+            "--df-formula",
+            metavar="FORMULA",
+            show_default=False,
+            help="Error df: crossover (n-2)(p-1) (default), rm-anova (n-1)(p-1) or paired n-1.",
+        ),
+    ] = None,
+    multiplicity: Annotated[
+        str, typer.Option("--multiplicity", metavar="none|bonferroni|sidak", help="Adjust alpha for several comparisons.")
+    ] = "none",
+    n_comparisons: Annotated[
+        int | None,
+        typer.Option("--comparisons", metavar="K", help="Number of comparisons for --multiplicity (default p(p-1)/2).", show_default=False),
+    ] = None,
+    multiple_of: Annotated[
+        int, typer.Option("--multiple-of", metavar="K", help="Round n up to a multiple of this (e.g. the number of sequences).")
+    ] = 1,
     json_output: JsonOption = False,
     method_old: Annotated[str | None, typer.Option("--method", hidden=True)] = None,
     df_old: Annotated[str | None, typer.Option("--df", hidden=True)] = None,

@@ -27,7 +27,9 @@ __all__ = ["instruments_command", "score_command"]
 
 
 def score_command(
-    instrument: Annotated[str, typer.Argument(metavar="INSTRUMENT", help="Instrument name (see `ketapain instruments`).", show_default=False)],
+    instrument: Annotated[
+        str, typer.Argument(metavar="INSTRUMENT", help="Instrument name (see `ketapain instruments`).", show_default=False)
+    ],
     responses_json: Annotated[
         Path,
         typer.Argument(
@@ -92,7 +94,9 @@ def score_command(
 
 
 def instruments_command(
-    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Show one instrument in detail (default: list them all).", show_default=False)] = None,
+    name: Annotated[
+        str | None, typer.Argument(metavar="NAME", help="Show one instrument in detail (default: list them all).", show_default=False)
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the declarations as JSON.")] = False,
     fhir: Annotated[bool, typer.Option("--fhir", help="Print NAME as a FHIR R4 Questionnaire (JSON).")] = False,
     wording: Annotated[
@@ -121,10 +125,7 @@ def instruments_command(
             raise InstrumentError("--fhir and --wording need an instrument NAME")
         if wording is not None and not fhir:
             raise InstrumentError("--wording goes with --fhir")
-        if name is None:
-            selected = list(instruments().values())
-        else:
-            selected = [get_instrument(name)]
+        selected = list(instruments().values()) if name is None else [get_instrument(name)]
         if fhir:
             texts, language = (None, None)
             if wording is not None:
@@ -165,9 +166,7 @@ def _parse_options(given: list[str]) -> dict[str, str]:
             raise InstrumentError(f"--option {text!r} must be NAME=VALUE, e.g. --option missing=half_rule")
         key = key.strip()
         if key == "incomplete":
-            raise InstrumentError(
-                f"--option {text!r}: incomplete is not an instrument option; use --incomplete {'|'.join(INCOMPLETE)}"
-            )
+            raise InstrumentError(f"--option {text!r}: incomplete is not an instrument option; use --incomplete {'|'.join(INCOMPLETE)}")
         if key in out:
             raise InstrumentError(f"--option {key} is given twice")
         out[key] = value.strip()
@@ -179,6 +178,7 @@ def _read_json(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InstrumentError(f"cannot read {str(path)!r}: {exc}") from None
+
     def no_constant(name: str) -> Any:
         raise InstrumentError(f"{path.name}: not valid JSON: {name} is not a JSON value (use null for a missing answer)")
 

@@ -9,7 +9,7 @@ extra; without it they say so in one line and exit 1.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,7 @@ from ketapain.errors import DataError, KetapainError
 __all__ = ["export_command", "import_command"]
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     """Formats of ``ketapain export``."""
 
     sdtm = "sdtm"
@@ -39,7 +39,7 @@ class ExportFormat(str, Enum):
     fhir = "fhir"
 
 
-class ImportFormat(str, Enum):
+class ImportFormat(StrEnum):
     """Formats of ``ketapain import``."""
 
     redcap = "redcap"
@@ -113,7 +113,15 @@ def import_command(
     fmt: Annotated[ImportFormat, typer.Option("--format", metavar="FORMAT", help="redcap, odm or fhir.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="TrialData folder to write.", show_default=False)],
     protocol: ProtocolOption = "ketapain",
-    mapping: Annotated[Path | None, typer.Option("--mapping", metavar="FILE", help="REDCap mapping file (JSON or TOML); default: ketapain's own dictionary names.", show_default=False)] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            metavar="FILE",
+            help="REDCap mapping file (JSON or TOML); default: ketapain's own dictionary names.",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing TrialData folder.")] = False,
 ) -> None:
     """Import a REDCap record export, an ODM 1.3.2 file or a FHIR R4 Bundle into a TrialData folder.
@@ -145,5 +153,6 @@ def import_command(
         raise fail(exc) from None
     except OSError as exc:
         raise fail(os_error_text(exc, source)) from None
-    typer.echo(f"Imported {source} ({fmt.value}) into {out}: "
-               f"{data.allocation['patient_id'].nunique()} patients, {len(data.diary)} diary rows")
+    typer.echo(
+        f"Imported {source} ({fmt.value}) into {out}: {data.allocation['patient_id'].nunique()} patients, {len(data.diary)} diary rows"
+    )

@@ -26,13 +26,34 @@ def _echo_json(data: Any) -> None:
 
 def dose_command(
     weight_kg: Annotated[float, typer.Option("--weight", metavar="KG", help="Patient weight, kg.", show_default=False)],
-    arm_code: Annotated[str, typer.Option("--arm", metavar="CODE", help="The kit's arm code, e.g. KM (from the pharmacy list).", show_default=False)],
+    arm_code: Annotated[
+        str, typer.Option("--arm", metavar="CODE", help="The kit's arm code, e.g. KM (from the pharmacy list).", show_default=False)
+    ],
     protocol: ProtocolOption = "ketapain",
-    ketamine_vial: Annotated[str | None, typer.Option("--ketamine-vial", metavar="STRENGTH", help="Ketamine vial strength in stock, e.g. 50mg/ml or 10mg/ml (default: the protocol's).", show_default=False)] = None,
-    stock_overrides: Annotated[list[str] | None, typer.Option("--vial", metavar="DRUG=STRENGTH", help="Any drug's stock strength, e.g. 'lidocaine=20mg/ml'; repeatable.", show_default=False)] = None,
-    kit: Annotated[str | None, typer.Option("--kit", metavar="CODE", help="Kit code, printed on the sheet and the label.", show_default=False)] = None,
-    patient: Annotated[str | None, typer.Option("--patient", metavar="ID", help="Patient id, printed on the sheet and the label.", show_default=False)] = None,
-    period: Annotated[int | None, typer.Option("--period", metavar="N", help="Period number, printed on the sheet and the label.", show_default=False)] = None,
+    ketamine_vial: Annotated[
+        str | None,
+        typer.Option(
+            "--ketamine-vial",
+            metavar="STRENGTH",
+            help="Ketamine vial strength in stock, e.g. 50mg/ml or 10mg/ml (default: the protocol's).",
+            show_default=False,
+        ),
+    ] = None,
+    stock_overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vial", metavar="DRUG=STRENGTH", help="Any drug's stock strength, e.g. 'lidocaine=20mg/ml'; repeatable.", show_default=False
+        ),
+    ] = None,
+    kit: Annotated[
+        str | None, typer.Option("--kit", metavar="CODE", help="Kit code, printed on the sheet and the label.", show_default=False)
+    ] = None,
+    patient: Annotated[
+        str | None, typer.Option("--patient", metavar="ID", help="Patient id, printed on the sheet and the label.", show_default=False)
+    ] = None,
+    period: Annotated[
+        int | None, typer.Option("--period", metavar="N", help="Period number, printed on the sheet and the label.", show_default=False)
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print every component as JSON (UNBLINDED).")] = False,
 ) -> None:
     """Prepare the infusions of one kit: doses, volumes to draw, diluent, pump rates.
@@ -70,7 +91,14 @@ def dose_command(
 
 
 def eligibility_command(
-    answers_json: Annotated[Path, typer.Argument(metavar="ANSWERS.json", help="One person's screening answers as a JSON object; DN4 items may go under \"dn4_items\".", show_default=False)],
+    answers_json: Annotated[
+        Path,
+        typer.Argument(
+            metavar="ANSWERS.json",
+            help='One person\'s screening answers as a JSON object; DN4 items may go under "dn4_items".',
+            show_default=False,
+        ),
+    ],
     protocol: ProtocolOption = "ketapain",
     json_output: JsonOption = False,
 ) -> None:
@@ -94,7 +122,7 @@ def eligibility_command(
             raise DataError(f"{answers_json.name}: expected a JSON object of answers, got {type(answers).__name__}")
         items = answers.pop("dn4_items", None)
         if items is not None and not isinstance(items, dict):
-            raise DataError(f"{answers_json.name}: dn4_items must be an object like {{\"1\": 1, ..., \"10\": 0}}")
+            raise DataError(f'{answers_json.name}: dn4_items must be an object like {{"1": 1, ..., "10": 0}}')
         result = evaluate_eligibility(load_protocol(protocol), answers, dn4_items=items)
     except KetapainError as exc:
         raise fail(exc) from None
@@ -114,10 +142,33 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def consort_command(
-    screening_csv: Annotated[Path, typer.Argument(metavar="SCREENING.csv", help="Screening log: screening_id, outcome (randomised/refused/not_eligible/other), eligible, reason, patient_id.", show_default=False)],
-    allocation: Annotated[Path | None, typer.Option("--allocation", metavar="ALLOCATION.csv", help="Allocation: patient_id, period, infusion_date (a date = received).", show_default=False)] = None,
-    diary: Annotated[Path | None, typer.Option("--diary", metavar="DIARY.csv", help="Diary: patient_id, period, avg_pain (any value = completed).", show_default=False)] = None,
-    periods: Annotated[int | None, typer.Option("--periods", metavar="N", help="Number of periods (default: the largest in the allocation).", show_default=False)] = None,
+    screening_csv: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SCREENING.csv",
+            help="Screening log: screening_id, outcome (randomised/refused/not_eligible/other), eligible, reason, patient_id.",
+            show_default=False,
+        ),
+    ],
+    allocation: Annotated[
+        Path | None,
+        typer.Option(
+            "--allocation",
+            metavar="ALLOCATION.csv",
+            help="Allocation: patient_id, period, infusion_date (a date = received).",
+            show_default=False,
+        ),
+    ] = None,
+    diary: Annotated[
+        Path | None,
+        typer.Option(
+            "--diary", metavar="DIARY.csv", help="Diary: patient_id, period, avg_pain (any value = completed).", show_default=False
+        ),
+    ] = None,
+    periods: Annotated[
+        int | None,
+        typer.Option("--periods", metavar="N", help="Number of periods (default: the largest in the allocation).", show_default=False),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Count the CONSORT flow: screened, not eligible (reasons), refused, randomised, per period.
@@ -149,10 +200,19 @@ def consort_command(
 
 
 def gate_command(
-    pain_today: Annotated[float, typer.Option("--pain-today", metavar="SCORE", help="Pain today, before the infusion (diary scale, 0-10).", show_default=False)],
-    pain_at_inclusion: Annotated[float, typer.Option("--pain-inclusion", metavar="SCORE", help="Pain at the inclusion visit (same scale).", show_default=False)],
-    days_postponed: Annotated[int, typer.Option("--days-postponed", metavar="N", help="Days this infusion has already been postponed.")] = 0,
-    period: Annotated[int | None, typer.Option("--period", metavar="N", help="The period about to start (2 or later).", show_default=False)] = None,
+    pain_today: Annotated[
+        float,
+        typer.Option("--pain-today", metavar="SCORE", help="Pain today, before the infusion (diary scale, 0-10).", show_default=False),
+    ],
+    pain_at_inclusion: Annotated[
+        float, typer.Option("--pain-inclusion", metavar="SCORE", help="Pain at the inclusion visit (same scale).", show_default=False)
+    ],
+    days_postponed: Annotated[
+        int, typer.Option("--days-postponed", metavar="N", help="Days this infusion has already been postponed.")
+    ] = 0,
+    period: Annotated[
+        int | None, typer.Option("--period", metavar="N", help="The period about to start (2 or later).", show_default=False)
+    ] = None,
     protocol: ProtocolOption = "ketapain",
     json_output: JsonOption = False,
 ) -> None:
@@ -166,8 +226,13 @@ def gate_command(
     from ketapain.protocol import load_protocol
 
     try:
-        decision = period_gate(load_protocol(protocol), pain_today=pain_today, pain_at_inclusion=pain_at_inclusion,
-                               days_postponed=days_postponed, period=period)
+        decision = period_gate(
+            load_protocol(protocol),
+            pain_today=pain_today,
+            pain_at_inclusion=pain_at_inclusion,
+            days_postponed=days_postponed,
+            period=period,
+        )
     except KetapainError as exc:
         raise fail(exc) from None
     if json_output:

@@ -134,7 +134,10 @@ def _print_summary(p: Protocol) -> None:
     )
     lines.append(f"weights: {p.weights.min_kg:g}..{p.weights.max_kg:g} kg")
     if p.gate is not None:
-        lines.append(f"gate before periods 2+: |pain - inclusion pain| <= {p.gate.tolerance_points:g} points, postpone up to {p.gate.max_postpone_days} days")
+        lines.append(
+            f"gate before periods 2+: |pain - inclusion pain| <= {p.gate.tolerance_points:g} points, postpone up to "
+            f"{p.gate.max_postpone_days} days"
+        )
     lines.append(
         f"diary: {', '.join(p.diary.items)} ({p.diary.scale_min}..{p.diary.scale_max}), {p.diary.days_per_period} days per period; "
         f"AUC time axis: {p.auc.time_axis}, windows {', '.join(map(str, p.auc.windows))}"
@@ -153,21 +156,39 @@ def _print_summary(p: Protocol) -> None:
     for line in lines:
         out.print(Text(line))
 
-    out.print(_table("infusions", ["id", "volume", "duration", "rate", "diluent"], [
-        [i.id, f"{i.final_volume_ml:g} ml", f"{i.duration_min:g} min", f"{i.rate_ml_per_h:g} ml/h", i.diluent] for i in p.infusions
-    ]))
+    out.print(
+        _table(
+            "infusions",
+            ["id", "volume", "duration", "rate", "diluent"],
+            [[i.id, f"{i.final_volume_ml:g} ml", f"{i.duration_min:g} min", f"{i.rate_ml_per_h:g} ml/h", i.diluent] for i in p.infusions],
+        )
+    )
     infusion_ids = [i.id for i in p.infusions]
-    out.print(_table("arms", ["code", "name", *infusion_ids], [
-        [arm.code, arm.name, *(_dose_text(arm.component(i)) for i in infusion_ids)] for arm in p.arms
-    ]))
+    out.print(
+        _table(
+            "arms",
+            ["code", "name", *infusion_ids],
+            [[arm.code, arm.name, *(_dose_text(arm.component(i)) for i in infusion_ids)] for arm in p.arms],
+        )
+    )
     if p.eligibility.criteria:
-        out.print(_table("eligibility", ["id", "kind", "rule", "text"], [
-            [c.id, c.kind, f"{c.source} {c.op} {json.dumps(c.value)}", c.text] for c in p.eligibility.criteria
-        ]))
+        out.print(
+            _table(
+                "eligibility",
+                ["id", "kind", "rule", "text"],
+                [[c.id, c.kind, f"{c.source} {c.op} {json.dumps(c.value)}", c.text] for c in p.eligibility.criteria],
+            )
+        )
     if p.visits:
-        out.print(_table("visits", ["name", "day", "questionnaires"], [
-            [v.name, str(v.day), ", ".join(v.questionnaires) or "-"] for v in p.visits
-        ]))
-    out.print(_table("endpoints", ["name", "kind", "AUC of", "to day", "impute"], [
-        [e.name, e.kind, e.value, str(e.window_day), e.impute] for e in p.endpoints
-    ]))
+        out.print(
+            _table(
+                "visits", ["name", "day", "questionnaires"], [[v.name, str(v.day), ", ".join(v.questionnaires) or "-"] for v in p.visits]
+            )
+        )
+    out.print(
+        _table(
+            "endpoints",
+            ["name", "kind", "AUC of", "to day", "impute"],
+            [[e.name, e.kind, e.value, str(e.window_day), e.impute] for e in p.endpoints],
+        )
+    )

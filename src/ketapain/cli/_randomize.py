@@ -42,13 +42,51 @@ def parse_strata(text: str) -> dict[str, int]:
 def randomize_command(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="New folder for the list (never overwritten).", show_default=False)],
     protocol: ProtocolOption = "ketapain",
-    n_patients: Annotated[int | None, typer.Option("--patients", metavar="N", help="Number of patients (blocks are completed, so there may be spare slots).", show_default=False)] = None,
-    seed: Annotated[int | None, typer.Option("--seed", metavar="N", show_default=False,
-                                             help="Integer seed; omit it for a cryptographically strong one (recorded in list_meta.json; printed for a test list).")] = None,
-    kind: Annotated[str, typer.Option("--kind", metavar="test|production", help="test (training; kit codes start with T-) or production.")] = "test",
-    block_size: Annotated[int | None, typer.Option("--block-size", metavar="N", help="Fixed block size (a multiple of the number of sequences); overrides the protocol.", show_default=False)] = None,
-    strata: Annotated[str | None, typer.Option("--strata", metavar="VALUE=N,...", help="Patients per stratum value, e.g. M=12,F=12 (the factor is the protocol's, e.g. sex).", show_default=False)] = None,
-    import_list: Annotated[Path | None, typer.Option("--import", metavar="PHARMACY.csv", help="Check and import a pharmacy list made elsewhere (CSV) instead of generating one.", show_default=False)] = None,
+    n_patients: Annotated[
+        int | None,
+        typer.Option(
+            "--patients", metavar="N", help="Number of patients (blocks are completed, so there may be spare slots).", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            metavar="N",
+            show_default=False,
+            help="Integer seed; omit it for a cryptographically strong one (recorded in list_meta.json; printed for a test list).",
+        ),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", metavar="test|production", help="test (training; kit codes start with T-) or production.")
+    ] = "test",
+    block_size: Annotated[
+        int | None,
+        typer.Option(
+            "--block-size",
+            metavar="N",
+            help="Fixed block size (a multiple of the number of sequences); overrides the protocol.",
+            show_default=False,
+        ),
+    ] = None,
+    strata: Annotated[
+        str | None,
+        typer.Option(
+            "--strata",
+            metavar="VALUE=N,...",
+            help="Patients per stratum value, e.g. M=12,F=12 (the factor is the protocol's, e.g. sex).",
+            show_default=False,
+        ),
+    ] = None,
+    import_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--import",
+            metavar="PHARMACY.csv",
+            help="Check and import a pharmacy list made elsewhere (CSV) instead of generating one.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Make (or import) a randomisation list: pharmacy.csv, labels.csv/.html, commitment.txt, list_meta.json.
 
@@ -77,21 +115,27 @@ def randomize_command(
         else:
             if counts is not None:
                 if n_patients is not None and n_patients != sum(counts.values()):
-                    raise typer.BadParameter(f"{n_patients} but --strata adds up to {sum(counts.values())}",
-                                             param_hint="--patients")
+                    raise typer.BadParameter(f"{n_patients} but --strata adds up to {sum(counts.values())}", param_hint="--patients")
                 n: int | dict[str, int] = counts
             elif n_patients is None:
                 raise typer.BadParameter("give --patients N (or --strata VALUE=N,...)", param_hint="--patients")
             else:
                 n = n_patients
-            rlist = randomise_protocol(proto, n_patients=n, kind=kind, seed=seed,  # type: ignore[arg-type]
-                                       block_size=block_size)
+            rlist = randomise_protocol(
+                proto,
+                n_patients=n,
+                kind=kind,
+                seed=seed,  # type: ignore[arg-type]
+                block_size=block_size,
+            )
         where = write_randomisation_list(rlist, out)
     except KetapainError as exc:
         raise fail(exc) from None
     typer.echo(rlist.summary())
-    typer.echo(f"written to {where}: pharmacy.csv and list_meta.json are UNBLINDED (pharmacy only); "
-               "labels.csv, labels.html and commitment.txt may be shared")
+    typer.echo(
+        f"written to {where}: pharmacy.csv and list_meta.json are UNBLINDED (pharmacy only); "
+        "labels.csv, labels.html and commitment.txt may be shared"
+    )
     if rlist.kind == "test":
         if rlist.seed is not None:
             typer.echo(f"seed {rlist.seed}")
@@ -104,12 +148,21 @@ def randomize_command(
 
 def unblind_command(
     list_dir: Annotated[Path, typer.Option("--list", metavar="DIR", help="Folder of the randomisation list.", show_default=False)],
-    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why the allocation must be revealed (required).", show_default=False)],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why the allocation must be revealed (required).", show_default=False)
+    ],
     user: Annotated[str, typer.Option("--user", metavar="NAME", help="Who asks (required).", show_default=False)],
     kit: Annotated[str | None, typer.Option("--kit", metavar="CODE", help="Kit code on the label.", show_default=False)] = None,
-    patient: Annotated[str | None, typer.Option("--patient", metavar="ID", help="Patient id (with --period), instead of --kit.", show_default=False)] = None,
+    patient: Annotated[
+        str | None, typer.Option("--patient", metavar="ID", help="Patient id (with --period), instead of --kit.", show_default=False)
+    ] = None,
     period: Annotated[int | None, typer.Option("--period", metavar="N", help="Period (with --patient).", show_default=False)] = None,
-    log_path: Annotated[Path | None, typer.Option("--log-file", metavar="FILE", help=f"Audit log (JSON lines) to append to [default: DIR/{UNBLINDING_LOG}].", show_default=False)] = None,
+    log_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file", metavar="FILE", help=f"Audit log (JSON lines) to append to [default: DIR/{UNBLINDING_LOG}].", show_default=False
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the one allocation as JSON.")] = False,
     log_old: Annotated[Path | None, typer.Option("--log", hidden=True)] = None,
 ) -> None:
@@ -134,7 +187,15 @@ def unblind_command(
 
 def verify_command(
     list_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of the randomisation list.", show_default=False)],
-    commitment: Annotated[str | None, typer.Option("--commitment", metavar="SHA256", help="Digest kept elsewhere to compare with (default: DIR/commitment.txt).", show_default=False)] = None,
+    commitment: Annotated[
+        str | None,
+        typer.Option(
+            "--commitment",
+            metavar="SHA256",
+            help="Digest kept elsewhere to compare with (default: DIR/commitment.txt).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Recompute SHA-256 of DIR/pharmacy.csv and compare it with the commitment (exit 1 if they differ).
 

@@ -38,7 +38,9 @@ def _require_web_stack(command: str) -> None:
 
 def serve_command(
     db: DbOption = None,
-    host: Annotated[str, typer.Option("--host", metavar="ADDRESS", envvar="KETAPAIN_HOST", help="Address to listen on (env KETAPAIN_HOST).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", envvar="KETAPAIN_HOST", help="Address to listen on (env KETAPAIN_HOST).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", metavar="N", envvar="KETAPAIN_PORT", help="Port (env KETAPAIN_PORT).")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Load a simulated trial into an empty database.")] = False,
     seed: SeedOption = None,
@@ -73,18 +75,19 @@ def serve_command(
         if not os.environ.get("KETAPAIN_SECRET_KEY"):
             stored = stored_secret_key(database_url)
             made = "made and kept in" if stored.created else "read from"
-            typer.echo(f"secret key: {made} {stored.path} (set KETAPAIN_SECRET_KEY in production; docs/capture.md)",
-                       err=True)
+            typer.echo(f"secret key: {made} {stored.path} (set KETAPAIN_SECRET_KEY in production; docs/capture.md)", err=True)
             overrides["secret_key"] = stored.key
         settings = Settings.from_env(database_url=database_url, **overrides)
         url = f"http://{host}:{port}"
-        app = create_app(settings, demo=demo, demo_seed=seed,
-                         on_first_start=lambda user, password: typer.echo(
-                             first_start_message(user, password, url=url), err=True))
+        app = create_app(
+            settings,
+            demo=demo,
+            demo_seed=seed,
+            on_first_start=lambda user, password: typer.echo(first_start_message(user, password, url=url), err=True),
+        )
     except KetapainError as exc:
         raise fail(exc) from None
-    typer.echo(f"seed {seed} (used only when the database is new: test randomisation list{' and demo trial' if demo else ''})",
-               err=True)
+    typer.echo(f"seed {seed} (used only when the database is new: test randomisation list{' and demo trial' if demo else ''})", err=True)
     typer.echo(f"serving on {url} (stop with Ctrl-C)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 

@@ -24,13 +24,13 @@ from typing import Literal
 
 __all__ = [
     "CAUSALITIES",
+    "Column",
     "DRUG_CLASSES",
+    "DType",
     "PAIN_TYPES",
     "SCHEMAS",
     "SEVERITIES",
     "TABLE_NAMES",
-    "Column",
-    "DType",
     "TableSchema",
 ]
 

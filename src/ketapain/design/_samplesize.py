@@ -50,7 +50,7 @@ from scipy import integrate
 from scipy import stats as sps
 
 from ketapain._options import Number, OneOf, check_option
-from ketapain.errors import ModelError
+from ketapain.errors import ModelError, parameter
 
 __all__ = ["SampleSizeResult", "crossover_power", "crossover_sample_size"]
 
@@ -158,7 +158,7 @@ def _finite(name: str, value: float) -> float:
 def _sd_within(sd: float | None, rho: float | None, sd_within: float | None, sd_diff: float | None) -> float:
     given = [name for name, v in (("sd", sd), ("sd_within", sd_within), ("sd_diff", sd_diff)) if v is not None]
     if len(given) != 1:
-        got = " and ".join("{@%s}" % name for name in given) or "none"
+        got = " and ".join(parameter(name) for name in given) or "none"
         raise ModelError(template="give exactly one of {@sd} (with {@rho}), {@sd_within} or {@sd_diff}; got " + got)
     if rho is not None and sd is None:
         raise ModelError(template="{@rho} is only used with {@sd}; give {@sd} and {@rho}, or {@sd_within}, or {@sd_diff}")

@@ -193,7 +193,8 @@ def to_fhir_questionnaire(
     --------
     >>> q = to_fhir_questionnaire("pgic")
     >>> q["url"], q["item"][0]["type"], q["item"][0]["extension"][1]
-    ('https://ketapain.org/fhir/Questionnaire/pgic', 'integer', {'url': 'http://hl7.org/fhir/StructureDefinition/maxValue', 'valueInteger': 7})
+    ('https://ketapain.org/fhir/Questionnaire/pgic', 'integer',
+     {'url': 'http://hl7.org/fhir/StructureDefinition/maxValue', 'valueInteger': 7})
     """
     inst = get_instrument(instrument)
     texts = {it.key: it.label for it in inst.items}
@@ -284,9 +285,7 @@ def to_fhir_questionnaire_response(
     if authored is not None:
         out["authored"] = _authored(inst, authored)
     out["item"] = [
-        {"linkId": it.key, "answer": [_answer(it, float(numeric[it.key]))]}
-        for it in inst.items
-        if not math.isnan(float(numeric[it.key]))
+        {"linkId": it.key, "answer": [_answer(it, float(numeric[it.key]))]} for it in inst.items if not math.isnan(float(numeric[it.key]))
     ]
     return out
 
@@ -294,9 +293,7 @@ def to_fhir_questionnaire_response(
 def _authored(inst: Instrument, value: str | dt.date | dt.datetime) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise InstrumentError(
-                f"{inst.name}: authored={value.isoformat()!r} has no time zone (FHIR requires one with a time)"
-            )
+            raise InstrumentError(f"{inst.name}: authored={value.isoformat()!r} has no time zone (FHIR requires one with a time)")
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -327,9 +324,7 @@ def _walk(items: Any, path: str, found: list[tuple[str, str, dict[str, Any]]]) -
         if not isinstance(answers, list):
             raise InstrumentError(f"QuestionnaireResponse {where} (linkId {link}): answer must be a list")
         if len(answers) > 1:
-            raise InstrumentError(
-                f"QuestionnaireResponse {where} (linkId {link}): {len(answers)} answers; each item takes one"
-            )
+            raise InstrumentError(f"QuestionnaireResponse {where} (linkId {link}): {len(answers)} answers; each item takes one")
         for j, answer in enumerate(answers):
             if not isinstance(answer, Mapping):
                 raise InstrumentError(f"QuestionnaireResponse {where}.answer[{j}] (linkId {link}): expected an object")
@@ -383,8 +378,7 @@ def _value(inst: Instrument, item: Item, answer: Mapping[str, Any], where: str) 
         allowed = None if item.values is None else {float(v) for v in item.values}
         if not isinstance(value, bool) or allowed != {0.0, 1.0}:
             raise InstrumentError(
-                f"{inst.name}: {place}: valueBoolean {value!r} is only read for yes/no (0/1) items; "
-                f"allowed: {item.allowed()}"
+                f"{inst.name}: {place}: valueBoolean {value!r} is only read for yes/no (0/1) items; allowed: {item.allowed()}"
             )
         return int(value)
     raise InstrumentError(f"{inst.name}: {place}: {key} cannot be read; allowed: {item.allowed()}")
@@ -429,9 +423,7 @@ def responses_from_fhir(
     if instrument is not None:
         inst = get_instrument(instrument)
         if named is not None and named.lower() != _fhir_id(inst).lower():
-            raise InstrumentError(
-                f"QuestionnaireResponse answers questionnaire {qr.get('questionnaire')!r}, not {inst.name!r}"
-            )
+            raise InstrumentError(f"QuestionnaireResponse answers questionnaire {qr.get('questionnaire')!r}, not {inst.name!r}")
     elif named is not None:
         by_id = {_fhir_id(i).lower(): i for i in instruments().values()}
         inst = by_id.get(named.lower()) or get_instrument(named)
@@ -443,8 +435,7 @@ def responses_from_fhir(
     for link, where, answer in found:
         if link not in inst.item_keys:
             raise InstrumentError(
-                f"{inst.name}: QuestionnaireResponse {where}: linkId {link!r} is not an item; "
-                f"items are {', '.join(inst.item_keys)}"
+                f"{inst.name}: QuestionnaireResponse {where}: linkId {link!r} is not an item; items are {', '.join(inst.item_keys)}"
             )
         if link in responses:
             raise InstrumentError(f"{inst.name}: QuestionnaireResponse {where}: item {link} is answered twice")

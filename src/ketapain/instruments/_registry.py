@@ -248,7 +248,9 @@ def score(
     >>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule")
     Traceback (most recent call last):
     ...
-    ketapain.errors.InstrumentError: hads: depression cannot be scored: items 2, 4, 6, 8, 10, 12, 14 unanswered; depression needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016); pass incomplete='missing' to get the score as missing instead
+    ketapain.errors.InstrumentError: hads: depression cannot be scored: items 2, 4, 6, 8, 10, 12, 14 unanswered;
+    depression needs at least 4 of its 7 items (missing='half_rule', Bell et al. 2016); pass incomplete='missing'
+    to get the score as missing instead
     >>> score("hads", {"1": 3, "3": 2, "5": 2, "7": 1}, missing="half_rule", incomplete="missing")["depression"] is None
     True
     """
@@ -286,17 +288,12 @@ def _long_to_wide(inst: Instrument, data: pd.DataFrame, id_columns: list[str]) -
     dup = rows.duplicated(subset=[*keys, "item"])
     if dup.any():
         r = rows[dup].iloc[0]
-        raise InstrumentError(
-            f"{inst.name}: item {r['item']} appears twice for "
-            + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys)
-        )
+        raise InstrumentError(f"{inst.name}: item {r['item']} appears twice for " + ", ".join(f"{k}={_plain_id(r[k])!r}" for k in keys))
     wide = rows.pivot(index=keys, columns="item", values="value")
     wide.columns.name = None
     ids = wide.index.to_frame(index=False)
     wide = wide.reset_index(drop=True).astype(object)
-    wide.index = pd.Index(
-        [" ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)) for vals in ids.itertuples(index=False)]
-    )
+    wide.index = pd.Index([" ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)) for vals in ids.itertuples(index=False)])
     return ids, wide, "respondent"
 
 

@@ -32,7 +32,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["SCALES", "NormSet", "norm_set", "norm_set_names"]
+__all__ = ["NormSet", "SCALES", "norm_set", "norm_set_names"]
 
 SCALES: tuple[str, ...] = ("PF", "RP", "BP", "GH", "VT", "SF", "RE", "MH")
 """The eight SF-36 scales, in the order of every array below."""

@@ -37,7 +37,9 @@ Examples
 >>> score("bpi", answers)
 Traceback (most recent call last):
 ...
-ketapain.errors.InstrumentError: bpi: interference_affective cannot be scored: items 9e, 9g unanswered; interference_affective needs at least 2 of its 3 items 9b, 9e, 9g; pass incomplete='missing' to get the score as missing instead
+ketapain.errors.InstrumentError: bpi: interference_affective cannot be scored: items 9e, 9g unanswered;
+interference_affective needs at least 2 of its 3 items 9b, 9e, 9g; pass incomplete='missing' to get the score as missing
+instead
 """
 
 from __future__ import annotations
@@ -99,8 +101,7 @@ INSTRUMENT = Instrument(
     name="bpi",
     label="BPI",
     title="Brief Pain Inventory, short form (severity, interference, relief)",
-    reference="Cleeland CS. The Brief Pain Inventory User Guide, 2009; Cleeland CS, Ryan KM. "
-    "Ann Acad Med Singapore 1994;23:129-38.",
+    reference="Cleeland CS. The Brief Pain Inventory User Guide, 2009; Cleeland CS, Ryan KM. Ann Acad Med Singapore 1994;23:129-38.",
     licence="Copyright Charles S. Cleeland 1991 (MD Anderson); permission needed, fees depend on use; "
     "French version QCD. No item wording is stored here.",
     items=(
@@ -131,14 +132,33 @@ INSTRUMENT = Instrument(
         Score("least", "item 4", 0, 10, items=("4",), rule="needs item 4", label="least pain"),
         Score("average", "item 5", 0, 10, items=("5",), rule="needs item 5", label="average pain"),
         Score("now", "item 6", 0, 10, items=("6",), rule="needs item 6", label="pain now"),
-        Score("severity_mean", "mean of items 3-6 (all 4 needed)", 0, 10,
-              items=_SEVERITY, rule="needs all 4 severity items 3, 4, 5, 6 (convention)", label="pain severity"),
-        Score("interference_mean", "mean of the answered items 9a-9g (>= 4 of 7 needed)", 0, 10,
-              items=_INTERFERENCE,
-              rule=f"needs at least {_INTERFERENCE_NEEDED} of the 7 interference items 9a-9g (User Guide: more than 50%)",
-              label="pain interference"),
-        Score("interference_affective", "mean of the answered 9b, 9e, 9g (>= 2 of 3 needed)", 0, 10,
-              items=_AFFECTIVE, rule="needs at least 2 of its 3 items 9b, 9e, 9g", label="interference with affect"),
+        Score(
+            "severity_mean",
+            "mean of items 3-6 (all 4 needed)",
+            0,
+            10,
+            items=_SEVERITY,
+            rule="needs all 4 severity items 3, 4, 5, 6 (convention)",
+            label="pain severity",
+        ),
+        Score(
+            "interference_mean",
+            "mean of the answered items 9a-9g (>= 4 of 7 needed)",
+            0,
+            10,
+            items=_INTERFERENCE,
+            rule=f"needs at least {_INTERFERENCE_NEEDED} of the 7 interference items 9a-9g (User Guide: more than 50%)",
+            label="pain interference",
+        ),
+        Score(
+            "interference_affective",
+            "mean of the answered 9b, 9e, 9g (>= 2 of 3 needed)",
+            0,
+            10,
+            items=_AFFECTIVE,
+            rule="needs at least 2 of its 3 items 9b, 9e, 9g",
+            label="interference with affect",
+        ),
         Score(
             "interference_activity",
             "mean of the answered 9a, 9c, 9d (>= 2 of 3), or 9a, 9c, 9d, 9f (>= 3 of 4) with sleep='in_activity'",
@@ -149,8 +169,7 @@ INSTRUMENT = Instrument(
             needs=_activity_needs,
             label="interference with activity",
         ),
-        Score("relief_pct", "item 8, percent relief", 0, 100, items=("8",), rule="needs item 8",
-              label="% relief with treatment"),
+        Score("relief_pct", "item 8, percent relief", 0, 100, items=("8",), rule="needs item 8", label="% relief with treatment"),
     ),
     reports=(
         Score("least_gt_worst", "least pain (4) above worst pain (3): scored, but check the form", kind="bool"),

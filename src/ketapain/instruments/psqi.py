@@ -123,13 +123,13 @@ def _score(items: pd.DataFrame, options: Mapping[str, str]) -> pd.DataFrame:
     ).where(latency.notna())
     c2 = _band_sum(lat_pts + items["5a"])
 
-    if options["duration"] == "half_open":
+    if options["duration"] == "half_open":  # noqa: SIM108 - each branch carries its rule's comment
         dur_conds = [slept >= 7, slept >= 6, slept >= 5]
     else:  # literal: > 7 -> 0, 6..7 inclusive -> 1
         dur_conds = [slept > 7, slept >= 6, slept >= 5]
     c3 = pd.Series(np.select(dur_conds, [0.0, 1.0, 2.0], 3.0), index=items.index).where(slept.notna())
 
-    if options["efficiency"] == "rounded":  # whole percent, half up
+    if options["efficiency"] == "rounded":  # noqa: SIM108 - whole percent, half up
         pct = np.floor(efficiency + 0.5 + _TOL)
     else:  # exact boundaries survive float noise (84.99999999999999 counts as 85)
         pct = efficiency + _TOL

@@ -264,25 +264,32 @@ class _Adam:
         got = {c: pd.Series(alloc[c].reindex(key).to_numpy(), index=frame.index) for c in ("trtp", "treatment", "carry")}
         return {
             "APERIOD": frame["period"].astype("float64"),
-            "APERIODC": np.where(frame["period"].notna(), "PERIOD " + frame["period"].astype("Float64").astype("Int64").astype("string").fillna(""), ""),
-            "TRTP": got["trtp"], "TRTPN": got["trtp"].map(self.codes), "TRTA": got["treatment"],
-            "TRTAN": got["treatment"].map(self.codes), "TRTSEQP": frame["patient_id"].map(self.seq),
+            "APERIODC": np.where(
+                frame["period"].notna(), "PERIOD " + frame["period"].astype("Float64").astype("Int64").astype("string").fillna(""), ""
+            ),
+            "TRTP": got["trtp"],
+            "TRTPN": got["trtp"].map(self.codes),
+            "TRTA": got["treatment"],
+            "TRTAN": got["treatment"].map(self.codes),
+            "TRTSEQP": frame["patient_id"].map(self.seq),
             "CARRYOV": got["carry"],
         }
 
-    _PERIOD_SPEC: tuple[Var, ...] = (Var("APERIOD", "Period", "Num", "Timing"), Var("APERIODC", "Period (C)", "Char", "Timing"),
-                    Var("TRTP", "Planned Treatment", "Char", "Record Qualifier", "arm code"),
-                    Var("TRTPN", "Planned Treatment (N)", "Num", "Record Qualifier", "arm order"),
-                    Var("TRTA", "Actual Treatment", "Char", "Record Qualifier", "arm code"),
-                    Var("TRTAN", "Actual Treatment (N)", "Num", "Record Qualifier", "arm order"),
-                    Var("TRTSEQP", "Planned Sequence of Treatments", "Char", "Record Qualifier", "sequence"),
-                    Var("CARRYOV", "Treatment in the Previous Period", "Char", "Record Qualifier", "arm code"))
+    _PERIOD_SPEC: tuple[Var, ...] = (
+        Var("APERIOD", "Period", "Num", "Timing"),
+        Var("APERIODC", "Period (C)", "Char", "Timing"),
+        Var("TRTP", "Planned Treatment", "Char", "Record Qualifier", "arm code"),
+        Var("TRTPN", "Planned Treatment (N)", "Num", "Record Qualifier", "arm order"),
+        Var("TRTA", "Actual Treatment", "Char", "Record Qualifier", "arm code"),
+        Var("TRTAN", "Actual Treatment (N)", "Num", "Record Qualifier", "arm order"),
+        Var("TRTSEQP", "Planned Sequence of Treatments", "Char", "Record Qualifier", "sequence"),
+        Var("CARRYOV", "Treatment in the Previous Period", "Char", "Record Qualifier", "arm code"),
+    )
 
     def adauc(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
         p = self.protocol
         if self.results is not None:
-            auc = self.results.patient_auc[["endpoint", "patient_id", "period", "auc", "n_points", "n_observed",
-                                            "n_imputed", "n_missing"]]
+            auc = self.results.patient_auc[["endpoint", "patient_id", "period", "auc", "n_points", "n_observed", "n_imputed", "n_missing"]]
         else:
             auc = endpoint_aucs(self.data, p)
         info = {e.name: e for e in p.endpoints}
@@ -295,32 +302,42 @@ class _Adam:
         codes = auc_paramcds(p)
         impute = auc["endpoint"].map({n: e.impute for n, e in info.items()})
         imputed = auc["n_imputed"].astype("float64") > 0
-        param = auc["endpoint"].map({n: (f"AUC of {e.value} to day {e.window_day}, impute {e.impute} "
-                                         "(score-days)") for n, e in info.items()})
-        cols = {"STUDYID": self.study_id, "USUBJID": self.usubjid(auc["patient_id"]),
-                "PARAMCD": auc["endpoint"].map(codes), "PARAM": param,
-                "PARAMN": auc["_o"].astype("float64"),
-                "PARCAT1": auc["endpoint"].map({n: e.kind.upper() for n, e in info.items()}),
-                "ENDPOINT": auc["endpoint"], **self._period_columns(auc),
-                "AVAL": auc["auc"].astype("float64"),
-                "DTYPE": np.where(imputed, impute.map(_DTYPE), ""),
-                "NIMPDAY": auc["n_imputed"], "NOBSDAY": auc["n_observed"], "NMISDAY": auc["n_missing"],
-                "NPOINTS": auc["n_points"],
-                "WINDOWDY": auc["endpoint"].map({n: float(e.window_day) for n, e in info.items()})}
-        spec = [*_COMMON,
-                Var("PARAMCD", "Parameter Code", "Char", "Topic", "see docs/interop-cdisc.md"),
-                Var("PARAM", "Parameter", "Char", "Synonym Qualifier"),
-                Var("PARAMN", "Parameter (N)", "Num", "Synonym Qualifier"),
-                Var("PARCAT1", "Parameter Category 1", "Char", "Grouping Qualifier", "PRIMARY, SECONDARY", "Protocol"),
-                Var("ENDPOINT", "Protocol Endpoint Name", "Char", "Synonym Qualifier", origin="Protocol"),
-                *self._PERIOD_SPEC,
-                Var("AVAL", "Analysis Value (score-days)", "Num", "Result Qualifier"),
-                Var("DTYPE", "Derivation Type", "Char", "Record Qualifier", "DTYPE"),
-                Var("NIMPDAY", "Number of Imputed Diary Days", "Num", "Record Qualifier"),
-                Var("NOBSDAY", "Number of Observed Diary Days", "Num", "Record Qualifier"),
-                Var("NMISDAY", "Number of Missing Diary Days", "Num", "Record Qualifier"),
-                Var("NPOINTS", "Number of Curve Points Used", "Num", "Record Qualifier"),
-                Var("WINDOWDY", "Last Day of the AUC Window", "Num", "Timing", origin="Protocol")]
+        param = auc["endpoint"].map(
+            {n: (f"AUC of {e.value} to day {e.window_day}, impute {e.impute} (score-days)") for n, e in info.items()}
+        )
+        cols = {
+            "STUDYID": self.study_id,
+            "USUBJID": self.usubjid(auc["patient_id"]),
+            "PARAMCD": auc["endpoint"].map(codes),
+            "PARAM": param,
+            "PARAMN": auc["_o"].astype("float64"),
+            "PARCAT1": auc["endpoint"].map({n: e.kind.upper() for n, e in info.items()}),
+            "ENDPOINT": auc["endpoint"],
+            **self._period_columns(auc),
+            "AVAL": auc["auc"].astype("float64"),
+            "DTYPE": np.where(imputed, impute.map(_DTYPE), ""),
+            "NIMPDAY": auc["n_imputed"],
+            "NOBSDAY": auc["n_observed"],
+            "NMISDAY": auc["n_missing"],
+            "NPOINTS": auc["n_points"],
+            "WINDOWDY": auc["endpoint"].map({n: float(e.window_day) for n, e in info.items()}),
+        }
+        spec = [
+            *_COMMON,
+            Var("PARAMCD", "Parameter Code", "Char", "Topic", "see docs/interop-cdisc.md"),
+            Var("PARAM", "Parameter", "Char", "Synonym Qualifier"),
+            Var("PARAMN", "Parameter (N)", "Num", "Synonym Qualifier"),
+            Var("PARCAT1", "Parameter Category 1", "Char", "Grouping Qualifier", "PRIMARY, SECONDARY", "Protocol"),
+            Var("ENDPOINT", "Protocol Endpoint Name", "Char", "Synonym Qualifier", origin="Protocol"),
+            *self._PERIOD_SPEC,
+            Var("AVAL", "Analysis Value (score-days)", "Num", "Result Qualifier"),
+            Var("DTYPE", "Derivation Type", "Char", "Record Qualifier", "DTYPE"),
+            Var("NIMPDAY", "Number of Imputed Diary Days", "Num", "Record Qualifier"),
+            Var("NOBSDAY", "Number of Observed Diary Days", "Num", "Record Qualifier"),
+            Var("NMISDAY", "Number of Missing Diary Days", "Num", "Record Qualifier"),
+            Var("NPOINTS", "Number of Curve Points Used", "Num", "Record Qualifier"),
+            Var("WINDOWDY", "Last Day of the AUC Window", "Num", "Timing", origin="Protocol"),
+        ]
         frame, meta = build_dataset("ADAUC", cols, spec)
         return "ADAUC", "AUC Endpoints Analysis Dataset", frame, meta
 
@@ -332,8 +349,11 @@ class _Adam:
             s = self.results.questionnaire_scores[["instrument", "score", "patient_id", "visit", "value"]]
         else:
             parts = [scored(q, name, kinds=("number",)).assign(instrument=name) for name in sorted(q["instrument"].unique())]
-            s = (pd.concat(parts, ignore_index=True) if parts else
-                 pd.DataFrame(columns=["instrument", "score", "patient_id", "visit", "value"]))
+            s = (
+                pd.concat(parts, ignore_index=True)
+                if parts
+                else pd.DataFrame(columns=["instrument", "score", "patient_id", "visit", "value"])
+            )
             s = s[s["visit"].isin(set(ends) | {baseline})]
         s = s.reset_index(drop=True)
         paramcd = pd.Series("", index=s.index, dtype="object")
@@ -345,28 +365,37 @@ class _Adam:
             param[rows] = name + "." + s.loc[rows, "score"]
         visits = sorted(self.protocol.visits, key=lambda v: v.day)
         vnum = {v.name: float(i) for i, v in enumerate(visits, start=1)}
-        s = s.assign(PARAMCD=paramcd, PARAM=param, period=s["visit"].map(ends).astype("Float64"),
-                     _v=s["visit"].map(vnum))
+        s = s.assign(PARAMCD=paramcd, PARAM=param, period=s["visit"].map(ends).astype("Float64"), _v=s["visit"].map(vnum))
         s = s.sort_values(["patient_id", "instrument", "PARAMCD", "_v"], kind="stable").reset_index(drop=True)
         base = s[s["visit"] == baseline].set_index(["patient_id", "PARAMCD"])["value"]
-        bval = pd.Series(base.reindex(pd.MultiIndex.from_frame(s[["patient_id", "PARAMCD"]])).to_numpy(),
-                         index=s.index).astype("float64")
+        bval = pd.Series(base.reindex(pd.MultiIndex.from_frame(s[["patient_id", "PARAMCD"]])).to_numpy(), index=s.index).astype("float64")
         aval = s["value"].astype("float64")
-        cols = {"STUDYID": self.study_id, "USUBJID": self.usubjid(s["patient_id"]), "PARAMCD": s["PARAMCD"],
-                "PARAM": s["PARAM"], "PARCAT1": s["instrument"].str.upper(),
-                "AVISIT": s["visit"].str.replace("_", " ").str.upper(), "AVISITN": s["_v"],
-                **self._period_columns(s.assign(period=s["period"].astype("float64"))),
-                "AVAL": aval, "ABLFL": np.where(s["visit"] == baseline, "Y", ""), "BASE": bval, "CHG": aval - bval}
-        spec = [*_COMMON,
-                Var("PARAMCD", "Parameter Code", "Char", "Topic", "QS score codes"),
-                Var("PARAM", "Parameter", "Char", "Synonym Qualifier"),
-                Var("PARCAT1", "Parameter Category 1 (Instrument)", "Char", "Grouping Qualifier"),
-                Var("AVISIT", "Analysis Visit", "Char", "Timing"),
-                Var("AVISITN", "Analysis Visit (N)", "Num", "Timing"),
-                *self._PERIOD_SPEC,
-                Var("AVAL", "Analysis Value", "Num", "Result Qualifier"),
-                Var("ABLFL", "Baseline Record Flag", "Char", "Record Qualifier", "NY"),
-                Var("BASE", "Baseline Value", "Num", "Record Qualifier"),
-                Var("CHG", "Change from Baseline", "Num", "Result Qualifier")]
+        cols = {
+            "STUDYID": self.study_id,
+            "USUBJID": self.usubjid(s["patient_id"]),
+            "PARAMCD": s["PARAMCD"],
+            "PARAM": s["PARAM"],
+            "PARCAT1": s["instrument"].str.upper(),
+            "AVISIT": s["visit"].str.replace("_", " ").str.upper(),
+            "AVISITN": s["_v"],
+            **self._period_columns(s.assign(period=s["period"].astype("float64"))),
+            "AVAL": aval,
+            "ABLFL": np.where(s["visit"] == baseline, "Y", ""),
+            "BASE": bval,
+            "CHG": aval - bval,
+        }
+        spec = [
+            *_COMMON,
+            Var("PARAMCD", "Parameter Code", "Char", "Topic", "QS score codes"),
+            Var("PARAM", "Parameter", "Char", "Synonym Qualifier"),
+            Var("PARCAT1", "Parameter Category 1 (Instrument)", "Char", "Grouping Qualifier"),
+            Var("AVISIT", "Analysis Visit", "Char", "Timing"),
+            Var("AVISITN", "Analysis Visit (N)", "Num", "Timing"),
+            *self._PERIOD_SPEC,
+            Var("AVAL", "Analysis Value", "Num", "Result Qualifier"),
+            Var("ABLFL", "Baseline Record Flag", "Char", "Record Qualifier", "NY"),
+            Var("BASE", "Baseline Value", "Num", "Record Qualifier"),
+            Var("CHG", "Change from Baseline", "Num", "Result Qualifier"),
+        ]
         frame, meta = build_dataset("ADQS", cols, spec)
         return "ADQS", "Questionnaire Scores Analysis Dataset", frame, meta

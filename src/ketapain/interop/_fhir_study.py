@@ -262,36 +262,42 @@ def from_fhir_bundle(bundle: Mapping[str, Any]) -> TrialData:
             gender = {"male": "M", "female": "F"}.get(res.get("gender"))
             if gender is None:
                 raise DataError(f"FHIR import: {where} (Patient/{res.get('id')}): gender {res.get('gender')!r} is not male or female")
-            ident = next((x.get("value") for x in res.get("identifier", []) if x.get("system") == f"{CANONICAL_BASE}/patient-id"), res.get("id"))
+            ids = (x.get("value") for x in res.get("identifier", []) if x.get("system") == f"{CANONICAL_BASE}/patient-id")
+            ident = next(ids, res.get("id"))
             rec: dict[str, Any] = {"patient_id": ident, "sex": gender}
             for ext in res.get("extension", []):
                 url = ext.get("url", "")
                 if url.startswith(_PATIENT_EXT):
-                    rec[url[len(_PATIENT_EXT):]] = next(v for k, v in ext.items() if k.startswith("value"))
+                    rec[url[len(_PATIENT_EXT) :]] = next(v for k, v in ext.items() if k.startswith("value"))
             patients.append(rec)
         elif kind == "QuestionnaireResponse":
             ref = (res.get("subject") or {}).get("reference", "")
             visit = next((x.get("valueString") for x in res.get("extension", []) if x.get("url") == VISIT_EXTENSION), None)
             if not ref.startswith("Patient/") or visit is None:
-                raise DataError(f"FHIR import: {where} (QuestionnaireResponse/{res.get('id')}): needs subject Patient/<id> "
-                                f"and the visit extension {VISIT_EXTENSION}")
+                raise DataError(
+                    f"FHIR import: {where} (QuestionnaireResponse/{res.get('id')}): needs subject Patient/<id> "
+                    f"and the visit extension {VISIT_EXTENSION}"
+                )
             try:
                 inst, answers = responses_from_fhir(res)
             except InstrumentError as exc:
                 raise DataError(f"FHIR import: {where}: {exc}") from None
             item_of = get_instrument(inst)
-            for key, value in answers.items():
-                if item_of.item(key).kind == "clock" and isinstance(value, str):
-                    h, m = value.split(":")
+            for key, answer in answers.items():
+                value = answer
+                if item_of.item(key).kind == "clock" and isinstance(answer, str):
+                    h, m = answer.split(":")
                     value = int(h) * 60 + int(m)
-                rows.append({"patient_id": ref.removeprefix("Patient/"), "visit": visit, "instrument": inst,
-                             "item": key, "value": float(value)})
+                rows.append(
+                    {"patient_id": ref.removeprefix("Patient/"), "visit": visit, "instrument": inst, "item": key, "value": float(value)}
+                )
     ids = {p["patient_id"] for p in patients}
     fixed = {r["patient_id"]: r["patient_id"] for r in rows}
     for r in rows:  # subject references use FHIR ids; map back to patient_id when they differ
         r["patient_id"] = next((p for p in ids if _fid(p) == r["patient_id"]), fixed[r["patient_id"]])
-    pat = pd.DataFrame(patients, columns=list(dict.fromkeys([c.name for c in SCHEMAS["patients"].columns]
-                                                             + [k for p in patients for k in p])))
+    pat = pd.DataFrame(
+        patients, columns=list(dict.fromkeys([c.name for c in SCHEMAS["patients"].columns] + [k for p in patients for k in p]))
+    )
     qs = pd.DataFrame(rows, columns=["patient_id", "visit", "instrument", "item", "value"])
     try:
         data = TrialData.from_tables(patients=pat, questionnaires=qs, meta={"source": "fhir-import"})

@@ -319,7 +319,8 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Pr
     q = tables["questionnaires"]
     q_text = to_text(q["value"], "float")
     qrows: dict[str, dict[str, dict[str, list[tuple[str, str | None]]]]] = {}
-    for (pid, visit, inst, item), value in zip(q[["patient_id", "visit", "instrument", "item"]].itertuples(index=False), q_text, strict=True):
+    keys = q[["patient_id", "visit", "instrument", "item"]].itertuples(index=False)
+    for (pid, visit, inst, item), value in zip(keys, q_text, strict=True):
         qrows.setdefault(pid, {}).setdefault(visit, {}).setdefault(inst, []).append((qs_items[inst][item], value))
 
     event_order = ["SE.SCREENING"] + [f"SE.V.{_oid_part(v)}" for v in visits] + [f"SE.P{k}" for k in periods] + ["SE.LOG"]
@@ -433,7 +434,9 @@ def _parse(xml: bytes | str | PathLike[str]) -> tuple[ET.Element, str]:
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
         line, col = exc.position
-        raise DataError(f"{source}: not well-formed XML at line {line}, column {col + 1}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        raise DataError(
+            f"{source}: not well-formed XML at line {line}, column {col + 1}: {exc.msg if hasattr(exc, 'msg') else exc}"
+        ) from None
     if root.tag != f"{_NS}ODM":
         raise DataError(f"{source}: root element is {root.tag!r}, expected ODM in namespace {ODM_NAMESPACE}")
     version = root.attrib.get("ODMVersion", "")
@@ -446,8 +449,7 @@ _Items = dict[str, tuple[str, str, str]]
 """Item OID -> (table or ``questionnaires:<instrument>``, column or item key, kind)."""
 
 
-def _read_metadata(root: ET.Element, source: str) -> tuple[dict[str, str], dict[str, str], dict[str, str], _Items,
-                                                           dict[str, bool]]:
+def _read_metadata(root: ET.Element, source: str) -> tuple[dict[str, str], dict[str, str], dict[str, str], _Items, dict[str, bool]]:
     """``(meta, event OID -> alias, form OID -> alias, items, item OID -> mandatory)``."""
     study = root.find(f"{_NS}Study")
     if study is None:
@@ -500,8 +502,9 @@ def _item_def(idef: ET.Element, where: str, source: str) -> tuple[str, tuple[str
     return oid, (table, col, _KIND[dtype])
 
 
-def _read_clinical(root: ET.Element, source: str, events: Mapping[str, str], forms: Mapping[str, str],
-                   items: _Items) -> dict[str, list[dict[str, str | None]]]:
+def _read_clinical(
+    root: ET.Element, source: str, events: Mapping[str, str], forms: Mapping[str, str], items: _Items
+) -> dict[str, list[dict[str, str | None]]]:
     """Table -> its rows as text (None = missing), from ``ClinicalData``."""
     records: dict[str, list[dict[str, str | None]]] = {t: [] for t in TABLE_NAMES}
     clinical = root.find(f"{_NS}ClinicalData")
@@ -512,8 +515,9 @@ def _read_clinical(root: ET.Element, source: str, events: Mapping[str, str], for
             e_where = f"{s_where}/{_Path.step(sed)}"
             ev_oid = _need(sed, "StudyEventOID", e_where)
             if ev_oid not in events:
-                raise DataError(f"{source}: {e_where}: StudyEventOID {ev_oid!r} is not defined in the metadata "
-                                f"(defined: {', '.join(events)})")
+                raise DataError(
+                    f"{source}: {e_where}: StudyEventOID {ev_oid!r} is not defined in the metadata (defined: {', '.join(events)})"
+                )
             for fdat in sed.findall(f"{_NS}FormData"):
                 f_where = f"{e_where}/{_Path.step(fdat)}"
                 form_oid = _need(fdat, "FormOID", f_where)
@@ -565,15 +569,23 @@ def _check_value(value: str | None, kind: str, where: str) -> None:
         raise DataError(f"{where}: Value {value!r} is not of DataType {_DATATYPE[kind]}")
 
 
-def _store(records: dict[str, list[dict[str, str | None]]], form: str, event: str, subject: str,
-           values: Mapping[str, str | None], items: Mapping[str, tuple[str, str, str]], where: str) -> None:
+def _store(
+    records: dict[str, list[dict[str, str | None]]],
+    form: str,
+    event: str,
+    subject: str,
+    values: Mapping[str, str | None],
+    items: Mapping[str, tuple[str, str, str]],
+    where: str,
+) -> None:
     if form.startswith("instrument:"):
         if not event.startswith("visit:"):
             raise DataError(f"{where}: a questionnaire form outside a visit event ({event})")
         for oid, value in values.items():
             _, inst = items[oid][0].split(":", 1)
-            records["questionnaires"].append({"patient_id": subject, "visit": event[6:], "instrument": inst,
-                                              "item": items[oid][1], "value": value})
+            records["questionnaires"].append(
+                {"patient_id": subject, "visit": event[6:], "instrument": inst, "item": items[oid][1], "value": value}
+            )
         return
     table = form.removeprefix("table:")
     if table not in records:
@@ -593,8 +605,13 @@ def _store(records: dict[str, list[dict[str, str | None]]], form: str, event: st
     records[table].append(row)
 
 
-def _build(records: Mapping[str, list[dict[str, str | None]]], items: Mapping[str, tuple[str, str, str]],
-           mandatory: Mapping[str, bool], meta: Mapping[str, str], source: str) -> TrialData:
+def _build(
+    records: Mapping[str, list[dict[str, str | None]]],
+    items: Mapping[str, tuple[str, str, str]],
+    mandatory: Mapping[str, bool],
+    meta: Mapping[str, str],
+    source: str,
+) -> TrialData:
     kinds = {(t, c): (k, not mandatory.get(oid, False)) for oid, (t, c, k) in items.items()}
     frames: dict[str, pd.DataFrame] = {}
     for table in TABLE_NAMES:

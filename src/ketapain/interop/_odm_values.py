@@ -82,7 +82,7 @@ def from_text(values: Sequence[str | None], kind: str, nullable: bool) -> pd.Ser
     if kind == "bool":
         dtype = "boolean" if nullable else "bool"
         return pd.Series([pd.NA if v is None else v.strip().lower() in ("true", "1", "yes") for v in vals], dtype=dtype)
-    return pd.Series(pd.to_datetime(pd.Series([v for v in vals], dtype=object), format="%Y-%m-%d"), dtype="datetime64[us]")
+    return pd.Series(pd.to_datetime(pd.Series(list(vals), dtype=object), format="%Y-%m-%d"), dtype="datetime64[us]")
 
 
 def visit_rank(visits: Iterable[str], order: Sequence[str]) -> dict[str, int]:

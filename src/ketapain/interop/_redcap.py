@@ -155,15 +155,18 @@ def _column_row(table: str, col: str, field: str, form: str, kind: str, nullable
     if kind == "bool":
         return _row(field, form, "yesno", label, required=required)
     if col == "treatment" and table == "allocation":
-        return _row(field, form, "dropdown", label, choices=_choices(protocol.arm_codes, {a.code: a.name for a in protocol.arms}), required=required)
+        arm_choices = _choices(protocol.arm_codes, {a.code: a.name for a in protocol.arms})
+        return _row(field, form, "dropdown", label, choices=arm_choices, required=required)
     if c is not None and c.allowed:
         labels = {"M": "Male", "F": "Female"} if col == "sex" else None
-        return _row(field, form, "dropdown" if len(c.allowed) > 2 else "radio", label, choices=_choices(c.allowed, labels), required=required)
+        return _row(
+            field, form, "dropdown" if len(c.allowed) > 2 else "radio", label, choices=_choices(c.allowed, labels), required=required
+        )
     if kind == "str":
-        return _row(field, form, "notes" if col in ("reason",) else "text", label, required=required,
-                    identifier=col in ("patient_id",))
-    return _row(field, form, "text", label, validation=_VALIDATION[kind], vmin=c.min if c else None,
-                vmax=c.max if c else None, required=required)
+        return _row(field, form, "notes" if col in ("reason",) else "text", label, required=required, identifier=col in ("patient_id",))
+    return _row(
+        field, form, "text", label, validation=_VALIDATION[kind], vmin=c.min if c else None, vmax=c.max if c else None, required=required
+    )
 
 
 def _item_row(inst_name: str, item: Any, form: str) -> dict[str, str]:
@@ -172,11 +175,19 @@ def _item_row(inst_name: str, item: Any, form: str) -> dict[str, str]:
     if item.kind == "clock":
         return _row(field, form, "text", label, validation="time", required=item.required, note="HH:MM")
     if item.values is not None and all(float(v).is_integer() for v in item.values):
-        return _row(field, form, "dropdown", label, choices=" | ".join(f"{int(v)}, {int(v)}" for v in item.values),
-                    required=item.required)
+        return _row(field, form, "dropdown", label, choices=" | ".join(f"{int(v)}, {int(v)}" for v in item.values), required=item.required)
     note = f"in steps of {item.step:g}" if item.step is not None else ""
-    return _row(field, form, "text", label, validation="integer" if item.kind == "integer" else "number",
-                vmin=item.minimum, vmax=item.maximum, required=item.required, note=note)
+    return _row(
+        field,
+        form,
+        "text",
+        label,
+        validation="integer" if item.kind == "integer" else "number",
+        vmin=item.minimum,
+        vmax=item.maximum,
+        required=item.required,
+        note=note,
+    )
 
 
 def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> pd.DataFrame:
@@ -234,22 +245,49 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
         for col, field in fields.items():
             k, n = kinds_of[table][col]
             rows.append(_column_row(table, col, field, form, k, n, protocol))
-    rows.append(_row("diary_day", "daily_diary", "text", _LABELS["diary"]["day"], validation="integer", vmin=1,
-                     vmax=protocol.diary.days_per_period, required=True))
+    rows.append(
+        _row(
+            "diary_day",
+            "daily_diary",
+            "text",
+            _LABELS["diary"]["day"],
+            validation="integer",
+            vmin=1,
+            vmax=protocol.diary.days_per_period,
+            required=True,
+        )
+    )
     for item in protocol.diary.items:
-        rows.append(_row(item, "daily_diary", "text", f"{item.replace('_', ' ')} (NRS {protocol.diary.scale_min}-{protocol.diary.scale_max})",
-                         validation="number", vmin=protocol.diary.scale_min, vmax=protocol.diary.scale_max))
+        rows.append(
+            _row(
+                item,
+                "daily_diary",
+                "text",
+                f"{item.replace('_', ' ')} (NRS {protocol.diary.scale_min}-{protocol.diary.scale_max})",
+                validation="number",
+                vmin=protocol.diary.scale_min,
+                vmax=protocol.diary.scale_max,
+            )
+        )
     rows.append(_column_row("diary", "extra_analgesics", "extra_analgesics", "daily_diary", "bool", True, protocol))
     rows.append(_column_row("diary", "extra_analgesics_detail", "extra_analgesics_detail", "daily_diary", "str", True, protocol))
     form, fields = _FIELDS["adverse_events"]
     for col, field in fields.items():
         k, n = kinds_of["adverse_events"][col]
         rows.append(_column_row("adverse_events", col, field, form, k, n, protocol))
-    rows.append(_row("cm_classes", "concomitant", "checkbox", "Analgesic drug classes (baseline at screening; added during the period otherwise)",
-                     choices=_choices(DRUG_CLASSES)))
+    rows.append(
+        _row(
+            "cm_classes",
+            "concomitant",
+            "checkbox",
+            "Analgesic drug classes (baseline at screening; added during the period otherwise)",
+            choices=_choices(DRUG_CLASSES),
+        )
+    )
     for cls in DRUG_CLASSES:
-        rows.append(_row(f"cm_name_{cls}", "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}",
-                         branching=f"[cm_classes({cls})] = '1'"))
+        rows.append(
+            _row(f"cm_name_{cls}", "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}", branching=f"[cm_classes({cls})] = '1'")
+        )
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
         inst = get_instrument(inst_name)
@@ -261,8 +299,9 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     out = pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
     dup = out["Variable / Field Name"][out["Variable / Field Name"].duplicated()].tolist()
     if dup:
-        raise ProtocolError(f"REDCap dictionary: field name(s) {', '.join(sorted(set(dup)))} used twice; "
-                            "rename the eligibility field(s) of the protocol")
+        raise ProtocolError(
+            f"REDCap dictionary: field name(s) {', '.join(sorted(set(dup)))} used twice; rename the eligibility field(s) of the protocol"
+        )
     return out
 
 
@@ -364,20 +403,38 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     columns = _record_columns(fields, dictionary["Form Name"].tolist())
     pids = set(data.patients["patient_id"])
 
-    def block(frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str,
-              instance: pd.Series | None = None) -> pd.DataFrame:
+    def block(
+        frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str, instance: pd.Series | None = None
+    ) -> pd.DataFrame:
         return _table_block(frame, table, record, event, form, instance, fields=fields, mapping=mapping)
 
     scr, pat, al, di, ae = data.screening, data.patients, data.allocation, data.diary, data.adverse_events
     pieces = [
-        block(scr, "screening", scr["patient_id"].where(scr["patient_id"].isin(pids), scr["screening_id"]),
-              pd.Series(["screening" + ARM] * len(scr)), "screening"),
+        block(
+            scr,
+            "screening",
+            scr["patient_id"].where(scr["patient_id"].isin(pids), scr["screening_id"]),
+            pd.Series(["screening" + ARM] * len(scr)),
+            "screening",
+        ),
         block(pat, "patients", pat["patient_id"], pd.Series(["screening" + ARM] * len(pat)), "demographics"),
         block(al, "allocation", al["patient_id"], "period_" + al["period"].astype(str) + ARM, "allocation"),
-        block(di, "diary", di["patient_id"], "period_" + di["period"].astype(str) + ARM, "daily_diary",
-              di.groupby(["patient_id", "period"]).cumcount() + 1),
-        block(ae, "adverse_events", ae["patient_id"], pd.Series(["adverse_events" + ARM] * len(ae)), "adverse_events",
-              ae.groupby("patient_id").cumcount() + 1),
+        block(
+            di,
+            "diary",
+            di["patient_id"],
+            "period_" + di["period"].astype(str) + ARM,
+            "daily_diary",
+            di.groupby(["patient_id", "period"]).cumcount() + 1,
+        ),
+        block(
+            ae,
+            "adverse_events",
+            ae["patient_id"],
+            pd.Series(["adverse_events" + ARM] * len(ae)),
+            "adverse_events",
+            ae.groupby("patient_id").cumcount() + 1,
+        ),
     ]
     if len(data.concomitant):
         pieces.append(_concomitant_block(data.concomitant))
@@ -392,9 +449,11 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     rep = records[records["redcap_repeat_instrument"] != ""]
     out = pd.concat([plain, rep], ignore_index=True).copy()
     event_order = {name: i for i, (name, _l, _f) in enumerate(_events(protocol, data))}
-    out = out.assign(_r=out["record_id"].map({r: i for i, r in enumerate(dict.fromkeys(out["record_id"]))}),
-                     _e=out["redcap_event_name"].map(event_order),
-                     _i=pd.to_numeric(out["redcap_repeat_instance"], errors="coerce").fillna(0))
+    out = out.assign(
+        _r=out["record_id"].map({r: i for i, r in enumerate(dict.fromkeys(out["record_id"]))}),
+        _e=out["redcap_event_name"].map(event_order),
+        _i=pd.to_numeric(out["redcap_repeat_instance"], errors="coerce").fillna(0),
+    )
     out = out.sort_values(["_r", "_e", "redcap_repeat_instrument", "_i"], kind="stable").drop(columns=["_r", "_e", "_i"])
     return out.reset_index(drop=True)[columns]
 
@@ -415,13 +474,25 @@ def _record_columns(fields: list[str], forms: list[str]) -> list[str]:
     return columns
 
 
-def _table_block(frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str,
-                 instance: pd.Series | None, *, fields: list[str], mapping: Mapping[str, Any]) -> pd.DataFrame:
+def _table_block(
+    frame: pd.DataFrame,
+    table: str,
+    record: pd.Series,
+    event: pd.Series,
+    form: str,
+    instance: pd.Series | None,
+    *,
+    fields: list[str],
+    mapping: Mapping[str, Any],
+) -> pd.DataFrame:
     """The rows of one TrialData table as REDCap records of ``form`` (repeating when
     ``instance`` numbers them)."""
-    cols: dict[str, Any] = {"record_id": record.to_numpy(), "redcap_event_name": event.to_numpy(),
-                            "redcap_repeat_instrument": form if instance is not None else "",
-                            "redcap_repeat_instance": instance.astype(str).to_numpy() if instance is not None else ""}
+    cols: dict[str, Any] = {
+        "record_id": record.to_numpy(),
+        "redcap_event_name": event.to_numpy(),
+        "redcap_repeat_instrument": form if instance is not None else "",
+        "redcap_repeat_instance": instance.astype(str).to_numpy() if instance is not None else "",
+    }
     for col, kind, _n in column_kinds(frame, table):
         field = next((f for f, m in mapping.items() if m.get("table") == table and m.get("column") == col and "drug_class" not in m), None)
         if field is None or field not in fields:
@@ -437,8 +508,9 @@ def _table_block(frame: pd.DataFrame, table: str, record: pd.Series, event: pd.S
 def _concomitant_block(cm: pd.DataFrame) -> pd.DataFrame:
     """Concomitant analgesics: one record per patient x event, a checkbox and a name per class."""
     cm_event = np.where(cm["period"] == 0, "screening" + ARM, "period_" + cm["period"].astype(str) + ARM)
-    wide = pd.DataFrame({"record_id": cm["patient_id"], "redcap_event_name": cm_event, "cls": cm["drug_class"],
-                         "name": cm["drug_name"].fillna("")})
+    wide = pd.DataFrame(
+        {"record_id": cm["patient_id"], "redcap_event_name": cm_event, "cls": cm["drug_class"], "name": cm["drug_name"].fillna("")}
+    )
     ticks = pd.crosstab([wide["record_id"], wide["redcap_event_name"]], wide["cls"]).reindex(columns=list(DRUG_CLASSES), fill_value=0)
     names = wide.pivot(index=["record_id", "redcap_event_name"], columns="cls", values="name").reindex(columns=list(DRUG_CLASSES))
     out = pd.DataFrame(index=ticks.index)
@@ -462,11 +534,13 @@ def _questionnaire_block(q: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.Data
     value = pd.Series(to_text(q["value"], "float"), dtype=object)
     clock = np.asarray(kind) == "clock"
     value[clock] = _clock(q["value"][clock]).astype(object)
-    long = pd.DataFrame({"record_id": q["patient_id"], "redcap_event_name": q["visit"] + ARM, "field": field,
-                         "value": value.fillna("")})
+    long = pd.DataFrame({"record_id": q["patient_id"], "redcap_event_name": q["visit"] + ARM, "field": field, "value": value.fillna("")})
     wide = long.pivot(index=["record_id", "redcap_event_name"], columns="field", values="value").astype(object)
     wide = wide.where(wide.notna(), "").copy()
-    extra = {f"q_{inst}_complete": "2" for inst in q["instrument"].unique()} | {"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}
+    extra = {f"q_{inst}_complete": "2" for inst in q["instrument"].unique()} | {
+        "redcap_repeat_instrument": "",
+        "redcap_repeat_instance": "",
+    }
     return pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1).copy().reset_index()
 
 
@@ -497,8 +571,12 @@ def write_redcap_project(protocol: Protocol, folder: str | PathLike[str], *, dat
     csv(redcap_instrument_events(protocol, data=data), "instrument_event_mapping.csv")
     ev = _events(protocol, data)
     csv(pd.DataFrame([(label, 1, name) for name, label, _f in ev], columns=["event_name", "arm_num", "unique_event_name"]), "events.csv")
-    csv(pd.DataFrame([(label, form) for name, label, forms in ev for form in forms if form in REPEATING],
-                     columns=["event_name", "form_name"]), "repeating_instruments.csv")
+    csv(
+        pd.DataFrame(
+            [(label, form) for name, label, forms in ev for form in forms if form in REPEATING], columns=["event_name", "form_name"]
+        ),
+        "repeating_instruments.csv",
+    )
     path = out / "mapping.json"
     path.write_text(json.dumps(redcap_mapping(protocol, data=data), indent=2) + "\n", encoding="utf-8")
     written.append(path)

@@ -23,9 +23,9 @@ from ketapain._atomic import check_destination, folder_write
 from ketapain.errors import DataError
 
 __all__ = [
+    "DatasetPackage",
     "METADATA_COLUMNS",
     "METADATA_FILE",
-    "DatasetPackage",
     "Var",
     "build_dataset",
     "read_package",
@@ -304,4 +304,7 @@ def read_package(cls: type, folder: str | os.PathLike[str]) -> Any:
 
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:
-    check_destination(path, overwrite=overwrite, ours=lambda n: n in (METADATA_FILE, _DATASETS_FILE) or n.endswith(".xpt"), what="package files")
+    def ours(name: str) -> bool:
+        return name in (METADATA_FILE, _DATASETS_FILE) or name.endswith(".xpt")
+
+    check_destination(path, overwrite=overwrite, ours=ours, what="package files")

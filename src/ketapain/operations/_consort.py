@@ -92,7 +92,7 @@ class ConsortFlow:
     def to_frame(self) -> pd.DataFrame:
         """One row per period: ``period, allocated, received, completed, analysed`` (nullable ints)."""
         frame = pd.DataFrame([p.to_dict() for p in self.periods], columns=["period", "allocated", "received", "completed", "analysed"])
-        return frame.astype({c: "Int64" for c in frame.columns})
+        return frame.astype(dict.fromkeys(frame.columns, "Int64"))
 
     def summary(self) -> str:
         """The flow as indented text, top to bottom."""
@@ -145,7 +145,9 @@ def _as_bool(values: pd.Series, label: str) -> pd.Series:
 def _need(frame: pd.DataFrame, label: str, columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{label}: required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(map(str, frame.columns))}")
+        raise DataError(
+            f"{label}: required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(map(str, frame.columns))}"
+        )
 
 
 def _missing(value: Any) -> bool:
@@ -183,12 +185,16 @@ def _screening_outcomes(screening: pd.DataFrame) -> tuple[pd.Series, dict[str, n
     dup = ids.duplicated().to_numpy(dtype=bool) | ids.isna().to_numpy(dtype=bool)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise DataError(f"screening row {i + FIRST_DATA_ROW}: screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once")
+        raise DataError(
+            f"screening row {i + FIRST_DATA_ROW}: screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once"
+        )
     if "eligible" in screening.columns:
         eligible = _as_bool(screening["eligible"], "screening")
         for pos, (o, e) in enumerate(zip(outcome, eligible, strict=True)):
             if o == "randomised" and e is False:
-                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='randomised' but eligible=false; only an eligible person is randomised")
+                raise DataError(
+                    f"screening row {pos + FIRST_DATA_ROW}: outcome='randomised' but eligible=false; only an eligible person is randomised"
+                )
             if o == "not_eligible" and e is True:
                 raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='not_eligible' but eligible=true")
     is_ = {o: (outcome == o).to_numpy(dtype=bool) for o in OUTCOMES}
@@ -199,9 +205,13 @@ def _screening_outcomes(screening: pd.DataFrame) -> tuple[pd.Series, dict[str, n
     return outcome, is_, randomised_ids
 
 
-def _period_flows(allocation: pd.DataFrame, diary: pd.DataFrame | None, periods: int | None,
-                  analysed: Collection[tuple[str, int]] | None,
-                  randomised_ids: set[str] | None) -> tuple[list[PeriodFlow], int | None, int | None]:
+def _period_flows(
+    allocation: pd.DataFrame,
+    diary: pd.DataFrame | None,
+    periods: int | None,
+    analysed: Collection[tuple[str, int]] | None,
+    randomised_ids: set[str] | None,
+) -> tuple[list[PeriodFlow], int | None, int | None]:
     """Per period: allocated, received, completed and analysed; patients who completed every
     period and patients analysed (None when not known)."""
     _need(allocation, "allocation", ("patient_id", "period"))
@@ -210,11 +220,13 @@ def _period_flows(allocation: pd.DataFrame, diary: pd.DataFrame | None, periods:
     if randomised_ids is not None:
         unknown = sorted(set(apid.dropna()) - randomised_ids)
         if unknown:
-            raise DataError(f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome 'randomised' with that patient_id)")
+            raise DataError(
+                f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome "
+                f"'randomised' with that patient_id)"
+            )
     n_periods = periods if periods is not None else (int(aper.max()) if len(aper) else 0)
     if len(aper) and aper.max() > n_periods:
-        raise DataError(template="allocation: period {top} is above {@periods=}",
-                        params={"top": int(aper.max()), "periods": n_periods})
+        raise DataError(template="allocation: period {top} is above {@periods=}", params={"top": int(aper.max()), "periods": n_periods})
     if "infusion_date" in allocation.columns:
         got = _text(allocation["infusion_date"]).notna().to_numpy(dtype=bool)
     else:
@@ -231,13 +243,16 @@ def _period_flows(allocation: pd.DataFrame, diary: pd.DataFrame | None, periods:
     done = set(analysed) if analysed is not None else completed
     if done is not None:
         done = {(str(p), int(q)) for p, q in done}
-    flows = [PeriodFlow(
-        period=p,
-        allocated=sum(1 for _, q in alloc_pairs if q == p),
-        received=sum(1 for _, q in received if q == p),
-        completed=None if completed is None else sum(1 for _, q in completed if q == p),
-        analysed=None if done is None else sum(1 for _, q in done if q == p),
-    ) for p in range(1, n_periods + 1)]
+    flows = [
+        PeriodFlow(
+            period=p,
+            allocated=sum(1 for _, q in alloc_pairs if q == p),
+            received=sum(1 for _, q in received if q == p),
+            completed=None if completed is None else sum(1 for _, q in completed if q == p),
+            analysed=None if done is None else sum(1 for _, q in done if q == p),
+        )
+        for p in range(1, n_periods + 1)
+    ]
     patients = set(apid.dropna())
     n_completed = n_analysed = None
     if completed is not None:

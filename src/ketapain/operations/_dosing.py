@@ -23,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from ketapain.errors import DataError, ProtocolError
+from ketapain.errors import DataError, ProtocolError, parameter
 from ketapain.protocol import Component, FixedDose, PerKgDose, Protocol
 
 __all__ = [
+    "InfusionPlan",
     "MAX_RATE_ML_PER_H",
     "MIN_RATE_ML_PER_H",
-    "InfusionPlan",
     "PreparedBag",
     "parse_strength",
     "prepare_infusions",
@@ -225,8 +225,10 @@ def _strength(component: Component, overrides: Mapping[str, float]) -> float:
     if key in overrides:
         return _finite_positive(f"stock strength of {component.drug} (mg/ml)", overrides[key])
     if component.stock is None:
-        raise ProtocolError(template="{drug} in {infusion} has no stock strength in the protocol; give one at dose time ({@stock_overrides})",
-                            params={"drug": component.drug, "infusion": component.infusion})
+        raise ProtocolError(
+            template="{drug} in {infusion} has no stock strength in the protocol; give one at dose time ({@stock_overrides})",
+            params={"drug": component.drug, "infusion": component.infusion},
+        )
     return component.stock.strength_mg_per_ml
 
 
@@ -286,26 +288,48 @@ def prepare_infusions(
         raise DataError(template="{@weight_kg=} is not a finite number", params={"weight_kg": weight_kg})
     weight = float(weight_kg)
     if not weights.min_kg <= weight <= weights.max_kg:
-        raise DataError(template="{@weight_kg=%s} is outside the protocol's weights range {low}..{high} kg" % f"{weight:g}",
-                        params={"low": f"{weights.min_kg:g}", "high": f"{weights.max_kg:g}"})
+        raise DataError(
+            template=parameter("weight_kg", f"{weight:g}") + " is outside the protocol's weights range {low}..{high} kg",
+            params={"low": f"{weights.min_kg:g}", "high": f"{weights.max_kg:g}"},
+        )
     overrides = {str(k).casefold(): v for k, v in (stock_overrides or {}).items()}
     all_drugs = {c.drug.casefold() for a in protocol.arms for c in a.components if not c.is_placebo}
     unknown = sorted(set(overrides) - all_drugs)
     if unknown:
-        raise DataError(template="{@stock_overrides}: {unknown} is not a drug of the protocol; drugs: {drugs}",
-                        params={"unknown": ", ".join(map(repr, unknown)), "drugs": ", ".join(sorted(all_drugs))})
+        raise DataError(
+            template="{@stock_overrides}: {unknown} is not a drug of the protocol; drugs: {drugs}",
+            params={"unknown": ", ".join(map(repr, unknown)), "drugs": ", ".join(sorted(all_drugs))},
+        )
     bags = []
     for infusion in protocol.infusions:
         comp = arm.component(infusion.id)
         volume, duration = infusion.final_volume_ml, infusion.duration_min
         rate = infusion.rate_ml_per_h
         if not MIN_RATE_ML_PER_H <= rate <= MAX_RATE_ML_PER_H:
-            raise ProtocolError(f"infusion {infusion.id}: pump rate {rate:g} ml/h ({volume:g} ml over {duration:g} min) is outside {MIN_RATE_ML_PER_H:g}..{MAX_RATE_ML_PER_H:g} ml/h")
+            raise ProtocolError(
+                f"infusion {infusion.id}: pump rate {rate:g} ml/h ({volume:g} ml over {duration:g} min) is outside "
+                f"{MIN_RATE_ML_PER_H:g}..{MAX_RATE_ML_PER_H:g} ml/h"
+            )
         if comp.is_placebo:
-            bags.append(PreparedBag(infusion=infusion.id, drug=infusion.diluent, matches=comp.drug, placebo=True,
-                                    dose_mg=0.0, capped=False, stock_mg_per_ml=None, draw_ml=0.0, units=None,
-                                    diluent=infusion.diluent, diluent_ml=volume, final_volume_ml=volume,
-                                    duration_min=duration, rate_ml_per_h=rate, dose_rate_mg_per_min=0.0))
+            bags.append(
+                PreparedBag(
+                    infusion=infusion.id,
+                    drug=infusion.diluent,
+                    matches=comp.drug,
+                    placebo=True,
+                    dose_mg=0.0,
+                    capped=False,
+                    stock_mg_per_ml=None,
+                    draw_ml=0.0,
+                    units=None,
+                    diluent=infusion.diluent,
+                    diluent_ml=volume,
+                    final_volume_ml=volume,
+                    duration_min=duration,
+                    rate_ml_per_h=rate,
+                    dose_rate_mg_per_min=0.0,
+                )
+            )
             continue
         dose = comp.dose
         capped = False
@@ -328,8 +352,23 @@ def prepare_infusions(
         units = None
         if comp.stock is not None and comp.stock.unit_volume_ml is not None and comp.drug.casefold() not in overrides:
             units = math.ceil(draw / comp.stock.unit_volume_ml - _EPS)
-        bags.append(PreparedBag(infusion=infusion.id, drug=comp.drug, matches=comp.drug, placebo=False,
-                                dose_mg=dose_mg, capped=capped, stock_mg_per_ml=strength, draw_ml=draw, units=units,
-                                diluent=infusion.diluent, diluent_ml=volume - draw, final_volume_ml=volume,
-                                duration_min=duration, rate_ml_per_h=rate, dose_rate_mg_per_min=dose_mg / duration))
+        bags.append(
+            PreparedBag(
+                infusion=infusion.id,
+                drug=comp.drug,
+                matches=comp.drug,
+                placebo=False,
+                dose_mg=dose_mg,
+                capped=capped,
+                stock_mg_per_ml=strength,
+                draw_ml=draw,
+                units=units,
+                diluent=infusion.diluent,
+                diluent_ml=volume - draw,
+                final_volume_ml=volume,
+                duration_min=duration,
+                rate_ml_per_h=rate,
+                dose_rate_mg_per_min=dose_mg / duration,
+            )
+        )
     return InfusionPlan(protocol_id=protocol.study.id, arm=arm.code, arm_name=arm.name, weight_kg=weight, bags=tuple(bags))

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ketapain.errors import DataError, ProtocolError
+from ketapain.errors import DataError, ProtocolError, parameter
 from ketapain.protocol import Protocol
 
 __all__ = ["GateDecision", "period_gate"]
@@ -71,10 +71,10 @@ class GateDecision:
 
 def _pain(name: str, value: float, low: int, high: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DataError(template="{@%s=} is not a number" % name, params={name: value})
+        raise DataError(template=parameter(name, valued=True) + " is not a number", params={name: value})
     value = float(value)
     if not math.isfinite(value) or not low <= value <= high:
-        raise DataError(template="{@%s=%s} is outside {low}..{high} (the diary scale)" % (name, f"{value:g}"),
+        raise DataError(template=parameter(name, f"{value:g}") + " is outside {low}..{high} (the diary scale)",
                         params={"low": low, "high": high})
     return value
 

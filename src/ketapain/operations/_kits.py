@@ -20,8 +20,8 @@ from ketapain.errors import DataError, ListKindMismatchError
 __all__ = [
     "KIT_ALPHABET",
     "KIT_CODE_LENGTH",
-    "TEST_PREFIX",
     "ListKind",
+    "TEST_PREFIX",
     "check_kit_code_kind",
     "kit_codes",
     "normalise_kit_code",

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ketapain._options import check_option
 from ketapain._seeds import resolve_seed
-from ketapain.errors import ProtocolError
+from ketapain.errors import ProtocolError, parameter
 from ketapain.operations._kits import LIST_KIND, TEST_PREFIX, ListKind, kit_codes
 
 __all__ = [
@@ -117,11 +117,11 @@ def _check_block_sizes(n_seq: int, block_size: int | None, random_block_sizes: S
     for b in sizes:
         if isinstance(b, bool) or not isinstance(b, int | np.integer) or b < n_seq or b % n_seq:
             raise ProtocolError(
-                template="{@%s}: {b} is not a positive multiple of the number of sequences ({n_seq}); "
-                "allowed: {n_seq}, {n2}, {n3}, ..." % name,
+                template=parameter(name) + ": {b} is not a positive multiple of the number of sequences ({n_seq}); "
+                "allowed: {n_seq}, {n2}, {n3}, ...",
                 params={"b": repr(b), "n_seq": n_seq, "n2": 2 * n_seq, "n3": 3 * n_seq})
     if len(set(sizes)) != len(sizes):
-        raise ProtocolError(template="{@%s=}: sizes must be distinct" % name, params={name: list(sizes)})
+        raise ProtocolError(template=parameter(name, valued=True) + ": sizes must be distinct", params={name: list(sizes)})
     return tuple(int(b) for b in sizes)
 
 
@@ -245,10 +245,7 @@ class RandomisationList:
             size = int(grp["block_size"].iloc[0])
             counts = grp["sequence"].value_counts().reindex(labels, fill_value=0)
             complete = len(grp) == size
-            if complete:
-                balanced = bool((counts == size // n_seq).all())
-            else:
-                balanced = bool((counts <= size // n_seq).all())
+            balanced = bool((counts == size // n_seq).all()) if complete else bool((counts <= size // n_seq).all())
             kv = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
             rows.append({**({"stratum": kv["stratum"]} if self.stratified else {}), "block": int(kv["block"]),
                          "block_size": size, "n_patients": len(grp), "complete": complete, "balanced": balanced})

@@ -245,7 +245,9 @@ Dose = Annotated[
 class Stock(_Section):
     """The drug as stocked by the pharmacy: ``{strength_mg_per_ml = 150, unit_volume_ml = 10}``."""
 
-    strength_mg_per_ml: Float = Field(gt=0, description="Concentration of the vial or ampoule, mg/ml (default strength; another may be given at dose time).")
+    strength_mg_per_ml: Float = Field(
+        gt=0, description="Concentration of the vial or ampoule, mg/ml (default strength; another may be given at dose time)."
+    )
     unit_volume_ml: Float | None = Field(None, gt=0, description="Volume of one vial or ampoule, ml.")
 
     @property
@@ -304,7 +306,9 @@ class Arm(_Section):
         for c in self.components:
             if c.infusion == infusion:
                 return c
-        raise ProtocolError(f"arm {self.code!r} has no component in infusion {infusion!r}; it has {', '.join(c.infusion for c in self.components)}")
+        raise ProtocolError(
+            f"arm {self.code!r} has no component in infusion {infusion!r}; it has {', '.join(c.infusion for c in self.components)}"
+        )
 
 
 # --- operations ----------------------------------------------------------------------------
@@ -502,7 +506,9 @@ class Diary(_Section):
 class Auc(_Section):
     """``[auc]``: how areas under the diary curve are computed (see :func:`ketapain.stats.diary_auc`)."""
 
-    time_axis: TimeAxis = Field("infusion", description="infusion: day 0 = infusion day; first_diary_day: the curve starts at the first diary day.")
+    time_axis: TimeAxis = Field(
+        "infusion", description="infusion: day 0 = infusion day; first_diary_day: the curve starts at the first diary day."
+    )
     windows: tuple[Int, ...] = Field(min_length=1, description="Days at which AUCs are computed, increasing, e.g. [7, 15, 21, 28, 35].")
 
     @model_validator(mode="after")
@@ -532,7 +538,9 @@ class Analysis(_Section):
 
     alpha: Float = Field(0.05, gt=0, lt=1, description="Two-sided significance level.")
     model: Model = Field("standard", description="standard: treatment + period + sequence; paper: treatment + sequence.")
-    carryover: Carryover = Field("none", description="none, include (first-order carry-over terms) or test-drop (test, drop if not significant).")
+    carryover: Carryover = Field(
+        "none", description="none, include (first-order carry-over terms) or test-drop (test, drop if not significant)."
+    )
     df_method: DfMethod = Field("kenward-roger", description="Denominator degrees of freedom.")
     multiplicity: Multiplicity = Field("sidak", description="Adjustment of pairwise comparisons.")
     conf_level: Float = Field(0.95, gt=0, lt=1, description="Confidence level of every interval.")
@@ -550,7 +558,13 @@ class Analysis(_Section):
         {'model': 'paper', 'carryover': 'test-drop', 'carryover_alpha': 0.05, 'df_method': 'kenward-roger', 'conf_level': 0.95}
         """
         carryover: bool | str = {"none": False, "include": True, "test-drop": "test-drop"}[self.carryover]
-        return {"model": self.model, "carryover": carryover, "carryover_alpha": self.alpha, "df_method": self.df_method, "conf_level": self.conf_level}
+        return {
+            "model": self.model,
+            "carryover": carryover,
+            "carryover_alpha": self.alpha,
+            "df_method": self.df_method,
+            "conf_level": self.conf_level,
+        }
 
 
 class SampleSize(_Section):
@@ -657,7 +671,7 @@ class Protocol(_Section):
                 return a
         raise ProtocolError(f"unknown arm {code!r}; arms: {', '.join(self.arm_codes)}")
 
-    def infusion(self, id: str) -> Infusion:  # noqa: A002 - the key is called id
+    def infusion(self, id: str) -> Infusion:
         """The infusion with this id.
 
         Raises
@@ -697,12 +711,24 @@ class Protocol(_Section):
             used = Counter(c.infusion for c in arm.components)
             for j, comp in enumerate(arm.components):
                 if comp.infusion not in infusion_ids:
-                    problems.append((("arms", i, "components", j, "infusion"), f"{comp.infusion!r} is not one of {', '.join(infusion_ids)} (infusions)"))
+                    problems.append(
+                        (("arms", i, "components", j, "infusion"), f"{comp.infusion!r} is not one of {', '.join(infusion_ids)} (infusions)")
+                    )
                 elif used[comp.infusion] > 1:
-                    problems.append((("arms", i, "components", j, "infusion"), f"{comp.infusion!r} is used by {used[comp.infusion]} components; one per infusion"))
+                    problems.append(
+                        (
+                            ("arms", i, "components", j, "infusion"),
+                            f"{comp.infusion!r} is used by {used[comp.infusion]} components; one per infusion",
+                        )
+                    )
             missing = [x for x in infusion_ids if x not in used]
             if missing:
-                problems.append((("arms", i, "components"), f"no component for infusion(s) {', '.join(missing)}; every arm has exactly one per infusion (a placebo if needed)"))
+                problems.append(
+                    (
+                        ("arms", i, "components"),
+                        f"no component for infusion(s) {', '.join(missing)}; every arm has exactly one per infusion (a placebo if needed)",
+                    )
+                )
 
         design = self.design
         if design.kind == "custom":
@@ -711,20 +737,41 @@ class Protocol(_Section):
                     if code not in codes:
                         problems.append((("design", "sequences", s, p), f"{code!r} is not one of {', '.join(codes)} (arm codes)"))
         elif design.periods != len(self.arms):
-            problems.append((("design", "periods"), f"{design.periods} != {len(self.arms)} arms; a {design.kind} design gives every arm once (use kind = 'custom' otherwise)"))
+            problems.append(
+                (
+                    ("design", "periods"),
+                    f"{design.periods} != {len(self.arms)} arms; a {design.kind} design gives every arm once (use kind = "
+                    f"'custom' otherwise)",
+                )
+            )
 
         n_seq = _n_sequences(design, len(self.arms))
         rnd = self.randomisation
         if n_seq and rnd.block_size % n_seq:
-            problems.append((("randomisation", "block_size"), f"{rnd.block_size} is not a multiple of {n_seq}, the number of sequences of the {design.kind} design with {len(self.arms)} arms"))
+            problems.append(
+                (
+                    ("randomisation", "block_size"),
+                    f"{rnd.block_size} is not a multiple of {n_seq}, the number of sequences of the {design.kind} design with "
+                    f"{len(self.arms)} arms",
+                )
+            )
         for k, size in enumerate(rnd.random_block_sizes or ()):
             if n_seq and size % n_seq:
-                problems.append((("randomisation", "random_block_sizes", k), f"{size} is not a multiple of {n_seq}, the number of sequences"))
+                problems.append(
+                    (("randomisation", "random_block_sizes", k), f"{size} is not a multiple of {n_seq}, the number of sequences")
+                )
 
         if self.diary.days_per_period > design.period_days:
-            problems.append((("diary", "days_per_period"), f"{self.diary.days_per_period} is more than design.period_days = {design.period_days}"))
+            problems.append(
+                (("diary", "days_per_period"), f"{self.diary.days_per_period} is more than design.period_days = {design.period_days}")
+            )
         if self.auc.windows and self.auc.windows[-1] > self.diary.days_per_period:
-            problems.append((("auc", "windows", len(self.auc.windows) - 1), f"{self.auc.windows[-1]} is beyond diary.days_per_period = {self.diary.days_per_period}"))
+            problems.append(
+                (
+                    ("auc", "windows", len(self.auc.windows) - 1),
+                    f"{self.auc.windows[-1]} is beyond diary.days_per_period = {self.diary.days_per_period}",
+                )
+            )
 
         problems += [(("visits", i, "name"), msg) for (i,), msg in _unique((v.name for v in self.visits), "visit name")]
 
@@ -733,7 +780,9 @@ class Protocol(_Section):
             if ep.value not in self.diary.items:
                 problems.append((("endpoints", i, "value"), f"{ep.value!r} is not one of {', '.join(self.diary.items)} (diary.items)"))
             if ep.window_day not in self.auc.windows:
-                problems.append((("endpoints", i, "window_day"), f"{ep.window_day} is not one of {', '.join(map(str, self.auc.windows))} (auc.windows)"))
+                problems.append(
+                    (("endpoints", i, "window_day"), f"{ep.window_day} is not one of {', '.join(map(str, self.auc.windows))} (auc.windows)")
+                )
         n_primary = sum(e.kind == "primary" for e in self.endpoints)
         if n_primary != 1:
             problems.append((("endpoints",), f"{n_primary} primary endpoints; exactly one endpoint has kind = 'primary'"))

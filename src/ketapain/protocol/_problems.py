@@ -24,7 +24,7 @@ def dotted(path: Iterable[str | int]) -> str:
     return out
 
 
-class Problems(ValueError):  # noqa: N818 - internal, never escapes: wrapped into ProtocolError
+class Problems(ValueError):
     r"""Several rule failures found by one validator, each at a key path relative to it.
 
     Raised inside validators only; :func:`ketapain.protocol._messages.format_errors` expands

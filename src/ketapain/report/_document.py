@@ -214,7 +214,9 @@ def _check_table(table: DisplayTable, where: str) -> None:
             raise DataError(f"{where} (table {table.key!r}): group row {g!r} is not a row index 0..{len(table.rows) - 1}")
         extra = [c for c in table.rows[g][1:] if c.strip()]
         if extra:
-            raise DataError(f"{where} (table {table.key!r}) row {g}: a group row shows only its first cell; other cells must be empty, got {extra!r}")
+            raise DataError(
+                f"{where} (table {table.key!r}) row {g}: a group row shows only its first cell; other cells must be empty, got {extra!r}"
+            )
     for j, note in enumerate(table.notes):
         _text(note, f"{where} (table {table.key!r}) notes[{j}]")
     _check_frame(table.data, f"{where} (table {table.key!r}).data")
@@ -247,7 +249,10 @@ def _check_json(value: object, path: str) -> None:
         for i, v in enumerate(value):
             _check_json(v, f"{path}[{i}]")
         return
-    raise DataError(f"{path}={value!r} is not JSON-safe ({type(value).__name__}); allowed: dict with str keys, list, str, int, finite float, bool, None (convert numpy scalars with .item())")
+    raise DataError(
+        f"{path}={value!r} is not JSON-safe ({type(value).__name__}); allowed: dict with str keys, list, str, int, finite float, "
+        f"bool, None (convert numpy scalars with .item())"
+    )
 
 
 class _BlockKeys:

@@ -98,7 +98,9 @@ def _auc_wide(auc: pd.DataFrame, order: Sequence[str], what: str) -> pd.DataFram
     dup = frame.duplicated(["patient_id", "treatment"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(f"{what}: patient {frame['patient_id'].iloc[i]!r} has more than one row for treatment {frame['treatment'].iloc[i]!r}")
+        raise DataError(
+            f"{what}: patient {frame['patient_id'].iloc[i]!r} has more than one row for treatment {frame['treatment'].iloc[i]!r}"
+        )
     wide = frame.pivot(index="patient_id", columns="treatment", values="auc")
     wide = wide.reindex(index=sorted(wide.index), columns=list(order))
     return wide.dropna(how="all")
@@ -166,13 +168,11 @@ def plot_patient_lines(
     for j, arm in enumerate(order):
         col = values[:, j] if len(values) else np.array([])
         keep = ~np.isnan(col)
-        ax.scatter(np.full(int(keep.sum()), x[j]), col[keep], s=18, color=colours[arm], zorder=2,
-                   edgecolor="white", linewidth=0.4)
+        ax.scatter(np.full(int(keep.sum()), x[j]), col[keep], s=18, color=colours[arm], zorder=2, edgecolor="white", linewidth=0.4)
     with np.errstate(all="ignore"):
         medians = np.array([np.nanmedian(values[:, j]) if n[j] else np.nan for j in range(len(order))])
     ok = ~np.isnan(medians)
-    ax.hlines(medians[ok], x[ok] - 0.22, x[ok] + 0.22, colors="black", linewidth=3.5, zorder=3,
-              label="median")
+    ax.hlines(medians[ok], x[ok] - 0.22, x[ok] + 0.22, colors="black", linewidth=3.5, zorder=3, label="median")
     ax.set_xticks(x, [f"{_label(a, labels)}\n(n = {int(n[j])})" for j, a in enumerate(order)])
     ax.set_xlim(-0.5, len(order) - 0.5)
     ax.set_ylabel(ylabel)
@@ -213,8 +213,13 @@ def plot_patient_bars(
     for j, arm in enumerate(order):
         col = values[:, j] if len(values) else np.array([])
         keep = ~np.isnan(col)
-        ax.bar(x[keep] + (j - (k - 1) / 2) * width, col[keep], width=width, color=colours[arm],
-               label=f"{_label(arm, labels)} (n = {int(keep.sum())})")
+        ax.bar(
+            x[keep] + (j - (k - 1) / 2) * width,
+            col[keep],
+            width=width,
+            color=colours[arm],
+            label=f"{_label(arm, labels)} (n = {int(keep.sum())})",
+        )
     ax.set_xticks(x, list(wide.index), rotation=90 if len(wide) > 12 else 0)
     ax.set_xlabel("Patient")
     ax.set_ylabel(ylabel)
@@ -272,8 +277,7 @@ def plot_daily_means(
         rows = rows[np.argsort(num["day"][rows], kind="stable")]
         day = num["day"][rows]
         ax.plot(day, num["mean"][rows], color=colours[arm], linewidth=1.8, label=_label(arm, labels))
-        ax.fill_between(day, num["ci_low"][rows], num["ci_high"][rows], color=colours[arm],
-                        alpha=0.18, linewidth=0)
+        ax.fill_between(day, num["ci_low"][rows], num["ci_high"][rows], color=colours[arm], alpha=0.18, linewidth=0)
     ax.set_xlabel("Day after infusion")
     ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
@@ -396,10 +400,10 @@ def plot_tipping_point(frame: pd.DataFrame, *, alpha: float, ax: Axes | None = N
 
 # --------------------------------------------------------------------------- CONSORT
 
-_FONT = 8.0          # points
-_PAD = 6.0           # points between text and box edge
-_GAP_X = 18.0        # points between boxes side by side
-_GAP_Y = 22.0        # points between rows
+_FONT = 8.0  # points
+_PAD = 6.0  # points between text and box edge
+_GAP_X = 18.0  # points between boxes side by side
+_GAP_Y = 22.0  # points between rows
 _MAX_REASONS = 6
 
 
@@ -436,24 +440,33 @@ def _text_size(texts: Sequence[tuple[str, str]]) -> list[tuple[float, float]]:
 def _consort_boxes(flow: ConsortFlow) -> dict[str, tuple[str, str]]:
     """The boxes of the diagram: name -> (text, multialignment), top to bottom."""
     n_excluded = flow.n_not_eligible + flow.n_refused + flow.n_other
-    excl = [f"Excluded (n = {n_excluded})", f"  Not eligible (n = {flow.n_not_eligible})",
-            *_reason_lines(flow.not_eligible_reasons), f"  Declined to participate (n = {flow.n_refused})",
-            *_reason_lines(flow.refused_reasons)]
+    excl = [
+        f"Excluded (n = {n_excluded})",
+        f"  Not eligible (n = {flow.n_not_eligible})",
+        *_reason_lines(flow.not_eligible_reasons),
+        f"  Declined to participate (n = {flow.n_refused})",
+        *_reason_lines(flow.refused_reasons),
+    ]
     if flow.n_other:
         excl += [f"  Other reasons (n = {flow.n_other})", *_reason_lines(flow.other_reasons)]
     boxes: dict[str, tuple[str, str]] = {
         "screened": (f"Assessed for eligibility\n(n = {flow.n_screened})", "center"),
         "excluded": ("\n".join(excl), "left"),
-        "randomised": ("\n".join([f"Randomised (n = {flow.n_randomised})",
-                                   *(f"sequence {seq}: n = {n}" for seq, n in flow.sequences)]), "center"),
+        "randomised": (
+            "\n".join([f"Randomised (n = {flow.n_randomised})", *(f"sequence {seq}: n = {n}" for seq, n in flow.sequences)]),
+            "center",
+        ),
     }
     for p in flow.periods:
-        boxes[f"alloc{p.period}"] = (f"Period {p.period}\nAllocated (n = {p.allocated})\n"
-                                     f"Received infusion (n = {p.received})", "center")
-        boxes[f"follow{p.period}"] = (f"Period {p.period}\nCompleted diary (n = {_na(p.completed)})\n"
-                                      f"Analysed (n = {_na(p.analysed)})", "center")
-    boxes["overall"] = (f"Completed every period (n = {_na(flow.n_completed)})\n"
-                        f"Analysed in ≥ 1 period (n = {_na(flow.n_analysed)})", "center")
+        boxes[f"alloc{p.period}"] = (f"Period {p.period}\nAllocated (n = {p.allocated})\nReceived infusion (n = {p.received})", "center")
+        boxes[f"follow{p.period}"] = (
+            f"Period {p.period}\nCompleted diary (n = {_na(p.completed)})\nAnalysed (n = {_na(p.analysed)})",
+            "center",
+        )
+    boxes["overall"] = (
+        f"Completed every period (n = {_na(flow.n_completed)})\nAnalysed in ≥ 1 period (n = {_na(flow.n_analysed)})",
+        "center",
+    )
     return boxes
 
 
@@ -503,14 +516,22 @@ def _consort_layout(boxes: dict[str, tuple[str, str]], flow: ConsortFlow) -> _Co
     period_w = max((sizes[b][0] for row in rows[:-1] for b in row), default=0.0)
     for row in rows:
         colw = max(sizes[b][0] for b in row) if row == ["overall"] else period_w
-        width = colw * len(row) + _GAP_X * (len(row) - 1)   # equal columns, so periods line up
+        width = colw * len(row) + _GAP_X * (len(row) - 1)  # equal columns, so periods line up
         x0 = -width / 2
         for i, b in enumerate(row):
             centre[b] = x0 + colw / 2 + i * (colw + _GAP_X)
         left, right = min(left, x0), max(right, x0 + width)
     margin = 4.0
-    return _ConsortLayout(sizes=sizes, top=top, centre=centre, rows=rows, x_shift=-left + margin,
-                          width=right - left + 2 * margin, height=total_h + 2 * margin, margin=margin)
+    return _ConsortLayout(
+        sizes=sizes,
+        top=top,
+        centre=centre,
+        rows=rows,
+        x_shift=-left + margin,
+        width=right - left + 2 * margin,
+        height=total_h + 2 * margin,
+        margin=margin,
+    )
 
 
 def _consort_arrows(ax: Axes, layout: _ConsortLayout, scale: float) -> None:
@@ -518,12 +539,15 @@ def _consort_arrows(ax: Axes, layout: _ConsortLayout, scale: float) -> None:
     rect = layout.rect
 
     def arrow(a: tuple[float, float], b: tuple[float, float], head: bool = True) -> None:
-        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>" if head else "-", mutation_scale=8 * scale,
-                                     color="#34495e", linewidth=0.9, shrinkA=0, shrinkB=0))
+        ax.add_patch(
+            FancyArrowPatch(
+                a, b, arrowstyle="-|>" if head else "-", mutation_scale=8 * scale, color="#34495e", linewidth=0.9, shrinkA=0, shrinkB=0
+            )
+        )
 
-    sx, sy, sw, sh = rect("screened")
-    rx, ry, rw, rh = rect("randomised")
-    ex, ey, ew, eh = rect("excluded")
+    sx, sy, sw, _sh = rect("screened")
+    _rx, ry, _rw, rh = rect("randomised")
+    ex, ey, _ew, eh = rect("excluded")
     cx = sx + sw / 2
     arrow((cx, sy), (cx, ry + rh))
     arrow((cx, ey + eh / 2), (ex, ey + eh / 2))
@@ -605,11 +629,17 @@ def plot_consort(flow: ConsortFlow, ax: Axes | None = None) -> Axes:
     ax.set_axis_off()
     for b, (s, align) in boxes.items():
         x0, y0, w, h = layout.rect(b)
-        box = FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0,rounding_size=4",
-                             facecolor="#f4f7fb" if b != "excluded" else "#fbf6f0",
-                             edgecolor="#34495e", linewidth=0.9, gid="consort-box")
+        box = FancyBboxPatch(
+            (x0, y0),
+            w,
+            h,
+            boxstyle="round,pad=0,rounding_size=4",
+            facecolor="#f4f7fb" if b != "excluded" else "#fbf6f0",
+            edgecolor="#34495e",
+            linewidth=0.9,
+            gid="consort-box",
+        )
         ax.add_patch(box)
-        ax.text(x0 + w / 2, y0 + h / 2, s, ha="center", va="center", multialignment=align,
-                fontsize=_FONT * scale, gid=f"consort-text-{b}")
+        ax.text(x0 + w / 2, y0 + h / 2, s, ha="center", va="center", multialignment=align, fontsize=_FONT * scale, gid=f"consort-text-{b}")
     _consort_arrows(ax, layout, scale)
     return ax

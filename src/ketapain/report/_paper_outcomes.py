@@ -220,18 +220,37 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
         rows = auc.loc[auc["endpoint"] == endpoint, ["patient_id", "treatment", "auc", "period"]]
         ylabel = f"AUC day {shown.window_day} ({s.auc_units})"
         ax = plot_patient_lines(rows, order=arms, labels=labels, ylabel=ylabel)
-        out.append(FigureBlock(key=f"figure{number}_patients_{endpoint}", title=f"Figure {number}. {endpoint_label(s, endpoint)} per patient",
-                               caption="Each grey line joins one patient's values across the arms; black bars mark the "
-                                       "median of each arm.", figure=ax.figure, data=rows.reset_index(drop=True)))
+        out.append(
+            FigureBlock(
+                key=f"figure{number}_patients_{endpoint}",
+                title=f"Figure {number}. {endpoint_label(s, endpoint)} per patient",
+                caption="Each grey line joins one patient's values across the arms; black bars mark the median of each arm.",
+                figure=ax.figure,
+                data=rows.reset_index(drop=True),
+            )
+        )
     rows = auc.loc[auc["endpoint"] == primary, ["patient_id", "treatment", "auc", "period"]]
     ax = plot_patient_bars(rows, order=arms, labels=labels, ylabel=f"AUC day {info.window_day} ({s.auc_units})")
-    out.append(FigureBlock(key="figure4_patient_bars", title=f"Figure 4. {endpoint_label(s, primary)}: bars per patient",
-                           caption="One bar per patient and arm.", figure=ax.figure, data=rows.reset_index(drop=True)))
+    out.append(
+        FigureBlock(
+            key="figure4_patient_bars",
+            title=f"Figure 4. {endpoint_label(s, primary)}: bars per patient",
+            caption="One bar per patient and arm.",
+            figure=ax.figure,
+            data=rows.reset_index(drop=True),
+        )
+    )
     curves = results.daily_curves
     for item in pd.unique(curves["item"]):
         rows = curves[curves["item"] == item]
         ax = plot_daily_means(rows, order=arms, labels=labels, ylabel=f"{item_label(str(item)).capitalize()} (mean, NRS)")
-        out.append(FigureBlock(key=f"daily_{item}", title=f"Daily {item_label(str(item))} by arm",
-                               caption=f"Mean and {100 * s.conf_level:g}% CI (t-based) per day after the infusion; "
-                                       "day 0 = pre-infusion pain.", figure=ax.figure, data=rows.reset_index(drop=True)))
+        out.append(
+            FigureBlock(
+                key=f"daily_{item}",
+                title=f"Daily {item_label(str(item))} by arm",
+                caption=f"Mean and {100 * s.conf_level:g}% CI (t-based) per day after the infusion; day 0 = pre-infusion pain.",
+                figure=ax.figure,
+                data=rows.reset_index(drop=True),
+            )
+        )
     return out

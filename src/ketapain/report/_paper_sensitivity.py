@@ -69,7 +69,7 @@ def sensitivity_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTabl
         flipped = bool(oriented["flipped"].any())
         shown = {"contrast": "shown_contrast", "estimate": "shown_estimate", "ci_low": "shown_ci_low",
                  "ci_high": "shown_ci_high"} if "shown_estimate" in oriented.columns else {"contrast": "shown_contrast"}
-        columns = [c for c in frame.columns]
+        columns = list(frame.columns)
         rows = [[_sensitivity_cell(c, r[shown.get(c, c)]) for c in columns] for r in records(oriented)]
         notes = ["Contrasts 'x vs y' = x - y (reference arm second)" + ("; estimates and intervals of the analysis' a - b "
                  "negated where the order differs." if flipped else ".")] if "contrast" in columns else []

@@ -21,7 +21,7 @@ from ketapain.simulate._params import Parameters, load_parameters, load_publishe
 from ketapain.simulate._questionnaires import TABLE3_SCORES
 from ketapain.stats import diary_auc, fit_random_intercept
 
-__all__ = ["KNOWN_OUTSIDE", "CalibrationFigure", "calibrate", "published_figures"]
+__all__ = ["CalibrationFigure", "KNOWN_OUTSIDE", "calibrate", "published_figures"]
 
 KNOWN_OUTSIDE: dict[str, str] = {
     "table1_baseline.height_m_mean_sd.all.sd": (
@@ -354,14 +354,14 @@ def _icc(vals: np.ndarray, arm_of: np.ndarray, sequence: np.ndarray, T: int, n: 
             warnings.simplefilter("ignore")
             try:
                 fit = fit_random_intercept(X, y[ok], gc)
-            except Exception:  # noqa: BLE001 - an unidentified trial gives NaN, counted as such
+            except Exception:
                 continue
         out[t] = fit.sigma2_subject / (fit.sigma2_subject + fit.sigma2)
     return out
 
 
 def _table3(b: Batch, trial: np.ndarray, T: int, arms: list[str], out: dict[str, np.ndarray]) -> None:
-    for visit, entry in b.questionnaires.items():
+    for _visit, entry in b.questionnaires.items():
         column = entry["column"]
         for inst, items in entry.items():
             if inst in ("column", "dn4"):

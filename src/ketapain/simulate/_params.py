@@ -391,11 +391,11 @@ def _typed(values: Mapping[str, Any], source: str, sha256: str) -> Parameters:
         placebo_arm=_fallback(top.table("placebo_arm")),
         patients=_patients(top.table("patients")),
         screening=_numbers_of(ScreeningParameters, top.table("screening"),
-                              {k: _COUNT for k in _fields(ScreeningParameters)}),
+                              dict.fromkeys(_fields(ScreeningParameters), _COUNT)),
         adverse_events=_adverse_events(top.table("adverse_events")),
         concomitant=_concomitant(top.table("concomitant")),
         blinding=_numbers_of(BlindingParameters, top.table("blinding"),
-                             {k: _PROBABILITY for k in _fields(BlindingParameters)}),
+                             dict.fromkeys(_fields(BlindingParameters), _PROBABILITY)),
         questionnaires=_questionnaires(top.table("questionnaires")),
         values=values, source=source, sha256=sha256)
 

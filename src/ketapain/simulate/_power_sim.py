@@ -25,7 +25,7 @@ from ketapain.simulate._diary import simulate_diary
 from ketapain.simulate._params import ArmEffect, Parameters
 from ketapain.stats import auc_arrays, fit_crossover_arrays
 
-__all__ = ["TRIALS_PER_BLOCK", "BlockSummary", "Spec", "block_trials", "run_blocks"]
+__all__ = ["BlockSummary", "Spec", "TRIALS_PER_BLOCK", "block_trials", "run_blocks"]
 
 #: Trials per seed block (unit of randomness and of one batched fit).
 TRIALS_PER_BLOCK = 100

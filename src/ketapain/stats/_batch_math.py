@@ -38,9 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "THETA_GRID",
     "EigenStats",
     "ReducedStats",
+    "THETA_GRID",
     "criterion",
     "direct_derivative",
     "direct_deviance",

@@ -56,11 +56,11 @@ from ketapain.stats._lmm import Method
 
 __all__ = [
     "BATCH_COLUMNS",
-    "VAR_TERMS",
     "BatchOptions",
     "FitPart",
     "GroupResults",
     "TreatmentTests",
+    "VAR_TERMS",
     "check_options",
     "design_ok",
     "error_rows",

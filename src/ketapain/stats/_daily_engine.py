@@ -245,7 +245,7 @@ def _optimise(st: NestedStats) -> tuple[float, float]:
         zf = z[free]
 
         def fr(v: np.ndarray) -> float:
-            zz = z.copy()
+            zz = z.copy()  # noqa: B023 - fr is used within this iteration only
             zz[free] = v
             return f(zz)
 

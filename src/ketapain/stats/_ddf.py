@@ -52,8 +52,8 @@ from ketapain.stats._lmm import LMMFit
 from ketapain.stats._results import FTest, TTest
 
 __all__ = [
-    "DfMethod",
     "ContainmentDf",
+    "DfMethod",
     "VarianceDerivatives",
     "containment_df",
     "f_test",

@@ -77,10 +77,7 @@ def pool_scalar(q: np.ndarray, u: np.ndarray, df_complete: float) -> PooledScala
         else:
             nu_obs = (df_complete + 1.0) / (df_complete + 3.0) * df_complete * (1.0 - lam)
             df = 1.0 / (1.0 / nu_old + 1.0 / nu_obs)
-    if b == 0.0:
-        fmi = 0.0
-    else:
-        fmi = (riv + 2.0 / (df + 3.0)) / (1.0 + riv) if math.isfinite(df) else riv / (1.0 + riv)
+    fmi = 0.0 if b == 0.0 else (riv + 2.0 / (df + 3.0)) / (1.0 + riv) if math.isfinite(df) else riv / (1.0 + riv)
     return PooledScalar(estimate=qbar, within=ubar, between=b, total=total, df=df, riv=riv, fmi=fmi,
                         df_complete=float(df_complete))
 

@@ -31,7 +31,10 @@ from ketapain.stats._imputation import (
     prepare_imputations,
 )
 
-__all__ = ["TippingPoint", "TippingPointResult", "tipping_point_auc"]
+__all__ = ["DEFAULT_DELTAS", "TippingPoint", "TippingPointResult", "tipping_point_auc"]
+
+DEFAULT_DELTAS: tuple[float, ...] = tuple(float(d) for d in np.arange(-3.0, 3.01, 0.5))
+"""Default shifts of the tipping-point analysis: -3 to +3 pain points in steps of 0.5."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ def tipping_point_auc(
     value: str = "avg_pain",
     window: int = 35,
     ref: str,
-    deltas: Sequence[float] | np.ndarray = np.arange(-3.0, 3.01, 0.5),
+    deltas: Sequence[float] | np.ndarray = DEFAULT_DELTAS,
     shift_arms: Sequence[str],
     n_imputations: int = 50,
     seed: Seed,

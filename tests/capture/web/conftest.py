@@ -22,9 +22,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from net import free_port
-
 from ketapain.capture import Settings, create_app
+
+from net import free_port
 
 SECRET = "web-test-secret-" + "w" * 40
 ADMIN_PW = "admin-password-1"
@@ -117,7 +117,7 @@ def browser() -> Iterator[object]:
             b.close()
 
 
-def browser_login(page, base: str, user: str, password: str) -> None:  # noqa: ANN001
+def browser_login(page, base: str, user: str, password: str) -> None:
     """Log ``user`` in through the login page of the live server at ``base`` (Playwright page)."""
     page.goto(f"{base}/login")
     page.fill("input[name=username]", user)

@@ -118,10 +118,18 @@ def test_pharmacist_sees_the_kit_arm_and_dose_the_nurse_cannot(browser, live_ser
         assert page.locator("[data-testid=kit]").inner_text() == r.kit_code
         assert page.locator("[data-testid=arm]").inner_text() == r.treatment
         card = page.locator("section.card").inner_text()
-        assert f"({ARM_NAMES[r.treatment]})" in card and re.search(rf"Patient {pid} · Period {r.period} · Weight \(kg\) 72\.0\b", card), card
+        assert f"({ARM_NAMES[r.treatment]})" in card and re.search(rf"Patient {pid} · Period {r.period} · Weight \(kg\) 72\.0\b", card), (
+            card
+        )
         sheet = page.locator("pre.sheet").inner_text()
-        for line in (f"kit: {r.kit_code}", f"patient: {pid}", f"period: {r.period}",
-                     f"arm: {r.treatment} ({ARM_NAMES[r.treatment]})", "weight: 72 kg", *EXPECTED_SHEET[r.treatment]):
+        for line in (
+            f"kit: {r.kit_code}",
+            f"patient: {pid}",
+            f"period: {r.period}",
+            f"arm: {r.treatment} ({ARM_NAMES[r.treatment]})",
+            "weight: 72 kg",
+            *EXPECTED_SHEET[r.treatment],
+        ):
             assert line in sheet, f"period {r.period} ({r.treatment}): {line!r} not in the sheet:\n{sheet}"
         for line in ABSENT_SHEET[r.treatment]:
             assert line not in sheet, f"period {r.period} ({r.treatment}): {line!r} should not be in the sheet:\n{sheet}"

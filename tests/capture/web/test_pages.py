@@ -88,7 +88,7 @@ def allocation_leaks(page: str, protocol) -> list[str]:
     code_re = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, codes)) + r")(?![\w])")
     found = code_re.findall(page)
     found += [n for n in names if n.lower() in page.lower()]
-    found += [m for m in re.findall(r"\b[A-Z]+(?:-[A-Z]+){2}\b", page)]
+    found += list(re.findall(r"\b[A-Z]+(?:-[A-Z]+){2}\b", page))
     return found
 
 
@@ -142,7 +142,7 @@ def test_blinded_roles_never_see_allocation_in_html(app, webs):
     with app.state.sessionmaker() as s:
         rows = s.execute(select(Allocation).where(Allocation.patient_id == pid).order_by(Allocation.period)).scalars().all()
         truth = [(r.kit_code, r.treatment, r.sequence) for r in rows]
-    paths = [p for p in page_matrix(pid)] + [f"/patients/{pid}?lang=fr", "/audit?table=allocations", "/audit?table=spare_kits"]
+    paths = [*list(page_matrix(pid)), f"/patients/{pid}?lang=fr", "/audit?table=allocations", "/audit?table=spare_kits"]
     for role in BLINDED_ROLES:
         for path in paths:
             page = webs[role].get(path).text
@@ -178,9 +178,14 @@ def test_screening_enrolment_and_casebook_forms(app, webs):
     r = nurse.post(f"/patients/{pid}/adverse-events", {"period": "1", "term": "dizziness", "severity": "moderate", "serious": "no",
                                                        "causality": "probably", "onset_date": str(TODAY)})
     assert r.status_code == 303
-    assert nurse.post(f"/patients/{pid}/concomitant", {"period": "0", "drug_class": "antiepileptics", "drug_name": "pregabalin"}).status_code == 303
+    added = {"period": "0", "drug_class": "antiepileptics", "drug_name": "pregabalin"}
+    assert nurse.post(f"/patients/{pid}/concomitant", added).status_code == 303
     page = nurse.get(f"/patients/{pid}").text
-    for text in ("dizziness", "moderate", "probably related", "pregabalin", "anxiety = 7", "in window") if False else ("dizziness", "moderate", "probably related", "pregabalin", "anxiety = 7"):
+    for text in (
+        ("dizziness", "moderate", "probably related", "pregabalin", "anxiety = 7", "in window")
+        if False
+        else ("dizziness", "moderate", "probably related", "pregabalin", "anxiety = 7")
+    ):
         assert text in page, text
     # the visit 30 days before a first infusion 5 days ago is 11 days early: out of the 3-day window
     assert "out of window (-11 days)" in page
@@ -188,7 +193,9 @@ def test_screening_enrolment_and_casebook_forms(app, webs):
     fr = nurse.get(f"/patients/{pid}?lang=fr").text
     assert "Événements indésirables" in fr and "probable" in fr
     # a bad form gets 422 with one message per field, and stores nothing
-    r = nurse.post(f"/patients/{pid}/adverse-events", {"period": "1", "term": "x", "severity": "huge", "serious": "no", "causality": "possibly"})
+    r = nurse.post(
+        f"/patients/{pid}/adverse-events", {"period": "1", "term": "x", "severity": "huge", "serious": "no", "causality": "possibly"}
+    )
     assert r.status_code == 422 and "severity" in r.text
     # the investigator signs; a later change voids the signature and the casebook says why
     assert inv.post(f"/patients/{pid}/sign", {"meaning": "approved", "password": "wrong-password"}).status_code == 401
@@ -204,9 +211,15 @@ def test_queries_lock_unblinding_and_audit_pages(app, webs):
     pid = new_patient(nurse)
     with app.state.sessionmaker() as s:
         from ketapain.capture.models import Infusion
+
         inf_id = s.execute(select(Infusion.id).where(Infusion.patient_id == pid)).scalar()
-    assert mon.post("/queries", {"table_name": "infusions", "record_id": str(inf_id), "field": "pre_infusion_pain",
-                                 "text": "please check the source"}).status_code == 303
+    assert (
+        mon.post(
+            "/queries",
+            {"table_name": "infusions", "record_id": str(inf_id), "field": "pre_infusion_pain", "text": "please check the source"},
+        ).status_code
+        == 303
+    )
     assert nurse.post("/queries", {"table_name": "infusions", "record_id": str(inf_id), "text": "x"}).status_code == 403
     qid = re.search(r"<tr><td>(\d+)</td>", mon.get("/queries").text).group(1)
     assert nurse.post(f"/queries/{qid}/answer", {"answer": "checked: 7 is right"}).status_code == 303
@@ -227,10 +240,13 @@ def test_queries_lock_unblinding_and_audit_pages(app, webs):
     with app.state.sessionmaker() as s:
         arm = s.execute(select(Allocation.treatment).where(Allocation.patient_id == pid, Allocation.period == 1)).scalar()
     assert f'data-testid="revealed-arm">{arm} (' in inv.get("/unblinding").text
-    other = Web(app, "inv2", "role-password-2") if webs["admin"].post("/users", {"username": "inv2", "role": "investigator",
-                                                                                 "password": "role-password-2"}).status_code == 303 else None
+    other = (
+        Web(app, "inv2", "role-password-2")
+        if webs["admin"].post("/users", {"username": "inv2", "role": "investigator", "password": "role-password-2"}).status_code == 303
+        else None
+    )
     assert other is not None and "revealed-arm" not in other.get("/unblinding").text
-    assert "anaphylaxis" in admin.get("/").text   # the admin's notification
+    assert "anaphylaxis" in admin.get("/").text  # the admin's notification
     audit = admin.get("/audit?table=concomitant").text
     assert "nefopam" in audit and "nurse" in audit
 
@@ -239,8 +255,9 @@ def test_login_rate_limit_and_logout(app, webs):
     anon = Web(app)
     page = anon.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    codes = [anon.post("/login", {"csrf_token": token, "username": "monitor", "password": "wrong"}, csrf=False).status_code
-             for _ in range(6)]
+    codes = [
+        anon.post("/login", {"csrf_token": token, "username": "monitor", "password": "wrong"}, csrf=False).status_code for _ in range(6)
+    ]
     assert codes[:5] == [401] * 5 and codes[5] == 429
     nurse = webs["nurse"]
     assert nurse.post("/logout").status_code == 303
@@ -248,6 +265,7 @@ def test_login_rate_limit_and_logout(app, webs):
 
 
 # --- the patient diary ------------------------------------------------------------------
+
 
 def _link(web: Web, pid: str) -> str:
     r = web.post(f"/patients/{pid}/diary-link", {"action": "issue"})
@@ -257,8 +275,11 @@ def _link(web: Web, pid: str) -> str:
 
 def _entry(app, pid: str, period: int, day: int) -> DiaryEntry | None:
     with app.state.sessionmaker() as s:
-        return s.execute(select(DiaryEntry).where(DiaryEntry.patient_id == pid, DiaryEntry.period == period,
-                                                  DiaryEntry.day == day)).scalars().first()
+        return (
+            s.execute(select(DiaryEntry).where(DiaryEntry.patient_id == pid, DiaryEntry.period == period, DiaryEntry.day == day))
+            .scalars()
+            .first()
+        )
 
 
 def test_diary_by_link_today_backfill_change_and_revocation(app, webs):
@@ -270,8 +291,18 @@ def test_diary_by_link_today_backfill_change_and_revocation(app, webs):
     assert "Today" in page and "period 1, day 5" in page
     assert page.count('type="radio" name="avg_pain"') == 11 and 'name="night_pain" value="10"' in page
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    form = {"csrf_token": csrf, "period": "1", "day": "5", "mode": "new", "avg_pain": "4", "max_pain": "7", "night_pain": "3",
-            "extra_analgesics": "yes", "extra_analgesics_detail": "paracetamol 1 g", "device_time": "2024-01-01T08:00:00.000Z"}
+    form = {
+        "csrf_token": csrf,
+        "period": "1",
+        "day": "5",
+        "mode": "new",
+        "avg_pain": "4",
+        "max_pain": "7",
+        "night_pain": "3",
+        "extra_analgesics": "yes",
+        "extra_analgesics_detail": "paracetamol 1 g",
+        "device_time": "2024-01-01T08:00:00.000Z",
+    }
     r = patient.post(link, form, csrf=False)
     assert r.status_code == 303 and "/done?period=1&day=5" in r.headers["location"]
     done = patient.get(r.headers["location"]).text
@@ -320,7 +351,7 @@ def test_diary_language_from_header_query_and_cookie(app, webs):
     assert '<html lang="fr">' in page and "Douleur moyenne" in page and "Aujourd'hui" in page.replace("&#39;", "'")
     en = Web(app, lang="fr")
     assert "Average pain" in en.get(f"{link}?lang=en").text
-    assert "Average pain" in en.get(link).text   # remembered in the cookie
+    assert "Average pain" in en.get(link).text  # remembered in the cookie
     assert "Douleur moyenne" in en.get(f"{link}?lang=fr").text
 
 

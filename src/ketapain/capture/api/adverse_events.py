@@ -12,7 +12,7 @@ router = APIRouter(tags=["adverse events"])
 
 
 @router.post("/adverse-events", response_model=AdverseEventPublic, status_code=201)
-def create_ae(body: AdverseEventCreate, ctx: CtxDep):  # noqa: ANN201
+def create_ae(body: AdverseEventCreate, ctx: CtxDep):
     out = adverse_events.create_event(ctx, body)
     ctx.session.commit()
     return out
@@ -24,7 +24,7 @@ def list_ae(ctx: CtxDep, patient_id: QueryStr = None) -> list:
 
 
 @router.patch("/adverse-events/{event_id}", response_model=AdverseEventPublic)
-def update_ae(event_id: PathStr, body: AdverseEventUpdate, ctx: CtxDep):  # noqa: ANN201
+def update_ae(event_id: PathStr, body: AdverseEventUpdate, ctx: CtxDep):
     out = adverse_events.update_event(ctx, event_id, body)
     ctx.session.commit()
     return out

@@ -12,7 +12,7 @@ router = APIRouter(tags=["concomitant"])
 
 
 @router.post("/concomitant", response_model=ConcomitantPublic, status_code=201)
-def add_cm(body: ConcomitantCreate, ctx: CtxDep):  # noqa: ANN201
+def add_cm(body: ConcomitantCreate, ctx: CtxDep):
     out = adverse_events.add_concomitant(ctx, body)
     ctx.session.commit()
     return out
@@ -24,7 +24,7 @@ def list_cm(ctx: CtxDep, patient_id: QueryStr = None) -> list:
 
 
 @router.patch("/concomitant/{record_id}", response_model=ConcomitantPublic)
-def update_cm(record_id: PathInt, body: ConcomitantUpdate, ctx: CtxDep):  # noqa: ANN201
+def update_cm(record_id: PathInt, body: ConcomitantUpdate, ctx: CtxDep):
     out = adverse_events.update_concomitant(ctx, record_id, body)
     ctx.session.commit()
     return out

@@ -18,8 +18,18 @@ from ketapain.capture.services.diary import patient_from_token
 from ketapain.capture.services.users import session_user
 from ketapain.errors import AuthenticationFailed, PermissionDenied
 
-__all__ = ["PATIENT_TOKEN_HEADER", "CtxDep", "PathInt", "PathStr", "PatientCtxDep", "QueryStr", "SessionDep", "SettingsDep", "get_session",
-           "get_settings"]
+__all__ = [
+    "CtxDep",
+    "PATIENT_TOKEN_HEADER",
+    "PathInt",
+    "PathStr",
+    "PatientCtxDep",
+    "QueryStr",
+    "SessionDep",
+    "SettingsDep",
+    "get_session",
+    "get_settings",
+]
 
 PATIENT_TOKEN_HEADER = "X-Patient-Token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -16,7 +16,7 @@ def _pid(ctx: Context) -> str:
 
 
 @router.post("/diary", response_model=DiaryEntryPublic, status_code=201)
-def diary_entry(body: DiaryEntryCreate, ctx: PatientCtxDep):  # noqa: ANN201
+def diary_entry(body: DiaryEntryCreate, ctx: PatientCtxDep):
     """The patient's own entry (header ``X-Patient-Token``)."""
     out = diary.submit_entry(ctx, _pid(ctx), body)
     ctx.session.commit()
@@ -29,14 +29,14 @@ def diary_own(ctx: PatientCtxDep) -> list:
 
 
 @router.patch("/diary/{period}/{day}", response_model=DiaryEntryPublic)
-def diary_change_own(period: PathInt, day: PathInt, body: DiaryChange, ctx: PatientCtxDep):  # noqa: ANN201
+def diary_change_own(period: PathInt, day: PathInt, body: DiaryChange, ctx: PatientCtxDep):
     out = diary.change_entry(ctx, _pid(ctx), period, day, body)
     ctx.session.commit()
     return out
 
 
 @router.post("/patients/{patient_id}/diary", response_model=DiaryEntryPublic, status_code=201)
-def diary_staff(patient_id: PathStr, body: DiaryEntryCreate, ctx: CtxDep):  # noqa: ANN201
+def diary_staff(patient_id: PathStr, body: DiaryEntryCreate, ctx: CtxDep):
     """An entry transcribed by site staff (paper diary)."""
     out = diary.submit_entry(ctx, patient_id, body)
     ctx.session.commit()
@@ -49,7 +49,7 @@ def diary_read(patient_id: PathStr, ctx: CtxDep) -> list:
 
 
 @router.patch("/patients/{patient_id}/diary/{period}/{day}", response_model=DiaryEntryPublic)
-def diary_change(patient_id: PathStr, period: PathInt, day: PathInt, body: DiaryChange, ctx: CtxDep):  # noqa: ANN201
+def diary_change(patient_id: PathStr, period: PathInt, day: PathInt, body: DiaryChange, ctx: CtxDep):
     out = diary.change_entry(ctx, patient_id, period, day, body)
     ctx.session.commit()
     return out

@@ -12,7 +12,7 @@ router = APIRouter(tags=["infusions"])
 
 
 @router.post("/infusions", response_model=InfusionPublic, status_code=201)
-def record_infusion(body: InfusionCreate, ctx: CtxDep):  # noqa: ANN201
+def record_infusion(body: InfusionCreate, ctx: CtxDep):
     out = infusions.record_infusion(ctx, body)
     ctx.session.commit()
     return out

@@ -17,19 +17,19 @@ def list_patients(ctx: CtxDep) -> list:
 
 
 @router.post("/patients", response_model=PatientPublic, status_code=201)
-def enrol(body: PatientCreate, ctx: CtxDep):  # noqa: ANN201
+def enrol(body: PatientCreate, ctx: CtxDep):
     p = patients.enrol(ctx, body)
     ctx.session.commit()
     return p
 
 
 @router.get("/patients/{patient_id}", response_model=PatientPublic)
-def get_patient(patient_id: PathStr, ctx: CtxDep):  # noqa: ANN201
+def get_patient(patient_id: PathStr, ctx: CtxDep):
     return patients.get_patient(ctx, patient_id)
 
 
 @router.patch("/patients/{patient_id}", response_model=PatientPublic)
-def update_patient(patient_id: PathStr, body: PatientUpdate, ctx: CtxDep):  # noqa: ANN201
+def update_patient(patient_id: PathStr, body: PatientUpdate, ctx: CtxDep):
     p = patients.update_patient(ctx, patient_id, body)
     ctx.session.commit()
     return p

@@ -12,7 +12,7 @@ router = APIRouter(tags=["queries"])
 
 
 @router.post("/queries", response_model=QueryPublic, status_code=201)
-def raise_query(body: QueryCreate, ctx: CtxDep):  # noqa: ANN201
+def raise_query(body: QueryCreate, ctx: CtxDep):
     q = queries.raise_query(ctx, body)
     ctx.session.commit()
     return q
@@ -24,14 +24,14 @@ def list_queries(ctx: CtxDep, status: QueryStr = None) -> list:
 
 
 @router.post("/queries/{query_id}/answer", response_model=QueryPublic)
-def answer_query(query_id: PathInt, body: QueryAnswer, ctx: CtxDep):  # noqa: ANN201
+def answer_query(query_id: PathInt, body: QueryAnswer, ctx: CtxDep):
     q = queries.answer_query(ctx, query_id, body)
     ctx.session.commit()
     return q
 
 
 @router.post("/queries/{query_id}/close", response_model=QueryPublic)
-def close_query(query_id: PathInt, body: QueryClose, ctx: CtxDep):  # noqa: ANN201
+def close_query(query_id: PathInt, body: QueryClose, ctx: CtxDep):
     q = queries.close_query(ctx, query_id, body)
     ctx.session.commit()
     return q

@@ -12,7 +12,7 @@ router = APIRouter(tags=["questionnaires"])
 
 
 @router.post("/questionnaires", response_model=QuestionnairePublic, status_code=201)
-def save_questionnaire(body: QuestionnaireCreate, ctx: CtxDep):  # noqa: ANN201
+def save_questionnaire(body: QuestionnaireCreate, ctx: CtxDep):
     out = questionnaires.save_response(ctx, body)
     ctx.session.commit()
     return out

@@ -12,7 +12,7 @@ router = APIRouter(tags=["screenings"])
 
 
 @router.post("/screenings", response_model=ScreeningPublic, status_code=201)
-def screen(body: ScreeningCreate, ctx: CtxDep):  # noqa: ANN201
+def screen(body: ScreeningCreate, ctx: CtxDep):
     s = screening.screen(ctx, body)
     ctx.session.commit()
     return s

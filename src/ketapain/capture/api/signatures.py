@@ -12,7 +12,7 @@ router = APIRouter(tags=["signatures"])
 
 
 @router.post("/patients/{patient_id}/signatures", response_model=SignaturePublic, status_code=201)
-def sign(patient_id: PathStr, body: SignRequest, ctx: CtxDep):  # noqa: ANN201
+def sign(patient_id: PathStr, body: SignRequest, ctx: CtxDep):
     s = signatures.sign_casebook(ctx, patient_id, password=body.password, meaning=body.meaning)
     ctx.session.commit()
     return s

@@ -17,14 +17,14 @@ def list_users(ctx: CtxDep) -> list:
 
 
 @router.post("", response_model=UserPublic, status_code=201)
-def create_user(body: UserCreate, ctx: CtxDep):  # noqa: ANN201
+def create_user(body: UserCreate, ctx: CtxDep):
     u = users.create_user(ctx, body)
     ctx.session.commit()
     return u
 
 
 @router.patch("/{username}", response_model=UserPublic)
-def update_user(username: PathStr, body: UserUpdate, ctx: CtxDep):  # noqa: ANN201
+def update_user(username: PathStr, body: UserUpdate, ctx: CtxDep):
     u = users.update_user(ctx, username, body)
     ctx.session.commit()
     return u

@@ -50,27 +50,79 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> 
     """Load ``data`` into an empty database as the site staff would have entered it; returns
     the number of diary entries. ``ctx.actor`` must be an entry role (investigator)."""
     s, actor = ctx.session, ctx.actor
-    shift = dt.date.today() - dt.timedelta(days=1) - (data.allocation["infusion_date"].max() + pd.Timedelta(days=ctx.protocol.diary.days_per_period)).date()
-    day = lambda x: None if pd.isna(x) else (pd.Timestamp(x).date() + shift)
-    audit.create(s, actor, Study(protocol_id=ctx.protocol.study.id, list_kind="test", list_commitment=commitment, locked=False),
-                 reason=DEMO_REASON)
-    audit.audited_bulk_insert(s, actor, Screening, [
-        {"screening_id": r.screening_id, "screening_date": day(r.screening_date), "answers": {}, "dn4_items": None,
-         "dn4_total": _v(r.dn4_total), "eligible": bool(r.eligible), "failed": [], "outcome": r.outcome, "reason": _v(r.reason),
-         "patient_id": _v(r.patient_id), "status": "active"} for r in data.screening.itertuples(index=False)], reason=DEMO_REASON)
+    shift = (
+        dt.date.today()
+        - dt.timedelta(days=1)
+        - (data.allocation["infusion_date"].max() + pd.Timedelta(days=ctx.protocol.diary.days_per_period)).date()
+    )
+
+    def day(x):
+        return None if pd.isna(x) else (pd.Timestamp(x).date() + shift)
+
+    audit.create(
+        s, actor, Study(protocol_id=ctx.protocol.study.id, list_kind="test", list_commitment=commitment, locked=False), reason=DEMO_REASON
+    )
+    audit.audited_bulk_insert(
+        s,
+        actor,
+        Screening,
+        [
+            {
+                "screening_id": r.screening_id,
+                "screening_date": day(r.screening_date),
+                "answers": {},
+                "dn4_items": None,
+                "dn4_total": _v(r.dn4_total),
+                "eligible": bool(r.eligible),
+                "failed": [],
+                "outcome": r.outcome,
+                "reason": _v(r.reason),
+                "patient_id": _v(r.patient_id),
+                "status": "active",
+            }
+            for r in data.screening.itertuples(index=False)
+        ],
+        reason=DEMO_REASON,
+    )
     scr = data.screening.set_index("patient_id")["screening_id"].to_dict() if len(data.screening) else {}
     for r in data.patients.to_dict("records"):
-        patients.enrol(ctx, PatientCreate(**{k: _v(v) for k, v in r.items() if k in PatientCreate.model_fields},
-                                          screening_id=scr.get(r["patient_id"])))
+        patients.enrol(
+            ctx, PatientCreate(**{k: _v(v) for k, v in r.items() if k in PatientCreate.model_fields}, screening_id=scr.get(r["patient_id"]))
+        )
     now = audit.utc_now()
-    audit.audited_bulk_insert(s, actor, Allocation, [
-        {"slot": r.patient_id, "slot_number": int(r.patient_id.lstrip("P") or k), "stratum": None, "period": int(r.period),
-         "sequence": r.sequence, "treatment": r.treatment, "kit_code": r.kit_code, "patient_id": r.patient_id,
-         "randomised_at": now, "status": "active"} for k, r in enumerate(data.allocation.itertuples(index=False))], reason=DEMO_REASON)
+    audit.audited_bulk_insert(
+        s,
+        actor,
+        Allocation,
+        [
+            {
+                "slot": r.patient_id,
+                "slot_number": int(r.patient_id.lstrip("P") or k),
+                "stratum": None,
+                "period": int(r.period),
+                "sequence": r.sequence,
+                "treatment": r.treatment,
+                "kit_code": r.kit_code,
+                "patient_id": r.patient_id,
+                "randomised_at": now,
+                "status": "active",
+            }
+            for k, r in enumerate(data.allocation.itertuples(index=False))
+        ],
+        reason=DEMO_REASON,
+    )
     for r in data.allocation.itertuples(index=False):
         if not pd.isna(r.infusion_date):
-            infusions.record_infusion(ctx, InfusionCreate(patient_id=r.patient_id, period=int(r.period), infusion_date=day(r.infusion_date),
-                                                          pre_infusion_pain=_v(r.pre_infusion_pain)), reason=DEMO_REASON)
+            infusions.record_infusion(
+                ctx,
+                InfusionCreate(
+                    patient_id=r.patient_id,
+                    period=int(r.period),
+                    infusion_date=day(r.infusion_date),
+                    pre_infusion_pain=_v(r.pre_infusion_pain),
+                ),
+                reason=DEMO_REASON,
+            )
     n = 0
     inf = data.allocation.set_index(["patient_id", "period"])["infusion_date"]
     filled = data.diary.loc[data.diary[["avg_pain", "max_pain", "night_pain"]].notna().any(axis=1)]  # a missing day is no entry
@@ -79,18 +131,36 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> 
         for r in grp.itertuples(index=False):
             date = day(inf[(r.patient_id, r.period)]) + dt.timedelta(days=int(r.day))
             when = dt.datetime.combine(date, dt.time(20, 0), tzinfo=dt.UTC)
-            entries.append(DiaryEntryCreate(period=int(r.period), day=int(r.day), avg_pain=_v(r.avg_pain), max_pain=_v(r.max_pain),
-                                            night_pain=_v(r.night_pain), extra_analgesics=_v(r.extra_analgesics),
-                                            extra_analgesics_detail=_v(r.extra_analgesics_detail), device_time=when))
+            entries.append(
+                DiaryEntryCreate(
+                    period=int(r.period),
+                    day=int(r.day),
+                    avg_pain=_v(r.avg_pain),
+                    max_pain=_v(r.max_pain),
+                    night_pain=_v(r.night_pain),
+                    extra_analgesics=_v(r.extra_analgesics),
+                    extra_analgesics_detail=_v(r.extra_analgesics_detail),
+                    device_time=when,
+                )
+            )
             times.append(when)
         n += len(diary.submit_entries(ctx, str(pid), entries, received_at=times, reason=DEMO_REASON))
     save_responses(ctx, data.questionnaires, reason=DEMO_REASON)
     for r in data.adverse_events.to_dict("records"):
-        adverse_events.create_event(ctx, AdverseEventCreate(**{k: _v(v) if k != "onset_date" else day(v) for k, v in r.items() if k != "event_id"}),
-                                    event_id=r["event_id"], reason=DEMO_REASON)
+        adverse_events.create_event(
+            ctx,
+            AdverseEventCreate(**{k: _v(v) if k != "onset_date" else day(v) for k, v in r.items() if k != "event_id"}),
+            event_id=r["event_id"],
+            reason=DEMO_REASON,
+        )
     for r in data.concomitant.to_dict("records"):
-        adverse_events.add_concomitant(ctx, ConcomitantCreate(patient_id=r["patient_id"], period=int(r["period"]), drug_class=r["drug_class"],
-                                                              drug_name=_v(r["drug_name"])), reason=DEMO_REASON)
+        adverse_events.add_concomitant(
+            ctx,
+            ConcomitantCreate(
+                patient_id=r["patient_id"], period=int(r["period"]), drug_class=r["drug_class"], drug_name=_v(r["drug_name"])
+            ),
+            reason=DEMO_REASON,
+        )
     return n
 
 
@@ -123,14 +193,24 @@ def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | 
     visits = {v.name for v in ctx.protocol.visits}
     bad = sorted(set(questionnaires["visit"]) - visits)
     if bad:
-        raise DataError(f"visit={bad[0]!r} is not a visit of the protocol; allowed: {', '.join(visits)}",
-                        source="questionnaires", column="visit", value=bad[0], allowed=tuple(sorted(visits)))
+        raise DataError(
+            f"visit={bad[0]!r} is not a visit of the protocol; allowed: {', '.join(visits)}",
+            source="questionnaires",
+            column="visit",
+            value=bad[0],
+            allowed=tuple(sorted(visits)),
+        )
     pids = sorted(set(questionnaires["patient_id"]))
     for pid in pids:
         ctx.patient(pid)
     keys = ["patient_id", "visit", "instrument"]
-    stored = set(ctx.session.execute(select(QuestionnaireResponse.patient_id, QuestionnaireResponse.visit, QuestionnaireResponse.instrument)
-                                     .where(QuestionnaireResponse.patient_id.in_(pids))).all())
+    stored = set(
+        ctx.session.execute(
+            select(QuestionnaireResponse.patient_id, QuestionnaireResponse.visit, QuestionnaireResponse.instrument).where(
+                QuestionnaireResponse.patient_id.in_(pids)
+            )
+        ).all()
+    )
     scores: dict[tuple[str, str, str], dict[str, Any]] = {}
     for inst, grp in questionnaires.groupby("instrument", sort=False):
         frame = score_frame(str(inst), grp, incomplete="missing")  # InstrumentError -> 422
@@ -141,9 +221,18 @@ def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | 
     for (pid, visit, inst), grp in questionnaires.groupby(keys, sort=False):
         if (pid, visit, inst) in stored:
             raise Conflict(f"{inst} at {visit} of patient {pid} is already saved")
-        body = QuestionnaireCreate(patient_id=pid, visit=visit, instrument=inst,
-                                   answers={str(i): _v(v) for i, v in zip(grp["item"], grp["value"], strict=True)})
+        body = QuestionnaireCreate(
+            patient_id=pid, visit=visit, instrument=inst, answers={str(i): _v(v) for i, v in zip(grp["item"], grp["value"], strict=True)}
+        )
         clean = {k: v for k, v in scores[(pid, visit, inst)].items() if v is None or isinstance(v, bool | int | float | str)}
-        rows.append({"patient_id": body.patient_id, "visit": body.visit, "instrument": body.instrument,
-                     "answers": dict(body.answers), "scores": clean, "status": "active"})
+        rows.append(
+            {
+                "patient_id": body.patient_id,
+                "visit": body.visit,
+                "instrument": body.instrument,
+                "answers": dict(body.answers),
+                "scores": clean,
+                "status": "active",
+            }
+        )
     return audit.audited_bulk_insert(ctx.session, ctx.actor, QuestionnaireResponse, rows, reason=reason)

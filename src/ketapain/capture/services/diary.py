@@ -46,7 +46,11 @@ def issue_token(ctx: Context, patient_id: str) -> str:
 def revoke_tokens(ctx: Context, patient_id: str, *, reason: str) -> int:
     """Revoke every active link of the patient; returns how many."""
     ctx.require("tokens.manage")
-    rows = ctx.session.execute(select(PatientToken).where(PatientToken.patient_id == patient_id, PatientToken.status == "active")).scalars().all()
+    rows = (
+        ctx.session.execute(select(PatientToken).where(PatientToken.patient_id == patient_id, PatientToken.status == "active"))
+        .scalars()
+        .all()
+    )
     for r in rows:
         audit.update(ctx.session, ctx.actor, r, {"status": "revoked"}, reason=reason)
     return len(rows)
@@ -71,44 +75,78 @@ def _own(ctx: Context, patient_id: str, action: str) -> None:
 
 
 def _day_date(ctx: Context, patient_id: str, period: int, day: int) -> dt.date:
-    inf = ctx.session.execute(select(Infusion).where(Infusion.patient_id == patient_id, Infusion.period == period,
-                                                     Infusion.status == "active")).scalars().first()
+    inf = (
+        ctx.session.execute(
+            select(Infusion).where(Infusion.patient_id == patient_id, Infusion.period == period, Infusion.status == "active")
+        )
+        .scalars()
+        .first()
+    )
     if inf is None:
         raise Conflict(f"period {period} of patient {patient_id} has not started (no infusion recorded)")
     return inf.infusion_date + dt.timedelta(days=day)
 
 
-def submit_entry(ctx: Context, patient_id: str, data: DiaryEntryCreate, *, received_at: dt.datetime | None = None,
-                 reason: str | None = None) -> DiaryEntry:
+def submit_entry(
+    ctx: Context, patient_id: str, data: DiaryEntryCreate, *, received_at: dt.datetime | None = None, reason: str | None = None
+) -> DiaryEntry:
     """Store one day's entry (one per patient x period x day: a second one is a 409 — use
     :func:`change_entry`). ``received_at`` (imports only) replaces the server clock."""
     _own(ctx, patient_id, "diary.write")
     ctx.patient(patient_id)
     days = ctx.protocol.diary.days_per_period
     if data.day > days:
-        raise DataError(f"day={data.day} is outside 1..{days} (days_per_period of the protocol)",
-                        column="day", value=data.day, allowed=f"1..{days}")
+        raise DataError(
+            f"day={data.day} is outside 1..{days} (days_per_period of the protocol)", column="day", value=data.day, allowed=f"1..{days}"
+        )
     if data.period > ctx.protocol.design.periods:
-        raise DataError(f"period={data.period} is outside 1..{ctx.protocol.design.periods}",
-                        column="period", value=data.period, allowed=f"1..{ctx.protocol.design.periods}")
+        raise DataError(
+            f"period={data.period} is outside 1..{ctx.protocol.design.periods}",
+            column="period",
+            value=data.period,
+            allowed=f"1..{ctx.protocol.design.periods}",
+        )
     date = _day_date(ctx, patient_id, data.period, data.day)
     now = received_at or dt.datetime.now(dt.UTC)
     if date > now.date():
-        raise DataError(f"day={data.day} of period {data.period} is {date.isoformat()}, in the future",
-                        column="day", value=data.day)
-    if ctx.session.execute(select(DiaryEntry.id).where(DiaryEntry.patient_id == patient_id, DiaryEntry.period == data.period,
-                                                       DiaryEntry.day == data.day)).first():
-        raise Conflict(f"the diary of patient {patient_id} period {data.period} day {data.day} is already filled in; a change needs a reason")
+        raise DataError(f"day={data.day} of period {data.period} is {date.isoformat()}, in the future", column="day", value=data.day)
+    if ctx.session.execute(
+        select(DiaryEntry.id).where(DiaryEntry.patient_id == patient_id, DiaryEntry.period == data.period, DiaryEntry.day == data.day)
+    ).first():
+        raise Conflict(
+            f"the diary of patient {patient_id} period {data.period} day {data.day} is already filled in; a change needs a reason"
+        )
     late = (now.date() - date).days > ctx.settings.late_entry_days
-    return audit.create(ctx.session, ctx.actor, DiaryEntry(
-        patient_id=patient_id, period=data.period, day=data.day, avg_pain=data.avg_pain, max_pain=data.max_pain,
-        night_pain=data.night_pain, extra_analgesics=data.extra_analgesics, extra_analgesics_detail=data.extra_analgesics_detail,
-        device_time=None if data.device_time is None else data.device_time.isoformat(), server_time=now.isoformat(),
-        late=late, entered_by=ctx.actor.username, status="active"), reason=reason)
+    return audit.create(
+        ctx.session,
+        ctx.actor,
+        DiaryEntry(
+            patient_id=patient_id,
+            period=data.period,
+            day=data.day,
+            avg_pain=data.avg_pain,
+            max_pain=data.max_pain,
+            night_pain=data.night_pain,
+            extra_analgesics=data.extra_analgesics,
+            extra_analgesics_detail=data.extra_analgesics_detail,
+            device_time=None if data.device_time is None else data.device_time.isoformat(),
+            server_time=now.isoformat(),
+            late=late,
+            entered_by=ctx.actor.username,
+            status="active",
+        ),
+        reason=reason,
+    )
 
 
-def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCreate], *,
-                   received_at: dt.datetime | Sequence[dt.datetime] | None = None, reason: str | None = None) -> list[int]:
+def submit_entries(
+    ctx: Context,
+    patient_id: str,
+    entries: Sequence[DiaryEntryCreate],
+    *,
+    received_at: dt.datetime | Sequence[dt.datetime] | None = None,
+    reason: str | None = None,
+) -> list[int]:
     """Store many days of one patient at once (an offline phone's backlog, a paper diary, an
     import): the same checks as :func:`submit_entry` for every entry, then one bulk write
     (:func:`ketapain.capture.audit.audited_bulk_insert`). All or nothing: any invalid entry
@@ -123,22 +161,41 @@ def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCr
         return []
     now_all = [received_at] * len(entries) if received_at is None or isinstance(received_at, dt.datetime) else list(received_at)
     if len(now_all) != len(entries):
-        raise DataError(f"received_at: {len(now_all)} times given for {len(entries)} entries",
-                        column="received_at", value=len(now_all), allowed=(1, len(entries)))
+        raise DataError(
+            f"received_at: {len(now_all)} times given for {len(entries)} entries",
+            column="received_at",
+            value=len(now_all),
+            allowed=(1, len(entries)),
+        )
     days, periods = ctx.protocol.diary.days_per_period, ctx.protocol.design.periods
-    starts = dict(ctx.session.execute(select(Infusion.period, Infusion.infusion_date).where(
-        Infusion.patient_id == patient_id, Infusion.status == "active")).all())
+    starts = dict(
+        ctx.session.execute(
+            select(Infusion.period, Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.status == "active")
+        ).all()
+    )
     seen: set[tuple[int, int]] = set()
     rows: list[dict[str, Any]] = []
     clock = dt.datetime.now(dt.UTC)
     for k, (data, when) in enumerate(zip(entries, now_all, strict=True)):
         where = f"entry {k + 1} (period {data.period} day {data.day})"
         if data.day > days:
-            raise DataError(f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)",
-                            source="entries", row=k + 1, column="day", value=data.day, allowed=f"1..{days}")
+            raise DataError(
+                f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)",
+                source="entries",
+                row=k + 1,
+                column="day",
+                value=data.day,
+                allowed=f"1..{days}",
+            )
         if data.period > periods:
-            raise DataError(f"{where}: period={data.period} is outside 1..{periods}",
-                            source="entries", row=k + 1, column="period", value=data.period, allowed=f"1..{periods}")
+            raise DataError(
+                f"{where}: period={data.period} is outside 1..{periods}",
+                source="entries",
+                row=k + 1,
+                column="period",
+                value=data.period,
+                allowed=f"1..{periods}",
+            )
         if data.period not in starts:
             raise Conflict(f"period {data.period} of patient {patient_id} has not started (no infusion recorded)")
         if (data.period, data.day) in seen:
@@ -147,27 +204,50 @@ def submit_entries(ctx: Context, patient_id: str, entries: Sequence[DiaryEntryCr
         date = starts[data.period] + dt.timedelta(days=data.day)
         now = when or clock
         if date > now.date():
-            raise DataError(f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future",
-                            source="entries", row=k + 1, column="day", value=data.day)
-        rows.append({"patient_id": patient_id, "period": data.period, "day": data.day, "avg_pain": data.avg_pain,
-                     "max_pain": data.max_pain, "night_pain": data.night_pain, "extra_analgesics": data.extra_analgesics,
-                     "extra_analgesics_detail": data.extra_analgesics_detail,
-                     "device_time": None if data.device_time is None else data.device_time.isoformat(),
-                     "server_time": now.isoformat(), "late": (now.date() - date).days > ctx.settings.late_entry_days,
-                     "entered_by": ctx.actor.username, "status": "active"})
-    taken = ctx.session.execute(select(DiaryEntry.period, DiaryEntry.day).where(
-        DiaryEntry.patient_id == patient_id, tuple_(DiaryEntry.period, DiaryEntry.day).in_(sorted(seen)))).first()
+            raise DataError(
+                f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future",
+                source="entries",
+                row=k + 1,
+                column="day",
+                value=data.day,
+            )
+        rows.append(
+            {
+                "patient_id": patient_id,
+                "period": data.period,
+                "day": data.day,
+                "avg_pain": data.avg_pain,
+                "max_pain": data.max_pain,
+                "night_pain": data.night_pain,
+                "extra_analgesics": data.extra_analgesics,
+                "extra_analgesics_detail": data.extra_analgesics_detail,
+                "device_time": None if data.device_time is None else data.device_time.isoformat(),
+                "server_time": now.isoformat(),
+                "late": (now.date() - date).days > ctx.settings.late_entry_days,
+                "entered_by": ctx.actor.username,
+                "status": "active",
+            }
+        )
+    taken = ctx.session.execute(
+        select(DiaryEntry.period, DiaryEntry.day).where(
+            DiaryEntry.patient_id == patient_id, tuple_(DiaryEntry.period, DiaryEntry.day).in_(sorted(seen))
+        )
+    ).first()
     if taken:
-        raise Conflict(f"the diary of patient {patient_id} period {taken[0]} day {taken[1]} is already filled in; "
-                       "a change needs a reason")
+        raise Conflict(f"the diary of patient {patient_id} period {taken[0]} day {taken[1]} is already filled in; a change needs a reason")
     return audit.audited_bulk_insert(ctx.session, ctx.actor, DiaryEntry, rows, reason=reason)
 
 
 def change_entry(ctx: Context, patient_id: str, period: int, day: int, data: DiaryChange) -> DiaryEntry:
     """Change a stored entry; the reason is required and recorded with every changed field."""
     _own(ctx, patient_id, "diary.write")
-    row = ctx.session.execute(select(DiaryEntry).where(DiaryEntry.patient_id == patient_id, DiaryEntry.period == period,
-                                                       DiaryEntry.day == day)).scalars().first()
+    row = (
+        ctx.session.execute(
+            select(DiaryEntry).where(DiaryEntry.patient_id == patient_id, DiaryEntry.period == period, DiaryEntry.day == day)
+        )
+        .scalars()
+        .first()
+    )
     if row is None:
         raise NotFound(f"no diary entry for patient {patient_id} period {period} day {day}")
     audit.update(ctx.session, ctx.actor, row, data.model_dump(exclude_unset=True, exclude={"reason"}), reason=data.reason)
@@ -176,8 +256,13 @@ def change_entry(ctx: Context, patient_id: str, period: int, day: int, data: Dia
 
 def read_diary(ctx: Context, patient_id: str) -> list[DiaryEntry]:
     _own(ctx, patient_id, "diary.read")
-    return list(ctx.session.execute(select(DiaryEntry).where(DiaryEntry.patient_id == patient_id, DiaryEntry.status == "active")
-                                    .order_by(DiaryEntry.period, DiaryEntry.day)).scalars())
+    return list(
+        ctx.session.execute(
+            select(DiaryEntry)
+            .where(DiaryEntry.patient_id == patient_id, DiaryEntry.status == "active")
+            .order_by(DiaryEntry.period, DiaryEntry.day)
+        ).scalars()
+    )
 
 
 def compliance(ctx: Context, *, today: dt.date | None = None) -> list[dict[str, Any]]:
@@ -186,13 +271,18 @@ def compliance(ctx: Context, *, today: dt.date | None = None) -> list[dict[str, 
     ctx.require("diary.read")
     today = today or dt.datetime.now(dt.UTC).date()
     days = ctx.protocol.diary.days_per_period
-    inf = pd.DataFrame(ctx.session.execute(select(Infusion.patient_id, Infusion.period, Infusion.infusion_date)
-                                           .where(Infusion.status == "active")
-                                           .order_by(Infusion.patient_id, Infusion.period)).all(),
-                       columns=["patient_id", "period", "infusion_date"])
-    got = pd.DataFrame(ctx.session.execute(select(DiaryEntry.patient_id, DiaryEntry.period, DiaryEntry.day)
-                                           .where(DiaryEntry.status == "active")).all(),
-                       columns=["patient_id", "period", "day"])
+    inf = pd.DataFrame(
+        ctx.session.execute(
+            select(Infusion.patient_id, Infusion.period, Infusion.infusion_date)
+            .where(Infusion.status == "active")
+            .order_by(Infusion.patient_id, Infusion.period)
+        ).all(),
+        columns=["patient_id", "period", "infusion_date"],
+    )
+    got = pd.DataFrame(
+        ctx.session.execute(select(DiaryEntry.patient_id, DiaryEntry.period, DiaryEntry.day).where(DiaryEntry.status == "active")).all(),
+        columns=["patient_id", "period", "day"],
+    )
     return _compliance_table(inf, got, today=today, days=days)
 
 
@@ -205,19 +295,29 @@ def _compliance_table(inf: pd.DataFrame, got: pd.DataFrame, *, today: dt.date, d
     due = np.clip(elapsed, 0, days)
     # the grid of due days (patient, period, day = 1..due), entered or not
     rep = np.repeat(np.arange(len(inf)), due)
-    grid = pd.DataFrame({"patient_id": inf["patient_id"].to_numpy()[rep], "period": inf["period"].to_numpy()[rep],
-                         "day": np.arange(len(rep)) - np.repeat(np.cumsum(due) - due, due) + 1})
+    grid = pd.DataFrame(
+        {
+            "patient_id": inf["patient_id"].to_numpy()[rep],
+            "period": inf["period"].to_numpy()[rep],
+            "day": np.arange(len(rep)) - np.repeat(np.cumsum(due) - due, due) + 1,
+        }
+    )
     entered = pd.MultiIndex.from_frame(got.astype({"period": "int64", "day": "int64"})) if len(got) else None
     keys = pd.MultiIndex.from_frame(grid.astype({"period": "int64", "day": "int64"}))
     grid["entered"] = keys.isin(entered) if entered is not None else False
     # today's day of each period, when inside the diary window, and whether it is entered
     in_window = (elapsed >= 1) & (elapsed <= days)
-    today_keys = pd.MultiIndex.from_arrays([inf["patient_id"].to_numpy(), inf["period"].astype("int64").to_numpy(),
-                                            elapsed.astype("int64")])
+    today_keys = pd.MultiIndex.from_arrays(
+        [inf["patient_id"].to_numpy(), inf["period"].astype("int64").to_numpy(), elapsed.astype("int64")]
+    )
     today_missing = in_window & ~(today_keys.isin(entered) if entered is not None else np.zeros(len(inf), bool))
     patients = pd.unique(inf["patient_id"])
-    summary = pd.DataFrame({"days_due": pd.Series(due).groupby(inf["patient_id"].to_numpy()).sum(),
-                            "missing_today": pd.Series(today_missing).groupby(inf["patient_id"].to_numpy()).any()})
+    summary = pd.DataFrame(
+        {
+            "days_due": pd.Series(due).groupby(inf["patient_id"].to_numpy()).sum(),
+            "missing_today": pd.Series(today_missing).groupby(inf["patient_id"].to_numpy()).any(),
+        }
+    )
     summary["days_entered"] = grid.groupby("patient_id")["entered"].sum()
     summary = summary.reindex(patients)
     summary["days_entered"] = summary["days_entered"].fillna(0)
@@ -229,8 +329,16 @@ def _compliance_table(inf: pd.DataFrame, got: pd.DataFrame, *, today: dt.date, d
     pid_col = miss["patient_id"].to_numpy()
     for a, b in itertools.pairwise(bounds):
         missing[pid_col[a]] = pairs[a:b]
-    return [{"patient_id": str(pid), "days_due": int(summary.at[pid, "days_due"]), "days_entered": int(summary.at[pid, "days_entered"]),
-             "missing": list(missing[pid]), "missing_today": bool(summary.at[pid, "missing_today"])} for pid in patients]
+    return [
+        {
+            "patient_id": str(pid),
+            "days_due": int(summary.at[pid, "days_due"]),
+            "days_entered": int(summary.at[pid, "days_entered"]),
+            "missing": list(missing[pid]),
+            "missing_today": bool(summary.at[pid, "missing_today"]),
+        }
+        for pid in patients
+    ]
 
 
 def missing_today(ctx: Context, *, today: dt.date | None = None) -> list[str]:

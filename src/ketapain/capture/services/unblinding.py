@@ -15,9 +15,18 @@ __all__ = ["emergency_unblind", "get_unblinding", "list_notifications"]
 
 
 def _reveal(ctx: Context, u: Unblinding) -> dict[str, Any]:
-    row = ctx.session.execute(select(Allocation).where(Allocation.patient_id == u.patient_id, Allocation.period == u.period)).scalars().one()
-    return {"id": u.id, "patient_id": u.patient_id, "period": u.period, "kit_code": row.kit_code, "treatment": row.treatment,
-            "reason": u.reason, "at": u.at}
+    row = (
+        ctx.session.execute(select(Allocation).where(Allocation.patient_id == u.patient_id, Allocation.period == u.period)).scalars().one()
+    )
+    return {
+        "id": u.id,
+        "patient_id": u.patient_id,
+        "period": u.period,
+        "kit_code": row.kit_code,
+        "treatment": row.treatment,
+        "reason": u.reason,
+        "at": u.at,
+    }
 
 
 def emergency_unblind(ctx: Context, patient_id: str, period: int, *, reason: str, password: str) -> dict[str, Any]:
@@ -29,12 +38,24 @@ def emergency_unblind(ctx: Context, patient_id: str, period: int, *, reason: str
     ctx.patient(patient_id)
     if ctx.session.execute(select(Allocation.id).where(Allocation.patient_id == patient_id, Allocation.period == period)).first() is None:
         raise NotFound(f"no allocation for patient {patient_id} period {period}")
-    u = audit.create(ctx.session, ctx.actor, Unblinding(user_id=ctx.actor.user_id, patient_id=patient_id, period=period,
-                                                        reason=reason, at=audit.utc_now(), status="active"), reason=reason)
+    u = audit.create(
+        ctx.session,
+        ctx.actor,
+        Unblinding(user_id=ctx.actor.user_id, patient_id=patient_id, period=period, reason=reason, at=audit.utc_now(), status="active"),
+        reason=reason,
+    )
     for admin in ctx.session.execute(select(User).where(User.role == "admin", User.status == "active")).scalars():
-        audit.create(ctx.session, ctx.actor, Notification(
-            user_id=admin.id, kind="emergency_unblinding", created_at=u.at, status="unread",
-            message=f"{ctx.actor.username} unblinded patient {patient_id} period {period}: {reason}"))
+        audit.create(
+            ctx.session,
+            ctx.actor,
+            Notification(
+                user_id=admin.id,
+                kind="emergency_unblinding",
+                created_at=u.at,
+                status="unread",
+                message=f"{ctx.actor.username} unblinded patient {patient_id} period {period}: {reason}",
+            ),
+        )
     return _reveal(ctx, u)
 
 
@@ -47,4 +68,6 @@ def get_unblinding(ctx: Context, unblinding_id: int) -> dict[str, Any]:
 
 
 def list_notifications(ctx: Context) -> list[Notification]:
-    return list(ctx.session.execute(select(Notification).where(Notification.user_id == ctx.actor.user_id).order_by(Notification.id)).scalars())
+    return list(
+        ctx.session.execute(select(Notification).where(Notification.user_id == ctx.actor.user_id).order_by(Notification.id)).scalars()
+    )

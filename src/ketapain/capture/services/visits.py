@@ -23,7 +23,9 @@ def record_visit(ctx: Context, data: VisitCreate) -> VisitRecord:
     if data.visit not in names:
         raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(names)}",
                         column="visit", value=data.visit, allowed=tuple(names))
-    if ctx.session.execute(select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)).first():
+    if ctx.session.execute(
+        select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)
+    ).first():
         raise Conflict(f"visit {data.visit} of patient {data.patient_id} is already recorded")
     return audit.create(ctx.session, ctx.actor, VisitRecord(status="active", **data.model_dump()))
 
@@ -34,15 +36,24 @@ def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
     ``settings.visit_window_days`` off). Dates are None before the first infusion."""
     ctx.require("patients.read")
     ctx.patient(patient_id)
-    first = ctx.session.execute(select(Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.period == 1,
-                                                                     Infusion.status == "active")).scalar()
+    first = ctx.session.execute(
+        select(Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.period == 1, Infusion.status == "active")
+    ).scalar()
     done = {v.visit: v.visit_date for v in ctx.session.execute(select(VisitRecord).where(VisitRecord.patient_id == patient_id)).scalars()}
     out = []
     for v in ctx.protocol.visits:
         planned = None if first is None else first + dt.timedelta(days=v.day)
         actual = done.get(v.name)
         off = None if planned is None or actual is None else (actual - planned).days
-        out.append({"visit": v.name, "day": v.day, "scheduled_date": planned, "visit_date": actual, "days_off": off,
-                    "out_of_window": off is not None and abs(off) > ctx.settings.visit_window_days,
-                    "questionnaires": list(v.questionnaires)})
+        out.append(
+            {
+                "visit": v.name,
+                "day": v.day,
+                "scheduled_date": planned,
+                "visit_date": actual,
+                "days_off": off,
+                "out_of_window": off is not None and abs(off) > ctx.settings.visit_window_days,
+                "questionnaires": list(v.questionnaires),
+            }
+        )
     return out

@@ -34,12 +34,12 @@ def mount_web(app: FastAPI) -> None:
     handlers are registered: errors under ``/api/`` keep their JSON answers)."""
     api_handler = app.exception_handlers.get(KetapainError)
 
-    async def _ketapain_error(request: Request, exc: Exception):  # noqa: ANN202
+    async def _ketapain_error(request: Request, exc: Exception):
         if request.url.path.startswith("/api/") and api_handler is not None:
             return await api_handler(request, exc)
         return error_response(request, exc)
 
-    async def _form_error(request: Request, exc: Exception):  # noqa: ANN202
+    async def _form_error(request: Request, exc: Exception):
         if request.url.path.startswith("/api/"):
             raise exc
         return error_response(request, exc)

@@ -16,7 +16,7 @@ router = APIRouter()
 LOGIN_CSRF_COOKIE = "ketapain_login_csrf"
 
 
-def _secure(request: Request, settings) -> bool:  # noqa: ANN001
+def _secure(request: Request, settings) -> bool:
     return settings.secure_cookies if settings.secure_cookies is not None else request.url.scheme == "https"
 
 

@@ -120,7 +120,7 @@ async def diary_submit(token: str, request: Request, session: SessionDep, settin
 @router.get("/diary/{token}/done")
 def diary_done(token: str, period: int, day: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The confirmation screen: what was stored, and whether it counts as late."""
-    _ctx_, pid = _ctx(request, session, settings, token)
+    _, pid = _ctx(request, session, settings, token)
     entry = session.execute(select(DiaryEntry).where(DiaryEntry.patient_id == pid, DiaryEntry.period == period,
                                                      DiaryEntry.day == day, DiaryEntry.status == "active")).scalars().first()
     if entry is None:

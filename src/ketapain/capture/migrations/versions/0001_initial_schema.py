@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 18:28:20.986268
 
 Longer than 80 lines: ``upgrade`` — it creates every table of the first release, one
