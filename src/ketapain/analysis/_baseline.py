@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -59,7 +61,9 @@ def table1(data: TrialData) -> tuple[pd.DataFrame, pd.DataFrame]:
         index=list(DRUG_CLASSES), columns=[g for g, _ in GROUPS], fill_value=0)
     counts = []
     for variable, table in (("pain_type", pain), ("concomitant_baseline", drugs)):
-        long_counts = table.rename_axis(index="level", columns="group").stack().rename("n").reset_index()
+        # stacking the single column level of a crosstab gives a Series (pandas-stubs allows a DataFrame)
+        stacked = cast(pd.Series, table.rename_axis(index="level", columns="group").stack())
+        long_counts = stacked.rename("n").reset_index()
         long_counts.insert(0, "variable", variable)
         counts.append(long_counts)
     counts_frame = pd.concat(counts, ignore_index=True)

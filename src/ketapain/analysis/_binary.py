@@ -51,12 +51,16 @@ def logistic_vs_reference(
             for a in arms]
     events = work.assign(_y=y).groupby("treatment")["_y"].agg(["sum", "count"])
     problems = []
+    n_by_arm = {str(k): int(v) for k, v in events["count"].items()}
+    events_by_arm = {str(k): float(v) for k, v in events["sum"].items()}
     for arm in (ref, *arms):
-        if arm not in events.index or events.loc[arm, "count"] == 0:
+        n_obs = n_by_arm.get(arm, 0)
+        n_events = events_by_arm.get(arm, 0.0)
+        if n_obs == 0:
             problems.append(f"no observation in arm {arm}")
-        elif events.loc[arm, "sum"] == 0:
+        elif n_events == 0:
             problems.append(f"no event in arm {arm}")
-        elif events.loc[arm, "sum"] == events.loc[arm, "count"]:
+        elif n_events == n_obs:
             problems.append(f"every observation is an event in arm {arm}")
     if problems:
         note = "not estimable (separation): " + "; ".join(problems)
@@ -64,7 +68,7 @@ def logistic_vs_reference(
         for r in rows:
             r["note"] = note
         return rows
-    columns = {"(Intercept)": np.ones(len(work))}
+    columns: dict[str, np.ndarray] = {"(Intercept)": np.ones(len(work))}
     for a in arms:
         columns[f"treatment[{a}]"] = (work["treatment"] == a).to_numpy(float)
     if model == "standard":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
@@ -35,7 +37,8 @@ def daily_curves(data: TrialData, protocol: Protocol) -> pd.DataFrame:
         long = pd.concat([day0[long.columns], long], ignore_index=True)
     long = long.merge(alloc[["patient_id", "period", "treatment"]], on=["patient_id", "period"])
     long["value"] = long["value"].astype("float64")
-    out = long.groupby(["item", "treatment", "day"], as_index=False)["value"].agg(n="count", mean="mean", sd="std")
+    # named aggregation gives a DataFrame (pandas-stubs types it as a Series)
+    out = cast(pd.DataFrame, long.groupby(["item", "treatment", "day"], as_index=False)["value"].agg(n="count", mean="mean", sd="std"))
     conf = protocol.analysis.conf_level
     n = out["n"].to_numpy(float)
     q = sps.t.ppf(0.5 + conf / 2, np.where(n > 1, n - 1, 1.0))

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain.data import TrialData
-from ketapain.protocol import Protocol
+from ketapain.protocol import Impute, Protocol
 from ketapain.stats import describe_by, diary_auc
 
 from ._common import active_arms, protocol_order, reference_arm
@@ -44,7 +44,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol, log: WarningLog) -> pd.Da
     alloc = data.allocation
     diary = data.diary
     anchor = alloc[["patient_id", "period", "pre_infusion_pain"]] if protocol.auc.time_axis == "infusion" else None
-    groups: dict[tuple[str, str], list[Any]] = {}
+    groups: dict[tuple[str, Impute], list[Any]] = {}
     for e in protocol.endpoints:
         groups.setdefault((e.value, e.impute), []).append(e)
     parts = []

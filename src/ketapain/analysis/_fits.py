@@ -131,13 +131,14 @@ def fit_rows(
         log.note("not_fitted", f"not fitted: {exc}", **where)
         return out
     normality = fit.residual_normality
-    triggered = bool(log_rule and normality is not None and normality[1] < alpha)
+    p_normal = normality[1] if normality is not None else None
+    triggered = bool(log_rule and p_normal is not None and p_normal < alpha)
     log_fit: CrossoverFit | None = None
     notes: tuple[str, ...] = ()
     if triggered:
         values = pd.to_numeric(frame[column], errors="coerce")
         if (values.dropna() <= 0).any():
-            notes = (f"residual normality rejected (Shapiro-Wilk P = {normality[1]:.4g}) but {column} has "
+            notes = (f"residual normality rejected (Shapiro-Wilk P = {p_normal:.4g}) but {column} has "
                      "values <= 0: the log refit is impossible, the identity scale is used",)
             log.note("log_refit_impossible", notes[0], **where)
         else:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -51,9 +51,9 @@ N_IMPUTATIONS = 50
 TIPPING_DELTAS = tuple(float(d) for d in np.round(np.arange(-3.0, 3.0001, 0.5), 10))
 """Shifts (NRS points) added to imputed days of the active arms in the tipping-point analysis."""
 
-_DAILY_DF = "satterthwaite"
+_DAILY_DF: Literal["satterthwaite", "normal"] = "satterthwaite"
 _DAILY_RANDOM = ("patient", "patient:period")
-_IMPUTATION_MODEL = "standard"
+_IMPUTATION_MODEL: Literal["standard", "paper"] = "standard"
 
 
 def sensitivity_settings(protocol: Protocol) -> SensitivitySettings:

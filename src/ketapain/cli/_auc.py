@@ -9,12 +9,15 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
 from ketapain.cli._common import JsonOption, console, fail
 from ketapain.errors import DataError, ImputationWarning
+
+TimeAxis = Literal["infusion", "first_diary_day"]
+Impute = Literal["none", "locf", "linear"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,8 +109,9 @@ def auc_command(
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImputationWarning)
-            result = diary_auc(
-                diary, value=value, windows=window_days, time_axis=time_axis, impute=impute, anchor=anchor
+            result = diary_auc(  # time_axis and impute are checked by diary_auc (check_option)
+                diary, value=value, windows=window_days, time_axis=cast("TimeAxis", time_axis),
+                impute=cast("Impute", impute), anchor=anchor,
             )
     except DataError as exc:
         raise fail(exc, files) from None

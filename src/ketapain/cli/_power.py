@@ -77,7 +77,7 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
             return stack.enter_context(Client(scheduler, timeout="20s"))
         except (OSError, TimeoutError) as exc:
             raise _UsageError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from None
-    cluster = stack.enter_context(local_cluster(workers))
+    cluster = stack.enter_context(local_cluster(1 if workers is None else workers))
     return stack.enter_context(Client(cluster))
 
 
@@ -153,11 +153,11 @@ def power_command(
     except KetapainError as exc:
         raise fail(exc) from None
     if plot is not None:
-        from ketapain.report import plot_power
+        from ketapain.report import figure_of, plot_power
 
         ax = plot_power(result)
         try:
-            ax.figure.savefig(plot, bbox_inches="tight")
+            figure_of(ax).savefig(plot, bbox_inches="tight")
         except OSError as exc:
             raise fail(f"--plot {str(plot)!r}: cannot write ({exc.strerror})") from None
     if as_json:

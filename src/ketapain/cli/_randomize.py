@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -124,8 +124,8 @@ def randomize_command(
             rlist = randomise_protocol(
                 proto,
                 n_patients=n,
-                kind=kind,
-                seed=seed,  # type: ignore[arg-type]
+                kind=cast('Literal["test", "production"]', kind),  # checked above
+                seed=seed,
                 block_size=block_size,
             )
         where = write_randomisation_list(rlist, out)

@@ -71,13 +71,13 @@ def serve_command(
     seed = seed_or_fresh(seed)
     try:
         database_url = database_url_from_env(db)
-        overrides: dict[str, object] = {"randomisation_seed": seed}
-        if not os.environ.get("KETAPAIN_SECRET_KEY"):
+        if os.environ.get("KETAPAIN_SECRET_KEY"):
+            settings = Settings.from_env(database_url=database_url, randomisation_seed=seed)
+        else:
             stored = stored_secret_key(database_url)
             made = "made and kept in" if stored.created else "read from"
             typer.echo(f"secret key: {made} {stored.path} (set KETAPAIN_SECRET_KEY in production; docs/capture.md)", err=True)
-            overrides["secret_key"] = stored.key
-        settings = Settings.from_env(database_url=database_url, **overrides)
+            settings = Settings.from_env(database_url=database_url, randomisation_seed=seed, secret_key=stored.key)
         url = f"http://{host}:{port}"
         app = create_app(
             settings,

@@ -30,6 +30,7 @@ from ._document import (
 from ._figures import (
     ARM_COLOURS,
     arm_colours,
+    figure_of,
     plot_consort,
     plot_daily_means,
     plot_forest,
@@ -76,6 +77,7 @@ __all__ = [
     "Section",
     "TrialReport",
     "arm_colours",
+    "figure_of",
     "format_ci",
     "format_describe",
     "format_estimate_ci",

@@ -26,6 +26,7 @@ from ketapain.operations import ConsortFlow
 __all__ = [
     "ARM_COLOURS",
     "arm_colours",
+    "figure_of",
     "plot_consort",
     "plot_daily_means",
     "plot_forest",
@@ -38,6 +39,14 @@ ARM_COLOURS: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E6
 """Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange, sky blue, yellow)."""
 
 _GREY = "#9a9a9a"
+
+
+def figure_of(ax: Axes) -> Figure:
+    """The top-level figure an Axes is drawn on (every figure of ours has one)."""
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        raise DataError("the axes are not on a figure")
+    return figure
 
 
 def arm_colours(order: Sequence[str]) -> dict[str, str]:

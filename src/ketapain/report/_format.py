@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain._json import json_number
+from ketapain.errors import DataError
 
 __all__ = [
     "DIGITS",
@@ -29,6 +30,7 @@ __all__ = [
     "format_p",
     "format_ratio",
     "oriented_pair",
+    "row_of",
 ]
 
 MISSING = "–"
@@ -83,7 +85,21 @@ def format_median_iqr(median: Any, q1: Any, q3: Any, digits: int = 1) -> str:
     return f"{format_number(median, digits)} [{format_number(q1, digits)}; {format_number(q3, digits)}]"
 
 
-def format_describe(row: Mapping[str, Any], digits: int = 1) -> str:
+def row_of(frame: pd.DataFrame, key: str) -> pd.Series:
+    """The one row of ``frame`` labelled ``key`` (a results table indexed by arm, group or time).
+
+    Raises
+    ------
+    DataError
+        ``key`` labels several rows: the table is not keyed as the report expects.
+    """
+    row = frame.loc[key]
+    if isinstance(row, pd.DataFrame):
+        raise DataError(f"report: {len(row)} rows are labelled {key!r}; expected one per label")
+    return row
+
+
+def format_describe(row: Mapping[str, Any] | pd.Series, digits: int = 1) -> str:
     """A ``describe_by`` row as mean ± SD, or median [IQR] when its ``kind`` is ``median_iqr``.
 
     Examples

@@ -12,6 +12,7 @@ import matplotlib as mpl
 from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 
 import ketapain
 
@@ -55,7 +56,7 @@ def _numeric_columns(table: DisplayTable) -> list[bool]:
     return out
 
 
-_RC = {"svg.fonttype": "path", "svg.hashsalt": "ketapain", "svg.image_inline": True}
+_RC: dict[RcKeyType, Any] = {"svg.fonttype": "path", "svg.hashsalt": "ketapain", "svg.image_inline": True}
 
 
 def figure_svg(figure: Figure, *, key: str) -> str:
@@ -65,7 +66,8 @@ def figure_svg(figure: Figure, *, key: str) -> str:
     share an id with different content.
     """
     buffer = io.StringIO()
-    with mpl.rc_context({**_RC, "svg.hashsalt": f"ketapain-{key}"}):
+    rc: dict[RcKeyType, Any] = {**_RC, "svg.hashsalt": f"ketapain-{key}"}
+    with mpl.rc_context(rc):
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     return buffer.getvalue()
 

@@ -24,7 +24,7 @@ import pandas as pd
 from ketapain.analysis import AnalysisResults
 
 from ._document import Document, FigureBlock, Section
-from ._figures import plot_consort
+from ._figures import figure_of, plot_consort
 from ._paper_methods import methods_section, summary_section
 from ._paper_outcomes import (
     effect_sizes,
@@ -85,7 +85,7 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
         ax = plot_consort(results.consort_flow)
         participants.append(FigureBlock(key="figure1_consort", title="Figure 1. CONSORT flow diagram",
                                         caption="Screening, randomisation and follow-up per period of the crossover.",
-                                        figure=ax.figure, data=pd.DataFrame(results.consort.get("periods", []))))
+                                        figure=figure_of(ax), data=pd.DataFrame(results.consort.get("periods", []))))
     participants.append(table1(results))
     participants.append(Section("Pain before each period", tuple(pain_before_tables(results)), key="pain-before"))
     table, forest = effect_sizes(results)

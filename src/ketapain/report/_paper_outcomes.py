@@ -14,6 +14,7 @@ from ketapain.analysis import AnalysisResults, EndpointSetting
 
 from ._document import DisplayTable, FigureBlock
 from ._figures import (
+    figure_of,
     plot_daily_means,
     plot_forest,
     plot_patient_bars,
@@ -28,6 +29,7 @@ from ._format import (
     format_estimate_ci,
     format_number,
     format_p,
+    row_of,
 )
 from ._paper_labels import (
     IMPUTE_LABELS,
@@ -86,7 +88,7 @@ def table2(results: AnalysisResults) -> DisplayTable:
         if fit_value(used, (endpoint, models[0]), "scale") == "log":
             logged.append(endpoint_label(s, endpoint, impute=False))
         rows.append([f"  Day {info.window_day} ({IMPUTE_LABELS.get(info.impute, info.impute)})",
-                     *(format_describe(block.loc[a], DIGITS["auc"]) if a in block.index else MISSING for a in arms),
+                     *(format_describe(row_of(block, a), DIGITS["auc"]) if a in block.index else MISSING for a in arms),
                      *(format_p(x) for x in p), format_number(icc, DIGITS["icc"])])
         data.append(t2[t2["endpoint"] == endpoint].assign(**{f"p_{m}": x for m, x in zip(models, p, strict=True)},
                                                            **{f"icc_{models[0]}": icc}))
@@ -179,7 +181,7 @@ def effect_sizes(results: AnalysisResults) -> tuple[DisplayTable, FigureBlock | 
     fig = FigureBlock(key="forest_effect_sizes", title=f"Effect sizes ({headline}) at the primary endpoint",
                       caption=f"{endpoint_label(s, s.primary_endpoint)}; {effect_size_words(headline)}. "
                               "'x vs y' = x - y; the dashed line marks no difference.",
-                      figure=ax.figure, data=frame.reset_index(drop=True))
+                      figure=figure_of(ax), data=frame.reset_index(drop=True))
     return table, fig
 
 
@@ -225,7 +227,7 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
                 key=f"figure{number}_patients_{endpoint}",
                 title=f"Figure {number}. {endpoint_label(s, endpoint)} per patient",
                 caption="Each grey line joins one patient's values across the arms; black bars mark the median of each arm.",
-                figure=ax.figure,
+                figure=figure_of(ax),
                 data=rows.reset_index(drop=True),
             )
         )
@@ -236,7 +238,7 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
             key="figure4_patient_bars",
             title=f"Figure 4. {endpoint_label(s, primary)}: bars per patient",
             caption="One bar per patient and arm.",
-            figure=ax.figure,
+            figure=figure_of(ax),
             data=rows.reset_index(drop=True),
         )
     )
@@ -249,7 +251,7 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
                 key=f"daily_{item}",
                 title=f"Daily {item_label(str(item))} by arm",
                 caption=f"Mean and {100 * s.conf_level:g}% CI (t-based) per day after the infusion; day 0 = pre-infusion pain.",
-                figure=ax.figure,
+                figure=figure_of(ax),
                 data=rows.reset_index(drop=True),
             )
         )

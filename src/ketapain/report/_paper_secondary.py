@@ -21,6 +21,7 @@ from ._format import (
     format_number,
     format_p,
     format_ratio,
+    row_of,
 )
 from ._paper_labels import (
     arm_codes,
@@ -124,7 +125,7 @@ def table3(results: AnalysisResults) -> DisplayTable | Paragraph:
             p = fit_value(used, (outcome, s.table3_model), "treatment_p")
             by = sb.set_index("timepoint")
             rows.append([f"  {score_label(outcome)}",
-                         *(format_describe(by.loc[t], DIGITS["score"]) if t in by.index else MISSING for t in timepoints),
+                         *(format_describe(row_of(by, t), DIGITS["score"]) if t in by.index else MISSING for t in timepoints),
                          format_p(p)])
             data.append(sb.assign(outcome=outcome, p_value=p))
     notes = (f"{sentence(descriptives_words(s))}.",

@@ -16,7 +16,7 @@ import pandas as pd
 from ketapain.analysis import AnalysisResults
 
 from ._document import DisplayTable, FigureBlock, Paragraph
-from ._figures import plot_tipping_point
+from ._figures import figure_of, plot_tipping_point
 from ._format import DIGITS, _flip, format_number, format_p
 from ._paper_labels import arm_codes, display_table, records
 
@@ -82,5 +82,5 @@ def sensitivity_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTabl
             out.append(FigureBlock(key="tipping_point", title="Tipping-point analysis",
                                    caption=f"Estimate and {100 * s.conf_level:g}% CI of each contrast as the shift "
                                            "delta added to the imputed values grows; crosses mark where P crosses alpha.",
-                                   figure=ax.figure, data=fig_frame.reset_index(drop=True)))
+                                   figure=figure_of(ax), data=fig_frame.reset_index(drop=True)))
     return out

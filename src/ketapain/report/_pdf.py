@@ -72,7 +72,7 @@ def _portrait(pdf: _ReportPDF) -> None:
 def _heading(pdf: _ReportPDF, number: str, title: str, level: int) -> None:
     size = {1: 15.0, 2: 12.5, 3: 11.0}[level]
     if pdf.will_page_break(size * 1.6):
-        pdf.add_page(orientation=pdf.cur_orientation)
+        pdf.add_page(orientation=pdf.cur_orientation.value)
     pdf.ln(3 if level > 1 else 5)
     pdf.start_section(f"{number} {title}", level=level - 1)
     pdf.set_font(_FONT, "B", size)
@@ -120,7 +120,7 @@ def _table(pdf: _ReportPDF, table: DisplayTable) -> None:
     # title with room for a few rows below it, else start a new page
     pdf.set_font(_FONT, "B", 10)
     if pdf.will_page_break(30):
-        pdf.add_page(orientation=pdf.cur_orientation)
+        pdf.add_page(orientation=pdf.cur_orientation.value)
     pdf.multi_cell(0, 5, table.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
     pdf.set_font(_FONT, "", size)
@@ -164,7 +164,7 @@ def _figure(pdf: _ReportPDF, block: FigureBlock, png: bytes, size_px: tuple[int,
     w, h = w_mm * scale, h_mm * scale
     pdf.set_font(_FONT, "B", 10)
     if pdf.will_page_break(h + 12):
-        pdf.add_page(orientation=pdf.cur_orientation)
+        pdf.add_page(orientation=pdf.cur_orientation.value)
     pdf.multi_cell(0, 5, block.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
     pdf.image(io.BytesIO(png), x=pdf.l_margin + (pdf.epw - w) / 2, w=w, h=h)
