@@ -87,53 +87,44 @@ def read_long_csv(path: Path, *, outcome: str, binary: bool = False, by: str | N
     return out
 
 
+DataOption = Annotated[Path, typer.Argument(
+    metavar="DATA.csv", show_default=False, help="Long CSV: subject, period, sequence, treatment, outcome (empty = missing).")]
+OutcomeOption = Annotated[str, typer.Option("--outcome", metavar="COLUMN", help="Outcome column.")]
+ModelOption = Annotated[str, typer.Option(
+    "--model", metavar="standard|paper", help="standard (treatment + period + sequence) or paper (treatment + sequence).")]
+CarryoverOption = Annotated[bool, typer.Option("--carryover", help="Add first-order carry-over terms.")]
+TestDropOption = Annotated[bool, typer.Option(
+    "--carryover-test-drop", help="The reference study's two-stage strategy: test carry-over, drop it if P >= 0.05 (biased; warns).")]
+LogOption = Annotated[bool, typer.Option("--log", help="Fit log(outcome); report ratios.")]
+BinaryOption = Annotated[bool, typer.Option("--binary", help="Logistic mixed model for a 0/1 outcome.")]
+NagqOption = Annotated[int, typer.Option("--nagq", metavar="N", help="Adaptive Gauss-Hermite points for --binary (1 = Laplace).")]
+DfMethodOption = Annotated[str | None, typer.Option(
+    "--df-method", metavar="METHOD", show_default=False,
+    help="Denominator df of tests and intervals: kenward-roger (default), satterthwaite, containment or normal.")]
+MethodOption = Annotated[str, typer.Option("--method", metavar="REML|ML", help="Likelihood: REML or ML.")]
+RefOption = Annotated[str | None, typer.Option(
+    "--ref", metavar="TREATMENT", show_default=False, help="Reference treatment (default: first in code-point order).")]
+ConfLevelOption = Annotated[float, typer.Option("--conf-level", metavar="LEVEL", help="Confidence level of every interval.")]
+ByOption = Annotated[str | None, typer.Option(
+    "--by", metavar="COLUMN", show_default=False,
+    help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.")]
+
+
 def fit_command(
-    data_csv: Annotated[
-        Path,
-        typer.Argument(
-            metavar="DATA.csv", show_default=False, help="Long CSV: subject, period, sequence, treatment, outcome (empty = missing)."
-        ),
-    ],
-    outcome: Annotated[str, typer.Option("--outcome", metavar="COLUMN", help="Outcome column.")] = "y",
-    model: Annotated[
-        str,
-        typer.Option("--model", metavar="standard|paper", help="standard (treatment + period + sequence) or paper (treatment + sequence)."),
-    ] = "standard",
-    carryover: Annotated[bool, typer.Option("--carryover", help="Add first-order carry-over terms.")] = False,
-    carryover_test_drop: Annotated[
-        bool,
-        typer.Option(
-            "--carryover-test-drop", help="The reference study's two-stage strategy: test carry-over, drop it if P >= 0.05 (biased; warns)."
-        ),
-    ] = False,
-    log: Annotated[bool, typer.Option("--log", help="Fit log(outcome); report ratios.")] = False,
-    binary: Annotated[bool, typer.Option("--binary", help="Logistic mixed model for a 0/1 outcome.")] = False,
-    nagq: Annotated[int, typer.Option("--nagq", metavar="N", help="Adaptive Gauss-Hermite points for --binary (1 = Laplace).")] = 1,
-    df_method: Annotated[
-        str | None,
-        typer.Option(
-            "--df-method",
-            metavar="METHOD",
-            show_default=False,
-            help="Denominator df of tests and intervals: kenward-roger (default), satterthwaite, containment or normal.",
-        ),
-    ] = None,
-    method: Annotated[str, typer.Option("--method", metavar="REML|ML", help="Likelihood: REML or ML.")] = "REML",
-    ref: Annotated[
-        str | None,
-        typer.Option("--ref", metavar="TREATMENT", help="Reference treatment (default: first in code-point order).", show_default=False),
-    ] = None,
-    conf_level: Annotated[float, typer.Option("--conf-level", metavar="LEVEL", help="Confidence level of every interval.")] = 0.95,
+    data_csv: DataOption,
+    outcome: OutcomeOption = "y",
+    model: ModelOption = "standard",
+    carryover: CarryoverOption = False,
+    carryover_test_drop: TestDropOption = False,
+    log: LogOption = False,
+    binary: BinaryOption = False,
+    nagq: NagqOption = 1,
+    df_method: DfMethodOption = None,
+    method: MethodOption = "REML",
+    ref: RefOption = None,
+    conf_level: ConfLevelOption = 0.95,
     json_output: JsonOption = False,
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            metavar="COLUMN",
-            help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.",
-            show_default=False,
-        ),
-    ] = None,
+    by: ByOption = None,
     df_old: Annotated[str | None, typer.Option("--df", hidden=True)] = None,
 ) -> None:
     """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes.
@@ -145,18 +136,9 @@ def fit_command(
     from ketapain.stats import fit_crossover
 
     df_method = renamed(df_method, df_old, new_flag="--df-method", old_flag="--df") or "kenward-roger"
-    options = {
-        "outcome": outcome,
-        "model": model,
-        "carryover": "test-drop" if carryover_test_drop else carryover,
-        "log": log,
-        "binary": binary,
-        "nagq": nagq,
-        "df_method": df_method,
-        "method": method,
-        "ref": ref,
-        "conf_level": conf_level,
-    }
+    options = {"outcome": outcome, "model": model, "carryover": "test-drop" if carryover_test_drop else carryover,
+               "log": log, "binary": binary, "nagq": nagq, "df_method": df_method, "method": method, "ref": ref,
+               "conf_level": conf_level}
     files = {"data": data_csv.name}
     if by is not None:
         try:

@@ -16,6 +16,7 @@ from ketapain.cli._common import Command, console, fail
 from ketapain.errors import ProtocolError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
     from ketapain.protocol import Component, Protocol
@@ -155,7 +156,11 @@ def _print_summary(p: Protocol) -> None:
         )
     for line in lines:
         out.print(Text(line))
+    _print_tables(out, p)
 
+
+def _print_tables(out: Console, p: Protocol) -> None:
+    """The protocol's infusions, arms, eligibility criteria, visits and endpoints as tables."""
     out.print(
         _table(
             "infusions",

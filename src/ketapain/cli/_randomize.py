@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
 from ketapain.cli._common import ProtocolOption, fail, renamed
 from ketapain.errors import KetapainError
+
+if TYPE_CHECKING:
+    from ketapain.operations import RandomisationList
+    from ketapain.protocol import Protocol
 
 __all__ = ["parse_strata", "randomize_command", "unblind_command", "verify_command"]
 
@@ -39,54 +43,34 @@ def parse_strata(text: str) -> dict[str, int]:
     return out
 
 
+OutOption = Annotated[Path, typer.Option("--out", metavar="DIR", help="New folder for the list (never overwritten).", show_default=False)]
+PatientsOption = Annotated[int | None, typer.Option(
+    "--patients", metavar="N", show_default=False, help="Number of patients (blocks are completed, so there may be spare slots).")]
+ListSeedOption = Annotated[int | None, typer.Option(
+    "--seed", metavar="N", show_default=False,
+    help="Integer seed; omit it for a cryptographically strong one (recorded in list_meta.json; printed for a test list).")]
+KindOption = Annotated[str, typer.Option(
+    "--kind", metavar="test|production", help="test (training; kit codes start with T-) or production.")]
+BlockSizeOption = Annotated[int | None, typer.Option(
+    "--block-size", metavar="N", show_default=False,
+    help="Fixed block size (a multiple of the number of sequences); overrides the protocol.")]
+StrataOption = Annotated[str | None, typer.Option(
+    "--strata", metavar="VALUE=N,...", show_default=False,
+    help="Patients per stratum value, e.g. M=12,F=12 (the factor is the protocol's, e.g. sex).")]
+ImportOption = Annotated[Path | None, typer.Option(
+    "--import", metavar="PHARMACY.csv", show_default=False,
+    help="Check and import a pharmacy list made elsewhere (CSV) instead of generating one.")]
+
+
 def randomize_command(
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="New folder for the list (never overwritten).", show_default=False)],
+    out: OutOption,
     protocol: ProtocolOption = "ketapain",
-    n_patients: Annotated[
-        int | None,
-        typer.Option(
-            "--patients", metavar="N", help="Number of patients (blocks are completed, so there may be spare slots).", show_default=False
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed",
-            metavar="N",
-            show_default=False,
-            help="Integer seed; omit it for a cryptographically strong one (recorded in list_meta.json; printed for a test list).",
-        ),
-    ] = None,
-    kind: Annotated[
-        str, typer.Option("--kind", metavar="test|production", help="test (training; kit codes start with T-) or production.")
-    ] = "test",
-    block_size: Annotated[
-        int | None,
-        typer.Option(
-            "--block-size",
-            metavar="N",
-            help="Fixed block size (a multiple of the number of sequences); overrides the protocol.",
-            show_default=False,
-        ),
-    ] = None,
-    strata: Annotated[
-        str | None,
-        typer.Option(
-            "--strata",
-            metavar="VALUE=N,...",
-            help="Patients per stratum value, e.g. M=12,F=12 (the factor is the protocol's, e.g. sex).",
-            show_default=False,
-        ),
-    ] = None,
-    import_list: Annotated[
-        Path | None,
-        typer.Option(
-            "--import",
-            metavar="PHARMACY.csv",
-            help="Check and import a pharmacy list made elsewhere (CSV) instead of generating one.",
-            show_default=False,
-        ),
-    ] = None,
+    n_patients: PatientsOption = None,
+    seed: ListSeedOption = None,
+    kind: KindOption = "test",
+    block_size: BlockSizeOption = None,
+    strata: StrataOption = None,
+    import_list: ImportOption = None,
 ) -> None:
     """Make (or import) a randomisation list: pharmacy.csv, labels.csv/.html, commitment.txt, list_meta.json.
 
@@ -94,15 +78,11 @@ def randomize_command(
     Example:
       ketapain randomize --protocol ketapain --patients 24 --kind test --seed 11 --out list/
     """
-    from ketapain.operations import (
-        import_pharmacy_list,
-        protocol_sequences,
-        randomise_protocol,
-        write_randomisation_list,
-    )
+    from ketapain.operations import write_randomisation_list
 
     if kind not in ("test", "production"):
         raise typer.BadParameter(f"{kind!r}: allowed test or production", param_hint="--kind")
+    list_kind = cast('Literal["test", "production"]', kind)  # checked above
     counts = parse_strata(strata) if strata is not None else None
     try:
         from ketapain.protocol import load_protocol
@@ -111,26 +91,39 @@ def randomize_command(
         if import_list is not None:
             if n_patients is not None or seed is not None or block_size is not None or strata is not None:
                 raise typer.BadParameter("--import takes the list as it is: no --patients, --seed, --block-size or --strata")
-            rlist = import_pharmacy_list(import_list, protocol_sequences(proto), kind=kind, protocol_id=proto.study.id)
+            rlist = _imported(proto, import_list, list_kind)
         else:
-            if counts is not None:
-                if n_patients is not None and n_patients != sum(counts.values()):
-                    raise typer.BadParameter(f"{n_patients} but --strata adds up to {sum(counts.values())}", param_hint="--patients")
-                n: int | dict[str, int] = counts
-            elif n_patients is None:
-                raise typer.BadParameter("give --patients N (or --strata VALUE=N,...)", param_hint="--patients")
-            else:
-                n = n_patients
-            rlist = randomise_protocol(
-                proto,
-                n_patients=n,
-                kind=cast('Literal["test", "production"]', kind),  # checked above
-                seed=seed,
-                block_size=block_size,
-            )
+            rlist = _generated(proto, n_patients, counts, list_kind, seed, block_size)
         where = write_randomisation_list(rlist, out)
     except KetapainError as exc:
         raise fail(exc) from None
+    _print_list(rlist, where)
+
+
+def _imported(proto: Protocol, path: Path, kind: Literal["test", "production"]) -> RandomisationList:
+    from ketapain.operations import import_pharmacy_list, protocol_sequences
+
+    return import_pharmacy_list(path, protocol_sequences(proto), kind=kind, protocol_id=proto.study.id)
+
+
+def _generated(proto: Protocol, n_patients: int | None, counts: dict[str, int] | None, kind: Literal["test", "production"],
+               seed: int | None, block_size: int | None) -> RandomisationList:
+    """The list of ``n_patients`` (or of the ``--strata`` counts) made for ``proto``."""
+    from ketapain.operations import randomise_protocol
+
+    if counts is not None:
+        if n_patients is not None and n_patients != sum(counts.values()):
+            raise typer.BadParameter(f"{n_patients} but --strata adds up to {sum(counts.values())}", param_hint="--patients")
+        n: int | dict[str, int] = counts
+    elif n_patients is None:
+        raise typer.BadParameter("give --patients N (or --strata VALUE=N,...)", param_hint="--patients")
+    else:
+        n = n_patients
+    return randomise_protocol(proto, n_patients=n, kind=kind, seed=seed, block_size=block_size)
+
+
+def _print_list(rlist: RandomisationList, where: Path) -> None:
+    """The list's summary, what may be shared, and its seed when printing it is safe."""
     typer.echo(rlist.summary())
     typer.echo(
         f"written to {where}: pharmacy.csv and list_meta.json are UNBLINDED (pharmacy only); "
