@@ -61,8 +61,7 @@ def score_command(
     Example:
       ketapain score hads hads_answers.json --option coding=agreement --json
     """
-    from ketapain.instruments import get_instrument, score
-    from ketapain.instruments._registry import INCOMPLETE
+    from ketapain.instruments import INCOMPLETE, get_instrument, score
 
     try:
         if incomplete not in INCOMPLETE:
@@ -117,8 +116,7 @@ def instruments_command(
     """
     from rich.text import Text
 
-    from ketapain.instruments import get_instrument, instruments
-    from ketapain.instruments._fhir import read_wording, to_fhir_questionnaire
+    from ketapain.instruments import get_instrument, instruments, read_wording, to_fhir_questionnaire
 
     try:
         if (fhir or wording is not None) and name is None:
@@ -157,7 +155,7 @@ def instruments_command(
 
 
 def _parse_options(given: list[str]) -> dict[str, str]:
-    from ketapain.instruments._registry import INCOMPLETE
+    from ketapain.instruments import INCOMPLETE
 
     out: dict[str, str] = {}
     for text in given:

@@ -14,6 +14,7 @@ from ketapain.instruments._fhir import (
     to_fhir_questionnaire_response,
 )
 from ketapain.instruments._registry import (
+    INCOMPLETE,
     get_instrument,
     instruments,
     score,
@@ -23,6 +24,7 @@ from ketapain.instruments._spec import Instrument, Item, Option, Score
 
 __all__ = [
     "CANONICAL_BASE",
+    "INCOMPLETE",
     "Instrument",
     "Item",
     "Option",
