@@ -16,7 +16,7 @@ Examples
 
 from __future__ import annotations
 
-from ._io import FORMATS, META_FILE, read_trial, write_trial
+from ._io import FORMATS, META_FILE
 from ._schema import (
     CAUSALITIES,
     DRUG_CLASSES,
@@ -28,7 +28,7 @@ from ._schema import (
     DType,
     TableSchema,
 )
-from ._trial import DEFAULT_MAX_ERRORS, TrialData
+from ._trial import DEFAULT_MAX_ERRORS, TrialData, read_trial, write_trial
 from ._validate import FIRST_DATA_ROW
 
 __all__ = [

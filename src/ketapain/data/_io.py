@@ -1,4 +1,5 @@
-"""Read and write a trial folder: one file per table plus ``meta.json``.
+"""The files of a trial folder: one file per table plus ``meta.json`` (the tables as raw
+frames; :mod:`ketapain.data._trial` validates them into a ``TrialData``).
 
 Layout::
 
@@ -24,10 +25,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Collection
-from os import PathLike
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
@@ -35,9 +34,8 @@ from ketapain._atomic import check_destination, folder_write
 
 from ..errors import DataError
 from ._schema import SCHEMAS, TABLE_NAMES
-from ._trial import DEFAULT_MAX_ERRORS, TrialData
 
-__all__ = ["FORMATS", "META_FILE", "read_trial", "write_trial"]
+__all__ = ["FORMATS", "META_FILE", "read_frames", "write_frames"]
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 """File formats of a trial folder."""
@@ -51,56 +49,18 @@ _OUR_FILES = frozenset(
 )
 
 
-def read_trial(
-    folder: str | PathLike[str],
-    *,
-    treatments: Collection[str] | None = None,
-    max_errors: int = DEFAULT_MAX_ERRORS,
-) -> TrialData:
-    """Read a trial folder and validate it into a :class:`TrialData`.
-
-    Parameters
-    ----------
-    folder : str or path-like
-        Folder holding ``<table>.csv`` (or ``<table>.parquet``) files and, optionally,
-        ``meta.json``. A missing table file means an empty table; a missing
-        ``meta.json`` means empty meta.
-    treatments : collection of str or None
-        Allowed ``allocation.treatment`` codes (None: any text).
-    max_errors : int, default 20
-        How many problems the error message lists.
-
-    Returns
-    -------
-    TrialData
-
-    Raises
-    ------
-    DataError
-        If the folder is missing, mixes CSV and Parquet, holds a table file with an
-        unknown name, a file cannot be parsed, or the data are invalid. Messages name the
-        file, the row (header = row 1, first data row = row 2), the column, the value and
-        what is allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> data = TrialData.from_tables(meta={"study": "empty"})
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = write_trial(data, f"{tmp}/trial", format="parquet")
-    ...     again = read_trial(path)
-    >>> again.equals(data)
-    True
-    """
-    path = Path(folder)
-    if not path.is_dir():
-        raise DataError(f"{path}: no such folder")
-    fmt = _detect_format(path)
-    meta = _read_meta(path / META_FILE)
+def read_frames(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], str]:
+    """The raw tables of a trial folder (only those with a file), its meta and its format
+    (``"csv"`` or ``"parquet"``); nothing is validated beyond the files' syntax. Every table
+    that cannot be read is reported, in one :class:`DataError`."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder")
+    fmt = _detect_format(folder)
+    meta = _read_meta(folder / META_FILE)
     frames: dict[str, pd.DataFrame] = {}
     errors: list[str] = []
     for name in TABLE_NAMES:
-        file = path / f"{name}.{fmt}"
+        file = folder / f"{name}.{fmt}"
         if not file.exists():
             continue
         try:
@@ -108,77 +68,32 @@ def read_trial(
         except DataError as exc:
             errors.append(str(exc))
     if errors:
-        raise DataError(f"cannot read the trial in {path}:\n" + "\n".join(
-            f"  {e}" for e in errors))
-    labels = {name: f"{name}.{fmt}" for name in TABLE_NAMES}
-    return TrialData._build(frames, meta=meta, treatments=treatments, max_errors=max_errors,
-                            labels=labels, where=f" in {path}")
+        raise DataError(f"cannot read the trial in {folder}:\n" + "\n".join(f"  {e}" for e in errors))
+    return frames, meta, fmt
 
 
-def write_trial(
-    data: TrialData,
-    folder: str | PathLike[str],
-    *,
-    format: Literal["csv", "parquet"] = "csv",
-    overwrite: bool = False,
-) -> Path:
-    """Write ``data`` to ``folder``: all seven table files and ``meta.json``.
-
-    The files are written to a temporary folder next to ``folder`` which is then renamed,
-    so an error never leaves a half-written trial behind.
-
-    Parameters
-    ----------
-    data : TrialData
-        The trial to write.
-    folder : str or path-like
-        Destination; created (with its parents) if needed. It may already exist only if
-        it is empty, or if ``overwrite`` is True and it holds nothing but trial files
-        (``<table>.csv``, ``<table>.parquet``, ``meta.json``); it is then replaced whole.
-    format : {"csv", "parquet"}, default "csv"
-        File format of the tables.
-    overwrite : bool, default False
-        Replace an existing trial folder.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder written.
-
-    Raises
-    ------
-    DataError
-        If ``folder`` exists and may not be replaced, or a table cannot be written (an
-        extra column that Parquet cannot store, for instance).
-    OSError
-        If the file system fails (no space, no permission); nothing is left behind.
-    TypeError
-        If ``data`` is not a TrialData.
-    ValueError
-        If ``format`` is not "csv" or "parquet".
-    """
-    if not isinstance(data, TrialData):
-        raise TypeError(f"data must be a TrialData, got {type(data).__name__}")
+def write_frames(
+    tables: Mapping[str, pd.DataFrame], meta: Mapping[str, str], folder: Path, *, format: str, overwrite: bool
+) -> None:
+    """Write the seven tables and ``meta.json`` to ``folder`` through a temporary sibling that
+    is renamed at the end (nothing half-written is left behind); see :func:`write_trial`."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    path = Path(folder)
-    _check_destination(path, overwrite=overwrite)
-    with folder_write(path) as tmp:
+    _check_destination(folder, overwrite=overwrite)
+    with folder_write(folder) as tmp:
         for name in TABLE_NAMES:
             file = tmp / f"{name}.{format}"
             try:
                 if format == "csv":
-                    _write_csv(data.table(name), file)
+                    _write_csv(tables[name], file)
                 else:
-                    data.table(name).to_parquet(file, index=False)
+                    tables[name].to_parquet(file, index=False)
             except (ValueError, TypeError, NotImplementedError) as exc:
                 # data the format cannot hold (pyarrow's errors subclass these);
                 # OSError (disk full, no permission) propagates as it is
                 raise DataError(f"{file.name}: cannot be written: {exc}") from exc
-        text = json.dumps({"format_version": _FORMAT_VERSION, "meta": dict(data.meta)},
-                          indent=2, ensure_ascii=False)
+        text = json.dumps({"format_version": _FORMAT_VERSION, "meta": dict(meta)}, indent=2, ensure_ascii=False)
         (tmp / META_FILE).write_text(text + "\n", encoding="utf-8")
-    return path
 
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:

@@ -12,10 +12,11 @@ from typing import Literal
 import pandas as pd
 
 from ..errors import DataError
+from ._io import read_frames, write_frames
 from ._schema import TABLE_NAMES
 from ._validate import validate_tables
 
-__all__ = ["DEFAULT_MAX_ERRORS", "TrialData"]
+__all__ = ["DEFAULT_MAX_ERRORS", "TrialData", "read_trial", "write_trial"]
 
 DEFAULT_MAX_ERRORS = 20
 """How many problems a validation error lists by default."""
@@ -199,8 +200,6 @@ class TrialData:
         max_errors: int = DEFAULT_MAX_ERRORS,
     ) -> TrialData:
         """Read and validate a trial folder; same as :func:`~ketapain.data.read_trial`."""
-        from ._io import read_trial
-
         return read_trial(folder, treatments=treatments, max_errors=max_errors)
 
     def write(
@@ -211,8 +210,6 @@ class TrialData:
         overwrite: bool = False,
     ) -> Path:
         """Write the trial to a folder; same as :func:`~ketapain.data.write_trial`."""
-        from ._io import write_trial
-
         return write_trial(self, folder, format=format, overwrite=overwrite)
 
     def table(self, name: str) -> pd.DataFrame:
@@ -299,3 +296,100 @@ class TrialData:
 def _rebuild(tables: dict[str, pd.DataFrame], meta: dict[str, str]) -> TrialData:
     """Unpickle a TrialData (its tables were valid when pickled)."""
     return TrialData(tables, MappingProxyType(meta), _token=_TOKEN)
+
+
+def read_trial(
+    folder: str | PathLike[str],
+    *,
+    treatments: Collection[str] | None = None,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+) -> TrialData:
+    """Read a trial folder and validate it into a :class:`TrialData`.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Folder holding ``<table>.csv`` (or ``<table>.parquet``) files and, optionally,
+        ``meta.json``. A missing table file means an empty table; a missing
+        ``meta.json`` means empty meta.
+    treatments : collection of str or None
+        Allowed ``allocation.treatment`` codes (None: any text).
+    max_errors : int, default 20
+        How many problems the error message lists.
+
+    Returns
+    -------
+    TrialData
+
+    Raises
+    ------
+    DataError
+        If the folder is missing, mixes CSV and Parquet, holds a table file with an
+        unknown name, a file cannot be parsed, or the data are invalid. Messages name the
+        file, the row (header = row 1, first data row = row 2), the column, the value and
+        what is allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> data = TrialData.from_tables(meta={"study": "empty"})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_trial(data, f"{tmp}/trial", format="parquet")
+    ...     again = read_trial(path)
+    >>> again.equals(data)
+    True
+    """
+    path = Path(folder)
+    frames, meta, fmt = read_frames(path)
+    labels = {name: f"{name}.{fmt}" for name in TABLE_NAMES}
+    return TrialData._build(frames, meta=meta, treatments=treatments, max_errors=max_errors,
+                            labels=labels, where=f" in {path}")
+
+
+def write_trial(
+    data: TrialData,
+    folder: str | PathLike[str],
+    *,
+    format: Literal["csv", "parquet"] = "csv",
+    overwrite: bool = False,
+) -> Path:
+    """Write ``data`` to ``folder``: all seven table files and ``meta.json``.
+
+    The files are written to a temporary folder next to ``folder`` which is then renamed,
+    so an error never leaves a half-written trial behind.
+
+    Parameters
+    ----------
+    data : TrialData
+        The trial to write.
+    folder : str or path-like
+        Destination; created (with its parents) if needed. It may already exist only if
+        it is empty, or if ``overwrite`` is True and it holds nothing but trial files
+        (``<table>.csv``, ``<table>.parquet``, ``meta.json``); it is then replaced whole.
+    format : {"csv", "parquet"}, default "csv"
+        File format of the tables.
+    overwrite : bool, default False
+        Replace an existing trial folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
+
+    Raises
+    ------
+    DataError
+        If ``folder`` exists and may not be replaced, or a table cannot be written (an
+        extra column that Parquet cannot store, for instance).
+    OSError
+        If the file system fails (no space, no permission); nothing is left behind.
+    TypeError
+        If ``data`` is not a TrialData.
+    ValueError
+        If ``format`` is not "csv" or "parquet".
+    """
+    if not isinstance(data, TrialData):
+        raise TypeError(f"data must be a TrialData, got {type(data).__name__}")
+    path = Path(folder)
+    write_frames({name: data.table(name) for name in TABLE_NAMES}, data.meta, path, format=format, overwrite=overwrite)
+    return path

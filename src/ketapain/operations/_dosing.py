@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ketapain.errors import DataError, ProtocolError, parameter
-from ketapain.protocol import Component, FixedDose, PerKgDose, Protocol
+from ketapain.protocol import Component, FixedDose, Infusion, PerKgDose, Protocol
 
 __all__ = [
     "InfusionPlan",
@@ -143,8 +143,13 @@ class InfusionPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: protocol, arm, weight and ``components`` (one dict per bag)."""
-        return {"protocol": self.protocol_id, "arm": self.arm, "arm_name": self.arm_name,
-                "weight_kg": self.weight_kg, "components": [b.to_dict() for b in self.bags]}
+        return {
+            "protocol": self.protocol_id,
+            "arm": self.arm,
+            "arm_name": self.arm_name,
+            "weight_kg": self.weight_kg,
+            "components": [b.to_dict() for b in self.bags],
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per bag, the columns of :class:`PreparedBag` (missing = NaN/None)."""
@@ -192,14 +197,18 @@ class InfusionPlan:
         head = _identity(kit_code, patient_id, period)
         blocks = []
         for b in self.bags:
-            blocks.append("\n".join([
-                f"BLINDED STUDY INFUSION — {self.protocol_id}",
-                *head,
-                f"bag: {b.infusion}",
-                f"final volume: {b.final_volume_ml:g} ml",
-                f"duration: {b.duration_min:g} min",
-                f"pump rate: {b.rate_ml_per_h:.1f} ml/h",
-            ]))
+            blocks.append(
+                "\n".join(
+                    [
+                        f"BLINDED STUDY INFUSION — {self.protocol_id}",
+                        *head,
+                        f"bag: {b.infusion}",
+                        f"final volume: {b.final_volume_ml:g} ml",
+                        f"duration: {b.duration_min:g} min",
+                        f"pump rate: {b.rate_ml_per_h:.1f} ml/h",
+                    ]
+                )
+            )
         return "\n\n".join(blocks)
 
 
@@ -300,75 +309,72 @@ def prepare_infusions(
             template="{@stock_overrides}: {unknown} is not a drug of the protocol; drugs: {drugs}",
             params={"unknown": ", ".join(map(repr, unknown)), "drugs": ", ".join(sorted(all_drugs))},
         )
-    bags = []
-    for infusion in protocol.infusions:
-        comp = arm.component(infusion.id)
-        volume, duration = infusion.final_volume_ml, infusion.duration_min
-        rate = infusion.rate_ml_per_h
-        if not MIN_RATE_ML_PER_H <= rate <= MAX_RATE_ML_PER_H:
-            raise ProtocolError(
-                f"infusion {infusion.id}: pump rate {rate:g} ml/h ({volume:g} ml over {duration:g} min) is outside "
-                f"{MIN_RATE_ML_PER_H:g}..{MAX_RATE_ML_PER_H:g} ml/h"
-            )
-        if comp.is_placebo:
-            bags.append(
-                PreparedBag(
-                    infusion=infusion.id,
-                    drug=infusion.diluent,
-                    matches=comp.drug,
-                    placebo=True,
-                    dose_mg=0.0,
-                    capped=False,
-                    stock_mg_per_ml=None,
-                    draw_ml=0.0,
-                    units=None,
-                    diluent=infusion.diluent,
-                    diluent_ml=volume,
-                    final_volume_ml=volume,
-                    duration_min=duration,
-                    rate_ml_per_h=rate,
-                    dose_rate_mg_per_min=0.0,
-                )
-            )
-            continue
-        dose = comp.dose
-        capped = False
-        if isinstance(dose, PerKgDose):
-            dose_mg = weight * dose.mg_per_kg
-            if dose.max_mg is not None and dose_mg > dose.max_mg:
-                dose_mg, capped = dose.max_mg, True
-        elif isinstance(dose, FixedDose):
-            dose_mg = dose.mg
-        else:  # pragma: no cover - placebo handled above
-            raise ProtocolError(f"{comp.drug} in {infusion.id}: unknown dose {dose!r}")
-        strength = _strength(comp, overrides)
-        draw = dose_mg / strength
-        if draw > volume + _EPS:
-            raise DataError(
-                f"{comp.drug}: {dose_mg:g} mg at {strength:g} mg/ml is {draw:.2f} ml to draw, more than the final "
-                f"volume of {infusion.id} ({volume:g} ml); use a stronger vial"
-            )
-        draw = min(draw, volume)
-        units = None
-        if comp.stock is not None and comp.stock.unit_volume_ml is not None and comp.drug.casefold() not in overrides:
-            units = math.ceil(draw / comp.stock.unit_volume_ml - _EPS)
-        bags.append(
-            PreparedBag(
-                infusion=infusion.id,
-                drug=comp.drug,
-                matches=comp.drug,
-                placebo=False,
-                dose_mg=dose_mg,
-                capped=capped,
-                stock_mg_per_ml=strength,
-                draw_ml=draw,
-                units=units,
-                diluent=infusion.diluent,
-                diluent_ml=volume - draw,
-                final_volume_ml=volume,
-                duration_min=duration,
-                rate_ml_per_h=rate,
-                dose_rate_mg_per_min=dose_mg / duration,
-            )
+    bags = tuple(_bag(infusion, arm.component(infusion.id), weight, overrides) for infusion in protocol.infusions)
+    return InfusionPlan(protocol_id=protocol.study.id, arm=arm.code, arm_name=arm.name, weight_kg=weight, bags=bags)
+
+
+def _bag(infusion: Infusion, comp: Component, weight: float, overrides: Mapping[str, float]) -> PreparedBag:
+    """One bag of :func:`prepare_infusions` (see its Notes for the formulas)."""
+    volume, duration = infusion.final_volume_ml, infusion.duration_min
+    rate = infusion.rate_ml_per_h
+    if not MIN_RATE_ML_PER_H <= rate <= MAX_RATE_ML_PER_H:
+        raise ProtocolError(
+            f"infusion {infusion.id}: pump rate {rate:g} ml/h ({volume:g} ml over {duration:g} min) is outside "
+            f"{MIN_RATE_ML_PER_H:g}..{MAX_RATE_ML_PER_H:g} ml/h"
         )
-    return InfusionPlan(protocol_id=protocol.study.id, arm=arm.code, arm_name=arm.name, weight_kg=weight, bags=tuple(bags))
+    if comp.is_placebo:
+        return PreparedBag(
+            infusion=infusion.id,
+            drug=infusion.diluent,
+            matches=comp.drug,
+            placebo=True,
+            dose_mg=0.0,
+            capped=False,
+            stock_mg_per_ml=None,
+            draw_ml=0.0,
+            units=None,
+            diluent=infusion.diluent,
+            diluent_ml=volume,
+            final_volume_ml=volume,
+            duration_min=duration,
+            rate_ml_per_h=rate,
+            dose_rate_mg_per_min=0.0,
+        )
+    dose = comp.dose
+    capped = False
+    if isinstance(dose, PerKgDose):
+        dose_mg = weight * dose.mg_per_kg
+        if dose.max_mg is not None and dose_mg > dose.max_mg:
+            dose_mg, capped = dose.max_mg, True
+    elif isinstance(dose, FixedDose):
+        dose_mg = dose.mg
+    else:  # pragma: no cover - placebo handled above
+        raise ProtocolError(f"{comp.drug} in {infusion.id}: unknown dose {dose!r}")
+    strength = _strength(comp, overrides)
+    draw = dose_mg / strength
+    if draw > volume + _EPS:
+        raise DataError(
+            f"{comp.drug}: {dose_mg:g} mg at {strength:g} mg/ml is {draw:.2f} ml to draw, more than the final "
+            f"volume of {infusion.id} ({volume:g} ml); use a stronger vial"
+        )
+    draw = min(draw, volume)
+    units = None
+    if comp.stock is not None and comp.stock.unit_volume_ml is not None and comp.drug.casefold() not in overrides:
+        units = math.ceil(draw / comp.stock.unit_volume_ml - _EPS)
+    return PreparedBag(
+        infusion=infusion.id,
+        drug=comp.drug,
+        matches=comp.drug,
+        placebo=False,
+        dose_mg=dose_mg,
+        capped=capped,
+        stock_mg_per_ml=strength,
+        draw_ml=draw,
+        units=units,
+        diluent=infusion.diluent,
+        diluent_ml=volume - draw,
+        final_volume_ml=volume,
+        duration_min=duration,
+        rate_ml_per_h=rate,
+        dose_rate_mg_per_min=dose_mg / duration,
+    )

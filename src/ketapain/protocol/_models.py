@@ -702,6 +702,11 @@ class Protocol(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
+        _raise(self._arm_problems() + self._design_problems() + self._endpoint_problems())
+        return self
+
+    def _arm_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Unique infusion ids and arm codes; every arm has one component per infusion."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         codes = [a.code for a in self.arms]
         infusion_ids = [i.id for i in self.infusions]
@@ -729,7 +734,13 @@ class Protocol(_Section):
                         f"no component for infusion(s) {', '.join(missing)}; every arm has exactly one per infusion (a placebo if needed)",
                     )
                 )
+        return problems
 
+    def _design_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Sequences name arms; periods match the arms; blocks hold whole sets of sequences;
+        the diary and the AUC windows fit in a period."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        codes = [a.code for a in self.arms]
         design = self.design
         if design.kind == "custom":
             for s, seq in enumerate(design.sequences or ()):
@@ -772,7 +783,12 @@ class Protocol(_Section):
                     f"{self.auc.windows[-1]} is beyond diary.days_per_period = {self.diary.days_per_period}",
                 )
             )
+        return problems
 
+    def _endpoint_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Unique visit and endpoint names; endpoints name a diary item and an AUC window; one
+        primary endpoint."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         problems += [(("visits", i, "name"), msg) for (i,), msg in _unique((v.name for v in self.visits), "visit name")]
 
         problems += [(("endpoints", i, "name"), msg) for (i,), msg in _unique((e.name for e in self.endpoints), "endpoint name")]
@@ -786,8 +802,7 @@ class Protocol(_Section):
         n_primary = sum(e.kind == "primary" for e in self.endpoints)
         if n_primary != 1:
             problems.append((("endpoints",), f"{n_primary} primary endpoints; exactly one endpoint has kind = 'primary'"))
-        _raise(problems)
-        return self
+        return problems
 
 
 def _n_sequences(design: Design, n_arms: int) -> int:

@@ -105,6 +105,34 @@ def _check_columns(frame: object, name: str, columns: tuple[str, ...]) -> pd.Dat
     return frame
 
 
+def _fill_diary(
+    y: np.ndarray, diary: pd.DataFrame, *, value: str, subject: str, keys: pd.MultiIndex, window: int, anchor: bool
+) -> None:
+    """Write the diary's ``value`` of days 1..window into ``y`` (rows: the patient-periods of
+    ``keys``; columns: day 0 (anchor) or 1 first). Refuses a diary row whose patient-period has
+    no allocation row, and a patient-period-day given twice."""
+    days = _integer_days(diary[DAY], DAY)
+    scores = _scores(diary[value], "diary", value)
+    d_keys = pd.MultiIndex.from_arrays([as_labels(diary[subject], subject), as_labels(diary[PERIOD], PERIOD)])
+    pos = keys.get_indexer(d_keys)
+    if (pos < 0).any():
+        row = int(np.flatnonzero(pos < 0)[0])
+        raise DataError(
+            f"diary row {row + FIRST_DATA_ROW}: ({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}) "
+            "has no row in the allocation"
+        )
+    flat = pos.astype(np.int64) * (int(days.max()) + 1) + days
+    dup = pd.Series(flat).duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise DataError(
+            f"diary row {row + FIRST_DATA_ROW}: ({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}, "
+            f"day={days[row]}) appears more than once"
+        )
+    use = (days <= window) & ~np.isnan(scores)
+    y[pos[use], days[use] - (0 if anchor else 1)] = scores[use]
+
+
 def build_grid(
     diary: pd.DataFrame,
     allocation: pd.DataFrame,
@@ -159,27 +187,7 @@ def build_grid(
         pre = _scores(allocation[ANCHOR_VALUE], "allocation", ANCHOR_VALUE)
         y[:, 0] = pre[order]
 
-    days = _integer_days(diary[DAY], DAY)
-    scores = _scores(diary[value], "diary", value)
-    d_keys = pd.MultiIndex.from_arrays([as_labels(diary[subject], subject), as_labels(diary[PERIOD], PERIOD)])
-    sorted_keys = pd.MultiIndex.from_arrays([a_subj, a_per])
-    pos = sorted_keys.get_indexer(d_keys)
-    if (pos < 0).any():
-        row = int(np.flatnonzero(pos < 0)[0])
-        raise DataError(
-            f"diary row {row + FIRST_DATA_ROW}: ({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}) "
-            "has no row in the allocation"
-        )
-    flat = pos.astype(np.int64) * (int(days.max()) + 1) + days
-    dup = pd.Series(flat).duplicated().to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise DataError(
-            f"diary row {row + FIRST_DATA_ROW}: ({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}, "
-            f"day={days[row]}) appears more than once"
-        )
-    use = (days <= window) & ~np.isnan(scores)
-    y[pos[use], days[use] - (0 if anchor else 1)] = scores[use]
+    _fill_diary(y, diary, value=value, subject=subject, keys=pd.MultiIndex.from_arrays([a_subj, a_per]), window=window, anchor=anchor)
 
     nuis_labels = a_per if model == "standard" else a_seq
     nuis_levels = sorted(set(nuis_labels.tolist()))

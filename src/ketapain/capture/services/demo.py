@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,23 +49,36 @@ def _v(x: object) -> object:
 
 def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> int:
     """Load ``data`` into an empty database as the site staff would have entered it; returns
-    the number of diary entries. ``ctx.actor`` must be an entry role (investigator)."""
-    s, actor = ctx.session, ctx.actor
+    the number of diary entries. ``ctx.actor`` must be an entry role (investigator).
+
+    Dates move so that the last diary day is yesterday (the study runs "now")."""
     shift = (
         dt.date.today()
         - dt.timedelta(days=1)
         - (data.allocation["infusion_date"].max() + pd.Timedelta(days=ctx.protocol.diary.days_per_period)).date()
     )
 
-    def day(x):
+    def day(x: Any) -> dt.date | None:
         return None if pd.isna(x) else (pd.Timestamp(x).date() + shift)
 
     audit.create(
-        s, actor, Study(protocol_id=ctx.protocol.study.id, list_kind="test", list_commitment=commitment, locked=False), reason=DEMO_REASON
+        ctx.session,
+        ctx.actor,
+        Study(protocol_id=ctx.protocol.study.id, list_kind="test", list_commitment=commitment, locked=False),
+        reason=DEMO_REASON,
     )
+    _import_screening_and_patients(ctx, data, day)
+    _import_allocation_and_infusions(ctx, data, day)
+    n = _import_diary(ctx, data, day)
+    save_responses(ctx, data.questionnaires, reason=DEMO_REASON)
+    _import_safety(ctx, data, day)
+    return n
+
+
+def _import_screening_and_patients(ctx: Context, data: TrialData, day: Callable[[Any], dt.date | None]) -> None:
     audit.audited_bulk_insert(
-        s,
-        actor,
+        ctx.session,
+        ctx.actor,
         Screening,
         [
             {
@@ -86,13 +100,15 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> 
     )
     scr = data.screening.set_index("patient_id")["screening_id"].to_dict() if len(data.screening) else {}
     for r in data.patients.to_dict("records"):
-        patients.enrol(
-            ctx, PatientCreate(**{k: _v(v) for k, v in r.items() if k in PatientCreate.model_fields}, screening_id=scr.get(r["patient_id"]))
-        )
+        fields = {k: _v(v) for k, v in r.items() if k in PatientCreate.model_fields}
+        patients.enrol(ctx, PatientCreate(**fields, screening_id=scr.get(r["patient_id"])))
+
+
+def _import_allocation_and_infusions(ctx: Context, data: TrialData, day: Callable[[Any], dt.date | None]) -> None:
     now = audit.utc_now()
     audit.audited_bulk_insert(
-        s,
-        actor,
+        ctx.session,
+        ctx.actor,
         Allocation,
         [
             {
@@ -123,14 +139,20 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> 
                 ),
                 reason=DEMO_REASON,
             )
+
+
+def _import_diary(ctx: Context, data: TrialData, day: Callable[[Any], dt.date | None]) -> int:
+    """Submit every filled diary day as the patient's phone would have (at 20:00 UTC); returns
+    the number of entries. A day with no rating at all is no entry."""
     n = 0
     inf = data.allocation.set_index(["patient_id", "period"])["infusion_date"]
-    filled = data.diary.loc[data.diary[["avg_pain", "max_pain", "night_pain"]].notna().any(axis=1)]  # a missing day is no entry
+    filled = data.diary.loc[data.diary[["avg_pain", "max_pain", "night_pain"]].notna().any(axis=1)]
     for pid, grp in filled.groupby("patient_id", sort=False):
         entries, times = [], []
         for r in grp.itertuples(index=False):
-            date = day(inf[(r.patient_id, r.period)]) + dt.timedelta(days=int(r.day))
-            when = dt.datetime.combine(date, dt.time(20, 0), tzinfo=dt.UTC)
+            start = day(inf[(r.patient_id, r.period)])
+            assert start is not None  # a patient with diary days in a period was infused in it
+            when = dt.datetime.combine(start + dt.timedelta(days=int(r.day)), dt.time(20, 0), tzinfo=dt.UTC)
             entries.append(
                 DiaryEntryCreate(
                     period=int(r.period),
@@ -145,7 +167,10 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> 
             )
             times.append(when)
         n += len(diary.submit_entries(ctx, str(pid), entries, received_at=times, reason=DEMO_REASON))
-    save_responses(ctx, data.questionnaires, reason=DEMO_REASON)
+    return n
+
+
+def _import_safety(ctx: Context, data: TrialData, day: Callable[[Any], dt.date | None]) -> None:
     for r in data.adverse_events.to_dict("records"):
         adverse_events.create_event(
             ctx,
@@ -161,7 +186,6 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> 
             ),
             reason=DEMO_REASON,
         )
-    return n
 
 
 def _plain(value: Any) -> Any:

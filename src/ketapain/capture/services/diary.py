@@ -29,8 +29,17 @@ from ketapain.errors import (
     PermissionDenied,
 )
 
-__all__ = ["change_entry", "compliance", "issue_token", "missing_today", "patient_from_token", "read_diary",
-           "revoke_tokens", "submit_entries", "submit_entry"]
+__all__ = [
+    "change_entry",
+    "compliance",
+    "issue_token",
+    "missing_today",
+    "patient_from_token",
+    "read_diary",
+    "revoke_tokens",
+    "submit_entries",
+    "submit_entry",
+]
 
 
 def issue_token(ctx: Context, patient_id: str) -> str:
@@ -38,8 +47,14 @@ def issue_token(ctx: Context, patient_id: str) -> str:
     ctx.require("tokens.manage")
     ctx.patient(patient_id)
     token = new_token()
-    audit.create(ctx.session, ctx.actor, PatientToken(patient_id=patient_id, token_hash=token_digest(ctx.settings.secret_key, token),
-                                                      created_at=audit.utc_now(), status="active"), reason="diary link issued")
+    audit.create(
+        ctx.session,
+        ctx.actor,
+        PatientToken(
+            patient_id=patient_id, token_hash=token_digest(ctx.settings.secret_key, token), created_at=audit.utc_now(), status="active"
+        ),
+        reason="diary link issued",
+    )
     return token
 
 
@@ -167,7 +182,6 @@ def submit_entries(
             value=len(now_all),
             allowed=(1, len(entries)),
         )
-    days, periods = ctx.protocol.diary.days_per_period, ctx.protocol.design.periods
     starts = dict(
         ctx.session.execute(
             select(Infusion.period, Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.status == "active")
@@ -177,57 +191,13 @@ def submit_entries(
     rows: list[dict[str, Any]] = []
     clock = dt.datetime.now(dt.UTC)
     for k, (data, when) in enumerate(zip(entries, now_all, strict=True)):
-        where = f"entry {k + 1} (period {data.period} day {data.day})"
-        if data.day > days:
-            raise DataError(
-                f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)",
-                source="entries",
-                row=k + 1,
-                column="day",
-                value=data.day,
-                allowed=f"1..{days}",
-            )
-        if data.period > periods:
-            raise DataError(
-                f"{where}: period={data.period} is outside 1..{periods}",
-                source="entries",
-                row=k + 1,
-                column="period",
-                value=data.period,
-                allowed=f"1..{periods}",
-            )
+        _check_bounds(ctx, k + 1, data)
         if data.period not in starts:
             raise Conflict(f"period {data.period} of patient {patient_id} has not started (no infusion recorded)")
         if (data.period, data.day) in seen:
-            raise Conflict(f"{where}: given twice for patient {patient_id}")
+            raise Conflict(f"entry {k + 1} (period {data.period} day {data.day}): given twice for patient {patient_id}")
         seen.add((data.period, data.day))
-        date = starts[data.period] + dt.timedelta(days=data.day)
-        now = when or clock
-        if date > now.date():
-            raise DataError(
-                f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future",
-                source="entries",
-                row=k + 1,
-                column="day",
-                value=data.day,
-            )
-        rows.append(
-            {
-                "patient_id": patient_id,
-                "period": data.period,
-                "day": data.day,
-                "avg_pain": data.avg_pain,
-                "max_pain": data.max_pain,
-                "night_pain": data.night_pain,
-                "extra_analgesics": data.extra_analgesics,
-                "extra_analgesics_detail": data.extra_analgesics_detail,
-                "device_time": None if data.device_time is None else data.device_time.isoformat(),
-                "server_time": now.isoformat(),
-                "late": (now.date() - date).days > ctx.settings.late_entry_days,
-                "entered_by": ctx.actor.username,
-                "status": "active",
-            }
-        )
+        rows.append(_entry_row(ctx, patient_id, k + 1, data, starts, when or clock))
     taken = ctx.session.execute(
         select(DiaryEntry.period, DiaryEntry.day).where(
             DiaryEntry.patient_id == patient_id, tuple_(DiaryEntry.period, DiaryEntry.day).in_(sorted(seen))
@@ -236,6 +206,62 @@ def submit_entries(
     if taken:
         raise Conflict(f"the diary of patient {patient_id} period {taken[0]} day {taken[1]} is already filled in; a change needs a reason")
     return audit.audited_bulk_insert(ctx.session, ctx.actor, DiaryEntry, rows, reason=reason)
+
+
+def _check_bounds(ctx: Context, number: int, data: DiaryEntryCreate) -> None:
+    """Entry ``number`` (1-based) of a bulk submission: day and period within the protocol."""
+    days, periods = ctx.protocol.diary.days_per_period, ctx.protocol.design.periods
+    where = f"entry {number} (period {data.period} day {data.day})"
+    if data.day > days:
+        raise DataError(
+            f"{where}: day={data.day} is outside 1..{days} (days_per_period of the protocol)",
+            source="entries",
+            row=number,
+            column="day",
+            value=data.day,
+            allowed=f"1..{days}",
+        )
+    if data.period > periods:
+        raise DataError(
+            f"{where}: period={data.period} is outside 1..{periods}",
+            source="entries",
+            row=number,
+            column="period",
+            value=data.period,
+            allowed=f"1..{periods}",
+        )
+
+
+def _entry_row(
+    ctx: Context, patient_id: str, number: int, data: DiaryEntryCreate, starts: dict[int, dt.date], now: dt.datetime
+) -> dict[str, Any]:
+    """The stored row of entry ``number`` (1-based) of a bulk submission; refuses a day in the
+    future (as :func:`submit_entry` does)."""
+    where = f"entry {number} (period {data.period} day {data.day})"
+    date = starts[data.period] + dt.timedelta(days=data.day)
+    if date > now.date():
+        raise DataError(
+            f"{where}: day={data.day} of period {data.period} is {date.isoformat()}, in the future",
+            source="entries",
+            row=number,
+            column="day",
+            value=data.day,
+        )
+    return {
+        "patient_id": patient_id,
+        "period": data.period,
+        "day": data.day,
+        "avg_pain": data.avg_pain,
+        "max_pain": data.max_pain,
+        "night_pain": data.night_pain,
+        "extra_analgesics": data.extra_analgesics,
+        "extra_analgesics_detail": data.extra_analgesics_detail,
+        "device_time": None if data.device_time is None else data.device_time.isoformat(),
+        "server_time": now.isoformat(),
+        "late": (now.date() - date).days > ctx.settings.late_entry_days,
+        "entered_by": ctx.actor.username,
+        "status": "active",
+    }
 
 
 def change_entry(ctx: Context, patient_id: str, period: int, day: int, data: DiaryChange) -> DiaryEntry:
