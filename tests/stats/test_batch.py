@@ -160,5 +160,5 @@ def test_sidak_order_and_duplicate_rows() -> None:
     dup = pd.concat([trials(1, seed=1), trials(1, seed=1).iloc[:1]], ignore_index=True)
     from ketapain.errors import DataError
 
-    with pytest.raises(DataError, match="row 62: subject 'S00' has two rows for period '1'"):
+    with pytest.raises(DataError, match="data row 62: subject='S00' already has a row for period='1'"):
         fit_crossover_batch(dup, outcome="y", by="trial")

@@ -93,7 +93,7 @@ def test_binary_cli_rejects_non_binary_values(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
     path.write_text("subject,period,sequence,treatment,y\nS1,1,AB,A,1\nS1,2,AB,B,2\n")
     res = CliRunner().invoke(app, ["fit", str(path), "--binary"])
-    assert res.exit_code == 1 and "b.csv row 3: y='2' is not 0 or 1 (--binary)" in res.stderr
+    assert res.exit_code == 1 and "b.csv row 3: y='2' is not 0 or 1 (a binary outcome)" in res.stderr
 
 
 def test_binary_and_log_are_exclusive() -> None:

@@ -83,7 +83,7 @@ def test_unknown_options_name_allowed_values() -> None:
 
 def test_duplicate_period_rows() -> None:
     data = pd.concat([williams(), williams().iloc[[0]]])
-    with pytest.raises(DataError, match="two rows for period"):
+    with pytest.raises(DataError, match="already has a row for period"):
         fit_crossover(data)
 
 

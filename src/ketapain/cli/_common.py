@@ -204,9 +204,10 @@ def error_text(error: KetapainError | str, files: dict[str, str] | None = None) 
 
 
 def echo_error(error: KetapainError | str, files: dict[str, str] | None = None) -> None:
-    """Print ``error: ...`` on stderr, one line per line of the message."""
+    """Print ``error: ...`` on stderr, one per line of the message; an indented line (the
+    detail of the line above, as a list of problems grouped by kind) follows as it is."""
     for line in error_text(error, files).splitlines() or [""]:
-        typer.echo(f"error: {line}", err=True)
+        typer.echo(line if line[:1].isspace() else f"error: {line}", err=True)
 
 
 def fail(error: KetapainError | str, files: dict[str, str] | None = None) -> typer.Exit:

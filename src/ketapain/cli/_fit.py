@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ketapain.cli._common import JsonOption, error_text, fail, renamed
-from ketapain.errors import FIRST_DATA_ROW, DataError, KetapainWarning, ModelError
+from ketapain.errors import DataError, KetapainWarning, ModelError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,64 +24,27 @@ __all__ = ["fit_command", "read_long_csv"]
 FACTORS = ("subject", "period", "sequence", "treatment")
 
 
-def read_long_csv(path: Path, *, outcome: str, binary: bool = False, by: str | None = None) -> pd.DataFrame:
-    """Read a long crossover CSV: subject, period, sequence, treatment, the outcome, optional
-    ``carryover``; other columns are kept but ignored. Empty outcome cells are missing.
+def read_long_csv(
+    path: Path, *, outcome: str, binary: bool = False, by: str | None = None, delimiter: str = ",", decimal: str = "."
+) -> pd.DataFrame:
+    """Read and check a long crossover CSV (:func:`ketapain.data.read_long_csv` and
+    :func:`ketapain.data.check_long`): subject, period, sequence, treatment, the outcome,
+    optional ``carryover``; other columns are kept but ignored. Empty outcome cells are
+    missing. The frame keeps the file's row numbers as its index.
 
     Raises
     ------
     DataError
-        Unreadable file, missing column, empty factor cell, non-numeric or infinite outcome,
-        or (``binary``) an outcome other than 0/1 — naming file, row, column and value.
+        Unreadable file, a missing or repeated column, an empty factor cell, a non-numeric or
+        infinite outcome, (``binary``) an outcome other than 0/1, a broken design — every
+        problem, grouped by kind, naming file, row, column and value.
     """
-    import numpy as np
-    import pandas as pd
+    from ketapain.data import check_long
+    from ketapain.data import read_long_csv as read_csv
 
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
-    name = path.name
-    needed = [*FACTORS, outcome, *([by] if by else [])]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{name}: required column(s) {', '.join(map(repr, missing))} missing; "
-            f"columns present: {', '.join(frame.columns)}"
-        )
-    for col in FACTORS:
-        empty = frame[col].str.strip() == ""
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0]) + FIRST_DATA_ROW
-            raise DataError(f"{name} row {row}: {col} is empty; every row needs a {col}")
-    raw = frame[outcome].str.strip()
-    values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
-    bad = values.isna() & (raw != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is not a number (empty = missing)")
-    arr = values.to_numpy(dtype=float)
-    if np.isinf(arr).any():
-        i = int(np.flatnonzero(np.isinf(arr))[0])
-        raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is infinite; allowed: finite numbers or empty")
-    if binary:
-        not01 = ~np.isnan(arr) & ~np.isin(arr, (0.0, 1.0))
-        if not01.any():
-            i = int(np.flatnonzero(not01)[0])
-            raise DataError(f"{name} row {i + FIRST_DATA_ROW}: {outcome}={raw.iloc[i]!r} is not 0 or 1 (--binary)")
-    if by:
-        empty = frame[by].str.strip() == ""
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0]) + FIRST_DATA_ROW
-            raise DataError(f"{name} row {row}: {by} is empty; every row needs a {by} (--by)")
-    dup = frame.duplicated(subset=[*([by] if by else []), "subject", "period"])
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(
-            f"{name} row {i + FIRST_DATA_ROW}: subject={frame['subject'].iloc[i]!r} already has a row for "
-            f"period={frame['period'].iloc[i]!r}"
-        )
-    out = frame.assign(**{outcome: arr})
+    columns = [*FACTORS, outcome, *([by] if by else [])]
+    frame = read_csv(path, columns=columns, numeric=[outcome], delimiter=delimiter, decimal=decimal)
+    out = check_long(frame, outcome=outcome, by=by, binary=binary, source=path.name)
     if "carryover" in out.columns:
         out["carryover"] = out["carryover"].where(out["carryover"].str.strip() != "", "none")
     return out
@@ -105,6 +68,10 @@ MethodOption = Annotated[str, typer.Option("--method", metavar="REML|ML", help="
 RefOption = Annotated[str | None, typer.Option(
     "--ref", metavar="TREATMENT", show_default=False, help="Reference treatment (default: first in code-point order).")]
 ConfLevelOption = Annotated[float, typer.Option("--conf-level", metavar="LEVEL", help="Confidence level of every interval.")]
+DelimiterOption = Annotated[str, typer.Option(
+    "--delimiter", metavar="CHAR", help="Field delimiter of the CSV: ',' (default), ';' or 'tab'.")]
+DecimalOption = Annotated[str, typer.Option(
+    "--decimal", metavar=".|,", help="Decimal mark of the outcome: '.' (default) or ',' (European spreadsheets).")]
 ByOption = Annotated[str | None, typer.Option(
     "--by", metavar="COLUMN", show_default=False,
     help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.")]
@@ -125,6 +92,8 @@ def fit_command(
     conf_level: ConfLevelOption = 0.95,
     json_output: JsonOption = False,
     by: ByOption = None,
+    delimiter: DelimiterOption = ",",
+    decimal: DecimalOption = ".",
     df_old: Annotated[str | None, typer.Option("--df", hidden=True)] = None,
 ) -> None:
     """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes.
@@ -140,15 +109,16 @@ def fit_command(
                "log": log, "binary": binary, "nagq": nagq, "df_method": df_method, "method": method, "ref": ref,
                "conf_level": conf_level}
     files = {"data": data_csv.name}
+    delimiter = "\t" if delimiter.casefold() in ("tab", "\\t") else delimiter
     if by is not None:
         try:
-            data = read_long_csv(data_csv, outcome=outcome, binary=binary, by=by)
+            data = read_long_csv(data_csv, outcome=outcome, binary=binary, by=by, delimiter=delimiter, decimal=decimal)
         except DataError as exc:
             raise fail(exc, files) from None
         _fit_by(data, by, data_csv.name, json_output, options)
         return
     try:
-        data = read_long_csv(data_csv, outcome=outcome, binary=binary)
+        data = read_long_csv(data_csv, outcome=outcome, binary=binary, delimiter=delimiter, decimal=decimal)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", KetapainWarning)
             fit = fit_crossover(data, **options)  # type: ignore[arg-type]
@@ -175,7 +145,7 @@ def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, optio
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", KetapainWarning)
-                fit = fit_crossover(group.reset_index(drop=True), **options)
+                fit = fit_crossover(group, **options)
         except (DataError, ModelError) as exc:
             failed = True
             typer.echo(f"error: {filename}: {by}={value}: {error_text(exc)}", err=True)

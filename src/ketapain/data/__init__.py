@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 from ._io import FORMATS, META_FILE
+from ._long import LONG_FACTORS, LongProblem, check_long, read_long_csv
 from ._schema import (
     CAUSALITIES,
     DRUG_CLASSES,
@@ -39,6 +40,8 @@ __all__ = [
     "DType",
     "FIRST_DATA_ROW",
     "FORMATS",
+    "LONG_FACTORS",
+    "LongProblem",
     "META_FILE",
     "PAIN_TYPES",
     "SCHEMAS",
@@ -46,6 +49,8 @@ __all__ = [
     "TABLE_NAMES",
     "TableSchema",
     "TrialData",
+    "check_long",
+    "read_long_csv",
     "read_trial",
     "write_trial",
 ]

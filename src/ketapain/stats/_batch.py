@@ -33,6 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ketapain.data import check_long
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError, SingularFitWarning
 from ketapain.stats._batch_eigen import pattern_stats
 from ketapain.stats._batch_parts import (
@@ -247,11 +248,8 @@ def code_frame(data: pd.DataFrame, *, by: str | Sequence[str], names: ColumnName
             f"data: required column(s) {', '.join(map(repr, missing_cols))} missing; "
             f"columns present: {', '.join(map(str, data.columns))}"
         )
+    check_long(data, outcome=outcome, subject=subject, period=period, sequence=sequence, treatment=treatment, by=by_cols)
     frame = data.reset_index(drop=True)
-    for c in by_cols:
-        na = frame[c].isna().to_numpy()
-        if na.any():
-            raise DataError(f"data row {int(np.flatnonzero(na)[0]) + FIRST_DATA_ROW}: {c} is missing; every row needs a {c}")
     grouped = frame.groupby(by_cols, sort=True)
     layout = FrameLayout(
         frame=frame, names=names, by=by_cols, keys=grouped.size().index.to_frame(index=False),

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain._options import MODEL_KIND, check_option
+from ketapain.data import check_long
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError
 
 __all__ = [
@@ -128,7 +129,7 @@ def _period_rank(labels: np.ndarray) -> np.ndarray:
 
 def _carryover_labels(
     frame: pd.DataFrame, subj: np.ndarray, per: np.ndarray, trt: np.ndarray, *, period: str,
-    ref: str, levels: list[str],
+    ref: str, levels: list[str], rows: np.ndarray,
 ) -> np.ndarray:
     """Treatment of the previous period for each row ("none" -> reference), vectorised."""
     if "carryover" in frame.columns:
@@ -138,9 +139,9 @@ def _carryover_labels(
         lab[none] = ref
         bad = ~np.isin(lab, levels)
         if bad.any():
-            row = int(np.flatnonzero(bad)[0]) + FIRST_DATA_ROW
+            i = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"data row {row}: carryover={raw.iloc[row - FIRST_DATA_ROW]!r} is not a treatment level "
+                f"data row {rows[i]}: carryover={raw.iloc[i]!r} is not a treatment level "
                 f"({', '.join(levels)}) nor empty/'none'"
             )
         return lab
@@ -156,7 +157,7 @@ def _carryover_labels(
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise ModelError(
-            f"data row {i + FIRST_DATA_ROW}: subject {subj[i]!r} has no row for the period before "
+            f"data row {rows[i]}: subject {subj[i]!r} has no row for the period before "
             f"period {per[i]!r}, so its carry-over is unknown; keep that period's "
             "row with an empty outcome, or give a 'carryover' column"
         )
@@ -204,12 +205,13 @@ class CrossoverData:
     y: np.ndarray
     treatment_levels: tuple[str, ...]
     subject_column: str
+    rows: np.ndarray  # spreadsheet row of every row (header = 1)
 
     def carryover(self) -> np.ndarray:
         """Previous-period treatment of every row (reference for the first period)."""
         return _carryover_labels(
             self.frame, self.subject, self.period, self.treatment, period=self.period_column,
-            ref=self.treatment_levels[0], levels=list(self.treatment_levels),
+            ref=self.treatment_levels[0], levels=list(self.treatment_levels), rows=self.rows,
         )
 
 
@@ -226,44 +228,33 @@ def parse_crossover(
 ) -> CrossoverData:
     """Check the columns and values of long crossover data and code the factors as labels.
 
+    The values and the design are checked by :func:`ketapain.data.check_long` (one sequence
+    per subject, the treatment the sequence gives at each period, periods 1..P, near-duplicate
+    labels, ...).
+
     Raises
     ------
     DataError
         A column is missing, a factor value is missing, the outcome is not numeric or infinite,
-        or a subject has two rows for one period.
+        a subject has two rows for one period, or the design is inconsistent (every problem,
+        grouped by kind).
     ModelError
         ``ref`` is not a treatment level.
     """
-    needed = [outcome, subject, period, treatment, sequence, *covariates]
-    missing_cols = [c for c in dict.fromkeys(needed) if c not in data.columns]
-    if missing_cols:
+    missing_cov = [c for c in dict.fromkeys(covariates) if c not in data.columns]
+    if missing_cov:
         raise DataError(
-            f"data: required column(s) {', '.join(map(repr, missing_cols))} missing; "
+            f"data: covariate column(s) {', '.join(map(repr, missing_cov))} missing; "
             f"columns present: {', '.join(map(str, data.columns))}"
         )
-    frame = data.reset_index(drop=True)
+    checked = check_long(data, outcome=outcome, subject=subject, period=period, sequence=sequence, treatment=treatment)
+    rows = _spreadsheet_rows(data)
+    frame = checked.reset_index(drop=True)
     subj = as_labels(frame[subject], subject)
     per = as_labels(frame[period], period)
     seq = as_labels(frame[sequence], sequence)
     trt = as_labels(frame[treatment], treatment)
-    y_all = pd.to_numeric(frame[outcome], errors="coerce")
-    bad_text = y_all.isna() & frame[outcome].notna() & (frame[outcome].astype(str).str.strip() != "")
-    if bad_text.any():
-        row = int(np.flatnonzero(bad_text.to_numpy())[0]) + FIRST_DATA_ROW
-        raise DataError(f"data row {row}: {outcome}={frame[outcome].iloc[row - FIRST_DATA_ROW]!r} is not a number")
-    yv = y_all.to_numpy(dtype=float)
-    if np.isinf(yv).any():
-        row = int(np.flatnonzero(np.isinf(yv))[0]) + FIRST_DATA_ROW
-        raise DataError(f"data row {row}: {outcome}={yv[row - FIRST_DATA_ROW]} is infinite; allowed: finite numbers or empty")
-    _, inv_s = np.unique(subj, return_inverse=True)
-    _, inv_p = np.unique(per, return_inverse=True)
-    key = inv_s * (int(inv_p.max()) + 1) + inv_p
-    _, first_idx, counts = np.unique(key, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        dup_key = np.flatnonzero(counts > 1)[0]
-        rows = np.flatnonzero(key == key[first_idx[dup_key]])
-        row = int(rows[1]) + FIRST_DATA_ROW
-        raise DataError(f"data row {row}: subject {subj[row - FIRST_DATA_ROW]!r} has two rows for period {per[row - FIRST_DATA_ROW]!r}")
+    yv = frame[outcome].to_numpy(dtype=float)
     trt_levels = sorted(set(trt.tolist()))
     if ref is not None:
         if ref not in trt_levels:
@@ -271,8 +262,16 @@ def parse_crossover(
         trt_levels = [ref] + [lev for lev in trt_levels if lev != ref]
     return CrossoverData(
         frame=frame, outcome=outcome, period_column=period, subject=subj, period=per, sequence=seq,
-        treatment=trt, y=yv, treatment_levels=tuple(trt_levels), subject_column=subject,
+        treatment=trt, y=yv, treatment_levels=tuple(trt_levels), subject_column=subject, rows=rows,
     )
+
+
+def _spreadsheet_rows(data: pd.DataFrame) -> np.ndarray:
+    """Row number of every row as its file numbers it: the index of a frame read by
+    :func:`ketapain.data.read_long_csv`, else position + 2 (header = row 1)."""
+    if data.index.name == "row" and pd.api.types.is_integer_dtype(data.index):
+        return data.index.to_numpy(dtype=np.int64)
+    return np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(data), dtype=np.int64)
 
 
 def build_design(

@@ -1,0 +1,440 @@
+"""Long crossover data — one row per subject x period — read and checked in one place.
+
+Every entry point that takes long data uses these two functions: ``ketapain fit`` (a CSV),
+:func:`ketapain.stats.fit_crossover` and the batched engine (a data frame), so a broken design
+is refused the same way everywhere (issue 14) instead of being turned into extra model terms.
+
+:func:`read_long_csv` reads the file: UTF-8 (a byte-order mark is accepted; UTF-16 with a
+byte-order mark too), the delimiter and decimal mark given or the comma and point checked
+(a file that is plainly semicolon- or tab-separated is refused with the options to pass),
+duplicate column names refused, blank lines skipped but counted, so a row number is the
+spreadsheet's row number (header = row 1).
+
+:func:`check_long` checks the design, not just the types:
+
+========================  ==================================================================
+kind                      refused when
+========================  ==================================================================
+missing column            a required column is absent (raised at once)
+empty cell                a subject, period, sequence, treatment (or ``by``) cell is empty
+not a number              an outcome cell is text other than empty (empty = missing)
+not finite                an outcome is inf or -inf
+not 0 or 1                ``binary`` and an outcome other than 0, 1 or empty
+bad period                a period is not a whole number 1..P (P: the sequences' length, or
+                          the number of distinct periods when the sequences cannot be read)
+near-duplicate labels     two treatment or sequence labels differ only in case or spaces
+                          (``k`` and ``K``), or two periods are the same number written
+                          differently (``1`` and ``1.0``)
+duplicate row             a subject has two rows for one period
+two sequences             a subject is listed under more than one sequence
+treatment vs sequence     the treatment at a period is not the sequence's: the sequence's
+                          letter at that period, when every sequence label spells its
+                          treatments (``ABC``, or ``P-KM-K`` with ``-``, ``/``, ``_`` or space
+                          between them); otherwise the treatment most rows of that sequence
+                          and period have
+========================  ==================================================================
+
+All problems are collected and raised as one :class:`~ketapain.errors.DataError` that lists
+them grouped by kind (count and the first rows of each); its ``problems`` attribute holds
+every one as a :class:`LongProblem` record, and its ``source``/``row``/``column``/``value``/
+``allowed`` fields are those of the first.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FIRST_DATA_ROW, DataError
+
+__all__ = ["LONG_FACTORS", "LongProblem", "check_long", "read_long_csv"]
+
+LONG_FACTORS: tuple[str, ...] = ("subject", "period", "sequence", "treatment")
+"""The design columns of long crossover data, in their default names."""
+
+ROWS_SHOWN = 3
+"""How many rows of each kind of problem a message shows."""
+
+_SEPARATORS = re.compile(r"\s*[-/_ |]\s*")
+_NEAR = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class LongProblem:
+    """One problem of long data: its kind (see the module's table), the row (spreadsheet row,
+    header = 1; None for a whole-file problem), the column, the value and what is allowed."""
+
+    kind: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: Any = None
+    allowed: Any = None
+
+
+def _problems_error(source: str, problems: Sequence[LongProblem]) -> DataError:
+    """One DataError listing ``problems`` grouped by kind, in the order the kinds first occur."""
+    first = problems[0]
+    if len(problems) == 1:
+        where = f"{source} row {first.row}" if first.row is not None else source
+        text = f"{where}: {first.message}"
+    else:
+        kinds: dict[str, list[LongProblem]] = {}
+        for p in problems:
+            kinds.setdefault(p.kind, []).append(p)
+        lines = [f"{source}: {len(problems)} problems"]
+        for kind, group in kinds.items():
+            unit = "" if group[0].row is None else " row" if len(group) == 1 else " rows"
+            lines.append(f"  {kind} ({len(group)}{unit}):")
+            lines += [f"    row {p.row}: {p.message}" if p.row is not None else f"    {p.message}" for p in group[:ROWS_SHOWN]]
+            if len(group) > ROWS_SHOWN:
+                lines.append(f"    ... and {len(group) - ROWS_SHOWN} more")
+        text = "\n".join(lines)
+    error = DataError(text, source=source, row=first.row, column=first.column, value=first.value, allowed=first.allowed)
+    error.problems = tuple(problems)  # type: ignore[attr-defined]  # an extra field of this error only
+    return error
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _text_of(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}", source=path.name) from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name}: is not UTF-8 text (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}); "
+            "save it as CSV UTF-8",
+            source=path.name,
+        ) from None
+
+
+def _check_delimiter(name: str, header_line: str, delimiter: str, columns: Sequence[str]) -> None:
+    """Refuse a file that is plainly separated by another character than ``delimiter``."""
+    fields = next(csv.reader([header_line], delimiter=delimiter), [])
+    if all(c in fields for c in columns):
+        return
+    for other, flag in ((";", "--delimiter ';' --decimal ','"), ("\t", "--delimiter tab"), (",", "--delimiter ,")):
+        if other == delimiter:
+            continue
+        split = next(csv.reader([header_line], delimiter=other), [])
+        if len(split) > 1 and all(c in split for c in columns):
+            shown = "tab" if other == "\t" else repr(other)
+            raise DataError(
+                f"{name}: this file uses {shown} as delimiter (header: {header_line.strip()[:80]!r}); "
+                f"save it as comma-separated CSV or pass {flag}",
+                source=name,
+                row=1,
+                value=other,
+                allowed=delimiter,
+            )
+
+
+def read_long_csv(
+    path: str | Path,
+    *,
+    columns: Sequence[str],
+    numeric: Sequence[str] = (),
+    delimiter: str = ",",
+    decimal: str = ".",
+) -> pd.DataFrame:
+    """Read a long CSV into a frame of text columns, indexed by spreadsheet row (header =
+    row 1, index name ``"row"``); :func:`check_long` then parses the numbers.
+
+    ``columns`` must be present (others are kept). Blank lines are skipped but counted.
+    ``decimal`` is the decimal mark of the ``numeric`` columns (``","`` for a European export,
+    replaced by ``"."`` in them; ``delimiter`` must then differ).
+
+    Raises
+    ------
+    DataError
+        Unreadable or non-UTF-8 file, an empty file, a header only, a file plainly using
+        another delimiter, duplicate or missing column names — naming the file.
+    """
+    path = Path(path)
+    name = path.name
+    if len(delimiter) != 1 or delimiter in ('"', "\n", "\r") or delimiter == decimal:
+        raise DataError(f"delimiter={delimiter!r} is not one character other than a quote, a line end or the decimal mark")
+    if decimal not in (".", ","):
+        raise DataError(f"decimal={decimal!r} is not '.' or ','", value=decimal, allowed=(".", ","))
+    text = _text_of(path)
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise DataError(f"{name}: is empty; row 1 must be the header ({', '.join(columns)})", source=name, row=1)
+    _check_delimiter(name, lines[0], delimiter, columns)
+    header = next(csv.reader([lines[0]], delimiter=delimiter))
+    dups = sorted({c for c in header if header.count(c) > 1})
+    missing = [c for c in dict.fromkeys(columns) if c not in header]
+    if dups or missing:
+        parts = [f"column {c!r} appears {header.count(c)} times" for c in dups]
+        if missing:
+            parts.append(f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(header)}")
+        raise DataError(f"{name}: {'; '.join(parts)}", source=name, row=1, column=(dups or missing)[0])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{name}: cannot be read as CSV: {exc}", source=name) from None
+    frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
+    blank = frame.isna().all(axis=1) | (frame.fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1)
+    frame = frame.loc[~blank.to_numpy()].fillna("")
+    if frame.empty:
+        raise DataError(f"{name}: has a header but no data rows", source=name, row=FIRST_DATA_ROW)
+    if decimal == ",":
+        for col in dict.fromkeys(numeric):
+            frame[col] = frame[col].str.replace(",", ".", regex=False)
+    return frame
+
+
+# -- checking -----------------------------------------------------------------------------
+
+
+def _rows(frame: pd.DataFrame) -> np.ndarray:
+    """Spreadsheet row of every row: the index of a frame from :func:`read_long_csv`, else
+    position + 2 (as a data frame saved to CSV would number it)."""
+    if frame.index.name == "row" and pd.api.types.is_integer_dtype(frame.index):
+        return frame.index.to_numpy(dtype=np.int64)
+    return np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), dtype=np.int64)
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """Factor cells as stripped text; missing and blank as ""; 1.0 as "1"."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.notna() & (np.mod(values.fillna(0), 1) == 0)
+        text = values.astype(object).where(~whole, values.fillna(0).astype(np.int64).astype(object))
+        return text.where(values.notna(), "").astype(str).str.strip()
+    return values.astype(object).where(values.notna(), "").astype(str).str.strip()
+
+
+class _Collector:
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.found: list[LongProblem] = []
+
+    def add(self, kind: str, where: np.ndarray, message: Any, *, column: str, values: Sequence[Any], allowed: Any = None) -> None:
+        """Record ``kind`` at every True position of ``where``; ``message(i)`` gives the text."""
+        for i in np.flatnonzero(where):
+            self.found.append(
+                LongProblem(kind, message(int(i)), row=int(self.rows[i]), column=column, value=values[int(i)], allowed=allowed)
+            )
+
+
+def _near_duplicates(labels: pd.Series, column: str, key: Any) -> list[LongProblem]:
+    """Distinct labels of ``column`` that ``key`` maps to one value (``k``/``K``, ``1``/``1.0``)."""
+    levels = pd.Series(sorted(set(labels) - {""}), dtype=object)
+    if levels.empty:
+        return []
+    keys = levels.map(key)
+    out = []
+    for _, group in levels.groupby(keys.to_numpy(), sort=True):
+        if len(group) > 1:
+            shown = ", ".join(map(repr, group))
+            out.append(
+                LongProblem(
+                    "near-duplicate labels",
+                    f"{column} labels {shown} differ only in case, spaces or number format; "
+                    f"write one label for one {column}",
+                    column=column,
+                    value=tuple(group),
+                )
+            )
+    return out
+
+
+def _period_numbers(per: pd.Series) -> pd.Series:
+    """The whole number of each period label (NaN where it is not a whole number)."""
+    number = pd.to_numeric(per.where(per != ""), errors="coerce")
+    return number.where(np.mod(number.fillna(0.5), 1) == 0)
+
+
+def _sequence_letters(seq: pd.Series, levels: set[str]) -> dict[str, tuple[str, ...]] | None:
+    """Each sequence label spelt as its treatments, or None when some label cannot be read so."""
+    spelt: dict[str, tuple[str, ...]] = {}
+    for label in set(seq) - {""}:
+        parts = tuple(p for p in _SEPARATORS.split(label) if p) if _SEPARATORS.search(label) else tuple(label)
+        if not parts or not set(parts) <= levels:
+            return None
+        spelt[label] = parts
+    return spelt if len({len(v) for v in spelt.values()}) == 1 else None
+
+
+def check_long(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    subject: str = "subject",
+    period: str = "period",
+    sequence: str = "sequence",
+    treatment: str = "treatment",
+    by: str | Sequence[str] | None = None,
+    binary: bool = False,
+    source: str = "data",
+) -> pd.DataFrame:
+    """Check long crossover data (the module's table) and return it normalised: factor columns
+    as stripped text, ``period`` as whole numbers (int64), ``outcome`` as float (NaN = missing);
+    other columns and the index as they were. With ``by`` (a column or several), the design is
+    checked per group.
+
+    Raises
+    ------
+    DataError
+        Every problem found, grouped by kind (see the module docstring); ``problems`` holds
+        them as :class:`LongProblem` records.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{source} must be a pandas DataFrame, got {type(frame).__name__}")
+    by_cols = [by] if isinstance(by, str) else list(by or ())
+    factors = [subject, period, sequence, treatment, *by_cols]
+    needed = [*factors, outcome]
+    missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    dups = sorted({str(c) for c in frame.columns if list(frame.columns).count(c) > 1})
+    if missing or dups:
+        parts = [f"column {c!r} appears more than once" for c in dups]
+        if missing:
+            present = ", ".join(map(str, frame.columns))
+            parts.append(f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {present}")
+        raise DataError(f"{source}: {'; '.join(parts)}", source=source, column=(dups or missing)[0])
+    if frame.empty:
+        raise DataError(f"{source}: has no rows", source=source)
+    found = _Collector(_rows(frame))
+    labels = {c: _labels(frame[c]) for c in dict.fromkeys(factors)}
+    for col, lab in labels.items():
+        found.add("empty cell", (lab == "").to_numpy(), lambda i, col=col: f"{col} is empty; every row needs a {col}",
+                  column=col, values=[""] * len(lab))
+    y = _outcome(frame[outcome], outcome, binary, found)
+    per_number = _period_numbers(labels[period])
+    groups = pd.MultiIndex.from_frame(pd.DataFrame({c: labels[c] for c in by_cols})).factorize()[0] if by_cols else None
+    _check_labels(labels, per_number, subject=subject, period=period, sequence=sequence, treatment=treatment, groups=groups,
+                  found=found)
+    if found.found:
+        raise _problems_error(source, found.found)
+    out = frame.copy()
+    for col, lab in labels.items():
+        out[col] = lab.to_numpy()
+    out[period] = per_number.to_numpy(dtype=np.int64)
+    out[outcome] = y
+    return out
+
+
+def _outcome(values: pd.Series, outcome: str, binary: bool, found: _Collector) -> np.ndarray:
+    """The outcome as float; records text, infinities and (binary) values other than 0/1."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        y = values.to_numpy(dtype=float)
+        text = np.zeros(len(values), dtype=bool)
+    else:
+        raw = values.astype(object).where(values.notna(), "")
+        cells = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
+        number = pd.to_numeric(cells.where(cells != ""), errors="coerce")
+        y = number.to_numpy(dtype=float)
+        text = (number.isna() & (cells != "")).to_numpy()
+    shown = [_shown(v) for v in values.to_numpy()] if (text.any() or np.isinf(y).any() or binary) else values.to_numpy()
+    found.add("not a number", text, lambda i: f"{outcome}={shown[i]} is not a number (empty = missing)",
+              column=outcome, values=shown, allowed="a number or empty")
+    found.add("not finite", np.isinf(y), lambda i: f"{outcome}={shown[i]} is infinite; allowed: finite numbers or empty",
+              column=outcome, values=shown, allowed="a finite number or empty")
+    if binary:
+        not01 = ~np.isnan(y) & ~np.isin(y, (0.0, 1.0))
+        found.add("not 0 or 1", not01, lambda i: f"{outcome}={shown[i]} is not 0 or 1 (a binary outcome)",
+                  column=outcome, values=shown, allowed=(0, 1))
+    return y
+
+
+def _shown(value: Any) -> str:
+    """A cell as messages show it: text quoted (blanks show), numbers plain (``inf``, ``2.5``)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    return repr(value)
+
+
+def _check_labels(
+    labels: dict[str, pd.Series], per_number: pd.Series, *, subject: str, period: str, sequence: str, treatment: str,
+    groups: np.ndarray | None, found: _Collector,
+) -> None:
+    """Labels and design: near duplicates, periods 1..P, duplicate rows, one sequence per
+    subject, the treatment the sequence gives at each period."""
+    subj, per, seq, trt = labels[subject], labels[period], labels[sequence], labels[treatment]
+    found.found += _near_duplicates(trt, treatment, lambda s: _NEAR.sub("", s).casefold())
+    found.found += _near_duplicates(seq, sequence, lambda s: _NEAR.sub("", s).casefold())
+    found.found += _near_duplicates(per, period, _period_key)
+    spelt = _sequence_letters(seq, set(trt) - {""})
+    n_periods = len(next(iter(spelt.values()))) if spelt else int(per_number.dropna().nunique())
+    bad_period = (per != "").to_numpy() & ~(per_number.between(1, max(n_periods, 1))).to_numpy()
+    per_values = per.to_numpy()
+    found.add("bad period", bad_period, lambda i: f"{period}={per_values[i]!r} is not a whole number 1..{n_periods}",
+              column=period, values=per_values, allowed=f"1..{n_periods}")
+    usable = ((subj != "") & (seq != "") & (trt != "")).to_numpy() & ~bad_period & per_number.notna().to_numpy()
+    keys = pd.DataFrame({"g": groups if groups is not None else 0, "s": subj, "p": per_number, "q": seq, "t": trt}).loc[usable]
+    rows_of = np.flatnonzero(usable)
+    dup = keys.duplicated(subset=["g", "s", "p"]).to_numpy()
+    subj_values = subj.to_numpy()
+    found.add("duplicate row", _at(rows_of[dup], len(subj)),
+              lambda i: f"{subject}={subj_values[i]!r} already has a row for {period}={per_values[i]!r}", column=period,
+              values=per_values)
+    n_seq = keys.groupby(["g", "s"])["q"].transform("nunique").to_numpy()
+    first_seq = keys.groupby(["g", "s"])["q"].transform("first").to_numpy()
+    two = (n_seq > 1) & (keys["q"].to_numpy() != first_seq)
+    seq_values = seq.to_numpy()
+    found.add("two sequences", _at(rows_of[two], len(subj)),
+              lambda i: f"{subject}={subj_values[i]!r} is under {sequence}={seq_values[i]!r} here and another sequence elsewhere; "
+              "one sequence per subject", column=sequence, values=seq_values)
+    keys, rows_of = keys.loc[~dup], rows_of[~dup]  # a duplicate row is reported once, as a duplicate
+    expected = _expected_treatment(keys, spelt)
+    wrong = keys["t"].to_numpy() != expected
+    exp_full = np.empty(len(subj), dtype=object)
+    exp_full[rows_of] = expected
+    trt_values = trt.to_numpy()
+    how = "the sequence's letter" if spelt else "what most rows of that sequence and period have"
+    found.add("treatment vs sequence", _at(rows_of[wrong], len(subj)),
+              lambda i: f"{treatment}={trt_values[i]!r} but {sequence}={seq_values[i]!r} gives {exp_full[i]!r} at "
+              f"{period} {per_values[i]} ({how})", column=treatment, values=trt_values)
+
+
+def _at(positions: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return mask
+
+
+def _period_key(label: str) -> str:
+    try:
+        number = float(label)
+    except ValueError:
+        return label.strip().casefold()
+    return repr(number) if np.isfinite(number) else label
+
+
+def _expected_treatment(keys: pd.DataFrame, spelt: dict[str, tuple[str, ...]] | None) -> np.ndarray:
+    """The treatment the sequence gives at each row's period: its letter when ``spelt``, else
+    the most frequent treatment of that sequence and period (ties: the first in label order)."""
+    if spelt:
+        table = {(label, k + 1): letter for label, letters in spelt.items() for k, letter in enumerate(letters)}
+        pairs = pd.MultiIndex.from_arrays([keys["q"], keys["p"].astype(np.int64)])
+        lookup = pd.Series(list(table.values()), index=pd.MultiIndex.from_tuples(list(table), names=["q", "p"]))
+        return lookup.reindex(pairs).to_numpy(dtype=object)
+    counts = keys.groupby(["g", "q", "p", "t"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["g", "q", "p", "n", "t"], ascending=[True, True, True, False, True])
+    mode = counts.drop_duplicates(["g", "q", "p"]).set_index(["g", "q", "p"])["t"]
+    return mode.reindex(pd.MultiIndex.from_frame(keys[["g", "q", "p"]])).to_numpy(dtype=object)
