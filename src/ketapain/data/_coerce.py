@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ _FALSE = ("false", "no", "0")
 _BOOL_WORDS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _NA_WORDS = frozenset({"na", "n/a", "nan", "null", "none", "nat", ".", "-"})
 _INT_LIMIT = 2.0**53
-_DATE_UNIT = "datetime64[us]"
+_DATE_UNIT: Final = "datetime64[us]"
 # YYYY-MM-DD, optionally followed by a time (which must then be midnight).
 _DATE_SHAPE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 

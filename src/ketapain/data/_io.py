@@ -151,7 +151,7 @@ def _read_meta(file: Path) -> dict[str, str]:
     if version != _FORMAT_VERSION:
         raise DataError(f"{file.name}: format_version={version!r} is not supported "
                         f"(allowed: {_FORMAT_VERSION})")
-    meta = content["meta"]
+    meta: dict[str, str] = content["meta"]  # JSON object keys are str; values checked below
     for k, v in meta.items():
         if not isinstance(v, str):
             raise DataError(f"{file.name}: meta[{k!r}]={v!r} is not text")

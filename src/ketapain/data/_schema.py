@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypedDict
 
 __all__ = [
     "CAUSALITIES",
@@ -28,6 +28,7 @@ __all__ = [
     "DRUG_CLASSES",
     "DType",
     "PAIN_TYPES",
+    "PandasDType",
     "SCHEMAS",
     "SEVERITIES",
     "TABLE_NAMES",
@@ -37,7 +38,10 @@ __all__ = [
 DType = Literal["int", "float", "str", "bool", "date"]
 """The five column types of the trial tables."""
 
-_PANDAS_DTYPES: Mapping[tuple[str, bool], str] = MappingProxyType(
+PandasDType = Literal["int64", "Int64", "float64", "str", "bool", "boolean", "datetime64[us]"]
+"""The pandas dtypes of the trial columns (see :attr:`Column.pandas_dtype`)."""
+
+_PANDAS_DTYPES: Mapping[tuple[DType, bool], PandasDType] = MappingProxyType(
     {
         ("int", False): "int64",
         ("int", True): "Int64",
@@ -113,7 +117,7 @@ class Column:
             raise ValueError(f"column {self.name!r}: an allowed set needs a str column")
 
     @property
-    def pandas_dtype(self) -> str:
+    def pandas_dtype(self) -> PandasDType:
         """The pandas dtype the column has inside :class:`~ketapain.data.TrialData`.
 
         ``int`` is ``int64`` (``Int64`` when nullable), ``float`` is ``float64`` (NaN =
@@ -243,7 +247,18 @@ DRUG_CLASSES: tuple[str, ...] = (
 
 _PATIENT_ID = Column("patient_id", "str", "patient identifier, as in patients")
 _PERIOD = Column("period", "int", "treatment period, 1 = first", min=1)
-_PAIN = {"nullable": True, "min": 0, "max": 10, "unit": "NRS 0-10"}
+
+
+class _ColumnOptions(TypedDict, total=False):
+    """Keyword options of :class:`Column` shared by several columns."""
+
+    nullable: bool
+    min: float
+    max: float
+    unit: str
+
+
+_PAIN: _ColumnOptions = {"nullable": True, "min": 0, "max": 10, "unit": "NRS 0-10"}
 
 _SCHEMAS = (
     TableSchema(

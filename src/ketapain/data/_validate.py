@@ -244,8 +244,11 @@ def _check_column(
     unparsed = np.zeros(len(raw), dtype=bool)
     for mask, why in coerced.failures:
         unparsed |= mask
-        _report_rows(problems, label, mask,
-                     lambda p, why=why: f"{name}={display_value(raw.iloc[p])} {why}")
+
+        def unparsed_message(p: int, why: str = why) -> str:
+            return f"{name}={display_value(raw.iloc[p])} {why}"
+
+        _report_rows(problems, label, mask, unparsed_message)
     values = coerced.values
     present = values.notna().to_numpy(dtype=bool)
     if not col.nullable:

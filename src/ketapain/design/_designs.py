@@ -136,7 +136,7 @@ class DesignProperties:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe dict of every attribute."""
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
     def summary(self) -> str:
         """Plain-text lines, one property per line; efficiencies as percentages."""

@@ -455,7 +455,7 @@ class Criterion(_Section):
 class Eligibility(_Section):
     """``[eligibility]``: the criteria, in ``[[eligibility.criteria]]`` tables."""
 
-    criteria: tuple[Criterion, ...] = Field((), description="Inclusion and exclusion criteria.")
+    criteria: tuple[Criterion, ...] = Field(default=(), description="Inclusion and exclusion criteria.")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Eligibility:
@@ -536,14 +536,14 @@ class Endpoint(_Section):
 class Analysis(_Section):
     """``[analysis]``: settings of the crossover model (see :func:`ketapain.stats.fit_crossover`)."""
 
-    alpha: Float = Field(0.05, gt=0, lt=1, description="Two-sided significance level.")
-    model: Model = Field("standard", description="standard: treatment + period + sequence; paper: treatment + sequence.")
+    alpha: Float = Field(default=0.05, gt=0, lt=1, description="Two-sided significance level.")
+    model: Model = Field(default="standard", description="standard: treatment + period + sequence; paper: treatment + sequence.")
     carryover: Carryover = Field(
-        "none", description="none, include (first-order carry-over terms) or test-drop (test, drop if not significant)."
+        default="none", description="none, include (first-order carry-over terms) or test-drop (test, drop if not significant)."
     )
-    df_method: DfMethod = Field("kenward-roger", description="Denominator degrees of freedom.")
-    multiplicity: Multiplicity = Field("sidak", description="Adjustment of pairwise comparisons.")
-    conf_level: Float = Field(0.95, gt=0, lt=1, description="Confidence level of every interval.")
+    df_method: DfMethod = Field(default="kenward-roger", description="Denominator degrees of freedom.")
+    multiplicity: Multiplicity = Field(default="sidak", description="Adjustment of pairwise comparisons.")
+    conf_level: Float = Field(default=0.95, gt=0, lt=1, description="Confidence level of every interval.")
 
     def fit_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`ketapain.stats.fit_crossover` these settings stand for.
@@ -557,7 +557,8 @@ class Analysis(_Section):
         >>> Analysis(model="paper", carryover="test-drop").fit_options()
         {'model': 'paper', 'carryover': 'test-drop', 'carryover_alpha': 0.05, 'df_method': 'kenward-roger', 'conf_level': 0.95}
         """
-        carryover: bool | str = {"none": False, "include": True, "test-drop": "test-drop"}[self.carryover]
+        by_choice: dict[Carryover, bool | str] = {"none": False, "include": True, "test-drop": "test-drop"}
+        carryover = by_choice[self.carryover]
         return {
             "model": self.model,
             "carryover": carryover,

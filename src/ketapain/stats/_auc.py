@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ketapain._options import OneOf, check_option
@@ -244,13 +245,13 @@ class FilledCurve:
         first one at or after it (``m`` when none).
     """
 
-    values: np.ndarray
-    observed: np.ndarray
+    values: npt.NDArray[np.float64]
+    observed: npt.NDArray[np.bool_]
     prev_obs: np.ndarray
     next_obs: np.ndarray
 
     @property
-    def imputed(self) -> np.ndarray:
+    def imputed(self) -> npt.NDArray[np.bool_]:
         """Points filled by imputation (missing before, a value now)."""
         return ~self.observed & ~np.isnan(self.values)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ketapain._options import MODEL_KIND, check_option
@@ -48,7 +49,7 @@ class DailyGrid:
     weights : (D,) trapezoid weights (:func:`ketapain.stats._auc.trapezoid_weights`): ``AUC = weights @ y``.
     """
 
-    y: np.ndarray
+    y: npt.NDArray[np.float64]
     days: np.ndarray
     patient: np.ndarray
     patient_labels: np.ndarray
@@ -76,7 +77,7 @@ class DailyGrid:
         return tuple(cells) + self.nuisance_names
 
     @property
-    def observed(self) -> np.ndarray:
+    def observed(self) -> npt.NDArray[np.bool_]:
         """(G, D) True where the score is observed."""
         return ~np.isnan(self.y)
 
