@@ -46,12 +46,13 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import FIRST_DATA_ROW, DataError
@@ -194,7 +195,7 @@ def read_long_csv(
         raise DataError(f"{name}: cannot be read as CSV: {exc}", source=name) from None
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
     blank = frame.isna().all(axis=1) | (frame.fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1)
-    frame = frame.loc[~blank.to_numpy()].fillna("")
+    frame = pd.DataFrame(frame.loc[~blank.to_numpy()].fillna(""))
     if frame.empty:
         raise DataError(f"{name}: has a header but no data rows", source=name, row=FIRST_DATA_ROW)
     if decimal == ",":
@@ -228,12 +229,20 @@ class _Collector:
         self.rows = rows
         self.found: list[LongProblem] = []
 
-    def add(self, kind: str, where: np.ndarray, message: Any, *, column: str, values: Sequence[Any], allowed: Any = None) -> None:
+    def add(
+        self, kind: str, where: npt.NDArray[np.bool_], message: Callable[[int], str], *, column: str,
+        values: Sequence[Any] | npt.NDArray[Any], allowed: Any = None,
+    ) -> None:
         """Record ``kind`` at every True position of ``where``; ``message(i)`` gives the text."""
         for i in np.flatnonzero(where):
             self.found.append(
                 LongProblem(kind, message(int(i)), row=int(self.rows[i]), column=column, value=values[int(i)], allowed=allowed)
             )
+
+
+def _constant(text: str) -> Callable[[int], str]:
+    """A message that is the same for every row."""
+    return lambda _i: text
 
 
 def _near_duplicates(labels: pd.Series, column: str, key: Any) -> list[LongProblem]:
@@ -264,7 +273,7 @@ def _period_numbers(per: pd.Series) -> pd.Series:
     return number.where(np.mod(number.fillna(0.5), 1) == 0)
 
 
-def _sequence_letters(seq: pd.Series, levels: set[str]) -> dict[str, tuple[str, ...]] | None:
+def sequence_letters(seq: pd.Series, levels: set[str]) -> dict[str, tuple[str, ...]] | None:
     """Each sequence label spelt as its treatments, or None when some label cannot be read so."""
     spelt: dict[str, tuple[str, ...]] = {}
     for label in set(seq) - {""}:
@@ -316,8 +325,8 @@ def check_long(
     found = _Collector(_rows(frame))
     labels = {c: _labels(frame[c]) for c in dict.fromkeys(factors)}
     for col, lab in labels.items():
-        found.add("empty cell", (lab == "").to_numpy(), lambda i, col=col: f"{col} is empty; every row needs a {col}",
-                  column=col, values=[""] * len(lab))
+        message = f"{col} is empty; every row needs a {col}"
+        found.add("empty cell", (lab == "").to_numpy(), _constant(message), column=col, values=[""] * len(lab))
     y = _outcome(frame[outcome], outcome, binary, found)
     per_number = _period_numbers(labels[period])
     groups = pd.MultiIndex.from_frame(pd.DataFrame({c: labels[c] for c in by_cols})).factorize()[0] if by_cols else None
@@ -379,7 +388,7 @@ def _check_labels(
     found.found += _near_duplicates(trt, treatment, lambda s: _NEAR.sub("", s).casefold())
     found.found += _near_duplicates(seq, sequence, lambda s: _NEAR.sub("", s).casefold())
     found.found += _near_duplicates(per, period, _period_key)
-    spelt = _sequence_letters(seq, set(trt) - {""})
+    spelt = sequence_letters(seq, set(trt) - {""})
     n_periods = len(next(iter(spelt.values()))) if spelt else int(per_number.dropna().nunique())
     bad_period = (per != "").to_numpy() & ~(per_number.between(1, max(n_periods, 1))).to_numpy()
     per_values = per.to_numpy()
@@ -401,7 +410,7 @@ def _check_labels(
               lambda i: f"{subject}={subj_values[i]!r} is under {sequence}={seq_values[i]!r} here and another sequence elsewhere; "
               "one sequence per subject", column=sequence, values=seq_values)
     keys, rows_of = keys.loc[~dup], rows_of[~dup]  # a duplicate row is reported once, as a duplicate
-    expected = _expected_treatment(keys, spelt)
+    expected = expected_treatment(keys, spelt)
     wrong = keys["t"].to_numpy() != expected
     exp_full = np.empty(len(subj), dtype=object)
     exp_full[rows_of] = expected
@@ -426,7 +435,7 @@ def _period_key(label: str) -> str:
     return repr(number) if np.isfinite(number) else label
 
 
-def _expected_treatment(keys: pd.DataFrame, spelt: dict[str, tuple[str, ...]] | None) -> np.ndarray:
+def expected_treatment(keys: pd.DataFrame, spelt: dict[str, tuple[str, ...]] | None) -> np.ndarray:
     """The treatment the sequence gives at each row's period: its letter when ``spelt``, else
     the most frequent treatment of that sequence and period (ties: the first in label order)."""
     if spelt:

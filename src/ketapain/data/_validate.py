@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import FIRST_DATA_ROW, DataError  # FIRST_DATA_ROW: one definition for the package
 from ._coerce import coerce_column, display_value
+from ._long import expected_treatment, sequence_letters
 from ._schema import SCHEMAS, TABLE_NAMES, Column, TableSchema
 
 __all__ = ["FIRST_DATA_ROW", "Problems", "empty_table", "format_rows", "validate_tables"]
@@ -224,6 +225,7 @@ def _check_table(
         _check_duplicates(typed, schema.key, label, problems)
     if schema.name == "allocation":
         _check_one_sequence(typed, label, problems)
+        _check_sequence_treatment(typed, label, problems)
     elif schema.name == "concomitant":
         _check_concomitant_status(typed, label, problems)
     elif schema.name == "screening":
@@ -349,6 +351,36 @@ def _check_one_sequence(typed: pd.DataFrame, label: str, problems: Problems) -> 
             )
 
     problems.extend(n, messages())
+
+
+def _check_sequence_treatment(typed: pd.DataFrame, label: str, problems: Problems) -> None:
+    """The treatment at each period is the one the patient's sequence gives: its letter when
+    every sequence label spells its treatments (``P-KM-K``, ``ABC``), else what most patients
+    of that sequence have at that period (as :func:`ketapain.data.check_long`)."""
+    cols = ["patient_id", "period", "sequence", "treatment"]
+    ok = typed[cols].notna().all(axis=1).to_numpy(dtype=bool)
+    if not ok.any():
+        return
+    sub = typed.loc[ok, cols].astype(str)
+    keys = pd.DataFrame({"g": 0, "s": sub["patient_id"], "p": typed.loc[ok, "period"].astype("int64"),
+                         "q": sub["sequence"], "t": sub["treatment"]})
+    spelt = sequence_letters(keys["q"], set(keys["t"]))
+    expected = expected_treatment(keys, spelt)
+    wrong = keys["t"].to_numpy() != expected
+    if not wrong.any():
+        return
+    positions = np.flatnonzero(ok)[wrong]
+    how = "the sequence's letter" if spelt else "what most patients of that sequence have"
+
+    def messages() -> Iterator[str]:
+        for k, pos in enumerate(positions):
+            yield (
+                f"{label} {format_rows([pos])}: treatment={display_value(sub['treatment'].iloc[np.flatnonzero(wrong)[k]])} "
+                f"but sequence={display_value(typed['sequence'].iloc[pos])} gives {expected[wrong][k]!r} at period "
+                f"{typed['period'].iloc[pos]} ({how})"
+            )
+
+    problems.extend(len(positions), messages())
 
 
 def _check_concomitant_status(typed: pd.DataFrame, label: str, problems: Problems) -> None:
