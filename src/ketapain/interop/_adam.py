@@ -19,7 +19,7 @@ import pandas as pd
 from ketapain.analysis import AnalysisResults, visit_periods
 from ketapain.data import TrialData
 from ketapain.errors import DataError, ImputationWarning
-from ketapain.protocol import Protocol
+from ketapain.protocol import Endpoint, Impute, Protocol
 from ketapain.stats import diary_auc
 
 from ._sdtm import check_trial
@@ -96,7 +96,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     alloc = data.allocation
     anchor = alloc[["patient_id", "period", "pre_infusion_pain"]] if protocol.auc.time_axis == "infusion" else None
     parts = []
-    groups: dict[tuple[str, str], list[Any]] = {}
+    groups: dict[tuple[str, Impute], list[Endpoint]] = {}
     for e in protocol.endpoints:
         groups.setdefault((e.value, e.impute), []).append(e)
     for (value, impute), endpoints in groups.items():

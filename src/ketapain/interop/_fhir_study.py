@@ -184,7 +184,8 @@ def to_fhir_bundle(data: TrialData, protocol: Protocol) -> dict[str, Any]:
     resources += [to_fhir_questionnaire(n) for n in names]
     responses: dict[str, list[dict[str, Any]]] = {}
     q = q.dropna(subset=["value"])
-    for (pid, visit, inst), grp in q.groupby(["patient_id", "visit", "instrument"], sort=False):
+    for (pid_key, visit, inst_key), grp in q.groupby(["patient_id", "visit", "instrument"], sort=False):
+        pid, inst = str(pid_key), str(inst_key)  # text columns of TrialData
         item = get_instrument(inst)
         answers = {k: (v if item.item(k).kind != "clock" else int(v)) for k, v in zip(grp["item"], grp["value"], strict=True)}
         qr = to_fhir_questionnaire_response(inst, answers, subject=f"Patient/{_fid(pid)}")
@@ -259,11 +260,12 @@ def from_fhir_bundle(bundle: Mapping[str, Any]) -> TrialData:
             raise DataError(f"FHIR import: {where}: no resource")
         kind = res.get("resourceType")
         if kind == "Patient":
-            gender = {"male": "M", "female": "F"}.get(res.get("gender"))
+            sex = res.get("gender")
+            gender = {"male": "M", "female": "F"}.get(sex) if isinstance(sex, str) else None
             if gender is None:
                 raise DataError(f"FHIR import: {where} (Patient/{res.get('id')}): gender {res.get('gender')!r} is not male or female")
-            ids = (x.get("value") for x in res.get("identifier", []) if x.get("system") == f"{CANONICAL_BASE}/patient-id")
-            ident = next(ids, res.get("id"))
+            given = (x.get("value") for x in res.get("identifier", []) if x.get("system") == f"{CANONICAL_BASE}/patient-id")
+            ident = next(given, res.get("id"))
             rec: dict[str, Any] = {"patient_id": ident, "sex": gender}
             for ext in res.get("extension", []):
                 url = ext.get("url", "")

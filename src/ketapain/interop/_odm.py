@@ -51,6 +51,7 @@ from ketapain.instruments import Instrument, instruments
 from ketapain.interop._odm_values import (
     canonical_order,
     column_kinds,
+    from_named_tables,
     from_text,
     to_text,
     visit_rank,
@@ -205,7 +206,7 @@ class _Defs:
 
     groups: list[ET.Element] = field(default_factory=list)
     items: list[ET.Element] = field(default_factory=list)
-    codelists: dict[str, tuple[str, str, list[str | float]]] = field(default_factory=dict)
+    codelists: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)  # oid -> name, DataType, coded values
 
     def write(self, mdv: ET.Element) -> None:
         mdv.extend(self.groups)
@@ -213,8 +214,8 @@ class _Defs:
         for cl_oid, (name, dtype, values) in self.codelists.items():
             cl = _el(mdv, f"{_NS}CodeList", OID=cl_oid, Name=name, DataType=dtype)
             for v in values:
-                cli = _el(cl, f"{_NS}CodeListItem", CodedValue=_fmt(v) if dtype == "float" else v)
-                _text_el(cli, f"{_NS}Decode", _fmt(v) if dtype == "float" else str(v))
+                cli = _el(cl, f"{_NS}CodeListItem", CodedValue=v)
+                _text_el(cli, f"{_NS}Decode", v)
 
 
 def _range_checks(idef: ET.Element, lo: float | None, hi: float | None) -> None:
@@ -280,7 +281,7 @@ def _instrument_form(mdv: ET.Element, defs: _Defs, inst_name: str, known: Instru
                 _range_checks(idef, *((0.0, 1439.0) if item.kind == "clock" else (item.minimum, item.maximum)))
             else:
                 cl_oid = f"CL.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
-                defs.codelists[cl_oid] = (f"{inst_name} item {key} options", "float", list(item.values))
+                defs.codelists[cl_oid] = (f"{inst_name} item {key} options", "float", [_fmt(v) for v in item.values])
                 _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
         _alias(idef, f"questionnaires:{inst_name}:{key}")
         defs.items.append(idef)
@@ -630,7 +631,7 @@ def _build(
                 frame[col] = from_text(values, kind, nullable)
         frames[table] = pd.DataFrame(frame)
     try:
-        data = TrialData.from_tables(**frames, meta=meta)
+        data = from_named_tables(frames, meta=meta)
     except DataError as exc:
         raise DataError(f"{source}: the clinical data do not form valid trial data:\n{exc}") from None
     return canonical_order(data)

@@ -8,17 +8,17 @@ included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ketapain.data import SCHEMAS, TABLE_NAMES, TrialData
+from ketapain.data import SCHEMAS, TABLE_NAMES, DType, TrialData
 
 __all__ = ["canonical_order"]
 
 
-def column_kinds(frame: pd.DataFrame, table: str) -> list[tuple[str, str, bool]]:
+def column_kinds(frame: pd.DataFrame, table: str) -> list[tuple[str, DType, bool]]:
     """``(column, kind, nullable)`` of every column of a TrialData table, extras included.
 
     Schema columns take their declared type; an extra column takes the type of its pandas
@@ -114,4 +114,13 @@ def canonical_order(data: TrialData) -> TrialData:
     for name in TABLE_NAMES:
         key = list(SCHEMAS[name].key)
         tables[name] = tables[name].sort_values(key, kind="stable").reset_index(drop=True)
-    return TrialData.from_tables(**tables, meta=data.meta)
+    return from_named_tables(tables, meta=data.meta)
+
+
+def from_named_tables(tables: Mapping[str, pd.DataFrame], *, meta: Mapping[str, str]) -> TrialData:
+    """``TrialData.from_tables`` of the seven tables in ``tables`` (keyed by :data:`TABLE_NAMES`)."""
+    return TrialData.from_tables(
+        patients=tables["patients"], allocation=tables["allocation"], diary=tables["diary"],
+        questionnaires=tables["questionnaires"], adverse_events=tables["adverse_events"],
+        concomitant=tables["concomitant"], screening=tables["screening"], meta=meta,
+    )

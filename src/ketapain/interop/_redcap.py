@@ -291,9 +291,9 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
         inst = get_instrument(inst_name)
-        for n, item in enumerate(inst.items):
-            row = _item_row(inst_name, item, f"q_{inst_name}")
-            if n == 0:
+        for pos, inst_item in enumerate(inst.items):
+            row = _item_row(inst_name, inst_item, f"q_{inst_name}")
+            if pos == 0:
                 row["Section Header"] = f"{inst.title} (neutral item labels; no licensed wording)"
             rows.append(row)
     out = pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
@@ -368,8 +368,9 @@ def redcap_mapping(protocol: Protocol, *, data: TrialData | None = None) -> dict
         fields[f"cm_name_{cls}"] = {"table": "concomitant", "column": "drug_name", "drug_class": cls}
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
-        for item in get_instrument(inst_name).items:
-            fields[f"{inst_name}_{item.key.lower()}"] = {"table": "questionnaires", "instrument": inst_name, "item": item.key}
+        for inst_item in get_instrument(inst_name).items:
+            fields[f"{inst_name}_{inst_item.key.lower()}"] = {"table": "questionnaires", "instrument": inst_name,
+                                                              "item": inst_item.key}
     return {"events": events, "repeating": dict(REPEATING), "fields": fields, "codes": {}}
 
 

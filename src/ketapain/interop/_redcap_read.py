@@ -78,7 +78,7 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
     rows = pd.Series(np.arange(len(raw)) + FIRST_DATA_ROW, index=raw.index)
 
     def place(i: Any) -> str:
-        return f"{name} row {rows[i]} (record {raw.at[i, 'record_id']}, event {raw.at[i, 'redcap_event_name']})"
+        return f"{name} row {rows[i]} (record {raw.at[i, 'record_id']!s}, event {raw.at[i, 'redcap_event_name']!s})"
 
     fields: dict[str, Mapping[str, Any]] = dict(m["fields"])
     checkbox, events, repeat_table = _check_structure(raw, m, name, rows, place, problems)
@@ -206,7 +206,8 @@ def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.
             problems.append(f"{place(i)}: field {field} = {col[i]} is not {item.allowed()}")
         return
     kind, _nullable = _kind(target)
-    c = {x.name: x for x in SCHEMAS[table].columns}.get(target.get("column"))
+    column = target.get("column")
+    c = {x.name: x for x in SCHEMAS[table].columns}.get(column) if isinstance(column, str) else None
     if kind in ("int", "float"):
         num = pd.to_numeric(col.where(given), errors="coerce")
         notnum = given & num.isna()
@@ -234,13 +235,13 @@ def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.
 
 def _assemble(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapping[str, tuple[str, str]],
               fields: Mapping[str, Mapping[str, Any]], events: pd.Series, repeat_table: pd.Series, place: Any,
-              problems: list[str]) -> dict[str, pd.DataFrame]:
+              problems: list[str]) -> dict[str, pd.DataFrame | None]:
     """The TrialData tables from the decoded fields (problems appended: data outside their
     kind of event)."""
     kind_of = events.fillna("").str.partition(":")[0]
     period = pd.to_numeric(events.fillna("").str.partition(":")[2].where(kind_of == "period"), errors="coerce")
     visit = events.fillna("").str.partition(":")[2].where(kind_of == "visit")
-    out: dict[str, pd.DataFrame] = {}
+    out: dict[str, pd.DataFrame | None] = {}
     for table in ("patients", "screening", "allocation", "diary", "adverse_events"):
         idx, cols = _gather(raw, values, fields, repeat_table, table)
         frame = pd.DataFrame(_typed(fields, table, idx, cols), index=range(len(idx)))
@@ -318,7 +319,7 @@ def _concomitant(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: M
             if ev not in ("screening", "period"):
                 problems.append(f"{place(i)}: concomitant drug class {cls} ticked outside the screening or a period event")
                 continue
-            name = values[name_field][i] if name_field in values else ""
+            name = values[name_field][i] if name_field is not None and name_field in values else ""
             cm_rows.append({"patient_id": raw.at[i, "record_id"], "period": int(per), "drug_class": cls,
                             "status": "baseline" if per == 0 else "added", "drug_name": name or None})
     return pd.DataFrame(cm_rows, columns=["patient_id", "period", "drug_class", "status", "drug_name"])

@@ -16,7 +16,7 @@ import pandas as pd
 from ketapain.data import FIRST_DATA_ROW, TrialData
 from ketapain.errors import DataError
 from ketapain.operations import protocol_sequences, sequence_label
-from ketapain.protocol import Protocol
+from ketapain.protocol import FixedDose, PerKgDose, Protocol
 
 from ._sdtm_context import SdtmContext, iso_dates, seq_numbers, study_day, visit_label
 from ._sdtm_qs import qs_domain
@@ -210,10 +210,10 @@ class _Domains(SdtmContext):
                 rows = alloc["treatment"] == arm.code
                 d = comp.dose
                 trt[rows] = "PLACEBO" if comp.is_placebo else comp.drug.upper()
-                if d.kind == "per_kg":
+                if isinstance(d, PerKgDose):
                     value = weight[rows] * d.mg_per_kg
                     dose[rows] = value if d.max_mg is None else np.minimum(value, d.max_mg)
-                elif d.kind == "fixed":
+                elif isinstance(d, FixedDose):
                     dose[rows] = d.mg
                 else:
                     dose[rows] = 0.0

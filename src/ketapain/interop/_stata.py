@@ -157,11 +157,12 @@ def write_stata(data: TrialData, protocol: Protocol, folder: str | os.PathLike[s
     with folder_write(path) as tmp:
         auc.to_stata(tmp / AUC_FILE, write_index=False, version=117,
                      variable_labels={k: v for k, v in labels.items() if k in auc.columns},
-                     value_labels={k: v for k, v in value_labels.items() if k in auc.columns},
+                     # pandas-stubs want dict[float, str] (invariant) per column; pandas takes the int codes as they are
+                     value_labels={k: v for k, v in value_labels.items() if k in auc.columns},  # type: ignore[misc]
                      data_label=f"{protocol.study.id}: AUC endpoints per patient x period")
         scores.to_stata(tmp / SCORES_FILE, write_index=False, version=117,
                         variable_labels={k: v for k, v in labels.items() if k in scores.columns},
-                        value_labels={k: v for k, v in value_labels.items() if k in ("patient", "treatment")},
+                        value_labels={k: v for k, v in value_labels.items() if k in ("patient", "treatment")},  # type: ignore[misc]
                         data_label=f"{protocol.study.id}: questionnaire scores")
         (tmp / DO_FILE).write_text(do_file(protocol, auc), encoding="utf-8")
     return path

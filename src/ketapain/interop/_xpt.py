@@ -89,13 +89,19 @@ def build_dataset(name: str, columns: Mapping[str, Any], spec: Sequence[Var]) ->
     return frame, meta
 
 
+def _utf8_lengths(values: pd.Series) -> pd.Series:
+    """The length in bytes of each value's UTF-8 encoding (missing stays missing)."""
+    # pandas-stubs type .str.len() for str values only; pandas takes the len() of any sequence, bytes included
+    return values.str.encode("utf-8").str.len()  # type: ignore[misc]
+
+
 def metadata_rows(name: str, frame: pd.DataFrame, spec: Sequence[Var]) -> pd.DataFrame:
     """The metadata table rows of one dataset (``METADATA_COLUMNS``)."""
     lengths = []
     for var in spec:
         if var.type == "Char":
             col = frame[var.name]
-            longest = int(col.str.encode("utf-8").str.len().max()) if len(col) else 0
+            longest = int(_utf8_lengths(col).max()) if len(col) else 0
             lengths.append(max(1, longest))
         else:
             lengths.append(8)
@@ -209,9 +215,9 @@ def _check(package: DatasetPackage) -> None:
             if len(str(row.label)) > _MAX_LABEL:
                 problems.append(f"{name}.{var}: label {row.label!r} is longer than {_MAX_LABEL} characters")
             if row.type == "Char":
-                longest = int(frame[var].astype(str).str.encode("utf-8").str.len().max()) if len(frame) else 0
+                longest = int(_utf8_lengths(frame[var].astype(str)).max()) if len(frame) else 0
                 if longest > _MAX_CHAR:
-                    at = int(np.argmax(frame[var].astype(str).str.encode("utf-8").str.len().to_numpy()))
+                    at = int(np.argmax(_utf8_lengths(frame[var].astype(str)).to_numpy()))
                     problems.append(f"{name}.{var} record {at + 1}: a value of {longest} bytes is longer than "
                                     f"the {_MAX_CHAR} bytes allowed")
             elif not pd.api.types.is_float_dtype(frame[var]):

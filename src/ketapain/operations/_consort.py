@@ -127,7 +127,7 @@ def _reasons(reason: pd.Series) -> tuple[tuple[str, int], ...]:
 
 
 def _as_bool(values: pd.Series, label: str) -> pd.Series:
-    out = []
+    out: list[bool | None] = []
     for pos, v in enumerate(values):
         if isinstance(v, bool | np.bool_):
             out.append(bool(v))

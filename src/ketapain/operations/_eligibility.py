@@ -299,7 +299,9 @@ def evaluate_screening(protocol: Protocol, frame: pd.DataFrame) -> pd.DataFrame:
     for pos, record in enumerate(records):
         items = {col.removeprefix("dn4_"): record[col] for col in item_cols} if has_items else None
         try:
-            result = evaluate_eligibility(protocol, record, dn4_items=items)
+            # answers are looked up by field name, so only the string-named columns can matter
+            answers = {k: v for k, v in record.items() if isinstance(k, str)}
+            result = evaluate_eligibility(protocol, answers, dn4_items=items)
         except DataError as exc:
             raise DataError(f"screening row {pos + FIRST_DATA_ROW}: {exc}") from None
         eligible.append(result.eligible)

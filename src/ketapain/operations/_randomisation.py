@@ -241,13 +241,14 @@ class RandomisationList:
         rows = []
         n_seq = len(self.sequences)
         labels = [sequence_label(s) for s in self.sequences]
-        for key, grp in per_patient.groupby(keys, sort=False):
+        for _, grp in per_patient.groupby(keys, sort=False):
             size = int(grp["block_size"].iloc[0])
             counts = grp["sequence"].value_counts().reindex(labels, fill_value=0)
             complete = len(grp) == size
             balanced = bool((counts == size // n_seq).all()) if complete else bool((counts <= size // n_seq).all())
-            kv = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-            rows.append({**({"stratum": kv["stratum"]} if self.stratified else {}), "block": int(kv["block"]),
+            # the group's keys, read off its first row (every row of the group shares them)
+            rows.append({**({"stratum": grp["stratum"].iloc[0]} if self.stratified else {}),
+                         "block": int(grp["block"].iloc[0]),
                          "block_size": size, "n_patients": len(grp), "complete": complete, "balanced": balanced})
         return pd.DataFrame(rows)
 
@@ -335,8 +336,7 @@ def _labels_html(rlist: RandomisationList) -> str:
         f"<h1>{title}</h1>",
         '<div class="sheet">',
     ]
-    for row in rlist.labels().itertuples(index=False):
-        r = row._asdict()
+    for r in rlist.labels().to_dict(orient="records"):
         stratum = f" · {esc(str(r['stratum']))}" if "stratum" in r else ""
         parts.append(
             f'<div class="label{" test" if test else ""}" data-list-kind="{rlist.kind}">'

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ketapain.errors import DataError
 from ketapain.operations._kits import check_kit_code_kind, normalise_kit_code
@@ -15,6 +15,21 @@ from ketapain.operations._listfiles import load_randomisation_list
 from ketapain.operations._randomisation import RandomisationList
 
 __all__ = ["Unblinding", "unblind"]
+
+
+class _LogRecord(TypedDict):
+    """One line of the unblinding log (JSON)."""
+
+    timestamp_utc: str
+    event: str
+    user: str
+    reason: str
+    protocol_id: str
+    list_kind: str
+    patient_id: str
+    period: int
+    kit_code: str
+    list_commitment: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +132,7 @@ def unblind(
                             f"{rlist.protocol_id}")
     row = table.loc[hit[0]]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    record = {
+    record: _LogRecord = {
         "timestamp_utc": now,
         "event": "emergency_unblinding",
         "user": user.strip(),

@@ -185,7 +185,7 @@ def _mean_sd(values: np.ndarray, groups: np.ndarray, n_groups: int) -> tuple[np.
 
 def _quantiles(values: np.ndarray, groups: np.ndarray, n_groups: int, qs: tuple[float, ...]) -> np.ndarray:
     frame = pd.DataFrame({"g": groups, "v": values})
-    out = frame.groupby("g")["v"].quantile(list(qs)).unstack()
+    out = frame.groupby("g")["v"].quantile(np.asarray(qs)).unstack()
     return out.reindex(range(n_groups)).to_numpy()
 
 
@@ -361,6 +361,7 @@ def _icc(vals: np.ndarray, arm_of: np.ndarray, sequence: np.ndarray, T: int, n: 
 
 
 def _table3(b: Batch, trial: np.ndarray, T: int, arms: list[str], out: dict[str, np.ndarray]) -> None:
+    acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # per row and column: (values, selected) per visit
     for _visit, entry in b.questionnaires.items():
         column = entry["column"]
         for inst, items in entry.items():
@@ -373,11 +374,10 @@ def _table3(b: Batch, trial: np.ndarray, T: int, arms: list[str], out: dict[str,
                     continue
                 v = pd.to_numeric(scores[score], errors="coerce").to_numpy(dtype=float)
                 for col in np.unique(column):
-                    out.setdefault(f"_acc.{row}.{col}", []).append((v, column == col))
+                    acc.setdefault(f"{row}.{col}", []).append((v, column == col))
     # combine the end-of-period visits: each patient contributes one value per arm
-    for key in [k for k in out if k.startswith("_acc.")]:
-        parts = out.pop(key)
-        _, row, col = key.split(".")
+    for key, parts in acc.items():
+        row, col = key.split(".")
         vals = np.concatenate([np.where(sel, v, np.nan) for v, sel in parts])
         groups = np.tile(trial, len(parts))
         m, s = _mean_sd(vals, groups, T)

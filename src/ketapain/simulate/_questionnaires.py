@@ -143,9 +143,9 @@ def generate_instrument(
         return {k: out[k] for k in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")}
     if name == "qdsa":
         for groups, row in ((_QDSA_SENSORY, "mcgill_sensory"), (_QDSA_AFFECTIVE, "mcgill_affective")):
-            keys = [f"{g}{i}" for g, k in groups.items() for i in range(1, k + 1)]
-            vals = _noisy(rng, targets[row] / len(keys), len(keys), 0.9, 0, 4)
-            out.update({k: vals[:, j] for j, k in enumerate(keys)})
+            names = [f"{g}{i}" for g, k in groups.items() for i in range(1, k + 1)]
+            vals = _noisy(rng, targets[row] / len(names), len(names), 0.9, 0, 4)
+            out.update({k: vals[:, j] for j, k in enumerate(names)})
         return out
     if name == "bpi":
         t_avg, t_exp = targets["bpi_average_severity"], targets["bpi_pain_experience"]
@@ -171,9 +171,9 @@ def generate_instrument(
         return {str(k): out[str(k)] for k in range(1, 15)}
     if name == "sf36":
         n = next(iter(targets.values())).size
-        for row, items in _SF36_ITEMS.items():
+        for row, row_items in _SF36_ITEMS.items():
             frac = np.clip(targets[row] / 100.0, 0.0, 1.0)
-            for item, levels, rev in items:
+            for item, levels, rev in row_items:
                 level = _rint(frac * (levels - 1) + rng.normal(0.0, 0.45, n), 0, levels - 1)  # 0 = worst
                 out[str(item)] = (levels - level) if rev else (level + 1.0)
         out["2"] = _rint(3.0 + rng.normal(0.0, 0.8, n), 1, 5)

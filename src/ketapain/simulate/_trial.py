@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from os import PathLike
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -101,7 +101,19 @@ def simulate_trial(
     return TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes)
 
 
-def build_tables(protocol: Protocol, params: Parameters, b: Batch, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+class Tables(TypedDict):
+    """The seven tables of a trial, by name (the keyword arguments of :meth:`TrialData.from_tables`)."""
+
+    patients: pd.DataFrame
+    allocation: pd.DataFrame
+    diary: pd.DataFrame
+    questionnaires: pd.DataFrame
+    adverse_events: pd.DataFrame
+    concomitant: pd.DataFrame
+    screening: pd.DataFrame
+
+
+def build_tables(protocol: Protocol, params: Parameters, b: Batch, rng: np.random.Generator) -> Tables:
     """The seven tables of a one-trial batch."""
     N, P = b.n_patients, protocol.design.periods
     D = protocol.diary.days_per_period
@@ -135,8 +147,10 @@ def build_tables(protocol: Protocol, params: Parameters, b: Batch, rng: np.rando
     })
     for item in DIARY_ITEMS:
         diary[item] = b.diary[item].ravel() if item in protocol.diary.items else np.nan
-    diary["extra_analgesics"] = pd.array(
-        np.where(np.isnan(b.extra.ravel()), None, b.extra.ravel() == 1.0), dtype="boolean")
+    extra = b.extra.ravel()
+    extra_analgesics = pd.array(extra == 1.0, dtype="boolean")
+    extra_analgesics[np.isnan(extra)] = pd.NA
+    diary["extra_analgesics"] = extra_analgesics
     questionnaires = _long_questionnaires(protocol, b, ids)
     ae = b.ae
     n_ae = ae["patient"].size
@@ -223,6 +237,8 @@ def _screening(protocol: Protocol, params: Parameters, b: Batch, ids: np.ndarray
         if c.instrument == "dn4":
             dn4 = np.where(failing, 2, dn4)
             continue
+        if c.field is None:  # a score of another instrument: not part of the simulated screening answers
+            continue
         if c.field == "age":
             col = np.where(failing, _answer(c.op, c.value, not should_hold), age).astype(float)
             frame[c.field] = col.astype(np.int64)
@@ -232,7 +248,8 @@ def _screening(protocol: Protocol, params: Parameters, b: Batch, ids: np.ndarray
             continue
         good, bad = _answer(c.op, c.value, True), _answer(c.op, c.value, False)
         frame[c.field] = np.where(hold, good, bad)
-    reason = np.where(outcome == "refused", "declined to take part", None)
+    reason = np.full(total, None, dtype=object)
+    reason[outcome == "refused"] = "declined to take part"
     if criteria:
         texts = np.asarray([c.text for c in criteria], dtype=object)
         reason = np.where(outcome == "not_eligible", "fails: " + texts[fail].astype(str), reason)
