@@ -46,10 +46,10 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Boolean, Float, Integer, UniqueConstraint, select, text
+from sqlalchemy import Boolean, ColumnDefault, Float, Integer, UniqueConstraint, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,8 @@ LOCK_EXEMPT_TABLES = frozenset({"users", "study", "notifications", "patient_toke
 """Tables that may still be written after database lock (administration, not trial data)."""
 
 _ADVISORY_KEY = 7_470_001  # PostgreSQL advisory lock that serialises audit appends
+
+M = TypeVar("M", bound=Base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,7 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     transaction); ~10x faster than an executemany of thousands of rows."""
     cols = list(rows[0])
     driver = session.connection().connection.driver_connection
+    assert driver is not None  # the session's connection is checked out, so its driver connection is live
     with driver.cursor() as cur, cur.copy(f"COPY audit_log ({', '.join(cols)}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row([r[c] for c in cols])
@@ -255,7 +258,7 @@ def _duplicate(model: type[Base], values: Mapping[str, Any] | None) -> Conflict:
                     f"(unique: {'; '.join(', '.join(k) for k in keys)})")
 
 
-def create(session: Session, actor: Actor, obj: Base, *, reason: str | None = None) -> Base:
+def create(session: Session, actor: Actor, obj: M, *, reason: str | None = None) -> M:
     """Insert ``obj`` and one ``create`` audit row per non-empty field; returns ``obj`` (with id)."""
     table = obj.__tablename__
     if table not in AUDITED_TABLES:
@@ -274,8 +277,8 @@ def create(session: Session, actor: Actor, obj: Base, *, reason: str | None = No
                if (value := audit_value(col, getattr(obj, col))) is not None]
     _write_audit(session, actor, entries, reason, at)
     _void_signatures(session, actor, obj, f"{table} record {obj.id} added", at)
-    if table == "signatures":
-        _cache(session)["signed"].add(obj.patient_id)  # type: ignore[attr-defined]
+    if isinstance(obj, Signature):  # the model of the "signatures" table
+        _cache(session)["signed"].add(obj.patient_id)
     return obj
 
 
@@ -363,9 +366,9 @@ def audited_bulk_insert(session: Session, actor: Actor, table: str | type[Base],
     names = {c.name for c in columns}
     fill: dict[str, Any] = {}
     for c in columns:
-        if c.default is not None and c.default.is_scalar:
+        if isinstance(c.default, ColumnDefault) and c.default.is_scalar:
             fill[c.name] = c.default.arg
-        elif c.default is not None and c.default.is_callable:
+        elif isinstance(c.default, ColumnDefault) and c.default.is_callable:
             fill[c.name] = c.default.arg  # called per row below (dict, list)
     plain = {c.name: _normaliser(c) for c in columns}
     clean: list[dict[str, Any]] = []
@@ -424,7 +427,7 @@ def update(session: Session, actor: Actor, obj: Base, changes: Mapping[str, Any]
         olds[col] = audit_value(col, getattr(obj, col))
         setattr(obj, col, value)
     if olds:
-        if table == "study" and "locked" in olds:
+        if isinstance(obj, Study) and "locked" in olds:  # the model of the "study" table
             _cache(session)["locked"] = bool(obj.locked)
         try:
             session.flush()

@@ -16,6 +16,7 @@ import hashlib
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ SECRET_KEY_SUFFIX = ".secret-key"
 _MIN_KEY_LENGTH = 32
 
 
-def database_url_from_env(database_url: str | None = None, environ: dict[str, str] | None = None) -> str:
+def database_url_from_env(database_url: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """The database URL: ``database_url`` (the ``--db`` option), else ``KETAPAIN_DATABASE_URL``,
     else the SQLite file :data:`DEFAULT_DB_FILE` in the current folder (absolute path)."""
     env = os.environ if environ is None else environ

@@ -11,9 +11,9 @@ Every table a user can change is *audited*: it is written only through
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -45,6 +45,12 @@ class Base(DeclarativeBase):
     """Declarative base; ``Base.metadata`` is what the Alembic revision creates."""
 
     type_annotation_map: ClassVar[dict[type, Any]] = {dict: JSON, list: JSON}
+
+    if TYPE_CHECKING:  # for the type checker only; each model declares its own columns
+        # Every model below is a ``__tablename__`` model (so its ``__table__`` is a Table, not
+        # just a FromClause) with an integer primary key ``id``; the audit write path relies on both.
+        __table__: ClassVar[Table]
+        id: Mapped[int]
 
 
 class User(Base):

@@ -36,7 +36,9 @@ def login(body: LoginRequest, request: Request, response: Response, session: Ses
 def logout(ctx: CtxDep, request: Request, response: Response) -> dict[str, str]:
     from ketapain.capture.models import User
 
-    users.logout(ctx.session, ctx.session.get(User, ctx.actor.user_id), request.state.user_session)
+    user = ctx.session.get(User, ctx.actor.user_id)
+    assert user is not None  # get_context (CtxDep) loaded this user from a valid session
+    users.logout(ctx.session, user, request.state.user_session)
     ctx.session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -6,6 +6,7 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -15,7 +16,7 @@ from ketapain.capture.services import export
 
 router = APIRouter(tags=["export"])
 
-_ZIP = {200: {"description": "A zip of the TrialData folder (`trial/*.csv`).",
+_ZIP: dict[int | str, dict[str, Any]] = {200: {"description": "A zip of the TrialData folder (`trial/*.csv`).",
               "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}}
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from alembic import context
 
 from ketapain.capture.models import Base
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 target_metadata = Base.metadata
 
+_config: Config | None
 try:
     _config = context.config
 except AttributeError:  # imported outside Alembic (e.g. by doctest collection): nothing to run

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,9 @@ __all__ = ["DEMO_REASON", "import_trial", "save_responses"]
 DEMO_REASON = "demo import"
 
 
-def _v(x: object) -> object:
+def _v(x: Any) -> Any:
+    """A table cell as a plain Python value (NA -> None); its type is the column's, checked by
+    the schema model or the audit write path it goes to."""
     if x is None or (not isinstance(x, str) and pd.isna(x)):
         return None
     return x.item() if hasattr(x, "item") else x  # numpy scalar -> Python
@@ -112,30 +114,31 @@ def _import_allocation_and_infusions(ctx: Context, data: TrialData, day: Callabl
         Allocation,
         [
             {
-                "slot": r.patient_id,
-                "slot_number": int(r.patient_id.lstrip("P") or k),
+                "slot": r["patient_id"],
+                "slot_number": int(r["patient_id"].lstrip("P") or k),
                 "stratum": None,
-                "period": int(r.period),
-                "sequence": r.sequence,
-                "treatment": r.treatment,
-                "kit_code": r.kit_code,
-                "patient_id": r.patient_id,
+                "period": int(r["period"]),
+                "sequence": r["sequence"],
+                "treatment": r["treatment"],
+                "kit_code": r["kit_code"],
+                "patient_id": r["patient_id"],
                 "randomised_at": now,
                 "status": "active",
             }
-            for k, r in enumerate(data.allocation.itertuples(index=False))
+            for k, r in enumerate(data.allocation.to_dict("records"))
         ],
         reason=DEMO_REASON,
     )
-    for r in data.allocation.itertuples(index=False):
-        if not pd.isna(r.infusion_date):
+    for r in data.allocation.to_dict("records"):
+        infused = day(r["infusion_date"])  # None: not infused
+        if infused is not None:
             infusions.record_infusion(
                 ctx,
                 InfusionCreate(
-                    patient_id=r.patient_id,
-                    period=int(r.period),
-                    infusion_date=day(r.infusion_date),
-                    pre_infusion_pain=_v(r.pre_infusion_pain),
+                    patient_id=r["patient_id"],
+                    period=int(r["period"]),
+                    infusion_date=infused,
+                    pre_infusion_pain=_v(r["pre_infusion_pain"]),
                 ),
                 reason=DEMO_REASON,
             )
@@ -149,19 +152,19 @@ def _import_diary(ctx: Context, data: TrialData, day: Callable[[Any], dt.date | 
     filled = data.diary.loc[data.diary[["avg_pain", "max_pain", "night_pain"]].notna().any(axis=1)]
     for pid, grp in filled.groupby("patient_id", sort=False):
         entries, times = [], []
-        for r in grp.itertuples(index=False):
-            start = day(inf[(r.patient_id, r.period)])
+        for r in grp.to_dict("records"):
+            start = day(inf[(r["patient_id"], r["period"])])
             assert start is not None  # a patient with diary days in a period was infused in it
-            when = dt.datetime.combine(start + dt.timedelta(days=int(r.day)), dt.time(20, 0), tzinfo=dt.UTC)
+            when = dt.datetime.combine(start + dt.timedelta(days=int(r["day"])), dt.time(20, 0), tzinfo=dt.UTC)
             entries.append(
                 DiaryEntryCreate(
-                    period=int(r.period),
-                    day=int(r.day),
-                    avg_pain=_v(r.avg_pain),
-                    max_pain=_v(r.max_pain),
-                    night_pain=_v(r.night_pain),
-                    extra_analgesics=_v(r.extra_analgesics),
-                    extra_analgesics_detail=_v(r.extra_analgesics_detail),
+                    period=int(r["period"]),
+                    day=int(r["day"]),
+                    avg_pain=_v(r["avg_pain"]),
+                    max_pain=_v(r["max_pain"]),
+                    night_pain=_v(r["night_pain"]),
+                    extra_analgesics=_v(r["extra_analgesics"]),
+                    extra_analgesics_detail=_v(r["extra_analgesics_detail"]),
                     device_time=when,
                 )
             )
@@ -174,7 +177,7 @@ def _import_safety(ctx: Context, data: TrialData, day: Callable[[Any], dt.date |
     for r in data.adverse_events.to_dict("records"):
         adverse_events.create_event(
             ctx,
-            AdverseEventCreate(**{k: _v(v) if k != "onset_date" else day(v) for k, v in r.items() if k != "event_id"}),
+            AdverseEventCreate.model_validate({k: _v(v) if k != "onset_date" else day(v) for k, v in r.items() if k != "event_id"}),
             event_id=r["event_id"],
             reason=DEMO_REASON,
         )
@@ -235,18 +238,19 @@ def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | 
             )
         ).all()
     )
-    scores: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for inst, grp in questionnaires.groupby("instrument", sort=False):
-        frame = score_frame(str(inst), grp, incomplete="missing")  # InstrumentError -> 422
+    scores: dict[tuple[Hashable, Hashable, Hashable], dict[str, Any]] = {}  # keyed as groupby(keys) yields them
+    for instrument, grp in questionnaires.groupby("instrument", sort=False):
+        frame = score_frame(str(instrument), grp, incomplete="missing")  # InstrumentError -> 422
         cols = [c for c in frame.columns if c not in ("patient_id", "visit")]
         for rec in frame.to_dict("records"):
-            scores[(rec["patient_id"], rec["visit"], str(inst))] = {c: _plain(rec[c]) for c in cols}
+            scores[(rec["patient_id"], rec["visit"], str(instrument))] = {c: _plain(rec[c]) for c in cols}
     rows = []
     for (pid, visit, inst), grp in questionnaires.groupby(keys, sort=False):
         if (pid, visit, inst) in stored:
             raise Conflict(f"{inst} at {visit} of patient {pid} is already saved")
-        body = QuestionnaireCreate(
-            patient_id=pid, visit=visit, instrument=inst, answers={str(i): _v(v) for i, v in zip(grp["item"], grp["value"], strict=True)}
+        body = QuestionnaireCreate.model_validate(
+            {"patient_id": pid, "visit": visit, "instrument": inst,
+             "answers": {str(i): _v(v) for i, v in zip(grp["item"], grp["value"], strict=True)}}
         )
         clean = {k: v for k, v in scores[(pid, visit, inst)].items() if v is None or isinstance(v, bool | int | float | str)}
         rows.append(

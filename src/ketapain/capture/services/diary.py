@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import select, tuple_
 
@@ -350,18 +351,21 @@ def _compliance_table(inf: pd.DataFrame, got: pd.DataFrame, *, today: dt.date, d
     miss = grid.loc[~grid["entered"].to_numpy(dtype=bool)]
     missing = dict.fromkeys(patients, ())
     pairs = np.column_stack([miss["period"].to_numpy(dtype=np.int64), miss["day"].to_numpy(dtype=np.int64)]).tolist()
-    starts = np.flatnonzero(np.r_[True, miss["patient_id"].to_numpy()[1:] != miss["patient_id"].to_numpy()[:-1]]) if len(miss) else []
+    starts: npt.NDArray[np.intp] | list[int] = (
+        np.flatnonzero(np.r_[True, miss["patient_id"].to_numpy()[1:] != miss["patient_id"].to_numpy()[:-1]]) if len(miss) else []
+    )
     bounds = [*starts, len(miss)]
     pid_col = miss["patient_id"].to_numpy()
     for a, b in itertools.pairwise(bounds):
         missing[pid_col[a]] = pairs[a:b]
+    due_by, entered_by, today_by = (summary[c].to_dict() for c in ("days_due", "days_entered", "missing_today"))
     return [
         {
             "patient_id": str(pid),
-            "days_due": int(summary.at[pid, "days_due"]),
-            "days_entered": int(summary.at[pid, "days_entered"]),
+            "days_due": int(due_by[pid]),
+            "days_entered": int(entered_by[pid]),
             "missing": list(missing[pid]),
-            "missing_today": bool(summary.at[pid, "missing_today"]),
+            "missing_today": bool(today_by[pid]),
         }
         for pid in patients
     ]

@@ -23,7 +23,8 @@ def _rows(ctx: Context, patient_id: str) -> list[Allocation]:
 
 def _views(ctx: Context, rows: list[Allocation]) -> list[dict[str, Any]]:
     blinded = ctx.blinded
-    inf = {(i.patient_id, i.period): i for i in ctx.session.execute(select(Infusion).where(Infusion.status == "active")).scalars()}
+    active = ctx.session.execute(select(Infusion).where(Infusion.status == "active")).scalars()
+    inf: dict[tuple[str | None, int], Infusion] = {(i.patient_id, i.period): i for i in active}
     return [allocation_view(r, blinded=blinded, infusion=inf.get((r.patient_id, r.period))) for r in rows]
 
 

@@ -24,6 +24,7 @@ def screen(ctx: Context, data: ScreeningCreate) -> Screening:
     result = evaluate_eligibility(ctx.protocol, data.answers, dn4_items=data.dn4_items)
     dn4 = result.scores.get("dn4.total", data.answers.get("dn4_total"))
     n = ctx.session.execute(select(func.count(Screening.id))).scalar() or 0
+    reason: str | None
     if not result.eligible:
         outcome, reason = "not_eligible", "; ".join(f"{f.id}: {f.reason}" for f in result.failed)
     else:

@@ -35,20 +35,21 @@ def setup_study(session: Session, actor: Actor, settings: Settings, protocol: Pr
         return study
     if rlist is None:
         n = settings.randomisation_patients
+        counts: int | dict[str, int] = n
         if protocol.randomisation.strata:
-            n = {"M": (n + 1) // 2, "F": n // 2}
-        rlist = randomise_protocol(protocol, n_patients=n, kind=settings.list_kind,  # type: ignore[arg-type]
+            counts = {"M": (n + 1) // 2, "F": n // 2}
+        rlist = randomise_protocol(protocol, n_patients=counts, kind=settings.list_kind,  # type: ignore[arg-type]
                                    seed=settings.randomisation_seed)
     study = audit.create(session, actor, Study(protocol_id=protocol.study.id, list_kind=rlist.kind,
                                                list_commitment=rlist.commitment, locked=False), reason="study setup")
     table = rlist.table
     slots = list(dict.fromkeys(table["patient_id"]))
     number = {s: i + 1 for i, s in enumerate(slots)}
-    for row in table.itertuples(index=False):
+    for row in table.to_dict("records"):
         audit.create(session, actor, Allocation(
-            slot=row.patient_id, slot_number=number[row.patient_id], period=int(row.period),
-            stratum=getattr(row, "stratum", None), sequence=row.sequence, treatment=row.treatment,
-            kit_code=row.kit_code, patient_id=None, status="active"), reason="randomisation list loaded")
+            slot=row["patient_id"], slot_number=number[row["patient_id"]], period=int(row["period"]),
+            stratum=row.get("stratum"), sequence=row["sequence"], treatment=row["treatment"],
+            kit_code=row["kit_code"], patient_id=None, status="active"), reason="randomisation list loaded")
     seed, _ = resolve_seed(None if rlist.seed is None else rlist.seed + 1)
     arms = protocol.arm_codes
     codes = kit_codes(settings.spare_kits_per_arm * len(arms), seed=seed, kind=rlist.kind, protocol_id=protocol.study.id)

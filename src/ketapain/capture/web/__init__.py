@@ -10,6 +10,7 @@ API, so roles and blinding are decided in one place (:mod:`ketapain.capture.role
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -36,7 +37,8 @@ def mount_web(app: FastAPI) -> None:
 
     async def _ketapain_error(request: Request, exc: Exception):
         if request.url.path.startswith("/api/") and api_handler is not None:
-            return await api_handler(request, exc)
+            response = api_handler(request, exc)  # Starlette allows sync and async handlers
+            return await response if inspect.isawaitable(response) else response
         return error_response(request, exc)
 
     async def _form_error(request: Request, exc: Exception):

@@ -35,8 +35,9 @@ def queries_page(page: PageDep) -> Response:
 async def query_raise(page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("queries.raise")
-    queries.raise_query(page.ctx, QueryCreate(table_name=form.get("table_name", ""), record_id=form.get("record_id", ""),
-                                              field=form.get("field"), text=form.get("text", "")))
+    queries.raise_query(page.ctx, QueryCreate.model_validate({
+        "table_name": form.get("table_name", ""), "record_id": form.get("record_id", ""), "field": form.get("field"),
+        "text": form.get("text", "")}))
     page.commit()
     return _go("/queries?msg=saved")
 

@@ -100,11 +100,11 @@ async def verify_form(request: Request, expected: str | None) -> dict[str, str]:
 
 
 def opt_float(value: str | None) -> float | None:
-    return None if value in (None, "") else float(value)  # type: ignore[arg-type]
+    return None if value in (None, "") else float(value)
 
 
 def opt_date(value: str | None) -> dt.date | None:
-    return None if value in (None, "") else dt.date.fromisoformat(value)  # type: ignore[arg-type]
+    return None if value in (None, "") else dt.date.fromisoformat(value)
 
 
 def yes_no(value: str | None) -> bool | None:

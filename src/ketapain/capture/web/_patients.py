@@ -121,8 +121,9 @@ async def screening_submit(page: PageDep) -> Response:
         else:
             answers[f["field"]] = raw
     dn4 = {str(i): int(form[f"dn4_{i}"]) for i in range(1, 11) if form.get(f"dn4_{i}") in ("0", "1")}
-    scr = screening.screen(page.ctx, ScreeningCreate(screening_date=opt_date(form.get("screening_date")), answers=answers,
-                                                     dn4_items=dn4 or None, outcome=form.get("outcome"), reason=form.get("reason")))
+    scr = screening.screen(page.ctx, ScreeningCreate.model_validate({
+        "screening_date": opt_date(form.get("screening_date")), "answers": answers, "dn4_items": dn4 or None,
+        "outcome": form.get("outcome"), "reason": form.get("reason")}))
     page.commit()
     return _go(f"/screening?msg=saved#{scr.screening_id}")
 
@@ -142,11 +143,11 @@ def patients_page(page: PageDep) -> Response:
 async def enrol_submit(page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("patients.write")
-    p = patients.enrol(page.ctx, PatientCreate(
-        patient_id=form.get("patient_id"), screening_id=form.get("screening_id"), sex=form.get("sex", ""),
-        age_years=form.get("age_years", ""), weight_kg=opt_float(form.get("weight_kg")), height_m=opt_float(form.get("height_m")),
-        pain_type=form.get("pain_type", ""), pain_duration_years=opt_float(form.get("pain_duration_years")),
-        dn4_total=form.get("dn4_total")))
+    p = patients.enrol(page.ctx, PatientCreate.model_validate({
+        "patient_id": form.get("patient_id"), "screening_id": form.get("screening_id"), "sex": form.get("sex", ""),
+        "age_years": form.get("age_years", ""), "weight_kg": opt_float(form.get("weight_kg")),
+        "height_m": opt_float(form.get("height_m")), "pain_type": form.get("pain_type", ""),
+        "pain_duration_years": opt_float(form.get("pain_duration_years")), "dn4_total": form.get("dn4_total")}))
     page.commit()
     return _go(f"/patients/{p.patient_id}?msg=saved")
 
@@ -198,10 +199,10 @@ async def replace_kit_submit(patient_id: str, period: int, page: PageDep) -> Res
 async def infusion_submit(patient_id: str, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("infusions.write")
-    infusions.record_infusion(page.ctx, InfusionCreate(
-        patient_id=patient_id, period=form.get("period", ""), infusion_date=form.get("infusion_date", ""),
-        pre_infusion_pain=opt_float(form.get("pre_infusion_pain")), weight_kg=opt_float(form.get("weight_kg")),
-        kit_code=form.get("kit_code"), notes=form.get("notes")))
+    infusions.record_infusion(page.ctx, InfusionCreate.model_validate({
+        "patient_id": patient_id, "period": form.get("period", ""), "infusion_date": form.get("infusion_date", ""),
+        "pre_infusion_pain": opt_float(form.get("pre_infusion_pain")), "weight_kg": opt_float(form.get("weight_kg")),
+        "kit_code": form.get("kit_code"), "notes": form.get("notes")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved")
 
@@ -210,7 +211,8 @@ async def infusion_submit(patient_id: str, page: PageDep) -> Response:
 async def visit_submit(patient_id: str, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("visits.write")
-    visits.record_visit(page.ctx, VisitCreate(patient_id=patient_id, visit=form.get("visit", ""), visit_date=form.get("visit_date", "")))
+    visits.record_visit(page.ctx, VisitCreate.model_validate({"patient_id": patient_id, "visit": form.get("visit", ""),
+                                                              "visit_date": form.get("visit_date", "")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved")
 
@@ -253,9 +255,10 @@ async def questionnaire_submit(patient_id: str, page: PageDep) -> Response:
 async def adverse_event_submit(patient_id: str, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("adverse_events.write")
-    adverse_events.create_event(page.ctx, AdverseEventCreate(
-        patient_id=patient_id, period=form.get("period", ""), term=form.get("term", ""), severity=form.get("severity", ""),
-        serious=yes_no(form.get("serious")), causality=form.get("causality", ""), onset_date=opt_date(form.get("onset_date"))))
+    adverse_events.create_event(page.ctx, AdverseEventCreate.model_validate({
+        "patient_id": patient_id, "period": form.get("period", ""), "term": form.get("term", ""),
+        "severity": form.get("severity", ""), "serious": yes_no(form.get("serious")), "causality": form.get("causality", ""),
+        "onset_date": opt_date(form.get("onset_date"))}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved#adverse-events")
 
@@ -264,8 +267,9 @@ async def adverse_event_submit(patient_id: str, page: PageDep) -> Response:
 async def concomitant_submit(patient_id: str, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("concomitant.write")
-    adverse_events.add_concomitant(page.ctx, ConcomitantCreate(patient_id=patient_id, period=form.get("period", ""),
-                                                               drug_class=form.get("drug_class", ""), drug_name=form.get("drug_name")))
+    adverse_events.add_concomitant(page.ctx, ConcomitantCreate.model_validate({
+        "patient_id": patient_id, "period": form.get("period", ""), "drug_class": form.get("drug_class", ""),
+        "drug_name": form.get("drug_name")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved#concomitant")
 
