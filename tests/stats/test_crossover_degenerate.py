@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -167,3 +168,63 @@ def test_one_subject_per_sequence_cannot_estimate_between_variance() -> None:
     exactly, leaving 0 between-subject df (the REML profile is flat in theta)."""
     with pytest.raises(ModelError, match="between-subject variance cannot be estimated"):
         fit_crossover(williams(6))
+
+
+def _pain_auc() -> pd.DataFrame:
+    """The shipped example (``ketapain examples``): AUC0-35 of the reference study's twin."""
+    from importlib import resources
+
+    with resources.files("ketapain.examples").joinpath("pain_auc.csv").open(encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
+def test_a_single_treatment_is_a_model_error_not_a_crash() -> None:
+    """Issue 14: one treatment level raised ZeroDivisionError in the F test."""
+    one = pd.DataFrame({"subject": list("aabbcc"), "period": [1, 2] * 3, "sequence": "AA", "treatment": "A",
+                        "y": [1, 2, 3, 5, 2, 2.5]})
+    with pytest.raises(ModelError, match=r"single treatment \('A'\): nothing to compare") as err:
+        fit_crossover(one)
+    assert err.value.column == "treatment" and err.value.value == "A"
+
+
+def test_single_treatment_group_of_fit_by_is_reported_and_the_others_fitted(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from ketapain.cli import app
+
+    data = _pain_auc()
+    broken = data.assign(trial=2, sequence="P-P-P", treatment="P")
+    path = tmp_path / "by.csv"
+    pd.concat([data.assign(trial=1), broken]).to_csv(path, index=False)
+    res = CliRunner().invoke(app, ["fit", str(path), "--by", "trial", "--json"])
+    assert res.exit_code == 1
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [line["by"] for line in lines] == [{"trial": "1"}, {"trial": "2"}]  # values as the file spells them
+    assert "contrasts" in lines[0] and "single treatment ('P')" in lines[1]["error"]
+    assert "Traceback" not in res.output and "ZeroDivisionError" not in res.output
+
+
+@pytest.mark.parametrize("scale", [1e-50, 1e-12, 1e-3, 1e3, 1e12, 1e50])
+def test_results_are_equivariant_in_the_outcome_scale(scale: float) -> None:
+    """Multiplying the outcome by c multiplies estimates by c and leaves P values and
+    standardised effect sizes unchanged (exact algebra of the linear mixed model); issue 14
+    found a traceback at 1e50 (overflow in the effect size's delta-method variance)."""
+    data = _pain_auc()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = fit_crossover(data).to_dict()
+        scaled = fit_crossover(data.assign(y=data["y"] * scale)).to_dict()
+    est = np.array([r["estimate"] for r in base["fixed_effects"]])
+    est_s = np.array([r["estimate"] for r in scaled["fixed_effects"]])
+    np.testing.assert_allclose(est_s / scale, est, rtol=1e-8)
+    np.testing.assert_allclose([r["p"] for r in scaled["contrasts"]], [r["p"] for r in base["contrasts"]], atol=1e-10)
+    np.testing.assert_allclose([r["estimate"] for r in scaled["effect_sizes"]], [r["estimate"] for r in base["effect_sizes"]],
+                               atol=1e-10)
+
+
+def test_an_outcome_beyond_double_precision_is_refused_clearly() -> None:
+    data = _pain_auc()
+    with pytest.raises(ModelError, match=r"y: values up to \d\.\d+e\+152 in size cannot be fitted in double precision"):
+        fit_crossover(data.assign(y=data["y"] * 1e150))
+    with pytest.raises(ModelError, match="rescale the outcome"):
+        fit_crossover(data.assign(y=data["y"] * 1e-150))

@@ -148,6 +148,7 @@ def fit_crossover(
     check_option("model", model, MODEL_KIND)
     parsed = parse_crossover(work, outcome=outcome, subject=subject, period=period, sequence=sequence,
                              treatment=treatment, covariates=covariates, ref=ref)
+    _check_scale(parsed.y, outcome)
     backend.check_data(parsed)
     models = _Models(parsed, model, tuple(covariates), backend)
     notes: list[str] = []
@@ -180,6 +181,23 @@ def _analysed_data(data: pd.DataFrame, outcome: str, log: bool) -> pd.DataFrame:
         row = int(np.flatnonzero(bad.to_numpy())[0]) + FIRST_DATA_ROW
         raise ModelError(f"data row {row}: {outcome}={yv.iloc[row - FIRST_DATA_ROW]} is not > 0; log needs positive values")
     return data.assign(**{outcome: np.log(yv)})
+
+
+OUTCOME_SCALE = (1e-100, 1e100)
+"""Magnitudes of the outcome the fit accepts: results are equivariant to about 1e-10
+relative across 1e-50..1e50 (tests/stats/test_crossover_degenerate.py); beyond 1e100 squares
+and cubes of variances leave double precision."""
+
+
+def _check_scale(y: np.ndarray, outcome: str) -> None:
+    """Refuse an outcome whose size leaves double precision (module constant OUTCOME_SCALE)."""
+    size = np.abs(y[np.isfinite(y) & (y != 0)])
+    if size.size and (size.max() > OUTCOME_SCALE[1] or size.max() < OUTCOME_SCALE[0]):
+        raise ModelError(
+            f"{outcome}: values up to {size.max():.3g} in size cannot be fitted in double precision; "
+            f"rescale the outcome (e.g. another unit) so that it lies within {OUTCOME_SCALE[0]:g}..{OUTCOME_SCALE[1]:g}",
+            column=outcome, value=float(size.max()), allowed=f"{OUTCOME_SCALE[0]:g}..{OUTCOME_SCALE[1]:g}",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,7 +239,7 @@ def parse_crossover(
         a subject has two rows for one period, or the design is inconsistent (every problem,
         grouped by kind).
     ModelError
-        ``ref`` is not a treatment level.
+        A single treatment; ``ref`` is not a treatment level.
     """
     missing_cov = [c for c in dict.fromkeys(covariates) if c not in data.columns]
     if missing_cov:
@@ -256,6 +256,11 @@ def parse_crossover(
     trt = as_labels(frame[treatment], treatment)
     yv = frame[outcome].to_numpy(dtype=float)
     trt_levels = sorted(set(trt.tolist()))
+    if len(trt_levels) < 2:
+        raise ModelError(
+            f"{treatment}: the data have a single treatment ({trt_levels[0]!r}): nothing to compare; "
+            "a crossover model needs at least 2 treatments", column=treatment, value=trt_levels[0], allowed="2 or more treatments",
+        )
     if ref is not None:
         if ref not in trt_levels:
             raise ModelError(f"ref={ref!r} is not a treatment level; levels: {', '.join(trt_levels)}")

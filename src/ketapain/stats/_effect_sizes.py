@@ -61,7 +61,9 @@ def total_sd_effect(
         raise ModelError("total variance is 0: the total-SD effect size is undefined")
     d = difference / math.sqrt(s2)
     var_s2 = float(np.ones(2) @ varcomp_cov @ np.ones(2))
-    var_d = difference_var / s2 + difference**2 * max(var_s2, 0.0) / (4.0 * s2**3)
+    # = difference_var / s2 + difference^2 var_s2 / (4 s2^3), written in scale-free ratios so
+    # that an outcome of any size (1e-150..1e150) neither overflows nor underflows
+    var_d = difference_var / s2 + d**2 * (max(var_s2, 0.0) / s2) / (4.0 * s2)
     z = sps.norm.ppf(0.5 + conf_level / 2.0)
     half = z * math.sqrt(var_d)
     return EffectSize(a, b, "total_sd", d, d - half, d + half, conf_level, n_subjects)
