@@ -13,14 +13,12 @@ imports it.
 from __future__ import annotations
 
 import types
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
 
 from ketapain.protocol._problems import Problems, dotted
-
-if TYPE_CHECKING:
-    from pydantic_core import ErrorDetails
 
 __all__ = ["format_errors", "show_value"]
 
@@ -128,7 +126,7 @@ def _resolve(model: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[str, A
     return dotted(parts), ann, parent
 
 
-def _one(model: type[BaseModel], error: ErrorDetails) -> list[tuple[tuple[str | int, ...], str]]:
+def _one(model: type[BaseModel], error: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     loc = tuple(error["loc"])
     kind = error["type"]
     value = error.get("input")
