@@ -214,7 +214,12 @@ def test_on_step_reports_every_step_in_order(trial, protocol):
 def test_unknown_arm_is_a_clear_error(trial, protocol):
     tables = trial.to_tables()
     alloc = tables["allocation"]
-    alloc.loc[alloc.index[4], "treatment"] = "XX"
+    row = alloc.index[4]
+    patient, old = alloc.loc[row, "patient_id"], alloc.loc[row, "treatment"]
+    alloc.loc[row, "treatment"] = "XX"
+    # the patient's sequence says XX too, so the table is consistent and the protocol refuses the arm
+    same = alloc["patient_id"] == patient
+    alloc.loc[same, "sequence"] = alloc.loc[same, "sequence"].map(lambda q: "-".join("XX" if t == old else t for t in q.split("-")))
     bad = TrialData.from_tables(**{**tables, "allocation": alloc})
     with pytest.raises(DataError, match=r"allocation row 6: treatment='XX' is not an arm of protocol 'ketapain' \(arms: P, K, KM\)"):
         run_analysis(bad, protocol, sensitivity=False)

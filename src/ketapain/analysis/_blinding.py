@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ketapain._options import CONF_LEVEL, check_option
 from ketapain.data import TrialData
 from ketapain.errors import DataError
 from ketapain.protocol import Protocol
@@ -50,6 +51,7 @@ def bang_index(n_correct: Any, n_incorrect: Any, n: Any, *, conf_level: float = 
     >>> round(float(bi), 4), round(float(se), 4)
     (0.3333, 0.2152)
     """
+    check_option("conf_level", conf_level, CONF_LEVEL)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         pc = np.asarray(n_correct, dtype=float) / n

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterator
 from typing import Literal
 
-from ketapain._options import Number, OneOf, check_option
+from ketapain._options import SEED, Number, OneOf, check_option
 from ketapain.errors import DataError, ListKindMismatchError
 
 __all__ = [
@@ -79,6 +79,7 @@ def kit_codes(n: int, *, seed: int, kind: ListKind, protocol_id: str, length: in
     """
     check_option("kind", kind, LIST_KIND, error=DataError)
     check_option("n", n, Number(low=0, integer=True), error=DataError)
+    check_option("seed", seed, SEED, error=DataError)
     space = len(KIT_ALPHABET) ** length
     if n > space // 100:
         raise DataError(f"{n} kit codes of length {length} would crowd the code space ({space}); use a longer code")

@@ -50,6 +50,7 @@ from ketapain.stats._design import (
     build_design,
     parse_crossover,
 )
+from ketapain.stats._glmm import NAGQ
 from ketapain.stats._lmm import Method
 from ketapain.stats._multiplicity import sidak_critical_value, sidak_p
 from ketapain.stats._results import Contrast, CrossoverFit, EffectSize, FTest
@@ -139,7 +140,7 @@ def fit_crossover(
     ``p_sidak = 1 - (1 - p)^k``, intervals at level ``conf_level^(1/k)``.
     """
     _check_options(method=method, df_method=df_method, conf_level=conf_level, carryover=carryover, log=log,
-                   binary=binary)
+                   binary=binary, nagq=nagq)
     work = _analysed_data(data, outcome, log)
     backend: ModelBackend = (
         LogisticBackend(outcome=outcome, nagq=nagq, conf_level=conf_level) if binary
@@ -157,12 +158,13 @@ def fit_crossover(
 
 
 def _check_options(*, method: str, df_method: str, conf_level: float, carryover: CarryoverOption, log: bool,
-                   binary: bool) -> None:
+                   binary: bool, nagq: int) -> None:
     """Refuse an unknown option value or a combination that cannot be fitted."""
     check_option("df_method", df_method, DF_METHOD)
     check_option("method", method, FIT_METHOD)
     check_option("conf_level", conf_level, CONF_LEVEL)
     check_option("carryover", carryover, OneOf(True, False, "test-drop"))
+    check_option("nagq", nagq, NAGQ)
     if binary and log:
         raise ModelError(template="{@log} and {@binary} cannot be combined")
     if df_method == "kenward-roger" and method != "REML" and not binary:

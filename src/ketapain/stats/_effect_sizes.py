@@ -37,6 +37,7 @@ from scipy import optimize
 from scipy import special as sc
 from scipy import stats as sps
 
+from ketapain._options import CONF_LEVEL, check_option
 from ketapain.errors import ModelError
 from ketapain.stats._results import EffectSize
 
@@ -56,6 +57,7 @@ def total_sd_effect(
     conf_level: float = 0.95,
 ) -> EffectSize:
     """``(mu_a - mu_b) / sqrt(sigma_b^2 + sigma^2)`` with a delta-method CI (module doc)."""
+    check_option("conf_level", conf_level, CONF_LEVEL)
     s2 = sigma2_subject + sigma2
     if not s2 > 0:
         raise ModelError("total variance is 0: the total-SD effect size is undefined")
@@ -86,6 +88,7 @@ def cohens_dz(a: str, b: str, ya: np.ndarray, yb: np.ndarray, *, conf_level: flo
     >>> round(es.estimate, 4)   # D = 1, 0, 2, 1: mean 1, sd 0.8165
     1.2247
     """
+    check_option("conf_level", conf_level, CONF_LEVEL)
     ya, yb, n = _paired(np.asarray(ya, float), np.asarray(yb, float))
     diff = ya - yb
     sd = float(diff.std(ddof=1))
@@ -120,6 +123,7 @@ def hedges_g_av(a: str, b: str, ya: np.ndarray, yb: np.ndarray, *, conf_level: f
     >>> round(es.estimate, 4)   # d_av = 1 / sqrt((1.6667 + 1.6667) / 2) = 0.7746; J = 1 - 3/11
     0.5633
     """
+    check_option("conf_level", conf_level, CONF_LEVEL)
     ya, yb, n = _paired(np.asarray(ya, float), np.asarray(yb, float))
     sa2, sb2 = float(ya.var(ddof=1)), float(yb.var(ddof=1))
     s2 = (sa2 + sb2) / 2.0

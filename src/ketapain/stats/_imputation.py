@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain._json import json_number
-from ketapain._options import CONF_LEVEL, DF_METHOD, check_option
+from ketapain._options import CONF_LEVEL, DF_METHOD, MODEL_KIND, check_option
 from ketapain.errors import ModelError, SingularFitWarning
 from ketapain.stats._daily_engine import NestedFit, fit_nested, gls_at
 from ketapain.stats._daily_grid import (
@@ -537,6 +537,7 @@ def multiple_imputation_auc(
     ['P - K', 'P - KM', 'K - KM']
     """
     check_option("conf_level", conf_level, CONF_LEVEL)
+    check_option("analysis_model", analysis_model, MODEL_KIND)
     grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain._json import json_number
+from ketapain._options import CONF_LEVEL, MODEL_KIND, check_option
 from ketapain.errors import ModelError
 from ketapain.stats._daily_grid import DailyModelKind
 from ketapain.stats._ddf import DfMethod
@@ -187,6 +188,8 @@ def tipping_point_auc(
     >>> tp.to_frame().shape
     (9, 9)
     """
+    check_option("conf_level", conf_level, CONF_LEVEL)
+    check_option("analysis_model", analysis_model, MODEL_KIND)
     grid_d = _delta_grid(alpha, deltas, shift_arms)
     grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
                                    subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special as sc
 
+from ketapain._options import CONF_LEVEL, Number, check_option
+
 __all__ = ["sidak_critical_value", "sidak_p"]
 
 
@@ -38,6 +40,8 @@ def sidak_critical_value(conf_level: float, k: int, df: float) -> float:
     >>> round(sidak_critical_value(0.95, 1, float("inf")), 6)
     1.959964
     """
+    check_option("conf_level", conf_level, CONF_LEVEL)
+    check_option("k", k, Number(low=1, integer=True))
     level = conf_level ** (1.0 / k)
     upper = (1.0 + level) / 2.0
     # scipy.special's inverses (what scipy.stats' ppf computes, without its overhead)
