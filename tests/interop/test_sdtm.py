@@ -166,7 +166,10 @@ def test_missing_infusion_date_is_a_clear_error(trial, protocol, tmp_path):
 
 def test_unknown_sequence_is_an_error(trial, protocol):
     alloc = trial.allocation
-    alloc["sequence"] = alloc["sequence"].where(alloc["patient_id"] != "P001", "KM-KM-P")
+    p001 = alloc["patient_id"] == "P001"
+    alloc["sequence"] = alloc["sequence"].where(~p001, "KM-KM-P")
+    # the treatments follow the odd sequence, so the table itself is consistent
+    alloc["treatment"] = alloc["treatment"].where(~p001, alloc["period"].map({1: "KM", 2: "KM", 3: "P"}))
     bad = TrialData.from_tables(**{**trial.to_tables(), "allocation": alloc}, meta=trial.meta)
     with pytest.raises(DataError, match="sequence='KM-KM-P' is not a sequence"):
         to_sdtm(bad, protocol)

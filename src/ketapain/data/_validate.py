@@ -225,7 +225,7 @@ def _check_table(
         _check_duplicates(typed, schema.key, label, problems)
     if schema.name == "allocation":
         _check_one_sequence(typed, label, problems)
-        _check_sequence_treatment(typed, label, problems)
+        _check_sequence_treatment(typed, label, problems, allowed_sets.get(("allocation", "treatment")))
     elif schema.name == "concomitant":
         _check_concomitant_status(typed, label, problems)
     elif schema.name == "screening":
@@ -353,12 +353,18 @@ def _check_one_sequence(typed: pd.DataFrame, label: str, problems: Problems) -> 
     problems.extend(n, messages())
 
 
-def _check_sequence_treatment(typed: pd.DataFrame, label: str, problems: Problems) -> None:
+def _check_sequence_treatment(typed: pd.DataFrame, label: str, problems: Problems, allowed: Sequence[str] | None) -> None:
     """The treatment at each period is the one the patient's sequence gives: its letter when
     every sequence label spells its treatments (``P-KM-K``, ``ABC``), else what most patients
     of that sequence have at that period (as :func:`ketapain.data.check_long`)."""
     cols = ["patient_id", "period", "sequence", "treatment"]
-    ok = typed[cols].notna().all(axis=1).to_numpy(dtype=bool)
+    ok = typed[cols].notna().all(axis=1).to_numpy(dtype=bool).copy()
+    # a row already reported (a treatment outside the allowed set, a second row for a patient
+    # and period, a patient with two sequences) is not reported again here
+    if allowed is not None:
+        ok &= typed["treatment"].isin(allowed).to_numpy(dtype=bool)
+    ok &= ~typed.duplicated(["patient_id", "period"]).to_numpy(dtype=bool)
+    ok &= (typed.groupby("patient_id", dropna=False)["sequence"].transform("nunique") <= 1).to_numpy(dtype=bool)
     if not ok.any():
         return
     sub = typed.loc[ok, cols].astype(str)
