@@ -70,6 +70,16 @@ class Journal:
     completed: list[Path] = field(default_factory=list)
     pending: list[Path] = field(default_factory=list)
 
+    def kept(self) -> list[Path]:
+        """The completed destinations that are in place (not inside a temporary sibling of a
+        write still under way or undone), each once, in order."""
+        return [p for p in dict.fromkeys(self.completed) if not any(_is_temporary(part) for part in p.parts)]
+
+
+def _is_temporary(name: str) -> bool:
+    """Whether ``name`` is one of our temporary siblings (of any target)."""
+    return re.fullmatch(r"\..+" + _OURS.pattern, name) is not None
+
 
 _JOURNAL: ContextVar[Journal | None] = ContextVar("ketapain_write_journal", default=None)
 
