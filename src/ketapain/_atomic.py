@@ -21,6 +21,7 @@ its :class:`Journal`, so that a front end can say what an interruption kept.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -279,7 +280,7 @@ def _swap_entries(new: Path, out: Path, entries: Iterable[str]) -> None:
 @contextmanager
 def _staged(path: Path, kind: str, swap: Callable[[Path], None], cleanup: Iterable[Path]) -> Iterator[Path]:
     """Clean stale siblings of ``cleanup``, yield a fresh sibling of ``path``, ``swap`` it in."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     for target in cleanup:
         clean_stale(target)
     tmp = sibling(path, "tmp")
@@ -296,6 +297,16 @@ def _staged(path: Path, kind: str, swap: Callable[[Path], None], cleanup: Iterab
         except BaseException:
             _remove(tmp)
             raise
+
+
+def _make_parent(path: Path) -> None:
+    """Create the folders above ``path``; a file in the way is named (not "File exists")."""
+    for above in path.parents:
+        if above.exists():
+            if not above.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(above))
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _named(exc: OSError, tmp: Path, path: Path) -> OSError:
