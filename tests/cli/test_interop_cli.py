@@ -7,6 +7,7 @@ errors exit 1 with a message on stderr.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -95,3 +96,35 @@ def test_user_errors_exit_1(trial_dir: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", str(tmp_path / "missing"), "--format", "odm", "--out", str(tmp_path / "w")])
     assert res.exit_code == 1 and res.stderr.startswith("error:")
     assert not (tmp_path / "z").exists() and not (tmp_path / "w").exists()
+
+
+def test_redcap_dictionary_refuses_to_replace_a_mapping_without_overwrite(trial_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "redcap"
+    out.mkdir()
+    (out / "mapping.json").write_text('{"mine": true}\n')
+    (out / "notes.txt").write_text("user notes")
+    res = runner.invoke(app, ["export", str(trial_dir), "--format", "redcap-dictionary", "--out", str(out)])
+    assert res.exit_code == 1
+    assert res.stderr.strip() == f"error: {out} already holds mapping.json; pass --overwrite to replace them"
+    assert sorted(p.name for p in out.iterdir()) == ["mapping.json", "notes.txt"]
+    assert (out / "mapping.json").read_text() == '{"mine": true}\n'
+    res = runner.invoke(app, ["export", str(trial_dir), "--format", "redcap-dictionary", "--out", str(out), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert "fields" in json.loads((out / "mapping.json").read_text())
+    assert (out / "notes.txt").read_text() == "user notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["redcap"]
+
+
+@pytest.mark.parametrize("fmt", ["odm", "fhir"])
+def test_single_file_exports_refuse_without_overwrite(trial_dir: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / fmt
+    first = runner.invoke(app, ["export", str(trial_dir), "--format", fmt, "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    written = next(out.iterdir())
+    written.write_text("user edit")
+    again = runner.invoke(app, ["export", str(trial_dir), "--format", fmt, "--out", str(out)])
+    assert again.exit_code == 1 and "--overwrite" in again.stderr
+    assert written.read_text() == "user edit"
+    forced = runner.invoke(app, ["export", str(trial_dir), "--format", fmt, "--out", str(out), "--overwrite"])
+    assert forced.exit_code == 0, forced.output
+    assert written.read_text() != "user edit" and [p.name for p in out.iterdir()] == [written.name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -177,16 +178,17 @@ def test_failure_during_swap_restores_old_report(tmp_path: Path, monkeypatch: py
     out = tmp_path / "report"
     write_report(sample_document(title="Old"), out, pdf=False)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    real_rename = Path.rename
+    real_rename = os.rename
     calls = {"n": 0}
 
-    def flaky(self: Path, target: Path) -> Path:
+    def flaky(source: Path, target: Path) -> None:
         calls["n"] += 1
-        if self.name == "tables" and ".tmp-" in self.parent.name:   # moving the new tables/ in
+        source = Path(source)
+        if source.name == "tables" and source.parent.name.endswith(".tmp"):   # moving the new tables/ in
             raise OSError("interrupted")
-        return real_rename(self, target)
+        real_rename(source, target)
 
-    monkeypatch.setattr(Path, "rename", flaky)
+    monkeypatch.setattr(os, "rename", flaky)
     with pytest.raises(OSError, match="interrupted"):
         write_report(sample_document(title="New"), out, pdf=False)
     monkeypatch.undo()

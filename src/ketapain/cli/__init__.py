@@ -20,6 +20,7 @@ from ketapain.cli._examples import examples_command
 from ketapain.cli._fit import fit_command
 from ketapain.cli._instruments import instruments_command, score_command
 from ketapain.cli._interop import export_command, import_command
+from ketapain.cli._interrupt import handling_interrupts
 from ketapain.cli._operations import (
     consort_command,
     dose_command,
@@ -89,10 +90,12 @@ def main() -> None:
 
     An exception that is not one of ketapain's own (those end in ``error: ...`` and exit 1) is a
     bug: it prints two lines naming it instead of a traceback, and exits 70; set
-    ``KETAPAIN_DEBUG=1`` to see the traceback.
+    ``KETAPAIN_DEBUG=1`` to see the traceback. SIGINT (Ctrl-C) and SIGTERM print one line saying
+    what was kept and exit 130 and 143 (:mod:`ketapain.cli._interrupt`).
     """
     try:
-        app()
+        with handling_interrupts():
+            app()
     except Exception as exc:
         if os.environ.get("KETAPAIN_DEBUG"):
             raise

@@ -5,6 +5,10 @@
 (:func:`ketapain.report.write_trial_report`). ``demo`` first simulates the reference study
 with the in-silico twin (:func:`ketapain.simulate.simulate_trial`), writes it as ``data/``,
 then does the same into ``report/``. Long steps show a rich progress bar on stderr.
+
+Both write atomically: ``demo`` builds ``data/`` and ``report/`` together in a hidden folder
+beside ``--out`` and swaps them in at the end; ``analyze`` swaps in the report's entries. An
+earlier report or demo is replaced only with ``--overwrite``; other files in the folder stay.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from ketapain.cli._common import (
     protocol_of,
     seed_or_fresh,
 )
-from ketapain.errors import KetapainError
+from ketapain.errors import DataError, KetapainError
 
 if TYPE_CHECKING:
     from ketapain.data import TrialData
@@ -69,6 +73,39 @@ def _report(data: TrialData, protocol: Protocol, out: Path, *, seed: int, pdf: b
     return made.files.html
 
 
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an earlier report in DIR.")]
+
+
+def _check_report_destination(out: Path, *, overwrite: bool) -> None:
+    """Refuse a report folder that is a file, or (without ``overwrite``) holds a report."""
+    from ketapain.report import REPORT_ENTRIES
+
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    present = [n for n in REPORT_ENTRIES if (out / n).exists()]
+    if present and not overwrite:
+        raise DataError(template="{path} already holds a report ({names}); pass {@overwrite=True} to replace it",
+                        params={"path": out, "names": ", ".join(present)})
+
+
+def _check_demo_destination(out: Path, *, overwrite: bool) -> None:
+    """Refuse a demo folder that is a file, holds a demo (without ``overwrite``), or whose
+    ``data/`` or ``report/`` hold files the demo did not write."""
+    from ketapain._atomic import check_destination
+    from ketapain.data import FORMATS, META_FILE, TABLE_NAMES
+    from ketapain.report import REPORT_ENTRIES
+
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    present = [f"{n}/" for n in ("data", "report") if (out / n).exists()]
+    if present and not overwrite:
+        raise DataError(template="{path} already holds a demo ({names}); pass {@overwrite=True} to replace it",
+                        params={"path": out, "names": ", ".join(present)})
+    trial_files = {f"{t}.{f}" for t in TABLE_NAMES for f in FORMATS} | {META_FILE}
+    check_destination(out / "data", overwrite=True, ours=trial_files.__contains__, what="trial files")
+    check_destination(out / "report", overwrite=True, ours=set(REPORT_ENTRIES).__contains__, what="report files")
+
+
 def analyze_command(
     data_dir: Annotated[Path, typer.Argument(metavar="DATA_DIR", help="TrialData folder (CSV or Parquet tables).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False,
@@ -78,6 +115,7 @@ def analyze_command(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
     sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity", help="Run the missing-data sensitivity analyses.")] = True,
     quiet: QuietOption = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Run the protocol's whole analysis plan on a trial and write the report.
 
@@ -92,6 +130,7 @@ def analyze_command(
 
     seed = seed_or_fresh(seed)
     try:
+        _check_report_destination(out, overwrite=overwrite)
         data = TrialData.read(data_dir)
         proto = protocol_of(data, protocol, data_dir)
         html = _report(data, proto, out, seed=seed, pdf=pdf, sensitivity=sensitivity, quiet=quiet,
@@ -110,27 +149,35 @@ def demo_command(
     n_patients: Annotated[int, typer.Option("--patients", metavar="N", help="Number of simulated patients.")] = 20,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
     quiet: QuietOption = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier demo in DIR.")] = False,
 ) -> None:
     """Simulate the reference study (KETAPAIN), analyse it as published and write the report.
 
     The seed drives the simulated trial and the multiple imputations; it is printed and
     recorded in the report's provenance.
 
+    data/ and report/ are written together: an error or Ctrl-C leaves DIR as it was. An earlier
+    demo in DIR is replaced only with --overwrite.
+
     \b
     Example:
       ketapain demo --out ketapain-demo/ --seed 20200154
     """
+    from ketapain._atomic import entries_write
     from ketapain.protocol import load_protocol
     from ketapain.simulate import simulate_trial
 
     start = time.perf_counter()
     seed = seed_or_fresh(seed)
     try:
+        _check_demo_destination(out, overwrite=overwrite)
         proto = load_protocol("ketapain")
-        data = simulate_trial(proto, n_patients=n_patients, seed=seed)
-        data.write(out / "data", overwrite=True)
-        html = _report(data, proto, out / "report", seed=seed, pdf=pdf, sensitivity=True, quiet=quiet,
-                       command=f"ketapain demo --out {out} --seed {seed}")
+        with entries_write(out, ("data", "report")) as stage:
+            data = simulate_trial(proto, n_patients=n_patients, seed=seed)
+            data.write(stage / "data")
+            html = _report(data, proto, stage / "report", seed=seed, pdf=pdf, sensitivity=True, quiet=quiet,
+                           command=f"ketapain demo --out {out} --seed {seed}")
+        html = out / html.relative_to(stage)
     except KetapainError as exc:
         raise fail(exc) from None
     except OSError as exc:

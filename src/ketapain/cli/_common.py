@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
+from ketapain.cli._interrupt import note_outputs
 from ketapain.errors import KetapainError, ParameterNamer
 
 if TYPE_CHECKING:
@@ -76,9 +77,11 @@ _RUNNING: ContextVar[TyperCommand | None] = ContextVar("ketapain_running_command
 class Command(TyperCommand):
     """Every ketapain command: Typer's, with arguments listed by their metavar (``DATA.csv``)
     instead of Typer's ``NAME <path>`` type placeholders, and known while it runs (for
-    :func:`fail`)."""
+    :func:`fail`); the paths it writes are noted for the line an interruption prints
+    (:mod:`ketapain.cli._interrupt`)."""
 
     def invoke(self, ctx: Any) -> Any:
+        note_outputs(ctx.params)
         token = _RUNNING.set(self)
         try:
             return super().invoke(ctx)

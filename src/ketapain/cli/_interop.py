@@ -3,7 +3,8 @@
 Thin wrappers over :mod:`ketapain.interop` (docs/interop-cdisc.md, docs/interop-stata.md,
 docs/interop-odm-redcap-fhir.md). Exports read a TrialData folder and its protocol (the one its
 ``meta`` names, or ``--protocol``); imports write a TrialData folder. Both need the ``[interop]``
-extra; without it they say so in one line and exit 1.
+extra; without it they say so in one line and exit 1. Every format writes atomically
+(:mod:`ketapain._atomic`) and replaces an earlier export only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from ketapain._atomic import file_write
 from ketapain._extras import missing_extra
 from ketapain.cli._common import (
     DataProtocolOption,
@@ -55,12 +57,11 @@ def _require_exporters(command: str) -> None:
 
 
 def _write_bytes(path: Path, payload: bytes, overwrite: bool) -> None:
+    """Write one file atomically; an existing one is replaced only with ``overwrite``."""
     if path.exists() and not overwrite:
         raise DataError(template="{path} exists; give {@overwrite=True} to replace it", params={"path": path})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(path)
+    with file_write(path) as tmp:
+        tmp.write_bytes(payload)
 
 
 def export_command(
@@ -97,7 +98,7 @@ def export_command(
         elif fmt is ExportFormat.odm:
             _write_bytes(out / f"{proto.study.id}.odm.xml", interop.to_odm(data, proto), overwrite)
         elif fmt is ExportFormat.redcap_dictionary:
-            interop.write_redcap_project(proto, out, data=data)
+            interop.write_redcap_project(proto, out, data=data, overwrite=overwrite)
         else:
             bundle = interop.to_fhir_bundle(data, proto)
             _write_bytes(out / f"{proto.study.id}.fhir.json", json.dumps(bundle, indent=1).encode(), overwrite)

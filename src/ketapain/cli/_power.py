@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ketapain._atomic import file_write
 from ketapain.cli._common import (
     JsonOption,
     ProtocolOption,
@@ -103,6 +104,7 @@ def power_command(
     plot: Annotated[Path | None, typer.Option("--plot", metavar="FILE", show_default=False,
                                               help="Write the power curves to FILE.png, .svg or .pdf.")] = None,
     quiet: QuietOption = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --plot FILE.")] = False,
     n_old: Annotated[str | None, typer.Option("--n", hidden=True)] = None,
 ) -> None:
     """Simulate trials of a protocol and report the power of its primary analysis per number of patients.
@@ -131,6 +133,8 @@ def power_command(
             raise _UsageError(f"--workers {workers}: must be an integer >= 1")
         if plot is not None and plot.suffix.lower() not in _PLOT_SUFFIXES:
             raise _UsageError(f"--plot {str(plot)!r}: the file must end in {', '.join(_PLOT_SUFFIXES)}")
+        if plot is not None and plot.exists() and not overwrite:
+            raise _UsageError(f"--plot {str(plot)!r}: the file exists; pass --overwrite to replace it")
     except _UsageError as exc:
         raise fail(str(exc)) from None
     seed = seed_or_fresh(seed)
@@ -157,7 +161,8 @@ def power_command(
 
         ax = plot_power(result)
         try:
-            figure_of(ax).savefig(plot, bbox_inches="tight")
+            with file_write(plot) as tmp:
+                figure_of(ax).savefig(tmp, bbox_inches="tight", format=plot.suffix[1:].lower())
         except OSError as exc:
             raise fail(f"--plot {str(plot)!r}: cannot write ({exc.strerror})") from None
     if as_json:

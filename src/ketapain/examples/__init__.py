@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ketapain._atomic import file_write
 from ketapain.errors import DataError
 
 __all__ = ["EXAMPLE_FILES", "load_example", "write_examples"]
@@ -78,9 +79,8 @@ def write_examples(folder: str | os.PathLike[str], *, overwrite: bool = False) -
     try:
         root.mkdir(parents=True, exist_ok=True)
         for path in targets:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(_source(path.name))
-            tmp.replace(path)
+            with file_write(path) as tmp:
+                tmp.write_bytes(_source(path.name))
     except OSError as exc:
         raise DataError(f"{exc.filename or root}: cannot write the example files ({exc.strerror or exc})") from None
     return targets

@@ -25,6 +25,7 @@ logic. See ``docs/interop-odm-redcap-fhir.md``.
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from collections.abc import Mapping
 from os import PathLike
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketapain._atomic import entries_write
 from ketapain.data import DRUG_CLASSES, SCHEMAS, TrialData
 from ketapain.errors import DataError, ProtocolError
 from ketapain.instruments import get_instrument
@@ -545,7 +547,9 @@ def _questionnaire_block(q: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.Data
     return pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1).copy().reset_index()
 
 
-def write_redcap_project(protocol: Protocol, folder: str | PathLike[str], *, data: TrialData | None = None) -> list[Path]:
+def write_redcap_project(
+    protocol: Protocol, folder: str | PathLike[str], *, data: TrialData | None = None, overwrite: bool = False
+) -> list[Path]:
     """Write the REDCap project files into ``folder`` (created if needed).
 
     Files: ``data_dictionary.csv`` (:func:`redcap_dictionary`), ``instrument_event_mapping.csv``
@@ -554,19 +558,40 @@ def write_redcap_project(protocol: Protocol, folder: str | PathLike[str], *, dat
     ``mapping.json`` (:func:`redcap_mapping`), and, when ``data`` is given,
     ``records.csv`` (:func:`to_redcap_records`, ready for REDCap's data import tool).
 
+    The files are written together (built in a temporary folder beside ``folder``, then
+    renamed into place); other files in ``folder`` are left alone.
+
     Returns
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    DataError
+        ``folder`` is a file, or already holds one of these files and ``overwrite`` is False.
     """
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    names = [*_PROJECT_FILES, *(["records.csv"] if data is not None else [])]
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    existing = [n for n in names if os.path.lexists(out / n)]
+    if existing and not overwrite:
+        raise DataError(template="{path} already holds {names}; pass {@overwrite=True} to replace them",
+                        params={"path": out, "names": ", ".join(existing)})
+    with entries_write(out, names) as tmp:
+        _write_project(protocol, tmp, data)
+    return [out / n for n in names]
 
+
+_PROJECT_FILES = ("data_dictionary.csv", "instrument_event_mapping.csv", "events.csv",
+                  "repeating_instruments.csv", "mapping.json")
+
+
+def _write_project(protocol: Protocol, out: Path, data: TrialData | None) -> None:
+    """Write the project files of :func:`write_redcap_project` into the folder ``out``."""
     def csv(frame: pd.DataFrame, name: str) -> None:
-        path = out / name
-        frame.to_csv(path, index=False, lineterminator="\r\n")
-        written.append(path)
+        frame.to_csv(out / name, index=False, lineterminator="\r\n")
 
     csv(redcap_dictionary(protocol, data=data), "data_dictionary.csv")
     csv(redcap_instrument_events(protocol, data=data), "instrument_event_mapping.csv")
@@ -578,12 +603,10 @@ def write_redcap_project(protocol: Protocol, folder: str | PathLike[str], *, dat
         ),
         "repeating_instruments.csv",
     )
-    path = out / "mapping.json"
-    path.write_text(json.dumps(redcap_mapping(protocol, data=data), indent=2) + "\n", encoding="utf-8")
-    written.append(path)
+    text = json.dumps(redcap_mapping(protocol, data=data), indent=2) + "\n"
+    (out / "mapping.json").write_text(text, encoding="utf-8")
     if data is not None:
         csv(to_redcap_records(data, protocol), "records.csv")
-    return written
 
 
 def load_mapping(mapping: Mapping[str, Any] | str | PathLike[str]) -> dict[str, Any]:

@@ -13,22 +13,21 @@ Layout of the folder::
 
 Everything is built in a temporary folder next to ``out_dir``; only when all files are
 written are the report entries of ``out_dir`` (the five names above) swapped for the new
-ones by renames; on any error the old report is restored. Other files in ``out_dir`` are
-left alone.
+ones by renames (:func:`ketapain._atomic.entries_write`); on any error or interruption the old
+report is restored. Other files in ``out_dir`` are left alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ketapain._atomic import entries_write
 from ketapain.errors import DataError
 
 from ._document import DisplayTable, Document, FigureBlock, Section, validate_document
@@ -127,39 +126,6 @@ def _build(document: Document, folder: Path, *, pdf: bool, step: Callable[[str],
         (folder / "report.pdf").write_bytes(render_pdf(document, pngs))
 
 
-def _swap(new: Path, out: Path) -> None:
-    """Replace the report entries of ``out`` by those of ``new``; restore ``out`` on error."""
-    if not out.exists():
-        new.rename(out)
-        return
-    backup = out.parent / f".{out.name}.old-{uuid.uuid4().hex}"
-    backup.mkdir()
-    moved_out: list[str] = []
-    moved_in: list[str] = []
-    try:
-        for name in REPORT_ENTRIES:
-            if os.path.lexists(out / name):
-                (out / name).rename(backup / name)
-                moved_out.append(name)
-        for name in REPORT_ENTRIES:
-            if (new / name).exists():
-                (new / name).rename(out / name)
-                moved_in.append(name)
-    except BaseException:
-        for name in moved_in:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
-        for name in moved_out:
-            (backup / name).rename(out / name)
-        backup.rmdir()
-        raise
-    shutil.rmtree(backup)
-    shutil.rmtree(new)
-
-
 def write_report(
     document: Document,
     out_dir: str | os.PathLike[str],
@@ -216,16 +182,9 @@ def write_report(
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder; write_report needs a folder for the report")
     step = on_step if on_step is not None else (lambda _msg: None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
+    with entries_write(out, REPORT_ENTRIES) as tmp:
         _build(document, tmp, pdf=pdf, step=step)
         step("replacing the report")
-        _swap(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     blocks = list(_blocks(document.sections))
     tables = {b.key: out / "tables" / f"{b.key}.csv" for b in blocks if isinstance(b, DisplayTable)}
     tables |= {f"figure_{b.key}": out / "tables" / f"figure_{b.key}.csv"
