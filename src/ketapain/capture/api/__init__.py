@@ -63,8 +63,8 @@ from ketapain.capture.api import (
 
 __all__ = ["api_router"]
 
-_ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, randomisation_list, pharmacy, unblindings, notifications,
-            infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
+_ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, randomisation_list, pharmacy, unblindings,
+            notifications, infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
 
 api_router = APIRouter(prefix="/api/v1")
 for _m in _ROUTERS:
