@@ -29,6 +29,7 @@ from ketapain.capture.models import Patient
 from ketapain.capture.security import LoginLimiter
 from ketapain.capture.services import Context, study, users
 from ketapain.capture.services import demo as demo_service
+from ketapain.capture.services.randomisation_list import ListFiles
 from ketapain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -59,9 +60,12 @@ def body_loc(exc: KetapainError) -> list[str | int]:
 
 
 def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, demo_patients: int = 12,
-                     demo_seed: int = 20200154) -> str | None:
+                     demo_seed: int = 20200154, randomisation_list: ListFiles | None = None) -> str | None:
     """Migrate, create the first admin, set up the study (and import the demo trial into an
-    empty database). Returns the one-time admin password when one was generated."""
+    empty database) and load ``randomisation_list`` (its commitment verified; nothing is
+    committed when it is refused). A demo database gets a test list with room for
+    ``demo_patients`` new patients after the simulated ones. Returns the one-time admin
+    password when one was generated."""
     upgrade(engine)
     protocol = load_protocol(settings.protocol)
     sm = make_sessionmaker(engine)
@@ -72,7 +76,8 @@ def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, 
 
             ctx = Context(session, Actor("demo", "investigator"), settings, protocol)
             demo_service.import_trial(ctx, simulate_trial(protocol, seed=demo_seed, n_patients=demo_patients))
-        study.setup_study(session, SYSTEM, settings, protocol)
+        study.setup_study(session, SYSTEM, settings, protocol, list_files=randomisation_list,
+                          demo_room=demo_patients if demo else 0)
         session.commit()
     return one_time
 
@@ -98,14 +103,16 @@ def first_start_message(username: str, password: str, *, url: str | None = None)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool = False, demo_patients: int = 12,
-               demo_seed: int = 20200154, on_first_start: Callable[[str, str], None] | None = None) -> FastAPI:
+               demo_seed: int = 20200154, on_first_start: Callable[[str, str], None] | None = None,
+               randomisation_list: ListFiles | None = None) -> FastAPI:
     """Build the app for ``settings`` (a ready ``engine`` may be given, e.g. by tests).
 
     On the first start, when the admin's password was generated, ``on_first_start(username,
     password)`` is called once (default: print :func:`first_start_message` on stderr).
     """
     engine = engine or make_engine(settings.database_url)
-    one_time = prepare_database(engine, settings, demo=demo, demo_patients=demo_patients, demo_seed=demo_seed)
+    one_time = prepare_database(engine, settings, demo=demo, demo_patients=demo_patients, demo_seed=demo_seed,
+                                randomisation_list=randomisation_list)
     if one_time:
         username = settings.admin_user or "admin"
         if on_first_start is None:

@@ -165,9 +165,14 @@ class Settings:
     visit_window_days
         A visit is out of window when its date differs from the scheduled date (first
         infusion + protocol visit day) by more than this many days.
+    list_kind
+        Kind of a new study started without a list: ``"test"`` (a test list of
+        ``randomisation_patients`` patients is made) or ``"production"`` (no list is made; the
+        admin imports the pharmacy's list, ``services.randomisation_list``). A study started
+        with ``ketapain serve --randomisation-list`` takes the list's kind.
     randomisation_seed, randomisation_patients, spare_kits_per_arm
-        Study setup: the randomisation list (``operations.randomise_protocol``, test kind
-        unless ``list_kind="production"``) and spare kits for replacements. To keep the
+        Study setup: the generated test list (``operations.randomise_protocol``) and spare
+        kits for replacements. To keep the
         blind, replacements are refused once as many have been made as the smallest
         per-arm stock (``services.randomisation.replacement_reserve``), so
         ``spare_kits_per_arm`` is the number of damaged kits the study can replace.

@@ -30,6 +30,7 @@ __all__ = [
     "Patient",
     "PatientToken",
     "QuestionnaireResponse",
+    "RandomisationListRecord",
     "Screening",
     "Signature",
     "SpareKit",
@@ -139,6 +140,23 @@ class Allocation(Base):
     patient_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     randomised_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
+
+
+class RandomisationListRecord(Base):
+    """One loaded randomisation list (pharmacy list made by ``ketapain randomize``): its kind,
+    SHA-256 commitment, file, number of slots and block size. The slots are in ``allocations``."""
+
+    __tablename__ = "randomisation_lists"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    list_kind: Mapped[str] = mapped_column(String(20))
+    commitment: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    slots: Mapped[int] = mapped_column(Integer)
+    block_size: Mapped[int] = mapped_column(Integer)
+    first_slot_number: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(20))
+    loaded_at: Mapped[str] = mapped_column(String(40))
 
 
 class SpareKit(Base):
@@ -314,7 +332,7 @@ class AuditLog(Base):
 
 AUDITED_TABLES: dict[str, type[Base]] = {
     m.__tablename__: m
-    for m in (User, Study, Screening, Patient, Allocation, SpareKit, Infusion, DiaryEntry, VisitRecord,
+    for m in (User, Study, Screening, Patient, Allocation, RandomisationListRecord, SpareKit, Infusion, DiaryEntry, VisitRecord,
               QuestionnaireResponse, AdverseEvent, Concomitant, DataQuery, Signature, PatientToken,
               Unblinding, Notification)
 }

@@ -3,7 +3,8 @@
 ==============  =========================================================  ==================
 role            may                                                        blinded
 ==============  =========================================================  ==================
-admin           users, lock/unlock, raise/close queries, audit, export*     until lock
+admin           users, lock/unlock, raise/close queries, audit, export*,    until lock
+                import randomisation lists
 investigator    all data entry, randomise, sign casebooks, emergency        always
                 unblinding, answer queries, patient links, audit
 nurse           data entry, randomise, answer queries, patient links        always
@@ -52,6 +53,7 @@ _READ = frozenset(STAFF_ROLES)
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
+    "randomisation_list.import": frozenset({"admin"}),
     "patients.read": _READ,
     "patients.write": _ENTRY,
     "screening.write": _ENTRY,

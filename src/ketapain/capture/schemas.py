@@ -47,6 +47,7 @@ __all__ = [
     "QueryPublic",
     "QuestionnaireCreate",
     "QuestionnairePublic",
+    "RandomisationListImport",
     "ScreeningCreate",
     "ScreeningPublic",
     "SignRequest",
@@ -351,6 +352,15 @@ class QueryPublic(_Out):
     answered_by: str | None
     closed_by: str | None
     status: str
+
+
+class RandomisationListImport(_In):
+    """A pharmacy list made by ``ketapain randomize`` (the text of ``pharmacy.csv``) and its
+    SHA-256 commitment (``commitment.txt``); the digest is checked on the exact UTF-8 text."""
+
+    file_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)] = "pharmacy.csv"
+    pharmacy_csv: Annotated[str, StringConstraints(min_length=1, max_length=5_000_000, pattern=NO_NUL)]
+    commitment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 class LockRequest(_In):

@@ -11,6 +11,7 @@ a database (``audit verify``) refuse a missing one and never create it. Both nee
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,6 +45,13 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", metavar="N", envvar="KETAPAIN_PORT", help="Port (env KETAPAIN_PORT).")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Load a simulated trial into an empty database.")] = False,
     seed: SeedOption = None,
+    randomisation_list: Annotated[Path | None, typer.Option(
+        "--randomisation-list", metavar="DIR", show_default=False,
+        help="Load the list made by ketapain randomize (its folder or its pharmacy.csv) after checking its "
+             "SHA-256 commitment; a new database becomes a study of the list's kind.")] = None,
+    commitment: Annotated[str | None, typer.Option(
+        "--commitment", metavar="SHA256", show_default=False,
+        help="Digest kept elsewhere to check the list against (default: commitment.txt beside pharmacy.csv).")] = None,
 ) -> None:
     """Run the capture web app (migrations applied at start; the first start creates the admin).
 
@@ -52,11 +60,14 @@ def serve_command(
     them). Without KETAPAIN_SECRET_KEY the app's secret key is made on the first start and kept beside
     the SQLite database (FILE.secret-key, owner-only); back it up with the database. The seed
     drives the study's test randomisation list and, with --demo, the simulated trial (first
-    start only).
+    start only). With --randomisation-list the slots come from that list (a production list is
+    refused with --demo, a test list in a production study); a list that does not match its
+    commitment is refused and the app does not start.
 
     \b
     Example:
       ketapain serve --demo
+      ketapain serve --randomisation-list list/
     """
     _require_web_stack("ketapain serve")
     import uvicorn
@@ -67,6 +78,7 @@ def serve_command(
         database_url_from_env,
         stored_secret_key,
     )
+    from ketapain.capture.services.randomisation_list import read_list_files
 
     seed = seed_or_fresh(seed)
     try:
@@ -79,11 +91,13 @@ def serve_command(
             typer.echo(f"secret key: {made} {stored.path} (set KETAPAIN_SECRET_KEY in production; docs/capture.md)", err=True)
             settings = Settings.from_env(database_url=database_url, randomisation_seed=seed, secret_key=stored.key)
         url = f"http://{host}:{port}"
+        files = None if randomisation_list is None else read_list_files(randomisation_list, commitment=commitment)
         app = create_app(
             settings,
             demo=demo,
             demo_seed=seed,
             on_first_start=lambda user, password: typer.echo(first_start_message(user, password, url=url), err=True),
+            randomisation_list=files,
         )
     except KetapainError as exc:
         raise fail(exc) from None

@@ -11,6 +11,7 @@ module                   routes (under ``/api/v1``)
 ``signatures``           ``/patients/{patient_id}/signatures``
 ``randomisation``        ``/patients/{patient_id}/randomise``, ``/allocations``,
                          ``/allocations/{patient_id}/{period}/replace-kit``
+``randomisation_list``   ``/randomisation-list`` (status; import: admin)
 ``pharmacy``             ``/pharmacy/{patient_id}/{period}``
 ``unblindings``          ``/unblindings``, ``/unblindings/{unblinding_id}``
 ``notifications``        ``/notifications``
@@ -52,6 +53,7 @@ from ketapain.capture.api import (
     queries,
     questionnaires,
     randomisation,
+    randomisation_list,
     screenings,
     signatures,
     unblindings,
@@ -61,8 +63,8 @@ from ketapain.capture.api import (
 
 __all__ = ["api_router"]
 
-_ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, pharmacy, unblindings, notifications,
-            infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
+_ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, randomisation_list, pharmacy, unblindings,
+            notifications, infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
 
 api_router = APIRouter(prefix="/api/v1")
 for _m in _ROUTERS:

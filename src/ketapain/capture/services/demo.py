@@ -32,6 +32,7 @@ from ketapain.capture.schemas import (
 )
 from ketapain.capture.services import adverse_events, diary, infusions, patients
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.randomisation_list import DEMO_COMMITMENT
 from ketapain.data import TrialData
 from ketapain.errors import Conflict, DataError
 from ketapain.instruments import score_frame
@@ -49,7 +50,7 @@ def _v(x: Any) -> Any:
     return x.item() if hasattr(x, "item") else x  # numpy scalar -> Python
 
 
-def import_trial(ctx: Context, data: TrialData, *, commitment: str = "demo") -> int:
+def import_trial(ctx: Context, data: TrialData, *, commitment: str = DEMO_COMMITMENT) -> int:
     """Load ``data`` into an empty database as the site staff would have entered it; returns
     the number of diary entries. ``ctx.actor`` must be an entry role (investigator).
 

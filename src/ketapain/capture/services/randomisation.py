@@ -10,6 +10,7 @@ from ketapain.capture import audit
 from ketapain.capture.models import Allocation, Infusion, Patient, Screening, SpareKit
 from ketapain.capture.roles import allocation_view
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.randomisation_list import alert_message, list_alert
 from ketapain.errors import Conflict, NotFound
 from ketapain.operations import prepare_infusions
 
@@ -39,12 +40,15 @@ def randomise(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
     if _rows(ctx, patient_id):
         raise Conflict(f"patient {patient_id} is already randomised")
     q = select(Allocation).where(Allocation.patient_id.is_(None), Allocation.status == "active")
+    stratum = None
     if ctx.protocol.randomisation.strata:
-        values = [str(getattr(p, s, "")) for s in ctx.protocol.randomisation.strata]
-        q = q.where(Allocation.stratum == " x ".join(values))
+        stratum = " x ".join(str(getattr(p, s, "")) for s in ctx.protocol.randomisation.strata)
+        q = q.where(Allocation.stratum == stratum)
     first = ctx.session.execute(q.order_by(Allocation.slot_number, Allocation.period).limit(1)).scalars().first()
     if first is None:
-        raise Conflict("the randomisation list has no free slot left (for this stratum); load a longer list")
+        level, _ = list_alert(ctx)
+        raise Conflict(f"patient {patient_id} cannot be randomised: "
+                       + alert_message("none" if level == "none" else "exhausted", [stratum] if stratum else []))
     now = audit.utc_now()
     for row in ctx.session.execute(select(Allocation).where(Allocation.slot == first.slot)).scalars():
         audit.update(ctx.session, ctx.actor, row, {"patient_id": patient_id, "randomised_at": now}, reason="randomisation")

@@ -18,6 +18,7 @@ from ketapain.capture.audit import Actor
 from ketapain.capture.models import User
 from ketapain.capture.security import CSRF_FIELD, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
+from ketapain.capture.services.randomisation_list import list_alert
 from ketapain.capture.services.users import session_user
 from ketapain.capture.web.i18n import LANG_COOKIE, LANGS, negotiate, translator
 from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
@@ -66,9 +67,11 @@ class Page:
         return roles.can(self.ctx.actor.role, action)
 
     def render(self, name: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+        """The page with its banners: the lock, and the randomisation list's warning (no count)."""
+        list_level, list_strata = list_alert(self.ctx)
         return render(self.request, name, status=status, user=self.user, role=self.ctx.actor.role, csrf=self.csrf,
                       can=self.can, blinded=self.ctx.blinded, locked=self.ctx.locked, msg=self.request.query_params.get("msg"),
-                      **values)
+                      list_level=list_level, list_strata=", ".join(s for s in list_strata if s), **values)
 
     def commit(self) -> None:
         self.ctx.session.commit()
