@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ketapain.capture.models import Allocation, DiaryEntry, QuestionnaireResponse
 from ketapain.instruments import get_instrument
+from ketapain.operations import screening_questions
 from ketapain.protocol import load_protocol
 
 from .conftest import ROLE_PW, Web
@@ -19,17 +20,17 @@ from .conftest import ROLE_PW, Web
 TODAY = dt.datetime.now(dt.UTC).date()
 ROLES = ("admin", "investigator", "nurse", "pharmacist", "statistician", "monitor")
 BLINDED_ROLES = ("admin", "investigator", "nurse", "statistician", "monitor")   # before lock (roles.is_blinded)
-ELIGIBLE = {"age": "50", "pain_duration_months": "12", "pain_origin": "peripheral", "iv_ketamine_indicated": "yes",
-            "previous_ketamine": "no", "history_compatible_with_lesion": "yes", "pain_in_neuroanatomical_territory": "yes",
-            "sensory_signs_on_examination": "yes", "previous_iv_ketamine": "no", "ketamine_contraindication": "no",
-            "magnesium_contraindication": "no", "saline_contraindication": "no", "incompatible_history_or_drugs": "no",
-            "childbearing_without_contraception": "no", "pregnant_or_lactating": "no", "in_other_trial": "no",
-            "unable_to_comply": "no"}
+NUMBERS = {"age": "50", "pain_duration_months": "12", "pain_origin": "peripheral"}
 
 
 def screening_form(**over: str) -> dict[str, str]:
-    """The screening form of an eligible person; DN4 items 1..5 yes -> total 5 (hand count)."""
-    form = {f"a_{k}": v for k, v in ELIGIBLE.items()} | {f"dn4_{i}": str(int(i <= 5)) for i in range(1, 11)}
+    """The screening form of an eligible person: every inclusion criterion "yes", every
+    exclusion "no" (yes/no questions are the criteria's texts, ``c_<criterion id>``);
+    DN4 items 1..5 yes -> total 5 (hand count)."""
+    form = {f"a_{k}": v for k, v in NUMBERS.items()} | {f"dn4_{i}": str(int(i <= 5)) for i in range(1, 11)}
+    for q in screening_questions(load_protocol("ketapain")):
+        if q.answer == "yes_no":
+            form[f"c_{q.criterion}"] = "yes" if q.kind == "inclusion" else "no"
     form["screening_date"] = str(TODAY)
     return form | over
 
