@@ -22,6 +22,7 @@ __all__ = [
     "Allocation",
     "AuditLog",
     "Base",
+    "ChangeRequest",
     "Concomitant",
     "DataQuery",
     "DiaryEntry",
@@ -282,6 +283,22 @@ class Unblinding(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
 
 
+class ChangeRequest(Base):
+    """A change under the two-person rule (lock, unlock): requested by one admin, applied only
+    when another admin or the statistician approves it (``services.approvals``)."""
+
+    __tablename__ = "change_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Notification(Base):
     __tablename__ = "notifications"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -316,6 +333,6 @@ AUDITED_TABLES: dict[str, type[Base]] = {
     m.__tablename__: m
     for m in (User, Study, Screening, Patient, Allocation, SpareKit, Infusion, DiaryEntry, VisitRecord,
               QuestionnaireResponse, AdverseEvent, Concomitant, DataQuery, Signature, PatientToken,
-              Unblinding, Notification)
+              Unblinding, Notification, ChangeRequest)
 }
 """Tables written only through the audit write path (all but sessions and the log itself)."""

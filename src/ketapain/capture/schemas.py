@@ -22,6 +22,10 @@ __all__ = [
     "AdverseEventCreate",
     "AdverseEventPublic",
     "AdverseEventUpdate",
+    "ChangeApproval",
+    "ChangeRejection",
+    "ChangeRequestCreate",
+    "ChangeRequestPublic",
     "ConcomitantCreate",
     "ConcomitantPublic",
     "ConcomitantUpdate",
@@ -360,6 +364,33 @@ class LockRequest(_In):
 class UnlockRequest(_In):
     password: Annotated[str, StringConstraints(min_length=1)]
     reason: Text
+
+
+class ChangeRequestCreate(_In):
+    action: Literal["lock", "unlock"] = Field(description="The change asked for (two-person rule).")
+    reason: Text
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class ChangeApproval(_In):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    reason: Text | None = None
+
+
+class ChangeRejection(_In):
+    reason: Text
+
+
+class ChangeRequestPublic(_Out):
+    id: int
+    action: str
+    reason: str
+    requested_by: str
+    requested_at: str
+    status: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None
 
 
 class SignRequest(_In):

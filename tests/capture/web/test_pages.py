@@ -59,7 +59,7 @@ def page_matrix(pid: str) -> dict[str, dict[str, int]]:
     return {
         "/": everyone, "/screening": everyone, "/patients": everyone, f"/patients/{pid}": everyone, "/queries": everyone,
         "/audit": only("admin", "investigator", "pharmacist", "statistician", "monitor"),
-        "/lock": only("admin"), "/users": only("admin"), "/unblinding": only("investigator"),
+        "/lock": only("admin", "statistician"), "/users": only("admin"), "/unblinding": only("investigator"),
         f"/patients/{pid}/pharmacy/1": only("pharmacist"),
         f"/patients/{pid}/questionnaire?visit=inclusion&instrument=bpi": only("investigator", "nurse"),
     }
@@ -227,13 +227,22 @@ def test_queries_lock_unblinding_and_audit_pages(app, webs):
     assert nurse.post(f"/queries/{qid}/close", {}).status_code == 403
     assert mon.post(f"/queries/{qid}/close", {"reason": "ok"}).status_code == 303
     assert "checked: 7 is right" in nurse.get(f"/patients/{pid}").text and ">closed<" in mon.get("/queries?status=closed").text
-    # lock: admin; writes refused; unlock needs the password again
-    assert admin.post("/lock", {"action": "lock", "reason": "final analysis"}).status_code == 303
+    # lock: requested by the admin, approved by the statistician (two-person rule); writes
+    # refused; unlock: same, with the password again
+    stat = webs["statistician"]
+    assert admin.post("/lock", {"action": "lock", "reason": "final analysis"}).status_code == 403
+    assert admin.post("/lock/requests", {"action": "lock", "reason": "final analysis", "password": "admin-password-1"}).status_code == 303
+    rid = re.search(r'action="/lock/requests/(\d+)/approve"', stat.get("/lock").text).group(1)
+    assert f'/lock/requests/{rid}/approve' not in admin.get("/lock").text   # the requester is offered no approval
+    assert admin.post(f"/lock/requests/{rid}/approve", {"password": "admin-password-1"}).status_code == 403
+    assert stat.post(f"/lock/requests/{rid}/approve", {"password": ROLE_PW}).status_code == 303
     assert "locked" in nurse.get("/").text.lower()
     r = nurse.post(f"/patients/{pid}/concomitant", {"period": "1", "drug_class": "nefopam"})
     assert r.status_code == 409
-    assert admin.post("/lock", {"action": "unlock", "password": "not-it", "reason": "fix"}).status_code == 401
-    assert admin.post("/lock", {"action": "unlock", "password": "admin-password-1", "reason": "late query"}).status_code == 303
+    assert admin.post("/lock/requests", {"action": "unlock", "password": "not-it", "reason": "fix"}).status_code == 401
+    assert admin.post("/lock/requests", {"action": "unlock", "password": "admin-password-1", "reason": "late query"}).status_code == 303
+    rid = re.search(r'action="/lock/requests/(\d+)/approve"', stat.get("/lock").text).group(1)
+    assert stat.post(f"/lock/requests/{rid}/approve", {"password": ROLE_PW}).status_code == 303
     assert nurse.post(f"/patients/{pid}/concomitant", {"period": "1", "drug_class": "nefopam"}).status_code == 303
     # emergency unblinding: reason + password; shown to that investigator only; admins notified
     assert inv.post("/unblinding", {"patient_id": pid, "period": "1", "reason": "anaphylaxis", "password": "bad"}).status_code == 401

@@ -23,7 +23,8 @@ module                   routes (under ``/api/v1``)
 ``adverse_events``       ``/adverse-events``, ``/adverse-events/{event_id}``
 ``concomitant``          ``/concomitant``, ``/concomitant/{record_id}``
 ``queries``              ``/queries``, ``/queries/{query_id}/answer``, ``…/close``
-``lock``                 ``/lock``, ``/unlock``
+``lock``                 ``/lock``, ``/unlock`` (refused under the two-person rule)
+``change_requests``      ``/change-requests``, ``…/{request_id}/approve``, ``…/reject``
 ``export``               ``/export``
 ``audit``                ``/audit``
 =======================  ==================================================================
@@ -39,6 +40,7 @@ from ketapain.capture.api import (
     adverse_events,
     audit,
     auth,
+    change_requests,
     compliance,
     concomitant,
     diary,
@@ -62,7 +64,8 @@ from ketapain.capture.api import (
 __all__ = ["api_router"]
 
 _ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, pharmacy, unblindings, notifications,
-            infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
+            infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock,
+            change_requests, export, audit)
 
 api_router = APIRouter(prefix="/api/v1")
 for _m in _ROUTERS:

@@ -14,7 +14,7 @@ from ketapain.capture.models import User, UserSession
 from ketapain.capture.schemas import UserCreate, UserUpdate
 from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
 from ketapain.capture.services._context import Context
-from ketapain.errors import AuthenticationFailed, Conflict
+from ketapain.errors import AuthenticationFailed, Conflict, PermissionDenied
 
 __all__ = ["bootstrap_admin", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
 
@@ -36,6 +36,9 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
     ctx.require("users.manage")
     user = ctx.one(User, "user", username=username)
     changes = data.model_dump(exclude_unset=True, exclude={"reason", "password"})
+    if user.username == ctx.actor.username and changes.get("role", user.role) != user.role:
+        # separation of duties: a role (blinded or not) is always given by someone else
+        raise PermissionDenied("role: you cannot change your own role; another admin must")
     if data.password is not None:
         changes["password_hash"] = hash_password(data.password)
     audit.update(ctx.session, ctx.actor, user, changes, reason=data.reason)
