@@ -1,0 +1,60 @@
+"""The two-person rule in Chromium: admin A requests the lock on the lock page, is offered no
+approval and is refused one when posting it anyway; admin B logs in, approves with the
+password, and the database is locked with both names on the page."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import ADMIN_PW, browser_login
+
+ADMIN2_PW = "second-admin-password"
+
+
+def test_admin_requests_another_admin_approves(browser, live_server):
+    base = live_server
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    browser_login(page, base, "admin", ADMIN_PW)
+    page.goto(f"{base}/users")
+    page.fill("input[name=username]", "admin2")
+    page.select_option("select[name=role]", "admin")
+    page.fill("input[name=password]", ADMIN2_PW)
+    page.click("button:has-text('Create user')")
+    # A requests the lock
+    page.goto(f"{base}/lock")
+    assert "open for data entry" in page.locator("[data-testid=lock-state]").inner_text()
+    page.fill("form[action='/lock/requests'] input[name=reason]", "final analysis")
+    page.fill("form[action='/lock/requests'] input[name=password]", ADMIN_PW)
+    page.click("button:has-text('Request the lock')")
+    page.wait_for_url(re.compile(r".*/lock\?msg=requested"))
+    card = page.locator("[data-testid^=change-]")
+    rid = card.get_attribute("data-testid").removeprefix("change-")
+    assert "a second person must approve it" in card.inner_text()
+    assert page.locator(f"form[action='/lock/requests/{rid}/approve']").count() == 0   # no approval offered to A
+    page.screenshot(path="/tmp/shots-k/lock-requested.png", full_page=True)
+    # A posts the approval anyway (the session's CSRF token, the form the server would expect): refused
+    status = page.evaluate("""async (rid) => {
+        const body = new URLSearchParams({csrf_token: document.querySelector('input[name=csrf_token]').value,
+                                          password: '%s'});
+        const r = await fetch(`/lock/requests/${rid}/approve`, {method: 'POST', body});
+        return r.status; }""" % ADMIN_PW, rid)
+    assert status == 403
+    page.goto(f"{base}/lock")
+    assert "open for data entry" in page.locator("[data-testid=lock-state]").inner_text()
+    page.click("button:has-text('Log out')")
+    # B approves
+    browser_login(page, base, "admin2", ADMIN2_PW)
+    page.goto(f"{base}/lock")
+    page.screenshot(path="/tmp/shots-k/lock-to-approve.png", full_page=True)
+    form = page.locator(f"form[action='/lock/requests/{rid}/approve']")
+    form.locator("input[name=password]").fill(ADMIN2_PW)
+    form.locator("input[name=reason]").fill("agreed with the statistician")
+    form.locator("button").click()
+    page.wait_for_url(re.compile(r".*/lock\?msg=approved"))
+    assert "Locked since" in page.locator("[data-testid=lock-state]").inner_text()
+    history = page.locator("table").inner_text()
+    assert "admin" in history and "admin2" in history and "approved" in history
+    page.goto(f"{base}/lock?lang=fr")
+    page.screenshot(path="/tmp/shots-k/lock-approved-fr.png", full_page=True)
+    assert "Demandes traitées" in page.locator("main").inner_text()
