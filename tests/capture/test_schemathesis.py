@@ -47,7 +47,7 @@ from ketapain.capture.security import CSRF_HEADER, SESSION_COOKIE
 from ketapain.data import DRUG_CLASSES
 from ketapain.protocol import load_protocol
 
-from .conftest import ADMIN_PW, ROLE_PW, Api, make_settings
+from .conftest import ADMIN_PW, ROLE_PW, Api, enable_pharmacist, make_settings
 from .test_api import DN4, ELIGIBLE, TODAY, _patient
 
 MAX_EXAMPLES = 50
@@ -88,7 +88,11 @@ def _seed(app) -> dict[str, Any]:
     for role in STAFF[1:]:
         r = admin.post("/users", {"username": role, "role": role, "password": ROLE_PW, "full_name": f"Dr {role}"})
         assert r.status_code == 201, r.text
-        clients[role] = Api(app, role, ROLE_PW)
+    for role in STAFF[1:]:
+        if role != "pharmacist":
+            clients[role] = Api(app, role, ROLE_PW)
+    enable_pharmacist(clients["statistician"])   # created disabled under the two-person rule
+    clients["pharmacist"] = Api(app, "pharmacist", ROLE_PW)
     nurse, inv, mon = clients["nurse"], clients["investigator"], clients["monitor"]
     pid = _patient(clients, infused_days_ago=5)
     r = nurse.post("/patients", {"sex": "M", "age_years": 61, "pain_type": "radiculopathy"})

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from ketapain.capture.audit import Actor, verify_audit
 from ketapain.capture.models import AuditLog, ChangeRequest, Study, User
-from ketapain.capture.schemas import ChangeApproval, ChangeRejection, ChangeRequestCreate, UserUpdate
+from ketapain.capture.schemas import ChangeApproval, ChangeRejection, ChangeRequestCreate, UserCreate, UserUpdate
 from ketapain.capture.services import Context, approvals, lock, users
 from ketapain.errors import Conflict, PermissionDenied
 from ketapain.protocol import load_protocol
 
-from .conftest import ADMIN_PW, ROLE_PW, Api
+from .conftest import ADMIN_PW, ROLE_PW, Api, TestClient
 from .test_api import _patient
 
 ADMIN2_PW = "second-admin-password"
@@ -134,7 +134,7 @@ def test_api_two_person_flow(clients, admin2):
     r = admin2.post(f"/change-requests/{rid}/approve", {"password": ADMIN2_PW, "reason": "agreed"})
     assert r.status_code == 200 and (r.json()["status"], r.json()["decided_by"]) == ("approved", "admin2")
     assert a.get("/lock").json()["locked"] is True
-    assert [c["status"] for c in stat.get("/change-requests").json()] == ["approved"]
+    assert next((c["action"], c["status"]) for c in stat.get("/change-requests").json()) == ("lock", "approved")
     assert stat.get("/change-requests?status=pending").json() == []
     assert a.post("/change-requests/999/approve", {"password": ADMIN_PW}).status_code == 404
 
@@ -160,4 +160,54 @@ def test_requests_survive_the_lock_and_stay_out_of_trial_tables(app, clients, ad
     assert r.status_code == 201, r.text
     with app.state.sessionmaker() as s:
         assert s.execute(select(Study.locked)).scalar() is True
-        assert len(s.execute(select(ChangeRequest)).scalars().all()) == 2
+        assert [c.action for c in s.execute(select(ChangeRequest).order_by(ChangeRequest.id)).scalars()][-2:] == ["lock", "unlock"]
+
+
+def test_service_roles_that_see_the_allocation_need_a_second_person(app, clients, admin2):
+    """A new pharmacist account is disabled until approved; an admin cannot give the role,
+    or re-enable such an account, alone; nobody requests or approves a grant to themself."""
+    with app.state.sessionmaker() as s:
+        a, b = _ctx(s, app, "admin"), _ctx(s, app, "admin2")
+        new = users.create_user(a, UserCreate(username="pharm2", role="pharmacist", password="pharm-password-2"))
+        assert new.status == "disabled"
+        (grant,) = [c for c in approvals.list_changes(a, status="pending") if c.target_user == "pharm2"]
+        assert (grant.action, grant.role, grant.requested_by) == ("grant_role", "pharmacist", "admin")
+        with pytest.raises(PermissionDenied, match="sees the allocation"):
+            users.update_user(a, "pharm2", UserUpdate(status="active", reason="enable it myself"))
+        with pytest.raises(PermissionDenied, match="you requested it"):
+            approvals.approve_change(a, grant.id, ChangeApproval(password=ADMIN_PW))
+        approvals.approve_change(b, grant.id, ChangeApproval(password=ADMIN2_PW))
+        assert (new.role, new.status) == ("pharmacist", "active")
+        # a role change to pharmacist: refused alone, requested, approved by someone else
+        with pytest.raises(PermissionDenied, match="sees the allocation"):
+            users.update_user(a, "monitor", UserUpdate(role="pharmacist", reason="needs kits"))
+        with pytest.raises(PermissionDenied, match="for yourself"):
+            approvals.request_change(a, ChangeRequestCreate(action="grant_role", target_user="admin", role="pharmacist",
+                                                            reason="me", password=ADMIN_PW))
+        req = approvals.request_change(b, ChangeRequestCreate(action="grant_role", target_user="admin", role="pharmacist",
+                                                              reason="for a", password=ADMIN2_PW))
+        with pytest.raises(PermissionDenied, match="gives you a role"):
+            approvals.approve_change(a, req.id, ChangeApproval(password=ADMIN_PW))
+        with pytest.raises(Conflict, match="does not see the allocation"):
+            approvals.request_change(a, ChangeRequestCreate(action="grant_role", target_user="monitor", role="nurse",
+                                                            reason="x", password=ADMIN_PW))
+        users.update_user(a, "monitor", UserUpdate(role="nurse", reason="moved"))   # a blinded role: one admin
+        rows = s.execute(select(AuditLog).where(AuditLog.table_name == "users", AuditLog.action == "grant_role",
+                                                AuditLog.record_id == str(new.id))).scalars().all()
+        assert [(r.field, r.username) for r in rows] == [("status", "admin2")] and "active" in rows[0].new_value
+        assert "requested by admin, approved by admin2" in rows[0].reason
+        s.rollback()
+
+
+def test_api_new_pharmacist_waits_for_a_second_person(app, clients, admin2):
+    a = clients["admin"]
+    r = a.post("/users", {"username": "pharm2", "role": "pharmacist", "password": "pharm-password-2"})
+    assert r.status_code == 201 and r.json()["status"] == "disabled"
+    assert TestClient(app).post("/api/v1/auth/login", json={"username": "pharm2", "password": "pharm-password-2"}).status_code == 401
+    assert a.patch("/users/pharm2", {"status": "active", "reason": "now"}).status_code == 403
+    (grant,) = [c for c in a.get("/change-requests?status=pending").json() if c["target_user"] == "pharm2"]
+    assert a.post(f"/change-requests/{grant['id']}/approve", {"password": ADMIN_PW}).status_code == 403
+    assert admin2.post(f"/change-requests/{grant['id']}/approve", {"password": ADMIN2_PW}).status_code == 200
+    assert Api(app, "pharm2", "pharm-password-2").get("/auth/me").json()["role"] == "pharmacist"
+    r = a.post("/change-requests", {"action": "grant_role", "reason": "x", "password": ADMIN_PW})
+    assert r.status_code == 422   # a grant names the user and the role

@@ -284,13 +284,16 @@ class Unblinding(Base):
 
 
 class ChangeRequest(Base):
-    """A change under the two-person rule (lock, unlock): requested by one admin, applied only
-    when another admin or the statistician approves it (``services.approvals``)."""
+    """A change under the two-person rule (lock, unlock, giving a user a role that sees the
+    allocation): requested by one admin, applied only when another admin or the statistician
+    approves it (``services.approvals``). ``target_user``/``role``: the grant's user and role."""
 
     __tablename__ = "change_requests"
     id: Mapped[int] = mapped_column(primary_key=True)
     action: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
+    target_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True)
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="pending")

@@ -34,11 +34,10 @@ def test_admin_requests_another_admin_approves(browser, live_server):
     assert page.locator(f"form[action='/lock/requests/{rid}/approve']").count() == 0   # no approval offered to A
     page.screenshot(path="/tmp/shots-k/lock-requested.png", full_page=True)
     # A posts the approval anyway (the session's CSRF token, the form the server would expect): refused
-    status = page.evaluate("""async (rid) => {
-        const body = new URLSearchParams({csrf_token: document.querySelector('input[name=csrf_token]').value,
-                                          password: '%s'});
+    status = page.evaluate("""async ([rid, password]) => {
+        const body = new URLSearchParams({csrf_token: document.querySelector('input[name=csrf_token]').value, password});
         const r = await fetch(`/lock/requests/${rid}/approve`, {method: 'POST', body});
-        return r.status; }""" % ADMIN_PW, rid)
+        return r.status; }""", [rid, ADMIN_PW])
     assert status == 403
     page.goto(f"{base}/lock")
     assert "open for data entry" in page.locator("[data-testid=lock-state]").inner_text()

@@ -1,5 +1,13 @@
-"""The two-person rule: a lock or unlock requested by one admin, applied when a second
-person approves it.
+"""The two-person rule: a lock, an unlock or a role that sees the allocation, requested by
+one admin and applied when a second person approves it.
+
+Role grants (``grant_role``, with ``target_user`` and ``role``): a role is "unblinded" when
+:func:`ketapain.capture.roles.is_blinded` says so now (the pharmacist always; the admin and the
+statistician after lock). Under the rule, :func:`ketapain.capture.services.users.create_user`
+of an account with such a role creates it disabled with a pending grant (by
+:func:`open_grant`), and ``update_user`` refuses to give such a role or to re-enable such an
+account alone; approving the grant sets the role and enables the account. Nobody requests or
+approves a grant to themself.
 
 * :func:`request_change` (admin; password re-entered, reason): a ``pending`` change request.
   One pending request per action; the change must be applicable now (lock an open
@@ -21,14 +29,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ketapain.capture import audit
-from ketapain.capture.models import ChangeRequest
+from ketapain.capture import audit, roles
+from ketapain.capture.models import ChangeRequest, User
 from ketapain.capture.schemas import ChangeApproval, ChangeRejection, ChangeRequestCreate
 from ketapain.capture.services import lock
 from ketapain.capture.services._context import Context
 from ketapain.errors import Conflict, PermissionDenied
 
-__all__ = ["approve_change", "list_changes", "reject_change", "request_change"]
+__all__ = ["approve_change", "list_changes", "open_grant", "reject_change", "request_change", "unblinded_role"]
 
 
 def _pending(ctx: Context, request_id: int) -> ChangeRequest:
@@ -38,20 +46,59 @@ def _pending(ctx: Context, request_id: int) -> ChangeRequest:
     return req
 
 
+def unblinded_role(ctx: Context, role: str) -> bool:
+    """Whether ``role`` sees the allocation now (so giving it falls under the rule)."""
+    return not roles.is_blinded(role, locked=ctx.locked)
+
+
+def _check_request(ctx: Context, data: ChangeRequestCreate) -> None:
+    if data.action != "grant_role":
+        lock.check_applicable(ctx, data.action)
+        return
+    target = ctx.one(User, "user", username=data.target_user)
+    if target.username == ctx.actor.username:
+        raise PermissionDenied("target_user: you cannot request a role for yourself; another admin must")
+    if not unblinded_role(ctx, str(data.role)):
+        raise Conflict(f"role: {data.role} does not see the allocation now; change it on the user directly")
+
+
+def open_grant(ctx: Context, target: User, role: str, *, reason: str) -> ChangeRequest:
+    """A pending ``grant_role`` request (no password: the caller has just authenticated the
+    admin's action, e.g. creating the account)."""
+    taken = ctx.session.execute(select(ChangeRequest.id).where(
+        ChangeRequest.action == "grant_role", ChangeRequest.target_user == target.username, ChangeRequest.status == "pending")).scalar()
+    if taken is not None:
+        raise Conflict(f"a role for {target.username} is already requested (change request {taken}); approve, reject or withdraw it first")
+    return audit.create(ctx.session, ctx.actor, ChangeRequest(
+        action="grant_role", reason=reason, target_user=target.username, role=role, requested_by=ctx.actor.username,
+        requested_at=audit.utc_now(), status="pending", decided_by=None, decided_at=None, decision_reason=None), reason=reason)
+
+
 def request_change(ctx: Context, data: ChangeRequestCreate) -> ChangeRequest:
-    """Ask for a lock or unlock; nothing changes until a second person approves."""
+    """Ask for a lock, an unlock or a role grant; nothing changes until a second person approves."""
     ctx.require("changes.request")
     if not lock.two_person_rule(ctx):
-        raise Conflict("the protocol's two-person rule is off ([blinding] two_person_rule = false): lock or unlock directly")
+        raise Conflict("the protocol's two-person rule is off ([blinding] two_person_rule = false): make the change directly")
     ctx.check_password(data.password)
-    lock.check_applicable(ctx, data.action)
+    _check_request(ctx, data)
+    if data.action == "grant_role":
+        return open_grant(ctx, ctx.one(User, "user", username=data.target_user), str(data.role), reason=data.reason)
     taken = ctx.session.execute(select(ChangeRequest.id).where(ChangeRequest.action == data.action,
                                                                ChangeRequest.status == "pending")).scalar()
     if taken is not None:
         raise Conflict(f"a {data.action} is already requested (change request {taken}); approve, reject or withdraw it first")
     return audit.create(ctx.session, ctx.actor, ChangeRequest(
-        action=data.action, reason=data.reason, requested_by=ctx.actor.username, requested_at=audit.utc_now(),
-        status="pending", decided_by=None, decided_at=None, decision_reason=None), reason=data.reason)
+        action=data.action, reason=data.reason, target_user=None, role=None, requested_by=ctx.actor.username,
+        requested_at=audit.utc_now(), status="pending", decided_by=None, decided_at=None, decision_reason=None), reason=data.reason)
+
+
+def _apply(ctx: Context, req: ChangeRequest) -> None:
+    why = f"{req.reason} (change request {req.id}: requested by {req.requested_by}, approved by {ctx.actor.username})"
+    if req.action != "grant_role":
+        lock.apply_change(ctx, req.action, reason=why)
+        return
+    target = ctx.one(User, "user", username=req.target_user)
+    audit.update(ctx.session, ctx.actor, target, {"role": req.role, "status": "active"}, reason=why, action="grant_role")
 
 
 def approve_change(ctx: Context, request_id: int, data: ChangeApproval) -> ChangeRequest:
@@ -61,13 +108,14 @@ def approve_change(ctx: Context, request_id: int, data: ChangeApproval) -> Chang
     if req.requested_by == ctx.actor.username:
         raise PermissionDenied(f"change request {request_id}: you requested it, so you cannot approve it; "
                                "a second person (another admin or the statistician) must")
+    if req.target_user == ctx.actor.username:
+        raise PermissionDenied(f"change request {request_id}: it gives you a role, so you cannot approve it; another person must")
     ctx.check_password(data.password)
     why = data.reason or req.reason
     audit.update(ctx.session, ctx.actor, req, {"status": "approved", "decided_by": ctx.actor.username,
                                                "decided_at": audit.utc_now(), "decision_reason": data.reason},
                  reason=why, action="approve")
-    lock.apply_change(ctx, req.action, reason=f"{req.reason} (change request {req.id}: requested by {req.requested_by}, "
-                                              f"approved by {ctx.actor.username})")
+    _apply(ctx, req)
     return req
 
 

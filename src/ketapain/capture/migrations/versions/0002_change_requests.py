@@ -1,4 +1,4 @@
-"""change requests (two-person rule for lock and unlock)
+"""change requests (two-person rule for lock, unlock and unblinded role grants)
 
 Revision ID: 0002
 Revises: 0001
@@ -21,6 +21,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('target_user', sa.String(length=64), nullable=True),
+    sa.Column('role', sa.String(length=20), nullable=True),
     sa.Column('requested_by', sa.String(length=64), nullable=False),
     sa.Column('requested_at', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
