@@ -16,8 +16,9 @@ patient         own diary only (personal link token)                        alwa
 
 \\* export needs an unblinded view at the time of the request.
 \\** under the protocol's two-person rule (``[blinding] two_person_rule``, default on), one
-admin requests a lock or unlock and another admin or the statistician approves it
-(:mod:`ketapain.capture.services.approvals`); nobody changes their own role.
+admin requests a lock, an unlock or a role that sees the allocation, and another admin or the
+statistician approves it (:mod:`ketapain.capture.services.approvals`); nobody changes their
+own role.
 
 Blinded data are the columns in :data:`BLINDED_FIELDS` (arm, sequence; kit-to-arm links).
 Services return them only through :func:`allocation_view`, and the audit trail is filtered by

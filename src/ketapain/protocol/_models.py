@@ -459,9 +459,9 @@ class Blinding(_Section):
 
     two_person_rule: StrictBool = Field(
         True,
-        description=("Lock and unlock (each makes allocations visible or reopens blinded data entry) are requested by "
-                     "one admin and applied only when a second person, another admin or the statistician, approves. "
-                     "Emergency unblinding of one patient-period stays single-person."),
+        description=("Lock, unlock and giving a user a role that sees the allocation are requested by one admin and "
+                     "applied only when a second person, another admin or the statistician, approves. Emergency "
+                     "unblinding of one patient-period stays single-person."),
     )
 
 

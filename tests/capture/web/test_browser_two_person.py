@@ -57,3 +57,33 @@ def test_admin_requests_another_admin_approves(browser, live_server):
     page.goto(f"{base}/lock?lang=fr")
     page.screenshot(path="/tmp/shots-k/lock-approved-fr.png", full_page=True)
     assert "Demandes traitées" in page.locator("main").inner_text()
+
+
+def test_new_pharmacist_account_waits_for_a_second_person(browser, live_server):
+    base = live_server
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
+    browser_login(page, base, "admin", ADMIN_PW)
+    page.goto(f"{base}/users")
+    for user, role, pw in (("admin2", "admin", ADMIN2_PW), ("pharm1", "pharmacist", "pharm-password-1")):
+        page.fill("input[name=username]", user)
+        page.select_option("select[name=role]", role)
+        page.fill("input[name=password]", pw)
+        page.click("button:has-text('Create user')")
+    assert "a second person" in page.locator("main").inner_text()
+    assert "disabled" in page.locator("tr", has_text="pharm1").inner_text()
+    page.screenshot(path="/tmp/shots-k/users-pharmacist-pending.png", full_page=True)
+    page.goto(f"{base}/lock")
+    card = page.locator("[data-testid^=change-]", has_text="pharm1")
+    assert "Give pharm1 the role pharmacist" in card.inner_text()
+    assert card.locator("form[action$='/approve']").count() == 0
+    page.click("button:has-text('Log out')")
+    browser_login(page, base, "admin2", ADMIN2_PW)
+    page.goto(f"{base}/lock")
+    card = page.locator("[data-testid^=change-]", has_text="pharm1")
+    card.locator("form[action$='/approve'] input[name=password]").fill(ADMIN2_PW)
+    card.locator("form[action$='/approve'] button").click()
+    page.wait_for_url(re.compile(r".*/lock\?msg=approved"))
+    page.click("button:has-text('Log out')")
+    browser_login(page, base, "pharm1", "pharm-password-1")
+    assert "pharm1" in page.locator("nav, header").first.inner_text()
