@@ -155,5 +155,20 @@ def clients(app) -> dict[str, Api]:
     for role in ("investigator", "nurse", "pharmacist", "statistician", "monitor"):
         r = admin.post("/users", {"username": role, "role": role, "password": ROLE_PW, "full_name": f"Dr {role}"})
         assert r.status_code == 201, r.text
-        out[role] = Api(app, role, ROLE_PW)
-    return out
+        if role != "pharmacist":
+            out[role] = Api(app, role, ROLE_PW)
+    enable_pharmacist(out["statistician"])
+    out["pharmacist"] = Api(app, "pharmacist", ROLE_PW)
+    return dict(sorted(out.items(), key=lambda kv: STAFF_ORDER.index(kv[0])))
+
+
+STAFF_ORDER = ("admin", "investigator", "nurse", "pharmacist", "statistician", "monitor")
+
+
+def enable_pharmacist(approver: Api, username: str = "pharmacist") -> None:
+    """Approve the pending role grant of a new pharmacist account (the two-person rule: the
+    admin's new pharmacist is disabled until a second person approves)."""
+    pending = [c for c in approver.get("/change-requests?status=pending").json() if c["target_user"] == username]
+    assert len(pending) == 1, pending
+    r = approver.post(f"/change-requests/{pending[0]['id']}/approve", {"password": ROLE_PW})
+    assert r.status_code == 200, r.text

@@ -168,12 +168,18 @@ def test_audit_chain_verify_detects_tampering(app, clients):
 def test_lock_refuses_writes_until_audited_unlock(clients):
     pid = _patient(clients)
     ae = {"patient_id": pid, "period": 1, "term": "nausea", "severity": "mild", "serious": False, "causality": "possibly"}
-    assert clients["admin"].post("/lock", {"reason": "final analysis"}).status_code == 200
+    # the two-person rule (default): the admin requests, the statistician approves
+    assert clients["admin"].post("/lock", {"reason": "final analysis"}).status_code == 403
+    rid = clients["admin"].post("/change-requests", {"action": "lock", "reason": "final analysis", "password": ADMIN_PW}).json()["id"]
+    assert clients["statistician"].post(f"/change-requests/{rid}/approve", {"password": ROLE_PW}).status_code == 200
     r = clients["nurse"].post("/adverse-events", ae)
     assert r.status_code == 409 and "locked" in r.json()["detail"]
     assert clients["statistician"].get("/allocations").json()[0]["treatment"] in ARMS  # unblinded after lock
-    assert clients["admin"].post("/unlock", {"password": "wrong", "reason": "x"}).status_code == 401
-    assert clients["admin"].post("/unlock", {"password": ADMIN_PW, "reason": "late query"}).status_code == 200
+    assert clients["admin"].post("/unlock", {"password": ADMIN_PW, "reason": "late query"}).status_code == 403
+    assert clients["admin"].post("/change-requests", {"action": "unlock", "password": "wrong", "reason": "x"}).status_code == 401
+    rid = clients["admin"].post("/change-requests", {"action": "unlock", "password": ADMIN_PW, "reason": "late query"}).json()["id"]
+    assert clients["statistician"].post(f"/change-requests/{rid}/approve", {"password": "wrong"}).status_code == 401
+    assert clients["statistician"].post(f"/change-requests/{rid}/approve", {"password": ROLE_PW}).status_code == 200
     assert clients["nurse"].post("/adverse-events", ae).status_code == 201
     actions = {a["action"] for a in clients["admin"].get("/audit?table=study").json()}
     assert {"lock", "unlock"} <= actions

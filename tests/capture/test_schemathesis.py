@@ -1,6 +1,6 @@
 """Schemathesis against the capture app's OpenAPI document (``/api/v1/openapi.json``), on SQLite.
 
-For every operation of the document (52 under ``/api/v1`` and ``GET /healthz``), Hypothesis
+For every operation of the document (56 under ``/api/v1`` and ``GET /healthz``), Hypothesis
 draws requests from the operation's schema with schemathesis' ``as_strategy`` (two valid
 requests for one that breaks the schema), sends each as a role — every staff role, by session
 cookie and CSRF header, for the staff routes; the patient's link token or nothing for
@@ -47,7 +47,7 @@ from ketapain.capture.security import CSRF_HEADER, SESSION_COOKIE
 from ketapain.data import DRUG_CLASSES
 from ketapain.protocol import load_protocol
 
-from .conftest import ADMIN_PW, ROLE_PW, Api, make_settings
+from .conftest import ADMIN_PW, ROLE_PW, Api, enable_pharmacist, make_settings
 from .test_api import DN4, ELIGIBLE, TODAY, _patient
 
 MAX_EXAMPLES = 50
@@ -88,7 +88,11 @@ def _seed(app) -> dict[str, Any]:
     for role in STAFF[1:]:
         r = admin.post("/users", {"username": role, "role": role, "password": ROLE_PW, "full_name": f"Dr {role}"})
         assert r.status_code == 201, r.text
-        clients[role] = Api(app, role, ROLE_PW)
+    for role in STAFF[1:]:
+        if role != "pharmacist":
+            clients[role] = Api(app, role, ROLE_PW)
+    enable_pharmacist(clients["statistician"])   # created disabled under the two-person rule
+    clients["pharmacist"] = Api(app, "pharmacist", ROLE_PW)
     nurse, inv, mon = clients["nurse"], clients["investigator"], clients["monitor"]
     pid = _patient(clients, infused_days_ago=5)
     r = nurse.post("/patients", {"sex": "M", "age_years": 61, "pain_type": "radiculopathy"})
@@ -113,6 +117,9 @@ def _seed(app) -> dict[str, Any]:
     r = inv.post("/unblindings", {"patient_id": pid, "period": 1, "reason": "SAE", "password": ROLE_PW})
     assert r.status_code == 201, r.text
     unblinding_id = r.json()["id"]
+    r = clients["admin"].post("/change-requests", {"action": "lock", "reason": "interim analysis", "password": ADMIN_PW})
+    assert r.status_code == 201, r.text   # pending: approve/reject have a request to act on
+    request_id = r.json()["id"]
     kits = [a["kit_code"] for a in nurse.get(f"/allocations?patient_id={pid}").json()]
     dates = [str(TODAY - dt.timedelta(days=d)) for d in (0, 3, 40)]
     screening_ids = [s["screening_id"] for s in nurse.get("/screenings").json()]
@@ -122,7 +129,7 @@ def _seed(app) -> dict[str, Any]:
                  for role, api in clients.items()} | {"patient": {"headers": {PATIENT_TOKEN_HEADER: token}}, "anonymous": {}},
         "known": {
             "patient_id": [pid, pid2], "period": [1, 2], "day": [1, 2, 4, 6], "event_id": [event_id], "record_id": [cm_id, 1],
-            "query_id": [query_id], "unblinding_id": [unblinding_id], "username": ["nurse", "monitor"],
+            "query_id": [query_id], "unblinding_id": [unblinding_id], "request_id": [request_id], "username": ["nurse", "monitor"],
             "screening_id": screening_ids, "visit": VISITS, "instrument": INSTRUMENTS, "kit_code": kits,
             "table_name": ["adverse_events", "concomitant", "diary_entries", "patients", "questionnaire_responses"],
             "password": [ROLE_PW], "weight_kg": [70.0], "answers": [DN4, ELIGIBLE], "dn4_items": [DN4],
@@ -178,14 +185,15 @@ def _roles(path: str) -> tuple[str, ...]:
 def test_operations_are_the_served_document(app):
     served = schemathesis.openapi.from_asgi(OPENAPI, app)
     ops = sorted((r.ok().method.upper(), r.ok().path) for r in served.get_all_operations())
-    assert ops == OPERATIONS and len(ops) == 55  # 53 + GET/POST /randomisation-list
+    assert ops == OPERATIONS and len(ops) == 59  # 53 + GET/POST /randomisation-list + 4 change-request operations
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p.removeprefix('/api/v1')}" for m, p in OPERATIONS])
 def test_no_server_error_and_documented_responses(method: str, path: str, study: dict[str, Any], study_app):
     operation = study["schema"][path][method]
-    if path == "/api/v1/unlock":  # unlocking needs a locked database
-        r = Api(study_app, "admin", ADMIN_PW).post("/lock", {"reason": "interim analysis"})
+    if path == "/api/v1/unlock":  # unlocking needs a locked database: the pending lock approved
+        r = Api(study_app, "statistician", ROLE_PW).post(f"/change-requests/{study['known']['request_id'][0]}/approve",
+                                                         {"password": ROLE_PW})
         assert r.status_code == 200, r.text
     positive, negative = operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
     cases = st.integers(0, 2).flatmap(lambda i: negative if i == 2 else positive)  # 2 valid : 1 invalid

@@ -82,7 +82,8 @@ CASEBOOK_TABLES = frozenset({"patients", "screenings", "infusions", "diary_entri
                              "questionnaire_responses", "adverse_events", "concomitant"})
 """Tables whose rows belong to a patient's casebook: a change voids the patient's signatures."""
 
-LOCK_EXEMPT_TABLES = frozenset({"users", "study", "notifications", "patient_tokens", "unblindings", "data_queries"})
+LOCK_EXEMPT_TABLES = frozenset({"users", "study", "notifications", "patient_tokens", "unblindings", "data_queries",
+                                "change_requests"})
 """Tables that may still be written after database lock (administration, not trial data)."""
 
 _ADVISORY_KEY = 7_470_001  # PostgreSQL advisory lock that serialises audit appends

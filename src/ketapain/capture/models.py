@@ -22,6 +22,7 @@ __all__ = [
     "Allocation",
     "AuditLog",
     "Base",
+    "ChangeRequest",
     "Concomitant",
     "DataQuery",
     "DiaryEntry",
@@ -300,6 +301,25 @@ class Unblinding(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
 
 
+class ChangeRequest(Base):
+    """A change under the two-person rule (lock, unlock, giving a user a role that sees the
+    allocation): requested by one admin, applied only when another admin or the statistician
+    approves it (``services.approvals``). ``target_user``/``role``: the grant's user and role."""
+
+    __tablename__ = "change_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    target_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Notification(Base):
     __tablename__ = "notifications"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -334,6 +354,6 @@ AUDITED_TABLES: dict[str, type[Base]] = {
     m.__tablename__: m
     for m in (User, Study, Screening, Patient, Allocation, RandomisationListRecord, SpareKit, Infusion, DiaryEntry, VisitRecord,
               QuestionnaireResponse, AdverseEvent, Concomitant, DataQuery, Signature, PatientToken,
-              Unblinding, Notification)
+              Unblinding, Notification, ChangeRequest)
 }
 """Tables written only through the audit write path (all but sessions and the log itself)."""

@@ -3,19 +3,23 @@
 ==============  =========================================================  ==================
 role            may                                                        blinded
 ==============  =========================================================  ==================
-admin           users, lock/unlock, raise/close queries, audit, export*,    until lock
+admin           users, lock/unlock**, raise/close queries, audit, export*,  until lock
                 import randomisation lists
 investigator    all data entry, randomise, sign casebooks, emergency        always
                 unblinding, answer queries, patient links, audit
 nurse           data entry, randomise, answer queries, patient links        always
 pharmacist      allocations, kits, preparation sheets, kit replacement,     never
                 export*, audit
-statistician    read, raise queries, audit, export*                         until lock
+statistician    read, raise queries, audit, export*, approve lock/unlock**  until lock
 monitor         read, raise and close queries, audit                        always
 patient         own diary only (personal link token)                        always
 ==============  =========================================================  ==================
 
 \\* export needs an unblinded view at the time of the request.
+\\** under the protocol's two-person rule (``[blinding] two_person_rule``, default on), one
+admin requests a lock, an unlock or a role that sees the allocation, and another admin or the
+statistician approves it (:mod:`ketapain.capture.services.approvals`); nobody changes their
+own role.
 
 Blinded data are the columns in :data:`BLINDED_FIELDS` (arm, sequence; kit-to-arm links).
 Services return them only through :func:`allocation_view`, and the audit trail is filtered by
@@ -73,6 +77,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "queries.answer": _ENTRY,
     "queries.close": frozenset({"monitor", "admin"}),
     "lock": frozenset({"admin"}),
+    "changes.request": frozenset({"admin"}),
+    "changes.approve": frozenset({"admin", "statistician"}),
     "export": frozenset({"admin", "statistician", "pharmacist"}),
     "audit.read": frozenset({"admin", "investigator", "pharmacist", "statistician", "monitor"}),
     "sign": frozenset({"investigator"}),

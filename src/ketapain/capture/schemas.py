@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
 
@@ -22,6 +22,10 @@ __all__ = [
     "AdverseEventCreate",
     "AdverseEventPublic",
     "AdverseEventUpdate",
+    "ChangeApproval",
+    "ChangeRejection",
+    "ChangeRequestCreate",
+    "ChangeRequestPublic",
     "ConcomitantCreate",
     "ConcomitantPublic",
     "ConcomitantUpdate",
@@ -370,6 +374,44 @@ class LockRequest(_In):
 class UnlockRequest(_In):
     password: Annotated[str, StringConstraints(min_length=1)]
     reason: Text
+
+
+class ChangeRequestCreate(_In):
+    action: Literal["lock", "unlock", "grant_role"] = Field(description="The change asked for (two-person rule).")
+    reason: Text
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    target_user: Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")] | None = Field(
+        None, description="grant_role: the user given the role.")
+    role: Role | None = Field(None, description="grant_role: the role given (one that sees the allocation).")
+
+    @model_validator(mode="after")
+    def _grant_needs_user_and_role(self) -> ChangeRequestCreate:
+        if (self.action == "grant_role") != (self.target_user is not None and self.role is not None):
+            raise ValueError("target_user and role are given with action grant_role, and only with it")
+        return self
+
+
+class ChangeApproval(_In):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    reason: Text | None = None
+
+
+class ChangeRejection(_In):
+    reason: Text
+
+
+class ChangeRequestPublic(_Out):
+    id: int
+    action: str
+    reason: str
+    target_user: str | None
+    role: str | None
+    requested_by: str
+    requested_at: str
+    status: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None
 
 
 class SignRequest(_In):

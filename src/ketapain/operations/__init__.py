@@ -27,8 +27,10 @@ from ketapain.operations._dosing import (
 from ketapain.operations._eligibility import (
     EligibilityResult,
     FailedCriterion,
+    ScreeningQuestion,
     evaluate_eligibility,
     evaluate_screening,
+    screening_questions,
 )
 from ketapain.operations._from_protocol import randomise_protocol
 from ketapain.operations._gate import GateDecision, period_gate
@@ -90,6 +92,7 @@ __all__ = [
     "PeriodFlow",
     "PreparedBag",
     "RandomisationList",
+    "ScreeningQuestion",
     "TEST_PREFIX",
     "Unblinding",
     "check_kit_code_kind",
@@ -107,6 +110,7 @@ __all__ = [
     "protocol_sequences",
     "randomise_protocol",
     "resolve_seed",
+    "screening_questions",
     "sequence_label",
     "unblind",
     "verify_list",

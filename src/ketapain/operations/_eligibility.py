@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +25,14 @@ from ketapain._json import json_safe
 from ketapain.errors import FIRST_DATA_ROW, DataError, InstrumentError
 from ketapain.protocol import Criterion, Protocol
 
-__all__ = ["EligibilityResult", "FailedCriterion", "evaluate_eligibility", "evaluate_screening"]
+__all__ = [
+    "EligibilityResult",
+    "FailedCriterion",
+    "ScreeningQuestion",
+    "evaluate_eligibility",
+    "evaluate_screening",
+    "screening_questions",
+]
 
 FailReason = Literal["not answered", "inclusion not met", "exclusion applies"]
 
@@ -320,3 +327,115 @@ def evaluate_screening(protocol: Protocol, frame: pd.DataFrame) -> pd.DataFrame:
     if "screening_id" in frame.columns:
         out.insert(0, "screening_id", frame["screening_id"].to_numpy())
     return out
+
+
+AnswerKind = Literal["yes_no", "number", "choice"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningQuestion:
+    """One question of a screening form, made from the criterion whose rule reads its answer.
+
+    A boolean answer is asked as the criterion's own text, "does this apply?": **Yes means the
+    criterion's statement is true, which is exactly when its rule holds** (an inclusion met,
+    an exclusion that applies). The value recorded for Yes is the one that makes the rule
+    hold (:attr:`value_if_yes`), so "Never treated with ketamine" (``previous_ketamine ==
+    false``) answered Yes records ``previous_ketamine = false``. The question text, the
+    recorded value and the eligibility rule thus come from one place and cannot disagree.
+
+    Attributes
+    ----------
+    criterion, kind, text
+        The criterion asked (id, ``"inclusion"``/``"exclusion"``, text shown as the question).
+    field
+        The screening answer recorded (``answers[field]``).
+    answer
+        ``"yes_no"`` (boolean rule), ``"number"`` (ordering or numeric rule) or ``"choice"``
+        (text rule: the values listed by the rule, and ``"other"``).
+    choices
+        The values offered for a ``"choice"``, ``()`` otherwise.
+    rule
+        The rule as written, ``"<field> <op> <value>"``.
+    also
+        Ids of the other criteria whose rule reads the same answer.
+    """
+
+    criterion: str
+    kind: str
+    text: str
+    field: str
+    answer: AnswerKind
+    choices: tuple[str, ...]
+    rule: str
+    also: tuple[str, ...] = ()
+    value_if_yes: bool | None = None
+
+    def value_for(self, yes: bool) -> bool:
+        """The value recorded for a Yes (True) or No (False) to a ``yes_no`` question."""
+        if self.value_if_yes is None:
+            raise DataError(f"criterion {self.criterion}: {self.field} is not a yes/no question", column=self.field)
+        return self.value_if_yes if yes else not self.value_if_yes
+
+
+def _yes_value(c: Criterion) -> bool:
+    """The boolean that makes the rule hold while its negation does not (a rule true for
+    both booleans or for neither cannot be asked as "does this apply?": True is recorded
+    for Yes then, and the question shows the field, not the criterion's text)."""
+    holds = {b: c.rule_holds(b) for b in (True, False)}
+    return holds[True] or not holds[False]
+
+
+def _question(c: Criterion) -> ScreeningQuestion:
+    values = c.value if isinstance(c.value, tuple) else (c.value,)
+    field, rule = str(c.field), _rule_text(c)
+    if all(isinstance(v, bool) for v in values):
+        clear = c.rule_holds(True) != c.rule_holds(False)
+        return ScreeningQuestion(c.id, c.kind, c.text if clear else field, field, "yes_no", (), rule,
+                                 value_if_yes=_yes_value(c))
+    if all(isinstance(v, str) for v in values):
+        return ScreeningQuestion(c.id, c.kind, c.text, field, "choice", tuple(str(v) for v in values), rule)
+    return ScreeningQuestion(c.id, c.kind, c.text, field, "number", (), rule)
+
+
+def screening_questions(protocol: Protocol) -> tuple[ScreeningQuestion, ...]:
+    """The questions of the protocol's screening form: one per answer its criteria read.
+
+    Parameters
+    ----------
+    protocol
+        The study protocol (``protocol.eligibility.criteria``).
+
+    Returns
+    -------
+    tuple of ScreeningQuestion
+        In protocol order, one per ``field`` (the first criterion reading it makes the
+        question; the others are listed in ``also``). Instrument criteria (DN4) are not
+        questions: their score comes from the instrument's items.
+
+    Notes
+    -----
+    A yes/no question is the criterion's text, and Yes means the text is true, i.e. the rule
+    holds; :meth:`ScreeningQuestion.value_for` gives the value recorded, which
+    :func:`evaluate_eligibility` reads with the same rule.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> q = {x.field: x for x in screening_questions(load_protocol("ketapain"))}
+    >>> q["previous_ketamine"].text, q["previous_ketamine"].value_for(True)
+    ('Never treated with ketamine', False)
+    >>> q["previous_iv_ketamine"].text, q["previous_iv_ketamine"].value_for(True)
+    ('Previous IV ketamine', True)
+    >>> q["age"].answer, q["pain_origin"].choices
+    ('number', ('peripheral', 'central'))
+    """
+    out: dict[str, ScreeningQuestion] = {}
+    also: dict[str, list[str]] = {}
+    for c in protocol.eligibility.criteria:
+        if c.field is None:
+            continue
+        if c.field in out:
+            also[c.field].append(c.id)
+            continue
+        out[c.field], also[c.field] = _question(c), []
+    return tuple(replace(q, also=tuple(also[f])) for f, q in out.items())

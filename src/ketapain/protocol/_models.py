@@ -23,6 +23,7 @@ from pydantic import (
     Discriminator,
     Field,
     Strict,
+    StrictBool,
     StrictStr,
     Tag,
     ValidationError,
@@ -39,6 +40,7 @@ __all__ = [
     "Arm",
     "Auc",
     "Component",
+    "Blinding",
     "Criterion",
     "Design",
     "Diary",
@@ -452,6 +454,17 @@ class Criterion(_Section):
         return {">=": observed >= self.value, ">": observed > self.value, "<=": observed <= self.value, "<": observed < self.value}[self.op]
 
 
+class Blinding(_Section):
+    """``[blinding]``: separation of duties in the capture app."""
+
+    two_person_rule: StrictBool = Field(
+        True,
+        description=("Lock, unlock and giving a user a role that sees the allocation are requested by one admin and "
+                     "applied only when a second person, another admin or the statistician, approves. Emergency "
+                     "unblinding of one patient-period stays single-person."),
+    )
+
+
 class Eligibility(_Section):
     """``[eligibility]``: the criteria, in ``[[eligibility.criteria]]`` tables."""
 
@@ -605,6 +618,7 @@ class Protocol(_Section):
     weights: Weights
     randomisation: Randomisation
     eligibility: Eligibility = Field(default_factory=Eligibility)
+    blinding: Blinding = Field(default_factory=lambda: Blinding(two_person_rule=True))
     gate: Gate | None = None
     visits: tuple[Visit, ...] = ()
     diary: Diary

@@ -11,9 +11,9 @@ from .conftest import ADMIN_PW, browser_login
 
 TODAY = dt.datetime.now(dt.UTC).date()
 NURSE_PW = "nurse-password-1"
-YES = ("iv_ketamine_indicated", "history_compatible_with_lesion", "pain_in_neuroanatomical_territory", "sensory_signs_on_examination")
-NO = ("previous_ketamine", "previous_iv_ketamine", "ketamine_contraindication", "magnesium_contraindication", "saline_contraindication",
-      "incompatible_history_or_drugs", "childbearing_without_contraception", "pregnant_or_lactating", "in_other_trial", "unable_to_comply")
+YES = ("inc_iv_ketamine_indicated", "inc_ketamine_naive", "inc_lesion_history", "inc_neuroanatomical_territory", "inc_sensory_signs")
+NO = ("exc_previous_iv_ketamine", "exc_ketamine_contraindication", "exc_magnesium_contraindication", "exc_saline_contraindication",
+      "exc_incompatible_history_or_drugs", "exc_no_contraception", "exc_pregnancy_lactation", "exc_other_trial", "exc_unable_to_comply")
 
 
 def test_admin_nurse_patient_diary_on_phone_and_blinded_casebook(browser, live_server):
@@ -39,9 +39,9 @@ def test_admin_nurse_patient_diary_on_phone_and_blinded_casebook(browser, live_s
     page.fill("input[name=a_pain_duration_months]", "18")
     page.select_option("select[name=a_pain_origin]", "peripheral")
     for f in YES:
-        page.check(f"input[name=a_{f}][value=yes]")
+        page.check(f"input[name=c_{f}][value=yes]")
     for f in NO:
-        page.check(f"input[name=a_{f}][value=no]")
+        page.check(f"input[name=c_{f}][value=no]")
     for i in range(1, 11):
         page.check(f"input[name=dn4_{i}][value='{'1' if i <= 6 else '0'}']")
     page.click("button:has-text('Evaluate and save')")

@@ -50,10 +50,15 @@ def _randomised_patient(base: str) -> str:
     """Through the API: the admin creates a nurse and a pharmacist; the nurse enrols a 72 kg
     patient and randomises him. Returns the patient id."""
     admin, h = _apibrowser_login(base, "admin", ADMIN_PW)
-    for user, role, pw in (("nurse2", "nurse", NURSE_PW), ("pharm1", "pharmacist", PHARM_PW)):
+    for user, role, pw in (("nurse2", "nurse", NURSE_PW), ("pharm1", "pharmacist", PHARM_PW), ("stat1", "statistician", NURSE_PW)):
         r = admin.post("/users", json={"username": user, "role": role, "password": pw, "full_name": f"{role} {user}"}, headers=h)
         assert r.status_code == 201, r.text
     admin.close()
+    # the two-person rule: the new pharmacist account waits for a second person's approval
+    stat, h = _apibrowser_login(base, "stat1", NURSE_PW)
+    (grant,) = [c for c in stat.get("/change-requests?status=pending").json() if c["target_user"] == "pharm1"]
+    assert stat.post(f"/change-requests/{grant['id']}/approve", json={"password": NURSE_PW}, headers=h).status_code == 200
+    stat.close()
     nurse, h = _apibrowser_login(base, "nurse2", NURSE_PW)
     r = nurse.post("/patients", json={"sex": "M", "age_years": 61, "weight_kg": WEIGHT_KG, "pain_type": "postsurgery"}, headers=h)
     assert r.status_code == 201, r.text

@@ -33,7 +33,10 @@ def used_keys() -> set[str]:
     keys |= {f"role.{r}" for r in roles.STAFF_ROLES} | {f"ae.sev.{s}" for s in SEVERITIES} | {f"ae.caus.{c}" for c in CAUSALITIES}
     keys |= {f"qry.status.{s}" for s in ("open", "answered", "closed")} | {f"err.{c}" for c in (401, 403, 404, 409, 422, 429)}
     keys |= {f"diary.{i}" for i in ("avg_pain", "max_pain", "night_pain")}
-    assert prefixed == {"ae.caus.", "ae.sev.", "diary.", "err.", "msg.", "qry.status.", "role."}, prefixed  # all covered above
+    keys |= {f"chg.action.{a}" for a in ("lock", "unlock", "grant_role")} | {f"users.status.{s}" for s in ("active", "disabled")}
+    keys |= {f"chg.status.{s}" for s in ("pending", "approved", "rejected", "withdrawn")}
+    assert prefixed == {"ae.caus.", "ae.sev.", "chg.action.", "chg.status.", "diary.", "err.", "msg.", "qry.status.",
+                        "role.", "users.status."}, prefixed  # all covered above
     return keys
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ketapain.capture.models import Allocation, DiaryEntry, QuestionnaireResponse
 from ketapain.instruments import get_instrument
+from ketapain.operations import screening_questions
 from ketapain.protocol import load_protocol
 
 from .conftest import ROLE_PW, Web
@@ -19,17 +20,17 @@ from .conftest import ROLE_PW, Web
 TODAY = dt.datetime.now(dt.UTC).date()
 ROLES = ("admin", "investigator", "nurse", "pharmacist", "statistician", "monitor")
 BLINDED_ROLES = ("admin", "investigator", "nurse", "statistician", "monitor")   # before lock (roles.is_blinded)
-ELIGIBLE = {"age": "50", "pain_duration_months": "12", "pain_origin": "peripheral", "iv_ketamine_indicated": "yes",
-            "previous_ketamine": "no", "history_compatible_with_lesion": "yes", "pain_in_neuroanatomical_territory": "yes",
-            "sensory_signs_on_examination": "yes", "previous_iv_ketamine": "no", "ketamine_contraindication": "no",
-            "magnesium_contraindication": "no", "saline_contraindication": "no", "incompatible_history_or_drugs": "no",
-            "childbearing_without_contraception": "no", "pregnant_or_lactating": "no", "in_other_trial": "no",
-            "unable_to_comply": "no"}
+NUMBERS = {"age": "50", "pain_duration_months": "12", "pain_origin": "peripheral"}
 
 
 def screening_form(**over: str) -> dict[str, str]:
-    """The screening form of an eligible person; DN4 items 1..5 yes -> total 5 (hand count)."""
-    form = {f"a_{k}": v for k, v in ELIGIBLE.items()} | {f"dn4_{i}": str(int(i <= 5)) for i in range(1, 11)}
+    """The screening form of an eligible person: every inclusion criterion "yes", every
+    exclusion "no" (yes/no questions are the criteria's texts, ``c_<criterion id>``);
+    DN4 items 1..5 yes -> total 5 (hand count)."""
+    form = {f"a_{k}": v for k, v in NUMBERS.items()} | {f"dn4_{i}": str(int(i <= 5)) for i in range(1, 11)}
+    for q in screening_questions(load_protocol("ketapain")):
+        if q.answer == "yes_no":
+            form[f"c_{q.criterion}"] = "yes" if q.kind == "inclusion" else "no"
     form["screening_date"] = str(TODAY)
     return form | over
 
@@ -58,7 +59,7 @@ def page_matrix(pid: str) -> dict[str, dict[str, int]]:
     return {
         "/": everyone, "/screening": everyone, "/patients": everyone, f"/patients/{pid}": everyone, "/queries": everyone,
         "/audit": only("admin", "investigator", "pharmacist", "statistician", "monitor"),
-        "/lock": only("admin"), "/users": only("admin"), "/unblinding": only("investigator"),
+        "/lock": only("admin", "statistician"), "/users": only("admin"), "/unblinding": only("investigator"),
         f"/patients/{pid}/pharmacy/1": only("pharmacist"),
         f"/patients/{pid}/questionnaire?visit=inclusion&instrument=bpi": only("investigator", "nurse"),
     }
@@ -226,13 +227,22 @@ def test_queries_lock_unblinding_and_audit_pages(app, webs):
     assert nurse.post(f"/queries/{qid}/close", {}).status_code == 403
     assert mon.post(f"/queries/{qid}/close", {"reason": "ok"}).status_code == 303
     assert "checked: 7 is right" in nurse.get(f"/patients/{pid}").text and ">closed<" in mon.get("/queries?status=closed").text
-    # lock: admin; writes refused; unlock needs the password again
-    assert admin.post("/lock", {"action": "lock", "reason": "final analysis"}).status_code == 303
+    # lock: requested by the admin, approved by the statistician (two-person rule); writes
+    # refused; unlock: same, with the password again
+    stat = webs["statistician"]
+    assert admin.post("/lock", {"action": "lock", "reason": "final analysis"}).status_code == 403
+    assert admin.post("/lock/requests", {"action": "lock", "reason": "final analysis", "password": "admin-password-1"}).status_code == 303
+    rid = re.search(r'action="/lock/requests/(\d+)/approve"', stat.get("/lock").text).group(1)
+    assert f'/lock/requests/{rid}/approve' not in admin.get("/lock").text   # the requester is offered no approval
+    assert admin.post(f"/lock/requests/{rid}/approve", {"password": "admin-password-1"}).status_code == 403
+    assert stat.post(f"/lock/requests/{rid}/approve", {"password": ROLE_PW}).status_code == 303
     assert "locked" in nurse.get("/").text.lower()
     r = nurse.post(f"/patients/{pid}/concomitant", {"period": "1", "drug_class": "nefopam"})
     assert r.status_code == 409
-    assert admin.post("/lock", {"action": "unlock", "password": "not-it", "reason": "fix"}).status_code == 401
-    assert admin.post("/lock", {"action": "unlock", "password": "admin-password-1", "reason": "late query"}).status_code == 303
+    assert admin.post("/lock/requests", {"action": "unlock", "password": "not-it", "reason": "fix"}).status_code == 401
+    assert admin.post("/lock/requests", {"action": "unlock", "password": "admin-password-1", "reason": "late query"}).status_code == 303
+    rid = re.search(r'action="/lock/requests/(\d+)/approve"', stat.get("/lock").text).group(1)
+    assert stat.post(f"/lock/requests/{rid}/approve", {"password": ROLE_PW}).status_code == 303
     assert nurse.post(f"/patients/{pid}/concomitant", {"period": "1", "drug_class": "nefopam"}).status_code == 303
     # emergency unblinding: reason + password; shown to that investigator only; admins notified
     assert inv.post("/unblinding", {"patient_id": pid, "period": "1", "reason": "anaphylaxis", "password": "bad"}).status_code == 401

@@ -24,7 +24,8 @@ module                   routes (under ``/api/v1``)
 ``adverse_events``       ``/adverse-events``, ``/adverse-events/{event_id}``
 ``concomitant``          ``/concomitant``, ``/concomitant/{record_id}``
 ``queries``              ``/queries``, ``/queries/{query_id}/answer``, ``…/close``
-``lock``                 ``/lock``, ``/unlock``
+``lock``                 ``/lock``, ``/unlock`` (refused under the two-person rule)
+``change_requests``      ``/change-requests``, ``…/{request_id}/approve``, ``…/reject``
 ``export``               ``/export``
 ``audit``                ``/audit``
 =======================  ==================================================================
@@ -40,6 +41,7 @@ from ketapain.capture.api import (
     adverse_events,
     audit,
     auth,
+    change_requests,
     compliance,
     concomitant,
     diary,
@@ -64,7 +66,8 @@ from ketapain.capture.api import (
 __all__ = ["api_router"]
 
 _ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, randomisation_list, pharmacy, unblindings,
-            notifications, infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock, export, audit)
+            notifications, infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock,
+            change_requests, export, audit)
 
 api_router = APIRouter(prefix="/api/v1")
 for _m in _ROUTERS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ketapain.capture.services import (
     adverse_events,
+    approvals,
     audit_log,
     demo,
     diary,
@@ -32,6 +33,7 @@ from ketapain.capture.services._context import Context
 __all__ = [
     "Context",
     "adverse_events",
+    "approvals",
     "audit_log",
     "demo",
     "diary",

@@ -1,6 +1,15 @@
-"""Screening with eligibility (``operations.evaluate_eligibility``) and DN4 scoring."""
+"""Screening with eligibility (``operations.evaluate_eligibility``) and DN4 scoring.
+
+The form's questions come from the protocol's criteria (:func:`questions`,
+``operations.screening_questions``): a yes/no question is the criterion's text, Yes records
+the value that makes its rule hold, and :func:`screen` evaluates that value with the same rule.
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -8,9 +17,10 @@ from ketapain.capture import audit
 from ketapain.capture.models import Screening
 from ketapain.capture.schemas import ScreeningCreate
 from ketapain.capture.services._context import Context
-from ketapain.operations import evaluate_eligibility
+from ketapain.errors import DataError
+from ketapain.operations import ScreeningQuestion, evaluate_eligibility, screening_questions
 
-__all__ = ["list_screenings", "screen"]
+__all__ = ["answers_from_form", "list_screenings", "questions", "screen"]
 
 
 def screen(ctx: Context, data: ScreeningCreate) -> Screening:
@@ -39,3 +49,39 @@ def screen(ctx: Context, data: ScreeningCreate) -> Screening:
 def list_screenings(ctx: Context) -> list[Screening]:
     ctx.require("patients.read")
     return list(ctx.session.execute(select(Screening).order_by(Screening.id)).scalars())
+
+
+def questions(ctx: Context) -> tuple[ScreeningQuestion, ...]:
+    """The screening form's questions, one per answer the protocol's criteria read."""
+    return screening_questions(ctx.protocol)
+
+
+def _number(field: str, raw: str) -> int | float:
+    try:
+        x = float(raw)
+    except ValueError:
+        raise DataError(f"{field}: {raw!r} is not a number", source="answers", column=field) from None
+    if not math.isfinite(x):
+        raise DataError(f"{field}: not a finite number", source="answers", column=field)
+    return int(x) if x.is_integer() else x
+
+
+def answers_from_form(ctx: Context, form: Mapping[str, str | None]) -> dict[str, Any]:
+    """Screening answers (by field) from the form's answers to :func:`questions`.
+
+    ``form`` holds, for a yes/no question, ``c_<criterion id>`` = ``"yes"`` (the criterion's
+    text is true) or ``"no"``; for a number or a choice, ``a_<field>``. An empty or absent
+    answer is None (the criterion then fails as "not answered").
+    """
+    answers: dict[str, Any] = {}
+    for q in questions(ctx):
+        if q.answer == "yes_no":
+            raw = form.get(f"c_{q.criterion}")
+            answers[q.field] = None if raw not in ("yes", "no") else q.value_for(raw == "yes")
+            continue
+        raw = form.get(f"a_{q.field}")
+        if raw is None or not raw.strip():
+            answers[q.field] = None
+        else:
+            answers[q.field] = _number(q.field, raw.strip()) if q.answer == "number" else raw.strip()
+    return answers

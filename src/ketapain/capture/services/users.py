@@ -13,18 +13,31 @@ from ketapain.capture.config import Settings
 from ketapain.capture.models import User, UserSession
 from ketapain.capture.schemas import UserCreate, UserUpdate
 from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
+from ketapain.capture.services import approvals, lock
 from ketapain.capture.services._context import Context
-from ketapain.errors import AuthenticationFailed, Conflict
+from ketapain.errors import AuthenticationFailed, Conflict, PermissionDenied
 
 __all__ = ["bootstrap_admin", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
 
 
+def _two_person_grant(ctx: Context, role: str) -> bool:
+    return lock.two_person_rule(ctx) and approvals.unblinded_role(ctx, role)
+
+
 def create_user(ctx: Context, data: UserCreate) -> User:
+    """A new account. Under the two-person rule an account whose role sees the allocation now
+    (the pharmacist; the admin and the statistician after lock) is created **disabled** with a
+    pending ``grant_role`` change request: it is enabled when a second person approves."""
     ctx.require("users.manage")
     if ctx.session.execute(select(User.id).where(User.username == data.username)).first():
         raise Conflict(f"username {data.username!r} is already taken")
-    return audit.create(ctx.session, ctx.actor, User(username=data.username, full_name=data.full_name, role=data.role,
-                                                     password_hash=hash_password(data.password), status="active"))
+    pending = _two_person_grant(ctx, data.role)
+    user = audit.create(ctx.session, ctx.actor, User(username=data.username, full_name=data.full_name, role=data.role,
+                                                     password_hash=hash_password(data.password),
+                                                     status="disabled" if pending else "active"))
+    if pending:
+        approvals.open_grant(ctx, user, data.role, reason=f"new account {data.username} with role {data.role}")
+    return user
 
 
 def list_users(ctx: Context) -> list[User]:
@@ -36,6 +49,13 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
     ctx.require("users.manage")
     user = ctx.one(User, "user", username=username)
     changes = data.model_dump(exclude_unset=True, exclude={"reason", "password"})
+    if user.username == ctx.actor.username and changes.get("role", user.role) != user.role:
+        # separation of duties: a role (blinded or not) is always given by someone else
+        raise PermissionDenied("role: you cannot change your own role; another admin must")
+    role, status = changes.get("role", user.role), changes.get("status", user.status)
+    if _two_person_grant(ctx, role) and status == "active" and (role != user.role or user.status != "active"):
+        raise PermissionDenied(f"role: {role} sees the allocation; under the two-person rule request it (change request "
+                               "grant_role) and another admin or the statistician approves it")
     if data.password is not None:
         changes["password_hash"] = hash_password(data.password)
     audit.update(ctx.session, ctx.actor, user, changes, reason=data.reason)

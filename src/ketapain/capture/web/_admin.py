@@ -8,8 +8,15 @@ from fastapi.responses import RedirectResponse, Response
 from ketapain.capture.api.export import export_zip
 from ketapain.capture.models import AUDITED_TABLES
 from ketapain.capture.roles import BLINDED_FIELDS
-from ketapain.capture.schemas import QueryAnswer, QueryClose, QueryCreate
-from ketapain.capture.services import audit_log, lock, queries, unblinding
+from ketapain.capture.schemas import (
+    ChangeApproval,
+    ChangeRejection,
+    ChangeRequestCreate,
+    QueryAnswer,
+    QueryClose,
+    QueryCreate,
+)
+from ketapain.capture.services import approvals, audit_log, lock, queries, unblinding
 from ketapain.capture.web._common import PageDep, verify_form
 from ketapain.capture.web._patients import own_unblindings
 
@@ -61,18 +68,52 @@ async def query_close(query_id: int, page: PageDep) -> Response:
 
 @router.get("/lock")
 def lock_page(page: PageDep) -> Response:
-    page.ctx.require("lock")
-    return page.render("lock.html", lock=lock.lock_status(page.ctx))
+    """Lock state; under the two-person rule: request, approve, reject or withdraw (admin,
+    statistician); otherwise the single-admin lock and unlock forms."""
+    if not page.can("changes.approve"):
+        page.ctx.require("lock")
+    two = lock.two_person_rule(page.ctx)
+    changes = approvals.list_changes(page.ctx) if two else []
+    return page.render("lock.html", lock=lock.lock_status(page.ctx), two_person=two, me=page.ctx.actor.username,
+                       pending=[c for c in changes if c.status == "pending"], decided=[c for c in changes if c.status != "pending"][:20])
 
 
 @router.post("/lock")
 async def lock_submit(page: PageDep) -> Response:
-    """``action=lock`` (reason) or ``action=unlock`` (password re-entry and reason)."""
+    """``action=lock`` (reason) or ``action=unlock`` (password re-entry and reason); refused
+    (403) under the two-person rule: see ``/lock/requests``."""
     form = await verify_form(page.request, page.csrf)
     if form.get("action") == "unlock":
         lock.unlock_database(page.ctx, password=form.get("password", ""), reason=form.get("reason", ""))
     else:
         lock.lock_database(page.ctx, reason=form.get("reason", ""))
+    page.commit()
+    return _go("/lock?msg=saved")
+
+
+@router.post("/lock/requests")
+async def change_request(page: PageDep) -> Response:
+    """An admin asks for a lock or an unlock (password re-entry and reason)."""
+    form = await verify_form(page.request, page.csrf)
+    approvals.request_change(page.ctx, ChangeRequestCreate.model_validate({
+        "action": form.get("action", ""), "reason": form.get("reason", ""), "password": form.get("password", "")}))
+    page.commit()
+    return _go("/lock?msg=requested")
+
+
+@router.post("/lock/requests/{request_id}/approve")
+async def change_approve(request_id: int, page: PageDep) -> Response:
+    form = await verify_form(page.request, page.csrf)
+    approvals.approve_change(page.ctx, request_id, ChangeApproval.model_validate({
+        "password": form.get("password", ""), "reason": form.get("reason") or None}))
+    page.commit()
+    return _go("/lock?msg=approved")
+
+
+@router.post("/lock/requests/{request_id}/reject")
+async def change_reject(request_id: int, page: PageDep) -> Response:
+    form = await verify_form(page.request, page.csrf)
+    approvals.reject_change(page.ctx, request_id, ChangeRejection.model_validate({"reason": form.get("reason", "")}))
     page.commit()
     return _go("/lock?msg=saved")
 

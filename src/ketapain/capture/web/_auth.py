@@ -72,7 +72,9 @@ def users_page(page: PageDep) -> Response:
 async def users_create(page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("users.manage")
-    users.create_user(page.ctx, UserCreate.model_validate({"username": form.get("username", ""), "full_name": form.get("full_name", ""),
-                                                           "role": form.get("role", ""), "password": form.get("password", "")}))
+    user = users.create_user(page.ctx, UserCreate.model_validate({
+        "username": form.get("username", ""), "full_name": form.get("full_name", ""), "role": form.get("role", ""),
+        "password": form.get("password", "")}))
     page.commit()
-    return RedirectResponse("/users?msg=saved", status_code=303)
+    # an account whose role sees the allocation waits, disabled, for a second person's approval
+    return RedirectResponse("/users?msg=saved" if user.status == "active" else "/users?msg=user_pending", status_code=303)

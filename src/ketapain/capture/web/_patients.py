@@ -72,32 +72,11 @@ def dashboard(page: PageDep) -> Response:
 
 # --- screening -------------------------------------------------------------------------
 
-def screening_fields(protocol: Any) -> list[dict[str, Any]]:
-    """One form field per screening answer the protocol's criteria read (DN4 apart)."""
-    out: dict[str, dict[str, Any]] = {}
-    for c in protocol.eligibility.criteria:
-        if c.field is None or c.field in out:
-            continue
-        if c.op == "in":
-            kind, choices = "choice", [str(v) for v in c.value]
-        elif isinstance(c.value, bool):
-            kind, choices = "bool", []
-        else:
-            kind, choices = "number", []
-        out[c.field] = {"field": c.field, "text": c.text, "kind": kind, "choices": choices, "criterion": c.kind}
-    return list(out.values())
-
-
-def _number(value: str) -> int | float:
-    x = float(value)
-    return int(x) if x.is_integer() else x
-
-
 @router.get("/screening")
 def screening_page(page: PageDep) -> Response:
     ctx = page.ctx
     dn4 = get_instrument("dn4")
-    return page.render("screening.html", screenings=screening.list_screenings(ctx), fields=screening_fields(ctx.protocol),
+    return page.render("screening.html", screenings=screening.list_screenings(ctx), questions=screening.questions(ctx),
                        dn4_items=dn4.items, today=_today())
 
 
@@ -105,21 +84,7 @@ def screening_page(page: PageDep) -> Response:
 async def screening_submit(page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("screening.write")
-    answers: dict[str, Any] = {}
-    for f in screening_fields(page.ctx.protocol):
-        raw = form.get(f"a_{f['field']}")
-        if raw is None:
-            answers[f["field"]] = None
-        elif f["kind"] == "bool":
-            answers[f["field"]] = yes_no(raw)
-        elif f["kind"] == "number":
-            try:
-                answers[f["field"]] = _number(raw)
-            except ValueError:
-                raise DataError(f"{f['field']}={raw!r} is not a number", source="answers", column=f["field"],
-                                value=raw) from None
-        else:
-            answers[f["field"]] = raw
+    answers = screening.answers_from_form(page.ctx, {k: v for k, v in form.items() if isinstance(v, str)})
     dn4 = {str(i): int(form[f"dn4_{i}"]) for i in range(1, 11) if form.get(f"dn4_{i}") in ("0", "1")}
     scr = screening.screen(page.ctx, ScreeningCreate.model_validate({
         "screening_date": opt_date(form.get("screening_date")), "answers": answers, "dn4_items": dn4 or None,
