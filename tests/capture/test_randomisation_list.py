@@ -20,7 +20,7 @@ from ketapain.cli import app as cli_app
 from ketapain.operations import randomise_protocol, write_randomisation_list
 from ketapain.protocol import load_protocol
 
-from .conftest import ADMIN_PW, ROLE_PW, SECRET, Api, make_settings
+from .conftest import ADMIN_PW, ROLE_PW, SECRET, Api, enable_pharmacist, make_settings
 
 PROTOCOL = load_protocol("ketapain")
 BLOCK = 6  # ketapain.toml: block_size = 6 (6 sequences)
@@ -41,9 +41,11 @@ def _payload(folder: Path, **change: str) -> dict[str, str]:
 def _team(app) -> dict[str, Api]:  # type: ignore[no-untyped-def]
     admin = Api(app, "admin", ADMIN_PW)
     out = {"admin": admin}
-    for role in ("nurse", "pharmacist", "monitor"):
+    for role in ("nurse", "statistician", "pharmacist", "monitor"):
         r = admin.post("/users", {"username": role, "role": role, "password": ROLE_PW, "full_name": f"Dr {role}"})
         assert r.status_code == 201, r.text
+        if role == "pharmacist":
+            enable_pharmacist(out["statistician"])  # the two-person rule: a second person approves the grant
         out[role] = Api(app, role, ROLE_PW)
     return out
 

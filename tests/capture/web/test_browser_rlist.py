@@ -20,8 +20,8 @@ from ketapain.capture import Settings, create_app
 from ketapain.capture.audit import Actor
 from ketapain.capture.db import make_sessionmaker
 from ketapain.capture.models import User
-from ketapain.capture.schemas import UserCreate
-from ketapain.capture.services import Context, users
+from ketapain.capture.schemas import ChangeApproval, UserCreate
+from ketapain.capture.services import Context, approvals, users
 from ketapain.operations import randomise_protocol, write_randomisation_list
 from ketapain.protocol import load_protocol
 
@@ -39,7 +39,7 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def production_server(tmp_path: Path) -> Iterator[str]:
-    """A production study (no list yet) under uvicorn, with an investigator, a pharmacist and a monitor."""
+    """A production study (no list yet) under uvicorn, with an investigator, a statistician, a pharmacist and a monitor."""
     import uvicorn
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'prod.sqlite'}", secret_key=SECRET, admin_user="admin",
@@ -48,8 +48,13 @@ def production_server(tmp_path: Path) -> Iterator[str]:
     with make_sessionmaker(app.state.engine)() as session:
         admin = session.execute(select(User).where(User.username == "admin")).scalars().one()
         ctx = Context(session, Actor("admin", "admin", admin.id), settings, app.state.protocol)
-        for role in ("investigator", "pharmacist", "monitor"):
+        for role in ("investigator", "statistician", "pharmacist", "monitor"):
             users.create_user(ctx, UserCreate(username=role, role=role, password=ROLE_PW))  # type: ignore[arg-type]
+        # the two-person rule: the new pharmacist works once a second person approves the grant
+        stat = session.execute(select(User).where(User.username == "statistician")).scalars().one()
+        second = Context(session, Actor("statistician", "statistician", stat.id), settings, app.state.protocol)
+        (grant,) = approvals.list_changes(second, status="pending")
+        approvals.approve_change(second, grant.id, ChangeApproval(password=ROLE_PW))
         session.commit()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
