@@ -57,6 +57,8 @@ from ketapain.operations._listfiles import (
 from ketapain.operations._randomisation import (
     ALGORITHM,
     LABEL_COLUMNS,
+    MAX_LIST_KITS,
+    MAX_LIST_PATIENTS,
     PHARMACY_COLUMNS,
     RandomisationList,
     make_randomisation_list,
@@ -82,6 +84,8 @@ __all__ = [
     "ListKind",
     "ListKindMismatchError",
     "ListVerification",
+    "MAX_LIST_KITS",
+    "MAX_LIST_PATIENTS",
     "MAX_RATE_ML_PER_H",
     "META_FILE",
     "MIN_RATE_ML_PER_H",
