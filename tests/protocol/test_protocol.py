@@ -433,7 +433,7 @@ def test_fit_options_are_fit_crossover_arguments() -> None:
         ('value = ["peripheral", "central"]', "value = [1.0, nan]", "eligibility.criteria[2].value: nan is not a finite number"),
         ("period_days = 35", "period_days = 9223372036854775807", "design.period_days: 9223372036854775807 is not <= 365"),
         ("period_days = 35", "period_days = 100000000", "design.period_days: 100000000 is not <= 365"),
-        ("period_days = 35", "period_days = 1" + "0" * 400, "design.period_days: an integer of about 401 digits is not <= 365"),
+        ("period_days = 35", "period_days = 1" + "0" * 400, "design.period_days: an integer of 401 digits is not <= 365"),
         ("days_per_period = 35", "days_per_period = 400", "diary.days_per_period: 400 is not <= 365"),
         ("periods = 3", "periods = 13", "design.periods: 13 is not <= 12"),
         ("duration_min = 120", "duration_min = 20000", "infusions[0].duration_min: 20000 is not <= 10080"),

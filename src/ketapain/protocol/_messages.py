@@ -61,7 +61,12 @@ def show_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, int) and abs(value) >= 10**20:
-        return f"{float(value):.3g}" if value.bit_length() < 1000 else f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+        if value.bit_length() < 1000:
+            return f"{float(value):.3g}"
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     return repr(value)
 
 
