@@ -243,7 +243,7 @@ def test_cli_calibrate_json():
 
 
 def test_calibrate_checks_trials_and_seed():
-    with pytest.raises(ProtocolError, match=r"trials=1 must be an integer >= 2"):
+    with pytest.raises(ProtocolError, match=r"trials=1 must be an integer in \[2, 100000\]"):
         calibrate(KETAPAIN, trials=1, seed=1)
     with pytest.raises(ProtocolError, match=r"seed=-3 must be an integer >= 0"):
         calibrate(KETAPAIN, trials=2, seed=-3)
