@@ -190,11 +190,11 @@ def test_score_unknown_instrument_and_unreadable_file(tmp_path):
     assert res.exit_code == 1
     assert res.stderr.startswith("error: unknown instrument 'nope'; known: ") and "pgic" in res.stderr
     res = run("score", "pgic", tmp_path / "absent.json")
-    assert res.exit_code == 1 and res.stderr.startswith("error: cannot read ") and "absent.json" in res.stderr
+    assert res.exit_code == 1 and res.stderr == f"error: {tmp_path / 'absent.json'}: cannot read: No such file or directory\n"
     binary = tmp_path / "bin.json"
     binary.write_bytes(b"\xff\xfe\x00")
     res = run("score", "pgic", binary)
-    assert res.exit_code == 1 and res.stderr.startswith("error: cannot read ")
+    assert res.exit_code == 1 and res.stderr.startswith("error: bin.json: cannot decode as UTF-16 (byte ")
 
 
 # -- instruments ---------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_instruments_fhir_and_wording(tmp_path):
         (["instruments", "--fhir"], "error: --fhir and --wording need an instrument NAME"),
         (["instruments", "pgic", "--wording", "w.json"], "error: --wording goes with --fhir"),
         (["instruments", "pgic", "--fhir", "--wording", "w.json"], "error: w.json: '9' is not an item of pgic; items are 1"),
-        (["instruments", "pgic", "--fhir", "--wording", "absent.json"], "error: cannot read "),
+        (["instruments", "pgic", "--fhir", "--wording", "absent.json"], "error: absent.json: cannot read: No such file"),
     ],
 )
 def test_instruments_errors(tmp_path, monkeypatch, args, message):
@@ -272,3 +272,37 @@ def test_instruments_errors(tmp_path, monkeypatch, args, message):
     assert res.exit_code == 1
     assert res.stdout == ""
     assert res.stderr.startswith(message)
+
+
+# -- bad answer files end in one error line (issue 14) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "error: a.json: not valid JSON: nested too deeply (a JSON file here nests a few levels)\n"),
+        (b'{"1": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+         "error: a.json: not valid JSON: nested too deeply (a JSON file here nests a few levels)\n"),
+        (b'{"1": ' + b"9" * 400 + b"}",
+         "error: a.json: hads: item 1 = <an integer of 400 digits> is too large; allowed: an integer 0..3\n"),
+        (b'{"1": -' + b"9" * 30 + b"}", "error: a.json: hads: item 1 = <an integer of 30 digits> is too large; allowed: an integer 0..3\n"),
+        (b'{"1": ' + b"9" * 5000 + b"}", "error: a.json: not valid JSON: an integer has more than 4300 digits\n"),
+        (b'[{"1": 1}, {"1": ' + b"9" * 400 + b"}]",
+         "error: a.json [1]: hads: item 1 = <an integer of 400 digits> is too large; allowed: an integer 0..3\n"),
+        ('{"1": 2}'.encode("utf-16-le"), "error: a.json: contains NUL bytes: it looks like UTF-16 or UTF-32 without a "
+         "byte-order mark; save it as UTF-8 (or UTF-16 with a byte-order mark)\n"),
+    ],
+)
+def test_score_malformed_answer_files(tmp_path, content, message):
+    path = tmp_path / "a.json"
+    path.write_bytes(content)
+    res = run("score", "hads", path, "--incomplete", "missing")
+    assert res.exit_code == 1, res.output
+    assert res.stdout == "" and res.stderr == message
+
+
+def test_score_reads_utf16_with_a_bom(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_bytes('{"1": 2}'.encode("utf-16"))
+    res = run("score", "hads", path, "--incomplete", "missing", "--json")
+    assert res.exit_code == 0, res.output

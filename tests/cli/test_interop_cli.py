@@ -86,7 +86,7 @@ def test_user_errors_exit_1(trial_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     res = runner.invoke(app, ["import", str(bad), "--format", "fhir", "--out", str(tmp_path / "y")])
-    assert res.exit_code == 1 and "bad.json: not JSON (line 1" in res.stderr
+    assert res.exit_code == 1 and "bad.json: not valid JSON: Expecting property name" in res.stderr
     odm = tmp_path / "bad.xml"
     odm.write_text("<ODM><Study>")
     res = runner.invoke(app, ["import", str(odm), "--format", "odm", "--out", str(tmp_path / "z")])
@@ -128,3 +128,51 @@ def test_single_file_exports_refuse_without_overwrite(trial_dir: Path, tmp_path:
     forced = runner.invoke(app, ["export", str(trial_dir), "--format", fmt, "--out", str(out), "--overwrite"])
     assert forced.exit_code == 0, forced.output
     assert written.read_text() != "user edit" and [p.name for p in out.iterdir()] == [written.name]
+
+
+# --- bad inputs end in one error line (issue 14) ---------------------------------------------
+
+
+def test_fhir_import_reads_utf16_with_a_bom(trial_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["export", str(trial_dir), "--format", "fhir", "--out", str(tmp_path / "f")])
+    text = (tmp_path / "f" / "ketapain.fhir.json").read_text(encoding="utf-8")
+    for encoding in ("utf-16", "utf-32", "utf-8-sig"):
+        src = tmp_path / f"{encoding}.json"
+        src.write_bytes(text.encode(encoding))
+        res = runner.invoke(app, ["import", str(src), "--format", "fhir", "--out", str(tmp_path / encoding)])
+        assert res.exit_code == 0, res.output
+        back = TrialData.read(tmp_path / encoding)
+        assert sorted(back.patients["patient_id"]) == sorted(TrialData.read(trial_dir).patients["patient_id"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"resourceType": "Bundle"}'.encode("utf-16-le"),
+         "error: nobom.json: contains NUL bytes: it looks like UTF-16 or UTF-32 without a byte-order mark; save it as "
+         "UTF-8 (or UTF-16 with a byte-order mark)\n"),
+        (b'{"resourceType": "Bundle\xe9"}', "error: nobom.json: cannot decode as UTF-8 (byte 0xe9 at 24); save it as "
+         "UTF-8 (or UTF-16 with a byte-order mark)\n"),
+        (b"[" * 100_000, "error: nobom.json: not valid JSON: nested too deeply (a JSON file here nests a few levels)\n"),
+        (b'{"total": 1' + b"0" * 5000 + b"}", "error: nobom.json: not valid JSON: an integer has more than 4300 digits\n"),
+    ],
+)
+def test_fhir_import_bad_files_are_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    src = tmp_path / "nobom.json"
+    src.write_bytes(content)
+    res = runner.invoke(app, ["import", str(src), "--format", "fhir", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1, res.output
+    assert res.stderr == message
+    assert not (tmp_path / "out").exists()
+
+
+def test_redcap_import_of_a_header_only_export(tmp_path: Path) -> None:
+    header = (Path(__file__).parents[1] / "interop" / "data" / "redcap_records.csv").read_text(encoding="utf-8").splitlines()[0]
+    for name, text in (("header.csv", header + "\n"), ("blank_rows.csv", header + "\n\n" + "," * header.count(",") + "\n")):
+        src = tmp_path / name
+        src.write_text(text, encoding="utf-8")
+        res = runner.invoke(app, ["import", str(src), "--format", "redcap", "--out", str(tmp_path / "out")])
+        assert res.exit_code == 1, res.output
+        assert res.stderr == (f"error: {name}: the REDCap export has a header but no records; export the project's "
+                              "records (Data Exports: all records, raw values, CSV)\n")
+        assert not (tmp_path / "out").exists()

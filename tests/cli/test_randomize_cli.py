@@ -103,12 +103,21 @@ def test_block_size_and_strata(tmp_path: Path) -> None:
         (["--protocol", "ketapain"], 2, "--patients"),
         (["--protocol", "ab_ba_example", "--strata", "M12"], 2, "VALUE=N"),
         (["--protocol", "ab_ba_example", "--strata", "M=2,F=2", "--patients", "5"], 2, "adds up to 4"),
+        # limits before work (issue 14): refused at once, nothing built
+        (["--protocol", "ketapain", "--patients", "100000000"], 1,
+         "error: --patients: 100000000 patients requested; at most 10000 in one list\n"),
+        (["--protocol", "ab_ba_example", "--strata", "M=5000,F=5001"], 1,
+         "error: --patients: 10001 patients requested; at most 10000 in one list\n"),
+        (["--protocol", "ketapain", "--patients", "24", "--block-size", "600000"], 1,
+         "error: --block-size: blocks of up to 600000 patients for 24 patients may need 1800069 kits (3 periods); "
+         "at most 200000 in one list: use smaller blocks\n"),
     ],
 )
 def test_randomize_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
     res = run("randomize", *args, "--out", tmp_path / "x")
     assert res.exit_code == code, res.output
     assert message in res.stderr
+    assert "Traceback" not in res.output
     assert not (tmp_path / "x").exists()
 
 

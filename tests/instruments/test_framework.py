@@ -923,3 +923,15 @@ def test_declared_items_are_exactly_what_each_score_needs(name):
                 assert f"; {s.name} {rule}; " in text
             only = {k: v for k, v in complete.items() if k in keys}
             assert score(inst, only, incomplete="missing", **options)[s.name] is not None, (name, options, s.name)
+
+
+def test_an_integer_beyond_int64_is_an_instrument_error() -> None:
+    """Issue 14: a 400-digit answer raised OverflowError from pandas."""
+    from ketapain.instruments import get_instrument, score
+
+    expected = r"^hads: item 1 = <an integer of 400 digits> is too large; allowed: an integer 0\.\.3$"
+    with pytest.raises(InstrumentError, match=expected) as info:
+        score(get_instrument("hads"), {"1": int("9" * 400)}, incomplete="missing")
+    assert info.value.column == "1"
+    with pytest.raises(InstrumentError, match=r"item 1 = <an integer of 21 digits> is too large"):
+        score(get_instrument("hads"), {"1": -(10**20)}, incomplete="missing")

@@ -341,3 +341,28 @@ def test_import_missing_column_and_unreadable(tmp_path: Path) -> None:
         import_pharmacy_list(path, AB, kind="test", protocol_id="ab")
     with pytest.raises(KetapainError, match="cannot read"):
         import_pharmacy_list(tmp_path / "absent.csv", AB, kind="test", protocol_id="ab")
+
+
+def test_list_size_is_checked_before_the_list_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: 10 million patients took 22 s and 1.7 GB before the refusal; now nothing is drawn."""
+    import ketapain.operations._randomisation as module
+
+    def no_stream(*args: object) -> None:
+        raise AssertionError("the list was started")
+
+    monkeypatch.setattr(module, "_Stream", no_stream)
+    seqs = [("A", "B"), ("B", "A")]
+    with pytest.raises(ProtocolError, match=r"^n_patients: 100000000 patients requested; at most 10000 in one list$") as info:
+        make_randomisation_list(seqs, n_patients=100_000_000, protocol_id="AB", seed=1)
+    assert (info.value.column, info.value.value, info.value.allowed) == ("n_patients", 100_000_000, "1..10000")
+    with pytest.raises(ProtocolError, match=r"^n_patients: 10001 patients requested"):
+        make_randomisation_list(seqs, n_patients={"M": 5000, "F": 5001}, protocol_id="AB", seed=1)
+    with pytest.raises(ProtocolError, match=r"^random_block_sizes: blocks of up to 200000 patients for 10 patients in 2 strata"):
+        make_randomisation_list(seqs, n_patients={"M": 5, "F": 5}, protocol_id="AB", seed=1, random_block_sizes=[2, 200_000])
+
+
+def test_the_largest_list_allowed_is_made() -> None:
+    from ketapain.operations import MAX_LIST_PATIENTS
+
+    rl = make_randomisation_list([("A", "B"), ("B", "A")], n_patients=MAX_LIST_PATIENTS, protocol_id="AB", seed=1)
+    assert rl.n_patients == MAX_LIST_PATIENTS

@@ -418,3 +418,64 @@ def test_fit_options_are_fit_crossover_arguments() -> None:
     assert set(options) <= set(inspect.signature(fit_crossover).parameters)
     assert options["model"] == "paper" and options["carryover"] == "test-drop"
     assert load_protocol("ab_ba_example").analysis.fit_options()["carryover"] is False
+
+
+# --- bounds: no infinite, nan or absurd numbers (issue 14) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("duration_min = 120", "duration_min = inf", "infusions[0].duration_min: inf is not a finite number"),
+        ("duration_min = 120", "duration_min = nan", "infusions[0].duration_min: nan is not a finite number"),
+        ("tolerance_points = 2", "tolerance_points = -inf", "gate.tolerance_points: -inf is not a finite number"),
+        ("value = 18", "value = inf", "eligibility.criteria[0].value: inf is not a finite number"),
+        ('value = ["peripheral", "central"]', "value = [1.0, nan]", "eligibility.criteria[2].value: nan is not a finite number"),
+        ("period_days = 35", "period_days = 9223372036854775807", "design.period_days: 9223372036854775807 is not <= 365"),
+        ("period_days = 35", "period_days = 100000000", "design.period_days: 100000000 is not <= 365"),
+        ("period_days = 35", "period_days = 1" + "0" * 400, "design.period_days: an integer of 401 digits is not <= 365"),
+        ("days_per_period = 35", "days_per_period = 400", "diary.days_per_period: 400 is not <= 365"),
+        ("periods = 3", "periods = 13", "design.periods: 13 is not <= 12"),
+        ("duration_min = 120", "duration_min = 20000", "infusions[0].duration_min: 20000 is not <= 10080"),
+        ("final_volume_ml = 45", "final_volume_ml = 45e6", "infusions[0].final_volume_ml: 45000000 is not <= 5000"),
+        ("dose = { mg = 3000 }", "dose = { mg = 3e9 }", "arms[2].components[1].dose.mg: 3000000000 is not <= 100000"),
+        ("max_kg = 200", "max_kg = 1e300", "weights.max_kg: 1e+300 is not <= 700"),
+        ("block_size = 6", "block_size = 6000000", "randomisation.block_size: 6000000 is not <= 1000"),
+        ("max_postpone_days = 14", "max_postpone_days = 1000", "gate.max_postpone_days: 1000 is not <= 365"),
+        ("day = -14", "day = -100000", "visits[0].day: -100000 is not >= -365"),
+        ("scale_max = 10", "scale_max = 100000", "diary.scale_max: 100000 is not <= 1000"),
+        ("n_stated = 18", "n_stated = 10000000", "sample_size.n_stated: 10000000 is not <= 100000"),
+    ],
+)
+def test_numbers_are_finite_and_bounded(old: str, new: str, expected: str) -> None:
+    assert f"ketapain.toml: {expected}" in errors_of(edited(old, new))
+
+
+def test_random_block_sizes_are_bounded() -> None:
+    text = edited("block_size = 6\n", "block_size = 6\nrandom_block_sizes = [6, 0, 6000]\n")
+    errors = errors_of(text)
+    assert "ketapain.toml: randomisation.random_block_sizes[1]: 0 is not >= 1" in errors
+    assert "ketapain.toml: randomisation.random_block_sizes[2]: 6000 is not <= 1000" in errors
+
+
+def test_the_whole_schedule_is_bounded() -> None:
+    text = edited("period_days = 35", "period_days = 365\nwashout_days = 365", text=edited("periods = 3", "periods = 6"))
+    assert any("design.period_days: 6 periods of 365 days (+ 365 washout) last 4380 days; at most 3653" in e
+               for e in errors_of(text))
+
+
+def test_huge_integers_and_deep_nesting_are_toml_errors() -> None:
+    assert errors_of(edited("period_days = 35", "period_days = 1" + "0" * 5000)) == [
+        "ketapain.toml: TOML: an integer has more than 4300 digits; every count, day and dose has a documented "
+        "upper bound (docs/protocol.md)"]
+    deep = "x = " + "[" * 50_000 + "]" * 50_000 + "\n"
+    assert errors_of(deep) == ["ketapain.toml: TOML: arrays or tables nested too deeply; a protocol nests at most a few levels"]
+
+
+def test_period_days_beyond_the_bound_never_reach_simulate(tmp_path: Path) -> None:
+    from ketapain.simulate import simulate_trial
+
+    path = tmp_path / "long.toml"
+    path.write_text(edited("period_days = 35", "period_days = 100000000"), encoding="utf-8")
+    with pytest.raises(ProtocolError, match=r"design.period_days: 100000000 is not <= 365"):
+        simulate_trial(load_protocol(path), n_patients=6, seed=1)

@@ -262,7 +262,7 @@ def test_parse_n_forms() -> None:
     (["--patients", "8", "--model", "full"], "error: --model 'full' is not one of standard, paper\n"),
     (["--patients", "8", "--missing", "x"], "error: --missing 'x' is not one of mcar, mar, mnar, none\n"),
     (["--patients", "8", "--dropout", "1.5"], "error: --dropout 1.5 must be a probability in [0, 1)\n"),
-    (["--patients", "8", "--sims", "0"], "error: --sims 0 must be an integer >= 1\n"),
+    (["--patients", "8", "--sims", "0"], "error: --sims 0 must be an integer in [1, 100000]\n"),
     (["--patients", "8", "--workers", "2", "--scheduler", "tcp://x:1"], "--workers and --scheduler exclude each other"),
     (["--patients", "8", "--workers", "0"], "--workers 0"),
     (["--patients", "8", "--plot", "out.jpg"], "--plot 'out.jpg': the file must end in .png, .svg, .pdf"),

@@ -243,9 +243,63 @@ def test_cli_calibrate_json():
 
 
 def test_calibrate_checks_trials_and_seed():
-    with pytest.raises(ProtocolError, match=r"trials=1 must be an integer >= 2"):
+    with pytest.raises(ProtocolError, match=r"trials=1 must be an integer in \[2, 100000\]"):
         calibrate(KETAPAIN, trials=1, seed=1)
     with pytest.raises(ProtocolError, match=r"seed=-3 must be an integer >= 0"):
         calibrate(KETAPAIN, trials=2, seed=-3)
     with pytest.raises(ProtocolError, match=r"seed=1.5 must be an integer >= 0"):
         simulate_trial(KETAPAIN, seed=1.5)  # type: ignore[arg-type]
+
+
+# --- limits before work (issue 14) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--patients", "100000000", "--out", "{tmp}/x"],
+         "error: --patients: 100000000 patients; at most 10000 in one simulated trial\n"),
+        (["simulate", "--protocol", "{tmp}/long.toml", "--patients", "9000", "--out", "{tmp}/x"],
+         "error: --patients: 9000 patients x 3 periods x 365 diary days = 9855000 diary days simulated at once; "
+         "at most 2000000: fewer patients\n"),
+        (["calibrate", "--trials", "100000000"], "error: --trials 100000000 must be an integer in [2, 100000]\n"),
+        (["power", "--patients", "3:100000000000", "--sims", "10"],
+         "error: --patients '3:100000000000': 100000000000 patients; at most 10000 in one simulated trial\n"),
+        (["power", "--patients", "3,50000", "--sims", "10"],
+         "error: --patients: 50000 patients; at most 10000 in one simulated trial\n"),
+        (["power", "--patients", "3000", "--sims", "10", "--quiet"],
+         "error: --patients: 100 trials x 3000 patients x 3 periods x 35 diary days = 31500000 diary days simulated "
+         "at once; at most 10000000: fewer patients\n"),
+        (["power", "--patients", "30", "--sims", "100000000"], "error: --sims 100000000 must be an integer in [1, 100000]\n"),
+    ],
+)
+def test_cli_sizes_are_refused_before_work(tmp_path, args, message, monkeypatch):
+    import ketapain.simulate._core as core
+
+    def never(*a, **k):
+        raise AssertionError("simulation started")
+
+    monkeypatch.setattr(core, "_patients", never)
+    text = (sim_protocol_text().replace("period_days = 35", "period_days = 365")
+            .replace("days_per_period = 35", "days_per_period = 365"))
+    (tmp_path / "long.toml").write_text(text, encoding="utf-8")
+    r = CliRunner().invoke(_app(), [a.replace("{tmp}", str(tmp_path)) for a in args] + ["--seed", "1"])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.endswith(message), r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def sim_protocol_text() -> str:
+    from importlib import resources
+
+    return (resources.files("ketapain.protocol") / "files" / "ketapain.toml").read_text(encoding="utf-8")
+
+
+def test_library_sizes_are_refused_with_fields():
+    with pytest.raises(ProtocolError, match=r"^n_patients: 20000 patients; at most 10000 in one simulated trial$") as info:
+        simulate_trial("ketapain", n_patients=20_000, seed=1)
+    assert (info.value.column, info.value.value) == ("n_patients", 20_000)
+    from ketapain.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"^n: 100 trials x 3000 patients"):
+        sim.simulate_power("ketapain", n=[12, 3000], sims=10, seed=1)

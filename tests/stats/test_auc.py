@@ -753,3 +753,19 @@ def test_auc_arrays_rejects_bad_input_naming_the_parameter(kwargs: dict, message
     days = np.array([6.0, 4.0, 5.0])
     with pytest.raises(DataError, match=re.escape(message)):
         auc_arrays(days, args.pop("anchor"), **args)
+
+
+def test_a_huge_day_is_refused_before_the_grid_is_made():
+    """Issue 14 (found by tests/test_fuzz_inputs.py): day=1e18 gave an IndexError."""
+    diary = make_diary({(1, 1): [5, 6, 4]})
+    diary.loc[1, "day"] = 10**18
+    with pytest.raises(DataError, match=r"^diary row 3: day=1e\+18 is above 365 \(a period's diary has at most a year of days\)$"):
+        diary_auc(diary, windows=(2, 3), time_axis="first_diary_day")
+
+
+def test_an_infinite_period_is_refused():
+    """Issue 14 (found by tests/test_fuzz_inputs.py): period=inf gave AUCs with period inf (and a crash in --json)."""
+    diary = make_diary({(1, 1): [5, 6, 4]}).astype({"period": float})
+    diary.loc[0, "period"] = np.inf
+    with pytest.raises(DataError, match=r"^diary row 2: period=inf is not a finite number$"):
+        diary_auc(diary, windows=(2, 3), time_axis="first_diary_day")

@@ -172,18 +172,9 @@ def _parse_options(given: list[str]) -> dict[str, str]:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InstrumentError(f"cannot read {str(path)!r}: {exc}") from None
+    from ketapain._json import read_json_file
 
-    def no_constant(name: str) -> Any:
-        raise InstrumentError(f"{path.name}: not valid JSON: {name} is not a JSON value (use null for a missing answer)")
-
-    try:
-        return json.loads(text, parse_constant=no_constant)
-    except json.JSONDecodeError as exc:
-        raise InstrumentError(f"{path.name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    return read_json_file(path, error=InstrumentError, constants_hint="use null for a missing answer")
 
 
 def _json_type(value: Any) -> str:

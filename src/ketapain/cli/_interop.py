@@ -144,11 +144,9 @@ def import_command(
         elif fmt is ImportFormat.odm:
             data = interop.from_odm(source)
         else:
-            try:
-                bundle = json.loads(source.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise KetapainError(f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-            data = interop.from_fhir_bundle(bundle)
+            from ketapain._json import read_json_file
+
+            data = interop.from_fhir_bundle(read_json_file(source))
         data.write(out, overwrite=overwrite)
     except KetapainError as exc:
         raise fail(exc) from None

@@ -112,12 +112,9 @@ def eligibility_command(
     from ketapain.protocol import load_protocol
 
     try:
-        try:
-            answers = json.loads(answers_json.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{answers_json}: cannot read: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{answers_json.name}: not valid JSON: {exc}") from None
+        from ketapain._json import read_json_file
+
+        answers = read_json_file(answers_json)
         if not isinstance(answers, dict):
             raise DataError(f"{answers_json.name}: expected a JSON object of answers, got {type(answers).__name__}")
         items = answers.pop("dn4_items", None)

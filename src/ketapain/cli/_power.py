@@ -45,6 +45,8 @@ def parse_n(text: str) -> list[int]:
     >>> parse_n("12:20:4"), parse_n("12:14"), parse_n("20, 12")
     ([12, 16, 20], [12, 13, 14], [20, 12])
     """
+    from ketapain.simulate import MAX_TRIAL_PATIENTS
+
     bad = _UsageError(f"--patients {text!r}: expected {_N_HELP}; integers >= 3, no repeats")
     try:
         if ":" in text:
@@ -54,9 +56,13 @@ def parse_n(text: str) -> list[int]:
             a, b, step = (*parts, 1) if len(parts) == 2 else parts
             if step < 1 or a > b:
                 raise bad
+            if b > MAX_TRIAL_PATIENTS:  # before the range is built: 3:10000000000 must not allocate it
+                raise _UsageError(f"--patients {text!r}: {b} patients; at most {MAX_TRIAL_PATIENTS} in one simulated trial")
             values = list(range(a, b + 1, step))
         else:
             values = [int(p) for p in text.split(",")]
+    except _UsageError:
+        raise
     except ValueError:
         raise bad from None
     if not values or min(values) < 3 or len(set(values)) != len(values):

@@ -494,6 +494,17 @@ def parse_clock(value: Any) -> float:
     return v
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, but an integer of more than 20 digits by its length (a 400-digit answer
+    stays a one-line message)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 66:
+        try:
+            return f"<an integer of {len(str(abs(value)))} digits>"
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    return repr(value)
+
+
 def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) -> np.ndarray:
     """Vectorised check of one item's answers; returns floats with NaN for missing."""
 
@@ -505,7 +516,7 @@ def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) ->
             value = value.item()
         row = int(label) if where == "row" and isinstance(label, int | np.integer) else None
         return InstrumentError(
-            f"{instrument}{place}: item {item.key} = {value!r} {why}; allowed: {item.allowed()}",
+            f"{instrument}{place}: item {item.key} = {_shown(value)} {why}; allowed: {item.allowed()}",
             row=row, column=item.key, value=value, allowed=item.allowed(),
         )
 
@@ -521,6 +532,9 @@ def _validate_column(instrument: str, item: Item, col: pd.Series, where: str) ->
     is_bool = np.array([isinstance(v, bool | np.bool_) for v in raw], dtype=bool)
     if is_bool.any():
         raise fail(int(np.flatnonzero(is_bool)[0]), "is a true/false value, not a number")
+    huge = np.array([isinstance(v, int) and v.bit_length() > 64 for v in raw], dtype=bool)  # beyond int64 and float
+    if huge.any():
+        raise fail(int(np.flatnonzero(huge)[0]), "is too large")
     blank = np.array([v is None or (isinstance(v, str) and v.strip() == "") for v in raw], dtype=bool)
     numeric = pd.to_numeric(pd.Series(np.where(blank, np.nan, raw), index=col.index), errors="coerce")
     vals = numeric.to_numpy(dtype=float)

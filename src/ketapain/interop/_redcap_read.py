@@ -108,6 +108,9 @@ def _read_export(records_csv: str | PathLike[str] | io.StringIO, name: str) -> p
     if "record_id" not in raw.columns or "redcap_event_name" not in raw.columns:
         raise DataError(f"{name}: columns record_id and redcap_event_name are required (a longitudinal REDCap export); "
                         f"found {', '.join(raw.columns[:6])}")
+    if not (raw != "").to_numpy().any():
+        raise DataError(f"{name}: the REDCap export has a header but no records; export the project's records "
+                        "(Data Exports: all records, raw values, CSV)", source=name, row=2)
     for col in REDCAP_ID_COLUMNS[2:]:
         if col not in raw.columns:
             raw[col] = ""

@@ -59,6 +59,8 @@ from ketapain.operations._listfiles import (
 from ketapain.operations._randomisation import (
     ALGORITHM,
     LABEL_COLUMNS,
+    MAX_LIST_KITS,
+    MAX_LIST_PATIENTS,
     PHARMACY_COLUMNS,
     RandomisationList,
     make_randomisation_list,
@@ -84,6 +86,8 @@ __all__ = [
     "ListKind",
     "ListKindMismatchError",
     "ListVerification",
+    "MAX_LIST_KITS",
+    "MAX_LIST_PATIENTS",
     "MAX_RATE_ML_PER_H",
     "META_FILE",
     "MIN_RATE_ML_PER_H",

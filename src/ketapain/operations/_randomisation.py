@@ -39,6 +39,8 @@ from ketapain.operations._kits import LIST_KIND, TEST_PREFIX, ListKind, kit_code
 __all__ = [
     "ALGORITHM",
     "LABEL_COLUMNS",
+    "MAX_LIST_KITS",
+    "MAX_LIST_PATIENTS",
     "PHARMACY_COLUMNS",
     "RandomisationList",
     "make_randomisation_list",
@@ -144,6 +146,31 @@ def _check_counts(n_patients: int | Mapping[str, int]) -> dict[str, int] | None:
         raise ProtocolError(template="{@n_patients=}: must be an integer >= 1 (or a mapping stratum -> n)",
                             params={"n_patients": n_patients})
     return None
+
+
+MAX_LIST_PATIENTS = 10_000
+"""Most patients one list may be asked for (summed over strata; docs/randomisation.md, "Limits")."""
+MAX_LIST_KITS = 200_000
+"""Most kits one list may hold, spare slots of the last blocks included (checked before any is made)."""
+
+
+def _check_size(counts: Sequence[int], sizes: Sequence[int], n_periods: int, block_name: str) -> None:
+    """Refuse a list too large to make, before making any of it: the patients requested, and
+    the kits of the worst case (each stratum's last block all spares)."""
+    total = sum(counts)
+    if total > MAX_LIST_PATIENTS:
+        raise ProtocolError(
+            template="{@n_patients}: {total} patients requested; at most {most} in one list",
+            params={"total": total, "most": MAX_LIST_PATIENTS}, column="n_patients", value=total,
+            allowed=f"1..{MAX_LIST_PATIENTS}")
+    kits = sum(n + max(sizes) - 1 for n in counts) * n_periods
+    if kits > MAX_LIST_KITS:
+        raise ProtocolError(
+            template=parameter(block_name) + ": blocks of up to {b} patients for {total} patients{strata} may need "
+            "{kits} kits ({p} periods); at most {most} in one list: use smaller blocks",
+            params={"b": max(sizes), "total": total, "strata": f" in {len(counts)} strata" if len(counts) > 1 else "",
+                    "kits": kits, "p": n_periods, "most": MAX_LIST_KITS},
+            column=block_name, value=max(sizes), allowed=f"a list of at most {MAX_LIST_KITS} kits")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -392,7 +419,9 @@ def make_randomisation_list(
     ------
     ProtocolError
         Fewer than two or unequal-length sequences, a block size that is not a multiple of
-        the number of sequences, bad counts, strata or seed.
+        the number of sequences, bad counts, strata or seed; more than
+        :data:`MAX_LIST_PATIENTS` patients, or blocks that may need more than
+        :data:`MAX_LIST_KITS` kits (checked before the list is made).
 
     Examples
     --------
@@ -413,6 +442,8 @@ def make_randomisation_list(
     n_seq = len(seqs)
     sizes = _check_block_sizes(n_seq, block_size, random_block_sizes)
     strata = _check_counts(n_patients)
+    _check_size(list(strata.values()) if strata else [int(n_patients)], sizes, len(seqs[0]),  # type: ignore[arg-type]
+                "random_block_sizes" if random_block_sizes else "block_size")
     seed_int, seed_source = resolve_seed(seed, generator_bits=128, error=ProtocolError)
 
     root = np.random.SeedSequence(seed_int, spawn_key=(_KIND_KEY[kind],))

@@ -47,6 +47,8 @@ def show_value(value: Any) -> str:
     --------
     >>> show_value("wald"), show_value(True), show_value(0.0), show_value([1, "a"])
     ("'wald'", 'true', '0', "[1, 'a']")
+    >>> show_value(1e300), show_value(10**30)
+    ('1e+300', '1e+30')
     """
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -54,8 +56,17 @@ def show_value(value: Any) -> str:
         return "a table"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(show_value(v) for v in value) + "]"
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int) and abs(value) >= 10**20:
+        if value.bit_length() < 1000:
+            return f"{float(value):.3g}"
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     return repr(value)
 
 
@@ -149,6 +160,8 @@ def _one(model: type[BaseModel], error: Mapping[str, Any]) -> list[tuple[tuple[s
         else:
             allowed = str(ctx.get("expected", "?"))
         return [(loc, f"{show_value(value)} is not one of {allowed}")]
+    if kind == "finite_number":
+        return [(loc, f"{show_value(value)} is not a finite number")]
     if kind in _COMPARE:
         bound = next(iter(ctx.values()))
         return [(loc, f"{show_value(value)} is not {_COMPARE[kind]} {show_value(bound)}")]

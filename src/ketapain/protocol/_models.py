@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -65,7 +66,39 @@ __all__ = [
 Int = Annotated[int, Strict()]
 """An integer; booleans, floats and strings are refused (no silent coercion)."""
 Float = Annotated[float, Strict()]
-"""A number (integer or float); booleans and strings are refused."""
+"""A finite number (integer or float); booleans, strings, ``inf`` and ``nan`` are refused
+(``allow_inf_nan=False`` on every section)."""
+
+# Upper bounds of counts, days, volumes, durations and doses (docs/protocol.md, "Bounds"): wide
+# enough for any analgesic crossover trial, narrow enough that a typo (a dose in micrograms, a
+# duration in seconds, a day count in hours) or an overflowing value is refused before a
+# command allocates anything from it.
+MAX_PERIODS = 12
+"""Periods per patient (n-of-1 series of 6 pairs)."""
+MAX_DAYS = 365
+"""``design.period_days``, ``design.washout_days``, ``diary.days_per_period``, ``gate.max_postpone_days``."""
+MAX_STUDY_DAYS = 3653
+"""Ten years: the whole schedule (``periods x (period_days + washout_days)``) and ``visits.day``."""
+MIN_VISIT_DAY = -365
+"""The earliest visit: a year before the first infusion."""
+MAX_VOLUME_ML = 5000.0
+"""``infusions.final_volume_ml`` (5 l) and the ``stock.unit_volume_ml`` of a vial or bag."""
+MAX_DURATION_MIN = 10080.0
+"""``infusions.duration_min``: 7 days (multi-day ketamine or lidocaine infusions)."""
+MAX_MG_PER_KG = 100.0
+"""``dose.mg_per_kg`` (IV paracetamol 15, magnesium 50, ketamine 0.5-2 mg/kg)."""
+MAX_MG = 100_000.0
+"""``dose.mg`` and ``dose.max_mg``: 100 g."""
+MAX_STRENGTH_MG_PER_ML = 1000.0
+"""``stock.strength_mg_per_ml``: 1 g/ml."""
+MAX_WEIGHT_KG = 700.0
+"""``weights.min_kg`` and ``weights.max_kg``."""
+MAX_BLOCK_SIZE = 1000
+"""``randomisation.block_size`` and each of ``random_block_sizes``."""
+MAX_SCALE = 1000
+"""``|diary.scale_min|``, ``|diary.scale_max|`` (an NRS 0-10, a VAS 0-100 mm); ``gate.tolerance_points`` <= 2 x this."""
+MAX_N_STATED = 100_000
+"""``sample_size.n_stated``."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,7}$")
@@ -137,7 +170,7 @@ def _unique(values: Iterable[Any], what: str, path: tuple[str | int, ...] = ()) 
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- study and design -------------------------------------------------------------------
@@ -159,9 +192,9 @@ class Design(_Section):
     sequences: tuple[tuple[StrictStr, ...], ...] | None = Field(
         None, description="Sequences of arm codes; required for kind='custom', forbidden otherwise."
     )
-    periods: Int = Field(ge=2, description="Number of periods (treatments per patient).")
-    period_days: Int = Field(ge=1, description="Days from an infusion to the end of its period.")
-    washout_days: Int | None = Field(None, ge=0, description="Extra days between the end of a period and the next infusion.")
+    periods: Int = Field(ge=2, le=MAX_PERIODS, description="Number of periods (treatments per patient).")
+    period_days: Int = Field(ge=1, le=MAX_DAYS, description="Days from an infusion to the end of its period.")
+    washout_days: Int | None = Field(None, ge=0, le=MAX_DAYS, description="Extra days between the end of a period and the next infusion.")
 
     @model_validator(mode="after")
     def _sequences_match_kind(self) -> Design:
@@ -187,8 +220,8 @@ class Infusion(_Section):
     """``[[infusions]]``: one bag or syringe every arm receives, so all bags look the same."""
 
     id: Name = Field(description="Identifier referenced by arm components.")
-    final_volume_ml: Float = Field(gt=0, description="Volume of the prepared bag or syringe, ml.")
-    duration_min: Float = Field(gt=0, description="Infusion duration, minutes.")
+    final_volume_ml: Float = Field(gt=0, le=MAX_VOLUME_ML, description="Volume of the prepared bag or syringe, ml.")
+    duration_min: Float = Field(gt=0, le=MAX_DURATION_MIN, description="Infusion duration, minutes.")
     diluent: Text = Field("NaCl 0.9%", description="Diluent, also the content of a placebo.")
 
     @property
@@ -200,8 +233,8 @@ class Infusion(_Section):
 class PerKgDose(_Section):
     """A weight-based dose: ``{mg_per_kg = 0.5}``, optionally capped ``{..., max_mg = 50}``."""
 
-    mg_per_kg: Float = Field(gt=0, description="Dose per kg of body weight, mg/kg.")
-    max_mg: Float | None = Field(None, gt=0, description="Cap on the dose, mg.")
+    mg_per_kg: Float = Field(gt=0, le=MAX_MG_PER_KG, description="Dose per kg of body weight, mg/kg.")
+    max_mg: Float | None = Field(None, gt=0, le=MAX_MG, description="Cap on the dose, mg.")
 
     kind: ClassVar[str] = "per_kg"
 
@@ -209,7 +242,7 @@ class PerKgDose(_Section):
 class FixedDose(_Section):
     """A fixed dose: ``{mg = 3000}``."""
 
-    mg: Float = Field(gt=0, description="Dose, mg.")
+    mg: Float = Field(gt=0, le=MAX_MG, description="Dose, mg.")
 
     kind: ClassVar[str] = "fixed"
 
@@ -248,9 +281,10 @@ class Stock(_Section):
     """The drug as stocked by the pharmacy: ``{strength_mg_per_ml = 150, unit_volume_ml = 10}``."""
 
     strength_mg_per_ml: Float = Field(
-        gt=0, description="Concentration of the vial or ampoule, mg/ml (default strength; another may be given at dose time)."
+        gt=0, le=MAX_STRENGTH_MG_PER_ML,
+        description="Concentration of the vial or ampoule, mg/ml (default strength; another may be given at dose time)."
     )
-    unit_volume_ml: Float | None = Field(None, gt=0, description="Volume of one vial or ampoule, ml.")
+    unit_volume_ml: Float | None = Field(None, gt=0, le=MAX_VOLUME_ML, description="Volume of one vial or ampoule, ml.")
 
     @property
     def unit_mg(self) -> float | None:
@@ -319,8 +353,8 @@ class Arm(_Section):
 class Weights(_Section):
     """``[weights]``: sanity limits on body weight for dosing, kg."""
 
-    min_kg: Float = Field(gt=0, description="Lowest plausible weight, kg.")
-    max_kg: Float = Field(gt=0, description="Highest plausible weight, kg.")
+    min_kg: Float = Field(gt=0, le=MAX_WEIGHT_KG, description="Lowest plausible weight, kg.")
+    max_kg: Float = Field(gt=0, le=MAX_WEIGHT_KG, description="Highest plausible weight, kg.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Weights:
@@ -332,8 +366,8 @@ class Weights(_Section):
 class Randomisation(_Section):
     """``[randomisation]``: permuted blocks of sequences, optionally stratified."""
 
-    block_size: Int = Field(ge=1, description="Block size; a multiple of the number of sequences.")
-    random_block_sizes: tuple[Int, ...] | None = Field(
+    block_size: Int = Field(ge=1, le=MAX_BLOCK_SIZE, description="Block size; a multiple of the number of sequences.")
+    random_block_sizes: tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_BLOCK_SIZE)], ...] | None = Field(
         None, min_length=1, description="If given, each block's size is drawn from these (each a multiple of the number of sequences)."
     )
     strata: tuple[Name, ...] = Field((), description="Patient fields to stratify on, e.g. ['sex']; empty = none.")
@@ -359,9 +393,14 @@ def _rule_value(value: Any) -> RuleValue:
         bad = [v for v in value if not isinstance(v, scalar)]
         if bad or not value:
             raise ValueError(f"expected a non-empty array of booleans, numbers or strings, got {value!r}")
+        infinite = [v for v in value if isinstance(v, float) and not math.isfinite(v)]
+        if infinite:
+            raise ValueError(f"{infinite[0]!r} is not a finite number")
         return tuple(value)
     if not isinstance(value, scalar):
         raise ValueError(f"expected a boolean, number, string or array of them, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
     return value
 
 
@@ -479,8 +518,9 @@ class Eligibility(_Section):
 class Gate(_Section):
     """``[gate]``: check before periods 2+ that pain on the day is close to pain at inclusion."""
 
-    tolerance_points: Float = Field(ge=0, description="Largest |pain on the day - pain at inclusion|, NRS points, to proceed.")
-    max_postpone_days: Int = Field(ge=0, description="How long an infusion may be postponed when the gate fails, days.")
+    tolerance_points: Float = Field(ge=0, le=2 * MAX_SCALE,
+                                    description="Largest |pain on the day - pain at inclusion|, NRS points, to proceed.")
+    max_postpone_days: Int = Field(ge=0, le=MAX_DAYS, description="How long an infusion may be postponed when the gate fails, days.")
 
 
 # --- data collection -------------------------------------------------------------------------
@@ -490,7 +530,8 @@ class Visit(_Section):
     """``[[visits]]``: a visit and the questionnaires filled in at it."""
 
     name: Name = Field(description="Unique visit name, e.g. 'inclusion', 'end_period_1'.")
-    day: Int = Field(description="Day relative to the first infusion (day 0); inclusion is negative, e.g. -14.")
+    day: Int = Field(ge=MIN_VISIT_DAY, le=MAX_STUDY_DAYS,
+                     description="Day relative to the first infusion (day 0); inclusion is negative, e.g. -14.")
     questionnaires: tuple[InstrumentName, ...] = Field((), description="Instrument names (see `ketapain instruments`).")
 
     @model_validator(mode="after")
@@ -503,9 +544,9 @@ class Diary(_Section):
     """``[diary]``: the daily pain diary."""
 
     items: tuple[Name, ...] = Field(min_length=1, description="Diary item names, e.g. ['avg_pain', 'max_pain', 'night_pain'].")
-    scale_min: Int = Field(0, description="Lowest score of every item.")
-    scale_max: Int = Field(10, description="Highest score of every item.")
-    days_per_period: Int = Field(ge=1, description="Diary days in each period.")
+    scale_min: Int = Field(0, ge=-MAX_SCALE, le=MAX_SCALE, description="Lowest score of every item.")
+    scale_max: Int = Field(10, ge=-MAX_SCALE, le=MAX_SCALE, description="Highest score of every item.")
+    days_per_period: Int = Field(ge=1, le=MAX_DAYS, description="Diary days in each period.")
 
     @model_validator(mode="after")
     def _valid(self) -> Diary:
@@ -589,7 +630,7 @@ class SampleSize(_Section):
     rho: Float = Field(ge=-1, le=1, description="Intra-patient correlation.")
     alpha: Float = Field(gt=0, lt=1, description="Two-sided alpha.")
     power: Float = Field(gt=0, lt=1, description="Power.")
-    n_stated: Int | None = Field(None, ge=1, description="Number of patients the study states.")
+    n_stated: Int | None = Field(None, ge=1, le=MAX_N_STATED, description="Number of patients the study states.")
     note: StrictStr | None = Field(None, description="Where the inputs come from.")
 
 
@@ -650,6 +691,12 @@ class Protocol(_Section):
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ProtocolError(f"{source}: TOML syntax error: {exc}") from None
+        except ValueError:  # an integer of more than sys.get_int_max_str_digits() digits
+            raise ProtocolError(f"{source}: TOML: an integer has more than {sys.get_int_max_str_digits()} digits; "
+                                "every count, day and dose has a documented upper bound (docs/protocol.md)") from None
+        except RecursionError:
+            raise ProtocolError(f"{source}: TOML: arrays or tables nested too deeply; a protocol nests at most "
+                                "a few levels") from None
         return cls.from_dict(data, source=source)
 
     @classmethod
@@ -787,6 +834,12 @@ class Protocol(_Section):
                     (("randomisation", "random_block_sizes", k), f"{size} is not a multiple of {n_seq}, the number of sequences")
                 )
 
+        schedule = design.periods * (design.period_days + (design.washout_days or 0))
+        if schedule > MAX_STUDY_DAYS:
+            problems.append(
+                (("design", "period_days"), f"{design.periods} periods of {design.period_days} days (+ {design.washout_days or 0} "
+                 f"washout) last {schedule} days; at most {MAX_STUDY_DAYS} (ten years)")
+            )
         if self.diary.days_per_period > design.period_days:
             problems.append(
                 (("diary", "days_per_period"), f"{self.diary.days_per_period} is more than design.period_days = {design.period_days}")

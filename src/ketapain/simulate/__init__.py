@@ -19,6 +19,7 @@ from ketapain.simulate._calibrate import (
     calibrate,
     published_figures,
 )
+from ketapain.simulate._core import MAX_CALIBRATION_TRIALS, MAX_PATIENT_DAYS, MAX_POWER_SIMS, MAX_TRIAL_DIARY_DAYS, MAX_TRIAL_PATIENTS
 from ketapain.simulate._diary import DIARY_ITEMS, SimulatedDiary, simulate_diary
 from ketapain.simulate._params import (
     ArmEffect,
@@ -41,6 +42,11 @@ __all__ = [
     "CalibrationFigure",
     "DIARY_ITEMS",
     "KNOWN_OUTSIDE",
+    "MAX_CALIBRATION_TRIALS",
+    "MAX_PATIENT_DAYS",
+    "MAX_POWER_SIMS",
+    "MAX_TRIAL_DIARY_DAYS",
+    "MAX_TRIAL_PATIENTS",
     "Parameters",
     "PowerEstimate",
     "PowerResult",

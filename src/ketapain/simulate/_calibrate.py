@@ -16,7 +16,7 @@ from ketapain._seeds import seed_sequence, spawn_generators
 from ketapain.errors import ProtocolError
 from ketapain.instruments import score_frame
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import Batch, generate
+from ketapain.simulate._core import MAX_CALIBRATION_TRIALS, Batch, generate
 from ketapain.simulate._params import Parameters, load_parameters, load_published
 from ketapain.simulate._questionnaires import TABLE3_SCORES
 from ketapain.stats import diary_auc, fit_random_intercept
@@ -434,7 +434,8 @@ def calibrate(
     """
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
-    check_option("trials", trials, Number(low=2, integer=True), error=ProtocolError)
+    check_option("trials", trials, Number(low=2, high=MAX_CALIBRATION_TRIALS, integer=True), error=ProtocolError)
+    check_option("chunk", chunk, Number(low=1, high=MAX_CALIBRATION_TRIALS, integer=True), error=ProtocolError)
     params = load_parameters(parameters)
     published = load_published()
     n = int(published["design"]["n_randomized"])

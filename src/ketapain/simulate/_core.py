@@ -16,7 +16,7 @@ import pandas as pd
 
 from ketapain._options import MISSING_MODE, check_option
 from ketapain._seeds import spawn_generators
-from ketapain.errors import ProtocolError
+from ketapain.errors import KetapainError, ProtocolError
 from ketapain.operations import randomise_protocol
 from ketapain.protocol import Protocol
 from ketapain.simulate._diary import DIARY_ITEMS, simulate_diary
@@ -36,7 +36,49 @@ from ketapain.simulate._questionnaires import (
     latent_targets,
 )
 
-__all__ = ["Batch", "DIARY_ITEMS", "MISSING_MODES", "generate", "protocol_arms"]
+__all__ = [
+    "Batch",
+    "DIARY_ITEMS",
+    "MAX_CALIBRATION_TRIALS",
+    "MAX_PATIENT_DAYS",
+    "MAX_POWER_SIMS",
+    "MAX_TRIAL_DIARY_DAYS",
+    "MAX_TRIAL_PATIENTS",
+    "MISSING_MODES",
+    "check_size",
+    "generate",
+    "protocol_arms",
+]
+
+MAX_TRIAL_PATIENTS = 10_000
+"""Most patients in one simulated trial (``simulate_trial``, each ``n`` of ``simulate_power``)."""
+MAX_PATIENT_DAYS = 10_000_000
+"""Most diary days simulated at once as arrays (trials x patients x periods x diary days; about 1 GB)."""
+MAX_TRIAL_DIARY_DAYS = 2_000_000
+"""Most diary days of one trial made into tables by ``simulate_trial`` (about 0.7 GB, 15 s)."""
+MAX_CALIBRATION_TRIALS = 100_000
+"""Most trials of ``calibrate`` (simulated by chunks: a bound on time, not memory)."""
+MAX_POWER_SIMS = 100_000
+"""Most ``sims`` of ``simulate_power`` per sample size (Monte-Carlo SE <= 0.0016)."""
+
+
+def check_size(protocol: Protocol, *, n_patients: int, n_trials: int, name: str,
+               error: type[KetapainError] = ProtocolError, most_days: int = MAX_PATIENT_DAYS) -> None:
+    """Refuse, before anything is drawn, a trial of more than :data:`MAX_TRIAL_PATIENTS`
+    patients or a batch of more than ``most_days`` diary days; the error names the parameter
+    ``name`` that sets ``n_patients``."""
+    if n_patients > MAX_TRIAL_PATIENTS:
+        raise error(template="{@" + name + "}: {n} patients; at most {most} in one simulated trial",
+                    params={"n": n_patients, "most": MAX_TRIAL_PATIENTS}, column=name, value=n_patients,
+                    allowed=f"at most {MAX_TRIAL_PATIENTS}")
+    P, D = protocol.design.periods, protocol.diary.days_per_period
+    days = n_trials * n_patients * P * D
+    if days > most_days:
+        together = f"{n_trials} trials x " if n_trials > 1 else ""
+        raise error(template="{@" + name + "}: {together}{n} patients x {P} periods x {D} diary days = {days} diary days "
+                    "simulated at once; at most {most}: fewer patients",
+                    params={"together": together, "n": n_patients, "P": P, "D": D, "days": days, "most": most_days},
+                    column=name, value=n_patients, allowed=f"at most {most_days // max(1, n_trials * P * D)}")
 
 MISSING_MODES = MISSING_MODE.choices
 PAIN_TYPES5 = ("postsurgery", "radiculopathy", "posttraumatic", "postdiabetic", "postchemotherapy")
@@ -285,6 +327,7 @@ def generate(
     questionnaires leaves every other table unchanged.
     """
     check_option("missing", missing, MISSING_MODE, error=ProtocolError)
+    check_size(protocol, n_patients=n_patients, n_trials=n_trials, name="n_patients")
     N = n_trials * n_patients
     streams = dict(zip(_STREAMS, spawn_generators(rng, len(_STREAMS)), strict=True))
     arms, likes, effects = protocol_arms(protocol, params)

@@ -29,7 +29,7 @@ from ketapain._seeds import SeedLike, resolve_seed
 from ketapain.design import crossover_power, protocol_sequences
 from ketapain.errors import ModelError, ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import protocol_arms
+from ketapain.simulate._core import MAX_POWER_SIMS, check_size, protocol_arms
 from ketapain.simulate._params import ArmEffect, Parameters, load_parameters
 from ketapain.simulate._power_sim import (
     TRIALS_PER_BLOCK,
@@ -216,7 +216,7 @@ def _check(n: Sequence[int], sims: int, dropout: float, model: str, chunk_size: 
                              params={"v": repr(v), "min_n": min_n})
     if len(set(ns)) != len(ns):
         raise ModelError(template="{@n}: sample sizes repeat ({ns})", params={"ns": ", ".join(map(str, ns))})
-    check_option("sims", sims, Number(low=1, integer=True))
+    check_option("sims", sims, Number(low=1, high=MAX_POWER_SIMS, integer=True))
     check_option("chunk_size", chunk_size, Number(low=1, integer=True))
     check_option("dropout", dropout, Number(low=0.0, high=1.0, high_open=True, what="a probability"))
     check_option("model", model, MODEL_KIND)
@@ -310,7 +310,10 @@ def simulate_power(
     Raises
     ------
     ModelError
-        Invalid ``n``, ``sims``, ``dropout``, ``model``, ``missing``, ``chunk_size`` or seed.
+        Invalid ``n``, ``sims``, ``dropout``, ``model``, ``missing``, ``chunk_size`` or seed;
+        more than 100,000 ``sims``, more than 10,000 patients, or more than 10,000,000 diary
+        days in a block of 100 trials (``docs/power.md``, "Limits"), checked before anything
+        is drawn.
     ProtocolError
         ``effects`` names an unknown arm or key, or a bad value.
 
@@ -348,6 +351,7 @@ def simulate_power(
     """
     proto = load_protocol(protocol) if isinstance(protocol, str) else protocol
     ns = _check(n, sims, dropout, model, chunk_size, missing, 3)
+    check_size(proto, n_patients=max(ns), n_trials=TRIALS_PER_BLOCK, name="n", error=ModelError)
     params = load_parameters(parameters)
     entries = _entries(proto, params, effects)
     sequences = protocol_sequences(proto)

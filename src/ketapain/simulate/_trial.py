@@ -15,7 +15,7 @@ from ketapain._seeds import seed_sequence
 from ketapain.data import TrialData
 from ketapain.errors import ProtocolError
 from ketapain.protocol import Protocol, load_protocol
-from ketapain.simulate._core import Batch, generate
+from ketapain.simulate._core import MAX_TRIAL_DIARY_DAYS, Batch, check_size, generate
 from ketapain.simulate._diary import DIARY_ITEMS
 from ketapain.simulate._params import Parameters, load_parameters
 
@@ -64,7 +64,8 @@ def simulate_trial(
     ------
     ProtocolError
         An invalid option, an arm without parameters, an instrument the simulator cannot
-        generate, or a stratification other than by sex.
+        generate, or a stratification other than by sex; more than 10,000 patients or
+        2,000,000 diary days (``docs/simulate.md``, "Limits"), checked before anything is drawn.
 
     Notes
     -----
@@ -83,6 +84,7 @@ def simulate_trial(
     if isinstance(n_patients, bool) or not isinstance(n_patients, int | np.integer) or n_patients < 1:
         raise ProtocolError(template="{@n_patients=} must be a positive integer", params={"n_patients": n_patients})
     check_option("missing", missing, MISSING_MODE, error=ProtocolError)
+    check_size(protocol, n_patients=int(n_patients), n_trials=1, name="n_patients", most_days=MAX_TRIAL_DIARY_DAYS)
     params = load_parameters(parameters)
     ss, resolved = seed_sequence(seed, generator_bits=63, error=ProtocolError)
     rng = np.random.default_rng(ss)

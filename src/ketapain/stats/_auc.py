@@ -31,6 +31,9 @@ TIME_AXES = ("infusion", "first_diary_day")
 IMPUTATIONS = ("none", "locf", "linear")
 SCORE_MIN, SCORE_MAX = 0.0, 10.0
 ANCHOR_VALUE = "pre_infusion_pain"
+MAX_DIARY_DAY = 365
+"""The latest diary day of a period (as the protocol's ``diary.days_per_period`` <= 365): checked
+before the day grid is allocated, so ``day=1e18`` is an error, not a 10^18-column array."""
 OUTPUT_COLUMNS = (
     "window_day",
     "auc",
@@ -466,6 +469,11 @@ def _require_present(column: pd.Series, name: str, label: str) -> None:
         rows = np.flatnonzero(absent)
         more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
         raise DataError(f"{name} row {rows[0] + FIRST_DATA_ROW}: {label} is missing{more}")
+    if pd.api.types.is_float_dtype(column.dtype):  # a key read as numbers: inf is no patient or period
+        infinite = np.isinf(column.to_numpy(dtype=np.float64))
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise DataError(f"{name} row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not a finite number")
 
 
 def _numeric(column: pd.Series, name: str, label: str) -> np.ndarray:
@@ -483,6 +491,11 @@ def _integer_days(column: pd.Series, label: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"diary row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not an integer")
+    high = days > MAX_DIARY_DAY  # before the (patient x period, day) grid is allocated
+    if high.any():
+        row = int(np.flatnonzero(high)[0])
+        raise DataError(f"diary row {row + FIRST_DATA_ROW}: {label}={days[row]:g} is above {MAX_DIARY_DAY} "
+                        "(a period's diary has at most a year of days)")
     low = days < 1
     if low.any():
         row = int(np.flatnonzero(low)[0])
