@@ -67,6 +67,8 @@ ROWS_SHOWN = 3
 
 _SEPARATORS = re.compile(r"\s*[-/_ |]\s*")
 _NEAR = re.compile(r"\s+")
+_LINE_END = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+"""The line boundaries of ``str.splitlines``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +176,12 @@ def read_long_csv(
     if decimal not in (".", ","):
         raise DataError(f"decimal={decimal!r} is not '.' or ','", value=decimal, allowed=(".", ","))
     text = _text_of(path)
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    end = _LINE_END.search(text)
+    first_line = text[:end.start()] if end else text  # str.splitlines()[0] without splitting every line
+    if not first_line.strip():
         raise DataError(f"{name}: is empty; row 1 must be the header ({', '.join(columns)})", source=name, row=1)
-    _check_delimiter(name, lines[0], delimiter, columns)
-    header = next(csv.reader([lines[0]], delimiter=delimiter))
+    _check_delimiter(name, first_line, delimiter, columns)
+    header = next(csv.reader([first_line], delimiter=delimiter))
     dups = sorted({c for c in header if header.count(c) > 1})
     missing = [c for c in dict.fromkeys(columns) if c not in header]
     if dups or missing:
@@ -186,16 +189,21 @@ def read_long_csv(
         if missing:
             parts.append(f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(header)}")
         raise DataError(f"{name}: {'; '.join(parts)}", source=name, row=1, column=(dups or missing)[0])
+    # As UTF-8 bytes: a StringIO holds 4 bytes per character (~650 MB for a 5 M-row file).
+    buffer = io.BytesIO(text.encode("utf-8"))
+    del text
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
+            buffer, encoding="utf-8", sep=delimiter, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
             quoting=csv.QUOTE_MINIMAL,
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{name}: cannot be read as CSV: {exc}", source=name) from None
     frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
-    blank = frame.isna().all(axis=1) | (frame.fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1)
-    frame = pd.DataFrame(frame.loc[~blank.to_numpy()].fillna(""))
+    blank = np.ones(len(frame), dtype=bool)  # every cell missing or blank; one column at a time
+    for j in range(frame.shape[1]):
+        blank &= (frame.iloc[:, j].fillna("").str.strip() == "").to_numpy()
+    frame = pd.DataFrame(frame.loc[~blank].fillna(""))
     if frame.empty:
         raise DataError(f"{name}: has a header but no data rows", source=name, row=FIRST_DATA_ROW)
     if decimal == ",":
@@ -217,6 +225,8 @@ def _rows(frame: pd.DataFrame) -> np.ndarray:
 
 def _labels(values: pd.Series) -> pd.Series:
     """Factor cells as stripped text; missing and blank as ""; 1.0 as "1"."""
+    if isinstance(values.dtype, pd.StringDtype):  # text read from a file: stays a compact text column
+        return values.fillna("").str.strip()
     if pd.api.types.is_float_dtype(values):
         whole = values.notna() & (np.mod(values.fillna(0), 1) == 0)
         text = values.astype(object).where(~whole, values.fillna(0).astype(np.int64).astype(object))
@@ -231,13 +241,24 @@ class _Collector:
 
     def add(
         self, kind: str, where: npt.NDArray[np.bool_], message: Callable[[int], str], *, column: str,
-        values: Sequence[Any] | npt.NDArray[Any], allowed: Any = None,
+        values: Any, allowed: Any = None,
     ) -> None:
-        """Record ``kind`` at every True position of ``where``; ``message(i)`` gives the text."""
+        """Record ``kind`` at every True position of ``where``; ``message(i)`` gives the text,
+        ``values[i]`` (anything indexed by position: a list, an array, a pandas array) the value."""
         for i in np.flatnonzero(where):
             self.found.append(
                 LongProblem(kind, message(int(i)), row=int(self.rows[i]), column=column, value=values[int(i)], allowed=allowed)
             )
+
+
+class _Same:
+    """The same value at every position (the values of a column of empty cells)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __getitem__(self, _i: int) -> Any:
+        return self.value
 
 
 def _constant(text: str) -> Callable[[int], str]:
@@ -247,7 +268,7 @@ def _constant(text: str) -> Callable[[int], str]:
 
 def _near_duplicates(labels: pd.Series, column: str, key: Any) -> list[LongProblem]:
     """Distinct labels of ``column`` that ``key`` maps to one value (``k``/``K``, ``1``/``1.0``)."""
-    levels = pd.Series(sorted(set(labels) - {""}), dtype=object)
+    levels = pd.Series(sorted(set(labels.unique()) - {""}), dtype=object)
     if levels.empty:
         return []
     keys = levels.map(key)
@@ -268,15 +289,19 @@ def _near_duplicates(labels: pd.Series, column: str, key: Any) -> list[LongProbl
 
 
 def _period_numbers(per: pd.Series) -> pd.Series:
-    """The whole number of each period label (NaN where it is not a whole number)."""
-    number = pd.to_numeric(per.where(per != ""), errors="coerce")
-    return number.where(np.mod(number.fillna(0.5), 1) == 0)
+    """The whole number of each period label (NaN where it is not a whole number); parsed once
+    per distinct label."""
+    codes, uniques = pd.factorize(per.array)
+    distinct = pd.Series(uniques)
+    number = pd.to_numeric(distinct.where(distinct != ""), errors="coerce")
+    whole = number.where(np.mod(number.fillna(0.5), 1) == 0).to_numpy()
+    return pd.Series(whole[codes], index=per.index)
 
 
 def sequence_letters(seq: pd.Series, levels: set[str]) -> dict[str, tuple[str, ...]] | None:
     """Each sequence label spelt as its treatments, or None when some label cannot be read so."""
     spelt: dict[str, tuple[str, ...]] = {}
-    for label in set(seq) - {""}:
+    for label in set(seq.unique()) - {""}:
         parts = tuple(p for p in _SEPARATORS.split(label) if p) if _SEPARATORS.search(label) else tuple(label)
         if not parts or not set(parts) <= levels:
             return None
@@ -326,7 +351,7 @@ def check_long(
     labels = {c: _labels(frame[c]) for c in dict.fromkeys(factors)}
     for col, lab in labels.items():
         message = f"{col} is empty; every row needs a {col}"
-        found.add("empty cell", (lab == "").to_numpy(), _constant(message), column=col, values=[""] * len(lab))
+        found.add("empty cell", (lab == "").to_numpy(), _constant(message), column=col, values=_Same(""))
     y = _outcome(frame[outcome], outcome, binary, found)
     per_number = _period_numbers(labels[period])
     groups = pd.MultiIndex.from_frame(pd.DataFrame({c: labels[c] for c in by_cols})).factorize()[0] if by_cols else None
@@ -336,7 +361,7 @@ def check_long(
         raise _problems_error(source, found.found)
     out = frame.copy()
     for col, lab in labels.items():
-        out[col] = lab.to_numpy()
+        out[col] = lab.array
     out[period] = per_number.to_numpy(dtype=np.int64)
     out[outcome] = y
     return out
@@ -347,13 +372,18 @@ def _outcome(values: pd.Series, outcome: str, binary: bool, found: _Collector) -
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         y = values.to_numpy(dtype=float)
         text = np.zeros(len(values), dtype=bool)
+    elif isinstance(values.dtype, pd.StringDtype):  # text read from a file
+        cells = values.fillna("").str.strip()
+        number = pd.to_numeric(cells.where(cells != ""), errors="coerce")
+        y = number.to_numpy(dtype=float)
+        text = (number.isna() & (cells != "")).to_numpy()
     else:
         raw = values.astype(object).where(values.notna(), "")
         cells = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
         number = pd.to_numeric(cells.where(cells != ""), errors="coerce")
         y = number.to_numpy(dtype=float)
         text = (number.isna() & (cells != "")).to_numpy()
-    shown = [_shown(v) for v in values.to_numpy()] if (text.any() or np.isinf(y).any() or binary) else values.to_numpy()
+    shown = [_shown(v) for v in values.to_numpy()] if (text.any() or np.isinf(y).any() or binary) else values.array
     found.add("not a number", text, lambda i: f"{outcome}={shown[i]} is not a number (empty = missing)",
               column=outcome, values=shown, allowed="a number or empty")
     found.add("not finite", np.isinf(y), lambda i: f"{outcome}={shown[i]} is infinite; allowed: finite numbers or empty",
@@ -388,33 +418,34 @@ def _check_labels(
     found.found += _near_duplicates(trt, treatment, lambda s: _NEAR.sub("", s).casefold())
     found.found += _near_duplicates(seq, sequence, lambda s: _NEAR.sub("", s).casefold())
     found.found += _near_duplicates(per, period, _period_key)
-    spelt = sequence_letters(seq, set(trt) - {""})
+    spelt = sequence_letters(seq, set(trt.unique()) - {""})
     n_periods = len(next(iter(spelt.values()))) if spelt else int(per_number.dropna().nunique())
     bad_period = (per != "").to_numpy() & ~(per_number.between(1, max(n_periods, 1))).to_numpy()
-    per_values = per.to_numpy()
+    per_values = per.array  # by position, no Python string per row
     found.add("bad period", bad_period, lambda i: f"{period}={per_values[i]!r} is not a whole number 1..{n_periods}",
               column=period, values=per_values, allowed=f"1..{n_periods}")
     usable = ((subj != "") & (seq != "") & (trt != "")).to_numpy() & ~bad_period & per_number.notna().to_numpy()
     keys = pd.DataFrame({"g": groups if groups is not None else 0, "s": subj, "p": per_number, "q": seq, "t": trt}).loc[usable]
     rows_of = np.flatnonzero(usable)
     dup = keys.duplicated(subset=["g", "s", "p"]).to_numpy()
-    subj_values = subj.to_numpy()
+    subj_values = subj.array
     found.add("duplicate row", _at(rows_of[dup], len(subj)),
               lambda i: f"{subject}={subj_values[i]!r} already has a row for {period}={per_values[i]!r}", column=period,
               values=per_values)
     n_seq = keys.groupby(["g", "s"])["q"].transform("nunique").to_numpy()
     first_seq = keys.groupby(["g", "s"])["q"].transform("first").to_numpy()
     two = (n_seq > 1) & (keys["q"].to_numpy() != first_seq)
-    seq_values = seq.to_numpy()
+    seq_values = seq.array
     found.add("two sequences", _at(rows_of[two], len(subj)),
               lambda i: f"{subject}={subj_values[i]!r} is under {sequence}={seq_values[i]!r} here and another sequence elsewhere; "
               "one sequence per subject", column=sequence, values=seq_values)
     keys, rows_of = keys.loc[~dup], rows_of[~dup]  # a duplicate row is reported once, as a duplicate
     expected = expected_treatment(keys, spelt)
-    wrong = keys["t"].to_numpy() != expected
+    given = keys["t"].reset_index(drop=True)  # text column: compared without a Python string per row
+    wrong = (given != pd.Series(expected, dtype=given.dtype)).to_numpy(dtype=np.bool_)
     exp_full = np.empty(len(subj), dtype=object)
     exp_full[rows_of] = expected
-    trt_values = trt.to_numpy()
+    trt_values = trt.array
     how = "the sequence's letter" if spelt else "what most rows of that sequence and period have"
     found.add("treatment vs sequence", _at(rows_of[wrong], len(subj)),
               lambda i: f"{treatment}={trt_values[i]!r} but {sequence}={seq_values[i]!r} gives {exp_full[i]!r} at "
