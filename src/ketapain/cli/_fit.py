@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ketapain.cli._common import JsonOption, error_text, fail, renamed
+from ketapain.cli._progress import Progress
 from ketapain.errors import DataError, KetapainWarning, ModelError
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ FACTORS = ("subject", "period", "sequence", "treatment")
 
 
 def read_long_csv(
-    path: Path, *, outcome: str, binary: bool = False, by: str | None = None, delimiter: str = ",", decimal: str = "."
+    path: Path, *, outcome: str, binary: bool = False, by: str | None = None, delimiter: str = ",", decimal: str = ".",
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Read and check a long crossover CSV (:func:`ketapain.data.read_long_csv` and
     :func:`ketapain.data.check_long`): subject, period, sequence, treatment, the outcome,
@@ -43,7 +45,11 @@ def read_long_csv(
     from ketapain.data import read_long_csv as read_csv
 
     columns = [*FACTORS, outcome, *([by] if by else [])]
+    if progress is not None:
+        progress.stage(f"reading {path.name}")
     frame = read_csv(path, columns=columns, numeric=[outcome], delimiter=delimiter, decimal=decimal)
+    if progress is not None:
+        progress.stage(f"checking {len(frame):,} rows")
     out = check_long(frame, outcome=outcome, by=by, binary=binary, source=path.name)
     if "carryover" in out.columns:
         out["carryover"] = out["carryover"].where(out["carryover"].str.strip() != "", "none")
@@ -75,6 +81,9 @@ DecimalOption = Annotated[str, typer.Option(
 ByOption = Annotated[str | None, typer.Option(
     "--by", metavar="COLUMN", show_default=False,
     help="Fit every group of this column (one trial or endpoint each); with --json, one JSON object per line.")]
+ProgressOption = Annotated[bool | None, typer.Option(
+    "--progress/--no-progress", show_default=False,
+    help="Stages, times and a memory estimate on stderr (default: on a terminal, for files of ~1 M rows or more).")]
 
 
 def fit_command(
@@ -94,6 +103,7 @@ def fit_command(
     by: ByOption = None,
     delimiter: DelimiterOption = ",",
     decimal: DecimalOption = ".",
+    progress: ProgressOption = None,
     df_old: Annotated[str | None, typer.Option("--df", hidden=True)] = None,
 ) -> None:
     """Fit the crossover mixed model: fixed effects, omnibus test, Sidak pairwise contrasts, effect sizes.
@@ -110,18 +120,23 @@ def fit_command(
                "conf_level": conf_level}
     files = {"data": data_csv.name}
     delimiter = "\t" if delimiter.casefold() in ("tab", "\\t") else delimiter
+    shown = Progress(data_csv, progress)
     if by is not None:
         try:
-            data = read_long_csv(data_csv, outcome=outcome, binary=binary, by=by, delimiter=delimiter, decimal=decimal)
+            data = read_long_csv(data_csv, outcome=outcome, binary=binary, by=by, delimiter=delimiter, decimal=decimal,
+                                 progress=shown)
         except DataError as exc:
             raise fail(exc, files) from None
-        _fit_by(data, by, data_csv.name, json_output, options)
+        _fit_by(data, by, data_csv.name, json_output, options, shown)
         return
     try:
-        data = read_long_csv(data_csv, outcome=outcome, binary=binary, delimiter=delimiter, decimal=decimal)
+        data = read_long_csv(data_csv, outcome=outcome, binary=binary, delimiter=delimiter, decimal=decimal,
+                             progress=shown)
+        shown.stage("fitting (the model, its carry-over and sequence x treatment tests)")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", KetapainWarning)
             fit = fit_crossover(data, **options)  # type: ignore[arg-type]
+        shown.done()
     except (DataError, ModelError) as exc:
         msg = error_text(exc, files)
         raise fail(msg if msg.startswith(data_csv.name) else f"{data_csv.name}: {msg}") from None
@@ -133,14 +148,17 @@ def fit_command(
         typer.echo(fit.summary())
 
 
-def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, options: dict) -> None:
+def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, options: dict, shown: Progress) -> None:
     """One fit per value of ``by`` (sorted): JSON lines (``"by": {column: value}`` added to the
     single fit's object, or ``{"by": ..., "error": message}``) or one summary per group.
     Exits 1 after all groups when any group could not be fitted."""
     from ketapain.stats import fit_crossover
 
     failed = False
-    for value, group in data.groupby(by, sort=True):
+    grouped = data.groupby(by, sort=True)
+    shown.stage(f"fitting {grouped.ngroups:,} groups of {by}")
+    for done, (value, group) in enumerate(grouped, start=1):
+        shown.groups(done, grouped.ngroups, f"{by}={value}")
         label = {by: value}
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -159,5 +177,6 @@ def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, optio
         else:
             typer.echo(f"== {by} = {value} ==")
             typer.echo(fit.summary())
+    shown.done()
     if failed:
         raise typer.Exit(1)
