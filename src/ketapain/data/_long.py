@@ -67,6 +67,8 @@ ROWS_SHOWN = 3
 
 _SEPARATORS = re.compile(r"\s*[-/_ |]\s*")
 _NEAR = re.compile(r"\s+")
+_BLOCK = 1 << 18
+"""Outcome cells parsed per block."""
 _LINE_END = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 """The line boundaries of ``str.splitlines``."""
 
@@ -374,9 +376,12 @@ def _outcome(values: pd.Series, outcome: str, binary: bool, found: _Collector) -
         text = np.zeros(len(values), dtype=bool)
     elif isinstance(values.dtype, pd.StringDtype):  # text read from a file
         cells = values.fillna("").str.strip()
-        number = pd.to_numeric(cells.where(cells != ""), errors="coerce")
-        y = number.to_numpy(dtype=float)
-        text = (number.isna() & (cells != "")).to_numpy()
+        # In blocks: to_numeric makes a Python string of every cell it parses (~60 bytes each).
+        y = np.concatenate([
+            pd.to_numeric(block.where(block != ""), errors="coerce").to_numpy(dtype=float)
+            for block in (cells.iloc[i:i + _BLOCK] for i in range(0, len(cells), _BLOCK))
+        ])
+        text = np.isnan(y) & (cells != "").to_numpy()
     else:
         raw = values.astype(object).where(values.notna(), "")
         cells = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
