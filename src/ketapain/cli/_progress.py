@@ -30,9 +30,9 @@ BASE_MB = 250.0
 """Memory of the interpreter with ketapain, numpy, pandas and scipy loaded (measured ~170 MB),
 plus slack."""
 
-BYTES_PER_ROW = 300.0
-"""Peak memory per row of ``ketapain fit`` on a long crossover file, measured on 1 M and 5 M
-rows (BENCHMARKS.md, "Large fits"); rounded up."""
+BYTES_PER_ROW = 1300.0
+"""Peak memory per row of ``ketapain fit`` on a long crossover file: 1.49 GB peak RSS on
+1 M rows (BENCHMARKS.md, "Large fits"), less :data:`BASE_MB`, rounded up."""
 
 
 def estimate_rows(path: Path) -> int | None:
