@@ -95,6 +95,7 @@ __all__ = [
     "AuthenticationFailed",
     "CaptureError",
     "CommitmentMismatchError",
+    "ConfirmationRequired",
     "Conflict",
     "ConvergenceWarning",
     "DataError",
@@ -262,6 +263,15 @@ class NotFound(CaptureError, LookupError):
 
 class Conflict(CaptureError, ValueError):
     """The request clashes with stored data (a duplicate, a closed query, a used slot...)."""
+
+
+class ConfirmationRequired(Conflict):
+    """A change has consequences the caller must confirm first (e.g. moving an infusion date
+    moves that period's diary calendar); ``affected`` lists them (JSON-ready dicts)."""
+
+    def __init__(self, message: str, *, affected: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.affected = affected
 
 
 class StudyLocked(Conflict):

@@ -25,7 +25,8 @@ DN4 = {str(i): int(i <= 5) for i in range(1, 11)}
 def _patient(c: dict[str, Api], *, infused_days_ago: int = 5) -> str:
     """Screen, enrol, randomise and infuse period 1 (by the nurse); returns the patient id."""
     nurse = c["nurse"]
-    r = nurse.post("/screenings", {"answers": ELIGIBLE, "dn4_items": DN4, "screening_date": str(TODAY)})
+    screened = TODAY - dt.timedelta(days=infused_days_ago + 14)  # before the first infusion (the date rules)
+    r = nurse.post("/screenings", {"answers": ELIGIBLE, "dn4_items": DN4, "screening_date": str(screened)})
     assert r.status_code == 201, r.text
     assert r.json()["eligible"] and r.json()["dn4_total"] == 5  # DN4 items 1..5 = 1 -> total 5 (hand count)
     r = nurse.post("/patients", {"screening_id": r.json()["screening_id"], "sex": "F", "age_years": 50, "weight_kg": 70,
@@ -332,7 +333,9 @@ def test_dates_near_the_ends_of_the_calendar_are_422_not_500(clients):
     assert nurse.post(f"/patients/{pid}/diary", {"period": 2, "day": 1}).status_code == 409  # period 2 has not started
     assert nurse.post("/visits", {"patient_id": pid, "visit": "end_period_3", "visit_date": "0001-01-01"}).status_code == 422
     assert nurse.post("/screenings", {"answers": ELIGIBLE, "screening_date": "1899-12-31"}).status_code == 422
-    assert nurse.post("/infusions", {"patient_id": pid, "period": 2, "infusion_date": "2100-12-31"}).status_code == 201
+    r = nurse.post("/infusions", {"patient_id": pid, "period": 2, "infusion_date": "2100-12-31"})  # in the future
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "infusion_date"], r.text
+    assert "no date in the future" in r.json()["detail"][0]["msg"]
     assert nurse.get(f"/patients/{pid}/schedule").status_code == 200
 
 

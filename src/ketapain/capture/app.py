@@ -32,6 +32,7 @@ from ketapain.capture.services import demo as demo_service
 from ketapain.capture.services.randomisation_list import ListFiles
 from ketapain.errors import (
     AuthenticationFailed,
+    ConfirmationRequired,
     Conflict,
     KetapainError,
     NotFound,
@@ -144,7 +145,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
         for cls, code in _STATUS:
             if isinstance(exc, cls):
                 headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
-                return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+                body: dict[str, Any] = {"detail": str(exc)}
+                if isinstance(exc, ConfirmationRequired):
+                    body["affected"] = exc.affected
+                return JSONResponse(body, status_code=code, headers=headers)
         return JSONResponse({"detail": [{"loc": body_loc(exc), "msg": str(exc), "type": "value_error"}]}, status_code=422)
 
     from ketapain.capture.web import (

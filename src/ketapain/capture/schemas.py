@@ -35,6 +35,7 @@ __all__ = [
     "DiaryEntryPublic",
     "EmergencyUnblind",
     "FIRST_DATE",
+    "InfusionChange",
     "InfusionCreate",
     "InfusionPublic",
     "KitReplace",
@@ -209,6 +210,16 @@ class InfusionCreate(_In):
     weight_kg: Annotated[float, Field(ge=20, le=300)] | None = None
     kit_code: Annotated[str, StringConstraints(max_length=32)] | None = None
     notes: Text | None = None
+
+
+class InfusionChange(_In):
+    """A correction of an infusion: the fields to change (omitted: unchanged), a mandatory
+    reason, and ``confirm`` (true: move the period's diary entries with a new date)."""
+
+    infusion_date: Date | None = None
+    pre_infusion_pain: Pain | None = None
+    reason: Text
+    confirm: bool = Field(False, description="Confirm moving the diary entries of the period with the infusion date.")
 
 
 class InfusionPublic(_Out):
