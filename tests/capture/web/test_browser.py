@@ -44,6 +44,7 @@ def test_admin_nurse_patient_diary_on_phone_and_blinded_casebook(browser, live_s
         page.check(f"input[name=c_{f}][value=no]")
     for i in range(1, 11):
         page.check(f"input[name=dn4_{i}][value='{'1' if i <= 6 else '0'}']")
+    page.fill("input[name=screening_date]", str(TODAY - dt.timedelta(days=20)))  # before the infusion (the date rules)
     page.click("button:has-text('Evaluate and save')")
     row = page.locator("tr#S001")
     assert "Yes" in row.inner_text() and "6" in row.inner_text()   # eligible, DN4 = 6 (items 1..6 ticked)

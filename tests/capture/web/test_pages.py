@@ -31,7 +31,7 @@ def screening_form(**over: str) -> dict[str, str]:
     for q in screening_questions(load_protocol("ketapain")):
         if q.answer == "yes_no":
             form[f"c_{q.criterion}"] = "yes" if q.kind == "inclusion" else "no"
-    form["screening_date"] = str(TODAY)
+    form["screening_date"] = str(TODAY - dt.timedelta(days=30))  # before the first infusion (the date rules)
     return form | over
 
 
@@ -62,6 +62,7 @@ def page_matrix(pid: str) -> dict[str, dict[str, int]]:
         "/lock": only("admin", "statistician"), "/users": only("admin"), "/unblinding": only("investigator"),
         f"/patients/{pid}/pharmacy/1": only("pharmacist"),
         f"/patients/{pid}/questionnaire?visit=inclusion&instrument=bpi": only("investigator", "nurse"),
+        f"/patients/{pid}/infusions/1": only("investigator", "nurse"),
     }
 
 

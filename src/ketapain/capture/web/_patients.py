@@ -15,6 +15,7 @@ from ketapain.capture.models import Unblinding
 from ketapain.capture.schemas import (
     AdverseEventCreate,
     ConcomitantCreate,
+    InfusionChange,
     InfusionCreate,
     PatientCreate,
     QuestionnaireCreate,
@@ -43,7 +44,7 @@ from ketapain.capture.web._common import (
     yes_no,
 )
 from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
-from ketapain.errors import DataError
+from ketapain.errors import ConfirmationRequired, DataError, NotFound
 from ketapain.instruments import get_instrument
 
 router = APIRouter()
@@ -170,6 +171,37 @@ async def infusion_submit(patient_id: str, page: PageDep) -> Response:
         "kit_code": form.get("kit_code"), "notes": form.get("notes")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved")
+
+
+@router.get("/patients/{patient_id}/infusions/{period}")
+def infusion_edit_page(patient_id: str, period: int, page: PageDep) -> Response:
+    """The correction form of one infusion (date, pre-infusion pain, reason), with the dates allowed."""
+    page.ctx.require("infusions.write")
+    inf = next((i for i in infusions.list_infusions(page.ctx, patient_id) if i.period == period), None)
+    if inf is None:
+        raise NotFound(f"no infusion recorded for patient {patient_id} period {period}")
+    return page.render("infusion_edit.html", inf=inf, allowed=infusions.date_range(page.ctx, patient_id, period), form=None,
+                       affected=[])
+
+
+@router.post("/patients/{patient_id}/infusions/{period}")
+async def infusion_edit_submit(patient_id: str, period: int, page: PageDep) -> Response:
+    """Save a correction; when the new date moves diary entries, a confirmation step lists them
+    (the form comes back with ``confirm=yes``)."""
+    form = await verify_form(page.request, page.csrf)
+    page.ctx.require("infusions.write")
+    change = InfusionChange.model_validate({k: v for k, v in {
+        "infusion_date": opt_date(form.get("infusion_date")), "pre_infusion_pain": opt_float(form.get("pre_infusion_pain")),
+        "reason": form.get("reason", ""), "confirm": form.get("confirm") == "yes"}.items() if v is not None})
+    try:
+        inf = infusions.change_infusion(page.ctx, patient_id, period, change)
+    except ConfirmationRequired as exc:
+        page.ctx.session.rollback()
+        inf = next(i for i in infusions.list_infusions(page.ctx, patient_id) if i.period == period)
+        return page.render("infusion_edit.html", status=409, inf=inf, allowed=infusions.date_range(page.ctx, patient_id, period),
+                           form=form, affected=exc.affected)
+    page.commit()
+    return _go(f"/patients/{inf.patient_id}?msg=saved#infusions")
 
 
 @router.post("/patients/{patient_id}/visits")
