@@ -123,8 +123,13 @@ def test_move_refused_when_diary_entries_would_be_in_the_future(clients):
     assert f"diary day 2 of period 1 on {_day(1)}" in msg and f"on or before {_day(-2)}" in msg
     assert r.json()["detail"][0]["loc"] == ["body", "infusion_date"]
     assert nurse.get(f"/infusions?patient_id={pid}").json()[0]["infusion_date"] == _day(-50)
-    # the last date allowed is accepted
+    assert nurse.get(f"/patients/{pid}/diary").json()[0]["late"] is True  # day 2 = TODAY - 48, received today
+    # the last date allowed is accepted; the entry, now dated today, is no longer late (audited)
     assert nurse.patch(f"/patients/{pid}/infusions/1", {"infusion_date": _day(-2), "reason": "typo", "confirm": True}).status_code == 200
+    assert nurse.get(f"/patients/{pid}/diary").json()[0]["late"] is False
+    late = [a for a in _audit(clients, "diary_entries") if a["field"] == "late" and a["action"] == "update"]
+    assert [(a["old_value"], a["new_value"], a["reason"]) for a in late] == [
+        ("true", "false", "diary calendar moved with the infusion date: typo")]
 
 
 def test_reanchoring_moves_the_diary_calendar_service(app, clients):

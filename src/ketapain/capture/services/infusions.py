@@ -142,10 +142,10 @@ def affected_entries(ctx: Context, patient_id: str, period: int, new_date: dt.da
     ]
 
 
-def _reanchor(ctx: Context, inf: Infusion, new_date: dt.date, *, confirm: bool, reason: str) -> None:
-    """Move the period's diary calendar to ``new_date``: a :class:`ConfirmationRequired` listing
-    the entries unless ``confirm``; each entry must not fall after the day it was received;
-    the entries' ``late`` flags follow the new dates (audited, same reason)."""
+def _check_reanchor(ctx: Context, inf: Infusion, new_date: dt.date, *, confirm: bool) -> list[DiaryEntry]:
+    """The period's active diary entries that move with ``new_date``: a :class:`ConfirmationRequired`
+    listing them unless ``confirm``; a :class:`DataError` when one would fall after the day it
+    was received (an entry dated in the future)."""
     moved = affected_entries(ctx, inf.patient_id, inf.period, new_date)
     if moved and not confirm:
         raise ConfirmationRequired(
@@ -154,40 +154,44 @@ def _reanchor(ctx: Context, inf: Infusion, new_date: dt.date, *, confirm: bool, 
             "send confirm=true to move them",
             affected=moved,
         )
-    rows = ctx.session.execute(
+    rows = list(ctx.session.execute(
         select(DiaryEntry).where(DiaryEntry.patient_id == inf.patient_id, DiaryEntry.period == inf.period, DiaryEntry.status == "active")
-    ).scalars().all()
+    ).scalars())
     for row in rows:
         received = dt.datetime.fromisoformat(row.server_time).date()
         date = new_date + dt.timedelta(days=row.day)
         if date > received:
+            latest = (received - dt.timedelta(days=row.day)).isoformat()
             raise DataError(
                 f"infusion_date={new_date.isoformat()} would put diary day {row.day} of period {inf.period} on {date.isoformat()}, "
-                f"after the entry was received ({received.isoformat()}): the infusion date must be on or before "
-                f"{(received - dt.timedelta(days=row.day)).isoformat()}",
+                f"after the entry was received ({received.isoformat()}): the infusion date must be on or before {latest}",
                 column="infusion_date",
                 value=new_date.isoformat(),
-                allowed=f"on or before {(received - dt.timedelta(days=row.day)).isoformat()}",
+                allowed=f"on or before {latest}",
             )
-        late = (received - date).days > ctx.settings.late_entry_days
-        audit.update(ctx.session, ctx.actor, row, {"late": late}, reason=f"diary calendar moved with the infusion date: {reason}")
+    return rows
 
 
 def change_infusion(ctx: Context, patient_id: str, period: int, data: InfusionChange, *, today: dt.date | None = None) -> Infusion:
     """Correct an infusion's date and/or pre-infusion pain (audited with the mandatory reason,
     old and new values; the patient's e-signatures are voided by the write). A new date is
     checked as at recording and re-anchors the period's diary (``data.confirm`` required when
-    entries move)."""
+    entries move); the moved entries' ``late`` flags follow their new dates (audited)."""
     ctx.require("infusions.write")
     ctx.patient(patient_id)
     inf = _infusion(ctx, patient_id, period)
     changes = data.model_dump(exclude_unset=True, exclude={"reason", "confirm"})
+    moved: list[DiaryEntry] = []
     if changes.get("infusion_date") is None:
         changes.pop("infusion_date", None)
     elif changes["infusion_date"] != inf.infusion_date:
         _check_date(ctx, patient_id, period, changes["infusion_date"], today=today)
-        _reanchor(ctx, inf, changes["infusion_date"], confirm=data.confirm, reason=data.reason)
+        moved = _check_reanchor(ctx, inf, changes["infusion_date"], confirm=data.confirm)
     audit.update(ctx.session, ctx.actor, inf, changes, reason=data.reason)
+    for row in moved:
+        late = (dt.datetime.fromisoformat(row.server_time).date() - (inf.infusion_date + dt.timedelta(days=row.day))).days
+        audit.update(ctx.session, ctx.actor, row, {"late": late > ctx.settings.late_entry_days},
+                     reason=f"diary calendar moved with the infusion date: {data.reason}")
     return inf
 
 
