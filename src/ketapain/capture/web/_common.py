@@ -20,6 +20,7 @@ from ketapain.capture.security import CSRF_FIELD, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
 from ketapain.capture.services.randomisation_list import list_alert
 from ketapain.capture.services.users import session_user
+from ketapain.capture.web._format import formatters
 from ketapain.capture.web.i18n import LANG_COOKIE, LANGS, negotiate, translator
 from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
 
@@ -46,7 +47,7 @@ def render(request: Request, name: str, *, status: int = 200, **values: Any) -> 
     """Render template ``name`` in the request's language (``?lang=`` is remembered)."""
     lang = lang_of(request)
     html = env.get_template(name).render(t=translator(lang), lang=lang, langs=LANGS, path=request.url.path,
-                                         csrf_field=CSRF_FIELD, **values)
+                                         csrf_field=CSRF_FIELD, **formatters(lang), **values)
     resp = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400, path="/")
