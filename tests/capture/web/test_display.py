@@ -1,4 +1,5 @@
-"""How the pages show values: computed scores rounded for reading (the stored values kept)."""
+"""How the pages show values: computed scores rounded for reading (the stored values kept), and
+the diary's "late" flag (yesterday's entry is on time with ``late_entry_days=1``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import select
 from ketapain.capture.models import QuestionnaireResponse
 from ketapain.instruments import get_instrument
 
-from .test_pages import new_patient
+from .conftest import Web
+from .test_pages import _entry, _link, new_patient
 
 LONG_FLOAT = re.compile(r"\d\.\d{4,}")   # 20.999999999999996, 47.89297971961609
 
@@ -32,3 +34,24 @@ def test_scores_are_rounded_on_the_pages_and_stored_unrounded(app, webs):
     assert "PCS = 47,9<" in fr and LONG_FLOAT.search(fr) is None
     # the weight and the pre-infusion pain read as numbers, not as 70.0
     assert re.search(r">70\.0<|>7\.0<", nurse.get(f"/patients/{pid}").text) is None
+
+
+def test_yesterdays_diary_entry_is_not_late_anywhere(app, webs):
+    nurse = webs["nurse"]
+    pid = new_patient(nurse, infused_days_ago=5)   # today is day 5 of period 1
+    link = _link(nurse, pid)
+    patient = Web(app, lang="en")
+    yesterday = patient.get(f"{link}?period=1&day=4").text
+    assert "Missed day" in yesterday and 'data-testid="late-note"' not in yesterday and "marked as late" not in yesterday
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', yesterday).group(1)
+    form = {"csrf_token": csrf, "period": "1", "day": "4", "mode": "new", "avg_pain": "4"}
+    r = patient.post(link, form, csrf=False)
+    assert r.status_code == 303
+    assert 'data-testid="late"' not in patient.get(r.headers["location"]).text and _entry(app, pid, 1, 4).late is False
+    # the day before yesterday is late: warned before saving, flagged after
+    older = patient.get(f"{link}?period=1&day=3").text
+    assert 'data-testid="late-note"' in older
+    r = patient.post(link, form | {"day": "3"}, csrf=False)
+    assert 'data-testid="late"' in patient.get(r.headers["location"]).text and _entry(app, pid, 1, 3).late is True
+    case = nurse.get(f"/patients/{pid}").text
+    assert "2 entries, 1 late" in case
