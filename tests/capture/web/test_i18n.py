@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ketapain.capture import roles
-from ketapain.capture.web import i18n
+from ketapain.capture.web import _errors, i18n
 from ketapain.data import CAUSALITIES, SEVERITIES
 
 WEB = Path(i18n.__file__).parent
@@ -31,11 +31,12 @@ def used_keys() -> set[str]:
     code = "".join(f.read_text() for f in WEB.glob("_*.py"))
     keys |= {f"msg.{m}" for m in re.findall(r"[?&]msg=(\w+)", code)}
     keys |= {f"role.{r}" for r in roles.STAFF_ROLES} | {f"ae.sev.{s}" for s in SEVERITIES} | {f"ae.caus.{c}" for c in CAUSALITIES}
-    keys |= {f"qry.status.{s}" for s in ("open", "answered", "closed")} | {f"err.{c}" for c in (401, 403, 404, 409, 422, 429)}
+    keys |= {f"qry.status.{s}" for s in ("open", "answered", "closed")} | {f"err.{c}" for c in (401, 403, 404, 405, 409, 422, 429)}
+    keys |= {"err.csrf", "err.generic"} | {f"err.type.{k}" for k in set(_errors._KINDS.values())}
     keys |= {f"diary.{i}" for i in ("avg_pain", "max_pain", "night_pain")}
     keys |= {f"chg.action.{a}" for a in ("lock", "unlock", "grant_role")} | {f"users.status.{s}" for s in ("active", "disabled")}
     keys |= {f"chg.status.{s}" for s in ("pending", "approved", "rejected", "withdrawn")}
-    assert prefixed == {"ae.caus.", "ae.sev.", "chg.action.", "chg.status.", "diary.", "err.", "msg.", "qry.status.",
+    assert prefixed == {"ae.caus.", "ae.sev.", "chg.action.", "chg.status.", "diary.", "err.type.", "msg.", "qry.status.",
                         "role.", "users.status."}, prefixed  # all covered above
     return keys
 

@@ -23,8 +23,8 @@ from ketapain.capture.models import DiaryEntry, Infusion
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import csrf_matches, token_digest
 from ketapain.capture.services import Context, diary
-from ketapain.capture.web._common import lang_of, render
-from ketapain.errors import DataError, PermissionDenied
+from ketapain.capture.web._common import CsrfFailed, lang_of, render
+from ketapain.errors import DataError
 
 router = APIRouter()
 ITEMS = ("avg_pain", "max_pain", "night_pain")
@@ -92,7 +92,7 @@ async def diary_submit(token: str, request: Request, session: SessionDep, settin
     ctx, pid = _ctx(request, session, settings, token)
     form = await request.form()
     if not csrf_matches(_form_token(settings, token), form.get("csrf_token")):  # type: ignore[arg-type]
-        raise PermissionDenied("missing or wrong CSRF token (open your diary link again)")
+        raise CsrfFailed("missing or wrong CSRF token (open your diary link again)")
     period, day = int(form.get("period", "0")), int(form.get("day", "0"))  # type: ignore[arg-type]
     values = {k: _pain(form, k) for k in ITEMS}
     extra = {"yes": True, "no": False}.get(str(form.get("extra_analgesics", "")))
