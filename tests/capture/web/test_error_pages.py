@@ -44,7 +44,7 @@ def test_error_pages_keep_navigation_and_logout(app, webs, lang):
         assert "Se déconnecter" in pages[404].text and "Introuvable." in pages[404].text
         assert "Ceci est en conflit avec les données enregistrées." in pages[409].text
         # the English service message is folded away, under a French summary
-        detail = re.search(r'<details class="detail" data-testid="error-detail"><summary>([^<]+)</summary>', pages[409].text)
+        detail = re.search(r'<details class="detail" data-testid="error-detail"[^>]*><summary>([^<]+)</summary>', pages[409].text)
         assert detail and detail.group(1) == "Détail technique (en anglais)"
         visible = re.sub(r"<details.*?</details>", "", pages[409].text, flags=re.S)
         assert "already randomised" not in visible
