@@ -161,7 +161,8 @@ class Settings:
         before further attempts get HTTP 429.
     late_entry_days
         A diary entry for day *d* is *late* when the server receives it more than this many
-        days after the calendar date of day *d* (infusion date + d).
+        calendar days (UTC calendar, the hour ignored) after the date of day *d* (infusion
+        date + d): with 1, yesterday's entry is on time (``services.diary.is_late``).
     visit_window_days
         A visit is out of window when its date differs from the scheduled date (first
         infusion + protocol visit day) by more than this many days.

@@ -1,8 +1,10 @@
 """The daily pain diary: entries (patient link or staff), changes with a reason, compliance.
 
 Day *d* of period *p* is the calendar date ``infusion_date(p) + d``. An entry is *late* when
-the server receives it more than ``settings.late_entry_days`` days after that date. Both the
-device's clock (``device_time``, as sent) and the server's (``server_time``, UTC) are kept.
+the server receives it more than ``settings.late_entry_days`` calendar days after that date,
+counted on the server's UTC calendar (:func:`is_late`): with the default 1, the entry for
+yesterday is on time whatever the hour, the one for the day before yesterday is late. Both
+the device's clock (``device_time``, as sent) and the server's (``server_time``, UTC) are kept.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ketapain.errors import (
 __all__ = [
     "change_entry",
     "compliance",
+    "is_late",
     "issue_token",
     "missing_today",
     "patient_from_token",
@@ -103,6 +106,22 @@ def _day_date(ctx: Context, patient_id: str, period: int, day: int) -> dt.date:
     return inf.infusion_date + dt.timedelta(days=day)
 
 
+def is_late(day_date: dt.date, received: dt.datetime, late_entry_days: int) -> bool:
+    """Whether an entry for the diary day ``day_date`` received at ``received`` is late: more
+    than ``late_entry_days`` calendar days between the two dates, ``received`` taken on the UTC
+    calendar (the server's clock; a naive time counts as UTC). The hour does not matter.
+
+    >>> at = lambda s: dt.datetime.fromisoformat(s + "+00:00")
+    >>> day = dt.date(2026, 3, 10)
+    >>> is_late(day, at("2026-03-10T22:00"), 1), is_late(day, at("2026-03-11T23:59"), 1), is_late(day, at("2026-03-12T00:00"), 1)
+    (False, False, True)
+    >>> is_late(day, dt.datetime.fromisoformat("2026-03-12T00:30+02:00"), 1)   # 2026-03-11 22:30 UTC: yesterday's
+    False
+    """
+    utc = received.astimezone(dt.UTC) if received.tzinfo is not None else received
+    return (utc.date() - day_date).days > late_entry_days
+
+
 def submit_entry(
     ctx: Context, patient_id: str, data: DiaryEntryCreate, *, received_at: dt.datetime | None = None, reason: str | None = None
 ) -> DiaryEntry:
@@ -132,7 +151,7 @@ def submit_entry(
         raise Conflict(
             f"the diary of patient {patient_id} period {data.period} day {data.day} is already filled in; a change needs a reason"
         )
-    late = (now.date() - date).days > ctx.settings.late_entry_days
+    late = is_late(date, now, ctx.settings.late_entry_days)
     return audit.create(
         ctx.session,
         ctx.actor,
@@ -259,7 +278,7 @@ def _entry_row(
         "extra_analgesics_detail": data.extra_analgesics_detail,
         "device_time": None if data.device_time is None else data.device_time.isoformat(),
         "server_time": now.isoformat(),
-        "late": (now.date() - date).days > ctx.settings.late_entry_days,
+        "late": is_late(date, now, ctx.settings.late_entry_days),
         "entered_by": ctx.actor.username,
         "status": "active",
     }

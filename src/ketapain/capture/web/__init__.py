@@ -14,11 +14,13 @@ import inspect
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketapain.capture.web import _admin, _auth, _diary, _patients, _rlist
-from ketapain.capture.web._common import error_response
+from ketapain.capture.web._errors import error_response
 from ketapain.errors import KetapainError
 
 __all__ = ["STATIC_DIR", "mount_web", "web_router"]
@@ -32,21 +34,28 @@ for _m in (_auth, _patients, _admin, _rlist, _diary):
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages, ``/static`` and HTML error pages to ``app`` (call after its API error
-    handlers are registered: errors under ``/api/`` keep their JSON answers)."""
-    api_handler = app.exception_handlers.get(KetapainError)
-
-    async def _ketapain_error(request: Request, exc: Exception):
-        if request.url.path.startswith("/api/") and api_handler is not None:
-            response = api_handler(request, exc)  # Starlette allows sync and async handlers
-            return await response if inspect.isawaitable(response) else response
-        return error_response(request, exc)
-
+    handlers are registered: errors under ``/api/`` keep their JSON answers; an unknown page
+    or a page's bad query string gets the error page too)."""
     async def _form_error(request: Request, exc: Exception):
         if request.url.path.startswith("/api/"):
             raise exc
         return error_response(request, exc)
 
-    app.add_exception_handler(KetapainError, _ketapain_error)
+    def _keep_api(exc_class: type[Exception]):
+        """The app's handler of ``exc_class`` under ``/api/`` (JSON), the error page elsewhere."""
+        api = app.exception_handlers.get(exc_class)
+
+        async def handler(request: Request, exc: Exception):
+            if request.url.path.startswith(("/api/", "/static/")) and api is not None:
+                response = api(request, exc)  # Starlette allows sync and async handlers
+                return await response if inspect.isawaitable(response) else response
+            return error_response(request, exc)
+
+        return handler
+
+    app.add_exception_handler(StarletteHTTPException, _keep_api(StarletteHTTPException))
+    app.add_exception_handler(RequestValidationError, _keep_api(RequestValidationError))
+    app.add_exception_handler(KetapainError, _keep_api(KetapainError))
     app.add_exception_handler(ValidationError, _form_error)
     app.add_exception_handler(ValueError, _form_error)
     app.include_router(web_router)

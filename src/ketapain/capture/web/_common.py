@@ -1,4 +1,4 @@
-"""What every page shares: templates, the logged-in page context, CSRF on forms, error pages."""
+"""What every page shares: templates, the logged-in page context, CSRF on forms."""
 
 from __future__ import annotations
 
@@ -8,22 +8,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from ketapain.capture import roles
 from ketapain.capture.api.deps import SessionDep, SettingsDep
 from ketapain.capture.audit import Actor
+from ketapain.capture.config import Settings
 from ketapain.capture.models import User
 from ketapain.capture.security import CSRF_FIELD, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
 from ketapain.capture.services.randomisation_list import list_alert
 from ketapain.capture.services.users import session_user
+from ketapain.capture.web._format import formatters
 from ketapain.capture.web.i18n import LANG_COOKIE, LANGS, negotiate, translator
-from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
+from ketapain.errors import AuthenticationFailed, PermissionDenied
 
-__all__ = ["NotLoggedIn", "Page", "PageDep", "env", "error_response", "lang_of", "render", "verify_form"]
+__all__ = ["CsrfFailed", "NotLoggedIn", "Page", "PageDep", "env", "lang_of", "render", "staff_page", "verify_form"]
 
 _HERE = Path(__file__).parent
 env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]),
@@ -34,7 +36,8 @@ class NotLoggedIn(AuthenticationFailed):
     """No valid staff session: a page answers with a redirect to the login page."""
 
 
-_STATUS = ((AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409))
+class CsrfFailed(PermissionDenied):
+    """A form without the session's CSRF token (an old page, or sent from elsewhere): 403."""
 
 
 def lang_of(request: Request) -> str:
@@ -46,7 +49,7 @@ def render(request: Request, name: str, *, status: int = 200, **values: Any) -> 
     """Render template ``name`` in the request's language (``?lang=`` is remembered)."""
     lang = lang_of(request)
     html = env.get_template(name).render(t=translator(lang), lang=lang, langs=LANGS, path=request.url.path,
-                                         csrf_field=CSRF_FIELD, **values)
+                                         csrf_field=CSRF_FIELD, **formatters(lang), **values)
     resp = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400, path="/")
@@ -77,8 +80,8 @@ class Page:
         self.ctx.session.commit()
 
 
-def page_context(request: Request, session: SessionDep, settings: SettingsDep) -> Page:
-    """The staff page context from the session cookie (401 -> redirect to the login page)."""
+def staff_page(request: Request, session: Session, settings: Settings) -> Page:
+    """The staff page context from the session cookie (:class:`NotLoggedIn` without a valid one)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise NotLoggedIn("not logged in")
@@ -90,6 +93,11 @@ def page_context(request: Request, session: SessionDep, settings: SettingsDep) -
     return Page(request, ctx, row.csrf_token, user, {"session_row": row})
 
 
+def page_context(request: Request, session: SessionDep, settings: SettingsDep) -> Page:
+    """The staff page context of a route (401 -> redirect to the login page)."""
+    return staff_page(request, session, settings)
+
+
 PageDep = Annotated[Page, Depends(page_context)]
 
 
@@ -98,7 +106,7 @@ async def verify_form(request: Request, expected: str | None) -> dict[str, str]:
     ``csrf_token`` field against ``expected`` (403 when missing or wrong)."""
     form = await request.form()
     if not csrf_matches(expected, form.get(CSRF_FIELD)):  # type: ignore[arg-type]
-        raise PermissionDenied("missing or wrong CSRF token (reload the page and submit the form again)")
+        raise CsrfFailed("missing or wrong CSRF token (reload the page and submit the form again)")
     return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD and v.strip() != ""}
 
 
@@ -112,22 +120,3 @@ def opt_date(value: str | None) -> dt.date | None:
 
 def yes_no(value: str | None) -> bool | None:
     return {"yes": True, "no": False}.get(value or "")
-
-
-def error_response(request: Request, exc: Exception) -> Response:
-    """The HTML answer to a service error: login redirect (401 on a staff page), else an
-    error page with the status code the API would give."""
-    if isinstance(exc, ValidationError):
-        problems = [(".".join(str(p) for p in e["loc"]) or "form", e["msg"]) for e in exc.errors()]
-        return render(request, "error.html", status=422, status_code=422, problems=problems, message=None)
-    if isinstance(exc, ValueError) and not isinstance(exc, KetapainError):
-        return render(request, "error.html", status=422, status_code=422, problems=[], message=str(exc))
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 422)
-    if isinstance(exc, NotLoggedIn):
-        return RedirectResponse("/login", status_code=303)
-    if request.url.path.startswith("/diary/") and status == 401:
-        status = 403  # a revoked or unknown diary link
-    resp = render(request, "error.html", status=status, status_code=status, problems=[], message=str(exc))
-    if isinstance(exc, RateLimited):
-        resp.headers["Retry-After"] = str(exc.retry_after_s)
-    return resp

@@ -3,7 +3,8 @@
 No login: the link token is the credential (a revoked or unknown link gets a 403 page).
 Phone-first: average, maximum and night pain 0-10 as large buttons (radio inputs; no
 JavaScript needed), extra analgesics yes/no and what. Today's entry, or a missed day
-(back-fill, flagged late by the service); one entry per day; a change needs a reason.
+(back-fill; flagged late, and warned so, only beyond ``late_entry_days``: yesterday's is on
+time); one entry per day; a change needs a reason.
 Every form carries a CSRF token derived from the link (``HMAC(secret, "diary-form:" + token)``).
 """
 
@@ -22,8 +23,8 @@ from ketapain.capture.models import DiaryEntry, Infusion
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import csrf_matches, token_digest
 from ketapain.capture.services import Context, diary
-from ketapain.capture.web._common import lang_of, render
-from ketapain.errors import DataError, PermissionDenied
+from ketapain.capture.web._common import CsrfFailed, lang_of, render
+from ketapain.errors import DataError
 
 router = APIRouter()
 ITEMS = ("avg_pain", "max_pain", "night_pain")
@@ -66,7 +67,8 @@ def _pain(form: Any, name: str) -> float | None:
 @router.get("/diary/{token}")
 def diary_page(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     ctx, pid = _ctx(request, session, settings, token)
-    today = dt.datetime.now(dt.UTC).date()
+    now = dt.datetime.now(dt.UTC)
+    today = now.date()
     current, missed = _days(ctx, pid, today)
     q = request.query_params
     chosen = (int(q["period"]), int(q["day"])) if q.get("period") and q.get("day") else current
@@ -81,7 +83,7 @@ def diary_page(token: str, request: Request, session: SessionDep, settings: Sett
     date = None if start is None else start + dt.timedelta(days=chosen[1])  # type: ignore[index]
     return render(request, "diary.html", token=token, csrf=_form_token(settings, token), patient_id=pid, chosen=chosen,
                   date=date, is_today=chosen == current and chosen is not None, entry=entry, missed=missed, items=ITEMS,
-                  lang_now=lang_of(request))
+                  late=date is not None and diary.is_late(date, now, settings.late_entry_days), lang_now=lang_of(request))
 
 
 @router.post("/diary/{token}")
@@ -90,7 +92,7 @@ async def diary_submit(token: str, request: Request, session: SessionDep, settin
     ctx, pid = _ctx(request, session, settings, token)
     form = await request.form()
     if not csrf_matches(_form_token(settings, token), form.get("csrf_token")):  # type: ignore[arg-type]
-        raise PermissionDenied("missing or wrong CSRF token (open your diary link again)")
+        raise CsrfFailed("missing or wrong CSRF token (open your diary link again)")
     period, day = int(form.get("period", "0")), int(form.get("day", "0"))  # type: ignore[arg-type]
     values = {k: _pain(form, k) for k in ITEMS}
     extra = {"yes": True, "no": False}.get(str(form.get("extra_analgesics", "")))
