@@ -14,10 +14,9 @@ import inspect
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, StarletteHTTPException  # the class the router raises (404, 405)
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketapain.capture.web import _admin, _auth, _diary, _patients, _rlist
 from ketapain.capture.web._errors import error_response

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, StarletteHTTPException  # the class the router raises (404, 405)
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketapain.capture.security import SESSION_COOKIE
 from ketapain.capture.web._common import CsrfFailed, NotLoggedIn, lang_of, render, staff_page
