@@ -80,6 +80,25 @@ fields survive pickling (e.g. from a worker process):
 >>> DataError("no fields").column is None
 True
 
+Located messages
+----------------
+A message about a place in a table starts with that place: ``diary row 17: ...``. The library
+knows its tables by label (``"diary"``, ``"data"``); the command line knows them by file. So
+such an error is built with ``located=True``: the message given is the detail, ``source`` and
+``row`` (an int, or a tuple of ints for several rows) are fields, and ``str(error)`` puts them
+in front. A front end renders the same error with its own names for the sources
+(:meth:`KetapainError.render`'s ``sources``), never by editing the text:
+
+>>> err = DataError("avg_pain=11 is outside 0..10", located=True, source="diary", row=17, column="avg_pain")
+>>> str(err)
+'diary row 17: avg_pain=11 is outside 0..10'
+>>> err.render(lambda name, value: name, sources={"diary": "week1.csv"})
+'week1.csv row 17: avg_pain=11 is outside 0..10'
+>>> str(DataError("duplicate day", located=True, source="diary", row=(3, 4)))
+'diary rows 3 and 4: duplicate day'
+>>> str(DataError("no rows", located=True, source="data"))
+'data: no rows'
+
 Row numbers in messages are always spreadsheet rows: the header is row 1, so the table row at
 0-based position ``i`` (``frame.iloc[i]``) is row ``i + FIRST_DATA_ROW`` — for a CSV file and an
 in-memory DataFrame alike, so a message means the same line whichever way the data came in.
@@ -152,12 +171,14 @@ class KetapainError(Exception):
     ``KetapainError(message)`` or ``KetapainError(template=..., params=...)`` (see the module
     docstring); ``template`` and ``params`` are kept for :meth:`render`. The keyword-only
     ``source``, ``row``, ``column``, ``value`` and ``allowed`` say where the problem is and
-    what is allowed (module docstring, "Structured fields"); each defaults to None.
+    what is allowed (module docstring, "Structured fields"); each defaults to None. With
+    ``located=True`` the message (or template) is the detail and the message starts with
+    ``source`` and ``row`` (module docstring, "Located messages").
     """
 
     def __init__(self, *args: object, template: str | None = None, params: Mapping[str, Any] | None = None,
-                 source: str | None = None, row: int | None = None, column: str | None = None,
-                 value: Any = None, allowed: Any = None) -> None:
+                 source: str | None = None, row: int | tuple[int, ...] | None = None, column: str | None = None,
+                 value: Any = None, allowed: Any = None, located: bool = False) -> None:
         self.template = template
         self.params = dict(params or {})
         self.source = source
@@ -165,9 +186,19 @@ class KetapainError(Exception):
         self.column = column
         self.value = value
         self.allowed = allowed
-        if template is not None:
-            if args:
-                raise TypeError("give a message or a template, not both")
+        self.located = located
+        self.detail: str | None = None
+        if template is not None and args:
+            raise TypeError("give a message or a template, not both")
+        if located:
+            if source is None:
+                raise TypeError("a located error needs its source")
+            if template is None:
+                if len(args) != 1:
+                    raise TypeError("a located error takes one message (the detail)")
+                self.detail = str(args[0])
+            args = ()
+        if template is not None or located:
             args = (self.render(_python_namer),)
         super().__init__(*args)
 
@@ -176,11 +207,26 @@ class KetapainError(Exception):
         # (RateLimited's retry_after_s) pickle too; the attributes come back as they were
         return _restore, (type(self), self.args, dict(self.__dict__))
 
-    def render(self, namer: ParameterNamer) -> str:
-        """The message with every parameter named by ``namer(name, value_text)``; the plain
-        message when the error was not built from a template."""
+    def render(self, namer: ParameterNamer, sources: Mapping[str, str] | None = None) -> str:
+        """The message with every parameter named by ``namer(name, value_text)`` and, for a
+        located error, its source named by ``sources`` (``{"diary": "week1.csv"}``; a source
+        not in ``sources`` keeps its name). The plain message for any other error."""
+        if not self.located:
+            return self._body(namer)
+        name = (sources or {}).get(self.source or "", self.source)
+        if self.row is None:
+            where = f"{name}"
+        elif isinstance(self.row, tuple):
+            shown = list(map(str, self.row))
+            where = f"{name} rows {' and '.join(shown) if len(shown) == 2 else ', '.join(shown)}"
+        else:
+            where = f"{name} row {self.row}"
+        return f"{where}: {self._body(namer)}"
+
+    def _body(self, namer: ParameterNamer) -> str:
+        """The message (the detail of a located error) with its parameters named by ``namer``."""
         if self.template is None:
-            return str(self)
+            return self.detail if self.detail is not None else str(self)
 
         def one(match: re.Match[str]) -> str:
             text = match.group(0)

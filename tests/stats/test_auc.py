@@ -492,9 +492,11 @@ def test_bad_days(diary, anchor, bad_day, message):
 
 
 def test_duplicate_day(diary, anchor):
+    # frame rows 3 and 4 (0-based) are patient 2's days 1 and 2; day 2 becomes 1. With the header
+    # as row 1 they are spreadsheet rows 5 and 6 (errors.FIRST_DATA_ROW); this said 4 and 5 before.
     diary.loc[4, "day"] = 1
     with pytest.raises(
-        DataError, match=re.escape("diary rows 4 and 5: duplicate (patient_id=2, period=1, day=1)")
+        DataError, match=re.escape("diary rows 5 and 6: duplicate (patient_id=2, period=1, day=1)")
     ):
         diary_auc(diary, windows=(2,), anchor=anchor)
 

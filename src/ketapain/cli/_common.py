@@ -41,7 +41,6 @@ __all__ = [
     "fail",
     "flag_namer",
     "fresh_seed",
-    "name_files",
     "os_error_text",
     "progress",
     "protocol_of",
@@ -180,30 +179,14 @@ def flag_namer(command: TyperCommand | None) -> ParameterNamer:
     return name
 
 
-def name_files(message: str, files: dict[str, str]) -> str:
-    """Replace the table label that starts a library message by the file it came from.
-
-    Library messages name in-memory tables ("diary row 3: ...", "data row 5: ...") with rows
-    numbered like the file's lines (header = row 1), so only the label needs replacing.
-
-    Examples
-    --------
-    >>> name_files("diary row 3: avg_pain=11 is outside 0..10", {"diary": "d.csv"})
-    'd.csv row 3: avg_pain=11 is outside 0..10'
-    >>> name_files("data: required column(s) 'y' missing", {"data": "x.csv"})
-    "x.csv: required column(s) 'y' missing"
-    """
-    for label, filename in files.items():
-        for sep in (" row", ":"):
-            if message.startswith(label + sep):
-                return filename + message[len(label):]
-    return message
-
-
 def error_text(error: KetapainError | str, files: dict[str, str] | None = None) -> str:
-    """The message of ``error`` in the running command's words (flags, file names)."""
-    text = error.render(flag_namer(_RUNNING.get())) if isinstance(error, KetapainError) else error
-    return name_files(text, files) if files else text
+    """The message of ``error`` in the running command's words: parameters by the command's
+    flags, and the tables a located error names (``"diary"``, ``"data"``) by the files they
+    were read from (``files``: table label -> file name). Formatted from the error's fields,
+    never by editing its text (:mod:`ketapain.errors`, "Located messages")."""
+    if not isinstance(error, KetapainError):
+        return error
+    return error.render(flag_namer(_RUNNING.get()), sources=files)
 
 
 def echo_error(error: KetapainError | str, files: dict[str, str] | None = None) -> None:

@@ -138,8 +138,8 @@ def fit_command(
             fit = fit_crossover(data, **options)  # type: ignore[arg-type]
         shown.done()
     except (DataError, ModelError) as exc:
-        msg = error_text(exc, files)
-        raise fail(msg if msg.startswith(data_csv.name) else f"{data_csv.name}: {msg}") from None
+        msg = error_text(exc, files)  # a located error names the file; any other is about the file
+        raise fail(msg if exc.located or exc.source == data_csv.name else f"{data_csv.name}: {msg}") from None
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
     if json_output:

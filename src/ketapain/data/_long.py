@@ -90,13 +90,12 @@ def _problems_error(source: str, problems: Sequence[LongProblem]) -> DataError:
     """One DataError listing ``problems`` grouped by kind, in the order the kinds first occur."""
     first = problems[0]
     if len(problems) == 1:
-        where = f"{source} row {first.row}" if first.row is not None else source
-        text = f"{where}: {first.message}"
+        text = first.message
     else:
         kinds: dict[str, list[LongProblem]] = {}
         for p in problems:
             kinds.setdefault(p.kind, []).append(p)
-        lines = [f"{source}: {len(problems)} problems"]
+        lines = [f"{len(problems)} problems"]
         for kind, group in kinds.items():
             unit = "" if group[0].row is None else " row" if len(group) == 1 else " rows"
             lines.append(f"  {kind} ({len(group)}{unit}):")
@@ -104,7 +103,8 @@ def _problems_error(source: str, problems: Sequence[LongProblem]) -> DataError:
             if len(group) > ROWS_SHOWN:
                 lines.append(f"    ... and {len(group) - ROWS_SHOWN} more")
         text = "\n".join(lines)
-    error = DataError(text, source=source, row=first.row, column=first.column, value=first.value, allowed=first.allowed)
+    error = DataError(text, located=True, source=source, row=first.row if len(problems) == 1 else None,
+                      column=first.column, value=first.value, allowed=first.allowed)
     error.problems = tuple(problems)  # type: ignore[attr-defined]  # an extra field of this error only
     return error
 
@@ -346,9 +346,9 @@ def check_long(
         if missing:
             present = ", ".join(map(str, frame.columns))
             parts.append(f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {present}")
-        raise DataError(f"{source}: {'; '.join(parts)}", source=source, column=(dups or missing)[0])
+        raise DataError("; ".join(parts), located=True, source=source, column=(dups or missing)[0])
     if frame.empty:
-        raise DataError(f"{source}: has no rows", source=source)
+        raise DataError("has no rows", located=True, source=source)
     found = _Collector(_rows(frame))
     labels = {c: _labels(frame[c]) for c in dict.fromkeys(factors)}
     for col, lab in labels.items():

@@ -138,7 +138,8 @@ def _as_bool(values: pd.Series, label: str) -> pd.Series:
         elif str(v).strip().lower() in _FALSE:
             out.append(False)
         else:
-            raise DataError(f"{label} row {pos + FIRST_DATA_ROW}: eligible={v!r} is not a boolean (allowed: true/false, yes/no, 1/0)")
+            raise DataError(f"eligible={v!r} is not a boolean (allowed: true/false, yes/no, 1/0)",
+                            located=True, source=label, row=int(pos + FIRST_DATA_ROW))
     return pd.Series(out, index=values.index, dtype=object)
 
 
@@ -146,7 +147,8 @@ def _need(frame: pd.DataFrame, label: str, columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{label}: required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(map(str, frame.columns))}"
+            f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(map(str, frame.columns))}",
+            located=True, source=label
         )
 
 
@@ -166,7 +168,8 @@ def _periods(frame: pd.DataFrame, label: str) -> np.ndarray:
     bad = np.isnan(period) | (period < 1) | (period != np.floor(period))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{label} row {i + FIRST_DATA_ROW}: period={frame['period'].iloc[i]!r} is not an integer >= 1")
+        raise DataError(f"period={frame['period'].iloc[i]!r} is not an integer >= 1",
+                        located=True, source=label, row=int(i + FIRST_DATA_ROW))
     return period.astype(np.int64)
 
 
@@ -180,23 +183,26 @@ def _screening_outcomes(screening: pd.DataFrame) -> tuple[pd.Series, dict[str, n
     bad = ~outcome.isin(OUTCOMES).to_numpy(dtype=bool)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"screening row {i + FIRST_DATA_ROW}: outcome={screening['outcome'].iloc[i]!r} is not one of {', '.join(OUTCOMES)}")
+        raise DataError(f"outcome={screening['outcome'].iloc[i]!r} is not one of {', '.join(OUTCOMES)}",
+                        located=True, source="screening", row=int(i + FIRST_DATA_ROW))
     ids = _text(screening["screening_id"])
     dup = ids.duplicated().to_numpy(dtype=bool) | ids.isna().to_numpy(dtype=bool)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"screening row {i + FIRST_DATA_ROW}: screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once"
+            f"screening_id={screening['screening_id'].iloc[i]!r} is empty or appears more than once",
+            located=True, source="screening", row=int(i + FIRST_DATA_ROW)
         )
     if "eligible" in screening.columns:
         eligible = _as_bool(screening["eligible"], "screening")
         for pos, (o, e) in enumerate(zip(outcome, eligible, strict=True)):
             if o == "randomised" and e is False:
                 raise DataError(
-                    f"screening row {pos + FIRST_DATA_ROW}: outcome='randomised' but eligible=false; only an eligible person is randomised"
+                    "outcome='randomised' but eligible=false; only an eligible person is randomised",
+                    located=True, source="screening", row=int(pos + FIRST_DATA_ROW)
                 )
             if o == "not_eligible" and e is True:
-                raise DataError(f"screening row {pos + FIRST_DATA_ROW}: outcome='not_eligible' but eligible=true")
+                raise DataError("outcome='not_eligible' but eligible=true", located=True, source="screening", row=int(pos + FIRST_DATA_ROW))
     is_ = {o: (outcome == o).to_numpy(dtype=bool) for o in OUTCOMES}
     randomised_ids: set[str] | None = None
     if "patient_id" in screening.columns:
@@ -221,12 +227,13 @@ def _period_flows(
         unknown = sorted(set(apid.dropna()) - randomised_ids)
         if unknown:
             raise DataError(
-                f"allocation: patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome "
-                f"'randomised' with that patient_id)"
+                f"patient_id {', '.join(map(repr, unknown[:5]))} not randomised in the screening log (outcome "
+                f"'randomised' with that patient_id)", located=True, source="allocation"
             )
     n_periods = periods if periods is not None else (int(aper.max()) if len(aper) else 0)
     if len(aper) and aper.max() > n_periods:
-        raise DataError(template="allocation: period {top} is above {@periods=}", params={"top": int(aper.max()), "periods": n_periods})
+        raise DataError(template="period {top} is above {@periods=}", params={"top": int(aper.max()), "periods": n_periods},
+                        located=True, source="allocation")
     if "infusion_date" in allocation.columns:
         got = _text(allocation["infusion_date"]).notna().to_numpy(dtype=bool)
     else:

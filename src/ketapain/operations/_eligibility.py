@@ -310,7 +310,7 @@ def evaluate_screening(protocol: Protocol, frame: pd.DataFrame) -> pd.DataFrame:
             answers = {k: v for k, v in record.items() if isinstance(k, str)}
             result = evaluate_eligibility(protocol, answers, dn4_items=items)
         except DataError as exc:
-            raise DataError(f"screening row {pos + FIRST_DATA_ROW}: {exc}") from None
+            raise DataError(str(exc), located=True, source="screening", row=pos + FIRST_DATA_ROW) from None
         eligible.append(result.eligible)
         n_failed.append(len(result.failed))
         n_missing.append(sum(f.reason == "not answered" for f in result.failed))

@@ -468,12 +468,13 @@ def _require_present(column: pd.Series, name: str, label: str) -> None:
     if absent.any():
         rows = np.flatnonzero(absent)
         more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
-        raise DataError(f"{name} row {rows[0] + FIRST_DATA_ROW}: {label} is missing{more}")
+        raise DataError(f"{label} is missing{more}", located=True, source=name, row=int(rows[0] + FIRST_DATA_ROW))
     if pd.api.types.is_float_dtype(column.dtype):  # a key read as numbers: inf is no patient or period
         infinite = np.isinf(column.to_numpy(dtype=np.float64))
         if infinite.any():
             row = int(np.flatnonzero(infinite)[0])
-            raise DataError(f"{name} row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not a finite number")
+            raise DataError(f"{label}={_show(column.iloc[row])} is not a finite number",
+                            located=True, source=name, row=int(row + FIRST_DATA_ROW))
 
 
 def _numeric(column: pd.Series, name: str, label: str) -> np.ndarray:
@@ -481,7 +482,7 @@ def _numeric(column: pd.Series, name: str, label: str) -> np.ndarray:
     bad = (numbers.isna() & column.notna()).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{name} row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not a number")
+        raise DataError(f"{label}={_show(column.iloc[row])} is not a number", located=True, source=name, row=int(row + FIRST_DATA_ROW))
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -490,18 +491,19 @@ def _integer_days(column: pd.Series, label: str) -> np.ndarray:
     bad = ~np.isfinite(days) | (days != np.floor(days))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"diary row {row + FIRST_DATA_ROW}: {label}={_show(column.iloc[row])} is not an integer")
+        raise DataError(f"{label}={_show(column.iloc[row])} is not an integer", located=True, source="diary", row=int(row + FIRST_DATA_ROW))
     high = days > MAX_DIARY_DAY  # before the (patient x period, day) grid is allocated
     if high.any():
         row = int(np.flatnonzero(high)[0])
-        raise DataError(f"diary row {row + FIRST_DATA_ROW}: {label}={days[row]:g} is above {MAX_DIARY_DAY} "
-                        "(a period's diary has at most a year of days)")
+        raise DataError(f"{label}={days[row]:g} is above {MAX_DIARY_DAY} "
+                        "(a period's diary has at most a year of days)", located=True, source="diary", row=int(row + FIRST_DATA_ROW))
     low = days < 1
     if low.any():
         row = int(np.flatnonzero(low)[0])
         raise DataError(
-            f"diary row {row + FIRST_DATA_ROW}: {label}={days[row]:g} is below 1 "
-            f"(day 0 is the infusion day: its score goes in anchor's {ANCHOR_VALUE})"
+            f"{label}={days[row]:g} is below 1 "
+            f"(day 0 is the infusion day: its score goes in anchor's {ANCHOR_VALUE})",
+            located=True, source="diary", row=int(row + FIRST_DATA_ROW)
         )
     return days.astype(np.int64)
 
@@ -514,8 +516,8 @@ def _scores(column: pd.Series, name: str, label: str) -> np.ndarray:
         rows = np.flatnonzero(outside)
         more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
         raise DataError(
-            f"{name} row {rows[0] + FIRST_DATA_ROW}: {label}={scores[rows[0]]:g} is outside "
-            f"{SCORE_MIN:g}..{SCORE_MAX:g}{more}"
+            f"{label}={scores[rows[0]]:g} is outside "
+            f"{SCORE_MIN:g}..{SCORE_MAX:g}{more}", located=True, source=name, row=int(rows[0] + FIRST_DATA_ROW)
         )
     return scores
 
@@ -550,11 +552,11 @@ def _no_duplicate_days(
         rows = np.flatnonzero(dup)
         first = rows[0]
         twin = rows[(group[rows] == group[first]) & (days[rows] == days[first])]
-        where = " and ".join(str(r + 1) for r in twin[:2])
         raise DataError(
-            f"diary rows {where}: duplicate ({subject}={_show(diary[subject].iloc[first])}, "
+            f"duplicate ({subject}={_show(diary[subject].iloc[first])}, "
             f"{period}={_show(diary[period].iloc[first])}, {day}={days[first]}); "
-            "each subject x period x day must appear once"
+            "each subject x period x day must appear once",
+            located=True, source="diary", row=tuple(int(r + FIRST_DATA_ROW) for r in twin[:2]),
         )
 
 
@@ -570,8 +572,9 @@ def _anchor_scores(anchor: pd.DataFrame, keys: pd.MultiIndex, subject: str, peri
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"anchor row {row + FIRST_DATA_ROW}: ({subject}={_show(anchor[subject].iloc[row])}, "
-            f"{period}={_show(anchor[period].iloc[row])}) appears more than once"
+            f"({subject}={_show(anchor[subject].iloc[row])}, "
+            f"{period}={_show(anchor[period].iloc[row])}) appears more than once",
+            located=True, source="anchor", row=int(row + FIRST_DATA_ROW)
         )
     position = pd.Index(anchor_keys).get_indexer(keys)
     absent = position < 0

@@ -200,7 +200,7 @@ class Factor:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0]) + FIRST_DATA_ROW
-            raise DataError(f"data row {row}: {column} is missing; every row needs a {column}")
+            raise DataError(f"{column} is missing; every row needs a {column}", located=True, source="data", row=int(row))
         labels = as_labels(pd.Series(uniques), column)
         levels, inv = np.unique(labels, return_inverse=True)
         return cls(levels, inv.reshape(-1)[codes])
@@ -245,8 +245,8 @@ def code_frame(data: pd.DataFrame, *, by: str | Sequence[str], names: ColumnName
     missing_cols = [c for c in dict.fromkeys(needed) if c not in data.columns]
     if missing_cols:
         raise DataError(
-            f"data: required column(s) {', '.join(map(repr, missing_cols))} missing; "
-            f"columns present: {', '.join(map(str, data.columns))}"
+            f"required column(s) {', '.join(map(repr, missing_cols))} missing; "
+            f"columns present: {', '.join(map(str, data.columns))}", located=True, source="data"
         )
     check_long(data, outcome=outcome, subject=subject, period=period, sequence=sequence, treatment=treatment, by=by_cols)
     frame = data.reset_index(drop=True)
@@ -271,11 +271,13 @@ def _outcome(frame: pd.DataFrame, outcome: str) -> np.ndarray:
         bad_text[cand] = frame.loc[cand, outcome].astype(str).str.strip() != ""
     if bad_text.any():
         row = int(np.flatnonzero(bad_text.to_numpy())[0])
-        raise DataError(f"data row {row + FIRST_DATA_ROW}: {outcome}={frame[outcome].iloc[row]!r} is not a number")
+        raise DataError(f"{outcome}={frame[outcome].iloc[row]!r} is not a number",
+                        located=True, source="data", row=int(row + FIRST_DATA_ROW))
     y: np.ndarray = y_all.to_numpy(dtype=float)
     if np.isinf(y).any():
         row = int(np.flatnonzero(np.isinf(y))[0])
-        raise DataError(f"data row {row + FIRST_DATA_ROW}: {outcome}={y[row]} is infinite; allowed: finite numbers or empty")
+        raise DataError(f"{outcome}={y[row]} is infinite; allowed: finite numbers or empty",
+                        located=True, source="data", row=int(row + FIRST_DATA_ROW))
     return y
 
 
@@ -288,9 +290,9 @@ def _check_unique_periods(layout: FrameLayout) -> None:
         dup = np.flatnonzero(key == uniq[np.flatnonzero(counts > 1)[0]])
         row = int(dup[1])
         raise DataError(
-            f"data row {row + FIRST_DATA_ROW}: subject {subj.levels[subj.codes[row]]!r} has two rows for period "
+            f"subject {subj.levels[subj.codes[row]]!r} has two rows for period "
             f"{per.levels[per.codes[row]]!r} "
-            f"in group {layout.key_text(int(layout.group[row]))}"
+            f"in group {layout.key_text(int(layout.group[row]))}", located=True, source="data", row=int(row + FIRST_DATA_ROW)
         )
 
 

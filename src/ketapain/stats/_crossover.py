@@ -181,7 +181,8 @@ def _analysed_data(data: pd.DataFrame, outcome: str, log: bool) -> pd.DataFrame:
     bad = yv.notna() & ~(yv > 0)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0]) + FIRST_DATA_ROW
-        raise ModelError(f"data row {row}: {outcome}={yv.iloc[row - FIRST_DATA_ROW]} is not > 0; log needs positive values")
+        raise ModelError(f"{outcome}={yv.iloc[row - FIRST_DATA_ROW]} is not > 0; log needs positive values",
+                         located=True, source="data", row=int(row))
     return data.assign(**{outcome: np.log(yv)})
 
 

@@ -61,7 +61,8 @@ class LogisticBackend:
         bad = ~np.isnan(yv) & ~np.isin(yv, (0.0, 1.0))
         if bad.any():
             row = int(np.flatnonzero(bad)[0]) + FIRST_DATA_ROW
-            raise ModelError(f"data row {row}: {self.outcome}={yv[row - FIRST_DATA_ROW]} is not 0 or 1 (binary outcome)")
+            raise ModelError(f"{self.outcome}={yv[row - FIRST_DATA_ROW]} is not 0 or 1 (binary outcome)",
+                             located=True, source="data", row=int(row))
 
     def check_design(self, design: CrossoverDesign) -> None:
         """``fit_logistic_glmm`` checks rank, separation and sizes itself."""

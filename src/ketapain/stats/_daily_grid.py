@@ -119,16 +119,16 @@ def _fill_diary(
     if (pos < 0).any():
         row = int(np.flatnonzero(pos < 0)[0])
         raise DataError(
-            f"diary row {row + FIRST_DATA_ROW}: ({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}) "
-            "has no row in the allocation"
+            f"({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}) "
+            "has no row in the allocation", located=True, source="diary", row=int(row + FIRST_DATA_ROW)
         )
     flat = pos.astype(np.int64) * (int(days.max()) + 1) + days
     dup = pd.Series(flat).duplicated().to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"diary row {row + FIRST_DATA_ROW}: ({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}, "
-            f"day={days[row]}) appears more than once"
+            f"({subject}={d_keys[row][0]!r}, period={d_keys[row][1]!r}, "
+            f"day={days[row]}) appears more than once", located=True, source="diary", row=int(row + FIRST_DATA_ROW)
         )
     use = (days <= window) & ~np.isnan(scores)
     y[pos[use], days[use] - (0 if anchor else 1)] = scores[use]
@@ -163,8 +163,9 @@ def build_grid(
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"allocation row {row + FIRST_DATA_ROW}: ({subject}={a_subj[row]!r}, period={a_per[row]!r}) "
-            "appears more than once; each patient x period needs exactly one row"
+            f"({subject}={a_subj[row]!r}, period={a_per[row]!r}) "
+            "appears more than once; each patient x period needs exactly one row",
+            located=True, source="allocation", row=int(row + FIRST_DATA_ROW)
         )
     levels_sorted = sorted(set(a_trt.tolist()))
     if ref not in levels_sorted:
@@ -180,7 +181,7 @@ def build_grid(
     seq_per_patient = pd.Series(a_seq).groupby(patient).nunique().to_numpy()
     if model == "paper" and (seq_per_patient > 1).any():
         i = int(np.flatnonzero(seq_per_patient > 1)[0])
-        raise DataError(f"allocation: patient {a_subj[patient == i][0]!r} has more than one sequence")
+        raise DataError(f"patient {a_subj[patient == i][0]!r} has more than one sequence", located=True, source="allocation")
 
     n_days = window + 1 if anchor else window
     y = np.full((G, n_days), np.nan)

@@ -104,7 +104,7 @@ def as_labels(values: pd.Series, column: str) -> np.ndarray:
     missing = values.isna().to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0]) + FIRST_DATA_ROW
-        raise DataError(f"data row {row}: {column} is missing; every row needs a {column}")
+        raise DataError(f"{column} is missing; every row needs a {column}", located=True, source="data", row=int(row))
     if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
         values = values.astype(np.int64)
     return np.array([str(v).strip() for v in values.to_numpy()], dtype=object)
@@ -141,8 +141,8 @@ def _carryover_labels(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"data row {rows[i]}: carryover={raw.iloc[i]!r} is not a treatment level "
-                f"({', '.join(levels)}) nor empty/'none'"
+                f"carryover={raw.iloc[i]!r} is not a treatment level "
+                f"({', '.join(levels)}) nor empty/'none'", located=True, source="data", row=int(rows[i])
             )
         return lab
     rank = _period_rank(per)
@@ -157,9 +157,9 @@ def _carryover_labels(
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise ModelError(
-            f"data row {rows[i]}: subject {subj[i]!r} has no row for the period before "
+            f"subject {subj[i]!r} has no row for the period before "
             f"period {per[i]!r}, so its carry-over is unknown; keep that period's "
-            "row with an empty outcome, or give a 'carryover' column"
+            "row with an empty outcome, or give a 'carryover' column", located=True, source="data", row=int(rows[i])
         )
     return np.asarray(levels, dtype=object)[prev]
 
@@ -244,8 +244,8 @@ def parse_crossover(
     missing_cov = [c for c in dict.fromkeys(covariates) if c not in data.columns]
     if missing_cov:
         raise DataError(
-            f"data: covariate column(s) {', '.join(map(repr, missing_cov))} missing; "
-            f"columns present: {', '.join(map(str, data.columns))}"
+            f"covariate column(s) {', '.join(map(repr, missing_cov))} missing; "
+            f"columns present: {', '.join(map(str, data.columns))}", located=True, source="data"
         )
     checked = check_long(data, outcome=outcome, subject=subject, period=period, sequence=sequence, treatment=treatment)
     rows = _spreadsheet_rows(data)
@@ -382,7 +382,8 @@ def _covariate_columns(parsed: CrossoverData, cov: str, obs_rows: np.ndarray) ->
         bad = ~np.isfinite(vals)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"data row {int(obs_rows[i]) + FIRST_DATA_ROW}: covariate {cov}={vals[i]} is missing or not finite")
+            raise DataError(f"covariate {cov}={vals[i]} is missing or not finite",
+                            located=True, source="data", row=int(int(obs_rows[i]) + FIRST_DATA_ROW))
         return vals[:, None], [cov]
     lab = as_labels(col, cov)
     return _dummies(lab, sorted(set(lab.tolist())), cov)
