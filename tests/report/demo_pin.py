@@ -31,7 +31,10 @@ Deliberate changes so far (each in the commit that made it): the Warnings sectio
 the warning records (grouped by kind, places in words) instead of parsing their text;
 ``results.json`` holds warnings as objects and settings as values; Table 3 and the warnings
 name scores by the instruments' labels, which word four scores differently ("BPI pain
-severity", "BPI pain interference", "PGIC rating (1-7)"; and "NRS pain rating", not in the demo).
+severity", "BPI pain interference", "PGIC rating (1-7)"; and "NRS pain rating", not in the demo);
+three values on an exact rounding tie (night-pain AUC differences -6.35 and -21.05, an SF-36
+quartile of 18.75) are shown as R's ``sprintf`` shows the true value (-6.3, -21.1, 18.8), not as
+the last bits of one machine's BLAS decided (``report._format.SIGNIFICANT``).
 """
 
 from __future__ import annotations

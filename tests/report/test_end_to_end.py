@@ -187,10 +187,22 @@ def test_browser_opens_the_report_and_finds_table2(demo: Path, chromium_page: An
 
 # --------------------------------------------------------------------------- pins (see demo_pin.py)
 
+ITERATIVE = ("results.sensitivity.mar_daily_model.", "results.sensitivity.mar_daily_means.",
+             "results.sensitivity.omnibus.", "results.tables.responder_models.")
+"""Frames fitted by iterative optimisers stopped at a tolerance: the daily mixed model of each
+multiple imputation (REML by quasi-Newton; ``omnibus`` holds its F tests among the others, and
+the fingerprint sums a column over all rows) and the logistic GLMMs (Laplace). Their last digits
+follow the path the optimiser took, which BLAS's rounding on another CPU changes: between the
+reference's machine and an AMD EPYC one they differed by up to 2.3e-6 relative (a Kenward-Roger
+df, 342.8077 vs 342.8085); every closed-form number agreed to 1e-9. They are pinned to 1e-5."""
+
+
 def _close(actual: Any, expected: Any, where: str, problems: list[str]) -> None:
-    """Compare JSON values: numbers to 1e-9 relative (BLAS may differ in the last bits), the rest exactly."""
+    """Compare JSON values: numbers to 1e-9 relative (BLAS may differ in the last bits; 1e-5 for
+    :data:`ITERATIVE` frames), the rest exactly."""
     if _is_num(actual) and _is_num(expected):
-        if not math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-9):
+        rel = 1e-5 if where.startswith(ITERATIVE) else 1e-9
+        if not math.isclose(float(actual), float(expected), rel_tol=rel, abs_tol=1e-9):
             problems.append(f"{where}: {actual!r} != {expected!r}")
     elif isinstance(expected, dict) and isinstance(actual, dict):
         if list(actual) != list(expected):

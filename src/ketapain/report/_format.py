@@ -42,6 +42,18 @@ DIGITS: Mapping[str, int] = {
 }
 """Decimals per kind of number (``docs/report-layout.md``); ``height_m`` in Table 1 uses 2."""
 
+SIGNIFICANT = 12
+"""Display rounding works on the number first rounded to this many significant digits: a value
+on a rounding tie (an AUC difference of exactly -21.05, computed as -21.049999999999997 on one
+machine and -21.050000000000001 on another by BLAS's last bits) is shown as the double nearest
+the true value is, the same on every machine and as R's ``sprintf`` shows that value (-21.05 ->
+"-21.1" but 8.25 -> "8.2": the binary value, not a decimal tie rule). Twelve digits keep every
+displayed digit of any value the report shows."""
+
+
+def _stable(v: float) -> float:
+    """``v`` rounded to :data:`SIGNIFICANT` significant digits (see there)."""
+    return float(f"{v:.{SIGNIFICANT}g}")
 
 
 def format_number(x: Any, digits: int = 1) -> str:
@@ -51,11 +63,16 @@ def format_number(x: Any, digits: int = 1) -> str:
     --------
     >>> format_number(187.449, 1), format_number(float("nan")), format_number(-0.04, 1)
     ('187.4', '–', '0.0')
+
+    A tie shows the same digits whatever the last bits of ``x`` (:data:`SIGNIFICANT`):
+
+    >>> format_number(-21.049999999999997, 1), format_number(-21.050000000000001, 1), format_number(18.75, 1)
+    ('-21.1', '-21.1', '18.8')
     """
     v = json_number(x)
     if v is None:
         return MISSING
-    text = f"{v:.{digits}f}"
+    text = f"{_stable(v):.{digits}f}"
     return text[1:] if re.fullmatch(r"-0\.?0*", text) else text
 
 
@@ -123,6 +140,7 @@ def format_p(p: Any) -> str:
     v = json_number(p)
     if v is None:
         return MISSING
+    v = _stable(v)
     return "< 0.001" if v < 0.001 else f"{v:.3f}"
 
 
@@ -161,6 +179,7 @@ def format_ratio(x: Any) -> str:
     v = json_number(x)
     if v is None:
         return MISSING
+    v = _stable(v)
     return f"{v:.2f}" if 0.01 <= abs(v) < 1000 else f"{v:.2e}"
 
 
