@@ -9,6 +9,18 @@ with the functions of this file (``tables_digest``, ``power_digest``), by runnin
 A refactoring that changes a single simulated value, a recorded seed text or a power figure
 changes a digest. ``pinned/power_linear_ab_ba_main_27591c3.json`` is the ``to_dict()`` of the
 linear-imputation power run, written on that commit the same way.
+
+Power and calibration fit hundreds of mixed models, and whether a fit converged (``failed``)
+is decided at a tolerance that the last bits of BLAS move: on another CPU the same code gives
+other counts (linear-imputation run: 22 and 15 failed fits instead of 24 and 14). So each of
+those pins holds one reference per kind of machine, each made by running commit 27591c3 itself
+on that machine (``git worktree add /tmp/orig 27591c3`` and the calls below with
+``PYTHONPATH=/tmp/orig/src``; before issue 15 ``simulate_power`` was in ``ketapain.design``):
+
+* ``first``: the machine of the sessions up to 2026-12-06;
+* ``epyc``: an AMD EPYC machine (2026-12-07), where 27591c3 and this code gave the same bits.
+
+The simulated tables (no fits) have one digest on both.
 """
 
 from __future__ import annotations
@@ -60,7 +72,8 @@ def test_simulated_tables_unchanged(kwargs: dict, digest: str) -> None:
 
 def test_power_unchanged() -> None:
     res = simulate_power("ketapain", n=[6, 9], sims=150, seed=1, dropout=0.1, missing="mar")
-    assert power_digest(res) == "d28b29eac3106d3bf579634db83bcfb40ba82a13b5d65eb0bb41a333fe569bad"
+    assert power_digest(res) in {"d28b29eac3106d3bf579634db83bcfb40ba82a13b5d65eb0bb41a333fe569bad": "first",
+                                 "4da81d8fe3335005347d42a3ef4bba6ce30c3ed6c755aa2cf350e3ead6643e60": "epyc"}
 
 
 def test_power_with_a_generator_seed_unchanged() -> None:
@@ -85,12 +98,15 @@ def test_power_with_linear_imputation_unchanged(tmp_path: Path) -> None:
     # tests/stats/test_auc.py); on this run every figure is still bit for bit the same.
     res = simulate_power(_linear_protocol(tmp_path), n=[8, 10], sims=130, seed=4, missing="mar",
                          effects={"L": {"effect_amplitude": -1.0}})
-    ref = json.loads((PINNED / "power_linear_ab_ba_main_27591c3.json").read_text(encoding="utf-8"))
-    assert json.loads(json.dumps(res.to_dict())) == ref
-    assert power_digest(res) == "be47cc6d88e8c287d037ccb0d4e0d0512b900c09dae536fce19f1c57efec9b74"
+    refs = {name: json.loads((PINNED / f"power_linear_ab_ba_main_27591c3{name}.json").read_text(encoding="utf-8"))
+            for name in ("", "_epyc")}
+    assert json.loads(json.dumps(res.to_dict())) in refs.values()
+    assert power_digest(res) in {"be47cc6d88e8c287d037ccb0d4e0d0512b900c09dae536fce19f1c57efec9b74": "first",
+                                 "91766b342f6a0f5671136712b436efc0f9410c940d22986d50fbefbc958244ec": "epyc"}
 
 
 def test_calibration_unchanged() -> None:
     figs = calibrate("ketapain", trials=30, seed=2, chunk=7)
     digest = hashlib.sha256(json.dumps([f.to_dict() for f in figs]).encode()).hexdigest()
-    assert digest == "318551ea9d498762ad8fd874c33db1ffe89f280d67ab9a1eaaf4ea1d733edb45"
+    assert digest in {"318551ea9d498762ad8fd874c33db1ffe89f280d67ab9a1eaaf4ea1d733edb45": "first",
+                      "064428fdce6c7268e0798b5d04a8191c841250ec935547b7a1282f58edf175f0": "epyc"}
