@@ -157,6 +157,106 @@ def test_http_posts_get_201_or_409_never_500(db_url):
     _check_stored_once(db_url, keys)
 
 
+def _serve(app):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    return server, thread, f"http://127.0.0.1:{server.config.port}"
+
+
+def test_100_clients_reading_and_writing_get_no_5xx(db_url):
+    """Issue 17: 100 concurrent clients, each alternating a diary post (5% re-posts of a day already
+    sent) and a read of its own diary. Bounded: 300 posts and 300 reads on 127.0.0.1. Every answer
+    is 201, 409 (the re-post) or 200; nothing is lost or stored twice; the audit chain verifies.
+    With every transaction taking SQLite's write lock (before issue 17) the reads queued behind
+    the writes; with reads in plain BEGIN they never wait for one."""
+    all_keys = _empty_diary_trial(db_url)
+    rng = random.Random(17)
+    keys = rng.sample(all_keys, 285)
+    reposts = rng.sample(keys, 15)
+    work = keys + reposts
+    rng.shuffle(work)
+    settings = make_settings(db_url)
+    app = create_app(settings)
+    with app.state.sessionmaker() as s:
+        ctx = Context(s, INV, settings, PROTOCOL)
+        tokens = {pid: diary.issue_token(ctx, pid) for pid in sorted({k[0] for k in all_keys})}
+        s.commit()
+    server, thread, base = _serve(app)
+    local = threading.local()
+    opened: list[httpx.Client] = []
+
+    def one(key):
+        if not hasattr(local, "c"):
+            local.c = httpx.Client(base_url=base, timeout=60)
+            opened.append(local.c)
+        pid, period, day = key
+        headers = {"X-Patient-Token": tokens[pid]}
+        w = local.c.post("/api/v1/diary", json={"period": period, "day": day, "avg_pain": 4, "max_pain": 6},
+                         headers=headers)
+        r = local.c.get("/api/v1/diary", headers=headers)
+        return key, w.status_code, r.status_code, r.json() if r.status_code == 200 else r.text
+
+    try:
+        with ThreadPoolExecutor(100) as pool:
+            outcomes = list(pool.map(one, work))
+    finally:
+        for c in opened:
+            c.close()
+        server.should_exit = True
+        thread.join(timeout=30)
+        app.state.engine.dispose()
+    assert [o for o in outcomes if o[1] not in (201, 409) or o[2] != 200][:3] == []
+    assert sorted(k for k, code, *_ in outcomes if code == 201) == sorted(keys)
+    assert sum(code == 409 for _, code, *_ in outcomes) == len(reposts)
+    for (_pid, period, day), _, _, listed in outcomes:  # a client reads what it wrote (or wrote before)
+        assert any(e["period"] == period and e["day"] == day for e in listed)
+    _check_stored_once(db_url, keys)
+
+
+def test_reads_do_not_wait_for_a_writer(db_url):
+    """A read session answers while another session holds an open write transaction, and a read
+    session refuses to write (ReadOnlySessionError) before anything reaches the database."""
+    from ketapain.capture.db import ReadOnlySessionError, read_only
+
+    _empty_diary_trial(db_url)
+    engine = make_engine(db_url)
+    sm = make_sessionmaker(engine)
+    with sm() as writer:
+        writer.add(DiaryEntry(
+            patient_id="X", period=1, day=1, server_time="t", entered_by="test"))
+        writer.flush()  # the write transaction is open (SQLite: the write lock is held)
+        done = threading.Event()
+
+        def read() -> None:
+            with sm() as reader:
+                read_only(reader)
+                reader.execute(select(func.count(DiaryEntry.id))).scalar()
+                done.set()
+
+        t = threading.Thread(target=read)
+        t.start()
+        assert done.wait(5), "a read waited for the open write transaction"
+        t.join()
+        writer.rollback()
+    with sm() as reader:
+        read_only(reader)
+        reader.add(DiaryEntry(patient_id="X", period=1, day=1, server_time="t", entered_by="test"))
+        with pytest.raises(ReadOnlySessionError, match="read session"):
+            reader.flush()
+        reader.rollback()
+        with pytest.raises(ReadOnlySessionError, match="audit_log"):
+            reader.execute(AuditLog.__table__.delete())
+    engine.dispose()
+
+
 def test_a_unique_key_clash_in_the_write_path_is_a_conflict(db_url):
     """What a racing writer meets when its existence check passed before the other's commit:
     the insert hits the unique key and the write path raises Conflict (409), naming the key."""

@@ -12,6 +12,7 @@ PermissionDenied 403, NotFound 404, Conflict/StudyLocked 409, RateLimited 429.
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,11 @@ def body_loc(exc: KetapainError) -> list[str | int]:
     (['body', 'answers', '4'], ['body'])
     """
     return ["body", *(str(part) for part in (exc.source, exc.column) if part is not None)]
+
+
+WRITING_READS = frozenset({"/api/v1/export"})
+"""Paths of GET routes that write (the export records itself in the audit trail): they get a write
+session (``api.deps.get_session``); every other GET gets a read session, which refuses to write."""
 
 
 def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, demo_patients: int = 12,
@@ -124,6 +130,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.writing_reads = WRITING_READS
+    # SQLite: writing requests queue on the event loop, one lock per loop (api.deps.get_session)
+    app.state.writers = weakref.WeakKeyDictionary() if engine.dialect.name == "sqlite" else None
     app.state.protocol = load_protocol(settings.protocol)
     app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
     app.include_router(api_router)

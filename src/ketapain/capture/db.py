@@ -1,9 +1,18 @@
 """Engine, sessions and migrations.
 
-SQLite files are opened in WAL mode with foreign keys on, a 30 s busy timeout, and every
-transaction started with ``BEGIN IMMEDIATE`` (so concurrent writers queue instead of failing
-half-way, and the audit hash chain is appended by one writer at a time). PostgreSQL uses
-psycopg 3 (``postgresql+psycopg://``). :func:`upgrade` applies the Alembic migrations shipped
+SQLite files are opened in WAL mode with foreign keys on and a 30 s busy timeout. Concurrency
+(issue 17): a *read* session (:func:`read_only`; the API's GET requests) begins with a plain
+``BEGIN``, which in WAL mode never waits for a writer and never blocks one; every other
+transaction begins with ``BEGIN IMMEDIATE`` (writers queue instead of failing half-way, and the
+audit hash chain is appended by one writer at a time). The server also queues its writing
+requests on the event loop before they take a thread (``api.deps.get_session``), so a request
+never holds SQLite's write lock while it waits for a worker thread. A read session that tries
+to write raises (:class:`ReadOnlySessionError`), so a GET route that writes is caught by any
+test that calls it.
+The pool holds as many connections as the server has worker threads (:data:`POOL_SIZE`), so a
+request never waits for a connection while a thread is free. PostgreSQL uses psycopg 3
+(``postgresql+psycopg://``) with a pool of the same size; its own MVCC lets readers and writers
+run together. :func:`upgrade` applies the Alembic migrations shipped
 in ``ketapain/capture/migrations`` (run at every start; a no-op when up to date).
 """
 
@@ -20,34 +29,77 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketapain.capture.config import sqlite_path
 from ketapain.errors import DataError
 
-__all__ = ["MIGRATIONS", "make_engine", "make_sessionmaker", "open_existing", "upgrade"]
+__all__ = ["MIGRATIONS", "POOL_SIZE", "ReadOnlySessionError", "make_engine", "make_sessionmaker", "open_existing",
+           "read_only", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+POOL_SIZE = 40
+"""Database connections per engine: the worker threads of one server process (anyio's default
+thread limiter, which runs FastAPI's sync routes and dependencies, has 40 tokens)."""
+
+WRITER_WAIT_S = 30.0
+"""SQLite's busy timeout (seconds): how long a write waits for another process's write."""
+
+_READ_ONLY = "ketapain_read_only"
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A read session (:func:`read_only`) tried to write: the route must use a write session."""
+
+
+def read_only(session: Session) -> Session:
+    """Make ``session`` a read session: its transaction begins with a plain ``BEGIN`` (SQLite: no
+    write lock) and a flush with changes raises :class:`ReadOnlySessionError`."""
+    session.info[_READ_ONLY] = True
+    session.bind = session.get_bind().execution_options(**{_READ_ONLY: True})  # connects lazily
+    return session
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if path and path != ":memory:":  # an in-memory database keeps its one-connection-per-thread pool
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_SIZE)
+    engine = create_engine(url, connect_args={"timeout": WRITER_WAIT_S, "check_same_thread": False}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+
+    return engine
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` (SQLite: WAL, foreign keys, ``BEGIN IMMEDIATE``; created on first use)."""
+    """An engine for ``url`` (SQLite: WAL, foreign keys, reads with ``BEGIN``, writes one at a
+    time with ``BEGIN IMMEDIATE``; created on first use). The pool holds :data:`POOL_SIZE`
+    connections unless ``kwargs`` say otherwise. On both backends a read session's INSERT,
+    UPDATE or DELETE raises :class:`ReadOnlySessionError` before it reaches the database."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = _sqlite_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", POOL_SIZE // 2)
+        kwargs.setdefault("max_overflow", POOL_SIZE - POOL_SIZE // 2)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.close()
+    @event.listens_for(engine, "before_execute")
+    def _refuse_writes(conn: Any, statement: Any, *_args: Any) -> None:
+        if getattr(statement, "is_dml", False) and conn.get_execution_options().get(_READ_ONLY):
+            raise ReadOnlySessionError(f"a read session (GET request) tried to write ({statement.table}); "
+                                       "list the route's path in app.state.writing_reads")
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return engine
 
 
 def open_existing(url: str) -> Engine:
@@ -81,8 +133,17 @@ def open_existing(url: str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that never expire on commit (objects stay readable for the response)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that never expire on commit (objects stay readable for the response); a read
+    session (:func:`read_only`) refuses to flush changes."""
+    made = sessionmaker(engine, expire_on_commit=False)
+
+    @event.listens_for(made, "before_flush")
+    def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+        if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+            raise ReadOnlySessionError("a read session (GET request) tried to write; "
+                                       "list the route's path in app.state.writing_reads")
+
+    return made
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

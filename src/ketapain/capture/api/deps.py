@@ -3,7 +3,8 @@ the ``Annotated`` types of path and query parameters (``PathInt``, ``PathStr``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ketapain.capture.audit import Actor
 from ketapain.capture.config import Settings
+from ketapain.capture.db import read_only
 from ketapain.capture.schemas import DB_INT_MAX, NO_NUL
 from ketapain.capture.security import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
@@ -33,19 +35,52 @@ __all__ = [
 
 PATIENT_TOKEN_HEADER = "X-Patient-Token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+_READS = {"GET", "HEAD"}
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; rolled back unless the route committed (all or nothing)."""
-    with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; rolled back unless the route committed (all or nothing). A GET or
+    HEAD request gets a read session (:func:`ketapain.capture.db.read_only`: never waits for a
+    writer) unless its path is in ``app.state.writing_reads`` (a GET that audits, e.g. the export).
+
+    Async on purpose, so that waiting never holds a worker thread: on SQLite a writing request
+    first waits its turn on the event loop (:func:`_writer`, one writer at a time), and
+    the rollback and close of a request that did not commit (a 409, a read) run on the loop too.
+    Before, a request took SQLite's write lock at its first statement (in a dependency's thread),
+    then waited for another thread to run the route while all 40 threads waited for that lock:
+    the collapse at 50 clients of issue 17. The session connects lazily, in the route's thread."""
+    reads = request.method in _READS and request.url.path not in request.app.state.writing_reads
+    writer = _writer(request) if not reads else None
+    if writer is not None:
+        await writer.acquire()
+    try:
+        with request.app.state.sessionmaker() as session:
+            if reads:
+                read_only(session)
+            try:
+                yield session
+            finally:
+                session.rollback()
+    finally:
+        if writer is not None:
+            writer.release()
+
+
+def _writer(request: Request) -> asyncio.Lock | None:
+    """The writers' queue of this event loop (SQLite only; None for PostgreSQL, whose rows lock
+    one by one). One lock per loop: a server has one loop; a test client may start several."""
+    locks = request.app.state.writers
+    if locks is None:
+        return None
+    loop = asyncio.get_running_loop()
+    if loop not in locks:
+        locks[loop] = asyncio.Lock()
+    lock: asyncio.Lock = locks[loop]
+    return lock
 
 
 PathInt = Annotated[int, Path(ge=1, le=DB_INT_MAX)]

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError, StarletteHTTPException  #
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from ketapain.capture.db import read_only
 from ketapain.capture.security import SESSION_COOKIE
 from ketapain.capture.web._common import CsrfFailed, NotLoggedIn, lang_of, render, staff_page
 from ketapain.capture.web.i18n import load_locale
@@ -69,6 +70,7 @@ def _render_error(request: Request, status: int, *, message: str | None, problem
     if request.cookies.get(SESSION_COOKIE) and not request.url.path.startswith("/diary/"):
         try:
             with request.app.state.sessionmaker() as session:
+                read_only(session)
                 return staff_page(request, session, request.app.state.settings).render("error.html", status=status, **values)
         except KetapainError:
             pass  # no valid session: the page without navigation
