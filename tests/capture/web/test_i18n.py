@@ -40,7 +40,8 @@ def used_keys() -> set[str]:
     keys |= {f"qry.status.{s}" for s in ("open", "answered", "closed")} | {f"err.{c}" for c in (401, 403, 404, 405, 409, 422, 429)}
     keys |= {"err.csrf", "err.generic"} | {f"err.type.{k}" for k in set(_errors._KINDS.values())}
     keys |= {f"diary.{i}" for i in ("avg_pain", "max_pain", "night_pain")}
-    keys |= {f"chg.action.{a}" for a in ("lock", "unlock", "grant_role")} | {f"users.status.{s}" for s in ("active", "disabled")}
+    keys |= {f"chg.action.{a}" for a in ("lock", "unlock", "grant_role", "reset_password")}
+    keys |= {f"users.status.{s}" for s in ("active", "disabled", "reset")}
     keys |= {f"chg.status.{s}" for s in ("pending", "approved", "rejected", "withdrawn")}
     assert prefixed == {"ae.caus.", "ae.sev.", "chg.action.", "chg.status.", "diary.", "err.type.", "msg.", "qry.status.",
                         "role.", "users.status."}, prefixed  # all covered above
