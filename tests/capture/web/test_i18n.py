@@ -177,7 +177,7 @@ def test_every_page_in_french_for_every_role(app, webs):
             if bad := untranslated(visible_text(r.text), public):
                 found[f"{role} {path}"] = bad
     patient = Web(app, lang="fr")
-    for path in (link, f"{link}?period=1&day=1", "/login"):
+    for path in (link, f"{link}?period=1&day=1", "/login", "/password-reset"):
         if bad := untranslated(visible_text(patient.get(path).text), public):
             found[f"patient {path}"] = bad
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
