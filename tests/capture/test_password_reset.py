@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ketapain.capture.audit import verify_audit
 from ketapain.capture.models import AuditLog, ChangeRequest, User
-from ketapain.capture.schemas import ChangeApproval, ChangeRequestCreate, PasswordChange, UserUpdate
+from ketapain.capture.schemas import ChangeApproval, ChangeRequestCreate, PasswordChange, UserCreate, UserUpdate
 from ketapain.capture.services import approvals, users
 from ketapain.errors import AuthenticationFailed, Conflict, PermissionDenied
 
@@ -127,7 +127,37 @@ def test_the_target_cannot_approve_and_a_reset_account_stays_closed(app, clients
             users.update_user(a, "admin2", UserUpdate(status="active", reason="reopen"))
         with pytest.raises(PermissionDenied, match="reset_password"):
             users.update_user(a, "admin2", UserUpdate(password="admin-chosen-pw", reason="set it"))
+        users.update_user(a, "admin2", UserUpdate(status="disabled", reason="left"))   # disabling stays possible
+        # a disabled account is not reset (the code would enable it, e.g. a pharmacist waiting for the grant's approval)
+        with pytest.raises(Conflict, match="disabled"):
+            approvals.request_change(a, ChangeRequestCreate(action="reset_password", target_user="admin2", reason="again",
+                                                            password=ADMIN_PW))
+        new = users.create_user(a, UserCreate(username="pharm2", role="pharmacist", password="pharm-password-2"))
+        assert new.status == "disabled"
+        with pytest.raises(Conflict, match="disabled"):
+            approvals.request_change(a, ChangeRequestCreate(action="reset_password", target_user="pharm2", reason="x",
+                                                            password=ADMIN_PW))
+        # disabled between the request and the approval: the approval is refused
+        req = approvals.request_change(a, ChangeRequestCreate(action="reset_password", target_user="pharmacist", reason="lost",
+                                                              password=ADMIN_PW))
+        users.update_user(a, "pharmacist", UserUpdate(status="disabled", reason="left"))
+        with pytest.raises(Conflict, match="disabled"):
+            approvals.approve_change(_ctx(s, app, "statistician"), req.id, ChangeApproval(password=ROLE_PW))
         s.rollback()
+
+
+def test_rule_off_one_admin_resets_any_password(app, clients, admin2):
+    p = app.state.protocol
+    protocol = type(p).from_dict(p.model_dump(mode="json") | {"blinding": {"two_person_rule": False}})
+    with app.state.sessionmaker() as s:
+        a = _ctx(s, app, "admin", protocol=protocol)
+        users.update_user(a, "pharmacist", UserUpdate(password="pharm-new-password", reason="forgot it"))
+        users.update_user(a, "admin2", UserUpdate(password="admin2-new-password", reason="forgot it"))
+        with pytest.raises(Conflict, match="two-person rule is off"):
+            approvals.request_change(a, ChangeRequestCreate(action="reset_password", target_user="pharmacist", reason="x",
+                                                            password=ADMIN_PW))
+        s.commit()
+    assert _login(app, "pharmacist", "pharm-new-password") == 200 and _login(app, "admin2", "admin2-new-password") == 200
 
 
 def test_own_password_with_the_current_one_any_role(app, clients):

@@ -19,7 +19,8 @@ returned once to the approver only (stored as a hash, never in the trail, never 
 requester), sets the account's status to ``reset`` (no login) and ends its sessions. The
 approver hands the code to the user, who sets their own password with it
 (:func:`ketapain.capture.services.users.redeem_reset`); nobody else learns the new password.
-Neither the requester nor the user concerned can approve; one's own password is changed with
+A disabled account is not reset (the code would enable it without, say, its pending role
+grant's approval). Neither the requester nor the user concerned can approve; one's own password is changed with
 the current one (:func:`ketapain.capture.services.users.change_own_password`), not by a reset.
 
 * :func:`request_change` (admin; password re-entered, reason): a ``pending`` change request.
@@ -86,6 +87,13 @@ def reset_needs_approval(ctx: Context, target: User) -> bool:
     return lock.two_person_rule(ctx) and (target.role == "admin" or unblinded_role(ctx, target.role))
 
 
+def _resettable(target: User) -> None:
+    """A disabled account is not reset: the code would enable it (a pending role grant, say)
+    without the grant's own approval."""
+    if target.status == "disabled":
+        raise Conflict(f"target_user: {target.username} is disabled; its password is not reset (enable the account first)")
+
+
 def _check_request(ctx: Context, data: ChangeRequestCreate) -> None:
     if data.action in ("lock", "unlock"):
         lock.check_applicable(ctx, data.action)
@@ -97,6 +105,7 @@ def _check_request(ctx: Context, data: ChangeRequestCreate) -> None:
         if not reset_needs_approval(ctx, target):
             raise Conflict(f"target_user: {target.username} ({target.role}) is neither an admin nor sees the allocation; "
                            "reset the password on the user directly")
+        _resettable(target)
         return
     if target.username == ctx.actor.username:
         raise PermissionDenied("target_user: you cannot request a role for yourself; another admin must")
@@ -147,6 +156,7 @@ def _apply(ctx: Context, req: ChangeRequest) -> str | None:
     if req.action == "grant_role":
         audit.update(ctx.session, ctx.actor, target, {"role": req.role, "status": "active"}, reason=why, action="grant_role")
         return None
+    _resettable(target)   # it may have been disabled since the request
     code = new_token()
     # the trail keeps a digest of the hash only (audit.SECRET_FIELDS); the code itself is nowhere
     audit.update(ctx.session, ctx.actor, target, {"password_hash": hash_password(code), "status": "reset"}, reason=why,

@@ -61,9 +61,9 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
     if _two_person_grant(ctx, role) and status == "active" and (role != user.role or user.status != "active"):
         raise PermissionDenied(f"role: {role} sees the allocation; under the two-person rule request it (change request "
                                "grant_role) and another admin or the statistician approves it")
-    if user.status == "reset" and "status" in changes and changes["status"] != "reset":
+    if user.status == "reset" and changes.get("status", "reset") == "active":
         raise Conflict(f"status: {username}'s password was reset; the user sets a new one with the reset code "
-                       "(or reset it again)")
+                       "(or reset it again), or disable the account")
     if data.password is not None:
         if user.username == ctx.actor.username:
             raise PermissionDenied("password: change your own password with your current password (POST /api/v1/auth/password)")

@@ -108,7 +108,7 @@ async def change_approve(request_id: int, page: PageDep) -> Response:
         "password": form.get("password", ""), "reason": form.get("reason") or None}))
     page.commit()
     if done.reset_code is not None:  # shown once, to the approver only
-        return page.render("reset_code.html", target=done.request.target_user, code=done.reset_code)
+        return page.render("reset_code.html", target=done.request.target_user, reset_code=done.reset_code)
     return _go("/lock?msg=approved")
 
 

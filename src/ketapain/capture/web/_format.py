@@ -111,7 +111,7 @@ def code_text(kind: str, value: object, lang: str) -> str:
 
 def formatters(lang: str) -> dict[str, Callable[..., str]]:
     """The template functions ``num(value, digits=1)``, ``score(instrument, name, value)`` and
-    ``code(kind, value)``."""
+    ``label_of(kind, value)``."""
     return {"num": lambda value, digits=1: number(value, lang, digits),
             "score": lambda instrument, name, value: score_text(instrument, name, value, lang),
-            "code": lambda kind, value: code_text(kind, value, lang)}
+            "label_of": lambda kind, value: code_text(kind, value, lang)}
