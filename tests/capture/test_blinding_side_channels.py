@@ -122,8 +122,8 @@ class Twin:
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
-_ROW_REF = re.compile(r"(#|/queries/|<td>(?=\d+</td><td>(?:[a-z_]+ #|<time>)))\d+\b")
-"""A record reference in a page (``adverse_events #12``, ``/queries/3/answer``, the number
+_ROW_REF = re.compile(r"(#|/queries/|<td>(?=\d+</td><td>(?:[^<>#]+ #|<time>)))\d+\b")
+"""A record reference in a page (``adverse events #12``, ``/queries/3/answer``, the number
 cell of a query row or of an audit row)."""
 _AUDIT_CELLS = re.compile(r"(<td>[a-z_]+</td><td>)\d+(</td><td>([a-z_]+)</td><td>)([^<]*)(</td><td>)([^<]*)(</td>)")
 """Table, record number, field, old and new value cells of an audit row on the audit page."""

@@ -1,10 +1,10 @@
 """Schemathesis against the capture app's OpenAPI document (``/api/v1/openapi.json``), on SQLite.
 
-For every operation of the document (59 under ``/api/v1`` and ``GET /healthz``), Hypothesis
+For every operation of the document (61 under ``/api/v1`` and ``GET /healthz``), Hypothesis
 draws requests from the operation's schema with schemathesis' ``as_strategy`` (two valid
 requests for one that breaks the schema), sends each as a role — every staff role, by session
 cookie and CSRF header, for the staff routes; the patient's link token or nothing for
-``/diary``; anonymous for ``/auth/login`` and ``/healthz`` — and checks the response with
+``/diary``; anonymous for ``/auth/login``, ``/auth/reset-password`` and ``/healthz`` — and checks the response with
 schemathesis' own checks:
 
 - ``not_a_server_error``: no 5xx, ever;
@@ -175,7 +175,7 @@ def _steer(case: Any, data: st.DataObject, known: dict[str, list]) -> None:
 
 
 def _roles(path: str) -> tuple[str, ...]:
-    if path in ("/api/v1/auth/login", "/healthz"):
+    if path in ("/api/v1/auth/login", "/api/v1/auth/reset-password", "/healthz"):
         return ("anonymous",)
     if path in PATIENT_ROUTES:
         return ("patient", "anonymous")
@@ -185,7 +185,8 @@ def _roles(path: str) -> tuple[str, ...]:
 def test_operations_are_the_served_document(app):
     served = schemathesis.openapi.from_asgi(OPENAPI, app)
     ops = sorted((r.ok().method.upper(), r.ok().path) for r in served.get_all_operations())
-    assert ops == OPERATIONS and len(ops) == 60  # 53 + GET/POST /randomisation-list + 4 change-request operations + PATCH infusion
+    # 53 + GET/POST /randomisation-list + 4 change-request operations + PATCH infusion + own password + reset code
+    assert ops == OPERATIONS and len(ops) == 62
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p.removeprefix('/api/v1')}" for m, p in OPERATIONS])

@@ -303,8 +303,9 @@ class Unblinding(Base):
 
 class ChangeRequest(Base):
     """A change under the two-person rule (lock, unlock, giving a user a role that sees the
-    allocation): requested by one admin, applied only when another admin or the statistician
-    approves it (``services.approvals``). ``target_user``/``role``: the grant's user and role."""
+    allocation, resetting such a user's or another admin's password): requested by one admin,
+    applied only when another admin or the statistician approves it (``services.approvals``).
+    ``target_user``/``role``: the grant's user and role; a reset's user (no role)."""
 
     __tablename__ = "change_requests"
     id: Mapped[int] = mapped_column(primary_key=True)

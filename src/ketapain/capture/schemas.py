@@ -43,6 +43,8 @@ __all__ = [
     "LockRequest",
     "LoginRequest",
     "NO_NUL",
+    "PasswordChange",
+    "PasswordResetRedeem",
     "PatientCreate",
     "PatientPublic",
     "PatientUpdate",
@@ -388,17 +390,19 @@ class UnlockRequest(_In):
 
 
 class ChangeRequestCreate(_In):
-    action: Literal["lock", "unlock", "grant_role"] = Field(description="The change asked for (two-person rule).")
+    action: Literal["lock", "unlock", "grant_role", "reset_password"] = Field(description="The change asked for (two-person rule).")
     reason: Text
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     target_user: Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")] | None = Field(
-        None, description="grant_role: the user given the role.")
+        None, description="grant_role: the user given the role; reset_password: the user whose password is reset.")
     role: Role | None = Field(None, description="grant_role: the role given (one that sees the allocation).")
 
     @model_validator(mode="after")
     def _grant_needs_user_and_role(self) -> ChangeRequestCreate:
-        if (self.action == "grant_role") != (self.target_user is not None and self.role is not None):
-            raise ValueError("target_user and role are given with action grant_role, and only with it")
+        if (self.action == "grant_role") != (self.role is not None):
+            raise ValueError("role is given with action grant_role, and only with it")
+        if (self.action in ("grant_role", "reset_password")) != (self.target_user is not None):
+            raise ValueError("target_user is given with actions grant_role and reset_password, and only with them")
         return self
 
 
@@ -409,6 +413,24 @@ class ChangeApproval(_In):
 
 class ChangeRejection(_In):
     reason: Text
+
+
+NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=1000)]
+
+
+class PasswordChange(_In):
+    """One's own new password, with the current one."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    new_password: NewPassword
+
+
+class PasswordResetRedeem(_In):
+    """The one-time reset code of an approved ``reset_password`` request and the user's own new password."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+    new_password: NewPassword
 
 
 class ChangeRequestPublic(_Out):
@@ -423,6 +445,8 @@ class ChangeRequestPublic(_Out):
     decided_by: str | None
     decided_at: str | None
     decision_reason: str | None
+    reset_code: str | None = Field(None, description="An approved password reset: the one-time code, in the approver's "
+                                   "answer only (never stored, never listed).")
 
 
 class SignRequest(_In):

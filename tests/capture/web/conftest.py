@@ -15,6 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -71,15 +72,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def live_server(tmp_path) -> Iterator[str]:
-    """The app under uvicorn in a background thread, on a free port, over a temporary SQLite
-    file; the admin comes from the settings. Yields the base URL."""
+@contextmanager
+def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve ``app`` under uvicorn in a background thread on a free port until the block
+    ends (then the server stops and the app's engine is disposed). Yields the base URL."""
     import uvicorn
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.sqlite'}", secret_key=SECRET, admin_user="admin",
-                        admin_password=ADMIN_PW, randomisation_seed=7, randomisation_patients=6)
-    app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -87,12 +85,25 @@ def live_server(tmp_path) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
             pytest.fail("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.engine.dispose()
+
+
+@pytest.fixture(name="live_server")
+def live_server_fixture(tmp_path) -> Iterator[str]:
+    """The app over a temporary SQLite file, served by :func:`live_server`; the admin comes
+    from the settings. Yields the base URL."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.sqlite'}", secret_key=SECRET, admin_user="admin",
+                        admin_password=ADMIN_PW, randomisation_seed=7, randomisation_patients=6)
+    with live_server(create_app(settings)) as base:
+        yield base
 
 
 @pytest.fixture

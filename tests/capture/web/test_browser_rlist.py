@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from ketapain.capture.services import Context, approvals, users
 from ketapain.operations import randomise_protocol, write_randomisation_list
 from ketapain.protocol import load_protocol
 
-from .conftest import ADMIN_PW, ROLE_PW, SECRET, browser_login
-from net import free_port
+from .conftest import ADMIN_PW, ROLE_PW, SECRET, browser_login, live_server
 
 SHOTS = os.environ.get("KETAPAIN_SHOTS")
 
@@ -40,8 +37,6 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def production_server(tmp_path: Path) -> Iterator[str]:
     """A production study (no list yet) under uvicorn, with an investigator, a statistician, a pharmacist and a monitor."""
-    import uvicorn
-
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'prod.sqlite'}", secret_key=SECRET, admin_user="admin",
                         admin_password=ADMIN_PW, list_kind="production")
     app = create_app(settings)
@@ -56,19 +51,8 @@ def production_server(tmp_path: Path) -> Iterator[str]:
         (grant,) = approvals.list_changes(second, status="pending")
         approvals.approve_change(second, grant.id, ChangeApproval(password=ROLE_PW))
         session.commit()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    with live_server(app) as base:
+        yield base
 
 
 def _logout(page, base: str) -> None:  # type: ignore[no-untyped-def]

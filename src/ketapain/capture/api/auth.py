@@ -1,4 +1,4 @@
-"""``/api/v1/auth``: login, logout, me."""
+"""``/api/v1/auth``: login, logout, me, one's own password, a password reset's code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from ketapain.capture.api.deps import CtxDep, SessionDep, SettingsDep
-from ketapain.capture.schemas import LoginRequest, UserPublic
+from ketapain.capture.schemas import LoginRequest, PasswordChange, PasswordResetRedeem, UserPublic
 from ketapain.capture.security import CSRF_COOKIE, SESSION_COOKIE
 from ketapain.capture.services import users
 
@@ -48,3 +48,22 @@ def logout(ctx: CtxDep, request: Request, response: Response) -> dict[str, str]:
 @router.get("/me")
 def me(ctx: CtxDep) -> dict[str, Any]:
     return {"username": ctx.actor.username, "role": ctx.actor.role, "blinded": ctx.blinded}
+
+
+@router.post("/password")
+def change_password(body: PasswordChange, ctx: CtxDep) -> dict[str, str]:
+    """One's own new password (the current one re-entered)."""
+    users.change_own_password(ctx, body)
+    ctx.session.commit()
+    return {"status": "password changed"}
+
+
+@router.post("/reset-password")
+def reset_password(body: PasswordResetRedeem, request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, str]:
+    """Set one's new password with the one-time code of an approved reset (no session needed)."""
+    client = request.client.host if request.client else "-"
+    try:
+        users.redeem_reset(session, settings, request.app.state.limiter, body, client=client)
+    finally:
+        session.commit()  # failed attempts are audited too
+    return {"status": "password set; log in with it"}

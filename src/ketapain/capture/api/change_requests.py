@@ -1,5 +1,6 @@
-"""``/api/v1/change-requests``: the two-person rule for lock and unlock (request by one admin,
-approval by another admin or the statistician; the requester cannot approve)."""
+"""``/api/v1/change-requests``: the two-person rule for lock, unlock, role grants and password
+resets (request by one admin, approval by another admin or the statistician; the requester
+cannot approve; an approved reset's one-time code is in the approver's answer only)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ def request_change(body: ChangeRequestCreate, ctx: CtxDep) -> ChangeRequestPubli
 
 @router.post("/change-requests/{request_id}/approve")
 def approve_change(request_id: PathInt, body: ChangeApproval, ctx: CtxDep) -> ChangeRequestPublic:
-    req = approvals.approve_change(ctx, request_id, body)
+    done = approvals.approve_change(ctx, request_id, body)
     ctx.session.commit()
-    return ChangeRequestPublic.model_validate(req)
+    return ChangeRequestPublic.model_validate(done.request).model_copy(update={"reset_code": done.reset_code})
 
 
 @router.post("/change-requests/{request_id}/reject")

@@ -1,4 +1,8 @@
-"""Users, logins and sessions."""
+"""Users, logins and sessions; passwords: one's own changed with the current one
+(:func:`change_own_password`), someone else's set by an admin (:func:`update_user`) or, under
+the two-person rule for an admin or an account that sees the allocation, reset through an
+approved change request and then set by the user with the one-time code (:func:`redeem_reset`;
+see :mod:`ketapain.capture.services.approvals`)."""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ from sqlalchemy.orm import Session
 from ketapain.capture import audit
 from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
-from ketapain.capture.models import User, UserSession
-from ketapain.capture.schemas import UserCreate, UserUpdate
+from ketapain.capture.models import ChangeRequest, User, UserSession
+from ketapain.capture.schemas import PasswordChange, PasswordResetRedeem, UserCreate, UserUpdate
 from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
 from ketapain.capture.services import approvals, lock
 from ketapain.capture.services._context import Context
 from ketapain.errors import AuthenticationFailed, Conflict, PermissionDenied
 
-__all__ = ["bootstrap_admin", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
+__all__ = ["bootstrap_admin", "change_own_password", "create_user", "list_users", "login", "logout", "redeem_reset", "session_user",
+           "update_user"]
 
 
 def _two_person_grant(ctx: Context, role: str) -> bool:
@@ -56,12 +61,59 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
     if _two_person_grant(ctx, role) and status == "active" and (role != user.role or user.status != "active"):
         raise PermissionDenied(f"role: {role} sees the allocation; under the two-person rule request it (change request "
                                "grant_role) and another admin or the statistician approves it")
+    if user.status == "reset" and changes.get("status", "reset") == "active":
+        raise Conflict(f"status: {username}'s password was reset; the user sets a new one with the reset code "
+                       "(or reset it again), or disable the account")
     if data.password is not None:
+        if user.username == ctx.actor.username:
+            raise PermissionDenied("password: change your own password with your current password (POST /api/v1/auth/password)")
+        if approvals.reset_needs_approval(ctx, user):
+            raise PermissionDenied(f"password: {username} is an admin or sees the allocation; under the two-person rule request "
+                                   "the reset (change request reset_password) and another admin or the statistician approves it")
         changes["password_hash"] = hash_password(data.password)
     audit.update(ctx.session, ctx.actor, user, changes, reason=data.reason)
     if data.status == "disabled" or data.password is not None:
-        for s in ctx.session.execute(select(UserSession).where(UserSession.user_id == user.id)).scalars():
-            s.revoked = True
+        _end_sessions(ctx.session, user)
+    return user
+
+
+def _end_sessions(session: Session, user: User) -> None:
+    for s in session.execute(select(UserSession).where(UserSession.user_id == user.id)).scalars():
+        s.revoked = True
+
+
+def change_own_password(ctx: Context, data: PasswordChange) -> User:
+    """The logged-in user's own new password, with the current one re-entered (any role; not
+    under the two-person rule: nobody else learns it). Audited as ``password_change``; the
+    user's other sessions stay open."""
+    user = ctx.check_password(data.current_password)
+    audit.update(ctx.session, ctx.actor, user, {"password_hash": hash_password(data.new_password)}, reason="own password changed",
+                 action="password_change")
+    return user
+
+
+def redeem_reset(session: Session, settings: Settings, limiter: LoginLimiter, data: PasswordResetRedeem, *, client: str) -> User:
+    """The user of a ``reset`` account sets their own password with the one-time code of the
+    approved reset (valid :data:`~ketapain.capture.services.approvals.RESET_CODE_HOURS` hours;
+    rate-limited like a login; a failure never says whether the user exists). The account is
+    active again; audited as ``password_set`` by the user, naming the change request."""
+    keys = (f"user:{data.username.casefold()}", f"client:{client}")
+    limiter.check(*keys)
+    user = session.execute(select(User).where(User.username == data.username)).scalars().first()
+    req = None if user is None else session.execute(select(ChangeRequest).where(
+        ChangeRequest.action == "reset_password", ChangeRequest.target_user == user.username,
+        ChangeRequest.status == "approved").order_by(ChangeRequest.id.desc())).scalars().first()
+    oldest = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=approvals.RESET_CODE_HOURS)).isoformat(timespec="microseconds")
+    if (user is None or req is None or user.status != "reset" or (req.decided_at or "") < oldest
+            or not verify_password(user.password_hash, data.code)):
+        limiter.failure(*keys)
+        audit.event(session, SYSTEM, table="users", record_id=user.id if user else "-", action="reset_failed",
+                    detail=f"user name {data.username[:64]!r} from {client}")
+        raise AuthenticationFailed("user name or reset code is not correct (or the code has expired)")
+    limiter.success(*keys)
+    audit.update(session, Actor(user.username, user.role, user.id), user,
+                 {"password_hash": hash_password(data.new_password), "status": "active"},
+                 reason=f"new password set with the reset code of change request {req.id} (from {client})", action="password_set")
     return user
 
 

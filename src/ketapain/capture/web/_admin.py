@@ -104,9 +104,11 @@ async def change_request(page: PageDep) -> Response:
 @router.post("/lock/requests/{request_id}/approve")
 async def change_approve(request_id: int, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
-    approvals.approve_change(page.ctx, request_id, ChangeApproval.model_validate({
+    done = approvals.approve_change(page.ctx, request_id, ChangeApproval.model_validate({
         "password": form.get("password", ""), "reason": form.get("reason") or None}))
     page.commit()
+    if done.reset_code is not None:  # shown once, to the approver only
+        return page.render("reset_code.html", target=done.request.target_user, reset_code=done.reset_code)
     return _go("/lock?msg=approved")
 
 

@@ -1,4 +1,4 @@
-"""Login, logout and the admin's user list."""
+"""Login, logout, the admin's user list, password-reset requests and the reset-code page."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ketapain.capture.api.deps import SessionDep, SettingsDep
-from ketapain.capture.schemas import UserCreate
+from ketapain.capture.schemas import ChangeRequestCreate, PasswordResetRedeem, UserCreate
 from ketapain.capture.security import CSRF_COOKIE, SESSION_COOKIE, csrf_matches, new_token
-from ketapain.capture.services import users
+from ketapain.capture.services import approvals, users
 from ketapain.capture.web._common import PageDep, render, verify_form
 from ketapain.errors import AuthenticationFailed, PermissionDenied, RateLimited
 
@@ -65,7 +65,54 @@ async def logout(page: PageDep) -> Response:
 
 @router.get("/users")
 def users_page(page: PageDep) -> Response:
-    return page.render("users.html", users=users.list_users(page.ctx))
+    """The users; under the two-person rule, the reset request form for the accounts whose
+    password only a reset approved by a second person may change."""
+    everyone = users.list_users(page.ctx)
+    targets = [u for u in everyone if u.username != page.ctx.actor.username and approvals.reset_needs_approval(page.ctx, u)]
+    return page.render("users.html", users=everyone, reset_targets=targets)
+
+
+@router.post("/users/reset")
+async def reset_request(page: PageDep) -> Response:
+    """Request the password reset of an admin or of an account that sees the allocation; it
+    waits on the lock page for a second person's approval."""
+    form = await verify_form(page.request, page.csrf)
+    approvals.request_change(page.ctx, ChangeRequestCreate.model_validate({
+        "action": "reset_password", "target_user": form.get("target_user", ""), "reason": form.get("reason", ""),
+        "password": form.get("password", "")}))
+    page.commit()
+    return RedirectResponse("/lock?msg=requested", status_code=303)
+
+
+RESET_CSRF_COOKIE = "ketapain_reset_csrf"
+
+
+@router.get("/password-reset")
+def password_reset_page(request: Request, settings: SettingsDep) -> Response:
+    """The form where a user sets their new password with the one-time reset code."""
+    token = new_token()
+    resp = render(request, "password_reset.html", csrf=token, user=None)
+    resp.set_cookie(RESET_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request, settings), path="/password-reset")
+    return resp
+
+
+@router.post("/password-reset")
+async def password_reset_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    if not csrf_matches(request.cookies.get(RESET_CSRF_COOKIE), form.get("csrf_token")):  # type: ignore[arg-type]
+        raise PermissionDenied("missing or wrong CSRF token (reload the page)")
+    data = PasswordResetRedeem.model_validate({k: str(form.get(k, "")) for k in ("username", "code", "new_password")})
+    client = request.client.host if request.client else "-"
+    try:
+        users.redeem_reset(session, settings, request.app.state.limiter, data, client=client)
+    except AuthenticationFailed:
+        session.commit()  # failed attempts are audited too
+        return render(request, "password_reset.html", status=401, csrf=form.get("csrf_token"), user=None, failed=True)
+    except RateLimited:
+        session.commit()
+        raise
+    session.commit()
+    return render(request, "password_reset.html", csrf="", user=None, done=True)
 
 
 @router.post("/users")
