@@ -102,7 +102,8 @@ def _seed(app) -> dict[str, Any]:
     assert nurse.post(f"/patients/{pid}/diary", {"period": 1, "day": 2, "avg_pain": 4, "max_pain": 6}).status_code == 201
     r = nurse.post("/questionnaires", {"patient_id": pid, "visit": "inclusion", "instrument": "dn4", "answers": DN4})
     assert r.status_code == 201, r.text
-    assert nurse.post("/visits", {"patient_id": pid, "visit": "inclusion", "visit_date": str(TODAY)}).status_code == 201
+    assert nurse.post("/visits", {"patient_id": pid, "visit": "inclusion",
+                                  "visit_date": str(TODAY - dt.timedelta(days=19))}).status_code == 201  # day -14: in its window
     r = nurse.post("/adverse-events", {"patient_id": pid, "period": 1, "term": "nausea", "severity": "mild", "serious": False,
                                        "causality": "possibly"})
     assert r.status_code == 201, r.text
