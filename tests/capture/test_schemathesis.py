@@ -1,6 +1,6 @@
 """Schemathesis against the capture app's OpenAPI document (``/api/v1/openapi.json``), on SQLite.
 
-For every operation of the document (59 under ``/api/v1`` and ``GET /healthz``), Hypothesis
+For every operation of the document (60 under ``/api/v1`` and ``GET /healthz``), Hypothesis
 draws requests from the operation's schema with schemathesis' ``as_strategy`` (two valid
 requests for one that breaks the schema), sends each as a role — every staff role, by session
 cookie and CSRF header, for the staff routes; the patient's link token or nothing for
@@ -186,7 +186,8 @@ def _roles(path: str) -> tuple[str, ...]:
 def test_operations_are_the_served_document(app):
     served = schemathesis.openapi.from_asgi(OPENAPI, app)
     ops = sorted((r.ok().method.upper(), r.ok().path) for r in served.get_all_operations())
-    assert ops == OPERATIONS and len(ops) == 60  # 53 + GET/POST /randomisation-list + 4 change-request operations + PATCH infusion
+    # 53 + GET/POST /randomisation-list + 4 change-request operations + PATCH infusion + GET casebook grid
+    assert ops == OPERATIONS and len(ops) == 61
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p.removeprefix('/api/v1')}" for m, p in OPERATIONS])
