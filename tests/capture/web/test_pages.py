@@ -63,6 +63,7 @@ def page_matrix(pid: str) -> dict[str, dict[str, int]]:
         f"/patients/{pid}/pharmacy/1": only("pharmacist"),
         f"/patients/{pid}/questionnaire?visit=inclusion&instrument=bpi": only("investigator", "nurse"),
         f"/patients/{pid}/infusions/1": only("investigator", "nurse"),
+        f"/patients/{pid}/grid": everyone, f"/patients/{pid}/records/patients/1": everyone,  # the first patient: record 1
     }
 
 
