@@ -20,8 +20,8 @@ from .test_api import DN4, TODAY, _has_allocation, _patient
 
 ROWS = ["baseline", "inclusion", "randomisation", "period_1", "end_period_1", "period_2", "end_period_2", "period_3",
         "end_period_3"]
-COLUMNS = ["visit", "dn4", "bpi", "qdsa", "npsi", "hads", "sf36", "psqi", "pgic", "blinding", "infusion", "diary",
-           "adverse_events", "concomitant"]
+COLUMNS = ["visit", "infusion", "diary", "adverse_events", "concomitant", "dn4", "bpi", "qdsa", "npsi", "hads", "sf36", "psqi",
+           "pgic", "blinding"]
 
 
 def _grid(api, pid: str) -> dict:

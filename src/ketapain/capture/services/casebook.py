@@ -4,8 +4,8 @@ one record (from which a data query is raised on a field).
 Grid rows, in time order: ``baseline`` (adverse events and concomitant treatments of period 0),
 then each protocol visit (nominal day ``visits.day``) and each period (nominal start
 ``(k - 1) x gap``; a visit comes before a period starting the same day). Columns: ``visit`` (the
-visit record), the questionnaires of the protocol (each expected only at the visits that list
-it), ``infusion``, ``diary``, ``adverse_events``, ``concomitant``. A cell the protocol does not
+visit record), ``infusion``, ``diary``, ``adverse_events``, ``concomitant`` (period forms), then
+the questionnaires of the protocol (each expected only at the visits that list it). A cell the protocol does not
 expect is absent (``None``).
 
 Each cell: ``status`` — ``not_started``, ``complete``, ``out_of_window`` (a visit recorded out of
@@ -93,7 +93,7 @@ def _visit_row(pid: str, v: dict[str, Any], responses: dict[tuple[str, str], int
 
 def _counted(pid: str, table: str, rows: list[Any], q: Counter[tuple[str, int]], anchor: str) -> dict[str, Any]:
     ids = [r.id for r in rows]
-    return _cell("recorded" if ids else "none", table, ids, q, detail=str(len(ids)),
+    return _cell("recorded" if ids else "none", table, ids, q, detail=str(len(ids)) if ids else None,
                  link=_record_link(pid, table, ids, f"/patients/{pid}#{anchor}"))
 
 
@@ -140,7 +140,7 @@ def grid(ctx: Context, patient_id: str) -> dict[str, Any]:
     rows.insert(0, _period_row(ctx, patient_id, 0, data, q))
     instruments = list(dict.fromkeys(name for v in ctx.protocol.visits for name in v.questionnaires))
     in_cells = sum(c["open_queries"] for r in rows for c in r["cells"].values())
-    return {"patient_id": patient_id, "columns": ["visit", *instruments, *PERIOD_FORMS], "rows": rows,
+    return {"patient_id": patient_id, "columns": ["visit", *PERIOD_FORMS, *instruments], "rows": rows,
             "signature": _signature(ctx, patient_id), "open_queries": sum(q.values()),
             "open_queries_elsewhere": sum(q.values()) - in_cells}
 
