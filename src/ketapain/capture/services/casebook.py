@@ -38,6 +38,7 @@ from ketapain.capture.models import (
     Signature,
     VisitRecord,
 )
+from ketapain.capture.schemas import DB_INT_MAX
 from ketapain.capture.services import visits
 from ketapain.capture.services._context import Context
 from ketapain.errors import NotFound
@@ -155,7 +156,7 @@ def record_view(ctx: Context, patient_id: str, table: str, record_id: int) -> di
     ctx.require("patients.read")
     ctx.patient(patient_id)
     model = RECORD_TABLES.get(table)
-    rec = ctx.session.get(model, record_id) if model is not None and 0 < record_id <= 2**31 - 1 else None
+    rec: Any = ctx.session.get(model, record_id) if model is not None and 0 < record_id <= DB_INT_MAX else None
     if rec is None or getattr(rec, "patient_id", None) != patient_id:
         raise NotFound(f"{table} record {record_id} of patient {patient_id} not found")
     fields: list[dict[str, Any]] = []
