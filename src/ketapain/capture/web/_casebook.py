@@ -23,7 +23,8 @@ def grid_page(patient_id: str, page: PageDep) -> Response:
 def query_link(patient_id: str, table: str, record_id: int, field: str) -> str:
     """The raise-query form pre-filled with the record and field; back to the record after."""
     back = f"/patients/{patient_id}/records/{table}/{record_id}"
-    return "/queries?" + urlencode({"table_name": table, "record_id": record_id, "field": field, "next": back}) + "#raise"
+    return "/queries?" + urlencode({"table_name": table, "record_id": record_id, "field": field, "next": back},
+                                    safe="/") + "#raise"
 
 
 @router.get("/patients/{patient_id}/records/{table}/{record_id}")
