@@ -7,6 +7,7 @@ answers) and ``clients`` (JSON API clients per role).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -75,9 +76,17 @@ def _unavailable(reason: str) -> None:
 def live_server(tmp_path) -> Iterator[str]:
     """The app under uvicorn in a background thread, on a free port, over a temporary SQLite
     file; the admin comes from the settings. Yields the base URL."""
+    with serve_app(f"sqlite:///{tmp_path / 'live.sqlite'}") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serve_app(database_url: str) -> Iterator[str]:
+    """:func:`live_server` over any database URL (a migrated or empty SQLite file, a fresh
+    PostgreSQL database): the app under uvicorn on a free port; yields the base URL."""
     import uvicorn
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.sqlite'}", secret_key=SECRET, admin_user="admin",
+    settings = Settings(database_url=database_url, secret_key=SECRET, admin_user="admin",
                         admin_password=ADMIN_PW, randomisation_seed=7, randomisation_patients=6)
     app = create_app(settings)
     port = free_port()
@@ -89,10 +98,12 @@ def live_server(tmp_path) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.engine.dispose()
 
 
 @pytest.fixture

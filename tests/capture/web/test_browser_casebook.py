@@ -1,5 +1,5 @@
 """The casebook grid in Chromium (Playwright against the app served by uvicorn, see
-``conftest.live_server``): a nurse records a visit outside its protocol window — refused
+``conftest.serve_app``; on a new SQLite file and a fresh PostgreSQL database): a nurse records a visit outside its protocol window — refused
 without a reason, saved with one — and sees it flagged *out of window* in the grid; a monitor
 opens the visit from the grid, raises a query from the date field's link (the form arrives
 pre-filled with table, record and field), is brought back to the record, and sees the query
@@ -11,8 +11,10 @@ import datetime as dt
 import re
 
 import httpx
+import pytest
 
-from .conftest import ADMIN_PW, browser_login
+from ..conftest import fresh_pg_database
+from .conftest import ADMIN_PW, browser_login, serve_app
 
 NURSE_PW = "nurse-password-3"
 MONITOR_PW = "monitor-password-3"
@@ -47,12 +49,24 @@ def _infused_patient(base: str) -> str:
     return pid
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path):
+    """The live app over a new SQLite file or a freshly created PostgreSQL database."""
+    if request.param == "sqlite":
+        with serve_app(f"sqlite:///{tmp_path / 'live.sqlite'}") as base:
+            yield base
+        return
+    with fresh_pg_database("ketapain_browser") as url, serve_app(url) as base:
+        yield base
+
+
 def _cell(page, key: str):
     return page.locator(f"td[data-cell='{key}']")
 
 
-def test_out_of_window_visit_and_query_from_a_field_in_the_grid(browser, live_server):
-    base = live_server
+def test_out_of_window_visit_and_query_from_a_field_in_the_grid(browser, server, request):
+    base = server
+    shots = f"{SHOTS}/{request.node.callspec.id}"
     pid = _infused_patient(base)
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(10_000)
@@ -104,7 +118,7 @@ def test_out_of_window_visit_and_query_from_a_field_in_the_grid(browser, live_se
     cell = _cell(page, "randomisation:visit")
     assert cell.get_attribute("data-queries") == "1" and "1 open" in cell.inner_text()
     assert page.locator("[data-testid=open-queries]").inner_text().endswith("1")
-    page.screenshot(path=f"{SHOTS}/casebook-grid.png", full_page=True)
+    page.screenshot(path=f"{shots}/casebook-grid.png", full_page=True)
     page.goto(f"{base}/patients/{pid}/grid?lang=fr")
     assert "hors fenêtre" in _cell(page, "randomisation:visit").inner_text()
-    page.screenshot(path=f"{SHOTS}/casebook-grid-fr.png", full_page=True)
+    page.screenshot(path=f"{shots}/casebook-grid-fr.png", full_page=True)
