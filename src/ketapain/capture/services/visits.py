@@ -33,7 +33,7 @@ from ketapain.capture.services._context import Context
 from ketapain.errors import Conflict, DataError
 from ketapain.protocol import Protocol
 
-__all__ = ["VisitWindow", "anchor_period", "list_visits", "record_visit", "schedule", "visit_window"]
+__all__ = ["VisitWindow", "anchor_period", "check_visit_date", "list_visits", "record_visit", "schedule", "visit_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,21 +127,30 @@ def record_visit(ctx: Context, data: VisitCreate, *, today: dt.date | None = Non
         select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)
     ).first():
         raise Conflict(f"visit {data.visit} of patient {data.patient_id} is already recorded")
-    today = today or _today()
-    where = f"visit_date={data.visit_date.isoformat()} of patient {data.patient_id} visit {data.visit}"
-    if data.visit_date > today:
-        raise DataError(f"{where} is in the future: the visit date must be at most {today.isoformat()} (today)",
-                        column="visit_date", value=data.visit_date.isoformat(), allowed=f"to {today.isoformat()}")
-    win = _window(ctx, visit, _infusion_dates(ctx, data.patient_id))
-    outside = not win.contains(data.visit_date)
-    if outside and not data.out_of_window_reason:
-        raise DataError(f"{where} is outside its window {win.text()}: a reason (out_of_window_reason) is needed "
-                        "to record a visit out of window", column="visit_date", value=data.visit_date.isoformat(),
-                        allowed=win.text())
-    reason = data.out_of_window_reason if outside else None
+    reason = check_visit_date(ctx, data.patient_id, visit.name, data.visit_date, reason=data.out_of_window_reason, today=today)
     row = VisitRecord(status="active", patient_id=data.patient_id, visit=data.visit, visit_date=data.visit_date,
-                      out_of_window=outside, out_of_window_reason=reason)
+                      out_of_window=reason is not None, out_of_window_reason=reason)
     return audit.create(ctx.session, ctx.actor, row, reason=reason)
+
+
+def check_visit_date(ctx: Context, patient_id: str, visit: str, date: dt.date, *, reason: str | None,
+                     today: dt.date | None = None) -> str | None:
+    """The date rules of the module docstring for ``visit`` on ``date`` (for a new visit or a
+    corrected date): a :class:`DataError` (field ``visit_date``) for a date in the future, or
+    outside the window without ``reason``. Returns the reason to store (the visit is then out
+    of window), or None when the date is inside the window (or the window is unknown)."""
+    today = today or _today()
+    where = f"visit_date={date.isoformat()} of patient {patient_id} visit {visit}"
+    if date > today:
+        raise DataError(f"{where} is in the future: the visit date must be at most {today.isoformat()} (today)",
+                        column="visit_date", value=date.isoformat(), allowed=f"to {today.isoformat()}")
+    win = _window(ctx, _protocol_visit(ctx, visit), _infusion_dates(ctx, patient_id))
+    if win.contains(date):
+        return None
+    if not (reason or "").strip():
+        raise DataError(f"{where} is outside its window {win.text()}: a reason (out_of_window_reason) is needed "
+                        "to record a visit out of window", column="visit_date", value=date.isoformat(), allowed=win.text())
+    return reason
 
 
 def list_visits(ctx: Context, patient_id: str) -> list[VisitRecord]:
