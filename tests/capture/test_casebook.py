@@ -58,6 +58,8 @@ def test_rows_columns_and_expected_cells_follow_the_protocol(clients):
     assert visit["status"] == "not_started"
     assert visit["detail"] == f"{TODAY - dt.timedelta(days=8)} – {TODAY - dt.timedelta(days=2)}"
     assert cells["inclusion"]["dn4"]["link"] == f"/patients/{pid}/questionnaire?visit=inclusion&instrument=dn4"
+    # a role that may not enter questionnaires is sent to the casebook's section (the form would be a 403)
+    assert _cells(_grid(clients["monitor"], pid))["inclusion"]["dn4"]["link"] == f"/patients/{pid}#questionnaires"
     assert g["signature"]["status"] == "unsigned" and g["open_queries"] == 0
 
 

@@ -13,7 +13,8 @@ its window, ``services.visits``), ``in_progress`` (a diary with some of its days
 ``recorded`` (adverse events and concomitant treatments, which have no expected number);
 ``records`` (table and ids, active records only), ``open_queries`` (queries on those records
 that are not closed: open or answered), ``detail`` (a date, ``12/35``, a count) and ``link``
-(the page of the record, or its entry form when there is none). The grid holds no allocation
+(the page of the record, or its entry form when there is none and the role may enter it, else
+the casebook's section). The grid holds no allocation
 data (no arm, sequence or kit) for any role. The casebook's signature status (``signed``,
 ``voided``, ``unsigned``) comes with it.
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ketapain.capture import roles
 from ketapain.capture.models import (
     AdverseEvent,
     Base,
@@ -76,7 +78,8 @@ def _record_link(pid: str, table: str, ids: list[int], fallback: str) -> str:
     return f"/patients/{pid}/records/{table}/{ids[0]}" if len(ids) == 1 else fallback
 
 
-def _visit_row(pid: str, v: dict[str, Any], responses: dict[tuple[str, str], int], q: Counter[tuple[str, int]]) -> dict[str, Any]:
+def _visit_row(pid: str, v: dict[str, Any], responses: dict[tuple[str, str], int], q: Counter[tuple[str, int]], *,
+               can_enter: bool) -> dict[str, Any]:
     ids = [v["record_id"]] if v["record_id"] is not None else []
     status = "not_started" if not ids else "out_of_window" if v["out_of_window"] else "complete"
     detail = v["visit_date"].isoformat() if v["visit_date"] else (
@@ -86,7 +89,7 @@ def _visit_row(pid: str, v: dict[str, Any], responses: dict[tuple[str, str], int
     for name in v["questionnaires"]:
         rid = responses.get((v["visit"], name))
         qids = [rid] if rid is not None else []
-        form = f"/patients/{pid}/questionnaire?visit={v['visit']}&instrument={name}"
+        form = f"/patients/{pid}/questionnaire?visit={v['visit']}&instrument={name}" if can_enter else f"/patients/{pid}#questionnaires"
         cells[name] = _cell("complete" if qids else "not_started", "questionnaire_responses", qids, q, detail=None,
                             link=_record_link(pid, "questionnaire_responses", qids, form))
     return {"row": v["visit"], "kind": "visit", "day": v["day"], "period": v["period"], "cells": cells}
@@ -135,7 +138,8 @@ def grid(ctx: Context, patient_id: str) -> dict[str, Any]:
     responses = {(r.visit, r.instrument): r.id for r in _active(ctx, QuestionnaireResponse, patient_id)}
     data = {"infusions": _active(ctx, Infusion, patient_id), "diary": _active(ctx, DiaryEntry, patient_id),
             "adverse_events": _active(ctx, AdverseEvent, patient_id), "concomitant": _active(ctx, Concomitant, patient_id)}
-    rows = [_visit_row(patient_id, v, responses, q) for v in visits.schedule(ctx, patient_id)]
+    enter = roles.can(ctx.actor.role, "questionnaires.write")
+    rows = [_visit_row(patient_id, v, responses, q, can_enter=enter) for v in visits.schedule(ctx, patient_id)]
     rows += [_period_row(ctx, patient_id, p, data, q) for p in range(1, ctx.protocol.design.periods + 1)]
     rows.sort(key=lambda r: (r["day"], r["kind"] == "period"))
     rows.insert(0, _period_row(ctx, patient_id, 0, data, q))
