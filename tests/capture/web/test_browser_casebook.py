@@ -114,6 +114,7 @@ def test_out_of_window_visit_and_query_from_a_field_in_the_grid(browser, server,
     page.wait_for_url(re.compile(r".*/records/visits/\d+\?msg=saved.*"))
     assert "Please confirm the visit date" in page.locator("#record-queries").inner_text()
     assert "1 open" in page.locator("tr[data-field=visit_date]").inner_text()
+    page.screenshot(path=f"{shots}/record-visit.png", full_page=True)
     page.goto(f"{base}/patients/{pid}/grid")
     cell = _cell(page, "randomisation:visit")
     assert cell.get_attribute("data-queries") == "1" and "1 open" in cell.inner_text()
