@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from ketapain.capture.audit import Actor
-from ketapain.capture.models import Patient, QuestionnaireResponse
+from ketapain.capture.models import DiaryEntry, Patient, QuestionnaireResponse
 from ketapain.capture.services import Context, casebook
 from ketapain.errors import NotFound
 
@@ -139,3 +139,17 @@ def test_record_view_fields_and_queries(app, clients):
                 casebook.record_view(_ctx(app, s), pid, table, record)
         with pytest.raises(NotFound, match=f"visits record {vid} of patient {other} not found"):
             casebook.record_view(_ctx(app, s), other, "visits", vid)
+
+
+def test_diary_cell_complete_and_its_queries(app, clients):
+    nurse, mon = clients["nurse"], clients["monitor"]
+    pid = _patient(clients, infused_days_ago=40)  # all 35 diary days of period 1 are past
+    for day in range(1, 36):
+        assert nurse.post(f"/patients/{pid}/diary", {"period": 1, "day": day, "avg_pain": 5}).status_code == 201
+    entry = _id(app, DiaryEntry, patient_id=pid, period=1, day=7)
+    query = {"table_name": "diary_entries", "record_id": entry, "field": "avg_pain", "text": "5 again?"}
+    assert mon.post("/queries", query).status_code == 201
+    cells = _cells(_grid(mon, pid))
+    diary = cells["period_1"]["diary"]
+    assert (diary["status"], diary["detail"], diary["open_queries"], len(diary["records"]["ids"])) == ("complete", "35/35", 1, 35)
+    assert cells["period_2"]["diary"]["status"] == "not_started" and cells["period_2"]["diary"]["open_queries"] == 0
