@@ -11,7 +11,7 @@ import re
 
 from sqlalchemy import select
 
-from ketapain.capture.models import DataQuery, VisitRecord
+from ketapain.capture.models import DataQuery, Infusion, VisitRecord
 from ketapain.protocol import load_protocol
 
 from .test_i18n import untranslated, visible_text
@@ -88,6 +88,12 @@ def test_grid_for_every_role_without_allocation_and_in_french(app, webs):
         fr = webs[role].get(f"/patients/{pid}/grid?lang=fr").text
         assert untranslated(visible_text(fr), public) == [], role
         assert "Grille du cahier" in fr and "non signé" in fr
+    with app.state.sessionmaker() as s:
+        inf = s.execute(select(Infusion.id).where(Infusion.patient_id == pid)).scalar_one()
+    for role in ROLES:  # the infusion's record page: kit code and dates, never the arm
+        r = webs[role].get(f"/patients/{pid}/records/infusions/{inf}")
+        assert r.status_code == 200 and 'data-field="kit_code"' in r.text, role
+        assert allocation_leaks(r.text, protocol) == [], role
     assert webs["nurse"].get("/patients/P999/grid").status_code == 404
     assert webs["nurse"].get(f"/patients/{pid}/records/allocations/1").status_code == 404
     assert webs["nurse"].get(f"/patients/{pid}/records/visits/99").status_code == 404
