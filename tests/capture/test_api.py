@@ -214,7 +214,7 @@ def test_emergency_unblinding_one_user_one_period(clients):
 
 
 def test_queries_questionnaires_visits(clients):
-    pid = _patient(clients)
+    pid = _patient(clients, infused_days_ago=45)
     r = clients["nurse"].post("/questionnaires", {"patient_id": pid, "visit": "inclusion", "instrument": "dn4", "answers": DN4})
     assert r.status_code == 201 and r.json()["scores"]["total"] == 5
     assert (
@@ -225,7 +225,10 @@ def test_queries_questionnaires_visits(clients):
     )
     first = clients["nurse"].get(f"/infusions?patient_id={pid}").json()[0]["infusion_date"]
     late_visit = str(dt.date.fromisoformat(first) + dt.timedelta(days=35 + 6))
-    assert clients["nurse"].post("/visits", {"patient_id": pid, "visit": "end_period_1", "visit_date": late_visit}).status_code == 201
+    visit = {"patient_id": pid, "visit": "end_period_1", "visit_date": late_visit}
+    assert clients["nurse"].post("/visits", visit).status_code == 422  # outside the window: a reason is needed
+    r = clients["nurse"].post("/visits", visit | {"out_of_window_reason": "patient on holiday"})
+    assert r.status_code == 201 and r.json()["out_of_window"] is True
     sched = {v["visit"]: v for v in clients["monitor"].get(f"/patients/{pid}/schedule").json()}
     assert sched["end_period_1"]["days_off"] == 6 and sched["end_period_1"]["out_of_window"] is True
     q = clients["monitor"].post("/queries", {"table_name": "questionnaire_responses", "record_id": r.json().get("id", 1), "text": "check"})

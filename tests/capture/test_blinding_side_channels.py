@@ -122,12 +122,12 @@ class Twin:
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
-_ROW_REF = re.compile(r"(#|/queries/|<td>(?=\d+</td><td>(?:[^<>#]+ #|<time>)))\d+\b")
-"""A record reference in a page (``adverse events #12``, ``/queries/3/answer``, the number
-cell of a query row or of an audit row)."""
+_ROW_REF = re.compile(r"(#|/queries/|/records/[a-z_]+/|<td>(?=\d+</td><td>(?:[^<>#]+ #|<time>)))\d+\b")
+"""A record reference in a page (``adverse events #12``, ``/queries/3/answer``, a record page
+link ``/records/infusions/4``, the number cell of a query row or of an audit row)."""
 _AUDIT_CELLS = re.compile(r"(<td>[a-z_]+</td><td>)\d+(</td><td>([a-z_]+)</td><td>)([^<]*)(</td><td>)([^<]*)(</td>)")
 """Table, record number, field, old and new value cells of an audit row on the audit page."""
-_ROW_KEYS = frozenset({"id", "seq", "hash", "record_id", "at", "server_time", "created_at", "signed_at", "randomised_at"})
+_ROW_KEYS = frozenset({"id", "ids", "seq", "hash", "record_id", "at", "server_time", "created_at", "signed_at", "randomised_at"})
 """JSON keys whose values are row identities or clock readings (differ between any two records)."""
 _ROW_FIELDS = frozenset({"slot_number", "record_id", "user_id", "randomised_at"})
 """Audit rows about these fields hold a row identity or a clock reading as old/new value."""
@@ -373,11 +373,13 @@ READS = (
         "/audit?table=allocations&record_id={alloc_row2}", "/audit?table=spare_kits&record_id={spare_row}",
         "/audit?table=patients&record_id={patient_row}", "/audit?table=infusions&record_id={inf_row}",
         "/audit?table=unblindings&record_id={unb_row}", "/audit?table=diary_entries&record_id={diary_row1}",
-        "/audit?table=signatures&record_id={sig_row}")),
+        "/audit?table=signatures&record_id={sig_row}", "/patients/{pid}/casebook")),
     *(Probe("GET", p, page=True) for p in (
         "/patients/{pid}", "/patients/{pid}/pharmacy/1", "/patients/{pid}/pharmacy/2", "/patients/{pid}/pharmacy/9",
         "/patients/{pid}/questionnaire?visit=inclusion&instrument=dn4", "/unblinding?patient_id={pid}&period=1",
-        "/audit?table=allocations&record_id={alloc_row2}", "/audit?table=spare_kits&record_id={spare_row}")),
+        "/audit?table=allocations&record_id={alloc_row2}", "/audit?table=spare_kits&record_id={spare_row}",
+        "/patients/{pid}/grid", "/patients/{pid}/records/infusions/{inf_row}", "/patients/{pid}/records/adverse_events/{ae_row}",
+        "/patients/{pid}/records/patients/{patient_row}")),
 )
 """Reads about one patient: the JSON API and the pages (GET)."""
 

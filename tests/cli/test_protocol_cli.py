@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -34,6 +35,15 @@ def test_show_shipped_name() -> None:
                      "bag_45ml", "22.5 ml/h", "ketamine 0.5 mg/kg", "placebo (matches", "dn4.total >= 4",
                      "auc_avg_pain_d35", "model paper, carry-over test-drop", "n = 18"):
         assert expected in out, expected
+
+
+def test_show_visit_windows(tmp_path: Path) -> None:
+    text = KETAPAIN_TEXT.replace('name = "end_period_1"\nday = 35', 'name = "end_period_1"\nday = 35\nwindow_days = 7')
+    assert text != KETAPAIN_TEXT
+    result = run("show", write(tmp_path, text))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"end_period_1\W+35\W+± 7 days", result.output), result.output
+    assert re.search(r"end_period_2\W+70\W+-\W", result.output)
 
 
 def test_show_json_is_the_model_dump(tmp_path: Path) -> None:

@@ -164,8 +164,10 @@ class Settings:
         calendar days (UTC calendar, the hour ignored) after the date of day *d* (infusion
         date + d): with 1, yesterday's entry is on time (``services.diary.is_late``).
     visit_window_days
-        A visit is out of window when its date differs from the scheduled date (first
-        infusion + protocol visit day) by more than this many days.
+        Window of a protocol visit that sets no ``window_days``: a visit is out of window when
+        its date differs from its expected date (the infusion of its period + the visit's
+        offset, ``services.visits``) by more than this many days; it is then recorded only
+        with a reason, and flagged.
     list_kind
         Kind of a new study started without a list: ``"test"`` (a test list of
         ``randomisation_patients`` patients is made) or ``"production"`` (no list is made; the

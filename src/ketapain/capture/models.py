@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -212,6 +212,9 @@ class VisitRecord(Base):
     visit: Mapped[str] = mapped_column(String(64))
     visit_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    out_of_window: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Recorded outside the protocol's window (``services.visits``): allowed only with a reason."""
+    out_of_window_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class QuestionnaireResponse(Base):

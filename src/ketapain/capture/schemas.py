@@ -64,6 +64,7 @@ __all__ = [
     "UserPublic",
     "UserUpdate",
     "VisitCreate",
+    "VisitPublic",
 ]
 
 DB_INT_MAX = 2**31 - 1
@@ -271,6 +272,17 @@ class VisitCreate(_In):
     patient_id: Id
     visit: Id
     visit_date: Date
+    out_of_window_reason: Text | None = Field(
+        None, description="Why the visit is outside its protocol window; needed (and only stored) when it is.")
+
+
+class VisitPublic(_Out):
+    id: int
+    patient_id: str
+    visit: str
+    visit_date: dt.date
+    out_of_window: bool
+    out_of_window_reason: str | None
 
 
 class QuestionnaireCreate(_In):

@@ -187,7 +187,9 @@ def _print_tables(out: Console, p: Protocol) -> None:
     if p.visits:
         out.print(
             _table(
-                "visits", ["name", "day", "questionnaires"], [[v.name, str(v.day), ", ".join(v.questionnaires) or "-"] for v in p.visits]
+                "visits", ["name", "day", "window", "questionnaires"],
+                [[v.name, str(v.day), "-" if v.window_days is None else f"± {v.window_days} days", ", ".join(v.questionnaires) or "-"]
+                 for v in p.visits]
             )
         )
     out.print(

@@ -533,6 +533,10 @@ class Visit(_Section):
     day: Int = Field(ge=MIN_VISIT_DAY, le=MAX_STUDY_DAYS,
                      description="Day relative to the first infusion (day 0); inclusion is negative, e.g. -14.")
     questionnaires: tuple[InstrumentName, ...] = Field((), description="Instrument names (see `ketapain instruments`).")
+    window_days: Int | None = Field(
+        None, ge=0, le=MAX_DAYS,
+        description="Days the visit may fall before or after its expected date (capture: outside, a reason is needed and "
+                    "the visit is flagged); absent: the capture setting visit_window_days (3).")
 
     @model_validator(mode="after")
     def _unique_questionnaires(self) -> Visit:

@@ -106,6 +106,16 @@ def live_server_fixture(tmp_path) -> Iterator[str]:
         yield base
 
 
+@contextmanager
+def serve_app(database_url: str) -> Iterator[str]:
+    """:func:`live_server` of a fresh app over any database URL (a migrated or empty SQLite file,
+    a fresh PostgreSQL database); the admin comes from the settings. Yields the base URL."""
+    settings = Settings(database_url=database_url, secret_key=SECRET, admin_user="admin",
+                        admin_password=ADMIN_PW, randomisation_seed=7, randomisation_patients=6)
+    with live_server(create_app(settings)) as base:
+        yield base
+
+
 @pytest.fixture
 def browser() -> Iterator[object]:
     """Headless Debian Chromium through Playwright (``executable_path``; ``--no-sandbox``).

@@ -63,6 +63,7 @@ def page_matrix(pid: str) -> dict[str, dict[str, int]]:
         f"/patients/{pid}/pharmacy/1": only("pharmacist"),
         f"/patients/{pid}/questionnaire?visit=inclusion&instrument=bpi": only("investigator", "nurse"),
         f"/patients/{pid}/infusions/1": only("investigator", "nurse"),
+        f"/patients/{pid}/grid": everyone, f"/patients/{pid}/records/patients/1": everyone,  # the first patient: record 1
     }
 
 
@@ -166,7 +167,10 @@ def test_screening_enrolment_and_casebook_forms(app, webs):
     page = nurse.get("/screening").text
     assert "not eligible" in page and "not_eligible" not in page and "inc_dn4" in page
     pid = new_patient(nurse)
-    r = nurse.post(f"/patients/{pid}/visits", {"visit": "inclusion", "visit_date": str(TODAY - dt.timedelta(days=30))})
+    early = {"visit": "inclusion", "visit_date": str(TODAY - dt.timedelta(days=30))}
+    r = nurse.post(f"/patients/{pid}/visits", early)  # 11 days before its expected date: a reason is needed
+    assert r.status_code == 422 and "a reason (out_of_window_reason) is needed" in r.text
+    r = nurse.post(f"/patients/{pid}/visits", early | {"out_of_window_reason": "seen early"})
     assert r.status_code == 303
     # HADS at inclusion (items 0-3): answers 1 for all 14 -> anxiety 7 and depression 7 (7 items each; hand count)
     hads = get_instrument("hads")
@@ -190,7 +194,7 @@ def test_screening_enrolment_and_casebook_forms(app, webs):
     ):
         assert text in page, text
     # the visit 30 days before a first infusion 5 days ago is 11 days early: out of the 3-day window
-    assert "out of window (-11 days)" in page
+    assert "out of window (-11 days)" in page and "(seen early)" in page
     # French casebook: labels from fr.json
     fr = nurse.get(f"/patients/{pid}?lang=fr").text
     assert "Événements indésirables" in fr and "probable" in fr

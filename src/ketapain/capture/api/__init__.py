@@ -20,6 +20,7 @@ module                   routes (under ``/api/v1``)
                          ``/patients/{patient_id}/diary``, ``…/diary/{period}/{day}`` (staff)
 ``compliance``           ``/compliance``, ``/diary-missing-today``
 ``visits``               ``/visits``, ``/patients/{patient_id}/schedule``
+``casebook``             ``/patients/{patient_id}/casebook`` (the visit x form grid)
 ``questionnaires``       ``/questionnaires``
 ``adverse_events``       ``/adverse-events``, ``/adverse-events/{event_id}``
 ``concomitant``          ``/concomitant``, ``/concomitant/{record_id}``
@@ -41,6 +42,7 @@ from ketapain.capture.api import (
     adverse_events,
     audit,
     auth,
+    casebook,
     change_requests,
     compliance,
     concomitant,
@@ -66,7 +68,7 @@ from ketapain.capture.api import (
 __all__ = ["api_router"]
 
 _ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, randomisation_list, pharmacy, unblindings,
-            notifications, infusions, diary, compliance, visits, questionnaires, adverse_events, concomitant, queries, lock,
+            notifications, infusions, diary, compliance, visits, casebook, questionnaires, adverse_events, concomitant, queries, lock,
             change_requests, export, audit)
 
 api_router = APIRouter(prefix="/api/v1")

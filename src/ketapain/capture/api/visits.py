@@ -1,4 +1,4 @@
-"""``/api/v1``: record a visit, a patient's visit schedule (out-of-window flags)."""
+"""``/api/v1``: record a visit (protocol windows), a patient's visit schedule (out-of-window flags)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ from typing import Any
 from fastapi import APIRouter
 
 from ketapain.capture.api.deps import CtxDep, PathStr
-from ketapain.capture.schemas import VisitCreate
+from ketapain.capture.schemas import VisitCreate, VisitPublic
 from ketapain.capture.services import visits
 
 router = APIRouter(tags=["visits"])
 
 
 @router.post("/visits", status_code=201)
-def record_visit(body: VisitCreate, ctx: CtxDep) -> dict[str, Any]:
+def record_visit(body: VisitCreate, ctx: CtxDep) -> VisitPublic:
+    """Record a visit. A date in the future is refused; a date outside the visit's protocol
+    window (``GET /patients/{id}/schedule``: ``window_first..window_last``) is refused (422)
+    unless ``out_of_window_reason`` is given, and is then stored flagged ``out_of_window``."""
     v = visits.record_visit(ctx, body)
     ctx.session.commit()
-    return {"patient_id": v.patient_id, "visit": v.visit, "visit_date": v.visit_date}
+    return VisitPublic.model_validate(v)
 
 
 @router.get("/patients/{patient_id}/schedule")

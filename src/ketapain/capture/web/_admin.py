@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
@@ -46,7 +48,9 @@ async def query_raise(page: PageDep) -> Response:
         "table_name": form.get("table_name", ""), "record_id": form.get("record_id", ""), "field": form.get("field"),
         "text": form.get("text", "")}))
     page.commit()
-    return _go("/queries?msg=saved")
+    back = form.get("next") or ""
+    local = re.fullmatch(r"/patients/[A-Za-z0-9_.-]+/records/[a-z_]+/\d+", back) is not None  # never an outside address
+    return _go(f"{back}?msg=saved#record-queries" if local else "/queries?msg=saved")
 
 
 @router.post("/queries/{query_id}/answer")

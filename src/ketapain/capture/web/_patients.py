@@ -208,10 +208,11 @@ async def infusion_edit_submit(patient_id: str, period: int, page: PageDep) -> R
 async def visit_submit(patient_id: str, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("visits.write")
-    visits.record_visit(page.ctx, VisitCreate.model_validate({"patient_id": patient_id, "visit": form.get("visit", ""),
-                                                              "visit_date": form.get("visit_date", "")}))
+    visits.record_visit(page.ctx, VisitCreate.model_validate({
+        "patient_id": patient_id, "visit": form.get("visit", ""), "visit_date": form.get("visit_date", ""),
+        "out_of_window_reason": (form.get("out_of_window_reason") or "").strip() or None}))
     page.commit()
-    return _go(f"/patients/{patient_id}?msg=saved")
+    return _go(f"/patients/{patient_id}?msg=saved#visits")
 
 
 def _answer(item: Any, raw: str | None) -> float | str | None:
