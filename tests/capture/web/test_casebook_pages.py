@@ -55,7 +55,7 @@ def test_out_of_window_visit_and_a_query_from_the_field_in_the_grid(app, webs):
     assert link.startswith("/queries?table_name=visits&record_id=") and "field=visit_date" in link
     assert 'data-testid="query-' not in nurse.get(f"/patients/{pid}/records/visits/{vid}").text
     form = mon.get(link).text
-    assert re.search(r"<option selected>visits</option>", form)
+    assert re.search(r"<option value=\"visits\" selected>", form)
     assert f'name="record_id" min="1" value="{vid}"' in form and 'name="field" value="visit_date"' in form
     assert f'name="next" value="/patients/{pid}/records/visits/{vid}"' in form
     r = mon.post("/queries", {"table_name": "visits", "record_id": str(vid), "field": "visit_date", "text": "Date checked?",
