@@ -25,6 +25,6 @@ def list_ae(ctx: CtxDep, patient_id: QueryStr = None) -> list:
 
 @router.patch("/adverse-events/{event_id}", response_model=AdverseEventPublic)
 def update_ae(event_id: PathStr, body: AdverseEventUpdate, ctx: CtxDep):
-    out = adverse_events.update_event(ctx, event_id, body)
+    out = adverse_events.change_event(ctx, event_id, body)
     ctx.session.commit()
     return out

@@ -25,6 +25,6 @@ def list_cm(ctx: CtxDep, patient_id: QueryStr = None) -> list:
 
 @router.patch("/concomitant/{record_id}", response_model=ConcomitantPublic)
 def update_cm(record_id: PathInt, body: ConcomitantUpdate, ctx: CtxDep):
-    out = adverse_events.update_concomitant(ctx, record_id, body)
+    out = adverse_events.change_concomitant(ctx, record_id, body)
     ctx.session.commit()
     return out

@@ -30,6 +30,6 @@ def get_patient(patient_id: PathStr, ctx: CtxDep):
 
 @router.patch("/patients/{patient_id}", response_model=PatientPublic)
 def update_patient(patient_id: PathStr, body: PatientUpdate, ctx: CtxDep):
-    p = patients.update_patient(ctx, patient_id, body)
+    p = patients.change_patient(ctx, patient_id, body)
     ctx.session.commit()
     return p

@@ -15,9 +15,10 @@ from ketapain.capture.schemas import UserCreate, UserUpdate
 from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
 from ketapain.capture.services import approvals, lock
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.corrections import check_reason
 from ketapain.errors import AuthenticationFailed, Conflict, PermissionDenied
 
-__all__ = ["bootstrap_admin", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
+__all__ = ["bootstrap_admin", "change_user", "create_user", "list_users", "login", "logout", "session_user", "update_user"]
 
 
 def _two_person_grant(ctx: Context, role: str) -> bool:
@@ -63,6 +64,21 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
         for s in ctx.session.execute(select(UserSession).where(UserSession.user_id == user.id)).scalars():
             s.revoked = True
     return user
+
+
+def change_user(ctx: Context, username: str, data: UserUpdate) -> User:
+    """A correction of a user (full name, role, status): :func:`update_user` with its rules
+    (nobody changes their own role; a role that sees the allocation needs a second person
+    under the two-person rule), a non-blank reason, and a :class:`Conflict` when nothing
+    differs. Users are administration, not casebook data: no signature is voided and the
+    lock does not apply."""
+    ctx.require("users.manage")
+    check_reason(data.reason)
+    user = ctx.one(User, "user", username=username)
+    changes = data.model_dump(exclude_unset=True, exclude={"reason", "password"})
+    if data.password is None and all(audit.dump(getattr(user, k)) == audit.dump(v) for k, v in changes.items()):
+        raise Conflict(f"nothing to correct: user {username} already holds the values sent")
+    return update_user(ctx, username, data)
 
 
 def bootstrap_admin(session: Session, settings: Settings) -> str | None:

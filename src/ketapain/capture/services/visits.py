@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from ketapain.capture import audit
 from ketapain.capture.models import Infusion, VisitRecord
-from ketapain.capture.schemas import VisitCreate
+from ketapain.capture.schemas import VisitChange, VisitCreate
 from ketapain.capture.services._context import Context
-from ketapain.errors import Conflict, DataError
+from ketapain.capture.services.corrections import ENTERED_IN_ERROR, correct
+from ketapain.errors import Conflict, DataError, NotFound
 
-__all__ = ["record_visit", "schedule"]
+__all__ = ["change_visit", "get_visit", "record_visit", "schedule"]
 
 
 def record_visit(ctx: Context, data: VisitCreate) -> VisitRecord:
@@ -23,11 +24,35 @@ def record_visit(ctx: Context, data: VisitCreate) -> VisitRecord:
     if data.visit not in names:
         raise DataError(f"visit={data.visit!r} is not a visit of the protocol; allowed: {', '.join(names)}",
                         column="visit", value=data.visit, allowed=tuple(names))
-    if ctx.session.execute(
-        select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)
-    ).first():
+    old = ctx.session.execute(
+        select(VisitRecord).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)
+    ).scalars().first()
+    if old is not None and old.status == ENTERED_IN_ERROR:  # the same record (unique key) is entered again
+        audit.update(ctx.session, ctx.actor, old, {"visit_date": data.visit_date, "status": "active"},
+                     reason="entered again after an entry in error")
+        return old
+    if old is not None:
         raise Conflict(f"visit {data.visit} of patient {data.patient_id} is already recorded")
     return audit.create(ctx.session, ctx.actor, VisitRecord(status="active", **data.model_dump()))
+
+
+def get_visit(ctx: Context, patient_id: str, visit: str) -> VisitRecord:
+    """The active record of ``visit`` of the patient, else :class:`NotFound`."""
+    ctx.require("patients.read")
+    row = ctx.session.execute(select(VisitRecord).where(
+        VisitRecord.patient_id == patient_id, VisitRecord.visit == visit, VisitRecord.status == "active")).scalars().first()
+    if row is None:
+        raise NotFound(f"visit {visit!r} of patient {patient_id} is not recorded")
+    return row
+
+
+def change_visit(ctx: Context, patient_id: str, visit: str, data: VisitChange) -> VisitRecord:
+    """Correct a visit's date (audited with the mandatory reason; see :mod:`.corrections`)."""
+    ctx.require("visits.write")
+    row = get_visit(ctx, patient_id, visit)
+    correct(ctx, row, data.model_dump(exclude_unset=True, exclude={"reason"}), data.reason,
+            what=f"visit {visit} of patient {patient_id}")
+    return row
 
 
 def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
@@ -39,7 +64,8 @@ def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
     first = ctx.session.execute(
         select(Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.period == 1, Infusion.status == "active")
     ).scalar()
-    done = {v.visit: v.visit_date for v in ctx.session.execute(select(VisitRecord).where(VisitRecord.patient_id == patient_id)).scalars()}
+    done = {v.visit: v.visit_date for v in ctx.session.execute(select(VisitRecord).where(
+        VisitRecord.patient_id == patient_id, VisitRecord.status == "active")).scalars()}
     out = []
     for v in ctx.protocol.visits:
         planned = None if first is None else first + dt.timedelta(days=v.day)
