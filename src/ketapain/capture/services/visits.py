@@ -58,18 +58,20 @@ def change_visit(ctx: Context, patient_id: str, visit: str, data: VisitChange) -
 def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
     """The protocol's visits for one patient: scheduled date (day 0 = first infusion + the
     visit's ``day``), actual date, days off schedule and ``out_of_window`` (more than
-    ``settings.visit_window_days`` off). Dates are None before the first infusion."""
+    ``settings.visit_window_days`` off), and ``record_id`` of the visit record (None when not
+    recorded). Dates are None before the first infusion."""
     ctx.require("patients.read")
     ctx.patient(patient_id)
     first = ctx.session.execute(
         select(Infusion.infusion_date).where(Infusion.patient_id == patient_id, Infusion.period == 1, Infusion.status == "active")
     ).scalar()
-    done = {v.visit: v.visit_date for v in ctx.session.execute(select(VisitRecord).where(
+    done = {v.visit: v for v in ctx.session.execute(select(VisitRecord).where(
         VisitRecord.patient_id == patient_id, VisitRecord.status == "active")).scalars()}
     out = []
     for v in ctx.protocol.visits:
         planned = None if first is None else first + dt.timedelta(days=v.day)
-        actual = done.get(v.name)
+        record = done.get(v.name)
+        actual = None if record is None else record.visit_date
         off = None if planned is None or actual is None else (actual - planned).days
         out.append(
             {
@@ -80,6 +82,7 @@ def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:
                 "days_off": off,
                 "out_of_window": off is not None and abs(off) > ctx.settings.visit_window_days,
                 "questionnaires": list(v.questionnaires),
+                "record_id": None if record is None else record.id,
             }
         )
     return out
