@@ -131,7 +131,12 @@ def test_screening_and_user_correction_pages(app, webs, clients):
     assert radios and set(radios.values()) <= {"yes", "no"}
     form = dict(re.findall(r'name="(a_\w+)" type="number" value="([^"]*)"', page)) | radios
     form |= dict(re.findall(r'name="(dn4_\d+)" value="(yes|no)" checked', page))
-    form |= {"screening_date": re.search(r'name="screening_date" type="date" value="([^"]*)"', page).group(1)}
+    form |= dict(re.findall(r'<select name="(a_\w+)">.*?<option value="([^"]*)" selected>', page))
+    assert any(k.startswith("a_") for k in form)
+    r = nurse.post(url, {**form, "screening_date": _day(-20), "reason": "date typed wrong"})  # the answers as shown: still eligible
+    assert r.status_code == 303, r.text
+    after = next(s for s in clients["nurse"].get("/screenings").json() if s["screening_id"] == sid)
+    assert (after["eligible"], after["screening_date"]) == (True, _day(-20))
     exclusion = next(k for k, v in radios.items() if v == "no")  # an exclusion that does not apply
     r = nurse.post(url, {**form, exclusion: "yes", "reason": "the exclusion applies after all"})
     assert r.status_code == 303, r.text

@@ -58,18 +58,28 @@ def _record(page: Page, table: str, record_id: int) -> Base:
     return obj
 
 
-def _f(name: str, label: str, kind: str = "text", value: Any = None, *, options: list[tuple[str, str]] | None = None,
+def _f(name: str, label: str, kind: str = "text", value: Any = None, *, options: list[tuple[str, str, bool]] | None = None,
        raw_label: bool = False, required: bool = False, **attrs: Any) -> dict[str, Any]:
     """One form field: ``label`` is a locale key (or shown as is with ``raw_label``); options
-    are ``(value, locale key or text)``."""
+    are ``(value, label, label is a locale key)`` (:func:`_raw`, :func:`_keyed`)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # 0.0 shown as 0 (sent back, it reads as the same number)
     return {"name": name, "label": label, "kind": kind, "value": "" if value is None else value, "options": options or [],
             "raw_label": raw_label, "required": required, "attrs": attrs}
 
 
-def _periods(page: Page) -> list[tuple[str, str]]:
-    return [(str(p), str(p)) for p in range(page.ctx.protocol.design.periods + 1)]
+def _raw(values: Any) -> list[tuple[str, str, bool]]:
+    """Options shown as their values (periods, drug classes, pain types, the protocol's choices)."""
+    return [(str(v), str(v), False) for v in values]
+
+
+def _keyed(pairs: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
+    """Options ``(value, locale key)``."""
+    return [(v, k, True) for v, k in pairs]
+
+
+def _periods(page: Page) -> list[tuple[str, str, bool]]:
+    return _raw(range(page.ctx.protocol.design.periods + 1))
 
 
 def _yes_no(value: Any) -> str:
@@ -85,7 +95,7 @@ def _screening_fields(page: Page, s: Screening) -> list[dict[str, Any]]:
             out.append(_f(f"c_{q.criterion}", q.text, "yesno", value, raw_label=True))
         elif q.answer == "choice":
             out.append(_f(f"a_{q.field}", q.text, "select", stored, raw_label=True,
-                          options=[("", ""), *[(c, c) for c in q.choices], ("other", "scr.other")]))
+                          options=[*_raw(("", *q.choices)), *_keyed([("other", "scr.other")])]))
         else:
             out.append(_f(f"a_{q.field}", q.text, "number", stored, raw_label=True, step="any"))
     items = s.dn4_items or {}
@@ -107,24 +117,24 @@ def _fields(page: Page, table: str, obj: Any) -> list[dict[str, Any]]:
     if table == "adverse_events":
         return [_f("period", "common.period", "select", str(obj.period), options=_periods(page)),
                 _f("term", "ae.term", value=obj.term, required=True),
-                _f("severity", "ae.severity", "select", obj.severity, options=[(s, f"ae.sev.{s}") for s in SEVERITIES]),
-                _f("serious", "ae.serious", "select", _yes_no(obj.serious), options=[("no", "common.no"), ("yes", "common.yes")]),
-                _f("causality", "ae.causality", "select", obj.causality, options=[(c, f"ae.caus.{c}") for c in CAUSALITIES]),
+                _f("severity", "ae.severity", "select", obj.severity, options=_keyed([(s, f"ae.sev.{s}") for s in SEVERITIES])),
+                _f("serious", "ae.serious", "select", _yes_no(obj.serious), options=_keyed([("no", "common.no"), ("yes", "common.yes")])),
+                _f("causality", "ae.causality", "select", obj.causality, options=_keyed([(c, f"ae.caus.{c}") for c in CAUSALITIES])),
                 _f("onset_date", "ae.onset", "date", obj.onset_date)]
     if table == "concomitant":
         return [_f("period", "common.period", "select", str(obj.period), options=_periods(page)),
-                _f("drug_class", "cm.class", "select", obj.drug_class, options=[(d, d) for d in DRUG_CLASSES]),
+                _f("drug_class", "cm.class", "select", obj.drug_class, options=_raw(DRUG_CLASSES)),
                 _f("drug_name", "cm.name", value=obj.drug_name)]
     if table == "patients":
-        return [_f("sex", "pat.sex", "select", obj.sex, options=[("F", "pat.female"), ("M", "pat.male")]),
+        return [_f("sex", "pat.sex", "select", obj.sex, options=_keyed([("F", "pat.female"), ("M", "pat.male")])),
                 _f("age_years", "pat.age", "number", obj.age_years, required=True, step=1),
                 _f("weight_kg", "pat.weight", "number", obj.weight_kg, step="any"),
                 _f("height_m", "pat.height", "number", obj.height_m, step="any"),
-                _f("pain_type", "pat.pain_type", "select", obj.pain_type, options=[(p, p) for p in PAIN_TYPES]),
+                _f("pain_type", "pat.pain_type", "select", obj.pain_type, options=_raw(PAIN_TYPES)),
                 _f("pain_duration_years", "pat.pain_duration", "number", obj.pain_duration_years, step="any"),
                 _f("dn4_total", "DN4", "number", obj.dn4_total, raw_label=True, step=1)]
     return [_f("full_name", "users.full_name", value=obj.full_name),
-            _f("role", "users.role", "select", obj.role, options=[(r, f"role.{r}") for r in STAFF_ROLES])]
+            _f("role", "users.role", "select", obj.role, options=_keyed([(r, f"role.{r}") for r in STAFF_ROLES]))]
 
 
 def _keep(values: dict[str, Any]) -> dict[str, Any]:
