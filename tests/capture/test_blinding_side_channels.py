@@ -122,9 +122,9 @@ class Twin:
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
-_ROW_REF = re.compile(r"(#|/queries/|<td>(?=\d+</td><td>(?:[a-z_]+ #|<time>)))\d+\b")
-"""A record reference in a page (``adverse_events #12``, ``/queries/3/answer``, the number
-cell of a query row or of an audit row)."""
+_ROW_REF = re.compile(r"(#|/queries/|/correct/[a-z_]+/|<td>(?=\d+</td><td>(?:[a-z_]+ #|<time>)))\d+\b")
+"""A record reference in a page (``adverse_events #12``, ``/queries/3/answer``, a correction
+link ``/correct/adverse_events/12``, the number cell of a query row or of an audit row)."""
 _AUDIT_CELLS = re.compile(r"(<td>[a-z_]+</td><td>)\d+(</td><td>([a-z_]+)</td><td>)([^<]*)(</td><td>)([^<]*)(</td>)")
 """Table, record number, field, old and new value cells of an audit row on the audit page."""
 _ROW_KEYS = frozenset({"id", "seq", "hash", "record_id", "at", "server_time", "created_at", "signed_at", "randomised_at"})
