@@ -400,6 +400,10 @@ ERRORS = (
     Probe("POST", "/patients/{pid}/infusions", {"period": "2", "infusion_date": str(TODAY), "kit_code": "{old_kit2}"}, page=True),
     Probe("POST", "/unblinding", {"patient_id": "{pid}", "period": "1", "reason": "SAE", "password": "wrong-password"}, page=True),
     Probe("POST", "/patients/{pid}/sign", {"password": "wrong-password", "meaning": "x"}, page=True),
+    Probe("PATCH", "/patients/{pid}", {"reason": "check"}),                                            # 409 nothing to correct
+    Probe("PATCH", "/patients/{pid}/visits/inclusion", {"visit_date": str(TODAY), "reason": "x"}),   # 404 no visit recorded
+    Probe("POST", "/records/patients/{patient_row}/entered-in-error", {"reason": "x"}),              # 409 randomised
+    Probe("POST", "/correct/patients/{patient_row}", {"reason": "x"}, page=True),                    # 422 the form's age missing
 )
 """Writes about one patient that a blinded role may try and that end in an error (or, for
 a role without the right, in a 403) -- for each twin the same error."""
