@@ -22,10 +22,11 @@ import pytest
 from sqlalchemy import select
 
 from ketapain.capture.audit import Actor, verify_audit
-from ketapain.capture.models import AuditLog, DataQuery, Signature
+from ketapain.capture.models import AUDITED_TABLES, AuditLog, DataQuery, Signature
 from ketapain.capture.schemas import (
     AdverseEventUpdate,
     ConcomitantUpdate,
+    InfusionChange,
     PatientUpdate,
     QuestionnaireChange,
     ScreeningChange,
@@ -38,6 +39,7 @@ from ketapain.capture.services import (
     audit_log,
     corrections,
     export,
+    infusions,
     patients,
     questionnaires,
     screening,
@@ -84,8 +86,9 @@ def study(app, clients: dict[str, Api]) -> dict[str, Any]:
     assert clients["investigator"].post(f"/patients/{pid}/signatures", {"password": ROLE_PW, "meaning": "reviewed"}).status_code == 201
     scr1 = next(s for s in nurse.get("/screenings").json() if s["patient_id"] == pid)
     pat1 = next(p for p in nurse.get("/patients").json() if p["patient_id"] == pid)
-    return {"pid": pid, "visit_id": int(visit_id), "q_id": q_id, "ae": ae, "cm_id": cm_id, "s1": scr1, "s2": s2, "p1": pat1,
-            "p2": p2}
+    inf_id = next(int(a["record_id"]) for a in clients["admin"].get("/audit?table=infusions").json())
+    return {"inf_id": inf_id, "pid": pid, "visit_id": int(visit_id), "q_id": q_id, "ae": ae, "cm_id": cm_id, "s1": scr1, "s2": s2,
+            "p1": pat1, "p2": p2}
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,11 @@ def _patient_change(ctx: Context, s: dict[str, Any], reason: str) -> Any:
     return patients.change_patient(ctx, s["pid"], data)
 
 
+def _infusion(ctx: Context, s: dict[str, Any], reason: str) -> Any:
+    return infusions.change_infusion(ctx, s["pid"], 1, InfusionChange.model_construct(pre_infusion_pain=5.0, reason=reason,
+                                                                                      confirm=False))
+
+
 def _visits(ctx: Context, s: dict[str, Any]) -> list[int]:
     """The id of the patient's inclusion visit record when it is listed (an active record)."""
     try:
@@ -158,6 +166,9 @@ CASES = [
          lambda c, s: [p.id for p in patients.list_patients(c)]),
 ]
 IDS = [c.table for c in CASES]
+CORRECTED = [*CASES, Case("infusions", lambda s: s["inf_id"], "pre_infusion_pain", "7.0", "5.0", _infusion,
+                          lambda c, s: [i.id for i in infusions.list_infusions(c, s["pid"])])]
+"""The record types corrected by the shared rules: those above and the infusions (no entered in error)."""
 
 
 def _audit(ctx: Context, table: str, record_id: int) -> list[AuditLog]:
@@ -171,7 +182,7 @@ def _query(clients: dict[str, Api], table: str, record_id: int, field: str | Non
     return r.json()["id"]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CORRECTED, ids=[c.table for c in CORRECTED])
 def test_correction_is_audited_voids_the_signature_and_closes_the_query(app, clients, study, case: Case):
     rid = case.record(study)
     on_field = _query(clients, case.table, rid, case.field)
@@ -200,7 +211,7 @@ def test_correction_is_audited_voids_the_signature_and_closes_the_query(app, cli
         assert verify_audit(ctx.session).ok
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", CORRECTED, ids=[c.table for c in CORRECTED])
 def test_correction_refused_without_reason_for_a_wrong_role_when_nothing_changes_and_when_locked(app, clients, study, case: Case):
     rid = case.record(study)
     with _ctx(app, "nurse") as ctx:
@@ -221,7 +232,7 @@ def test_correction_refused_without_reason_for_a_wrong_role_when_nothing_changes
     rid_lock = clients["admin"].post("/change-requests", {"action": "lock", "reason": "final", "password": ADMIN_PW}).json()["id"]
     assert clients["statistician"].post(f"/change-requests/{rid_lock}/approve", {"password": ROLE_PW}).status_code == 200
     with _ctx(app, "nurse") as ctx, pytest.raises(StudyLocked):
-        corrections.correct(ctx, ctx.session.get(corrections.RECORD_TYPES[case.table][0], rid), {"status": "active"}, "locked",
+        corrections.correct(ctx, ctx.session.get(AUDITED_TABLES[case.table], rid), {"status": "active"}, "locked",
                             what="x")
     with _ctx(app, "nurse") as ctx, pytest.raises(StudyLocked):
         case.change(ctx, study, "after lock")

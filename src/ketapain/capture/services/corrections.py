@@ -1,8 +1,8 @@
 """Corrections of captured records: an audited change with a mandatory reason, and the soft
 "entered in error" status.
 
-Every correction (visits, questionnaire responses, screenings, adverse events, concomitant
-treatments, patients; infusions in :mod:`.infusions`) goes through :func:`correct`:
+Every correction (infusions, visits, questionnaire responses, screenings, adverse events,
+concomitant treatments, patients) goes through :func:`correct`:
 
 - the reason is mandatory and not blank (:class:`~ketapain.errors.DataError`, field ``reason``);
 - the database must not be locked (:class:`~ketapain.errors.StudyLocked`);
@@ -19,8 +19,8 @@ treatments, patients; infusions in :mod:`.infusions`) goes through :func:`correc
 
 "Entered in error" (:func:`enter_in_error`) sets ``status`` to :data:`ENTERED_IN_ERROR` with a
 reason (audit action ``entered_in_error``); nothing is deleted. Such records leave the lists,
-the visit schedule, the compliance counts and the export (they all read ``status == "active"``);
-the audit trail keeps them. A randomised patient and an enrolled screening are never entered
+the visit schedule and the export (they read ``status == "active"``; the export also leaves
+out every record of a patient entered in error); the audit trail keeps them. A randomised patient and an enrolled screening are never entered
 in error (the patient stays in the trial: withdraw instead).
 """
 
