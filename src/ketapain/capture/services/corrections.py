@@ -20,8 +20,9 @@ concomitant treatments, patients) goes through :func:`correct`:
 "Entered in error" (:func:`enter_in_error`) sets ``status`` to :data:`ENTERED_IN_ERROR` with a
 reason (audit action ``entered_in_error``); nothing is deleted. Such records leave the lists,
 the visit schedule and the export (they read ``status == "active"``; the export also leaves
-out every record of a patient entered in error); the audit trail keeps them. A randomised patient and an enrolled screening are never entered
-in error (the patient stays in the trial: withdraw instead).
+out every record of a patient entered in error); the audit trail keeps them. A randomised
+patient and an enrolled screening are never entered in error (the patient stays in the trial:
+withdraw instead).
 """
 
 from __future__ import annotations
