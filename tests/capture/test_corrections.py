@@ -260,6 +260,12 @@ def test_entered_in_error_hides_the_record_keeps_its_trail_and_closes_its_querie
         ctx.session.commit()
         assert obj.status == "entered_in_error" and [q.id for q in closed] == [q1, q2]
         assert rid not in case.listed(ctx, study)
+        listed_all = {"visits": [], "patients": [p.id for p in patients.list_patients(ctx, include_entered_in_error=True)],
+                      "screenings": [x.id for x in screening.list_screenings(ctx, include_entered_in_error=True)],
+                      "adverse_events": [e.id for e in adverse_events.list_events(ctx, include_entered_in_error=True)],
+                      "concomitant": [x.id for x in adverse_events.list_concomitant(ctx, include_entered_in_error=True)],
+                      "questionnaire_responses": [r.id for r in questionnaires.list_responses(ctx, include_entered_in_error=True)]}
+        assert case.table == "visits" or rid in listed_all[case.table]  # listed when asked for
         last = _audit(ctx, case.table, rid)[-1]
         assert (last.action, last.field, last.old_value, last.new_value, last.reason) == (
             "entered_in_error", "status", "active", "entered_in_error", "wrong patient's form")

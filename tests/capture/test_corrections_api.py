@@ -103,6 +103,8 @@ def test_entered_in_error_endpoint(clients):
     assert r.json() == {"table_name": "adverse_events", "record_id": ae["id"], "status": "entered_in_error", "queries_closed": [q["id"]]}
     assert nurse.post(url, {"reason": "again"}).status_code == 409
     assert nurse.get(f"/adverse-events?patient_id={pid}").json() == []
+    shown = nurse.get(f"/adverse-events?patient_id={pid}&include_entered_in_error=true").json()
+    assert [(e["event_id"], e["status"]) for e in shown] == [(ae["event_id"], "entered_in_error")]
     assert nurse.patch(f"/adverse-events/{ae['event_id']}", {"term": "x", "reason": "x"}).status_code == 409
     closed = next(x for x in mon.get("/queries").json() if x["id"] == q["id"])
     assert (closed["status"], closed["closed_by"]) == ("closed", "nurse")

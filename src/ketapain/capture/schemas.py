@@ -176,6 +176,7 @@ class ScreeningPublic(_Out):
     outcome: str
     reason: str | None
     patient_id: str | None
+    status: str
 
 
 class PatientCreate(_In):
@@ -335,6 +336,7 @@ class QuestionnairePublic(_Out):
     instrument: str
     answers: dict[str, Any]
     scores: dict[str, Any]
+    status: str
 
 
 class AdverseEventCreate(_In):

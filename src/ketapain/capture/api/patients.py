@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep, PathStr
+from ketapain.capture.api.deps import CtxDep, IncludeEnteredInError, PathStr
 from ketapain.capture.schemas import PatientCreate, PatientPublic, PatientUpdate
 from ketapain.capture.services import patients
 
@@ -12,8 +12,8 @@ router = APIRouter(tags=["patients"])
 
 
 @router.get("/patients", response_model=list[PatientPublic])
-def list_patients(ctx: CtxDep) -> list:
-    return patients.list_patients(ctx)
+def list_patients(ctx: CtxDep, include_entered_in_error: IncludeEnteredInError = False) -> list:
+    return patients.list_patients(ctx, include_entered_in_error=include_entered_in_error)
 
 
 @router.post("/patients", response_model=PatientPublic, status_code=201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep, PathStr, QueryStr
+from ketapain.capture.api.deps import CtxDep, IncludeEnteredInError, PathStr, QueryStr
 from ketapain.capture.schemas import QuestionnaireChange, QuestionnaireCreate, QuestionnairePublic
 from ketapain.capture.services import questionnaires
 
@@ -20,8 +20,8 @@ def save_questionnaire(body: QuestionnaireCreate, ctx: CtxDep):
 
 
 @router.get("/questionnaires", response_model=list[QuestionnairePublic])
-def list_questionnaires(ctx: CtxDep, patient_id: QueryStr = None) -> list:
-    return questionnaires.list_responses(ctx, patient_id)
+def list_questionnaires(ctx: CtxDep, patient_id: QueryStr = None, include_entered_in_error: IncludeEnteredInError = False) -> list:
+    return questionnaires.list_responses(ctx, patient_id, include_entered_in_error=include_entered_in_error)
 
 
 @router.patch("/patients/{patient_id}/questionnaires/{visit}/{instrument}", response_model=QuestionnairePublic)

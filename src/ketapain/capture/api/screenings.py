@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep, PathStr
+from ketapain.capture.api.deps import CtxDep, IncludeEnteredInError, PathStr
 from ketapain.capture.schemas import ScreeningChange, ScreeningCreate, ScreeningPublic
 from ketapain.capture.services import screening
 
@@ -20,8 +20,8 @@ def screen(body: ScreeningCreate, ctx: CtxDep):
 
 
 @router.get("/screenings", response_model=list[ScreeningPublic])
-def list_screenings(ctx: CtxDep) -> list:
-    return screening.list_screenings(ctx)
+def list_screenings(ctx: CtxDep, include_entered_in_error: IncludeEnteredInError = False) -> list:
+    return screening.list_screenings(ctx, include_entered_in_error=include_entered_in_error)
 
 
 @router.patch("/screenings/{screening_id}", response_model=ScreeningPublic)

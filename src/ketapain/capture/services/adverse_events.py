@@ -37,9 +37,11 @@ def change_event(ctx: Context, event_id: str, data: AdverseEventUpdate) -> Adver
     return ev
 
 
-def list_events(ctx: Context, patient_id: str | None = None) -> list[AdverseEvent]:
+def list_events(ctx: Context, patient_id: str | None = None, *, include_entered_in_error: bool = False) -> list[AdverseEvent]:
+    """The active adverse events (and those entered in error with ``include_entered_in_error``)."""
     ctx.require("patients.read")
-    q = select(AdverseEvent).where(AdverseEvent.status == "active").order_by(AdverseEvent.event_id)
+    shown = ("active", ENTERED_IN_ERROR) if include_entered_in_error else ("active",)
+    q = select(AdverseEvent).where(AdverseEvent.status.in_(shown)).order_by(AdverseEvent.event_id)
     if patient_id is not None:
         q = q.where(AdverseEvent.patient_id == patient_id)
     return list(ctx.session.execute(q).scalars())
@@ -74,9 +76,11 @@ def change_concomitant(ctx: Context, record_id: int, data: ConcomitantUpdate) ->
     return row
 
 
-def list_concomitant(ctx: Context, patient_id: str | None = None) -> list[Concomitant]:
+def list_concomitant(ctx: Context, patient_id: str | None = None, *, include_entered_in_error: bool = False) -> list[Concomitant]:
+    """The active concomitant treatments (and those entered in error with ``include_entered_in_error``)."""
     ctx.require("patients.read")
-    q = select(Concomitant).where(Concomitant.status == "active").order_by(Concomitant.patient_id, Concomitant.period)
+    shown = ("active", ENTERED_IN_ERROR) if include_entered_in_error else ("active",)
+    q = select(Concomitant).where(Concomitant.status.in_(shown)).order_by(Concomitant.patient_id, Concomitant.period)
     if patient_id is not None:
         q = q.where(Concomitant.patient_id == patient_id)
     return list(ctx.session.execute(q).scalars())

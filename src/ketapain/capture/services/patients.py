@@ -39,11 +39,13 @@ def enrol(ctx: Context, data: PatientCreate) -> Patient:
     return audit.create(ctx.session, ctx.actor, Patient(patient_id=pid, status="active", **values), reason="enrolment")
 
 
-def list_patients(ctx: Context, *, include_deleted: bool = False) -> list[Patient]:
+def list_patients(ctx: Context, *, include_deleted: bool = False, include_entered_in_error: bool = False) -> list[Patient]:
+    """The patients but those deleted or entered in error (unless asked for)."""
     ctx.require("patients.read")
     q = select(Patient).order_by(Patient.patient_id)
-    if not include_deleted:
-        q = q.where(Patient.status.not_in(("deleted", ENTERED_IN_ERROR)))
+    hidden = [s for s, shown in (("deleted", include_deleted), (ENTERED_IN_ERROR, include_entered_in_error)) if not shown]
+    if hidden:
+        q = q.where(Patient.status.not_in(hidden))
     return list(ctx.session.execute(q).scalars())
 
 

@@ -54,9 +54,12 @@ def save_response(ctx: Context, data: QuestionnaireCreate, *, reason: str | None
         scores=clean, status="active"), reason=reason)
 
 
-def list_responses(ctx: Context, patient_id: str | None = None) -> list[QuestionnaireResponse]:
+def list_responses(ctx: Context, patient_id: str | None = None, *,
+                   include_entered_in_error: bool = False) -> list[QuestionnaireResponse]:
+    """The active responses (and those entered in error with ``include_entered_in_error``)."""
     ctx.require("patients.read")
-    q = select(QuestionnaireResponse).where(QuestionnaireResponse.status == "active").order_by(QuestionnaireResponse.id)
+    shown = ("active", ENTERED_IN_ERROR) if include_entered_in_error else ("active",)
+    q = select(QuestionnaireResponse).where(QuestionnaireResponse.status.in_(shown)).order_by(QuestionnaireResponse.id)
     if patient_id is not None:
         q = q.where(QuestionnaireResponse.patient_id == patient_id)
     return list(ctx.session.execute(q).scalars())

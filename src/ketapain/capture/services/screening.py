@@ -17,7 +17,7 @@ from ketapain.capture import audit
 from ketapain.capture.models import Screening
 from ketapain.capture.schemas import ScreeningChange, ScreeningCreate
 from ketapain.capture.services._context import Context
-from ketapain.capture.services.corrections import correct
+from ketapain.capture.services.corrections import ENTERED_IN_ERROR, correct
 from ketapain.errors import DataError
 from ketapain.operations import ScreeningQuestion, evaluate_eligibility, screening_questions
 
@@ -47,10 +47,11 @@ def screen(ctx: Context, data: ScreeningCreate) -> Screening:
         failed=[f.to_dict() for f in result.failed], outcome=outcome, reason=reason, patient_id=None, status="active"))
 
 
-def list_screenings(ctx: Context) -> list[Screening]:
-    """The active screenings (not those entered in error), in order."""
+def list_screenings(ctx: Context, *, include_entered_in_error: bool = False) -> list[Screening]:
+    """The active screenings (and those entered in error with ``include_entered_in_error``), in order."""
     ctx.require("patients.read")
-    return list(ctx.session.execute(select(Screening).where(Screening.status == "active").order_by(Screening.id)).scalars())
+    shown = ("active", ENTERED_IN_ERROR) if include_entered_in_error else ("active",)
+    return list(ctx.session.execute(select(Screening).where(Screening.status.in_(shown)).order_by(Screening.id)).scalars())
 
 
 def get_screening(ctx: Context, screening_id: str) -> Screening:
