@@ -261,7 +261,10 @@ def test_update_with_null_for_a_never_empty_field_is_422_not_500(clients):
     for field in ("causality", "severity", "serious", "term", "status"):
         r = clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "msg", field: None})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", field], (field, r.text)
+    assert clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "date found", "onset_date": str(TODAY)}).status_code == 200
     assert clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "date unknown", "onset_date": None}).status_code == 200
+    r = clients["nurse"].patch(f"/adverse-events/{ae}", {"reason": "again", "onset_date": None})  # a correction that changes nothing
+    assert r.status_code == 409 and "nothing to correct" in r.json()["detail"], r.text
     assert clients["nurse"].patch(f"/patients/{pid}", {"reason": "msg", "status": None}).status_code == 422
     assert clients["nurse"].patch(f"/patients/{pid}", {"reason": "not weighed", "weight_kg": None}).json()["weight_kg"] is None
 

@@ -122,9 +122,10 @@ class Twin:
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
-_ROW_REF = re.compile(r"(#|/queries/|/records/[a-z_]+/|<td>(?=\d+</td><td>(?:[^<>#]+ #|<time>)))\d+\b")
+_ROW_REF = re.compile(r"(#|/queries/|/records/[a-z_]+/|/correct/[a-z_]+/|<td>(?=\d+</td><td>(?:[^<>#]+ #|<time>)))\d+\b")
 """A record reference in a page (``adverse events #12``, ``/queries/3/answer``, a record page
-link ``/records/infusions/4``, the number cell of a query row or of an audit row)."""
+link ``/records/infusions/4``, a correction link ``/correct/adverse_events/12``, the number cell
+of a query row or of an audit row)."""
 _AUDIT_CELLS = re.compile(r"(<td>[a-z_]+</td><td>)\d+(</td><td>([a-z_]+)</td><td>)([^<]*)(</td><td>)([^<]*)(</td>)")
 """Table, record number, field, old and new value cells of an audit row on the audit page."""
 _ROW_KEYS = frozenset({"id", "ids", "seq", "hash", "record_id", "at", "server_time", "created_at", "signed_at", "randomised_at"})
@@ -402,6 +403,10 @@ ERRORS = (
     Probe("POST", "/patients/{pid}/infusions", {"period": "2", "infusion_date": str(TODAY), "kit_code": "{old_kit2}"}, page=True),
     Probe("POST", "/unblinding", {"patient_id": "{pid}", "period": "1", "reason": "SAE", "password": "wrong-password"}, page=True),
     Probe("POST", "/patients/{pid}/sign", {"password": "wrong-password", "meaning": "x"}, page=True),
+    Probe("PATCH", "/patients/{pid}", {"reason": "check"}),                                            # 409 nothing to correct
+    Probe("PATCH", "/patients/{pid}/visits/inclusion", {"visit_date": str(TODAY), "reason": "x"}),   # 404 no visit recorded
+    Probe("POST", "/records/patients/{patient_row}/entered-in-error", {"reason": "x"}),              # 409 randomised
+    Probe("POST", "/correct/patients/{patient_row}", {"reason": "x"}, page=True),                    # 422 the form's age missing
 )
 """Writes about one patient that a blinded role may try and that end in an error (or, for
 a role without the right, in a 403) -- for each twin the same error."""

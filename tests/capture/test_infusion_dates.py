@@ -105,9 +105,10 @@ def test_correction_confirmation_audit_and_signature_voiding(clients):
     sig = inv.get(f"/patients/{pid}/signatures").json()[0]
     assert sig["status"] == "void" and "infusion_date" in sig["void_reason"]
     assert [e["day"] for e in nurse.get(f"/patients/{pid}/diary").json()] == [1, 2]  # same days, moved calendar
-    # pain alone: no confirmation needed; unchanged values write nothing
+    # pain alone: no confirmation needed; unchanged values write nothing and say so (409)
     n = len(_audit(clients, "infusions"))
-    assert nurse.patch(url, {"pre_infusion_pain": 6, "reason": "again"}).status_code == 200
+    r = nurse.patch(url, {"pre_infusion_pain": 6, "reason": "again"})
+    assert r.status_code == 409 and "nothing to correct" in r.json()["detail"]
     assert len(_audit(clients, "infusions")) == n
     assert nurse.patch("/patients/P999/infusions/1", {"pre_infusion_pain": 6, "reason": "x"}).status_code == 404
     assert clients["monitor"].patch(url, {"pre_infusion_pain": 5, "reason": "x"}).status_code == 403

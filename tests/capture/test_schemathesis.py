@@ -1,6 +1,6 @@
 """Schemathesis against the capture app's OpenAPI document (``/api/v1/openapi.json``), on SQLite.
 
-For every operation of the document (62 under ``/api/v1`` and ``GET /healthz``), Hypothesis
+For every operation of the document (66 under ``/api/v1`` and ``GET /healthz``), Hypothesis
 draws requests from the operation's schema with schemathesis' ``as_strategy`` (two valid
 requests for one that breaks the schema), sends each as a role — every staff role, by session
 cookie and CSRF header, for the staff routes; the patient's link token or nothing for
@@ -132,7 +132,7 @@ def _seed(app) -> dict[str, Any]:
             "patient_id": [pid, pid2], "period": [1, 2], "day": [1, 2, 4, 6], "event_id": [event_id], "record_id": [cm_id, 1],
             "query_id": [query_id], "unblinding_id": [unblinding_id], "request_id": [request_id], "username": ["nurse", "monitor"],
             "screening_id": screening_ids, "visit": VISITS, "instrument": INSTRUMENTS, "kit_code": kits,
-            "table_name": ["adverse_events", "concomitant", "diary_entries", "patients", "questionnaire_responses"],
+            "table_name": ["adverse_events", "concomitant", "diary_entries", "patients", "questionnaire_responses", "visits", "screenings"],
             "password": [ROLE_PW], "weight_kg": [70.0], "answers": [DN4, ELIGIBLE], "dn4_items": [DN4],
             **dict.fromkeys(("infusion_date", "visit_date", "onset_date", "screening_date"), dates),
         },
@@ -187,8 +187,9 @@ def test_operations_are_the_served_document(app):
     served = schemathesis.openapi.from_asgi(OPENAPI, app)
     ops = sorted((r.ok().method.upper(), r.ok().path) for r in served.get_all_operations())
     # 53 + GET/POST /randomisation-list + 4 change-request operations + PATCH infusion + own password + reset code
-    # + GET casebook grid
-    assert ops == OPERATIONS and len(ops) == 63
+    # + GET casebook grid + PATCH visit, questionnaire and screening corrections
+    # + POST /records/{table_name}/{record_id}/entered-in-error
+    assert ops == OPERATIONS and len(ops) == 67
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p.removeprefix('/api/v1')}" for m, p in OPERATIONS])

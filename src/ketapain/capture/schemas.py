@@ -34,6 +34,8 @@ __all__ = [
     "DiaryEntryCreate",
     "DiaryEntryPublic",
     "EmergencyUnblind",
+    "EnteredInError",
+    "EnteredInErrorPublic",
     "FIRST_DATE",
     "InfusionChange",
     "InfusionCreate",
@@ -52,9 +54,11 @@ __all__ = [
     "QueryClose",
     "QueryCreate",
     "QueryPublic",
+    "QuestionnaireChange",
     "QuestionnaireCreate",
     "QuestionnairePublic",
     "RandomisationListImport",
+    "ScreeningChange",
     "ScreeningCreate",
     "ScreeningPublic",
     "SignRequest",
@@ -63,6 +67,7 @@ __all__ = [
     "UserCreate",
     "UserPublic",
     "UserUpdate",
+    "VisitChange",
     "VisitCreate",
     "VisitPublic",
 ]
@@ -152,7 +157,19 @@ class ScreeningCreate(_In):
     reason: Text | None = None
 
 
+class ScreeningChange(_In):
+    """A correction of a screening: the date, answers (merged into the stored ones: a key sent
+    replaces that answer, ``null`` clears it) and/or the ten DN4 answers; eligibility is
+    evaluated again. ``reason`` is mandatory."""
+
+    screening_date: Date | None = None
+    answers: dict[str, bool | int | float | str | None] | None = Field(None, description="Answers to change, by protocol field name.")
+    dn4_items: dict[str, Literal[0, 1]] | None = Field(None, description="The ten DN4 answers ('1'..'10' -> 0/1).")
+    reason: Text
+
+
 class ScreeningPublic(_Out):
+    id: int
     screening_id: str
     screening_date: dt.date | None
     dn4_total: int | None
@@ -161,6 +178,7 @@ class ScreeningPublic(_Out):
     outcome: str
     reason: str | None
     patient_id: str | None
+    status: str
 
 
 class PatientCreate(_In):
@@ -178,6 +196,13 @@ class PatientCreate(_In):
 
 
 class PatientUpdate(_In):
+    """A correction of a patient's demographics (omitted: unchanged); ``reason`` is mandatory.
+    ``status`` withdrawn/deleted as before; "entered in error" has its own endpoint."""
+
+    sex: Literal["M", "F"] = _keep()
+    age_years: Annotated[int, Field(ge=18, le=120)] = _keep()
+    pain_type: Literal[PAIN_TYPES] = _keep()  # type: ignore[valid-type]
+    dn4_total: Annotated[int, Field(ge=0, le=10)] | None = None
     weight_kg: Annotated[float, Field(ge=20, le=300)] | None = None
     height_m: Annotated[float, Field(ge=1, le=2.5)] | None = None
     pain_duration_years: Annotated[float, Field(ge=0)] | None = None
@@ -188,6 +213,7 @@ class PatientUpdate(_In):
 
 
 class PatientPublic(_Out):
+    id: int
     patient_id: str
     screening_id: str | None
     sex: str
@@ -283,6 +309,14 @@ class VisitPublic(_Out):
     visit_date: dt.date
     out_of_window: bool
     out_of_window_reason: str | None
+    status: str
+
+
+class VisitChange(_In):
+    """A correction of a visit's date; ``reason`` is mandatory."""
+
+    visit_date: Date = _keep()
+    reason: Text
 
 
 class QuestionnaireCreate(_In):
@@ -292,12 +326,23 @@ class QuestionnaireCreate(_In):
     answers: dict[str, float | str | None]
 
 
+class QuestionnaireChange(_In):
+    """A correction of a questionnaire response: the answers to change (merged into the stored
+    ones: an item sent replaces that answer, ``null`` clears it); scores are computed again.
+    ``reason`` is mandatory."""
+
+    answers: dict[str, float | str | None]
+    reason: Text
+
+
 class QuestionnairePublic(_Out):
+    id: int
     patient_id: str
     visit: str
     instrument: str
     answers: dict[str, Any]
     scores: dict[str, Any]
+    status: str
 
 
 class AdverseEventCreate(_In):
@@ -311,6 +356,7 @@ class AdverseEventCreate(_In):
 
 
 class AdverseEventUpdate(_In):
+    period: PeriodOrBaseline = _keep()
     term: Term = _keep()
     severity: Literal[SEVERITIES] = _keep()  # type: ignore[valid-type]
     serious: bool = _keep()
@@ -321,6 +367,7 @@ class AdverseEventUpdate(_In):
 
 
 class AdverseEventPublic(_Out):
+    id: int
     event_id: str
     patient_id: str
     period: int
@@ -340,6 +387,8 @@ class ConcomitantCreate(_In):
 
 
 class ConcomitantUpdate(_In):
+    period: PeriodOrBaseline = _keep()
+    drug_class: Literal[DRUG_CLASSES] = _keep()  # type: ignore[valid-type]
     drug_name: Text | None = None
     status: Literal["active", "deleted"] = _keep()
     reason: Text
@@ -352,6 +401,19 @@ class ConcomitantPublic(_Out):
     drug_class: str
     drug_name: str | None
     status: str
+
+
+class EnteredInError(_In):
+    """Mark a record as entered in error (soft: the record and its audit trail stay)."""
+
+    reason: Text
+
+
+class EnteredInErrorPublic(BaseModel):
+    table_name: str
+    record_id: int
+    status: str
+    queries_closed: list[int]
 
 
 class QueryCreate(_In):

@@ -5,7 +5,7 @@ module                   routes (under ``/api/v1``)
 =======================  ==================================================================
 ``auth``                 ``/auth/login``, ``/auth/logout``, ``/auth/me``
 ``users``                ``/users``, ``/users/{username}``
-``screenings``           ``/screenings``
+``screenings``           ``/screenings``, ``/screenings/{screening_id}``
 ``patients``             ``/patients``, ``/patients/{patient_id}``
 ``diary_links``          ``/patients/{patient_id}/diary-link``, ``…/diary-link/revoke``
 ``signatures``           ``/patients/{patient_id}/signatures``
@@ -19,11 +19,12 @@ module                   routes (under ``/api/v1``)
 ``diary``                ``/diary``, ``/diary/{period}/{day}`` (patient token);
                          ``/patients/{patient_id}/diary``, ``…/diary/{period}/{day}`` (staff)
 ``compliance``           ``/compliance``, ``/diary-missing-today``
-``visits``               ``/visits``, ``/patients/{patient_id}/schedule``
+``visits``               ``/visits``, ``/patients/{patient_id}/schedule``, ``…/visits/{visit}``
 ``casebook``             ``/patients/{patient_id}/casebook`` (the visit x form grid)
-``questionnaires``       ``/questionnaires``
+``questionnaires``       ``/questionnaires``, ``/patients/{patient_id}/questionnaires/{visit}/{instrument}``
 ``adverse_events``       ``/adverse-events``, ``/adverse-events/{event_id}``
 ``concomitant``          ``/concomitant``, ``/concomitant/{record_id}``
+``corrections``          ``/records/{table_name}/{record_id}/entered-in-error``
 ``queries``              ``/queries``, ``/queries/{query_id}/answer``, ``…/close``
 ``lock``                 ``/lock``, ``/unlock`` (refused under the two-person rule)
 ``change_requests``      ``/change-requests``, ``…/{request_id}/approve``, ``…/reject``
@@ -46,6 +47,7 @@ from ketapain.capture.api import (
     change_requests,
     compliance,
     concomitant,
+    corrections,
     diary,
     diary_links,
     export,
@@ -68,8 +70,8 @@ from ketapain.capture.api import (
 __all__ = ["api_router"]
 
 _ROUTERS = (auth, users, screenings, patients, diary_links, signatures, randomisation, randomisation_list, pharmacy, unblindings,
-            notifications, infusions, diary, compliance, visits, casebook, questionnaires, adverse_events, concomitant, queries, lock,
-            change_requests, export, audit)
+            notifications, infusions, diary, compliance, visits, casebook, questionnaires, adverse_events, concomitant, corrections,
+            queries, lock, change_requests, export, audit)
 
 api_router = APIRouter(prefix="/api/v1")
 for _m in _ROUTERS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep, PathStr, QueryStr
+from ketapain.capture.api.deps import CtxDep, IncludeEnteredInError, PathStr, QueryStr
 from ketapain.capture.schemas import AdverseEventCreate, AdverseEventPublic, AdverseEventUpdate
 from ketapain.capture.services import adverse_events
 
@@ -19,12 +19,12 @@ def create_ae(body: AdverseEventCreate, ctx: CtxDep):
 
 
 @router.get("/adverse-events", response_model=list[AdverseEventPublic])
-def list_ae(ctx: CtxDep, patient_id: QueryStr = None) -> list:
-    return adverse_events.list_events(ctx, patient_id)
+def list_ae(ctx: CtxDep, patient_id: QueryStr = None, include_entered_in_error: IncludeEnteredInError = False) -> list:
+    return adverse_events.list_events(ctx, patient_id, include_entered_in_error=include_entered_in_error)
 
 
 @router.patch("/adverse-events/{event_id}", response_model=AdverseEventPublic)
 def update_ae(event_id: PathStr, body: AdverseEventUpdate, ctx: CtxDep):
-    out = adverse_events.update_event(ctx, event_id, body)
+    out = adverse_events.change_event(ctx, event_id, body)
     ctx.session.commit()
     return out

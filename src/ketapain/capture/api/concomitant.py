@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep, PathInt, QueryStr
+from ketapain.capture.api.deps import CtxDep, IncludeEnteredInError, PathInt, QueryStr
 from ketapain.capture.schemas import ConcomitantCreate, ConcomitantPublic, ConcomitantUpdate
 from ketapain.capture.services import adverse_events
 
@@ -19,12 +19,12 @@ def add_cm(body: ConcomitantCreate, ctx: CtxDep):
 
 
 @router.get("/concomitant", response_model=list[ConcomitantPublic])
-def list_cm(ctx: CtxDep, patient_id: QueryStr = None) -> list:
-    return adverse_events.list_concomitant(ctx, patient_id)
+def list_cm(ctx: CtxDep, patient_id: QueryStr = None, include_entered_in_error: IncludeEnteredInError = False) -> list:
+    return adverse_events.list_concomitant(ctx, patient_id, include_entered_in_error=include_entered_in_error)
 
 
 @router.patch("/concomitant/{record_id}", response_model=ConcomitantPublic)
 def update_cm(record_id: PathInt, body: ConcomitantUpdate, ctx: CtxDep):
-    out = adverse_events.update_concomitant(ctx, record_id, body)
+    out = adverse_events.change_concomitant(ctx, record_id, body)
     ctx.session.commit()
     return out

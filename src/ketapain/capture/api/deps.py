@@ -22,6 +22,7 @@ from ketapain.errors import AuthenticationFailed, PermissionDenied
 
 __all__ = [
     "CtxDep",
+    "IncludeEnteredInError",
     "PATIENT_TOKEN_HEADER",
     "PathInt",
     "PathStr",
@@ -89,6 +90,8 @@ PathStr = Annotated[str, Path(pattern=NO_NUL)]
 """An id in the path (patient, event, user name): no NUL character (PostgreSQL cannot compare one)."""
 QueryStr = Annotated[str | None, Query(pattern=NO_NUL)]
 """An optional filter in the query string: no NUL character."""
+IncludeEnteredInError = Annotated[bool, Query(description="Also list the records entered in error (status entered_in_error).")]
+"""The ``include_entered_in_error`` flag of the lists (default: records entered in error are left out)."""
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ketapain.capture.api.deps import CtxDep, PathStr
+from ketapain.capture.api.deps import CtxDep, IncludeEnteredInError, PathStr
 from ketapain.capture.schemas import PatientCreate, PatientPublic, PatientUpdate
 from ketapain.capture.services import patients
 
@@ -12,8 +12,8 @@ router = APIRouter(tags=["patients"])
 
 
 @router.get("/patients", response_model=list[PatientPublic])
-def list_patients(ctx: CtxDep) -> list:
-    return patients.list_patients(ctx)
+def list_patients(ctx: CtxDep, include_entered_in_error: IncludeEnteredInError = False) -> list:
+    return patients.list_patients(ctx, include_entered_in_error=include_entered_in_error)
 
 
 @router.post("/patients", response_model=PatientPublic, status_code=201)
@@ -30,6 +30,6 @@ def get_patient(patient_id: PathStr, ctx: CtxDep):
 
 @router.patch("/patients/{patient_id}", response_model=PatientPublic)
 def update_patient(patient_id: PathStr, body: PatientUpdate, ctx: CtxDep):
-    p = patients.update_patient(ctx, patient_id, body)
+    p = patients.change_patient(ctx, patient_id, body)
     ctx.session.commit()
     return p

@@ -25,6 +25,6 @@ def create_user(body: UserCreate, ctx: CtxDep):
 
 @router.patch("/{username}", response_model=UserPublic)
 def update_user(username: PathStr, body: UserUpdate, ctx: CtxDep):
-    u = users.update_user(ctx, username, body)
+    u = users.change_user(ctx, username, body)
     ctx.session.commit()
     return u

@@ -1,4 +1,5 @@
-"""``/api/v1``: record a visit (protocol windows), a patient's visit schedule (out-of-window flags)."""
+"""``/api/v1``: record a visit, correct its date (``PATCH``, with a reason), a patient's visit
+schedule (out-of-window flags)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ketapain.capture.api.deps import CtxDep, PathStr
-from ketapain.capture.schemas import VisitCreate, VisitPublic
+from ketapain.capture.schemas import VisitChange, VisitCreate, VisitPublic
 from ketapain.capture.services import visits
 
 router = APIRouter(tags=["visits"])
@@ -26,3 +27,12 @@ def record_visit(body: VisitCreate, ctx: CtxDep) -> VisitPublic:
 @router.get("/patients/{patient_id}/schedule")
 def schedule(patient_id: PathStr, ctx: CtxDep) -> list[dict[str, Any]]:
     return visits.schedule(ctx, patient_id)
+
+
+@router.patch("/patients/{patient_id}/visits/{visit}", response_model=VisitPublic)
+def change_visit(patient_id: PathStr, visit: PathStr, body: VisitChange, ctx: CtxDep):
+    """Correct the visit's date (reason required; the casebook's signatures are voided, open
+    queries on ``visit_date`` closed with the reason). 409 when nothing differs or when locked."""
+    out = visits.change_visit(ctx, patient_id, visit, body)
+    ctx.session.commit()
+    return out

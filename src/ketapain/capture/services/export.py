@@ -15,6 +15,7 @@ from ketapain import __version__
 from ketapain.capture import audit
 from ketapain.capture.models import AdverseEvent, Allocation, Concomitant, DiaryEntry, Infusion, Patient, QuestionnaireResponse, Screening
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.corrections import ENTERED_IN_ERROR
 from ketapain.data import SCHEMAS, TrialData
 from ketapain.errors import PermissionDenied
 
@@ -27,24 +28,28 @@ def _frame(ctx: Context, model: Any, cols: list[str], *where: Any) -> pd.DataFra
 
 
 def export_trial(ctx: Context) -> TrialData:
-    """All seven tables from the active records; recorded in the audit trail as ``export``."""
+    """All seven tables from the active records (records entered in error, and every record of
+    a patient entered in error, are left out); recorded in the audit trail as ``export``."""
     ctx.require("export")
     if ctx.blinded:
         raise PermissionDenied(f"the {ctx.actor.role} role may export only after database lock")
     cols = lambda t: [c.name for c in SCHEMAS[t].columns]  # noqa: E731
-    patients = _frame(ctx, Patient, cols("patients"), Patient.status != "deleted")
+    gone = select(Patient.patient_id).where(Patient.status == ENTERED_IN_ERROR).scalar_subquery()
+    patients = _frame(ctx, Patient, cols("patients"), Patient.status.not_in(("deleted", ENTERED_IN_ERROR)))
     alloc = _frame(ctx, Allocation, ["patient_id", "period", "sequence", "treatment", "kit_code"], Allocation.patient_id.is_not(None))
     inf = _frame(ctx, Infusion, ["patient_id", "period", "infusion_date", "pre_infusion_pain"], Infusion.status == "active")
     allocation = alloc.merge(inf, on=["patient_id", "period"], how="left")
-    diary = _frame(ctx, DiaryEntry, cols("diary"), DiaryEntry.status == "active")
+    diary = _frame(ctx, DiaryEntry, cols("diary"), DiaryEntry.status == "active", DiaryEntry.patient_id.not_in(gone))
     qr = ctx.session.execute(select(QuestionnaireResponse.patient_id, QuestionnaireResponse.visit, QuestionnaireResponse.instrument,
-                                    QuestionnaireResponse.answers).where(QuestionnaireResponse.status == "active")).all()
+                                    QuestionnaireResponse.answers).where(QuestionnaireResponse.status == "active",
+                                                                         QuestionnaireResponse.patient_id.not_in(gone))).all()
     questionnaires = pd.DataFrame(
         [(p, v, i, k, val) for p, v, i, ans in qr for k, val in ans.items()],
         columns=["patient_id", "visit", "instrument", "item", "value"])
     questionnaires["value"] = pd.to_numeric(questionnaires["value"], errors="coerce")
-    aes = _frame(ctx, AdverseEvent, cols("adverse_events"), AdverseEvent.status == "active")
-    cm = _frame(ctx, Concomitant, ["patient_id", "period", "drug_class", "drug_name"], Concomitant.status == "active")
+    aes = _frame(ctx, AdverseEvent, cols("adverse_events"), AdverseEvent.status == "active", AdverseEvent.patient_id.not_in(gone))
+    cm = _frame(ctx, Concomitant, ["patient_id", "period", "drug_class", "drug_name"], Concomitant.status == "active",
+                Concomitant.patient_id.not_in(gone))
     cm.insert(3, "status", cm["period"].gt(0).map({True: "added", False: "baseline"}))
     scr = ctx.session.execute(select(Screening).where(Screening.status == "active").order_by(Screening.id)).scalars().all()
     screening = pd.DataFrame([{"screening_id": s.screening_id, "screening_date": s.screening_date, "dn4_total": s.dn4_total,

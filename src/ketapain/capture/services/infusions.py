@@ -28,6 +28,7 @@ from ketapain.capture import audit
 from ketapain.capture.models import Allocation, DiaryEntry, Infusion, Screening
 from ketapain.capture.schemas import InfusionChange, InfusionCreate
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.corrections import correct
 from ketapain.errors import ConfirmationRequired, Conflict, DataError, NotFound
 
 __all__ = ["DateRange", "affected_entries", "change_infusion", "date_range", "list_infusions", "record_infusion"]
@@ -174,9 +175,11 @@ def _check_reanchor(ctx: Context, inf: Infusion, new_date: dt.date, *, confirm: 
 
 def change_infusion(ctx: Context, patient_id: str, period: int, data: InfusionChange, *, today: dt.date | None = None) -> Infusion:
     """Correct an infusion's date and/or pre-infusion pain (audited with the mandatory reason,
-    old and new values; the patient's e-signatures are voided by the write). A new date is
-    checked as at recording and re-anchors the period's diary (``data.confirm`` required when
-    entries move); the moved entries' ``late`` flags follow their new dates (audited)."""
+    old and new values; the patient's e-signatures are voided by the write; the rules of
+    :func:`.corrections.correct`: nothing to correct is a :class:`Conflict`, queries on a changed
+    field are closed with the reason). A new date is checked as at recording and re-anchors the
+    period's diary (``data.confirm`` required when entries move); the moved entries' ``late``
+    flags follow their new dates (audited)."""
     ctx.require("infusions.write")
     ctx.patient(patient_id)
     inf = _infusion(ctx, patient_id, period)
@@ -187,7 +190,7 @@ def change_infusion(ctx: Context, patient_id: str, period: int, data: InfusionCh
     elif changes["infusion_date"] != inf.infusion_date:
         _check_date(ctx, patient_id, period, changes["infusion_date"], today=today)
         moved = _check_reanchor(ctx, inf, changes["infusion_date"], confirm=data.confirm)
-    audit.update(ctx.session, ctx.actor, inf, changes, reason=data.reason)
+    correct(ctx, inf, changes, data.reason, what=f"the infusion of patient {patient_id} period {period}")
     for row in moved:
         late = (dt.datetime.fromisoformat(row.server_time).date() - (inf.infusion_date + dt.timedelta(days=row.day))).days
         audit.update(ctx.session, ctx.actor, row, {"late": late > ctx.settings.late_entry_days},

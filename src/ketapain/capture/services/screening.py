@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from ketapain.capture import audit
 from ketapain.capture.models import Screening
-from ketapain.capture.schemas import ScreeningCreate
+from ketapain.capture.schemas import ScreeningChange, ScreeningCreate
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.corrections import ENTERED_IN_ERROR, correct
 from ketapain.errors import DataError
 from ketapain.operations import ScreeningQuestion, evaluate_eligibility, screening_questions
 
-__all__ = ["answers_from_form", "list_screenings", "questions", "screen"]
+__all__ = ["answers_from_form", "change_screening", "get_screening", "list_screenings", "questions", "screen"]
 
 
 def screen(ctx: Context, data: ScreeningCreate) -> Screening:
@@ -46,9 +47,44 @@ def screen(ctx: Context, data: ScreeningCreate) -> Screening:
         failed=[f.to_dict() for f in result.failed], outcome=outcome, reason=reason, patient_id=None, status="active"))
 
 
-def list_screenings(ctx: Context) -> list[Screening]:
+def list_screenings(ctx: Context, *, include_entered_in_error: bool = False) -> list[Screening]:
+    """The active screenings (and those entered in error with ``include_entered_in_error``), in order."""
     ctx.require("patients.read")
-    return list(ctx.session.execute(select(Screening).order_by(Screening.id)).scalars())
+    shown = ("active", ENTERED_IN_ERROR) if include_entered_in_error else ("active",)
+    return list(ctx.session.execute(select(Screening).where(Screening.status.in_(shown)).order_by(Screening.id)).scalars())
+
+
+def get_screening(ctx: Context, screening_id: str) -> Screening:
+    ctx.require("patients.read")
+    return ctx.one(Screening, "screening", screening_id=screening_id)
+
+
+def change_screening(ctx: Context, screening_id: str, data: ScreeningChange) -> Screening:
+    """Correct a screening's date, answers (merged; ``None`` clears one) or DN4 answers and
+    evaluate eligibility again (audited with the mandatory reason; see :mod:`.corrections`).
+
+    The outcome follows the new evaluation: ``not_eligible`` (with the failed criteria) when a
+    criterion now fails; ``other`` / "awaiting randomisation" when a not-eligible person is now
+    eligible; a randomised screening keeps ``randomised`` (its ``eligible`` and ``failed`` show
+    a deviation), and refused/other keep theirs while eligible."""
+    ctx.require("screening.write")
+    row = get_screening(ctx, screening_id)
+    sent = data.model_dump(exclude_unset=True, exclude={"reason"})
+    answers = {**row.answers, **(data.answers or {})}
+    dn4_items = data.dn4_items if "dn4_items" in sent else row.dn4_items
+    result = evaluate_eligibility(ctx.protocol, answers, dn4_items=dn4_items)
+    dn4 = result.scores.get("dn4.total", answers.get("dn4_total"))
+    outcome, why = row.outcome, row.reason
+    if row.outcome != "randomised" and not result.eligible:
+        outcome, why = "not_eligible", "; ".join(f"{f.id}: {f.reason}" for f in result.failed)
+    elif row.outcome == "not_eligible" and result.eligible:
+        outcome, why = "other", "awaiting randomisation"
+    changes: dict[str, Any] = {"answers": answers, "dn4_items": dn4_items, "dn4_total": None if dn4 is None else int(dn4),
+               "eligible": result.eligible, "failed": [f.to_dict() for f in result.failed], "outcome": outcome, "reason": why}
+    if "screening_date" in sent:
+        changes["screening_date"] = data.screening_date
+    correct(ctx, row, changes, data.reason, what=f"screening {screening_id}")
+    return row
 
 
 def questions(ctx: Context) -> tuple[ScreeningQuestion, ...]:

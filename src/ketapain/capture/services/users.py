@@ -19,10 +19,11 @@ from ketapain.capture.schemas import PasswordChange, PasswordResetRedeem, UserCr
 from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
 from ketapain.capture.services import approvals, lock
 from ketapain.capture.services._context import Context
+from ketapain.capture.services.corrections import check_reason
 from ketapain.errors import AuthenticationFailed, Conflict, PermissionDenied
 
-__all__ = ["bootstrap_admin", "change_own_password", "create_user", "list_users", "login", "logout", "redeem_reset", "session_user",
-           "update_user"]
+__all__ = ["bootstrap_admin", "change_own_password", "change_user", "create_user", "list_users", "login", "logout", "redeem_reset",
+           "session_user", "update_user"]
 
 
 def _two_person_grant(ctx: Context, role: str) -> bool:
@@ -115,6 +116,21 @@ def redeem_reset(session: Session, settings: Settings, limiter: LoginLimiter, da
                  {"password_hash": hash_password(data.new_password), "status": "active"},
                  reason=f"new password set with the reset code of change request {req.id} (from {client})", action="password_set")
     return user
+
+
+def change_user(ctx: Context, username: str, data: UserUpdate) -> User:
+    """A correction of a user (full name, role, status): :func:`update_user` with its rules
+    (nobody changes their own role; a role that sees the allocation needs a second person
+    under the two-person rule), a non-blank reason, and a :class:`Conflict` when nothing
+    differs. Users are administration, not casebook data: no signature is voided and the
+    lock does not apply."""
+    ctx.require("users.manage")
+    check_reason(data.reason)
+    user = ctx.one(User, "user", username=username)
+    changes = data.model_dump(exclude_unset=True, exclude={"reason", "password"})
+    if data.password is None and all(audit.dump(getattr(user, k)) == audit.dump(v) for k, v in changes.items()):
+        raise Conflict(f"nothing to correct: user {username} already holds the values sent")
+    return update_user(ctx, username, data)
 
 
 def bootstrap_admin(session: Session, settings: Settings) -> str | None:

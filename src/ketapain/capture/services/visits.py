@@ -28,12 +28,14 @@ from sqlalchemy import select
 
 from ketapain.capture import audit
 from ketapain.capture.models import Infusion, VisitRecord
-from ketapain.capture.schemas import VisitCreate
+from ketapain.capture.schemas import VisitChange, VisitCreate
 from ketapain.capture.services._context import Context
-from ketapain.errors import Conflict, DataError
+from ketapain.capture.services.corrections import ENTERED_IN_ERROR, correct
+from ketapain.errors import Conflict, DataError, NotFound
 from ketapain.protocol import Protocol
 
-__all__ = ["VisitWindow", "anchor_period", "check_visit_date", "list_visits", "record_visit", "schedule", "visit_window"]
+__all__ = ["VisitWindow", "anchor_period", "change_visit", "check_visit_date", "get_visit", "list_visits", "record_visit",
+           "schedule", "visit_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +125,17 @@ def record_visit(ctx: Context, data: VisitCreate, *, today: dt.date | None = Non
     ctx.require("visits.write")
     ctx.patient(data.patient_id)
     visit = _protocol_visit(ctx, data.visit)
-    if ctx.session.execute(
-        select(VisitRecord.id).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)
-    ).first():
+    old = ctx.session.execute(
+        select(VisitRecord).where(VisitRecord.patient_id == data.patient_id, VisitRecord.visit == data.visit)
+    ).scalars().first()
+    if old is not None and old.status == ENTERED_IN_ERROR:  # the same record (unique key) is entered again
+        reason = check_visit_date(ctx, data.patient_id, visit.name, data.visit_date, reason=data.out_of_window_reason,
+                                  today=today)
+        audit.update(ctx.session, ctx.actor, old, {"visit_date": data.visit_date, "status": "active",
+                                                   "out_of_window": reason is not None, "out_of_window_reason": reason},
+                     reason="entered again after an entry in error")
+        return old
+    if old is not None:
         raise Conflict(f"visit {data.visit} of patient {data.patient_id} is already recorded")
     reason = check_visit_date(ctx, data.patient_id, visit.name, data.visit_date, reason=data.out_of_window_reason, today=today)
     row = VisitRecord(status="active", patient_id=data.patient_id, visit=data.visit, visit_date=data.visit_date,
@@ -159,6 +169,29 @@ def list_visits(ctx: Context, patient_id: str) -> list[VisitRecord]:
     ctx.patient(patient_id)
     return list(ctx.session.execute(select(VisitRecord).where(VisitRecord.patient_id == patient_id)
                                     .order_by(VisitRecord.id)).scalars())
+
+
+def get_visit(ctx: Context, patient_id: str, visit: str) -> VisitRecord:
+    """The active record of ``visit`` of the patient, else :class:`NotFound`."""
+    ctx.require("patients.read")
+    row = ctx.session.execute(select(VisitRecord).where(
+        VisitRecord.patient_id == patient_id, VisitRecord.visit == visit, VisitRecord.status == "active")).scalars().first()
+    if row is None:
+        raise NotFound(f"visit {visit!r} of patient {patient_id} is not recorded")
+    return row
+
+
+def change_visit(ctx: Context, patient_id: str, visit: str, data: VisitChange) -> VisitRecord:
+    """Correct a visit's date (audited with the mandatory reason; see :mod:`.corrections`)."""
+    ctx.require("visits.write")
+    row = get_visit(ctx, patient_id, visit)
+    changes = data.model_dump(exclude_unset=True, exclude={"reason"})
+    if changes.get("visit_date") is not None:  # the date rules hold for a corrected date too; the
+        # correction's reason is the out-of-window reason when the new date is outside the window
+        oow = check_visit_date(ctx, patient_id, visit, changes["visit_date"], reason=data.reason)
+        changes |= {"out_of_window": oow is not None, "out_of_window_reason": oow}
+    correct(ctx, row, changes, data.reason, what=f"visit {visit} of patient {patient_id}")
+    return row
 
 
 def schedule(ctx: Context, patient_id: str) -> list[dict[str, Any]]:

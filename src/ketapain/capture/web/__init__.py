@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError, StarletteHTTPException  #
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from ketapain.capture.web import _admin, _auth, _casebook, _diary, _patients, _rlist
+from ketapain.capture.web import _admin, _auth, _casebook, _corrections, _diary, _patients, _rlist
 from ketapain.capture.web._errors import error_response
 from ketapain.errors import KetapainError
 
@@ -27,7 +27,7 @@ __all__ = ["STATIC_DIR", "mount_web", "web_router"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 web_router = APIRouter(include_in_schema=False)
-for _m in (_auth, _patients, _casebook, _admin, _rlist, _diary):
+for _m in (_auth, _patients, _casebook, _corrections, _admin, _rlist, _diary):
     web_router.include_router(_m.router)
 
 

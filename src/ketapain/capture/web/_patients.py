@@ -215,7 +215,7 @@ async def visit_submit(patient_id: str, page: PageDep) -> Response:
     return _go(f"/patients/{patient_id}?msg=saved#visits")
 
 
-def _answer(item: Any, raw: str | None) -> float | str | None:
+def item_answer(item: Any, raw: str | None) -> float | str | None:
     if raw is None:
         return None
     if item.kind == "clock":
@@ -242,7 +242,7 @@ async def questionnaire_submit(patient_id: str, page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("questionnaires.write")
     inst = get_instrument(form.get("instrument", ""))
-    answers = {it.key: _answer(it, form.get(f"item_{it.key}")) for it in inst.items}
+    answers = {it.key: item_answer(it, form.get(f"item_{it.key}")) for it in inst.items}
     questionnaires.save_response(page.ctx, QuestionnaireCreate(patient_id=patient_id, visit=form.get("visit", ""),
                                                                instrument=inst.name, answers=answers))
     page.commit()
