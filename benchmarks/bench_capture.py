@@ -17,6 +17,10 @@ For each backend (PostgreSQL: a temporary database on the given server, dropped 
    client threads (each request a distinct patient/day). Posts per second and p50/p99
    latency, beside ``GET /healthz`` (a database ``SELECT 1``: the server's ceiling).
    Every post must answer 201.
+4. **load matrix** (``--load 8 32 50 100``, issue 17): for each number of concurrent clients,
+   ``GET /healthz`` and then diary posts (600 each, 5% of the posts re-sent: 409 expected) from
+   that many client threads, each with a 10 s timeout; requests/s, p50/p99, the posts/healthz
+   ratio, 5xx answers and client timeouts per backend. Nothing else answers than 201/409/200.
 """
 
 from __future__ import annotations
@@ -161,12 +165,92 @@ def http_bench(url: str, keys, *, posts: int, clients: int) -> dict[str, tuple[f
         proc.wait(timeout=30)
 
 
+def _load_run(base: str, n_clients: int, work: list, per_run: int) -> tuple:
+    """One row of :func:`load_matrix`: healthz then ``work`` (diary posts) from ``n_clients`` threads."""
+    import httpx
+
+    local = threading.local()
+    opened: list = []
+    counts = {"5xx": 0, "timeout": 0, "other": 0}
+    count_lock = threading.Lock()
+
+    def client() -> httpx.Client:
+        if not hasattr(local, "c"):
+            local.c = httpx.Client(base_url=base, timeout=10)
+            opened.append(local.c)
+        return local.c
+
+    def timed(send) -> float:
+        t = time.perf_counter()
+        try:
+            code = send().status_code
+        except httpx.TimeoutException:
+            code = -1
+        kind = "timeout" if code == -1 else "5xx" if code >= 500 else None if code in (200, 201, 409) else "other"
+        if kind:
+            with count_lock:
+                counts[kind] += 1
+        return time.perf_counter() - t
+
+    def post(key) -> float:
+        _pid, period, day, token = key
+        return timed(lambda: client().post("/api/v1/diary", json={"period": period, "day": day, "avg_pain": 4, "max_pain": 6,
+                                                                  "night_pain": 3}, headers={"X-Patient-Token": token}))
+
+    out = []
+    for fn, items in ((lambda _k: timed(lambda: client().get("/healthz")), range(per_run)), (post, work)):
+        t = time.perf_counter()
+        with ThreadPoolExecutor(n_clients) as pool:
+            lat = list(pool.map(fn, items))
+        wall = time.perf_counter() - t
+        q = statistics.quantiles(lat, n=100)
+        out.append((len(lat) / wall, q[49] * 1e3, q[98] * 1e3))
+    for c in opened:
+        c.close()
+    (h_rate, _h50, h99), (p_rate, p50, p99) = out
+    return (n_clients, h_rate, h99, p_rate, p50, p99, p_rate / h_rate, counts["5xx"], counts["timeout"], counts["other"])
+
+
+def load_matrix(url: str, keys, *, clients: list[int], per_run: int = 600) -> list[tuple]:
+    """Rows (clients, healthz/s, healthz p99 ms, posts/s, p50 ms, p99 ms, ratio, 5xx, timeouts)."""
+    import random
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)])
+    base = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        rng = random.Random(17)
+        todo = list(keys)
+        for n_clients in clients:
+            fresh, todo = todo[:per_run - per_run // 20], todo[per_run - per_run // 20:]
+            work = fresh + rng.sample(fresh, per_run // 20)
+            rng.shuffle(work)
+            rows.append(_load_run(base, n_clients, work, per_run))
+        return rows
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     ap.add_argument("--patients", type=int, default=12)
     ap.add_argument("--posts", type=int, default=300, help="sequential posts; twice as many concurrent ones")
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--load", type=int, nargs="+", metavar="CLIENTS",
+                    help="only the load matrix (issue 17) with these numbers of concurrent clients, e.g. 8 32 50 100")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -194,6 +278,15 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory()
         admin = create_engine(args.pg, isolation_level="AUTOCOMMIT") if backend == "postgresql" else None
         try:
+            if args.load:
+                url = new_db(backend, tmp.name, admin, made)
+                keys = empty_diary_trial(url, -(-600 * len(args.load) // 105) + 1)
+                print(f"\n## {backend}: load matrix\n| clients | healthz/s | healthz p99 ms | posts/s | post p50 ms | post p99 ms "
+                      "| posts/healthz | 5xx | timeouts | other |\n|---|---|---|---|---|---|---|---|---|---|")
+                for row in load_matrix(url, keys, clients=args.load):
+                    n, hr, h99, pr, p50, p99, ratio, e5, to, other = row
+                    print(f"| {n} | {hr:.0f} | {h99:.0f} | {pr:.0f} | {p50:.0f} | {p99:.0f} | {ratio:.0%} | {e5} | {to} | {other} |")
+                continue
             t_import, t_verify, n_rows = import_demo(new_db(backend, tmp.name, admin, made), args.patients)
             print(f"\n## {backend}")
             print(f"demo import ({args.patients} patients, {n_rows} audit rows): {t_import:.2f} s")

@@ -239,6 +239,24 @@ def test_queries_questionnaires_visits(clients):
     assert clients["monitor"].post(f"/queries/{qid}/close", {}).json()["status"] == "closed"
 
 
+def test_a_query_names_an_existing_field(clients):
+    """A query on a field the record does not have could never be closed by its correction: 422
+    naming the field and the fields allowed; a column, or an item of a JSON column, is accepted."""
+    pid = _patient(clients, infused_days_ago=45)
+    rid = clients["nurse"].post("/questionnaires", {"patient_id": pid, "visit": "inclusion", "instrument": "dn4",
+                                                    "answers": DN4}).json()["id"]
+    q = {"table_name": "questionnaire_responses", "record_id": rid, "text": "check"}
+    r = clients["monitor"].post("/queries", q | {"field": "answer"})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert "field='answer' is not a field of questionnaire_responses" in str(detail) and "answers.<item>" in str(detail)
+    for bad in ("id", "answers.", "visit.x"):
+        assert clients["monitor"].post("/queries", q | {"field": bad}).status_code == 422, bad
+    for good in ("answers", "answers.1", "visit", "scores.total"):
+        assert clients["monitor"].post("/queries", q | {"field": good}).status_code == 201, good
+    assert len([x for x in clients["monitor"].get("/queries").json() if x["record_id"] == rid]) == 4  # nothing half-saved
+
+
 # Regression tests for the server errors found by tests/capture/test_schemathesis.py (and by hand
 # on PostgreSQL while fixing them): each request below answered 500 before its fix.
 

@@ -9,7 +9,7 @@ from ketapain.capture.models import AUDITED_TABLES, DataQuery
 from ketapain.capture.roles import BLINDED_FIELDS
 from ketapain.capture.schemas import QueryAnswer, QueryClose, QueryCreate
 from ketapain.capture.services._context import Context
-from ketapain.errors import Conflict, NotFound, PermissionDenied
+from ketapain.errors import Conflict, DataError, NotFound, PermissionDenied
 
 __all__ = ["answer_query", "close_query", "list_queries", "raise_query"]
 
@@ -22,9 +22,24 @@ def raise_query(ctx: Context, data: QueryCreate) -> DataQuery:
     rec = ctx.session.get(model, data.record_id)
     if rec is None:
         raise NotFound(f"{data.table_name} record {data.record_id} not found")
+    if data.field is not None:
+        _check_field(model, data.table_name, data.field)
     return audit.create(ctx.session, ctx.actor, DataQuery(
         table_name=data.table_name, record_id=data.record_id, field=data.field, patient_id=getattr(rec, "patient_id", None),
         text=data.text, raised_by=ctx.actor.username, status="open"))
+
+
+def _check_field(model: type, table: str, field: str) -> None:
+    """``field`` must name a column of the record (``answers.<item>`` for an item of a JSON
+    column such as a questionnaire's answers): a query on a field that does not exist could never
+    be closed by its correction. :class:`DataError` naming the field and what is allowed."""
+    columns = {c.key: c for c in model.__mapper__.column_attrs if c.key != "id"}
+    base, dot, item = field.partition(".")
+    json_columns = sorted(k for k, c in columns.items() if c.columns[0].type.__class__.__name__ == "JSON")
+    if base not in columns or (dot and (base not in json_columns or not item)):
+        allowed = ", ".join([*sorted(columns), *(f"{k}.<item>" for k in json_columns)])
+        raise DataError(f"field={field!r} is not a field of {table}; allowed: {allowed}", column="field", value=field,
+                        allowed=allowed)
 
 
 def _query(ctx: Context, query_id: int) -> DataQuery:
