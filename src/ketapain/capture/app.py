@@ -25,7 +25,8 @@ from ketapain import __version__
 from ketapain.capture.api import api_router
 from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
-from ketapain.capture.db import make_engine, make_sessionmaker, upgrade
+from ketapain.capture.db import make_engine, make_sessionmaker, read_only_engine, upgrade
+from ketapain.capture.headers import SecurityHeaders
 from ketapain.capture.models import Patient
 from ketapain.capture.security import LoginLimiter
 from ketapain.capture.services import Context, study, users
@@ -137,9 +138,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
     app.include_router(api_router)
 
+    reader = read_only_engine(engine)
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
-        with engine.connect() as conn:
+        with reader.connect() as conn:  # a read: never waits for a writer
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
@@ -165,4 +168,5 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     )
 
     mount_web(app)
+    app.add_middleware(SecurityHeaders)
     return app

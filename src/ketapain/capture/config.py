@@ -138,6 +138,21 @@ def stored_secret_key(database_url: str, *, config_dir: Path | None = None) -> S
     return StoredKey(key, path, created)
 
 
+def _check_public_url(url: str) -> None:
+    """``url`` must be ``http(s)://host[:port][/path]``, without query or fragment."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise DataError(f"public_url={url!r}: give the address patients reach the server at, "
+                        "http(s)://host[:port][/path] (env KETAPAIN_PUBLIC_URL, ketapain serve --public-url)",
+                        column="public_url", value=url, allowed="http(s)://host[:port][/path]")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the app reads from its environment.
@@ -173,6 +188,11 @@ class Settings:
         ``randomisation_patients`` patients is made) or ``"production"`` (no list is made; the
         admin imports the pharmacy's list, ``services.randomisation_list``). A study started
         with ``ketapain serve --randomisation-list`` takes the list's kind.
+    public_url
+        The address patients reach the server at (``https://trial.example.org``): the diary
+        links given to patients start with it. Never taken from a request's ``Host`` header,
+        which a client chooses (a forged one would send a patient's link, and its token, to
+        another server). ``ketapain serve`` defaults it to its own ``http://HOST:PORT``.
     randomisation_seed, randomisation_patients, spare_kits_per_arm
         Study setup: the generated test list (``operations.randomise_protocol``) and spare
         kits for replacements. To keep the
@@ -196,6 +216,7 @@ class Settings:
     spare_kits_per_arm: int = 6
     admin_user: str | None = None
     admin_password: str | None = field(default=None, repr=False)
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         key = self.secret_key or ""
@@ -209,6 +230,8 @@ class Settings:
             raise DataError(
                 "database_url: give a SQLAlchemy URL (sqlite:///file.sqlite or postgresql+psycopg://...)", column="database_url"
             )
+        if self.public_url is not None:
+            _check_public_url(self.public_url)
         if self.list_kind not in ("test", "production"):
             raise DataError(
                 f"list_kind={self.list_kind!r}: allowed 'test', 'production'",
@@ -226,7 +249,7 @@ class Settings:
 
         ``KETAPAIN_DATABASE_URL`` (default: SQLite file :data:`DEFAULT_DB_FILE`),
         ``KETAPAIN_SECRET_KEY`` (required), ``KETAPAIN_PROTOCOL``, ``KETAPAIN_ADMIN_USER``,
-        ``KETAPAIN_ADMIN_PASSWORD``, ``KETAPAIN_SECURE_COOKIES`` (1/0). ``database_url``
+        ``KETAPAIN_ADMIN_PASSWORD``, ``KETAPAIN_SECURE_COOKIES`` (1/0), ``KETAPAIN_PUBLIC_URL``. ``database_url``
         (the ``--db`` option) wins over the environment.
         """
         env = os.environ if environ is None else environ
@@ -239,6 +262,7 @@ class Settings:
             "secure_cookies": None if secure is None else secure.strip().lower() in ("1", "true", "yes"),
             "admin_user": env.get("KETAPAIN_ADMIN_USER") or None,
             "admin_password": env.get("KETAPAIN_ADMIN_PASSWORD") or None,
+            "public_url": env.get("KETAPAIN_PUBLIC_URL") or None,
         }
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]

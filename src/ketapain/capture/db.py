@@ -30,7 +30,7 @@ from ketapain.capture.config import sqlite_path
 from ketapain.errors import DataError
 
 __all__ = ["MIGRATIONS", "POOL_SIZE", "ReadOnlySessionError", "make_engine", "make_sessionmaker", "open_existing",
-           "read_only", "upgrade"]
+           "read_only", "read_only_engine", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -52,8 +52,15 @@ def read_only(session: Session) -> Session:
     """Make ``session`` a read session: its transaction begins with a plain ``BEGIN`` (SQLite: no
     write lock) and a flush with changes raises :class:`ReadOnlySessionError`."""
     session.info[_READ_ONLY] = True
-    session.bind = session.get_bind().execution_options(**{_READ_ONLY: True})  # connects lazily
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    session.bind = read_only_engine(engine)  # connects lazily
     return session
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """``engine`` for reads only: its transactions begin as :func:`read_only` sessions' do."""
+    return engine.execution_options(**{_READ_ONLY: True})
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

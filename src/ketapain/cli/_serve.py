@@ -49,6 +49,10 @@ def serve_command(
         "--randomisation-list", metavar="DIR", show_default=False,
         help="Load the list made by ketapain randomize (its folder or its pharmacy.csv) after checking its "
              "SHA-256 commitment; a new database becomes a study of the list's kind.")] = None,
+    public_url: Annotated[str | None, typer.Option(
+        "--public-url", metavar="URL", envvar="KETAPAIN_PUBLIC_URL", show_default=False,
+        help="Address patients reach the server at; diary links start with it (default: http://HOST:PORT; "
+             "env KETAPAIN_PUBLIC_URL).")] = None,
     commitment: Annotated[str | None, typer.Option(
         "--commitment", metavar="SHA256", show_default=False,
         help="Digest kept elsewhere to check the list against (default: commitment.txt beside pharmacy.csv).")] = None,
@@ -83,14 +87,15 @@ def serve_command(
     seed = seed_or_fresh(seed)
     try:
         database_url = database_url_from_env(db)
+        url = f"http://{host}:{port}"
         if os.environ.get("KETAPAIN_SECRET_KEY"):
-            settings = Settings.from_env(database_url=database_url, randomisation_seed=seed)
+            settings = Settings.from_env(database_url=database_url, randomisation_seed=seed, public_url=public_url or url)
         else:
             stored = stored_secret_key(database_url)
             made = "made and kept in" if stored.created else "read from"
             typer.echo(f"secret key: {made} {stored.path} (set KETAPAIN_SECRET_KEY in production; docs/capture.md)", err=True)
-            settings = Settings.from_env(database_url=database_url, randomisation_seed=seed, secret_key=stored.key)
-        url = f"http://{host}:{port}"
+            settings = Settings.from_env(database_url=database_url, randomisation_seed=seed, secret_key=stored.key,
+                                         public_url=public_url or url)
         files = None if randomisation_list is None else read_list_files(randomisation_list, commitment=commitment)
         app = create_app(
             settings,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from ketapain.capture import audit
@@ -29,7 +31,7 @@ def raise_query(ctx: Context, data: QueryCreate) -> DataQuery:
         text=data.text, raised_by=ctx.actor.username, status="open"))
 
 
-def _check_field(model: type, table: str, field: str) -> None:
+def _check_field(model: Any, table: str, field: str) -> None:
     """``field`` must name a column of the record (``answers.<item>`` for an item of a JSON
     column such as a questionnaire's answers): a query on a field that does not exist could never
     be closed by its correction. :class:`DataError` naming the field and what is allowed."""

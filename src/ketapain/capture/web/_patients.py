@@ -282,7 +282,8 @@ async def diary_link_submit(patient_id: str, page: PageDep) -> Response:
         return _go(f"/patients/{patient_id}?msg=revoked#diary")
     token = diary.issue_token(page.ctx, patient_id)
     page.commit()
-    link = str(page.request.base_url).rstrip("/") + f"/diary/{token}"
+    base = page.ctx.settings.public_url  # never the request's Host header (config.Settings.public_url)
+    link = (base.rstrip("/") if base else "") + f"/diary/{token}"
     return page.render("diary_link.html", patient_id=patient_id, link=link)
 
 
