@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from ketapain.capture.audit import verify_audit
 from ketapain.capture.db import make_sessionmaker
+from ketapain.capture.security import login_keys
 
 from .conftest import ADMIN_PW, ROLE_PW, Api, TestClient
 
@@ -58,7 +59,7 @@ def test_healthz_login_csrf_and_rate_limit(app):
         assert client.post("/api/v1/auth/login", json={"username": "admin", "password": "wrong"}).status_code == 401
     r = client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PW})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
-    app.state.limiter.success("user:admin", "client:testclient")
+    app.state.limiter.success(*login_keys("admin", "testclient"))
     r = client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PW})
     assert r.status_code == 200
     cookie = r.headers["set-cookie"]

@@ -31,6 +31,9 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "LoginLimiter",
+    "SHARED_FACTOR",
+    "dummy_hash",
+    "login_keys",
     "SESSION_COOKIE",
     "csrf_matches",
     "hash_password",
@@ -79,16 +82,52 @@ def csrf_matches(expected: str | None, supplied: str | None) -> bool:
     return bool(expected) and bool(supplied) and hmac.compare_digest(str(expected), str(supplied))
 
 
+SHARED_FACTOR = 10
+"""A key shared by many people (``user:``, all addresses trying one account; ``client:``, one
+address, e.g. a hospital's NAT) starts its delays after this many times ``max_failures``."""
+
+_DUMMY: list[str] = []
+
+
+def dummy_hash() -> str:
+    """The hash an unknown user name is checked against, so that its answer takes as long as a
+    wrong password's (made once per process from a random password)."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
+
+
+def login_keys(username: str, client: str) -> tuple[str, str, str]:
+    """The limiter keys of a login attempt: the account from this address, the account from
+    anywhere, this address for any account (see :class:`LoginLimiter`)."""
+    user = username.casefold()
+    return f"pair:{user}|{client}", f"user:{user}", f"client:{client}"
+
+
 class LoginLimiter:
-    """Failed logins per key (user name, client address) in a sliding window.
+    """Failed password checks per key in a sliding window, answered by increasing delays, never
+    by a lockout that someone else could trigger.
+
+    A key reaches its threshold after ``max_failures`` failures (``pair:`` and ``reauth:`` keys:
+    one account from one address, one user re-entering their password) or ``SHARED_FACTOR`` times
+    that (``user:``, ``client:``). From there, each further attempt must wait 1, 2, 4, ... seconds
+    (at most ``window_s``) after the key's last failure, else :class:`RateLimited` says how long.
+    So a stranger who fails on purpose delays only their own address, and an account's owner at
+    another address is not slowed until the account has drawn ``SHARED_FACTOR x max_failures``
+    failures in the window (a guessing campaign), and even then can still log in.
 
     >>> lim = LoginLimiter(max_failures=2, window_s=60)
-    >>> lim.failure("alice", now=0); lim.failure("alice", now=1)
-    >>> lim.check("alice", now=2)
+    >>> lim.failure("pair:alice|a", now=0); lim.failure("pair:alice|a", now=1)
+    >>> lim.check("pair:alice|a", now=1.5)
     Traceback (most recent call last):
     ...
-    ketapain.errors.RateLimited: too many failed logins; try again in 58 s
-    >>> lim.check("alice", now=61)
+    ketapain.errors.RateLimited: too many failed attempts; try again in 1 s
+    >>> lim.check("pair:alice|a", now=2.0)  # one second after the last failure
+    >>> lim.failure("pair:alice|a", now=2.0); lim.check("pair:alice|a", now=3.5)
+    Traceback (most recent call last):
+    ...
+    ketapain.errors.RateLimited: too many failed attempts; try again in 1 s
+    >>> lim.check("pair:alice|b", now=3.5)  # the same account from another address
     """
 
     def __init__(self, *, max_failures: int, window_s: int) -> None:
@@ -103,15 +142,22 @@ class LoginLimiter:
             q.popleft()
         return q
 
+    def _threshold(self, key: str) -> int:
+        return self.max_failures * (SHARED_FACTOR if key.startswith(("user:", "client:")) else 1)
+
     def check(self, *keys: str, now: float | None = None) -> None:
-        """Raise :class:`RateLimited` when any key has reached the limit."""
+        """Raise :class:`RateLimited` when a key past its threshold asks again too soon."""
         now = time.monotonic() if now is None else now
         with self._lock:
             for key in keys:
                 q = self._recent(key, now)
-                if len(q) >= self.max_failures:
-                    wait = max(1, math.ceil(q[0] + self.window_s - now))
-                    raise RateLimited(f"too many failed logins; try again in {wait} s", retry_after_s=wait)
+                over = len(q) - self._threshold(key)
+                if over < 0:
+                    continue
+                delay = min(float(self.window_s), 2.0 ** over)
+                if now - q[-1] < delay:
+                    wait = max(1, math.ceil(q[-1] + delay - now))
+                    raise RateLimited(f"too many failed attempts; try again in {wait} s", retry_after_s=wait)
 
     def failure(self, *keys: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -120,6 +166,8 @@ class LoginLimiter:
                 self._recent(key, now).append(now)
 
     def success(self, *keys: str) -> None:
+        """Forget the failures of ``keys`` (the keys of the person who succeeded, not an address
+        shared with others)."""
         with self._lock:
             for key in keys:
                 self._failures.pop(key, None)

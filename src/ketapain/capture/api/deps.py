@@ -106,7 +106,8 @@ def get_context(request: Request, session: SessionDep, settings: SettingsDep) ->
     if request.method in _UNSAFE and not csrf_matches(row.csrf_token, request.headers.get(CSRF_HEADER)):
         raise PermissionDenied(f"missing or wrong CSRF token (send the {CSRF_HEADER} header)")
     request.state.user_session = row
-    return Context(session, Actor(user.username, user.role, user.id), settings, request.app.state.protocol)
+    return Context(session, Actor(user.username, user.role, user.id), settings, request.app.state.protocol,
+                   request.app.state.limiter)
 
 
 def get_patient_context(request: Request, session: SessionDep, settings: SettingsDep) -> Context:

@@ -12,7 +12,7 @@ from ketapain.capture import roles
 from ketapain.capture.audit import Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.models import Base, Patient, Study, User
-from ketapain.capture.security import verify_password
+from ketapain.capture.security import LoginLimiter, verify_password
 from ketapain.errors import AuthenticationFailed, NotFound
 from ketapain.protocol import Protocol
 
@@ -29,6 +29,9 @@ class Context:
     actor: Actor
     settings: Settings
     protocol: Protocol
+    limiter: LoginLimiter | None = None
+    """Counts failed password re-entries (``reauth:<user id>``: delays after a few; None: not
+    counted, e.g. a script's context)."""
 
     @property
     def locked(self) -> bool:
@@ -58,7 +61,14 @@ class Context:
 
     def check_password(self, password: str) -> User:
         """Re-authentication for signatures, unlock and unblinding."""
+        key = f"reauth:{self.actor.user_id}"
+        if self.limiter is not None:
+            self.limiter.check(key)
         user = self.session.get(User, self.actor.user_id) if self.actor.user_id is not None else None
         if user is None or not verify_password(user.password_hash, password):
+            if self.limiter is not None:
+                self.limiter.failure(key)
             raise AuthenticationFailed("password: the password is not correct")
+        if self.limiter is not None:
+            self.limiter.success(key)
         return user

@@ -155,6 +155,8 @@ def _apply(ctx: Context, req: ChangeRequest) -> str | None:
     target = ctx.one(User, "user", username=req.target_user)
     if req.action == "grant_role":
         audit.update(ctx.session, ctx.actor, target, {"role": req.role, "status": "active"}, reason=why, action="grant_role")
+        for s in ctx.session.execute(select(UserSession).where(UserSession.user_id == target.id)).scalars():
+            s.revoked = True  # the new role starts with a new login (session rotation)
         return None
     _resettable(target)   # it may have been disabled since the request
     code = new_token()

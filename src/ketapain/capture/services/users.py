@@ -16,7 +16,15 @@ from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.models import ChangeRequest, User, UserSession
 from ketapain.capture.schemas import PasswordChange, PasswordResetRedeem, UserCreate, UserUpdate
-from ketapain.capture.security import LoginLimiter, hash_password, new_token, token_digest, verify_password
+from ketapain.capture.security import (
+    LoginLimiter,
+    dummy_hash,
+    hash_password,
+    login_keys,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from ketapain.capture.services import approvals, lock
 from ketapain.capture.services._context import Context
 from ketapain.capture.services.corrections import check_reason
@@ -55,6 +63,7 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
     ctx.require("users.manage")
     user = ctx.one(User, "user", username=username)
     changes = data.model_dump(exclude_unset=True, exclude={"reason", "password"})
+    old_role = user.role
     if user.username == ctx.actor.username and changes.get("role", user.role) != user.role:
         # separation of duties: a role (blinded or not) is always given by someone else
         raise PermissionDenied("role: you cannot change your own role; another admin must")
@@ -73,8 +82,8 @@ def update_user(ctx: Context, username: str, data: UserUpdate) -> User:
                                    "the reset (change request reset_password) and another admin or the statistician approves it")
         changes["password_hash"] = hash_password(data.password)
     audit.update(ctx.session, ctx.actor, user, changes, reason=data.reason)
-    if data.status == "disabled" or data.password is not None:
-        _end_sessions(ctx.session, user)
+    if data.status == "disabled" or data.password is not None or changes.get("role", user.role) != old_role:
+        _end_sessions(ctx.session, user)  # a new role starts with a new login (session rotation)
     return user
 
 
@@ -98,7 +107,7 @@ def redeem_reset(session: Session, settings: Settings, limiter: LoginLimiter, da
     approved reset (valid :data:`~ketapain.capture.services.approvals.RESET_CODE_HOURS` hours;
     rate-limited like a login; a failure never says whether the user exists). The account is
     active again; audited as ``password_set`` by the user, naming the change request."""
-    keys = (f"user:{data.username.casefold()}", f"client:{client}")
+    keys = login_keys(data.username, client)
     limiter.check(*keys)
     user = session.execute(select(User).where(User.username == data.username)).scalars().first()
     req = None if user is None else session.execute(select(ChangeRequest).where(
@@ -111,7 +120,7 @@ def redeem_reset(session: Session, settings: Settings, limiter: LoginLimiter, da
         audit.event(session, SYSTEM, table="users", record_id=user.id if user else "-", action="reset_failed",
                     detail=f"user name {data.username[:64]!r} from {client}")
         raise AuthenticationFailed("user name or reset code is not correct (or the code has expired)")
-    limiter.success(*keys)
+    limiter.success(*keys[:2])
     audit.update(session, Actor(user.username, user.role, user.id), user,
                  {"password_hash": hash_password(data.new_password), "status": "active"},
                  reason=f"new password set with the reset code of change request {req.id} (from {client})", action="password_set")
@@ -151,15 +160,20 @@ def login(session: Session, settings: Settings, limiter: LoginLimiter, *, userna
     Returns ``(user, session_token, csrf_token)``; only the token's HMAC is stored.
     The message of a failure never says whether the user exists.
     """
-    keys = (f"user:{username.casefold()}", f"client:{client}")
+    keys = login_keys(username, client)
     limiter.check(*keys)
     user = session.execute(select(User).where(User.username == username)).scalars().first()
-    if user is None or user.status != "active" or not verify_password(user.password_hash, password):
+    # an unknown or inactive account costs one hash too: the time of the answer does not tell
+    # which user names exist (security.dummy_hash)
+    active = user if user is not None and user.status == "active" else None
+    matches = verify_password(active.password_hash if active is not None else dummy_hash(), password)
+    if active is None or not matches:
         limiter.failure(*keys)
         audit.event(session, SYSTEM, table="users", record_id=user.id if user else "-", action="login_failed",
                     detail=f"user name {username[:64]!r} from {client}")
         raise AuthenticationFailed("user name or password is not correct")
-    limiter.success(*keys)
+    user = active
+    limiter.success(*keys[:2])  # not the address: others behind it keep their count
     token, csrf = new_token(), new_token()
     now = dt.datetime.now(dt.UTC)
     session.add(UserSession(token_hash=token_digest(settings.secret_key, token), csrf_token=csrf, user_id=user.id,

@@ -89,7 +89,8 @@ def staff_page(request: Request, session: Session, settings: Settings) -> Page:
         user, row = session_user(session, settings, token)
     except AuthenticationFailed as exc:
         raise NotLoggedIn(str(exc)) from None
-    ctx = Context(session, Actor(user.username, user.role, user.id), settings, request.app.state.protocol)
+    ctx = Context(session, Actor(user.username, user.role, user.id), settings, request.app.state.protocol,
+                  request.app.state.limiter)
     return Page(request, ctx, row.csrf_token, user, {"session_row": row})
 
 
