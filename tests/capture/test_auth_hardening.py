@@ -52,9 +52,9 @@ def test_shared_keys_delay_only_after_a_campaign_and_never_lock():
         lim.failure(user_key, now=100.0 + k)
     with pytest.raises(RateLimited) as caught:
         lim.check(user_key, now=105.0)
-    assert caught.value.retry_after_s == 2 ** 6  # 7 failures over the threshold: 64 s after the last
+    assert caught.value.retry_after_s == 2 ** 6  # 56 failures, 6 over the threshold: 2**6 = 64 s after the last
     lim.check(user_key, now=105.0 + 2 ** 6)
-    for k in range(20):
+    for _ in range(20):
         lim.failure(user_key, now=200.0)
     with pytest.raises(RateLimited) as caught:
         lim.check(user_key, now=200.0)

@@ -23,7 +23,7 @@ from ketapain.capture.services.randomisation_list import list_alert
 from ketapain.capture.services.users import session_user
 from ketapain.capture.web._format import formatters
 from ketapain.capture.web.i18n import LANG_COOKIE, LANGS, negotiate, translator
-from ketapain.errors import AuthenticationFailed, PermissionDenied
+from ketapain.errors import AuthenticationFailed, DataError, PermissionDenied
 
 __all__ = ["CsrfFailed", "NotLoggedIn", "Page", "PageDep", "env", "lang_of", "render", "staff_page", "verify_form"]
 
@@ -108,6 +108,10 @@ async def verify_form(request: Request, expected: str | None) -> dict[str, str]:
     form = await request.form()
     if not csrf_matches(expected, form.get(CSRF_FIELD)):  # type: ignore[arg-type]
         raise CsrfFailed("missing or wrong CSRF token (reload the page and submit the form again)")
+    for name, value in form.items():  # before any service sees it: PostgreSQL refuses NUL in text
+        if isinstance(value, str) and "\x00" in value:
+            raise DataError(f"{name}: contains a NUL character (code 0); allowed: printable text", column=name,
+                            allowed="text without NUL characters")
     return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD and v.strip() != ""}
 
 
