@@ -61,11 +61,14 @@ from ketapain.stats._batch_math import EigenStats
 __all__ = [
     "LMMFit",
     "SufficientStats",
+    "dense_design",
     "deviance_derivative",
     "fit_random_intercept",
     "profiled_deviance",
+    "fit_random_intercept_stats",
     "profiled_deviance_grid",
     "sufficient_stats",
+    "sufficient_stats_cells",
 ]
 
 Method = Literal["REML", "ML"]
@@ -148,16 +151,73 @@ def profiled_deviance(ss: SufficientStats, theta: float, *, method: Method = "RE
     return logdet_v + float(logdet_a) + dof * (1.0 + math.log(2.0 * math.pi * r / dof))
 
 
+DENSE_LIMIT = 1 << 25
+"""Designs of up to this many cells (rows x columns, 256 MB) are reduced by
+:func:`sufficient_stats` on the dense design, larger ones by their cells."""
+
+
+def dense_design(cell_x: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """``cell_x[cell]`` in Fortran order, the layout a design built column by column and then
+    subset (``X[:, keep]``) has: the BLAS sums ``X'X`` and ``X'y`` in an order that depends on
+    the layout, so one layout gives the same numbers to the last bit."""
+    X = np.empty((cell.size, cell_x.shape[1]), order="F")
+    for j in range(cell_x.shape[1]):
+        X[:, j] = cell_x[cell, j]
+    return X
+
+
+def sufficient_stats_cells(cell_x: np.ndarray, cell: np.ndarray, y: np.ndarray, group_codes: np.ndarray, *,
+                           dense_limit: int = DENSE_LIMIT) -> SufficientStats:
+    """:func:`sufficient_stats` of the design ``X = cell_x[cell]`` (its distinct rows and the
+    cell of every row).
+
+    Up to ``dense_limit`` entries of ``X``, or when ``cell_x`` has other than whole numbers (a
+    covariate), ``X`` is built and :func:`sufficient_stats` reduces it: the same numbers to the
+    last bit. Beyond, ``X`` is never built: ``n``, ``s`` and ``X'X`` are sums of whole numbers
+    (dummy columns), exact in any order, so equal; ``t`` and ``y'y`` are computed as there; only
+    ``X'y`` is summed in another order (``cell_x' sum_cell y`` against the BLAS's ``X'y``), equal
+    up to rounding (~1e-15 relative).
+    """
+    whole = np.array_equal(cell_x, np.round(cell_x)) and np.abs(cell_x).max() <= 2**20
+    if cell.size * cell_x.shape[1] <= dense_limit or not whole:
+        return sufficient_stats(dense_design(cell_x, cell), y, group_codes)
+    n_groups = int(group_codes.max()) + 1
+    n = np.bincount(group_codes, minlength=n_groups).astype(float)
+    order = np.argsort(group_codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.intp)
+    t = np.add.reduceat(y[order], starts)
+    del order
+    s = np.empty((n_groups, cell_x.shape[1]))
+    for j in range(cell_x.shape[1]):  # one column at a time: no (N, p) array
+        s[:, j] = np.bincount(group_codes, weights=cell_x[cell, j], minlength=n_groups)
+    counts = np.bincount(cell, minlength=cell_x.shape[0]).astype(float)
+    sums = np.bincount(cell, weights=y, minlength=cell_x.shape[0])
+    return SufficientStats(n=n, s=s, t=t, xtx=(cell_x * counts[:, None]).T @ cell_x, xty=cell_x.T @ sums,
+                           yty=float(y @ y))
+
+
 def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: Method = "REML") -> np.ndarray:
-    """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop)."""
+    """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop).
+
+    The weights ``w_i`` depend on a subject's size ``n_i`` only, so the sums over subjects are
+    taken once per size (``sum_i w_i s_i s_i' = sum_m w(m) sum_{n_i = m} s_i s_i'``): the cost
+    and memory do not grow with the number of thetas. Equal to :func:`profiled_deviance` up to
+    rounding (it only brackets the optimum)."""
     th2 = np.asarray(thetas, dtype=float) ** 2
-    w = th2[:, None] / (1.0 + ss.n[None, :] * th2[:, None])  # (K, G)
-    A = ss.xtx[None] - np.einsum("kg,gi,gj->kij", w, ss.s, ss.s)
-    b = ss.xty[None] - np.einsum("kg,gi,g->ki", w, ss.s, ss.t)
-    c = ss.yty - w @ (ss.t * ss.t)
+    sizes, size_of = np.unique(ss.n, return_inverse=True)
+    size_of = size_of.reshape(-1)
+    m = sizes.size
+    sss = np.stack([_size_sum(ss.s[size_of == k], ss.s[size_of == k]) for k in range(m)])  # (M, p, p)
+    sst = np.stack([ss.s[size_of == k].T @ ss.t[size_of == k] for k in range(m)])  # (M, p)
+    stt = np.array([float(ss.t[size_of == k] @ ss.t[size_of == k]) for k in range(m)])  # (M,)
+    count = np.bincount(size_of, minlength=m).astype(float)
+    w = th2[:, None] / (1.0 + sizes[None, :] * th2[:, None])  # (K, M)
+    A = ss.xtx[None] - np.einsum("km,mij->kij", w, sss)
+    b = ss.xty[None] - w @ sst
+    c = ss.yty - w @ stt
     beta = np.linalg.solve(A, b[..., None])[..., 0]
     r = np.maximum(c - np.einsum("ki,ki->k", b, beta), 0.0)
-    logdet_v = np.log1p(ss.n[None, :] * th2[:, None]).sum(axis=1)
+    logdet_v = np.log1p(sizes[None, :] * th2[:, None]) @ count
     N, p = ss.n_obs, ss.n_params
     out: np.ndarray
     with np.errstate(divide="ignore"):
@@ -166,6 +226,11 @@ def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: M
         else:
             dof = N - p
             out = logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+    return out
+
+
+def _size_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out: np.ndarray = a.T @ b
     return out
 
 
@@ -401,7 +466,18 @@ def fit_random_intercept(
     4.1667
     """
     check_option("method", method, FIT_METHOD)
-    ss = sufficient_stats(X, y, group_codes)
+    return _fit(sufficient_stats(X, y, group_codes), method, xatol)
+
+
+def fit_random_intercept_stats(ss: SufficientStats, *, method: Method = "REML", xatol: float = 1e-12) -> LMMFit:
+    """:func:`fit_random_intercept` from the sufficient statistics of the data (e.g. those of
+    :func:`sufficient_stats_cells`, which needs no dense design)."""
+    check_option("method", method, FIT_METHOD)
+    return _fit(ss, method, xatol)
+
+
+def _fit(ss: SufficientStats, method: Method, xatol: float) -> LMMFit:
+    """The fit of both entry points (warnings are attributed to their caller)."""
     _check_identified(ss)
     N, p = ss.n_obs, ss.n_params
     theta = _optimise_theta(ss, method, xatol)
@@ -415,7 +491,7 @@ def fit_random_intercept(
         warnings.warn(
             "boundary (singular) fit: the between-subject variance is estimated as 0",
             SingularFitWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     vcov = sigma2 * np.linalg.inv(A)
     return LMMFit(
