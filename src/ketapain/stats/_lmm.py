@@ -167,11 +167,11 @@ def dense_design(cell_x: np.ndarray, cell: np.ndarray) -> np.ndarray:
 
 
 def sufficient_stats_cells(cell_x: np.ndarray, cell: np.ndarray, y: np.ndarray, group_codes: np.ndarray, *,
-                           dense_limit: int = DENSE_LIMIT) -> SufficientStats:
+                           dense_limit: int | None = None) -> SufficientStats:
     """:func:`sufficient_stats` of the design ``X = cell_x[cell]`` (its distinct rows and the
     cell of every row).
 
-    Up to ``dense_limit`` entries of ``X``, or when ``cell_x`` has other than whole numbers (a
+    Up to ``dense_limit`` entries of ``X`` (default :data:`DENSE_LIMIT`), or when ``cell_x`` has other than whole numbers (a
     covariate), ``X`` is built and :func:`sufficient_stats` reduces it: the same numbers to the
     last bit. Beyond, ``X`` is never built: ``n``, ``s`` and ``X'X`` are sums of whole numbers
     (dummy columns), exact in any order, so equal; ``t`` and ``y'y`` are computed as there; only
@@ -179,7 +179,7 @@ def sufficient_stats_cells(cell_x: np.ndarray, cell: np.ndarray, y: np.ndarray, 
     up to rounding (~1e-15 relative).
     """
     whole = np.array_equal(cell_x, np.round(cell_x)) and np.abs(cell_x).max() <= 2**20
-    if cell.size * cell_x.shape[1] <= dense_limit or not whole:
+    if cell.size * cell_x.shape[1] <= (DENSE_LIMIT if dense_limit is None else dense_limit) or not whole:
         return sufficient_stats(dense_design(cell_x, cell), y, group_codes)
     n_groups = int(group_codes.max()) + 1
     n = np.bincount(group_codes, minlength=n_groups).astype(float)
@@ -414,10 +414,10 @@ def _check_identified(ss: SufficientStats) -> None:
         raise ModelError(f"{N} observations cannot estimate {p} fixed effects and a residual variance")
     # The between-subject variance is identified only if the fixed effects leave the subject
     # means some residual degrees of freedom (e.g. not when every sequence has one subject).
-    means = ss.s / ss.n[:, None]
-    if np.linalg.matrix_rank(means) >= means.shape[0]:
+    # rank(means) <= p, so only G <= p subjects can be explained exactly (no (G, p) copy else).
+    if ss.s.shape[0] <= ss.s.shape[1] and np.linalg.matrix_rank(ss.s / ss.n[:, None]) >= ss.s.shape[0]:
         raise ModelError(
-            f"the fixed effects explain every subject mean exactly ({means.shape[0]} subjects, no "
+            f"the fixed effects explain every subject mean exactly ({ss.s.shape[0]} subjects, no "
             "between-subject degrees of freedom left), so the between-subject variance cannot be "
             "estimated; typically each sequence has a single subject: add subjects or drop a "
             "between-subject term"
