@@ -500,7 +500,7 @@ def _check_labels(
     p = per_number.to_numpy()[usable].astype(np.int64)
     g = np.zeros(rows_of.size, dtype=np.int64) if groups is None else groups[usable].astype(np.int64)
     gs = s if groups is None else pd.factorize(g * (int(s.max(initial=0)) + 1) + s)[0]  # subject within group
-    dup = pd.Series(gs.astype(np.int64) * (int(p.max(initial=0)) + 1) + p, copy=False).duplicated().to_numpy()
+    dup = _repeated(gs.astype(np.int64) * (int(p.max(initial=0)) + 1) + p)
     subj_values = subj.array
     found.add("duplicate row", _at(rows_of[dup], len(subj)),
               lambda i: f"{subject}={subj_values[i]!r} already has a row for {period}={per_values[i]!r}", column=period,
@@ -523,6 +523,17 @@ def _check_labels(
     found.add("treatment vs sequence", _at(rows_of[t != expected], len(subj)),
               lambda i: f"{treatment}={trt_values[i]!r} but {sequence}={seq_values[i]!r} gives {t_uni[exp_full[i]]!r} at "
               f"{period} {per_values[i]} ({how})", column=treatment, values=trt_values)
+
+
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """True where ``key`` (non-negative integers) occurred at an earlier position (pandas'
+    ``duplicated()``, by a table of first positions instead of a hash table)."""
+    if not key.size:
+        return np.zeros(0, dtype=bool)
+    first = np.full(int(key.max()) + 1, key.size, dtype=np.intp)
+    np.minimum.at(first, key, np.arange(key.size))
+    out: np.ndarray = first[key] != np.arange(key.size)
+    return out
 
 
 def _usable_codes(labels: pd.Series, usable: np.ndarray) -> tuple[np.ndarray, Any]:

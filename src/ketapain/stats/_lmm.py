@@ -244,6 +244,7 @@ def deviance_derivative(ss: SufficientStats, gam: float, *, method: Method = "RE
     ws = ss.s * w[:, None]
     A = ss.xtx - ws.T @ ss.s
     b = ss.xty - ws.T @ ss.t
+    del ws  # (G, p): one at a time
     beta = np.linalg.solve(A, b)
     r = ss.yty - float(w @ (ss.t * ss.t)) - float(b @ beta)
     e = ss.t - ss.s @ beta
