@@ -27,7 +27,7 @@ CLI = "from ketapain.cli import main; main()"
 
 
 def run(path: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS in GB) of ``ketapain fit path --json``; the JSON goes to path.json."""
+    """(wall seconds, peak RSS in GB: kB / 10^6, as BENCHMARKS.md) of ``ketapain fit path --json``; the JSON goes to path.json."""
     with path.with_suffix(".json").open("w") as out:
         proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", CLI, "fit", str(path), "--json"],
                               stdout=out, stderr=subprocess.PIPE, text=True, check=True)
@@ -35,7 +35,7 @@ def run(path: Path) -> tuple[float, float]:
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     assert wall and rss, proc.stderr
     seconds = sum(float(part) * 60**k for k, part in enumerate(reversed(wall.group(1).split(":"))))
-    return seconds, int(rss.group(1)) / 2**20
+    return seconds, int(rss.group(1)) / 1e6
 
 
 def main() -> None:

@@ -390,6 +390,10 @@ def check_long(
     other columns and the index as they were. With ``by`` (a column or several), the design is
     checked per group.
 
+    The frame returned (without ``by``) is remembered by identity (weakly): passed back, e.g.
+    to :func:`ketapain.stats.fit_crossover`, it is not checked again
+    (:func:`is_checked_long`) — change a copy of it, not its cells in place.
+
     Raises
     ------
     DataError

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,7 @@ def as_labels(values: pd.Series, column: str) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Factor:
-    """A checked factor column as integer codes: ``levels[codes[i]]`` is row ``i``'s label
+    """A checked factor column as integer codes (int32): ``levels[codes[i]]`` is row ``i``'s label
     (the label of :func:`as_labels`); the levels are in code-point order, except treatments
     (reference first)."""
 
@@ -145,11 +145,11 @@ def _factor(values: pd.Series, column: str) -> Factor:
     text, or whole numbers): coded without a Python string per row."""
     if isinstance(values.dtype, pd.StringDtype) and not values.hasnans:
         codes, uniques = pd.factorize(values.array, sort=True)  # text: code-point (UTF-8 byte) order
-        return Factor(codes.astype(np.intp), pd.Index(uniques))
+        return Factor(codes.astype(np.int32), pd.Index(uniques))
     codes, uniques = pd.factorize(values.array)
     labels = as_labels(pd.Series(uniques), column)
     levels, inverse = np.unique(labels, return_inverse=True)
-    return Factor(inverse.reshape(-1)[codes].astype(np.intp), pd.Index(levels, dtype=object))
+    return Factor(inverse.reshape(-1)[codes].astype(np.int32), pd.Index(levels, dtype=object))
 
 
 def _present(codes: np.ndarray, n_levels: int) -> np.ndarray:
@@ -188,7 +188,7 @@ def _carryover_codes(parsed: CrossoverData) -> np.ndarray:
     per, subj = parsed.period, parsed.subject
     rank = _period_rank(per.levels)[per.codes]
     n_rank = len(per.levels)
-    s_code, t_code = subj.codes, parsed.treatment.codes
+    s_code, t_code = subj.codes.astype(np.intp), parsed.treatment.codes
     table = np.full((int(s_code.max()) + 1) * n_rank, -1, dtype=np.intp)
     table[s_code * n_rank + rank] = t_code
     first = rank == 0
@@ -251,6 +251,7 @@ class CrossoverData:
     treatment_levels: tuple[str, ...]
     subject_column: str
     rows: np.ndarray  # spreadsheet row of every row (header = 1)
+    _shared: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def carryover(self) -> np.ndarray:
         """Previous-period treatment of every row (reference for the first period), as codes
@@ -311,7 +312,7 @@ def parse_crossover(
     return CrossoverData(
         frame=frame, outcome=outcome, period_column=period, subject=_factor(frame[subject], subject),
         period=_factor(frame[period], period), sequence=_factor(frame[sequence], sequence),
-        treatment=Factor(new_of_old[trt.codes], pd.Index(trt_levels, dtype=object)),
+        treatment=Factor(new_of_old[trt.codes].astype(np.int32), pd.Index(trt_levels, dtype=object)),
         y=frame[outcome].to_numpy(dtype=float), treatment_levels=tuple(trt_levels), subject_column=subject, rows=rows,
     )
 
@@ -398,12 +399,17 @@ class _ObservedRows:
         observed = ~np.isnan(parsed.y)
         if not observed.any():
             raise ModelError(f"the outcome {parsed.outcome!r} is missing on every row")
-        subj, per, seq, trt = (f.codes[observed] for f in (parsed.subject, parsed.period, parsed.sequence, parsed.treatment))
-        present = np.bincount(subj, minlength=len(parsed.subject.levels)) > 0
-        subjects = parsed.subject.levels[present]
+        per, seq, trt = (f.codes[observed] for f in (parsed.period, parsed.sequence, parsed.treatment))
+        if "codes" not in parsed._shared:  # the designs of one analysis share these (N,) arrays
+            subj = parsed.subject.codes[observed]
+            present = np.bincount(subj, minlength=len(parsed.subject.levels)) > 0
+            parsed._shared.update(y=parsed.y[observed], subjects=parsed.subject.levels[present],
+                                  codes=(np.cumsum(present) - 1)[subj].astype(np.intp))
+            del subj
+        y, subjects, codes = (cast(np.ndarray, parsed._shared["y"]), cast(pd.Index, parsed._shared["subjects"]),
+                              cast(np.ndarray, parsed._shared["codes"]))
         if subjects.size < 2:
             raise ModelError(f"{subjects.size} subject has an observed outcome; a mixed model needs at least 2")
-        codes = (np.cumsum(present) - 1)[subj].astype(np.intp)
         # Only levels seen in the analysed rows get columns (an unobserved level cannot be estimated).
         seen = np.bincount(trt, minlength=len(parsed.treatment_levels)) > 0
         unseen = [lev for lev, s in zip(parsed.treatment_levels, seen, strict=True) if not s]
@@ -414,8 +420,7 @@ class _ObservedRows:
             )
         cell, rep = _cells(trt, per, seq, None if carry is None else carry[observed], parsed) if cells else (
             np.arange(trt.size, dtype=np.intp), np.arange(trt.size, dtype=np.intp))
-        return cls(observed, parsed.y[observed], per, seq, trt, subjects, codes, cell, rep,
-                   np.bincount(cell, minlength=rep.size).astype(float))
+        return cls(observed, y, per, seq, trt, subjects, codes, cell, rep, np.bincount(cell, minlength=rep.size).astype(float))
 
 
 def _cells(trt: np.ndarray, per: np.ndarray, seq: np.ndarray, carry: np.ndarray | None,
@@ -427,7 +432,7 @@ def _cells(trt: np.ndarray, per: np.ndarray, seq: np.ndarray, carry: np.ndarray 
     if carry is not None:
         key = key * n_trt + carry
     uniq, cell = np.unique(key, return_inverse=True)
-    cell = cell.reshape(-1).astype(np.intp)
+    cell = cell.reshape(-1).astype(np.int16 if uniq.size < 2**15 else np.intp)  # a few dozen cells: 2 bytes a row
     rep = np.empty(uniq.size, dtype=np.intp)
     rep[cell] = np.arange(cell.size, dtype=np.intp)  # any row of a cell: they share their design row
     return cell, rep

@@ -262,6 +262,7 @@ def _polish(ss: SufficientStats, theta: float, method: Method) -> float:
     """Root of :func:`deviance_derivative` next to Brent's ``theta > 0`` (unchanged if no
     sign change is found within 1e-2 relative in ``theta^2``)."""
     g0 = theta * theta
+    held = [ss]  # emptied after: scipy's wrappers form a reference cycle with the callable
     for h in (1e-6, 1e-4, 1e-2):
         lo, hi = g0 * (1.0 - h), g0 * (1.0 + h)
         f_lo = deviance_derivative(ss, lo, method=method)
@@ -270,9 +271,10 @@ def _polish(ss: SufficientStats, theta: float, method: Method) -> float:
             return theta
         if f_lo < 0.0 < f_hi:
             root = optimize.brentq(
-                lambda g: deviance_derivative(ss, g, method=method), lo, hi,
+                lambda g: deviance_derivative(held[0], g, method=method), lo, hi,
                 xtol=1e-300, rtol=4.0 * np.finfo(float).eps, maxiter=200,
             )
+            held.clear()
             return math.sqrt(root)
     return theta
 
@@ -330,12 +332,17 @@ def _iterate_theta(ss: SufficientStats, method: Method, xatol: float) -> float:
         )
     else:
         lo, hi = float(_THETA_GRID[k - 1]), float(_THETA_GRID[k + 1])
+    # The statistics are held through a list emptied after the search: scipy's wrappers keep
+    # the callable in a reference cycle, which would keep the (G, p) sums until a garbage
+    # collection.
+    held = [ss]
     res = optimize.minimize_scalar(
-        lambda th: profiled_deviance(ss, th, method=method),
+        lambda th: profiled_deviance(held[0], th, method=method),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": xatol * max(1.0, hi), "maxiter": 500},
     )
+    held.clear()
     theta = float(res.x)
     # Brent may stop a hair away from 0 on a boundary optimum, with a deviance lower than at 0
     # only by rounding: compare with theta = 0 exactly, up to that rounding.
