@@ -26,13 +26,14 @@ LARGE_ROWS = 1_000_000
 SAMPLE_BYTES = 1 << 20
 """How much of the file the row estimate reads."""
 
-BASE_MB = 250.0
-"""Memory of the interpreter with ketapain, numpy, pandas and scipy loaded (measured ~170 MB),
-plus slack."""
+BASE_MB = 450.0
+"""Memory of the interpreter with ketapain, numpy, pandas, pyarrow and scipy loaded (measured
+~170 MB), plus what a fit holds whatever its size, plus slack."""
 
-BYTES_PER_ROW = 1300.0
-"""Peak memory per row of ``ketapain fit`` on a long crossover file: 1.49 GB peak RSS on
-1 M rows (BENCHMARKS.md, "Large fits"), less :data:`BASE_MB`, rounded up."""
+BYTES_PER_ROW = 280.0
+"""Peak memory per row of ``ketapain fit`` on a long crossover file, fitted to the peak RSS of
+BENCHMARKS.md, "Large fits" (0.71 GB on 1 M rows, 1.77 GB on 5 M rows; kB / 10^6): the
+estimate is ~3% above both."""
 
 
 def estimate_rows(path: Path) -> int | None:

@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 from ._io import FORMATS, META_FILE
-from ._long import LONG_FACTORS, LongProblem, check_long, read_long_csv
+from ._long import LONG_FACTORS, LongProblem, check_long, is_checked_long, read_long_csv
 from ._schema import (
     CAUSALITIES,
     DRUG_CLASSES,
@@ -50,6 +50,7 @@ __all__ = [
     "TableSchema",
     "TrialData",
     "check_long",
+    "is_checked_long",
     "read_long_csv",
     "read_trial",
     "write_trial",

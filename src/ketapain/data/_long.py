@@ -46,6 +46,7 @@ import codecs
 import csv
 import io
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ import pandas as pd
 
 from ..errors import FIRST_DATA_ROW, DataError
 
-__all__ = ["LONG_FACTORS", "LongProblem", "check_long", "read_long_csv"]
+__all__ = ["LONG_FACTORS", "LongProblem", "check_long", "is_checked_long", "read_long_csv"]
 
 LONG_FACTORS: tuple[str, ...] = ("subject", "period", "sequence", "treatment")
 """The design columns of long crossover data, in their default names."""
@@ -69,6 +70,12 @@ _SEPARATORS = re.compile(r"\s*[-/_ |]\s*")
 _NEAR = re.compile(r"\s+")
 _BLOCK = 1 << 18
 """Outcome cells parsed per block."""
+_CHUNK_ROWS = 1 << 18
+"""CSV records parsed per chunk by :func:`read_long_csv`."""
+_HEAD_BYTES = 1 << 20
+"""Bytes of the file read for its header line."""
+_BLOCK_BYTES = 1 << 24
+"""Bytes per block of the UTF-8 check."""
 _LINE_END = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 """The line boundaries of ``str.splitlines``."""
 
@@ -177,35 +184,22 @@ def read_long_csv(
         raise DataError(f"delimiter={delimiter!r} is not one character other than a quote, a line end or the decimal mark")
     if decimal not in (".", ","):
         raise DataError(f"decimal={decimal!r} is not '.' or ','", value=decimal, allowed=(".", ","))
-    text = _text_of(path)
-    end = _LINE_END.search(text)
-    first_line = text[:end.start()] if end else text  # str.splitlines()[0] without splitting every line
-    if not first_line.strip():
-        raise DataError(f"{name}: is empty; row 1 must be the header ({', '.join(columns)})", source=name, row=1)
-    _check_delimiter(name, first_line, delimiter, columns)
-    header = next(csv.reader([first_line], delimiter=delimiter))
-    dups = sorted({c for c in header if header.count(c) > 1})
-    missing = [c for c in dict.fromkeys(columns) if c not in header]
-    if dups or missing:
-        parts = [f"column {c!r} appears {header.count(c)} times" for c in dups]
-        if missing:
-            parts.append(f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(header)}")
-        raise DataError(f"{name}: {'; '.join(parts)}", source=name, row=1, column=(dups or missing)[0])
-    # As UTF-8 bytes: a StringIO holds 4 bytes per character (~650 MB for a 5 M-row file).
-    buffer = io.BytesIO(text.encode("utf-8"))
-    del text
-    try:
-        frame = pd.read_csv(
-            buffer, encoding="utf-8", sep=delimiter, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
-            quoting=csv.QUOTE_MINIMAL,
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{name}: cannot be read as CSV: {exc}", source=name) from None
-    frame.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), name="row")
-    blank = np.ones(len(frame), dtype=bool)  # every cell missing or blank; one column at a time
-    for j in range(frame.shape[1]):
-        blank &= (frame.iloc[:, j].fillna("").str.strip() == "").to_numpy()
-    frame = pd.DataFrame(frame.loc[~blank].fillna(""))
+    source, first = _utf8_source(path)
+    with source:
+        end = _LINE_END.search(first)
+        first_line = first[:end.start()] if end else first  # str.splitlines()[0] without splitting every line
+        if not first_line.strip():
+            raise DataError(f"{name}: is empty; row 1 must be the header ({', '.join(columns)})", source=name, row=1)
+        _check_delimiter(name, first_line, delimiter, columns)
+        header = next(csv.reader([first_line], delimiter=delimiter))
+        dups = sorted({c for c in header if header.count(c) > 1})
+        missing = [c for c in dict.fromkeys(columns) if c not in header]
+        if dups or missing:
+            parts = [f"column {c!r} appears {header.count(c)} times" for c in dups]
+            if missing:
+                parts.append(f"required column(s) {', '.join(map(repr, missing))} missing; columns present: {', '.join(header)}")
+            raise DataError(f"{name}: {'; '.join(parts)}", source=name, row=1, column=(dups or missing)[0])
+        frame = _parse_chunks(source, name, delimiter)
     if frame.empty:
         raise DataError(f"{name}: has a header but no data rows", source=name, row=FIRST_DATA_ROW)
     if decimal == ",":
@@ -214,7 +208,75 @@ def read_long_csv(
     return frame
 
 
+def _utf8_source(path: Path) -> tuple[io.BufferedIOBase, str]:
+    """The file as a binary UTF-8 stream after any byte-order mark, and the text of its first
+    :data:`_HEAD_BYTES` (for the header). A UTF-8 file is checked in blocks and read from disk
+    as it is parsed (its text is never held whole); a UTF-16 one is decoded in memory."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                text = _text_of(path)
+                return io.BytesIO(text.encode("utf-8")), text[:_HEAD_BYTES]
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            block = head
+            while block:
+                decoder.decode(block)
+                block = fh.read(_BLOCK_BYTES)
+            decoder.decode(b"", final=True)
+        stream = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}", source=path.name) from None
+    except UnicodeDecodeError:
+        _text_of(path)  # raises the error naming the byte
+        raise
+    skip = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    stream.seek(skip)
+    return stream, head[skip:].decode("utf-8", errors="ignore")
+
+
+def _parse_chunks(source: io.BufferedIOBase, name: str, delimiter: str) -> pd.DataFrame:
+    """The CSV as text columns, :data:`_CHUNK_ROWS` records at a time (pandas' parser holds a
+    Python string per cell of the chunk it parses, not of the file); blank rows dropped, the
+    index the spreadsheet row (header = 1)."""
+    parts = []
+    start = FIRST_DATA_ROW
+    try:
+        reader = pd.read_csv(
+            source, encoding="utf-8", sep=delimiter, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
+            quoting=csv.QUOTE_MINIMAL, chunksize=_CHUNK_ROWS,
+        )
+        for chunk in reader:
+            chunk.index = pd.RangeIndex(start, start + len(chunk), name="row")
+            start += len(chunk)
+            blank = np.ones(len(chunk), dtype=bool)  # every cell missing or blank; one column at a time
+            for j in range(chunk.shape[1]):
+                blank &= (chunk.iloc[:, j].fillna("").str.strip() == "").to_numpy()
+            parts.append(pd.DataFrame(chunk.loc[~blank].fillna("")))
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{name}: cannot be read as CSV: {exc}", source=name) from None
+    if not parts:
+        return pd.DataFrame()
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts)
+    frame.index.name = "row"
+    return frame
+
+
 # -- checking -----------------------------------------------------------------------------
+
+_CHECKED: weakref.WeakValueDictionary[tuple[Any, ...], pd.DataFrame] = weakref.WeakValueDictionary()
+"""Frames :func:`check_long` returned (without ``by``), by identity and column names."""
+
+
+def is_checked_long(
+    frame: pd.DataFrame, *, outcome: str, subject: str = "subject", period: str = "period", sequence: str = "sequence",
+    treatment: str = "treatment",
+) -> bool:
+    """Whether ``frame`` is a frame :func:`check_long` returned for these columns (without
+    ``by``): the same object, so a caller (``fit_crossover`` after the CLI's reader) need not
+    check it again. Its cells must not have been changed in place since."""
+    key = (id(frame), outcome, subject, period, sequence, treatment)
+    return _CHECKED.get(key) is frame
 
 
 def _rows(frame: pd.DataFrame) -> np.ndarray:
@@ -328,6 +390,10 @@ def check_long(
     other columns and the index as they were. With ``by`` (a column or several), the design is
     checked per group.
 
+    The frame returned (without ``by``) is remembered by identity (weakly): passed back, e.g.
+    to :func:`ketapain.stats.fit_crossover`, it is not checked again
+    (:func:`is_checked_long`) — change a copy of it, not its cells in place.
+
     Raises
     ------
     DataError
@@ -366,6 +432,8 @@ def check_long(
         out[col] = lab.array
     out[period] = per_number.to_numpy(dtype=np.int64)
     out[outcome] = y
+    if not by_cols:
+        _CHECKED[(id(out), outcome, subject, period, sequence, treatment)] = out
     return out
 
 
@@ -430,31 +498,73 @@ def _check_labels(
     found.add("bad period", bad_period, lambda i: f"{period}={per_values[i]!r} is not a whole number 1..{n_periods}",
               column=period, values=per_values, allowed=f"1..{n_periods}")
     usable = ((subj != "") & (seq != "") & (trt != "")).to_numpy() & ~bad_period & per_number.notna().to_numpy()
-    keys = pd.DataFrame({"g": groups if groups is not None else 0, "s": subj, "p": per_number, "q": seq, "t": trt}).loc[usable]
     rows_of = np.flatnonzero(usable)
-    dup = keys.duplicated(subset=["g", "s", "p"]).to_numpy()
+    # Integer codes (text in code-point order), of the usable rows: no Python string per row.
+    (s, _), (q, q_uni), (t, t_uni) = (_usable_codes(c, usable) for c in (subj, seq, trt))
+    p = per_number.to_numpy()[usable].astype(np.int64)
+    g = np.zeros(rows_of.size, dtype=np.int64) if groups is None else groups[usable].astype(np.int64)
+    gs = s if groups is None else pd.factorize(g * (int(s.max(initial=0)) + 1) + s)[0]  # subject within group
+    dup = _repeated(gs.astype(np.int64) * (int(p.max(initial=0)) + 1) + p)
     subj_values = subj.array
     found.add("duplicate row", _at(rows_of[dup], len(subj)),
               lambda i: f"{subject}={subj_values[i]!r} already has a row for {period}={per_values[i]!r}", column=period,
               values=per_values)
-    n_seq = keys.groupby(["g", "s"])["q"].transform("nunique").to_numpy()
-    first_seq = keys.groupby(["g", "s"])["q"].transform("first").to_numpy()
-    two = (n_seq > 1) & (keys["q"].to_numpy() != first_seq)
+    first = np.full(int(gs.max(initial=0)) + 1, gs.size, dtype=np.intp)
+    np.minimum.at(first, gs, np.arange(gs.size))  # each subject's first usable row
+    two = q != q[first[gs]] if gs.size else np.zeros(0, dtype=bool)
+    del s, gs, first
     seq_values = seq.array
     found.add("two sequences", _at(rows_of[two], len(subj)),
               lambda i: f"{subject}={subj_values[i]!r} is under {sequence}={seq_values[i]!r} here and another sequence elsewhere; "
               "one sequence per subject", column=sequence, values=seq_values)
-    keys, rows_of = keys.loc[~dup], rows_of[~dup]  # a duplicate row is reported once, as a duplicate
-    expected = expected_treatment(keys, spelt)
-    given = keys["t"].reset_index(drop=True)  # text column: compared without a Python string per row
-    wrong = (given != pd.Series(expected, dtype=given.dtype)).to_numpy(dtype=np.bool_)
-    exp_full = np.empty(len(subj), dtype=object)
+    keep = ~dup  # a duplicate row is reported once, as a duplicate
+    rows_of, g, q, p, t = rows_of[keep], g[keep], q[keep], p[keep], t[keep]
+    expected = _expected_codes(g, q, p, t, spelt, q_uni, t_uni)
+    exp_full = np.full(len(subj), -1, dtype=np.intp)
     exp_full[rows_of] = expected
     trt_values = trt.array
     how = "the sequence's letter" if spelt else "what most rows of that sequence and period have"
-    found.add("treatment vs sequence", _at(rows_of[wrong], len(subj)),
-              lambda i: f"{treatment}={trt_values[i]!r} but {sequence}={seq_values[i]!r} gives {exp_full[i]!r} at "
+    found.add("treatment vs sequence", _at(rows_of[t != expected], len(subj)),
+              lambda i: f"{treatment}={trt_values[i]!r} but {sequence}={seq_values[i]!r} gives {t_uni[exp_full[i]]!r} at "
               f"{period} {per_values[i]} ({how})", column=treatment, values=trt_values)
+
+
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """True where ``key`` (non-negative integers) occurred at an earlier position (pandas'
+    ``duplicated()``, by a table of first positions instead of a hash table)."""
+    if not key.size:
+        return np.zeros(0, dtype=bool)
+    first = np.full(int(key.max()) + 1, key.size, dtype=np.intp)
+    np.minimum.at(first, key, np.arange(key.size))
+    out: np.ndarray = first[key] != np.arange(key.size)
+    return out
+
+
+def _usable_codes(labels: pd.Series, usable: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Codes of ``labels`` at the ``usable`` rows, and the labels of the codes (code-point order)."""
+    codes, uniques = pd.factorize(labels.array, sort=True)
+    return codes[usable], uniques
+
+
+def _expected_codes(g: np.ndarray, q: np.ndarray, p: np.ndarray, t: np.ndarray, spelt: dict[str, tuple[str, ...]] | None,
+                    q_uni: Any, t_uni: Any) -> np.ndarray:
+    """:func:`expected_treatment` on integer codes (group ``g``, sequence ``q`` and treatment
+    ``t`` codes into ``q_uni``, ``t_uni``, which are in label order; period ``p``): the
+    treatment code expected at each row."""
+    if spelt:
+        n_per = len(next(iter(spelt.values())))
+        table = np.full((len(q_uni), n_per + 1), -1, dtype=np.intp)
+        t_index = pd.Index(t_uni)
+        for code, label in enumerate(q_uni):
+            if label in spelt:
+                table[code, 1:] = t_index.get_indexer(list(spelt[label]))
+        out: np.ndarray = table[q, p]
+        return out
+    keys = pd.DataFrame({"g": g, "q": q, "p": p, "t": t})
+    counts = keys.groupby(["g", "q", "p", "t"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["g", "q", "p", "n", "t"], ascending=[True, True, True, False, True])
+    mode = counts.drop_duplicates(["g", "q", "p"]).set_index(["g", "q", "p"])["t"]
+    return mode.reindex(pd.MultiIndex.from_frame(keys[["g", "q", "p"]])).to_numpy(dtype=np.intp)
 
 
 def _at(positions: np.ndarray, n: int) -> np.ndarray:

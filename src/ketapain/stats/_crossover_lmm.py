@@ -29,11 +29,11 @@ from ketapain.stats._ddf import (
 )
 from ketapain.stats._design import CrossoverData, CrossoverDesign
 from ketapain.stats._effect_sizes import cohens_dz, hedges_g_av, total_sd_effect
-from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept
+from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept_stats, sufficient_stats_cells
 from ketapain.stats._multiplicity import sidak_critical_value
 from ketapain.stats._results import Contrast, EffectSize, FTest, TTest
 
-__all__ = ["LinearBackend", "LinearFit", "paired_values"]
+__all__ = ["LinearBackend", "LinearFit", "paired_means", "paired_values"]
 
 
 def paired_values(data: pd.DataFrame, subject: str, treatment: str, outcome: str, levels: Sequence[str]) -> pd.DataFrame:
@@ -59,6 +59,26 @@ def paired_values(data: pd.DataFrame, subject: str, treatment: str, outcome: str
     return pd.DataFrame(means, index=pd.Index(subjects, name="s"), columns=pd.Index(list(levels), name="t"))
 
 
+def paired_means(parsed: CrossoverData, levels: Sequence[str]) -> pd.DataFrame:
+    """:func:`paired_values` from parsed data (integer codes, no text column per row): the
+    same table, the same sums in the same order."""
+    observed = ~np.isnan(parsed.y)
+    subj = parsed.subject.codes[observed]
+    present = np.bincount(subj, minlength=len(parsed.subject.levels)) > 0
+    s_codes = (np.cumsum(present) - 1)[subj]
+    t_codes = pd.Index(list(levels)).get_indexer(pd.Index(parsed.treatment_levels))[parsed.treatment.codes[observed]]
+    keep = t_codes >= 0
+    n_subjects = int(present.sum())
+    cell = s_codes[keep] * len(levels) + t_codes[keep]
+    size = n_subjects * len(levels)
+    sums = np.bincount(cell, weights=parsed.y[observed][keep], minlength=size)
+    counts = np.bincount(cell, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / counts, np.nan).reshape(n_subjects, len(levels))
+    subjects = pd.Index(parsed.subject.levels[present], name="s")
+    return pd.DataFrame(means, index=subjects, columns=pd.Index(list(levels), name="t"))
+
+
 @dataclass(slots=True)
 class LinearBackend:
     """The linear mixed model with the caller's options (see the module docstring).
@@ -76,6 +96,7 @@ class LinearBackend:
     conf_level: float
     log: bool
     _paired: pd.DataFrame | None = field(default=None, init=False)
+    _parsed: CrossoverData | None = field(default=None, init=False)
 
     @property
     def binary(self) -> bool:
@@ -86,7 +107,9 @@ class LinearBackend:
         return self.log
 
     def check_data(self, parsed: CrossoverData) -> None:
-        """Any finite outcome will do (``parse_crossover`` has checked that)."""
+        """Any finite outcome will do (``parse_crossover`` has checked that); the parsed data
+        are kept for the paired effect sizes."""
+        self._parsed = parsed
 
     def check_design(self, design: CrossoverDesign) -> None:
         """A constant outcome, or no subject observed twice, leaves a variance unidentified."""
@@ -99,8 +122,8 @@ class LinearBackend:
             )
 
     def fit(self, design: CrossoverDesign) -> LinearFit:
-        return LinearFit(self, design, fit_random_intercept(design.X, design.y, design.group_codes,
-                                                            method=self.method))
+        stats = sufficient_stats_cells(design.cell_x, design.cell, design.y, design.group_codes)
+        return LinearFit(self, design, fit_random_intercept_stats(stats, method=self.method))
 
     def formula(self, design: CrossoverDesign) -> str:
         return ("log(" + self.outcome + ")" + design.formula[len(self.outcome):]) if self.log else design.formula
@@ -114,7 +137,8 @@ class LinearBackend:
     def paired(self, levels: Sequence[str]) -> pd.DataFrame:
         """Subject x treatment means of the analysed outcome (computed once per call)."""
         if self._paired is None:
-            self._paired = paired_values(self.data, self.subject, self.treatment, self.outcome, levels)
+            self._paired = (paired_values(self.data, self.subject, self.treatment, self.outcome, levels)
+                            if self._parsed is None else paired_means(self._parsed, levels))
         return self._paired
 
 
@@ -199,6 +223,8 @@ class LinearFit:
         return self._varcomp_cov
 
     def residual_normality(self) -> tuple[tuple[float, float] | None, list[str]]:
+        if self.design.y.size > 5000:  # not built: the dense design of a large fit
+            return None, [f"Shapiro-Wilk not computed on {self.design.y.size} residuals (needs 3..5000, not all equal)"]
         resid = self.conditional_residuals()
         if 3 <= resid.size <= 5000 and np.ptp(resid) > 0:
             w, pw = sps.shapiro(resid)

@@ -61,11 +61,14 @@ from ketapain.stats._batch_math import EigenStats
 __all__ = [
     "LMMFit",
     "SufficientStats",
+    "dense_design",
     "deviance_derivative",
     "fit_random_intercept",
     "profiled_deviance",
+    "fit_random_intercept_stats",
     "profiled_deviance_grid",
     "sufficient_stats",
+    "sufficient_stats_cells",
 ]
 
 Method = Literal["REML", "ML"]
@@ -148,16 +151,73 @@ def profiled_deviance(ss: SufficientStats, theta: float, *, method: Method = "RE
     return logdet_v + float(logdet_a) + dof * (1.0 + math.log(2.0 * math.pi * r / dof))
 
 
+DENSE_LIMIT = 1 << 25
+"""Designs of up to this many cells (rows x columns, 256 MB) are reduced by
+:func:`sufficient_stats` on the dense design, larger ones by their cells."""
+
+
+def dense_design(cell_x: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """``cell_x[cell]`` in Fortran order, the layout a design built column by column and then
+    subset (``X[:, keep]``) has: the BLAS sums ``X'X`` and ``X'y`` in an order that depends on
+    the layout, so one layout gives the same numbers to the last bit."""
+    X = np.empty((cell.size, cell_x.shape[1]), order="F")
+    for j in range(cell_x.shape[1]):
+        X[:, j] = cell_x[cell, j]
+    return X
+
+
+def sufficient_stats_cells(cell_x: np.ndarray, cell: np.ndarray, y: np.ndarray, group_codes: np.ndarray, *,
+                           dense_limit: int | None = None) -> SufficientStats:
+    """:func:`sufficient_stats` of the design ``X = cell_x[cell]`` (its distinct rows and the
+    cell of every row).
+
+    Up to ``dense_limit`` entries of ``X`` (default :data:`DENSE_LIMIT`), or when ``cell_x`` has other than whole numbers (a
+    covariate), ``X`` is built and :func:`sufficient_stats` reduces it: the same numbers to the
+    last bit. Beyond, ``X`` is never built: ``n``, ``s`` and ``X'X`` are sums of whole numbers
+    (dummy columns), exact in any order, so equal; ``t`` and ``y'y`` are computed as there; only
+    ``X'y`` is summed in another order (``cell_x' sum_cell y`` against the BLAS's ``X'y``), equal
+    up to rounding (~1e-15 relative).
+    """
+    whole = np.array_equal(cell_x, np.round(cell_x)) and np.abs(cell_x).max() <= 2**20
+    if cell.size * cell_x.shape[1] <= (DENSE_LIMIT if dense_limit is None else dense_limit) or not whole:
+        return sufficient_stats(dense_design(cell_x, cell), y, group_codes)
+    n_groups = int(group_codes.max()) + 1
+    n = np.bincount(group_codes, minlength=n_groups).astype(float)
+    order = np.argsort(group_codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.intp)
+    t = np.add.reduceat(y[order], starts)
+    del order
+    s = np.empty((n_groups, cell_x.shape[1]))
+    for j in range(cell_x.shape[1]):  # one column at a time: no (N, p) array
+        s[:, j] = np.bincount(group_codes, weights=cell_x[cell, j], minlength=n_groups)
+    counts = np.bincount(cell, minlength=cell_x.shape[0]).astype(float)
+    sums = np.bincount(cell, weights=y, minlength=cell_x.shape[0])
+    return SufficientStats(n=n, s=s, t=t, xtx=(cell_x * counts[:, None]).T @ cell_x, xty=cell_x.T @ sums,
+                           yty=float(y @ y))
+
+
 def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: Method = "REML") -> np.ndarray:
-    """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop)."""
+    """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop).
+
+    The weights ``w_i`` depend on a subject's size ``n_i`` only, so the sums over subjects are
+    taken once per size (``sum_i w_i s_i s_i' = sum_m w(m) sum_{n_i = m} s_i s_i'``): the cost
+    and memory do not grow with the number of thetas. Equal to :func:`profiled_deviance` up to
+    rounding (it only brackets the optimum)."""
     th2 = np.asarray(thetas, dtype=float) ** 2
-    w = th2[:, None] / (1.0 + ss.n[None, :] * th2[:, None])  # (K, G)
-    A = ss.xtx[None] - np.einsum("kg,gi,gj->kij", w, ss.s, ss.s)
-    b = ss.xty[None] - np.einsum("kg,gi,g->ki", w, ss.s, ss.t)
-    c = ss.yty - w @ (ss.t * ss.t)
+    sizes, size_of = np.unique(ss.n, return_inverse=True)
+    size_of = size_of.reshape(-1)
+    m = sizes.size
+    sss = np.stack([_size_sum(ss.s[size_of == k], ss.s[size_of == k]) for k in range(m)])  # (M, p, p)
+    sst = np.stack([ss.s[size_of == k].T @ ss.t[size_of == k] for k in range(m)])  # (M, p)
+    stt = np.array([float(ss.t[size_of == k] @ ss.t[size_of == k]) for k in range(m)])  # (M,)
+    count = np.bincount(size_of, minlength=m).astype(float)
+    w = th2[:, None] / (1.0 + sizes[None, :] * th2[:, None])  # (K, M)
+    A = ss.xtx[None] - np.einsum("km,mij->kij", w, sss)
+    b = ss.xty[None] - w @ sst
+    c = ss.yty - w @ stt
     beta = np.linalg.solve(A, b[..., None])[..., 0]
     r = np.maximum(c - np.einsum("ki,ki->k", b, beta), 0.0)
-    logdet_v = np.log1p(ss.n[None, :] * th2[:, None]).sum(axis=1)
+    logdet_v = np.log1p(sizes[None, :] * th2[:, None]) @ count
     N, p = ss.n_obs, ss.n_params
     out: np.ndarray
     with np.errstate(divide="ignore"):
@@ -166,6 +226,11 @@ def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: M
         else:
             dof = N - p
             out = logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
+    return out
+
+
+def _size_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out: np.ndarray = a.T @ b
     return out
 
 
@@ -179,6 +244,7 @@ def deviance_derivative(ss: SufficientStats, gam: float, *, method: Method = "RE
     ws = ss.s * w[:, None]
     A = ss.xtx - ws.T @ ss.s
     b = ss.xty - ws.T @ ss.t
+    del ws  # (G, p): one at a time
     beta = np.linalg.solve(A, b)
     r = ss.yty - float(w @ (ss.t * ss.t)) - float(b @ beta)
     e = ss.t - ss.s @ beta
@@ -196,6 +262,7 @@ def _polish(ss: SufficientStats, theta: float, method: Method) -> float:
     """Root of :func:`deviance_derivative` next to Brent's ``theta > 0`` (unchanged if no
     sign change is found within 1e-2 relative in ``theta^2``)."""
     g0 = theta * theta
+    held = [ss]  # emptied after: scipy's wrappers form a reference cycle with the callable
     for h in (1e-6, 1e-4, 1e-2):
         lo, hi = g0 * (1.0 - h), g0 * (1.0 + h)
         f_lo = deviance_derivative(ss, lo, method=method)
@@ -204,9 +271,10 @@ def _polish(ss: SufficientStats, theta: float, method: Method) -> float:
             return theta
         if f_lo < 0.0 < f_hi:
             root = optimize.brentq(
-                lambda g: deviance_derivative(ss, g, method=method), lo, hi,
+                lambda g: deviance_derivative(held[0], g, method=method), lo, hi,
                 xtol=1e-300, rtol=4.0 * np.finfo(float).eps, maxiter=200,
             )
+            held.clear()
             return math.sqrt(root)
     return theta
 
@@ -264,12 +332,17 @@ def _iterate_theta(ss: SufficientStats, method: Method, xatol: float) -> float:
         )
     else:
         lo, hi = float(_THETA_GRID[k - 1]), float(_THETA_GRID[k + 1])
+    # The statistics are held through a list emptied after the search: scipy's wrappers keep
+    # the callable in a reference cycle, which would keep the (G, p) sums until a garbage
+    # collection.
+    held = [ss]
     res = optimize.minimize_scalar(
-        lambda th: profiled_deviance(ss, th, method=method),
+        lambda th: profiled_deviance(held[0], th, method=method),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": xatol * max(1.0, hi), "maxiter": 500},
     )
+    held.clear()
     theta = float(res.x)
     # Brent may stop a hair away from 0 on a boundary optimum, with a deviance lower than at 0
     # only by rounding: compare with theta = 0 exactly, up to that rounding.
@@ -349,10 +422,10 @@ def _check_identified(ss: SufficientStats) -> None:
         raise ModelError(f"{N} observations cannot estimate {p} fixed effects and a residual variance")
     # The between-subject variance is identified only if the fixed effects leave the subject
     # means some residual degrees of freedom (e.g. not when every sequence has one subject).
-    means = ss.s / ss.n[:, None]
-    if np.linalg.matrix_rank(means) >= means.shape[0]:
+    # rank(means) <= p, so only G <= p subjects can be explained exactly (no (G, p) copy else).
+    if ss.s.shape[0] <= ss.s.shape[1] and np.linalg.matrix_rank(ss.s / ss.n[:, None]) >= ss.s.shape[0]:
         raise ModelError(
-            f"the fixed effects explain every subject mean exactly ({means.shape[0]} subjects, no "
+            f"the fixed effects explain every subject mean exactly ({ss.s.shape[0]} subjects, no "
             "between-subject degrees of freedom left), so the between-subject variance cannot be "
             "estimated; typically each sequence has a single subject: add subjects or drop a "
             "between-subject term"
@@ -401,7 +474,18 @@ def fit_random_intercept(
     4.1667
     """
     check_option("method", method, FIT_METHOD)
-    ss = sufficient_stats(X, y, group_codes)
+    return _fit(sufficient_stats(X, y, group_codes), method, xatol)
+
+
+def fit_random_intercept_stats(ss: SufficientStats, *, method: Method = "REML", xatol: float = 1e-12) -> LMMFit:
+    """:func:`fit_random_intercept` from the sufficient statistics of the data (e.g. those of
+    :func:`sufficient_stats_cells`, which needs no dense design)."""
+    check_option("method", method, FIT_METHOD)
+    return _fit(ss, method, xatol)
+
+
+def _fit(ss: SufficientStats, method: Method, xatol: float) -> LMMFit:
+    """The fit of both entry points (warnings are attributed to their caller)."""
     _check_identified(ss)
     N, p = ss.n_obs, ss.n_params
     theta = _optimise_theta(ss, method, xatol)
@@ -415,7 +499,7 @@ def fit_random_intercept(
         warnings.warn(
             "boundary (singular) fit: the between-subject variance is estimated as 0",
             SingularFitWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     vcov = sigma2 * np.linalg.inv(A)
     return LMMFit(
