@@ -7,6 +7,7 @@ answers) and ``clients`` (JSON API clients per role).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -88,8 +89,11 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
             server.should_exit = True
             pytest.fail("the test server did not start")
         time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    if app.state.settings.public_url is None:  # as `ketapain serve` does: diary links start with its own address
+        app.state.settings = dataclasses.replace(app.state.settings, public_url=base)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -39,7 +39,7 @@ def study_server(db_url: str) -> Iterator[tuple[str, dict[str, Api], dict[str, s
     severity, entered through the API. Yields the base URL, the API clients and the ids."""
     import uvicorn
 
-    app = create_app(make_settings(db_url))
+    app = create_app(make_settings(db_url, visit_window_days=60))  # corrections, not windows, are tested here
     admin = Api(app, "admin", ADMIN_PW)
     clients = {"admin": admin}
     for role in ("investigator", "nurse", "statistician", "monitor"):
