@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -339,6 +339,10 @@ class AuditLog(Base):
     = SHA-256 of the row's content and ``prev_hash`` (see :mod:`ketapain.capture.audit`)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (  # the audit listing (services.audit_log): a table's or a record's rows, newest first
+        Index("ix_audit_log_table_seq", "table_name", "seq"),
+        Index("ix_audit_log_table_record_seq", "table_name", "record_id", "seq"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)
     at: Mapped[str] = mapped_column(String(40))
