@@ -122,6 +122,8 @@ BAD_INPUT = [
     ("serve", ["--db", "sqlite:///{root}/serve.sqlite"],
      "error: secret_key: a default or short secret key is refused; set KETAPAIN_SECRET_KEY", 1),
     ("audit verify", ["--db", "sqlite:///{root}/none.sqlite"], "none.sqlite: no capture database there", 1),
+    ("backup", ["--db", "sqlite:///{root}/none.sqlite", "--out", "{root}/b.zip"], "none.sqlite: no capture database there", 1),
+    ("restore", ["{bad}", "--db", "sqlite:///{root}/r.sqlite"], "bad.toml: damaged or not a backup archive", 1),
     ("fit", ["{ex}/pain_auc.csv", "--df-method", "bayes"],
      "error: pain_auc.csv: --df-method 'bayes' is not one of kenward-roger, satterthwaite, containment, normal", 1),
     ("auc", ["{ex}/diary.csv", "--impute", "mean"], "error: --impute 'mean' is not one of none, locf, linear", 1),

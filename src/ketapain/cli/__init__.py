@@ -14,6 +14,7 @@ import typer
 from ketapain import __version__
 from ketapain.cli._analyze import analyze_command, demo_command
 from ketapain.cli._auc import auc_command
+from ketapain.cli._backup import backup_command, restore_command
 from ketapain.cli._common import Command
 from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._examples import examples_command
@@ -54,6 +55,8 @@ app.command("import", cls=Command)(import_command)
 app.command("power", cls=Command)(power_command)
 app.command("serve", cls=Command)(serve_command)
 app.add_typer(audit_app, name="audit")
+app.command("backup", cls=Command)(backup_command)
+app.command("restore", cls=Command)(restore_command)
 app.command("fit", cls=Command)(fit_command)
 app.command("auc", cls=Command)(auc_command)
 app.command("score", cls=Command)(score_command)

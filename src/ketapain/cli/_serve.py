@@ -20,7 +20,7 @@ from ketapain._extras import missing_extra
 from ketapain.cli._common import Command, SeedOption, fail, seed_or_fresh
 from ketapain.errors import KetapainError
 
-__all__ = ["audit_app", "serve_command", "verify_audit_command"]
+__all__ = ["DbOption", "audit_app", "require_web_stack", "serve_command", "verify_audit_command"]
 
 audit_app = typer.Typer(help="The capture database's audit trail.", no_args_is_help=True, add_completion=False,
                         rich_markup_mode=None)
@@ -30,7 +30,7 @@ DbOption = Annotated[str | None, typer.Option(
     help="Database URL (default: KETAPAIN_DATABASE_URL, else ./ketapain-capture.sqlite).")]
 
 
-def _require_web_stack(command: str) -> None:
+def require_web_stack(command: str) -> None:
     """Exit 1 with one line naming the extra to install when the web stack is missing."""
     advice = missing_extra("capture", user=command)
     if advice is not None:
@@ -73,7 +73,7 @@ def serve_command(
       ketapain serve --demo
       ketapain serve --randomisation-list list/
     """
-    _require_web_stack("ketapain serve")
+    require_web_stack("ketapain serve")
     import uvicorn
 
     from ketapain.capture.app import create_app, first_start_message
@@ -119,7 +119,7 @@ def verify_audit_command(db: DbOption = None) -> None:
     Example:
       ketapain audit verify --db sqlite:///ketapain-capture.sqlite
     """
-    _require_web_stack("ketapain audit verify")
+    require_web_stack("ketapain audit verify")
     from ketapain.capture.audit import verify_audit
     from ketapain.capture.config import database_url_from_env
     from ketapain.capture.db import make_sessionmaker, open_existing
