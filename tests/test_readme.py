@@ -184,7 +184,7 @@ def test_every_readme_command_runs_in_order(tmp_path: Path) -> None:
 
 
 HELP_ORDER = ("examples", "simulate", "analyze", "export", "import", "randomize", "verify-list", "unblind", "serve",
-              "audit verify")
+              "audit verify", "backup", "restore")
 """Commands whose help examples make the inputs of later ones; the others follow in CLI order."""
 
 

@@ -216,3 +216,39 @@ def test_a_backup_taken_while_diaries_are_posted_restores_to_a_verifying_chain(s
     done = restore_database(made.path, dst)
     assert done.ok, done.summary()
     assert done.rows["diary_entries"] == made.rows["diary_entries"]
+
+
+def _reseal(archive: Path, member: str, change) -> None:
+    """Change a member and write its new SHA-256 and row count into the manifest (a forged archive)."""
+    import hashlib
+    import json
+
+    with zipfile.ZipFile(archive) as zf:
+        items = {n: zf.read(n) for n in zf.namelist()}
+    items[member] = change(items[member])
+    manifest = json.loads(items["manifest.json"])
+    name = member.removeprefix("tables/").removesuffix(".jsonl")
+    manifest["tables"][name]["sha256"] = hashlib.sha256(items[member]).hexdigest()
+    items["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n, data in items.items():
+            zf.writestr(n, data)
+
+
+@pytest.mark.parametrize("target", ["sqlite", "postgresql"])
+def test_a_restore_whose_chain_does_not_verify_exits_1_and_keeps_nothing(target, new_url, tmp_path):
+    src = new_url("sqlite")
+    _study(src, diary_entries=False)
+    archive = backup_database(src, tmp_path / "b.zip").path
+    _reseal(archive, "tables/patients.jsonl", lambda b: b.replace(b'"M"', b'"X"', 1) if b'"M"' in b else b.replace(b'"F"', b'"X"', 1))
+    dst = new_url(target)
+    done = runner.invoke(app, ["restore", str(archive), "--db", dst])
+    assert done.exit_code == 1
+    assert "undone: the audit chain does not verify" in done.output and "audit trail BROKEN" in done.output
+    assert "patients record" in done.output
+    if target == "sqlite":
+        assert not Path(dst.split("///")[1]).exists()
+    else:
+        assert all(rows == [] for name, rows in _contents(dst).items() if name != "alembic_version")
+        again = runner.invoke(app, ["restore", str(backup_database(src, tmp_path / "ok.zip").path), "--db", dst])
+        assert again.exit_code == 0, again.output
