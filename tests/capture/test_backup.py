@@ -252,3 +252,16 @@ def test_a_restore_whose_chain_does_not_verify_exits_1_and_keeps_nothing(target,
         assert all(rows == [] for name, rows in _contents(dst).items() if name != "alembic_version")
         again = runner.invoke(app, ["restore", str(backup_database(src, tmp_path / "ok.zip").path), "--db", dst])
         assert again.exit_code == 0, again.output
+
+
+def test_an_archive_from_an_unknown_revision_is_refused(new_url, tmp_path):
+    import json
+
+    src = new_url("sqlite")
+    _study(src, diary_entries=False)
+    archive = backup_database(src, tmp_path / "b.zip").path
+    _rewrite(archive, "manifest.json", lambda b: json.dumps({**json.loads(b), "alembic_revision": "9999"}).encode())
+    target = tmp_path / "t.sqlite"
+    done = runner.invoke(app, ["restore", str(archive), "--db", f"sqlite:///{target}"])
+    assert done.exit_code == 1 and "revision '9999' is not one this ketapain knows" in done.output, done.output
+    assert not target.exists()

@@ -53,7 +53,7 @@ from ketapain import __version__
 from ketapain._atomic import file_write
 from ketapain.capture.audit import AuditVerification, verify_audit
 from ketapain.capture.config import sqlite_path
-from ketapain.capture.db import make_engine, open_existing, upgrade
+from ketapain.capture.db import MIGRATIONS, make_engine, open_existing, upgrade
 from ketapain.capture.models import Base
 from ketapain.errors import DataError
 
@@ -257,16 +257,25 @@ def read_manifest(archive: Path) -> dict[str, Any]:
         raise DataError(f"{archive}: no such file") from None
     except KeyError as exc:
         raise DataError(f"{archive}: not a complete backup ({exc.args[0]} is missing)") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError, TypeError,
+            AttributeError) as exc:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{archive}: damaged or not a backup archive ({exc})") from None
+    known = _known_revisions()
+    if manifest.get("alembic_revision") not in known:
+        raise DataError(f"{archive}: database revision {manifest.get('alembic_revision')!r} is not one this ketapain "
+                        f"knows ({', '.join(sorted(known))}); restore it with the ketapain version that wrote it "
+                        f"({manifest.get('ketapain_version')})")
     return manifest
 
 
 def _check_member(zf: zipfile.ZipFile, archive: Path, name: str, info: Mapping[str, Any]) -> None:
     if name not in Base.metadata.tables:
         raise DataError(f"{archive}: table {name!r} is not a table of the capture database")
+    unknown = [c for c, _ in info["columns"] if c not in Base.metadata.tables[name].c]
+    if unknown:
+        raise DataError(f"{archive}: table {name} has columns this ketapain does not know ({', '.join(unknown)})")
     digest, n = hashlib.sha256(), 0
     with zf.open(info["member"]) as member:
         for line in member:
@@ -275,6 +284,15 @@ def _check_member(zf: zipfile.ZipFile, archive: Path, name: str, info: Mapping[s
     if digest.hexdigest() != info["sha256"] or n != info["rows"]:
         raise DataError(f"{archive}: member {info['member']} was changed or truncated (SHA-256 or row count "
                         "does not match the manifest)")
+
+
+def _known_revisions() -> set[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return {r.revision for r in ScriptDirectory.from_config(cfg).walk_revisions()}
 
 
 def _rows(zf: zipfile.ZipFile, member: str) -> Iterator[list[Any]]:
