@@ -175,6 +175,12 @@ def test_errors_name_the_database_without_its_password(tmp_path, monkeypatch):
     assert done.exit_code == 1 and str(missing) in done.output and not missing.exists()
     done = runner.invoke(app, ["restore", str(tmp_path / "absent.zip")])
     assert done.exit_code == 1 and "absent.zip" in done.output
+    src = tmp_path / "s.sqlite"
+    _study(f"sqlite:///{src}", diary_entries=False)
+    archive = backup_database(f"sqlite:///{src}", tmp_path / "b.zip").path
+    done = runner.invoke(app, ["restore", str(archive), "--db", url])
+    assert done.exit_code == 1 and done.output.startswith("error: ") and len(done.output.strip().splitlines()) == 1
+    assert "hunter2pw" not in done.output and "127.0.0.1:1/nothing" in done.output
 
 
 @pytest.mark.parametrize("source", ["sqlite", "postgresql"])
@@ -185,12 +191,13 @@ def test_a_backup_taken_while_diaries_are_posted_restores_to_a_verifying_chain(s
     sm, settings = make_sessionmaker(engine), make_settings(src)
     with sm() as s:
         keys = [(p, k, d) for p, k in s.execute(select(Infusion.patient_id, Infusion.period)) for d in range(1, 36)]
-    stop, posted = threading.Event(), []
+    stop, begun, posted = threading.Event(), [], []
 
     def writer() -> None:
         for pid, period, day in keys:
             if stop.is_set():
                 return
+            begun.append(day)
             with sm() as s:
                 ctx = Context(s, Actor(f"patient:{pid}", "patient"), settings, PROTOCOL)
                 try:
@@ -205,13 +212,15 @@ def test_a_backup_taken_while_diaries_are_posted_restores_to_a_verifying_chain(s
     try:
         while len(posted) < 5 and thread.is_alive():
             threading.Event().wait(0.01)
+        before = len(posted)
         made = backup_database(src, tmp_path / "live.zip")
-        seen = len(posted)
+        after = len(begun)
     finally:
         stop.set()
         thread.join()
     engine.dispose()
-    assert made.rows["diary_entries"] > 0 and seen > 0
+    # every entry acknowledged before the backup began is in it; none begun after it ended
+    assert 0 < before <= made.rows["diary_entries"] <= after
     dst = new_url("sqlite")
     done = restore_database(made.path, dst)
     assert done.ok, done.summary()

@@ -213,7 +213,7 @@ def backup_database(url: str, out: Path, *, overwrite: bool = False) -> BackupSu
         with file_write(out) as tmp:
             if engine.dialect.name == "sqlite":
                 engine.dispose()
-                with tempfile.TemporaryDirectory(prefix="ketapain-backup-") as d:
+                with tempfile.TemporaryDirectory(prefix=".ketapain-backup-", dir=out.parent) as d:
                     copy = Path(d) / "snapshot.sqlite"
                     _sqlite_snapshot(sqlite_path(url) or Path(), copy)
                     snap = create_engine(f"sqlite:///{copy}")
@@ -359,8 +359,8 @@ def restore_database(archive: Path, url: str) -> RestoreSummary:
     """
     archive = Path(archive)
     manifest = read_manifest(archive)
+    path = sqlite_path(url)  # first: a string that is not a URL is refused in one line
     revision, shown = manifest["alembic_revision"], _shown(url)
-    path = sqlite_path(url)
     created = path is not None and not path.exists()
     engine = make_engine(url)
     ok = False
