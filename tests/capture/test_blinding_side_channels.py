@@ -54,7 +54,7 @@ from ketapain.capture.models import (
     Unblinding,
 )
 from ketapain.capture.roles import STAFF_ROLES, can, is_blinded
-from ketapain.capture.security import CSRF_FIELD, token_digest
+from ketapain.capture.security import CSRF_FIELD, LoginLimiter, token_digest
 
 from .conftest import ROLE_PW, Api, TestClient
 from .test_api import DN4, ELIGIBLE
@@ -225,6 +225,10 @@ def ask(app: Any, api: Api | Link, probe: Probe, twin: Twin) -> Answer:
         else:
             kw["json"] = body
             kw["headers"] = {"X-CSRF-Token": api.csrf}
+    # every probe starts with no failed password count: the re-entry limiter counts the user's
+    # failures across probes (a wrong password on twin A would make twin B's probe a 429)
+    old = app.state.limiter
+    app.state.limiter = LoginLimiter(max_failures=old.max_failures, window_s=old.window_s)
     with sql_trace(app.state.engine) as trace:
         r = api.client.request(probe.method, path, follow_redirects=False, **kw)
     return Answer(r.status_code, r.headers.get("content-type", ""), r.content, r.headers.get("location", ""),

@@ -199,25 +199,18 @@ def sufficient_stats_cells(cell_x: np.ndarray, cell: np.ndarray, y: np.ndarray, 
 def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: Method = "REML") -> np.ndarray:
     """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop).
 
-    The weights ``w_i`` depend on a subject's size ``n_i`` only, so the sums over subjects are
-    taken once per size (``sum_i w_i s_i s_i' = sum_m w(m) sum_{n_i = m} s_i s_i'``): the cost
-    and memory do not grow with the number of thetas. Equal to :func:`profiled_deviance` up to
-    rounding (it only brackets the optimum)."""
+    The sums over subjects stay per subject (one ``einsum`` loop, no intermediate array): pooling
+    them by subject size was tried for large files and moved the bracket of the optimum by
+    rounding, which flipped the convergence of a pinned power simulation
+    (tests/simulate/test_pinned_outputs.py)."""
     th2 = np.asarray(thetas, dtype=float) ** 2
-    sizes, size_of = np.unique(ss.n, return_inverse=True)
-    size_of = size_of.reshape(-1)
-    m = sizes.size
-    sss = np.stack([_size_sum(ss.s[size_of == k], ss.s[size_of == k]) for k in range(m)])  # (M, p, p)
-    sst = np.stack([ss.s[size_of == k].T @ ss.t[size_of == k] for k in range(m)])  # (M, p)
-    stt = np.array([float(ss.t[size_of == k] @ ss.t[size_of == k]) for k in range(m)])  # (M,)
-    count = np.bincount(size_of, minlength=m).astype(float)
-    w = th2[:, None] / (1.0 + sizes[None, :] * th2[:, None])  # (K, M)
-    A = ss.xtx[None] - np.einsum("km,mij->kij", w, sss)
-    b = ss.xty[None] - w @ sst
-    c = ss.yty - w @ stt
+    w = th2[:, None] / (1.0 + ss.n[None, :] * th2[:, None])  # (K, G)
+    A = ss.xtx[None] - np.einsum("kg,gi,gj->kij", w, ss.s, ss.s)
+    b = ss.xty[None] - np.einsum("kg,gi,g->ki", w, ss.s, ss.t)
+    c = ss.yty - w @ (ss.t * ss.t)
     beta = np.linalg.solve(A, b[..., None])[..., 0]
     r = np.maximum(c - np.einsum("ki,ki->k", b, beta), 0.0)
-    logdet_v = np.log1p(sizes[None, :] * th2[:, None]) @ count
+    logdet_v = np.log1p(ss.n[None, :] * th2[:, None]).sum(axis=1)
     N, p = ss.n_obs, ss.n_params
     out: np.ndarray
     with np.errstate(divide="ignore"):
@@ -226,11 +219,6 @@ def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: M
         else:
             dof = N - p
             out = logdet_v + np.linalg.slogdet(A)[1] + dof * (1.0 + np.log(2.0 * np.pi * r / dof))
-    return out
-
-
-def _size_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out: np.ndarray = a.T @ b
     return out
 
 
