@@ -100,3 +100,22 @@ def test_the_optimiser_does_not_keep_the_sums_alive() -> None:
         assert sums() is None
     finally:
         gc.enable()
+
+
+def test_deviance_grid_in_blocks_equals_one_batch(monkeypatch):
+    """profiled_deviance_grid makes its (thetas x subjects) weights a block of thetas at a time
+    for millions of subjects; blocks give the one-batch values (each theta's sums over subjects
+    are the same sums), checked here with blocks of 3 thetas on 400 subjects."""
+    from ketapain.stats import _lmm
+
+    rng = np.random.default_rng(14)
+    groups = np.repeat(np.arange(400), 3)
+    X = np.column_stack([np.ones(groups.size), rng.integers(0, 2, groups.size), np.tile([0.0, 1.0, 0.0], 400)])
+    y = rng.normal(size=groups.size) + rng.normal(size=400)[groups]
+    ss = _lmm.sufficient_stats(X, y, groups)
+    thetas = np.linspace(0.01, 3.0, 17)
+    whole = _lmm.profiled_deviance_grid(ss, thetas)
+    monkeypatch.setattr(_lmm, "GRID_BLOCK", 3 * 400)
+    blocks = _lmm.profiled_deviance_grid(ss, thetas)
+    np.testing.assert_allclose(blocks, whole, rtol=1e-13, atol=0)
+    assert np.all(np.isfinite(whole)) and whole.argmin() not in (0, thetas.size - 1)  # an interior optimum

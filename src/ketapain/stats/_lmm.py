@@ -196,18 +196,33 @@ def sufficient_stats_cells(cell_x: np.ndarray, cell: np.ndarray, y: np.ndarray, 
                            yty=float(y @ y))
 
 
-def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: Method = "REML") -> np.ndarray:
-    """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop).
+GRID_BLOCK = 1 << 22
+"""Thetas x subjects entries of the weights :func:`profiled_deviance_grid` holds at a time (32 MB)."""
 
-    The sums over subjects stay per subject (one ``einsum`` loop, no intermediate array): pooling
-    them by subject size was tried for large files and moved the bracket of the optimum by
-    rounding, which flipped the convergence of a pinned power simulation
-    (tests/simulate/test_pinned_outputs.py)."""
+
+def profiled_deviance_grid(ss: SufficientStats, thetas: np.ndarray, *, method: Method = "REML") -> np.ndarray:
+    """``d(theta)`` at many thetas at once (batched linear algebra, no Python loop over subjects).
+
+    The sums over subjects stay per subject (``einsum``). The (thetas x subjects) weights are
+    made for a block of thetas at a time, at most :data:`GRID_BLOCK` entries: one block for any
+    trial-sized data (so the numbers are those of one batched call, to the last bit), several for
+    millions of subjects (a 5 M-row file: 1.7 M subjects). Pooling the sums by subject size
+    instead was tried and moved the bracket of the optimum by rounding, which flipped the
+    convergence of a pinned power simulation (tests/simulate/test_pinned_outputs.py)."""
     th2 = np.asarray(thetas, dtype=float) ** 2
+    step = max(1, min(th2.size, GRID_BLOCK // max(ss.n.size, 1)))
+    if step >= th2.size:
+        return _grid_block(ss, th2, method)
+    return np.concatenate([_grid_block(ss, th2[i:i + step], method) for i in range(0, th2.size, step)])
+
+
+def _grid_block(ss: SufficientStats, th2: np.ndarray, method: Method) -> np.ndarray:
+    """:func:`profiled_deviance_grid` at ``theta^2 = th2`` (one block)."""
     w = th2[:, None] / (1.0 + ss.n[None, :] * th2[:, None])  # (K, G)
     A = ss.xtx[None] - np.einsum("kg,gi,gj->kij", w, ss.s, ss.s)
     b = ss.xty[None] - np.einsum("kg,gi,g->ki", w, ss.s, ss.t)
     c = ss.yty - w @ (ss.t * ss.t)
+    del w
     beta = np.linalg.solve(A, b[..., None])[..., 0]
     r = np.maximum(c - np.einsum("ki,ki->k", b, beta), 0.0)
     logdet_v = np.log1p(ss.n[None, :] * th2[:, None]).sum(axis=1)
