@@ -118,11 +118,17 @@ def make_settings(url: str, **kw) -> Settings:
                     randomisation_seed=11, randomisation_patients=12, **kw)
 
 
-@pytest.fixture
-def app(db_url: str):
-    app = create_app(make_settings(db_url))
+def app_with(db_url: str, **settings):
+    """An app over ``db_url`` with :func:`make_settings` changed by ``settings`` (a module's own
+    ``app`` fixture: ``yield from app_with(db_url, visit_window_days=60)``); disposed after."""
+    app = create_app(make_settings(db_url, **settings))
     yield app
     app.state.engine.dispose()
+
+
+@pytest.fixture
+def app(db_url: str):
+    yield from app_with(db_url)
 
 
 class Api:

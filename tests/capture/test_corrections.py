@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ketapain.capture import create_app
 from ketapain.capture.audit import Actor, verify_audit
 from ketapain.capture.models import AUDITED_TABLES, AuditLog, DataQuery, Signature
 from ketapain.capture.schemas import (
@@ -50,7 +49,7 @@ from ketapain.capture.services import (
 from ketapain.data import DRUG_CLASSES
 from ketapain.errors import Conflict, DataError, NotFound, PermissionDenied, StudyLocked
 
-from .conftest import ADMIN_PW, ROLE_PW, Api, make_settings
+from .conftest import ADMIN_PW, ROLE_PW, Api, app_with
 from .test_api import DN4, ELIGIBLE, TODAY, _has_allocation, _patient
 
 
@@ -59,9 +58,7 @@ def app(db_url: str):
     """The shared app with visit windows of 60 days: these tests are about corrections, and the
     dates they record and correct (today, yesterday) must stay inside the windows whatever the
     infusion dates; the window rules have their own tests (test_visit_windows.py)."""
-    app = create_app(make_settings(db_url, visit_window_days=60))
-    yield app
-    app.state.engine.dispose()
+    yield from app_with(db_url, visit_window_days=60)
 
 ROLE_IDS = {"admin": 1, "investigator": 2, "nurse": 3, "pharmacist": 4, "statistician": 5, "monitor": 6}
 

@@ -9,10 +9,9 @@ import datetime as dt
 
 import pytest
 
-from ketapain.capture import create_app
 from ketapain.data import DRUG_CLASSES
 
-from .conftest import ADMIN_PW, ROLE_PW, make_settings
+from .conftest import ADMIN_PW, ROLE_PW, app_with
 from .test_api import DN4, ELIGIBLE, TODAY, _has_allocation, _patient
 
 
@@ -21,9 +20,7 @@ def app(db_url: str):
     """The shared app with visit windows of 60 days: these tests are about corrections, and the
     dates they record and correct (today, yesterday) must stay inside the windows whatever the
     infusion dates; the window rules have their own tests (test_visit_windows.py)."""
-    app = create_app(make_settings(db_url, visit_window_days=60))
-    yield app
-    app.state.engine.dispose()
+    yield from app_with(db_url, visit_window_days=60)
 
 
 def _day(n: int) -> str:

@@ -12,11 +12,10 @@ import re
 
 import pytest
 
-from ketapain.capture import create_app
 from ketapain.data import DRUG_CLASSES
 from ketapain.protocol import load_protocol
 
-from ..conftest import make_settings
+from ..conftest import app_with
 from .conftest import ROLE_PW, Web
 from .test_i18n import untranslated, visible_text
 from .test_pages import TODAY, _public_protocol_text, new_patient
@@ -27,9 +26,7 @@ def app(db_url: str):
     """The shared app with visit windows of 60 days: these tests are about corrections, and the
     dates they record and correct (today, yesterday) must stay inside the windows whatever the
     infusion dates; the window rules have their own tests (test_visit_windows.py)."""
-    app = create_app(make_settings(db_url, visit_window_days=60))
-    yield app
-    app.state.engine.dispose()
+    yield from app_with(db_url, visit_window_days=60)
 
 
 def _day(n: int) -> str:
