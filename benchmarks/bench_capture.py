@@ -112,7 +112,9 @@ def empty_diary_trial(url: str, n_patients: int) -> list[tuple[str, int, int, st
     return keys
 
 
-def http_bench(url: str, keys, *, posts: int, clients: int) -> dict[str, tuple[float, float, float]]:
+def start_server(url: str) -> tuple[subprocess.Popen, str]:
+    """The app over ``url`` in a child process on a free port, answering ``/healthz``:
+    (process, base URL). The caller terminates the process."""
     import httpx
 
     with socket.socket() as sock:
@@ -120,13 +122,20 @@ def http_bench(url: str, keys, *, posts: int, clients: int) -> dict[str, tuple[f
         port = sock.getsockname()[1]
     proc = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)])
     base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, base
+
+
+def http_bench(url: str, keys, *, posts: int, clients: int) -> dict[str, tuple[float, float, float]]:
+    import httpx
+
+    proc, base = start_server(url)
     try:
-        for _ in range(600):
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         local = threading.local()
 
         def client() -> httpx.Client:
@@ -215,21 +224,10 @@ def load_matrix(url: str, keys, *, clients: list[int], per_run: int = 600) -> li
     """Rows (clients, healthz/s, healthz p99 ms, posts/s, p50 ms, p99 ms, ratio, 5xx, timeouts)."""
     import random
 
-    import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)])
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(url)
     rows = []
     try:
-        for _ in range(600):
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         rng = random.Random(17)
         todo = list(keys)
         for n_clients in clients:

@@ -118,17 +118,13 @@ def make_settings(url: str, **kw) -> Settings:
                     randomisation_seed=11, randomisation_patients=12, **kw)
 
 
-def app_with(db_url: str, **settings):
-    """An app over ``db_url`` with :func:`make_settings` changed by ``settings`` (a module's own
-    ``app`` fixture: ``yield from app_with(db_url, visit_window_days=60)``); disposed after."""
-    app = create_app(make_settings(db_url, **settings))
+@pytest.fixture
+def app(request, db_url: str):
+    """The app over ``db_url``, with :func:`make_settings` changed by the test module's
+    ``APP_SETTINGS`` dict when it has one (e.g. ``{"visit_window_days": 60}``); disposed after."""
+    app = create_app(make_settings(db_url, **getattr(request.module, "APP_SETTINGS", {})))
     yield app
     app.state.engine.dispose()
-
-
-@pytest.fixture
-def app(db_url: str):
-    yield from app_with(db_url)
 
 
 class Api:

@@ -49,16 +49,13 @@ from ketapain.capture.services import (
 from ketapain.data import DRUG_CLASSES
 from ketapain.errors import Conflict, DataError, NotFound, PermissionDenied, StudyLocked
 
-from .conftest import ADMIN_PW, ROLE_PW, Api, app_with
+from .conftest import ADMIN_PW, ROLE_PW, Api
 from .test_api import DN4, ELIGIBLE, TODAY, _has_allocation, _patient
 
-
-@pytest.fixture
-def app(db_url: str):
-    """The shared app with visit windows of 60 days: these tests are about corrections, and the
-    dates they record and correct (today, yesterday) must stay inside the windows whatever the
-    infusion dates; the window rules have their own tests (test_visit_windows.py)."""
-    yield from app_with(db_url, visit_window_days=60)
+APP_SETTINGS = {"visit_window_days": 60}
+"""The ``app`` fixture's settings here: these tests are about corrections, and the dates they record
+and correct (today, yesterday) must stay inside the visit windows whatever the infusion dates;
+the window rules have their own tests (test_visit_windows.py)."""
 
 ROLE_IDS = {"admin": 1, "investigator": 2, "nurse": 3, "pharmacist": 4, "statistician": 5, "monitor": 6}
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +18,7 @@ from ketapain.capture import create_app
 
 from ..conftest import Api, make_settings
 from ..test_api import _patient
-from .conftest import ADMIN_PW, ROLE_PW, browser_login
-from net import free_port
+from .conftest import ADMIN_PW, ROLE_PW, browser_login, live_server
 
 SHOTS = os.environ.get("KETAPAIN_SHOTS")
 
@@ -37,8 +34,6 @@ def study_server(db_url: str) -> Iterator[tuple[str, dict[str, Api], dict[str, s
     """The app on ``db_url`` (SQLite, and PostgreSQL when one answers) under uvicorn, with a
     randomised patient, an adverse event, a signed casebook and an open query on the AE's
     severity, entered through the API. Yields the base URL, the API clients and the ids."""
-    import uvicorn
-
     app = create_app(make_settings(db_url, visit_window_days=60))  # corrections, not windows, are tested here
     admin = Api(app, "admin", ADMIN_PW)
     clients = {"admin": admin}
@@ -51,19 +46,8 @@ def study_server(db_url: str) -> Iterator[tuple[str, dict[str, Api], dict[str, s
     q = clients["monitor"].post("/queries", {"table_name": "adverse_events", "record_id": ae["id"], "field": "severity",
                                              "text": "mild? the notes say moderate"}).json()
     assert clients["investigator"].post(f"/patients/{pid}/signatures", {"password": ROLE_PW, "meaning": "reviewed"}).status_code == 201
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", clients, {"pid": pid, "ae_id": str(ae["id"]), "event_id": ae["event_id"], "query_id": str(q["id"])}
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+    with live_server(app) as base:
+        yield base, clients, {"pid": pid, "ae_id": str(ae["id"]), "event_id": ae["event_id"], "query_id": str(q["id"])}
 
 
 def test_nurse_corrects_an_adverse_event_in_the_browser(browser, study_server) -> None:  # type: ignore[no-untyped-def]

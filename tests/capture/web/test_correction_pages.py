@@ -10,23 +10,17 @@ import datetime as dt
 import html
 import re
 
-import pytest
-
 from ketapain.data import DRUG_CLASSES
 from ketapain.protocol import load_protocol
 
-from ..conftest import app_with
 from .conftest import ROLE_PW, Web
 from .test_i18n import untranslated, visible_text
 from .test_pages import TODAY, _public_protocol_text, new_patient
 
-
-@pytest.fixture
-def app(db_url: str):
-    """The shared app with visit windows of 60 days: these tests are about corrections, and the
-    dates they record and correct (today, yesterday) must stay inside the windows whatever the
-    infusion dates; the window rules have their own tests (test_visit_windows.py)."""
-    yield from app_with(db_url, visit_window_days=60)
+APP_SETTINGS = {"visit_window_days": 60}
+"""The ``app`` fixture's settings here: these tests are about corrections, and the dates they record
+and correct (today, yesterday) must stay inside the visit windows whatever the infusion dates;
+the window rules have their own tests (test_visit_windows.py)."""
 
 
 def _day(n: int) -> str:
