@@ -19,13 +19,16 @@ For each backend (PostgreSQL: a temporary database on the given server, dropped 
    Every post must answer 201.
 4. **load matrix** (``--load 8 32 50 100``, issue 17): for each number of concurrent clients,
    ``GET /healthz`` and then diary posts (600 each, 5% of the posts re-sent: 409 expected) from
-   that many client threads, each with a 10 s timeout; requests/s, p50/p99, the posts/healthz
+   that many client connections (asyncio, raw HTTP/1.1 keep-alive, no think time), each request
+   with a 10 s timeout; requests/s, p50/p99, the posts/healthz
    ratio, 5xx answers and client timeouts per backend. Nothing else answers than 201/409/200.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import platform
 import socket
@@ -44,9 +47,11 @@ SECRET = "bench-secret-" + "k" * 40
 
 def settings(url: str):
     from ketapain.capture import Settings
+    from ketapain.capture.config import DEFAULT_WORKER_THREADS
 
+    threads = int(os.environ.get("KETAPAIN_WORKER_THREADS", DEFAULT_WORKER_THREADS))  # the server's own setting
     return Settings(database_url=url, secret_key=SECRET, admin_user="admin", admin_password="bench-password-1",
-                    randomisation_seed=11, randomisation_patients=12)
+                    randomisation_seed=11, randomisation_patients=12, worker_threads=threads)
 
 
 def serve(url: str, port: int) -> None:
@@ -174,49 +179,73 @@ def http_bench(url: str, keys, *, posts: int, clients: int) -> dict[str, tuple[f
         proc.wait(timeout=30)
 
 
-def _load_run(base: str, n_clients: int, work: list, per_run: int) -> tuple:
-    """One row of :func:`load_matrix`: healthz then ``work`` (diary posts) from ``n_clients`` threads."""
-    import httpx
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, path: str,
+                    body: bytes, headers: tuple[tuple[str, str], ...]) -> int:
+    """One HTTP/1.1 request on a kept-alive connection; returns the status code (body read and dropped)."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    if body:
+        head += "Content-Type: application/json\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers)
+    writer.write(head.encode() + b"\r\n" + body)
+    status = await reader.readline()
+    if not status:
+        raise ConnectionError("the server closed the connection")
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status.split()[1])
 
-    local = threading.local()
-    opened: list = []
-    counts = {"5xx": 0, "timeout": 0, "other": 0}
-    count_lock = threading.Lock()
 
-    def client() -> httpx.Client:
-        if not hasattr(local, "c"):
-            local.c = httpx.Client(base_url=base, timeout=10)
-            opened.append(local.c)
-        return local.c
+async def _closed_loop(host: str, port: int, n_clients: int, items: list, request, counts: dict[str, int]) -> tuple:
+    """``n_clients`` connections, each sending its next item as soon as the last was answered
+    (no think time): (requests/s, p50 ms, p99 ms). A request not answered in 10 s counts as a
+    timeout (the connection is then replaced)."""
+    todo = list(reversed(items))
+    lat: list[float] = []
 
-    def timed(send) -> float:
-        t = time.perf_counter()
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
         try:
-            code = send().status_code
-        except httpx.TimeoutException:
-            code = -1
-        kind = "timeout" if code == -1 else "5xx" if code >= 500 else None if code in (200, 201, 409) else "other"
-        if kind:
-            with count_lock:
-                counts[kind] += 1
-        return time.perf_counter() - t
+            while todo:
+                t = time.perf_counter()
+                try:
+                    code = await asyncio.wait_for(_exchange(reader, writer, *request(todo.pop())), 10)
+                except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+                    code = -1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                lat.append(time.perf_counter() - t)
+                kind = "timeout" if code == -1 else "5xx" if code >= 500 else None if code in (200, 201, 409) else "other"
+                if kind:
+                    counts[kind] += 1
+        finally:
+            writer.close()
 
-    def post(key) -> float:
+    t = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(n_clients)))
+    wall = time.perf_counter() - t
+    q = statistics.quantiles(lat, n=100)
+    return len(lat) / wall, q[49] * 1e3, q[98] * 1e3
+
+
+def _load_run(base: str, n_clients: int, work: list, per_run: int) -> tuple:
+    """One row of :func:`load_matrix`: healthz then ``work`` (diary posts) from ``n_clients``
+    connections. The client is asyncio over raw sockets, one thread: it costs the shared cores
+    little (100 httpx client threads took more CPU than the server and capped what was measured)."""
+    host, port = base.removeprefix("http://").split(":")
+    counts = {"5xx": 0, "timeout": 0, "other": 0}
+
+    def post(key) -> tuple:
         _pid, period, day, token = key
-        return timed(lambda: client().post("/api/v1/diary", json={"period": period, "day": day, "avg_pain": 4, "max_pain": 6,
-                                                                  "night_pain": 3}, headers={"X-Patient-Token": token}))
+        body = json.dumps({"period": period, "day": day, "avg_pain": 4, "max_pain": 6, "night_pain": 3}).encode()
+        return "POST", "/api/v1/diary", body, (("X-Patient-Token", token),)
 
-    out = []
-    for fn, items in ((lambda _k: timed(lambda: client().get("/healthz")), range(per_run)), (post, work)):
-        t = time.perf_counter()
-        with ThreadPoolExecutor(n_clients) as pool:
-            lat = list(pool.map(fn, items))
-        wall = time.perf_counter() - t
-        q = statistics.quantiles(lat, n=100)
-        out.append((len(lat) / wall, q[49] * 1e3, q[98] * 1e3))
-    for c in opened:
-        c.close()
-    (h_rate, _h50, h99), (p_rate, p50, p99) = out
+    h_rate, _h50, h99 = asyncio.run(_closed_loop(host, int(port), n_clients, list(range(per_run)),
+                                                 lambda _i: ("GET", "/healthz", b"", ()), counts))
+    p_rate, p50, p99 = asyncio.run(_closed_loop(host, int(port), n_clients, work, post, counts))
     return (n_clients, h_rate, h99, p_rate, p50, p99, p_rate / h_rate, counts["5xx"], counts["timeout"], counts["other"])
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -110,6 +112,25 @@ def first_start_message(username: str, password: str, *, url: str | None = None)
     return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
 
 
+def _worker_threads_lifespan(n: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that lets at most ``n`` requests run in worker threads at once
+    (:attr:`Settings.worker_threads`): Starlette's default of 40 threads made 100 clients wait
+    longer (each thread waits for Python's lock in turn) than a few threads with the others
+    queued on the event loop."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        before = limiter.total_tokens
+        limiter.total_tokens = n
+        try:
+            yield
+        finally:
+            limiter.total_tokens = before
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool = False, demo_patients: int = 12,
                demo_seed: int = 20200154, on_first_start: Callable[[str, str], None] | None = None,
                randomisation_list: ListFiles | None = None) -> FastAPI:
@@ -127,7 +148,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
             print(first_start_message(username, one_time), file=sys.stderr)
         else:
             on_first_start(username, one_time)
-    app = FastAPI(title="ketapain capture", version=__version__, openapi_url="/api/v1/openapi.json")
+    app = FastAPI(title="ketapain capture", version=__version__, openapi_url="/api/v1/openapi.json",
+                  lifespan=_worker_threads_lifespan(settings.worker_threads))
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)

@@ -153,6 +153,13 @@ def _check_public_url(url: str) -> None:
                         column="public_url", value=url, allowed="http(s)://host[:port][/path]")
 
 
+DEFAULT_WORKER_THREADS = 8
+"""Default :attr:`Settings.worker_threads`."""
+MAX_WORKER_THREADS = 32
+"""Largest :attr:`Settings.worker_threads`: below the database pool (``db.POOL_SIZE``), so a
+thread never waits for a connection."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the app reads from its environment.
@@ -193,6 +200,12 @@ class Settings:
         links given to patients start with it. Never taken from a request's ``Host`` header,
         which a client chooses (a forged one would send a patient's link, and its token, to
         another server). ``ketapain serve`` defaults it to its own ``http://HOST:PORT``.
+    worker_threads
+        Requests that run in worker threads at once (the sync routes; 1..:data:`MAX_WORKER_THREADS`).
+        The others wait their turn on the event loop, where waiting costs no thread. Python runs
+        one thread at a time, so more threads than a few only add switching: on the 2-core
+        machine of BENCHMARKS.md ("Load matrix") 40 threads (the default of Starlette's pool)
+        answered 100 clients more slowly than 8.
     randomisation_seed, randomisation_patients, spare_kits_per_arm
         Study setup: the generated test list (``operations.randomise_protocol``) and spare
         kits for replacements. To keep the
@@ -217,6 +230,7 @@ class Settings:
     admin_user: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     public_url: str | None = None
+    worker_threads: int = DEFAULT_WORKER_THREADS
 
     def __post_init__(self) -> None:
         key = self.secret_key or ""
@@ -232,6 +246,11 @@ class Settings:
             )
         if self.public_url is not None:
             _check_public_url(self.public_url)
+        if not 1 <= self.worker_threads <= MAX_WORKER_THREADS:
+            raise DataError(
+                f"worker_threads={self.worker_threads}: allowed 1..{MAX_WORKER_THREADS}",
+                column="worker_threads", value=self.worker_threads, allowed=f"1..{MAX_WORKER_THREADS}",
+            )
         if self.list_kind not in ("test", "production"):
             raise DataError(
                 f"list_kind={self.list_kind!r}: allowed 'test', 'production'",
@@ -249,8 +268,8 @@ class Settings:
 
         ``KETAPAIN_DATABASE_URL`` (default: SQLite file :data:`DEFAULT_DB_FILE`),
         ``KETAPAIN_SECRET_KEY`` (required), ``KETAPAIN_PROTOCOL``, ``KETAPAIN_ADMIN_USER``,
-        ``KETAPAIN_ADMIN_PASSWORD``, ``KETAPAIN_SECURE_COOKIES`` (1/0), ``KETAPAIN_PUBLIC_URL``. ``database_url``
-        (the ``--db`` option) wins over the environment.
+        ``KETAPAIN_ADMIN_PASSWORD``, ``KETAPAIN_SECURE_COOKIES`` (1/0), ``KETAPAIN_PUBLIC_URL``,
+        ``KETAPAIN_WORKER_THREADS`` (an integer). ``database_url`` (the ``--db`` option) wins over the environment.
         """
         env = os.environ if environ is None else environ
         url = database_url_from_env(database_url, env)
@@ -264,5 +283,12 @@ class Settings:
             "admin_password": env.get("KETAPAIN_ADMIN_PASSWORD") or None,
             "public_url": env.get("KETAPAIN_PUBLIC_URL") or None,
         }
+        threads = env.get("KETAPAIN_WORKER_THREADS")
+        if threads:
+            try:
+                kwargs["worker_threads"] = int(threads)
+            except ValueError:
+                raise DataError(f"KETAPAIN_WORKER_THREADS={threads!r} is not an integer; allowed 1..{MAX_WORKER_THREADS}",
+                                column="KETAPAIN_WORKER_THREADS", value=threads, allowed=f"1..{MAX_WORKER_THREADS}") from None
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]
