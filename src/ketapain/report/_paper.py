@@ -83,9 +83,10 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
     participants: list[Any] = []
     if results.consort_flow is not None:
         ax = plot_consort(results.consort_flow)
-        participants.append(FigureBlock(key="figure1_consort", title="Figure 1. CONSORT flow diagram",
+        participants.append(FigureBlock(key="consort", title="CONSORT flow diagram",
                                         caption="Screening, randomisation and follow-up per period of the crossover.",
-                                        figure=figure_of(ax), data=pd.DataFrame(results.consort.get("periods", []))))
+                                        figure=figure_of(ax), data=pd.DataFrame(results.consort.get("periods", [])),
+                                        numbered=True))
     participants.append(table1(results))
     participants.append(Section("Pain before each period", tuple(pain_before_tables(results)), key="pain-before"))
     table, forest = effect_sizes(results)
