@@ -268,7 +268,7 @@ def without_repeats(text: str) -> str:
             first = folded[i:i + size]
             if first == folded[i + size:i + 2 * size] and any(c.isalpha() for w in first for c in w):
                 del words[i + size:i + 2 * size], folded[i + size:i + 2 * size]
-                changed = True
+                changed, i = True, 0     # a deletion can make a repeat that starts earlier
                 break
         else:
             i += 1
