@@ -305,7 +305,7 @@ def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
     assert "Time axis (diary): the curve starts at diary day 1" in text2
     assert "Carry-over: no carry-over term." in text2 and "Two-sided tests at alpha 0.01" in text2
     assert "(paper's model): treatment + (1 | patient) (the published specification)" in text2
-    assert "Pairwise comparisons (none-adjusted) are shown when the omnibus treatment P < 0.01" in text2
+    assert "Pairwise comparisons (unadjusted) are shown when the omnibus treatment P < 0.01" in text2
     assert "multiplicity adjustment: none" in text2 and "Sidak" not in text2
     assert "P < 0.05" not in text2
     assert _tables(doc2)["effect_sizes"].header[1].startswith("g_av")

@@ -108,7 +108,8 @@ def carryover_words(settings: AnalysisSettings) -> str:
 
 def pairwise_rule_words(settings: AnalysisSettings) -> str:
     """When pairwise comparisons are shown."""
-    return (f"pairwise comparisons ({settings.multiplicity}-adjusted) are shown when the omnibus treatment "
+    adjusted = "unadjusted" if settings.multiplicity == "none" else f"{settings.multiplicity}-adjusted"
+    return (f"pairwise comparisons ({adjusted}) are shown when the omnibus treatment "
             f"P < {settings.alpha}; all are computed")
 
 
