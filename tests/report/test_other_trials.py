@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from demo_pin import REFERENCE, report_text
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_pdftext import pdf_text
 
@@ -51,12 +51,15 @@ from ketapain.report import (
     number_document,
     paper_document,
     plural,
+    render_html,
+    render_pdf,
     validate_document,
     without_repeats,
     write_report,
     write_trial_report,
 )
 from ketapain.report import _paper_labels as labels
+from ketapain.report._html import figure_png
 from ketapain.simulate import simulate_trial
 
 PROV = {"ketapain": "0.1.0", "date": "2024-01-01T00:00:00Z"}
@@ -242,6 +245,10 @@ def _png() -> Any:
     return plot_forest(frame, xlabel="x").figure
 
 
+_PNG: dict[str, bytes] = {}
+
+
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["table", "figure"]), st.booleans()), min_size=1, max_size=8))
 def test_numbers_are_consecutive_whatever_is_shown(blocks: list[tuple[str, bool]]) -> None:
     """Numbered blocks of each kind read 1, 2, 3... in order; unnumbered ones take no number;
@@ -250,7 +257,7 @@ def test_numbers_are_consecutive_whatever_is_shown(blocks: list[tuple[str, bool]
     items: list[Any] = []
     for i, (kind, numbered) in enumerate(blocks):
         key = f"{kind}{i}"
-        items.append(Paragraph(f"See {{{kind}:{key}}}.") if numbered else Paragraph("No reference."))
+        items.append(Paragraph(f"See {{{kind}:{key}}} below.") if numbered else Paragraph("No reference."))
         if kind == "table":
             items.append(DisplayTable(key=key, title=f"T{i}", header=("a",), rows=(), data=pd.DataFrame(),
                                       numbered=numbered))
@@ -266,9 +273,17 @@ def test_numbers_are_consecutive_whatever_is_shown(blocks: list[tuple[str, bool]
         if numbered:
             expected[kind] += 1
             assert block.title == f"{kind.capitalize()} {expected[kind]}. {kind[0].upper()}{i}"
-            assert ref.text == f"See {kind.capitalize()} {expected[kind]}."
+            assert ref.text == f"See {kind.capitalize()} {expected[kind]} below."
         else:
             assert block.title == f"{kind[0].upper()}{i}"
+    # the writers show the same numbers, in order: HTML and PDF text
+    png = _PNG.setdefault("png", figure_png(figure))
+    keys = [f"{kind}{i}" for i, (kind, _) in enumerate(blocks) if kind == "figure"]
+    html = "\n".join(report_text(render_html(doc, dict.fromkeys(keys, "<svg></svg>"))))
+    pdf = pdf_text(render_pdf(doc, dict.fromkeys(keys, png)))
+    for text in (html, pdf):
+        found = _captions(text)
+        assert found == {"Table": list(range(1, expected["table"] + 1)), "Figure": list(range(1, expected["figure"] + 1))}
 
 
 def test_a_reference_to_a_block_not_shown_is_refused() -> None:
