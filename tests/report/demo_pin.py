@@ -34,7 +34,12 @@ name scores by the instruments' labels, which word four scores differently ("BPI
 severity", "BPI pain interference", "PGIC rating (1-7)"; and "NRS pain rating", not in the demo);
 three values on an exact rounding tie (night-pain AUC differences -6.35 and -21.05, an SF-36
 quartile of 18.75) are shown as R's ``sprintf`` shows the true value (-6.3, -21.1, 18.8), not as
-the last bits of one machine's BLAS decided (``report._format.SIGNIFICANT``).
+the last bits of one machine's BLAS decided (``report._format.SIGNIFICANT``); the Methods are
+generated from what ran (issue 18), which in this report adds the two analyses the methods did
+not describe although their results were shown: the logistic mixed model of treatment-related
+adverse events and the missing-data sensitivity analyses (MAR daily model, multiple imputation,
+tipping point) — every other line, numbering included (now assigned when the report is
+rendered), is unchanged.
 """
 
 from __future__ import annotations

@@ -113,7 +113,8 @@ def test_demo_writes_every_output(demo: Path) -> None:
     svgs = {p.stem for p in (report / "figures").glob("*.svg")}
     pngs = {p.stem for p in (report / "figures").glob("*.png")}
     assert svgs == pngs
-    for prefix in ("figure1_consort", "figure2_", "figure3_", "figure4_", "daily_avg_pain", "forest_", "tipping_point"):
+    for prefix in ("consort", "patients_auc_avg_pain_d35", "patients_auc_avg_pain_d7", "patient_bars", "daily_avg_pain",
+                   "forest_", "tipping_point"):
         assert any(s.startswith(prefix) for s in svgs), prefix
 
 
@@ -181,7 +182,7 @@ def test_browser_opens_the_report_and_finds_table2(demo: Path, chromium_page: An
     caption = page.locator("#table-table2 caption")
     assert caption.inner_text().startswith("Table 2")
     assert page.locator("#table-table2 tbody tr").count() >= 7  # 5 windows + 2 items, plus group rows
-    assert page.locator("#figure-figure1_consort svg").is_visible()
+    assert page.locator("#figure-consort svg").is_visible()
     assert all(u.startswith(("file://", "data:")) for u in requests)
 
 
@@ -283,7 +284,7 @@ def test_settings_values_give_back_the_original_sentences(demo: Path) -> None:
         "auc_time_axis_words": words.time_axis_words(s), "auc_method": words.auc_method_words(s),
         "responder_model": words.responder_model_words(s), "consecutive_test": words.consecutive_test_words(s),
         "blinding_index": words.blinding_index_words(s), "baseline_avg_pain": TABLE1_DEFINITIONS["baseline_avg_pain"],
-        "models": {m: words.model_formula(s, m) for m in s.models},
+        "models": {m: words.model_formula(s, m, results["study"]) for m in s.models},
         "effect_size_definitions": {k: words.effect_size_words(k) for k in s.effect_sizes},
         "responder_definitions": {d.name: words.responder_definition_words(d) for d in s.responder_definitions},
         "imputation": {e.name: {"value": e.value, "window_day": e.window_day, "impute": e.impute,

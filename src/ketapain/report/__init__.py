@@ -25,6 +25,7 @@ from ._document import (
     FigureBlock,
     Paragraph,
     Section,
+    number_document,
     validate_document,
 )
 from ._figures import (
@@ -42,6 +43,7 @@ from ._format import (
     DIGITS,
     MISSING,
     format_ci,
+    format_count,
     format_describe,
     format_estimate_ci,
     format_mean_sd,
@@ -52,6 +54,8 @@ from ._format import (
     format_p,
     format_ratio,
     oriented_pair,
+    plural,
+    without_repeats,
 )
 from ._html import PNG_DPI, render_html
 from ._paper import paper_document
@@ -79,6 +83,7 @@ __all__ = [
     "arm_colours",
     "figure_of",
     "format_ci",
+    "format_count",
     "format_describe",
     "format_estimate_ci",
     "format_mean_sd",
@@ -88,6 +93,7 @@ __all__ = [
     "format_number",
     "format_p",
     "format_ratio",
+    "number_document",
     "oriented_pair",
     "paper_document",
     "plot_consort",
@@ -97,6 +103,7 @@ __all__ = [
     "plot_patient_lines",
     "plot_power",
     "plot_tipping_point",
+    "plural",
     "protocol_hash",
     "provenance",
     "render_html",
@@ -104,6 +111,7 @@ __all__ = [
     "report_steps",
     "trial_data_hash",
     "validate_document",
+    "without_repeats",
     "write_report",
     "write_trial_report",
 ]

@@ -3,6 +3,12 @@
 A :class:`Document` is plain data: sections hold paragraphs, display tables, figures and
 nested sections (at most three levels). The writers (HTML, PDF, CSV, SVG/PNG, JSON) only
 read it; :func:`validate_document` checks everything they rely on before a file is written.
+
+Tables and figures marked ``numbered`` are numbered when the document is rendered
+(:func:`number_document`), in order of appearance, one sequence for tables and one for
+figures: whatever subset a report shows, they read Table 1, 2, 3... Text refers to them by
+key, ``{table:table2}`` or ``{figure:consort}``, and the reference becomes ``Table 2`` (the
+number the block got) in every writer.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -25,7 +31,9 @@ __all__ = [
     "FigureBlock",
     "MAX_SECTION_DEPTH",
     "Paragraph",
+    "REFERENCE",
     "Section",
+    "number_document",
     "section_ids",
     "validate_document",
     "walk",
@@ -37,6 +45,8 @@ MAX_SECTION_DEPTH = 3
 KEY_PATTERN = re.compile(r"[a-z0-9_]+")
 SECTION_KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 RESERVED_SECTION_KEY = "provenance"   # the provenance block's anchor
+REFERENCE = re.compile(r"\{(table|figure):([a-z0-9_]+)\}")
+"""A cross-reference in text: ``{table:<key>}`` or ``{figure:<key>}`` (see :func:`number_document`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +66,8 @@ class DisplayTable:
         ``[a-z0-9_]+``, unique among the document's tables: the file ``tables/<key>.csv``
         and the HTML id ``table-<key>``.
     title : str
-        Shown as the caption, e.g. ``"Table 2. Area under the curve of pain"``.
+        Shown as the caption, e.g. ``"Area under the curve of pain"`` (shown as ``"Table 2.
+        Area under the curve of pain"`` when ``numbered``).
     header : tuple of str
         Column headings.
     rows : tuple of tuple of str
@@ -68,6 +79,8 @@ class DisplayTable:
     group_rows : frozenset of int
         Indices of rows that are sub-headings: their first cell spans the row and their
         other cells must be empty.
+    numbered : bool
+        Numbered when rendered (:func:`number_document`): ``Table n.`` before the title.
     """
 
     key: str
@@ -77,6 +90,7 @@ class DisplayTable:
     data: pd.DataFrame
     notes: tuple[str, ...] = ()
     group_rows: frozenset[int] = field(default_factory=frozenset)
+    numbered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +108,8 @@ class FigureBlock:
         The figure (drawn with the object API; see :mod:`ketapain.report._figures`).
     data : DataFrame or None
         The numbers the figure shows.
+    numbered : bool
+        Numbered when rendered (:func:`number_document`): ``Figure n.`` before the title.
     """
 
     key: str
@@ -101,6 +117,7 @@ class FigureBlock:
     caption: str
     figure: Figure
     data: pd.DataFrame | None = None
+    numbered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +197,79 @@ def section_ids(sections: tuple[Section, ...]) -> dict[tuple[int, ...], str]:
     return ids
 
 
+def _numbers(sections: tuple[Section, ...]) -> dict[tuple[str, str], int]:
+    """``{("table" | "figure", key): number}`` of the numbered blocks, in order of appearance."""
+    numbers: dict[tuple[str, str], int] = {}
+    counts = {"table": 0, "figure": 0}
+
+    def rec(blocks: tuple[Any, ...]) -> None:
+        for b in blocks:
+            if isinstance(b, Section):
+                rec(b.blocks)
+            elif isinstance(b, DisplayTable | FigureBlock) and b.numbered:
+                kind = "table" if isinstance(b, DisplayTable) else "figure"
+                if (kind, b.key) not in numbers:
+                    counts[kind] += 1
+                    numbers[(kind, b.key)] = counts[kind]
+
+    rec(sections)
+    return numbers
+
+
+def number_document(document: Document) -> Document:
+    """The document as it is shown: numbered tables and figures titled ``Table n. <title>`` /
+    ``Figure n. <title>`` (numbers in order of appearance, one sequence per kind) and every
+    cross-reference ``{table:<key>}`` / ``{figure:<key>}`` in its text replaced by the label
+    of that block. The renderers call it; the input is not changed.
+
+    Raises
+    ------
+    DataError
+        A cross-reference names a block that is not a numbered table or figure of the
+        document (the message quotes the text).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = lambda key: DisplayTable(key=key, title=key.upper(), header=("a",), rows=(), data=pd.DataFrame(),
+    ...                              numbered=True)
+    >>> doc = Document(title="T", subtitle="", provenance={}, results={}, sections=(
+    ...     Section("S", (Paragraph("See {table:t3}."), t("t2"), t("t3"))),))
+    >>> shown = number_document(doc).sections[0].blocks
+    >>> shown[0].text, shown[1].title, shown[2].title
+    ('See Table 2.', 'Table 1. T2', 'Table 2. T3')
+    """
+    numbers = _numbers(document.sections)
+
+    def ref(text: str) -> str:
+        def label(m: re.Match[str]) -> str:
+            number = numbers.get((m[1], m[2]))
+            if number is None:
+                raise DataError(f"{text!r} refers to {m[1]} {m[2]!r}, which is not a numbered {m[1]} of the document")
+            return f"{m[1].capitalize()} {number}"
+
+        return REFERENCE.sub(label, text)
+
+    def title(kind: str, block: DisplayTable | FigureBlock) -> str:
+        text = ref(block.title)
+        return f"{kind} {numbers[(kind.lower(), block.key)]}. {text}" if block.numbered else text
+
+    def block(b: Any) -> Any:
+        if isinstance(b, Section):
+            return replace(b, title=ref(b.title), blocks=tuple(block(x) for x in b.blocks))
+        if isinstance(b, Paragraph):
+            return Paragraph(ref(b.text))
+        if isinstance(b, DisplayTable):
+            return replace(b, title=title("Table", b), header=tuple(ref(h) for h in b.header),
+                           rows=tuple(tuple(ref(c) for c in row) for row in b.rows), notes=tuple(ref(n) for n in b.notes))
+        if isinstance(b, FigureBlock):
+            return replace(b, title=title("Figure", b), caption=ref(b.caption))
+        return b
+
+    return replace(document, title=ref(document.title), subtitle=ref(document.subtitle),
+                   sections=tuple(block(s) for s in document.sections))
+
+
 def _text(value: object, where: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"{where} must be text (str), got {type(value).__name__}: {value!r}")
@@ -219,6 +309,8 @@ def _check_table(table: DisplayTable, where: str) -> None:
             )
     for j, note in enumerate(table.notes):
         _text(note, f"{where} (table {table.key!r}) notes[{j}]")
+    if not isinstance(table.numbered, bool):
+        raise TypeError(f"{where} (table {table.key!r}).numbered must be True or False, got {table.numbered!r}")
     _check_frame(table.data, f"{where} (table {table.key!r}).data")
 
 
@@ -310,6 +402,8 @@ class _BlockKeys:
         _check_key(block.key, f"{where}.key")
         _text(block.title, f"{where} (figure {block.key!r}).title")
         _text(block.caption, f"{where} (figure {block.key!r}).caption")
+        if not isinstance(block.numbered, bool):
+            raise TypeError(f"{where} (figure {block.key!r}).numbered must be True or False, got {block.numbered!r}")
         if not isinstance(block.figure, Figure):
             raise TypeError(f"{where} (figure {block.key!r}).figure must be a matplotlib.figure.Figure, got {type(block.figure).__name__}")
         if block.data is not None:
@@ -332,8 +426,9 @@ def validate_document(document: Document) -> None:
     DataError
         A bad or duplicated key, a row whose width differs from the header, a group row with
         text beyond its first cell, sections nested deeper than three, a provenance value
-        that is not text, or ``results`` that are not JSON-safe (NaN, infinity, numpy
-        integers, non-text keys...). The message names the block and the value.
+        that is not text, ``results`` that are not JSON-safe (NaN, infinity, numpy
+        integers, non-text keys...), or a cross-reference to a block that is not a numbered
+        table or figure (:func:`number_document`). The message names the block and the value.
 
     Examples
     --------
@@ -367,3 +462,4 @@ def validate_document(document: Document) -> None:
     clash = sorted(f"figure_{k}" for k in keys.figure_data if f"figure_{k}" in keys.tables)
     if clash:
         raise DataError(f"table key {clash[0]!r} clashes with the data file of figure {clash[0][7:]!r} (tables/{clash[0]}.csv); rename one")
+    number_document(document)   # every cross-reference names a numbered block

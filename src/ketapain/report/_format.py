@@ -20,6 +20,7 @@ __all__ = [
     "DIGITS",
     "MISSING",
     "format_ci",
+    "format_count",
     "format_describe",
     "format_estimate_ci",
     "format_mean_sd",
@@ -30,7 +31,9 @@ __all__ = [
     "format_p",
     "format_ratio",
     "oriented_pair",
+    "plural",
     "row_of",
+    "without_repeats",
 ]
 
 MISSING = "–"
@@ -210,6 +213,66 @@ def format_n_of(n: Any, total: Any, pct: Any) -> str:
         return MISSING
     tail = f" ({format_number(pct, DIGITS['pct'])}%)" if json_number(pct) is not None else ""
     return f"{int(n)}/{int(total)}{tail}"
+
+
+def plural(n: Any, singular: str, plural_form: str | None = None) -> str:
+    """``singular`` when ``n`` is 1, else ``plural_form`` (default: ``singular + "s"``).
+
+    The one rule of the report for a word that follows a count (nouns and verbs alike).
+
+    Examples
+    --------
+    >>> plural(1, "event"), plural(0, "event"), plural(2, "analysis", "analyses"), plural(1, "was", "were")
+    ('event', 'events', 'analyses', 'was')
+    """
+    return singular if json_number(n) == 1 else (plural_form if plural_form is not None else singular + "s")
+
+
+def format_count(n: Any, singular: str, plural_form: str | None = None) -> str:
+    """``"n noun"`` with the noun in the singular for 1 and in the plural otherwise (:func:`plural`).
+
+    Examples
+    --------
+    >>> format_count(1, "serious event"), format_count(3, "patient"), format_count(0, "patient")
+    ('1 serious event', '3 patients', '0 patients')
+    >>> format_count(1, "warning or note", "warnings or notes"), format_count(None, "patient")
+    ('1 warning or note', '– patients')
+    """
+    v = json_number(n)
+    count = MISSING if v is None else f"{int(v)}" if float(v).is_integer() else f"{v:g}"
+    return f"{count} {plural(n, singular, plural_form)}"
+
+
+def without_repeats(text: str) -> str:
+    """``text`` with a word sequence that repeats the one just before it said once.
+
+    Labels are often joined from parts (an instrument's label and its score's label); when a
+    part already starts with the end of the one before, the join repeats words
+    (``"PGIC PGIC (1-7)"``). Words compare case-insensitively; a repeat counts only when it
+    holds a letter (``"7 7"`` in a list of numbers is kept). Text without a repeat is returned
+    as it is; otherwise the kept words are joined by single spaces, after the text's leading
+    spaces (a row label's indent).
+
+    Examples
+    --------
+    >>> without_repeats("PGIC PGIC (1-7)"), without_repeats("BPI brief pain BPI brief pain severity")
+    ('PGIC (1-7)', 'BPI brief pain severity')
+    >>> without_repeats("HADS anxiety"), without_repeats("Day 7 7 (LOCF)"), without_repeats("  a A a")
+    ('HADS anxiety', 'Day 7 7 (LOCF)', '  a')
+    """
+    words = text.split()
+    folded = [w.casefold() for w in words]
+    i, changed = 0, False
+    while i < len(words):
+        for size in range((len(words) - i) // 2, 0, -1):
+            first = folded[i:i + size]
+            if first == folded[i + size:i + 2 * size] and any(c.isalpha() for w in first for c in w):
+                del words[i + size:i + 2 * size], folded[i + size:i + 2 * size]
+                changed, i = True, 0     # a deletion can make a repeat that starts earlier
+                break
+        else:
+            i += 1
+    return text[:len(text) - len(text.lstrip())] + " ".join(words) if changed else text
 
 
 def _p_text(p: Any) -> str:

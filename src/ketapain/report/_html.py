@@ -22,6 +22,7 @@ from ._document import (
     FigureBlock,
     Paragraph,
     Section,
+    number_document,
     section_ids,
 )
 
@@ -152,7 +153,8 @@ def render_html(document: Document, svgs: Mapping[str, str]) -> str:
     -------
     str
         HTML5 text: inline CSS, figures as inline SVG, no external resource; all document
-        text escaped. The same document and SVGs give the same text.
+        text escaped; tables and figures numbered and cross-references resolved
+        (:func:`number_document`). The same document and SVGs give the same text.
     """
     template = _environment().from_string(_template_source())
-    return template.render(**_context(document, svgs))
+    return template.render(**_context(number_document(document), svgs))

@@ -9,6 +9,12 @@ analyses and the warnings. It only formats: every number shown is a field of
 "b vs a" is the negated estimate and the negated, swapped interval of the core's ``a - b``; a
 ratio is inverted). The rules are in ``docs/report-layout.md``.
 
+Only the layout follows the reference paper: what it says comes from the results. Tables 1-4
+and the CONSORT and per-patient figures are numbered when rendered, in order of appearance
+(text refers to them as ``{table:table2}``); the title, arms and subtitle are the protocol's;
+the methods describe the analyses that ran; words about the reference paper ("paper's
+model") are used for the reference protocol only (``_paper_labels.is_reference_study``).
+
 One module per part of the paper: ``_paper_methods`` (summary and methods, every sentence
 from the settings), ``_paper_participants``, ``_paper_outcomes``, ``_paper_secondary``,
 ``_paper_sensitivity``, ``_paper_warnings``; the names they share in ``_paper_labels``.
@@ -62,10 +68,10 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
     Returns
     -------
     Document
-        Sections Summary, Methods, Participants (Figure 1 CONSORT when a screening log was
+        Sections Summary, Methods, Participants (the CONSORT figure when a screening log was
         analysed, Table 1, pain before each period), Pain outcomes (Table 2, pairwise
-        comparisons, effect sizes with a forest plot, model checks, Figures 2-4 and daily
-        curves), Responders, Questionnaires (Table 3), Concomitant analgesics (Table 4),
+        comparisons, effect sizes with a forest plot, model checks, the per-patient figures
+        and daily curves), Responders, Questionnaires (Table 3), Concomitant analgesics (Table 4),
         Adverse events, Blinding, Missing-data sensitivity analyses and Warnings;
         ``results`` = ``results.to_dict()``. Every table's ``data`` holds the unrounded rows
         it shows (plus the oriented ``shown_*`` numbers of flipped contrasts).
@@ -83,9 +89,10 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
     participants: list[Any] = []
     if results.consort_flow is not None:
         ax = plot_consort(results.consort_flow)
-        participants.append(FigureBlock(key="figure1_consort", title="Figure 1. CONSORT flow diagram",
+        participants.append(FigureBlock(key="consort", title="CONSORT flow diagram",
                                         caption="Screening, randomisation and follow-up per period of the crossover.",
-                                        figure=figure_of(ax), data=pd.DataFrame(results.consort.get("periods", []))))
+                                        figure=figure_of(ax), data=pd.DataFrame(results.consort.get("periods", [])),
+                                        numbered=True))
     participants.append(table1(results))
     participants.append(Section("Pain before each period", tuple(pain_before_tables(results)), key="pain-before"))
     table, forest = effect_sizes(results)

@@ -2,13 +2,16 @@
 models and df methods are called in the report, and where the layout finds a fit's numbers.
 
 Score and instrument names come from the instruments' own labels
-(:meth:`ketapain.instruments.Instrument.score_label`); the rest from the results' study and
-settings.
+(:meth:`ketapain.instruments.Instrument.score_label`), said once when the parts repeat
+(:func:`~ketapain.report.without_repeats`); the rest from the results' study and settings.
+Words that refer to the reference study's publication ("paper's model", "the published
+specification") are used only when the results are the reference study's
+(:func:`is_reference_study`); another protocol's models are named by what they hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -18,17 +21,21 @@ from ketapain.errors import InstrumentError
 from ketapain.instruments import get_instrument
 
 from ._document import DisplayTable
+from ._format import without_repeats
 
 __all__ = [
     "IMPUTE_LABELS",
+    "REFERENCE_STUDY_ID",
     "arm_codes",
     "arm_labels",
     "df_label",
+    "df_method_label",
     "display_table",
     "endpoint_label",
     "endpoint_order",
     "fit_value",
     "instrument_label",
+    "is_reference_study",
     "item_label",
     "model_name",
     "primary_rows",
@@ -74,7 +81,7 @@ def instrument_label(name: str) -> str:
     """An instrument's short label, from its declaration (``sf36`` -> ``SF-36``); the name in
     capitals for an instrument that is not registered."""
     try:
-        return get_instrument(name).label
+        return without_repeats(get_instrument(name).label)
     except InstrumentError:
         return name.upper()
 
@@ -84,19 +91,39 @@ def score_label(outcome: str) -> str:
     (``bpi.severity_mean`` -> ``BPI pain severity``; :meth:`~ketapain.instruments.Instrument.score_label`)."""
     instrument, _, score = outcome.partition(".")
     try:
-        return get_instrument(instrument).score_label(score)
+        return without_repeats(get_instrument(instrument).score_label(score))
     except InstrumentError:
-        return f"{instrument.upper()} {score.replace('_', ' ')}"
+        return without_repeats(f"{instrument.upper()} {score.replace('_', ' ')}")
 
 
-def model_name(model: str) -> str:
-    """``paper's model``, ``standard model``."""
-    return {"paper": "paper's model", "standard": "standard model"}.get(model, f"{model} model")
+REFERENCE_STUDY_ID = "ketapain"
+"""The protocol id of the reference study, whose publication the ``paper`` model follows."""
+
+_MODEL_NAMES = {"standard": "standard model"}
+_REFERENCE_MODEL_NAMES = {"paper": "paper's model"}
+_OTHER_MODEL_NAMES = {"paper": "model without period"}
+
+
+def is_reference_study(study: Mapping[str, Any]) -> bool:
+    """True when ``study`` (``results.study``) is the reference study's protocol."""
+    return str(study.get("protocol_id", "")).casefold() == REFERENCE_STUDY_ID
+
+
+def model_name(model: str, study: Mapping[str, Any]) -> str:
+    """``paper's model`` (the reference study) or ``model without period`` (another protocol),
+    ``standard model``; ``<name> model`` for another model."""
+    names = {**_MODEL_NAMES, **(_REFERENCE_MODEL_NAMES if is_reference_study(study) else _OTHER_MODEL_NAMES)}
+    return names.get(model, f"{model} model")
 
 
 def df_label(settings: AnalysisSettings) -> str:
     """The df method in words (``Kenward-Roger``)."""
-    return _DF_LABELS.get(settings.df_method, settings.df_method)
+    return df_method_label(settings.df_method)
+
+
+def df_method_label(method: str) -> str:
+    """A df method in words (``satterthwaite`` -> ``Satterthwaite``)."""
+    return _DF_LABELS.get(method, method)
 
 
 def arm_codes(results: AnalysisResults) -> list[str]:
@@ -140,7 +167,11 @@ def endpoint_order(results: AnalysisResults) -> list[str]:
 
 
 def display_table(key: str, title: str, header: Sequence[str], rows: Sequence[Sequence[str]], data: pd.DataFrame,
-                  notes: Sequence[str] = (), groups: Sequence[int] = ()) -> DisplayTable:
-    """A :class:`DisplayTable` from lists (the frame's index reset)."""
-    return DisplayTable(key=key, title=title, header=tuple(header), rows=tuple(tuple(r) for r in rows),
-                        data=data.reset_index(drop=True), notes=tuple(notes), group_rows=frozenset(groups))
+                  notes: Sequence[str] = (), groups: Sequence[int] = (), *, numbered: bool = False) -> DisplayTable:
+    """A :class:`DisplayTable` from lists (the frame's index reset); row labels (first cells)
+    and headings said without repeated words (:func:`~ketapain.report.without_repeats`);
+    ``numbered`` tables get their number when the report is rendered."""
+    return DisplayTable(key=key, title=title, header=tuple(without_repeats(h) for h in header),
+                        rows=tuple((without_repeats(r[0]), *r[1:]) if len(r) else tuple(r) for r in rows),
+                        data=data.reset_index(drop=True), notes=tuple(notes), group_rows=frozenset(groups),
+                        numbered=numbered)

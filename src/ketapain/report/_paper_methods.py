@@ -3,30 +3,46 @@ sentences: :class:`~ketapain.analysis.AnalysisSettings`), and the Summary and
 Methods sections made of them. Table notes use the same sentences, so a rule reads the same
 everywhere.
 
+The Methods section describes exactly the analyses whose results are in the
+:class:`~ketapain.analysis.AnalysisResults`: a paragraph appears only when its analysis ran
+(crossover models when fits are present, the comparison model only when it was fitted,
+effect sizes, responders and their logistic mixed models, consecutive periods, questionnaires,
+the adverse-event model, blinding, each missing-data sensitivity analysis, the seed only when
+a randomised step ran), and lists what ran (the endpoints of Table 2, the effect-size kinds,
+responder days and definitions, tests) as the results frames hold them.
+
 Examples
 --------
 >>> from ketapain.analysis import analysis_settings
 >>> from ketapain.protocol import load_protocol
 >>> s = analysis_settings(load_protocol("ketapain"), seed=1)
->>> model_formula(s, "paper")
+>>> model_formula(s, "paper", {"protocol_id": "ketapain"})
 'treatment + sequence + (1 | patient) (the published specification)'
+>>> model_formula(s, "paper", {"protocol_id": "other"})
+'treatment + sequence + (1 | patient)'
 >>> carryover_words(s)
 'first-order carry-over tested (P < 0.05 keeps it) and dropped when not significant (two-stage testing, Freeman 1989)'
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
+from typing import Any
+
+import pandas as pd
 
 from ketapain.analysis import AnalysisResults, AnalysisSettings, ResponderDefinition
 
 from ._document import Paragraph, Section
-from ._format import DIGITS, _p_text, format_describe
+from ._format import DIGITS, _p_text, format_count, format_describe, plural
 from ._paper_labels import (
     df_label,
+    df_method_label,
     endpoint_label,
+    endpoint_order,
     fit_value,
+    is_reference_study,
     model_name,
     records,
     sentence,
@@ -74,11 +90,12 @@ _AUC_METHODS = {"trapezoid": "trapezoidal rule"}
 TABLE1_DEFINITIONS = {"baseline_avg_pain": "pre-infusion pain (NRS 0-10) on the day of the first infusion (period 1)"}
 
 
-def model_formula(settings: AnalysisSettings, model: str) -> str:
-    """A crossover model's terms as a formula (``treatment + sequence + (1 | patient)``)."""
+def model_formula(settings: AnalysisSettings, model: str, study: Mapping[str, Any]) -> str:
+    """A crossover model's terms as a formula (``treatment + sequence + (1 | patient)``); the
+    reference study's ``paper`` model is marked as the published specification."""
     terms = settings.models[model]
     text = " + ".join([*terms.fixed, *(f"(1 | {r})" for r in terms.random)])
-    return text + " (the published specification)" if model == "paper" else text
+    return text + " (the published specification)" if model == "paper" and is_reference_study(study) else text
 
 
 def carryover_words(settings: AnalysisSettings) -> str:
@@ -91,7 +108,8 @@ def carryover_words(settings: AnalysisSettings) -> str:
 
 def pairwise_rule_words(settings: AnalysisSettings) -> str:
     """When pairwise comparisons are shown."""
-    return (f"pairwise comparisons ({settings.multiplicity}-adjusted) are shown when the omnibus treatment "
+    adjusted = "unadjusted" if settings.multiplicity == "none" else f"{settings.multiplicity}-adjusted"
+    return (f"pairwise comparisons ({adjusted}) are shown when the omnibus treatment "
             f"P < {settings.alpha}; all are computed")
 
 
@@ -146,15 +164,17 @@ def responder_definition_words(definition: ResponderDefinition) -> str:
             f"pre-infusion pain{source}")
 
 
-def responder_model_words(settings: AnalysisSettings) -> str:
-    """The logistic mixed model of responders (and related adverse events)."""
-    return ("logistic mixed model, responder ~ treatment (+ period in the standard model) + (1 | patient), adaptive "
+def responder_model_words(settings: AnalysisSettings, outcome: str = "responder") -> str:
+    """The logistic mixed model of responders (``outcome`` names the binary outcome of another
+    such model: the adverse events')."""
+    return (f"logistic mixed model, {outcome} ~ treatment (+ period in the standard model) + (1 | patient), adaptive "
             "Gauss-Hermite quadrature, Wald z tests; odds ratios vs the reference arm")
 
 
-def consecutive_test_words(settings: AnalysisSettings) -> str:
-    """The tests of consecutive versus separated active periods (the first is the headline)."""
-    first, *others = (_CONSECUTIVE_TESTS.get(t, t) for t in settings.consecutive_tests)
+def consecutive_test_words(settings: AnalysisSettings, tests: Sequence[str] | None = None) -> str:
+    """The tests of consecutive versus separated active periods (the first is the headline);
+    ``tests`` (default: the settings') names those that ran."""
+    first, *others = (_CONSECUTIVE_TESTS.get(t, t) for t in (settings.consecutive_tests if tests is None else tests))
     rest = "".join(f" and {t}" for t in others)
     return f"{first} (headline){rest} on the per-patient sum of the two active arms' primary-endpoint AUC"
 
@@ -173,7 +193,11 @@ def _primary_sentence(results: AnalysisResults) -> str:
     arms = ", ".join(f"{r['treatment']} {format_describe(r, DIGITS['auc'])}" for r in records(rows))
     p = fit_value(used_fits(results.models, "table2"), (s.primary_endpoint, s.model), "treatment_p")
     return (f"{endpoint_label(s, s.primary_endpoint, impute=False)}: {arms} {s.auc_units}; omnibus {_p_text(p)} "
-            f"({model_name(s.model)}, {df_label(s)} df).")
+            f"({model_name(s.model, results.study)}, {df_label(s)} df).")
+
+
+def _analysed(n: Any) -> str:
+    return f"{format_count(n, 'patient')} {plural(n, 'was', 'were')} analysed"
 
 
 def summary_section(results: AnalysisResults) -> Section:
@@ -181,8 +205,8 @@ def summary_section(results: AnalysisResults) -> Section:
     st, s = results.study, results.settings
     arms = ", ".join(f"{a['code']} = {a['name']}" for a in st["arms"])
     text = [f"{st['title']}. Randomised {st['periods']}-period crossover ({st['design'].replace('_', ' ')} design), "
-            f"periods of {st['period_days']} days; arms {arms}; reference arm {st['reference_arm']}. "
-            f"{st['n_patients']} patients were analysed.", _primary_sentence(results)]
+            f"periods of {format_count(st['period_days'], 'day')}; arms {arms}; reference arm {st['reference_arm']}. "
+            f"{sentence(_analysed(st['n_patients']))}.", _primary_sentence(results)]
     c = results.contrasts
     shown = c[(c["section"] == "table2") & (c["outcome"] == s.primary_endpoint) & (c["model"] == s.model)
               & c["used"].astype(bool)]
@@ -192,7 +216,9 @@ def summary_section(results: AnalysisResults) -> Section:
         text.append(f"The omnibus test did not pass the gate (P < {s.alpha}): pairwise comparisons are computed "
                     "but not interpreted.")
     if results.warnings:
-        text.append(f"{len(results.warnings)} warnings or notes were raised during the analysis (see Warnings).")
+        n = len(results.warnings)
+        text.append(f"{format_count(n, 'warning or note', 'warnings or notes')} {plural(n, 'was', 'were')} raised during "
+                    "the analysis (see Warnings).")
     return Section("Summary", tuple(Paragraph(t) for t in text), key="summary")
 
 
@@ -202,55 +228,152 @@ def _design_paragraph(results: AnalysisResults) -> str:
     st = results.study
     arms = "; ".join(f"{a['code']} ({a['name']}{', placebo' if a['placebo'] and 'placebo' not in a['name'].lower() else ''})"
                      for a in st["arms"])
-    return (f"Design. {st['design'].replace('_', ' ').capitalize()} crossover with {st['periods']} periods of "
-            f"{st['period_days']} days; arms: {arms}. Reference arm {st['reference_arm']}; active arms: "
-            f"{', '.join(st['active_arms']) or 'none'}. {st['n_patients']} patients were analysed.")
+    return (f"Design. {st['design'].replace('_', ' ').capitalize()} crossover with {format_count(st['periods'], 'period')} "
+            f"of {format_count(st['period_days'], 'day')}; arms: {arms}. Reference arm {st['reference_arm']}; active arms: "
+            f"{', '.join(st['active_arms']) or 'none'}. {sentence(_analysed(st['n_patients']))}.")
 
 
-def _model_paragraphs(s: AnalysisSettings, conf: str) -> list[str]:
-    return [
+def _in_order(values: pd.Series, order: Sequence[Any]) -> list[Any]:
+    """The distinct ``values``, in ``order`` first (then in order of appearance)."""
+    present = list(pd.unique(values))
+    return [v for v in order if v in present] + [v for v in present if v not in order]
+
+
+def _model_paragraphs(results: AnalysisResults, conf: str) -> list[str]:
+    """Crossover models, pairwise comparisons, log rule and ICC: only when crossover fits ran."""
+    s, st, models = results.settings, results.study, results.models
+    if models.empty:
+        return []
+    fitted = set(models["model"])
+    also = (f" Also fitted, for comparison ({model_name(s.other_model, st)}): {model_formula(s, s.other_model, st)}."
+            if s.other_model in fitted else "")
+    out = [
         f"Models. Treatments were compared with linear mixed models for crossover designs fitted by "
-        f"{s.estimation}. The protocol's model ({model_name(s.model)}): {model_formula(s, s.model)}. "
-        f"Also fitted, for comparison ({model_name(s.other_model)}): {model_formula(s, s.other_model)}. "
+        f"{s.estimation}. The protocol's model ({model_name(s.model, st)}): {model_formula(s, s.model, st)}.{also} "
         f"Degrees of freedom of every test and interval: {df_label(s)} method. Carry-over: {carryover_words(s)}. "
-        f"Two-sided tests at alpha {s.alpha}; {conf} confidence intervals.",
-        f"Pairwise comparisons. {sentence(pairwise_rule_words(s))}; {_multiplicity_words(s)}. Contrasts are "
-        f"shown as 'x vs y' = x - y with the reference arm second.",
-        f"Log rule: {log_rule_words(s)}.",
-        "Intraclass correlation (ICC) = between-patient variance / (between-patient + residual variance) of the "
-        "fitted model.",
-        f"Descriptive statistics: {descriptives_words(s)}.",
-    ]
+        f"Two-sided tests at alpha {s.alpha}; {conf} confidence intervals."]
+    if not results.contrasts.empty:
+        out.append(f"Pairwise comparisons. {sentence(pairwise_rule_words(s))}; {_multiplicity_words(s)}. Contrasts are "
+                   f"shown as 'x vs y' = x - y with the reference arm second.")
+    out.append(f"Log rule: {log_rule_words(s)}.")
+    if models["icc"].notna().any():
+        out.append("Intraclass correlation (ICC) = between-patient variance / (between-patient + residual variance) of "
+                   "the fitted model.")
+    return out
 
 
-def _outcome_paragraphs(s: AnalysisSettings, conf: str) -> list[str]:
+def _endpoint_paragraphs(results: AnalysisResults, conf: str) -> list[str]:
+    """AUC, imputation per endpoint and effect sizes of the endpoints of Table 2."""
+    s = results.settings
+    if results.table2.empty:
+        return []
+    ran = endpoint_order(results)
     imput = "; ".join(f"{endpoint_label(s, e.name, impute=False)} ({e.kind}): {imputation_words(e.impute)}"
-                      for e in s.endpoints)
-    effects = "; ".join(f"{k}: {effect_size_words(k)}" for k in s.effect_sizes)
-    responders = "; ".join(f"{d.name}: {responder_definition_words(d)}" for d in s.responder_definitions)
-    baseline = TABLE1_DEFINITIONS["baseline_avg_pain"]
-    return [
-        f"Area under the curve (AUC): {auc_method_words(s)}, in {s.auc_units}. Time axis ({s.auc_time_axis}): "
-        f"{time_axis_words(s)}. Primary endpoint: {endpoint_label(s, s.primary_endpoint)}.",
-        f"Missing diary days, per endpoint: {imput}.",
-        f"Effect sizes ({conf} CI; headline: {s.headline_effect_size}): {effects}.",
-        f"Responders at days {', '.join(map(str, s.responder_days))}: {responders}. "
-        f"Model: {responder_model_words(s)}.",
-        f"Consecutive versus separated active periods: {consecutive_test_words(s)}.",
-        f"Baseline average pain: {baseline}. Questionnaire scores (Table 3) were compared with the "
-        f"{model_name(s.table3_model)}.",
-        f"Adverse events counted as treatment-related: causality {', '.join(s.related_causalities)}. "
-        f"Blinding index: {blinding_index_words(s)}.",
-    ]
+                      for e in s.endpoints if e.name in ran)
+    out = [f"Area under the curve (AUC): {auc_method_words(s)}, in {s.auc_units}. Time axis ({s.auc_time_axis}): "
+           f"{time_axis_words(s)}. Primary endpoint: {endpoint_label(s, s.primary_endpoint)}.",
+           f"Missing diary days, per endpoint: {imput}."]
+    if not results.effect_sizes.empty:
+        kinds = _in_order(results.effect_sizes["kind"], s.effect_sizes)
+        effects = "; ".join(f"{k}: {effect_size_words(k)}" for k in kinds)
+        headline = f"; headline: {s.headline_effect_size}" if s.headline_effect_size in kinds else ""
+        out.append(f"Effect sizes ({conf} CI{headline}): {effects}.")
+    return out
+
+
+def _secondary_paragraphs(results: AnalysisResults) -> list[str]:
+    """Responders, consecutive periods, baseline pain, questionnaires, adverse events, blinding."""
+    s, st = results.settings, results.study
+    out: list[str] = []
+    resp = results.responders
+    if not resp.empty:
+        days = _in_order(resp["day"], s.responder_days)
+        ran = set(resp["definition"])
+        definitions = "; ".join(f"{d.name}: {responder_definition_words(d)}" for d in s.responder_definitions
+                                if d.name in ran)
+        model = f" Model: {responder_model_words(s)}." if not results.responder_models.empty else ""
+        out.append(f"Responders at {plural(len(days), 'day')} {', '.join(map(str, days))}: {definitions}.{model}")
+    if not results.consecutive_tests.empty:
+        tests = _in_order(results.consecutive_tests["test"], s.consecutive_tests)
+        out.append(f"Consecutive versus separated active periods: {consecutive_test_words(s, tests)}.")
+    table3_fits = results.models[results.models["section"] == "table3"] if not results.models.empty else results.models
+    texts = []
+    if "baseline_avg_pain" in set(results.table1_continuous.get("variable", ())):
+        texts.append(f"Baseline average pain: {TABLE1_DEFINITIONS['baseline_avg_pain']}.")
+    if not results.table3.empty and not table3_fits.empty:
+        texts.append(f"Questionnaire scores ({{table:table3}}) were compared with the {model_name(s.table3_model, st)}.")
+    if texts:
+        out.append(" ".join(texts))
+    texts = []
+    if not results.ae_by_arm.empty:
+        texts.append(f"Adverse events counted as treatment-related: causality {', '.join(s.related_causalities)}.")
+    if not results.ae_models.empty:
+        texts.append(f"Treatment-related adverse events per patient and period: "
+                     f"{responder_model_words(s, 'any treatment-related adverse event')}.")
+    if results.blinding_overall.get("recorded"):
+        texts.append(f"Blinding index: {blinding_index_words(s)}.")
+    if texts:
+        out.append(" ".join(texts))
+    return out
+
+
+_SENSITIVITY_ANALYSES = ("mar_daily_model", "multiple_imputation", "tipping_point")
+"""The sensitivity frames that are analyses (the others describe them: missing days, notes)."""
+
+
+def _terms(terms: Any) -> str:
+    return " + ".join([*terms.fixed, *(f"(1 | {r})" for r in terms.random)])
+
+
+def _sensitivity_paragraph(results: AnalysisResults) -> list[str]:
+    """The missing-data sensitivity analyses that ran, each on the endpoints it ran for."""
+    s, sens = results.settings, results.settings.sensitivity
+    frames = results.sensitivity
+
+    def endpoints(name: str) -> str:
+        frame = frames[name]
+        names = _in_order(frame["endpoint"], [e.name for e in s.endpoints]) if "endpoint" in frame.columns else []
+        return ", ".join(endpoint_label(s, str(e), impute=False) for e in names)
+
+    parts = []
+    if "mar_daily_model" in frames:
+        parts.append(f"a likelihood-based analysis of the daily pain, valid under missing at random (daily pain ~ "
+                     f"{_terms(sens.mar_model)}, {sens.mar_estimation}, {df_method_label(sens.mar_df_method)} "
+                     f"df), of {endpoints('mar_daily_model')}")
+    if "multiple_imputation" in frames:
+        parts.append(f"multiple imputation of the missing diary days under a daily model ({_terms(sens.imputation_model)}; "
+                     f"{sens.n_imputations} imputations, each analysed with the {model_name(sens.analysis_model, results.study)}, "
+                     f"{df_method_label(sens.analysis_df_method)} df, pooled by "
+                     f"{_POOLING.get(sens.pooling, sens.pooling)}), of {endpoints('multiple_imputation')}")
+    if "tipping_point" in frames:
+        deltas = sens.tipping_deltas
+        span = f"{min(deltas):g} to {max(deltas):g}" if deltas else ""
+        parts.append(f"a delta-adjusted tipping-point analysis (missing not at random) of {endpoints('tipping_point')}: "
+                     f"the imputed days of arms {', '.join(sens.tipping_shift_arms)} shifted by delta = {span} pain points")
+    if not parts:
+        return []
+    return [f"Missing-data sensitivity analyses: {'; '.join(parts)}."]
+
+
+_POOLING = {"rubin": "Rubin's rules with Barnard-Rubin df (D1 omnibus test)"}
+
+
+def _randomised(results: AnalysisResults) -> bool:
+    """Whether a randomised step ran (multiple imputation, the tipping point's imputations)."""
+    return any(name in results.sensitivity for name in ("multiple_imputation", "tipping_point"))
 
 
 def methods_section(results: AnalysisResults, provenance: Mapping[str, str]) -> Section:
-    """The methods, every sentence written from ``results.study`` and ``results.settings``."""
+    """The methods: one paragraph per analysis that ran, each written from ``results.study``,
+    ``results.settings`` and what the results frames hold."""
     s = results.settings
     conf = f"{100 * s.conf_level:g}%"
     version = provenance.get("ketapain") or _version()
-    text = [_design_paragraph(results), *_model_paragraphs(s, conf), *_outcome_paragraphs(s, conf),
-            f"Software: ketapain {version} (Python); random seed {s.seed}."]
+    seed = f"; random seed {s.seed}" if _randomised(results) else ""
+    text = [_design_paragraph(results), *_model_paragraphs(results, conf),
+            f"Descriptive statistics: {descriptives_words(s)}.", *_endpoint_paragraphs(results, conf),
+            *_secondary_paragraphs(results), *_sensitivity_paragraph(results),
+            f"Software: ketapain {version} (Python){seed}."]
     return Section("Methods", tuple(Paragraph(t) for t in text), key="methods")
 
 

@@ -68,9 +68,10 @@ def table2(results: AnalysisResults) -> DisplayTable:
     arms = arm_codes(results)
     t2 = results.table2
     used = used_fits(results.models, "table2")
+    st = results.study
     models = [s.model, s.other_model]
     header = ["Endpoint", *arm_labels(results).values(),
-              f"P ({model_name(models[0])})", f"P ({model_name(models[1])})", f"ICC ({model_name(models[0])})"]
+              f"P ({model_name(models[0], st)})", f"P ({model_name(models[1], st)})", f"ICC ({model_name(models[0], st)})"]
     rows: list[list[str]] = []
     groups: list[int] = []
     data: list[pd.DataFrame] = []
@@ -96,14 +97,14 @@ def table2(results: AnalysisResults) -> DisplayTable:
              "Missing diary days: " + "; ".join(f"day {e.window_day} {item_label(e.value)}: {imputation_words(e.impute)}"
                                                 for e in s.endpoints) + ".",
              f"{sentence(descriptives_words(s))}.",
-             f"P: omnibus treatment test of linear mixed models, {df_label(s)} df; {model_name(s.model)} = "
-             f"{model_formula(s, s.model)}; {model_name(s.other_model)} = {model_formula(s, s.other_model)}; "
+             f"P: omnibus treatment test of linear mixed models, {df_label(s)} df; {model_name(s.model, st)} = "
+             f"{model_formula(s, s.model, st)}; {model_name(s.other_model, st)} = {model_formula(s, s.other_model, st)}; "
              f"carry-over: {carryover_words(s)}.",
              "ICC: between-patient share of the variance."]
     if logged:
         notes.append(f"Log rule applied (P and ICC of the log-scale fit): {', '.join(logged)}.")
-    return display_table("table2", "Table 2. Area under the curve of pain by treatment", header, rows,
-                  pd.concat(data, ignore_index=True), notes, groups)
+    return display_table("table2", "Area under the curve of pain by treatment", header, rows,
+                         pd.concat(data, ignore_index=True), notes, groups, numbered=True)
 
 
 def pairwise_table(results: AnalysisResults) -> DisplayTable:
@@ -133,11 +134,11 @@ def pairwise_table(results: AnalysisResults) -> DisplayTable:
             rows.append([f"  {r['shown_a']} vs {r['shown_b']}", est, format_p(r["p_value"]), format_p(r["p_sidak"]),
                          format_ci(r["shown_ci_sidak_low"], r["shown_ci_sidak_high"], DIGITS["estimate"]),
                          "yes" if r["shown"] else "no"])
-    notes = (f"{model_name(s.model).capitalize()}, {df_label(s)} df. 'x vs y' = x - y (AUC difference in "
+    notes = (f"{sentence(model_name(s.model, results.study))}, {df_label(s)} df. 'x vs y' = x - y (AUC difference in "
              f"{s.auc_units}; on the log scale the ratio of geometric means x/y).",
              f"{sentence(pairwise_rule_words(s))}: the last column says whether the "
              "omnibus gate was passed (comparisons of rows marked 'no' are not interpreted).")
-    return display_table("pairwise", "Pairwise comparisons of the Table 2 endpoints", header, rows, c, notes, groups)
+    return display_table("pairwise", "Pairwise comparisons of the {table:table2} endpoints", header, rows, c, notes, groups)
 
 
 def _flip_adjusted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -169,8 +170,8 @@ def effect_sizes(results: AnalysisResults) -> tuple[DisplayTable, FigureBlock | 
                                                                 by_kind.loc[k, "shown_ci_high"], DIGITS["effect_size"])
                                              if k in by_kind.index else MISSING for k in kinds)])
     notes = [f"{k}: {effect_size_words(k)}." for k in s.effect_sizes]
-    notes.append(f"{model_name(s.model).capitalize()}; 'x vs y' = x - y.")
-    table = display_table("effect_sizes", "Effect sizes of the Table 2 endpoints", header, rows, e, notes, groups)
+    notes.append(f"{sentence(model_name(s.model, results.study))}; 'x vs y' = x - y.")
+    table = display_table("effect_sizes", "Effect sizes of the {table:table2} endpoints", header, rows, e, notes, groups)
     prim = e[(e["outcome"] == s.primary_endpoint) & (e["kind"] == headline)]
     if prim.empty:
         return table, None
@@ -195,18 +196,20 @@ def model_checks(results: AnalysisResults) -> DisplayTable:
               "Carry-over P", "Carry-over kept", "Sequence × treatment P"]
     yes = {True: "yes", False: "no"}
     rows = [[endpoint_label(s, r["outcome"], impute=False) if s.endpoint(r["outcome"]) else item_label(r["outcome"]),
-             model_name(r["model"]), r["scale"], yes[bool(r["used"])], format_p(r["treatment_p"]),
+             model_name(r["model"], results.study), r["scale"], yes[bool(r["used"])], format_p(r["treatment_p"]),
              format_number(r["icc"], DIGITS["icc"]), format_p(r["residual_shapiro_p"]), yes[bool(r["log_rule_triggered"])],
              format_p(r["carryover_p"]), yes[bool(r["carryover_kept"])], format_p(r["seq_by_treatment_p"])]
             for r in records(m)]
     notes = (f"Fits by {s.estimation} with {df_label(s)} df. Carry-over: {carryover_words(s)}.",
              f"Log rule: {log_rule_words(s)}.", "A P of the carry-over or sequence × treatment test is '–' when the "
              "term was not estimable.")
-    return display_table("model_checks", "Model checks of pain before each period and the Table 2 endpoints", header, rows, m, notes)
+    return display_table("model_checks", "Model checks of pain before each period and the {table:table2} endpoints", header, rows,
+                         m, notes)
 
 
 def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
-    """Figures 2-4 (per-patient AUC of the primary and first-window endpoints) and the daily curves."""
+    """The per-patient AUC of the primary endpoint and of the first window of its diary item
+    (lines), the primary's bars per patient, and the daily curves; the first three numbered."""
     s = results.settings
     arms, labels = arm_codes(results), {a["code"]: a["code"] for a in results.study["arms"]}
     info = s.primary
@@ -215,7 +218,7 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
     first = min(same, key=lambda e: e.window_day) if same else None
     auc = results.patient_auc
     out: list[FigureBlock] = []
-    for number, shown in ((2, info), (3, first)):
+    for shown in (info, first):
         if shown is None:
             continue
         endpoint = shown.name
@@ -224,22 +227,24 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
         ax = plot_patient_lines(rows, order=arms, labels=labels, ylabel=ylabel)
         out.append(
             FigureBlock(
-                key=f"figure{number}_patients_{endpoint}",
-                title=f"Figure {number}. {endpoint_label(s, endpoint)} per patient",
+                key=f"patients_{endpoint}",
+                title=f"{endpoint_label(s, endpoint)} per patient",
                 caption="Each grey line joins one patient's values across the arms; black bars mark the median of each arm.",
                 figure=figure_of(ax),
                 data=rows.reset_index(drop=True),
+                numbered=True,
             )
         )
     rows = auc.loc[auc["endpoint"] == primary, ["patient_id", "treatment", "auc", "period"]]
     ax = plot_patient_bars(rows, order=arms, labels=labels, ylabel=f"AUC day {info.window_day} ({s.auc_units})")
     out.append(
         FigureBlock(
-            key="figure4_patient_bars",
-            title=f"Figure 4. {endpoint_label(s, primary)}: bars per patient",
+            key="patient_bars",
+            title=f"{endpoint_label(s, primary)}: bars per patient",
             caption="One bar per patient and arm.",
             figure=figure_of(ax),
             data=rows.reset_index(drop=True),
+            numbered=True,
         )
     )
     curves = results.daily_curves

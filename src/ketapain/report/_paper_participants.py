@@ -91,8 +91,8 @@ def table1(results: AnalysisResults) -> DisplayTable:
     notes = (f"Descriptives: {descriptives_words(results.settings)}.",
              f"Average pain: {TABLE1_DEFINITIONS['baseline_avg_pain']}.")
     frame = pd.concat(table.data, ignore_index=True) if table.data else pd.DataFrame()
-    return display_table("table1", "Table 1. Characteristics of the patients at baseline", header, table.rows, frame,
-                         notes, table.group_rows)
+    return display_table("table1", "Characteristics of the patients at baseline", header, table.rows, frame,
+                         notes, table.group_rows, numbered=True)
 
 
 def pain_before_tables(results: AnalysisResults) -> list[DisplayTable]:
@@ -103,7 +103,7 @@ def pain_before_tables(results: AnalysisResults) -> list[DisplayTable]:
     by_arm = pb[pb["by"] == "treatment"].set_index("level")
     models = [s.model, s.other_model]
     ps = [fit_value(used, ("pre_infusion_pain", m), "treatment_p") for m in models]
-    header = ["", *arm_labels(results).values(), *(f"P ({model_name(m)})" for m in models)]
+    header = ["", *arm_labels(results).values(), *(f"P ({model_name(m, results.study)})" for m in models)]
     row = ["Pre-infusion pain (NRS 0-10)",
            *(format_describe(row_of(by_arm, a), DIGITS["pain"]) if a in by_arm.index else MISSING for a in arms),
            *(format_p(p) for p in ps)]

@@ -3,7 +3,7 @@ periods), Table 3 (questionnaires), Table 4 (added analgesics), adverse events, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -14,6 +14,7 @@ from ._document import DisplayTable, Paragraph
 from ._format import (
     DIGITS,
     MISSING,
+    format_count,
     format_describe,
     format_estimate_ci,
     format_n_of,
@@ -48,8 +49,8 @@ from ._paper_methods import (
 __all__ = ["adverse_event_blocks", "blinding_blocks", "responder_blocks", "table3", "table4"]
 
 
-def _odds_rows(frame: pd.DataFrame, lead: Sequence[str]) -> list[list[str]]:
-    return [[*(str(r[k]) if k != "model" else model_name(r[k]) for k in lead), f"{r['treatment']} vs {r['reference']}",
+def _odds_rows(frame: pd.DataFrame, lead: Sequence[str], study: Mapping[str, Any]) -> list[list[str]]:
+    return [[*(str(r[k]) if k != "model" else model_name(r[k], study) for k in lead), f"{r['treatment']} vs {r['reference']}",
              f"{format_ratio(r['odds_ratio'])} [{format_ratio(r['or_ci_low'])}; {format_ratio(r['or_ci_high'])}]",
              format_p(r["p_value"]), str(r["note"]) if isinstance(r["note"], str) else ""] for r in records(frame)]
 
@@ -78,7 +79,7 @@ def responder_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTable]
     models = results.responder_models
     t2 = display_table("responder_models", "Responders: logistic mixed models (odds ratio vs the reference arm)",
                 ["Day", "Definition", "Model", "Comparison", f"Odds ratio [{100 * s.conf_level:g}% CI]", "P", "Note"],
-                _odds_rows(models, ("day", "definition", "model")), models, (responder_model_words(s) + ".",))
+                _odds_rows(models, ("day", "definition", "model"), results.study), models, (responder_model_words(s) + ".",))
     return [t1, t2, *_consecutive(results)]
 
 
@@ -109,11 +110,11 @@ def table3(results: AnalysisResults) -> DisplayTable | Paragraph:
     s = results.settings
     t3 = results.table3
     if t3.empty:
-        return Paragraph("No questionnaire scores were recorded (Table 3 is empty).")
+        return Paragraph("No questionnaire scores were recorded.")
     arms = arm_codes(results)
     used = used_fits(results.models, "table3")
     timepoints = ["baseline", *arms]
-    header = ["Score", "Baseline", *arm_labels(results).values(), f"P ({model_name(s.table3_model)})"]
+    header = ["Score", "Baseline", *arm_labels(results).values(), f"P ({model_name(s.table3_model, results.study)})"]
     rows: list[list[str]] = []
     groups: list[int] = []
     data: list[pd.DataFrame] = []
@@ -129,10 +130,10 @@ def table3(results: AnalysisResults) -> DisplayTable | Paragraph:
                          format_p(p)])
             data.append(sb.assign(outcome=outcome, p_value=p))
     notes = (f"{sentence(descriptives_words(s))}.",
-             f"P: omnibus treatment test of the {model_name(s.table3_model)} ({df_label(s)} df).",
+             f"P: omnibus treatment test of the {model_name(s.table3_model, results.study)} ({df_label(s)} df).",
              "Baseline = last visit on or before day 0; an arm's value = the visit ending the period of that arm.")
-    return display_table("table3", "Table 3. Questionnaire scores at baseline and after each treatment", header, rows,
-                  pd.concat(data, ignore_index=True), notes, groups)
+    return display_table("table3", "Questionnaire scores at baseline and after each treatment", header, rows,
+                         pd.concat(data, ignore_index=True), notes, groups, numbered=True)
 
 
 def _pivot_rows(frame: pd.DataFrame, key: str, arms: Sequence[str], cell: Any) -> list[list[str]]:
@@ -152,11 +153,11 @@ def table4(results: AnalysisResults) -> DisplayTable | Paragraph:
     """Table 4: patients who added an analgesic class during each arm's period."""
     t4 = results.added_analgesics
     if t4.empty:
-        return Paragraph("No concomitant analgesic was added during the periods (Table 4 is empty).")
+        return Paragraph("No concomitant analgesic was added during the periods.")
     arms = arm_codes(results)
-    return display_table("table4", "Table 4. Analgesics added during each treatment period, patients per drug class",
-                  _exposed_header(t4, arms, "Drug class"), _pivot_rows(t4, "drug_class", arms, lambda r: str(r["n_patients"])),
-                  t4, ("Number of patients who added a drug of the class during the period of that arm.",))
+    return display_table("table4", "Analgesics added during each treatment period, patients per drug class",
+                         _exposed_header(t4, arms, "Drug class"), _pivot_rows(t4, "drug_class", arms, lambda r: str(r["n_patients"])),
+                         t4, ("Number of patients who added a drug of the class during the period of that arm.",), numbered=True)
 
 
 def adverse_event_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTable]:
@@ -180,13 +181,15 @@ def adverse_event_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTa
     if not results.ae_models.empty:
         out.append(display_table("ae_models", "Treatment-related adverse events: logistic mixed models",
                           ["Model", "Comparison", f"Odds ratio [{100 * s.conf_level:g}% CI]", "P", "Note"],
-                          _odds_rows(results.ae_models, ("model",)), results.ae_models,
+                          _odds_rows(results.ae_models, ("model",), results.study), results.ae_models,
                           ("Outcome: any treatment-related adverse event in the patient x period.",)))
     if overall:
-        out.append(Paragraph(f"Over the whole trial, {overall['n_patients_without_any_ae']} of {overall['n_patients']} "
-                             f"patients had no adverse event; {overall['n_patients_with_related_ae']} had at least one "
-                             f"treatment-related event; {overall['n_serious_events']} serious events "
-                             f"({overall['n_patients_serious']} patients); {overall['n_events']} events in all, "
+        out.append(Paragraph(f"Over the whole trial, {overall['n_patients_without_any_ae']} of "
+                             f"{format_count(overall['n_patients'], 'patient')} had no adverse event; "
+                             f"{overall['n_patients_with_related_ae']} had at least one treatment-related event; "
+                             f"{format_count(overall['n_serious_events'], 'serious event')} "
+                             f"({format_count(overall['n_patients_serious'], 'patient')}); "
+                             f"{format_count(overall['n_events'], 'event')} in all, "
                              f"{overall['n_events_before_first_infusion']} before the first infusion."))
     return out or [Paragraph("No adverse events were recorded.")]
 
@@ -203,7 +206,7 @@ def blinding_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTable]:
                    ["Arm", "n", "Correct", "Incorrect", "Don't know", f"Bang's index [{100 * s.conf_level:g}% CI]"],
                    rows, bl, (blinding_index_words(s) + "; 0 = random guessing, 1 = complete unblinding, -1 = opposite guessing.",))
     pct = overall.get("pct_unable_to_guess")
-    text = (f"{overall['n_unable_to_guess']} of {overall['n_patients']} patients "
+    text = (f"{overall['n_unable_to_guess']} of {format_count(overall['n_patients'], 'patient')} "
             f"({format_number(pct, DIGITS['pct'])}%) answered 'don't know' for every period; "
             f"{overall['n_any_dont_know']} for at least one period.")
     return [table, Paragraph(text)]

@@ -14,6 +14,7 @@ from ketapain.analysis import (
 )
 
 from ._document import Paragraph
+from ._format import format_count
 from ._paper_labels import (
     IMPUTE_LABELS,
     endpoint_label,
@@ -26,8 +27,10 @@ from ._paper_labels import (
 __all__ = ["MAX_MESSAGES_SHOWN", "warning_blocks"]
 
 _WARNING_SECTIONS = {"consort": "CONSORT", "pain_before": "pain before each period", "auc": "AUC",
-                     "table2": "Table 2", "responders": "responders", "consecutive": "consecutive active periods",
-                     "questionnaires": "questionnaires", "table3": "Table 3", "adverse_events": "adverse events"}
+                     "table2": "{table:table2}", "responders": "responders", "consecutive": "consecutive active periods",
+                     "questionnaires": "questionnaires", "table3": "{table:table3}", "adverse_events": "adverse events"}
+"""How a warning's section is named: a numbered table by a cross-reference (its number is given
+when the report is rendered), when the table is shown (:func:`_section_name`)."""
 _WARNING_OUTCOMES = {"related_ae": "treatment-related adverse events"}
 
 
@@ -47,8 +50,16 @@ def _warning_outcome(w: AnalysisWarning, settings: AnalysisSettings) -> str:
     return _WARNING_OUTCOMES.get(w.outcome, w.outcome.replace("_", " "))
 
 
-def _warning_places(items: Sequence[AnalysisWarning], settings: AnalysisSettings) -> str:
+def _section_name(section: str, results: AnalysisResults) -> str:
+    """The section in words; Table 3 as a plain name when no questionnaire table is shown."""
+    if section == "table3" and results.table3.empty:
+        return "questionnaire scores"
+    return _WARNING_SECTIONS.get(section, section)
+
+
+def _warning_places(items: Sequence[AnalysisWarning], results: AnalysisResults) -> str:
     """Where the warnings of one group arose: per section and fit, the outcomes concerned."""
+    settings = results.settings
     places: dict[tuple[str, str, str], list[str]] = {}
     for w in items:
         outcomes = places.setdefault((w.section, w.model, w.scale), [])
@@ -57,8 +68,9 @@ def _warning_places(items: Sequence[AnalysisWarning], settings: AnalysisSettings
             outcomes.append(label)
     parts = []
     for (section, model, scale), outcomes in places.items():
-        fit = ", ".join(x for x in (model_name(model) if model else "", "log scale" if scale == "log" else "") if x)
-        head = _WARNING_SECTIONS.get(section, section) + (f" ({fit})" if fit else "")
+        fit = ", ".join(x for x in (model_name(model, results.study) if model else "", "log scale" if scale == "log" else "")
+                        if x)
+        head = _section_name(section, results) + (f" ({fit})" if fit else "")
         parts.append(f"{head}: {', '.join(outcomes)}" if outcomes else head)
     return "; ".join(parts)
 
@@ -75,14 +87,15 @@ def warning_blocks(results: AnalysisResults) -> list[Paragraph]:
     groups: dict[tuple[str, str], dict[str, list[AnalysisWarning]]] = {}
     for w in results.warnings:
         groups.setdefault((w.category, w.kind), {}).setdefault(w.message, []).append(w)
-    out = [Paragraph(f"{len(results.warnings)} warnings and notes of {len(groups)} kinds.")]
+    out = [Paragraph(f"{format_count(len(results.warnings), 'warning or note', 'warnings and notes')} of "
+                     f"{format_count(len(groups), 'kind')}.")]
     for (category, kind), by_message in groups.items():
         head = f"{category}: " if category else ""
         if len(by_message) > MAX_MESSAGES_SHOWN:
             items = [w for ws in by_message.values() for w in ws]
-            text = f"{WARNING_KINDS[kind]} ({len(by_message)} different messages, each in results.json)"
-            out.append(Paragraph(f"{len(items)} × {head}{text} [{_warning_places(items, results.settings)}]"))
+            text = f"{WARNING_KINDS[kind]} ({format_count(len(by_message), 'different message')}, each in results.json)"
+            out.append(Paragraph(f"{len(items)} × {head}{text} [{_warning_places(items, results)}]"))
             continue
         for message, items in by_message.items():
-            out.append(Paragraph(f"{len(items)} × {head}{message} [{_warning_places(items, results.settings)}]"))
+            out.append(Paragraph(f"{len(items)} × {head}{message} [{_warning_places(items, results)}]"))
     return out

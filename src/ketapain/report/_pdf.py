@@ -19,7 +19,7 @@ from fpdf.enums import TableBordersLayout, TableCellFillMode, XPos, YPos
 
 import ketapain
 
-from ._document import DisplayTable, Document, FigureBlock, Paragraph, Section
+from ._document import DisplayTable, Document, FigureBlock, Paragraph, Section, number_document
 from ._html import PNG_DPI, _numeric_columns
 
 __all__ = ["render_pdf"]
@@ -209,8 +209,10 @@ def render_pdf(document: Document, pngs: Mapping[str, bytes]) -> bytes:
     Returns
     -------
     bytes
-        A PDF (A4): title page with the provenance, then the sections.
+        A PDF (A4): title page with the provenance, then the sections; tables and figures
+        numbered and cross-references resolved (:func:`number_document`).
     """
+    document = number_document(document)
     pdf = _ReportPDF(document.title)
     pdf.add_page()
     pdf.ln(30)

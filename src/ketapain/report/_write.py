@@ -31,6 +31,7 @@ from ketapain._atomic import entries_write
 from ketapain.errors import DataError
 
 from ._document import DisplayTable, Document, FigureBlock, Section, validate_document
+from ._format import format_count
 from ._html import figure_png, figure_svg, render_html
 from ._pdf import render_pdf
 
@@ -81,7 +82,7 @@ class ReportFiles:
         lines = [f"Report written to {self.out_dir}", f"  HTML:    {self.html}"]
         if self.pdf is not None:
             lines.append(f"  PDF:     {self.pdf}")
-        lines += [f"  results: {self.results}", f"  tables:  {len(self.tables)} CSV files in {self.out_dir / 'tables'}",
+        lines += [f"  results: {self.results}", f"  tables:  {format_count(len(self.tables), 'CSV file')} in {self.out_dir / 'tables'}",
                   f"  figures: {len(self.figures)} SVG + PNG in {self.out_dir / 'figures'}"]
         return "\n".join(lines)
 
