@@ -171,7 +171,7 @@ def _read_raw(path: Path, source: SheetSource, section: str, where: str) -> tupl
             if sheet not in names:
                 raise DataError(f"{section}.sheet: {path.name} has no sheet {sheet!r}; its sheets: {', '.join(names)}",
                                 located=True, source=where, column=f"{section}.sheet", value=sheet, allowed=tuple(names))
-            raw = book.parse(sheet, header=None, dtype=object)
+            raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object, keep_default_na=False, na_filter=False)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         if isinstance(exc, DataError):
             raise
@@ -425,10 +425,11 @@ def _allocation_from_diary(sheet: _Sheet, m: DiaryMapping, patient: list[str | N
                               allowed=tuple(protocol.arm_codes))
     sequence = (_check_column(sheet, m.sequence, "diary.sequence", Column("sequence", "str", "sequence", nullable=True), problems,
                               date_format=None) if m.sequence is not None else [None] * len(patient))
-    long = pd.DataFrame({"patient_id": patient, "period": period, "treatment": treatment, "sequence": sequence,
+    long = pd.DataFrame({"patient_id": patient, "period": pd.array(period, dtype="Int64"), "treatment": treatment, "sequence": sequence,
                          "_row": sheet.rows}).dropna(subset=["patient_id", "period"])
     rows: list[dict[str, Any]] = []
-    for (pid, per), g in long.groupby(["patient_id", "period"], sort=True):
+    for key, g in long.groupby(["patient_id", "period"], sort=True):
+        pid, per = str(key[0]), int(str(key[1]))
         codes = g["treatment"].dropna().unique().tolist()
         if len(codes) != 1:
             what = "no treatment on any row" if not codes else f"treatments {', '.join(map(repr, codes))}"
@@ -436,28 +437,28 @@ def _allocation_from_diary(sheet: _Sheet, m: DiaryMapping, patient: list[str | N
                                    f"{what} (rows {', '.join(map(str, g['_row'].tolist()[:10]))}); one treatment per period",
                                    m.treatment, codes, tuple(protocol.arm_codes)))
             continue
-        rows.append({"patient_id": pid, "period": int(per), "treatment": codes[0]})
+        rows.append({"patient_id": pid, "period": per, "treatment": codes[0]})
     out = pd.DataFrame(rows, columns=["patient_id", "period", "treatment"]).assign(pre_infusion_pain=None)
     if m.sequence is not None:
         seqs = long.dropna(subset=["sequence"]).groupby("patient_id")["sequence"].unique()
-        for pid, s in seqs.items():
+        for who, s in seqs.items():
             if len(s) > 1:
-                problems.items.append((sheet.label, None, f"column {m.sequence!r} (diary.sequence): patient {pid} has sequences "
+                problems.items.append((sheet.label, None, f"column {m.sequence!r} (diary.sequence): patient {who!s} has sequences "
                                        f"{', '.join(map(repr, s))}; one sequence per patient", m.sequence, list(s), None))
         out["sequence"] = out["patient_id"].map({p: s[0] for p, s in seqs.items()})
-        for pid in out.loc[out["sequence"].isna(), "patient_id"].unique():
-            problems.items.append((sheet.label, None, f"column {m.sequence!r} (diary.sequence): patient {pid} has no sequence on "
+        for who in out.loc[out["sequence"].isna(), "patient_id"].unique():
+            problems.items.append((sheet.label, None, f"column {m.sequence!r} (diary.sequence): patient {who!s} has no sequence on "
                                    "any row", m.sequence, None, None))
     else:
         n = protocol.design.periods
         seq: dict[str, str] = {}
-        for pid, g in out.groupby("patient_id", sort=False):
+        for who, g in out.groupby("patient_id", sort=False):
             if sorted(g["period"]) != list(range(1, n + 1)):
-                problems.items.append((sheet.label, None, f"patient {pid} has diary rows in period(s) "
+                problems.items.append((sheet.label, None, f"patient {who!s} has diary rows in period(s) "
                                        f"{', '.join(map(str, sorted(g['period'])))} only, so its sequence of {n} treatments is not "
                                        "known; map the sequence column (diary.sequence)", m.treatment, None, None))
                 continue
-            seq[str(pid)] = "-".join(g.sort_values("period")["treatment"])
+            seq[str(who)] = "-".join(g.sort_values("period")["treatment"])
         out["sequence"] = out["patient_id"].map(seq)
     return out
 

@@ -163,7 +163,7 @@ def _diary(where: str, raw: Any, protocol: Protocol) -> DiaryMapping:
     if not isinstance(items, Mapping) or not items:
         raise _fail(where, "diary.items", "missing or empty: a table of diary item -> sheet column ([diary.items])")
     allowed = (*protocol.diary.items, *_DIARY_EXTRA_ITEMS)
-    for item, col in items.items():
+    for item in items:
         if item not in allowed:
             raise _fail(where, f"diary.items.{item}", f"{item!r} is not a diary item of protocol {protocol.study.id!r}; "
                         f"allowed: {', '.join(allowed)}", value=item, allowed=allowed)
