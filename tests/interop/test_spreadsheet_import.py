@@ -4,6 +4,7 @@ checks, located errors, and round trips to a known literal trial."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -443,3 +444,24 @@ def test_sequence_column_for_a_patient_who_left_early(protocol, tmp_path) -> Non
     with pytest.raises(DataError, match=r"diary\.csv: column 'Sequence' \(diary\.sequence\): patient P01 has sequences "
                                         r"'K-P-KM', 'P-K-KM'; one sequence per patient"):
         import_spreadsheet([tmp_path / "patients.csv", tmp_path / "diary.csv"], mapping=mapping(tmp_path, text), protocol=protocol)
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "import-spreadsheets.md"
+
+
+def test_documented_example_1_imports_as_written(protocol, tmp_path) -> None:
+    """docs/import-spreadsheets.md Example 1: its files and its command, exactly as shown."""
+    text = DOC.read_text(encoding="utf-8")
+    for name, body in re.findall(r"<!-- example-file: (\S+) -->\n```\w+\n(.*?)```", text, flags=re.S):
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    command = re.search(r"<!-- example-run: [^>]*-->\n```bash\n(ketapain .*)\n```", text).group(1).split()
+    args = [str(tmp_path / a) if (tmp_path / a).exists() or a.endswith("/") else a for a in command[1:]]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    data = TrialData.read(tmp_path / "trial-1")
+    assert data.allocation.drop_duplicates("patient_id")["sequence"].tolist() == ["P-K-KM", "K-KM-P"]
+    assert data.patients["sex"].tolist() == ["F", "M"] and data.patients["site_id"].tolist() == ["Lyon", "Lyon"]
+    assert data.diary["extra_analgesics"].astype(object).fillna("blank").tolist() == [False, "blank", True, False, False, False, True]
+    assert data.screening.empty
+    # Example 2's mapping is valid for the protocol too
+    load_spreadsheet_mapping(tmp_path / "mapping-2.toml", protocol=protocol)

@@ -134,10 +134,13 @@ def import_command(
 ) -> None:
     """Import a REDCap record export, an ODM 1.3.2 file, a FHIR R4 Bundle or spreadsheets into a TrialData folder.
 
+    Spreadsheets: one or more .csv or .xlsx files and a --mapping TOML file saying which sheet
+    and column holds what (docs/import-spreadsheets.md), e.g. ketapain import trial.xlsx
+    --format spreadsheet --mapping mapping.toml --out from-excel/
+
     \b
-    Examples:
+    Example:
       ketapain import redcap/records.csv --format redcap --mapping redcap/mapping.json --out from-redcap/
-      ketapain import trial.xlsx --format spreadsheet --mapping mapping.toml --out from-excel/
     """
     _require_exporters("ketapain import")
     from ketapain import interop
