@@ -257,7 +257,7 @@ def test_washout_and_out_of_period_days_are_errors_listing_rows(protocol, tmp_pa
     with pytest.raises(DataError) as err:
         import_spreadsheet([tmp_path / "diary.csv", tmp_path / "patients.csv"], mapping=mapping(tmp_path, text), protocol=washout)
     msg = str(err.value)
-    assert msg.startswith("mapping.toml: 4 problems, nothing imported")
+    assert msg.startswith("diary.csv, patients.csv: 4 problems, nothing imported")
     assert "diary.csv row 3: column 'Study day' (diary.study_day): 0 is before the first infusion" in msg
     assert "diary.csv row 4: column 'Study day' (diary.study_day): 36 falls in the washout after period 1 (its days 36..42)" in msg
     assert "diary.csv row 6: column 'Study day' (diary.study_day): 200 is after the last period (3 periods of 42 days)" in msg
@@ -320,7 +320,7 @@ def test_conflicting_treatments_in_one_period(protocol, tmp_path) -> None:
 def test_cross_table_problem_after_the_cells(protocol, tmp_path) -> None:
     write_csv(tmp_path / "patients.csv", PATIENT_HEADER, PATIENT_ROWS[:1])  # P02 missing from patients
     write_csv(tmp_path / "diary.csv", DIARY_HEADER, diary_rows())
-    with pytest.raises(DataError, match=r"mapping.toml: the imported tables do not form valid trial data .*\n.*\n.*'P02'"):
+    with pytest.raises(DataError, match=r"patients.csv, diary.csv: the imported tables do not form valid trial data .*\n.*\n.*'P02'"):
         import_spreadsheet([tmp_path / "patients.csv", tmp_path / "diary.csv"], mapping=mapping(tmp_path, MAPPING_TOML),
                            protocol=protocol)
 

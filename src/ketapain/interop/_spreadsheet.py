@@ -69,7 +69,8 @@ class SpreadsheetImport:
         for table, label, n, blank in self.sheets:
             lines.append(f"{table}: {n} row(s) from {label}" + (f" ({blank} blank row(s) skipped)" if blank else ""))
         if self.data.screening.empty:
-            lines.append("screening: not recorded (no [screening] section); the CONSORT flow says so")
+            why = "its sheet has no rows" if any(t == "screening" for t, *_ in self.sheets) else "no [screening] section"
+            lines.append(f"screening: not recorded ({why}); the CONSORT flow says so")
         if self.blank_columns:
             lines.append(f"blank on every row (no column mapped): {', '.join(self.blank_columns)}")
         for label, cols in self.ignored_columns:
@@ -516,7 +517,7 @@ def import_spreadsheet(
             raise DataError(f"two files are called {p.name}; give files distinct names", located=True, source=p.name)
         named[p.name] = p
     m: SpreadsheetMapping = load_spreadsheet_mapping(mapping, protocol=protocol)
-    problems = _Problems(m.where)
+    problems = _Problems(", ".join(named))
     tables: dict[str, pd.DataFrame | None] = {}
     report: list[tuple[str, str, int, int]] = []
     ignored: list[tuple[str, tuple[str, ...]]] = []
@@ -548,7 +549,7 @@ def import_spreadsheet(
                                      max_errors=max_errors)
     except DataError as exc:
         raise DataError(f"the imported tables do not form valid trial data (rows below count each table's imported rows, the "
-                        f"first being row 2):\n{exc}", located=True, source=m.where) from None
+                        f"first being row 2):\n{exc}", located=True, source=", ".join(named)) from None
     blank = tuple(f"{t}.{c.name}" for t, frame in tables.items() if frame is not None for c in SCHEMAS[t].columns
                   if c.required and c.name in frame.columns and frame[c.name].isna().all() and len(frame)
                   and not (t in m.tables and c.name in m.tables[t].columns))
