@@ -465,3 +465,64 @@ def test_documented_example_1_imports_as_written(protocol, tmp_path) -> None:
     assert data.screening.empty
     # Example 2's mapping is valid for the protocol too
     load_spreadsheet_mapping(tmp_path / "mapping-2.toml", protocol=protocol)
+
+
+QUESTIONNAIRE_MAPPING = """
+[[questionnaires]]
+sheet = "Questionnaires"
+patient_id = "Patient"
+visit = "Visit"
+[questionnaires.items]
+"dn4.1" = "DN4 Q1"
+"dn4.2" = "DN4 Q2"
+"psqi.1" = "Bedtime"
+"pgic.1" = "PGIC"
+"""
+
+
+def _questionnaire_book(tmp_path: Path, rows: list[list[object]]) -> tuple[Path, Path]:
+    sheets = {"Patients": [PATIENT_HEADER, *PATIENT_ROWS], "Diary": [DIARY_HEADER, *diary_rows()],
+              "Questionnaires": [["Patient", "Visit", "DN4 Q1", "DN4 Q2", "Bedtime", "PGIC", "Note"], *rows]}
+    book = write_xlsx(tmp_path / "trial.xlsx", sheets)
+    m = mapping(tmp_path, MAPPING_TOML + QUESTIONNAIRE_MAPPING, patients_file="trial.xlsx", diary_file="trial.xlsx",
+                patients_sheet='sheet = "Patients"', diary_sheet='sheet = "Diary"')
+    return book, m
+
+
+def test_questionnaires_wide_per_visit(protocol, tmp_path) -> None:
+    """One row per patient and visit; a blank answer gives no row; bedtime as text or an Excel time cell."""
+    rows = [["P01", "inclusion", 1, 0, "22:30", None, "fine"], ["P01", "end_period_1", None, None, None, 3, None],
+            ["P02", "inclusion", 0, 1, dt.time(23, 15), None, None]]
+    book, m = _questionnaire_book(tmp_path, rows)
+    result = import_spreadsheet(book, mapping=m, protocol=protocol)
+    expected = pd.DataFrame({"patient_id": ["P01", "P02", "P01", "P02", "P01", "P02", "P01"],
+                             "visit": ["inclusion"] * 4 + ["inclusion", "inclusion", "end_period_1"],
+                             "instrument": ["dn4", "dn4", "dn4", "dn4", "psqi", "psqi", "pgic"],
+                             "item": ["1", "1", "2", "2", "1", "1", "1"],
+                             "value": [1.0, 0.0, 0.0, 1.0, 1350.0, 1395.0, 3.0]})
+    got = result.data.questionnaires.sort_values(["instrument", "item", "patient_id"], kind="stable").reset_index(drop=True)
+    want = TrialData.from_tables(**{**expected_trial(protocol).to_tables(), "questionnaires": expected},
+                                 meta=expected_trial(protocol).meta).questionnaires
+    want = want.sort_values(["instrument", "item", "patient_id"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    assert "trial.xlsx sheet Questionnaires column(s) 'Note'" in result.summary()
+
+
+def test_questionnaire_errors(protocol, tmp_path) -> None:
+    rows = [["P01", "inclusion", 2, 0, "25:00", None], ["P01", "week_9", 1, 0, None, 9], ["P01", "inclusion", 1, 1, None, None]]
+    book, m = _questionnaire_book(tmp_path, rows)
+    with pytest.raises(DataError) as err:
+        import_spreadsheet(book, mapping=m, protocol=protocol)
+    msg = str(err.value)
+    for part in ("trial.xlsx sheet Questionnaires row 2: column 'DN4 Q1' (questionnaires[0].items.dn4.1): '2' is not one of 0, 1",
+                 "row 2: column 'Bedtime' (questionnaires[0].items.psqi.1): '25:00' is not a clock time",
+                 "row 3: column 'Visit' (questionnaires[0].visit): 'week_9' is not one of 'inclusion', 'randomisation'",
+                 "row 3: column 'PGIC' (questionnaires[0].items.pgic.1): '9' is not an integer 1..7",
+                 "trial.xlsx sheet Questionnaires: rows 2, 4 have the same patient_id P01, visit inclusion"):
+        assert part in msg, part
+    bad = MAPPING_TOML + QUESTIONNAIRE_MAPPING.replace('"pgic.1"', '"pgic.9"')
+    with pytest.raises(DataError, match=r"questionnaires\[0\]\.items\.pgic\.9: pgic: unknown item '9'"):
+        load_spreadsheet_mapping(mapping(tmp_path, bad), protocol=protocol)
+    bad = MAPPING_TOML + QUESTIONNAIRE_MAPPING.replace('visit = "Visit"', 'visit_name = "week_9"')
+    with pytest.raises(DataError, match=r"questionnaires\[0\]\.visit_name: 'week_9' is not a visit of protocol 'ketapain'"):
+        load_spreadsheet_mapping(mapping(tmp_path, bad), protocol=protocol)

@@ -25,8 +25,10 @@ import pandas as pd
 
 from ketapain.data import SCHEMAS, Column, TrialData
 from ketapain.errors import DataError
+from ketapain.instruments import get_instrument
 from ketapain.interop._spreadsheet_map import (
     DiaryMapping,
+    QuestionnaireMapping,
     SheetSource,
     SpreadsheetMapping,
     TableMapping,
@@ -464,6 +466,67 @@ def _allocation_from_diary(sheet: _Sheet, m: DiaryMapping, patient: list[str | N
     return out
 
 
+def _questionnaires(files: Mapping[str, Path], i: int, m: QuestionnaireMapping, protocol: Protocol, where: str,
+                    problems: _Problems) -> tuple[pd.DataFrame | None, _Sheet]:
+    """One row per answered item of a wide questionnaire sheet (a blank answer gives no row;
+    clock answers ``HH:MM`` as minutes after midnight)."""
+    section = f"questionnaires[{i}]"
+    sheet = _read_sheet(files, m.source, section, where)
+    if not _columns_present(sheet, m.columns(), section, problems):
+        return None, sheet
+    text_rule = Column("text", "str", "text")
+    patient = _check_column(sheet, m.patient_id, f"{section}.patient_id", text_rule, problems, date_format=None)
+    visits = tuple(v.name for v in protocol.visits) or None
+    if m.visit is not None:
+        visit = _check_column(sheet, m.visit, f"{section}.visit", text_rule, problems, date_format=None, allowed=visits)
+    else:
+        visit = [m.visit_name] * len(patient)
+    keys = pd.DataFrame({"patient_id": patient, "visit": visit})
+    _duplicates(sheet.label, keys, sheet.rows, "one row per patient and visit", problems)
+    out: list[dict[str, Any]] = []
+    for (inst, key), col in m.items.items():
+        item = get_instrument(inst).item(key)
+        for pos, raw in enumerate(sheet.cells[col].tolist()):
+            v = _cell(raw)
+            if v == "":
+                continue
+            value = _answer(v, raw, item)
+            if value is None:
+                problems.add(sheet.label, int(sheet.rows[pos]), f"column {col!r} ({section}.items.{inst}.{key}): {v!r} is not "
+                             f"{item.allowed()}", column=col, value=v, allowed=item.allowed())
+                continue
+            if patient[pos] is None or visit[pos] is None:  # reported above
+                continue
+            out.append({"patient_id": patient[pos], "visit": visit[pos], "instrument": inst, "item": key, "value": value})
+    return pd.DataFrame(out, columns=["patient_id", "visit", "instrument", "item", "value"]), sheet
+
+
+def _answer(v: str, raw: Any, item: Any) -> float | None:
+    """The answer as a number (clock times in minutes after midnight), None if not allowed."""
+    if item.kind == "clock":
+        if isinstance(raw, dt.time):
+            return float(raw.hour * 60 + raw.minute)
+        hh, colon, mm = v.partition(":")
+        if colon and hh.strip().isdigit() and mm.strip()[:2].isdigit() and int(hh) < 24 and int(mm.strip()[:2]) < 60:
+            return float(int(hh) * 60 + int(mm.strip()[:2]))
+        try:  # or minutes after midnight
+            minutes = float(v)
+        except ValueError:
+            return None
+        return minutes if 0 <= minutes < 1440 else None
+    try:
+        x = float(v)
+    except ValueError:
+        return None
+    if not math.isfinite(x) or (item.kind == "integer" and not x.is_integer()):
+        return None
+    if item.values is not None:
+        return x if x in item.values else None
+    if (item.minimum is not None and x < item.minimum) or (item.maximum is not None and x > item.maximum):
+        return None
+    return x
+
+
 def import_spreadsheet(
     files: Sequence[str | PathLike[str]] | str | PathLike[str],
     *,
@@ -505,7 +568,8 @@ def import_spreadsheet(
         a mapped column missing from its sheet; values of the wrong type, out of range, not
         one of the allowed values or codes, or blank where required; a diary day outside
         every period (before the first infusion, in a washout, after the last period);
-        rows sharing a key; a patient x period with no or several treatments; then the
+        rows sharing a key; a patient x period with no or several treatments; a
+        questionnaire answer its item does not allow or a visit not in the protocol; then the
         TrialData checks across tables (patients, periods, sequences).
     """
     paths = [Path(files)] if isinstance(files, str | PathLike) else [Path(f) for f in files]
@@ -537,6 +601,15 @@ def import_spreadsheet(
         sheets[sheet.label] = sheet
         used.setdefault(sheet.label, set()).update(m.diary.columns().values())
         report.append(("diary", sheet.label, len(sheet.cells), sheet.blank))
+    answers = []
+    for i, qm in enumerate(m.questionnaires):
+        frame, sheet = _questionnaires(named, i, qm, protocol, m.where, problems)
+        answers.append(frame)
+        sheets[sheet.label] = sheet
+        used.setdefault(sheet.label, set()).update(qm.columns().values())
+        report.append(("questionnaires", sheet.label, len(sheet.cells), sheet.blank))
+    if answers and all(a is not None for a in answers):
+        tables["questionnaires"] = pd.concat(answers, ignore_index=True)
     problems.raise_if_any(max_errors)
     for label, sheet in sheets.items():
         extra = tuple(c if c else f"(unnamed column {i + 1})" for i, c in enumerate(sheet.cells.columns)

@@ -4,7 +4,8 @@ A TOML file (docs/import-spreadsheets.md has the format and complete examples) w
 section per trial table it fills: ``[diary]`` (wide: one row per patient x period x day or per
 patient x day, one column per diary item) and ``[patients]``, ``[allocation]``,
 ``[adverse_events]``, ``[concomitant]``, ``[screening]`` (one sheet row per table row, a
-``columns`` table naming the sheet column of each trial column). :func:`load_spreadsheet_mapping`
+``columns`` table naming the sheet column of each trial column) and ``[[questionnaires]]``
+(wide: one row per patient x visit, one column per ``instrument.item``). :func:`load_spreadsheet_mapping`
 reads and checks it against the protocol; every problem is a :class:`~ketapain.errors.DataError`
 naming the mapping file, the key and what is allowed.
 """
@@ -19,10 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from ketapain.data import SCHEMAS
-from ketapain.errors import DataError
+from ketapain.errors import DataError, InstrumentError
+from ketapain.instruments import get_instrument
 from ketapain.protocol import Protocol
 
-__all__ = ["DIARY_LAYOUTS", "DiaryMapping", "SheetSource", "SpreadsheetMapping", "TableMapping", "load_spreadsheet_mapping"]
+__all__ = [
+    "DIARY_LAYOUTS",
+    "DiaryMapping",
+    "QuestionnaireMapping",
+    "SheetSource",
+    "SpreadsheetMapping",
+    "TableMapping",
+    "load_spreadsheet_mapping",
+]
 
 DIARY_LAYOUTS = ("patient-period-day", "patient-day")
 """The two diary layouts: one sheet row per patient x period x day, or per patient x day."""
@@ -33,6 +43,7 @@ LONG_TABLES = ("patients", "allocation", "adverse_events", "concomitant", "scree
 _SOURCE_KEYS = ("file", "sheet", "header_row", "date_format")
 _DIARY_KEYS = (*_SOURCE_KEYS, "layout", "patient_id", "period", "day", "study_day", "date", "treatment", "sequence", "items")
 _TABLE_KEYS = (*_SOURCE_KEYS, "columns", "codes")
+_QUESTIONNAIRE_KEYS = (*_SOURCE_KEYS, "patient_id", "visit", "visit_name", "items")
 _DIARY_EXTRA_ITEMS = ("extra_analgesics", "extra_analgesics_detail")
 
 
@@ -84,12 +95,32 @@ class TableMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class QuestionnaireMapping:
+    """A ``[[questionnaires]]`` section: one sheet row per patient x visit, one column per item.
+    ``visit`` is the sheet column naming the visit, or ``visit_name`` the one visit of every
+    row; ``items`` maps ``(instrument, item key)`` to the sheet column."""
+
+    source: SheetSource
+    patient_id: str
+    visit: str | None
+    visit_name: str | None
+    items: Mapping[tuple[str, str], str]
+
+    def columns(self) -> dict[str, str]:
+        """Role -> sheet column (``patient_id``, ``visit``, ``items.<instrument>.<item>``)."""
+        roles = {"patient_id": self.patient_id, **({"visit": self.visit} if self.visit is not None else {})}
+        return {**roles, **{f"items.{i}.{k}": c for (i, k), c in self.items.items()}}
+
+
+@dataclass(frozen=True, slots=True)
 class SpreadsheetMapping:
-    """A checked mapping file: the diary section (or None) and the other tables' sections."""
+    """A checked mapping file: the diary section (or None), the other tables' sections and the
+    questionnaire sections."""
 
     where: str
     diary: DiaryMapping | None
     tables: Mapping[str, TableMapping]
+    questionnaires: tuple[QuestionnaireMapping, ...] = ()
 
 
 def _fail(where: str, key: str, message: str, *, value: Any = None, allowed: Any = None) -> DataError:
@@ -206,6 +237,43 @@ def _table(where: str, name: str, raw: Any) -> TableMapping:
     return TableMapping(table=name, source=_source(where, name, raw), columns=mapped, codes=codes)
 
 
+def _questionnaire(where: str, i: int, raw: Any, protocol: Protocol) -> QuestionnaireMapping:
+    section = f"questionnaires[{i}]"
+    if not isinstance(raw, Mapping):
+        raise _fail(where, section, "must be a table ([[questionnaires]])")
+    _unknown(where, section, raw, _QUESTIONNAIRE_KEYS)
+    if "patient_id" not in raw:
+        raise _fail(where, f"{section}.patient_id", "missing: name the sheet column holding the patient identifier")
+    patient = _text(where, f"{section}.patient_id", raw["patient_id"])
+    if ("visit" in raw) == ("visit_name" in raw):
+        raise _fail(where, section, "needs exactly one of visit (the sheet column naming each row's visit) or visit_name "
+                                    "(the one visit of every row)")
+    visits = tuple(v.name for v in protocol.visits)
+    visit = _text(where, f"{section}.visit", raw["visit"]) if "visit" in raw else None
+    visit_name = _text(where, f"{section}.visit_name", raw["visit_name"]) if "visit_name" in raw else None
+    if visit_name is not None and visits and visit_name not in visits:
+        raise _fail(where, f"{section}.visit_name", f"{visit_name!r} is not a visit of protocol {protocol.study.id!r}; "
+                    f"allowed: {', '.join(visits)}", value=visit_name, allowed=visits)
+    items_raw = raw.get("items")
+    if not isinstance(items_raw, Mapping) or not items_raw:
+        raise _fail(where, f"{section}.items", 'missing or empty: a table of "instrument.item" -> sheet column, e.g. "bpi.5a" = "BPI 5a"')
+    items: dict[tuple[str, str], str] = {}
+    for name, col in items_raw.items():
+        inst, dot, key = str(name).partition(".")
+        if not dot or not inst or not key:
+            raise _fail(where, f"{section}.items.{name}", f"{name!r} is not \"instrument.item\" (e.g. \"bpi.5a\")", value=name)
+        try:
+            instrument = get_instrument(inst)
+            instrument.item(key)
+        except InstrumentError as exc:
+            raise _fail(where, f"{section}.items.{name}", str(exc), value=name, allowed=exc.allowed) from None
+        items[(instrument.name, key)] = _text(where, f"{section}.items.{name}", col)
+    m = QuestionnaireMapping(source=_source(where, section, raw), patient_id=patient, visit=visit, visit_name=visit_name,
+                             items=items)
+    _no_duplicates(where, section, m.columns())
+    return m
+
+
 def load_spreadsheet_mapping(mapping: Mapping[str, Any] | str | PathLike[str], *, protocol: Protocol) -> SpreadsheetMapping:
     """Read and check a spreadsheet mapping (a dict, or a ``.toml`` file).
 
@@ -229,6 +297,8 @@ def load_spreadsheet_mapping(mapping: Mapping[str, Any] | str | PathLike[str], *
         key columns; a diary item not in the protocol; a trial column that the table does
         not have, or a required non-nullable one not mapped (a nullable one left out is
         blank on every row); a sheet column mapped twice in one section;
+        a questionnaire item that is not ``instrument.item`` of a known instrument, a visit
+        name not in the protocol, or both or neither of ``visit`` and ``visit_name``;
         no ``[patients]`` section; an allocation given twice (``[allocation]`` and
         ``diary.treatment``) or not at all beside a diary.
 
@@ -255,9 +325,13 @@ def load_spreadsheet_mapping(mapping: Mapping[str, Any] | str | PathLike[str], *
             raise DataError(f"not UTF-8 text: {exc.reason}", located=True, source=where) from None
         except tomllib.TOMLDecodeError as exc:
             raise DataError(f"not valid TOML: {exc}", located=True, source=where) from None
-    _unknown(where, "mapping", raw, ("diary", *LONG_TABLES))
+    _unknown(where, "mapping", raw, ("diary", "questionnaires", *LONG_TABLES))
     diary = _diary(where, raw["diary"], protocol) if "diary" in raw else None
     tables = {name: _table(where, name, raw[name]) for name in LONG_TABLES if name in raw}
+    qs_raw = raw.get("questionnaires", [])
+    if not isinstance(qs_raw, list):
+        raise _fail(where, "questionnaires", "must be an array of tables ([[questionnaires]], one per sheet)")
+    questionnaires = tuple(_questionnaire(where, i, q, protocol) for i, q in enumerate(qs_raw))
     if "patients" not in tables:
         raise _fail(where, "patients", "missing: a [patients] section (every patient of the other sheets must be in patients)")
     if diary is not None:
@@ -270,4 +344,4 @@ def load_spreadsheet_mapping(mapping: Mapping[str, Any] | str | PathLike[str], *
             raise _fail(where, "diary.sequence", "only with diary.treatment (the allocation built from the diary sheet)")
         if diary.date is not None and "infusion_date" not in tables.get("allocation", TableMapping("allocation", diary.source, {})).columns:
             raise _fail(where, "diary.date", "diary days by date need each period's infusion date: map allocation.columns.infusion_date")
-    return SpreadsheetMapping(where=where, diary=diary, tables=tables)
+    return SpreadsheetMapping(where=where, diary=diary, tables=tables, questionnaires=questionnaires)
