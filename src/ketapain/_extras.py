@@ -12,7 +12,7 @@ extra        what it adds
 ``capture``  the web stack of ``ketapain.capture``: FastAPI, SQLAlchemy, Alembic,
              argon2-cffi, uvicorn, python-multipart, itsdangerous
 ``interop``  the formats of ``ketapain.interop``: pyreadstat (SAS XPORT),
-             fhir.resources (FHIR validation)
+             fhir.resources (FHIR validation), openpyxl (Excel .xlsx)
 ``postgres`` the PostgreSQL driver of the capture app (psycopg)
 ``dask``     simulation-based power on a Dask cluster (imported lazily, where used)
 ``test``     every extra above, plus the test tools
@@ -52,7 +52,7 @@ class Extra:
 EXTRAS: dict[str, Extra] = {
     "capture": Extra("capture", "the web stack",
                      ("fastapi", "sqlalchemy", "alembic", "argon2", "uvicorn", "multipart", "itsdangerous")),
-    "interop": Extra("interop", "the import/export formats", ("pyreadstat", "fhir.resources")),
+    "interop": Extra("interop", "the import/export formats", ("pyreadstat", "fhir.resources", "openpyxl")),
     "postgres": Extra("postgres", "the PostgreSQL driver", ("psycopg",)),
     "dask": Extra("dask", "dask.distributed", ("dask", "distributed")),
 }

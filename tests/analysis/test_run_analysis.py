@@ -229,3 +229,15 @@ def test_summary_mentions_primary_endpoint(results):
     text = results.summary()
     assert "auc_avg_pain_d35" in text and "Warnings:" in text
     assert np.isfinite(results.models["treatment_p"]).all()
+
+
+def test_trial_without_screening_log_has_a_flow_from_randomisation(trial, protocol):
+    tables = trial.to_tables()
+    tables["screening"] = None
+    data = TrialData.from_tables(**tables, meta=trial.meta)
+    res = run_analysis(data, protocol, sensitivity=False)
+    flow = res.consort_flow
+    assert flow is not None and not flow.screening_recorded
+    assert res.consort["n_screened"] is None
+    assert res.consort["n_randomised"] == trial.allocation["patient_id"].nunique()
+    assert "no_screening_log" in {w.kind for w in res.warnings}

@@ -180,6 +180,17 @@ def test_consort_errors_name_the_file(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "cannot read" in res.stderr
 
 
+def test_consort_without_a_screening_log(tmp_path: Path) -> None:
+    _, allocation, diary = write_reference_csvs(tmp_path)
+    res = run("consort", "--allocation", allocation, "--diary", diary)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("Screened: not recorded\n") and "Randomised: 20" in res.stdout
+    res = run("consort", "--allocation", allocation, "--json")
+    assert json.loads(res.stdout)["n_screened"] is None
+    res = run("consort")
+    assert res.exit_code == 1 and "neither a screening log nor an allocation" in res.stderr
+
+
 # --- gate ------------------------------------------------------------------------------------
 
 

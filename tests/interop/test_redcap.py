@@ -221,3 +221,20 @@ def test_bad_mapping_file(protocol, tmp_path) -> None:
         read_redcap(DATA / "redcap_records.csv", protocol=protocol, mapping=tmp_path / "m.json")
     with pytest.raises(DataError, match="record_id and redcap_event_name are required"):
         read_redcap(io.StringIO("a,b\n1,2\n"), protocol=protocol)
+
+
+def test_export_without_screening_imports_with_screening_not_recorded(protocol, tmp_path) -> None:
+    """A project that keeps no screening log: no screening field, no screened-only record."""
+    frame = pd.read_csv(DATA / "redcap_records.csv", dtype=str, keep_default_na=False)
+    screening_fields = [f for f, t in redcap_mapping(protocol)["fields"].items() if t["table"] == "screening"]
+    frame = frame.drop(columns=[c for c in frame.columns if c in screening_fields or c == "screening_complete"])
+    frame = frame[frame["record_id"] != "S03"]
+    frame.to_csv(tmp_path / "records.csv", index=False)
+    data = read_redcap(tmp_path / "records.csv", protocol=protocol)
+    expected = _expected_hand_written(protocol)
+    assert data.screening.empty and list(data.screening.columns) == list(expected.screening.columns[:7])
+    for name in ("patients", "allocation", "diary", "questionnaires", "adverse_events", "concomitant"):
+        pd.testing.assert_frame_equal(data.table(name), expected.table(name), obj=name)
+    # a screening field present but blank everywhere is an empty log too, not an error
+    frame.assign(outcome="").to_csv(tmp_path / "records2.csv", index=False)
+    assert read_redcap(tmp_path / "records2.csv", protocol=protocol).screening.empty

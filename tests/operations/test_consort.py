@@ -175,3 +175,28 @@ def test_patients_per_sequence() -> None:
     assert flow.to_dict()["sequences"]["P-K-KM"] == 4
     assert "Sequence KM-K-P: 3" in flow.summary()
     assert consort_flow(screening, allocation.drop(columns="sequence"), diary=diary).sequences == ()
+
+
+@pytest.mark.parametrize("empty_log", [False, True])
+def test_screening_not_recorded_counts_are_unknown(empty_log) -> None:
+    screening, allocation, diary = reference_tables()
+    log = screening.iloc[:0] if empty_log else None
+    flow = consort_flow(log, allocation.assign(sequence="P-K-KM"), diary=diary)
+    assert not flow.screening_recorded
+    assert (flow.n_screened, flow.n_not_eligible, flow.n_refused, flow.n_other) == (None, None, None, None)
+    assert flow.not_eligible_reasons == flow.refused_reasons == flow.other_reasons == ()
+    assert flow.n_randomised == 20 and flow.n_completed == 20 and flow.n_analysed == 20
+    assert flow.sequences == (("P-K-KM", 20),)
+    assert [(p.allocated, p.received) for p in flow.periods] == [(20, 20)] * 3
+    d = json.loads(json.dumps(flow.to_dict()))
+    assert d["n_screened"] is None and d["n_refused"] is None and d["n_randomised"] == 20
+    text = flow.summary()
+    assert text.startswith("Screened: not recorded\n") and "Randomised: 20" in text and "Refused" not in text
+
+
+def test_screening_recorded_flag_and_nothing_to_count() -> None:
+    screening, allocation, _ = reference_tables()
+    assert consort_flow(screening, allocation).screening_recorded
+    assert consort_flow(screening.iloc[:0]).n_screened == 0  # a log with nobody in it, and nothing else
+    with pytest.raises(DataError, match="neither a screening log nor an allocation"):
+        consort_flow(None)

@@ -199,3 +199,13 @@ def test_consort_from_counts_without_diary() -> None:
 def test_consort_rejects_other_input() -> None:
     with pytest.raises(TypeError, match="ConsortFlow"):
         plot_consort({"n_screened": 3})
+
+
+def test_consort_without_screening_says_not_recorded() -> None:
+    alloc = pd.DataFrame({"patient_id": ["P01", "P01", "P02", "P02"], "period": [1, 2, 1, 2]})
+    ax = plot_consort(consort_flow(None, alloc))
+    boxes, texts, _ = _boxes_and_texts(ax)
+    text = "\n".join(t.get_text() for t in texts)
+    assert len(boxes) == 8
+    assert "Assessed for eligibility\n(not recorded)" in text and "Excluded (not recorded)" in text
+    assert "Randomised (n = 2)" in text and "n = None" not in text

@@ -210,13 +210,16 @@ def _stepper(steps: tuple[str, ...], on_step: Callable[[str], None] | None) -> C
 
 
 def _consort(data: TrialData, protocol: Protocol, log: WarningLog) -> dict[str, Any]:
-    """``consort`` and ``consort_flow``: the flow of the screening log (empty without one)."""
+    """``consort`` and ``consort_flow``: the flow of the screening log; without one (screening
+    not recorded) the flow starts at randomisation and its screening counts are None."""
+    screening: pd.DataFrame | None = data.screening
     if data.screening.empty:
-        log.note("no_screening_log", "the screening log is empty; no flow diagram", section="consort")
-        return {"consort": MappingProxyType({}), "consort_flow": None}
+        log.note("no_screening_log", "the screening log is empty; the flow diagram says screening was not recorded",
+                 section="consort")
+        screening = None
     try:
         with log.catch(section="consort"):
-            flow = consort_flow(data.screening, data.allocation, diary=data.diary, periods=protocol.design.periods)
+            flow = consort_flow(screening, data.allocation, diary=data.diary, periods=protocol.design.periods)
     except DataError as exc:
         log.note("consort_not_computed", f"not computed: {exc}", section="consort")
         return {"consort": MappingProxyType({}), "consort_flow": None}

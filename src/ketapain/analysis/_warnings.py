@@ -51,7 +51,7 @@ WARNING_KINDS: Mapping[str, str] = MappingProxyType({
     "convergence": "an optimiser stopped before reaching its tolerance",
     "imputation": "values could not be imputed and stay missing",
     "warning": "another warning raised by the computation",
-    "no_screening_log": "the screening log is empty, so there is no CONSORT flow diagram",
+    "no_screening_log": "the screening log is empty: the CONSORT flow starts at randomisation, screening not recorded",
     "consort_not_computed": "the CONSORT flow could not be computed from the screening log",
     "not_fitted": "the model could not be fitted: no row for it",
     "log_refit_impossible": "the log rule fired but the outcome has values <= 0: the identity scale is used",

@@ -47,6 +47,7 @@ class ImportFormat(StrEnum):
     redcap = "redcap"
     odm = "odm"
     fhir = "fhir"
+    spreadsheet = "spreadsheet"
 
 
 def _require_exporters(command: str) -> None:
@@ -110,8 +111,13 @@ def export_command(
 
 
 def import_command(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="File to import (REDCap: the records CSV).", show_default=False)],
-    fmt: Annotated[ImportFormat, typer.Option("--format", metavar="FORMAT", help="redcap, odm or fhir.", show_default=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE", help="File to import (REDCap: the records CSV; spreadsheet: one or more .csv/.xlsx files).",
+                       show_default=False),
+    ],
+    fmt: Annotated[ImportFormat, typer.Option("--format", metavar="FORMAT", help="redcap, odm, fhir or spreadsheet.",
+                                              show_default=False)],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="TrialData folder to write.", show_default=False)],
     protocol: ProtocolOption = "ketapain",
     mapping: Annotated[
@@ -119,13 +125,18 @@ def import_command(
         typer.Option(
             "--mapping",
             metavar="FILE",
-            help="REDCap mapping file (JSON or TOML); default: ketapain's own dictionary names.",
+            help="REDCap mapping file (JSON or TOML; default: ketapain's own dictionary names), or the spreadsheet "
+                 "mapping file (TOML, required; docs/import-spreadsheets.md).",
             show_default=False,
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing TrialData folder.")] = False,
 ) -> None:
-    """Import a REDCap record export, an ODM 1.3.2 file or a FHIR R4 Bundle into a TrialData folder.
+    """Import a REDCap record export, an ODM 1.3.2 file, a FHIR R4 Bundle or spreadsheets into a TrialData folder.
+
+    Spreadsheets: one or more .csv or .xlsx files and a --mapping TOML file saying which sheet
+    and column holds what (docs/import-spreadsheets.md), e.g. ketapain import trial.xlsx
+    --format spreadsheet --mapping mapping.toml --out from-excel/
 
     \b
     Example:
@@ -135,11 +146,18 @@ def import_command(
     from ketapain import interop
     from ketapain.protocol import load_protocol
 
-    if len(files) != 1:
+    if len(files) != 1 and fmt is not ImportFormat.spreadsheet:
         raise fail(f"--format {fmt.value} imports one file; got {len(files)}: {', '.join(map(str, files))}")
+    if fmt is ImportFormat.spreadsheet and mapping is None:
+        raise fail("--format spreadsheet needs --mapping MAPPING.toml (which sheet and column holds what; "
+                   "docs/import-spreadsheets.md)")
     source = files[0]
+    notes = ""
     try:
-        if fmt is ImportFormat.redcap:
+        if fmt is ImportFormat.spreadsheet and mapping is not None:
+            imported = interop.import_spreadsheet(files, mapping=mapping, protocol=load_protocol(protocol))
+            data, notes = imported.data, imported.summary()
+        elif fmt is ImportFormat.redcap:
             data = interop.read_redcap(source, protocol=load_protocol(protocol), mapping=mapping)
         elif fmt is ImportFormat.odm:
             data = interop.from_odm(source)
@@ -152,6 +170,9 @@ def import_command(
         raise fail(exc) from None
     except OSError as exc:
         raise fail(os_error_text(exc, source)) from None
+    if notes:
+        typer.echo(notes)
     typer.echo(
-        f"Imported {source} ({fmt.value}) into {out}: {data.allocation['patient_id'].nunique()} patients, {len(data.diary)} diary rows"
+        f"Imported {', '.join(map(str, files))} ({fmt.value}) into {out}: {data.allocation['patient_id'].nunique()} patients, "
+        f"{len(data.diary)} diary rows"
     )

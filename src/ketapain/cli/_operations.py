@@ -140,13 +140,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def consort_command(
     screening_csv: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            metavar="SCREENING.csv",
-            help="Screening log: screening_id, outcome (randomised/refused/not_eligible/other), eligible, reason, patient_id.",
+            metavar="[SCREENING.csv]",
+            help="Screening log: screening_id, outcome (randomised/refused/not_eligible/other), eligible, reason, patient_id. "
+                 "Leave it out when screening was not recorded (then give --allocation).",
             show_default=False,
         ),
-    ],
+    ] = None,
     allocation: Annotated[
         Path | None,
         typer.Option(
@@ -176,9 +177,9 @@ def consort_command(
     """
     from ketapain.operations import consort_flow
 
-    files = {"screening": screening_csv.name}
+    files = {"screening": screening_csv.name} if screening_csv is not None else {}
     try:
-        screening = _read_csv(screening_csv)
+        screening = _read_csv(screening_csv) if screening_csv is not None else None
         alloc = None
         if allocation is not None:
             alloc = _read_csv(allocation)

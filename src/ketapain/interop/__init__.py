@@ -1,10 +1,11 @@
-"""Interoperability: CDISC SDTM/ADaM, Stata, ODM, REDCap and FHIR, out of and into TrialData.
+"""Interoperability: CDISC SDTM/ADaM, Stata, ODM, REDCap, FHIR and spreadsheets, out of and into TrialData.
 
 Exports take a :class:`~ketapain.data.TrialData` and its :class:`~ketapain.protocol.Protocol`;
 imports give back a TrialData. docs/interop-cdisc.md and docs/interop-stata.md describe the
-CDISC and Stata mappings.
+CDISC and Stata mappings; docs/import-spreadsheets.md the spreadsheet mapping file.
 
-Needs the ``[interop]`` extra (pyreadstat for SAS XPORT, fhir.resources for FHIR validation):
+Needs the ``[interop]`` extra (pyreadstat for SAS XPORT, fhir.resources for FHIR validation,
+openpyxl for Excel files):
 without it, importing this package raises an ``ImportError`` that says
 ``pip install 'ketapain[interop]'``.
 """
@@ -40,18 +41,27 @@ from ._redcap import (  # noqa: E402
 )
 from ._redcap_read import read_redcap  # noqa: E402
 from ._sdtm import SdtmPackage, to_sdtm, write_sdtm  # noqa: E402
+
+# spreadsheets (CSV, Excel .xlsx) through a mapping file (modules _spreadsheet*)
+from ._spreadsheet import SpreadsheetImport, import_spreadsheet  # noqa: E402
+from ._spreadsheet_map import DIARY_LAYOUTS, SpreadsheetMapping, load_spreadsheet_mapping  # noqa: E402
 from ._stata import write_stata  # noqa: E402
 
 __all__ = [
     "AdamPackage",
+    "DIARY_LAYOUTS",
     "DICTIONARY_COLUMNS",
     "ODM_NAMESPACE",
     "REDCAP_ID_COLUMNS",
     "SdtmPackage",
+    "SpreadsheetImport",
+    "SpreadsheetMapping",
     "canonical_order",
     "fhir_patients",
     "from_fhir_bundle",
     "from_odm",
+    "import_spreadsheet",
+    "load_spreadsheet_mapping",
     "read_adam",
     "read_redcap",
     "redcap_dictionary",

@@ -60,6 +60,9 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
         Tables in :func:`canonical_order`; ``meta``: ``study``, ``protocol_id`` and
         ``source = "redcap-import"``. A record with demographics is a patient
         (``patient_id`` = ``record_id``); a questionnaire answer left blank gives no row.
+        An export without any screening value (a project that keeps no screening log,
+        with or without the screening fields) gives an empty ``screening`` table: screening not recorded, which the CONSORT flow
+        reports as such.
 
     Raises
     ------
@@ -247,6 +250,8 @@ def _assemble(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapp
     out: dict[str, pd.DataFrame | None] = {}
     for table in ("patients", "screening", "allocation", "diary", "adverse_events"):
         idx, cols = _gather(raw, values, fields, repeat_table, table)
+        if table == "screening" and not len(idx):
+            continue  # no screening field, or none filled in: screening not recorded (an empty table)
         frame = pd.DataFrame(_typed(fields, table, idx, cols), index=range(len(idx)))
         if table in ("patients", "allocation", "diary", "adverse_events"):
             frame.insert(0, "patient_id", raw.loc[idx, "record_id"].to_numpy())

@@ -311,8 +311,11 @@ class _Domains(SdtmContext):
         screening = self.data.screening
         scr_date = screening.dropna(subset=["patient_id"]).set_index("patient_id")["screening_date"]
         first = self.alloc.drop_duplicates("patient_id")
+        # screening not recorded (an empty log): no screening dates (mapping through an empty
+        # datetime Series fails in pandas, so the column is built directly)
+        start = first["patient_id"].map(scr_date) if len(scr_date) else pd.Series(pd.NaT, index=first.index, dtype=scr_date.dtype)
         scr = pd.DataFrame({"patient_id": first["patient_id"], "ETCD": "SCRN",
-                            "start": first["patient_id"].map(scr_date), "end": first["infusion_date"],
+                            "start": start, "end": first["infusion_date"],
                             "EPOCH": "SCREENING", "TAETORD": 1.0, "order": 0})
         parts = [scr, treat]
         if self.washout:

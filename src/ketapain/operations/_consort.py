@@ -2,7 +2,10 @@
 
 Definitions (one place; also in docs/operations.md):
 
-* **screened**: rows of the screening log (one per screened person);
+* **screened**: rows of the screening log (one per screened person); when the trial kept no
+  screening log (``screening=None``, or an empty log with an allocation) the screening
+  counts are None, "not recorded", and **randomised** is the number of patients in the
+  allocation;
 * **not eligible / refused / other**: ``outcome`` = ``not_eligible`` / ``refused`` /
   ``other``, with the ``reason`` text counted (an empty reason counts as "not stated");
 * **randomised**: ``outcome`` = ``randomised``;
@@ -55,14 +58,17 @@ class PeriodFlow:
 
 @dataclass(frozen=True, slots=True)
 class ConsortFlow:
-    """The CONSORT flow counts (definitions in :mod:`ketapain.operations._consort`)."""
+    """The CONSORT flow counts (definitions in :mod:`ketapain.operations._consort`).
 
-    n_screened: int
-    n_not_eligible: int
+    ``n_screened``, ``n_not_eligible``, ``n_refused`` and ``n_other`` are None when
+    screening was not recorded (see :attr:`screening_recorded`)."""
+
+    n_screened: int | None
+    n_not_eligible: int | None
     not_eligible_reasons: tuple[tuple[str, int], ...]
-    n_refused: int
+    n_refused: int | None
     refused_reasons: tuple[tuple[str, int], ...]
-    n_other: int
+    n_other: int | None
     other_reasons: tuple[tuple[str, int], ...]
     n_randomised: int
     periods: tuple[PeriodFlow, ...] = field(default=())
@@ -72,8 +78,14 @@ class ConsortFlow:
     """Patients randomised to each sequence (allocation's ``sequence`` column), in order of
     first appearance; empty when the allocation has no sequence column."""
 
+    @property
+    def screening_recorded(self) -> bool:
+        """False when the trial kept no screening log: the screening counts are unknown."""
+        return self.n_screened is not None
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict; reasons as ``{reason: count}`` objects, periods as a list."""
+        """JSON-safe dict; reasons as ``{reason: count}`` objects, periods as a list; the
+        screening counts are null when screening was not recorded."""
         return {
             "n_screened": self.n_screened,
             "n_not_eligible": self.n_not_eligible,
@@ -102,14 +114,17 @@ class ConsortFlow:
         def reasons(items: tuple[tuple[str, int], ...]) -> list[str]:
             return [f"      - {r}: {n}" for r, n in items]
 
-        lines = [f"Screened: {self.n_screened}"]
-        lines.append(f"  Not eligible: {self.n_not_eligible}")
-        lines += reasons(self.not_eligible_reasons)
-        lines.append(f"  Refused: {self.n_refused}")
-        lines += reasons(self.refused_reasons)
-        if self.n_other:
-            lines.append(f"  Other: {self.n_other}")
-            lines += reasons(self.other_reasons)
+        if self.screening_recorded:
+            lines = [f"Screened: {self.n_screened}"]
+            lines.append(f"  Not eligible: {self.n_not_eligible}")
+            lines += reasons(self.not_eligible_reasons)
+            lines.append(f"  Refused: {self.n_refused}")
+            lines += reasons(self.refused_reasons)
+            if self.n_other:
+                lines.append(f"  Other: {self.n_other}")
+                lines += reasons(self.other_reasons)
+        else:
+            lines = ["Screened: not recorded", "  Not eligible, refused, other: not recorded"]
         lines.append(f"Randomised: {self.n_randomised}")
         lines += [f"  Sequence {seq}: {n}" for seq, n in self.sequences]
         for p in self.periods:
@@ -270,7 +285,7 @@ def _period_flows(
 
 
 def consort_flow(
-    screening: pd.DataFrame,
+    screening: pd.DataFrame | None,
     allocation: pd.DataFrame | None = None,
     *,
     diary: pd.DataFrame | None = None,
@@ -284,7 +299,9 @@ def consort_flow(
     screening
         The screening log: ``screening_id``, ``outcome`` (randomised, refused, not_eligible,
         other); optional ``eligible`` (checked against the outcome), ``reason`` and
-        ``patient_id`` (of the randomised; checked against the allocation).
+        ``patient_id`` (of the randomised; checked against the allocation). None, or an
+        empty log when an allocation is given, means screening was not recorded: the
+        screening counts are None and the randomised are the allocation's patients.
     allocation
         Patient x period rows (``patient_id``, ``period``; optional ``infusion_date``).
         Without it there are no period counts.
@@ -307,7 +324,8 @@ def consort_flow(
         A required column missing; an outcome not in the four allowed; an inconsistent row
         (``randomised`` but ``eligible`` false, ``not_eligible`` but eligible true); a
         duplicated screening_id; allocation patients that the screening log does not list as
-        randomised (when it has ``patient_id``); a period above ``periods``.
+        randomised (when it has ``patient_id``); a period above ``periods``; neither a
+        screening log nor an allocation.
 
     Examples
     --------
@@ -323,8 +341,8 @@ def consort_flow(
     >>> [(p.period, p.allocated, p.received, p.completed) for p in flow.periods]
     [(1, 1, 1, None), (2, 1, 0, None)]
     """
-    _, is_, randomised_ids = _screening_outcomes(screening)
-    reason = screening["reason"] if "reason" in screening.columns else pd.Series([None] * len(screening), index=screening.index)
+    if screening is not None and len(screening) == 0 and allocation is not None:
+        screening = None  # an empty log beside an allocation: nobody's screening was recorded
     if periods is not None:
         check_option("periods", periods, Number(low=1, integer=True), error=DataError)
     period_flows: list[PeriodFlow] = []
@@ -334,6 +352,16 @@ def consort_flow(
         per_patient = allocation[["patient_id", "sequence"]].dropna().drop_duplicates("patient_id")
         counts = per_patient["sequence"].astype(str).value_counts(sort=False)
         sequences = tuple((str(k), int(v)) for k, v in counts.items())
+    if screening is None:
+        if allocation is None:
+            raise DataError("neither a screening log nor an allocation: there is nothing to count; give at least the allocation")
+        period_flows, n_completed, n_analysed = _period_flows(allocation, diary, periods, analysed, None)
+        return ConsortFlow(n_screened=None, n_not_eligible=None, not_eligible_reasons=(), n_refused=None,
+                           refused_reasons=(), n_other=None, other_reasons=(),
+                           n_randomised=int(_text(allocation["patient_id"]).nunique()), periods=tuple(period_flows),
+                           n_completed=n_completed, n_analysed=n_analysed, sequences=sequences)
+    _, is_, randomised_ids = _screening_outcomes(screening)
+    reason = screening["reason"] if "reason" in screening.columns else pd.Series([None] * len(screening), index=screening.index)
     if allocation is not None:
         period_flows, n_completed, n_analysed = _period_flows(allocation, diary, periods, analysed, randomised_ids)
     return ConsortFlow(

@@ -448,18 +448,22 @@ def _text_size(texts: Sequence[tuple[str, str]]) -> list[tuple[float, float]]:
 
 def _consort_boxes(flow: ConsortFlow) -> dict[str, tuple[str, str]]:
     """The boxes of the diagram: name -> (text, multialignment), top to bottom."""
-    n_excluded = flow.n_not_eligible + flow.n_refused + flow.n_other
-    excl = [
-        f"Excluded (n = {n_excluded})",
-        f"  Not eligible (n = {flow.n_not_eligible})",
-        *_reason_lines(flow.not_eligible_reasons),
-        f"  Declined to participate (n = {flow.n_refused})",
-        *_reason_lines(flow.refused_reasons),
-    ]
-    if flow.n_other:
-        excl += [f"  Other reasons (n = {flow.n_other})", *_reason_lines(flow.other_reasons)]
+    if flow.n_screened is None or flow.n_not_eligible is None or flow.n_refused is None:
+        screened, excl = "Assessed for eligibility\n(not recorded)", ["Excluded (not recorded)"]
+    else:
+        n_excluded = flow.n_not_eligible + flow.n_refused + (flow.n_other or 0)
+        screened = f"Assessed for eligibility\n(n = {flow.n_screened})"
+        excl = [
+            f"Excluded (n = {n_excluded})",
+            f"  Not eligible (n = {flow.n_not_eligible})",
+            *_reason_lines(flow.not_eligible_reasons),
+            f"  Declined to participate (n = {flow.n_refused})",
+            *_reason_lines(flow.refused_reasons),
+        ]
+        if flow.n_other:
+            excl += [f"  Other reasons (n = {flow.n_other})", *_reason_lines(flow.other_reasons)]
     boxes: dict[str, tuple[str, str]] = {
-        "screened": (f"Assessed for eligibility\n(n = {flow.n_screened})", "center"),
+        "screened": (screened, "center"),
         "excluded": ("\n".join(excl), "left"),
         "randomised": (
             "\n".join([f"Randomised (n = {flow.n_randomised})", *(f"sequence {seq}: n = {n}" for seq, n in flow.sequences)]),
