@@ -55,7 +55,7 @@ def _r_fits(name: str) -> list[dict]:
     return json.loads((REF / f"{name}.json").read_text())
 
 
-def _quiet_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]):  # noqa: ANN202
+def _quiet_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a diverging fit may warn about convergence
         return fit_logistic_glmm(X, y, groups, term_names=names, nagq=5)
