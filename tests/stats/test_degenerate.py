@@ -28,6 +28,7 @@ from numpy.testing import assert_allclose
 
 from ketapain.errors import ModelError
 from ketapain.stats import (
+    LogisticGLMMFit,
     ModelCheck,
     check_crossover_fit,
     check_logistic_fit,
@@ -55,7 +56,7 @@ def _r_fits(name: str) -> list[dict]:
     return json.loads((REF / f"{name}.json").read_text())
 
 
-def _quiet_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]):
+def _quiet_fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]) -> LogisticGLMMFit:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a diverging fit may warn about convergence
         return fit_logistic_glmm(X, y, groups, term_names=names, nagq=5)

@@ -33,8 +33,9 @@ Logistic GLMM (log-odds scale)
       likelihood has no finite maximum and the GLMM's estimate diverges with theta.
 Linear mixed model
     * a non-finite estimate, SE or denominator df, or an SE of 0 for a treatment term;
-    * the residual variance at its bound 0 (below ``MIN_RESIDUAL_SHARE`` = 1e-10 of the total
-      variance): the model reproduces every observation, its tests divide by zero;
+    * the residual variance at its bound 0 (below ``MIN_RESIDUAL_SHARE`` = 1e-6 of the total
+      variance, the engine's own limit ``sigma_b / sigma > 1000`` of ``_lmm``): the model
+      reproduces every observation, its tests divide by zero;
     * a treatment-test denominator df below ``MIN_DF`` (1): no t or F reference exists.
 
 Examples
@@ -76,7 +77,7 @@ MAX_ABS_LOG_ODDS = 10.0
 MAX_SE_LOG_ODDS = 5.0
 MAX_THETA_LOGIT = 10.0
 MAX_CONDITION = 1e8
-MIN_RESIDUAL_SHARE = 1e-10
+MIN_RESIDUAL_SHARE = 1e-6
 MIN_DF = 1.0
 SINGULAR_THETA = 1e-4  # lme4::isSingular(tol = 1e-4), as _glmm.SINGULAR_TOL
 Status = Literal["ok", "singular", "not_estimable"]
