@@ -37,6 +37,10 @@ Linear mixed model
       variance, the engine's own limit ``sigma_b / sigma > 1000`` of ``_lmm``): the model
       reproduces every observation, its tests divide by zero;
     * a treatment-test denominator df below ``MIN_DF`` (1): no t or F reference exists.
+Daily linear mixed model (the MAR sensitivity analysis, :func:`check_daily_fit`)
+    * a non-finite estimate or SE, the residual variance at its bound (as above, against the
+      sum of the three variance components), or a near-singular covariance of the fixed
+      effects (as for the GLMM); ``singular`` when a variance component is exactly 0.
 
 Examples
 --------
@@ -56,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from ketapain.stats._daily_lmm import DailyModelFit
 from ketapain.stats._results import CrossoverFit, LogisticGLMMFit
 
 __all__ = [
@@ -68,6 +73,7 @@ __all__ = [
     "MODEL_CHECK_STATUSES",
     "ModelCheck",
     "check_crossover_fit",
+    "check_daily_fit",
     "check_logistic_fit",
     "fixed_effect_separation",
     "within_subject_separation",
@@ -232,6 +238,23 @@ def check_crossover_fit(fit: CrossoverFit) -> ModelCheck:
     if not (df_den >= MIN_DF) or any(not (d >= MIN_DF) for d in df[idx]):
         fatal.append(f"denominator df below {MIN_DF:g} or not finite (treatment test df {df_den:.3g})")
     singular = ("boundary (singular) fit: between-patient variance estimated as 0" if fit.singular else None)
+    return _verdict(fatal, singular)
+
+
+def check_daily_fit(fit: DailyModelFit) -> ModelCheck:
+    """Check a :func:`~ketapain.stats.fit_daily_model` fit (the daily model's rules, module doc)."""
+    fatal: list[str] = []
+    est, se = np.asarray(fit.estimate, dtype=float), np.asarray(fit.se, dtype=float)
+    if not (np.all(np.isfinite(est)) and np.all(np.isfinite(se))):
+        fatal.append("an estimate or SE is not finite")
+    total = fit.sigma2_patient + fit.sigma2_patient_period + fit.sigma2_residual
+    if not (math.isfinite(total) and total > 0) or fit.sigma2_residual <= MIN_RESIDUAL_SHARE * total:
+        fatal.append(f"residual variance {fit.sigma2_residual:.3g} at its bound 0 (below {MIN_RESIDUAL_SHARE:g} of "
+                     f"the total variance {total:.3g})")
+    cond = _condition_reason(np.asarray(fit.vcov))
+    if cond is not None:
+        fatal.append(cond)
+    singular = "boundary (singular) fit: a variance component estimated as 0" if fit.singular else None
     return _verdict(fatal, singular)
 
 
