@@ -135,7 +135,8 @@ def logistic_vs_reference(
     if left_out:
         log.note("rows_left_out", left_out, **where, model=model)
         for r in rows:
-            r.update(note=left_out, n_obs=len(work), n_subjects=int(work["patient_id"].nunique()))
+            r.update(note=left_out, n_obs=len(work), n_subjects=int(work["patient_id"].nunique()),
+                     n_events=int(y.sum()))
     X = np.column_stack(list(columns.values()))
     groups = work["patient_id"].to_numpy()
     try:
