@@ -63,6 +63,27 @@ def test_glmm_has_the_linear_models_fixed_effects_and_equals_glmer(protocol, mod
     assert (check.status, check.model, check.day, check.outcome) == ("ok", model, 7, "immpact30")
 
 
+@pytest.mark.parametrize(("name", "day", "definition"), [("demo_d7_improved", 7, "improved"),
+                                                        ("demo_d35_immpact50", 35, "immpact50")])
+def test_sequence_separation_gives_the_limit_glmer_approaches(protocol, name, day, definition):
+    # A sequence whose patients are all responders (or none is): glmer (paper model, nAGQ = 5)
+    # drives that sequence coefficient to ~+/-33 and warns that the Hessian is singular; its
+    # treatment estimates are those of the fit without the rows that sequence predicts, which
+    # the analysis fits directly. (glmer's SEs then come from its RX fallback, conditional on
+    # theta, so only the estimates are compared.)
+    (r,) = json.loads((REF / f"{name}.json").read_text())
+    assert any("singular" in w for w in r["warnings"]) and max(abs(b) for b in r["fixef"]) > 30
+    log = WarningLog()
+    rows = logistic_vs_reference(_responder_frame(name), outcome="responder", protocol=protocol, model="paper",
+                                 where={"section": "responders", "outcome": definition, "day": day}, log=log)
+    for row in rows:
+        assert_allclose(row["log_odds_ratio"], r["fixef"][r["terms"].index(f"treatment{row['treatment']}")],
+                        rtol=1e-5)
+        assert "perfectly predicted by sequence[" in row["note"] and row["se"] < 5
+    assert [c.status for c in log.checks] == ["ok"]
+    assert [w.kind for w in log.records if w.kind == "rows_left_out"] == ["rows_left_out"]
+
+
 def test_demo_day7_immpact50_is_not_estimable(demo):
     rm = demo.responder_models
     rows = rm[(rm["day"] == 7) & (rm["definition"] == "immpact50")]

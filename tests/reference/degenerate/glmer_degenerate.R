@@ -11,7 +11,9 @@ source(file.path(here, "..", "glmm", "glmer_common.R"))
 
 models <- list(
   demo_d7_immpact30 = c("treatment + sequence", "treatment + period + sequence"),
-  demo_d7_immpact50 = c("treatment")
+  demo_d7_immpact50 = c("treatment"),
+  demo_d7_improved = c("treatment + sequence"),
+  demo_d35_immpact50 = c("treatment + sequence")
 )
 for (name in names(models)) {
   df <- read_crossover(file.path(here, paste0(name, ".csv")))

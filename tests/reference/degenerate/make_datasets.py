@@ -11,6 +11,10 @@ unknown is left out):
 * ``demo_d7_immpact50.csv``: IMMPACT-50 responders, the issue-19 case: 9 events, 4 patients
   with any, the KM arm's events only in a patient with all events, so within patients KM is
   quasi-separated and glmer "fits" an odds ratio near 1e-35 with a patient variance near 8,000;
+* ``demo_d7_improved.csv``, ``demo_d35_immpact50.csv``: responders whose sequences include one
+  with no responder or only responders (sequence separates those patients' rows): glmer drives
+  that sequence coefficient to ~+/-33 and the treatment estimates converge to the fit without
+  those rows (the analysis's "nuisance separation" limit);
 * ``demo_auc_d35.csv``: the primary endpoint (AUC of average pain to day 35, LOCF) per patient
   x period, for the model-based effect size ``d_model`` against lmer + emmeans.
 """
@@ -31,11 +35,11 @@ def main() -> None:
     data = simulate_trial(proto, n_patients=20, seed=20200154)
     res = run_analysis(data, proto, seed=20200154, sensitivity=False)
     rp = res.responder_patients
-    day7 = rp[rp["day"] == 7].merge(data.allocation[["patient_id", "period", "sequence"]], on=["patient_id", "period"])
-    for definition in ("immpact30", "immpact50"):
-        out = day7[["patient_id", "period", "sequence", "treatment", definition]].dropna()
+    rp = rp.merge(data.allocation[["patient_id", "period", "sequence"]], on=["patient_id", "period"])
+    for day, definition in ((7, "immpact30"), (7, "immpact50"), (7, "improved"), (35, "immpact50")):
+        out = rp.loc[rp["day"] == day, ["patient_id", "period", "sequence", "treatment", definition]].dropna()
         out = out.rename(columns={"patient_id": "subject", definition: "y"}).astype({"y": "int64"})
-        out.to_csv(HERE / f"demo_d7_{definition}.csv", index=False)
+        out.to_csv(HERE / f"demo_d{day}_{definition}.csv", index=False)
     auc = res.patient_auc[res.patient_auc["endpoint"] == "auc_avg_pain_d35"]
     auc = auc[["patient_id", "period", "sequence", "treatment", "auc"]].rename(columns={"patient_id": "subject", "auc": "y"})
     auc.to_csv(HERE / "demo_auc_d35.csv", index=False)
