@@ -274,9 +274,10 @@ def fixed_effect_separation(X: np.ndarray, y: np.ndarray, *, term_names: Sequenc
 
     Examples
     --------
-    >>> X = np.column_stack([np.ones(4), [0.0, 0.0, 1.0, 1.0]])
-    >>> fixed_effect_separation(X, np.array([0, 1, 1, 1]), term_names=["(Intercept)", "t"]).terms
-    ('(Intercept)', 't')
+    >>> X = np.column_stack([np.ones(4), [0.0, 0.0, 1.0, 1.0]])    # every t = 1 row has y = 1
+    >>> sep = fixed_effect_separation(X, np.array([0, 1, 1, 1]), term_names=["(Intercept)", "t"])
+    >>> sep.terms, sep.rows.tolist()
+    (('t',), [False, False, True, True])
     """
     X = np.asarray(X, dtype=float)
     s = 2.0 * np.asarray(y, dtype=float) - 1.0
