@@ -134,6 +134,7 @@ EXEMPT: dict[str, str] = {
     "stats.fit_random_intercept": "low-level engine on a design matrix; its options reach it through fit_crossover (listed)",
     "stats.logistic_glmm_loglik": "low-level likelihood of the engine; nagq is checked by fit_crossover (listed)",
     "stats.total_sd_effect": "internal effect-size step fed by fit_crossover (listed)",
+    "stats.model_d_effect": "internal effect-size step fed by fit_crossover (listed)",
     "simulate.simulate_diary": "kernel fed by simulate_trial and simulate_power, which check missing (listed)",
     "operations.check_kit_code_kind": "its kind is the kind of a code to check against, validated by the same OneOf",
     "operations.import_pharmacy_list": "reads a file; kind is checked as in make_randomisation_list (listed)",

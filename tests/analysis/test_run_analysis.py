@@ -59,8 +59,9 @@ def test_auc_and_table2_equal_the_stats_core(results, trial, protocol):
         es = results.effect_sizes[(results.effect_sizes["outcome"] == "auc_avg_pain_d35")
                                   & (results.effect_sizes["model"] == model) & (results.effect_sizes["scale"] == "identity")]
         assert_allclose(es["estimate"].to_numpy(), [e.estimate for e in fit.effect_sizes], rtol=1e-10)
-        assert set(es["kind"]) == {"total_sd", "d_z", "g_av"}
-        assert (es["headline"] == (es["kind"] == "d_z")).all()
+        # issue 19: d_model (model contrast and CI over the total SD) is added and is the headline
+        assert set(es["kind"]) == {"total_sd", "d_z", "g_av", "d_model"}
+        assert (es["headline"] == (es["kind"] == "d_model")).all()
 
 
 def test_log_rule_marks_one_used_fit_per_outcome_and_model(results):

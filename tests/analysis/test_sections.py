@@ -20,7 +20,9 @@ from ketapain.protocol import Protocol
 
 def test_responders_by_hand(protocol):
     # Two patients, sequences P-K-KM (A) and KM-P-K (B); pre-infusion pain 6 everywhere.
+    # (sequence: the GLMMs carry it since issue 19, as their linear namesakes)
     alloc = pd.DataFrame({"patient_id": ["A"] * 3 + ["B"] * 3, "period": [1, 2, 3] * 2,
+                          "sequence": ["P-K-KM"] * 3 + ["KM-P-K"] * 3,
                           "treatment": ["P", "K", "KM", "KM", "P", "K"], "pre_infusion_pain": [6.0] * 6})
     # Day-7 AUCs: mean = AUC / 7. A: P 42 -> 6 (not improved), K 28 -> 4 (-33%: improved,
     # immpact30), KM 14 -> 2 (-67%: immpact50). B: KM NaN (missing), P 35 -> 5 (-17%:

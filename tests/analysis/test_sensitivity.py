@@ -112,3 +112,25 @@ def test_settings_name_every_choice(protocol: Protocol) -> None:
     d = s.to_dict()
     assert d["mar_model"] == {"fixed": ["treatment x day", "sequence"], "random": ["patient", "patient:period"]}
     assert d["tipping_shift_arms"] == ["K", "KM"] and d["pooling"] == "rubin"
+
+
+def test_daily_model_fits_have_model_checks(section: dict[str, pd.DataFrame], protocol: Protocol) -> None:
+    # issue 19: the MAR daily model of every LOCF endpoint is checked by the shared rules
+    checks = section["model_checks"]
+    locf = [e.name for e in protocol.endpoints if e.impute == "locf"]
+    assert list(checks["endpoint"]) == locf and (checks["analysis"] == "mar_daily_model").all()
+    assert (checks["status"] == "ok").all() and (checks["reason"] == "").all()
+
+
+def test_a_degenerate_daily_model_gives_a_note_and_no_rows(trial: TrialData, protocol: Protocol, monkeypatch) -> None:
+    import ketapain.analysis._sensitivity as sens
+    from ketapain.stats import ModelCheck
+
+    monkeypatch.setattr(sens, "check_daily_fit", lambda fit: ModelCheck("not_estimable", ("a rule tripped",)))
+    monkeypatch.setattr(sens, "_multiple_imputation", lambda run, rows: None)
+    monkeypatch.setattr(sens, "_tipping_point", lambda run, rows: None)
+    out = _sensitivity_section(trial, protocol, {}, 11)
+    assert "mar_daily_model" not in out
+    assert (out["model_checks"]["status"] == "not_estimable").all()
+    notes = out["notes"][out["notes"]["analysis"] == "mar_daily_model"]
+    assert len(notes) == 3 and notes["note"].str.startswith("not estimable: a rule tripped").all()

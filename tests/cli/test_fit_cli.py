@@ -33,7 +33,7 @@ def test_fit_json_contract_matches_stored_r_reference(tmp_path: Path) -> None:
     assert_allclose(out["treatment_test"]["stat"], exp["kenward_roger"]["treatment"]["stat"], rtol=1e-5)
     assert_allclose(out["treatment_test"]["df_den"], exp["kenward_roger"]["treatment"]["df_den"], rtol=1e-4)
     assert [c["a"] + " - " + c["b"] for c in out["contrasts"]] == exp["kenward_roger"]["pairs"]["contrast"]
-    assert {e["kind"] for e in out["effect_sizes"]} == {"total_sd", "d_z", "g_av"}
+    assert {e["kind"] for e in out["effect_sizes"]} == {"total_sd", "d_z", "g_av", "d_model"}  # d_model: issue 19
 
 
 def test_fit_options_reach_the_model(tmp_path: Path) -> None:

@@ -67,11 +67,14 @@ def test_linear_carryover_test_from_the_model_with_carryover_added() -> None:
     assert_allclose(ftest(out["sequence_by_treatment"]), [2.975444972045999, 8, 11.999999999999977, 0.04355713783105238],
                     rtol=RTOL)
     assert_allclose(out["contrasts"][1]["ci_sidak"], [-1.3519029820511337, 0.4963068504577049], rtol=RTOL)
-    assert [e["kind"] for e in out["effect_sizes"][:3]] == ["total_sd", "d_z", "g_av"]
+    # Issue 19 added d_model after the three kinds of every pair (the model's contrast and CI over
+    # the total SD: the same estimate as total_sd, an interval that agrees with the model's test).
+    assert [e["kind"] for e in out["effect_sizes"][:4]] == ["total_sd", "d_z", "g_av", "d_model"]
     assert_allclose([e["estimate"] for e in out["effect_sizes"]],
-                    [0.3433638712594418, 0.3182449075231003, 0.3003717312342169, -0.3654827513162933,
-                     -0.2808724371305828, -0.3271240532085928, -0.7088466225757352, -0.7869719123121953,
-                     -0.6269875491568636], rtol=RTOL)
+                    [0.3433638712594418, 0.3182449075231003, 0.3003717312342169, 0.3433638712594418,
+                     -0.3654827513162933, -0.2808724371305828, -0.3271240532085928, -0.3654827513162933,
+                     -0.7088466225757352, -0.7869719123121953, -0.6269875491568636, -0.7088466225757352],
+                    rtol=RTOL)
 
 
 @pytest.mark.parametrize(("alpha", "kept"), [(0.05, False), (0.9, True)])

@@ -1,10 +1,14 @@
-"""Effect sizes: d_z (noncentral-t CI), g_av (Bonett CI), total-SD (delta method)."""
+"""Effect sizes: d_z (noncentral-t CI), g_av (Bonett CI), total-SD (delta method), d_model
+(the model's contrast and CI over the total SD)."""
 
 from __future__ import annotations
 
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
@@ -63,17 +67,80 @@ def test_paired_effect_sizes_need_three_pairs() -> None:
 
 def test_crossover_reports_every_kind_for_every_pair() -> None:
     rng = np.random.default_rng(2)
-    import pandas as pd
-
     rows = [(f"S{i}", k + 1, s, t, 5 + rng.normal() + i % 3) for i, s in enumerate(["ABC", "BCA", "CAB"] * 4)
             for k, t in enumerate(s)]
     data = pd.DataFrame(rows, columns=["subject", "period", "sequence", "treatment", "y"])
     res = fit_crossover(data)
     kinds = {(e.a, e.b, e.kind) for e in res.effect_sizes}
-    assert kinds == {(a, b, k) for a, b in [("A", "B"), ("A", "C"), ("B", "C")] for k in ("total_sd", "d_z", "g_av")}
+    assert kinds == {(a, b, k) for a, b in [("A", "B"), ("A", "C"), ("B", "C")] for k in ("total_sd", "d_z", "g_av", "d_model")}
     for e in res.effect_sizes:
         assert e.ci_low < e.estimate < e.ci_high
     # total_sd = contrast / sqrt(total variance)
     c = res.contrasts[0]
     ts = next(e for e in res.effect_sizes if e.kind == "total_sd" and (e.a, e.b) == (c.a, c.b))
     assert_allclose(ts.estimate, c.estimate / math.sqrt(res.variance_subject + res.variance_residual), rtol=1e-12)
+
+
+def test_d_model_matches_lmer_emmeans_on_the_demo_primary_endpoint() -> None:
+    # tests/reference/degenerate/demo_auc_d35.csv (the demo trial's day-35 AUC, make_datasets.py).
+    # R (lme4 + lmerTest + emmeans):
+    #   m <- lmer(y ~ treatment + sequence + (1 | subject), data = df, REML = TRUE)
+    #   VarCorr: subject 7163.270218142, Residual 876.636610727
+    #   summary(contrast(emmeans(m, ~ treatment, lmer.df = "kenward-roger"),
+    #                    list(K_KM = c(1, -1, 0))), infer = TRUE)
+    #   -> estimate -20.275, lower.CL -39.22917, upper.CL -1.3208253, df 38, p 0.0367
+    # By hand: S = sqrt(7163.270218142 + 876.636610727) = 89.665527539; d = -20.275 / S =
+    # -0.226118114; CI = (-39.22917, -1.3208253) / S = (-0.437505647, -0.014730581).
+    data = pd.read_csv(Path(__file__).resolve().parents[1] / "reference" / "degenerate" / "demo_auc_d35.csv")
+    fit = fit_crossover(data, model="paper", ref="P")
+    es = next(e for e in fit.effect_sizes if e.kind == "d_model" and (e.a, e.b) == ("K", "KM"))
+    assert_allclose([es.estimate, es.ci_low, es.ci_high], [-0.226118114246, -0.437505647402, -0.014730581090],
+                    rtol=1e-6)
+    assert es.n == 20 and es.conf_level == 0.95
+    # d_z on the same pair: its CI includes 0 although the model's excludes it (the issue)
+    dz = next(e for e in fit.effect_sizes if e.kind == "d_z" and (e.a, e.b) == ("K", "KM"))
+    assert dz.ci_low < 0 < dz.ci_high
+
+
+def _excludes_zero(low: float, high: float) -> bool:
+    return bool(low > 0 or high < 0)
+
+
+@pytest.mark.parametrize("df_method", ["kenward-roger", "satterthwaite", "normal"])
+def test_d_model_ci_excludes_zero_iff_the_model_ci_does(df_method: str) -> None:
+    # 60 simulated 3x3 crossover trials (6 sequences, 6-18 patients, some periods missing) with
+    # effects around the edge of significance: d_model's CI excludes 0 exactly when the
+    # contrast's CI does, for every pair, while d_z and total_sd disagree with it sometimes.
+    rng = np.random.default_rng(19)
+    seqs = ["ABC", "BCA", "CAB", "ACB", "BAC", "CBA"]
+    agree_dz = []
+    n_excluding = 0
+    for _ in range(60):
+        n = int(rng.integers(6, 19))
+        effect = {"A": 0.0, "B": rng.normal(0, 0.8), "C": rng.normal(0, 0.8)}
+        rows = []
+        for i in range(n):
+            s = seqs[i % 6]
+            b = rng.normal(0, 1.5)
+            for k, t in enumerate(s):
+                if rng.random() < 0.08:
+                    continue
+                rows.append((f"S{i}", k + 1, s, t, b + effect[t] + 0.3 * k + rng.normal()))
+        data = pd.DataFrame(rows, columns=["subject", "period", "sequence", "treatment", "y"])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_crossover(data, df_method=df_method)
+        except ModelError:
+            continue
+        for c in fit.contrasts:
+            sizes = {e.kind: e for e in fit.effect_sizes if (e.a, e.b) == (c.a, c.b)}
+            d = sizes["d_model"]
+            assert _excludes_zero(d.ci_low, d.ci_high) == _excludes_zero(c.ci_low, c.ci_high)
+            assert d.ci_low <= d.estimate <= d.ci_high
+            n_excluding += _excludes_zero(c.ci_low, c.ci_high)
+            if "d_z" in sizes:
+                agree_dz.append(_excludes_zero(sizes["d_z"].ci_low, sizes["d_z"].ci_high)
+                                == _excludes_zero(c.ci_low, c.ci_high))
+    assert n_excluding >= 20  # both outcomes occur often: the equivalence is exercised
+    assert not all(agree_dz)  # the paired d_z does disagree with the model sometimes

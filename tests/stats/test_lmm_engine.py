@@ -100,6 +100,7 @@ def test_agrees_with_statsmodels_mixedlm() -> None:
 @settings(max_examples=25, deadline=None)
 @given(p=st.floats(0, 1), k=st.integers(1, 10))
 @example(p=0.22661085191257174, k=1)  # 1 - (1 - p)^1 rounded below p: found by test_contract_invariants
+@example(p=0.12109375, k=1)  # ... and above p (found by this test): k = 1 now returns p itself
 def test_sidak_bounds(p: float, k: int) -> None:
     """p <= p_sidak <= 1 exactly (no tolerance), and k = 1 leaves p unchanged."""
     ps = float(sidak_p(p, k))

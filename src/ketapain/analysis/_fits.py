@@ -2,7 +2,10 @@
 check and the log-transform rule, flattened into tidy rows (models, contrasts, effect sizes).
 
 Every model-based comparison of the plan (pain before each period, Table 2, Table 3) goes
-through :func:`fit_rows`, so the three share one set of columns (see docs/analysis.md).
+through :func:`fit_rows`, so the three share one set of columns (see docs/analysis.md). Every
+fit is checked by :func:`ketapain.stats.check_crossover_fit` (the verdict goes to
+``log.check``); a fit that is not estimable keeps its row, with NaN numbers and the reason in
+``notes``.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ from typing import Any
 import pandas as pd
 
 from ketapain.errors import ModelError
-from ketapain.stats import CrossoverFit, fit_crossover
+from ketapain.stats import CrossoverFit, ModelCheck, check_crossover_fit, fit_crossover
 
 from ._warnings import WarningLog
 
 __all__ = ["CONTRAST_COLUMNS", "EFFECT_COLUMNS", "FitRows", "HEADLINE_EFFECT", "MODEL_COLUMNS", "fit_rows", "frames"]
 
-#: The effect-size definition shown first in the report (the others are kept alongside).
-HEADLINE_EFFECT = "d_z"
+#: The effect-size definition shown first in the report (the others are kept alongside): the
+#: model-based standardised difference, whose CI excludes 0 exactly when the model's does.
+HEADLINE_EFFECT = "d_model"
+#: Numbers blanked (NaN) in the rows of a fit that is not estimable.
+_MODEL_NUMBERS = ("treatment_stat", "treatment_df_num", "treatment_df_den", "treatment_p", "icc", "variance_subject",
+                  "variance_residual", "loglik", "aic", "bic")
+_CONTRAST_NUMBERS = ("estimate", "se", "df", "statistic", "p_value", "p_sidak", "ci_low", "ci_high", "ci_sidak_low",
+                     "ci_sidak_high", "ratio", "ratio_ci_low", "ratio_ci_high")
 
 MODEL_COLUMNS = (
     "section", "outcome", "model", "scale", "used", "formula", "n_obs", "n_subjects", "df_method",
@@ -99,6 +108,16 @@ def _rows(fit: CrossoverFit, key: Mapping[str, Any], *, scale: str, used: bool, 
     return model, contrasts, effects
 
 
+def _blank(check: ModelCheck, model: dict, contrasts: list[dict], effects: list[dict]) -> None:
+    """NaN for every number of a fit that is not estimable; the reason joins the notes."""
+    model.update(dict.fromkeys(_MODEL_NUMBERS, math.nan), significant=False)
+    model["notes"] = "; ".join(n for n in (f"not estimable: {check.reason}", model["notes"]) if n)
+    for c in contrasts:
+        c.update(dict.fromkeys(_CONTRAST_NUMBERS, math.nan), shown=False)
+    for e in effects:
+        e.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan)
+
+
 def fit_rows(
     frame: pd.DataFrame,
     *,
@@ -119,7 +138,9 @@ def fit_rows(
     residuals (P < ``alpha``), the model is refitted on ``log(column)``; both fits are kept
     and ``used`` marks the log one. Values <= 0 make the log refit impossible: the identity
     fit stays ``used`` and the reason is a note. A fit that fails is a note in ``log`` and no
-    row (never a crash). Warnings raised by the fits go to ``log``.
+    row (never a crash); a fit that the degenerate-fit rules find not estimable keeps its rows
+    with NaN numbers and the reason in ``notes``. Warnings raised by the fits and the model
+    check of every fit go to ``log``.
     """
     out = FitRows()
     where: dict[str, Any] = {"section": section, "outcome": outcome, "model": model}
@@ -129,6 +150,7 @@ def fit_rows(
             fit = fit_crossover(frame, outcome=column, subject="patient_id", ref=ref, **kwargs)
     except ModelError as exc:
         log.note("not_fitted", f"not fitted: {exc}", **where)
+        log.check(ModelCheck("not_estimable", (str(exc),)), **where, scale="identity")
         return out
     normality = fit.residual_normality
     p_normal = normality[1] if normality is not None else None
@@ -148,12 +170,18 @@ def fit_rows(
             except ModelError as exc:
                 notes = (f"log refit failed: {exc}",)
                 log.note("log_refit_failed", notes[0], **where)
+                log.check(ModelCheck("not_estimable", (str(exc),)), **where, scale="log")
     key = {"section": section, "outcome": outcome, "model": model}
     for scale, f, used in (("identity", fit, log_fit is None), ("log", log_fit, log_fit is not None)):
         if f is None:
             continue
         m, c, e = _rows(f, key, scale=scale, used=used, alpha=alpha, triggered=triggered,
                         extra_notes=notes if scale == "identity" else ())
+        check = check_crossover_fit(f)
+        log.check(check, **where, scale=scale)
+        if not check.estimable:
+            _blank(check, m, c, e)
+            log.note("not_estimable", f"not estimable (degenerate fit): {check.reason}", **where, scale=scale)
         out.models.append(m)
         out.contrasts.extend(c)
         out.effects.extend(e)

@@ -88,7 +88,8 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, log:
     model_rows = []
     for day, _ in days:
         for definition in DEFINITIONS:
-            sub = long[(long["day"] == day) & (long["definition"] == definition)]
+            sub = long[(long["day"] == day) & (long["definition"] == definition)].merge(
+                alloc[["patient_id", "period", "sequence"]], on=["patient_id", "period"], how="left")
             for model in model_order(protocol):
                 where = {"section": "responders", "outcome": definition, "day": day}
                 for r in logistic_vs_reference(sub, outcome="responder", protocol=protocol, model=model,

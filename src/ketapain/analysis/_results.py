@@ -24,7 +24,7 @@ FRAME_FIELDS = (
     "table1_continuous", "table1_counts", "pain_before", "patient_auc", "table2", "models", "contrasts",
     "effect_sizes", "consecutive_patients", "consecutive_summary", "consecutive_tests", "responder_patients",
     "responders", "responder_models", "questionnaire_scores", "table3", "ae_by_term", "ae_by_arm", "ae_models",
-    "added_analgesics", "blinding", "daily_curves",
+    "added_analgesics", "blinding", "daily_curves", "model_checks",
 )
 #: The mapping fields (JSON objects in ``to_dict``, after ``settings``).
 MAPPING_FIELDS = ("study", "consort", "ae_overall", "blinding_overall")
@@ -75,6 +75,12 @@ class AnalysisResults:
         Bang's index per arm and whole-trial counts (``recorded`` False when absent).
     daily_curves : DataFrame
         Mean pain per diary item x arm x day with CI.
+    model_checks : DataFrame
+        The degenerate-fit verdict on every model fitted (``CHECK_COLUMNS``: section, outcome,
+        model, scale, day, status ``ok``/``singular``/``not_estimable``, reason), in the order
+        the fits ran; a model that could not be fitted at all is ``not_estimable`` with its
+        error. The rules: :mod:`ketapain.stats` ``check_crossover_fit`` and
+        ``check_logistic_fit`` (docs/glmm.md, "Degenerate fits").
     sensitivity : Mapping[str, DataFrame]
         Missing-data sensitivity analyses (empty when skipped).
     warnings : tuple of AnalysisWarning
@@ -110,6 +116,7 @@ class AnalysisResults:
     blinding: pd.DataFrame
     blinding_overall: Mapping[str, Any]
     daily_curves: pd.DataFrame
+    model_checks: pd.DataFrame
     sensitivity: Mapping[str, pd.DataFrame]
     warnings: tuple[AnalysisWarning, ...]
 
@@ -171,6 +178,10 @@ class AnalysisResults:
             if self.blinding_overall.get("recorded") else "not recorded"))
         if self.sensitivity:
             lines.append(f"Sensitivity analyses: {', '.join(self.sensitivity)}")
+        if len(self.model_checks):
+            counts = self.model_checks["status"].value_counts()
+            lines.append(f"Model checks: {len(self.model_checks)} fits; " + ", ".join(
+                f"{counts.get(s, 0)} {s.replace('_', ' ')}" for s in ("ok", "singular", "not_estimable")))
         lines.append(f"Warnings: {len(self.warnings)}")
         lines.extend(f"  - {w}" for w in self.warnings)
         return "\n".join(lines)

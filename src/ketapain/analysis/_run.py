@@ -39,7 +39,7 @@ from ._settings import (
     AnalysisSettings,
     EndpointSetting,
 )
-from ._warnings import WarningLog
+from ._warnings import CHECK_COLUMNS, ModelCheckRecord, WarningLog
 
 __all__ = ["ANALYSIS_STEPS", "analysis_settings", "analysis_steps", "run_analysis"]
 
@@ -194,7 +194,15 @@ def run_analysis(
         step()
         sens = _sensitivity(data, protocol, settings, seed)
     parts["models"], parts["contrasts"], parts["effect_sizes"] = frames([*before_fits, *t2_fits, *t3_fits])
+    parts["model_checks"] = model_checks_frame(log.checks)
     return AnalysisResults(**parts, sensitivity=MappingProxyType(dict(sens)), warnings=log.records)
+
+
+def model_checks_frame(checks: tuple[ModelCheckRecord, ...]) -> pd.DataFrame:
+    """``results.model_checks``: one row per checked fit (``CHECK_COLUMNS``; ``day`` nullable)."""
+    frame = pd.DataFrame([c.to_dict() for c in checks], columns=list(CHECK_COLUMNS))
+    frame["day"] = frame["day"].astype("Int64")
+    return frame
 
 
 def _stepper(steps: tuple[str, ...], on_step: Callable[[str], None] | None) -> Callable[[], None]:

@@ -70,7 +70,7 @@ def adverse_events(data: TrialData, protocol: Protocol, log: WarningLog) -> dict
         "related_causalities": list(RELATED),
     }
 
-    flag = alloc[["patient_id", "period", "treatment"]].copy()
+    flag = alloc[["patient_id", "period", "sequence", "treatment"]].copy()
     rel = ae[ae["related"]][["patient_id", "period"]].drop_duplicates().assign(_r=1)
     flag = flag.merge(rel, on=["patient_id", "period"], how="left")
     flag["related_ae"] = flag["_r"].fillna(0).astype("int64")

@@ -7,7 +7,9 @@ endpoint whose protocol imputation is ``locf`` this section runs:
 1. the **likelihood-based MAR analysis** of the daily data
    (:func:`ketapain.stats.fit_daily_model`: daily pain ~ treatment x day + period/sequence,
    random patient and patient x period intercepts, REML; AUC contrasts are linear
-   combinations of the fitted daily means, Satterthwaite df);
+   combinations of the fitted daily means, Satterthwaite df), checked by
+   :func:`ketapain.stats.check_daily_fit` (``model_checks``: endpoint, analysis, status,
+   reason; a fit that is not estimable gives a note and no contrast rows);
 2. **multiple imputation** under the same daily model
    (:func:`ketapain.stats.multiple_imputation_auc`, :data:`N_IMPUTATIONS` imputations,
    re-analysed with the protocol's crossover model and df method, Rubin's rules with
@@ -38,7 +40,7 @@ from threadpoolctl import threadpool_limits
 from ketapain.data import TrialData
 from ketapain.errors import KetapainWarning, ModelError
 from ketapain.protocol import Endpoint, Protocol
-from ketapain.stats import fit_daily_model, multiple_imputation_auc, tipping_point_auc
+from ketapain.stats import check_daily_fit, fit_daily_model, multiple_imputation_auc, tipping_point_auc
 
 from ._common import active_arms, reference_arm
 from ._settings import AnalysisSettings, ModelTerms, SensitivitySettings
@@ -102,6 +104,7 @@ class _Rows:
     mi: list[pd.DataFrame] = field(default_factory=list)
     omnibus: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     tipping: pd.DataFrame | None = None
     tipping_summary: pd.DataFrame | None = None
 
@@ -151,6 +154,12 @@ def _mar_daily_model(run: _Run, rows: _Rows) -> None:
                               conf_level=a.conf_level, **run.common)
     except ModelError as exc:
         rows.notes.append({**run.label, "analysis": "mar_daily_model", "note": str(exc)})
+        rows.checks.append({**run.label, "analysis": "mar_daily_model", "status": "not_estimable", "reason": str(exc)})
+        return
+    check = check_daily_fit(fit)
+    rows.checks.append({**run.label, "analysis": "mar_daily_model", **check.to_dict()})
+    if not check.estimable:
+        rows.notes.append({**run.label, "analysis": "mar_daily_model", "note": f"not estimable: {check.reason}"})
         return
     rows.daily.append(_orient(fit.auc_contrasts(), run.common["ref"]).assign(**run.label))
     rows.means.append(fit.auc_means().assign(**run.label))
@@ -202,6 +211,8 @@ def _frames(rows: _Rows) -> dict[str, pd.DataFrame]:
         out["tipping_summary"] = _front(rows.tipping_summary)
     if rows.notes:
         out["notes"] = pd.DataFrame(rows.notes)
+    if rows.checks:
+        out["model_checks"] = pd.DataFrame(rows.checks)
     return out
 
 

@@ -71,7 +71,7 @@ RESPONDER_DEFINITIONS = (
     ResponderDefinition("immpact50", 50.0, "IMMPACT substantial"),
 )
 #: The effect sizes of every pairwise contrast (:func:`ketapain.stats.fit_crossover`).
-EFFECT_SIZE_KINDS = ("total_sd", "d_z", "g_av")
+EFFECT_SIZE_KINDS = ("total_sd", "d_z", "g_av", "d_model")
 #: The model terms of the two crossover models the plan fits (random intercept per patient).
 CROSSOVER_MODELS: Mapping[str, ModelTerms] = MappingProxyType({
     "paper": ModelTerms(("treatment", "sequence"), ("patient",)),

@@ -35,8 +35,9 @@ from ketapain.errors import (
     SingularFitWarning,
     TwoStageTestingWarning,
 )
+from ketapain.stats import ModelCheck
 
-__all__ = ["AnalysisWarning", "WARNING_KINDS", "WARNING_SECTIONS", "WarningLog"]
+__all__ = ["AnalysisWarning", "CHECK_COLUMNS", "ModelCheckRecord", "WARNING_KINDS", "WARNING_SECTIONS", "WarningLog"]
 
 #: The sections of the plan a warning can come from, in the order the plan runs them.
 WARNING_SECTIONS = ("consort", "pain_before", "auc", "table2", "responders", "consecutive", "questionnaires", "table3",
@@ -57,7 +58,8 @@ WARNING_KINDS: Mapping[str, str] = MappingProxyType({
     "log_refit_impossible": "the log rule fired but the outcome has values <= 0: the identity scale is used",
     "log_refit_failed": "the log rule fired but the log-scale model could not be fitted: the identity scale is used",
     "separation": "the logistic model is not estimable (an arm without events, or with events only)",
-    "not_estimable": "the logistic model could not be estimated",
+    "not_estimable": "the model could not be estimated, or its fit is degenerate (results.model_checks gives the "
+                     "rule): its numbers are NaN",
     "no_model": "fewer than two arms have values: no model",
     "no_test": "too few patients per group for the test",
     "not_analysed": "the analysis does not apply to this protocol",
@@ -139,11 +141,50 @@ class AnalysisWarning:
         return f"{where}: {self.category + ': ' if self.category else ''}{self.message}"
 
 
+#: Columns of ``results.model_checks`` (one row per fitted model, :class:`ModelCheckRecord`).
+CHECK_COLUMNS = ("section", "outcome", "model", "scale", "day", "status", "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCheckRecord:
+    """The degenerate-fit verdict on one model of the plan (:class:`ketapain.stats.ModelCheck`).
+
+    ``section``, ``outcome``, ``model``, ``scale`` and ``day`` place it as for
+    :class:`AnalysisWarning`; ``status`` is ``ok``, ``singular`` or ``not_estimable``
+    (``ketapain.stats.MODEL_CHECK_STATUSES``), ``reason`` the rules that tripped (or the error
+    of a model that could not be fitted at all), empty when ``ok``.
+    """
+
+    section: str
+    outcome: str
+    model: str
+    scale: str
+    day: int | None
+    status: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CHECK_COLUMNS}
+
+
 class WarningLog:
-    """The warnings and notes of one analysis run, in the order they arose (no duplicates)."""
+    """The warnings and notes of one analysis run, in the order they arose (no duplicates),
+    and the model check of every fit (:meth:`check`)."""
 
     def __init__(self) -> None:
         self._records: list[AnalysisWarning] = []
+        self._checks: list[ModelCheckRecord] = []
+
+    @property
+    def checks(self) -> tuple[ModelCheckRecord, ...]:
+        """The model check of every fit so far, in the order the fits ran."""
+        return tuple(self._checks)
+
+    def check(self, check: ModelCheck, *, section: str, outcome: str = "", model: str = "", scale: str = "",
+              day: int | None = None) -> None:
+        """Record the verdict ``check`` on one fit."""
+        self._checks.append(ModelCheckRecord(section=section, outcome=outcome, model=model, scale=scale, day=day,
+                                             status=check.status, reason=check.reason))
 
     @property
     def records(self) -> tuple[AnalysisWarning, ...]:

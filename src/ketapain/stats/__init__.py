@@ -15,8 +15,17 @@ from ketapain.stats._daily_lmm import (
     DailyModelFit,
     fit_daily_model,
 )
+from ketapain.stats._degenerate import (
+    MODEL_CHECK_STATUSES,
+    ModelCheck,
+    check_crossover_fit,
+    check_daily_fit,
+    check_logistic_fit,
+    fixed_effect_separation,
+    within_subject_separation,
+)
 from ketapain.stats._descriptives import Description, describe, describe_by
-from ketapain.stats._effect_sizes import cohens_dz, hedges_g_av, total_sd_effect
+from ketapain.stats._effect_sizes import cohens_dz, hedges_g_av, model_d_effect, total_sd_effect
 from ketapain.stats._glmm import (
     contrast,
     fit_logistic_glmm,
@@ -64,12 +73,17 @@ __all__ = [
     "LMMFit",
     "LogisticGLMMFit",
     "MIResult",
+    "MODEL_CHECK_STATUSES",
+    "ModelCheck",
     "PooledContrast",
     "TTest",
     "TippingPoint",
     "TippingPointResult",
     "WaldTest",
     "auc_arrays",
+    "check_crossover_fit",
+    "check_daily_fit",
+    "check_logistic_fit",
     "cohens_dz",
     "contrast",
     "describe",
@@ -81,13 +95,16 @@ __all__ = [
     "fit_daily_model",
     "fit_logistic_glmm",
     "fit_random_intercept",
+    "fixed_effect_separation",
     "hedges_g_av",
     "impute_diary",
     "logistic_glmm_loglik",
+    "model_d_effect",
     "multiple_imputation_auc",
     "sidak_critical_value",
     "sidak_p",
     "tipping_point_auc",
     "total_sd_effect",
     "wald_test",
+    "within_subject_separation",
 ]

@@ -3,7 +3,7 @@
 The model is ``y = X beta + b_subject + e`` fitted by REML or ML (:mod:`._lmm`); tests and
 contrasts use the chosen denominator df (:mod:`._ddf`: Kenward-Roger as pbkrtest,
 Satterthwaite as lmerTest, containment as nlme, normal as Stata). Effect sizes per pair: the
-model-based total-SD effect and the paired Cohen's d_z and Hedges' g_av
+model-based total-SD effect, the paired Cohen's d_z and Hedges' g_av, and d_model
 (:mod:`._effect_sizes`); residual check: Shapiro-Wilk on the conditional residuals.
 """
 
@@ -28,7 +28,7 @@ from ketapain.stats._ddf import (
     variance_derivatives,
 )
 from ketapain.stats._design import CrossoverData, CrossoverDesign
-from ketapain.stats._effect_sizes import cohens_dz, hedges_g_av, total_sd_effect
+from ketapain.stats._effect_sizes import cohens_dz, hedges_g_av, model_d_effect, total_sd_effect
 from ketapain.stats._lmm import LMMFit, Method, fit_random_intercept_stats, sufficient_stats_cells
 from ketapain.stats._multiplicity import sidak_critical_value
 from ketapain.stats._results import Contrast, EffectSize, FTest, TTest
@@ -197,7 +197,8 @@ class LinearFit:
     def effect_sizes(self, contrast: Contrast, lvec: np.ndarray) -> tuple[list[EffectSize], list[str]]:
         """Total-SD effect (delta method with the variance components' covariance ``2 H^-1``,
         the observed REML Hessian; fixed on the boundary), then d_z and g_av of the subjects
-        observed on both treatments."""
+        observed on both treatments, then ``d_model`` (the contrast and its CI over the total
+        SD, which agrees with the model's test)."""
         fit, a, b = self.fit, contrast.a, contrast.b
         conf_level = self.backend.conf_level
         paired = self.backend.paired(self.design.treatment_levels)
@@ -212,6 +213,10 @@ class LinearFit:
                 out.append(fn(a, b, paired[a].to_numpy(), paired[b].to_numpy(), conf_level=conf_level))
             except ModelError as exc:
                 notes.append(f"{fn.__name__} {a} vs {b} not available: {exc}")
+        out.append(model_d_effect(
+            a, b, difference=contrast.estimate, ci_low=contrast.ci_low, ci_high=contrast.ci_high,
+            sigma2_subject=fit.sigma2_subject, sigma2=fit.sigma2, n_subjects=fit.n_subjects, conf_level=conf_level,
+        ))
         return out, notes
 
     def varcomp_cov(self) -> np.ndarray:

@@ -1,8 +1,17 @@
 """Standardised effect sizes for a pair of treatments in a crossover trial.
 
-Three definitions, each named by its ``kind`` in every output. For treatments ``a`` and ``b``
+Four definitions, each named by its ``kind`` in every output. For treatments ``a`` and ``b``
 the sign is always that of ``mean(a) - mean(b)``.
 
+``d_model``
+    Model-based, consistent with the model's test: the mixed-model contrast (the same
+    estimate, adjusted for period/sequence as the model is) divided by the model's total SD,
+    ``d = (mu_a - mu_b) / S``, ``S = sqrt(sigma_b^2 + sigma^2)``. Its CI is the model's CI of
+    the contrast (Kenward-Roger t, or the fit's df method) divided by the same ``S``, **S
+    treated as fixed** (its sampling variance is ignored). So the CI excludes 0 exactly when
+    the model's CI excludes 0, i.e. when the contrast's P < 1 - conf_level; the cost is an
+    interval a little too narrow on the standardised scale (``total_sd`` carries the
+    uncertainty of ``S``, by the delta method, and can disagree with the test).
 ``total_sd``
     Model-based: the mixed-model contrast divided by the total SD of one observation,
     ``delta = (mu_a - mu_b) / sqrt(sigma_b^2 + sigma^2)``, i.e. in units of the
@@ -41,7 +50,37 @@ from ketapain._options import CONF_LEVEL, check_option
 from ketapain.errors import ModelError
 from ketapain.stats._results import EffectSize
 
-__all__ = ["cohens_dz", "hedges_g_av", "total_sd_effect"]
+__all__ = ["cohens_dz", "hedges_g_av", "model_d_effect", "total_sd_effect"]
+
+
+def model_d_effect(
+    a: str,
+    b: str,
+    *,
+    difference: float,
+    ci_low: float,
+    ci_high: float,
+    sigma2_subject: float,
+    sigma2: float,
+    n_subjects: int,
+    conf_level: float = 0.95,
+) -> EffectSize:
+    """``d_model = (mu_a - mu_b) / S`` and the model's CI ``[ci_low, ci_high] / S``, with
+    ``S = sqrt(sigma_b^2 + sigma^2)`` the model's total SD, treated as fixed (module doc).
+
+    Examples
+    --------
+    >>> es = model_d_effect("K", "KM", difference=-20.0, ci_low=-39.0, ci_high=-1.0,
+    ...                     sigma2_subject=6000.0, sigma2=1600.0, n_subjects=20)
+    >>> round(es.estimate, 4), round(es.ci_low, 4), round(es.ci_high, 4)   # S = sqrt(7600) = 87.178
+    (-0.2294, -0.4474, -0.0115)
+    """
+    check_option("conf_level", conf_level, CONF_LEVEL)
+    s2 = sigma2_subject + sigma2
+    if not s2 > 0:
+        raise ModelError("total variance is 0: the model-based standardised difference is undefined")
+    sd = math.sqrt(s2)
+    return EffectSize(a, b, "d_model", difference / sd, ci_low / sd, ci_high / sd, conf_level, n_subjects)
 
 
 def total_sd_effect(

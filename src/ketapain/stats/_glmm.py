@@ -16,7 +16,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from scipy import linalg, optimize, special, stats
 
 from ketapain._options import CONF_LEVEL, Number, check_option
 from ketapain.errors import ConvergenceWarning, ModelError, SingularFitWarning
+from ketapain.stats._degenerate import fixed_effect_separation
 from ketapain.stats._results import ContrastEstimate, LogisticGLMMFit, WaldTest
 
 __all__ = [
@@ -148,24 +149,13 @@ def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
 
 def _check_separation(data: _Data, names: Sequence[str]) -> None:
     """Raise if some direction d has (2y - 1) x'd >= 0 for every row (Konis 2007 LP)."""
-    s = 2.0 * data.y - 1.0
-    scale = np.abs(data.X).max(axis=0)
-    sx = s[:, None] * (data.X / scale)
-    res = optimize.linprog(
-        -sx.sum(axis=0),
-        A_ub=-sx,
-        b_ub=np.zeros(len(s)),
-        bounds=(-1.0, 1.0),
-        method="highs",
-    )
-    if res.status != 0 or -cast(float, res.fun) <= 1e-6:
+    sep = fixed_effect_separation(data.X, data.y, term_names=names)
+    if sep is None:
         return
-    direction = cast(np.ndarray, res.x)
-    margin = sx @ direction
-    n_pred = int(np.sum(margin > 1e-7))
-    terms = ", ".join(names[int(j)] for j in np.flatnonzero(np.abs(direction) > 1e-7))
+    n_pred = int(sep.rows.sum())
+    terms = ", ".join(sep.terms)
     raise ModelError(
-        f"perfect separation: y is perfectly predicted for {n_pred} of {len(s)} observations "
+        f"perfect separation: y is perfectly predicted for {n_pred} of {len(data.y)} observations "
         f"by the fixed effects (terms in the separating direction: {terms}); the maximum-"
         "likelihood estimates do not exist (they diverge to +/-infinity). Merge sparse "
         "levels, drop the term, or use a penalised model"

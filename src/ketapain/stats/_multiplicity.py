@@ -14,7 +14,7 @@ def sidak_p(p: np.ndarray | float, k: int) -> np.ndarray:
     """Sidak-adjusted p-values ``1 - (1 - p)^k`` for ``k`` comparisons (computed stably).
 
     The result is clipped to ``[p, 1]``: ``1 - (1 - p)^k >= p`` for ``k >= 1``, and the clip keeps
-    rounding from breaking it (``k = 1`` returns ``p`` itself).
+    rounding from breaking it; ``k = 1`` returns ``p`` itself (the formula can round above it).
 
     Examples
     --------
@@ -22,6 +22,8 @@ def sidak_p(p: np.ndarray | float, k: int) -> np.ndarray:
     0.142625
     """
     p = np.asarray(p, dtype=float)
+    if k == 1:  # exactly p: expm1(log1p(-p)) can round either side of p
+        return p.copy()
     with np.errstate(divide="ignore"):  # p = 1 gives log1p(-1) = -inf, hence exactly 1
         adjusted = -np.expm1(k * np.log1p(-np.minimum(p, 1.0)))
     out: np.ndarray = np.maximum(p, np.minimum(1.0, adjusted))
