@@ -10,7 +10,7 @@ operations, simulate, analysis, report). The extras mirror the layers:
 extra        what it adds
 ============ ======================================================================
 ``capture``  the web stack of ``ketapain.capture``: FastAPI, SQLAlchemy, Alembic,
-             argon2-cffi, uvicorn, python-multipart, itsdangerous
+             argon2-cffi, uvicorn (with uvloop and httptools), python-multipart, itsdangerous, anyio
 ``interop``  the formats of ``ketapain.interop``: pyreadstat (SAS XPORT),
              fhir.resources (FHIR validation), openpyxl (Excel .xlsx)
 ``postgres`` the PostgreSQL driver of the capture app (psycopg)
@@ -34,6 +34,7 @@ True
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,7 +52,8 @@ class Extra:
 
 EXTRAS: dict[str, Extra] = {
     "capture": Extra("capture", "the web stack",
-                     ("fastapi", "sqlalchemy", "alembic", "argon2", "uvicorn", "multipart", "itsdangerous")),
+                     ("fastapi", "sqlalchemy", "alembic", "argon2", "uvicorn", "multipart", "itsdangerous", "anyio",
+                      "httptools", *(("uvloop",) if sys.platform != "win32" else ()))),
     "interop": Extra("interop", "the import/export formats", ("pyreadstat", "fhir.resources", "openpyxl")),
     "postgres": Extra("postgres", "the PostgreSQL driver", ("psycopg",)),
     "dask": Extra("dask", "dask.distributed", ("dask", "distributed")),
