@@ -309,10 +309,12 @@ _SCHEMAS = (
             _PERIOD,
             Column("day", "int", "day of the period, 1 = the day after the infusion", min=1,
                    unit="days"),
+            # the reference study's diary items: typed and bounded when present, never
+            # required here; the protocol's [diary] items are (ketapain.data.check_trial)
             Column("avg_pain", "float", "average pain of the day (missing = missing day)",
-                   **_PAIN),
-            Column("max_pain", "float", "maximum pain of the day", **_PAIN),
-            Column("night_pain", "float", "pain during the night", **_PAIN),
+                   required=False, **_PAIN),
+            Column("max_pain", "float", "maximum pain of the day", required=False, **_PAIN),
+            Column("night_pain", "float", "pain during the night", required=False, **_PAIN),
             Column("extra_analgesics", "bool", "extra analgesics taken that day",
                    required=False, nullable=True),
             Column("extra_analgesics_detail", "str", "which extra analgesics (free text)",
