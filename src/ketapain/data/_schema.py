@@ -29,6 +29,7 @@ __all__ = [
     "DType",
     "PAIN_TYPES",
     "PandasDType",
+    "REFERENCE_DIARY_ITEMS",
     "SCHEMAS",
     "SEVERITIES",
     "TABLE_NAMES",
@@ -244,6 +245,10 @@ DRUG_CLASSES: tuple[str, ...] = (
     "antipsychotics",
 )
 """Concomitant drug classes of the protocol (``concomitant.drug_class``)."""
+
+REFERENCE_DIARY_ITEMS: tuple[str, ...] = ("avg_pain", "max_pain", "night_pain")
+"""The reference study's diary items: optional, typed diary columns. Which items a diary
+must hold is the protocol's ``[diary] items`` (:func:`ketapain.data.check_trial`)."""
 
 _PATIENT_ID = Column("patient_id", "str", "patient identifier, as in patients")
 _PERIOD = Column("period", "int", "treatment period, 1 = first", min=1)

@@ -8,6 +8,7 @@ listing every problem as ``<file>: <key path>: <message>``.
 
 from __future__ import annotations
 
+from ketapain.protocol._contract import data_contract
 from ketapain.protocol._load import list_protocols, load_protocol
 from ketapain.protocol._models import (
     Analysis,
@@ -67,6 +68,7 @@ __all__ = [
     "Study",
     "Visit",
     "Weights",
+    "data_contract",
     "list_protocols",
     "load_protocol",
 ]
