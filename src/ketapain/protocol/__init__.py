@@ -39,6 +39,7 @@ from ketapain.protocol._models import (
     Visit,
     Weights,
 )
+from ketapain.protocol._template import TEMPLATE_DESIGNS, protocol_template
 
 __all__ = [
     "Analysis",
@@ -66,9 +67,11 @@ __all__ = [
     "SampleSize",
     "Stock",
     "Study",
+    "TEMPLATE_DESIGNS",
     "Visit",
     "Weights",
     "data_contract",
     "list_protocols",
     "load_protocol",
+    "protocol_template",
 ]
