@@ -179,17 +179,19 @@ class CheckResult:
         return tuple(p for p in self.problems if self.severity(p.kind) == "warning")
 
     def listing(self, *, shown: int = 3, sources: Mapping[str, str] | None = None) -> list[str]:
-        """The problems as lines: a head line per kind (kind, severity, count, meaning), then
-        its first ``shown`` problems indented; ``sources`` renames sources (label -> file)."""
-        lines = []
-        for kind in self.kinds():
-            n = self.counts[kind]
-            noun = self.severity(kind) + ("s" if n > 1 else "")
-            lines.append(f"{kind}: {n} {noun} - {PROBLEM_KINDS[kind][1]}")
-            kept = self.of_kind(kind)
-            lines += [f"  {p.error().render(lambda name, value: name, sources=sources)}" for p in kept[:shown]]
-            if n > min(shown, len(kept)):
-                lines.append(f"  ... and {n - min(shown, len(kept))} more")
+        """Every kind found, as :meth:`kind_lines`, one after the other."""
+        return [line for kind in self.kinds() for line in self.kind_lines(kind, shown=shown, sources=sources)]
+
+    def kind_lines(self, kind: str, *, shown: int = 3, sources: Mapping[str, str] | None = None) -> list[str]:
+        """One kind as lines: its head (kind, count, severity, meaning), then its first
+        ``shown`` problems indented by two spaces; ``sources`` renames sources (label -> file)."""
+        n = self.counts.get(kind, 0)
+        noun = self.severity(kind) + ("s" if n > 1 else "")
+        lines = [f"{kind}: {n} {noun} - {PROBLEM_KINDS[kind][1]}"]
+        kept = self.of_kind(kind)[:shown]
+        lines += [f"  {p.error().render(lambda name, value: name, sources=sources)}" for p in kept]
+        if n > len(kept):
+            lines.append(f"  ... and {n - len(kept)} more")
         return lines
 
     def raise_if_errors(self, where: str = "") -> None:

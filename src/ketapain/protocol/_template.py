@@ -12,7 +12,6 @@ and BPI, HADS and PGIC at the end of every period.
 from __future__ import annotations
 
 from ketapain.errors import ProtocolError
-from ketapain.protocol._models import Protocol
 
 __all__ = ["TEMPLATE_DESIGNS", "protocol_template"]
 
@@ -126,6 +125,8 @@ def _arms(design: str, arms: int | None) -> tuple[tuple[str, str, bool], ...]:
             raise ProtocolError(template="design {design!r} has 2 arms; {@arms=} is not allowed",
                                 params={"design": design, "arms": arms}, value=arms, allowed=(2,))
         return (("A", "active drug", False), ("B", "placebo", True))
+    if arms is None:
+        raise ProtocolError(template="a williams template needs {@arms} (3 or 4)", value=arms, allowed=(3, 4))
     if arms not in (3, 4):
         raise ProtocolError(template="a williams template has 3 or 4 arms; {@arms=} is not allowed",
                             params={"arms": arms}, value=arms, allowed=(3, 4))
@@ -147,7 +148,7 @@ def protocol_template(design: str, *, arms: int | None = None) -> str:
     Returns
     -------
     str
-        The protocol file's text; it loads with :meth:`Protocol.from_toml_text`.
+        The protocol file's text; it loads with :meth:`~ketapain.protocol.Protocol.from_toml_text`.
 
     Raises
     ------
@@ -156,8 +157,8 @@ def protocol_template(design: str, *, arms: int | None = None) -> str:
 
     Examples
     --------
-    >>> text = protocol_template("williams", arms=3)
-    >>> p = Protocol.from_toml_text(text)
+    >>> from ketapain.protocol import Protocol
+    >>> p = Protocol.from_toml_text(protocol_template("williams", arms=3))
     >>> p.arm_codes, p.design.periods, p.n_sequences_expected, p.diary.items
     (('A', 'B', 'C'), 3, 6, ('avg_pain', 'max_pain'))
     """
