@@ -403,7 +403,7 @@ def _by_value(add: Callable[[Problem], None], kind: str, label: str, values: pd.
         groups.setdefault(value, []).append(int(pos))
     for value, where in groups.items():
         text = display_value(value)
-        more = f" ({len(where)} rows)" if len(where) > _SHOW_ROWS else ""
+        more = f"; {len(where)} rows in all" if len(where) > _SHOW_ROWS else ""
         add(Problem(kind, detail(text) + more, source=label, rows=tuple(p + FIRST_DATA_ROW for p in where[:_SHOW_ROWS]),
                     n_rows=len(where), field=field, value=value, allowed=allowed))
 
