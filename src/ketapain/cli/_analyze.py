@@ -123,7 +123,7 @@ def analyze_command(
     """Check a trial against its protocol, run the protocol's whole analysis plan and write the report.
 
     The protocol is --protocol, else DATA_DIR/protocol.toml, else the one meta.json names; the
-    line 'Protocol: ...' says which. The data are first checked as by `ketapain check`: any
+    line 'note: protocol ...' says which. The data are first checked as by `ketapain check`: any
     error stops the analysis (exit 1) with the same listing; warnings are printed and go to
     the report's warnings.
 
@@ -145,7 +145,7 @@ def analyze_command(
             raise fail(f"{data_dir} does not fit protocol {proto.study.id!r} ({how}); nothing analysed "
                        f"(`ketapain check {data_dir}` lists the same problems)")
         data = TrialData.read(data_dir, treatments=proto.arm_codes)
-        typer.echo(f"Protocol: {proto.study.id} ({how})", err=True)
+        typer.echo(f"note: protocol {proto.study.id!r} ({how})", err=True)
         html = _report(data, proto, out, seed=seed, pdf=pdf, sensitivity=sensitivity, quiet=quiet, checked=checked,
                        command=f"ketapain analyze {data_dir} --out {out} --seed {seed}")
     except KetapainError as exc:

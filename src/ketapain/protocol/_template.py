@@ -122,8 +122,8 @@ def _arms(design: str, arms: int | None) -> tuple[tuple[str, str, bool], ...]:
     """(code, name, placebo) of each arm; the placebo last."""
     if design in ("ab/ba", "abab/baba"):
         if arms not in (None, 2):
-            raise ProtocolError(template="design {design!r} has 2 arms; {@arms=} is not allowed",
-                                params={"design": design, "arms": arms}, value=arms, allowed=(2,))
+            raise ProtocolError(template=f"design {design!r} has 2 arms; {{@arms=}} is not allowed",
+                                params={"arms": arms}, value=arms, allowed=(2,))
         return (("A", "active drug", False), ("B", "placebo", True))
     if arms is None:
         raise ProtocolError(template="a williams template needs {@arms} (3 or 4)", value=arms, allowed=(3, 4))
