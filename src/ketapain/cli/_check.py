@@ -75,7 +75,7 @@ def check_command(
 
     \b
     Example:
-      ketapain check trial/ --protocol trial/protocol.toml
+      ketapain check trial/
     """
     try:
         proto, how, result = checked_folder(data_dir, protocol, lenient)

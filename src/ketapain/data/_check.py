@@ -129,11 +129,11 @@ class Problem:
 
     def error(self) -> DataError:
         """The problem as a located :class:`~ketapain.errors.DataError` (not raised)."""
-        fields = {"column": self.field, "value": self.value, "allowed": self.allowed}
         if self.source is None:
-            return DataError(self.detail, **fields)
+            return DataError(self.detail, column=self.field, value=self.value, allowed=self.allowed)
         row = None if not self.rows else self.rows[0] if len(self.rows) == 1 else self.rows
-        return DataError(self.detail, located=True, source=self.source, row=row, **fields)
+        return DataError(self.detail, located=True, source=self.source, row=row, column=self.field, value=self.value,
+                         allowed=self.allowed)
 
     def __str__(self) -> str:
         return str(self.error())
@@ -323,7 +323,8 @@ def _check_contract(frames: Mapping[str, pd.DataFrame], labels: Mapping[str, str
                   allowed=f"1..{contract.periods}")
     patients = frames.get("patients")
     if patients is not None and "patient_id" in patients.columns:
-        allocated = _text(allocation["patient_id"]) if allocation is not None and "patient_id" in allocation else []
+        allocated: pd.Series | list[str] = (_text(allocation["patient_id"]) if allocation is not None
+                                            and "patient_id" in allocation.columns else [])
         ids = _text(patients["patient_id"])
         _by_value(out.add, "no_allocation", labels["patients"], patients["patient_id"],
                   (ids.notna() & ~ids.isin(allocated)).to_numpy(dtype=bool),
@@ -346,8 +347,8 @@ def _check_diary(diary: pd.DataFrame, label: str, contract: DataContract, add: C
             x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             scale = f"{contract.scale_min:g}..{contract.scale_max:g}"
             bad = (raw.notna().to_numpy(dtype=bool) & ~np.isfinite(x)) | (x < contract.scale_min) | (x > contract.scale_max)
-            _by_value(add, "diary_value", label, raw, bad,
-                      lambda v, item=item, scale=scale: f"{item}={v} is not a number in {scale} (the diary scale)",
+            _by_value(add, "diary_value", label, raw, bad, _says("{item}={value} is not a number in {scale} "
+                                                                 "(the diary scale)", item=item, scale=scale),
                       field=item, allowed=scale)
     if "day" in diary.columns:
         day = pd.to_numeric(diary["day"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -381,9 +382,14 @@ def _check_questionnaires(q: pd.DataFrame, label: str, contract: DataContract, a
         keys = contract.instrument_items.get(name, ())
         rows = (inst == name).to_numpy(dtype=bool)
         _by_value(add, "unknown_item", label, q["item"], rows & item.notna().to_numpy(dtype=bool) & ~item.isin(keys).to_numpy(dtype=bool),
-                  lambda v, name=name, keys=keys: f"item={v} is not an item of {name} (items: {', '.join(keys)}; "
-                                                  f"see ketapain instruments {name})",
+                  _says("item={value} is not an item of {name} (items: {keys}; see ketapain instruments {name})",
+                        name=name, keys=", ".join(keys)),
                   field="item", allowed=", ".join(keys))
+
+
+def _says(template: str, **known: str) -> Callable[[str], str]:
+    """A message maker for :func:`_by_value`: ``template`` with ``known`` and ``value`` filled in."""
+    return lambda value: template.format(value=value, **known)
 
 
 def _text(values: pd.Series) -> pd.Series:
