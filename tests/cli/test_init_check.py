@@ -171,3 +171,28 @@ def test_a_hand_written_ab_ba_trial_without_night_pain_is_analysed(handmade_dir:
     instruments = {row["instrument"] for row in tables["table3"]}
     assert instruments == {"bpi", "hads", "pgic"}
     assert not [w for w in results["warnings"] if w["section"] == "data"]
+
+
+def test_lenient_unknown_instrument_and_no_allocation_are_left_out(handmade_dir: Path, tmp_path: Path) -> None:
+    q = pd.read_csv(handmade_dir / "questionnaires.csv", dtype=str)
+    extra = pd.DataFrame({"patient_id": ["P01", "P02"], "visit": ["end_period_1"] * 2, "instrument": ["sf36"] * 2,
+                          "item": ["1", "1"], "value": ["3", "4"]})
+    pd.concat([q, extra]).to_csv(handmade_dir / "questionnaires.csv", index=False)
+    patients = pd.read_csv(handmade_dir / "patients.csv", dtype=str)
+    pd.concat([patients, patients.iloc[[0]].assign(patient_id="P09")]).to_csv(handmade_dir / "patients.csv",
+                                                                             index=False)
+    out = tmp_path / "report"
+    args = ["analyze", str(handmade_dir), "--out", str(out), "--seed", "1", "--no-pdf", "--no-sensitivity", "--quiet"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1
+    assert [ln.split(":")[1].strip() for ln in refused.stderr.splitlines() if not ln.startswith("error:   ")][:2] == \
+        ["no_allocation", "unknown_instrument"]
+    done = runner.invoke(app, [*args, "--lenient", "unknown_instrument,no_allocation"])
+    assert done.exit_code == 0, done.output
+    results = json.loads((out / "results.json").read_text())
+    data = [w["outcome"] for w in results["warnings"] if w["section"] == "data"]
+    assert data == ["no_allocation", "unknown_instrument"]
+    assert "sf36" not in {row["instrument"] for row in results["tables"]["table3"]}
+    assert any(w["kind"] == "rows_left_out" and "'sf36' are listed by no visit" in w["message"]
+               for w in results["warnings"])
+    assert results["study"]["n_patients"] == 8

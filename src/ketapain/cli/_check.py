@@ -23,8 +23,8 @@ __all__ = ["LenientOption", "check_command", "checked_folder", "echo_listing"]
 
 LenientOption = Annotated[str | None, typer.Option(
     "--lenient", metavar="KIND[,KIND]", show_default=False,
-    help="Report these kinds of problem as warnings, not errors; their rows are left out of the analysis "
-         "(no_allocation, unknown_instrument, unknown_visit).")]
+    help="Report these kinds of problem as warnings, not errors: unknown_visit, unknown_instrument (their rows "
+         "are left out of the questionnaire analysis), no_allocation (such patients are in Table 1 only).")]
 """``--lenient``: ``check`` and ``analyze``."""
 
 

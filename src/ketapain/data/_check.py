@@ -9,7 +9,7 @@ instrument (as ``ketapain instruments NAME`` lists them).
 
 Each kind has a default severity (:data:`PROBLEM_KINDS`). Errors stop ``ketapain analyze``;
 warnings are shown and recorded in the report. ``lenient`` turns the kinds the analysis can
-step over (:data:`LENIENT_KINDS`: their rows are left out) into warnings.
+step over (:data:`LENIENT_KINDS`) into warnings.
 
 Row numbers are spreadsheet rows: the header is row 1, the first data row is row 2.
 """
@@ -63,7 +63,9 @@ PROBLEM_KINDS: Mapping[str, tuple[Severity, str]] = MappingProxyType({
 """Every kind of problem: its default severity and what it means, in listing order."""
 
 LENIENT_KINDS: tuple[str, ...] = ("no_allocation", "unknown_instrument", "unknown_visit")
-"""The error kinds ``lenient`` may turn into warnings: the analysis leaves their rows out."""
+"""The error kinds ``lenient`` may turn into warnings, those the analysis steps over: it leaves
+the rows of unknown visits and instruments out of the questionnaire analysis, and a patient
+without allocation appears in Table 1 only."""
 
 _KEEP = 50
 """How many problems of one kind are kept (all are counted)."""
