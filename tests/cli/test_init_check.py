@@ -196,3 +196,28 @@ def test_lenient_unknown_instrument_and_no_allocation_are_left_out(handmade_dir:
     assert any(w["kind"] == "rows_left_out" and "'sf36' are listed by no visit" in w["message"]
                for w in results["warnings"])
     assert results["study"]["n_patients"] == 8
+
+
+def test_a_diary_item_the_reference_study_does_not_have(tmp_path: Path) -> None:
+    # nothing of the reference study is assumed: the primary endpoint's item is 'pain_now', an
+    # extra diary column (text when read from CSV) that the protocol alone makes an item
+    folder = handmade.write(tmp_path / "trial")
+    text = (folder / "protocol.toml").read_text().replace("avg_pain", "pain_now")
+    (folder / "protocol.toml").write_text(text)
+    diary = pd.read_csv(folder / "diary.csv").rename(columns={"avg_pain": "pain_now"})
+    diary.loc[4, "pain_now"] = 11.0
+    diary.to_csv(folder / "diary.csv", index=False)
+    out = tmp_path / "report"
+    args = ["analyze", str(folder), "--out", str(out), "--seed", "1", "--no-pdf", "--no-sensitivity", "--quiet"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines()[:2] == [
+        "error: diary_value: 1 error - a diary value is not a number on the protocol's diary scale",
+        "error:   diary.csv row 6: pain_now=11 is not a number in 0..10 (the diary scale)"]
+    diary.loc[4, "pain_now"] = 10.0
+    diary.to_csv(folder / "diary.csv", index=False)
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    table2 = json.loads((out / "results.json").read_text())["tables"]["table2"]
+    primary = [(row["treatment"], row["n"]) for row in table2 if row["endpoint"] == "auc_pain_now_d21"]
+    assert primary == [("A", 8), ("B", 8)]

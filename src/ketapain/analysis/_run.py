@@ -17,7 +17,7 @@ from ketapain.protocol import Protocol
 from ._baseline import TABLE1_VARIABLES, pain_before, table1
 from ._binary import NAGQ
 from ._blinding import blinding
-from ._common import active_arms, check_inputs, reference_arm
+from ._common import active_arms, check_inputs, numeric_diary_items, reference_arm
 from ._daily import daily_curves
 from ._endpoints import (
     CONSECUTIVE_TESTS,
@@ -169,6 +169,7 @@ def run_analysis(
     """
     check_inputs(data, protocol)
     check_option("seed", seed, SEED, error=DataError)
+    data = numeric_diary_items(data, protocol)
     step = _stepper(analysis_steps(sensitivity=sensitivity), on_step)
     log = WarningLog()
     if data_check is not None:

@@ -349,7 +349,8 @@ def _check_diary(diary: pd.DataFrame, label: str, contract: DataContract, add: C
             x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             scale = f"{contract.scale_min:g}..{contract.scale_max:g}"
             bad = (raw.notna().to_numpy(dtype=bool) & ~np.isfinite(x)) | (x < contract.scale_min) | (x > contract.scale_max)
-            _by_value(add, "diary_value", label, raw, bad, _says("{item}={value} is not a number in {scale} "
+            shown = pd.Series(np.where(np.isfinite(x), x, raw.to_numpy(dtype=object)), dtype=object)  # numbers as numbers
+            _by_value(add, "diary_value", label, shown, bad, _says("{item}={value} is not a number in {scale} "
                                                                  "(the diary scale)", item=item, scale=scale),
                       field=item, allowed=scale)
     if "day" in diary.columns:
