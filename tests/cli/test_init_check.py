@@ -72,6 +72,9 @@ def test_init_from_a_protocol_file_uses_its_diary_items_and_visits(tmp_path: Pat
     assert (out / "diary.csv").read_text().splitlines()[0] == \
         "patient_id,period,day,avg_pain,extra_analgesics,extra_analgesics_detail"
     assert runner.invoke(app, ["check", str(out)]).exit_code == 0
+    both = runner.invoke(app, ["init", str(tmp_path / "other"), "--from-protocol", str(source), "--design", "ab/ba"])
+    assert both.exit_code == 1 and both.stderr == ("error: --design and --arms make a template; --from-protocol "
+                                                   "copies a protocol: give one or the other\n")
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -75,7 +75,8 @@ def test_unknown_instrument_unscheduled_instrument_and_unknown_item(tables: dict
     (inst,) = result.of_kind("unknown_instrument")
     assert (inst.source, inst.rows, inst.field, inst.value) == ("questionnaires", (first,), "instrument", "sf36")
     (where,) = result.of_kind("unscheduled_instrument")
-    assert where.rows == (first + 1,) and "'pgic' at visit 'inclusion'" in str(where)
+    assert str(where) == (f"questionnaires row {first + 1}: instrument='pgic' at visit='inclusion': the protocol "
+                          "does not list it at that visit")
     (item,) = result.of_kind("unknown_item")
     assert (item.rows, item.field, item.value) == ((first + 2,), "item", "night")
     assert "see ketapain instruments bpi" in str(item) and item.allowed is not None and "9a" in item.allowed

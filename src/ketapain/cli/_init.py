@@ -67,16 +67,18 @@ def _entries(proto: Protocol, folder: Path, design: str) -> dict[str, str]:
     return files
 
 
-def _protocol_text(from_protocol: Path | None, design: str, arms: int | None) -> tuple[str, str]:
+def _protocol_text(from_protocol: Path | None, design: str | None, arms: int | None) -> tuple[str, str]:
     """``(protocol text, design in words)``: a copy of ``from_protocol`` or a template."""
     from ketapain.protocol import Protocol, protocol_template
 
     if from_protocol is not None:
-        if arms is not None:
-            raise DataError(template="{@arms} goes with {@design}, not with {@from_protocol}")
+        if arms is not None or design is not None:
+            raise DataError(template="{@design} and {@arms} make a template; {@from_protocol} copies a protocol: "
+                                     "give one or the other")
         text = from_protocol.read_text(encoding="utf-8")
         proto = Protocol.from_toml_text(text, source=str(from_protocol))
         return text, f"from {from_protocol.name}, {proto.design.kind} design"
+    design = design or "ab/ba"
     return protocol_template(design, arms=arms), design + (f", {arms} arms" if arms else "")
 
 
@@ -94,9 +96,9 @@ def init_command(
     from_protocol: Annotated[Path | None, typer.Option(
         "--from-protocol", metavar="FILE", show_default=False,
         help="Start from this protocol file (copied as protocol.toml) instead of a template.")] = None,
-    design: Annotated[str, typer.Option(
-        "--design", metavar="DESIGN", help="Design of the template protocol: ab/ba, williams (with --arms 3 or 4) "
-                                          "or abab/baba.")] = "ab/ba",
+    design: Annotated[str | None, typer.Option(
+        "--design", metavar="DESIGN", show_default=False,
+        help="Design of the template protocol: ab/ba (the default), williams (with --arms 3 or 4) or abab/baba.")] = None,
     arms: Annotated[int | None, typer.Option("--arms", metavar="N", show_default=False,
                                              help="Number of arms of a williams design: 3 or 4.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a folder that is not empty "

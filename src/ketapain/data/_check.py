@@ -378,9 +378,9 @@ def _check_questionnaires(q: pd.DataFrame, label: str, contract: DataContract, a
                         f"(allowed: {listed})", field="instrument", allowed=listed)
     pairs = {(v, i) for v, names in contract.visits.items() for i in names}
     scheduled = np.fromiter(((v, i) in pairs for v, i in zip(visit, inst, strict=True)), dtype=bool, count=len(q))
-    where = pd.Series([f"{i!r} at visit {v!r}" for v, i in zip(visit, inst, strict=True)], dtype="object")
+    where = pd.Series([f"instrument={i!r} at visit={v!r}" for v, i in zip(visit, inst, strict=True)], dtype="object")
     _by_value(add, "unscheduled_instrument", label, where, known_visit & known_inst & ~scheduled,
-              lambda v: f"instrument {v[1:-1]}: the protocol does not list it at that visit", field="instrument")
+              _says("{value}: the protocol does not list it at that visit"), field="instrument", show=str)
     for name in contract.instruments:
         keys = contract.instrument_items.get(name, ())
         rows = (inst == name).to_numpy(dtype=bool)
@@ -401,8 +401,10 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _by_value(add: Callable[[Problem], None], kind: str, label: str, values: pd.Series, bad: np.ndarray,
-              detail: Callable[[str], str], *, field: str | None = None, allowed: str | None = None) -> None:
-    """One problem per distinct bad value of ``values``, with the rows holding it."""
+              detail: Callable[[str], str], *, field: str | None = None, allowed: str | None = None,
+              show: Callable[[object], str] = display_value) -> None:
+    """One problem per distinct bad value of ``values`` (shown in ``detail`` by ``show``), with
+    the rows holding it."""
     positions = np.flatnonzero(bad)
     if not len(positions):
         return
@@ -411,7 +413,7 @@ def _by_value(add: Callable[[Problem], None], kind: str, label: str, values: pd.
     for pos, value in zip(positions, column, strict=True):
         groups.setdefault(value, []).append(int(pos))
     for value, where in groups.items():
-        text = display_value(value)
+        text = show(value)
         more = f"; {len(where)} rows in all" if len(where) > _SHOW_ROWS else ""
         add(Problem(kind, detail(text) + more, source=label, rows=tuple(p + FIRST_DATA_ROW for p in where[:_SHOW_ROWS]),
                     n_rows=len(where), field=field, value=value, allowed=allowed))
