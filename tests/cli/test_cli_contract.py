@@ -114,6 +114,8 @@ BAD_INPUT = [
     ("simulate", ["--out", "{root}/sim", "--patients", "0"], "error: --patients 0 must be a positive integer", 1),
     ("calibrate", ["--trials", "1", "--seed", "1"], "error: --trials 1 must be an integer in [2, 100000]", 1),
     ("analyze", ["{trial}", "--out", "{root}/report", "--seed", "-1"], "error: --seed -1 must be an integer >= 0", 1),
+    ("init", ["{ex}"], "is not empty; pass --overwrite to write the templates into it", 1),
+    ("check", ["{trial}", "--lenient", "nope"], "error: --lenient 'nope': nope cannot be made lenient; allowed: ", 1),
     ("export", ["{trial}", "--format", "stata", "--out", "{list}"],
      " already exists and is not empty; pass --overwrite to replace it", 1),
     ("import", ["{odm}", "--format", "odm", "--out", "{list}"],

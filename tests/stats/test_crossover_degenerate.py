@@ -31,6 +31,16 @@ def test_constant_outcome_is_a_model_error() -> None:
         fit_crossover(data)
 
 
+def test_outcome_fitted_exactly_by_period_is_a_model_error() -> None:
+    # issue 18: a hand-made AB/BA trial whose BPI relief was 30 % at the end of period 1 and
+    # 40 % at the end of period 2 for everyone; the residual is exactly 0 at theta near 0, where
+    # the profiled deviance took log(0) (ValueError: math domain error) instead of refusing
+    rows = [(f"S{i}", k, seq, seq[k - 1], 10.0 * (k + 2)) for i, seq in enumerate(["AB", "BA"] * 4) for k in (1, 2)]
+    data = pd.DataFrame(rows, columns=["subject", "period", "sequence", "treatment", "y"])
+    with pytest.raises(ModelError, match="fitted exactly"):
+        fit_crossover(data, ref="B", model="standard", df_method="kenward-roger")
+
+
 def test_fewer_than_two_subjects() -> None:
     data = williams()
     data.loc[data["subject"] != "S0", "y"] = np.nan

@@ -16,6 +16,7 @@ __all__ = [
     "active_arms",
     "check_inputs",
     "json_safe",
+    "numeric_diary_items",
     "period_end_days",
     "protocol_order",
     "reference_arm",
@@ -105,6 +106,38 @@ def check_inputs(data: TrialData, protocol: Protocol) -> None:
     missing = sorted({e.value for e in protocol.endpoints} - set(data.diary.columns))
     if missing:
         raise DataError(f"diary has no column {', '.join(map(repr, missing))} (an endpoint's diary item)")
+
+
+def numeric_diary_items(data: TrialData, protocol: Protocol) -> TrialData:
+    """``data`` with every diary item of the protocol as numbers (``float64``).
+
+    The reference study's items are typed schema columns; any other item of the protocol is an
+    extra column of the diary, text when read from CSV. Those are converted here (a TrialData
+    is rebuilt only when one needs it), so that nothing downstream depends on the item names.
+
+    Raises
+    ------
+    DataError
+        A value of such an item that is not a number (``ketapain check`` reports these as
+        ``diary_value``), located at its diary row.
+    """
+    diary = data.diary
+    text = [i for i in protocol.diary.items if i in diary.columns and not pd.api.types.is_float_dtype(diary[i])]
+    if not text:
+        return data
+    for item in text:
+        raw = diary[item]
+        x = pd.to_numeric(raw, errors="coerce")
+        bad = np.flatnonzero((raw.notna() & x.isna()).to_numpy(dtype=bool))
+        if len(bad):
+            scale = f"{protocol.diary.scale_min}..{protocol.diary.scale_max}"
+            value = raw.iloc[int(bad[0])]
+            raise DataError(f"{item}={value!r} is not a number (allowed: {scale}, empty = missing)", located=True,
+                            source="diary", row=int(bad[0]) + FIRST_DATA_ROW, column=item, value=value, allowed=scale)
+        diary[item] = x.astype("float64")
+    return TrialData.from_tables(patients=data.patients, allocation=data.allocation, diary=diary,
+                                 questionnaires=data.questionnaires, adverse_events=data.adverse_events,
+                                 concomitant=data.concomitant, screening=data.screening, meta=data.meta)
 
 
 def protocol_order(frame: pd.DataFrame, protocol: Protocol, keys: tuple[str, ...]) -> pd.DataFrame:

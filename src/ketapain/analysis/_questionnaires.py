@@ -37,8 +37,8 @@ def questionnaires(data: TrialData, protocol: Protocol, log: WarningLog) -> tupl
     (a score the manual's missing-item rule leaves undefined is NaN and counted in
     ``n_missing``). Visits map to time points from the protocol's visit days
     (:func:`visit_periods`): the baseline visit is ``"baseline"``; the visit ending period
-    ``k`` is the arm the patient received in period ``k``. Rows of other visits are left out
-    with a warning.
+    ``k`` is the arm the patient received in period ``k``. Rows of other visits, and of
+    instruments no visit of the protocol lists, are left out with a warning.
     """
     q = data.questionnaires
     q = q[q["instrument"].astype(str).str.lower() != BLINDING]
@@ -53,6 +53,12 @@ def questionnaires(data: TrialData, protocol: Protocol, log: WarningLog) -> tupl
                  f"{baseline!r} nor an end-of-period visit of the protocol; their rows are left out of Table 3",
                  section="questionnaires")
         q = q[q["visit"].astype(str).isin(known)]
+    listed = {i for v in protocol.visits for i in v.questionnaires}
+    unlisted = sorted(set(q["instrument"].astype(str).str.lower()) - listed)
+    if unlisted:
+        log.note("rows_left_out", f"instrument(s) {', '.join(map(repr, unlisted))} are listed by no visit of the "
+                 "protocol; their rows are left out of Table 3", section="questionnaires")
+        q = q[~q["instrument"].astype(str).str.lower().isin(unlisted)]
     parts = []
     for name in _instrument_order(protocol, set(q["instrument"].astype(str).str.lower())):
         try:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ketapain._options import SEED, check_option
-from ketapain.data import TrialData
+from ketapain.data import CheckResult, TrialData
 from ketapain.errors import DataError
 from ketapain.operations import consort_flow
 from ketapain.protocol import Protocol
@@ -17,7 +17,7 @@ from ketapain.protocol import Protocol
 from ._baseline import TABLE1_VARIABLES, pain_before, table1
 from ._binary import NAGQ
 from ._blinding import blinding
-from ._common import active_arms, check_inputs, reference_arm
+from ._common import active_arms, check_inputs, numeric_diary_items, reference_arm
 from ._daily import daily_curves
 from ._endpoints import (
     CONSECUTIVE_TESTS,
@@ -126,6 +126,7 @@ def run_analysis(
     seed: int = 20200154,
     sensitivity: bool = True,
     on_step: Callable[[str], None] | None = None,
+    data_check: CheckResult | None = None,
 ) -> AnalysisResults:
     """Run the statistical analysis plan of ``protocol`` on ``data``.
 
@@ -143,6 +144,10 @@ def run_analysis(
         imputation, tipping point). ``False`` skips them: ``results.sensitivity`` is empty.
     on_step : callable, optional
         Called with each step's description (:data:`ANALYSIS_STEPS`) before it runs.
+    data_check : CheckResult, optional
+        The data check of ``data`` against ``protocol`` (:func:`ketapain.data.check_trial`,
+        as ``ketapain analyze`` runs it first): its warnings (including the kinds made lenient)
+        become records of section ``data``, kind ``data_check``. Its errors are refused.
 
     Returns
     -------
@@ -164,8 +169,13 @@ def run_analysis(
     """
     check_inputs(data, protocol)
     check_option("seed", seed, SEED, error=DataError)
+    data = numeric_diary_items(data, protocol)
     step = _stepper(analysis_steps(sensitivity=sensitivity), on_step)
     log = WarningLog()
+    if data_check is not None:
+        data_check.raise_if_errors()
+        for problem in data_check.warnings():
+            log.note("data_check", str(problem), section="data", outcome=problem.kind)
     step()
     settings = analysis_settings(protocol, seed=seed)
     parts: dict[str, Any] = {"study": MappingProxyType(_study(data, protocol)), "settings": settings,

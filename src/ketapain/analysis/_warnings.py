@@ -40,7 +40,7 @@ from ketapain.stats import ModelCheck
 __all__ = ["AnalysisWarning", "CHECK_COLUMNS", "ModelCheckRecord", "WARNING_KINDS", "WARNING_SECTIONS", "WarningLog"]
 
 #: The sections of the plan a warning can come from, in the order the plan runs them.
-WARNING_SECTIONS = ("consort", "pain_before", "auc", "table2", "responders", "consecutive", "questionnaires", "table3",
+WARNING_SECTIONS = ("data", "consort", "pain_before", "auc", "table2", "responders", "consecutive", "questionnaires", "table3",
             "adverse_events")
 
 #: Every kind of warning or note, with what it means (the report shows the meaning when the
@@ -64,6 +64,7 @@ WARNING_KINDS: Mapping[str, str] = MappingProxyType({
     "no_test": "too few patients per group for the test",
     "not_analysed": "the analysis does not apply to this protocol",
     "rows_left_out": "rows that do not fit the protocol were left out",
+    "data_check": "a problem of the data check (ketapain check) accepted as a warning, by default or with --lenient",
 })
 
 _CATEGORY_KINDS = {
@@ -81,13 +82,15 @@ class AnalysisWarning:
     Attributes
     ----------
     section : str
-        The part of the plan (:data:`WARNING_SECTIONS`): ``consort``, ``pain_before``, ``auc``,
+        The part of the plan (:data:`WARNING_SECTIONS`): ``data`` (the data check, before
+        the plan), ``consort``, ``pain_before``, ``auc``,
         ``table2``, ``responders``, ``consecutive``, ``questionnaires``, ``table3`` or
         ``adverse_events``.
     outcome : str
         What was being analysed: an endpoint name (``table2``, ``consecutive``),
         ``pre_infusion_pain``, a questionnaire score ``instrument.score`` (``table3``), an
-        instrument name (``questionnaires``), a diary item (``auc``), a responder definition
+        instrument name (``questionnaires``), a diary item (``auc``), the kind of a data-check
+        problem (``data``: ``unknown_visit``...), a responder definition
         (``responders``), ``related_ae``; empty when the warning concerns the whole section.
     kind : str
         What happened, one of :data:`WARNING_KINDS`.

@@ -15,10 +15,12 @@ from ketapain import __version__
 from ketapain.cli._analyze import analyze_command, demo_command
 from ketapain.cli._auc import auc_command
 from ketapain.cli._backup import backup_command, restore_command
+from ketapain.cli._check import check_command
 from ketapain.cli._common import Command
 from ketapain.cli._design import design_command, samplesize_command
 from ketapain.cli._examples import examples_command
 from ketapain.cli._fit import fit_command
+from ketapain.cli._init import init_command
 from ketapain.cli._instruments import instruments_command, score_command
 from ketapain.cli._interop import export_command, import_command
 from ketapain.cli._interrupt import handling_interrupts
@@ -49,6 +51,8 @@ app.command("demo", cls=Command)(demo_command)
 app.command("examples", cls=Command)(examples_command)
 app.command("simulate", cls=Command)(simulate_command)
 app.command("calibrate", cls=Command)(calibrate_command)
+app.command("init", cls=Command)(init_command)
+app.command("check", cls=Command)(check_command)
 app.command("analyze", cls=Command)(analyze_command)
 app.command("export", cls=Command)(export_command)
 app.command("import", cls=Command)(import_command)

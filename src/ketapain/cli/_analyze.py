@@ -1,6 +1,7 @@
 """``ketapain analyze`` and ``ketapain demo``: the analysis plan and its report, from the command line.
 
-``analyze`` reads a TrialData folder, runs every analysis of the protocol's plan
+``analyze`` checks a TrialData folder against its protocol (as ``ketapain check``), reads it,
+runs every analysis of the protocol's plan
 (:func:`ketapain.analysis.run_analysis`) and writes the report
 (:func:`ketapain.report.write_trial_report`). ``demo`` first simulates the reference study
 with the in-silico twin (:func:`ketapain.simulate.simulate_trial`), writes it as ``data/``,
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
+from ketapain.cli._check import LenientOption, checked_folder, echo_listing
 from ketapain.cli._common import (
     DataProtocolOption,
     QuietOption,
@@ -29,13 +31,12 @@ from ketapain.cli._common import (
     fail,
     os_error_text,
     progress,
-    protocol_of,
     seed_or_fresh,
 )
 from ketapain.errors import DataError, KetapainError
 
 if TYPE_CHECKING:
-    from ketapain.data import TrialData
+    from ketapain.data import CheckResult, TrialData
     from ketapain.protocol import Protocol
 
 __all__ = ["analyze_command", "demo_command"]
@@ -63,12 +64,13 @@ def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[str], None]]:
 
 
 def _report(data: TrialData, protocol: Protocol, out: Path, *, seed: int, pdf: bool, sensitivity: bool,
-            quiet: bool, command: str) -> Path:
+            quiet: bool, command: str, checked: CheckResult | None = None) -> Path:
     from ketapain.report import report_steps, write_trial_report
 
     with _progress(len(report_steps(pdf=pdf, sensitivity=sensitivity)), enabled=not quiet) as step:
         made = write_trial_report(
-            data, protocol, out, seed=seed, pdf=pdf, sensitivity=sensitivity, on_step=step, command=command
+            data, protocol, out, seed=seed, pdf=pdf, sensitivity=sensitivity, on_step=step, command=command,
+            data_check=checked,
         )
     return made.files.html
 
@@ -116,8 +118,14 @@ def analyze_command(
     sensitivity: Annotated[bool, typer.Option("--sensitivity/--no-sensitivity", help="Run the missing-data sensitivity analyses.")] = True,
     quiet: QuietOption = False,
     overwrite: OverwriteOption = False,
+    lenient: LenientOption = None,
 ) -> None:
-    """Run the protocol's whole analysis plan on a trial and write the report.
+    """Check a trial against its protocol, run the protocol's whole analysis plan and write the report.
+
+    The protocol is --protocol, else DATA_DIR/protocol.toml, else the one meta.json names; the
+    line 'note: protocol ...' says which. The data are first checked as by `ketapain check`: any
+    error stops the analysis (exit 1) with the same listing; warnings are printed and go to
+    the report's warnings.
 
     The seed drives the multiple imputations of the sensitivity analyses; it is printed and
     recorded in the report's provenance.
@@ -131,9 +139,14 @@ def analyze_command(
     seed = seed_or_fresh(seed)
     try:
         _check_report_destination(out, overwrite=overwrite)
-        data = TrialData.read(data_dir)
-        proto = protocol_of(data, protocol, data_dir)
-        html = _report(data, proto, out, seed=seed, pdf=pdf, sensitivity=sensitivity, quiet=quiet,
+        proto, how, checked = checked_folder(data_dir, protocol, lenient)
+        echo_listing(checked, err=True)
+        if not checked.ok:
+            raise fail(f"{data_dir} does not fit protocol {proto.study.id!r} ({how}); nothing analysed "
+                       f"(`ketapain check {data_dir}` lists the same problems)")
+        data = TrialData.read(data_dir, treatments=proto.arm_codes)
+        typer.echo(f"note: protocol {proto.study.id!r} ({how})", err=True)
+        html = _report(data, proto, out, seed=seed, pdf=pdf, sensitivity=sensitivity, quiet=quiet, checked=checked,
                        command=f"ketapain analyze {data_dir} --out {out} --seed {seed}")
     except KetapainError as exc:
         raise fail(exc) from None

@@ -13,6 +13,7 @@ command.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -32,6 +33,7 @@ __all__ = [
     "Command",
     "DataProtocolOption",
     "JsonOption",
+    "PROTOCOL_FILE",
     "ProtocolOption",
     "QuietOption",
     "SeedOption",
@@ -39,6 +41,7 @@ __all__ = [
     "echo_error",
     "error_text",
     "fail",
+    "find_protocol",
     "flag_namer",
     "fresh_seed",
     "os_error_text",
@@ -57,8 +60,9 @@ ProtocolOption = Annotated[str, typer.Option("--protocol", metavar="NAME|FILE", 
 
 DataProtocolOption = Annotated[str | None, typer.Option(
     "--protocol", metavar="NAME|FILE", show_default=False,
-    help=PROTOCOL_HELP + " Default: the protocol the data name (meta.json).")]
-"""``--protocol``, default: the one the data name: commands that read a TrialData folder."""
+    help=PROTOCOL_HELP + " Default: DATA_DIR/protocol.toml, else the protocol meta.json names (protocol_id).")]
+"""``--protocol``, default: the data folder's ``protocol.toml``, else the one its meta.json names
+(:func:`find_protocol`): commands that read a TrialData folder."""
 
 SeedOption = Annotated[int | None, typer.Option(
     "--seed", metavar="N", show_default=False,
@@ -103,17 +107,45 @@ class Command(TyperCommand):
                     formatter.write_dl(rows)
 
 
+PROTOCOL_FILE = "protocol.toml"
+"""The protocol file a data folder may hold (``ketapain init`` writes it)."""
+
+
 def protocol_of(data: TrialData | None, name: str | None, where: Path) -> Protocol:
-    """The protocol named by ``--protocol``, else the one the data name (``meta["protocol_id"]``)."""
+    """The protocol of the data folder ``where``: see :func:`find_protocol`."""
+    return find_protocol(name, where, meta=data.meta if data is not None else None)[0]
+
+
+def find_protocol(name: str | None, where: Path, *, meta: Mapping[str, str] | None = None) -> tuple[Protocol, str]:
+    """The protocol of the data folder ``where`` and how it was found, in this order:
+
+    1. ``--protocol NAME|FILE`` (``name``), when given;
+    2. the file ``protocol.toml`` in the folder (as ``ketapain init`` writes it);
+    3. the protocol the data name in ``meta.json`` (``protocol_id``: a shipped name or a file);
+
+    otherwise an error saying so. ``meta`` is the data's meta, when already read.
+
+    Raises
+    ------
+    KetapainError
+        No protocol found, or the one found does not load.
+    """
+    from ketapain.data import read_meta
     from ketapain.protocol import load_protocol
 
     if name is not None:
-        return load_protocol(name)
-    protocol_id = data.meta.get("protocol_id") if data is not None else None
-    if not protocol_id:
-        raise KetapainError(f"{where}: the data do not name their protocol (meta 'protocol_id'); "
-                            "give one with --protocol NAME|FILE")
-    return load_protocol(protocol_id)
+        return load_protocol(name), f"--protocol {name}"
+    own = where / PROTOCOL_FILE
+    if own.is_file():
+        return load_protocol(str(own)), str(own)
+    if meta is None:
+        meta = read_meta(where) if where.is_dir() else {}
+    protocol_id = meta.get("protocol_id")
+    if protocol_id:
+        return load_protocol(protocol_id), f"meta.json protocol_id {protocol_id!r}"
+    raise KetapainError(template="{where}: no protocol: give one with {@protocol} NAME|FILE, put it in "
+                        "{where}/" + PROTOCOL_FILE + " or name it in meta.json (protocol_id)",
+                        params={"where": where})
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -16,7 +16,16 @@ Examples
 
 from __future__ import annotations
 
-from ._io import FORMATS, META_FILE
+from ._check import (
+    LENIENT_KINDS,
+    PROBLEM_KINDS,
+    CheckResult,
+    DataContract,
+    Problem,
+    check_trial,
+    template_columns,
+)
+from ._io import FORMATS, META_FILE, read_meta
 from ._long import LONG_FACTORS, LongProblem, check_long, is_checked_long, read_long_csv
 from ._schema import (
     CAUSALITIES,
@@ -34,24 +43,32 @@ from ._validate import FIRST_DATA_ROW
 
 __all__ = [
     "CAUSALITIES",
+    "CheckResult",
     "Column",
     "DEFAULT_MAX_ERRORS",
     "DRUG_CLASSES",
     "DType",
+    "DataContract",
     "FIRST_DATA_ROW",
     "FORMATS",
+    "LENIENT_KINDS",
     "LONG_FACTORS",
     "LongProblem",
     "META_FILE",
     "PAIN_TYPES",
+    "PROBLEM_KINDS",
+    "Problem",
     "SCHEMAS",
     "SEVERITIES",
     "TABLE_NAMES",
     "TableSchema",
     "TrialData",
     "check_long",
+    "check_trial",
     "is_checked_long",
     "read_long_csv",
+    "read_meta",
     "read_trial",
+    "template_columns",
     "write_trial",
 ]

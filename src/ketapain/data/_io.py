@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +36,7 @@ from ketapain._atomic import check_destination, folder_write
 from ..errors import DataError
 from ._schema import SCHEMAS, TABLE_NAMES
 
-__all__ = ["FORMATS", "META_FILE", "read_frames", "write_frames"]
+__all__ = ["FORMATS", "META_FILE", "read_frames", "read_meta", "write_frames"]
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 """File formats of a trial folder."""
@@ -70,6 +71,17 @@ def read_frames(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], 
     if errors:
         raise DataError(f"cannot read the trial in {folder}:\n" + "\n".join(f"  {e}" for e in errors))
     return frames, meta, fmt
+
+
+def read_meta(folder: str | PathLike[str]) -> dict[str, str]:
+    """The meta of a trial folder (``meta.json``; empty without one), tables not read.
+
+    Raises
+    ------
+    DataError
+        If ``meta.json`` is not a valid meta file.
+    """
+    return _read_meta(Path(folder) / META_FILE)
 
 
 def write_frames(

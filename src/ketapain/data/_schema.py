@@ -29,6 +29,7 @@ __all__ = [
     "DType",
     "PAIN_TYPES",
     "PandasDType",
+    "REFERENCE_DIARY_ITEMS",
     "SCHEMAS",
     "SEVERITIES",
     "TABLE_NAMES",
@@ -245,6 +246,10 @@ DRUG_CLASSES: tuple[str, ...] = (
 )
 """Concomitant drug classes of the protocol (``concomitant.drug_class``)."""
 
+REFERENCE_DIARY_ITEMS: tuple[str, ...] = ("avg_pain", "max_pain", "night_pain")
+"""The reference study's diary items: optional, typed diary columns. Which items a diary
+must hold is the protocol's ``[diary] items`` (:func:`ketapain.data.check_trial`)."""
+
 _PATIENT_ID = Column("patient_id", "str", "patient identifier, as in patients")
 _PERIOD = Column("period", "int", "treatment period, 1 = first", min=1)
 
@@ -309,10 +314,12 @@ _SCHEMAS = (
             _PERIOD,
             Column("day", "int", "day of the period, 1 = the day after the infusion", min=1,
                    unit="days"),
+            # the reference study's diary items: typed and bounded when present, never
+            # required here; the protocol's [diary] items are (ketapain.data.check_trial)
             Column("avg_pain", "float", "average pain of the day (missing = missing day)",
-                   **_PAIN),
-            Column("max_pain", "float", "maximum pain of the day", **_PAIN),
-            Column("night_pain", "float", "pain during the night", **_PAIN),
+                   required=False, **_PAIN),
+            Column("max_pain", "float", "maximum pain of the day", required=False, **_PAIN),
+            Column("night_pain", "float", "pain during the night", required=False, **_PAIN),
             Column("extra_analgesics", "bool", "extra analgesics taken that day",
                    required=False, nullable=True),
             Column("extra_analgesics_detail", "str", "which extra analgesics (free text)",

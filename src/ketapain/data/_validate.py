@@ -20,7 +20,7 @@ from ._coerce import coerce_column, display_value
 from ._long import expected_treatment, sequence_letters
 from ._schema import SCHEMAS, TABLE_NAMES, Column, TableSchema
 
-__all__ = ["FIRST_DATA_ROW", "Problems", "empty_table", "format_rows", "validate_tables"]
+__all__ = ["FIRST_DATA_ROW", "Problems", "collect_problems", "empty_table", "format_rows", "validate_tables"]
 
 _SHOW_ROWS = 5
 
@@ -151,10 +151,30 @@ def validate_tables(
     DataError
         Listing every problem found (up to ``max_errors``).
     """
+    problems = Problems(limit=max_errors)
+    typed = collect_problems(frames, labels=labels, treatments=treatments, problems=problems)
+    problems.raise_if_any(where)
+    return {name: _finalise(SCHEMAS[name], frame) for name, frame in typed.items()}
+
+
+def collect_problems(
+    frames: Mapping[str, pd.DataFrame | None],
+    *,
+    labels: Mapping[str, str],
+    treatments: Collection[str] | None,
+    problems: Problems,
+) -> dict[str, pd.DataFrame]:
+    """The checks of :func:`validate_tables`, recording every problem in ``problems``
+    instead of raising; returns the typed (nullable) tables, not yet in canonical dtypes.
+
+    Raises
+    ------
+    DataError
+        If ``frames`` names a table that does not exist.
+    """
     unknown = sorted(set(frames) - set(TABLE_NAMES))
     if unknown:
         raise DataError(f"unknown table(s) {unknown}; the tables are {list(TABLE_NAMES)}")
-    problems = Problems(limit=max_errors)
     allowed: dict[tuple[str, str], tuple[str, ...]] = {}
     if treatments is not None:
         allowed[("allocation", "treatment")] = tuple(treatments)
@@ -170,8 +190,7 @@ def validate_tables(
             schema, frame, labels.get(name, name), problems, allowed, unusable
         )
     _check_references(typed, labels, problems, unusable)
-    problems.raise_if_any(where)
-    return {name: _finalise(SCHEMAS[name], frame) for name, frame in typed.items()}
+    return typed
 
 
 def _check_table(

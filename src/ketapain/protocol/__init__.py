@@ -8,6 +8,7 @@ listing every problem as ``<file>: <key path>: <message>``.
 
 from __future__ import annotations
 
+from ketapain.protocol._contract import data_contract
 from ketapain.protocol._load import list_protocols, load_protocol
 from ketapain.protocol._models import (
     Analysis,
@@ -38,6 +39,7 @@ from ketapain.protocol._models import (
     Visit,
     Weights,
 )
+from ketapain.protocol._template import TEMPLATE_DESIGNS, protocol_template
 
 __all__ = [
     "Analysis",
@@ -65,8 +67,11 @@ __all__ = [
     "SampleSize",
     "Stock",
     "Study",
+    "TEMPLATE_DESIGNS",
     "Visit",
     "Weights",
+    "data_contract",
     "list_protocols",
     "load_protocol",
+    "protocol_template",
 ]

@@ -8,7 +8,7 @@ from os import PathLike
 from pathlib import Path
 
 from ketapain.analysis import AnalysisResults, analysis_steps, run_analysis
-from ketapain.data import TrialData
+from ketapain.data import CheckResult, TrialData
 from ketapain.protocol import Protocol
 
 from ._paper import paper_document
@@ -54,6 +54,7 @@ def write_trial_report(
     sensitivity: bool = True,
     command: str | None = None,
     on_step: Callable[[str], None] | None = None,
+    data_check: CheckResult | None = None,
 ) -> TrialReport:
     """Run the protocol's analysis plan on ``data`` and write the full report to ``out_dir``.
 
@@ -75,6 +76,9 @@ def write_trial_report(
         The command line that made the report, for the provenance block.
     on_step : callable, optional
         Receives a description before each long step (:func:`report_steps` lists them).
+    data_check : CheckResult, optional
+        The data check run first (``ketapain analyze``); its warnings go to the report's
+        warnings (:func:`~ketapain.analysis.run_analysis`).
 
     Returns
     -------
@@ -82,7 +86,7 @@ def write_trial_report(
         The :class:`~ketapain.analysis.AnalysisResults` and the :class:`ReportFiles`.
     """
     step = on_step if on_step is not None else (lambda _msg: None)
-    results = run_analysis(data, protocol, seed=seed, sensitivity=sensitivity, on_step=step)
+    results = run_analysis(data, protocol, seed=seed, sensitivity=sensitivity, on_step=step, data_check=data_check)
     step(_LAYOUT_STEP)
     meta = data.meta
     extra = {f"data_{k}": v for k, v in sorted(meta.items())}

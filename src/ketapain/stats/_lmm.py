@@ -144,6 +144,8 @@ def profiled_deviance(ss: SufficientStats, theta: float, *, method: Method = "RE
     """Profiled deviance ``d(theta)`` (REML criterion or -2 log-likelihood); see module doc."""
     A, _beta, r, _w, logdet_v = _profile_parts(ss, theta)
     N, p = ss.n_obs, ss.n_params
+    if r <= 0.0:  # an exact fit: log(0) = -inf, as profiled_deviance_grid has it (_fit then refuses it)
+        return -math.inf
     if method == "ML":
         return logdet_v + N * (1.0 + math.log(2.0 * math.pi * r / N))
     _sign, logdet_a = np.linalg.slogdet(A)
