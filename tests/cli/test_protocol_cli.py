@@ -65,7 +65,7 @@ def test_show_unknown_name() -> None:
     result = run("show", "nope")
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == "error: nope: no such protocol file; shipped protocols: ab_ba_example, ketapain\n"
+    assert result.stderr == "error: nope: no such protocol file; shipped protocols: ab_ba_example, ketapain, oral_ab_ba_example\n"
 
 
 def test_validate_ok(tmp_path: Path) -> None:
