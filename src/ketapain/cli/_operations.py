@@ -64,12 +64,11 @@ def dose_command(
 
     Prints the UNBLINDED preparation sheet and the blinded bag label(s). Injections get a
     syringe to prepare; oral, patch and inhaled arms have no infusion preparation: the sheet
-    gives the units to dispense per period instead.
+    gives the units to dispense per period instead (--weight is then not needed).
 
     \b
-    Examples:
+    Example:
       ketapain dose --weight 78 --arm KM --ketamine-vial 50mg/ml
-      ketapain dose --arm PGB --protocol oral_ab_ba_example
     """
     from ketapain.operations import parse_strength, prepare_infusions
     from ketapain.protocol import load_protocol
