@@ -151,3 +151,12 @@ def test_cli_dose_for_an_oral_arm() -> None:
     assert result.exit_code == 1 and "weight" in result.stderr and "required" in result.stderr
     result = runner.invoke(app, ["dose", "--arm", "PGB", "--protocol", "oral_ab_ba_example", "--json"])
     assert json.loads(result.stdout)["dispensing"][0]["strength"] == 75.0
+
+
+def test_kit_codes_and_labels_for_an_oral_list() -> None:
+    from ketapain.operations import randomise_protocol
+
+    table = randomise_protocol(ORAL, n_patients=8, seed=3).to_frame()
+    assert set(table["treatment"]) == {"PGB", "P"} and table["kit_code"].is_unique
+    labels = {prepare_infusions(ORAL, str(treatment), None).blinded_label(kit_code="T-ACDEFH") for treatment in table["treatment"]}
+    assert len(labels) == 1  # nothing on the label depends on the arm
