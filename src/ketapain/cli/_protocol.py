@@ -79,7 +79,7 @@ def validate_command(
     typer.echo(f"OK: {file}")
 
 
-def _dose_text(component: Component | None) -> str:
+def _dose_text(component: Component | None, unit: str = "unit") -> str:
     from ketapain.protocol import ActuationDose, FixedDose, PatchDose, PerKgDose, UnitDose
 
     if component is None:
@@ -90,7 +90,7 @@ def _dose_text(component: Component | None) -> str:
     elif isinstance(dose, FixedDose):
         text = f"{component.drug} {dose.mg:g} mg"
     elif isinstance(dose, UnitDose):
-        text = f"{component.drug} {dose.mg_per_unit:g} mg per unit"
+        text = f"{component.drug} {dose.mg_per_unit:g} mg per {unit}"
     elif isinstance(dose, PatchDose):
         text = f"{component.drug} {dose.mcg_per_h:g} mcg/h"
     elif isinstance(dose, ActuationDose):
@@ -192,12 +192,12 @@ def _print_tables(out: Console, p: Protocol) -> None:
                  for a in p.administrations],
             )
         )
-    slot_ids = [a.id for a in p.slots]
     out.print(
         _table(
             "arms",
-            ["code", "name", *slot_ids],
-            [[arm.code, arm.name, *(_dose_text(arm.component(i) if arm.has_component(i) else None) for i in slot_ids)]
+            ["code", "name", *(a.id for a in p.slots)],
+            [[arm.code, arm.name, *(_dose_text(arm.component(a.id) if arm.has_component(a.id) else None, getattr(a, "unit", "unit"))
+                                    for a in p.slots)]
              for arm in p.arms],
         )
     )
