@@ -2,7 +2,8 @@
 
 Every model is frozen and forbids unknown keys. Single-section rules live on the section's
 model; rules that tie sections together (arm codes in sequences, components referencing
-infusions, block size and the number of sequences, endpoints and diary items...) live on
+infusions and administrations with doses their route allows, the double dummy of blinded
+arms, block size and the number of sequences, endpoints and diary items...) live on
 :class:`Protocol`. Rule failures are raised as ``Problems`` so that all of them are
 reported, each at its own key path (see :mod:`ketapain.protocol._messages`).
 """
