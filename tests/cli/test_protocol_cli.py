@@ -65,7 +65,7 @@ def test_show_unknown_name() -> None:
     result = run("show", "nope")
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == "error: nope: no such protocol file; shipped protocols: ab_ba_example, ketapain\n"
+    assert result.stderr == "error: nope: no such protocol file; shipped protocols: ab_ba_example, ketapain, oral_ab_ba_example\n"
 
 
 def test_validate_ok(tmp_path: Path) -> None:
@@ -98,3 +98,12 @@ def test_validate_missing_file(tmp_path: Path) -> None:
     result = run("validate", tmp_path / "absent.toml")
     assert result.exit_code == 1
     assert "absent.toml: no such protocol file" in result.stderr
+
+
+def test_show_an_oral_protocol() -> None:
+    result = run("show", "oral_ab_ba_example")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "administrations" in out and "infusions" not in out.split("administrations")[0]
+    assert "120 capsule(s)" in out and "pregabalin 75 mg per capsule" in out and "placebo (matches pregabalin)" in out
+    assert "blinding: double-blind" in out

@@ -45,10 +45,10 @@ def test_all_is_sorted_and_resolves() -> None:
 
 
 def test_list_protocols() -> None:
-    assert list_protocols() == ("ab_ba_example", "ketapain")
+    assert list_protocols() == ("ab_ba_example", "ketapain", "oral_ab_ba_example")
 
 
-@pytest.mark.parametrize("name", ["ketapain", "ab_ba_example"])
+@pytest.mark.parametrize("name", ["ketapain", "ab_ba_example", "oral_ab_ba_example"])
 def test_shipped_protocols_load(name: str) -> None:
     p = load_protocol(name)
     assert p.study.id == name

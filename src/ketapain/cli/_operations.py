@@ -25,10 +25,14 @@ def _echo_json(data: Any) -> None:
 
 
 def dose_command(
-    weight_kg: Annotated[float, typer.Option("--weight", metavar="KG", help="Patient weight, kg.", show_default=False)],
     arm_code: Annotated[
         str, typer.Option("--arm", metavar="CODE", help="The kit's arm code, e.g. KM (from the pharmacy list).", show_default=False)
     ],
+    weight_kg: Annotated[
+        float | None,
+        typer.Option("--weight", metavar="KG", help="Patient weight, kg (required when the protocol has per-kg doses).",
+                     show_default=False),
+    ] = None,
     protocol: ProtocolOption = "ketapain",
     ketamine_vial: Annotated[
         str | None,
@@ -58,7 +62,9 @@ def dose_command(
 ) -> None:
     """Prepare the infusions of one kit: doses, volumes to draw, diluent, pump rates.
 
-    Prints the UNBLINDED preparation sheet and the blinded bag label(s).
+    Prints the UNBLINDED preparation sheet and the blinded bag label(s). Injections get a
+    syringe to prepare; oral, patch and inhaled arms have no infusion preparation: the sheet
+    gives the units to dispense per period instead (--weight is then not needed).
 
     \b
     Example:

@@ -79,14 +79,22 @@ def validate_command(
     typer.echo(f"OK: {file}")
 
 
-def _dose_text(component: Component) -> str:
-    from ketapain.protocol import FixedDose, PerKgDose
+def _dose_text(component: Component | None, unit: str = "unit") -> str:
+    from ketapain.protocol import ActuationDose, FixedDose, PatchDose, PerKgDose, UnitDose
 
+    if component is None:
+        return "-"
     dose = component.dose
     if isinstance(dose, PerKgDose):
         text = f"{component.drug} {dose.mg_per_kg:g} mg/kg" + (f" (max {dose.max_mg:g} mg)" if dose.max_mg is not None else "")
     elif isinstance(dose, FixedDose):
         text = f"{component.drug} {dose.mg:g} mg"
+    elif isinstance(dose, UnitDose):
+        text = f"{component.drug} {dose.mg_per_unit:g} mg per {unit}"
+    elif isinstance(dose, PatchDose):
+        text = f"{component.drug} {dose.mcg_per_h:g} mcg/h"
+    elif isinstance(dose, ActuationDose):
+        text = f"{component.drug} {dose.mcg_per_actuation:g} mcg per actuation"
     else:
         return f"placebo (matches {component.drug})"
     if component.stock is not None:
@@ -160,22 +168,40 @@ def _print_summary(p: Protocol) -> None:
 
 
 def _print_tables(out: Console, p: Protocol) -> None:
-    """The protocol's infusions, arms, eligibility criteria, visits and endpoints as tables."""
-    out.print(
-        _table(
-            "infusions",
-            ["id", "volume", "duration", "rate", "diluent"],
-            [[i.id, f"{i.final_volume_ml:g} ml", f"{i.duration_min:g} min", f"{i.rate_ml_per_h:g} ml/h", i.diluent] for i in p.infusions],
+    """The protocol's infusions and administrations, arms, eligibility criteria, visits and
+    endpoints as tables."""
+    from rich.text import Text
+
+    from ketapain.protocol import Injection
+
+    if p.infusions:
+        out.print(
+            _table(
+                "infusions",
+                ["id", "volume", "duration", "rate", "diluent"],
+                [[i.id, f"{i.final_volume_ml:g} ml", f"{i.duration_min:g} min", f"{i.rate_ml_per_h:g} ml/h", i.diluent]
+                 for i in p.infusions],
+            )
         )
-    )
-    infusion_ids = [i.id for i in p.infusions]
+    if p.administrations:
+        out.print(
+            _table(
+                "administrations",
+                ["id", "route", "regimen", "dispensed per period"],
+                [[a.id, a.route, a.describe(), f"{a.units_per_period} {a.unit}(s)" if not isinstance(a, Injection) else "-"]
+                 for a in p.administrations],
+            )
+        )
     out.print(
         _table(
             "arms",
-            ["code", "name", *infusion_ids],
-            [[arm.code, arm.name, *(_dose_text(arm.component(i)) for i in infusion_ids)] for arm in p.arms],
+            ["code", "name", *(a.id for a in p.slots)],
+            [[arm.code, arm.name, *(_dose_text(arm.component(a.id) if arm.has_component(a.id) else None, getattr(a, "unit", "unit"))
+                                    for a in p.slots)]
+             for arm in p.arms],
         )
     )
+    out.print(Text(f"blinding: {p.blinding.masking.replace('_', '-')}" + (", double dummy" if p.double_dummy else "")))
     if p.eligibility.criteria:
         out.print(
             _table(

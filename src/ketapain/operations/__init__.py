@@ -19,8 +19,10 @@ from ketapain.operations._consort import ConsortFlow, PeriodFlow, consort_flow
 from ketapain.operations._dosing import (
     MAX_RATE_ML_PER_H,
     MIN_RATE_ML_PER_H,
+    Dispensing,
     InfusionPlan,
     PreparedBag,
+    PreparedInjection,
     parse_strength,
     prepare_infusions,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "COMMITMENT_FILE",
     "CommitmentMismatchError",
     "ConsortFlow",
+    "Dispensing",
     "EligibilityResult",
     "FailedCriterion",
     "GateDecision",
@@ -95,6 +98,7 @@ __all__ = [
     "PHARMACY_CSV",
     "PeriodFlow",
     "PreparedBag",
+    "PreparedInjection",
     "RandomisationList",
     "ScreeningQuestion",
     "TEST_PREFIX",

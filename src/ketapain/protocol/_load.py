@@ -22,7 +22,7 @@ def list_protocols() -> tuple[str, ...]:
     Examples
     --------
     >>> list_protocols()
-    ('ab_ba_example', 'ketapain')
+    ('ab_ba_example', 'ketapain', 'oral_ab_ba_example')
     """
     return tuple(sorted(f.name.removesuffix(".toml") for f in _shipped().iterdir() if f.name.endswith(".toml")))
 

@@ -171,6 +171,10 @@ def _one(model: type[BaseModel], error: Mapping[str, Any]) -> list[tuple[tuple[s
         return [(loc, f"allows at most {ctx.get('max_length')} entries, got {ctx.get('actual_length')}")]
     if kind in _EXPECTED:
         return [(loc, f"expected {_EXPECTED[kind]}, got {show_value(value)} ({_type_name(value)})")]
+    if kind == "route":
+        got = value.get("route") if isinstance(value, dict) else None
+        shown = "no route key" if got is None else f"route = {show_value(got)}"
+        return [(loc, f"{error['msg']}; got {shown}")]
     if kind == "dose_shape":
         got = f"a table with keys {', '.join(value)}" if isinstance(value, dict) and value else show_value(value)
         return [(loc, f"{error['msg']}; got {got}")]
@@ -195,7 +199,12 @@ def format_errors(exc: ValidationError, *, source: str, model: type[BaseModel]) 
         ``"<source>: <key path>: <message>"`` (without the key path for whole-file problems).
     """
     lines = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
+    for error in errors:
+        loc0 = tuple(error["loc"])
+        if error["type"] == "too_short" and any(len(o) > len(loc0) and o[: len(loc0)] == loc0 for o in locs):
+            continue  # an array too short only because one of its entries failed: that entry's error says why
         for loc, msg in _one(model, error):
             path, _, _ = _resolve(model, loc)
             lines.append(f"{source}: {path}: {msg}" if path else f"{source}: {msg}")

@@ -2,7 +2,8 @@
 
 Every model is frozen and forbids unknown keys. Single-section rules live on the section's
 model; rules that tie sections together (arm codes in sequences, components referencing
-infusions, block size and the number of sequences, endpoints and diary items...) live on
+infusions and administrations with doses their route allows, the double dummy of blinded
+arms, block size and the number of sequences, endpoints and diary items...) live on
 :class:`Protocol`. Rule failures are raised as ``Problems`` so that all of them are
 reported, each at its own key path (see :mod:`ketapain.protocol._messages`).
 """
@@ -37,6 +38,8 @@ from ketapain.protocol._messages import format_errors
 from ketapain.protocol._problems import Problems
 
 __all__ = [
+    "ActuationDose",
+    "Administration",
     "Analysis",
     "Arm",
     "Auc",
@@ -51,14 +54,22 @@ __all__ = [
     "FixedDose",
     "Gate",
     "Infusion",
+    "Inhaled",
+    "Injection",
+    "Masking",
+    "Oral",
+    "Patch",
+    "PatchDose",
     "PerKgDose",
     "PlaceboDose",
     "Protocol",
     "Randomisation",
+    "Route",
     "RuleValue",
     "SampleSize",
     "Stock",
     "Study",
+    "UnitDose",
     "Visit",
     "Weights",
 ]
@@ -99,6 +110,24 @@ MAX_SCALE = 1000
 """``|diary.scale_min|``, ``|diary.scale_max|`` (an NRS 0-10, a VAS 0-100 mm); ``gate.tolerance_points`` <= 2 x this."""
 MAX_N_STATED = 100_000
 """``sample_size.n_stated``."""
+MAX_INJECTION_ML = 20.0
+"""``administrations.volume_ml`` of an injection: 20 ml (a large intramuscular injection is 5 ml)."""
+MAX_UNITS_PER_DOSE = 20
+"""``units_per_dose`` (capsules or tablets) and ``patches_per_application``."""
+MAX_DOSES_PER_DAY = 24
+"""``doses_per_day`` of an oral or inhaled administration: hourly."""
+MAX_ACTUATIONS = 1000
+"""``actuations_per_dose`` and ``actuations_per_inhaler``."""
+MAX_SPARE_UNITS = 1000
+"""``spare_units`` dispensed per period on top of the regimen."""
+MAX_WEAR_HOURS = 168.0
+"""``wear_hours`` of a transdermal patch: 7 days."""
+MAX_UNIT_MG = 10_000.0
+"""``dose.mg_per_unit`` of a capsule or tablet: 10 g."""
+MAX_MCG_PER_H = 10_000.0
+"""``dose.mcg_per_h`` of a patch (fentanyl 12-100, buprenorphine 5-70 mcg/h)."""
+MAX_MCG_PER_ACTUATION = 100_000.0
+"""``dose.mcg_per_actuation`` of an inhaler: 100 mg."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,7}$")
@@ -113,6 +142,12 @@ Model = Literal["standard", "paper"]
 Carryover = Literal["none", "include", "test-drop"]
 DfMethod = Literal["kenward-roger", "satterthwaite", "containment", "normal"]
 Multiplicity = Literal["sidak", "none"]
+Route = Literal["iv_infusion", "oral", "transdermal_patch", "injection", "inhaled"]
+"""How an administration is given; ``[[infusions]]`` are ``iv_infusion``, ``[[administrations]]`` the others."""
+Masking = Literal["double_blind", "single_blind", "open"]
+OralForm = Literal["capsule", "tablet"]
+InjectionSite = Literal["subcutaneous", "intramuscular"]
+InhalerDevice = Literal["metered_dose_inhaler", "dry_powder_inhaler"]
 
 RuleValue = bool | int | float | str | tuple[bool | int | float | str, ...]
 """The type of :attr:`Criterion.value`: a TOML scalar, or an array of scalars for ``in``/``not_in``."""
@@ -224,10 +259,18 @@ class Infusion(_Section):
     duration_min: Float = Field(gt=0, le=MAX_DURATION_MIN, description="Infusion duration, minutes.")
     diluent: Text = Field("NaCl 0.9%", description="Diluent, also the content of a placebo.")
 
+    route: ClassVar[Route] = "iv_infusion"
+    weight_based: ClassVar[bool] = True
+    """Doses may be per kg: the dose tool prepares the bag from the weight."""
+
     @property
     def rate_ml_per_h(self) -> float:
         """Pump rate, ml/h: ``final_volume_ml * 60 / duration_min``."""
         return self.final_volume_ml * 60.0 / self.duration_min
+
+    def describe(self) -> str:
+        """One line, e.g. ``'IV infusion, 45 ml over 120 min'``."""
+        return f"IV infusion, {self.final_volume_ml:g} ml over {self.duration_min:g} min"
 
 
 class PerKgDose(_Section):
@@ -248,14 +291,43 @@ class FixedDose(_Section):
 
 
 class PlaceboDose(_Section):
-    """A placebo: ``{placebo = true}``, the infusion's diluent alone, same final volume."""
+    """A placebo: ``{placebo = true}``. In an infusion or injection the diluent alone, same
+    volume; in an oral, patch or inhaled administration a matching dummy (same form and
+    regimen, no active drug)."""
 
     placebo: Literal[True] = Field(description="Always true.")
 
     kind: ClassVar[str] = "placebo"
 
 
-_DOSE_TAGS: dict[str, type[BaseModel]] = {"mg_per_kg": PerKgDose, "mg": FixedDose, "placebo": PlaceboDose}
+class UnitDose(_Section):
+    """The strength of one capsule or tablet of an oral administration: ``{mg_per_unit = 75}``."""
+
+    mg_per_unit: Float = Field(gt=0, le=MAX_UNIT_MG, description="Drug in one capsule or tablet, mg.")
+
+    kind: ClassVar[str] = "per_unit"
+
+
+class PatchDose(_Section):
+    """The delivery rate of a transdermal patch: ``{mcg_per_h = 25}``."""
+
+    mcg_per_h: Float = Field(gt=0, le=MAX_MCG_PER_H, description="Nominal delivery rate of one patch, mcg/h.")
+
+    kind: ClassVar[str] = "per_hour"
+
+
+class ActuationDose(_Section):
+    """The dose of one inhaler actuation (puff): ``{mcg_per_actuation = 100}``."""
+
+    mcg_per_actuation: Float = Field(gt=0, le=MAX_MCG_PER_ACTUATION, description="Drug delivered per actuation, mcg.")
+
+    kind: ClassVar[str] = "per_actuation"
+
+
+_DOSE_TAGS: dict[str, type[BaseModel]] = {
+    "mg_per_kg": PerKgDose, "mg": FixedDose, "placebo": PlaceboDose, "mg_per_unit": UnitDose, "mcg_per_h": PatchDose,
+    "mcg_per_actuation": ActuationDose,
+}
 
 
 def _dose_tag(value: Any) -> str | None:
@@ -268,13 +340,182 @@ def _dose_tag(value: Any) -> str | None:
     return None
 
 
-DOSE_SHAPES = "{mg_per_kg = ..., max_mg = ... (optional)}, {mg = ...} or {placebo = true}"
+DOSE_SHAPES = ("{mg_per_kg = ..., max_mg = ... (optional)}, {mg = ...}, {mg_per_unit = ...}, {mcg_per_h = ...}, "
+               "{mcg_per_actuation = ...} or {placebo = true}")
 
 Dose = Annotated[
-    Union[Annotated[PerKgDose, Tag("mg_per_kg")], Annotated[FixedDose, Tag("mg")], Annotated[PlaceboDose, Tag("placebo")]],  # noqa: UP007
+    Union[  # noqa: UP007
+        Annotated[PerKgDose, Tag("mg_per_kg")], Annotated[FixedDose, Tag("mg")], Annotated[PlaceboDose, Tag("placebo")],
+        Annotated[UnitDose, Tag("mg_per_unit")], Annotated[PatchDose, Tag("mcg_per_h")], Annotated[ActuationDose, Tag("mcg_per_actuation")],
+    ],
     Discriminator(_dose_tag, custom_error_type="dose_shape", custom_error_message=f"a dose is exactly one of {DOSE_SHAPES}"),
 ]
-"""A component's dose: :class:`PerKgDose`, :class:`FixedDose` or :class:`PlaceboDose` (chosen by its keys)."""
+"""A component's dose, chosen by its keys: :class:`PerKgDose`, :class:`FixedDose` (infusions and
+injections), :class:`UnitDose` (oral), :class:`PatchDose` (patch), :class:`ActuationDose` (inhaled)
+or :class:`PlaceboDose` (any route); which ones a route allows is checked on :class:`Protocol`."""
+
+DOSES_BY_ROUTE: dict[str, tuple[type[BaseModel], ...]] = {
+    "iv_infusion": (PerKgDose, FixedDose, PlaceboDose),
+    "injection": (PerKgDose, FixedDose, PlaceboDose),
+    "oral": (UnitDose, PlaceboDose),
+    "transdermal_patch": (PatchDose, PlaceboDose),
+    "inhaled": (ActuationDose, PlaceboDose),
+}
+"""The dose shapes each route allows."""
+_SHAPE_TEXT: dict[type[BaseModel], str] = {
+    PerKgDose: "{mg_per_kg = ..., max_mg = ... (optional)}", FixedDose: "{mg = ...}", PlaceboDose: "{placebo = true}",
+    UnitDose: "{mg_per_unit = ...}", PatchDose: "{mcg_per_h = ...}", ActuationDose: "{mcg_per_actuation = ...}",
+}
+_STOCK_ROUTES = ("iv_infusion", "injection")
+"""Routes prepared from a stock of vials or ampoules (``stock`` allowed on active components)."""
+
+_DAYS_DOC = "Days of dosing in each period, from the period's first day; at most design.period_days."
+
+
+class _Dispensed(_Section):
+    """An administration dispensed as countable units (capsules, patches, inhalers), not prepared."""
+
+    weight_based: ClassVar[bool] = False
+    UNIT: ClassVar[str] = "unit"
+
+    spare_units: Int = Field(0, ge=0, le=MAX_SPARE_UNITS, description="Extra units dispensed per period (delays, losses).")
+
+    @property
+    def unit(self) -> str:
+        """What one dispensed unit is: ``'capsule'``, ``'tablet'``, ``'patch'`` or ``'inhaler'``."""
+        return self.UNIT
+
+    @property
+    def regimen_units(self) -> int:
+        """Units the regimen of one period uses (without spares)."""
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    @property
+    def units_per_period(self) -> int:
+        """Units dispensed per period: :attr:`regimen_units` + ``spare_units``."""
+        return self.regimen_units + self.spare_units
+
+
+def _times_daily(n: int) -> str:
+    return {1: "once daily", 2: "twice daily", 3: "three times daily"}.get(n, f"{n} times daily")
+
+
+class Oral(_Dispensed):
+    """``[[administrations]]`` with ``route = "oral"``: capsules or tablets taken on a schedule."""
+
+    id: Name = Field(description="Identifier referenced by arm components (administration = ...).")
+    route: Literal["oral"] = Field(description="'oral'.")
+    form: OralForm = Field(description="Dosage form; a placebo is a matching dummy of the same form.")
+    units_per_dose: Int = Field(ge=1, le=MAX_UNITS_PER_DOSE, description="Capsules or tablets taken at each dose.")
+    doses_per_day: Int = Field(ge=1, le=MAX_DOSES_PER_DAY, description="Doses per day.")
+    treatment_days: Int = Field(ge=1, le=MAX_DAYS, description=_DAYS_DOC)
+
+    @property
+    def unit(self) -> str:
+        """The dosage form: ``'capsule'`` or ``'tablet'``."""
+        return self.form
+
+    @property
+    def regimen_units(self) -> int:
+        """``units_per_dose * doses_per_day * treatment_days``."""
+        return self.units_per_dose * self.doses_per_day * self.treatment_days
+
+    def describe(self) -> str:
+        """One line, e.g. ``'oral capsule, 2 x twice daily for 14 days'``."""
+        return f"oral {self.form}, {self.units_per_dose} x {_times_daily(self.doses_per_day)} for {self.treatment_days} days"
+
+
+class Patch(_Dispensed):
+    """``[[administrations]]`` with ``route = "transdermal_patch"``: patches worn back to back."""
+
+    UNIT: ClassVar[str] = "patch"
+
+    id: Name = Field(description="Identifier referenced by arm components (administration = ...).")
+    route: Literal["transdermal_patch"] = Field(description="'transdermal_patch'.")
+    patches_per_application: Int = Field(1, ge=1, le=MAX_UNITS_PER_DOSE, description="Patches applied together.")
+    wear_hours: Float = Field(gt=0, le=MAX_WEAR_HOURS, description="Hours each patch is worn before the next is applied.")
+    treatment_days: Int = Field(ge=1, le=MAX_DAYS, description=_DAYS_DOC)
+
+    @property
+    def applications(self) -> int:
+        """Applications per period: ``ceil(treatment_days * 24 / wear_hours)``."""
+        return math.ceil(self.treatment_days * 24 / self.wear_hours - 1e-9)
+
+    @property
+    def regimen_units(self) -> int:
+        """``patches_per_application * applications``."""
+        return self.patches_per_application * self.applications
+
+    def describe(self) -> str:
+        """One line, e.g. ``'transdermal patch, 1 patch every 72 h for 28 days'``."""
+        return (f"transdermal patch, {self.patches_per_application} patch(es) every {self.wear_hours:g} h for "
+                f"{self.treatment_days} days")
+
+
+class Injection(_Section):
+    """``[[administrations]]`` with ``route = "injection"``: one syringe on the period's first day,
+    prepared like a small infusion (drug drawn from stock, diluent to ``volume_ml``)."""
+
+    weight_based: ClassVar[bool] = True
+
+    id: Name = Field(description="Identifier referenced by arm components (administration = ...).")
+    route: Literal["injection"] = Field(description="'injection'.")
+    site: InjectionSite = Field(description="subcutaneous or intramuscular.")
+    volume_ml: Float = Field(gt=0, le=MAX_INJECTION_ML, description="Volume injected, ml, the same in every arm.")
+    diluent: Text = Field("NaCl 0.9%", description="Diluent, also the content of a placebo.")
+
+    def describe(self) -> str:
+        """One line, e.g. ``'subcutaneous injection, 2 ml'``."""
+        return f"{self.site} injection, {self.volume_ml:g} ml"
+
+
+class Inhaled(_Dispensed):
+    """``[[administrations]]`` with ``route = "inhaled"``: inhalers dispensed for the period."""
+
+    UNIT: ClassVar[str] = "inhaler"
+
+    id: Name = Field(description="Identifier referenced by arm components (administration = ...).")
+    route: Literal["inhaled"] = Field(description="'inhaled'.")
+    device: InhalerDevice = Field(description="metered_dose_inhaler or dry_powder_inhaler.")
+    actuations_per_dose: Int = Field(ge=1, le=MAX_ACTUATIONS, description="Actuations (puffs) per dose.")
+    doses_per_day: Int = Field(ge=1, le=MAX_DOSES_PER_DAY, description="Doses per day.")
+    treatment_days: Int = Field(ge=1, le=MAX_DAYS, description=_DAYS_DOC)
+    actuations_per_inhaler: Int = Field(ge=1, le=MAX_ACTUATIONS, description="Actuations one inhaler holds.")
+
+    @property
+    def regimen_units(self) -> int:
+        """Inhalers: ``ceil(actuations_per_dose * doses_per_day * treatment_days / actuations_per_inhaler)``."""
+        return math.ceil(self.actuations_per_dose * self.doses_per_day * self.treatment_days / self.actuations_per_inhaler)
+
+    def describe(self) -> str:
+        """One line, e.g. ``'inhaled (metered_dose_inhaler), 2 actuations x twice daily for 14 days'``."""
+        return (f"inhaled ({self.device}), {self.actuations_per_dose} actuation(s) x {_times_daily(self.doses_per_day)} "
+                f"for {self.treatment_days} days")
+
+
+ADMINISTRATION_ROUTES = ("oral", "transdermal_patch", "injection", "inhaled")
+"""The routes of ``[[administrations]]`` (IV infusions are ``[[infusions]]``)."""
+
+
+def _route_tag(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        route = value.get("route")
+        return route if route in ADMINISTRATION_ROUTES else None
+    return getattr(value, "route", None) if isinstance(value, Oral | Patch | Injection | Inhaled) else None
+
+
+Administration = Annotated[
+    Union[  # noqa: UP007
+        Annotated[Oral, Tag("oral")], Annotated[Patch, Tag("transdermal_patch")], Annotated[Injection, Tag("injection")],
+        Annotated[Inhaled, Tag("inhaled")],
+    ],
+    Discriminator(
+        _route_tag, custom_error_type="route",
+        custom_error_message=f"route is one of {', '.join(ADMINISTRATION_ROUTES)} (IV infusions go in [[infusions]])",
+    ),
+]
+"""An ``[[administrations]]`` entry, chosen by its ``route``: :class:`Oral`, :class:`Patch`,
+:class:`Injection` or :class:`Inhaled`."""
 
 
 class Stock(_Section):
@@ -293,31 +534,47 @@ class Stock(_Section):
 
 
 class Component(_Section):
-    """One infusion of an arm: which bag, which drug (or which drug a placebo matches), what dose."""
+    """What an arm receives in one infusion or administration: which drug (or which drug a
+    placebo matches) and what dose. Exactly one of ``infusion`` and ``administration``."""
 
-    infusion: Name = Field(description="The id of an [[infusions]] entry.")
+    infusion: Name | None = Field(None, description="The id of an [[infusions]] entry.")
+    administration: Name | None = Field(None, description="The id of an [[administrations]] entry.")
     drug: Text = Field(description="Drug name; for a placebo, the drug it matches.")
-    dose: Dose = Field(description=f"One of {DOSE_SHAPES}.")
-    stock: Stock | None = Field(None, description="The drug's stock strength; not allowed for a placebo.")
+    dose: Dose = Field(description=f"One of {DOSE_SHAPES}; which ones depends on the route.")
+    stock: Stock | None = Field(
+        None, description="The drug's stock strength (infusions and injections); not allowed for a placebo."
+    )
+
+    @property
+    def slot(self) -> str:
+        """The id of the infusion or administration this component is given in."""
+        return self.infusion if self.infusion is not None else str(self.administration)
 
     @property
     def is_placebo(self) -> bool:
-        """True if this component is the diluent alone."""
+        """True if this component is a placebo (the diluent alone, or a matching dummy)."""
         return isinstance(self.dose, PlaceboDose)
 
     @model_validator(mode="after")
-    def _no_stock_for_placebo(self) -> Component:
+    def _one_slot_no_stock_for_placebo(self) -> Component:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if (self.infusion is None) == (self.administration is None):
+            problems.append(((), "give exactly one of infusion = '<[[infusions]] id>' and administration = "
+                                 "'<[[administrations]] id>'"))
         if self.is_placebo and self.stock is not None:
-            raise Problems([(("stock",), "not allowed with a placebo dose (a placebo is the infusion's diluent)")])
+            what = "the infusion's diluent" if self.infusion is not None else "a dummy without drug"
+            problems.append((("stock",), f"not allowed with a placebo dose (a placebo is {what})"))
+        _raise(problems)
         return self
 
 
 class Arm(_Section):
-    """``[[arms]]``: one treatment; one component per infusion."""
+    """``[[arms]]``: one treatment; one component per infusion and administration (blinded
+    protocols; in an open protocol an arm may leave some out)."""
 
     code: StrictStr = Field(description="Short unique code (letter then letters, digits or _; at most 8), e.g. 'KM'.")
     name: Text = Field(description="Readable name, e.g. 'ketamine/magnesium'.")
-    components: tuple[Component, ...] = Field(min_length=1, description="Exactly one per infusion.")
+    components: tuple[Component, ...] = Field(min_length=1, description="One per infusion and administration.")
 
     @field_validator("code")
     @classmethod
@@ -332,19 +589,24 @@ class Arm(_Section):
         return all(c.is_placebo for c in self.components)
 
     def component(self, infusion: str) -> Component:
-        """The component given in infusion ``infusion``.
+        """The component given in infusion (or administration) ``infusion``.
 
         Raises
         ------
         ProtocolError
-            No component of this arm uses that infusion (the message lists those that exist).
+            No component of this arm uses that infusion or administration (the message lists
+            those that exist).
         """
         for c in self.components:
-            if c.infusion == infusion:
+            if c.slot == infusion:
                 return c
         raise ProtocolError(
-            f"arm {self.code!r} has no component in infusion {infusion!r}; it has {', '.join(c.infusion for c in self.components)}"
+            f"arm {self.code!r} has no component in infusion {infusion!r}; it has {', '.join(c.slot for c in self.components)}"
         )
+
+    def has_component(self, slot: str) -> bool:
+        """True if the arm receives something in infusion or administration ``slot``."""
+        return any(c.slot == slot for c in self.components)
 
 
 # --- operations ----------------------------------------------------------------------------
@@ -494,7 +756,14 @@ class Criterion(_Section):
 
 
 class Blinding(_Section):
-    """``[blinding]``: separation of duties in the capture app."""
+    """``[blinding]``: who is blinded, and separation of duties in the capture app."""
+
+    masking: Masking = Field(
+        "double_blind",
+        description=("double_blind or single_blind: every arm receives every infusion and administration (a placebo "
+                     "where it has no active drug, a double dummy when routes differ), so all arms look the same; "
+                     "open: an arm may leave some out."),
+    )
 
     two_person_rule: StrictBool = Field(
         True,
@@ -658,12 +927,13 @@ class Protocol(_Section):
 
     study: Study
     design: Design
-    infusions: tuple[Infusion, ...] = Field(min_length=1)
+    infusions: tuple[Infusion, ...] = ()
+    administrations: tuple[Administration, ...] = ()
     arms: tuple[Arm, ...] = Field(min_length=2)
     weights: Weights
     randomisation: Randomisation
     eligibility: Eligibility = Field(default_factory=Eligibility)
-    blinding: Blinding = Field(default_factory=lambda: Blinding(two_person_rule=True))
+    blinding: Blinding = Field(default_factory=lambda: Blinding(masking="double_blind", two_person_rule=True))
     gate: Gate | None = None
     visits: tuple[Visit, ...] = ()
     diary: Diary
@@ -750,6 +1020,45 @@ class Protocol(_Section):
                 return inf
         raise ProtocolError(f"unknown infusion {id!r}; infusions: {', '.join(i.id for i in self.infusions)}")
 
+    def administration(self, id: str) -> Infusion | Oral | Patch | Injection | Inhaled:
+        """The infusion or administration with this id.
+
+        Raises
+        ------
+        ProtocolError
+            Unknown id (the message lists the ids).
+        """
+        for a in self.slots:
+            if a.id == id:
+                return a
+        raise ProtocolError(f"unknown infusion or administration {id!r}; ids: {', '.join(a.id for a in self.slots)}")
+
+    @property
+    def slots(self) -> tuple[Infusion | Oral | Patch | Injection | Inhaled, ...]:
+        """Every ``[[infusions]]`` then every ``[[administrations]]`` entry, in file order."""
+        return (*self.infusions, *self.administrations)
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """The distinct routes of :attr:`slots`, in order of first appearance, e.g. ``('iv_infusion',)``."""
+        return tuple(dict.fromkeys(a.route for a in self.slots))
+
+    @property
+    def double_dummy(self) -> bool:
+        """True if the arms are blinded by double dummy: two or more administrations of different
+        routes or dosage forms, and some arm gets a placebo in one and an active drug in another."""
+        kinds = {(a.route, getattr(a, "form", None)) for a in self.slots}
+        if len(kinds) < 2 or self.blinding.masking == "open":
+            return False
+        return any(any(c.is_placebo for c in arm.components) and not arm.is_placebo for arm in self.arms)
+
+    @property
+    def needs_weight(self) -> bool:
+        """True if some arm has a weight-based (per kg) dose: the dose tool needs the patient's weight.
+
+        A property of the protocol, not of an arm, so asking for the weight reveals nothing."""
+        return any(isinstance(c.dose, PerKgDose) for arm in self.arms for c in arm.components)
+
     @property
     def primary_endpoint(self) -> Endpoint:
         """The (single) primary endpoint."""
@@ -772,32 +1081,52 @@ class Protocol(_Section):
         return self
 
     def _arm_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Unique infusion ids and arm codes; every arm has one component per infusion."""
+        """Unique infusion and administration ids and arm codes; components name an existing
+        infusion or administration, once, with a dose and stock its route allows; in a blinded
+        protocol every arm has one component per infusion and administration."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         codes = [a.code for a in self.arms]
         infusion_ids = [i.id for i in self.infusions]
+        admin_ids = [a.id for a in self.administrations]
+        if not infusion_ids and not admin_ids:
+            problems.append((("infusions",), "a protocol needs at least one [[infusions]] or [[administrations]] entry"))
         problems += _unique(infusion_ids, "infusion id", ("infusions",))
+        problems += _unique(admin_ids, "administration id", ("administrations",))
+        problems += [(("administrations", k, "id"), f"{a.id!r} is also an [[infusions]] id; ids are unique across both")
+                     for k, a in enumerate(self.administrations) if a.id in infusion_ids]
         problems += [(("arms", i, "code"), msg) for (i,), msg in _unique(codes, "arm code")]
+        blinded = self.blinding.masking != "open"
+        by_id = {a.id: a for a in self.slots}
         for i, arm in enumerate(self.arms):
-            used = Counter(c.infusion for c in arm.components)
+            used = Counter(c.slot for c in arm.components)
             for j, comp in enumerate(arm.components):
-                if comp.infusion not in infusion_ids:
-                    problems.append(
-                        (("arms", i, "components", j, "infusion"), f"{comp.infusion!r} is not one of {', '.join(infusion_ids)} (infusions)")
-                    )
-                elif used[comp.infusion] > 1:
-                    problems.append(
-                        (
-                            ("arms", i, "components", j, "infusion"),
-                            f"{comp.infusion!r} is used by {used[comp.infusion]} components; one per infusion",
-                        )
-                    )
-            missing = [x for x in infusion_ids if x not in used]
-            if missing:
+                here: tuple[str | int, ...] = ("arms", i, "components", j)
+                key, ids, table = (("infusion", infusion_ids, "infusions") if comp.infusion is not None
+                                   else ("administration", admin_ids, "administrations"))
+                if comp.slot not in ids:
+                    problems.append(((*here, key), f"{comp.slot!r} is not one of {', '.join(ids) or '(none)'} ({table})"))
+                    continue
+                if used[comp.slot] > 1:
+                    problems.append(((*here, key), f"{comp.slot!r} is used by {used[comp.slot]} components; one per {key}"))
+                problems += _route_problems(here, comp, by_id[comp.slot])
+            missing_inf = [x for x in infusion_ids if x not in used]
+            missing_adm = [x for x in admin_ids if x not in used]
+            if blinded and missing_inf and not admin_ids:
                 problems.append(
                     (
                         ("arms", i, "components"),
-                        f"no component for infusion(s) {', '.join(missing)}; every arm has exactly one per infusion (a placebo if needed)",
+                        f"no component for infusion(s) {', '.join(missing_inf)}; every arm has exactly one per infusion "
+                        "(a placebo if needed)",
+                    )
+                )
+            elif blinded and (missing_inf or missing_adm):
+                problems.append(
+                    (
+                        ("arms", i, "components"),
+                        f"no component for {', '.join(f'{x} ({by_id[x].describe()})' for x in missing_inf + missing_adm)}; "
+                        f"in a {self.blinding.masking.replace('_', '-')} protocol every arm receives every infusion and "
+                        "administration, a placebo (matching dummy) where it has no active drug: arms with different routes "
+                        "or dosage forms are blinded by double dummy. Add the placebo component(s), or set blinding.masking = 'open'",
                     )
                 )
         return problems
@@ -844,6 +1173,12 @@ class Protocol(_Section):
                 (("design", "period_days"), f"{design.periods} periods of {design.period_days} days (+ {design.washout_days or 0} "
                  f"washout) last {schedule} days; at most {MAX_STUDY_DAYS} (ten years)")
             )
+        for k, adm in enumerate(self.administrations):
+            days = getattr(adm, "treatment_days", None)
+            if days is not None and days > design.period_days:
+                problems.append(
+                    (("administrations", k, "treatment_days"), f"{days} is more than design.period_days = {design.period_days}")
+                )
         if self.diary.days_per_period > design.period_days:
             problems.append(
                 (("diary", "days_per_period"), f"{self.diary.days_per_period} is more than design.period_days = {design.period_days}")
@@ -875,6 +1210,26 @@ class Protocol(_Section):
         if n_primary != 1:
             problems.append((("endpoints",), f"{n_primary} primary endpoints; exactly one endpoint has kind = 'primary'"))
         return problems
+
+
+def _route_problems(
+    here: tuple[str | int, ...], comp: Component, slot: Infusion | Oral | Patch | Injection | Inhaled
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """The dose shape and stock of component ``comp`` (at key path ``here``) against its route."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    allowed = DOSES_BY_ROUTE[slot.route]
+    what = f"{slot.route.replace('_', ' ')} {slot.id!r} ({slot.describe()})"
+    if not isinstance(comp.dose, allowed):
+        problems.append(
+            ((*here, "dose"), f"{_SHAPE_TEXT[type(comp.dose)]} is not a dose of {what}; allowed: "
+                              f"{' or '.join(_SHAPE_TEXT[c] for c in allowed)}")
+        )
+    if comp.stock is not None and slot.route not in _STOCK_ROUTES:
+        problems.append(
+            ((*here, "stock"), f"not allowed for {what}: it is dispensed as units, not prepared from stock (the strength "
+                               "is in the dose)")
+        )
+    return problems
 
 
 def _n_sequences(design: Design, n_arms: int) -> int:

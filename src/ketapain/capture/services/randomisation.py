@@ -107,14 +107,16 @@ def replace_kit(ctx: Context, patient_id: str, period: int, *, reason: str) -> d
 
 
 def preparation(ctx: Context, patient_id: str, period: int, *, weight_kg: float | None = None) -> dict[str, Any]:
-    """Pharmacist only: the kit, its arm and the preparation sheet (``operations.prepare_infusions``)."""
+    """Pharmacist only: the kit, its arm and the preparation sheet (``operations.prepare_infusions``):
+    bags and syringes to prepare, or, for oral, patch and inhaled arms, the units to dispense.
+    The weight is needed only when the protocol has per-kg doses."""
     ctx.require("pharmacy")
     row = _allocation(ctx, patient_id, period)
     p = ctx.patient(patient_id)
     weight = weight_kg if weight_kg is not None else p.weight_kg
-    if weight is None:
+    if weight is None and ctx.protocol.needs_weight:
         raise Conflict(f"patient {patient_id} has no weight; give weight_kg")
-    plan = prepare_infusions(ctx.protocol, row.treatment, float(weight))
+    plan = prepare_infusions(ctx.protocol, row.treatment, None if weight is None else float(weight))
     return {"patient_id": patient_id, "period": period, "kit_code": row.kit_code, "treatment": row.treatment,
             "weight_kg": weight, "plan": plan.to_dict(),
             "preparation_sheet": plan.preparation_sheet(kit_code=row.kit_code, patient_id=patient_id, period=period)}
