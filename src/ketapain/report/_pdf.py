@@ -33,6 +33,7 @@ _GROUP = (232, 238, 246)
 _BODY_SIZE = 10.0
 _TABLE_SIZES = (8.0, 7.0, 6.0)
 _CELL_PAD = 1.2          # mm, left and right padding of a table cell
+_MAX_TEXT_COLUMN = 60.0  # mm: a wider cell text wraps within this width
 
 
 def _font_dir() -> Path:
@@ -89,7 +90,10 @@ def _paragraph(pdf: _ReportPDF, text: str) -> None:
 
 
 def _natural_widths(pdf: _ReportPDF, table: DisplayTable, size: float) -> list[float]:
-    """Column widths (mm) that fit each body cell on one line and each header word."""
+    """Column widths (mm) that fit each body cell on one line and each header word; a column
+    of long texts (notes, reasons) is held to :data:`_MAX_TEXT_COLUMN` and wraps. Without the
+    cap one long note made its column most of the page, and fpdf2, scaling every column to the
+    page, left the others narrower than a character (an FPDFException in the demo report)."""
     widths = []
     for j, head in enumerate(table.header):
         pdf.set_font(_FONT, "B", size)
@@ -97,7 +101,7 @@ def _natural_widths(pdf: _ReportPDF, table: DisplayTable, size: float) -> list[f
         pdf.set_font(_FONT, "", size)
         cells = [row[j] for i, row in enumerate(table.rows) if i not in table.group_rows]
         w_body = max((pdf.get_string_width(c) for c in cells), default=0.0)
-        widths.append(max(w_head, w_body, 4.0) + 2 * _CELL_PAD + 0.5)
+        widths.append(max(w_head, min(w_body, _MAX_TEXT_COLUMN), 4.0) + 2 * _CELL_PAD + 0.5)
     return widths
 
 
