@@ -260,3 +260,25 @@ def test_a_diary_item_the_reference_study_does_not_have(tmp_path: Path) -> None:
     table2 = json.loads((out / "results.json").read_text())["tables"]["table2"]
     primary = [(row["treatment"], row["n"]) for row in table2 if row["endpoint"] == "auc_pain_now_d21"]
     assert primary == [("A", 8), ("B", 8)]
+
+
+def test_check_refuses_auc_anchored_at_a_pain_before_that_is_never_given(tmp_path: Path) -> None:
+    # issue 18: an oral trial's spreadsheet has no pain before the first capsule; with [auc]
+    # time_axis = "infusion" every AUC started at that blank value and the report had no AUC at all
+    folder = handmade.write(tmp_path / "trial")
+    allocation = handmade.tables()["allocation"].assign(pre_infusion_pain=None)
+    allocation.to_csv(folder / "allocation.csv", index=False)
+    res = runner.invoke(app, ["check", str(folder)])
+    assert res.exit_code == 1
+    assert res.stdout.splitlines() == [
+        "error: no_auc_anchor: 1 error - the AUCs start at pre_infusion_pain, which is blank on every allocation row",
+        "error:   allocation.csv: pre_infusion_pain is blank on all 16 rows, and protocol 'handmade_ab_ba' starts every "
+        "AUC on day 0 at it ([auc] time_axis = \"infusion\"), so no AUC can be computed: fill in the pain before the "
+        "period's first dose or infusion, or set time_axis = \"first_diary_day\" (the AUC then starts at diary day 1)"]
+    allocation.loc[0, "pre_infusion_pain"] = 6.0  # one value: the other periods are missing data, not a misfit
+    allocation.to_csv(folder / "allocation.csv", index=False)
+    assert runner.invoke(app, ["check", str(folder)]).exit_code == 0
+    allocation.assign(pre_infusion_pain=None).to_csv(folder / "allocation.csv", index=False)
+    text = (folder / "protocol.toml").read_text()
+    (folder / "protocol.toml").write_text(text.replace('time_axis = "infusion"', 'time_axis = "first_diary_day"'))
+    assert runner.invoke(app, ["check", str(folder)]).exit_code == 0

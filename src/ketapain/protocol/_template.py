@@ -156,6 +156,8 @@ scale_min = 0
 scale_max = 10
 days_per_period = {period_days}
 
+# Each period's AUC starts on day 0 at allocation.csv's pre_infusion_pain (the pain before the
+# period's first dose); without that value, set time_axis = "first_diary_day" (from diary day 1).
 [auc]
 time_axis = "infusion"               # day 0 = the first day of the period (named so for any route)
 windows = [7, 14, {period_days}]
