@@ -143,6 +143,11 @@ def test_every_tutorial_step_runs_in_order(tmp_path: Path) -> None:
     assert [(r["timepoint"], r["n"]) for r in pgic] == [("A", 10), ("B", 10)]
     explained = {w["kind"] for w in results["warnings"]}
     assert "no_screening_log" in explained
+    # no pain before the periods: responders are not analysed, said once (not as separations)
+    responders = [(w["kind"], w["message"]) for w in results["warnings"] if w["section"] == "responders"]
+    assert responders == [("not_analysed", "responders not analysed: every definition compares the period's mean "
+                                           "pain with its pain before the period (allocation.pre_infusion_pain), "
+                                           "blank on every row")]
 
 
 def test_the_diary_sheet_is_the_hand_written_trial() -> None:
