@@ -108,6 +108,19 @@ def test_visit_to_period_mapping(protocol):
     assert visit_periods(washout) == ("inclusion", {"end_period_1": 1})
 
 
+def test_end_of_period_visits_only_have_no_baseline():
+    # issue 18: a trial with its questionnaires (PGIC) only at the end of each period. The
+    # earliest visit used to become the baseline, so period 1's answers were counted as
+    # "baseline" and Table 3 had half the patients in each arm.
+    text = resources.files("ketapain.protocol").joinpath("files/ketapain.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    data["visits"] = [v for v in data["visits"] if v["day"] > 0]
+    only_ends = Protocol.from_dict(data)
+    assert visit_periods(only_ends) == (None, {"end_period_1": 1, "end_period_2": 2, "end_period_3": 3})
+    data["visits"].append({"name": "week_1", "day": 7, "questionnaires": ["pgic"]})
+    assert visit_periods(Protocol.from_dict(data))[0] == "week_1"  # a visit ending no period still is one
+
+
 def test_consecutive_active_periods_by_hand(protocol):
     # Active arms K and KM. A: P-K-KM (consecutive), B: K-P-KM (separated), C: KM-K-P
     # (consecutive), D: KM-P-K (separated). Sums of the K and KM day-35 AUCs: A 100+110,

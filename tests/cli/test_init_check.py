@@ -50,6 +50,42 @@ def test_init_writes_a_protocol_that_loads_and_templates_check_accepts(tmp_path:
     assert read_trial(out).diary.empty  # and the library reads the templates
 
 
+@pytest.mark.parametrize(("route", "slot", "dose"), [
+    ("iv_infusion", "[[infusions]]", "{ mg = 100 }"),
+    ("oral", 'route = "oral"', "{ mg_per_unit = 75 }"),
+    ("transdermal_patch", 'route = "transdermal_patch"', "{ mcg_per_h = 25 }"),
+    ("injection", 'route = "injection"', "{ mg = 100 }"),
+    ("inhaled", 'route = "inhaled"', "{ mcg_per_actuation = 100 }"),
+])
+@pytest.mark.parametrize("design", [["--design", "ab/ba"], ["--design", "williams", "--arms", "3"]])
+def test_init_route_writes_that_route_and_check_accepts_its_templates(
+        tmp_path: Path, route: str, slot: str, dose: str, design: list[str]) -> None:
+    out = tmp_path / "trial"
+    res = runner.invoke(app, ["init", str(out), *design, "--route", route])
+    assert res.exit_code == 0, res.output
+    text = (out / "protocol.toml").read_text()
+    proto = load_protocol(out / "protocol.toml")
+    assert proto.routes == (route,)
+    assert slot in text and f"dose = {dose}" in text
+    assert ("[[infusions]]" in text) == (route == "iv_infusion")  # no fake infusion for another route
+    assert ("[[administrations]]" in text) == (route != "iv_infusion")
+    assert [c.dose.kind for c in proto.arms[-1].components] == ["placebo"]
+    checked = runner.invoke(app, ["check", str(out)])
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.splitlines()[-1].startswith(f"OK: {out} against protocol 'my_trial'")
+
+
+def test_init_default_route_is_the_iv_template_and_an_unknown_route_is_refused(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init", str(tmp_path / "a")]).exit_code == 0
+    assert runner.invoke(app, ["init", str(tmp_path / "b"), "--route", "iv_infusion"]).exit_code == 0
+    assert (tmp_path / "a" / "protocol.toml").read_text() == (tmp_path / "b" / "protocol.toml").read_text()
+    res = runner.invoke(app, ["init", str(tmp_path / "c"), "--route", "rectal"])
+    assert res.exit_code == 1 and res.stderr.splitlines() == [
+        "error: --route 'rectal': unknown route; allowed: iv_infusion, oral, transdermal_patch, injection, inhaled"]
+    assert not (tmp_path / "c").exists()
+    assert "default: one IV bag" in " ".join(runner.invoke(app, ["init", "--help"]).stdout.split())
+
+
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     out = tmp_path / "trial"
     out.mkdir()
@@ -73,8 +109,8 @@ def test_init_from_a_protocol_file_uses_its_diary_items_and_visits(tmp_path: Pat
         "patient_id,period,day,avg_pain,extra_analgesics,extra_analgesics_detail"
     assert runner.invoke(app, ["check", str(out)]).exit_code == 0
     both = runner.invoke(app, ["init", str(tmp_path / "other"), "--from-protocol", str(source), "--design", "ab/ba"])
-    assert both.exit_code == 1 and both.stderr == ("error: --design and --arms make a template; --from-protocol "
-                                                   "copies a protocol: give one or the other\n")
+    assert both.exit_code == 1 and both.stderr == ("error: --design, --arms and --route make a template; "
+                                                   "--from-protocol copies a protocol: give one or the other\n")
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -224,3 +260,25 @@ def test_a_diary_item_the_reference_study_does_not_have(tmp_path: Path) -> None:
     table2 = json.loads((out / "results.json").read_text())["tables"]["table2"]
     primary = [(row["treatment"], row["n"]) for row in table2 if row["endpoint"] == "auc_pain_now_d21"]
     assert primary == [("A", 8), ("B", 8)]
+
+
+def test_check_refuses_auc_anchored_at_a_pain_before_that_is_never_given(tmp_path: Path) -> None:
+    # issue 18: an oral trial's spreadsheet has no pain before the first capsule; with [auc]
+    # time_axis = "infusion" every AUC started at that blank value and the report had no AUC at all
+    folder = handmade.write(tmp_path / "trial")
+    allocation = handmade.tables()["allocation"].assign(pre_infusion_pain=None)
+    allocation.to_csv(folder / "allocation.csv", index=False)
+    res = runner.invoke(app, ["check", str(folder)])
+    assert res.exit_code == 1
+    assert res.stdout.splitlines() == [
+        "error: no_auc_anchor: 1 error - the AUCs start at pre_infusion_pain, which is blank on every allocation row",
+        "error:   allocation.csv: pre_infusion_pain is blank on all 16 rows, and protocol 'handmade_ab_ba' starts every "
+        "AUC on day 0 at it ([auc] time_axis = \"infusion\"), so no AUC can be computed: fill in the pain before the "
+        "period's first dose or infusion, or set time_axis = \"first_diary_day\" (the AUC then starts at diary day 1)"]
+    allocation.loc[0, "pre_infusion_pain"] = 6.0  # one value: the other periods are missing data, not a misfit
+    allocation.to_csv(folder / "allocation.csv", index=False)
+    assert runner.invoke(app, ["check", str(folder)]).exit_code == 0
+    allocation.assign(pre_infusion_pain=None).to_csv(folder / "allocation.csv", index=False)
+    text = (folder / "protocol.toml").read_text()
+    (folder / "protocol.toml").write_text(text.replace('time_axis = "infusion"', 'time_axis = "first_diary_day"'))
+    assert runner.invoke(app, ["check", str(folder)]).exit_code == 0

@@ -303,3 +303,18 @@ def test_library_sizes_are_refused_with_fields():
 
     with pytest.raises(ModelError, match=r"^n: 100 trials x 3000 patients"):
         sim.simulate_power("ketapain", n=[12, 3000], sims=10, seed=1)
+
+
+def test_no_blinding_guesses_for_a_protocol_whose_visits_do_not_list_them():
+    # issue 18: the guesses were put at the last visit of any protocol, so a trial simulated
+    # from the `ketapain init` AB/BA template failed `ketapain check` against that very protocol
+    # (unknown_instrument 'blinding')
+    from ketapain.data import check_trial
+    from ketapain.protocol import Protocol, data_contract, protocol_template
+
+    protocol = Protocol.from_toml_text(protocol_template("ab/ba"))
+    trial = sim.simulate_trial(protocol, seed=20, n_patients=8, missing="none")
+    assert "blinding" not in set(trial.questionnaires["instrument"])
+    assert set(trial.questionnaires["instrument"]) == {"bpi", "hads", "pgic"}
+    result = check_trial(trial, data_contract(protocol))
+    assert result.ok and result.kinds() == ()

@@ -54,9 +54,10 @@ def visit_periods(protocol: Protocol) -> tuple[str | None, dict[str, int]]:
     """``(baseline visit, {end-of-period visit: period})`` from the protocol's visit days.
 
     The baseline visit is the last visit on or before day 0 that lists questionnaires (the
-    inclusion visit in KETAPAIN; the earliest visit if none qualifies, None without visits).
-    A visit whose day equals the end day of period ``k`` (:func:`period_end_days`) ends
-    period ``k``.
+    inclusion visit in KETAPAIN); if none qualifies, the earliest visit that ends no period;
+    None if every visit ends a period (a trial whose questionnaires are only at the end of the
+    periods has no baseline) or without visits. A visit whose day equals the end day of
+    period ``k`` (:func:`period_end_days`) ends period ``k``.
 
     Examples
     --------
@@ -65,11 +66,10 @@ def visit_periods(protocol: Protocol) -> tuple[str | None, dict[str, int]]:
     ('inclusion', {'end_period_1': 1, 'end_period_2': 2, 'end_period_3': 3})
     """
     visits = sorted(protocol.visits, key=lambda v: v.day)
-    if not visits:
-        return None, {}
-    before = [v for v in visits if v.day <= 0 and v.questionnaires]
-    baseline = (before[-1] if before else visits[0]).name
     ends = {day: k for k, day in period_end_days(protocol).items()}
+    before = [v for v in visits if v.day <= 0 and v.questionnaires]
+    others = [v for v in visits if v.day not in ends]
+    baseline = before[-1].name if before else others[0].name if others else None
     return baseline, {v.name: ends[v.day] for v in visits if v.day in ends}
 
 

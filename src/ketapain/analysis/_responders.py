@@ -9,6 +9,9 @@ average-pain endpoint:
 * ``improved``: ``m`` below the period's pre-infusion pain (any decrease);
 * ``immpact30`` / ``immpact50``: ``100 (pre - m) / pre >= 30`` / ``>= 50`` (IMMPACT moderate and
   substantial improvement; undefined when the pre-infusion pain is 0).
+
+Without any pre-infusion pain no responder is defined: the counts say so (``n_evaluable`` 0)
+and no model is fitted (a ``not_analysed`` note instead of one separation warning per model).
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, log:
         columns="_d").reset_index(drop=True)
 
     model_rows = []
+    if pre.isna().all():  # e.g. an oral trial with no pain score before the first dose
+        log.note("not_analysed", "responders not analysed: every definition compares the period's mean pain with "
+                 "its pain before the period (allocation.pre_infusion_pain), blank on every row", section="responders")
+        days = ()
     for day, _ in days:
         for definition in DEFINITIONS:
             sub = long[(long["day"] == day) & (long["definition"] == definition)].merge(

@@ -67,19 +67,21 @@ def _entries(proto: Protocol, folder: Path, design: str) -> dict[str, str]:
     return files
 
 
-def _protocol_text(from_protocol: Path | None, design: str | None, arms: int | None) -> tuple[str, str]:
+def _protocol_text(from_protocol: Path | None, design: str | None, arms: int | None,
+                   route: str | None) -> tuple[str, str]:
     """``(protocol text, design in words)``: a copy of ``from_protocol`` or a template."""
     from ketapain.protocol import Protocol, protocol_template
 
     if from_protocol is not None:
-        if arms is not None or design is not None:
-            raise DataError(template="{@design} and {@arms} make a template; {@from_protocol} copies a protocol: "
-                                     "give one or the other")
+        if arms is not None or design is not None or route is not None:
+            raise DataError(template="{@design}, {@arms} and {@route} make a template; {@from_protocol} copies a "
+                                     "protocol: give one or the other")
         text = from_protocol.read_text(encoding="utf-8")
         proto = Protocol.from_toml_text(text, source=str(from_protocol))
         return text, f"from {from_protocol.name}, {proto.design.kind} design"
     design = design or "ab/ba"
-    return protocol_template(design, arms=arms), design + (f", {arms} arms" if arms else "")
+    words = design + (f", {arms} arms" if arms else "") + (f", {route.replace('_', ' ')}" if route else "")
+    return protocol_template(design, arms=arms, route=route or "iv_infusion"), words
 
 
 def _check_folder(out: Path, *, overwrite: bool) -> None:
@@ -101,6 +103,11 @@ def init_command(
         help="Design of the template protocol: ab/ba (the default), williams (with --arms 3 or 4) or abab/baba.")] = None,
     arms: Annotated[int | None, typer.Option("--arms", metavar="N", show_default=False,
                                              help="Number of arms of a williams design: 3 or 4.")] = None,
+    route: Annotated[str | None, typer.Option(
+        "--route", metavar="ROUTE", show_default=False,
+        help="How every arm is given in the template protocol: iv_infusion (the default: one IV bag per "
+             "period, [[infusions]]), or oral, transdermal_patch, injection, inhaled (an [[administrations]] "
+             "entry, the placebo a matching dummy).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a folder that is not empty "
                                                                 "(replacing files of the same names).")] = False,
 ) -> None:
@@ -111,14 +118,14 @@ def init_command(
 
     \b
     Example:
-      ketapain init my_trial/ --design williams --arms 3
+      ketapain init my_trial/ --design williams --arms 3 --route oral
     """
     from ketapain._atomic import entries_write
     from ketapain.protocol import Protocol
 
     try:
         _check_folder(out, overwrite=overwrite)
-        text, words = _protocol_text(from_protocol, design, arms)
+        text, words = _protocol_text(from_protocol, design, arms, route)
         proto = Protocol.from_toml_text(text, source=PROTOCOL_FILE)
         files = {PROTOCOL_FILE: text, **_entries(proto, out, words)}
         with entries_write(out, files) as stage:

@@ -53,6 +53,7 @@ PROBLEM_KINDS: Mapping[str, tuple[Severity, str]] = MappingProxyType({
     "diary_value": ("error", "a diary value is not a number on the protocol's diary scale"),
     "diary_day": ("warning", "a diary day beyond the protocol's diary days per period"),
     "period_beyond_protocol": ("error", "an allocation period above the protocol's number of periods"),
+    "no_auc_anchor": ("error", "the AUCs start at pre_infusion_pain, which is blank on every allocation row"),
     "no_allocation": ("error", "a patient without any allocation row"),
     "unknown_visit": ("error", "a questionnaire visit that is not a visit of the protocol"),
     "unknown_instrument": ("error", "a questionnaire that no visit of the protocol lists"),
@@ -94,6 +95,9 @@ class DataContract:
         Visit name -> the questionnaires (instrument names) filled in at it.
     instrument_items : Mapping[str, tuple of str]
         Instrument name -> its item keys, for every instrument a visit lists.
+    auc_anchor : bool, default False
+        The AUCs start on day 0 at ``allocation.pre_infusion_pain`` (the protocol's ``[auc]
+        time_axis = "infusion"``); then a blank column on every allocation row leaves no AUC.
     """
 
     study: str
@@ -105,6 +109,7 @@ class DataContract:
     days_per_period: int
     visits: Mapping[str, tuple[str, ...]]
     instrument_items: Mapping[str, tuple[str, ...]]
+    auc_anchor: bool = False
 
     @property
     def instruments(self) -> tuple[str, ...]:
@@ -323,6 +328,8 @@ def _check_contract(frames: Mapping[str, pd.DataFrame], labels: Mapping[str, str
                   period > contract.periods,
                   lambda v: f"period={v} is above the {contract.periods} periods of protocol {contract.study!r}",
                   allowed=f"1..{contract.periods}")
+    if contract.auc_anchor and allocation is not None and not allocation.empty:
+        _check_anchor(allocation, labels["allocation"], contract, out.add)
     patients = frames.get("patients")
     if patients is not None and "patient_id" in patients.columns:
         allocated: pd.Series | list[str] = (_text(allocation["patient_id"]) if allocation is not None
@@ -358,6 +365,20 @@ def _check_diary(diary: pd.DataFrame, label: str, contract: DataContract, add: C
         _by_value(add, "diary_day", label, diary["day"], day > contract.days_per_period,
                   lambda v: f"day={v} is beyond the {contract.days_per_period} diary days of a period",
                   field="day", allowed=f"1..{contract.days_per_period}")
+
+
+def _check_anchor(allocation: pd.DataFrame, label: str, contract: DataContract,
+                  add: Callable[[Problem], None]) -> None:
+    """With AUCs anchored at day 0, ``pre_infusion_pain`` is not blank on every row (else no
+    AUC can be computed: every window starts at a missing point)."""
+    column = "pre_infusion_pain"
+    if column in allocation.columns and allocation[column].notna().any():
+        return
+    add(Problem("no_auc_anchor", f"{column} is blank on all {len(allocation)} rows, and protocol "
+                f"{contract.study!r} starts every AUC on day 0 at it ([auc] time_axis = \"infusion\"), so no AUC "
+                "can be computed: fill in the pain before the period's first dose or infusion, or set "
+                "time_axis = \"first_diary_day\" (the AUC then starts at diary day 1)",
+                source=label, field=column))
 
 
 def _check_questionnaires(q: pd.DataFrame, label: str, contract: DataContract, add: Callable[[Problem], None]) -> None:

@@ -49,7 +49,7 @@ from ketapain.protocol._models import (
     Visit,
     Weights,
 )
-from ketapain.protocol._template import TEMPLATE_DESIGNS, protocol_template
+from ketapain.protocol._template import TEMPLATE_DESIGNS, TEMPLATE_ROUTES, protocol_template
 
 __all__ = [
     "ActuationDose",
@@ -87,6 +87,7 @@ __all__ = [
     "Stock",
     "Study",
     "TEMPLATE_DESIGNS",
+    "TEMPLATE_ROUTES",
     "UnitDose",
     "Visit",
     "Weights",

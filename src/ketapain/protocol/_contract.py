@@ -42,4 +42,5 @@ def data_contract(protocol: Protocol) -> DataContract:
         days_per_period=protocol.diary.days_per_period,
         visits=MappingProxyType(visits),
         instrument_items=MappingProxyType(items),
+        auc_anchor=protocol.auc.time_axis == "infusion",
     )

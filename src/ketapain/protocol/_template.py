@@ -7,16 +7,24 @@ replicate ``abab/baba`` (two arms, four periods, a ``custom`` design). The study
 templates is neutral: an active drug (or two or three doses of it) against placebo, 21-day
 periods with a 7-day washout, a diary of average and maximum pain, BPI and HADS at inclusion
 and BPI, HADS and PGIC at the end of every period.
+
+The route is one of :data:`TEMPLATE_ROUTES`: ``iv_infusion`` (the default) gives every arm
+one bag of an ``[[infusions]]`` entry; the others an ``[[administrations]]`` entry of that
+route (capsules twice daily, a weekly patch, a single injection, an inhaler twice daily), its
+placebo a matching dummy, so an oral trial needs no infusion (docs/protocol.md).
 """
 
 from __future__ import annotations
 
 from ketapain.errors import ProtocolError
 
-__all__ = ["TEMPLATE_DESIGNS", "protocol_template"]
+__all__ = ["TEMPLATE_DESIGNS", "TEMPLATE_ROUTES", "protocol_template"]
 
 TEMPLATE_DESIGNS: tuple[str, ...] = ("ab/ba", "williams", "abab/baba")
 """The designs :func:`protocol_template` writes."""
+
+TEMPLATE_ROUTES: tuple[str, ...] = ("iv_infusion", "oral", "transdermal_patch", "injection", "inhaled")
+"""The routes :func:`protocol_template` writes; ``iv_infusion`` is the default."""
 
 _PERIOD_DAYS = 21
 _WASHOUT_DAYS = 7
@@ -36,7 +44,10 @@ title = "CHANGE: full title of the trial"
 {design_lines}
 period_days = {period_days:<23d}# days from the start of a period to its end
 washout_days = {washout_days:<22d}# extra days between two periods
+{slot}"""
 
+_SLOTS = {
+    "iv_infusion": ("bag", "infusion", """
 # The protocol format describes each treatment as what every patient receives at the start
 # of a period (one bag or syringe, identical in every arm, so the arms look the same).
 [[infusions]]
@@ -44,13 +55,74 @@ id = "bag"
 final_volume_ml = 50
 duration_min = 30
 diluent = "NaCl 0.9%"
-"""
+"""),
+    "oral": ("capsules", "administration", """
+# What every arm takes, the same way in every arm (the placebo is a matching dummy):
+# CHANGE the form (capsule or tablet) and the regimen. Day 0 is the first day of tablets or
+# capsules; the diary's day 1 is the day after it.
+[[administrations]]
+id = "capsules"
+route = "oral"
+form = "capsule"                     # or "tablet"
+units_per_dose = 1
+doses_per_day = 2
+treatment_days = {period_days:<20d}# at most period_days
+spare_units = 4                      # dispensed per period: 1 x 2 x {period_days} + 4
+"""),
+    "transdermal_patch": ("patch", "administration", """
+# What every arm wears, the same way in every arm (the placebo is a matching dummy patch):
+# CHANGE the wear time and the number of days.
+[[administrations]]
+id = "patch"
+route = "transdermal_patch"
+wear_hours = 168                     # one patch a week
+treatment_days = {period_days:<20d}# at most period_days
+spare_units = 1
+"""),
+    "injection": ("syringe", "administration", """
+# What every arm receives on the first day of a period (day 0): one syringe, the same volume
+# in every arm (the placebo is the diluent alone). CHANGE the site and the volume.
+[[administrations]]
+id = "syringe"
+route = "injection"
+site = "subcutaneous"                # or "intramuscular"
+volume_ml = 2
+diluent = "NaCl 0.9%"
+"""),
+    "inhaled": ("inhaler", "administration", """
+# What every arm inhales, the same way in every arm (the placebo is a matching dummy inhaler):
+# CHANGE the device and the regimen.
+[[administrations]]
+id = "inhaler"
+route = "inhaled"
+device = "metered_dose_inhaler"      # or "dry_powder_inhaler"
+actuations_per_dose = 2
+doses_per_day = 2
+treatment_days = {period_days:<20d}# at most period_days
+actuations_per_inhaler = 200
+"""),
+}
+"""route -> (slot id, component key, TOML section) of each template route."""
+
+_DOSES = {
+    "iv_infusion": ("{ mg = 100 }", "{ mg = ... } or { mg_per_kg = ..., max_mg = ... }",
+                    "the bag's diluent alone, labelled as the drug it matches"),
+    "oral": ("{ mg_per_unit = 75 }", "{ mg_per_unit = ... }: the strength of one capsule or tablet",
+             "a matching dummy: same capsule, same regimen, no drug"),
+    "transdermal_patch": ("{ mcg_per_h = 25 }", "{ mcg_per_h = ... }: the patch's delivery rate",
+                          "a matching dummy patch"),
+    "injection": ("{ mg = 100 }", "{ mg = ... } or { mg_per_kg = ..., max_mg = ... }",
+                  "the diluent alone, same volume"),
+    "inhaled": ("{ mcg_per_actuation = 100 }", "{ mcg_per_actuation = ... }: the dose of one puff",
+                "a matching dummy inhaler"),
+}
+"""route -> (active dose, what to write instead, what the placebo is)."""
 
 _ARM = """
 [[arms]]
 code = "{code}"                           # the treatment code used in allocation.csv
 name = "{name}"
-{comment}components = [{{ infusion = "bag", drug = "study_drug", dose = {dose} }}]
+{comment}components = [{{ {key} = "{slot}", drug = "study_drug", dose = {dose} }}]
 """
 
 _TAIL = """
@@ -84,8 +156,10 @@ scale_min = 0
 scale_max = 10
 days_per_period = {period_days}
 
+# Each period's AUC starts on day 0 at allocation.csv's pre_infusion_pain (the pain before the
+# period's first dose); without that value, set time_axis = "first_diary_day" (from diary day 1).
 [auc]
-time_axis = "infusion"               # day 0 = the first day of the period
+time_axis = "infusion"               # day 0 = the first day of the period (named so for any route)
 windows = [7, 14, {period_days}]
 
 [[endpoints]]
@@ -134,7 +208,7 @@ def _arms(design: str, arms: int | None) -> tuple[tuple[str, str, bool], ...]:
     return (*actives, ("ABCD"[arms - 1], "placebo", True))
 
 
-def protocol_template(design: str, *, arms: int | None = None) -> str:
+def protocol_template(design: str, *, arms: int | None = None, route: str = "iv_infusion") -> str:
     """The TOML text of a commented, valid protocol with the given design.
 
     Parameters
@@ -144,6 +218,9 @@ def protocol_template(design: str, *, arms: int | None = None) -> str:
         as many periods); ``abab/baba``: the replicate two-arm design in four periods.
     arms : int or None
         Number of arms: 3 or 4 for ``williams`` (required); 2 or None for the others.
+    route : {"iv_infusion", "oral", "transdermal_patch", "injection", "inhaled"}, default "iv_infusion"
+        How every arm is given: one IV bag (``[[infusions]]``) or an ``[[administrations]]``
+        entry of that route, the placebo a matching dummy.
 
     Returns
     -------
@@ -153,7 +230,7 @@ def protocol_template(design: str, *, arms: int | None = None) -> str:
     Raises
     ------
     ProtocolError
-        An unknown design or a number of arms the design does not have.
+        An unknown design or route, or a number of arms the design does not have.
 
     Examples
     --------
@@ -161,11 +238,17 @@ def protocol_template(design: str, *, arms: int | None = None) -> str:
     >>> p = Protocol.from_toml_text(protocol_template("williams", arms=3))
     >>> p.arm_codes, p.design.periods, p.n_sequences_expected, p.diary.items
     (('A', 'B', 'C'), 3, 6, ('avg_pain', 'max_pain'))
+    >>> Protocol.from_toml_text(protocol_template("ab/ba", route="oral")).routes
+    ('oral',)
     """
     if design not in TEMPLATE_DESIGNS:
         raise ProtocolError(template="{@design=}: unknown design; allowed: {allowed}",
                             params={"design": design, "allowed": ", ".join(TEMPLATE_DESIGNS)},
                             value=design, allowed=TEMPLATE_DESIGNS)
+    if route not in TEMPLATE_ROUTES:
+        raise ProtocolError(template="{@route=}: unknown route; allowed: {allowed}",
+                            params={"route": route, "allowed": ", ".join(TEMPLATE_ROUTES)},
+                            value=route, allowed=TEMPLATE_ROUTES)
     chosen = _arms(design, arms)
     codes = [c for c, _, _ in chosen]
     if design == "abab/baba":
@@ -180,13 +263,17 @@ def protocol_template(design: str, *, arms: int | None = None) -> str:
                         f"periods = {periods}                          # one per arm")
     step = _PERIOD_DAYS + _WASHOUT_DAYS
     visits = "".join(_VISIT.format(k=k, day=(k - 1) * step + _PERIOD_DAYS) for k in range(1, periods + 1))
-    text = _HEAD.format(design=design if arms is None else f"{design}, {arms} arms", design_lines=design_lines,
-                        period_days=_PERIOD_DAYS, washout_days=_WASHOUT_DAYS)
+    slot_id, key, slot = _SLOTS[route]
+    active, shapes, dummy = _DOSES[route]
+    words = design if arms is None else f"{design}, {arms} arms"
+    text = _HEAD.format(design=words if route == "iv_infusion" else f"{words}, {route.replace('_', ' ')}",
+                        design_lines=design_lines, period_days=_PERIOD_DAYS, washout_days=_WASHOUT_DAYS,
+                        slot=slot.format(period_days=_PERIOD_DAYS))
     for code, name, placebo in chosen:
-        dose = "{ placebo = true }" if placebo else "{ mg = 100 }"
-        comment = ("# a placebo: the bag's diluent alone, labelled as the drug it matches\n" if placebo
-                   else "# CHANGE: the drug and its dose ({ mg = ... } or { mg_per_kg = ..., max_mg = ... })\n")
-        text += _ARM.format(code=code, name=name, dose=dose, comment=comment)
+        dose = "{ placebo = true }" if placebo else active
+        comment = (f"# the placebo is {dummy}\n" if placebo
+                   else f"# CHANGE: the drug and its dose ({shapes})\n")
+        text += _ARM.format(code=code, name=name, dose=dose, comment=comment, key=key, slot=slot_id)
     text += _TAIL.format(block=2 * n_seq, n_seq=n_seq, first_end=_PERIOD_DAYS, visits=visits,
                          period_days=_PERIOD_DAYS, multiplicity="none" if len(codes) == 2 else "sidak")
     return text

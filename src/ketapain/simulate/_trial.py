@@ -185,10 +185,11 @@ def _long_questionnaires(protocol: Protocol, b: Batch, ids: np.ndarray) -> pd.Da
                 "patient_id": np.repeat(ids, len(keys)), "visit": visit, "instrument": name,
                 "item": np.tile(np.asarray(keys, dtype=object), ids.size).astype(str), "value": vals.ravel(),
             }))
-    if b.blinding is not None and protocol.visits:
-        # the visit the protocol lists the guesses at; else the last visit (the end of the study)
-        listed = [v for v in protocol.visits if "blinding" in v.questionnaires]
-        last = (listed[0] if listed else max(protocol.visits, key=lambda v: v.day)).name
+    listed = [v for v in protocol.visits if "blinding" in v.questionnaires]
+    if b.blinding is not None and listed:
+        # at the visit the protocol lists the guesses at; a protocol that lists none has none
+        # (its own `ketapain check` would refuse them as an unknown instrument)
+        last = listed[0].name
         keys = list(b.blinding)
         vals = np.column_stack([b.blinding[k] for k in keys])
         parts.append(pd.DataFrame({
