@@ -144,11 +144,14 @@ def test_oriented_pair_puts_the_reference_second(arms: list[str], data: st.DataO
 def test_document_is_valid_and_carries_the_results(ket: AnalysisResults, ket_doc: Document) -> None:
     validate_document(ket_doc)
     assert json.dumps(ket_doc.results, sort_keys=True) == json.dumps(ket.to_dict(), sort_keys=True)
+    # issue 19: Model checks became a section of its own (every fit's status, then the linear
+    # models' checks that were in Pain outcomes), after the sensitivity analyses it also checks
     assert [s.key for s in ket_doc.sections] == [
         "summary", "methods", "participants", "pain-outcomes", "responders", "questionnaires", "analgesics",
-        "adverse-events", "blinding", "sensitivity", "warnings"]
+        "adverse-events", "blinding", "sensitivity", "model-checks", "warnings"]
     tables = _tables(ket_doc)
-    for key in ("table1", "table2", "table3", "table4", "pairwise", "effect_sizes", "model_checks", "pain_before",
+    for key in ("table1", "table2", "table3", "table4", "pairwise", "effect_sizes", "model_checks", "fit_status",
+                "pain_before",
                 "responders", "responder_models", "consecutive_summary", "consecutive_tests", "ae_by_arm",
                 "ae_by_term", "ae_models", "blinding"):
         assert key in tables, key
@@ -241,14 +244,19 @@ def test_pairwise_contrasts_are_oriented_active_vs_reference(ket: AnalysisResult
     assert block["K vs KM"][1] == format_estimate_ci(kkm["estimate"], kkm["ci_low"], kkm["ci_high"], 1)
     d = t.data[(t.data["outcome"] == "auc_avg_pain_d35") & (t.data["a"] == "P") & (t.data["b"] == "K")].iloc[0]
     assert d["shown_estimate"] == -pk["estimate"] and bool(d["flipped"])
-    # effect sizes: same orientation, headline kind first
+    # effect sizes: same orientation, headline kind first, d_z beside it (issue 19: the headline
+    # is d_model, which was not computed before; d_z, the old headline, is now the second column)
     e = _tables(ket_doc)["effect_sizes"]
-    assert e.header[1].startswith(ket.settings.headline_effect_size) and "(headline)" in e.header[1]
+    assert ket.settings.headline_effect_size == "d_model"
+    assert e.header[1] == "d_model (model-based) [95% CI] (headline)"
+    assert e.header[2] == "d_z (within-patient differences) [95% CI]"
     es = ket.effect_sizes
-    dz = es[(es["section"] == "table2") & (es["outcome"] == "auc_avg_pain_d35") & (es["model"] == "paper") & es["used"]
-            & (es["a"] == "P") & (es["b"] == "K") & (es["kind"] == "d_z")].iloc[0]
+    key = ((es["section"] == "table2") & (es["outcome"] == "auc_avg_pain_d35") & (es["model"] == "paper") & es["used"]
+           & (es["a"] == "P") & (es["b"] == "K"))
+    dm, dz = (es[key & (es["kind"] == kind)].iloc[0] for kind in ("d_model", "d_z"))
     erow = next(r for r in e.rows[[r[0] for r in e.rows].index("AUC of average pain at day 35 (LOCF)"):] if r[0].strip() == "K vs P")
-    assert erow[1] == format_estimate_ci(-dz["estimate"], -dz["ci_high"], -dz["ci_low"], 2)
+    assert erow[1] == format_estimate_ci(-dm["estimate"], -dm["ci_high"], -dm["ci_low"], 2)
+    assert erow[2] == format_estimate_ci(-dz["estimate"], -dz["ci_high"], -dz["ci_low"], 2)
     forest = _figures(ket_doc)["forest_effect_sizes"].data
     assert list(forest["label"]) == ["K vs P", "KM vs P", "K vs KM"]
 
@@ -292,7 +300,15 @@ def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
             "specification). Also fitted, for comparison (standard model): treatment + period + sequence + "
             "(1 | patient).") in text
     # no randomised step ran (sensitivity analyses off): no seed is named
-    assert "random seed" not in text and "Sidak adjustment" in text and "headline: d_z" in text
+    # issue 19: the headline effect size is d_model (was d_z), defined in words
+    assert "random seed" not in text and "Sidak adjustment" in text and "headline: d_model" in text
+    assert ("d_model: model-based standardised difference d_model: the mixed model's treatment contrast / "
+            "sqrt(between-patient + residual variance of that model)") in text
+    # issue 19: the GLMMs carry the linear models' fixed effects (sequence; period in the standard model), nAGQ 5
+    assert ("Model: logistic mixed model, responder ~ treatment + sequence (+ period in the standard model) + "
+            "(1 | patient), the fixed effects of the linear models, adaptive Gauss-Hermite quadrature with 5 points "
+            "(nAGQ 5)") in text
+    assert "any treatment-related adverse event ~ treatment + sequence (+ period in the standard model)" in text
     assert ("immpact30: mean daily pain over the window at least 30% below the period's pre-infusion pain "
             "(IMMPACT moderate)") in text
     # change the settings: the text follows (nothing is hard-coded)

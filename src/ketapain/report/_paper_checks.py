@@ -48,8 +48,8 @@ CHECKS_KEY = "fit_status"
 STATUS_WORDS = {"ok": "ok", "singular": "singular", "not_estimable": "not estimable"}
 _SECTIONS = {"pain_before": "Pain before each period", "table2": "Pain outcomes", "responders": "Responders",
              "table3": "Questionnaires", "adverse_events": "Adverse events",
-             "mar_daily_model": "Missing-data sensitivity: daily model (missing at random)"}
-_SHORT = 80
+             "mar_daily_model": "Missing-data sensitivity (daily model)"}
+_SHORT = 100
 """Characters of a not-estimable note's first reason kept in an odds-ratio table's cell."""
 _TERM = re.compile(r"\b(\w+)\[([^\]]+)\]")
 _LEFT_OUT = re.compile(r"^(\d+) observation\(s\) perfectly predicted by (.+?) left out\b")
@@ -79,9 +79,11 @@ def short_note(note: str) -> str:
         head, _, reasons = note.partition(": ")
         first, _, rest = reasons.partition("; ")
         first = readable_terms(first)
-        if len(first) > _SHORT:  # cut before a parenthesis, else at a word
+        if len(first) > _SHORT:  # cut before a parenthesis, then at a word
             cut = first.find(" (", 20)
-            first, rest = first[:cut] if 0 < cut <= _SHORT else first[:_SHORT].rsplit(" ", 1)[0], "cut"
+            first, rest = first[:cut] if cut > 0 else first, "cut"
+        if len(first) > _SHORT:
+            first = first[:_SHORT].rsplit(" ", 1)[0]
         return f"{head}: {first}" + ("; …" if rest else "")
     return readable_terms(note)
 

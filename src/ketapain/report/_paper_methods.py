@@ -83,7 +83,7 @@ _EFFECT_SIZES = {
            "from the noncentral t distribution",
     "d_model": "model-based standardised difference d_model: the mixed model's treatment contrast / sqrt(between-"
                "patient + residual variance of that model), the difference in units of the SD of one measurement; "
-               "CI = the model's Kenward-Roger CI divided by the same SD (taken as fixed), so it excludes 0 exactly "
+               "CI = the model's CI of the contrast divided by the same SD (taken as fixed), so it excludes 0 exactly "
                "when the model's CI does",
     "g_av": "Hedges' g_av: mean within-patient difference / sqrt((s_a^2 + s_b^2) / 2), small-sample corrected; "
             "CI from Bonett's (2015) variance",
