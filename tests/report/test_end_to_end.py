@@ -444,3 +444,17 @@ def test_no_nan_or_inf_in_the_html_or_pdf_text(demo: Path) -> None:
         for m in quoted:
             text = text.replace(m, "")
         assert _NOT_A_NUMBER.findall(text) == [], name
+
+
+def test_changed_tables_fit_a_1280_px_page(demo: Path, chromium_page: Any) -> None:
+    """At 1280 px the model checks table (long reasons), the responder models (notes) and the
+    effect sizes (four labelled kinds) wrap inside the page: no horizontal scrolling."""
+    page = chromium_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto((demo / "report" / "index.html").resolve().as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    for key in ("fit_status", "responder_models", "ae_models", "effect_sizes"):
+        table = page.locator(f"#table-{key}")
+        wrap = page.locator(f"#table-{key} >> xpath=..")
+        assert table.bounding_box()["width"] <= wrap.bounding_box()["width"] + 0.5, key
+    assert page.locator("#table-fit_status caption").inner_text().endswith("Model checks: status of every fit")

@@ -421,3 +421,62 @@ def test_blinding_not_recorded_says_so(ket: AnalysisResults) -> None:
                                              blinding=ket.blinding.iloc[0:0]), provenance=PROV)
     assert "blinding" not in _tables(doc)
     assert "were not recorded" in _text(_section(doc, "blinding"))
+
+
+# --------------------------------------------------------------------------- issue 19: GLMMs and model checks
+
+def test_glmm_words_say_left_out_only_when_rows_were_left_out(ket: AnalysisResults) -> None:
+    """The methods and the odds-ratio tables say that a sequence's rows were left out when a
+    fit's note says so, and not otherwise."""
+    note = ("9 observation(s) perfectly predicted by sequence[K-P-KM] left out (the limit of the maximum-likelihood "
+            "fit as that coefficient diverges; not a treatment effect)")
+    clean = dataclasses.replace(ket, responder_models=ket.responder_models.assign(note=""),
+                                ae_models=ket.ae_models.assign(note=""))
+    noted = dataclasses.replace(clean, ae_models=clean.ae_models.assign(note=note))
+    sentence = "whose patients all had the same outcome are left out of that fit"
+    before = _text(_section(paper_document(clean, provenance=PROV), "methods"))
+    after = _text(_section(paper_document(noted, provenance=PROV), "methods"))
+    assert sentence not in before and "any treatment-related adverse event ~ treatment + sequence" in before
+    assert after.count(sentence) == 1  # the adverse events' sentence only; the responders' fits left nothing out
+    ae = _tables(paper_document(noted, provenance=PROV))["ae_models"]
+    assert {r[4] for r in ae.rows} == {"9 observations of sequence K-P-KM left out: its patients all had the same outcome"}
+    assert ae.notes[1].startswith("Logistic mixed model, any treatment-related adverse event ~ treatment + sequence")
+
+
+def test_a_not_estimable_fit_reads_not_estimable_and_is_listed(ket: AnalysisResults) -> None:
+    """A responder fit with NaN numbers (not estimable) reads 'not estimable', '–' and the first
+    reason; the Model checks table counts it and gives its whole reason in words."""
+    reason = ("|log OR| of treatment[KM] = 77.2 > 10 (odds ratio 3.06e-34); random-intercept SD theta = 106 > 10 on "
+              "the logit scale")
+    rm = ket.responder_models
+    hit = (rm["day"] == rm["day"].iloc[0]) & (rm["definition"] == "immpact50") & (rm["model"] == "paper")
+    nan_columns = ["log_odds_ratio", "se", "statistic", "p_value", "odds_ratio", "or_ci_low", "or_ci_high"]
+    rm = rm.copy()
+    rm.loc[hit, nan_columns] = math.nan
+    rm.loc[hit, "note"] = f"not estimable (degenerate fit): {reason}"
+    mc = ket.model_checks.copy()
+    row = ((mc["section"] == "responders") & (mc["outcome"] == "immpact50") & (mc["model"] == "paper")
+           & (mc["day"] == rm["day"].iloc[0]))
+    assert row.sum() == 1
+    mc.loc[row, ["status", "reason"]] = ["not_estimable", reason]
+    doc = number_document(paper_document(dataclasses.replace(ket, responder_models=rm, model_checks=mc),
+                                         provenance=PROV))
+    tables = _tables(doc)
+    shown = [r for r in tables["responder_models"].rows if r[1] == "immpact50" and r[2] == "paper's model"
+             and r[0] == str(rm["day"].iloc[0])]
+    assert len(shown) == int(hit.sum()) == 2
+    number = tables["fit_status"].title.split(".")[0]  # "Table n"
+    for r in shown:
+        assert list(r[4:]) == ["not estimable", "–", "not estimable (degenerate fit): |log OR| of treatment KM = 77.2 > 10 "
+                         f"(odds ratio 3.06e-34); … (full reason: {number})"]
+    checks = tables["fit_status"].rows
+    every = next(r for r in checks if r[0].strip() == "All analyses")
+    counts = mc["status"].value_counts()
+    assert every[3] == (f"{counts.get('ok', 0)} ok, {counts.get('singular', 0)} singular, "
+                        f"{counts['not_estimable']} not estimable")
+    listed = [r for r in checks if r[3] == "not estimable"]
+    assert len(listed) == counts["not_estimable"]
+    ours = [r for r in listed if r[4] == reason.replace("treatment[KM]", "treatment KM")]
+    assert len(ours) == 1 and ours[0][1] == "responder (≥ 50% reduction, IMMPACT substantial)"
+    assert ours[0][2] == "paper's model" and ours[0][0].strip() == f"Responders, day {rm['day'].iloc[0]}"
+    assert not any("nan" in c.lower().split() for r in tables["responder_models"].rows for c in r)
