@@ -39,7 +39,13 @@ generated from what ran (issue 18), which in this report adds the two analyses t
 not describe although their results were shown: the logistic mixed model of treatment-related
 adverse events and the missing-data sensitivity analyses (MAR daily model, multiple imputation,
 tipping point) — every other line, numbering included (now assigned when the report is
-rendered), is unchanged.
+rendered), is unchanged. Issue 19 (the model layer) changed, on purpose: ``effect_sizes`` gained
+the d_model rows (the new headline, ``settings.headline_effect_size``), ``responder_models`` and
+``ae_models`` are refitted with the linear models' sequence (and period) terms, some with rows
+of one-outcome sequences left out and three responder fits not estimable (NaN), ``model_checks``
+frames are new (tables and sensitivity), 14 GLMM warnings were added (the 81 others unchanged);
+the report shows d_model beside d_z, the GLMM terms in the Methods, "not estimable" and left-out
+notes in the odds-ratio tables and a Model checks section (Table 5) before the Warnings.
 """
 
 from __future__ import annotations

@@ -11,21 +11,31 @@ from __future__ import annotations
 import re
 import zlib
 
-_OBJ = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.DOTALL)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+_OBJ = re.compile(rb"(\d+) 0 obj")
+_STREAM = re.compile(rb"stream\r?\n")
+_LENGTH = re.compile(rb"/Length (\d+)(?! \d+ R)")
 
 
 def _objects(pdf: bytes) -> dict[int, tuple[bytes, bytes | None]]:
+    """Each object's dictionary and its (inflated) stream. A stream is read by its ``/Length``,
+    not up to the next "endstream"/"endobj": compressed bytes can contain those words (a
+    search for them cut some streams short, and zlib then failed on the truncated data)."""
     out = {}
-    for m in _OBJ.finditer(pdf):
-        body = m.group(2)
-        s = _STREAM.search(body)
-        data = None
-        if s:
-            data = s.group(1)
-            if b"/FlateDecode" in body[: s.start()]:
-                data = zlib.decompress(data)
-        out[int(m.group(1))] = (body if s is None else body[: s.start()], data)
+    pos = 0
+    while (m := _OBJ.search(pdf, pos)) is not None:
+        end = pdf.index(b"endobj", m.end())
+        s = _STREAM.search(pdf, m.end())
+        length = _LENGTH.search(pdf, m.end(), s.start()) if s is not None and s.start() < end else None
+        if s is None or length is None:
+            out[int(m[1])] = (pdf[m.end():end], None)
+            pos = end + 6
+            continue
+        body = pdf[m.end():s.start()]
+        data = pdf[s.end():s.end() + int(length[1])]
+        if b"/FlateDecode" in body:
+            data = zlib.decompress(data)
+        out[int(m[1])] = (body, data)
+        pos = pdf.index(b"endobj", s.end() + int(length[1])) + 6
     return out
 
 

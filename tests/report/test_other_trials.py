@@ -301,11 +301,13 @@ def _check_numbering(text: str, *, figures: int, tables: int) -> None:
 
 def test_two_arm_report_numbers_what_it_shows_in_html_and_pdf(oral: TrialReport) -> None:
     """CONSORT, the primary endpoint per patient and its bars: Figures 1-3 (the item has one
-    window, so there is no second per-patient figure); Tables 1-4; references follow."""
+    window, so there is no second per-patient figure); Tables 1-4 and the model checks (Table 5,
+    numbered since issue 19); references follow."""
     out = oral.files.out_dir
     html, pdf = _html_text(out), pdf_text((out / "report.pdf").read_bytes())
     for text in (html, pdf):
-        _check_numbering(text, figures=3, tables=4)
+        _check_numbering(text, figures=3, tables=5)
+        assert "Table 5. Model checks: status of every fit" in text
         assert "Figure 1. CONSORT flow diagram" in text and "Figure 2. AUC of average pain at day 21 (LOCF) per patient" in text
         assert "Figure 3. AUC of average pain at day 21 (LOCF): bars per patient" in text
         assert "Pairwise comparisons of the Table 2 endpoints" in text and "Questionnaire scores (Table 3)" in text
@@ -320,10 +322,12 @@ def test_without_consort_and_questionnaires_the_numbers_close_up(oral: TrialRepo
     files = write_report(paper_document(fewer, provenance=PROV), tmp_path / "report")
     html, pdf = _html_text(files.out_dir), pdf_text((files.out_dir / "report.pdf").read_bytes())
     for text in (html, pdf):
-        _check_numbering(text, figures=2, tables=3)
+        # the model checks table (numbered since issue 19) closes up too: Table 4, not 5
+        _check_numbering(text, figures=2, tables=4)
         assert "Figure 1. AUC of average pain at day 21 (LOCF) per patient" in text
         assert "Table 3. Analgesics added during each treatment period" in text
-        assert "Questionnaire scores (Table" not in text and "Table 4" not in text
+        assert "Table 4. Model checks: status of every fit" in text
+        assert "Questionnaire scores (Table" not in text and "Table 5" not in text
 
 
 # --------------------------------------------------------------------------- methods
@@ -367,8 +371,9 @@ _EMPTY = pd.DataFrame()
      ["Adverse events counted", "Treatment-related adverse events"], []),
     (lambda r: {"blinding_overall": MappingProxyType({"recorded": False})}, ["Blinding index"], []),
     (lambda r: {"models": r.models[r.models["model"] != r.settings.other_model]}, ["Also fitted"], ["Models. "]),
-    (lambda r: {"effect_sizes": r.effect_sizes[r.effect_sizes["kind"] == "d_z"]}, ["total_sd:", "g_av:"],
-     ["Effect sizes (95% CI; headline: d_z): d_z: Cohen's d_z"]),
+    # issue 19: the headline effect size is d_model (was d_z), so the headline-only case keeps d_model
+    (lambda r: {"effect_sizes": r.effect_sizes[r.effect_sizes["kind"] == "d_model"]}, ["total_sd:", "g_av:", "d_z:"],
+     ["Effect sizes (95% CI; headline: d_model): d_model: model-based standardised difference"]),
     (lambda r: {"effect_sizes": r.effect_sizes[r.effect_sizes["kind"] == "g_av"]}, ["headline", "d_z:"],
      ["Effect sizes (95% CI): g_av: Hedges' g_av"]),
     (lambda r: {"table3": r.table3.iloc[0:0]}, ["Questionnaire scores"], ["Baseline average pain"]),

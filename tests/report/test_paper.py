@@ -144,11 +144,14 @@ def test_oriented_pair_puts_the_reference_second(arms: list[str], data: st.DataO
 def test_document_is_valid_and_carries_the_results(ket: AnalysisResults, ket_doc: Document) -> None:
     validate_document(ket_doc)
     assert json.dumps(ket_doc.results, sort_keys=True) == json.dumps(ket.to_dict(), sort_keys=True)
+    # issue 19: Model checks became a section of its own (every fit's status, then the linear
+    # models' checks that were in Pain outcomes), after the sensitivity analyses it also checks
     assert [s.key for s in ket_doc.sections] == [
         "summary", "methods", "participants", "pain-outcomes", "responders", "questionnaires", "analgesics",
-        "adverse-events", "blinding", "sensitivity", "warnings"]
+        "adverse-events", "blinding", "sensitivity", "model-checks", "warnings"]
     tables = _tables(ket_doc)
-    for key in ("table1", "table2", "table3", "table4", "pairwise", "effect_sizes", "model_checks", "pain_before",
+    for key in ("table1", "table2", "table3", "table4", "pairwise", "effect_sizes", "model_checks", "fit_status",
+                "pain_before",
                 "responders", "responder_models", "consecutive_summary", "consecutive_tests", "ae_by_arm",
                 "ae_by_term", "ae_models", "blinding"):
         assert key in tables, key
@@ -241,14 +244,19 @@ def test_pairwise_contrasts_are_oriented_active_vs_reference(ket: AnalysisResult
     assert block["K vs KM"][1] == format_estimate_ci(kkm["estimate"], kkm["ci_low"], kkm["ci_high"], 1)
     d = t.data[(t.data["outcome"] == "auc_avg_pain_d35") & (t.data["a"] == "P") & (t.data["b"] == "K")].iloc[0]
     assert d["shown_estimate"] == -pk["estimate"] and bool(d["flipped"])
-    # effect sizes: same orientation, headline kind first
+    # effect sizes: same orientation, headline kind first, d_z beside it (issue 19: the headline
+    # is d_model, which was not computed before; d_z, the old headline, is now the second column)
     e = _tables(ket_doc)["effect_sizes"]
-    assert e.header[1].startswith(ket.settings.headline_effect_size) and "(headline)" in e.header[1]
+    assert ket.settings.headline_effect_size == "d_model"
+    assert e.header[1] == "d_model (model-based) [95% CI] (headline)"
+    assert e.header[2] == "d_z (within-patient differences) [95% CI]"
     es = ket.effect_sizes
-    dz = es[(es["section"] == "table2") & (es["outcome"] == "auc_avg_pain_d35") & (es["model"] == "paper") & es["used"]
-            & (es["a"] == "P") & (es["b"] == "K") & (es["kind"] == "d_z")].iloc[0]
+    key = ((es["section"] == "table2") & (es["outcome"] == "auc_avg_pain_d35") & (es["model"] == "paper") & es["used"]
+           & (es["a"] == "P") & (es["b"] == "K"))
+    dm, dz = (es[key & (es["kind"] == kind)].iloc[0] for kind in ("d_model", "d_z"))
     erow = next(r for r in e.rows[[r[0] for r in e.rows].index("AUC of average pain at day 35 (LOCF)"):] if r[0].strip() == "K vs P")
-    assert erow[1] == format_estimate_ci(-dz["estimate"], -dz["ci_high"], -dz["ci_low"], 2)
+    assert erow[1] == format_estimate_ci(-dm["estimate"], -dm["ci_high"], -dm["ci_low"], 2)
+    assert erow[2] == format_estimate_ci(-dz["estimate"], -dz["ci_high"], -dz["ci_low"], 2)
     forest = _figures(ket_doc)["forest_effect_sizes"].data
     assert list(forest["label"]) == ["K vs P", "KM vs P", "K vs KM"]
 
@@ -292,7 +300,15 @@ def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
             "specification). Also fitted, for comparison (standard model): treatment + period + sequence + "
             "(1 | patient).") in text
     # no randomised step ran (sensitivity analyses off): no seed is named
-    assert "random seed" not in text and "Sidak adjustment" in text and "headline: d_z" in text
+    # issue 19: the headline effect size is d_model (was d_z), defined in words
+    assert "random seed" not in text and "Sidak adjustment" in text and "headline: d_model" in text
+    assert ("d_model: model-based standardised difference d_model: the mixed model's treatment contrast / "
+            "sqrt(between-patient + residual variance of that model)") in text
+    # issue 19: the GLMMs carry the linear models' fixed effects (sequence; period in the standard model), nAGQ 5
+    assert ("Model: logistic mixed model, responder ~ treatment + sequence (+ period in the standard model) + "
+            "(1 | patient), the fixed effects of the linear models, adaptive Gauss-Hermite quadrature with 5 points "
+            "(nAGQ 5)") in text
+    assert "any treatment-related adverse event ~ treatment + sequence (+ period in the standard model)" in text
     assert ("immpact30: mean daily pain over the window at least 30% below the period's pre-infusion pain "
             "(IMMPACT moderate)") in text
     # change the settings: the text follows (nothing is hard-coded)
@@ -405,3 +421,62 @@ def test_blinding_not_recorded_says_so(ket: AnalysisResults) -> None:
                                              blinding=ket.blinding.iloc[0:0]), provenance=PROV)
     assert "blinding" not in _tables(doc)
     assert "were not recorded" in _text(_section(doc, "blinding"))
+
+
+# --------------------------------------------------------------------------- issue 19: GLMMs and model checks
+
+def test_glmm_words_say_left_out_only_when_rows_were_left_out(ket: AnalysisResults) -> None:
+    """The methods and the odds-ratio tables say that a sequence's rows were left out when a
+    fit's note says so, and not otherwise."""
+    note = ("9 observation(s) perfectly predicted by sequence[K-P-KM] left out (the limit of the maximum-likelihood "
+            "fit as that coefficient diverges; not a treatment effect)")
+    clean = dataclasses.replace(ket, responder_models=ket.responder_models.assign(note=""),
+                                ae_models=ket.ae_models.assign(note=""))
+    noted = dataclasses.replace(clean, ae_models=clean.ae_models.assign(note=note))
+    sentence = "whose patients all had the same outcome are left out of that fit"
+    before = _text(_section(paper_document(clean, provenance=PROV), "methods"))
+    after = _text(_section(paper_document(noted, provenance=PROV), "methods"))
+    assert sentence not in before and "any treatment-related adverse event ~ treatment + sequence" in before
+    assert after.count(sentence) == 1  # the adverse events' sentence only; the responders' fits left nothing out
+    ae = _tables(paper_document(noted, provenance=PROV))["ae_models"]
+    assert {r[4] for r in ae.rows} == {"9 observations of sequence K-P-KM left out: its patients all had the same outcome"}
+    assert ae.notes[1].startswith("Logistic mixed model, any treatment-related adverse event ~ treatment + sequence")
+
+
+def test_a_not_estimable_fit_reads_not_estimable_and_is_listed(ket: AnalysisResults) -> None:
+    """A responder fit with NaN numbers (not estimable) reads 'not estimable', '–' and the first
+    reason; the Model checks table counts it and gives its whole reason in words."""
+    reason = ("|log OR| of treatment[KM] = 77.2 > 10 (odds ratio 3.06e-34); random-intercept SD theta = 106 > 10 on "
+              "the logit scale")
+    rm = ket.responder_models
+    hit = (rm["day"] == rm["day"].iloc[0]) & (rm["definition"] == "immpact50") & (rm["model"] == "paper")
+    nan_columns = ["log_odds_ratio", "se", "statistic", "p_value", "odds_ratio", "or_ci_low", "or_ci_high"]
+    rm = rm.copy()
+    rm.loc[hit, nan_columns] = math.nan
+    rm.loc[hit, "note"] = f"not estimable (degenerate fit): {reason}"
+    mc = ket.model_checks.copy()
+    row = ((mc["section"] == "responders") & (mc["outcome"] == "immpact50") & (mc["model"] == "paper")
+           & (mc["day"] == rm["day"].iloc[0]))
+    assert row.sum() == 1
+    mc.loc[row, ["status", "reason"]] = ["not_estimable", reason]
+    doc = number_document(paper_document(dataclasses.replace(ket, responder_models=rm, model_checks=mc),
+                                         provenance=PROV))
+    tables = _tables(doc)
+    shown = [r for r in tables["responder_models"].rows if r[1] == "immpact50" and r[2] == "paper's model"
+             and r[0] == str(rm["day"].iloc[0])]
+    assert len(shown) == int(hit.sum()) == 2
+    number = tables["fit_status"].title.split(".")[0]  # "Table n"
+    for r in shown:
+        assert list(r[4:]) == ["not estimable", "–", "not estimable (degenerate fit): |log OR| of treatment KM = 77.2 > 10 "
+                         f"(odds ratio 3.06e-34); … (full reason: {number})"]
+    checks = tables["fit_status"].rows
+    every = next(r for r in checks if r[0].strip() == "All analyses")
+    counts = mc["status"].value_counts()
+    assert every[3] == (f"{counts.get('ok', 0)} ok, {counts.get('singular', 0)} singular, "
+                        f"{counts['not_estimable']} not estimable")
+    listed = [r for r in checks if r[3] == "not estimable"]
+    assert len(listed) == counts["not_estimable"]
+    ours = [r for r in listed if r[4] == reason.replace("treatment[KM]", "treatment KM")]
+    assert len(ours) == 1 and ours[0][1] == "responder (≥ 50% reduction, IMMPACT substantial)"
+    assert ours[0][2] == "paper's model" and ours[0][0].strip() == f"Responders, day {rm['day'].iloc[0]}"
+    assert not any("nan" in c.lower().split() for r in tables["responder_models"].rows for c in r)

@@ -32,7 +32,8 @@ PNG_DPI = 150
 """Resolution of the PNG figures (dots per inch)."""
 
 _NUMERIC = re.compile(r"[\s<>≤≥=~≈+\-−–±0-9.,;:%()\[\]/×·*†‡^ⁱ]*[0-9][\s<>≤≥=~≈+\-−–±0-9.,;:%()\[\]/×·*eE†‡^]*")
-_EMPTY_LIKE = {"", "—", "–", "-", "NA", "n/a", "NE", "."}
+_EMPTY_LIKE = {"", "—", "–", "-", "NA", "n/a", "NE", ".", "not estimable"}
+"""Cells that stand for a missing number: a column of numbers and these is still numeric."""
 
 
 def is_numeric_cell(text: str) -> bool:
@@ -47,7 +48,8 @@ def is_numeric_cell(text: str) -> bool:
 
 
 def _numeric_columns(table: DisplayTable) -> list[bool]:
-    """A column is numeric (right-aligned) if each of its body cells is a number or a dash."""
+    """A column is numeric (right-aligned) if each of its body cells is a number, a dash or
+    "not estimable" (a fit without a number, issue 19)."""
     body = [row for i, row in enumerate(table.rows) if i not in table.group_rows]
     out = []
     for j in range(len(table.header)):

@@ -2,9 +2,9 @@
 
 :func:`paper_document` arranges the results of the analysis plan like the published KETAPAIN
 report (Pickering et al., Anesthesiology 2020): summary, methods generated from the settings,
-CONSORT flow, Tables 1-4, pairwise comparisons, effect sizes, model checks, the per-patient
-and daily-pain figures, responders, adverse events, blinding, missing-data sensitivity
-analyses and the warnings. It only formats: every number shown is a field of
+CONSORT flow, Tables 1-4, pairwise comparisons, effect sizes, the per-patient and daily-pain
+figures, responders, adverse events, blinding, missing-data sensitivity analyses, the model
+checks of every fit and the warnings. It only formats: every number shown is a field of
 ``results.to_dict()`` passed through one of the ``format_*`` functions (a contrast shown as
 "b vs a" is the negated estimate and the negated, swapped interval of the core's ``a - b``; a
 ratio is inverted). The rules are in ``docs/report-layout.md``.
@@ -31,6 +31,7 @@ from ketapain.analysis import AnalysisResults
 
 from ._document import Document, FigureBlock, Section
 from ._figures import figure_of, plot_consort
+from ._paper_checks import fit_checks
 from ._paper_methods import methods_section, summary_section
 from ._paper_outcomes import (
     effect_sizes,
@@ -70,9 +71,10 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
     Document
         Sections Summary, Methods, Participants (the CONSORT figure when a screening log was
         analysed, Table 1, pain before each period), Pain outcomes (Table 2, pairwise
-        comparisons, effect sizes with a forest plot, model checks, the per-patient figures
-        and daily curves), Responders, Questionnaires (Table 3), Concomitant analgesics (Table 4),
-        Adverse events, Blinding, Missing-data sensitivity analyses and Warnings;
+        comparisons, effect sizes with a forest plot, the per-patient figures and daily
+        curves), Responders, Questionnaires (Table 3), Concomitant analgesics (Table 4),
+        Adverse events, Blinding, Missing-data sensitivity analyses, Model checks (the status
+        of every fit, then the linear models' residual and carry-over checks) and Warnings;
         ``results`` = ``results.to_dict()``. Every table's ``data`` holds the unrounded rows
         it shows (plus the oriented ``shown_*`` numbers of flipped contrasts).
 
@@ -100,7 +102,6 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
         table2(results),
         Section("Pairwise comparisons", (pairwise_table(results),), key="pairwise"),
         Section("Effect sizes", (table, *((forest,) if forest is not None else ())), key="effect-sizes"),
-        Section("Model checks", (model_checks(results),), key="model-checks"),
         Section("Individual patients and daily pain", tuple(patient_figures(results)), key="figures"),
     )
     sections = (
@@ -114,6 +115,7 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
         Section("Adverse events", tuple(adverse_event_blocks(results)), key="adverse-events"),
         Section("Blinding", tuple(blinding_blocks(results)), key="blinding"),
         Section("Missing-data sensitivity analyses", tuple(sensitivity_blocks(results)), key="sensitivity"),
+        Section("Model checks", (fit_checks(results), model_checks(results)), key="model-checks"),
         Section("Warnings", tuple(warning_blocks(results)), key="warnings"),
     )
     registration = f" · {st['registration']}" if st.get("registration") else ""

@@ -56,6 +56,7 @@ __all__ = [
     "consecutive_test_words",
     "descriptives_words",
     "effect_size_words",
+    "glmm_rows_left_out",
     "imputation_words",
     "log_rule_words",
     "methods_section",
@@ -80,6 +81,10 @@ _EFFECT_SIZES = {
                 "one measurement; CI by the delta method including the variance components' sampling variance",
     "d_z": "Cohen's d_z: mean / SD of the within-patient differences a - b (patients observed on both); exact CI "
            "from the noncentral t distribution",
+    "d_model": "model-based standardised difference d_model: the mixed model's treatment contrast / sqrt(between-"
+               "patient + residual variance of that model), the difference in units of the SD of one measurement; "
+               "CI = the model's CI of the contrast divided by the same SD (taken as fixed), so it excludes 0 exactly "
+               "when the model's CI does",
     "g_av": "Hedges' g_av: mean within-patient difference / sqrt((s_a^2 + s_b^2) / 2), small-sample corrected; "
             "CI from Bonett's (2015) variance",
 }
@@ -164,11 +169,29 @@ def responder_definition_words(definition: ResponderDefinition) -> str:
             f"pre-infusion pain{source}")
 
 
-def responder_model_words(settings: AnalysisSettings, outcome: str = "responder") -> str:
+def responder_model_words(settings: AnalysisSettings, outcome: str = "responder", *, left_out: bool = False) -> str:
     """The logistic mixed model of responders (``outcome`` names the binary outcome of another
-    such model: the adverse events')."""
-    return (f"logistic mixed model, {outcome} ~ treatment (+ period in the standard model) + (1 | patient), adaptive "
-            "Gauss-Hermite quadrature, Wald z tests; odds ratios vs the reference arm")
+    such model: the adverse events'), with the linear models' fixed effects
+    (``settings.models[m].fixed``); ``left_out`` adds that the rows of sequences whose patients
+    all had the same outcome were left out (it happened in at least one fit)."""
+    terms = {m: settings.models[m].fixed for m in (settings.model, settings.other_model) if m in settings.models}
+    base = terms.get(settings.model, ("treatment",))
+    extra = [t for t in terms.get(settings.other_model, ()) if t not in base]
+    fixed = " + ".join(base) + (f" (+ {' + '.join(extra)} in the {settings.other_model} model)" if extra else "")
+    nagq = settings.logistic_nagq
+    text = (f"logistic mixed model, {outcome} ~ {fixed} + (1 | patient), the fixed effects of the linear models, "
+            f"adaptive Gauss-Hermite quadrature with {nagq} points (nAGQ {nagq}), Wald z tests; odds ratios vs the "
+            "reference arm")
+    if left_out:
+        text += ("; the rows of a sequence (or period) whose patients all had the same outcome are left out of that "
+                 "fit (their coefficient would diverge; the treatment odds ratios are the limit of the fit)")
+    return text
+
+
+def glmm_rows_left_out(frame: pd.DataFrame) -> bool:
+    """Whether a fit of a GLMM results frame (``responder_models``, ``ae_models``) left rows out
+    (its note says "left out": a ``rows_left_out`` note of the analysis)."""
+    return "note" in frame.columns and bool(frame["note"].astype(str).str.contains("left out", regex=False).any())
 
 
 def consecutive_test_words(settings: AnalysisSettings, tests: Sequence[str] | None = None) -> str:
@@ -291,7 +314,9 @@ def _secondary_paragraphs(results: AnalysisResults) -> list[str]:
         ran = set(resp["definition"])
         definitions = "; ".join(f"{d.name}: {responder_definition_words(d)}" for d in s.responder_definitions
                                 if d.name in ran)
-        model = f" Model: {responder_model_words(s)}." if not results.responder_models.empty else ""
+        rm = results.responder_models
+        left_out = glmm_rows_left_out(rm)
+        model = f" Model: {responder_model_words(s, left_out=left_out)}." if not rm.empty else ""
         out.append(f"Responders at {plural(len(days), 'day')} {', '.join(map(str, days))}: {definitions}.{model}")
     if not results.consecutive_tests.empty:
         tests = _in_order(results.consecutive_tests["test"], s.consecutive_tests)
@@ -308,8 +333,9 @@ def _secondary_paragraphs(results: AnalysisResults) -> list[str]:
     if not results.ae_by_arm.empty:
         texts.append(f"Adverse events counted as treatment-related: causality {', '.join(s.related_causalities)}.")
     if not results.ae_models.empty:
+        ae_left_out = glmm_rows_left_out(results.ae_models)
         texts.append(f"Treatment-related adverse events per patient and period: "
-                     f"{responder_model_words(s, 'any treatment-related adverse event')}.")
+                     f"{responder_model_words(s, 'any treatment-related adverse event', left_out=ae_left_out)}.")
     if results.blinding_overall.get("recorded"):
         texts.append(f"Blinding index: {blinding_index_words(s)}.")
     if texts:

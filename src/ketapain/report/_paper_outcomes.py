@@ -147,16 +147,25 @@ def _flip_adjusted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(shown_ci_sidak_low=np.where(flipped, -hi, lo), shown_ci_sidak_high=np.where(flipped, -lo, hi))
 
 
+_EFFECT_LABELS = {"d_model": "model-based", "d_z": "within-patient differences",
+                  "total_sd": "model-based, delta-method CI", "g_av": "Hedges, average SD"}
+"""What a column of effect sizes is, after its kind (definitions in the table's notes)."""
+
+
 def effect_sizes(results: AnalysisResults) -> tuple[DisplayTable, FigureBlock | None]:
-    """Effect sizes of the Table 2 endpoints (headline first) and the primary endpoint's forest plot."""
+    """Effect sizes of the Table 2 endpoints (headline first, then d_z beside it) and the primary
+    endpoint's forest plot."""
     s = results.settings
     arms = arm_codes(results)
     e = primary_rows(results.effect_sizes, results)
     e = _flip(e, list(zip(e["a"], e["b"], strict=True)), results.study["reference_arm"], arms)
     headline = s.headline_effect_size
-    kinds = [headline, *(k for k in pd.unique(e["kind"]) if k != headline)]
+    present = list(pd.unique(e["kind"]))
+    kinds = [headline, *(k for k in ("d_z", *present) if k != headline and k in present)]
+    kinds = list(dict.fromkeys(kinds))
     conf = f"{100 * s.conf_level:g}%"
-    header = ["Contrast", *(f"{k} [{conf} CI]" + (" (headline)" if k == headline else "") for k in kinds)]
+    label = {k: f"{k} ({_EFFECT_LABELS[k]})" if k in _EFFECT_LABELS else k for k in kinds}
+    header = ["Contrast", *(f"{label[k]} [{conf} CI]" + (" (headline)" if k == headline else "") for k in kinds)]
     order = endpoint_order(results)
     rows: list[list[str]] = []
     groups: list[int] = []
@@ -169,7 +178,7 @@ def effect_sizes(results: AnalysisResults) -> tuple[DisplayTable, FigureBlock | 
             rows.append([f"  {xa} vs {xb}", *(format_estimate_ci(by_kind.loc[k, "shown_estimate"], by_kind.loc[k, "shown_ci_low"],
                                                                 by_kind.loc[k, "shown_ci_high"], DIGITS["effect_size"])
                                              if k in by_kind.index else MISSING for k in kinds)])
-    notes = [f"{k}: {effect_size_words(k)}." for k in s.effect_sizes]
+    notes = [f"{k}: {effect_size_words(k)}." for k in dict.fromkeys([*kinds, *s.effect_sizes])]
     notes.append(f"{sentence(model_name(s.model, results.study))}; 'x vs y' = x - y.")
     table = display_table("effect_sizes", "Effect sizes of the {table:table2} endpoints", header, rows, e, notes, groups)
     prim = e[(e["outcome"] == s.primary_endpoint) & (e["kind"] == headline)]

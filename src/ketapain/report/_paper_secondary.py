@@ -3,6 +3,7 @@ periods), Table 3 (questionnaires), Table 4 (added analgesics), adverse events, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from ._format import (
     format_ratio,
     row_of,
 )
+from ._paper_checks import CHECKS_KEY, model_checks_frame, short_note
 from ._paper_labels import (
     arm_codes,
     arm_labels,
@@ -42,6 +44,7 @@ from ._paper_methods import (
     blinding_index_words,
     consecutive_test_words,
     descriptives_words,
+    glmm_rows_left_out,
     responder_definition_words,
     responder_model_words,
 )
@@ -49,10 +52,27 @@ from ._paper_methods import (
 __all__ = ["adverse_event_blocks", "blinding_blocks", "responder_blocks", "table3", "table4"]
 
 
-def _odds_rows(frame: pd.DataFrame, lead: Sequence[str], study: Mapping[str, Any]) -> list[list[str]]:
-    return [[*(str(r[k]) if k != "model" else model_name(r[k], study) for k in lead), f"{r['treatment']} vs {r['reference']}",
-             f"{format_ratio(r['odds_ratio'])} [{format_ratio(r['or_ci_low'])}; {format_ratio(r['or_ci_high'])}]",
-             format_p(r["p_value"]), str(r["note"]) if isinstance(r["note"], str) else ""] for r in records(frame)]
+def _odds_rows(frame: pd.DataFrame, lead: Sequence[str], study: Mapping[str, Any], checks: bool) -> list[list[str]]:
+    """One row per comparison; a fit that is not estimable (NaN log odds ratio) says so, with
+    the first reason of its note (``checks``: the full text is in the Model checks table)."""
+    rows = []
+    for r in records(frame):
+        note = short_note(r["note"]) if isinstance(r["note"], str) else ""
+        if isinstance(r["log_odds_ratio"], float) and math.isnan(r["log_odds_ratio"]):
+            ratio, p = "not estimable", MISSING
+            if checks:
+                note += f" (full reason: {{table:{CHECKS_KEY}}})"
+        else:
+            ratio = f"{format_ratio(r['odds_ratio'])} [{format_ratio(r['or_ci_low'])}; {format_ratio(r['or_ci_high'])}]"
+            p = format_p(r["p_value"])
+        rows.append([*(str(r[k]) if k != "model" else model_name(r[k], study) for k in lead),
+                     f"{r['treatment']} vs {r['reference']}", ratio, p, note])
+    return rows
+
+
+def _checked(results: AnalysisResults) -> bool:
+    """Whether the document has the Model checks table (it does when any fit was checked)."""
+    return not model_checks_frame(results).empty
 
 
 def responder_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTable]:
@@ -79,7 +99,8 @@ def responder_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTable]
     models = results.responder_models
     t2 = display_table("responder_models", "Responders: logistic mixed models (odds ratio vs the reference arm)",
                 ["Day", "Definition", "Model", "Comparison", f"Odds ratio [{100 * s.conf_level:g}% CI]", "P", "Note"],
-                _odds_rows(models, ("day", "definition", "model"), results.study), models, (responder_model_words(s) + ".",))
+                _odds_rows(models, ("day", "definition", "model"), results.study, _checked(results)), models,
+                (responder_model_words(s, left_out=glmm_rows_left_out(models)) + ".",))
     return [t1, t2, *_consecutive(results)]
 
 
@@ -178,11 +199,13 @@ def adverse_event_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTa
         out.append(display_table("ae_by_term", "Adverse events per arm and term, patients n (%)",
                           _exposed_header(terms, arms, "Term"),
                           _pivot_rows(terms, "term", arms, lambda r: format_n_pct(r["n_patients"], r["pct"])), terms))
-    if not results.ae_models.empty:
+    ae = results.ae_models
+    if not ae.empty:
+        words = responder_model_words(s, "any treatment-related adverse event", left_out=glmm_rows_left_out(ae))
         out.append(display_table("ae_models", "Treatment-related adverse events: logistic mixed models",
                           ["Model", "Comparison", f"Odds ratio [{100 * s.conf_level:g}% CI]", "P", "Note"],
-                          _odds_rows(results.ae_models, ("model",), results.study), results.ae_models,
-                          ("Outcome: any treatment-related adverse event in the patient x period.",)))
+                          _odds_rows(ae, ("model",), results.study, _checked(results)), ae,
+                          ("Outcome: any treatment-related adverse event in the patient x period.", f"{sentence(words)}.")))
     if overall:
         out.append(Paragraph(f"Over the whole trial, {overall['n_patients_without_any_ae']} of "
                              f"{format_count(overall['n_patients'], 'patient')} had no adverse event; "

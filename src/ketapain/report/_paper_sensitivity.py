@@ -63,6 +63,8 @@ def sensitivity_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTabl
         return [Paragraph("The missing-data sensitivity analyses were not run for this report.")]
     out: list[Paragraph | DisplayTable | FigureBlock] = []
     for name, frame in results.sensitivity.items():
+        if name == "model_checks":  # shown in the Model checks section, with every other fit's check
+            continue
         key = "sensitivity_" + re.sub(r"[^a-z0-9_]+", "_", name.lower())
         title = _SENSITIVITY_TITLES.get(name, f"Sensitivity analysis: {name.replace('_', ' ')}")
         oriented = _orient_contrasts(frame, results)

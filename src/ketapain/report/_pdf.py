@@ -105,6 +105,29 @@ def _natural_widths(pdf: _ReportPDF, table: DisplayTable, size: float) -> list[f
     return widths
 
 
+def _fit_widths(widths: list[float], room: float) -> list[float]:
+    """``widths`` capped at one width so that they fill ``room``: the narrow columns keep their
+    natural width, the widest (long texts, such as a model check's reason) wrap. Scaling every
+    column instead squeezed short columns until their words broke.
+
+    Examples
+    --------
+    >>> _fit_widths([10.0, 20.0, 200.0], 100.0)
+    [10.0, 20.0, 70.0]
+    >>> _fit_widths([10.0, 20.0], 100.0)
+    [10.0, 20.0]
+    """
+    if sum(widths) <= room:
+        return widths
+    left, cap = room, room / len(widths)
+    for i, w in enumerate(sorted(widths)):
+        if w * (len(widths) - i) > left:
+            cap = left / (len(widths) - i)
+            break
+        left -= w
+    return [min(w, cap) for w in widths]
+
+
 def _table(pdf: _ReportPDF, table: DisplayTable) -> None:
     """Draw a table (on a landscape page of its own when too wide for a portrait page)."""
     size = _TABLE_SIZES[0]
@@ -119,6 +142,7 @@ def _table(pdf: _ReportPDF, table: DisplayTable) -> None:
             pdf.add_page(orientation="landscape")
     else:
         _portrait(pdf)
+    widths = _fit_widths(widths, pdf.epw)
     total = min(sum(widths), pdf.epw)
     numeric = _numeric_columns(table)
     # title with room for a few rows below it, else start a new page
