@@ -216,6 +216,17 @@ def model_checks(results: AnalysisResults) -> DisplayTable:
                          m, notes)
 
 
+def _one_value_per_arm(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """``rows`` (patient_id, treatment, auc, period) with one value per patient and arm, and a
+    caption sentence. In a replicate design (ABAB/BABA) a patient has an arm in several
+    periods: the figures show the mean of that patient's observed values of the arm (NaN when
+    none was observed) and say so; the models use every period."""
+    if not rows.duplicated(["patient_id", "treatment"]).any():
+        return rows, ""
+    mean = rows.groupby(["patient_id", "treatment"], sort=False, as_index=False)["auc"].mean()
+    return mean, " A patient who had an arm in several periods is shown at the mean of those periods."
+
+
 def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
     """The per-patient AUC of the primary endpoint and of the first window of its diary item
     (lines), the primary's bars per patient, and the daily curves; the first three numbered."""
@@ -231,26 +242,27 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
         if shown is None:
             continue
         endpoint = shown.name
-        rows = auc.loc[auc["endpoint"] == endpoint, ["patient_id", "treatment", "auc", "period"]]
+        rows, averaged = _one_value_per_arm(auc.loc[auc["endpoint"] == endpoint, ["patient_id", "treatment", "auc", "period"]])
         ylabel = f"AUC day {shown.window_day} ({s.auc_units})"
         ax = plot_patient_lines(rows, order=arms, labels=labels, ylabel=ylabel)
         out.append(
             FigureBlock(
                 key=f"patients_{endpoint}",
                 title=f"{endpoint_label(s, endpoint)} per patient",
-                caption="Each grey line joins one patient's values across the arms; black bars mark the median of each arm.",
+                caption="Each grey line joins one patient's values across the arms; black bars mark the median of each arm."
+                + averaged,
                 figure=figure_of(ax),
                 data=rows.reset_index(drop=True),
                 numbered=True,
             )
         )
-    rows = auc.loc[auc["endpoint"] == primary, ["patient_id", "treatment", "auc", "period"]]
+    rows, averaged = _one_value_per_arm(auc.loc[auc["endpoint"] == primary, ["patient_id", "treatment", "auc", "period"]])
     ax = plot_patient_bars(rows, order=arms, labels=labels, ylabel=f"AUC day {info.window_day} ({s.auc_units})")
     out.append(
         FigureBlock(
             key="patient_bars",
             title=f"{endpoint_label(s, primary)}: bars per patient",
-            caption="One bar per patient and arm.",
+            caption="One bar per patient and arm." + averaged,
             figure=figure_of(ax),
             data=rows.reset_index(drop=True),
             numbered=True,
