@@ -29,6 +29,7 @@ from ._format import (
     format_estimate_ci,
     format_number,
     format_p,
+    row_kind,
     row_of,
 )
 from ._paper_labels import (
@@ -56,6 +57,7 @@ from ._paper_methods import (
     log_rule_words,
     model_formula,
     pairwise_rule_words,
+    seq_by_treatment_words,
     time_axis_words,
 )
 
@@ -91,7 +93,7 @@ def table2(results: AnalysisResults) -> DisplayTable:
         if fit_value(used, (endpoint, models[0]), "scale") == "log":
             logged.append(endpoint_label(s, endpoint, impute=False))
         rows.append([f"  Day {info.window_day} ({IMPUTE_LABELS.get(info.impute, info.impute)})",
-                     *(_with_n(format_describe(row_of(block, a), DIGITS["auc"]), row_of(block, a))
+                     *(_with_n(format_describe(row_of(block, a), DIGITS["auc"], kind=row_kind(block)), row_of(block, a))
                        if a in block.index else MISSING for a in arms),
                      *(format_p(x) for x in p), format_number(icc, DIGITS["icc"])])
         short = short or bool((block["n_missing"] > 0).any())
@@ -230,8 +232,8 @@ def model_checks(results: AnalysisResults) -> DisplayTable:
     m = results.models[results.models["section"].isin(["pain_before", "table2"])]
     order = {e: i for i, e in enumerate(["pre_infusion_pain", *endpoint_order(results)])}
     m = m.assign(_o=m["outcome"].map(order)).sort_values(["_o"], kind="stable").drop(columns="_o")
-    header = ["Outcome", "Model", "Scale", "Used", "Treatment P", "ICC", "Residual Shapiro-Wilk P", "Log rule triggered",
-              "Carry-over P", "Carry-over kept", "Sequence × treatment P"]
+    header = ["Outcome", "Model", "Scale", "Used", "Treatment P", "ICC", "Shapiro-Wilk P", "Log rule",
+              "Carry-over P", "Carry-over kept", "Seq. × treatment P"]
     yes = {True: "yes", False: "no"}
     rows = [[endpoint_label(s, r["outcome"], impute=False) if s.endpoint(r["outcome"]) else item_label(r["outcome"]),
              model_name(r["model"], results.study), r["scale"], yes[bool(r["used"])], format_p(r["treatment_p"]),
@@ -239,8 +241,9 @@ def model_checks(results: AnalysisResults) -> DisplayTable:
              format_p(r["carryover_p"]), yes[bool(r["carryover_kept"])], format_p(r["seq_by_treatment_p"])]
             for r in records(m)]
     notes = (f"Fits by {s.estimation} with {df_label(s)} df. Carry-over: {carryover_words(s)}.",
-             f"Log rule: {log_rule_words(s)}.", "A P of the carry-over or sequence × treatment test is '–' when the "
-             "term was not estimable.")
+             f"Shapiro-Wilk P: normality of the conditional residuals. Log rule (triggered or not): {log_rule_words(s)}.",
+             f"Seq. × treatment P: {seq_by_treatment_words(s, results.study)}.",
+             "A P of the carry-over or sequence × treatment test is '–' when the term was not estimable.")
     return display_table("model_checks", "Model checks of pain before each period and the {table:table2} endpoints", header, rows,
                          m, notes)
 

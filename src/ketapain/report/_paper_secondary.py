@@ -22,6 +22,7 @@ from ._format import (
     format_number,
     format_p,
     format_ratio,
+    row_kind,
     row_of,
 )
 from ._paper_labels import (
@@ -96,7 +97,7 @@ def _consecutive(results: AnalysisResults) -> list[Paragraph | DisplayTable]:
         label = {"consecutive": "Consecutive active periods", "non_consecutive": "Active periods separated"}
         out.append(display_table("consecutive_summary", "Consecutive versus separated active periods",
                           ["Group", "n", f"Sum of the active arms' {endpoint_label(s, s.primary_endpoint, impute=False)}"],
-                          [[label.get(r["group"], r["group"]), str(r["n"]), format_describe(r, DIGITS["auc"])]
+                          [[label.get(r["group"], r["group"]), str(r["n"]), format_describe(r, DIGITS["auc"], kind=row_kind(summ))]
                            for r in records(summ)], summ, (consecutive_test_words(s) + ".",)))
         names = {"welch_t": "Welch t-test", "mann_whitney_u": "Mann-Whitney U test"}
         out.append(display_table("consecutive_tests", "Consecutive versus separated active periods: tests",
@@ -133,7 +134,8 @@ def table3(results: AnalysisResults) -> DisplayTable | Paragraph:
             p_identity = fit_value(identity, (outcome, s.table3_model), "treatment_p")
             by = sb.set_index("timepoint")
             rows.append([f"  {score_label(outcome)}",
-                         *(format_describe(row_of(by, t), DIGITS["score"]) if t in by.index else MISSING for t in timepoints),
+                         *(format_describe(row_of(by, t), DIGITS["score"], kind=row_kind(by)) if t in by.index else MISSING
+                           for t in timepoints),
                          format_p(p) + (" (log)" if scale == "log" else "")])
             if scale == "log":
                 logged.append(f"{score_label(outcome)} {format_p(p_identity)}")
