@@ -101,7 +101,8 @@ def _rows(frame: pd.DataFrame, oriented: pd.DataFrame,
     s = results.settings
     conf = f"{100 * s.conf_level:g}%"
     with_ci = {"estimate", "ci_low", "ci_high"} <= set(frame.columns)
-    columns = [c for c in frame.columns if c not in _GROUPED and not (with_ci and c in {"ci_low", "ci_high"})]
+    grouped = _GROUPED if "endpoint" in frame.columns else ()
+    columns = [c for c in frame.columns if c not in grouped and not (with_ci and c in {"ci_low", "ci_high"})]
     header = [f"Estimate [{conf} CI]" if c == "estimate" and with_ci else _HEADERS.get(c, c.replace("_", " ").capitalize())
               for c in columns]
     shown = {"contrast": "shown_contrast", "estimate": "shown_estimate", "ci_low": "shown_ci_low",
