@@ -159,10 +159,11 @@ def effect_size_words(kind: str) -> str:
 
 def responder_definition_words(definition: ResponderDefinition) -> str:
     """A responder definition in words."""
-    if definition.min_reduction_pct is None:
-        return "mean daily pain over the window (AUC / window days) below the period's pre-infusion pain"
     source = f" ({definition.source})" if definition.source else ""
-    return (f"mean daily pain over the window at least {definition.min_reduction_pct:g}% below the period's "
+    if definition.min_reduction_pct is None:
+        return ("mean pain of the window's diary days (days 1 to W, without the pre-infusion score) below the period's "
+                f"pre-infusion pain{source}")
+    return (f"mean pain of the window's diary days at least {definition.min_reduction_pct:g}% below the period's "
             f"pre-infusion pain{source}")
 
 
