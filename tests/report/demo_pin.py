@@ -40,6 +40,19 @@ not describe although their results were shown: the logistic mixed model of trea
 adverse events and the missing-data sensitivity analyses (MAR daily model, multiple imputation,
 tipping point) — every other line, numbering included (now assigned when the report is
 rendered), is unchanged.
+
+Issue 19 ("the report says exactly what was computed") regenerated all four files, because the
+report said things that were not so: Table 3's gated scores get their pairwise table (it existed
+only in results.json); Table 3 marks P values of log-scale refits and gives the untransformed P;
+Table 2 cells say their n when an AUC is missing; a table row is all mean ± SD or all median
+[IQR] (it mixed them), so several Table 1-3 rows now read median [IQR]; the methods say which
+tests use Kenward-Roger df and which their own, and that the sequence × treatment test of the
+paper's model is mostly a test of period; the fraction of missing information is Rubin's
+(0.0003-0.0006, not mice's 0.05 floor) to 2 significant digits; the sensitivity tables and the
+warnings use words, not identifiers; the responders compare the mean of the diary days (not the
+AUC anchored by the very pre-infusion score it is compared with), the paper's definition named
+``paper_improved`` — which changes ``responder_patients``/``responders`` in the fingerprint and
+adds one missing-AUC warning (the day-7 diary-day means of two periods) to the warnings.
 """
 
 from __future__ import annotations

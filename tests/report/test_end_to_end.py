@@ -19,6 +19,7 @@ from typing import Any
 import demo_pin
 import pandas as pd
 import pytest
+import report_pdftext
 from typer.testing import CliRunner
 
 from ketapain.cli import app
@@ -125,32 +126,6 @@ def test_every_table_in_the_html_has_its_csv(demo: Path) -> None:
     assert keys and keys <= csvs
 
 
-def test_numbers_in_html_tables_come_from_results_json(demo: Path) -> None:
-    """Each number in a table body (label column and group rows excepted) is a results.json
-    value formatted by the report (to 0-3 decimals, possibly negated or inverted as the report
-    orients contrasts; odds ratios in e-notation when extreme)."""
-    results = json.loads((demo / "report" / "results.json").read_text())
-    allowed: set[str] = set()
-    for x in _numbers(results):
-        for v in (x, -x, 1 / x if x else math.nan):
-            if math.isfinite(v):
-                allowed.update(format_number(v, d) for d in range(4))
-                allowed.add(format_ratio(v))  # odds ratios: 2 decimals, or 3 significant digits in e-notation
-    checked = 0
-    unexplained: list[str] = []
-    for key, rows in _html_tables(demo).items():
-        for row in rows:
-            if len(row) == 1 or row[0][1] > 1:  # a group row spanning the table
-                continue
-            for _tag, _span, text in row[1:]:
-                for token in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]\d+)?", text.replace("−", "-")):
-                    checked += 1
-                    if token not in allowed and token.lstrip("-") not in allowed:
-                        unexplained.append(f"{key}: {token!r} in {text!r}")
-    assert checked > 500
-    assert unexplained == []
-
-
 def test_table2_cells_equal_the_analysis_describe_frame(demo: Path) -> None:
     results = json.loads((demo / "report" / "results.json").read_text())
     t2 = pd.DataFrame(results["tables"]["table2"])
@@ -255,6 +230,11 @@ def test_warning_records_say_what_the_original_strings_said(demo: Path) -> None:
     number, same order, and each record's category and message end the original string, whose
     "where" part names the record's section key or outcome (reference of commit 27591c3)."""
     records = json.loads((demo / "report" / "results.json").read_text(encoding="utf-8"))["warnings"]
+    # issue 19: the responders' diary-day means (no pre-infusion anchor) add their own missing-AUC
+    # warning, which the original strings could not have
+    new = [r for r in records if (r["section"], r["kind"]) == ("responders", "imputation")]
+    assert [(r["outcome"], r["day"]) for r in new] == [("auc_avg_pain_d7", 7)]
+    records = [r for r in records if r not in new]
     original = _reference("results_warnings_original.json")
     assert len(records) == len(original) == 81
     for record, text in zip(records, original, strict=True):
@@ -290,8 +270,15 @@ def test_settings_values_give_back_the_original_sentences(demo: Path) -> None:
         "imputation": {e.name: {"value": e.value, "window_day": e.window_day, "impute": e.impute,
                                 "words": words.imputation_words(e.impute), "kind": e.kind} for e in s.endpoints},
     }
+    # issue 19 changed two on purpose: descriptives are chosen per table row, and responders are
+    # the paper's definition and IMMPACT's on the mean of the diary days (docs/responders.md)
+    changed = {"descriptives", "responder_definitions"}
     for key, value in sentences.items():
-        assert value == old[key], key
+        if key not in changed:
+            assert value == old[key], key
+    assert sentences["descriptives"].startswith(old["descriptives"] + " in any group of a table row")
+    assert list(sentences["responder_definitions"]) == ["paper_improved", "immpact30", "immpact50"]
+    assert list(old["responder_definitions"]) == ["improved", "immpact30", "immpact50"]
     for key in ("model", "other_model", "carryover", "df_method", "estimation", "alpha", "conf_level", "multiplicity",
                 "auc_units", "auc_time_axis", "primary_endpoint", "table1_variables", "responder_days",
                 "headline_effect_size", "related_causalities", "table3_model", "seed"):
@@ -301,3 +288,179 @@ def test_settings_values_give_back_the_original_sentences(demo: Path) -> None:
     for key in ("endpoints", "mar_df_method", "n_imputations", "analysis_model", "analysis_df_method",
                 "tipping_endpoint", "tipping_deltas", "tipping_shift_arms"):
         assert sens[key] == old_sens[key], key
+
+
+# --------------------------------------------------------------------------- every number traced (issue 19)
+
+_TOKEN = re.compile(r"(?<![A-Za-z_\d.])-?\d+(?:\.\d+)?(?:e[-+]\d+)?")
+
+
+def _display_roundings(v: float) -> set[str]:
+    """Every way the report shows a number: 0-3 decimals (``DIGITS``), a P, an odds ratio, a
+    count, an FMI to 2 significant digits (the tokens, as a cell's numbers are read)."""
+    out = {format_number(v, d) for d in range(4)} | {format_ratio(v), format_p(v).replace("< ", "")}
+    out.add(f"{v:#.2g}".rstrip("."))
+    if float(v).is_integer():
+        out.add(str(int(v)))
+    return {t for text in out for t in _TOKEN.findall(text)}
+
+
+def _csv_numbers(path: Path) -> list[float]:
+    frame = pd.read_csv(path)
+    return [float(x) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool
+            for x in frame[c].dropna()]
+
+
+def test_every_number_in_every_html_table_is_a_rounding_of_its_own_data(demo: Path) -> None:
+    """The rule (issue 19): each number in a table's body (label column and group rows aside) is
+    the display rounding (``format_number`` to 0-3 decimals, ``format_p``, ``format_ratio``, a
+    count, FMI to 2 significant digits) of a value in the data of *that* table
+    (``tables/<key>.csv``: the unrounded results.json rows it shows, with the oriented
+    ``shown_*`` numbers); no negating or inverting on the way. A number of another table, a
+    recomputed or a mis-rounded number fails."""
+    report = demo / "report"
+    checked, unexplained = 0, []
+    for table_id, rows in _html_tables(demo).items():
+        key = table_id.removeprefix("table-")
+        allowed = {t for v in _csv_numbers(report / "tables" / f"{key}.csv") for t in _display_roundings(v)}
+        for row in rows:
+            if len(row) == 1 or row[0][1] > 1:
+                continue
+            for _tag, _span, text in row[1:]:
+                for token in _TOKEN.findall(text.replace("−", "-")):
+                    checked += 1
+                    if token not in allowed:
+                        unexplained.append(f"{key}: {token!r} in {text!r}")
+    assert checked > 1500
+    assert unexplained == []
+
+
+def test_table_data_are_results_json_rows(demo: Path) -> None:
+    """The data behind a table (its CSV) holds the results.json numbers: each numeric column a
+    CSV shares with the results.json frame of the same name has only values of that frame."""
+    report = demo / "report"
+    results = json.loads((report / "results.json").read_text())
+    frames = {**results["tables"], **{f"sensitivity_{k}": v for k, v in results["sensitivity"].items()}}
+    compared = 0
+    for path in sorted((report / "tables").glob("*.csv")):
+        name = {"pairwise": "contrasts", "pairwise_table3": "contrasts", "model_checks": "models"}.get(path.stem, path.stem)
+        if name not in frames:
+            continue
+        ref = pd.DataFrame(frames[name])
+        frame = pd.read_csv(path)
+        for col in frame.columns:
+            if col in ref.columns and pd.api.types.is_float_dtype(frame[col]) and pd.api.types.is_numeric_dtype(ref[col]):
+                values = ref[col].dropna().to_numpy(dtype=float)
+                for x in frame[col].dropna():
+                    compared += 1
+                    assert math.isclose(x, values[abs(values - x).argmin()], rel_tol=1e-9, abs_tol=1e-12), (path.stem, col, x)
+    assert compared > 1000
+
+
+def test_table3_pairwise_comparisons_are_shown_when_the_gate_passes(demo: Path) -> None:
+    """Issue 19, point 2: every Table 3 score whose omnibus P < alpha has its pairwise rows in the
+    HTML, the PDF and a CSV; the Sidak-significant ones among them."""
+    report = demo / "report"
+    results = json.loads((report / "results.json").read_text())
+    c = pd.DataFrame(results["tables"]["contrasts"])
+    gated = c[(c["section"] == "table3") & c["shown"] & c["used"] & (c["model"] == "paper")]
+    assert gated["outcome"].nunique() == 4 and (gated["p_sidak"] < 0.05).sum() == 4
+    rows = _html_tables(demo)["table-pairwise_table3"]
+    shown = [[cell[2] for cell in r] for r in rows if len(r) > 1]
+    assert len(shown) == len(gated)
+    assert sorted(r[3] for r in shown) == sorted(format_p(p) for p in gated["p_sidak"])
+    assert set(pd.read_csv(report / "tables" / "pairwise_table3.csv")["outcome"]) == set(gated["outcome"])
+    text = report_pdftext.pdf_text((report / "report.pdf").read_bytes())
+    assert "Pairwise comparisons of the Table 3 scores" in text and "QDSA (McGill) affective" in text
+
+
+def test_table3_marks_log_scale_p_values(demo: Path) -> None:
+    """Issue 19, point 3: a P of a log-scale refit says so, and the untransformed P is given."""
+    results = json.loads((demo / "report" / "results.json").read_text())
+    m = pd.DataFrame(results["tables"]["models"])
+    logged = m[(m["section"] == "table3") & (m["scale"] == "log") & m["used"] & (m["model"] == "paper")]
+    assert set(logged["outcome"]) == {"sf36.MH", "psqi.c7_daytime"}
+    rows = {r[0][2]: [c[2] for c in r] for r in _html_tables(demo)["table-table3"] if len(r) > 1}
+    assert rows["SF-36 mental health"][-1] == format_p(logged.set_index("outcome").loc["sf36.MH", "treatment_p"]) + " (log)"
+    assert sum(cells[-1].endswith("(log)") for cells in rows.values()) == 2
+    html = (demo / "report" / "index.html").read_text(encoding="utf-8")
+    identity = m[(m["section"] == "table3") & (m["outcome"] == "sf36.MH") & (m["scale"] == "identity") & (m["model"] == "paper")]
+    assert f"SF-36 mental health {format_p(identity['treatment_p'].iloc[0])}" in html
+
+
+def test_table2_gives_n_where_an_auc_is_missing(demo: Path) -> None:
+    """Issue 19, point 6: a Table 2 cell with fewer AUCs than patients says its n."""
+    results = json.loads((demo / "report" / "results.json").read_text())
+    t2 = pd.DataFrame(results["tables"]["table2"])
+    short = t2[t2["n_missing"] > 0]
+    assert len(short) >= 5 and short["n"].min() == 16
+    cells = " ".join(c[2] for r in _html_tables(demo)["table-table2"] for c in r)
+    assert cells.count("(n = ") == len(short)
+    for n in short["n"]:
+        assert f"(n = {n})" in cells
+
+
+def test_no_table_row_mixes_mean_sd_and_median_iqr(demo: Path) -> None:
+    """Issue 19, point 8: within a row every cell is mean ± SD or every cell median [IQR]."""
+    described = ("table-table1", "table-table2", "table-table3", "table-pain_before", "table-pain_before_period")
+    median = re.compile(r"^-?[\d.]+ \[-?[\d.]+; -?[\d.]+\]")
+    mixed, seen = [], set()
+    for key, rows in _html_tables(demo).items():
+        for r in rows if key in described else []:
+            cells = [c[2] for c in r[1:]]
+            kinds = {"mean_sd" if "±" in c else "median_iqr" for c in cells if "±" in c or median.match(c)}
+            seen |= kinds
+            if len(kinds) > 1:
+                mixed.append((key, cells))
+    assert mixed == [] and seen == {"mean_sd", "median_iqr"}
+
+
+def _methods(demo: Path) -> list[str]:
+    text = demo_pin.report_text((demo / "report" / "index.html").read_text(encoding="utf-8"))
+    start, end = text.index("2Methods", 20), text.index("3Participants", 20)
+    return text[start + 1:end]
+
+
+def test_each_methods_sentence_corresponds_to_an_analysis_that_ran(demo: Path) -> None:
+    """Issue 19, point 8: the methods claim only what results.json shows ran, and name the df
+    method of each test with the test."""
+    results = json.loads((demo / "report" / "results.json").read_text())
+    tables, settings, sens = results["tables"], results["settings"], results["sensitivity"]
+    methods = _methods(demo)
+    text = " ".join(methods)
+    models = pd.DataFrame(tables["models"])
+    # the linear mixed models: the df method stated is the one every fit used; not "every test"
+    assert set(models["df_method"]) == {"kenward-roger"}
+    assert "Kenward-Roger method" in text and "every test and interval" not in text
+    # other tests, with their own df: the logistic models' z tests, Welch, the sensitivity analyses
+    if tables["responder_models"] or tables["ae_models"]:
+        assert "logistic mixed models use Wald z tests" in text
+    welch = [t for t in tables["consecutive_tests"] if t["test"] == "welch_t"]
+    assert welch and not float(welch[0]["df"]).is_integer() and "Welch t-test, Welch-Satterthwaite df" in text
+    assert "Satterthwaite df" in next(p for p in methods if p.startswith("Missing-data sensitivity"))
+    # the sequence x treatment test of a model without period is said to be mostly period
+    assert "paper" in {m for m, t in settings["models"].items() if "period" not in t["fixed"]}
+    assert "mostly a test of period" in text
+    # each analysis named in the methods ran, and each that ran is named
+    named = {
+        "Pairwise comparisons.": bool(tables["contrasts"]),
+        "Responders at": bool(tables["responders"]),
+        "Consecutive versus separated active periods": bool(tables["consecutive_tests"]),
+        "Treatment-related adverse events per patient and period": bool(tables["ae_models"]),
+        "Blinding index": bool(tables["blinding"]),
+        "likelihood-based analysis of the daily pain": "mar_daily_model" in sens,
+        "multiple imputation of the missing diary days": "multiple_imputation" in sens,
+        "tipping-point analysis": "tipping_point" in sens,
+    }
+    for words, ran in named.items():
+        assert (words in text) == ran, words
+    n_imp = {r["n_imputations"] for r in sens["multiple_imputation"]}
+    assert n_imp == {settings["sensitivity"]["n_imputations"]} and f"{n_imp.pop()} imputations" in text
+    responders = pd.DataFrame(tables["responders"])
+    days = ", ".join(str(d) for d in pd.unique(responders["day"]))
+    assert f"Responders at days {days}: " in text
+    for definition in pd.unique(responders["definition"]):
+        assert f"{definition}: " in text
+    kinds = {r["kind"] for r in tables["effect_sizes"]}
+    effect = next(p for p in methods if p.startswith("Effect sizes"))
+    assert all(f"{k}: " in effect for k in kinds)

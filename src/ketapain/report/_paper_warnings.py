@@ -36,7 +36,7 @@ _WARNING_OUTCOMES = {"related_ae": "treatment-related adverse events"}
 
 def _warning_outcome(w: AnalysisWarning, settings: AnalysisSettings) -> str:
     """The outcome of a warning in words (endpoint, item, score, instrument, definition)."""
-    if w.section in ("table2", "consecutive") and settings.endpoint(w.outcome) is not None:
+    if w.section in ("table2", "consecutive", "responders") and settings.endpoint(w.outcome) is not None:
         return endpoint_label(settings, w.outcome, impute=False)
     if w.section in ("pain_before", "auc"):
         item = item_label(w.outcome)
