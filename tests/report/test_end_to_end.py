@@ -19,6 +19,7 @@ from typing import Any
 import demo_pin
 import pandas as pd
 import pytest
+import report_layout
 import report_pdftext
 from typer.testing import CliRunner
 
@@ -464,3 +465,62 @@ def test_each_methods_sentence_corresponds_to_an_analysis_that_ran(demo: Path) -
     kinds = {r["kind"] for r in tables["effect_sizes"]}
     effect = next(p for p in methods if p.startswith("Effect sizes"))
     assert all(f"{k}: " in effect for k in kinds)
+
+
+# --------------------------------------------------------------------------- layout (issue 19, point 9)
+
+A4_MARGIN_MM = 15
+A4_TEXT_PX = round((210 - 2 * A4_MARGIN_MM) / 25.4 * 96)   # the A4 text width in CSS px (680)
+ORPHAN_PT = 60.0
+"""A heading whose top is less than this above the bottom margin has nothing of its section under
+it on that page (a heading line and two of text need about 60 pt)."""
+
+
+def test_no_table_is_wider_than_the_page_at_1280px_or_on_a4(demo: Path, chromium_page: Any, tmp_path: Path) -> None:
+    """Every display table fits its container and the main column in a 1280 px window and in
+    print at the A4 text width (the "Model checks" and "Multiple imputation" tables were cut off)."""
+    page = chromium_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto((demo / "report" / "index.html").resolve().as_uri())
+    assert page.locator("table.display").count() > 20
+    assert report_layout.overflowing_tables(page) == []
+    page.locator("#table-model_checks").screenshot(path=str(tmp_path / "model_checks_1280.png"))
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": A4_TEXT_PX, "height": 1000})
+    assert report_layout.overflowing_tables(page) == []
+
+
+def test_no_heading_is_left_at_the_bottom_of_a_printed_page(demo: Path, chromium_page: Any) -> None:
+    """Chromium prints the HTML on A4: each heading (read from the PDF outline) has room for the
+    start of its section below it on its page."""
+    page = chromium_page
+    page.goto((demo / "report" / "index.html").resolve().as_uri())
+    margin = f"{A4_MARGIN_MM}mm"
+    pdf = page.pdf(format="A4", outline=True, tagged=True,
+                   margin={"top": margin, "bottom": margin, "left": margin, "right": margin})
+    headings, n_pages = report_layout.pdf_headings(pdf)
+    assert n_pages > 10 and len(headings) > 15
+    bottom = A4_MARGIN_MM / 25.4 * 72
+    orphans = [h for h in headings if h.top - bottom < ORPHAN_PT]
+    assert orphans == []
+
+
+def test_the_pdf_never_ends_a_page_with_a_heading(demo: Path) -> None:
+    """The fpdf2 PDF keeps each heading with its first block: no page whose text (the footer
+    aside) ends with a section heading, and no blank page (a lone "4 Pain outcomes" page came
+    before Table 2's landscape page)."""
+    pdf = (demo / "report" / "report.pdf").read_bytes()
+    pages = report_pdftext.pdf_page_texts(pdf)
+    title = json.loads((demo / "report" / "results.json").read_text())["study"]["title"]
+    toc = (demo / "report" / "index.html").read_text(encoding="utf-8")
+    headings = [f"{n} {t}" for n, t in re.findall(r'<span class="secnum">([\d.]+)</span>([^<]+)</a>', toc)]
+    assert "4 Pain outcomes" in headings and len(headings) > 15
+    problems = []
+    for i, text in enumerate(pages, start=1):
+        body = text.removesuffix(f"{title} · page {i} of {len(pages)}").strip()
+        if not body:
+            problems.append(f"page {i} is blank")
+        elif any(body.endswith(h) for h in headings):
+            problems.append(f"page {i} ends with a heading: {body[-60:]!r}")
+    assert len(pages) > 10
+    assert problems == []
