@@ -195,7 +195,7 @@ def test_to_dict_is_json_safe_and_round_trips(results):
         return [value] if isinstance(value, str) else []
 
     assert sorted({t for t in strings(back["settings"]) if " " in t}) == [
-        "IMMPACT moderate", "IMMPACT substantial", "Pickering 2020", "treatment x day"]
+        "IMMPACT moderate", "IMMPACT substantial", "treatment x day"]
     assert back["consort"]["n_screened"] == 23 and back["consort"]["n_randomised"] == 20
     assert back["blinding_overall"]["recorded"] is True
     # warnings: one JSON object per record, every field, in order

@@ -524,3 +524,18 @@ def test_the_pdf_never_ends_a_page_with_a_heading(demo: Path) -> None:
             problems.append(f"page {i} ends with a heading: {body[-60:]!r}")
     assert len(pages) > 10
     assert problems == []
+
+
+def test_sensitivity_and_warnings_sections_use_words_not_identifiers(demo: Path) -> None:
+    """Issue 19, point 9: the sensitivity tables and the warnings show labels, not column names,
+    endpoint keys or warning classes."""
+    text = demo_pin.report_text((demo / "report" / "index.html").read_text(encoding="utf-8"))
+    start = text.index("10Missing-data sensitivity analyses", 20)
+    sens, warn = text[start:text.index("11Warnings", start)], text[text.index("11Warnings", start):]
+    raw = ("auc_avg_pain", "avg_pain", "window day", "mar_daily_model", "multiple_imputation", "n missing days",
+           "ci low", "p value")
+    classes = ("Warning:", "SingularFitWarning", "TwoStageTestingWarning", "ImputationWarning")
+    found = [(r, line) for line in sens for r in raw if r in line]
+    found += [(r, line) for line in warn for r in classes if r in line]
+    assert found == []
+    assert "FMI" in " ".join(sens) and "Two-stage carry-over testing (warning)" in " ".join(warn)

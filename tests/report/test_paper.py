@@ -298,7 +298,7 @@ def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
             "(1 | patient).") in text
     # no randomised step ran (sensitivity analyses off): no seed is named
     assert "random seed" not in text and "Sidak adjustment" in text and "headline: d_z" in text
-    assert ("immpact30: mean daily pain over the window at least 30% below the period's pre-infusion pain "
+    assert ("immpact30: mean pain of the window's diary days at least 30% below the period's pre-infusion pain "
             "(IMMPACT moderate)") in text
     # change the settings: the text follows (nothing is hard-coded)
     settings = dataclasses.replace(s, df_method="satterthwaite", auc_time_axis="diary", headline_effect_size="g_av",

@@ -67,7 +67,7 @@ class ResponderDefinition:
 
 #: The responder definitions, in report order (``_responders`` computes them).
 RESPONDER_DEFINITIONS = (
-    ResponderDefinition("paper_improved", None, "Pickering 2020"),
+    ResponderDefinition("paper_improved", None),
     ResponderDefinition("immpact30", 30.0, "IMMPACT moderate"),
     ResponderDefinition("immpact50", 50.0, "IMMPACT substantial"),
 )

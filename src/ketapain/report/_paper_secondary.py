@@ -157,7 +157,7 @@ def table3_pairwise(results: AnalysisResults) -> DisplayTable | None:
     s = results.settings
     c = oriented_contrasts(results, "table3", s.table3_model)
     c = c[c["shown"].astype(bool)]
-    if c.empty:
+    if c.empty or results.table3.empty:   # no Table 3 to refer to
         return None
     header = pairwise_header(results)
     rows: list[list[str]] = []
