@@ -18,42 +18,76 @@ from ketapain.analysis._warnings import WarningLog
 from ketapain.protocol import Protocol
 
 
+def _diary(values: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
+    """A 35-day diary: per (patient, period) the values of days 1.., the rest 9 (high pain)."""
+    rows = []
+    for (pid, period), first in values.items():
+        days = [*first, *[9.0] * (35 - len(first))]
+        rows += [{"patient_id": pid, "period": period, "day": d, "avg_pain": v, "max_pain": v, "night_pain": v}
+                 for d, v in enumerate(days, start=1)]
+    return pd.DataFrame(rows)
+
+
 def test_responders_by_hand(protocol):
     # Two patients, sequences P-K-KM (A) and KM-P-K (B); pre-infusion pain 6 everywhere.
     # (sequence: the GLMMs carry it since issue 19, as their linear namesakes)
     alloc = pd.DataFrame({"patient_id": ["A"] * 3 + ["B"] * 3, "period": [1, 2, 3] * 2,
                           "sequence": ["P-K-KM"] * 3 + ["KM-P-K"] * 3,
                           "treatment": ["P", "K", "KM", "KM", "P", "K"], "pre_infusion_pain": [6.0] * 6})
-    # Day-7 AUCs: mean = AUC / 7. A: P 42 -> 6 (not improved), K 28 -> 4 (-33%: improved,
-    # immpact30), KM 14 -> 2 (-67%: immpact50). B: KM NaN (missing), P 35 -> 5 (-17%:
-    # improved only), K 42 -> 6 (no).
-    d7 = [42.0, 28.0, 14.0, np.nan, 35.0, 42.0]
-    d35 = [210.0] * 6  # mean 6 = pre: nobody improved at day 35
+    # Diary days 1-7 constant, so the mean of the day-7 diary days is that value: A: P 6 (not
+    # improved), K 4 (-33%: improved, immpact30), KM 2 (-67%: immpact50). B: KM 2 with day 3
+    # missing (no imputation at day 7: not evaluable), P 5 (-17%: improved only), K 6 (no).
+    # Days 8-35 are 9: every day-35 mean is above 6, so nobody improved at day 35.
+    first = {("A", 1): 6.0, ("A", 2): 4.0, ("A", 3): 2.0, ("B", 1): 2.0, ("B", 2): 5.0, ("B", 3): 6.0}
+    values = {k: [v] * 7 for k, v in first.items()}
+    values[("B", 1)][2] = np.nan
+    diary = _diary(values)
+    d7 = [42.0, 28.0, 14.0, np.nan, 35.0, 42.0]   # the endpoints' AUCs, carried along as ``auc``
+    d35 = [250.0] * 6
     rows = []
-    for endpoint, values in (("auc_avg_pain_d7", d7), ("auc_avg_pain_d35", d35)):
-        rows.append(alloc.assign(endpoint=endpoint, auc=values))
+    for endpoint, aucs_ in (("auc_avg_pain_d7", d7), ("auc_avg_pain_d35", d35)):
+        rows.append(alloc.assign(endpoint=endpoint, auc=aucs_))
     aucs = pd.concat(rows, ignore_index=True)
     log = WarningLog()
-    out = responders(aucs, alloc, protocol, log)
+    out = responders(aucs, alloc, diary, protocol, log)
     per = out["responder_patients"].set_index(["day", "patient_id", "treatment"])
-    assert per.loc[(7, "A", "K"), ["improved", "immpact30", "immpact50"]].tolist() == [True, True, False]
-    assert per.loc[(7, "A", "KM"), ["improved", "immpact30", "immpact50"]].tolist() == [True, True, True]
+    names = ["paper_improved", "immpact30", "immpact50"]
+    assert per.loc[(7, "A", "K"), names].tolist() == [True, True, False]
+    assert per.loc[(7, "A", "KM"), names].tolist() == [True, True, True]
     assert_allclose(per.loc[(7, "B", "P"), "reduction_pct"], 100 * (6 - 5) / 6)
-    assert per.loc[(7, "B", "KM"), "improved"] is pd.NA
+    assert per.loc[(7, "B", "KM"), "paper_improved"] is pd.NA
+    assert per.loc[(7, "A", "K"), "auc"] == 28.0
     c = out["responders"].set_index(["day", "definition", "treatment"])
-    assert c.loc[(7, "improved", "P"), ["n_responders", "n_evaluable"]].tolist() == [1, 2]
-    assert c.loc[(7, "improved", "KM"), ["n_responders", "n_evaluable"]].tolist() == [1, 1]
+    assert c.loc[(7, "paper_improved", "P"), ["n_responders", "n_evaluable"]].tolist() == [1, 2]
+    assert c.loc[(7, "paper_improved", "KM"), ["n_responders", "n_evaluable"]].tolist() == [1, 1]
     # any active arm: A yes (K, KM); B: K no and KM missing -> not evaluable.
-    assert c.loc[(7, "improved", "any_active"), ["n_responders", "n_evaluable"]].tolist() == [1, 1]
-    assert c.loc[(35, "improved", "any_active"), ["n_responders", "n_evaluable"]].tolist() == [0, 2]
+    assert c.loc[(7, "paper_improved", "any_active"), ["n_responders", "n_evaluable"]].tolist() == [1, 1]
+    # day 35 (LOCF fills B's day 3): every mean above 6
+    assert c.loc[(35, "paper_improved", "any_active"), ["n_responders", "n_evaluable"]].tolist() == [0, 2]
     # Day 35 has no responder at all: the logistic model says why instead of a number.
     m = out["responder_models"]
-    d35m = m[(m["day"] == 35) & (m["definition"] == "improved")]
+    d35m = m[(m["day"] == 35) & (m["definition"] == "paper_improved")]
     assert d35m["odds_ratio"].isna().all() and d35m["note"].str.startswith("not estimable").all()
-    notes = [w for w in log.records if (w.section, w.outcome, w.day) == ("responders", "improved", 35)]
+    notes = [w for w in log.records if (w.section, w.outcome, w.day) == ("responders", "paper_improved", 35)]
     assert {w.model for w in notes} == {"paper", "standard"}
     assert all(w.kind == "separation" and w.category == "" for w in notes)
     assert all(w.message.startswith("not estimable (separation): ") for w in notes)
+
+
+def test_responders_never_compare_the_pre_infusion_score_with_itself(protocol):
+    # issue 19: pre-infusion pain 6, day 1 = 2, days 2-7 = 6.5. On the infusion axis the day-7
+    # AUC starts at the pre-infusion score: (6 + 2)/2 + (2 + 6.5)/2 + 5 x 6.5 = 40.75, and
+    # 40.75 / 7 = 5.82 < 6 called the period improved partly because of the score it is compared
+    # with. The diary days alone: (4.25 + 32.5) / 6 = 6.125 > 6: not improved.
+    alloc = pd.DataFrame({"patient_id": ["A"] * 3, "period": [1, 2, 3], "treatment": ["P", "K", "KM"],
+                          "pre_infusion_pain": [6.0] * 3})
+    diary = _diary({("A", p): [2.0, *[6.5] * 6] for p in (1, 2, 3)})
+    aucs = pd.concat([alloc.assign(endpoint=e, auc=40.75) for e in ("auc_avg_pain_d7", "auc_avg_pain_d35")],
+                     ignore_index=True)
+    per = responders(aucs, alloc, diary, protocol, WarningLog())["responder_patients"]
+    d7 = per[per["day"] == 7]
+    assert_allclose(d7["mean_pain"], 36.75 / 6)
+    assert not d7["paper_improved"].any()
 
 
 def test_bang_index_by_hand():

@@ -45,7 +45,20 @@ the d_model rows (the new headline, ``settings.headline_effect_size``), ``respon
 of one-outcome sequences left out and three responder fits not estimable (NaN), ``model_checks``
 frames are new (tables and sensitivity), 14 GLMM warnings were added (the 81 others unchanged);
 the report shows d_model beside d_z, the GLMM terms in the Methods, "not estimable" and left-out
-notes in the odds-ratio tables and a Model checks section (Table 5) before the Warnings.
+notes in the odds-ratio tables and a Model checks section before the Warnings.
+
+Issue 19 (the report side: "the report says exactly what was computed") also changed the four
+files, because the report said things that were not so: Table 3's gated scores get their pairwise table (it existed
+only in results.json); Table 3 marks P values of log-scale refits and gives the untransformed P;
+Table 2 cells say their n when an AUC is missing; a table row is all mean ± SD or all median
+[IQR] (it mixed them), so several Table 1-3 rows now read median [IQR]; the methods say which
+tests use Kenward-Roger df and which their own, and that the sequence × treatment test of the
+paper's model is mostly a test of period; the fraction of missing information is Rubin's
+(0.0003-0.0006, not mice's 0.05 floor) to 2 significant digits; the sensitivity tables and the
+warnings use words, not identifiers; the responders compare the mean of the diary days (not the
+AUC anchored by the very pre-infusion score it is compared with), the paper's definition named
+``paper_improved`` — which changes ``responder_patients``/``responders`` in the fingerprint and
+adds one missing-AUC warning (the day-7 diary-day means of two periods) to the warnings.
 """
 
 from __future__ import annotations

@@ -83,6 +83,24 @@ _TOKEN = re.compile(rb"/(\w+)\s+[\d.]+\s+Tf|\((?:\\.|[^\\)])*\)|\bET\b", re.DOTA
 
 def pdf_text(pdf: bytes) -> str:
     """All text shown in the PDF, pieces joined by spaces and whitespace collapsed."""
+    return " ".join(t for t in pdf_page_texts(pdf) if t)
+
+
+def _page_objects(objects: dict[int, tuple[bytes, bytes | None]]) -> list[int]:
+    """The page objects in reading order (the ``/Kids`` of the page tree, depth first)."""
+    def walk(num: int) -> list[int]:
+        head = objects[num][0]
+        if re.search(rb"/Type\s*/Pages\b", head):
+            kids = re.search(rb"/Kids\s*\[(.*?)\]", head, re.DOTALL)
+            return [p for ref in re.findall(rb"(\d+) 0 R", kids.group(1) if kids else b"") for p in walk(int(ref))]
+        return [num]
+
+    roots = [n for n, (head, _) in objects.items() if re.search(rb"/Type\s*/Pages\b", head) and b"/Parent" not in head]
+    return [p for root in roots for p in walk(root)]
+
+
+def pdf_page_texts(pdf: bytes) -> list[str]:
+    """The text shown on each page, in page order (pieces joined by spaces, whitespace collapsed)."""
     objects = _objects(pdf)
     font_cmap: dict[int, dict[int, str]] = {}
     for num, (head, _) in objects.items():
@@ -93,11 +111,11 @@ def pdf_text(pdf: bytes) -> str:
     for head, _ in objects.values():
         for name, ref in re.findall(rb"/(F\d+)\s+(\d+) 0 R", head):
             names[name.decode()] = int(ref)
-    contents = [int(ref) for head, _ in objects.values()
-                for ref in re.findall(rb"/Contents\s+(\d+) 0 R", head)]
-    pieces: list[str] = []
-    for ref in contents:
-        data = objects[ref][1] or b""
+    pages: list[str] = []
+    for page in _page_objects(objects):
+        pieces: list[str] = []
+        refs = re.findall(rb"/Contents\s+(\d+) 0 R", objects[page][0])
+        data = b"".join(objects[int(ref)][1] or b"" for ref in refs)
         cmap: dict[int, str] = {}
         for m in _TOKEN.finditer(data):
             tok = m.group(0)
@@ -109,7 +127,8 @@ def pdf_text(pdf: bytes) -> str:
                 raw = _literal(tok[1:-1])
                 pieces.append("".join(cmap.get(int.from_bytes(raw[i:i + 2], "big"), "\ufffd")
                                       for i in range(0, len(raw) - 1, 2)))
-    return re.sub(r"\s+", " ", "".join(pieces)).strip()
+        pages.append(re.sub(r"\s+", " ", "".join(pieces)).strip())
+    return pages
 
 
 def page_count(pdf: bytes) -> int:

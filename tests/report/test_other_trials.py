@@ -362,7 +362,7 @@ _EMPTY = pd.DataFrame()
                                                  and not k.startswith("tipping")})},
      ["multiple imputation", "tipping-point", "random seed"], ["likelihood-based analysis of the daily pain"]),
     (lambda r: {"responder_models": r.responder_models.iloc[0:0]}, ["Model: logistic mixed model, responder"],
-     ["Responders at day 21: improved"]),
+     ["Responders at day 21: paper_improved"]),
     (lambda r: {"responders": r.responders.iloc[0:0], "responder_models": r.responder_models.iloc[0:0]},
      ["Responders at"], []),
     (lambda r: {"ae_models": r.ae_models.iloc[0:0]}, ["Treatment-related adverse events per patient"],

@@ -43,6 +43,7 @@ from ketapain.report import (
     paper_document,
     validate_document,
 )
+from ketapain.report._paper_warnings import KIND_LABELS
 from ketapain.simulate import simulate_trial
 
 PROV = {"ketapain": "0.1.0", "date": "2024-01-01T00:00:00Z"}
@@ -209,10 +210,14 @@ def test_table2_cells_equal_the_formatted_frame(ket: AnalysisResults, ket_doc: D
         if endpoint is None:
             continue
         block = t2[t2["endpoint"] == endpoint].set_index("treatment")
+        # one kind for the whole row (issue 19): median [IQR] when any arm is non-normal
+        median = (block["kind"] == "median_iqr").any()
         for cell, arm in zip(row[1:4], ("P", "K", "KM"), strict=True):
             r = block.loc[arm]
-            expected = (format_mean_sd(r["mean"], r["sd"], 1) if r["kind"] == "mean_sd"
-                        else format_median_iqr(r["median"], r["q1"], r["q3"], 1))
+            expected = (format_median_iqr(r["median"], r["q1"], r["q3"], 1) if median
+                        else format_mean_sd(r["mean"], r["sd"], 1))
+            # n shown when an AUC of the arm is missing (issue 19: n fell to 16-18 unsaid)
+            expected += f" (n = {r['n']})" if r["n_missing"] > 0 else ""
             assert cell == expected
         assert row[4] == format_p(_used_p(ket, "table2", endpoint, "paper"))
         assert row[5] == format_p(_used_p(ket, "table2", endpoint, "standard"))
@@ -309,7 +314,7 @@ def test_methods_follow_the_settings(ket: AnalysisResults) -> None:
             "(1 | patient), the fixed effects of the linear models, adaptive Gauss-Hermite quadrature with 5 points "
             "(nAGQ 5)") in text
     assert "any treatment-related adverse event ~ treatment + sequence (+ period in the standard model)" in text
-    assert ("immpact30: mean daily pain over the window at least 30% below the period's pre-infusion pain "
+    assert ("immpact30: mean pain of the window's diary days at least 30% below the period's pre-infusion pain "
             "(IMMPACT moderate)") in text
     # change the settings: the text follows (nothing is hard-coded)
     settings = dataclasses.replace(s, df_method="satterthwaite", auc_time_axis="diary", headline_effect_size="g_av",
@@ -372,15 +377,16 @@ def test_sensitivity_frames_render(ket: AnalysisResults) -> None:
     validate_document(doc)
     tables = _tables(doc)
     t = tables["sensitivity_mar_daily_model"]
-    assert t.title.startswith("Likelihood-based analysis") and t.header[0] == "contrast"
+    assert t.title.startswith("Likelihood-based analysis")
+    assert t.header == ("Contrast", "Estimate [95% CI]", "SE", "df", "P", "P (Sidak)")   # words, not column names
     row = next(r for r in t.rows if r[0] == "K vs P")
     pk = mar[mar["contrast"] == "P - K"].iloc[0]
-    assert row[1] == format_number(-pk["estimate"], 1)
-    assert (row[4], row[5]) == (format_number(-pk["ci_high"], 1), format_number(-pk["ci_low"], 1))
-    assert row[6] == format_p(pk["p_value"])
+    assert row[1] == format_estimate_ci(-pk["estimate"], -pk["ci_high"], -pk["ci_low"], 1)
+    assert row[4] == format_p(pk["p_value"])
     assert tables["sensitivity_multiple_imputation"].title.startswith("Multiple imputation")
     assert tables["sensitivity_pattern_mixture"].title == "Sensitivity analysis: pattern mixture"
     assert tables["sensitivity_pattern_mixture"].rows == (("a", "3", "1.25"), ("b", "4", MISSING))
+    assert tables["sensitivity_pattern_mixture"].header == ("Scenario", "N", "Value")
     assert len(tables["sensitivity_tipping_point"].rows) == len(tipping)
     fig = _figures(doc)["tipping_point"]
     assert set(fig.data["contrast"]) == {"K vs P", "KM vs P", "K vs KM"}
@@ -394,24 +400,25 @@ def test_warnings_are_grouped_with_counts(ket: AnalysisResults, ket_doc: Documen
     assert len(paragraphs) - 1 < len(ket.warnings)     # duplicates were merged
     kinds = list(dict.fromkeys((w.category, w.kind) for w in ket.warnings))
     assert paragraphs[0] == f"{len(ket.warnings)} warnings and notes of {len(kinds)} kinds."
-    # per (category, kind) in order of first appearance: each message in full (at most 3 of them),
-    # else what the kind means; formatted from the records' fields
+    # per (category, kind) in order of first appearance: the kind in words (never the warning
+    # class: issue 19) and whether it is a warning or a note, then each message in full (at most
+    # 3 of them), else what the kind means; formatted from the records' fields
     expected = []
     for category, kind in kinds:
         group = [w for w in ket.warnings if (w.category, w.kind) == (category, kind)]
         messages = list(dict.fromkeys(w.message for w in group))
-        head = f"{category}: " if category else ""
+        head = f"{KIND_LABELS[kind]} ({'warning' if category else 'note'}): "
         if len(messages) > 3:
             expected.append(f"{len(group)} × {head}{WARNING_KINDS[kind]} ({len(messages)} different messages")
         else:
-            expected += [f"{sum(w.message == m for w in group)} × {head}{m} [" for m in messages]
+            expected += [f"{sum(w.message == m for w in group)} × {head}{m.rstrip('.')}. Where: " for m in messages]
     assert len(expected) == len(counts)
     for text, start in zip(paragraphs[1:], expected, strict=True):
         assert text.startswith(start), (text, start)
     # where: sections, models and outcomes in words (the report's labels), never the raw keys
     text = " ".join(paragraphs)
     assert "Table 3 (paper's model): " in text and "Table 2 (standard model): AUC of average pain at day 35" in text
-    for raw in ("table3", "pain_before", "auc_avg_pain", "(paper model)"):
+    for raw in ("table3", "pain_before", "auc_avg_pain", "(paper model)", "Warning:", "SingularFitWarning"):
         assert raw not in text, raw
 
 

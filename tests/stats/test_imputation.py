@@ -31,7 +31,9 @@ def test_rubin_rules_by_hand() -> None:
     # Qbar = 12, Ubar = 5, B = ((-2)^2 + 0 + 2^2) / 2 = 4, T = 5 + (4/3) 4 = 10.3333,
     # r = (4/3) 4 / 5 = 1.06667, lambda = (16/3) / (31/3) = 16/31,
     # nu_old = 2 / (16/31)^2 = 7.50781, nu_obs = (21/23) 20 (15/31) = 8.83590,
-    # nu = 1 / (1/7.50781 + 1/8.83590) = 4.05895; fmi = (r + 2/(nu + 3)) / (1 + r) = 0.65322.
+    # nu = 1 / (1/7.50781 + 1/8.83590) = 4.05895;
+    # fmi = (r + 2/(nu_old + 3)) / (1 + r) = (1.06667 + 2/10.50781) / 2.06667 = 0.60823 (Rubin 1987,
+    # eq. 3.1.10; mice::pool() would put nu in place of nu_old and give 0.65322).
     p = pool_scalar(np.array([10.0, 12.0, 14.0]), np.array([4.0, 5.0, 6.0]), 20.0)
     assert p.estimate == 12.0 and p.within == 5.0 and p.between == 4.0
     assert_allclose(p.total, 31 / 3, rtol=1e-14)
@@ -40,8 +42,19 @@ def test_rubin_rules_by_hand() -> None:
     nu_obs = 21 / 23 * 20 * 15 / 31
     assert_allclose(p.df, 1 / (1 / nu_old + 1 / nu_obs), rtol=1e-14)
     assert_allclose(p.df, 4.05895, rtol=1e-5)
-    assert_allclose(p.fmi, 0.65322, rtol=1e-4)
-    assert_allclose(p.fmi, (16 / 15 + 2 / (p.df + 3)) / (1 + 16 / 15), rtol=1e-14)
+    assert_allclose(p.fmi, 0.60823, rtol=1e-4)
+    assert_allclose(p.fmi, (16 / 15 + 2 / (nu_old + 3)) / (1 + 16 / 15), rtol=1e-14)
+
+
+def test_fmi_tends_to_lambda_as_between_variance_vanishes() -> None:
+    # issue 19: with B tiny the fmi must be about lambda, not the 2/(nu + 3) floor of the
+    # Barnard-Rubin df (about 0.05 with nu_com = 36) that mice::pool()'s formula gives.
+    q = np.array([10.0, 10.0 + 1e-3, 10.0 - 1e-3, 10.0])
+    p = pool_scalar(q, np.full(4, 4.0), 36.0)
+    lam = p.riv / (1 + p.riv)
+    assert 0 < lam < 1e-6
+    assert_allclose(p.fmi, lam, rtol=1e-6)
+    assert p.fmi < 1e-5 < 2 / (p.df + 3)
     # One-parameter D1 is the squared pooled t / (1 + r) (Li et al. 1991 with k = 1).
     d1 = pool_d1(np.array([[10.0], [12.0], [14.0]]), np.array([[[4.0]], [[5.0]], [[6.0]]]), math.inf)
     assert_allclose(d1.statistic, 12.0**2 / 5.0 / (1 + 16 / 15), rtol=1e-14)

@@ -1,12 +1,17 @@
 """Responders per arm at the first and last AUC windows (days 7 and 35 in KETAPAIN).
 
 Definitions (:data:`~ketapain.analysis._settings.RESPONDER_DEFINITIONS`, stated in
-``settings.responder_definitions``), for a patient x period with window ``W`` of the
-average-pain endpoint:
+``settings.responder_definitions``; docs/responders.md), for a patient x period with window
+``W`` of the average-pain endpoint:
 
-* mean daily pain over the window ``m = AUC_W / W`` on the infusion axis (the AUC spans
-  ``W`` days), ``AUC_W / (W - 1)`` on the first-diary-day axis;
-* ``improved``: ``m`` below the period's pre-infusion pain (any decrease);
+* ``m`` = mean pain of the window's diary days: the AUC of days 1..W alone (first-diary-day
+  axis, ``W - 1`` intervals, the endpoint's imputation) divided by ``W - 1``. The pre-infusion
+  pain is not a point of this curve, so it is compared with the days after the infusion only
+  (on the infusion axis the endpoint's AUC starts at the pre-infusion pain, and ``AUC_W / W``
+  compared with it partly compared the pre-infusion score with itself: issue 19);
+* ``paper_improved``: the paper's "improved (AUC decreased)": ``m`` below the period's
+  pre-infusion pain, i.e. the AUC of the diary days below that of the pre-infusion pain held
+  over the same days;
 * ``immpact30`` / ``immpact50``: ``100 (pre - m) / pre >= 30`` / ``>= 50`` (IMMPACT moderate and
   substantial improvement; undefined when the pre-infusion pain is 0).
 
@@ -20,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain.protocol import Protocol
+from ketapain.stats import diary_auc
 
 from ._binary import BINARY_COLUMNS, logistic_vs_reference
 from ._common import active_arms, protocol_order
@@ -42,17 +48,32 @@ def responder_days(protocol: Protocol) -> tuple[tuple[int, str], ...]:
     return tuple((e.window_day, e.name) for e in chosen)
 
 
-def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, protocol: Protocol, log: WarningLog) -> dict[str, pd.DataFrame]:
+def _diary_day_means(diary: pd.DataFrame, protocol: Protocol, days: tuple[tuple[int, str], ...],
+                     log: WarningLog) -> pd.DataFrame:
+    """``patient_id, period, endpoint, mean_pain``: mean pain of diary days 1..W per responder window
+    (trapezoid AUC on the first-diary-day axis / (W - 1), with the endpoint's imputation)."""
+    by_name = {e.name: e for e in protocol.endpoints}
+    parts = []
+    for day, endpoint in days:
+        e = by_name[endpoint]
+        with log.catch(section="responders", outcome=endpoint, day=day):
+            auc = diary_auc(diary, value=e.value, windows=(day,), time_axis="first_diary_day", impute=e.impute)
+        parts.append(auc.assign(endpoint=endpoint, mean_pain=auc["auc"] / (day - 1))[
+            ["patient_id", "period", "endpoint", "mean_pain"]])
+    return pd.concat(parts, ignore_index=True)
+
+
+def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, diary: pd.DataFrame, protocol: Protocol,
+               log: WarningLog) -> dict[str, pd.DataFrame]:
     """``responder_patients``, ``responders`` (counts) and ``responder_models`` (GLMM)."""
-    days = responder_days(protocol)
-    span_offset = 0 if protocol.auc.time_axis == "infusion" else 1
+    days = tuple((d, e) for d, e in responder_days(protocol) if d >= 2)   # a one-day window has no interval
     parts = []
     for day, endpoint in days:
         rows = aucs[aucs["endpoint"] == endpoint][["patient_id", "period", "treatment", "auc"]]
         parts.append(rows.assign(day=day, endpoint=endpoint))
     per = pd.concat(parts, ignore_index=True).merge(
         alloc[["patient_id", "period", "pre_infusion_pain"]], on=["patient_id", "period"], how="left")
-    per["mean_pain"] = per["auc"] / (per["day"] - span_offset)
+    per = per.merge(_diary_day_means(diary, protocol, days, log), on=["patient_id", "period", "endpoint"], how="left")
     pre = per["pre_infusion_pain"]
     per["reduction_pct"] = np.where(pre > 0, 100.0 * (pre - per["mean_pain"]) / pre.where(pre > 0, 1.0), np.nan)
     known = per["mean_pain"].notna() & pre.notna()

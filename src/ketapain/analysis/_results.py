@@ -163,8 +163,8 @@ class AnalysisResults:
             icc = used["icc"].get(endpoint, math.nan)
             lines.append(f"  {endpoint}: {arms}; P = {_n(p, '.3g')}, ICC {_n(icc, '.2f')}")
         if len(self.responders):
-            lines.append("Responders (improved):")
-            imp = self.responders[self.responders["definition"] == "improved"]
+            lines.append("Responders (the paper's 'improved'):")
+            imp = self.responders[self.responders["definition"] == "paper_improved"]
             for day, rows in imp.groupby("day"):
                 lines.append(f"  day {day}: " + "; ".join(f"{r.treatment} {r.n_responders}/{r.n_evaluable}"
                                                           for r in rows.itertuples()))

@@ -187,7 +187,7 @@ def run_analysis(
     aucs = parts["patient_auc"] = endpoint_aucs(data, protocol, log)
     parts["table2"], t2_fits = table2(aucs, protocol, log)
     step()
-    parts.update(responders(aucs, data.allocation, protocol, log))
+    parts.update(responders(aucs, data.allocation, data.diary, protocol, log))
     parts.update(consecutive_active(aucs, protocol, log))
     step()
     parts["questionnaire_scores"], parts["table3"], t3_fits = questionnaires(data, protocol, log)

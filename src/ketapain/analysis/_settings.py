@@ -53,8 +53,9 @@ class EndpointSetting:
 
 @dataclass(frozen=True, slots=True)
 class ResponderDefinition:
-    """A responder: mean daily pain over the window below the period's pre-infusion pain, by at
-    least ``min_reduction_pct`` percent (None: by any amount); ``source`` names the convention."""
+    """A responder: mean pain of the window's diary days (days 1..W, without the pre-infusion
+    anchor) below the period's pre-infusion pain, by at least ``min_reduction_pct`` percent (None:
+    by any amount); ``source`` names the convention (docs/responders.md)."""
 
     name: str
     min_reduction_pct: float | None
@@ -66,7 +67,7 @@ class ResponderDefinition:
 
 #: The responder definitions, in report order (``_responders`` computes them).
 RESPONDER_DEFINITIONS = (
-    ResponderDefinition("improved", None),
+    ResponderDefinition("paper_improved", None),
     ResponderDefinition("immpact30", 30.0, "IMMPACT moderate"),
     ResponderDefinition("immpact50", 50.0, "IMMPACT substantial"),
 )

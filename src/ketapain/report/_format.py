@@ -7,7 +7,7 @@ each displayed cell from ``results.json`` (``docs/report-layout.md`` lists the r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "format_ratio",
     "oriented_pair",
     "plural",
+    "row_kind",
     "row_of",
     "without_repeats",
 ]
@@ -119,15 +120,32 @@ def row_of(frame: pd.DataFrame, key: str) -> pd.Series:
     return row
 
 
-def format_describe(row: Mapping[str, Any] | pd.Series, digits: int = 1) -> str:
-    """A ``describe_by`` row as mean ± SD, or median [IQR] when its ``kind`` is ``median_iqr``.
+def row_kind(rows: Iterable[Mapping[str, Any] | pd.Series] | pd.DataFrame) -> str:
+    """``"median_iqr"`` when any of the ``describe_by`` rows shown side by side in one table row is
+    non-normal (``kind == "median_iqr"``), else ``"mean_sd"``: a table row never mixes mean ± SD
+    with median [IQR] (issue 19).
+
+    Examples
+    --------
+    >>> row_kind([{"kind": "mean_sd"}, {"kind": "median_iqr"}]), row_kind([{"kind": "mean_sd"}])
+    ('median_iqr', 'mean_sd')
+    """
+    items = (r for _, r in rows.iterrows()) if isinstance(rows, pd.DataFrame) else rows
+    return "median_iqr" if any(r.get("kind") == "median_iqr" for r in items) else "mean_sd"
+
+
+def format_describe(row: Mapping[str, Any] | pd.Series, digits: int = 1, *, kind: str | None = None) -> str:
+    """A ``describe_by`` row as mean ± SD, or median [IQR] when ``kind`` (default: the row's own
+    ``kind``; a table row passes :func:`row_kind` of its cells) is ``median_iqr``.
 
     Examples
     --------
     >>> format_describe({"mean": 6.0, "sd": 2.0, "median": 6.0, "q1": 5.0, "q3": 8.0, "kind": "median_iqr"})
     '6.0 [5.0; 8.0]'
+    >>> format_describe({"mean": 6.0, "sd": 2.0, "median": 6.0, "q1": 5.0, "q3": 8.0, "kind": "mean_sd"}, kind="median_iqr")
+    '6.0 [5.0; 8.0]'
     """
-    if row.get("kind") == "median_iqr":
+    if (row.get("kind") if kind is None else kind) == "median_iqr":
         return format_median_iqr(row.get("median"), row.get("q1"), row.get("q3"), digits)
     return format_mean_sd(row.get("mean"), row.get("sd"), digits)
 

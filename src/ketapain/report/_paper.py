@@ -46,6 +46,7 @@ from ._paper_secondary import (
     blinding_blocks,
     responder_blocks,
     table3,
+    table3_pairwise,
     table4,
 )
 from ._paper_sensitivity import sensitivity_blocks
@@ -110,7 +111,8 @@ def paper_document(results: AnalysisResults, *, provenance: Mapping[str, str]) -
         Section("Participants", tuple(participants), key="participants"),
         Section("Pain outcomes", outcomes, key="pain-outcomes"),
         Section("Responders", tuple(responder_blocks(results)), key="responders"),
-        Section("Questionnaires", (table3(results),), key="questionnaires"),
+        Section("Questionnaires", (table3(results), *((t3p,) if (t3p := table3_pairwise(results)) is not None else ())),
+                key="questionnaires"),
         Section("Concomitant analgesics", (table4(results),), key="analgesics"),
         Section("Adverse events", tuple(adverse_event_blocks(results)), key="adverse-events"),
         Section("Blinding", tuple(blinding_blocks(results)), key="blinding"),

@@ -35,7 +35,7 @@ import pandas as pd
 from ketapain.analysis import AnalysisResults, AnalysisSettings, ResponderDefinition
 
 from ._document import Paragraph, Section
-from ._format import DIGITS, _p_text, format_count, format_describe, plural
+from ._format import DIGITS, _p_text, format_count, format_describe, plural, row_kind
 from ._paper_labels import (
     df_label,
     df_method_label,
@@ -62,6 +62,7 @@ __all__ = [
     "methods_section",
     "model_formula",
     "pairwise_rule_words",
+    "seq_by_treatment_words",
     "responder_definition_words",
     "responder_model_words",
     "summary_section",
@@ -136,7 +137,8 @@ def log_rule_words(settings: AnalysisSettings) -> str:
 def descriptives_words(settings: AnalysisSettings) -> str:
     """How groups are described."""
     if settings.descriptives == "mean_sd_or_median_iqr":
-        return f"mean ± SD, or median [IQR] when Shapiro-Wilk rejects normality (P < {settings.alpha})"
+        return (f"mean ± SD, or median [IQR] when Shapiro-Wilk rejects normality (P < {settings.alpha}) in any group "
+                "of a table row (then for every group of that row)")
     return settings.descriptives
 
 
@@ -162,10 +164,11 @@ def effect_size_words(kind: str) -> str:
 
 def responder_definition_words(definition: ResponderDefinition) -> str:
     """A responder definition in words."""
-    if definition.min_reduction_pct is None:
-        return "mean daily pain over the window (AUC / window days) below the period's pre-infusion pain"
     source = f" ({definition.source})" if definition.source else ""
-    return (f"mean daily pain over the window at least {definition.min_reduction_pct:g}% below the period's "
+    if definition.min_reduction_pct is None:
+        return ("mean pain of the window's diary days (days 1 to W, without the pre-infusion score) below the period's "
+                f"pre-infusion pain{source}")
+    return (f"mean pain of the window's diary days at least {definition.min_reduction_pct:g}% below the period's "
             f"pre-infusion pain{source}")
 
 
@@ -213,7 +216,7 @@ def _primary_sentence(results: AnalysisResults) -> str:
     s = results.settings
     t2 = results.table2
     rows = t2[t2["endpoint"] == s.primary_endpoint]
-    arms = ", ".join(f"{r['treatment']} {format_describe(r, DIGITS['auc'])}" for r in records(rows))
+    arms = ", ".join(f"{r['treatment']} {format_describe(r, DIGITS['auc'], kind=row_kind(rows))}" for r in records(rows))
     p = fit_value(used_fits(results.models, "table2"), (s.primary_endpoint, s.model), "treatment_p")
     return (f"{endpoint_label(s, s.primary_endpoint, impute=False)}: {arms} {s.auc_units}; omnibus {_p_text(p)} "
             f"({model_name(s.model, results.study)}, {df_label(s)} df).")
@@ -256,6 +259,29 @@ def _design_paragraph(results: AnalysisResults) -> str:
             f"{', '.join(st['active_arms']) or 'none'}. {sentence(_analysed(st['n_patients']))}.")
 
 
+def _other_df(results: AnalysisResults) -> str:
+    """The tests that ran without the linear mixed models' df method, each named with its own."""
+    others = []
+    if not results.responder_models.empty or not results.ae_models.empty:
+        others.append("the logistic mixed models use Wald z tests")
+    if "welch_t" in set(results.consecutive_tests.get("test", ())):
+        others.append("the Welch t-test, Welch-Satterthwaite df")
+    if results.sensitivity:
+        others.append("the missing-data sensitivity analyses state their own df below")
+    return f" ({'; '.join(others)})" if others else ""
+
+
+def seq_by_treatment_words(settings: AnalysisSettings, study: Mapping[str, Any]) -> str:
+    """What the sequence x treatment check tests: with no period term it contains the period effect."""
+    without = [model_name(m, study) for m, terms in settings.models.items() if "period" not in terms.fixed]
+    text = ("the sequence × treatment interaction was tested by adding it to each model; in a crossover, sequence and "
+            "treatment together fix the period")
+    if without:
+        text += (f", so in a model without a period term ({', '.join(without)}) this test contains the period effect "
+                 "and is mostly a test of period")
+    return text
+
+
 def _in_order(values: pd.Series, order: Sequence[Any]) -> list[Any]:
     """The distinct ``values``, in ``order`` first (then in order of appearance)."""
     present = list(pd.unique(values))
@@ -273,7 +299,8 @@ def _model_paragraphs(results: AnalysisResults, conf: str) -> list[str]:
     out = [
         f"Models. Treatments were compared with linear mixed models for crossover designs fitted by "
         f"{s.estimation}. The protocol's model ({model_name(s.model, st)}): {model_formula(s, s.model, st)}.{also} "
-        f"Degrees of freedom of every test and interval: {df_label(s)} method. Carry-over: {carryover_words(s)}. "
+        f"Degrees of freedom of these models' F and t tests and intervals: {df_label(s)} method{_other_df(results)}. "
+        f"Carry-over: {carryover_words(s)}. {sentence(seq_by_treatment_words(s, st))}. "
         f"Two-sided tests at alpha {s.alpha}; {conf} confidence intervals."]
     if not results.contrasts.empty:
         out.append(f"Pairwise comparisons. {sentence(pairwise_rule_words(s))}; {_multiplicity_words(s)}. Contrasts are "

@@ -29,6 +29,7 @@ from ._format import (
     format_estimate_ci,
     format_number,
     format_p,
+    row_kind,
     row_of,
 )
 from ._paper_labels import (
@@ -56,10 +57,12 @@ from ._paper_methods import (
     log_rule_words,
     model_formula,
     pairwise_rule_words,
+    seq_by_treatment_words,
     time_axis_words,
 )
 
-__all__ = ["effect_sizes", "model_checks", "pairwise_table", "patient_figures", "table2"]
+__all__ = ["effect_sizes", "model_checks", "oriented_contrasts", "pairwise_header", "pairwise_rows", "pairwise_table",
+           "patient_figures", "table2"]
 
 
 def table2(results: AnalysisResults) -> DisplayTable:
@@ -77,6 +80,7 @@ def table2(results: AnalysisResults) -> DisplayTable:
     data: list[pd.DataFrame] = []
     item = None
     logged: list[str] = []
+    short = False
     for endpoint in endpoint_order(results):
         info = s.endpoint(endpoint) or EndpointSetting(endpoint, endpoint, 0, "", "")
         if info.value != item:
@@ -89,8 +93,10 @@ def table2(results: AnalysisResults) -> DisplayTable:
         if fit_value(used, (endpoint, models[0]), "scale") == "log":
             logged.append(endpoint_label(s, endpoint, impute=False))
         rows.append([f"  Day {info.window_day} ({IMPUTE_LABELS.get(info.impute, info.impute)})",
-                     *(format_describe(row_of(block, a), DIGITS["auc"]) if a in block.index else MISSING for a in arms),
+                     *(_with_n(format_describe(row_of(block, a), DIGITS["auc"], kind=row_kind(block)), row_of(block, a))
+                       if a in block.index else MISSING for a in arms),
                      *(format_p(x) for x in p), format_number(icc, DIGITS["icc"])])
+        short = short or bool((block["n_missing"] > 0).any())
         data.append(t2[t2["endpoint"] == endpoint].assign(**{f"p_{m}": x for m, x in zip(models, p, strict=True)},
                                                            **{f"icc_{models[0]}": icc}))
     notes = [f"AUC in {s.auc_units} ({auc_method_words(s)}); time axis: {time_axis_words(s)}.",
@@ -101,24 +107,59 @@ def table2(results: AnalysisResults) -> DisplayTable:
              f"{model_formula(s, s.model, st)}; {model_name(s.other_model, st)} = {model_formula(s, s.other_model, st)}; "
              f"carry-over: {carryover_words(s)}.",
              "ICC: between-patient share of the variance."]
+    if short:
+        notes.insert(3, "(n = k): the AUC is known for only k of the patients who received the arm (without "
+                        "imputation one missing diary day of the window leaves the AUC missing); other cells: all of them.")
     if logged:
         notes.append(f"Log rule applied (P and ICC of the log-scale fit): {', '.join(logged)}.")
     return display_table("table2", "Area under the curve of pain by treatment", header, rows,
                          pd.concat(data, ignore_index=True), notes, groups, numbered=True)
 
 
+def _with_n(cell: str, row: pd.Series) -> str:
+    """A Table 2 cell, with ``(n = k)`` when the AUC is missing for some patient of the arm."""
+    missing = row.get("n_missing")
+    return f"{cell} (n = {int(row['n'])})" if pd.notna(missing) and int(missing) > 0 else cell
+
+
+def oriented_contrasts(results: AnalysisResults, section: str, model: str) -> pd.DataFrame:
+    """The used-scale contrasts of ``section`` under ``model``, oriented 'x vs y' (reference second)."""
+    arms = arm_codes(results)
+    c = results.contrasts
+    c = c[(c["section"] == section) & (c["model"] == model) & c["used"].astype(bool)]
+    c = _flip(c, list(zip(c["a"], c["b"], strict=True)), results.study["reference_arm"], arms,
+              ratio=("ratio", "ratio_ci_low", "ratio_ci_high"))
+    return _flip_adjusted(c)
+
+
+def pairwise_header(results: AnalysisResults) -> list[str]:
+    """Columns of a pairwise table: contrast, estimate and CI, P, adjusted P and CI, the gate."""
+    s = results.settings
+    conf = f"{100 * s.conf_level:g}%"
+    adj = {"sidak": "Sidak", "none": "unadjusted"}.get(s.multiplicity, s.multiplicity)
+    return ["Contrast", f"Estimate [{conf} CI]", "P", f"P ({adj})", f"{conf} CI ({adj})", f"Omnibus P < {s.alpha}"]
+
+
+def pairwise_rows(block: pd.DataFrame, digits: int) -> list[list[str]]:
+    """One row per oriented contrast (:func:`oriented_contrasts`); log-scale fits as ratios."""
+    rows = []
+    for r in records(block):
+        if r["scale"] == "log":
+            est = format_estimate_ci(r["shown_ratio"], r["shown_ratio_ci_low"], r["shown_ratio_ci_high"], 2) + " (ratio)"
+            adjusted = format_ci(r["shown_ratio_ci_sidak_low"], r["shown_ratio_ci_sidak_high"], 2)
+        else:
+            est = format_estimate_ci(r["shown_estimate"], r["shown_ci_low"], r["shown_ci_high"], digits)
+            adjusted = format_ci(r["shown_ci_sidak_low"], r["shown_ci_sidak_high"], digits)
+        rows.append([f"  {r['shown_a']} vs {r['shown_b']}", est, format_p(r["p_value"]), format_p(r["p_sidak"]),
+                     adjusted, "yes" if r["shown"] else "no"])
+    return rows
+
+
 def pairwise_table(results: AnalysisResults) -> DisplayTable:
     """Pairwise contrasts of the Table 2 endpoints, oriented 'x vs y' with the reference second."""
     s = results.settings
-    arms = arm_codes(results)
-    c = primary_rows(results.contrasts, results)
-    c = _flip(c, list(zip(c["a"], c["b"], strict=True)), results.study["reference_arm"], arms,
-              ratio=("ratio", "ratio_ci_low", "ratio_ci_high"))
-    c = _flip_adjusted(c)
-    conf = f"{100 * s.conf_level:g}%"
-    adj = {"sidak": "Sidak", "none": "unadjusted"}.get(s.multiplicity, s.multiplicity)
-    header = ["Contrast", f"Estimate [{conf} CI]", "P", f"P ({adj})", f"{conf} CI ({adj})",
-              f"Omnibus P < {s.alpha}"]
+    c = oriented_contrasts(results, "table2", s.model)
+    header = pairwise_header(results)
     rows: list[list[str]] = []
     groups: list[int] = []
     order = endpoint_order(results)
@@ -126,14 +167,7 @@ def pairwise_table(results: AnalysisResults) -> DisplayTable:
     for endpoint, block in c.groupby("outcome", sort=False):
         groups.append(len(rows))
         rows.append([endpoint_label(s, str(endpoint)), *[""] * (len(header) - 1)])
-        for r in records(block):
-            if r["scale"] == "log":
-                est = format_estimate_ci(r["shown_ratio"], r["shown_ratio_ci_low"], r["shown_ratio_ci_high"], 2) + " (ratio)"
-            else:
-                est = format_estimate_ci(r["shown_estimate"], r["shown_ci_low"], r["shown_ci_high"], DIGITS["estimate"])
-            rows.append([f"  {r['shown_a']} vs {r['shown_b']}", est, format_p(r["p_value"]), format_p(r["p_sidak"]),
-                         format_ci(r["shown_ci_sidak_low"], r["shown_ci_sidak_high"], DIGITS["estimate"]),
-                         "yes" if r["shown"] else "no"])
+        rows.extend(pairwise_rows(block, DIGITS["estimate"]))
     notes = (f"{sentence(model_name(s.model, results.study))}, {df_label(s)} df. 'x vs y' = x - y (AUC difference in "
              f"{s.auc_units}; on the log scale the ratio of geometric means x/y).",
              f"{sentence(pairwise_rule_words(s))}: the last column says whether the "
@@ -144,7 +178,13 @@ def pairwise_table(results: AnalysisResults) -> DisplayTable:
 def _flip_adjusted(frame: pd.DataFrame) -> pd.DataFrame:
     lo, hi = (frame[k].to_numpy(dtype=float, na_value=np.nan) for k in ("ci_sidak_low", "ci_sidak_high"))
     flipped = frame["flipped"].to_numpy(dtype=bool)
-    return frame.assign(shown_ci_sidak_low=np.where(flipped, -hi, lo), shown_ci_sidak_high=np.where(flipped, -lo, hi))
+    low, high = np.where(flipped, -hi, lo), np.where(flipped, -lo, hi)
+    # a log-scale fit's interval as a ratio of geometric means (exp of the oriented log interval)
+    log = (frame["scale"] == "log").to_numpy(dtype=bool)
+    with np.errstate(over="ignore"):
+        ratio_low, ratio_high = np.where(log, np.exp(low), np.nan), np.where(log, np.exp(high), np.nan)
+    return frame.assign(shown_ci_sidak_low=low, shown_ci_sidak_high=high,
+                        shown_ratio_ci_sidak_low=ratio_low, shown_ratio_ci_sidak_high=ratio_high)
 
 
 _EFFECT_LABELS = {"d_model": "model-based", "d_z": "within-patient differences",
@@ -201,8 +241,8 @@ def model_checks(results: AnalysisResults) -> DisplayTable:
     m = results.models[results.models["section"].isin(["pain_before", "table2"])]
     order = {e: i for i, e in enumerate(["pre_infusion_pain", *endpoint_order(results)])}
     m = m.assign(_o=m["outcome"].map(order)).sort_values(["_o"], kind="stable").drop(columns="_o")
-    header = ["Outcome", "Model", "Scale", "Used", "Treatment P", "ICC", "Residual Shapiro-Wilk P", "Log rule triggered",
-              "Carry-over P", "Carry-over kept", "Sequence × treatment P"]
+    header = ["Outcome", "Model", "Scale", "Used", "Treatment P", "ICC", "Shapiro-Wilk P", "Log rule",
+              "Carry-over P", "Carry-over kept", "Seq. × treatment P"]
     yes = {True: "yes", False: "no"}
     rows = [[endpoint_label(s, r["outcome"], impute=False) if s.endpoint(r["outcome"]) else item_label(r["outcome"]),
              model_name(r["model"], results.study), r["scale"], yes[bool(r["used"])], format_p(r["treatment_p"]),
@@ -210,8 +250,9 @@ def model_checks(results: AnalysisResults) -> DisplayTable:
              format_p(r["carryover_p"]), yes[bool(r["carryover_kept"])], format_p(r["seq_by_treatment_p"])]
             for r in records(m)]
     notes = (f"Fits by {s.estimation} with {df_label(s)} df. Carry-over: {carryover_words(s)}.",
-             f"Log rule: {log_rule_words(s)}.", "A P of the carry-over or sequence × treatment test is '–' when the "
-             "term was not estimable.")
+             f"Shapiro-Wilk P: normality of the conditional residuals. Log rule (triggered or not): {log_rule_words(s)}.",
+             f"Seq. × treatment P: {seq_by_treatment_words(s, results.study)}.",
+             "A P of the carry-over or sequence × treatment test is '–' when the term was not estimable.")
     return display_table("model_checks", "Model checks of pain before each period and the {table:table2} endpoints", header, rows,
                          m, notes)
 

@@ -10,7 +10,7 @@ import pandas as pd
 from ketapain.analysis import AnalysisResults
 
 from ._document import DisplayTable
-from ._format import DIGITS, MISSING, format_describe, format_n_pct, format_p, row_of
+from ._format import DIGITS, MISSING, format_describe, format_n_pct, format_p, row_kind, row_of
 from ._paper_labels import (
     arm_codes,
     arm_labels,
@@ -56,8 +56,9 @@ class _Table1Rows:
     def continuous(self, cont: pd.DataFrame, variable: str) -> None:
         block = cont[cont["variable"] == variable].set_index("group")
         digits = 2 if variable == "height_m" else 1
-        self.rows.append([_label(variable), *(format_describe(row_of(block, g), digits) if g in block.index else MISSING
-                                              for g in self.groups)])
+        kind = row_kind(block)
+        self.rows.append([_label(variable), *(format_describe(row_of(block, g), digits, kind=kind) if g in block.index
+                                              else MISSING for g in self.groups)])
         self.data.append(cont[cont["variable"] == variable].assign(table="continuous"))
 
     def counts(self, counts: pd.DataFrame, variable: str) -> None:
@@ -105,7 +106,8 @@ def pain_before_tables(results: AnalysisResults) -> list[DisplayTable]:
     ps = [fit_value(used, ("pre_infusion_pain", m), "treatment_p") for m in models]
     header = ["", *arm_labels(results).values(), *(f"P ({model_name(m, results.study)})" for m in models)]
     row = ["Pre-infusion pain (NRS 0-10)",
-           *(format_describe(row_of(by_arm, a), DIGITS["pain"]) if a in by_arm.index else MISSING for a in arms),
+           *(format_describe(row_of(by_arm, a), DIGITS["pain"], kind=row_kind(by_arm)) if a in by_arm.index else MISSING
+             for a in arms),
            *(format_p(p) for p in ps)]
     data = pb[pb["by"] == "treatment"].assign(**{f"p_{m}": p for m, p in zip(models, ps, strict=True)})
     t1 = display_table("pain_before", "Pain before each period, by arm", header, [row], data,
@@ -113,6 +115,7 @@ def pain_before_tables(results: AnalysisResults) -> list[DisplayTable]:
     by_period = pb[pb["by"] == "period"]
     t2 = display_table("pain_before_period", "Pain before each period, by period",
                        ["", *(f"Period {lv}" for lv in by_period["level"])],
-                       [["Pre-infusion pain (NRS 0-10)", *(format_describe(r, DIGITS["pain"]) for r in records(by_period))]],
+                       [["Pre-infusion pain (NRS 0-10)", *(format_describe(r, DIGITS["pain"], kind=row_kind(by_period))
+                                                        for r in records(by_period))]],
                        by_period)
     return [t1, t2] if len(by_period) else [t1]

@@ -23,6 +23,7 @@ from ._format import (
     format_number,
     format_p,
     format_ratio,
+    row_kind,
     row_of,
 )
 from ._paper_checks import CHECKS_KEY, model_checks_frame, short_note
@@ -45,11 +46,13 @@ from ._paper_methods import (
     consecutive_test_words,
     descriptives_words,
     glmm_rows_left_out,
+    pairwise_rule_words,
     responder_definition_words,
     responder_model_words,
 )
+from ._paper_outcomes import oriented_contrasts, pairwise_header, pairwise_rows
 
-__all__ = ["adverse_event_blocks", "blinding_blocks", "responder_blocks", "table3", "table4"]
+__all__ = ["adverse_event_blocks", "blinding_blocks", "responder_blocks", "table3", "table3_pairwise", "table4"]
 
 
 def _odds_rows(frame: pd.DataFrame, lead: Sequence[str], study: Mapping[str, Any], checks: bool) -> list[list[str]]:
@@ -115,7 +118,7 @@ def _consecutive(results: AnalysisResults) -> list[Paragraph | DisplayTable]:
         label = {"consecutive": "Consecutive active periods", "non_consecutive": "Active periods separated"}
         out.append(display_table("consecutive_summary", "Consecutive versus separated active periods",
                           ["Group", "n", f"Sum of the active arms' {endpoint_label(s, s.primary_endpoint, impute=False)}"],
-                          [[label.get(r["group"], r["group"]), str(r["n"]), format_describe(r, DIGITS["auc"])]
+                          [[label.get(r["group"], r["group"]), str(r["n"]), format_describe(r, DIGITS["auc"], kind=row_kind(summ))]
                            for r in records(summ)], summ, (consecutive_test_words(s) + ".",)))
         names = {"welch_t": "Welch t-test", "mann_whitney_u": "Mann-Whitney U test"}
         out.append(display_table("consecutive_tests", "Consecutive versus separated active periods: tests",
@@ -136,25 +139,60 @@ def table3(results: AnalysisResults) -> DisplayTable | Paragraph:
     used = used_fits(results.models, "table3")
     timepoints = ["baseline", *arms]
     header = ["Score", "Baseline", *arm_labels(results).values(), f"P ({model_name(s.table3_model, results.study)})"]
+    identity = results.models[(results.models["section"] == "table3") & (results.models["scale"] == "identity")]
+    identity = identity.set_index(["outcome", "model"])
     rows: list[list[str]] = []
     groups: list[int] = []
     data: list[pd.DataFrame] = []
+    logged: list[str] = []
     for instrument, block in t3.groupby("instrument", sort=False):
         groups.append(len(rows))
         rows.append([instrument_label(str(instrument)), *[""] * (len(header) - 1)])
         for score, sb in block.groupby("score", sort=False):
             outcome = f"{instrument}.{score}"
             p = fit_value(used, (outcome, s.table3_model), "treatment_p")
+            scale = fit_value(used, (outcome, s.table3_model), "scale")
+            p_identity = fit_value(identity, (outcome, s.table3_model), "treatment_p")
             by = sb.set_index("timepoint")
             rows.append([f"  {score_label(outcome)}",
-                         *(format_describe(row_of(by, t), DIGITS["score"]) if t in by.index else MISSING for t in timepoints),
-                         format_p(p)])
-            data.append(sb.assign(outcome=outcome, p_value=p))
-    notes = (f"{sentence(descriptives_words(s))}.",
-             f"P: omnibus treatment test of the {model_name(s.table3_model, results.study)} ({df_label(s)} df).",
-             "Baseline = last visit on or before day 0; an arm's value = the visit ending the period of that arm.")
+                         *(format_describe(row_of(by, t), DIGITS["score"], kind=row_kind(by)) if t in by.index else MISSING
+                           for t in timepoints),
+                         format_p(p) + (" (log)" if scale == "log" else "")])
+            if scale == "log":
+                logged.append(f"{score_label(outcome)} {format_p(p_identity)}")
+            data.append(sb.assign(outcome=outcome, p_value=p, scale=scale,
+                                  p_value_identity=p_identity if scale == "log" else None))
+    notes = [f"{sentence(descriptives_words(s))}.",
+             f"P: omnibus treatment test of the {model_name(s.table3_model, results.study)} ({df_label(s)} df)."]
+    if logged:
+        notes.append("(log): P of the refit on log(score), made because Shapiro-Wilk rejected normal residuals "
+                     f"(log rule); P of the untransformed score: {'; '.join(logged)}.")
+    notes.append("Baseline = last visit on or before day 0; an arm's value = the visit ending the period of that arm.")
     return display_table("table3", "Questionnaire scores at baseline and after each treatment", header, rows,
                          pd.concat(data, ignore_index=True), notes, groups, numbered=True)
+
+
+def table3_pairwise(results: AnalysisResults) -> DisplayTable | None:
+    """Pairwise contrasts of the Table 3 scores whose omnibus P passed the gate (None if none did):
+    the plan shows pairwise comparisons when the omnibus P < alpha, for every outcome."""
+    s = results.settings
+    c = oriented_contrasts(results, "table3", s.table3_model)
+    c = c[c["shown"].astype(bool)]
+    if c.empty or results.table3.empty:   # no Table 3 to refer to
+        return None
+    header = pairwise_header(results)
+    rows: list[list[str]] = []
+    groups: list[int] = []
+    for outcome, block in c.groupby("outcome", sort=False):
+        groups.append(len(rows))
+        rows.append([score_label(str(outcome)), *[""] * (len(header) - 1)])
+        rows.extend(pairwise_rows(block, DIGITS["score"]))
+    notes = (f"{sentence(model_name(s.table3_model, results.study))}, {df_label(s)} df. 'x vs y' = x - y (difference "
+             "in score points; on the log scale the ratio of geometric means x/y).",
+             f"{sentence(pairwise_rule_words(s))}: only the scores of {{table:table3}} whose omnibus P passed the gate "
+             "are listed; the contrasts of the others are in results.json (contrasts, section table3).")
+    return display_table("pairwise_table3", "Pairwise comparisons of the {table:table3} scores with omnibus "
+                         f"P < {s.alpha}", header, rows, c, notes, groups)
 
 
 def _pivot_rows(frame: pd.DataFrame, key: str, arms: Sequence[str], cell: Any) -> list[list[str]]:

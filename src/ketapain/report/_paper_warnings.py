@@ -24,7 +24,7 @@ from ._paper_labels import (
     score_label,
 )
 
-__all__ = ["MAX_MESSAGES_SHOWN", "warning_blocks"]
+__all__ = ["KIND_LABELS", "MAX_MESSAGES_SHOWN", "warning_blocks"]
 
 _WARNING_SECTIONS = {"consort": "CONSORT", "pain_before": "pain before each period", "auc": "AUC",
                      "table2": "{table:table2}", "responders": "responders", "consecutive": "consecutive active periods",
@@ -36,7 +36,7 @@ _WARNING_OUTCOMES = {"related_ae": "treatment-related adverse events"}
 
 def _warning_outcome(w: AnalysisWarning, settings: AnalysisSettings) -> str:
     """The outcome of a warning in words (endpoint, item, score, instrument, definition)."""
-    if w.section in ("table2", "consecutive") and settings.endpoint(w.outcome) is not None:
+    if w.section in ("table2", "consecutive", "responders") and settings.endpoint(w.outcome) is not None:
         return endpoint_label(settings, w.outcome, impute=False)
     if w.section in ("pain_before", "auc"):
         item = item_label(w.outcome)
@@ -78,6 +78,23 @@ def _warning_places(items: Sequence[AnalysisWarning], results: AnalysisResults) 
 #: A kind with more distinct messages than this is summarised by what the kind means.
 MAX_MESSAGES_SHOWN = 3
 
+KIND_LABELS = {
+    "two_stage_testing": "Two-stage carry-over testing", "singular_fit": "Singular fit", "convergence": "Convergence",
+    "imputation": "Missing AUCs", "warning": "Other warning", "no_screening_log": "No screening log",
+    "consort_not_computed": "CONSORT not computed", "not_fitted": "Model not fitted",
+    "log_refit_impossible": "Log rule not applicable", "log_refit_failed": "Log refit failed",
+    "separation": "Separation in a logistic model", "not_estimable": "Logistic model not estimable",
+    "no_model": "No model", "no_test": "No test", "not_analysed": "Not analysed", "rows_left_out": "Rows left out",
+}
+"""A short readable name per warning kind (:data:`~ketapain.analysis.WARNING_KINDS`), shown instead of
+the warning class; the class stays in ``results.json``."""
+
+
+def _kind_label(category: str, kind: str) -> str:
+    """``Singular fit (warning)``, ``Log rule not applicable (note)``: the kind in words, and
+    whether the statistics warned (a warning class) or the plan noted it."""
+    return f"{KIND_LABELS.get(kind, kind.replace('_', ' ').capitalize())} ({'warning' if category else 'note'})"
+
 
 def warning_blocks(results: AnalysisResults) -> list[Paragraph]:
     """Warnings grouped by kind, with counts and where they arose: each message of the kind in
@@ -90,12 +107,12 @@ def warning_blocks(results: AnalysisResults) -> list[Paragraph]:
     out = [Paragraph(f"{format_count(len(results.warnings), 'warning or note', 'warnings and notes')} of "
                      f"{format_count(len(groups), 'kind')}.")]
     for (category, kind), by_message in groups.items():
-        head = f"{category}: " if category else ""
+        head = f"{_kind_label(category, kind)}: "
         if len(by_message) > MAX_MESSAGES_SHOWN:
             items = [w for ws in by_message.values() for w in ws]
             text = f"{WARNING_KINDS[kind]} ({format_count(len(by_message), 'different message')}, each in results.json)"
-            out.append(Paragraph(f"{len(items)} × {head}{text} [{_warning_places(items, results)}]"))
+            out.append(Paragraph(f"{len(items)} × {head}{text}. Where: {_warning_places(items, results)}."))
             continue
         for message, items in by_message.items():
-            out.append(Paragraph(f"{len(items)} × {head}{message} [{_warning_places(items, results)}]"))
+            out.append(Paragraph(f"{len(items)} × {head}{message.rstrip('.')}. Where: {_warning_places(items, results)}."))
     return out

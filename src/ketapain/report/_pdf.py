@@ -70,8 +70,50 @@ def _portrait(pdf: _ReportPDF) -> None:
         pdf.add_page(orientation="portrait")
 
 
+_HEADING_SIZES = {1: 15.0, 2: 12.5, 3: 11.0}
+
+
+def _heading_height(level: int) -> float:
+    """Height (mm) a heading takes: space above, one line, space below."""
+    return (3 if level > 1 else 5) + _HEADING_SIZES[level] * 0.5 + 1.5
+
+
+def _portrait_epw(pdf: _ReportPDF) -> float:
+    return min(pdf.w, pdf.h) - pdf.l_margin - pdf.r_margin
+
+
+def _first_needs(pdf: _ReportPDF, blocks: tuple[object, ...], pngs: Mapping[str, bytes], level: int) -> tuple[str, float]:
+    """The orientation (``"P"`` or ``"L"``) and height (mm) that the first block of a section needs
+    on the page of its heading: a table's title and first rows, a figure whole, two lines of a
+    paragraph, or a subsection's heading and its own first block."""
+    if not blocks:
+        return "P", 0.0
+    b = blocks[0]
+    if isinstance(b, DisplayTable):
+        wide = sum(_natural_widths(pdf, b, _TABLE_SIZES[0])) > _portrait_epw(pdf)
+        return ("L" if wide else "P"), 30.0
+    if isinstance(b, FigureBlock):
+        w_px, h_px = _png_size(pngs[b.key])
+        w_mm, h_mm = w_px / PNG_DPI * 25.4, h_px / PNG_DPI * 25.4
+        scale = min(1.0, _portrait_epw(pdf) / w_mm, (pdf.eph - 30) / h_mm)
+        return "P", h_mm * scale + 12
+    if isinstance(b, Section):
+        orientation, height = _first_needs(pdf, b.blocks, pngs, level + 1)
+        return orientation, _heading_height(level + 1) + height
+    return "P", 12.0
+
+
+def _keep_with_next(pdf: _ReportPDF, s: Section, level: int, pngs: Mapping[str, bytes], new_page: bool) -> None:
+    """Start the page a heading needs so that it is never left alone at the bottom of a page:
+    on a page of the orientation its first block needs, with room for the heading and that block's
+    start (a new page when ``new_page``, as every top-level section gets)."""
+    orientation, height = _first_needs(pdf, s.blocks, pngs, level)
+    if new_page or orientation != pdf.cur_orientation.value or pdf.will_page_break(_heading_height(level) + height):
+        pdf.add_page(orientation=orientation)
+
+
 def _heading(pdf: _ReportPDF, number: str, title: str, level: int) -> None:
-    size = {1: 15.0, 2: 12.5, 3: 11.0}[level]
+    size = _HEADING_SIZES[level]
     if pdf.will_page_break(size * 1.6):
         pdf.add_page(orientation=pdf.cur_orientation.value)
     pdf.ln(3 if level > 1 else 5)
@@ -256,9 +298,7 @@ def render_pdf(document: Document, pngs: Mapping[str, bytes]) -> bytes:
     _provenance(pdf, document.provenance)
 
     def section(s: Section, number: tuple[int, ...]) -> None:
-        if len(number) == 1:
-            pdf.add_page(orientation="portrait")
-        _portrait(pdf)
+        _keep_with_next(pdf, s, len(number), pngs, new_page=len(number) == 1)
         _heading(pdf, ".".join(map(str, number)), s.title, len(number))
         n_sub = 0
         for b in s.blocks:

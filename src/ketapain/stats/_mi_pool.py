@@ -6,7 +6,13 @@ squared standard errors ``U_k``, complete-data df ``nu_com``:
     Qbar = mean Q_k,  Ubar = mean U_k,  B = var(Q_k) (divisor m - 1),
     T = Ubar + (1 + 1/m) B,  r = (1 + 1/m) B / Ubar,  lambda = (1 + 1/m) B / T,
     nu_old = (m - 1) / lambda^2,  nu_obs = (nu_com + 1)/(nu_com + 3) nu_com (1 - lambda),
-    nu = 1 / (1/nu_old + 1/nu_obs),   fmi = (r + 2/(nu + 3)) / (1 + r).
+    nu = 1 / (1/nu_old + 1/nu_obs),   fmi = (r + 2/(nu_old + 3)) / (1 + r).
+
+The fraction of missing information is Rubin's (1987, eq. 3.1.10) with the large-sample
+``nu_old``; it tends to ``lambda`` as ``B -> 0`` and equals 0 at ``B = 0``. R's ``mice::pool()``
+puts the Barnard-Rubin ``nu`` in its place, which bounds its fmi below by ``2/(nu + 3)``
+(about 0.05 when ``nu_com`` is about 36, however little is missing) and jumps to 0 at ``B = 0``;
+ketapain does not (issue 19: its fmi read 0.05 where ``lambda`` was 0.0004).
 
 When ``B = 0`` (nothing was imputed), ``nu = nu_com`` and ``fmi = 0``, so that the pooled result is exactly
 the complete-data result; with ``nu_com = inf`` the large-sample ``nu_old`` is used.
@@ -77,7 +83,7 @@ def pool_scalar(q: np.ndarray, u: np.ndarray, df_complete: float) -> PooledScala
         else:
             nu_obs = (df_complete + 1.0) / (df_complete + 3.0) * df_complete * (1.0 - lam)
             df = 1.0 / (1.0 / nu_old + 1.0 / nu_obs)
-    fmi = 0.0 if b == 0.0 else (riv + 2.0 / (df + 3.0)) / (1.0 + riv) if math.isfinite(df) else riv / (1.0 + riv)
+    fmi = 0.0 if b == 0.0 else (riv + 2.0 / ((m - 1) / lam**2 + 3.0)) / (1.0 + riv)
     return PooledScalar(estimate=qbar, within=ubar, between=b, total=total, df=df, riv=riv, fmi=fmi,
                         df_complete=float(df_complete))
 
