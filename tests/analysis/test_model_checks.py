@@ -85,18 +85,25 @@ def test_sequence_separation_gives_the_limit_glmer_approaches(protocol, name, da
 
 
 def test_demo_day7_immpact50_is_not_estimable(demo):
+    # The issue's fit (OR 2.9e-35, patient variance ~8,000) was the paper's model on responders
+    # defined by the AUC; its data are kept in tests/reference/degenerate and tested in
+    # tests/stats/test_degenerate.py. With the responders defined on the mean of the diary days
+    # (docs/responders.md, issue 19's report side) the demo's day-7 IMMPACT-50 fit of the
+    # standard model is the one that diverges; the paper's model is estimable.
     rm = demo.responder_models
-    rows = rm[(rm["day"] == 7) & (rm["definition"] == "immpact50")]
-    assert len(rows) == 4  # 2 models x 2 arms
+    rows = rm[(rm["day"] == 7) & (rm["definition"] == "immpact50") & (rm["model"] == "standard")]
+    assert len(rows) == 2  # 2 arms against placebo
     for col in ("log_odds_ratio", "se", "p_value", "odds_ratio", "or_ci_low", "or_ci_high"):
         assert rows[col].isna().all(), col
     assert rows["note"].str.startswith("not estimable").all()
+    paper = rm[(rm["day"] == 7) & (rm["definition"] == "immpact50") & (rm["model"] == "paper")]
+    assert len(paper) == 2 and paper["log_odds_ratio"].notna().all() and (paper["se"] < 5).all()
     mc = demo.model_checks
     checks = mc[(mc["section"] == "responders") & (mc["day"] == 7) & (mc["outcome"] == "immpact50")]
     assert list(checks["model"]) == ["paper", "standard"]
-    assert (checks["status"] == "not_estimable").all()
-    # the issue's numbers (OR 2.9e-35, patient variance ~8,000) are caught by the GLMM rules
-    assert checks["reason"].str.contains(r"theta|\|log OR\||SE of the log OR").all()
+    assert list(checks["status"]) == ["ok", "not_estimable"]
+    # caught by the GLMM rules (theta, |log OR| or SE bounds)
+    assert checks["reason"].iloc[1] and checks["reason"].str.contains(r"theta|\|log OR\||SE of the log OR").iloc[1]
     assert any(w.kind == "not_estimable" and w.outcome == "immpact50" and w.day == 7 for w in demo.warnings)
 
 

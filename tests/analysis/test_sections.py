@@ -79,7 +79,7 @@ def test_responders_never_compare_the_pre_infusion_score_with_itself(protocol):
     # AUC starts at the pre-infusion score: (6 + 2)/2 + (2 + 6.5)/2 + 5 x 6.5 = 40.75, and
     # 40.75 / 7 = 5.82 < 6 called the period improved partly because of the score it is compared
     # with. The diary days alone: (4.25 + 32.5) / 6 = 6.125 > 6: not improved.
-    alloc = pd.DataFrame({"patient_id": ["A"] * 3, "period": [1, 2, 3], "treatment": ["P", "K", "KM"],
+    alloc = pd.DataFrame({"patient_id": ["A"] * 3, "period": [1, 2, 3], "treatment": ["P", "K", "KM"], "sequence": "P-K-KM",
                           "pre_infusion_pain": [6.0] * 3})
     diary = _diary({("A", p): [2.0, *[6.5] * 6] for p in (1, 2, 3)})
     aucs = pd.concat([alloc.assign(endpoint=e, auc=40.75) for e in ("auc_avg_pain_d7", "auc_avg_pain_d35")],

@@ -82,9 +82,10 @@ def oral_protocol() -> Protocol:
         {"name": "auc_avg_pain_d21", "kind": "primary", "value": "avg_pain", "window_day": 21, "impute": "locf"},
         {"name": "auc_max_pain_d21", "kind": "secondary", "value": "max_pain", "window_day": 21, "impute": "locf"},
     ]
+    # blinding at the last visit: the simulator writes it only where a visit lists it (issue 18)
     d["visits"] = [{"name": "inclusion", "day": -14, "questionnaires": ["dn4", "bpi", "hads"]},
                    {"name": "end_period_1", "day": 21, "questionnaires": ["bpi", "hads", "pgic"]},
-                   {"name": "end_period_2", "day": 49, "questionnaires": ["bpi", "hads", "pgic"]}]
+                   {"name": "end_period_2", "day": 49, "questionnaires": ["bpi", "hads", "pgic", "blinding"]}]
     return Protocol.model_validate(d)
 
 
