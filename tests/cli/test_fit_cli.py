@@ -96,3 +96,39 @@ def test_version() -> None:
     from ketapain import __version__
 
     assert run("version").stdout.strip() == __version__
+
+
+def _verdict(monkeypatch: pytest.MonkeyPatch, status: str, reason: str) -> None:
+    """Make the degenerate-fit rules (tested in tests/stats/test_degenerate.py) give ``status``."""
+    import ketapain.stats
+    from ketapain.stats import ModelCheck
+
+    monkeypatch.setattr(ketapain.stats, "check_crossover_fit", lambda fit: ModelCheck(status, (reason,)))
+
+
+def test_fit_of_a_degenerate_model_prints_no_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: a fit the rules call not estimable is an error naming the reasons, never numbers;
+    with --by, that group's JSON line is an error and the others are fitted."""
+    _verdict(monkeypatch, "not_estimable", "|log OR| of treatment[B] = 37.7 > 10")
+    res = run("fit", str(REF / "data" / "w3_balanced.csv"), "--json")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr == "error: w3_balanced.csv: not estimable (degenerate fit): |log OR| of treatment[B] = 37.7 > 10\n"
+
+
+def test_fit_by_reports_a_degenerate_group_as_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    data = (REF / "data" / "w3_balanced.csv").read_text().splitlines()
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join([data[0] + ",trial", *(f"{line},{t}" for t in (1, 2) for line in data[1:])]) + "\n")
+    _verdict(monkeypatch, "not_estimable", "random-intercept SD theta = 90.5 > 10 on the logit scale")
+    res = run("fit", str(path), "--by", "trial", "--json")
+    assert res.exit_code == 1
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert lines == [{"by": {"trial": str(t)}, "error": "not estimable (degenerate fit): random-intercept SD theta = 90.5 > 10 "
+                                                   "on the logit scale"} for t in (1, 2)]
+
+
+def test_fit_of_a_singular_model_warns_and_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    _verdict(monkeypatch, "singular", "boundary (singular) fit: between-patient variance estimated as 0")
+    res = run("fit", str(REF / "data" / "w3_balanced.csv"), "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["n_subjects"] > 0
+    assert "warning: boundary (singular) fit: between-patient variance estimated as 0\n" in res.stderr

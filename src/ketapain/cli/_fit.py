@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -161,6 +161,7 @@ def fit_command(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", KetapainWarning)
             fit = fit_crossover(data, **options)  # type: ignore[arg-type]
+        _estimable(fit)
         shown.done()
     except (DataError, ModelError) as exc:
         msg = error_text(exc, files)  # a located error names the file; any other is about the file
@@ -171,6 +172,20 @@ def fit_command(
         typer.echo(json.dumps(fit.to_dict(), allow_nan=False))
     else:
         typer.echo(fit.summary())
+
+
+def _estimable(fit: Any) -> None:
+    """Refuse to print the numbers of a degenerate fit (:func:`ketapain.stats.check_crossover_fit`:
+    a diverging log odds ratio or random-intercept SD, an exact fit, df below 1...): a ModelError
+    naming every reason, as the report says "not estimable" (issue 19). A singular fit is printed
+    with a warning (its numbers are valid; the between-patient variance is 0)."""
+    from ketapain.stats import check_crossover_fit
+
+    check = check_crossover_fit(fit)
+    if not check.estimable:
+        raise ModelError(f"not estimable (degenerate fit): {check.reason}")
+    if check.status == "singular":
+        typer.echo(f"warning: {check.reason}", err=True)
 
 
 def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, options: dict, shown: Progress) -> None:
@@ -189,6 +204,7 @@ def _fit_by(data: pd.DataFrame, by: str, filename: str, json_output: bool, optio
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", KetapainWarning)
                 fit = fit_crossover(group, **options)
+            _estimable(fit)
         except (DataError, ModelError) as exc:
             failed = True
             typer.echo(f"error: {filename}: {by}={value}: {error_text(exc)}", err=True)
