@@ -107,6 +107,7 @@ def _other() -> dict[str, Callable[[dict[str, Any]], Any]]:
     import ketapain.analysis as an
     import ketapain.design as de
     import ketapain.operations as op
+    import ketapain.report as rp
     import ketapain.simulate as si
 
     return {
@@ -119,6 +120,8 @@ def _other() -> dict[str, Callable[[dict[str, Any]], Any]]:
         "operations.make_randomisation_list": lambda o: op.make_randomisation_list(
             [("A", "B"), ("B", "A")], n_patients=4, protocol_id="x", **{"seed": 1, **o}),
         "operations.randomise_protocol": lambda o: op.randomise_protocol(protocol(), n_patients=6, **{"seed": 1, **o}),
+        "report.format_describe": lambda o: rp.format_describe(
+            {"mean": 6.0, "sd": 2.0, "median": 6.0, "q1": 5.0, "q3": 8.0, "kind": "mean_sd"}, **o),
         "analysis.bang_index": lambda o: an.bang_index(np.array([3]), np.array([2]), np.array([10]), **o),
     }
 

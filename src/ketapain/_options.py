@@ -34,6 +34,7 @@ from ketapain.errors import KetapainError, ModelError, parameter
 
 __all__ = [
     "CONF_LEVEL",
+    "DESCRIBE_KIND",
     "DF_METHOD",
     "FIT_METHOD",
     "MISSING_MODE",
@@ -107,6 +108,8 @@ FIT_METHOD = OneOf("REML", "ML")
 """Likelihood of a linear mixed model."""
 MODEL_KIND = OneOf("standard", "paper")
 """Fixed effects of the crossover model: treatment + period + sequence, or treatment + sequence."""
+DESCRIBE_KIND = OneOf("mean_sd", "median_iqr")
+"""How a descriptive row is shown (``report.format_describe``): mean ± SD or median [IQR]."""
 CONF_LEVEL = Number(low=0.0, high=1.0, low_open=True, high_open=True)
 """Confidence level of every interval."""
 MISSING_MODE = OneOf("mcar", "mar", "mnar", "none")

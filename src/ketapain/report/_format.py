@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain._json import json_number
+from ketapain._options import DESCRIBE_KIND, check_option
 from ketapain.errors import DataError
 
 __all__ = [
@@ -145,6 +146,8 @@ def format_describe(row: Mapping[str, Any] | pd.Series, digits: int = 1, *, kind
     >>> format_describe({"mean": 6.0, "sd": 2.0, "median": 6.0, "q1": 5.0, "q3": 8.0, "kind": "mean_sd"}, kind="median_iqr")
     '6.0 [5.0; 8.0]'
     """
+    if kind is not None:
+        check_option("kind", kind, DESCRIBE_KIND, error=DataError)
     if (row.get("kind") if kind is None else kind) == "median_iqr":
         return format_median_iqr(row.get("median"), row.get("q1"), row.get("q3"), digits)
     return format_mean_sd(row.get("mean"), row.get("sd"), digits)
