@@ -61,8 +61,10 @@ def power_digest(result: object) -> str:
      "b9733a9fe6e0d2dee7e0786640d5bbcaafb57647398b0795e2402124a22e349f"),
     ({"protocol": "ketapain", "n_patients": 24, "seed": 7, "missing": "mar"},
      "b3914dfdeedcfe06e84751944a7e28f826a157b9bdf41176564e88ef6adcfa55"),
+    # issue 18: blinding questionnaires only at a visit that lists them; ab_ba_example lists none,
+    # so its simulated trial lost the blinding rows (before: 7b87c524a48a045956bbff0eecaee8120886d0f4174df454ce0a6f1015a26692)
     ({"protocol": "ab_ba_example", "n_patients": 12, "seed": "generator 5", "missing": "mnar"},
-     "7b87c524a48a045956bbff0eecaee8120886d0f4174df454ce0a6f1015a26692"),
+     "191a277620e32275e47ef5dcc5ac27f2df009bdfcc3cf19422e5925676c813ce"),
 ])
 def test_simulated_tables_unchanged(kwargs: dict, digest: str) -> None:
     if kwargs["seed"] == "generator 5":

@@ -19,12 +19,14 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, func, select, text
 
 from ketapain import __version__
 from ketapain.capture.api import api_router
+from ketapain.capture.api.deps import session_slot
 from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.db import make_engine, make_sessionmaker, read_only_engine, upgrade
@@ -156,16 +158,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     app.state.writing_reads = WRITING_READS
     # SQLite: writing requests queue on the event loop, one lock per loop (api.deps.get_session)
     app.state.writers = weakref.WeakKeyDictionary() if engine.dialect.name == "sqlite" else None
+    app.state.session_slots = weakref.WeakKeyDictionary()  # api.deps.session_slot
     app.state.protocol = load_protocol(settings.protocol)
     app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
     app.include_router(api_router)
 
     reader = read_only_engine(engine)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, Any]:
+    def ping() -> None:
         with reader.connect() as conn:  # a read: never waits for a writer
             conn.execute(text("SELECT 1"))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(request: Request) -> dict[str, Any]:
+        async with session_slot(request):  # a connection, counted as the sessions are
+            await run_in_threadpool(ping)
         return {"status": "ok", "version": __version__}
 
     @app.exception_handler(RequestValidationError)

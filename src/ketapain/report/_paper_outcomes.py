@@ -264,7 +264,7 @@ def _one_value_per_arm(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     none was observed) and say so; the models use every period."""
     if not rows.duplicated(["patient_id", "treatment"]).any():
         return rows, ""
-    mean = rows.groupby(["patient_id", "treatment"], sort=False, as_index=False)["auc"].mean()
+    mean = rows.groupby(["patient_id", "treatment"], sort=False)["auc"].mean().reset_index()
     return mean, " A patient who had an arm in several periods is shown at the mean of those periods."
 
 

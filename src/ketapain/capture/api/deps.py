@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ketapain.capture.audit import Actor
 from ketapain.capture.config import Settings
-from ketapain.capture.db import read_only
+from ketapain.capture.db import POOL_SIZE, read_only
 from ketapain.capture.schemas import DB_INT_MAX, NO_NUL
 from ketapain.capture.security import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from ketapain.capture.services import Context
@@ -48,27 +48,50 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     HEAD request gets a read session (:func:`ketapain.capture.db.read_only`: never waits for a
     writer) unless its path is in ``app.state.writing_reads`` (a GET that audits, e.g. the export).
 
-    Async on purpose, so that waiting never holds a worker thread: on SQLite a writing request
-    first waits its turn on the event loop (:func:`_writer`, one writer at a time), and
-    the rollback and close of a request that did not commit (a 409, a read) run on the loop too.
-    Before, a request took SQLite's write lock at its first statement (in a dependency's thread),
-    then waited for another thread to run the route while all 40 threads waited for that lock:
-    the collapse at 50 clients of issue 17. The session connects lazily, in the route's thread."""
+    Async on purpose, so that waiting never holds a worker thread: a request first takes one of
+    :data:`SESSION_SLOTS` session slots on the event loop (so no more sessions are open than
+    the database pool holds connections: a worker thread never waits for a connection), then,
+    on SQLite, a writing request waits its turn on the event loop (:func:`_writer`, one writer
+    at a time); the rollback and close of a request that did not commit (a 409, a read) run on
+    the loop too. Before, a request took SQLite's write lock at its first statement (in a
+    dependency's thread), then waited for another thread to run the route while all 40 threads
+    waited for that lock: the collapse at 50 clients of issue 17. Without the slots, 100
+    PostgreSQL clients with 8 worker threads deadlocked until the pool's timeout: every
+    thread waited for a connection held by a request that waited for a thread. The session
+    connects lazily, in the route's thread."""
     reads = request.method in _READS and request.url.path not in request.app.state.writing_reads
-    writer = _writer(request) if not reads else None
-    if writer is not None:
-        await writer.acquire()
-    try:
-        with request.app.state.sessionmaker() as session:
-            if reads:
-                read_only(session)
-            try:
-                yield session
-            finally:
-                session.rollback()
-    finally:
+    async with session_slot(request):
+        writer = _writer(request) if not reads else None
         if writer is not None:
-            writer.release()
+            await writer.acquire()
+        try:
+            with request.app.state.sessionmaker() as session:
+                if reads:
+                    read_only(session)
+                try:
+                    yield session
+                finally:
+                    session.rollback()
+        finally:
+            if writer is not None:
+                writer.release()
+
+
+SESSION_SLOTS = POOL_SIZE // 2
+"""Requests holding a database session at once, per server process: half the pool
+(:data:`ketapain.capture.db.POOL_SIZE`; PostgreSQL's pool holds POOL_SIZE connections, SQLite's
+twice as many), so the connections a request may open besides its session (an error page's)
+never run short."""
+
+
+def session_slot(request: Request) -> asyncio.Semaphore:
+    """The session slots of this event loop (one semaphore per loop, as :func:`_writer`)."""
+    slots = request.app.state.session_slots
+    loop = asyncio.get_running_loop()
+    if loop not in slots:
+        slots[loop] = asyncio.Semaphore(SESSION_SLOTS)
+    slot: asyncio.Semaphore = slots[loop]
+    return slot
 
 
 def _writer(request: Request) -> asyncio.Lock | None:
