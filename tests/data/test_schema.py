@@ -97,6 +97,8 @@ def test_column_definition_errors() -> None:
         Column("x", "int", "x", allowed=("a",))
     with pytest.raises(ValueError, match="must be required"):
         TableSchema("t", "row", ("x",), (Column("x", "str", "x", nullable=True),))
+    with pytest.raises(ValueError, match="pattern needs"):
+        Column("x", "int", "x", pattern=("[0-9]+", "digits"))
     with pytest.raises(KeyError, match="no column 'nope'"):
         SCHEMAS["diary"].column("nope")
 

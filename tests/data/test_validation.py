@@ -62,6 +62,21 @@ def test_values_outside_the_allowed_set(tables: Tables) -> None:
     ]
 
 
+def test_country_must_be_an_alpha3_code_and_race_a_cdisc_term(tables: Tables) -> None:
+    # ISO 3166-1 alpha-3: three capital letters ("FRA"); "FR" (alpha-2) and "fra" are not.
+    # RACE: CDISC CT codelist C74457 submission values, upper case ("WHITE", not "White").
+    tables["patients"]["country"] = ["FRA", "FR", "fra"]
+    tables["patients"]["race"] = ["NOT REPORTED", "White", None]
+    alpha3 = "is not an ISO 3166-1 alpha-3 code (3 capital letters, e.g. 'FRA')"
+    assert problems(tables) == [
+        f"patients row 3: country='FR' {alpha3}",
+        f"patients row 4: country='fra' {alpha3}",
+        "patients row 3: race='White' is not one of 'AMERICAN INDIAN OR ALASKA NATIVE', 'ASIAN', "
+        "'BLACK OR AFRICAN AMERICAN', 'NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER', 'WHITE', 'MULTIPLE', "
+        "'OTHER', 'UNKNOWN', 'NOT REPORTED'",
+    ]
+
+
 def test_treatments_are_free_text_without_a_protocol(tables: Tables) -> None:
     tables["allocation"]["treatment"] = tables["allocation"]["treatment"].str.lower()
     data = TrialData.from_tables(**tables)

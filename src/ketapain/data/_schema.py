@@ -29,6 +29,7 @@ __all__ = [
     "DType",
     "PAIN_TYPES",
     "PandasDType",
+    "RACES",
     "REFERENCE_DIARY_ITEMS",
     "SCHEMAS",
     "SEVERITIES",
@@ -81,6 +82,9 @@ class Column:
         The closed set of allowed values of a ``str`` column (None = any text).
     unit : str or None
         Unit of measurement, for the documentation.
+    pattern : tuple of (str, str) or None
+        For a ``str`` column: a regular expression every present value must match in
+        full, and its meaning in words for messages (``("[A-Z]{3}", "3 capital letters")``).
 
     Raises
     ------
@@ -106,6 +110,7 @@ class Column:
     max: float | None = None
     allowed: tuple[str, ...] | None = None
     unit: str | None = None
+    pattern: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in ("int", "float", "str", "bool", "date"):
@@ -116,6 +121,8 @@ class Column:
             raise ValueError(f"column {self.name!r}: bounds need an int or float column")
         if self.allowed is not None and self.dtype != "str":
             raise ValueError(f"column {self.name!r}: an allowed set needs a str column")
+        if self.pattern is not None and self.dtype != "str":
+            raise ValueError(f"column {self.name!r}: a pattern needs a str column")
 
     @property
     def pandas_dtype(self) -> PandasDType:
@@ -132,6 +139,8 @@ class Column:
         """The allowed values in words, as used in error messages and the docs."""
         if self.allowed is not None:
             return "one of " + ", ".join(repr(v) for v in self.allowed)
+        if self.pattern is not None:
+            return self.pattern[1]
         if self.min is not None and self.max is not None:
             return f"{_num(self.min)}..{_num(self.max)}"
         if self.min is not None:
@@ -225,6 +234,21 @@ PAIN_TYPES: tuple[str, ...] = (
 )
 """Pain aetiologies (``patients.pain_type``)."""
 
+RACES: tuple[str, ...] = (
+    "AMERICAN INDIAN OR ALASKA NATIVE",
+    "ASIAN",
+    "BLACK OR AFRICAN AMERICAN",
+    "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER",
+    "WHITE",
+    "MULTIPLE",
+    "OTHER",
+    "UNKNOWN",
+    "NOT REPORTED",
+)
+"""Allowed values of ``patients.race``: the submission values of CDISC controlled
+terminology codelist RACE (C74457), with MULTIPLE, OTHER, UNKNOWN and NOT REPORTED as
+SDTMIG 3.4 section 5.2 (DM) allows."""
+
 SEVERITIES: tuple[str, ...] = ("mild", "moderate", "severe")
 """Adverse-event severities (``adverse_events.severity``)."""
 
@@ -285,6 +309,12 @@ _SCHEMAS = (
             Column("pain_type_detail", "str", "free text, e.g. when pain_type is 'other'",
                    required=False, nullable=True),
             Column("site_id", "str", "recruiting centre", required=False, nullable=True),
+            Column("country", "str", "country of the recruiting centre, ISO 3166-1 alpha-3 "
+                   "(SDTM DM.COUNTRY)", required=False, nullable=True,
+                   pattern=("[A-Z]{3}", "an ISO 3166-1 alpha-3 code (3 capital letters, e.g. 'FRA')")),
+            Column("race", "str", "race as collected, in CDISC controlled terminology (SDTM "
+                   "DM.RACE; 'NOT REPORTED' where the law forbids collecting it)",
+                   required=False, nullable=True, allowed=RACES),
         ),
     ),
     TableSchema(
@@ -337,6 +367,8 @@ _SCHEMAS = (
             Column("item", "str", "item identifier within the instrument"),
             Column("value", "float", "raw answer (scores are derived, never stored)",
                    nullable=True),
+            Column("completed_date", "date", "date the questionnaire was completed (SDTM "
+                   "QSDTC)", required=False, nullable=True),
         ),
     ),
     TableSchema(

@@ -280,6 +280,12 @@ def _check_column(
         rule = "one of " + ", ".join(repr(v) for v in allowed)
         _report_rows(problems, label, outside,
                      lambda p: f"{name}={display_value(values.iloc[p])} is not {rule}")
+    if col.pattern is not None:
+        regex, meaning = col.pattern
+        text = values.astype("object").where(values.notna(), "")
+        mismatch = present & ~text.astype(str).str.fullmatch(regex).to_numpy(dtype=bool)
+        _report_rows(problems, label, mismatch,
+                     lambda p: f"{name}={display_value(values.iloc[p])} is not {meaning}")
     if col.min is not None or col.max is not None:
         x = values.to_numpy(dtype="float64", na_value=np.nan)
         outside = np.zeros(len(x), dtype=bool)
