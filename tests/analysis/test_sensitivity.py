@@ -114,12 +114,49 @@ def test_settings_name_every_choice(protocol: Protocol) -> None:
     assert d["tipping_shift_arms"] == ["K", "KM"] and d["pooling"] == "rubin"
 
 
-def test_daily_model_fits_have_model_checks(section: dict[str, pd.DataFrame], protocol: Protocol) -> None:
-    # issue 19: the MAR daily model of every LOCF endpoint is checked by the shared rules
+def test_every_sensitivity_fit_has_a_model_check(section: dict[str, pd.DataFrame], protocol: Protocol) -> None:
+    # issue 19: the MAR daily model of every LOCF endpoint, the per-imputation crossover fits of
+    # its multiple imputation and (primary endpoint) of the tipping point are checked by the
+    # shared degenerate-fit rules: one row each
     checks = section["model_checks"]
     locf = [e.name for e in protocol.endpoints if e.impute == "locf"]
-    assert list(checks["endpoint"]) == locf and (checks["analysis"] == "mar_daily_model").all()
+    daily = checks[checks["analysis"] == "mar_daily_model"]
+    mi = checks[checks["analysis"] == "multiple_imputation"]
+    tipping = checks[checks["analysis"] == "tipping_point"]
+    assert list(daily["endpoint"]) == locf and (daily["model"] == "daily").all()
+    assert list(mi["endpoint"]) == locf and (mi["model"] == "per_imputation").all()
+    assert list(tipping["endpoint"]) == [protocol.primary_endpoint.name]
+    assert len(checks) == 2 * len(locf) + 1
     assert (checks["status"] == "ok").all() and (checks["reason"] == "").all()
+
+
+def test_a_degenerate_imputation_fit_voids_the_pooled_result(trial: TrialData, protocol: Protocol,
+                                                            monkeypatch) -> None:
+    # one imputation's fit not estimable: Rubin's rules have no valid input, so no MI rows
+    # (never a pool of the other imputations), a model-check row and a note naming it
+    import ketapain.stats._imputation as imp
+    from ketapain.stats import ModelCheck
+
+    real = imp.check_linear_numbers
+    calls = {"n": 0}
+
+    def third_fails(**kw):
+        calls["n"] += 1
+        return ModelCheck("not_estimable", ("a rule tripped",)) if calls["n"] == 3 else real(**kw)
+
+    monkeypatch.setattr(imp, "check_linear_numbers", third_fails)
+    import ketapain.analysis._sensitivity as sens
+
+    monkeypatch.setattr(sens, "_tipping_point", lambda run, rows: None)
+    out = _sensitivity_section(trial, protocol, {}, 11)
+    mi = out["model_checks"][out["model_checks"]["analysis"] == "multiple_imputation"]
+    assert mi["status"].iloc[0] == "not_estimable"
+    assert mi["reason"].iloc[0] == f"1 of {N_IMPUTATIONS} imputation fits not estimable: imputation 3: a rule tripped"
+    assert (mi["status"].iloc[1:] == "ok").all()  # later endpoints: the counter is past 3
+    first = next(e.name for e in protocol.endpoints if e.impute == "locf")
+    assert first not in set(out["multiple_imputation"]["endpoint"])
+    notes = out["notes"][(out["notes"]["analysis"] == "multiple_imputation") & (out["notes"]["endpoint"] == first)]
+    assert notes["note"].str.startswith(f"not estimable: 1 of {N_IMPUTATIONS} imputation fits").all() and len(notes) == 1
 
 
 def test_a_degenerate_daily_model_gives_a_note_and_no_rows(trial: TrialData, protocol: Protocol, monkeypatch) -> None:

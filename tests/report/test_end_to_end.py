@@ -339,8 +339,12 @@ def test_model_checks_table_counts_and_lists_every_fit_that_is_not_ok(demo: Path
     block = checks[checks["section"] == "responders"]["status"].value_counts()
     assert responders[1] == f"{int(block.sum())} fits"
     assert responders[3] == f"{block.get('ok', 0)} ok, {block.get('not_estimable', 0)} not estimable"
-    sensitivity = next(r for r in rows if r[0].startswith("Missing-data sensitivity"))
-    assert sensitivity[1] == f"{len(sens)} fits"
+    sensitivity = {r[0]: r[1] for r in rows if r[0].startswith("Missing-data sensitivity")}
+    per_analysis = sens["analysis"].value_counts()
+    words = {"mar_daily_model": "daily model", "multiple_imputation": "multiple imputation",
+             "tipping_point": "tipping point"}
+    assert sensitivity == {f"Missing-data sensitivity ({words[a]})": f"{k} fit" + ("s" if k > 1 else "")
+                           for a, k in per_analysis.items()}
     # one row per fit that is not ok, in the words of the report: no raw codes
     flagged = [r for r in rows if len(r) == 5 and r[3] in ("singular", "not estimable")]
     assert len(flagged) == int((statuses != "ok").sum()) > 0

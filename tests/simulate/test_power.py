@@ -301,3 +301,24 @@ def test_cli_table_output() -> None:
     res = RUNNER.invoke(APP, ["power", "--protocol", "ab_ba_example", "--patients", "6", "--sims", "20", "--seed", "2"])
     assert res.exit_code == 0, res.stderr
     assert "Simulated power: ab_ba_example" in res.stdout and "L - P" in res.stdout
+
+
+def test_a_degenerate_trial_fit_is_failed_never_a_rejection(monkeypatch) -> None:
+    """issue 19: a fit that converged but trips a degenerate-fit rule counts as failed. Flag
+    every other trial as degenerate (the rule itself is tested in tests/stats/test_degenerate):
+    rejections can only come from the others, and failed counts the flagged ones."""
+    import ketapain.simulate._power_sim as ps
+
+    big = {"K": {"effect_amplitude": -4.0, "effect_tau_days": 1000.0},
+           "KM": {"effect_amplitude": -4.0, "effect_tau_days": 1000.0}}
+    full = simulate_power("ketapain", n=[12], sims=40, seed=2, effects=big)
+    assert full.failed == (0,) and full.to_frame().set_index("contrast").loc["omnibus", "rejections"] == 40
+
+    def every_other(**kw):
+        g = kw["estimate"].shape[0]
+        return np.arange(g) % 2 == 1
+
+    monkeypatch.setattr(ps, "degenerate_mask", every_other)
+    half = simulate_power("ketapain", n=[12], sims=40, seed=2, effects=big)
+    assert half.failed == (20,)
+    assert half.to_frame().set_index("contrast").loc["omnibus", "rejections"] == 20

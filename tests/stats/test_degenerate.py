@@ -184,3 +184,55 @@ def test_linear_normal_fit_is_ok() -> None:
 def test_model_check_refuses_unknown_status() -> None:
     with pytest.raises(ValueError, match="status must be one of"):
         ModelCheck("bad")  # type: ignore[arg-type]
+
+
+def test_linear_rules_on_the_numbers_of_one_completed_data_set() -> None:
+    # the linear rules of check_crossover_fit, on plain numbers (one imputation's fit)
+    from ketapain.stats import check_linear_numbers
+
+    good = dict(contrasts=["A - B", "A - C"], estimate=np.array([1.0, -2.0]), se=np.array([0.5, 0.6]),
+                df=np.array([20.0, 20.0]), df_den=20.0, var_subject=4.0, var_residual=1.0, singular=False)
+    assert check_linear_numbers(**good) == ModelCheck("ok")
+    assert check_linear_numbers(**{**good, "singular": True}).status == "singular"
+    nan_se = check_linear_numbers(**{**good, "se": np.array([0.5, np.nan])})
+    assert nan_se.reasons == ("estimate or SE not finite for A - C",)
+    zero_se = check_linear_numbers(**{**good, "se": np.array([0.0, 0.6])})
+    assert zero_se.reasons == ("SE = 0 for A - B",)
+    # residual share 1e-7 of the total (4 + 4e-7) is below MIN_RESIDUAL_SHARE = 1e-6
+    exact = check_linear_numbers(**{**good, "var_residual": 4e-7})
+    assert exact.status == "not_estimable" and exact.reason.startswith("residual variance 4e-07 at its bound 0")
+    # a denominator df of 0.5 < MIN_DF = 1: no t or F reference distribution
+    few = check_linear_numbers(**{**good, "df_den": 0.5})
+    assert few.reasons == ("denominator df below 1 or not finite (treatment test df 0.5)",)
+
+
+def test_combine_checks_counts_the_fits_of_one_result() -> None:
+    from ketapain.stats import combine_checks
+
+    ok, sing = ModelCheck("ok"), ModelCheck("singular", ("s",))
+    bad = ModelCheck("not_estimable", ("r",))
+    assert combine_checks([ok, ok], "imputation") == ModelCheck("ok")
+    assert combine_checks([ok, sing, sing], "imputation").reasons == (
+        "2 of 3 imputation fits singular (between-patient variance estimated as 0)",)
+    five = combine_checks([bad, ok, bad, bad, bad, bad], "imputation")
+    assert five.status == "not_estimable"
+    assert five.reasons == ("5 of 6 imputation fits not estimable: imputation 1: r; imputation 3: r; "
+                            "imputation 4: r (and 2 more)",)
+
+
+def test_degenerate_mask_applies_the_linear_rules_to_a_batch() -> None:
+    # G = 6 fits, k = 2 pairs; trial g breaks rule g (0 = none), by hand:
+    from ketapain.stats import degenerate_mask
+
+    est = np.array([[1.0, 2.0]] * 6)
+    se = np.array([[0.5, 0.5]] * 6)
+    df = np.full((6, 2), 20.0)
+    den = np.full(6, 20.0)
+    vs, vr = np.full(6, 4.0), np.full(6, 1.0)
+    est[1, 1] = np.nan          # 1: a non-finite estimate
+    se[2, 0] = 0.0              # 2: SE = 0
+    df[3, 1] = 0.5              # 3: pair df below MIN_DF = 1
+    vr[4] = 1e-9                # 4: residual share 1e-9 / 4 < 1e-6
+    den[5] = 0.9                # 5: omnibus denominator df below 1
+    mask = degenerate_mask(estimate=est, se=se, df=df, df_den=den, var_subject=vs, var_residual=vr)
+    assert mask.tolist() == [False, True, True, True, True, True]

@@ -187,3 +187,45 @@ def test_tipping_point_known_by_hand() -> None:
     # A - C is unaffected by shifting B.
     ac = frame[frame["contrast"] == "A - C"]["estimate"].to_numpy()
     assert_allclose(ac, ac[0], rtol=1e-10)
+
+
+def test_an_imputation_fit_without_residual_variance_voids_the_pool(mcar) -> None:
+    """Row 1 of the AUC matrix is exactly fixed effects + a subject effect (no residual): that
+    fit is refused (residual variance 0), so Rubin's rules have no valid input and every pooled
+    number is NaN with the reason, never a pool of the other rows."""
+    from ketapain.stats._imputation import AucAnalyser, completed_auc, finish, pool_analysis, prepare_imputations
+
+    diary, alloc = mcar
+    grid, raw, _ = prepare_imputations(diary, alloc, value="avg_pain", window=14, ref="A", model="standard",
+                                       subject="patient_id", n_imputations=3, seed=5, clip=(0.0, 10.0))
+    analyser = AucAnalyser(grid, subject="patient_id", model="paper", df_method="kenward-roger", ref="A")
+    auc = completed_auc(finish(grid, raw, np.zeros(len(grid.treatment)), (0.0, 10.0)))
+    rng = np.random.default_rng(0)
+    d = analyser.design
+    auc[1] = d.X @ rng.normal(size=d.X.shape[1]) + rng.normal(size=d.group_codes.max() + 1)[d.group_codes]
+    an = analyser.run(auc)
+    assert [c.status for c in an.checks] == ["ok", "not_estimable", "ok"]
+    assert an.check.reason.startswith("1 of 3 imputation fits not estimable: imputation 2: ")
+    contrasts, omnibus = pool_analysis(an, conf_level=0.95, complete=False)
+    assert all(math.isnan(c.estimate) and math.isnan(c.p_value) for c in contrasts)
+    assert math.isnan(omnibus.p_value)
+    # the same rows without row 1 pool to finite numbers
+    ok = analyser.run(auc[[0, 2]])
+    assert ok.check.status == "ok"
+    assert all(math.isfinite(c.p_value) for c in pool_analysis(ok, conf_level=0.95, complete=False)[0])
+
+
+def test_tipping_search_stops_at_a_delta_that_is_not_estimable() -> None:
+    # deltas -1, 0, 1, 2; t = 3, 3, NaN, -3 with t_crit 2: the conclusion +1 at delta 0 cannot
+    # be followed past delta 1 (not estimable), so no tipping delta upward; downward none.
+    from ketapain.stats._mi_tipping import _tip
+
+    deltas = np.array([-1.0, 0.0, 1.0, 2.0])
+    ts = np.array([3.0, 3.0, np.nan, -3.0])
+    crits = np.full(4, 2.0)
+    states = np.array([1, 1, 0, -1])
+    assert _tip(deltas, ts, crits, states, 1, 1) is None
+    assert _tip(deltas, ts, crits, states, 1, -1) is None
+    # with a finite t at delta 1 the change is interpolated: margin 3 - 2 = 1 at 0, -3 - 2 at 1
+    ts2 = np.array([3.0, 3.0, -3.0, -3.0])
+    assert _tip(deltas, ts2, crits, np.array([1, 1, -1, -1]), 1, 1) == pytest.approx(1 / 6)

@@ -13,11 +13,13 @@ endpoint whose protocol imputation is ``locf`` this section runs:
 2. **multiple imputation** under the same daily model
    (:func:`ketapain.stats.multiple_imputation_auc`, :data:`N_IMPUTATIONS` imputations,
    re-analysed with the protocol's crossover model and df method, Rubin's rules with
-   Barnard-Rubin df, D1 omnibus);
+   Barnard-Rubin df, D1 omnibus); every imputation's fit is checked by the linear
+   degenerate-fit rules (one ``model_checks`` row; not estimable: a note and no rows);
 and, for the primary endpoint only,
 3. a **delta-adjusted tipping-point analysis** (:func:`ketapain.stats.tipping_point_auc`):
    imputed days of the active arms are shifted by delta pain points over
-   :data:`TIPPING_DELTAS`; the tipping deltas are where the Sidak-adjusted conclusion changes.
+   :data:`TIPPING_DELTAS`; the tipping deltas are where the Sidak-adjusted conclusion changes
+   (one ``model_checks`` row; a delta whose fits are not estimable is NaN and ends the search).
 
 Contrasts are oriented as the report shows them (active arm minus reference arm; between two
 active arms, the statistics core's order), so they read like Table 2's pairwise rows.
@@ -154,10 +156,10 @@ def _mar_daily_model(run: _Run, rows: _Rows) -> None:
                               conf_level=a.conf_level, **run.common)
     except ModelError as exc:
         rows.notes.append({**run.label, "analysis": "mar_daily_model", "note": str(exc)})
-        rows.checks.append({**run.label, "analysis": "mar_daily_model", "status": "not_estimable", "reason": str(exc)})
+        rows.checks.append({**run.label, "analysis": "mar_daily_model", "model": "daily", "status": "not_estimable", "reason": str(exc)})
         return
     check = check_daily_fit(fit)
-    rows.checks.append({**run.label, "analysis": "mar_daily_model", **check.to_dict()})
+    rows.checks.append({**run.label, "analysis": "mar_daily_model", "model": "daily", **check.to_dict()})
     if not check.estimable:
         rows.notes.append({**run.label, "analysis": "mar_daily_model", "note": f"not estimable: {check.reason}"})
         return
@@ -175,6 +177,12 @@ def _multiple_imputation(run: _Run, rows: _Rows) -> None:
             **run.common)
     except ModelError as exc:
         rows.notes.append({**run.label, "analysis": "multiple_imputation", "note": str(exc)})
+        rows.checks.append({**run.label, "analysis": "multiple_imputation", "model": "per_imputation", "status": "not_estimable",
+                            "reason": str(exc)})
+        return
+    rows.checks.append({**run.label, "analysis": "multiple_imputation", "model": "per_imputation", **mi.check.to_dict()})
+    if not mi.check.estimable:
+        rows.notes.append({**run.label, "analysis": "multiple_imputation", "note": f"not estimable: {mi.check.reason}"})
         return
     rows.mi.append(_orient(mi.to_frame(), run.common["ref"]).assign(n_imputations=N_IMPUTATIONS, **run.label))
     rows.omnibus.append(_omnibus(run, "multiple_imputation", mi.omnibus))
@@ -191,7 +199,14 @@ def _tipping_point(run: _Run, rows: _Rows) -> None:
             conf_level=a.conf_level, df_method=a.df_method, **run.common)
     except ModelError as exc:
         rows.notes.append({**run.label, "analysis": "tipping_point", "note": str(exc)})
+        rows.checks.append({**run.label, "analysis": "tipping_point", "model": "per_imputation", "status": "not_estimable",
+                            "reason": str(exc)})
         return
+    rows.checks.append({**run.label, "analysis": "tipping_point", "model": "per_imputation", **tp.check.to_dict()})
+    if not tp.check.estimable:
+        rows.notes.append({**run.label, "analysis": "tipping_point",
+                           "note": f"not estimable at some deltas (NaN there; the search for a tipping point "
+                                   f"stops at them): {tp.check.reason}"})
     rows.tipping = _orient(tp.to_frame(), ref).assign(**run.label)
     rows.tipping_summary = _orient(tp.tipping_frame(), ref, flip_cols=()).assign(
         shift_arms=", ".join(tp.shift_arms), **run.label)

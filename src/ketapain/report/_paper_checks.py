@@ -48,7 +48,9 @@ CHECKS_KEY = "fit_status"
 STATUS_WORDS = {"ok": "ok", "singular": "singular", "not_estimable": "not estimable"}
 _SECTIONS = {"pain_before": "Pain before each period", "table2": "Pain outcomes", "responders": "Responders",
              "table3": "Questionnaires", "adverse_events": "Adverse events",
-             "mar_daily_model": "Missing-data sensitivity (daily model)"}
+             "mar_daily_model": "Missing-data sensitivity (daily model)",
+             "multiple_imputation": "Missing-data sensitivity (multiple imputation)",
+             "tipping_point": "Missing-data sensitivity (tipping point)"}
 _SHORT = 100
 """Characters of a not-estimable note's first reason kept in an odds-ratio table's cell."""
 _TERM = re.compile(r"\b(\w+)\[([^\]]+)\]")
@@ -91,12 +93,14 @@ def short_note(note: str) -> str:
 def model_checks_frame(results: AnalysisResults) -> pd.DataFrame:
     """``results.model_checks`` and the sensitivity analyses' checks in one frame (columns
     section, outcome, model, scale, day, status, reason; a sensitivity fit's section is its
-    analysis, its model ``daily``)."""
+    analysis, its model ``daily`` (the MAR daily model) or ``per_imputation`` (the crossover
+    fits of the completed data sets of multiple imputation and the tipping point))."""
     columns = ["section", "outcome", "model", "scale", "day", "status", "reason"]
     frames = [results.model_checks.reindex(columns=columns)]
     sens = results.sensitivity.get("model_checks")
     if sens is not None and not sens.empty:
-        frames.append(pd.DataFrame({"section": sens["analysis"], "outcome": sens["endpoint"], "model": "daily",
+        model = sens["model"] if "model" in sens else pd.Series("daily", index=sens.index)
+        frames.append(pd.DataFrame({"section": sens["analysis"], "outcome": sens["endpoint"], "model": model.fillna("daily"),
                                     "scale": "", "day": math.nan, "status": sens["status"],
                                     "reason": sens["reason"]}))
     frames = [f for f in frames if not f.empty]
@@ -121,6 +125,8 @@ def _outcome_words(settings: AnalysisSettings, section: str, outcome: str, scale
 
 
 def _model_words(model: str, results: AnalysisResults) -> str:
+    if model == "per_imputation":
+        return "crossover model of each completed data set"
     return "daily model" if model == "daily" else model_name(model, results.study)
 
 

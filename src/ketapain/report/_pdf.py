@@ -65,8 +65,11 @@ class _ReportPDF(FPDF):
 
 
 def _portrait(pdf: _ReportPDF) -> None:
-    """Start a portrait page if the current page is landscape (after a wide table)."""
-    if pdf.cur_orientation == "L":
+    """Start a portrait page if the current page is landscape (after a wide table).
+
+    fpdf2's ``cur_orientation`` is a ``PageOrientation`` enum that does not compare equal to
+    ``"L"`` (2.8.9): compare its ``value``."""
+    if pdf.cur_orientation.value == "L":
         pdf.add_page(orientation="portrait")
 
 
@@ -174,13 +177,16 @@ def _table(pdf: _ReportPDF, table: DisplayTable) -> None:
     """Draw a table (on a landscape page of its own when too wide for a portrait page)."""
     size = _TABLE_SIZES[0]
     widths = _natural_widths(pdf, table, size)
-    if sum(widths) > pdf.epw:
+    # judged against a portrait page's width, as _first_needs judges it (on a landscape page
+    # pdf.epw is the landscape width: a table between the two widths would turn back to a
+    # portrait page and leave its heading alone at the bottom of the landscape one)
+    if sum(widths) > _portrait_epw(pdf):
         landscape_epw = max(pdf.w, pdf.h) - pdf.l_margin - pdf.r_margin   # width of a turned page
         for size in _TABLE_SIZES:
             widths = _natural_widths(pdf, table, size)
             if sum(widths) <= landscape_epw:
                 break
-        if pdf.cur_orientation != "L":
+        if pdf.cur_orientation.value != "L":
             pdf.add_page(orientation="landscape")
     else:
         _portrait(pdf)

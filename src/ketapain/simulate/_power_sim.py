@@ -23,7 +23,7 @@ from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
 from ketapain.simulate._diary import simulate_diary
 from ketapain.simulate._params import ArmEffect, Parameters
-from ketapain.stats import auc_arrays, fit_crossover_arrays
+from ketapain.stats import auc_arrays, degenerate_mask, fit_crossover_arrays
 
 __all__ = ["BlockSummary", "Spec", "TRIALS_PER_BLOCK", "block_trials", "run_blocks"]
 
@@ -129,12 +129,15 @@ def _analyse(spec: Spec, n: int, block: int) -> BlockSummary:
         warnings.simplefilter("ignore", SingularFitWarning)  # counted below, not an error here
         res = fit_crossover_arrays(auc[:T], arm[:T], seq[:T], levels=spec.arms, model=spec.model,
                                    df_method=spec.df_method, on_error="flag")
-    ok = res.converged
-    rejected = [int(np.sum(res.f_p_value < spec.alpha))]
+    # a fit that converged but trips a degenerate-fit rule is counted as failed, never as a
+    # rejection (docs/power.md, "Failed fits")
+    ok = res.converged & ~degenerate_mask(estimate=res.estimate, se=res.se, df=res.df, df_den=res.f_df_den,
+                                          var_subject=res.sigma2_subject, var_residual=res.sigma2_residual)
+    rejected = [int(np.sum(ok & (res.f_p_value < spec.alpha)))]
     est = []
     for pair in spec.pairs:
         j = res.pairs.index(pair)
-        rejected.append(int(np.sum(res.p_sidak[:, j] < spec.alpha)))
+        rejected.append(int(np.sum(ok & (res.p_sidak[:, j] < spec.alpha))))
         e = res.estimate[:, j]
         est.append(float(np.sum(e[ok & ~np.isnan(e)])))
     s2r = res.sigma2_residual[ok]

@@ -74,7 +74,10 @@ __all__ = [
     "ModelCheck",
     "check_crossover_fit",
     "check_daily_fit",
+    "check_linear_numbers",
     "check_logistic_fit",
+    "combine_checks",
+    "degenerate_mask",
     "fixed_effect_separation",
     "within_subject_separation",
 ]
@@ -230,15 +233,88 @@ def check_crossover_fit(fit: CrossoverFit) -> ModelCheck:
                     if theta < SINGULAR_THETA else None)
         return _verdict(fatal, singular)
     s2 = fit.variance_residual if fit.variance_residual is not None else math.nan
-    total = fit.variance_subject + s2
-    if not (math.isfinite(total) and total > 0) or s2 <= MIN_RESIDUAL_SHARE * total:
-        fatal.append(f"residual variance {s2:.3g} at its bound 0 (below {MIN_RESIDUAL_SHARE:g} of the total "
-                     f"variance {total:.3g}): the model reproduces every observation")
-    df_den = float(fit.treatment_test.df_den)
-    if not (df_den >= MIN_DF) or any(not (d >= MIN_DF) for d in df[idx]):
-        fatal.append(f"denominator df below {MIN_DF:g} or not finite (treatment test df {df_den:.3g})")
+    fatal += _linear_rules(fit.variance_subject, s2, float(fit.treatment_test.df_den), df[idx])
     singular = ("boundary (singular) fit: between-patient variance estimated as 0" if fit.singular else None)
     return _verdict(fatal, singular)
+
+
+def _linear_rules(var_subject: float, var_residual: float, df_den: float, df_terms: np.ndarray) -> list[str]:
+    """The variance and df rules of a linear crossover fit (module doc), as reasons."""
+    fatal = []
+    total = var_subject + var_residual
+    if not (math.isfinite(total) and total > 0) or var_residual <= MIN_RESIDUAL_SHARE * total:
+        fatal.append(f"residual variance {var_residual:.3g} at its bound 0 (below {MIN_RESIDUAL_SHARE:g} of the "
+                     f"total variance {total:.3g}): the model reproduces every observation")
+    if not (df_den >= MIN_DF) or any(not (d >= MIN_DF) for d in df_terms):
+        fatal.append(f"denominator df below {MIN_DF:g} or not finite (treatment test df {df_den:.3g})")
+    return fatal
+
+
+def check_linear_numbers(
+    *,
+    contrasts: Sequence[str],
+    estimate: np.ndarray,
+    se: np.ndarray,
+    df: np.ndarray,
+    df_den: float,
+    var_subject: float,
+    var_residual: float,
+    singular: bool,
+) -> ModelCheck:
+    """The linear rules of :func:`check_crossover_fit` applied to the numbers of a fit that has
+    no :class:`~ketapain.stats.CrossoverFit` (one completed data set of a multiple imputation):
+    the treatment ``contrasts`` with their ``estimate``, ``se`` and ``df``, the denominator df
+    of the treatment F test, and the two variance components (outcome units squared)."""
+    est, se_, df_ = (np.asarray(a, dtype=float) for a in (estimate, se, df))
+    fatal: list[str] = []
+    finite = np.isfinite(est) & np.isfinite(se_)
+    if not finite.all():
+        fatal.append("estimate or SE not finite for " + ", ".join(c for c, f in zip(contrasts, finite, strict=True) if not f))
+    zero = [c for c, v in zip(contrasts, se_, strict=True) if v == 0]
+    if zero:
+        fatal.append(f"SE = 0 for {', '.join(zero)}")
+    fatal += _linear_rules(var_subject, var_residual, df_den, df_)
+    return _verdict(fatal, "boundary (singular) fit: between-patient variance estimated as 0" if singular else None)
+
+
+def degenerate_mask(
+    *,
+    estimate: np.ndarray,
+    se: np.ndarray,
+    df: np.ndarray,
+    df_den: np.ndarray,
+    var_subject: np.ndarray,
+    var_residual: np.ndarray,
+) -> np.ndarray:
+    """The linear rules of :func:`check_linear_numbers` over a batch of ``G`` fits at once
+    (the trials of a power simulation, :func:`~ketapain.stats.fit_crossover_arrays`): True
+    where a fit is not estimable. ``estimate``, ``se``, ``df`` are ``(G, k)`` contrasts (a NaN
+    pair counts as not estimable), ``df_den``, ``var_subject``, ``var_residual`` are ``(G,)``.
+    A fit that failed (all NaN) is also True."""
+    est, se_, df_ = (np.asarray(a, dtype=float) for a in (estimate, se, df))
+    den, vs, vr = (np.asarray(a, dtype=float) for a in (df_den, var_subject, var_residual))
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(est) & np.isfinite(se_) & (se_ > 0) & (df_ >= MIN_DF)).all(axis=1)
+        total = vs + vr
+        bad |= ~(np.isfinite(total) & (total > 0) & (vr > MIN_RESIDUAL_SHARE * total))
+        bad |= ~(den >= MIN_DF)
+    return np.asarray(bad, dtype=bool)
+
+
+def combine_checks(checks: Sequence[ModelCheck], what: str) -> ModelCheck:
+    """One verdict for a set of fits that make one result (the ``m`` fits pooled by Rubin's
+    rules): ``not_estimable`` if any is, with the first reasons and how many; ``singular`` if any
+    is singular (counted); else ``ok``. ``what`` names one fit in the reasons ("imputation")."""
+    bad = [(i, c) for i, c in enumerate(checks, start=1) if not c.estimable]
+    if bad:
+        first = "; ".join(f"{what} {i}: {c.reason}" for i, c in bad[:3])
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        return ModelCheck("not_estimable", (f"{len(bad)} of {len(checks)} {what} fits not estimable: {first}{more}",))
+    singular = sum(c.status == "singular" for c in checks)
+    if singular:
+        return ModelCheck("singular", (f"{singular} of {len(checks)} {what} fits singular (between-patient "
+                                       "variance estimated as 0)",))
+    return ModelCheck("ok", ())
 
 
 def check_daily_fit(fit: DailyModelFit) -> ModelCheck:

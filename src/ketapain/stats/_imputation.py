@@ -37,6 +37,7 @@ from ketapain.stats._ddf import (
     t_test,
     variance_derivatives,
 )
+from ketapain.stats._degenerate import ModelCheck, check_linear_numbers, combine_checks
 from ketapain.stats._design import ModelKind, build_design, parse_crossover
 from ketapain.stats._lmm import fit_random_intercept
 from ketapain.stats._mi_pool import pool_d1, pool_scalar
@@ -343,6 +344,12 @@ class AucAnalysis:
     u_ref: np.ndarray  # (m, T-1, T-1)
     f_first: Any  # complete-data F test of the first imputation
     df_den: float  # mean complete-data omnibus denominator df
+    checks: tuple[ModelCheck, ...]  # the degenerate-fit verdict of each imputation's fit
+
+    @property
+    def check(self) -> ModelCheck:
+        """One verdict for the pooled result: not estimable if any imputation's fit is."""
+        return combine_checks(self.checks, "imputation")
 
 
 class AucAnalyser:
@@ -352,6 +359,8 @@ class AucAnalyser:
     def __init__(self, grid: DailyGrid, *, subject: str, model: ModelKind,
                  df_method: DfMethod, ref: str) -> None:
         check_option("df_method", df_method, DF_METHOD)
+        if df_method == "containment":
+            raise ModelError(template="{@df_method='containment'} is not supported for multiple imputation")
         self.frame = pd.DataFrame({subject: grid.patient_labels, PERIOD: grid.period_labels, "sequence": grid.sequence_labels,
                                    "treatment": [grid.treatment_levels[i] for i in grid.treatment],
                                    "auc": 0.0})
@@ -365,8 +374,10 @@ class AucAnalyser:
         self.lref = np.stack([d.pair_vector(t, d.treatment_levels[0]) for t in d.treatment_levels[1:]])
 
     def run(self, auc: np.ndarray) -> AucAnalysis:
+        """Fit every completed data set (rows of ``auc``: imputations x periods of the grid);
+        a fit that fails or trips a degenerate-fit rule is recorded in ``checks``, its
+        numbers set to NaN."""
         m = auc.shape[0]
-        d = self.design
         q = np.empty((m, len(self.pairs)))
         u = np.empty_like(q)
         dfs = np.empty_like(q)
@@ -375,29 +386,55 @@ class AucAnalyser:
         u_ref = np.empty((m, k, k))
         f_first = None
         dens = np.empty(m)
+        checks = []
         for i in range(m):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SingularFitWarning)
-                fit = fit_random_intercept(d.X, np.ascontiguousarray(auc[i]), d.group_codes, method="REML")
-            deriv = variance_derivatives(fit) if self.df_method in ("kenward-roger", "satterthwaite") else None
-            if self.df_method == "containment":
-                raise ModelError(template="{@df_method='containment'} is not supported for multiple imputation")
-            cov = deriv.phi_adjusted if deriv is not None and self.df_method == "kenward-roger" else fit.vcov
-            for j, lv in enumerate(self.lvecs):
-                tt = t_test(fit, lv, df_method=self.df_method, deriv=deriv)
-                q[i, j], u[i, j], dfs[i, j] = tt.estimate, tt.se**2, tt.df
-            q_ref[i] = self.lref @ fit.beta
-            u_ref[i] = self.lref @ cov @ self.lref.T
-            ft = f_test(fit, self.lref, df_method=self.df_method, deriv=deriv)
+            try:
+                f_i, checks_i = self._one(np.ascontiguousarray(auc[i]))
+            except ModelError as exc:  # e.g. a completed data set the fixed effects fit exactly
+                q[i], u[i], dfs[i], q_ref[i], u_ref[i], dens[i] = (np.nan,) * 6
+                checks.append(ModelCheck("not_estimable", (str(exc),)))
+                continue
+            q[i], u[i], dfs[i], q_ref[i], u_ref[i], ft = f_i
             dens[i] = ft.df_den
-            if i == 0:
+            if f_first is None:
                 f_first = ft
+            checks.append(checks_i)
         return AucAnalysis(pairs=self.pairs, q=q, u=u, df=dfs, q_ref=q_ref, u_ref=u_ref, f_first=f_first,
-                         df_den=float(dens.mean()))
+                         df_den=float(dens.mean()), checks=tuple(checks))
+
+    def _one(self, auc: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any],
+                                              ModelCheck]:
+        """One completed data set: pair estimates, squared SEs and df, contrasts vs the
+        reference with their covariance, the F test, and the degenerate-fit verdict."""
+        d = self.design
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitWarning)
+            fit = fit_random_intercept(d.X, auc, d.group_codes, method="REML")
+        deriv = variance_derivatives(fit) if self.df_method in ("kenward-roger", "satterthwaite") else None
+        cov = deriv.phi_adjusted if deriv is not None and self.df_method == "kenward-roger" else fit.vcov
+        tts = [t_test(fit, lv, df_method=self.df_method, deriv=deriv) for lv in self.lvecs]
+        q = np.array([tt.estimate for tt in tts])
+        se = np.array([tt.se for tt in tts])
+        dfs = np.array([tt.df for tt in tts])
+        ft = f_test(fit, self.lref, df_method=self.df_method, deriv=deriv)
+        check = check_linear_numbers(
+            contrasts=[f"{a} - {b}" for a, b in self.pairs], estimate=q, se=se, df=dfs, df_den=float(ft.df_den),
+            var_subject=fit.sigma2_subject, var_residual=fit.sigma2, singular=fit.singular)
+        return (q, se**2, dfs, self.lref @ fit.beta, self.lref @ cov @ self.lref.T, ft), check
 
 
 def pool_analysis(an: AucAnalysis, *, conf_level: float, complete: bool) -> tuple[tuple[PooledContrast, ...], Any]:
-    """Rubin's rules per contrast (Sidak over the pairs) and the D1 omnibus test."""
+    """Rubin's rules per contrast (Sidak over the pairs) and the D1 omnibus test.
+
+    When any imputation's fit is not estimable (``an.check``), Rubin's rules have no valid
+    input: every pooled number is NaN (the reason is ``an.check``), never a pool of the rest.
+    """
+    if not an.check.estimable:
+        nan = math.nan
+        return tuple(PooledContrast(a=a, b=b, estimate=nan, se=nan, df=nan, ci_low=nan, ci_high=nan, statistic=nan,
+                                    p_value=nan, p_sidak=nan, within_var=nan, between_var=nan, riv=nan, fmi=nan,
+                                    df_complete=nan) for a, b in an.pairs), \
+            FTest(statistic=nan, df_num=an.q_ref.shape[1], df_den=nan, p_value=nan)
     npairs = len(an.pairs)
     out = []
     for j, (a, b) in enumerate(an.pairs):
@@ -444,6 +481,7 @@ class MIResult:
     contrasts: tuple[PooledContrast, ...]
     omnibus: Any
     notes: tuple[str, ...] = field(default=())
+    check: ModelCheck = field(default=ModelCheck("ok"))
 
     def to_frame(self) -> pd.DataFrame:
         """``contrast, estimate, se, df, ci_low, ci_high, statistic, p_value, p_sidak, fmi``."""
@@ -467,6 +505,7 @@ class MIResult:
             "omnibus": {"stat": self.omnibus.statistic, "df_num": self.omnibus.df_num,
                         "df_den": json_number(self.omnibus.df_den), "p": self.omnibus.p_value},
             "notes": list(self.notes),
+            "model_check": self.check.to_dict(),
         }
 
     def summary(self) -> str:
@@ -483,6 +522,8 @@ class MIResult:
             lines.append(f"  {c.label}: {c.estimate:.2f} [{c.ci_low:.2f}; {c.ci_high:.2f}] (df {c.df:.1f}) "
                          f"P = {c.p_value:.4g}, Sidak P = {c.p_sidak:.4g}, FMI {c.fmi:.2f}")
         lines.extend(f"Note: {n}" for n in self.notes)
+        if self.check.status != "ok":
+            lines.append(f"Model check: {self.check.status.replace('_', ' ')}: {self.check.reason}")
         return "\n".join(lines)
 
 
@@ -527,6 +568,9 @@ def multiple_imputation_auc(
     Rubin (1987) with the Barnard & Rubin (1999) df (complete-data df = the mean over the
     imputations); the omnibus test is D1 (Li, Raghunathan & Rubin 1991); see
     ``docs/missing-data.md``. With no missing point the result equals the complete-data fit.
+    Every imputation's fit is checked by the linear degenerate-fit rules
+    (:func:`check_linear_numbers`); if any is not estimable, every pooled number is NaN and
+    ``check`` says which imputations and why (``docs/glmm.md``, "Degenerate fits").
 
     Examples
     --------
@@ -550,4 +594,5 @@ def multiple_imputation_auc(
         value=value, window=grid.window, ref=ref, n_imputations=int(n_imputations), seed=recorded,
         imputation_model=model, analysis_model=analysis_model, df_method=df_method, conf_level=conf_level,
         delta={k: float(v) for k, v in dmap.items()}, n_missing_days=n_missing, contrasts=contrasts, omnibus=om,
+        check=an.check,
     )

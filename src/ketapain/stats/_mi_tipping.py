@@ -21,6 +21,7 @@ from ketapain._options import CONF_LEVEL, MODEL_KIND, check_option
 from ketapain.errors import ModelError
 from ketapain.stats._daily_grid import DailyModelKind
 from ketapain.stats._ddf import DfMethod
+from ketapain.stats._degenerate import ModelCheck, Status
 from ketapain.stats._design import ModelKind
 from ketapain.stats._imputation import (
     AucAnalyser,
@@ -70,6 +71,19 @@ class TippingPointResult:
     deltas: np.ndarray
     rows: tuple[tuple[float, PooledContrast], ...]
     tipping: tuple[TippingPoint, ...]
+    checks: tuple[tuple[float, ModelCheck], ...] = ()
+    """The degenerate-fit verdict per delta (:func:`~ketapain.stats.combine_checks` over the
+    imputations); at a not-estimable delta every number is NaN and the search for a tipping
+    point stops there (the conclusion beyond it is unknown)."""
+
+    @property
+    def check(self) -> ModelCheck:
+        """One verdict: the worst over the deltas, with the deltas named."""
+        worst = [(d, c) for d, c in self.checks if c.status != "ok"]
+        if not worst:
+            return ModelCheck("ok")
+        status: Status = "not_estimable" if any(not c.estimable for _, c in worst) else "singular"
+        return ModelCheck(status, tuple(f"delta {d:+g}: {c.reason}" for d, c in worst if c.status == status))
 
     def to_frame(self) -> pd.DataFrame:
         """``delta, contrast, estimate, se, df, ci_low, ci_high, p_value, p_sidak``."""
@@ -94,6 +108,7 @@ class TippingPointResult:
                       "ci": [c.ci_low, c.ci_high], "p": c.p_value, "p_sidak": c.p_sidak} for d, c in self.rows],
             "tipping": [{"contrast": t.contrast, "conclusion": t.conclusion, "delta_up": json_number(t.delta_up),
                          "delta_down": json_number(t.delta_down)} for t in self.tipping],
+            "model_check": self.check.to_dict(),
         }
 
     def summary(self) -> str:
@@ -105,6 +120,8 @@ class TippingPointResult:
             up = "none in grid" if t.delta_up is None else f"{t.delta_up:+.2f}"
             down = "none in grid" if t.delta_down is None else f"{t.delta_down:+.2f}"
             lines.append(f"  {t.contrast}: {words[t.conclusion]} at delta 0; changes at {up} / {down}")
+        if self.check.status != "ok":
+            lines.append(f"Model check: {self.check.status.replace('_', ' ')}: {self.check.reason}")
         return "\n".join(lines)
 
 
@@ -120,6 +137,8 @@ def _tip(deltas: np.ndarray, ts: np.ndarray, crits: np.ndarray, states: np.ndarr
     i = i0
     while 0 <= i + step < deltas.size:
         j = i + step
+        if not np.isfinite(ts[j]):  # not estimable at this delta: the conclusion beyond is unknown
+            return None
         if states[j] != s0:
             if s0 != 0:
                 h_i, h_j = s0 * ts[i] - crits[i], s0 * ts[j] - crits[j]  # + then <= 0
@@ -201,15 +220,18 @@ def tipping_point_auc(
     complete = not (~grid.observed).any()
     rows: list[tuple[float, PooledContrast]] = []
     per_delta = []
+    checks = []
     for d in grid_d:
         values = finish(grid, raw, np.where(shifted, d, 0.0), clip)
-        contrasts, _ = pool_analysis(analyser.run(completed_auc(values)), conf_level=conf_level, complete=complete)
+        an = analyser.run(completed_auc(values))
+        contrasts, _ = pool_analysis(an, conf_level=conf_level, complete=complete)
         per_delta.append(contrasts)
+        checks.append((float(d), an.check))
         rows.extend((float(d), c) for c in contrasts)
     return TippingPointResult(
         value=value, window=grid.window, ref=ref, shift_arms=tuple(shift_arms), alpha=alpha,
         n_imputations=int(n_imputations), seed=recorded, conf_level=conf_level, deltas=grid_d,
-        rows=tuple(rows), tipping=tuple(_tipping_points(grid_d, per_delta, alpha)),
+        rows=tuple(rows), tipping=tuple(_tipping_points(grid_d, per_delta, alpha)), checks=tuple(checks),
     )
 
 
