@@ -18,6 +18,7 @@ require_extra("interop")  # before pyreadstat or fhir.resources is needed
 
 # CDISC SDTM and ADaM, Stata (modules _sdtm*, _adam*, _xpt, _stata)
 from ._adam import AdamPackage, read_adam, to_adam, write_adam  # noqa: E402
+from ._meddra import load_meddra_mapping  # noqa: E402
 
 # ODM, REDCap, FHIR (modules _odm*, _redcap*, _fhir*)
 from ._fhir_study import (  # noqa: E402
@@ -61,6 +62,7 @@ __all__ = [
     "from_fhir_bundle",
     "from_odm",
     "import_spreadsheet",
+    "load_meddra_mapping",
     "load_spreadsheet_mapping",
     "read_adam",
     "read_redcap",
