@@ -14,7 +14,6 @@ from ketapain.interop._sdtm_terms import AEREL_MAP, CODELISTS, SEVERITY_MAP
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
-
 REQUIRED = {  # SDTMIG 3.4 "Req" variables of each domain (plus ARMCD..ACTARM, filled for every assigned subject)
     "DM": ["STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "SEX", "COUNTRY", "ARMCD", "ARM", "ACTARMCD", "ACTARM"],
     "EX": ["STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT", "EXSTDTC"],

@@ -18,7 +18,6 @@ require_extra("interop")  # before pyreadstat or fhir.resources is needed
 
 # CDISC SDTM and ADaM, Stata (modules _sdtm*, _adam*, _xpt, _stata)
 from ._adam import AdamPackage, read_adam, to_adam, write_adam  # noqa: E402
-from ._meddra import load_meddra_mapping  # noqa: E402
 
 # ODM, REDCap, FHIR (modules _odm*, _redcap*, _fhir*)
 from ._fhir_study import (  # noqa: E402
@@ -29,6 +28,7 @@ from ._fhir_study import (  # noqa: E402
     to_fhir_bundle,
     validate_fhir,
 )
+from ._meddra import load_meddra_mapping  # noqa: E402
 from ._odm import ODM_NAMESPACE, from_odm, to_odm  # noqa: E402
 from ._odm_values import canonical_order  # noqa: E402
 from ._redcap import (  # noqa: E402
