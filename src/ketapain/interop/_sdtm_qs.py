@@ -151,20 +151,36 @@ def scored(questionnaires: pd.DataFrame, instrument: str, *, kinds: tuple[str, .
     return long[["patient_id", "visit", "score", "kind", "value"]]
 
 
-def qs_domain(ctx: SdtmContext) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
-    """QS: every questionnaire item, every derived score (QSDRVFL="Y"), the pain diary.
+_QS_SPEC = (
+    Var("STUDYID", "Study Identifier", "Char", "Identifier", origin="Assigned"),
+    Var("DOMAIN", "Domain Abbreviation", "Char", "Identifier", "DOMAIN", "Assigned"),
+    Var("USUBJID", "Unique Subject Identifier", "Char", "Identifier"),
+    Var("QSSEQ", "Sequence Number", "Num", "Identifier"),
+    Var("QSTESTCD", "Question Short Name", "Char", "Topic", "see docs/interop-cdisc.md"),
+    Var("QSTEST", "Question Name", "Char", "Synonym Qualifier"),
+    Var("QSCAT", "Category of Question", "Char", "Grouping Qualifier", "QSCAT"),
+    Var("QSORRES", "Finding in Original Units", "Char", "Result Qualifier", origin="CRF"),
+    Var("QSSTRESC", "Character Result/Finding in Std Format", "Char", "Result Qualifier"),
+    Var("QSSTRESN", "Numeric Finding in Standard Units", "Num", "Result Qualifier"),
+    Var("QSSTAT", "Completion Status", "Char", "Record Qualifier", "ND"),
+    Var("QSREASND", "Reason Not Done", "Char", "Record Qualifier"),
+    Var("QSLOBXFL", "Last Observation Before Exposure Flag", "Char", "Record Qualifier", "NY"),
+    Var("QSDRVFL", "Derived Flag", "Char", "Record Qualifier", "NY"),
+    Var("VISITNUM", "Visit Number", "Num", "Timing", origin="Protocol"),
+    Var("VISIT", "Visit Name", "Char", "Timing", origin="Protocol"),
+    Var("VISITDY", "Planned Study Day of Visit", "Num", "Timing", origin="Protocol"),
+    Var("EPOCH", "Epoch", "Char", "Timing", "EPOCH"),
+    Var("QSDTC", "Date/Time of Finding", "Char", "Timing", origin="CRF"),
+    Var("QSDY", "Study Day of Finding", "Num", "Timing"),
+    Var("QSTPT", "Planned Time Point Name", "Char", "Timing"),
+    Var("QSTPTNUM", "Planned Time Point Number", "Num", "Timing"),
+    Var("QSTPTREF", "Time Point Reference", "Char", "Timing"))
+"""The QS variables in SDTMIG 3.4 order."""
 
-    QSDTC is ``questionnaires.completed_date`` (a derived score takes the date of its items);
-    a record without it has a blank QSDTC and a :class:`~ketapain.errors.ConformanceWarning`
-    names the questionnaires. EPOCH comes from SE (:meth:`SdtmContext.epoch_at`). A blank
-    result has QSSTAT ``NOT DONE`` and QSREASND saying why. QSLOBXFL flags the last non-blank
-    result of each subject x QSCAT x QSTESTCD dated on or before the first infusion (RFXSTDTC);
-    an undated record counts by its planned study day (VISITDY <= 1).
-    """
-    data = ctx.data
-    q = data.questionnaires
+
+def _questionnaire_records(q: pd.DataFrame) -> pd.DataFrame:
+    """Item and derived-score records of every instrument (before visits, epochs and order)."""
     completed = pd.to_datetime(column_or_blank(q, "completed_date"))
-    vnum, vlabel, vday, vepoch = ctx.visits()
     parts: list[pd.DataFrame] = []
     dated = pd.DataFrame({"patient_id": q["patient_id"], "visit": q["visit"], "instrument": q["instrument"],
                           "completed": completed})
@@ -201,6 +217,22 @@ def qs_domain(ctx: SdtmContext) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
     quest = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["patient_id", "visit", "cat", "testcd", "test", "orres", "stresn", "drv", "inst_order", "rank", "date",
                  "reason"])
+    return quest
+
+
+def qs_domain(ctx: SdtmContext) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+    """QS: every questionnaire item, every derived score (QSDRVFL="Y"), the pain diary.
+
+    QSDTC is ``questionnaires.completed_date`` (a derived score takes the date of its items);
+    a record without it has a blank QSDTC and a :class:`~ketapain.errors.ConformanceWarning`
+    names the questionnaires. EPOCH comes from SE (:meth:`SdtmContext.epoch_at`). A blank
+    result has QSSTAT ``NOT DONE`` and QSREASND saying why. QSLOBXFL flags the last non-blank
+    result of each subject x QSCAT x QSTESTCD dated on or before the first infusion (RFXSTDTC);
+    an undated record counts by its planned study day (VISITDY <= 1).
+    """
+    q = ctx.data.questionnaires
+    vnum, vlabel, vday, vepoch = ctx.visits()
+    quest = _questionnaire_records(q)
     quest["date"] = pd.to_datetime(quest["date"]).astype("datetime64[ns]")
     quest["VISITNUM"] = quest["visit"].map(vnum).astype("float64")
     quest["VISIT"] = quest["visit"].map(vlabel).fillna(quest["visit"].astype("object").str.upper())
@@ -225,29 +257,6 @@ def qs_domain(ctx: SdtmContext) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
     blank = (qs["orres"] == "").to_numpy()
     stat = np.where(blank, "NOT DONE", "")
     qs["date"] = pd.to_datetime(qs["date"]).astype("datetime64[ns]")
-    spec = [Var("STUDYID", "Study Identifier", "Char", "Identifier", origin="Assigned"),
-            Var("DOMAIN", "Domain Abbreviation", "Char", "Identifier", "DOMAIN", "Assigned"),
-            Var("USUBJID", "Unique Subject Identifier", "Char", "Identifier"),
-            Var("QSSEQ", "Sequence Number", "Num", "Identifier"),
-            Var("QSTESTCD", "Question Short Name", "Char", "Topic", "see docs/interop-cdisc.md"),
-            Var("QSTEST", "Question Name", "Char", "Synonym Qualifier"),
-            Var("QSCAT", "Category of Question", "Char", "Grouping Qualifier", "QSCAT"),
-            Var("QSORRES", "Finding in Original Units", "Char", "Result Qualifier", origin="CRF"),
-            Var("QSSTRESC", "Character Result/Finding in Std Format", "Char", "Result Qualifier"),
-            Var("QSSTRESN", "Numeric Finding in Standard Units", "Num", "Result Qualifier"),
-            Var("QSSTAT", "Completion Status", "Char", "Record Qualifier", "ND"),
-            Var("QSREASND", "Reason Not Done", "Char", "Record Qualifier"),
-            Var("QSLOBXFL", "Last Observation Before Exposure Flag", "Char", "Record Qualifier", "NY"),
-            Var("QSDRVFL", "Derived Flag", "Char", "Record Qualifier", "NY"),
-            Var("VISITNUM", "Visit Number", "Num", "Timing", origin="Protocol"),
-            Var("VISIT", "Visit Name", "Char", "Timing", origin="Protocol"),
-            Var("VISITDY", "Planned Study Day of Visit", "Num", "Timing", origin="Protocol"),
-            Var("EPOCH", "Epoch", "Char", "Timing", "EPOCH"),
-            Var("QSDTC", "Date/Time of Finding", "Char", "Timing", origin="CRF"),
-            Var("QSDY", "Study Day of Finding", "Num", "Timing"),
-            Var("QSTPT", "Planned Time Point Name", "Char", "Timing"),
-            Var("QSTPTNUM", "Planned Time Point Number", "Num", "Timing"),
-            Var("QSTPTREF", "Time Point Reference", "Char", "Timing")]
     cols: dict[str, Any] = {
         "STUDYID": ctx.study_id, "DOMAIN": "QS", "USUBJID": qs["USUBJID"], "QSSEQ": seq_numbers(qs),
         "QSTESTCD": qs["testcd"], "QSTEST": qs["test"], "QSCAT": qs["cat"], "QSORRES": qs["orres"],
@@ -258,7 +267,7 @@ def qs_domain(ctx: SdtmContext) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
         "QSDY": study_day(qs["date"], ctx.ref_date(qs["patient_id"])),
         "QSTPT": qs["tpt"], "QSTPTNUM": qs["tptnum"], "QSTPTREF": qs["tptref"],
     }
-    frame, meta = build_dataset("QS", cols, spec)
+    frame, meta = build_dataset("QS", cols, _QS_SPEC)
     return "QS", "Questionnaires", frame, meta
 
 
