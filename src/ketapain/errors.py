@@ -23,7 +23,8 @@ Hierarchy
     ├── SingularFitWarning             a variance component is estimated on its boundary (0)
     ├── ConvergenceWarning             an optimiser stopped before its tolerance
     ├── TwoStageTestingWarning         the carry-over pre-test / drop strategy was used
-    └── ImputationWarning              values could not be imputed and stay missing
+    ├── ImputationWarning              values could not be imputed and stay missing
+    └── ConformanceWarning             a value a CDISC standard requires or expects is missing in the data
 
 The capture app maps its errors to HTTP status codes as shown; :class:`DataError` and
 :class:`InstrumentError` (bad input) become 422 there.
@@ -116,6 +117,7 @@ __all__ = [
     "CommitmentMismatchError",
     "ConfirmationRequired",
     "Conflict",
+    "ConformanceWarning",
     "ConvergenceWarning",
     "DataError",
     "FIRST_DATA_ROW",
@@ -350,3 +352,8 @@ class TwoStageTestingWarning(KetapainWarning):
 
 class ImputationWarning(KetapainWarning):
     """Some missing values could not be imputed and remain missing."""
+
+
+class ConformanceWarning(KetapainWarning):
+    """An SDTM or ADaM export lacks a value its standard requires or expects (e.g. DM.COUNTRY)
+    because the data do not hold it; the value is left blank, never invented."""

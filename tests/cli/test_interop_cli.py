@@ -32,8 +32,9 @@ def trial_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("fmt", "expected"), [
-    ("sdtm", ["dm.xpt", "ex.xpt", "ae.xpt", "cm.xpt", "qs.xpt", "se.xpt", "ta.xpt", "te.xpt", "define_variables.csv"]),
-    ("adam", ["adsl.xpt", "adauc.xpt", "adqs.xpt", "define_variables.csv"]),
+    ("sdtm", ["dm.xpt", "ex.xpt", "ae.xpt", "cm.xpt", "qs.xpt", "se.xpt", "ta.xpt", "te.xpt", "define_variables.csv",
+              "define.xml"]),
+    ("adam", ["adsl.xpt", "adauc.xpt", "adqs.xpt", "define_variables.csv", "define.xml"]),
     ("stata", ["ketapain_auc.dta", "ketapain_scores.dta", "ketapain_models.do"]),
     ("odm", ["ketapain.odm.xml"]),
     ("redcap-dictionary", ["data_dictionary.csv", "instrument_event_mapping.csv", "records.csv", "mapping.json"]),
@@ -53,6 +54,24 @@ def test_sdtm_dm_has_one_row_per_patient(trial_dir: Path, tmp_path: Path) -> Non
     dm, _meta = pyreadstat.read_xport(str(tmp_path / "s" / "dm.xpt"))
     assert len(dm) == TrialData.read(trial_dir).patients.shape[0] == 6
     assert {"STUDYID", "DOMAIN", "USUBJID", "SEX", "ARMCD"} <= set(dm.columns)
+
+
+def test_sdtm_export_lists_missing_required_values_and_takes_a_meddra_csv(trial_dir: Path, tmp_path: Path) -> None:
+    # the simulated trial has no site, country, race or questionnaire dates
+    res = runner.invoke(app, ["export", str(trial_dir), "--format", "sdtm", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    assert "warning: DM.COUNTRY is blank in 6 record(s) (USUBJID=KETAPAIN-P001" in res.stderr
+    assert "warning: AE.AEDECOD is blank" in res.stderr
+    terms = TrialData.read(trial_dir).adverse_events["term"].unique()
+    csv = tmp_path / "meddra.csv"
+    pd.DataFrame({"term": terms, "AEDECOD": [t.replace("_", " ").capitalize() for t in terms]}).to_csv(csv, index=False)
+    res = runner.invoke(app, ["export", str(trial_dir), "--format", "sdtm", "--out", str(tmp_path / "m"), "--meddra", str(csv)])
+    assert res.exit_code == 0, res.output
+    assert "AE.AEDECOD" not in res.stderr
+    ae, _meta = pyreadstat.read_xport(str(tmp_path / "m" / "ae.xpt"))
+    assert (ae["AEDECOD"] != "").all()
+    res = runner.invoke(app, ["export", str(trial_dir), "--format", "adam", "--out", str(tmp_path / "a"), "--meddra", str(csv)])
+    assert res.exit_code == 1 and "--meddra applies to --format sdtm only" in res.stderr
 
 
 @pytest.mark.parametrize("fmt", ["odm", "redcap"])

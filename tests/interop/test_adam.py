@@ -24,8 +24,8 @@ def protocol():
 
 
 @pytest.fixture(scope="module")
-def trial(protocol):
-    return simulate_trial(protocol, n_patients=12, seed=5)
+def trial(protocol, completed):
+    return completed(simulate_trial(protocol, n_patients=12, seed=5), protocol)
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import pyreadstat
 import pytest
 
 from ketapain.data import TrialData
-from ketapain.errors import DataError
+from ketapain.errors import ConformanceWarning, DataError
 from ketapain.interop import SdtmPackage, to_sdtm, write_sdtm
 from ketapain.interop._sdtm_terms import AEREL_MAP, CODELISTS, SEVERITY_MAP
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
-REQUIRED = {  # SDTMIG 3.3 "Req" variables of each domain
-    "DM": ["STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "SEX", "ARMCD", "ARM", "ACTARMCD", "ACTARM"],
+REQUIRED = {  # SDTMIG 3.4 "Req" variables of each domain (plus ARMCD..ACTARM, filled for every assigned subject)
+    "DM": ["STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "SEX", "COUNTRY", "ARMCD", "ARM", "ACTARMCD", "ACTARM"],
     "EX": ["STUDYID", "DOMAIN", "USUBJID", "EXSEQ", "EXTRT", "EXSTDTC"],
     "AE": ["STUDYID", "DOMAIN", "USUBJID", "AESEQ", "AETERM", "AEDECOD"],
     "CM": ["STUDYID", "DOMAIN", "USUBJID", "CMSEQ", "CMTRT"],
@@ -32,13 +32,13 @@ def protocol():
 
 
 @pytest.fixture(scope="module")
-def trial(protocol):
-    return simulate_trial(protocol, n_patients=8, seed=11)
+def trial(protocol, completed):
+    return completed(simulate_trial(protocol, n_patients=8, seed=11), protocol)
 
 
 @pytest.fixture(scope="module")
-def package(trial, protocol) -> SdtmPackage:
-    return to_sdtm(trial, protocol)
+def package(trial, protocol, meddra_pt) -> SdtmPackage:
+    return to_sdtm(trial, protocol, meddra=meddra_pt)
 
 
 def test_required_variables_present_and_filled(package):
@@ -46,8 +46,7 @@ def test_required_variables_present_and_filled(package):
         frame = package[domain]
         for var in names:
             assert var in frame.columns, f"{domain}.{var}"
-            if domain != "DM" or var != "SITEID":  # the simulated trial has no site
-                assert (frame[var].astype(str) != "").all(), f"{domain}.{var} has blanks"
+            assert (frame[var].astype(str) != "").all(), f"{domain}.{var} has blanks"
         if "DOMAIN" in frame:
             assert set(frame["DOMAIN"]) == {domain}
 
@@ -122,15 +121,17 @@ def test_qs_items_scores_and_diary(package, trial, protocol):
     assert not pairs.duplicated(["QSCAT", "QSTESTCD"]).any()
     items = qs[(qs["QSCAT"] != "PAIN DIARY") & (qs["QSDRVFL"] == "")]
     assert len(items) == len(trial.questionnaires)
+    assert (qs.loc[qs["QSCAT"] != "PAIN DIARY", "QSDTC"] != "").all()
     diary = qs[qs["QSCAT"] == "PAIN DIARY"]
     assert len(diary) == 3 * len(trial.diary) + len(trial.allocation)
     # derived DN4 total equals the count of positive items (DN4: one point per yes)
     dn4 = trial.questionnaires.query("instrument == 'dn4'").groupby("patient_id")["value"].sum()
     tot = qs[(qs["QSTESTCD"] == "DN4TOTAL")].set_index("USUBJID")["QSSTRESN"]
     assert tot.rename(lambda u: u.removeprefix("KETAPAIN-")).sort_index().tolist() == dn4.sort_index().tolist()
-    # missing answers are NOT DONE with a blank result
+    # missing answers are NOT DONE with a blank result and a reason
     blank = qs["QSORRES"] == ""
     assert (qs.loc[blank, "QSSTAT"] == "NOT DONE").all() and (qs.loc[~blank, "QSSTAT"] == "").all()
+    assert (qs.loc[blank, "QSREASND"] != "").all() and (qs.loc[~blank, "QSREASND"] == "").all()
     # diary day 1 is the day after the infusion
     first = diary[(diary["QSTPTNUM"] == 1) & (diary["QSTESTCD"] == "AVGPAIN")]
     ex1 = package["EX"].drop_duplicates(["USUBJID", "EPOCH"]).set_index(["USUBJID", "EPOCH"])["EXSTDTC"]
@@ -154,6 +155,46 @@ def test_xpt_read_back_types_labels(package, tmp_path):
                 np.testing.assert_array_equal(frame[var].to_numpy(), package[name][var].to_numpy())
             else:
                 assert frame[var].fillna("").tolist() == package[name][var].tolist()
+
+
+def test_ae_verbatim_terms_and_meddra_hook(package, trial, meddra_pt):
+    ae = package["AE"]
+    src = trial.adverse_events.sort_values(["patient_id", "onset_date", "event_id"], kind="stable")
+    # AETERM is text, not a code: "high_blood_pressure" -> "High blood pressure"
+    assert not ae["AETERM"].str.contains("_").any()
+    assert ae["AETERM"].tolist() == src["term"].str.replace("_", " ").str.capitalize().tolist()
+    # AEDECOD comes from the user's mapping only
+    assert ae["AEDECOD"].tolist() == src["term"].map(meddra_pt).tolist()
+    assert ae["AEBODSYS"].eq("").all() and ae["AEPTCD"].isna().all()
+
+
+def test_meddra_mapping_by_verbatim_text_and_from_csv(trial, protocol, tmp_path):
+    csv = tmp_path / "meddra.csv"
+    csv.write_text("term,AEDECOD,AEPTCD,AESOC\nFatigue,Fatigue,10016256,General disorders\n")
+    with pytest.warns(ConformanceWarning, match=r"AE\.AEDECOD is blank in \d+ record"):
+        ae = to_sdtm(trial, protocol, meddra=csv)["AE"]
+    tired = ae["AETERM"] == "Fatigue"
+    assert tired.any() and (ae.loc[tired, "AEDECOD"] == "Fatigue").all()
+    assert (ae.loc[tired, "AEPTCD"] == 10016256.0).all() and (ae.loc[~tired, "AEDECOD"] == "").all()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("term,AEDECOD\nfatigue,Fatigue\nfatigue,Asthenia\n")
+    with pytest.raises(DataError, match=r"bad.csv row 3: term='fatigue' is given twice"):
+        to_sdtm(trial, protocol, meddra=bad)
+    with pytest.raises(DataError, match="needs the columns term and AEDECOD"):
+        to_sdtm(trial, protocol, meddra=pd.DataFrame({"term": ["x"], "PT": ["y"]}))
+
+
+def test_missing_required_values_are_reported_not_invented(protocol):
+    raw = simulate_trial(protocol, n_patients=3, seed=2)  # no site, country, race, completion dates
+    with pytest.warns(ConformanceWarning) as record:
+        package = to_sdtm(raw, protocol)
+    messages = {str(w.message).split(" is blank")[0]: str(w.message) for w in record}
+    assert {"DM.SITEID", "DM.COUNTRY", "DM.RACE", "QS.QSDTC", "AE.AEDECOD"} <= set(messages)
+    assert "3 record(s) (USUBJID=KETAPAIN-P001, USUBJID=KETAPAIN-P002, USUBJID=KETAPAIN-P003)" in messages["DM.COUNTRY"]
+    assert "patients.country is missing" in messages["DM.COUNTRY"]
+    assert (package["DM"]["COUNTRY"] == "").all() and (package["DM"]["SITEID"] == "").all()
+    n_quest = int((package["QS"]["QSCAT"] != "PAIN DIARY").sum())
+    assert f"QS.QSDTC is blank in {n_quest} record(s)" in messages["QS.QSDTC"]
 
 
 def test_missing_infusion_date_is_a_clear_error(trial, protocol, tmp_path):

@@ -10,6 +10,7 @@ extra; without it they say so in one line and exit 1. Every format writes atomic
 from __future__ import annotations
 
 import json
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,7 @@ from ketapain.cli._common import (
     os_error_text,
     protocol_of,
 )
-from ketapain.errors import DataError, KetapainError
+from ketapain.errors import ConformanceWarning, DataError, KetapainError
 
 __all__ = ["export_command", "import_command"]
 
@@ -65,6 +66,15 @@ def _write_bytes(path: Path, payload: bytes, overwrite: bool) -> None:
         tmp.write_bytes(payload)
 
 
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Print the conformance warnings on stderr; re-issue any other warning."""
+    for w in caught:
+        if issubclass(w.category, ConformanceWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def export_command(
     data_dir: Annotated[Path, typer.Argument(metavar="DATA_DIR", help="TrialData folder.", show_default=False)],
     fmt: Annotated[ExportFormat, typer.Option("--format", metavar="FORMAT", show_default=False,
@@ -72,8 +82,17 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.", show_default=False)],
     protocol: DataProtocolOption = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in DIR.")] = False,
+    meddra: Annotated[
+        Path | None,
+        typer.Option("--meddra", metavar="CSV", show_default=False,
+                     help="sdtm: the MedDRA coding of the adverse-event terms, a CSV with columns term, AEDECOD and "
+                          "optionally AELLT..AESOCCD (docs/interop-cdisc.md); without it AEDECOD is blank."),
+    ] = None,
 ) -> None:
-    """Export a trial as CDISC SDTM or ADaM (SAS XPORT v5), ODM 1.3.2, a REDCap project, Stata or FHIR R4.
+    """Export a trial as CDISC SDTM or ADaM (SAS XPORT v5 + define.xml), ODM 1.3.2, a REDCap project, Stata or FHIR R4.
+
+    SDTM and ADaM values the standard requires but the data do not hold (DM.COUNTRY, AEDECOD
+    without --meddra, ...) are left blank and listed as warnings on stderr.
 
     \b
     Example:
@@ -83,15 +102,23 @@ def export_command(
     from ketapain import interop
     from ketapain.data import TrialData
 
+    if meddra is not None and fmt is not ExportFormat.sdtm:
+        raise fail(f"--meddra applies to --format sdtm only, not {fmt.value}")
     try:
         data = TrialData.read(data_dir)
         proto = protocol_of(data, protocol, data_dir)
         if fmt is ExportFormat.sdtm:
-            package = interop.to_sdtm(data, proto)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConformanceWarning)
+                package = interop.to_sdtm(data, proto, meddra=meddra)
+            _print_warnings(caught)
             interop.write_sdtm(package, out, overwrite=overwrite)
             typer.echo(package.summary())
         elif fmt is ExportFormat.adam:
-            adam = interop.to_adam(data, proto)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConformanceWarning)
+                adam = interop.to_adam(data, proto)
+            _print_warnings(caught)
             interop.write_adam(adam, out, overwrite=overwrite)
             typer.echo(adam.summary())
         elif fmt is ExportFormat.stata:

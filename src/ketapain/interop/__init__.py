@@ -1,8 +1,9 @@
 """Interoperability: CDISC SDTM/ADaM, Stata, ODM, REDCap, FHIR and spreadsheets, out of and into TrialData.
 
 Exports take a :class:`~ketapain.data.TrialData` and its :class:`~ketapain.protocol.Protocol`;
-imports give back a TrialData. docs/interop-cdisc.md and docs/interop-stata.md describe the
-CDISC and Stata mappings; docs/import-spreadsheets.md the spreadsheet mapping file.
+imports give back a TrialData. SDTM and ADaM packages are written with a Define-XML 2.0
+``define.xml``; AE coding takes a user-supplied MedDRA mapping (:func:`load_meddra_mapping`).
+docs/interop-cdisc.md and docs/interop-stata.md describe the CDISC and Stata mappings; docs/import-spreadsheets.md the spreadsheet mapping file.
 
 Needs the ``[interop]`` extra (pyreadstat for SAS XPORT, fhir.resources for FHIR validation,
 openpyxl for Excel files):
@@ -28,6 +29,7 @@ from ._fhir_study import (  # noqa: E402
     to_fhir_bundle,
     validate_fhir,
 )
+from ._meddra import load_meddra_mapping  # noqa: E402
 from ._odm import ODM_NAMESPACE, from_odm, to_odm  # noqa: E402
 from ._odm_values import canonical_order  # noqa: E402
 from ._redcap import (  # noqa: E402
@@ -61,6 +63,7 @@ __all__ = [
     "from_fhir_bundle",
     "from_odm",
     "import_spreadsheet",
+    "load_meddra_mapping",
     "load_spreadsheet_mapping",
     "read_adam",
     "read_redcap",

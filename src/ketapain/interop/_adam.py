@@ -22,8 +22,10 @@ from ketapain.errors import DataError, ImputationWarning
 from ketapain.protocol import Endpoint, Impute, Protocol
 from ketapain.stats import diary_auc
 
+from ._define import define_xml
 from ._sdtm import check_trial
-from ._sdtm_qs import qs_codes, scored
+from ._sdtm_context import column_or_blank, warn_blank
+from ._sdtm_qs import qs_codes, score_description, scored
 from ._sdtm_terms import sas_code
 from ._xpt import (
     DatasetPackage,
@@ -51,8 +53,13 @@ class AdamPackage(DatasetPackage):
     --------
     >>> from ketapain.protocol import load_protocol
     >>> from ketapain.simulate import simulate_trial
+    >>> import warnings
     >>> p = load_protocol("ketapain")
-    >>> package = to_adam(simulate_trial(p, n_patients=6, seed=1), p)
+    >>> with warnings.catch_warnings(record=True) as caught:  # the simulated trial has no sites
+    ...     warnings.simplefilter("always")
+    ...     package = to_adam(simulate_trial(p, n_patients=6, seed=1), p)
+    >>> sorted({str(w.message).split(" is blank")[0] for w in caught})
+    ['ADSL.RACE', 'ADSL.SITEID']
     >>> package.names
     ('ADSL', 'ADAUC', 'ADQS')
     >>> package["ADAUC"]["PARAMCD"].unique().tolist()[:2]
@@ -113,7 +120,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol) -> pd.DataFrame:
 
 def to_adam(data: TrialData, protocol: Protocol, *, results: AnalysisResults | None = None,
             study_id: str | None = None) -> AdamPackage:
-    """Map a trial to ADaM: ADSL, ADAUC and ADQS (ADaMIG 1.1 names).
+    """Map a trial to ADaM: ADSL, ADAUC and ADQS (ADaMIG 1.3 variables).
 
     Parameters
     ----------
@@ -139,6 +146,12 @@ def to_adam(data: TrialData, protocol: Protocol, *, results: AnalysisResults | N
         As :func:`ketapain.interop.to_sdtm` (missing infusion dates, unknown treatments or
         sequences), or ``results`` that is not an AnalysisResults.
 
+    Warns
+    -----
+    ConformanceWarning
+        ADSL.SITEID or ADSL.RACE (ADaMIG 1.3: required) blank because ``patients.site_id`` /
+        ``patients.race`` is missing, naming the subjects.
+
     Notes
     -----
     ADAUC: one record per endpoint (PARAMCD, :func:`auc_paramcds`) x patient x period;
@@ -147,6 +160,9 @@ def to_adam(data: TrialData, protocol: Protocol, *, results: AnalysisResults | N
     was imputed, NIMPDAY the number of imputed days. TRTP is the arm the sequence plans for
     the period, TRTA the arm received; CARRYOV the arm received in the previous period
     (blank in period 1). Dates (TRTSDT, APxxSDT, ...) are SAS dates (days since 1960-01-01).
+    Period k runs from its infusion (APxxSDT) to the day before the next infusion (APxxEDT),
+    so consecutive periods never share a day; the last period ends ``period_days`` after its
+    infusion (the last diary day).
     """
     check_trial(data, protocol)
     if results is not None and not isinstance(results, AnalysisResults):
@@ -157,11 +173,11 @@ def to_adam(data: TrialData, protocol: Protocol, *, results: AnalysisResults | N
 
 
 def write_adam(package: AdamPackage, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write ``adsl.xpt``, ``adauc.xpt``, ``adqs.xpt`` (XPORT v5) and the metadata CSVs,
-    atomically (as :func:`ketapain.interop.write_sdtm`)."""
+    """Write ``adsl.xpt``, ``adauc.xpt``, ``adqs.xpt`` (XPORT v5), ``define.xml`` (Define-XML
+    2.0) and the metadata CSVs, atomically (as :func:`ketapain.interop.write_sdtm`)."""
     if not isinstance(package, AdamPackage):
         raise TypeError(f"package must be an AdamPackage, got {type(package).__name__}")
-    return write_package(package, folder, overwrite=overwrite)
+    return write_package(package, folder, overwrite=overwrite, extra={"define.xml": define_xml(package, standard="adam")})
 
 
 def read_adam(folder: str | os.PathLike[str]) -> AdamPackage:
@@ -203,22 +219,41 @@ class _Adam:
         ids = pat["patient_id"]
         alloc = self.alloc
         n = self.protocol.design.periods
+        usubjid = self.usubjid(ids)
+        site, country, race = (column_or_blank(pat, c) for c in ("site_id", "country", "race"))
+        who = ("USUBJID=" + pd.Series(usubjid, index=ids.index).astype(str))
+        for var, values, src in (("ADSL.SITEID", site, "patients.site_id"), ("ADSL.RACE", race, "patients.race")):
+            warn_blank(var, who[values.isna() | (values.astype("object") == "")].tolist(),
+                       f"{src} is missing (ADaMIG 1.3 ADSL: {var.split('.')[1]} is required)")
+        actual = ids.map(alloc.groupby("patient_id")["treatment"].agg("-".join))
+        describe = {a.code: a.name for a in self.protocol.arms}
+
+        def arm_text(seq: pd.Series) -> pd.Series:
+            return seq.map(lambda s: ", then ".join(describe.get(c, c) for c in s.split("-"))
+                           if isinstance(s, str) else "")
+
         cols: dict[str, Any] = {
-            "STUDYID": self.study_id, "USUBJID": self.usubjid(ids), "SUBJID": ids, "SITEID": pat["site_id"],
-            "AGE": pat["age_years"], "AGEU": "YEARS", "SEX": pat["sex"],
+            "STUDYID": self.study_id, "USUBJID": usubjid, "SUBJID": ids, "SITEID": site, "COUNTRY": country,
+            "AGE": pat["age_years"], "AGEU": "YEARS", "SEX": pat["sex"], "RACE": race,
             "WEIGHTBL": pat["weight_kg"], "HEIGHTBL": pat["height_m"], "DN4BL": pat["dn4_total"].astype("float64"),
-            "TRTSEQP": ids.map(self.seq),
-            "TRTSEQA": ids.map(alloc.groupby("patient_id")["treatment"].agg("-".join)),
+            "ARM": arm_text(ids.map(self.seq)), "ACTARM": arm_text(actual), "ARMCD": ids.map(self.seq),
+            "ACTARMCD": actual, "TRTSEQP": ids.map(self.seq), "TRTSEQA": actual,
         }
         spec = [*_COMMON,
                 Var("SUBJID", "Subject Identifier for the Study", "Char", "Identifier", origin="DM.SUBJID"),
                 Var("SITEID", "Study Site Identifier", "Char", "Record Qualifier", origin="DM.SITEID"),
+                Var("COUNTRY", "Country", "Char", "Record Qualifier", "COUNTRY", "DM.COUNTRY"),
                 Var("AGE", "Age", "Num", "Record Qualifier", origin="DM.AGE"),
                 Var("AGEU", "Age Units", "Char", "Variable Qualifier", "AGEU", "DM.AGEU"),
                 Var("SEX", "Sex", "Char", "Record Qualifier", "SEX", "DM.SEX"),
+                Var("RACE", "Race", "Char", "Record Qualifier", "RACE", "DM.RACE"),
                 Var("WEIGHTBL", "Baseline Weight (kg)", "Num", "Record Qualifier", origin="patients.weight_kg"),
                 Var("HEIGHTBL", "Baseline Height (m)", "Num", "Record Qualifier", origin="patients.height_m"),
                 Var("DN4BL", "Baseline DN4 Total Score", "Num", "Record Qualifier", origin="patients.dn4_total"),
+                Var("ARM", "Description of Planned Arm", "Char", "Record Qualifier", origin="DM.ARM"),
+                Var("ACTARM", "Description of Actual Arm", "Char", "Record Qualifier", origin="DM.ACTARM"),
+                Var("ARMCD", "Planned Arm Code", "Char", "Record Qualifier", "sequence", "DM.ARMCD"),
+                Var("ACTARMCD", "Actual Arm Code", "Char", "Record Qualifier", "sequence", "DM.ACTARMCD"),
                 Var("TRTSEQP", "Planned Sequence of Treatments", "Char", "Record Qualifier", "sequence"),
                 Var("TRTSEQA", "Actual Sequence of Treatments", "Char", "Record Qualifier", "sequence")]
         by = alloc.set_index(["patient_id", "period"])
@@ -226,7 +261,8 @@ class _Adam:
             rows = alloc[alloc["period"] == k].set_index("patient_id")
             start = rows["infusion_date"]
             nxt = by["infusion_date"].reindex(pd.MultiIndex.from_arrays([rows.index, np.full(len(rows), k + 1)]))
-            end = pd.Series(nxt.to_numpy(), index=rows.index)
+            # a period ends the day before the next infusion (the last one period_days after its infusion)
+            end = pd.Series(nxt.to_numpy(), index=rows.index) - pd.Timedelta(days=1)
             end = end.where(end.notna(), start + pd.Timedelta(days=self.protocol.design.period_days))
             kk = f"{k:02d}"
             cols.update({
@@ -362,7 +398,8 @@ class _Adam:
             codes = qs_codes(name)
             rows = s["instrument"] == name
             paramcd[rows] = s.loc[rows, "score"].map({k: v[0] for k, v in codes.scores.items()})
-            param[rows] = name + "." + s.loc[rows, "score"]
+            words = {score: score_description(name, score) for score in s.loc[rows, "score"].unique()}
+            param[rows] = s.loc[rows, "score"].map(words)
         visits = sorted(self.protocol.visits, key=lambda v: v.day)
         vnum = {v.name: float(i) for i, v in enumerate(visits, start=1)}
         s = s.assign(PARAMCD=paramcd, PARAM=param, period=s["visit"].map(ends).astype("Float64"), _v=s["visit"].map(vnum))
@@ -370,6 +407,14 @@ class _Adam:
         base = s[s["visit"] == baseline].set_index(["patient_id", "PARAMCD"])["value"]
         bval = pd.Series(base.reindex(pd.MultiIndex.from_frame(s[["patient_id", "PARAMCD"]])).to_numpy(), index=s.index).astype("float64")
         aval = s["value"].astype("float64")
+        completed = pd.to_datetime(column_or_blank(q, "completed_date"))
+        when = (pd.DataFrame({"patient_id": q["patient_id"], "visit": q["visit"], "instrument": q["instrument"],
+                              "d": completed}).dropna(subset=["d"])
+                .groupby(["patient_id", "visit", "instrument"])["d"].max())
+        adt = pd.Series(when.reindex(pd.MultiIndex.from_frame(s[["patient_id", "visit", "instrument"]])).to_numpy(),
+                        index=s.index, dtype="datetime64[ns]")
+        first = self.alloc.groupby("patient_id")["infusion_date"].min()
+        ady = (adt - pd.to_datetime(s["patient_id"].map(first)).astype("datetime64[ns]")).dt.days.astype("float64")
         cols = {
             "STUDYID": self.study_id,
             "USUBJID": self.usubjid(s["patient_id"]),
@@ -378,6 +423,8 @@ class _Adam:
             "PARCAT1": s["instrument"].str.upper(),
             "AVISIT": s["visit"].str.replace("_", " ").str.upper(),
             "AVISITN": s["_v"],
+            "ADT": sas_date(adt),
+            "ADY": ady.where(ady < 0, ady + 1),
             **self._period_columns(s.assign(period=s["period"].astype("float64"))),
             "AVAL": aval,
             "ABLFL": np.where(s["visit"] == baseline, "Y", ""),
@@ -391,6 +438,8 @@ class _Adam:
             Var("PARCAT1", "Parameter Category 1 (Instrument)", "Char", "Grouping Qualifier"),
             Var("AVISIT", "Analysis Visit", "Char", "Timing"),
             Var("AVISITN", "Analysis Visit (N)", "Num", "Timing"),
+            Var("ADT", "Analysis Date", "Num", "Timing", "SAS date", "QS.QSDTC"),
+            Var("ADY", "Analysis Relative Day", "Num", "Timing"),
             *self._PERIOD_SPEC,
             Var("AVAL", "Analysis Value", "Num", "Result Qualifier"),
             Var("ABLFL", "Baseline Record Flag", "Char", "Record Qualifier", "NY"),

@@ -18,9 +18,11 @@ from ketapain.errors import DataError
 from ketapain.operations import protocol_sequences, sequence_label
 from ketapain.protocol import FixedDose, PerKgDose, Protocol
 
-from ._sdtm_context import SdtmContext, iso_dates, seq_numbers, study_day, visit_label
+from ._define import define_xml
+from ._meddra import MEDDRA_COLUMNS, MEDDRA_NUMERIC, MeddraSource, load_meddra_mapping
+from ._sdtm_context import SdtmContext, column_or_blank, iso_dates, seq_numbers, study_day, visit_label, warn_blank
 from ._sdtm_qs import qs_domain
-from ._sdtm_terms import AEREL_MAP, DRUG_CLASS_LABELS, SEVERITY_MAP, epoch_label
+from ._sdtm_terms import AEREL_MAP, DRUG_CLASS_LABELS, SEVERITY_MAP, ae_verbatim, epoch_label
 from ._xpt import DatasetPackage, Var, build_dataset, make_package, write_package
 
 __all__ = ["SdtmPackage", "check_trial", "study_day", "to_sdtm", "write_sdtm"]
@@ -47,8 +49,13 @@ class SdtmPackage(DatasetPackage):
     --------
     >>> from ketapain.protocol import load_protocol
     >>> from ketapain.simulate import simulate_trial
+    >>> import warnings
     >>> p = load_protocol("ketapain")
-    >>> package = to_sdtm(simulate_trial(p, n_patients=6, seed=1), p)
+    >>> with warnings.catch_warnings(record=True) as caught:  # the simulated trial has no sites
+    ...     warnings.simplefilter("always")
+    ...     package = to_sdtm(simulate_trial(p, n_patients=6, seed=1), p)
+    >>> sorted({str(w.message).split(" is blank")[0] for w in caught})[:2]
+    ['AE.AEDECOD', 'DM.COUNTRY']
     >>> package.names
     ('DM', 'EX', 'AE', 'CM', 'QS', 'SE', 'TA', 'TE', 'TV')
     >>> package["EX"][["EXTRT", "EXDOSU", "EXROUTE"]].drop_duplicates().shape[0]
@@ -91,8 +98,9 @@ def check_trial(data: TrialData, protocol: Protocol) -> None:
                         "infusion (EXSTDTC, SESTDTC, RFSTDTC)")
 
 
-def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None) -> SdtmPackage:
-    """Map a trial to CDISC SDTM domains (SDTMIG 3.3 variable names and controlled terms).
+def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None,
+            meddra: MeddraSource | None = None) -> SdtmPackage:
+    """Map a trial to CDISC SDTM domains (SDTMIG 3.4 variables, CDISC CT 2024-03-29 terms).
 
     Parameters
     ----------
@@ -102,6 +110,10 @@ def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None)
         The protocol the data belong to (arms, doses, infusions, periods, visits).
     study_id : str, optional
         STUDYID; default the protocol's ``study.id`` in upper case.
+    meddra : DataFrame, dict or CSV path, optional
+        The MedDRA coding of the adverse-event terms (:func:`ketapain.interop.load_meddra_mapping`:
+        ``term`` -> ``AEDECOD`` and optionally the rest of the hierarchy). ketapain ships no
+        MedDRA dictionary; without a mapping AEDECOD is blank (and a warning says so).
 
     Returns
     -------
@@ -112,7 +124,15 @@ def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None)
     ------
     DataError
         An allocation row without ``infusion_date`` (named by row, patient and period); a
-        treatment or sequence that is not in the protocol; a period above the protocol's.
+        treatment or sequence that is not in the protocol; a period above the protocol's; a
+        malformed MedDRA mapping.
+
+    Warns
+    -----
+    ConformanceWarning
+        One per variable that SDTMIG requires or expects but the data cannot fill, naming
+        the records: DM.SITEID, DM.COUNTRY (Req), DM.RACE, QS.QSDTC (Exp; from
+        ``questionnaires.completed_date``), AE.AEDECOD (Req; MedDRA). The value stays blank.
 
     Notes
     -----
@@ -127,14 +147,15 @@ def to_sdtm(data: TrialData, protocol: Protocol, *, study_id: str | None = None)
     sid = (study_id if study_id is not None else protocol.study.id).upper()
     if not sid:
         raise DataError("study_id must not be empty")
+    coding = load_meddra_mapping(meddra) if meddra is not None else None
     ctx = _Domains(data, protocol, sid)
-    parts = [ctx.dm(), ctx.ex(), ctx.ae(), ctx.cm(), qs_domain(ctx), ctx.se(), ctx.ta(), ctx.te(), ctx.tv()]
+    parts = [ctx.dm(), ctx.ex(), ctx.ae(coding), ctx.cm(), qs_domain(ctx), ctx.se(), ctx.ta(), ctx.te(), ctx.tv()]
     return make_package(SdtmPackage, sid, parts)
 
 
 def write_sdtm(package: SdtmPackage, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write the domains as ``dm.xpt``, ``ex.xpt``, ... (SAS XPORT v5) plus
-    ``define_variables.csv`` (variable metadata) and ``define_datasets.csv``.
+    """Write the domains as ``dm.xpt``, ``ex.xpt``, ... (SAS XPORT v5) plus ``define.xml``
+    (Define-XML 2.0), ``define_variables.csv`` (variable metadata) and ``define_datasets.csv``.
 
     Writing is atomic (a temporary folder renamed into place); an existing non-empty folder
     is replaced only with ``overwrite=True`` and only if it holds package files alone.
@@ -147,7 +168,7 @@ def write_sdtm(package: SdtmPackage, folder: str | os.PathLike[str], *, overwrit
     """
     if not isinstance(package, SdtmPackage):
         raise TypeError(f"package must be an SdtmPackage, got {type(package).__name__}")
-    return write_package(package, folder, overwrite=overwrite)
+    return write_package(package, folder, overwrite=overwrite, extra={"define.xml": define_xml(package, standard="sdtm")})
 
 
 _ID = [Var("STUDYID", "Study Identifier", "Char", "Identifier", origin="Assigned"),
@@ -170,29 +191,45 @@ class _Domains(SdtmContext):
         arm = ids.map(planned)
         act = ids.map(actual)
         has = arm.notna()
+        usubjid = self.usubjid(ids)
         spec = [*_ID, _USUBJID,
                 Var("SUBJID", "Subject Identifier for the Study", "Char", "Topic", origin="CRF"),
                 Var("RFSTDTC", "Subject Reference Start Date/Time", "Char", "Record Qualifier"),
                 Var("RFENDTC", "Subject Reference End Date/Time", "Char", "Record Qualifier"),
                 Var("RFXSTDTC", "Date/Time of First Study Treatment", "Char", "Record Qualifier"),
                 Var("RFXENDTC", "Date/Time of Last Study Treatment", "Char", "Record Qualifier"),
+                Var("RFICDTC", "Date/Time of Informed Consent", "Char", "Record Qualifier", origin="CRF"),
+                Var("RFPENDTC", "Date/Time of End of Participation", "Char", "Record Qualifier"),
+                Var("DTHDTC", "Date/Time of Death", "Char", "Record Qualifier", origin="CRF"),
+                Var("DTHFL", "Subject Death Flag", "Char", "Record Qualifier", "NY", "CRF"),
                 Var("SITEID", "Study Site Identifier", "Char", "Record Qualifier", origin="CRF"),
                 Var("AGE", "Age", "Num", "Record Qualifier", origin="CRF"),
                 Var("AGEU", "Age Units", "Char", "Variable Qualifier", "AGEU", "Assigned"),
                 Var("SEX", "Sex", "Char", "Record Qualifier", "SEX", "CRF"),
+                Var("RACE", "Race", "Char", "Record Qualifier", "RACE", "CRF"),
                 Var("ARMCD", "Planned Arm Code", "Char", "Record Qualifier", "sequence", "Assigned"),
                 Var("ARM", "Description of Planned Arm", "Char", "Synonym Qualifier", "", "Assigned"),
                 Var("ACTARMCD", "Actual Arm Code", "Char", "Record Qualifier", "sequence"),
                 Var("ACTARM", "Description of Actual Arm", "Char", "Synonym Qualifier"),
-                Var("ARMNRS", "Reason Arm and/or Actual Arm is Null", "Char", "Record Qualifier")]
+                Var("ARMNRS", "Reason Arm and/or Actual Arm is Null", "Char", "Record Qualifier", "ARMNULRS"),
+                Var("ACTARMUD", "Description of Unplanned Actual Arm", "Char", "Record Qualifier"),
+                Var("COUNTRY", "Country", "Char", "Record Qualifier", "COUNTRY", "CRF")]
         end = ids.map(last) + pd.Timedelta(days=self.period_days)
+        site, country, race = (column_or_blank(pat, c) for c in ("site_id", "country", "race"))
+        who = pd.Series("USUBJID=" + pd.Series(usubjid, index=ids.index).astype(str), index=ids.index)
+        for var, values, why in (
+                ("DM.SITEID", site, "patients.site_id is missing (SDTMIG 3.4 DM: SITEID is required)"),
+                ("DM.COUNTRY", country, "patients.country is missing (SDTMIG 3.4 DM: COUNTRY is required)"),
+                ("DM.RACE", race, "patients.race is missing (SDTMIG 3.4 DM: RACE is expected)")):
+            warn_blank(var, who[values.isna() | (values.astype("object") == "")].tolist(), why)
         cols = {
-            "STUDYID": self.study_id, "DOMAIN": "DM", "USUBJID": self.usubjid(ids), "SUBJID": ids,
+            "STUDYID": self.study_id, "DOMAIN": "DM", "USUBJID": usubjid, "SUBJID": ids,
             "RFSTDTC": iso_dates(ids.map(self.rfstdtc)), "RFENDTC": iso_dates(end),
             "RFXSTDTC": iso_dates(ids.map(self.rfstdtc)), "RFXENDTC": iso_dates(ids.map(last)),
-            "SITEID": pat["site_id"], "AGE": pat["age_years"], "AGEU": "YEARS", "SEX": pat["sex"],
+            "RFICDTC": "", "RFPENDTC": iso_dates(end), "DTHDTC": "", "DTHFL": "",
+            "SITEID": site, "AGE": pat["age_years"], "AGEU": "YEARS", "SEX": pat["sex"], "RACE": race,
             "ARMCD": arm, "ARM": arm.map(self.describe), "ACTARMCD": act, "ACTARM": act.map(self.describe),
-            "ARMNRS": np.where(has, "", "NOT ASSIGNED"),
+            "ARMNRS": np.where(has, "", "NOT ASSIGNED"), "ACTARMUD": "", "COUNTRY": country,
         }
         frame, meta = build_dataset("DM", cols, spec)
         return "DM", "Demographics", frame, meta
@@ -238,40 +275,64 @@ class _Domains(SdtmContext):
                 _EPOCH,
                 Var("EXSTDTC", "Start Date/Time of Treatment", "Char", "Timing", origin="CRF"),
                 Var("EXENDTC", "End Date/Time of Treatment", "Char", "Timing", origin="CRF"),
-                Var("EXSTDY", "Study Day of Start of Treatment", "Num", "Timing")]
+                Var("EXSTDY", "Study Day of Start of Treatment", "Num", "Timing"),
+                Var("EXENDY", "Study Day of End of Treatment", "Num", "Timing")]
         cols = {
             "STUDYID": self.study_id, "DOMAIN": "EX", "USUBJID": ex["USUBJID"], "EXSEQ": seq_numbers(ex),
             "EXREFID": ex["kit"], "EXSPID": ex["bag"], "EXTRT": ex["trt"], "EXDOSE": ex["dose"], "EXDOSU": "mg",
             "EXDOSFRM": "SOLUTION", "EXROUTE": "INTRAVENOUS", "EXVAMT": ex["volume"], "EXVAMTU": "mL",
-            "EPOCH": ex["period"].map(epoch_label), "EXSTDTC": iso_dates(ex["infusion_date"]),
-            "EXENDTC": iso_dates(ex["infusion_date"]),
+            "EPOCH": self.epoch_at(ex["patient_id"], ex["infusion_date"], ex["period"].map(epoch_label)),
+            "EXSTDTC": iso_dates(ex["infusion_date"]), "EXENDTC": iso_dates(ex["infusion_date"]),
             "EXSTDY": study_day(ex["infusion_date"], self.ref_date(ex["patient_id"])),
+            "EXENDY": study_day(ex["infusion_date"], self.ref_date(ex["patient_id"])),
         }
         frame, meta = build_dataset("EX", cols, spec)
         return "EX", "Exposure", frame, meta
 
     # ------------------------------------------------------------------ AE
-    def ae(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
+    def ae(self, coding: pd.DataFrame | None) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
         ae = self.data.adverse_events.sort_values(["patient_id", "onset_date", "event_id"], kind="stable")
         ae = ae.reset_index(drop=True)
         ae["USUBJID"] = self.usubjid(ae["patient_id"])
+        verbatim = ae_verbatim(ae["term"])
+        coded = _meddra_columns(ae["term"], verbatim, coding)
+        text = {"AELLT": "Lowest Level Term", "AELLTCD": "Lowest Level Term Code",
+                "AEDECOD": "Dictionary-Derived Term", "AEPTCD": "Preferred Term Code",
+                "AEHLT": "High Level Term", "AEHLTCD": "High Level Term Code",
+                "AEHLGT": "High Level Group Term", "AEHLGTCD": "High Level Group Term Code",
+                "AEBODSYS": "Body System or Organ Class", "AEBDSYCD": "Body System or Organ Class Code",
+                "AESOC": "Primary System Organ Class", "AESOCCD": "Primary System Organ Class Code"}
+        meddra = {c: Var(c, text[c], "Num" if c in MEDDRA_NUMERIC else "Char",
+                         "Synonym Qualifier" if c == "AEDECOD" else "Variable Qualifier",
+                         "" if c in MEDDRA_NUMERIC else "MedDRA", "Assigned")
+                  for c in MEDDRA_COLUMNS}
         spec = [*_ID, _USUBJID,
                 Var("AESEQ", "Sequence Number", "Num", "Identifier"),
                 Var("AESPID", "Sponsor-Defined Identifier", "Char", "Identifier", origin="CRF"),
                 Var("AETERM", "Reported Term for the Adverse Event", "Char", "Topic", origin="CRF"),
-                Var("AEDECOD", "Dictionary-Derived Term", "Char", "Synonym Qualifier", "", "Assigned"),
+                meddra["AELLT"], meddra["AELLTCD"], meddra["AEDECOD"], meddra["AEPTCD"], meddra["AEHLT"],
+                meddra["AEHLTCD"], meddra["AEHLGT"], meddra["AEHLGTCD"], meddra["AEBODSYS"], meddra["AEBDSYCD"],
+                meddra["AESOC"], meddra["AESOCCD"],
                 Var("AESEV", "Severity/Intensity", "Char", "Record Qualifier", "AESEV", "CRF"),
                 Var("AESER", "Serious Event", "Char", "Record Qualifier", "NY", "CRF"),
+                Var("AEACN", "Action Taken with Study Treatment", "Char", "Record Qualifier", origin="CRF"),
                 Var("AEREL", "Causality", "Char", "Record Qualifier", "AEREL (sponsor)", "CRF"),
                 _EPOCH,
                 Var("AESTDTC", "Start Date/Time of Adverse Event", "Char", "Timing", origin="CRF"),
+                Var("AEENDTC", "End Date/Time of Adverse Event", "Char", "Timing", origin="CRF"),
                 Var("AESTDY", "Study Day of Start of Adverse Event", "Num", "Timing")]
+        blank = coded["AEDECOD"] == ""
+        warn_blank("AE.AEDECOD", [f"AESPID={e} (AETERM={t!r})" for e, t in zip(ae.loc[blank, "event_id"],
+                                                                            verbatim[blank], strict=True)],
+                   "no MedDRA coding was given for the term (SDTMIG 3.4 AE: AEDECOD is required; pass a "
+                   "term -> MedDRA mapping, docs/interop-cdisc.md)")
         cols = {
             "STUDYID": self.study_id, "DOMAIN": "AE", "USUBJID": ae["USUBJID"], "AESEQ": seq_numbers(ae),
-            "AESPID": ae["event_id"], "AETERM": ae["term"], "AEDECOD": ae["term"].str.upper(),
+            "AESPID": ae["event_id"], "AETERM": verbatim, **{c: coded[c] for c in MEDDRA_COLUMNS},
             "AESEV": ae["severity"].map(SEVERITY_MAP), "AESER": np.where(ae["serious"].astype(bool), "Y", "N"),
-            "AEREL": ae["causality"].map(AEREL_MAP), "EPOCH": ae["period"].map(epoch_label),
-            "AESTDTC": iso_dates(ae["onset_date"]),
+            "AEACN": "", "AEREL": ae["causality"].map(AEREL_MAP),
+            "EPOCH": self.epoch_at(ae["patient_id"], ae["onset_date"], ae["period"].map(epoch_label)),
+            "AESTDTC": iso_dates(ae["onset_date"]), "AEENDTC": "",
             "AESTDY": study_day(ae["onset_date"], self.ref_date(ae["patient_id"])),
         }
         frame, meta = build_dataset("AE", cols, spec)
@@ -300,33 +361,7 @@ class _Domains(SdtmContext):
 
     # ------------------------------------------------------------------ SE
     def se(self) -> tuple[str, str, pd.DataFrame, pd.DataFrame]:
-        alloc = self.alloc
-        next_date = alloc.groupby("patient_id")["infusion_date"].shift(-1)
-        end = next_date.where(next_date.notna(), alloc["infusion_date"] + pd.Timedelta(days=self.period_days))
-        if self.washout:
-            end = alloc["infusion_date"] + pd.Timedelta(days=self.period_days)
-        treat = pd.DataFrame({"patient_id": alloc["patient_id"], "ETCD": alloc["treatment"],
-                              "start": alloc["infusion_date"], "end": end, "EPOCH": alloc["period"].map(epoch_label),
-                              "TAETORD": _taetord(alloc["period"], self.washout), "order": alloc["period"] * 2})
-        screening = self.data.screening
-        scr_date = screening.dropna(subset=["patient_id"]).set_index("patient_id")["screening_date"]
-        first = self.alloc.drop_duplicates("patient_id")
-        # screening not recorded (an empty log): no screening dates (mapping through an empty
-        # datetime Series fails in pandas, so the column is built directly)
-        start = first["patient_id"].map(scr_date) if len(scr_date) else pd.Series(pd.NaT, index=first.index, dtype=scr_date.dtype)
-        scr = pd.DataFrame({"patient_id": first["patient_id"], "ETCD": "SCRN",
-                            "start": start, "end": first["infusion_date"],
-                            "EPOCH": "SCREENING", "TAETORD": 1.0, "order": 0})
-        parts = [scr, treat]
-        if self.washout:
-            wo = alloc[alloc["period"] < self.protocol.design.periods]
-            wstart = wo["infusion_date"] + pd.Timedelta(days=self.period_days)
-            parts.append(pd.DataFrame({"patient_id": wo["patient_id"], "ETCD": "WASH", "start": wstart,
-                                       "end": next_date[wo.index],
-                                       "EPOCH": "WASHOUT " + wo["period"].astype(str),
-                                       "TAETORD": _taetord(wo["period"], self.washout) + 1, "order": wo["period"] * 2 + 1}))
-        se = pd.concat(parts, ignore_index=True).sort_values(["patient_id", "order"], kind="stable")
-        se = se.reset_index(drop=True)
+        se = self.elements.copy()
         se["USUBJID"] = self.usubjid(se["patient_id"])
         element = se["ETCD"].map({**self.arm_names, "SCRN": "Screening", "WASH": "Washout"})
         spec = [*_ID, _USUBJID,
@@ -337,12 +372,14 @@ class _Domains(SdtmContext):
                 _EPOCH,
                 Var("SESTDTC", "Start Date/Time of Element", "Char", "Timing"),
                 Var("SEENDTC", "End Date/Time of Element", "Char", "Timing"),
-                Var("SESTDY", "Study Day of Start of Element", "Num", "Timing")]
+                Var("SESTDY", "Study Day of Start of Element", "Num", "Timing"),
+                Var("SEENDY", "Study Day of End of Element", "Num", "Timing")]
         cols = {
             "STUDYID": self.study_id, "DOMAIN": "SE", "USUBJID": se["USUBJID"], "SESEQ": seq_numbers(se),
             "ETCD": se["ETCD"], "ELEMENT": element, "TAETORD": se["TAETORD"], "EPOCH": se["EPOCH"],
             "SESTDTC": iso_dates(se["start"]), "SEENDTC": iso_dates(se["end"]),
             "SESTDY": study_day(se["start"], self.ref_date(se["patient_id"])),
+            "SEENDY": study_day(se["end"], self.ref_date(se["patient_id"])),
         }
         frame, meta = build_dataset("SE", cols, spec)
         return "SE", "Subject Elements", frame, meta
@@ -409,15 +446,27 @@ class _Domains(SdtmContext):
                 Var("VISITNUM", "Visit Number", "Num", "Topic", origin="Protocol"),
                 Var("VISIT", "Visit Name", "Char", "Synonym Qualifier", origin="Protocol"),
                 Var("VISITDY", "Planned Study Day of Visit", "Num", "Timing", origin="Protocol"),
+                Var("ARMCD", "Planned Arm Code", "Char", "Record Qualifier", "sequence", "Protocol"),
                 Var("TVSTRL", "Visit Start Rule", "Char", "Rule", origin="Protocol")]
-        frame, meta = build_dataset("TV", {"STUDYID": self.study_id, "DOMAIN": "TV",
+        # ARMCD blank: every visit is planned for every arm (SDTMIG 3.4 TV assumption 3)
+        frame, meta = build_dataset("TV", {"STUDYID": self.study_id, "DOMAIN": "TV", "ARMCD": "",
                                            **{c: tv[c] for c in tv.columns}}, spec)
         return "TV", "Trial Visits", frame, meta
 
-def _taetord(period: pd.Series, washout: int) -> pd.Series:
-    """Planned order of the treatment element of ``period`` in its arm (screening is 1)."""
-    step = 2 if washout else 1
-    return (1 + 1 + (period - 1) * step).astype("float64")
+def _meddra_columns(terms: pd.Series, verbatim: pd.Series, coding: pd.DataFrame | None) -> pd.DataFrame:
+    """The MedDRA variables of each AE: looked up by the term as recorded, else by AETERM;
+    blank (NaN for codes) when the term is not in ``coding`` or no coding is given."""
+    out = pd.DataFrame({c: (np.nan if c in MEDDRA_NUMERIC else "") for c in MEDDRA_COLUMNS}, index=terms.index)
+    if coding is None or not len(terms):
+        return out
+    table = coding.set_index("term")
+    raw = terms.astype(str)
+    key = raw.where(raw.isin(table.index), verbatim.astype(str))
+    found = key.isin(table.index)
+    for c in MEDDRA_COLUMNS:
+        got = key[found].map(table[c])
+        out.loc[found, c] = got.to_numpy()
+    return out
 
 
 def _dose_words(dose: object) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "build_dataset",
     "read_package",
     "sas_text",
+    "utf8_lengths",
     "write_package",
 ]
 
@@ -89,7 +90,7 @@ def build_dataset(name: str, columns: Mapping[str, Any], spec: Sequence[Var]) ->
     return frame, meta
 
 
-def _utf8_lengths(values: pd.Series) -> pd.Series:
+def utf8_lengths(values: pd.Series) -> pd.Series:
     """The length in bytes of each value's UTF-8 encoding (missing stays missing)."""
     # pandas-stubs type .str.len() for str values only; pandas takes the len() of any sequence, bytes included
     return values.str.encode("utf-8").str.len()  # type: ignore[misc]
@@ -101,7 +102,7 @@ def metadata_rows(name: str, frame: pd.DataFrame, spec: Sequence[Var]) -> pd.Dat
     for var in spec:
         if var.type == "Char":
             col = frame[var.name]
-            longest = int(_utf8_lengths(col).max()) if len(col) else 0
+            longest = int(utf8_lengths(col).max()) if len(col) else 0
             lengths.append(max(1, longest))
         else:
             lengths.append(8)
@@ -215,9 +216,9 @@ def _check(package: DatasetPackage) -> None:
             if len(str(row.label)) > _MAX_LABEL:
                 problems.append(f"{name}.{var}: label {row.label!r} is longer than {_MAX_LABEL} characters")
             if row.type == "Char":
-                longest = int(_utf8_lengths(frame[var].astype(str)).max()) if len(frame) else 0
+                longest = int(utf8_lengths(frame[var].astype(str)).max()) if len(frame) else 0
                 if longest > _MAX_CHAR:
-                    at = int(np.argmax(_utf8_lengths(frame[var].astype(str)).to_numpy()))
+                    at = int(np.argmax(utf8_lengths(frame[var].astype(str)).to_numpy()))
                     problems.append(f"{name}.{var} record {at + 1}: a value of {longest} bytes is longer than "
                                     f"the {_MAX_CHAR} bytes allowed")
             elif not pd.api.types.is_float_dtype(frame[var]):
@@ -226,8 +227,10 @@ def _check(package: DatasetPackage) -> None:
         raise DataError("cannot write the package as SAS XPORT v5:\n  " + "\n  ".join(problems[:20]))
 
 
-def write_package(package: DatasetPackage, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write every dataset as ``<name>.xpt`` (XPORT v5) and the metadata CSV, atomically.
+def write_package(package: DatasetPackage, folder: str | os.PathLike[str], *, overwrite: bool = False,
+                  extra: Mapping[str, bytes] | None = None) -> Path:
+    """Write every dataset as ``<name>.xpt`` (XPORT v5), the metadata CSV and the ``extra``
+    files (name -> content: ``define.xml``), atomically.
 
     The files go to a temporary folder next to ``folder`` which is then renamed into place;
     on any failure nothing is left behind and an existing ``folder`` is untouched. An
@@ -255,10 +258,15 @@ def write_package(package: DatasetPackage, folder: str | os.PathLike[str], *, ov
         labels = pd.DataFrame({"dataset": list(package.labels), "label": list(package.labels.values()),
                                "study_id": package.study_id})
         labels.to_csv(tmp / _DATASETS_FILE, index=False, lineterminator="\r\n")
+        for name, payload in (extra or {}).items():
+            if name not in _EXTRA_FILES:
+                raise ValueError(f"extra file {name!r} is not one of {', '.join(_EXTRA_FILES)}")
+            (tmp / name).write_bytes(payload)
     return path
 
 
 _DATASETS_FILE = "define_datasets.csv"
+_EXTRA_FILES = ("define.xml",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +319,6 @@ def read_package(cls: type, folder: str | os.PathLike[str]) -> Any:
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:
     def ours(name: str) -> bool:
-        return name in (METADATA_FILE, _DATASETS_FILE) or name.endswith(".xpt")
+        return name in (METADATA_FILE, _DATASETS_FILE, *_EXTRA_FILES) or name.endswith(".xpt")
 
     check_destination(path, overwrite=overwrite, ours=ours, what="package files")
