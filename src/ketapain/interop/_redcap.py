@@ -195,14 +195,14 @@ def _screening_extras(protocol: Protocol, data: TrialData | None) -> list[_Extra
                 kinds[col] = kind
     taken = set(_FIELDS["screening"][1].values())
     out = []
-    for col, kind in kinds.items():
+    for col, col_kind in kinds.items():
         values: tuple[str, ...] = ()
-        if kind == "str" and col in listed:
+        if col_kind == "str" and col in listed:
             seen = scr[col].dropna().astype(str).unique().tolist() if scr is not None and col in scr.columns else []
             values = listed[col] + tuple(sorted(set(seen) - set(listed[col])))
         field = _short_name(col, taken)
         taken.add(field)
-        out.append(_Extra(col, field, kind, values))
+        out.append(_Extra(col, field, col_kind, values))
     return out
 
 
@@ -404,7 +404,8 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     )
     for cls in DRUG_CLASSES:
         rows.append(
-            _row(_cm_name_field(cls), "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}", branching=f"[cm_classes({cls})] = '1'")
+            _row(_cm_name_field(cls), "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}",
+                 branching=f"[cm_classes({cls})] = '1'")
         )
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
@@ -640,7 +641,8 @@ def _table_block(
 def _concomitant_block(cm: pd.DataFrame, cm_event: pd.Series) -> pd.DataFrame:
     """Concomitant analgesics: one record per patient x event, a checkbox and a name per class."""
     wide = pd.DataFrame(
-        {"record_id": cm["patient_id"], "redcap_event_name": cm_event.to_numpy(), "cls": cm["drug_class"], "name": cm["drug_name"].fillna("")}
+        {"record_id": cm["patient_id"], "redcap_event_name": cm_event.to_numpy(), "cls": cm["drug_class"],
+         "name": cm["drug_name"].fillna("")}
     )
     ticks = pd.crosstab([wide["record_id"], wide["redcap_event_name"]], wide["cls"]).reindex(columns=list(DRUG_CLASSES), fill_value=0)
     names = wide.pivot(index=["record_id", "redcap_event_name"], columns="cls", values="name").reindex(columns=list(DRUG_CLASSES))
