@@ -144,8 +144,14 @@ def _events(protocol: Protocol, data: TrialData | None) -> list[_Event]:
     by_visit = _visit_instruments(protocol, qs)
     periods = sorted(set(range(1, protocol.design.periods + 1))
                      | (set(data.allocation["period"].tolist()) if data is not None else set()))
+    fixed = {"Screening", "Adverse events"} | {f"Period {k}" for k in periods}
+
+    def visit_label(v: str) -> str:  # a visit named like another event (e.g. "period_1") is "Visit period 1"
+        label = v.replace("_", " ").capitalize()
+        return f"Visit {label.lower()}" if label in fixed else label
+
     plan = [("screening", "Screening", ["screening", "demographics", "concomitant"])]
-    plan += [(f"visit:{v}", v.replace("_", " ").capitalize(), [f"q_{i}" for i in insts]) for v, insts in by_visit.items() if insts]
+    plan += [(f"visit:{v}", visit_label(v), [f"q_{i}" for i in insts]) for v, insts in by_visit.items() if insts]
     plan += [(f"period:{k}", f"Period {k}", ["allocation", "daily_diary", "concomitant"]) for k in periods]
     plan.append(("adverse_events", "Adverse events", ["adverse_events"]))
     names = _unique_event_names([label for _k, label, _f in plan])
