@@ -20,6 +20,7 @@ from ketapain.interop import (
     redcap_dictionary,
     redcap_instrument_events,
     redcap_mapping,
+    to_redcap_records,
     write_redcap_project,
 )
 from ketapain.protocol import load_protocol
@@ -168,6 +169,20 @@ def test_round_trip_from_simulated_trial(protocol, trial, tmp_path) -> None:
     d = redcap_dictionary(protocol, data=trial)
     fields = set(d["Variable / Field Name"]) | {f"{f}_complete" for f in d["Form Name"]}
     assert all(c in fields or c.split("___")[0] in fields for c in records.columns[4:])
+
+
+def test_export_refuses_a_value_without_a_code(trial) -> None:
+    """A treatment that is not an arm of the protocol has no REDCap code: an error naming the
+    table, row (as in allocation.csv, header = row 1), column, value and the allowed values.
+    Here the reference study's trial is exported with the 2-arm example protocol (arms L, P)."""
+    other = load_protocol("ab_ba_example")
+    codes = [a.code for a in other.arms]
+    first = int(trial.allocation.index[~trial.allocation["treatment"].isin(codes)][0])
+    value = trial.allocation.loc[first, "treatment"]
+    with pytest.raises(DataError) as err:
+        to_redcap_records(trial, other)
+    assert str(err.value) == (f"REDCap export: allocation row {first + 2}: treatment={value!r} has no REDCap code "
+                              f"(field treatment); allowed: {', '.join(codes)}")
 
 
 def _edit(cell_changes, tmp_path: Path) -> Path:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain._atomic import entries_write
-from ketapain.data import DRUG_CLASSES, SCHEMAS, TrialData
+from ketapain.data import DRUG_CLASSES, FIRST_DATA_ROW, SCHEMAS, TrialData
 from ketapain.errors import DataError, ProtocolError
 from ketapain.instruments import get_instrument
 from ketapain.interop._odm_values import column_kinds, to_text, visit_rank
@@ -329,7 +329,10 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
         Columns :data:`DICTIONARY_COLUMNS`; ``record_id`` first; forms screening,
         demographics, allocation, daily_diary, adverse_events, concomitant, then
         ``q_<instrument>`` for every instrument of the design. Questionnaire items carry
-        neutral labels only (no licensed wording).
+        neutral labels only (no licensed wording). Categorical fields are radio (two
+        choices) or dropdown fields coded ``1..n`` in the order of their allowed values
+        (``1, Male | 2, Female``); field names longer than 26 characters are cut to 26
+        (:func:`redcap_mapping` maps them back to their columns).
 
     Raises
     ------
@@ -504,8 +507,15 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     (diary day, adverse event); columns :data:`REDCAP_ID_COLUMNS` then every field of
     ``redcap_dictionary(protocol, data=data)`` in its order (checkbox ``cm_classes`` as
     ``cm_classes___<class>`` with 1/0), each form followed by ``<form>_complete`` (2 =
-    complete). All cells are text; blank = no value. Yes/no fields are 1/0, clock items
-    ``HH:MM``.
+    complete; only on the forms designated for the row's event). All cells are text; blank
+    = no value. Yes/no fields are 1/0, categorical fields their codes (``1..n``, see
+    :func:`redcap_dictionary`), clock items ``HH:MM``; ``redcap_event_name`` is the unique
+    event name REDCap derives from the event's label.
+
+    Raises
+    ------
+    DataError
+        A categorical value has no code (a treatment that is not an arm of the protocol).
 
     Examples
     --------
@@ -636,8 +646,8 @@ def _table_block(
             bad = text.notna() & coded.isna()
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(f"REDCap export: {table} row {i + 1}: {col}={text.iloc[i]!r} has no REDCap code; "
-                                f"allowed: {', '.join(codes[field])}")
+                raise DataError(f"REDCap export: {table} row {i + FIRST_DATA_ROW}: {col}={text.iloc[i]!r} has no REDCap code "
+                                f"(field {field}); allowed: {', '.join(codes[field])}")
             text = coded
         cols[field] = text.where(text.notna(), "").to_numpy()
     cols[f"{form}_complete"] = "2"
