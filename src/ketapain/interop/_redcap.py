@@ -289,6 +289,20 @@ def _column_row(table: str, col: str, field: str, form: str, kind: str, nullable
     )
 
 
+def _extra_row(extra: _Extra, form: str, protocol: Protocol, categories: Mapping[str, list[tuple[str, str]]]) -> dict[str, str]:
+    """The dictionary row of one eligibility answer, labelled by its criterion's text."""
+    crit = next((c for c in protocol.eligibility.criteria if c.field == extra.column), None)
+    label = crit.text if crit else extra.column.replace("_", " ")
+    if extra.kind == "bool":
+        return _row(extra.field, form, "yesno", label)
+    if extra.field in categories:
+        ch = categories[extra.field]
+        return _row(extra.field, form, "dropdown" if len(ch) > 2 else "radio", label, choices=_coded_choices(ch))
+    if extra.kind == "str":
+        return _row(extra.field, form, "text", label)
+    return _row(extra.field, form, "text", label, validation=_VALIDATION[extra.kind])
+
+
 def _item_row(inst_name: str, item: Any, form: str) -> dict[str, str]:
     field = f"{inst_name}_{item.key.lower()}"
     label = f"{item.label} ({inst_name} item {item.key})"
@@ -355,18 +369,7 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     for col, field in fields.items():
         k, n = kinds_of["screening"][col]
         rows.append(_column_row("screening", col, field, form, k, n, categories))
-    for extra in _screening_extras(protocol, data):
-        crit = next((c for c in protocol.eligibility.criteria if c.field == extra.column), None)
-        label = crit.text if crit else extra.column.replace("_", " ")
-        if extra.kind == "bool":
-            rows.append(_row(extra.field, form, "yesno", label))
-        elif extra.field in categories:
-            ch = categories[extra.field]
-            rows.append(_row(extra.field, form, "dropdown" if len(ch) > 2 else "radio", label, choices=_coded_choices(ch)))
-        elif extra.kind == "str":
-            rows.append(_row(extra.field, form, "text", label))
-        else:
-            rows.append(_row(extra.field, form, "text", label, validation=_VALIDATION[extra.kind]))
+    rows += [_extra_row(extra, form, protocol, categories) for extra in _screening_extras(protocol, data)]
     for table in ("patients", "allocation"):
         form, fields = _FIELDS[table]
         for col, field in fields.items():
