@@ -44,6 +44,32 @@ def test_round_trip_keeps_text_extra_columns(
     assert again.equals(data)
 
 
+def test_csv_reads_true_false_extra_columns_as_booleans(
+    trial: TrialData, tables: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Issue 20: eligibility answers (extra screening columns) came back from CSV as the text
+    'True'/'False'. An extra column holding only true/false (any case) is boolean again; one
+    with any other value stays text, as does a column with no value at all."""
+    n = len(tables["diary"])
+    diary = tables["diary"].assign(
+        checked=[i % 2 == 0 for i in range(n)],                       # bool, no missing cell
+        witnessed=pd.array([True, None, False] * (n // 3), dtype="boolean"),  # one missing in three
+        answer=["True", "maybe", "False"] * (n // 3),                  # not only true/false: text
+        blank=pd.Series([None] * n, dtype="str"),                     # no value: text
+    )
+    folder = TrialData.from_tables(**{**tables, "diary": diary}).write(tmp_path / "t")
+    text = (folder / "diary.csv").read_text(encoding="utf-8")
+    (folder / "diary.csv").write_text(text.replace(",True,", ",TRUE,", 1), encoding="utf-8")  # any case
+    again = read_trial(folder)
+    assert str(again.diary["checked"].dtype) == "bool"
+    assert again.diary["checked"].tolist() == diary["checked"].tolist()
+    assert str(again.diary["witnessed"].dtype) == "boolean"
+    assert again.diary["witnessed"].isna().sum() == n // 3
+    assert again.diary["witnessed"].dropna().tolist() == diary["witnessed"].dropna().tolist()
+    assert again.diary["answer"].tolist() == diary["answer"].tolist()
+    assert again.diary["blank"].isna().all()
+
+
 def test_csv_layout(trial: TrialData, tmp_path: Path) -> None:
     folder = write_trial(trial, tmp_path / "trial")
     lines = (folder / "allocation.csv").read_text(encoding="utf-8").splitlines()

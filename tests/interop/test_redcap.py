@@ -20,6 +20,7 @@ from ketapain.interop import (
     redcap_dictionary,
     redcap_instrument_events,
     redcap_mapping,
+    to_redcap_records,
     write_redcap_project,
 )
 from ketapain.protocol import load_protocol
@@ -52,7 +53,7 @@ def test_dictionary_has_redcap_columns_and_every_form(protocol) -> None:
     assert set(d["Text Validation Type OR Show Slider Number"]) <= {"", "integer", "number", "date_ymd", "time"}
     row = d.set_index("Variable / Field Name")
     assert row.loc["avg_pain", "Text Validation Min"] == "0" and row.loc["avg_pain", "Text Validation Max"] == "10"
-    assert row.loc["treatment", "Choices, Calculations, OR Slider Labels"] == "P, placebo | K, ketamine | KM, ketamine/magnesium"
+    assert row.loc["treatment", "Choices, Calculations, OR Slider Labels"] == "1, placebo | 2, ketamine | 3, ketamine/magnesium"
     assert row.loc["cm_classes", "Field Type"] == "checkbox"
     assert row.loc["cm_name_tramadol", "Branching Logic (Show field only if...)"] == "[cm_classes(tramadol)] = '1'"
     assert row.loc["psqi_1", "Text Validation Type OR Show Slider Number"] == "time"
@@ -129,16 +130,18 @@ def test_hand_written_export_is_imported(protocol) -> None:
 
 
 def test_mapping_file_with_codes(protocol, tmp_path) -> None:
-    """A project coding sex 1/2 and naming the diary event differently, mapped by a TOML file."""
-    text = (DATA / "redcap_records.csv").read_text().replace(",F,54,", ",2,54,").replace(",M,38,", ",1,38,")
-    text = text.replace("period_2_arm_1", "second_period_arm_1")
-    (tmp_path / "records.csv").write_text(text)
+    """A project coding sex 0/1 (not our 1/2) and naming the diary event differently, mapped by a TOML file."""
+    frame = pd.read_csv(DATA / "redcap_records.csv", dtype=str, keep_default_na=False)
+    frame["sex"] = frame["sex"].replace({"1": "0", "2": "1"})
+    frame["redcap_event_name"] = frame["redcap_event_name"].replace({"period_2_arm_1": "second_period_arm_1"})
+    frame.to_csv(tmp_path / "records.csv", index=False)
     mapping = redcap_mapping(protocol)
     events = dict(mapping["events"])
     del events["period_2_arm_1"]
     events["second_period_arm_1"] = "period:2"
     toml = ["[events]"] + [f'{k} = "{v}"' for k, v in events.items()]
-    toml += ["[codes.sex]", '"1" = "M"', '"2" = "F"']
+    codes = {**mapping["codes"], "sex": {"0": "M", "1": "F"}}
+    toml += [f"[codes.{f}]\n" + "\n".join(f'"{c}" = "{v}"' for c, v in by_code.items()) for f, by_code in codes.items()]
     toml += [f"[fields.{k}]\n" + "\n".join(f'{a} = "{b}"' for a, b in v.items()) for k, v in mapping["fields"].items()]
     (tmp_path / "mapping.toml").write_text("\n".join(toml) + "\n")
     data = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.toml")
@@ -166,6 +169,20 @@ def test_round_trip_from_simulated_trial(protocol, trial, tmp_path) -> None:
     d = redcap_dictionary(protocol, data=trial)
     fields = set(d["Variable / Field Name"]) | {f"{f}_complete" for f in d["Form Name"]}
     assert all(c in fields or c.split("___")[0] in fields for c in records.columns[4:])
+
+
+def test_export_refuses_a_value_without_a_code(trial) -> None:
+    """A treatment that is not an arm of the protocol has no REDCap code: an error naming the
+    table, row (as in allocation.csv, header = row 1), column, value and the allowed values.
+    Here the reference study's trial is exported with the 2-arm example protocol (arms L, P)."""
+    other = load_protocol("ab_ba_example")
+    codes = [a.code for a in other.arms]
+    first = int(trial.allocation.index[~trial.allocation["treatment"].isin(codes)][0])
+    value = trial.allocation.loc[first, "treatment"]
+    with pytest.raises(DataError) as err:
+        to_redcap_records(trial, other)
+    assert str(err.value) == (f"REDCap export: allocation row {first + 2}: treatment={value!r} has no REDCap code "
+                              f"(field treatment); allowed: {', '.join(codes)}")
 
 
 def _edit(cell_changes, tmp_path: Path) -> Path:

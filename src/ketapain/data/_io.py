@@ -18,7 +18,10 @@ accepted when reading), comma-separated, with a header row, written RFC 4180 sty
 line ends; a field holding a comma, quote or line break is quoted; any line ends are
 accepted when reading); an empty cell is a missing value; dates are
 ``YYYY-MM-DD``; booleans are written ``True``/``False``; floats are written with the
-shortest text that reads back to the same number, so a CSV round trip is exact.
+shortest text that reads back to the same number, so a CSV round trip is exact. An extra
+(non-schema) column is read as text, except one whose every given cell is ``true`` or
+``false`` (any case), which is read as booleans (``bool``, or ``boolean`` when a cell is
+empty).
 """
 
 from __future__ import annotations
@@ -201,6 +204,24 @@ def _read_csv(file: Path) -> pd.DataFrame:
                             encoding="utf-8-sig", skip_blank_lines=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{file.name}: cannot be read as CSV: {exc}") from exc
+    return _booleans_in_extra_columns(frame, [n for n in header if n not in schema.names])
+
+
+def _booleans_in_extra_columns(frame: pd.DataFrame, extras: list[str]) -> pd.DataFrame:
+    """Extra (non-schema) columns whose every given cell is ``true`` or ``false`` (any
+    case, surrounding spaces ignored; at least one cell given) become booleans: ``bool``
+    without a missing cell, ``boolean`` with one. Every other extra column stays text."""
+    for name in extras:
+        col = frame[name]
+        given = col.notna()
+        if not given.any():
+            continue
+        low = col[given].str.strip().str.lower()
+        if not low.isin(("true", "false")).all():
+            continue
+        flags = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        flags[given] = low.eq("true")
+        frame[name] = flags.astype(bool) if given.all() else flags
     return frame
 
 

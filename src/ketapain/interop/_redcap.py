@@ -4,39 +4,46 @@ a trial as a REDCap flat record export, and the default field mapping the import
 The project is longitudinal with one arm. Events and their instruments (forms):
 
 ==========================  ===========================================================
-unique event name           instruments
+event label                 instruments
 ==========================  ===========================================================
-``screening_arm_1``         screening (eligibility answers), demographics,
+``Screening``               screening (eligibility answers), demographics,
                             concomitant (baseline analgesics: period 0)
-``<visit>_arm_1``           one questionnaire form ``q_<instrument>`` per instrument the
+``<Visit name>``            one questionnaire form ``q_<instrument>`` per instrument the
                             protocol gives at that visit (visits without any are left out)
-``period_<k>_arm_1``        allocation, daily_diary (repeating: one instance per day),
+``Period <k>``              allocation, daily_diary (repeating: one instance per day),
                             concomitant (analgesics added during period k)
-``adverse_events_arm_1``    adverse_events (repeating: one instance per event)
+``Adverse events``          adverse_events (repeating: one instance per event)
 ==========================  ===========================================================
+
+REDCap names each event itself, from its label (:func:`_unique_event_names`: e.g. ``End
+period 1`` -> ``end_period_1_arm_1``); every file written here uses those names. Categorical
+fields are radio buttons or drop-downs coded ``1..n`` (the mapping's ``codes`` decode them);
+field names longer than REDCap's recommended 26 characters are shortened (the mapping keeps
+the TrialData column).
 
 A record is a patient (``record_id`` = patient_id) or a screened person who never became
 one (``record_id`` = screening_id). Questionnaire fields are ``<instrument>_<item>`` (item
 key in lower case) with neutral labels only; concomitant drug classes are a checkbox
 (``cm_classes___<class>`` in exports) with one drug-name field per class shown by branching
-logic. See ``docs/interop-odm-redcap-fhir.md``.
+logic. See ``docs/interop-redcap.md``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ketapain._atomic import entries_write
-from ketapain.data import DRUG_CLASSES, SCHEMAS, TrialData
+from ketapain.data import DRUG_CLASSES, FIRST_DATA_ROW, SCHEMAS, TrialData
 from ketapain.errors import DataError, ProtocolError
 from ketapain.instruments import get_instrument
 from ketapain.interop._odm_values import column_kinds, to_text, visit_rank
@@ -64,7 +71,10 @@ DICTIONARY_COLUMNS = (
 REDCAP_ID_COLUMNS = ("record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 """The leading columns of a REDCap flat record export of a longitudinal project with repeating instruments."""
 
-ARM = "_arm_1"
+ARM_NUM = 1
+FIELD_NAME_MAX = 26
+"""REDCap's recommended maximum length of a field (variable) name."""
+_EVENT_BASE_MAX = 18
 _VALIDATION = {"int": "integer", "float": "number", "date": "date_ymd"}
 _LABELS = {
     "patients": {"sex": "Sex", "age_years": "Age (years)", "weight_kg": "Body weight (kg)", "height_m": "Height (m)",
@@ -96,17 +106,61 @@ _FIELDS = {
 REPEATING = {"daily_diary": "diary", "adverse_events": "adverse_events"}
 
 
-def _events(protocol: Protocol, data: TrialData | None) -> list[tuple[str, str, list[str]]]:
-    """(unique event name, label, forms) in order."""
+class _Event(NamedTuple):
+    key: str  # what the event holds: "screening", "visit:<name>", "period:<k>" or "adverse_events"
+    name: str  # REDCap's unique event name
+    label: str  # the event name shown in REDCap (what REDCap derives ``name`` from)
+    forms: list[str]
+
+
+def _unique_event_names(labels: list[str], *, arm: int = ARM_NUM) -> list[str]:
+    """The unique event names REDCap gives events created in this order with these labels.
+
+    REDCap derives the name from the label: lower case, every run of characters other than
+    a-z and 0-9 becomes one ``_`` (none at either end), cut to 18 characters (a trailing
+    ``_`` dropped), then ``_arm_<arm>``; a name already taken gets the letter ``b``, then
+    ``c``... appended (``testing_long_name_arm_1`` and ``testing_long_name_arm_1b``).
+    Sources are listed in docs/interop-redcap.md.
+    """
+    out: list[str] = []
+    for label in labels:
+        base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:_EVENT_BASE_MAX].rstrip("_")
+        if not base:
+            raise ProtocolError(f"REDCap event label {label!r} has no letter or digit to name the event by")
+        name = f"{base}_arm_{arm}"
+        for letter in "bcdefghijklmnopqrstuvwxyz":
+            if name not in out:
+                break
+            name = f"{base}_arm_{arm}{letter}"
+        if name in out:
+            raise ProtocolError(f"REDCap event label {label!r}: more than 25 events would share the name {base}_arm_{arm}")
+        out.append(name)
+    return out
+
+
+def _events(protocol: Protocol, data: TrialData | None) -> list[_Event]:
+    """The project's events in order, named as REDCap names them."""
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     by_visit = _visit_instruments(protocol, qs)
     periods = sorted(set(range(1, protocol.design.periods + 1))
                      | (set(data.allocation["period"].tolist()) if data is not None else set()))
-    out = [("screening" + ARM, "Screening", ["screening", "demographics", "concomitant"])]
-    out += [(f"{v}{ARM}", f"Visit {v}", [f"q_{i}" for i in insts]) for v, insts in by_visit.items() if insts]
-    out += [(f"period_{k}{ARM}", f"Period {k}", ["allocation", "daily_diary", "concomitant"]) for k in periods]
-    out.append(("adverse_events" + ARM, "Adverse events", ["adverse_events"]))
-    return out
+    fixed = {"Screening", "Adverse events"} | {f"Period {k}" for k in periods}
+
+    def visit_label(v: str) -> str:  # a visit named like another event (e.g. "period_1") is "Visit period 1"
+        label = v.replace("_", " ").capitalize()
+        return f"Visit {label.lower()}" if label in fixed else label
+
+    plan = [("screening", "Screening", ["screening", "demographics", "concomitant"])]
+    plan += [(f"visit:{v}", visit_label(v), [f"q_{i}" for i in insts]) for v, insts in by_visit.items() if insts]
+    plan += [(f"period:{k}", f"Period {k}", ["allocation", "daily_diary", "concomitant"]) for k in periods]
+    plan.append(("adverse_events", "Adverse events", ["adverse_events"]))
+    names = _unique_event_names([label for _k, label, _f in plan])
+    return [_Event(key, name, label, forms) for (key, label, forms), name in zip(plan, names, strict=True)]
+
+
+def _event_names(protocol: Protocol, data: TrialData | None) -> dict[str, str]:
+    """Event key (``screening``, ``visit:<name>``, ``period:<k>``, ``adverse_events``) -> unique event name."""
+    return {e.key: e.name for e in _events(protocol, data)}
 
 
 def _visit_instruments(protocol: Protocol, qs: pd.DataFrame) -> dict[str, list[str]]:
@@ -120,20 +174,83 @@ def _visit_instruments(protocol: Protocol, qs: pd.DataFrame) -> dict[str, list[s
     return out
 
 
-def _screening_extras(protocol: Protocol, data: TrialData | None) -> list[tuple[str, str]]:
-    """(field, kind) of the eligibility answers: the protocol's criteria, typed by the data when given."""
+class _Extra(NamedTuple):
+    column: str  # the screening table's column
+    field: str  # its REDCap field name (at most FIELD_NAME_MAX characters)
+    kind: str  # int, float, str, bool or date
+    values: tuple[str, ...]  # the choices of a categorical answer, else ()
+
+
+def _screening_extras(protocol: Protocol, data: TrialData | None) -> list[_Extra]:
+    """The eligibility answers: the protocol's criteria, typed by the data when given. A text
+    answer whose criterion lists its values (``in`` / ``not in``) is categorical: those
+    values, then any other value the data hold, sorted."""
     kinds: dict[str, str] = {}
+    listed: dict[str, tuple[str, ...]] = {}
     for c in protocol.eligibility.criteria:
         if c.field is None:
             continue
         v = c.value[0] if isinstance(c.value, tuple) else c.value
         kinds[c.field] = "bool" if isinstance(v, bool) else "float" if isinstance(v, int | float) else "str"
-    if data is not None:
-        scr = data.screening
+        if isinstance(c.value, tuple) and all(isinstance(x, str) for x in c.value):
+            listed[c.field] = tuple(str(x) for x in c.value)
+    scr = data.screening if data is not None else None
+    if scr is not None:
         for col, kind, _nullable in column_kinds(scr, "screening"):
             if col not in _FIELDS["screening"][1]:
                 kinds[col] = kind
-    return list(kinds.items())
+    taken = set(_FIELDS["screening"][1].values())
+    out = []
+    for col, col_kind in kinds.items():
+        values: tuple[str, ...] = ()
+        if col_kind == "str" and col in listed:
+            seen = scr[col].dropna().astype(str).unique().tolist() if scr is not None and col in scr.columns else []
+            values = listed[col] + tuple(sorted(set(seen) - set(listed[col])))
+        field = _short_name(col, taken)
+        taken.add(field)
+        out.append(_Extra(col, field, col_kind, values))
+    return out
+
+
+def _short_name(name: str, taken: set[str]) -> str:
+    """``name`` as a REDCap field name of at most :data:`FIELD_NAME_MAX` characters: kept
+    when short enough, else cut (a trailing ``_`` dropped), then ``_2``, ``_3``... while taken."""
+    if len(name) <= FIELD_NAME_MAX:
+        return name
+    short = name[:FIELD_NAME_MAX].rstrip("_")
+    k = 2
+    while short in taken:
+        tail = f"_{k}"
+        short = name[: FIELD_NAME_MAX - len(tail)].rstrip("_") + tail
+        k += 1
+    return short
+
+
+def _cm_name_field(drug_class: str) -> str:
+    """The field holding the drug names of one concomitant drug class (``cm_name_<class>``, shortened)."""
+    return _short_name(f"cm_name_{drug_class}", set())
+
+
+def _categories(protocol: Protocol, data: TrialData | None) -> dict[str, list[tuple[str, str]]]:
+    """Categorical field -> its choices as (TrialData value, label), in code order 1..n."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, (_form, fields) in _FIELDS.items():
+        cols = {c.name: c for c in SCHEMAS[table].columns}
+        for col, field in fields.items():
+            c = cols.get(col)
+            if c is not None and c.allowed:
+                labels = {"M": "Male", "F": "Female"} if col == "sex" else {}
+                out[field] = [(v, labels.get(v, v.replace("_", " "))) for v in c.allowed]
+    out[_FIELDS["allocation"][1]["treatment"]] = [(a.code, a.name) for a in protocol.arms]
+    for extra in _screening_extras(protocol, data):
+        if extra.values:
+            out[extra.field] = [(v, v.replace("_", " ")) for v in extra.values]
+    return out
+
+
+def _codes(protocol: Protocol, data: TrialData | None) -> dict[str, dict[str, str]]:
+    """Categorical field -> TrialData value -> REDCap code (``1``..``n``)."""
+    return {f: {v: str(i) for i, (v, _label) in enumerate(ch, start=1)} for f, ch in _categories(protocol, data).items()}
 
 
 def _row(field: str, form: str, ftype: str, label: str, *, choices: str = "", validation: str = "", vmin: Any = None,
@@ -150,25 +267,40 @@ def _choices(values: Any, labels: Mapping[str, str] | None = None) -> str:
     return " | ".join(f"{v}, {(labels or {}).get(v, str(v).replace('_', ' '))}" for v in values)
 
 
-def _column_row(table: str, col: str, field: str, form: str, kind: str, nullable: bool, protocol: Protocol) -> dict[str, str]:
+def _coded_choices(choices: list[tuple[str, str]]) -> str:
+    """REDCap's choices string ``1, Label | 2, Label``."""
+    return " | ".join(f"{i}, {label}" for i, (_v, label) in enumerate(choices, start=1))
+
+
+def _column_row(table: str, col: str, field: str, form: str, kind: str, nullable: bool,
+                categories: Mapping[str, list[tuple[str, str]]]) -> dict[str, str]:
     c = SCHEMAS[table].column(col) if col in {x.name for x in SCHEMAS[table].columns} else None
     label = _LABELS.get(table, {}).get(col) or (c.description if c else col.replace("_", " "))
     required = not nullable
     if kind == "bool":
         return _row(field, form, "yesno", label, required=required)
-    if col == "treatment" and table == "allocation":
-        arm_choices = _choices(protocol.arm_codes, {a.code: a.name for a in protocol.arms})
-        return _row(field, form, "dropdown", label, choices=arm_choices, required=required)
-    if c is not None and c.allowed:
-        labels = {"M": "Male", "F": "Female"} if col == "sex" else None
-        return _row(
-            field, form, "dropdown" if len(c.allowed) > 2 else "radio", label, choices=_choices(c.allowed, labels), required=required
-        )
+    if field in categories:
+        ch = categories[field]
+        return _row(field, form, "dropdown" if len(ch) > 2 else "radio", label, choices=_coded_choices(ch), required=required)
     if kind == "str":
         return _row(field, form, "notes" if col in ("reason",) else "text", label, required=required, identifier=col in ("patient_id",))
     return _row(
         field, form, "text", label, validation=_VALIDATION[kind], vmin=c.min if c else None, vmax=c.max if c else None, required=required
     )
+
+
+def _extra_row(extra: _Extra, form: str, protocol: Protocol, categories: Mapping[str, list[tuple[str, str]]]) -> dict[str, str]:
+    """The dictionary row of one eligibility answer, labelled by its criterion's text."""
+    crit = next((c for c in protocol.eligibility.criteria if c.field == extra.column), None)
+    label = crit.text if crit else extra.column.replace("_", " ")
+    if extra.kind == "bool":
+        return _row(extra.field, form, "yesno", label)
+    if extra.field in categories:
+        ch = categories[extra.field]
+        return _row(extra.field, form, "dropdown" if len(ch) > 2 else "radio", label, choices=_coded_choices(ch))
+    if extra.kind == "str":
+        return _row(extra.field, form, "text", label)
+    return _row(extra.field, form, "text", label, validation=_VALIDATION[extra.kind])
 
 
 def _item_row(inst_name: str, item: Any, form: str) -> dict[str, str]:
@@ -211,7 +343,10 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
         Columns :data:`DICTIONARY_COLUMNS`; ``record_id`` first; forms screening,
         demographics, allocation, daily_diary, adverse_events, concomitant, then
         ``q_<instrument>`` for every instrument of the design. Questionnaire items carry
-        neutral labels only (no licensed wording).
+        neutral labels only (no licensed wording). Categorical fields are radio (two
+        choices) or dropdown fields coded ``1..n`` in the order of their allowed values
+        (``1, Male | 2, Female``); field names longer than 26 characters are cut to 26
+        (:func:`redcap_mapping` maps them back to their columns).
 
     Raises
     ------
@@ -229,24 +364,17 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     """
     rows = [_row("record_id", "screening", "text", "Record ID (patient_id, or screening_id if never randomised)")]
     kinds_of = {t: {c: (k, n) for c, k, n in column_kinds(SCHEMAS_EMPTY[t], t)} for t in _FIELDS}
+    categories = _categories(protocol, data)
     form, fields = _FIELDS["screening"]
     for col, field in fields.items():
         k, n = kinds_of["screening"][col]
-        rows.append(_column_row("screening", col, field, form, k, n, protocol))
-    for field, kind in _screening_extras(protocol, data):
-        crit = next((c for c in protocol.eligibility.criteria if c.field == field), None)
-        label = crit.text if crit else field.replace("_", " ")
-        if kind == "bool":
-            rows.append(_row(field, form, "yesno", label))
-        elif kind == "str":
-            rows.append(_row(field, form, "text", label))
-        else:
-            rows.append(_row(field, form, "text", label, validation=_VALIDATION[kind]))
+        rows.append(_column_row("screening", col, field, form, k, n, categories))
+    rows += [_extra_row(extra, form, protocol, categories) for extra in _screening_extras(protocol, data)]
     for table in ("patients", "allocation"):
         form, fields = _FIELDS[table]
         for col, field in fields.items():
             k, n = kinds_of[table][col]
-            rows.append(_column_row(table, col, field, form, k, n, protocol))
+            rows.append(_column_row(table, col, field, form, k, n, categories))
     rows.append(
         _row(
             "diary_day",
@@ -271,12 +399,12 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
                 vmax=protocol.diary.scale_max,
             )
         )
-    rows.append(_column_row("diary", "extra_analgesics", "extra_analgesics", "daily_diary", "bool", True, protocol))
-    rows.append(_column_row("diary", "extra_analgesics_detail", "extra_analgesics_detail", "daily_diary", "str", True, protocol))
+    rows.append(_column_row("diary", "extra_analgesics", "extra_analgesics", "daily_diary", "bool", True, categories))
+    rows.append(_column_row("diary", "extra_analgesics_detail", "extra_analgesics_detail", "daily_diary", "str", True, categories))
     form, fields = _FIELDS["adverse_events"]
     for col, field in fields.items():
         k, n = kinds_of["adverse_events"][col]
-        rows.append(_column_row("adverse_events", col, field, form, k, n, protocol))
+        rows.append(_column_row("adverse_events", col, field, form, k, n, categories))
     rows.append(
         _row(
             "cm_classes",
@@ -288,7 +416,8 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     )
     for cls in DRUG_CLASSES:
         rows.append(
-            _row(f"cm_name_{cls}", "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}", branching=f"[cm_classes({cls})] = '1'")
+            _row(_cm_name_field(cls), "concomitant", "text", f"Drug name(s): {cls.replace('_', ' ')}",
+                 branching=f"[cm_classes({cls})] = '1'")
         )
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
@@ -320,7 +449,7 @@ def redcap_instrument_events(protocol: Protocol, *, data: TrialData | None = Non
     >>> m[m["unique_event_name"] == "period_1_arm_1"]["form"].tolist()
     ['allocation', 'daily_diary', 'concomitant']
     """
-    rows = [(1, name, form) for name, _label, forms in _events(protocol, data) for form in forms]
+    rows = [(ARM_NUM, e.name, form) for e in _events(protocol, data) for form in e.forms]
     return pd.DataFrame(rows, columns=["arm_num", "unique_event_name", "form"])
 
 
@@ -335,8 +464,8 @@ def redcap_mapping(protocol: Protocol, *, data: TrialData | None = None) -> dict
         table), ``fields`` (field -> ``{"table", "column"}``; questionnaire fields
         ``{"table": "questionnaires", "instrument", "item"}``; eligibility answers add
         ``"type"``: int, float, str, bool or date; the checkbox ``cm_classes`` and the
-        ``cm_name_<class>`` fields map onto ``concomitant``) and ``codes`` (field -> REDCap
-        code -> value; empty: the default project's codes are the values). The same
+        ``cm_name_<class>`` fields map onto ``concomitant``) and ``codes`` (categorical field
+        -> REDCap code -> TrialData value, e.g. ``codes["sex"] == {"1": "M", "2": "F"}``). The same
         structure in a TOML or JSON file is what :func:`read_redcap` takes as ``mapping``.
 
     Examples
@@ -346,34 +475,27 @@ def redcap_mapping(protocol: Protocol, *, data: TrialData | None = None) -> dict
     >>> m["events"]["period_2_arm_1"], m["fields"]["bpi_9a"]
     ('period:2', {'table': 'questionnaires', 'instrument': 'bpi', 'item': '9a'})
     """
-    events: dict[str, str] = {}
-    for name, _label, forms in _events(protocol, data):
-        base = name.removesuffix(ARM)
-        if forms[0].startswith("q_"):
-            events[name] = f"visit:{base}"
-        elif base.startswith("period_") and base[7:].isdigit():
-            events[name] = f"period:{base[7:]}"
-        else:
-            events[name] = base
+    events = {e.name: e.key for e in _events(protocol, data)}
     fields: dict[str, dict[str, Any]] = {}
     for table, (_form, cols) in _FIELDS.items():
         for col, field in cols.items():
             fields[field] = {"table": table, "column": col}
-    for field, kind in _screening_extras(protocol, data):
-        fields[field] = {"table": "screening", "column": field, "type": kind}
+    for extra in _screening_extras(protocol, data):
+        fields[extra.field] = {"table": "screening", "column": extra.column, "type": extra.kind}
     for item in protocol.diary.items:
         fields[item] = {"table": "diary", "column": item}
     for col in ("extra_analgesics", "extra_analgesics_detail"):
         fields[col] = {"table": "diary", "column": col}
     fields["cm_classes"] = {"table": "concomitant", "column": "drug_class"}
     for cls in DRUG_CLASSES:
-        fields[f"cm_name_{cls}"] = {"table": "concomitant", "column": "drug_name", "drug_class": cls}
+        fields[_cm_name_field(cls)] = {"table": "concomitant", "column": "drug_name", "drug_class": cls}
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
         for inst_item in get_instrument(inst_name).items:
             fields[f"{inst_name}_{inst_item.key.lower()}"] = {"table": "questionnaires", "instrument": inst_name,
                                                               "item": inst_item.key}
-    return {"events": events, "repeating": dict(REPEATING), "fields": fields, "codes": {}}
+    codes = {f: {code: value for value, code in by_value.items()} for f, by_value in _codes(protocol, data).items()}
+    return {"events": events, "repeating": dict(REPEATING), "fields": fields, "codes": codes}
 
 
 def _clock(minutes: pd.Series) -> pd.Series:
@@ -388,8 +510,15 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     (diary day, adverse event); columns :data:`REDCAP_ID_COLUMNS` then every field of
     ``redcap_dictionary(protocol, data=data)`` in its order (checkbox ``cm_classes`` as
     ``cm_classes___<class>`` with 1/0), each form followed by ``<form>_complete`` (2 =
-    complete). All cells are text; blank = no value. Yes/no fields are 1/0, clock items
-    ``HH:MM``.
+    complete; only on the forms designated for the row's event). All cells are text; blank
+    = no value. Yes/no fields are 1/0, categorical fields their codes (``1..n``, see
+    :func:`redcap_dictionary`), clock items ``HH:MM``; ``redcap_event_name`` is the unique
+    event name REDCap derives from the event's label.
+
+    Raises
+    ------
+    DataError
+        A categorical value has no code (a treatment that is not an arm of the protocol).
 
     Examples
     --------
@@ -403,13 +532,21 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     dictionary = redcap_dictionary(protocol, data=data)
     fields = dictionary["Variable / Field Name"].tolist()
     mapping = redcap_mapping(protocol, data=data)["fields"]
+    codes = _codes(protocol, data)
     columns = _record_columns(fields, dictionary["Form Name"].tolist())
     pids = set(data.patients["patient_id"])
+    ev = _event_names(protocol, data)
 
     def block(
         frame: pd.DataFrame, table: str, record: pd.Series, event: pd.Series, form: str, instance: pd.Series | None = None
     ) -> pd.DataFrame:
-        return _table_block(frame, table, record, event, form, instance, fields=fields, mapping=mapping)
+        return _table_block(frame, table, record, event, form, instance, fields=fields, mapping=mapping, codes=codes)
+
+    def at(key: str, frame: pd.DataFrame) -> pd.Series:
+        return pd.Series([ev[key]] * len(frame), dtype=object)
+
+    def period_event(period: pd.Series) -> pd.Series:
+        return ("period:" + period.astype(str)).map(ev)
 
     scr, pat, al, di, ae = data.screening, data.patients, data.allocation, data.diary, data.adverse_events
     pieces = [
@@ -417,16 +554,16 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
             scr,
             "screening",
             scr["patient_id"].where(scr["patient_id"].isin(pids), scr["screening_id"]),
-            pd.Series(["screening" + ARM] * len(scr)),
+            at("screening", scr),
             "screening",
         ),
-        block(pat, "patients", pat["patient_id"], pd.Series(["screening" + ARM] * len(pat)), "demographics"),
-        block(al, "allocation", al["patient_id"], "period_" + al["period"].astype(str) + ARM, "allocation"),
+        block(pat, "patients", pat["patient_id"], at("screening", pat), "demographics"),
+        block(al, "allocation", al["patient_id"], period_event(al["period"]), "allocation"),
         block(
             di,
             "diary",
             di["patient_id"],
-            "period_" + di["period"].astype(str) + ARM,
+            period_event(di["period"]),
             "daily_diary",
             di.groupby(["patient_id", "period"]).cumcount() + 1,
         ),
@@ -434,15 +571,18 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
             ae,
             "adverse_events",
             ae["patient_id"],
-            pd.Series(["adverse_events" + ARM] * len(ae)),
+            at("adverse_events", ae),
             "adverse_events",
             ae.groupby("patient_id").cumcount() + 1,
         ),
     ]
     if len(data.concomitant):
-        pieces.append(_concomitant_block(data.concomitant))
+        cm = data.concomitant
+        cm_event = period_event(cm["period"]).where(cm["period"] != 0, ev["screening"])
+        pieces.append(_concomitant_block(cm, cm_event))
     if len(data.questionnaires):
-        pieces.append(_questionnaire_block(data.questionnaires, mapping))
+        q = data.questionnaires
+        pieces.append(_questionnaire_block(q, ("visit:" + q["visit"]).map(ev), mapping))
     records = pd.concat([p.astype(object) for p in pieces], ignore_index=True).reindex(columns=columns).astype(object)
     records = records.where(records.notna(), "")
     # merge the non-repeating pieces of one record x event into one row
@@ -451,7 +591,7 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     plain = plain.astype(object).where(plain.notna(), "")
     rep = records[records["redcap_repeat_instrument"] != ""]
     out = pd.concat([plain, rep], ignore_index=True).copy()
-    event_order = {name: i for i, (name, _l, _f) in enumerate(_events(protocol, data))}
+    event_order = {e.name: i for i, e in enumerate(_events(protocol, data))}
     out = out.assign(
         _r=out["record_id"].map({r: i for i, r in enumerate(dict.fromkeys(out["record_id"]))}),
         _e=out["redcap_event_name"].map(event_order),
@@ -487,9 +627,10 @@ def _table_block(
     *,
     fields: list[str],
     mapping: Mapping[str, Any],
+    codes: Mapping[str, Mapping[str, str]],
 ) -> pd.DataFrame:
     """The rows of one TrialData table as REDCap records of ``form`` (repeating when
-    ``instance`` numbers them)."""
+    ``instance`` numbers them); categorical values as their codes, yes/no as 1/0."""
     cols: dict[str, Any] = {
         "record_id": record.to_numpy(),
         "redcap_event_name": event.to_numpy(),
@@ -503,31 +644,40 @@ def _table_block(
         text = pd.Series(to_text(frame[col], kind), dtype=object)
         if kind == "bool":
             text = text.map({"true": "1", "false": "0"})
+        elif field in codes:
+            coded = text.map(dict(codes[field]))
+            bad = text.notna() & coded.isna()
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(f"REDCap export: {table} row {i + FIRST_DATA_ROW}: {col}={text.iloc[i]!r} has no REDCap code "
+                                f"(field {field}); allowed: {', '.join(codes[field])}")
+            text = coded
         cols[field] = text.where(text.notna(), "").to_numpy()
     cols[f"{form}_complete"] = "2"
     return pd.DataFrame(cols, index=range(len(frame)))
 
 
-def _concomitant_block(cm: pd.DataFrame) -> pd.DataFrame:
+def _concomitant_block(cm: pd.DataFrame, cm_event: pd.Series) -> pd.DataFrame:
     """Concomitant analgesics: one record per patient x event, a checkbox and a name per class."""
-    cm_event = np.where(cm["period"] == 0, "screening" + ARM, "period_" + cm["period"].astype(str) + ARM)
     wide = pd.DataFrame(
-        {"record_id": cm["patient_id"], "redcap_event_name": cm_event, "cls": cm["drug_class"], "name": cm["drug_name"].fillna("")}
+        {"record_id": cm["patient_id"], "redcap_event_name": cm_event.to_numpy(), "cls": cm["drug_class"],
+         "name": cm["drug_name"].fillna("")}
     )
     ticks = pd.crosstab([wide["record_id"], wide["redcap_event_name"]], wide["cls"]).reindex(columns=list(DRUG_CLASSES), fill_value=0)
     names = wide.pivot(index=["record_id", "redcap_event_name"], columns="cls", values="name").reindex(columns=list(DRUG_CLASSES))
     out = pd.DataFrame(index=ticks.index)
     for c in DRUG_CLASSES:
         out[f"cm_classes___{c}"] = ticks[c].clip(upper=1).astype(str)
-        out[f"cm_name_{c}"] = names[c].astype(object).where(names[c].notna(), "")
+        out[_cm_name_field(c)] = names[c].astype(object).where(names[c].notna(), "")
     out["concomitant_complete"] = "2"
     out = out.copy().reset_index()
     return pd.concat([out, pd.DataFrame({"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}, index=out.index)], axis=1)
 
 
-def _questionnaire_block(q: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.DataFrame:
-    """Questionnaire answers: one record per patient x visit, a field per item (clock items
-    ``HH:MM``)."""
+def _questionnaire_block(q: pd.DataFrame, event: pd.Series, mapping: Mapping[str, Any]) -> pd.DataFrame:
+    """Questionnaire answers: one record per patient x visit (``event``: each row's unique
+    event name), a field per item (clock items ``HH:MM``); ``q_<instrument>_complete`` only
+    for the instruments answered at that visit (the forms of that event)."""
     items = {(m["instrument"], m["item"]): f for f, m in mapping.items() if m.get("table") == "questionnaires"}
     field = [items.get(k) for k in zip(q["instrument"], q["item"], strict=True)]
     missing = sorted({f"{i}/{k}" for (i, k), f in zip(zip(q["instrument"], q["item"], strict=True), field, strict=True) if f is None})
@@ -537,14 +687,15 @@ def _questionnaire_block(q: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.Data
     value = pd.Series(to_text(q["value"], "float"), dtype=object)
     clock = np.asarray(kind) == "clock"
     value[clock] = _clock(q["value"][clock]).astype(object)
-    long = pd.DataFrame({"record_id": q["patient_id"], "redcap_event_name": q["visit"] + ARM, "field": field, "value": value.fillna("")})
+    ids = {"record_id": q["patient_id"].to_numpy(), "redcap_event_name": event.to_numpy()}
+    long = pd.DataFrame({**ids, "field": field, "value": value.fillna("").to_numpy()})
     wide = long.pivot(index=["record_id", "redcap_event_name"], columns="field", values="value").astype(object)
     wide = wide.where(wide.notna(), "").copy()
-    extra = {f"q_{inst}_complete": "2" for inst in q["instrument"].unique()} | {
-        "redcap_repeat_instrument": "",
-        "redcap_repeat_instance": "",
-    }
-    return pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1).copy().reset_index()
+    given = pd.DataFrame({**ids, "form": ("q_" + q["instrument"] + "_complete").to_numpy()})
+    complete = pd.crosstab([given["record_id"], given["redcap_event_name"]], given["form"]).reindex(wide.index)
+    complete = pd.DataFrame(np.where(complete.to_numpy() > 0, "2", ""), index=wide.index, columns=complete.columns)
+    extra = pd.DataFrame({"redcap_repeat_instrument": "", "redcap_repeat_instance": ""}, index=wide.index)
+    return pd.concat([wide, complete, extra], axis=1).copy().reset_index()
 
 
 def write_redcap_project(
@@ -554,7 +705,9 @@ def write_redcap_project(
 
     Files: ``data_dictionary.csv`` (:func:`redcap_dictionary`), ``instrument_event_mapping.csv``
     (:func:`redcap_instrument_events`), ``events.csv`` (``event_name, arm_num,
-    unique_event_name``), ``repeating_instruments.csv`` (``event_name, form_name``),
+    unique_event_name``: the label REDCap is given and the name it derives from it),
+    ``repeating_instruments.csv`` (``event_name, form_name, custom_form_label``; the event
+    by its unique name, as REDCap's repeating-instruments file wants),
     ``mapping.json`` (:func:`redcap_mapping`), and, when ``data`` is given,
     ``records.csv`` (:func:`to_redcap_records`, ready for REDCap's data import tool).
 
@@ -596,10 +749,11 @@ def _write_project(protocol: Protocol, out: Path, data: TrialData | None) -> Non
     csv(redcap_dictionary(protocol, data=data), "data_dictionary.csv")
     csv(redcap_instrument_events(protocol, data=data), "instrument_event_mapping.csv")
     ev = _events(protocol, data)
-    csv(pd.DataFrame([(label, 1, name) for name, label, _f in ev], columns=["event_name", "arm_num", "unique_event_name"]), "events.csv")
+    csv(pd.DataFrame([(e.label, ARM_NUM, e.name) for e in ev], columns=["event_name", "arm_num", "unique_event_name"]), "events.csv")
     csv(
         pd.DataFrame(
-            [(label, form) for name, label, forms in ev for form in forms if form in REPEATING], columns=["event_name", "form_name"]
+            [(e.name, form, "") for e in ev for form in e.forms if form in REPEATING],
+            columns=["event_name", "form_name", "custom_form_label"],
         ),
         "repeating_instruments.csv",
     )
