@@ -154,11 +154,17 @@ def odm_schema() -> xmlschema.XMLSchema:
 @pytest.fixture(scope="module")
 def edge_trial(protocol) -> TrialData:
     """A small trial with what the 20-patient one lacks: an unanswered questionnaire item
-    (value missing), float and text extra columns, an all-missing extra column."""
+    (value missing), float and text extra columns, an all-missing extra column, the optional
+    columns patients.country and .race, and questionnaires.completed_date (one date per form,
+    none for the BPI)."""
     tables = simulate_trial(protocol, n_patients=4, seed=8).to_tables()
     q = tables["questionnaires"]
     q.loc[q.index[3], "value"] = np.nan
+    form = q.groupby(["patient_id", "visit", "instrument"]).ngroup()
+    q["completed_date"] = (pd.Timestamp("2026-01-05") + pd.to_timedelta(form, unit="D")).where(q["instrument"] != "bpi")
     p = tables["patients"]
+    p["country"] = pd.Series(["FRA", "BEL", pd.NA, "FRA"], dtype="str")
+    p["race"] = pd.Series(["WHITE", pd.NA, "NOT REPORTED", "ASIAN"], dtype="str")
     p["creatinine_umol_l"] = [61.25, 12.5, 0.00001, np.nan]  # hand-sized below: Length 7, SignificantDigits 5
     p["nickname"] = pd.Series(["Al", "Béatrice", pd.NA, "Jo"], dtype="str")
     p["never_asked"] = pd.Series([pd.NA] * 4, dtype="str")
@@ -234,8 +240,8 @@ def test_item_sizes_by_hand(edge_xml) -> None:
     assert size("IT.AE.severity") == ("8", None)        # codes mild, moderate, severe
     assert size("IT.DM.sex") == ("1", None)             # codes M, F
     assert size("IT.DM.never_asked") == ("1", None)     # no value: the smallest Length ODM allows
-    # integer: digits of the largest magnitude, range bounds included (day 1..35 in the
-    # reference protocol's diary; age_years has LE 120 in the schema)
+    # integer: digits of the largest magnitude, range bounds included (diary days 1..35 of
+    # the simulated periods; age_years has the range 18..120 in the schema: 120 -> 3)
     assert size("IT.DIARY.day")[0] == "2" and size("IT.DM.age_years")[0] == "3"
     # float: SignificantDigits = most decimals (61.25 -> 2, 0.00001 -> 5); Length = digits
     # left of the point of the largest magnitude (61.25 -> 2) + 5 = 7
@@ -264,6 +270,34 @@ def test_only_collected_values_are_sent(edge_trial, edge_xml) -> None:
     assert len(missing) == 1
     assert nulls == [f"IT.QS.{missing['instrument'].iloc[0]}.{missing['item'].iloc[0]}"]
     assert from_odm(edge_xml).equals(canonical_order(edge_trial))
+
+
+def test_optional_columns_travel(edge_trial, edge_xml) -> None:
+    """patients.country and .race are items of the demographics form (race with its code
+    list); questionnaires.completed_date is one date item per questionnaire form."""
+    root = ET.fromstring(edge_xml)
+    mdv = root.find(f"{NS}Study/{NS}MetaDataVersion")
+    race = mdv.find(f"{NS}ItemDef[@OID='IT.DM.race']")
+    assert race.get("Length") == "41"  # 'NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER', the longest code
+    assert race.find(f"{NS}CodeListRef").get("CodeListOID") == "CL.RACE"
+    assert mdv.find(f"{NS}ItemDef[@OID='IT.DM.country']").get("Length") == "3"
+    assert mdv.find(f"{NS}ItemDef[@OID='IT.QSDATE.hads']").get("DataType") == "date"
+    q = edge_trial.questionnaires
+    dated_forms = q[q["completed_date"].notna()].groupby(["patient_id", "visit", "instrument"]).ngroups
+    assert sum(e.get("ItemOID", "").startswith("IT.QSDATE.") for e in root.iter(f"{NS}ItemData")) == dated_forms
+    back = from_odm(edge_xml)
+    for name in ("patients", "questionnaires"):
+        pd.testing.assert_frame_equal(back.table(name), canonical_order(edge_trial).table(name), obj=name)
+
+
+def test_questionnaire_dates_must_agree_within_a_form(edge_trial, protocol) -> None:
+    tables = edge_trial.to_tables()
+    q = tables["questionnaires"]
+    row = q.index[(q["instrument"] == "hads")][0]
+    q.loc[row, "completed_date"] = pd.Timestamp("2020-02-02")
+    data = TrialData.from_tables(**tables, meta=dict(edge_trial.meta))
+    with pytest.raises(DataError, match=r"instrument 'hads': completed_date differs between its items \(2020-02-02, 2026-"):
+        to_odm(data, protocol)
 
 
 def test_non_finite_float_is_refused(edge_trial, protocol) -> None:

@@ -21,7 +21,10 @@ and concomitant rows (repeat key = 1, 2, ...). Every ``ItemDef`` carries its ``D
 (``GE``/``LE``, hard), a ``CodeListRef`` for closed sets (sex, pain types, severity,
 causality, drug classes, screening outcome, concomitant status, and the options of each
 questionnaire item) and an ``Alias Context="ketapain"`` naming the TrialData column
-(``diary.avg_pain``) or questionnaire item (``questionnaires:bpi:5a``). Forms and events
+(``diary.avg_pain``) or questionnaire item (``questionnaires:bpi:5a``). When the data have
+``questionnaires.completed_date``, each questionnaire group also holds a date item
+``IT.QSDATE.<instrument>`` (alias ``questionnaires.completed_date``): the date of the form,
+which all its rows must share. Forms and events
 carry an alias too (``table:diary``, ``instrument:bpi``, ``visit:inclusion``,
 ``period:2``); the importer reads only these aliases, so OIDs are free to change.
 ``ItemRef Mandatory="Yes"`` marks a non-nullable column. The ``meta`` mapping of the
@@ -91,6 +94,10 @@ _NAMES = {
 # columns given by the structure (subject, event), not written as items
 _IMPLIED = {"patients": {"patient_id"}, "allocation": {"patient_id", "period"}, "diary": {"patient_id", "period"},
             "adverse_events": {"patient_id"}, "concomitant": {"patient_id"}, "screening": set()}
+
+def _completed_oid(instrument: str) -> str:
+    return f"IT.QSDATE.{_oid_part(instrument)}"
+
 
 _Texts = dict[str, dict[str, list[str | None]]]
 """Table -> column -> its cells as text (None = missing), as the ``ItemData`` values are written."""
@@ -352,6 +359,13 @@ def _instrument_form(mdv: ET.Element, defs: _Defs, inst_name: str, known: Instru
         _alias(idef, f"questionnaires:{inst_name}:{key}")
         defs.items.append(idef)
         idefs[key] = idef
+    if q["completed_date"].notna().any():
+        date_oid = _completed_oid(inst_name)
+        _el(ig, f"{_NS}ItemRef", ItemOID=date_oid, OrderNumber=len(keys) + 1, Mandatory="No")
+        ddef = ET.Element(f"{_NS}ItemDef", {"OID": date_oid, "Name": f"{inst_name} completed_date", "DataType": "date"})
+        _text_el(ddef, f"{_NS}Description", "date the questionnaire was completed (questionnaires.completed_date)")
+        _alias(ddef, "questionnaires.completed_date")
+        defs.items.append(ddef)
     mine = (q["instrument"] == inst_name).to_numpy() & q_text.notna().to_numpy()
     fit = pd.concat([q_text[mine], pd.Series([b for _k, b in bounds], dtype=object)], ignore_index=True)
     fit_keys = pd.concat([q["item"][mine].astype(object), pd.Series([k for k, _b in bounds], dtype=object)], ignore_index=True)
@@ -395,6 +409,7 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], texts: _Text
         t = tables[table]
         collect(table, t, t["patient_id"], pd.Series(["SE.LOG"] * len(t)))
     q = tables["questionnaires"]
+    completed = _form_dates(q)
     qrows: dict[str, dict[str, dict[str, list[tuple[str, str | None]]]]] = {}
     keys = q[["patient_id", "visit", "instrument", "item"]].itertuples(index=False)
     for (pid, visit, inst, item), value in zip(keys, q_text.tolist(), strict=True):
@@ -410,7 +425,11 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], texts: _Text
             forms: list[tuple[str, str, list[dict[str, str | None]], bool]] = []
             if ev in visit_of:
                 for inst, answers in qrows.get(key, {}).get(visit_of[ev], {}).items():
-                    forms.append((f"F.QS.{_oid_part(inst)}", f"IG.QS.{_oid_part(inst)}", [dict(answers)], False))
+                    record = dict(answers)
+                    date = completed.get((key, visit_of[ev], inst))
+                    if date is not None:
+                        record[_completed_oid(inst)] = date
+                    forms.append((f"F.QS.{_oid_part(inst)}", f"IG.QS.{_oid_part(inst)}", [record], False))
             else:
                 for table, (form_oid, group_oid, _p, _place, repeating) in _FORMS.items():
                     recs = [r for e, r in per.get(table, []) if e == ev]
@@ -428,6 +447,27 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], texts: _Text
                             _el(igd, f"{_NS}ItemData", ItemOID=oid, IsNull="Yes")
                         else:
                             _el(igd, f"{_NS}ItemData", ItemOID=oid, Value=value)
+
+
+def _form_dates(q: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """(patient_id, visit, instrument) -> the ``completed_date`` of that questionnaire form
+    (ISO text), for forms that have one. ODM holds one date per form (an item of its group),
+    so the rows of a form must agree: all the same date, or all missing."""
+    keys = ["patient_id", "visit", "instrument"]
+    if not q["completed_date"].notna().any():
+        return {}
+    text = q["completed_date"].dt.strftime("%Y-%m-%d").astype(object).where(q["completed_date"].notna(), "")
+    per_form = text.groupby([q[k] for k in keys], sort=False).agg(["nunique", "first"])
+    mixed = per_form[per_form["nunique"] > 1]
+    if len(mixed):
+        pid, visit, inst = mixed.index[0]
+        seen = sorted(set(text[(q["patient_id"] == pid) & (q["visit"] == visit) & (q["instrument"] == inst)]))
+        raise DataError(
+            f"ODM export: questionnaires of patient {pid!r}, visit {visit!r}, instrument {inst!r}: completed_date differs between "
+            f"its items ({', '.join(s or 'missing' for s in seen)}); ODM holds one completion date per questionnaire form"
+        )
+    dated = per_form[per_form["first"] != ""]
+    return {(str(p), str(v), str(i)): str(d) for (p, v, i), d in dated["first"].items()}
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -658,11 +698,17 @@ def _store(
     if form.startswith("instrument:"):
         if not event.startswith("visit:"):
             raise DataError(f"{where}: a questionnaire form outside a visit event ({event})")
+        # the form's completion date (item aliased questionnaires.completed_date) goes on each of its rows
+        dates = [v for oid, v in values.items() if items[oid][:2] == ("questionnaires", "completed_date")]
         for oid, value in values.items():
+            if not items[oid][0].startswith("questionnaires:"):
+                if items[oid][:2] != ("questionnaires", "completed_date"):
+                    raise DataError(f"{where}: item {oid!r} belongs to {items[oid][0]}, not to a questionnaire")
+                continue
             _, inst = items[oid][0].split(":", 1)
-            records["questionnaires"].append(
-                {"patient_id": subject, "visit": event[6:], "instrument": inst, "item": items[oid][1], "value": value}
-            )
+            records["questionnaires"].append({"patient_id": subject, "visit": event[6:], "instrument": inst,
+                                              "item": items[oid][1], "value": value,
+                                              "completed_date": dates[0] if dates else None})
         return
     table = form.removeprefix("table:")
     if table not in records:
