@@ -84,6 +84,8 @@ def test_export_then_import_gives_the_same_trial(trial_dir: Path, tmp_path: Path
     res = runner.invoke(app, ["import", str(source), "--format", fmt, "--out", str(tmp_path / "back"), *extra])
     assert res.exit_code == 0, res.output
     assert "6 patients" in res.stdout
+    back_data = TrialData.read(tmp_path / "back")
+    assert f"6 patients, {len(back_data.diary)} diary rows, {len(back_data.questionnaires)} questionnaire rows" in res.stdout
     original, back = canonical_order(TrialData.read(trial_dir)), TrialData.read(tmp_path / "back")
     for table in ("patients", "allocation", "diary", "questionnaires", "adverse_events", "concomitant", "screening"):
         pd.testing.assert_frame_equal(back.table(table).reset_index(drop=True),
@@ -96,7 +98,13 @@ def test_fhir_import_keeps_patients_and_questionnaires(trial_dir: Path, tmp_path
                               "--out", str(tmp_path / "back")])
     assert res.exit_code == 0, res.output
     back = TrialData.read(tmp_path / "back")
-    assert sorted(back.patients["patient_id"]) == sorted(TrialData.read(trial_dir).patients["patient_id"])
+    original = TrialData.read(trial_dir)
+    assert sorted(back.patients["patient_id"]) == sorted(original.patients["patient_id"])
+    # the printed counts are those of the folder written (issue 20: it printed "0 patients",
+    # counting allocated patients, and a Bundle holds no allocation)
+    assert len(back.questionnaires) == len(original.questionnaires) > 0
+    assert (f"into {tmp_path / 'back'}: 6 patients, 0 diary rows, {len(original.questionnaires)} questionnaire rows"
+            in res.stdout)
 
 
 def test_user_errors_exit_1(trial_dir: Path, tmp_path: Path) -> None:

@@ -1,25 +1,32 @@
 """CDISC ODM 1.3.2: exact round trip, metadata structure, errors on malformed documents.
 
-The ODM 1.3.2 XSD is not available as a package here, so the schema rules this export must
-meet are checked structurally: root attributes, the order of MetaDataVersion's children
-(Protocol, StudyEventDef, FormDef, ItemGroupDef, ItemDef, CodeList), that every reference
-(StudyEventRef, FormRef, ItemGroupRef, ItemRef, CodeListRef, and the OIDs used in
-ClinicalData) resolves to a definition, and the allowed DataType / Comparator values.
+The export is validated against the CDISC ODM 1.3.2 XSD (tests/interop/schemas/odm1-3-2, its
+README names the source) with xmlschema, every import resolved from that folder (no network),
+and against the specification's rules the XSD does not enforce (tests/interop/odm_rules.py:
+Length and SignificantDigits, IsNull, OID references, values of their DataType, code lists,
+hard range checks). Each checker is also shown to catch a broken document.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import xmlschema
 
+from ketapain.data import TrialData
 from ketapain.errors import DataError
 from ketapain.interop import ODM_NAMESPACE, canonical_order, from_odm, to_odm
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
+from tests.interop.odm_rules import odm_rule_problems
+
 NS = f"{{{ODM_NAMESPACE}}}"
+SCHEMA = Path(__file__).parent / "schemas" / "odm1-3-2" / "ODM1-3-2.xsd"
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +139,188 @@ def test_not_odm(tmp_path) -> None:
         from_odm(b"<html/>")
     with pytest.raises(DataError, match="cannot read the ODM file"):
         from_odm(tmp_path / "missing.xml")
+
+
+# --- ODM 1.3.2 schema and specification rules (issue 20) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def odm_schema() -> xmlschema.XMLSchema:
+    # allow="local": imports and includes (xml.xsd, xmldsig-core-schema.xsd, the foundation
+    # schema) are read from the vendored folder; a remote location would be refused
+    return xmlschema.XMLSchema(str(SCHEMA), allow="local")
+
+
+@pytest.fixture(scope="module")
+def edge_trial(protocol) -> TrialData:
+    """A small trial with what the 20-patient one lacks: an unanswered questionnaire item
+    (value missing), float and text extra columns, an all-missing extra column, the optional
+    columns patients.country and .race, and questionnaires.completed_date (one date per form,
+    none for the BPI)."""
+    tables = simulate_trial(protocol, n_patients=4, seed=8).to_tables()
+    q = tables["questionnaires"]
+    q.loc[q.index[3], "value"] = np.nan
+    form = q.groupby(["patient_id", "visit", "instrument"]).ngroup()
+    q["completed_date"] = (pd.Timestamp("2026-01-05") + pd.to_timedelta(form, unit="D")).where(q["instrument"] != "bpi")
+    p = tables["patients"]
+    p["country"] = pd.Series(["FRA", "BEL", pd.NA, "FRA"], dtype="str")
+    p["race"] = pd.Series(["WHITE", pd.NA, "NOT REPORTED", "ASIAN"], dtype="str")
+    p["creatinine_umol_l"] = [61.25, 12.5, 0.00001, np.nan]  # hand-sized below: Length 7, SignificantDigits 5
+    p["nickname"] = pd.Series(["Al", "Béatrice", pd.NA, "Jo"], dtype="str")
+    p["never_asked"] = pd.Series([pd.NA] * 4, dtype="str")
+    return TrialData.from_tables(**tables, meta={"study": "edge"})
+
+
+@pytest.fixture(scope="module")
+def edge_xml(edge_trial, protocol) -> bytes:
+    return to_odm(edge_trial, protocol)
+
+
+def test_export_is_valid_against_the_odm_132_xsd(odm_schema, edge_xml) -> None:
+    errors = list(odm_schema.iter_errors(ET.fromstring(edge_xml)))
+    assert errors == [], errors[0].reason if errors else ""
+
+
+def test_the_xsd_check_catches_a_broken_document(odm_schema, edge_xml) -> None:
+    root = ET.fromstring(edge_xml)
+    next(root.iter(f"{NS}ItemDef")).set("DataType", "number")  # not one of the 22 ODM DataTypes
+    mdv = root.find(f"{NS}Study/{NS}MetaDataVersion")
+    first_form = mdv.find(f"{NS}FormDef")
+    mdv.remove(first_form)
+    mdv.insert(0, first_form)  # FormDef before Protocol: out of the schema's order
+    reasons = " ".join(str(e.reason) for e in odm_schema.iter_errors(root))
+    assert "attribute DataType='number': value must be one of" in reasons
+    assert "Unexpected child with tag '{http://www.cdisc.org/ns/odm/v1.3}Protocol'" in reasons
+
+
+@pytest.mark.parametrize("which", ["twenty", "edge"])
+def test_spec_rules_the_xsd_does_not_enforce(which, xml, edge_xml) -> None:
+    assert odm_rule_problems(xml if which == "twenty" else edge_xml) == []
+
+
+def test_rule_checker_catches_each_breach(edge_xml) -> None:
+    root = ET.fromstring(edge_xml)
+    mdv = root.find(f"{NS}Study/{NS}MetaDataVersion")
+    del mdv.find(f"{NS}ItemDef[@OID='IT.DM.sex']").attrib["Length"]
+    mdv.find(f"{NS}ItemDef[@OID='IT.AE.severity']").set("Length", "5")  # 'moderate' has 8 characters
+    mdv.find(f"{NS}ItemDef[@OID='IT.DIARY.day']").set("SignificantDigits", "0")
+    del mdv.find(f"{NS}ItemDef[@OID='IT.DIARY.avg_pain']").attrib["SignificantDigits"]
+    mdv.find(f"{NS}ItemDef[@OID='IT.DM.creatinine_umol_l']").set("SignificantDigits", "4")  # 0.00001 needs 5
+    mdv.find(f"{NS}ItemDef[@OID='IT.AE.onset_date']").set("Length", "10")
+    items = list(root.iter(f"{NS}ItemData"))
+    next(e for e in items if e.get("ItemOID") == "IT.DIARY.max_pain").set("Value", "12")
+    next(e for e in items if e.get("ItemOID") == "IT.DIARY.night_pain").set("IsNull", "Yes")
+    next(e for e in items if e.get("ItemOID") == "IT.DM.age_years").set("Value", "forty")
+    next(e for e in items if e.get("ItemOID") == "IT.DM.pain_type").set("Value", "visceral")
+    next(e for e in items if e.get("ItemOID") == "IT.AE.term").set("ItemOID", "IT.AE.terms")
+    problems = "\n".join(odm_rule_problems(ET.tostring(root)))
+    for expected in ("ItemDef IT.DM.sex: DataType text without Length",
+                     "ItemDef IT.DIARY.day: SignificantDigits given for DataType integer",
+                     "ItemDef IT.DIARY.avg_pain: float with only one of Length and SignificantDigits",
+                     "ItemDef IT.AE.onset_date: Length given for DataType date",
+                     "ItemData IT.AE.severity: Value of 8 characters > Length 5",
+                     "ItemData IT.DM.creatinine_umol_l: Value 1e-05 does not fit Length 7, SignificantDigits 4",
+                     "ItemData IT.DIARY.max_pain: Value 12 breaks RangeCheck LE 10",
+                     "ItemData IT.DIARY.night_pain: IsNull='Yes' with Value=",
+                     "ItemData IT.DM.age_years: Value 'forty' is not a integer",
+                     "ItemData IT.DM.pain_type: Value 'visceral' is not in code list CL.PAIN_TYPE",
+                     "ItemData: ItemOID='IT.AE.terms' is not a ItemDef"):
+        assert expected in problems, expected
+
+
+def test_item_sizes_by_hand(edge_xml) -> None:
+    mdv = ET.fromstring(edge_xml).find(f"{NS}Study/{NS}MetaDataVersion")
+
+    def size(oid: str) -> tuple[str | None, str | None]:
+        idef = mdv.find(f"{NS}ItemDef[@OID='{oid}']")
+        return idef.get("Length"), idef.get("SignificantDigits")
+
+    # text: the longest value or code, in characters ('Béatrice' is 8 characters, 9 UTF-8 bytes)
+    assert size("IT.DM.nickname") == ("8", None)
+    assert size("IT.AE.severity") == ("8", None)        # codes mild, moderate, severe
+    assert size("IT.DM.sex") == ("1", None)             # codes M, F
+    assert size("IT.DM.never_asked") == ("1", None)     # no value: the smallest Length ODM allows
+    # integer: digits of the largest magnitude, range bounds included (diary days 1..35 of
+    # the simulated periods; age_years has the range 18..120 in the schema: 120 -> 3)
+    assert size("IT.DIARY.day")[0] == "2" and size("IT.DM.age_years")[0] == "3"
+    # float: SignificantDigits = most decimals (61.25 -> 2, 0.00001 -> 5); Length = digits
+    # left of the point of the largest magnitude (61.25 -> 2) + 5 = 7
+    assert size("IT.DM.creatinine_umol_l") == ("7", "5")
+    # 0..10 scores with whole values: 2 digits (10), no decimals
+    assert size("IT.DIARY.avg_pain") == ("2", "0")
+    # dates and booleans carry no size
+    assert size("IT.AE.onset_date") == (None, None) and size("IT.AE.serious") == (None, None)
+
+
+def test_only_collected_values_are_sent(edge_trial, edge_xml) -> None:
+    """A missing cell has no ItemData (ODM 1.3.2, ItemData: "one should not use ItemData
+    elements with IsNull set to "Yes" to indicate uncollected data"); the one IsNull is the
+    questionnaire row whose value is missing, and the round trip keeps it."""
+    root = ET.fromstring(edge_xml)
+    sent = pd.Series([e.get("ItemOID") for e in root.iter(f"{NS}ItemData") if "Value" in e.attrib]).value_counts()
+    nulls = [e.get("ItemOID") for e in root.iter(f"{NS}ItemData") if e.get("IsNull") == "Yes"]
+    for oid, table, col in (("IT.DIARY.avg_pain", "diary", "avg_pain"), ("IT.DM.nickname", "patients", "nickname"),
+                            ("IT.DM.creatinine_umol_l", "patients", "creatinine_umol_l"),
+                            ("IT.DIARY.extra_analgesics_detail", "diary", "extra_analgesics_detail"),
+                            ("IT.SCR.reason", "screening", "reason")):
+        assert sent.get(oid, 0) == edge_trial.table(table)[col].notna().sum(), oid
+    assert "IT.DM.never_asked" not in sent
+    q = edge_trial.questionnaires
+    missing = q[q["value"].isna()]
+    assert len(missing) == 1
+    assert nulls == [f"IT.QS.{missing['instrument'].iloc[0]}.{missing['item'].iloc[0]}"]
+    assert from_odm(edge_xml).equals(canonical_order(edge_trial))
+
+
+def test_optional_columns_travel(edge_trial, edge_xml) -> None:
+    """patients.country and .race are items of the demographics form (race with its code
+    list); questionnaires.completed_date is one date item per questionnaire form."""
+    root = ET.fromstring(edge_xml)
+    mdv = root.find(f"{NS}Study/{NS}MetaDataVersion")
+    race = mdv.find(f"{NS}ItemDef[@OID='IT.DM.race']")
+    assert race.get("Length") == "41"  # 'NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER', the longest code
+    assert race.find(f"{NS}CodeListRef").get("CodeListOID") == "CL.RACE"
+    assert mdv.find(f"{NS}ItemDef[@OID='IT.DM.country']").get("Length") == "3"
+    assert mdv.find(f"{NS}ItemDef[@OID='IT.QSDATE.hads']").get("DataType") == "date"
+    q = edge_trial.questionnaires
+    dated_forms = q[q["completed_date"].notna()].groupby(["patient_id", "visit", "instrument"]).ngroups
+    assert sum(e.get("ItemOID", "").startswith("IT.QSDATE.") for e in root.iter(f"{NS}ItemData")) == dated_forms
+    back = from_odm(edge_xml)
+    for name in ("patients", "questionnaires"):
+        pd.testing.assert_frame_equal(back.table(name), canonical_order(edge_trial).table(name), obj=name)
+
+
+def test_questionnaire_dates_must_agree_within_a_form(edge_trial, protocol) -> None:
+    tables = edge_trial.to_tables()
+    q = tables["questionnaires"]
+    row = q.index[(q["instrument"] == "hads")][0]
+    q.loc[row, "completed_date"] = pd.Timestamp("2020-02-02")
+    data = TrialData.from_tables(**tables, meta=dict(edge_trial.meta))
+    with pytest.raises(DataError, match=r"instrument 'hads': completed_date differs between its items \(2020-02-02, 2026-"):
+        to_odm(data, protocol)
+
+
+def test_non_finite_float_is_refused(edge_trial, protocol) -> None:
+    tables = edge_trial.to_tables()
+    tables["patients"].loc[1, "creatinine_umol_l"] = np.inf  # patients.csv row 3 (row 1 is the header)
+    data = TrialData.from_tables(**tables, meta=dict(edge_trial.meta))
+    msg = r"ODM export: patients row 3: creatinine_umol_l=inf is not a finite number; an ODM float is a decimal number"
+    with pytest.raises(DataError, match=msg):
+        to_odm(data, protocol)
+
+
+@pytest.mark.xfail(strict=True, reason="read_trial types boolean extras: fixed on branch h-redcap")
+def test_screening_extras_read_from_csv_keep_their_datatype(protocol, tmp_path) -> None:
+    """The eligibility answers of screening are typed in ODM as they are in the trial, also
+    after the trial went through its CSV folder (read_trial)."""
+    trial = simulate_trial(protocol, n_patients=3, seed=2)
+    trial.write(tmp_path / "trial")
+    read = TrialData.read(tmp_path / "trial")
+
+    def datatypes(data: TrialData) -> dict[str, str]:
+        mdv = ET.fromstring(to_odm(data, protocol)).find(f"{NS}Study/{NS}MetaDataVersion")
+        return {e.get("Name"): e.get("DataType") for e in mdv.iter(f"{NS}ItemDef") if e.get("OID").startswith("IT.SCR.")}
+
+    direct = datatypes(trial)
+    assert direct["previous_ketamine"] == "boolean" and direct["age"] == "integer"
+    assert datatypes(read) == direct

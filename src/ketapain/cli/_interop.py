@@ -199,7 +199,9 @@ def import_command(
         raise fail(os_error_text(exc, source)) from None
     if notes:
         typer.echo(notes)
+    # patients counted in the patients table: a FHIR Bundle brings patients and questionnaires
+    # but no allocation (counting allocated patients printed "0 patients" for it)
     typer.echo(
-        f"Imported {', '.join(map(str, files))} ({fmt.value}) into {out}: {data.allocation['patient_id'].nunique()} patients, "
-        f"{len(data.diary)} diary rows"
+        f"Imported {', '.join(map(str, files))} ({fmt.value}) into {out}: {data.patients['patient_id'].nunique()} patients, "
+        f"{len(data.diary)} diary rows, {len(data.questionnaires)} questionnaire rows"
     )

@@ -21,7 +21,10 @@ and concomitant rows (repeat key = 1, 2, ...). Every ``ItemDef`` carries its ``D
 (``GE``/``LE``, hard), a ``CodeListRef`` for closed sets (sex, pain types, severity,
 causality, drug classes, screening outcome, concomitant status, and the options of each
 questionnaire item) and an ``Alias Context="ketapain"`` naming the TrialData column
-(``diary.avg_pain``) or questionnaire item (``questionnaires:bpi:5a``). Forms and events
+(``diary.avg_pain``) or questionnaire item (``questionnaires:bpi:5a``). When the data have
+``questionnaires.completed_date``, each questionnaire group also holds a date item
+``IT.QSDATE.<instrument>`` (alias ``questionnaires.completed_date``): the date of the form,
+which all its rows must share. Forms and events
 carry an alias too (``table:diary``, ``instrument:bpi``, ``visit:inclusion``,
 ``period:2``); the importer reads only these aliases, so OIDs are free to change.
 ``ItemRef Mandatory="Yes"`` marks a non-nullable column. The ``meta`` mapping of the
@@ -29,7 +32,13 @@ TrialData is kept as JSON in ``MetaDataVersion/@Description``.
 
 Clinical data: one ``SubjectData`` per patient (``SubjectKey`` = patient_id) and one per
 screened person who is not a patient (``SubjectKey`` = screening_id; such a subject has a
-screening form only). A missing value is an ``ItemData`` with ``IsNull="Yes"``.
+screening form only). Only collected values are written (ODM 1.3.2, ItemData: "one should not
+use ItemData elements with IsNull set to "Yes" to indicate uncollected data. The better
+practice is to transmit only collected data"): a missing cell of a table has no ``ItemData``.
+The one recorded null is a ``questionnaires`` row whose ``value`` is missing (the row says
+the item was given): ``ItemData IsNull="Yes"``. ``ItemDef`` sizes follow ODM 1.3.2: ``Length`` on every text
+item (the longest value or code), on integer items (digits of the largest magnitude) and,
+with ``SignificantDigits``, on float items (``_odm_sizes``).
 """
 
 from __future__ import annotations
@@ -43,11 +52,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ketapain.data import SCHEMAS, TABLE_NAMES, TrialData
+from ketapain.data import FIRST_DATA_ROW, SCHEMAS, TABLE_NAMES, TrialData
 from ketapain.errors import DataError
 from ketapain.instruments import Instrument, instruments
+from ketapain.interop._odm_sizes import item_sizes
 from ketapain.interop._odm_values import (
     canonical_order,
     column_kinds,
@@ -83,6 +94,13 @@ _NAMES = {
 # columns given by the structure (subject, event), not written as items
 _IMPLIED = {"patients": {"patient_id"}, "allocation": {"patient_id", "period"}, "diary": {"patient_id", "period"},
             "adverse_events": {"patient_id"}, "concomitant": {"patient_id"}, "screening": set()}
+
+def _completed_oid(instrument: str) -> str:
+    return f"IT.QSDATE.{_oid_part(instrument)}"
+
+
+_Texts = dict[str, dict[str, list[str | None]]]
+"""Table -> column -> its cells as text (None = missing), as the ``ItemData`` values are written."""
 
 
 def _el(parent: ET.Element, tag: str, **attrs: Any) -> ET.Element:
@@ -158,13 +176,16 @@ def to_odm(data: TrialData, protocol: Protocol) -> bytes:
     # ODM children must come in schema order: Protocol, StudyEventDef, FormDef, ItemGroupDef, ItemDef, CodeList
     _event_defs(mdv, visits, periods, visit_instruments)
     defs = _Defs()
-    item_oids = {table: _table_form(mdv, defs, table, tables[table]) for table in _FORMS}
+    texts = _cell_texts(tables)
+    item_oids = {table: _table_form(mdv, defs, table, tables[table], texts[table]) for table in _FORMS}
     all_instruments = list(dict.fromkeys(i for lst in visit_instruments.values() for i in lst))
     registry = instruments()
-    qs_items = {name: _instrument_form(mdv, defs, name, registry.get(name), tables["questionnaires"])
-                for name in all_instruments}
+    q = tables["questionnaires"]
+    _check_finite(q, "questionnaires", "value")
+    q_text = pd.Series(to_text(q["value"], "float"), index=q.index, dtype=object)
+    qs_items = {name: _instrument_form(mdv, defs, name, registry.get(name), q, q_text) for name in all_instruments}
     defs.write(mdv)
-    _clinical(root, tables, protocol, visits, periods, item_oids, qs_items)
+    _clinical(root, tables, texts, q_text, protocol, visits, periods, item_oids, qs_items)
     ET.register_namespace("", ODM_NAMESPACE)  # ODM as the default namespace (no ns0: prefixes)
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
@@ -225,7 +246,48 @@ def _range_checks(idef: ET.Element, lo: float | None, hi: float | None) -> None:
             _el(rc, f"{_NS}CheckValue").text = _fmt(bound)
 
 
-def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame) -> dict[str, str]:
+def _cell_texts(tables: Mapping[str, pd.DataFrame]) -> _Texts:
+    """Every cell of the tables but ``questionnaires`` as text; a float that is not finite is
+    refused (an ODM float is a decimal number)."""
+    out: _Texts = {}
+    for table in _FORMS:
+        frame = tables[table]
+        out[table] = {}
+        for col, kind, _nullable in column_kinds(frame, table):
+            if kind == "float":
+                _check_finite(frame, table, col)
+            out[table][col] = to_text(frame[col], kind)
+    return out
+
+
+def _check_finite(frame: pd.DataFrame, table: str, col: str) -> None:
+    bad = np.isinf(frame[col].to_numpy(dtype="float64", na_value=np.nan))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"ODM export: {table} row {i + FIRST_DATA_ROW}: {col}={float(frame[col].iloc[i])} is not a finite number; "
+                        "an ODM float is a decimal number")
+
+
+def _set_sizes(idef: ET.Element, sizes: pd.DataFrame, key: str | int) -> None:
+    """``Length`` and ``SignificantDigits`` of an ``ItemDef`` from :func:`item_sizes`; a text
+    item with no value and no code still gets ``Length="1"`` (ODM 1.3.2 requires it)."""
+    length = sizes["length"].get(key, pd.NA)
+    digits = sizes["significant_digits"].get(key, pd.NA)
+    if pd.notna(length):
+        idef.set("Length", str(length))
+    elif idef.get("DataType") == "text":
+        idef.set("Length", "1")
+    if pd.notna(digits):
+        idef.set("SignificantDigits", str(digits))
+
+
+def _sizes_of(texts: list[str | None], datatype: str) -> pd.DataFrame:
+    """:func:`item_sizes` of one item (key 0) from the texts that must fit (missing ones left out)."""
+    values = pd.Series(texts, dtype=object).dropna()
+    return item_sizes(values, pd.Series(0, index=values.index, dtype=object), datatype)
+
+
+def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame, texts: Mapping[str, list[str | None]]) -> dict[str, str]:
     """The ``FormDef`` of one TrialData table, its item group and items; column -> item OID."""
     form_oid, group_oid, prefix, _place, repeating = _FORMS[table]
     fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=_NAMES[table], Repeating="No")
@@ -243,22 +305,27 @@ def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame) -
         _el(ig, f"{_NS}ItemRef", ItemOID=oid, OrderNumber=n, Mandatory="No" if nullable else "Yes")
         idef = ET.Element(f"{_NS}ItemDef", {"OID": oid, "Name": col, "DataType": _DATATYPE[kind]})
         c = schema_cols.get(col)
+        fit = list(texts[col])
         if c is not None:
             _text_el(idef, f"{_NS}Description", c.description)
             _range_checks(idef, c.min, c.max)
+            fit += [_fmt(b) for b in (c.min, c.max) if b is not None and kind in ("int", "float")]
             if c.allowed:
                 cl_oid = f"CL.{_oid_part(col).upper()}"
                 defs.codelists[cl_oid] = (col, "text", list(c.allowed))
                 _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
+                fit += [str(v) for v in c.allowed]
+        _set_sizes(idef, _sizes_of(fit, _DATATYPE[kind]), 0)
         _alias(idef, f"{table}.{col}")
         defs.items.append(idef)
     return oids
 
 
 def _instrument_form(mdv: ET.Element, defs: _Defs, inst_name: str, known: Instrument | None,
-                     q: pd.DataFrame) -> dict[str, str]:
+                     q: pd.DataFrame, q_text: pd.Series) -> dict[str, str]:
     """The ``FormDef`` of one questionnaire (its items, then any other item found in the
-    data), its item group and items; item key -> item OID."""
+    data), its item group and items; item key -> item OID. ``q_text``: the values of ``q``
+    as written."""
     form_oid = f"F.QS.{_oid_part(inst_name)}"
     group_oid = f"IG.QS.{_oid_part(inst_name)}"
     fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=known.title if known else inst_name, Repeating="No")
@@ -269,6 +336,8 @@ def _instrument_form(mdv: ET.Element, defs: _Defs, inst_name: str, known: Instru
     keys = list(known.item_keys) if known else []
     keys += [k for k in q.loc[q["instrument"] == inst_name, "item"].unique().tolist() if k not in keys]
     oids: dict[str, str] = {}
+    idefs: dict[str, ET.Element] = {}
+    bounds: list[tuple[str, str]] = []  # (item key, text) of the range bounds and codes each item must fit
     for n, key in enumerate(keys, start=1):
         oid = f"IT.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
         oids[key] = oid
@@ -278,18 +347,39 @@ def _instrument_form(mdv: ET.Element, defs: _Defs, inst_name: str, known: Instru
         if item is not None:
             _text_el(idef, f"{_NS}Description", item.label + (" (minutes after midnight)" if item.kind == "clock" else ""))
             if item.values is None:
-                _range_checks(idef, *((0.0, 1439.0) if item.kind == "clock" else (item.minimum, item.maximum)))
+                lo, hi = (0.0, 1439.0) if item.kind == "clock" else (item.minimum, item.maximum)
+                _range_checks(idef, lo, hi)
+                bounds += [(key, _fmt(b)) for b in (lo, hi) if b is not None]
             else:
                 cl_oid = f"CL.QS.{_oid_part(inst_name)}.{_oid_part(key)}"
-                defs.codelists[cl_oid] = (f"{inst_name} item {key} options", "float", [_fmt(v) for v in item.values])
+                codes = [_fmt(v) for v in item.values]
+                defs.codelists[cl_oid] = (f"{inst_name} item {key} options", "float", codes)
                 _el(idef, f"{_NS}CodeListRef", CodeListOID=cl_oid)
+                bounds += [(key, c) for c in codes]
         _alias(idef, f"questionnaires:{inst_name}:{key}")
         defs.items.append(idef)
+        idefs[key] = idef
+    if q["completed_date"].notna().any():
+        date_oid = _completed_oid(inst_name)
+        _el(ig, f"{_NS}ItemRef", ItemOID=date_oid, OrderNumber=len(keys) + 1, Mandatory="No")
+        ddef = ET.Element(f"{_NS}ItemDef", {"OID": date_oid, "Name": f"{inst_name} completed_date", "DataType": "date"})
+        _text_el(ddef, f"{_NS}Description", "date the questionnaire was completed (questionnaires.completed_date)")
+        _alias(ddef, "questionnaires.completed_date")
+        defs.items.append(ddef)
+    mine = (q["instrument"] == inst_name).to_numpy() & q_text.notna().to_numpy()
+    fit = pd.concat([q_text[mine], pd.Series([b for _k, b in bounds], dtype=object)], ignore_index=True)
+    fit_keys = pd.concat([q["item"][mine].astype(object), pd.Series([k for k, _b in bounds], dtype=object)], ignore_index=True)
+    sizes = item_sizes(fit, fit_keys, "float")
+    for key, idef in idefs.items():
+        _set_sizes(idef, sizes, key)
     return oids
 
 
-def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Protocol, visits: Mapping[str, int],
-              periods: list[int], item_oids: Mapping[str, Mapping[str, str]], qs_items: Mapping[str, Mapping[str, str]]) -> None:
+def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], texts: _Texts, q_text: pd.Series, protocol: Protocol,
+              visits: Mapping[str, int], periods: list[int], item_oids: Mapping[str, Mapping[str, str]],
+              qs_items: Mapping[str, Mapping[str, str]]) -> None:
+    """``ClinicalData``: the collected values only (a missing table cell has no ``ItemData``);
+    a questionnaire row without a value is ``IsNull="Yes"``."""
     cd = _el(root, f"{_NS}ClinicalData", StudyOID=protocol.study.id, MetaDataVersionOID="MDV.1")
     patient_ids = tables["patients"]["patient_id"].tolist()
     scr = tables["screening"]
@@ -302,11 +392,12 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Pr
     rows: dict[str, dict[str, list[tuple[Any, dict[str, str | None]]]]] = {}
 
     def collect(table: str, frame: pd.DataFrame, subject: pd.Series, event: pd.Series) -> None:
-        kinds = {c: (k, n) for c, k, n in column_kinds(tables[table], table)}
         cols = list(item_oids[table])
-        texts = {c: to_text(frame[c], kinds[c][0]) for c in cols}
+        cells = [texts[table][c] for c in cols]
+        oids = [item_oids[table][c] for c in cols]
         for i, (s, e) in enumerate(zip(subject.tolist(), event.tolist(), strict=True)):
-            rows.setdefault(s, {}).setdefault(table, []).append((e, {item_oids[table][c]: texts[c][i] for c in cols}))
+            record = {oid: col[i] for oid, col in zip(oids, cells, strict=True) if col[i] is not None}
+            rows.setdefault(s, {}).setdefault(table, []).append((e, record))
 
     collect("patients", tables["patients"], tables["patients"]["patient_id"], pd.Series(["SE.SCREENING"] * len(tables["patients"])))
     subj = scr["patient_id"].where(scr["patient_id"].isin(patient_ids), scr["screening_id"])
@@ -318,10 +409,10 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Pr
         t = tables[table]
         collect(table, t, t["patient_id"], pd.Series(["SE.LOG"] * len(t)))
     q = tables["questionnaires"]
-    q_text = to_text(q["value"], "float")
+    completed = _form_dates(q)
     qrows: dict[str, dict[str, dict[str, list[tuple[str, str | None]]]]] = {}
     keys = q[["patient_id", "visit", "instrument", "item"]].itertuples(index=False)
-    for (pid, visit, inst, item), value in zip(keys, q_text, strict=True):
+    for (pid, visit, inst, item), value in zip(keys, q_text.tolist(), strict=True):
         qrows.setdefault(pid, {}).setdefault(visit, {}).setdefault(inst, []).append((qs_items[inst][item], value))
 
     event_order = ["SE.SCREENING"] + [f"SE.V.{_oid_part(v)}" for v in visits] + [f"SE.P{k}" for k in periods] + ["SE.LOG"]
@@ -334,7 +425,11 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Pr
             forms: list[tuple[str, str, list[dict[str, str | None]], bool]] = []
             if ev in visit_of:
                 for inst, answers in qrows.get(key, {}).get(visit_of[ev], {}).items():
-                    forms.append((f"F.QS.{_oid_part(inst)}", f"IG.QS.{_oid_part(inst)}", [dict(answers)], False))
+                    record = dict(answers)
+                    date = completed.get((key, visit_of[ev], inst))
+                    if date is not None:
+                        record[_completed_oid(inst)] = date
+                    forms.append((f"F.QS.{_oid_part(inst)}", f"IG.QS.{_oid_part(inst)}", [record], False))
             else:
                 for table, (form_oid, group_oid, _p, _place, repeating) in _FORMS.items():
                     recs = [r for e, r in per.get(table, []) if e == ev]
@@ -352,6 +447,27 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], protocol: Pr
                             _el(igd, f"{_NS}ItemData", ItemOID=oid, IsNull="Yes")
                         else:
                             _el(igd, f"{_NS}ItemData", ItemOID=oid, Value=value)
+
+
+def _form_dates(q: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """(patient_id, visit, instrument) -> the ``completed_date`` of that questionnaire form
+    (ISO text), for forms that have one. ODM holds one date per form (an item of its group),
+    so the rows of a form must agree: all the same date, or all missing."""
+    keys = ["patient_id", "visit", "instrument"]
+    if not q["completed_date"].notna().any():
+        return {}
+    text = q["completed_date"].dt.strftime("%Y-%m-%d").astype(object).where(q["completed_date"].notna(), "")
+    per_form = text.groupby([q[k] for k in keys], sort=False).agg(["nunique", "first"])
+    mixed = per_form[per_form["nunique"] > 1]
+    if len(mixed):
+        pid, visit, inst = mixed.index[0]
+        seen = sorted(set(text[(q["patient_id"] == pid) & (q["visit"] == visit) & (q["instrument"] == inst)]))
+        raise DataError(
+            f"ODM export: questionnaires of patient {pid!r}, visit {visit!r}, instrument {inst!r}: completed_date differs between "
+            f"its items ({', '.join(s or 'missing' for s in seen)}); ODM holds one completion date per questionnaire form"
+        )
+    dated = per_form[per_form["first"] != ""]
+    return {(str(p), str(v), str(i)): str(d) for (p, v, i), d in dated["first"].items()}
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -582,11 +698,17 @@ def _store(
     if form.startswith("instrument:"):
         if not event.startswith("visit:"):
             raise DataError(f"{where}: a questionnaire form outside a visit event ({event})")
+        # the form's completion date (item aliased questionnaires.completed_date) goes on each of its rows
+        dates = [v for oid, v in values.items() if items[oid][:2] == ("questionnaires", "completed_date")]
         for oid, value in values.items():
+            if not items[oid][0].startswith("questionnaires:"):
+                if items[oid][:2] != ("questionnaires", "completed_date"):
+                    raise DataError(f"{where}: item {oid!r} belongs to {items[oid][0]}, not to a questionnaire")
+                continue
             _, inst = items[oid][0].split(":", 1)
-            records["questionnaires"].append(
-                {"patient_id": subject, "visit": event[6:], "instrument": inst, "item": items[oid][1], "value": value}
-            )
+            records["questionnaires"].append({"patient_id": subject, "visit": event[6:], "instrument": inst,
+                                              "item": items[oid][1], "value": value,
+                                              "completed_date": dates[0] if dates else None})
         return
     table = form.removeprefix("table:")
     if table not in records:

@@ -146,7 +146,8 @@ def write_stata(data: TrialData, protocol: Protocol, folder: str | os.PathLike[s
     Notes
     -----
     Stata 13 format (``version=117``, as the published analysis used Stata 13), variable
-    labels and value labels for patient, treatment, sequence and carry-over. The do-file
+    labels and value labels for patient, treatment, sequence and carry-over (in both files
+    where the variable exists: the scores have patient, treatment and sequence). The do-file
     fits, per endpoint, the paper's model (treatment + sequence [+ carry-over], random
     intercept per patient, REML) and the standard one (with period), then the omnibus test
     (``contrast``) and Sidak-adjusted pairwise comparisons (``pwcompare``).
@@ -162,7 +163,7 @@ def write_stata(data: TrialData, protocol: Protocol, folder: str | os.PathLike[s
                      data_label=f"{protocol.study.id}: AUC endpoints per patient x period")
         scores.to_stata(tmp / SCORES_FILE, write_index=False, version=117,
                         variable_labels={k: v for k, v in labels.items() if k in scores.columns},
-                        value_labels={k: v for k, v in value_labels.items() if k in ("patient", "treatment")},  # type: ignore[misc]
+                        value_labels={k: v for k, v in value_labels.items() if k in scores.columns},  # type: ignore[misc]
                         data_label=f"{protocol.study.id}: questionnaire scores")
         (tmp / DO_FILE).write_text(do_file(protocol, auc), encoding="utf-8")
     return path
