@@ -70,6 +70,33 @@ def test_csv_reads_true_false_extra_columns_as_booleans(
     assert again.diary["blank"].isna().all()
 
 
+def test_csv_reads_numeric_extra_columns_as_numbers(
+    trial: TrialData, tables: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Issue 20: numeric eligibility answers (age, months of pain) came back from CSV as text,
+    so ODM and REDCap typed them as free text. An extra column of decimal integers is int64
+    (Int64 with an empty cell), one with a point or exponent float64, exactly as written; a
+    code with a leading zero ('007') keeps its column text, so no zero is lost."""
+    n = len(tables["diary"])
+    diary = tables["diary"].assign(
+        age=[40 + i for i in range(n)],                                   # int64
+        months=pd.array([12, None, -3] * (n // 3), dtype="Int64"),        # Int64, one missing in three
+        dose=[0.1 * i for i in range(n)],                                 # floats, shortest repr
+        tiny=[1e-07] * n,                                                 # exponent form
+        code=["007", "12", "3"] * (n // 3),                               # a leading zero: text
+        mixed=["1", "2.5", "x"] * (n // 3),                               # not all numbers: text
+    )
+    folder = TrialData.from_tables(**{**tables, "diary": diary}).write(tmp_path / "t")
+    again = read_trial(folder).diary
+    assert str(again["age"].dtype) == "int64" and again["age"].tolist() == diary["age"].tolist()
+    assert str(again["months"].dtype) == "Int64" and again["months"].isna().sum() == n // 3
+    assert again["months"].dropna().tolist() == diary["months"].dropna().tolist()
+    assert str(again["dose"].dtype) == "float64" and again["dose"].tolist() == diary["dose"].tolist()
+    assert again["tiny"].tolist() == [1e-07] * n
+    assert again["code"].tolist() == diary["code"].tolist()
+    assert again["mixed"].tolist() == diary["mixed"].tolist()
+
+
 def test_csv_layout(trial: TrialData, tmp_path: Path) -> None:
     folder = write_trial(trial, tmp_path / "trial")
     lines = (folder / "allocation.csv").read_text(encoding="utf-8").splitlines()

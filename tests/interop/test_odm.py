@@ -309,7 +309,6 @@ def test_non_finite_float_is_refused(edge_trial, protocol) -> None:
         to_odm(data, protocol)
 
 
-@pytest.mark.xfail(strict=True, reason="read_trial types boolean extras: fixed on branch h-redcap")
 def test_screening_extras_read_from_csv_keep_their_datatype(protocol, tmp_path) -> None:
     """The eligibility answers of screening are typed in ODM as they are in the trial, also
     after the trial went through its CSV folder (read_trial)."""

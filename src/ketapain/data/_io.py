@@ -21,7 +21,10 @@ accepted when reading); an empty cell is a missing value; dates are
 shortest text that reads back to the same number, so a CSV round trip is exact. An extra
 (non-schema) column is read as text, except one whose every given cell is ``true`` or
 ``false`` (any case), which is read as booleans (``bool``, or ``boolean`` when a cell is
-empty).
+empty), and one whose every given cell is a decimal number written without leading zeros
+(``12``, ``-3``, ``0.5``, ``1e-07``), which is read as integers (``int64``, ``Int64`` with an
+empty cell) when no cell has a point or exponent, else as floats. Codes like ``007`` stay
+text, so no leading zero is lost.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ketapain._atomic import check_destination, folder_write
@@ -204,24 +208,38 @@ def _read_csv(file: Path) -> pd.DataFrame:
                             encoding="utf-8-sig", skip_blank_lines=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{file.name}: cannot be read as CSV: {exc}") from exc
-    return _booleans_in_extra_columns(frame, [n for n in header if n not in schema.names])
+    return _type_extra_columns(frame, [n for n in header if n not in schema.names])
 
 
-def _booleans_in_extra_columns(frame: pd.DataFrame, extras: list[str]) -> pd.DataFrame:
-    """Extra (non-schema) columns whose every given cell is ``true`` or ``false`` (any
-    case, surrounding spaces ignored; at least one cell given) become booleans: ``bool``
-    without a missing cell, ``boolean`` with one. Every other extra column stays text."""
+_INTEGER = r"-?(?:0|[1-9][0-9]{0,17})"  # at most 18 digits: always an int64
+_DECIMAL = _INTEGER + r"(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+
+
+def _type_extra_columns(frame: pd.DataFrame, extras: list[str]) -> pd.DataFrame:
+    """Extra (non-schema) columns whose every given cell (surrounding spaces ignored; at least
+    one cell given) is ``true``/``false`` (any case) become booleans (``bool`` without a
+    missing cell, ``boolean`` with one); whose every given cell is a decimal integer without
+    leading zeros become integers (``int64`` / ``Int64``); whose every given cell is such a
+    decimal number with a point or an exponent, floats. Every other extra column stays text."""
     for name in extras:
         col = frame[name]
         given = col.notna()
         if not given.any():
             continue
-        low = col[given].str.strip().str.lower()
-        if not low.isin(("true", "false")).all():
-            continue
-        flags = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-        flags[given] = low.eq("true")
-        frame[name] = flags.astype(bool) if given.all() else flags
+        text = col[given].astype(str).str.strip()
+        low = text.str.lower()
+        if low.isin(("true", "false")).all():
+            flags = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+            flags[given] = low.eq("true")
+            frame[name] = flags.astype(bool) if given.all() else flags
+        elif text.str.fullmatch(_INTEGER).all():
+            ints = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+            ints[given] = text.astype("int64")
+            frame[name] = ints.astype("int64") if given.all() else ints
+        elif text.str.fullmatch(_DECIMAL).all():
+            floats = pd.Series(np.nan, index=frame.index, dtype="float64")
+            floats[given] = text.astype("float64")
+            frame[name] = floats
     return frame
 
 
