@@ -135,4 +135,10 @@ def test_codelists_carry_nci_codes_and_mark_extensions(folders):
     qscat = {e.get("CodedValue"): e.get(f"{DEF}ExtendedValue") for e in cls["CL.QSCAT"].findall("odm:EnumeratedItem", NS)}
     assert qscat["PAIN DIARY"] == qscat["QDSA"] == "Yes" and qscat["BPI SHORT FORM"] is None
     assert cls["CL.COUNTRY"].find("odm:ExternalCodeList", NS).get("Dictionary") == "ISO 3166-1 alpha-3"
+    # no NCI code for COUNTRY: C66786 is SEND's Country codelist, not in SDTM CT
+    # (NCIEVS/evsrestapi-client-SDK@582e97f curl-examples/samples/get-all-subsets.txt)
+    assert cls["CL.COUNTRY"].find("odm:Alias", NS) is None
+    # QSCAT values without a CDISC term (DN4, NPSI, PGIC: absent from QSCAT C100129 in
+    # patterninstitute/sdtm.terminology@cc39317 data-raw/SDTM Terminology.tar.xz) are extensions
+    assert all(qscat[v] == "Yes" for v in ("DN4", "NPSI", "PGIC") if v in qscat)
     assert cls["CL.MedDRA"].find("odm:ExternalCodeList", NS).get("Dictionary") == "MEDDRA"

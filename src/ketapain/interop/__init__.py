@@ -3,7 +3,8 @@
 Exports take a :class:`~ketapain.data.TrialData` and its :class:`~ketapain.protocol.Protocol`;
 imports give back a TrialData. SDTM and ADaM packages are written with a Define-XML 2.0
 ``define.xml``; AE coding takes a user-supplied MedDRA mapping (:func:`load_meddra_mapping`).
-docs/interop-cdisc.md and docs/interop-stata.md describe the CDISC and Stata mappings; docs/import-spreadsheets.md the spreadsheet mapping file.
+docs/interop-cdisc.md and docs/interop-stata.md describe the CDISC and Stata mappings;
+docs/import-spreadsheets.md the spreadsheet mapping file.
 
 Needs the ``[interop]`` extra (pyreadstat for SAS XPORT, fhir.resources for FHIR validation,
 openpyxl for Excel files):

@@ -250,7 +250,7 @@ def _codelists(used: Mapping[str, set[str]]) -> list[ET.Element]:
             node = ET.Element(_q(ODM_NS, "CodeList"), {"OID": f"CL.{short}", "Name": short, "DataType": "text"})
             ET.SubElement(node, _q(ODM_NS, "ExternalCodeList"),
                           {"Dictionary": dictionary, **({"Version": version} if version else {})})
-            if short in ct:
+            if short in ct and ct[short].code:  # blank: no NCI code confirmed (COUNTRY)
                 ET.SubElement(node, _q(ODM_NS, "Alias"), {"Context": "nci:ExtCodeID", "Name": ct[short].code})
             out.append(node)
             continue
@@ -267,6 +267,7 @@ def _codelists(used: Mapping[str, set[str]]) -> list[ET.Element]:
             enum = ET.SubElement(node, _q(ODM_NS, "EnumeratedItem"), attrs)
             if cl.terms.get(value):
                 ET.SubElement(enum, _q(ODM_NS, "Alias"), {"Context": "nci:ExtCodeID", "Name": cl.terms[value]})
-        ET.SubElement(node, _q(ODM_NS, "Alias"), {"Context": "nci:ExtCodeID", "Name": cl.code})
+        if cl.code:
+            ET.SubElement(node, _q(ODM_NS, "Alias"), {"Context": "nci:ExtCodeID", "Name": cl.code})
         out.append(node)
     return out

@@ -101,9 +101,9 @@ QSCAT_MAP: Mapping[str, str] = MappingProxyType({
     "qdsa": "QDSA",
     "blinding": "BLINDING",
 })
-"""Instrument name -> QSCAT (CDISC CT codelist QSCAT, C100129; QDSA, BLINDING and the
-diary's PAIN DIARY are sponsor extensions of this extensible codelist: CDISC has no term
-for them). SF-36 is scored with the version 1 standard form by default
+"""Instrument name -> QSCAT (CDISC CT codelist QSCAT, C100129; DN4, NPSI, PGIC, QDSA, BLINDING
+and the diary's PAIN DIARY are sponsor extensions of this extensible codelist: CDISC has no
+term for them in SDTM CT, see the sources of ``data/cdisc_ct_subset.json``). SF-36 is scored with the version 1 standard form by default
 (:mod:`ketapain.instruments.sf36`)."""
 
 
