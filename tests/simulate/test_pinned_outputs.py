@@ -45,6 +45,7 @@ import pytest
 from ketapain.data import TrialData
 from ketapain.protocol import load_protocol
 from ketapain.simulate import calibrate, simulate_power, simulate_trial
+
 from tests.simulate.old_diary import old_simulate_diary
 
 PINNED = Path(__file__).parent / "pinned"
