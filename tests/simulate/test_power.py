@@ -38,6 +38,7 @@ from ketapain.simulate._power_sim import (
     Spec,
     _allocate,
     _simulate_block,
+    trials_per_block,
 )
 
 NULL_AB = {"L": {"effect_amplitude": 0.0}}
@@ -47,7 +48,7 @@ ONE_POINT_AB = {"L": {"effect_amplitude": -1.0, "effect_tau_days": 1000.0}}
 
 # --- allocation and dropout --------------------------------------------------------------------
 
-def _spec(protocol: str = "ketapain", *, dropout: float = 0.0, sims: int = TRIALS_PER_BLOCK) -> Spec:
+def _spec(protocol: str = "ketapain", *, dropout: float = 0.0, sims: int = 100) -> Spec:
     proto = load_protocol(protocol)
     params = load_parameters()
     ep = proto.primary_endpoint
@@ -74,9 +75,11 @@ def test_dropout_removes_later_periods_only() -> None:
     gone = np.isnan(auc)  # missing="none": every NaN comes from dropout
     assert not gone[:, :, 0].any()
     assert (gone[:, :, 1] <= gone[:, :, 2]).all()  # monotone: after period 2 is lost, 3 is too
-    # expected share lost: 0.4 x E[periods lost | leaver] / 3 = 0.4 x 1.5 / 3 = 0.2 (2000 patients)
+    # expected share lost: 0.4 x E[periods lost | leaver] / 3 = 0.4 x 1.5 / 3 = 0.2 (one block of patients)
     share = gone.mean()
-    assert abs(share - 0.2) < 4 * math.sqrt(0.2 * 0.8 / 2000) * 1.5  # patients' periods are correlated
+    patients = gone.shape[0] * gone.shape[1]
+    assert patients >= 2000
+    assert abs(share - 0.2) < 4 * math.sqrt(0.2 * 0.8 / patients) * 1.5  # patients' periods are correlated
     assert not np.isnan(_simulate_block(_spec(dropout=0.0), 20, 0)[0]).any()
 
 
@@ -93,10 +96,11 @@ def test_same_seed_same_result_and_seed_matters() -> None:
 
 
 def test_chunk_size_and_grid_do_not_change_the_result() -> None:
+    assert trials_per_block(10, 2, 28) == TRIALS_PER_BLOCK  # ab_ba_example: 2 periods of 28 diary days
     sims = 2 * TRIALS_PER_BLOCK + 30  # two whole blocks and a partial one
     kw = {"sims": sims, "seed": 21, "effects": ONE_POINT_AB}
     ref = simulate_power("ab_ba_example", n=[6, 10], chunk_size=10_000, **kw)
-    for chunk in (1, 100, 150, 250):
+    for chunk in (1, 500, 700):
         got = simulate_power("ab_ba_example", n=[6, 10], chunk_size=chunk, **kw)
         assert got.to_dict() == ref.to_dict()
     # the n = 10 figures do not depend on the other sample sizes of the grid
@@ -110,6 +114,13 @@ def test_progress_reports_all_trials() -> None:
     simulate_power("ab_ba_example", n=[6, 8], sims=150, seed=1, chunk_size=100, on_progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (300, 300)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_trials_per_block() -> None:
+    # min(500, max(1, 2,000,000 // (n P D))): KETAPAIN (3 x 35 days) keeps 500 up to n = 38
+    assert trials_per_block(18, 3, 35) == 500 and trials_per_block(38, 3, 35) == 500
+    assert trials_per_block(39, 3, 35) == 2_000_000 // (39 * 105) == 488
+    assert trials_per_block(10_000, 3, 365) == 1  # one trial bigger than a block: a block of one
 
 
 # --- Monte-Carlo sanity and agreement with the analytic power ---------------------------------

@@ -267,8 +267,9 @@ def test_calibrate_checks_trials_and_seed():
          "error: --patients '3:100000000000': 100000000000 patients; at most 10000 in one simulated trial\n"),
         (["power", "--patients", "3,50000", "--sims", "10"],
          "error: --patients: 50000 patients; at most 10000 in one simulated trial\n"),
-        (["power", "--patients", "3000", "--sims", "10", "--quiet"],
-         "error: --patients: 100 trials x 3000 patients x 3 periods x 35 diary days = 31500000 diary days simulated "
+        # issue 21: a power block holds min(500, 2e6 // (n P D)) trials, at least one: one trial is the limit
+        (["power", "--protocol", "{tmp}/long.toml", "--patients", "9500", "--sims", "10", "--quiet"],
+         "error: --patients: 9500 patients x 3 periods x 365 diary days = 10402500 diary days simulated "
          "at once; at most 10000000: fewer patients\n"),
         (["power", "--patients", "30", "--sims", "100000000"], "error: --sims 100000000 must be an integer in [1, 100000]\n"),
     ],
@@ -295,14 +296,17 @@ def sim_protocol_text() -> str:
     return (resources.files("ketapain.protocol") / "files" / "ketapain.toml").read_text(encoding="utf-8")
 
 
-def test_library_sizes_are_refused_with_fields():
+def test_library_sizes_are_refused_with_fields(tmp_path):
     with pytest.raises(ProtocolError, match=r"^n_patients: 20000 patients; at most 10000 in one simulated trial$") as info:
         simulate_trial("ketapain", n_patients=20_000, seed=1)
     assert (info.value.column, info.value.value) == ("n_patients", 20_000)
     from ketapain.errors import ModelError
 
-    with pytest.raises(ModelError, match=r"^n: 100 trials x 3000 patients"):
-        sim.simulate_power("ketapain", n=[12, 3000], sims=10, seed=1)
+    text = (sim_protocol_text().replace("period_days = 35", "period_days = 365")
+            .replace("days_per_period = 35", "days_per_period = 365"))
+    (tmp_path / "long.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ModelError, match=r"^n: 9500 patients x 3 periods x 365 diary days = 10402500"):
+        sim.simulate_power(load_protocol(tmp_path / "long.toml"), n=[12, 9500], sims=10, seed=1)
 
 
 def test_no_blinding_guesses_for_a_protocol_whose_visits_do_not_list_them():

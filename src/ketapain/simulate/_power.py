@@ -1,11 +1,11 @@
 """Simulation-based power: simulate the trial many times, analyse each one as the SAP says.
 
-:func:`simulate_power` runs the in-silico trial's diary kernel (:func:`simulate_diary`) for
-every sample size, computes the primary endpoint's AUC (:func:`ketapain.stats.auc_arrays`),
-fits the crossover mixed model to all trials with the batched engine and counts significant
-results. Work is split into seed blocks (``_power_sim``) so that the result does not depend on
-the chunk size or on the Dask workers. The figure is :func:`ketapain.report.plot_power`. See
-``docs/power.md``.
+:func:`simulate_power` draws the in-silico trial's diaries for every sample size with the
+block generator of the diary model (``_diary.simulate_item_block``: only the endpoint's item),
+computes the primary endpoint's AUC (:func:`ketapain.stats.auc_arrays`), fits the crossover
+mixed model to all trials with the batched engine and counts significant results. Work is
+split into seed blocks (``_power_sim``) so that the result does not depend on the chunk size
+or on the Dask workers. The figure is :func:`ketapain.report.plot_power`. See ``docs/power.md``.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from ketapain.protocol import Protocol, load_protocol
 from ketapain.simulate._core import MAX_POWER_SIMS, check_size, protocol_arms
 from ketapain.simulate._params import ArmEffect, Parameters, load_parameters
 from ketapain.simulate._power_sim import (
-    TRIALS_PER_BLOCK,
     BlockSummary,
     Spec,
     run_blocks,
+    trials_per_block,
 )
 
 __all__ = ["PowerEstimate", "PowerResult", "load_effects", "local_cluster", "simulate_power"]
@@ -249,10 +249,15 @@ def _analytic_omnibus(n_eff: int, means: np.ndarray, sd_within: float, alpha: fl
     return float(sps.ncf.sf(crit, df1, df2, lam)) if lam > 0 else alpha
 
 
-def _tasks(ns: tuple[int, ...], sims: int, chunk_size: int) -> list[tuple[int, tuple[int, ...]]]:
-    n_blocks = -(-sims // TRIALS_PER_BLOCK)
-    per_task = max(1, -(-chunk_size // TRIALS_PER_BLOCK))
-    return [(n, tuple(range(s, min(s + per_task, n_blocks)))) for n in ns for s in range(0, n_blocks, per_task)]
+def _tasks(ns: tuple[int, ...], sims: int, chunk_size: int, periods: int,
+           days: int) -> list[tuple[int, tuple[int, ...]]]:
+    out = []
+    for n in ns:
+        per_block = trials_per_block(n, periods, days)
+        n_blocks = -(-sims // per_block)
+        per_task = max(1, -(-chunk_size // per_block))
+        out += [(n, tuple(range(s, min(s + per_task, n_blocks)))) for s in range(0, n_blocks, per_task)]
+    return out
 
 
 def simulate_power(
@@ -297,7 +302,8 @@ def simulate_power(
     parameters : optional
         Simulator parameters (default: the shipped KETAPAIN twin).
     chunk_size : int, default 500
-        Trials per task, rounded up to whole seed blocks of 100 trials. Does not change the result.
+        Trials per task, rounded up to whole seed blocks (500 trials; fewer for large trials,
+        see Notes). Does not change the result.
     client : dask.distributed.Client, optional
         Run the tasks on this cluster (``client.map``) instead of in this process.
     on_progress : callable(done, total), optional
@@ -312,8 +318,7 @@ def simulate_power(
     ModelError
         Invalid ``n``, ``sims``, ``dropout``, ``model``, ``missing``, ``chunk_size`` or seed;
         more than 100,000 ``sims``, more than 10,000 patients, or more than 10,000,000 diary
-        days in a block of 100 trials (``docs/power.md``, "Limits"), checked before anything
-        is drawn.
+        days in one trial (``docs/power.md``, "Limits"), checked before anything is drawn.
     ProtocolError
         ``effects`` names an unknown arm or key, or a bad value.
 
@@ -321,8 +326,10 @@ def simulate_power(
     -----
     Per trial: sequences by permuted blocks of the design's sequences (the protocol's
     ``randomisation.block_size``; strata and random block sizes are ignored: they do not
-    change the diary model), the diary of :mod:`ketapain.simulate` (latent pain, AR(1)
-    noise, arm effect curves, rounding to 0..10, missing days), the primary AUC as
+    change the diary model), the primary endpoint's diary item drawn from the model of
+    :func:`ketapain.simulate.simulate_diary` (latent pain, AR(1) noise, arm effect curves,
+    rounding to 0..10, missing days) by its block generator (``docs/simulate.md``: only the
+    item, the pre-infusion anchor and the missing days are drawn), the primary AUC as
     :func:`ketapain.stats.diary_auc` (trapezoid; infusion axis anchored at day 0 by
     ``pre_infusion_pain``; the endpoint's imputation, LOCF for KETAPAIN), then
     ``fit_crossover_batch`` (REML, no carry-over, the protocol's df method). Power is the
@@ -337,10 +344,12 @@ def simulate_power(
     the mean estimates. ``n' = floor(n (1 - dropout))``, the expected completers. They
     assume normal errors, a balanced design and complete data.
 
-    Seeds: block b (trials ``100 b .. 100 b + 99``) of sample size n uses
-    ``SeedSequence(seed, spawn_key=(n, b))``, i.e. ``SeedSequence(seed).spawn(n + 1)[n]
-    .spawn(b + 1)[b]``; each block is fitted on its own, and blocks are summed in order, so
-    neither ``chunk_size``, the client nor the other sample sizes change the result.
+    Seeds: the trials of sample size n come in blocks of ``T = min(500, max(1, 2,000,000 //
+    (n P D)))`` (P periods, D diary days; KETAPAIN: 500 up to n = 38); block b (trials
+    ``T b .. T b + T - 1``) uses ``SeedSequence(seed, spawn_key=(n, b))``, i.e.
+    ``SeedSequence(seed).spawn(n + 1)[n].spawn(b + 1)[b]``, always simulates T trials (the
+    last block keeps the first ``sims - T b``), is fitted on its own, and blocks are summed in
+    order, so neither ``chunk_size``, the client nor the other sample sizes change the result.
 
     Examples
     --------
@@ -351,7 +360,7 @@ def simulate_power(
     """
     proto = load_protocol(protocol) if isinstance(protocol, str) else protocol
     ns = _check(n, sims, dropout, model, chunk_size, missing, 3)
-    check_size(proto, n_patients=max(ns), n_trials=TRIALS_PER_BLOCK, name="n", error=ModelError)
+    check_size(proto, n_patients=max(ns), n_trials=1, name="n", error=ModelError)  # a block holds >= 1 trial
     params = load_parameters(parameters)
     entries = _entries(proto, params, effects)
     sequences = protocol_sequences(proto)
@@ -365,7 +374,7 @@ def simulate_power(
         sims=int(sims), dropout=float(dropout), missing=missing, model=model,
         df_method=proto.analysis.df_method, alpha=float(proto.analysis.alpha), value=ep.value,
         window=int(ep.window_day), impute=ep.impute, time_axis=proto.auc.time_axis, pairs=pairs)
-    tasks = _tasks(ns, int(sims), int(chunk_size))
+    tasks = _tasks(ns, int(sims), int(chunk_size), proto.design.periods, proto.diary.days_per_period)
     total = len(ns) * int(sims)
     summaries = _run(spec, tasks, client, on_progress, total)
     return _collect(spec, ns, summaries, effects_of=dict(zip(arms, entries, strict=True)))

@@ -1,10 +1,11 @@
 """One seed block of a power simulation: simulate trials, compute the primary AUC, fit them all.
 
-A *block* is :data:`TRIALS_PER_BLOCK` trials of one sample size ``n``, drawn from its own
-random stream ``SeedSequence(entropy, spawn_key=(n, b))`` (the ``b``-th child of the ``n``-th
-child of ``SeedSequence(entropy)``) and fitted by one call of the batched engine. Blocks are
-the unit of randomness and of computation; tasks (chunks) are runs of whole blocks. So
-neither the chunk size nor the number of workers can change a single bit of the result.
+A *block* is :func:`trials_per_block` trials of one sample size ``n`` (500, fewer for large
+trials), drawn from its own random stream ``SeedSequence(entropy, spawn_key=(n, b))`` (the
+``b``-th child of the ``n``-th child of ``SeedSequence(entropy)``) and fitted by one call of the
+batched engine. Blocks are the unit of randomness and of computation; tasks (chunks) are runs
+of whole blocks. So neither the chunk size nor the number of workers can change a single bit
+of the result.
 
 Everything here is a plain function of picklable inputs, so that a Dask worker can run it.
 """
@@ -18,17 +19,27 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ketapain._seeds import spawn_generators
 from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
-from ketapain.simulate._diary import simulate_diary
+from ketapain.simulate._diary import simulate_item_block
 from ketapain.simulate._params import ArmEffect, Parameters
 from ketapain.stats import auc_arrays, degenerate_mask, fit_crossover_arrays
 
-__all__ = ["BlockSummary", "Spec", "TRIALS_PER_BLOCK", "block_trials", "run_blocks"]
+__all__ = ["BLOCK_DIARY_DAYS", "BlockSummary", "Spec", "TRIALS_PER_BLOCK", "block_trials", "run_blocks",
+           "trials_per_block"]
 
-#: Trials per seed block (unit of randomness and of one batched fit).
-TRIALS_PER_BLOCK = 100
+TRIALS_PER_BLOCK = 500
+"""Most trials per seed block (the unit of randomness and of one batched fit)."""
+BLOCK_DIARY_DAYS = 2_000_000
+"""Most diary days (trials x n x periods x days) of one block, unless one trial has more (~160 MB of arrays)."""
+
+
+def trials_per_block(n: int, periods: int, days: int) -> int:
+    """Trials of each seed block of sample size ``n``: ``min(500, max(1, 2,000,000 // (n P D)))``.
+
+    KETAPAIN (3 periods x 35 diary days): 500 trials up to n = 38, 190 at n = 100.
+    """
+    return max(1, min(TRIALS_PER_BLOCK, BLOCK_DIARY_DAYS // (n * periods * days)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,9 +81,10 @@ class BlockSummary:
     s2_subject_sum: float
 
 
-def block_trials(sims: int, block: int) -> int:
-    """Trials of block ``block`` kept in a run of ``sims`` trials (the last one may be partial)."""
-    return int(min(TRIALS_PER_BLOCK, sims - block * TRIALS_PER_BLOCK))
+def block_trials(sims: int, block: int, per_block: int) -> int:
+    """Trials of block ``block`` (of ``per_block`` trials) kept in a run of ``sims`` trials (the
+    last one may be partial)."""
+    return int(min(per_block, sims - block * per_block))
 
 
 def _allocate(spec: Spec, rng: np.random.Generator, T: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,17 +102,18 @@ def _allocate(spec: Spec, rng: np.random.Generator, T: int, n: int) -> tuple[np.
 
 def _simulate_block(spec: Spec, n: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AUC (T, n, P), sequence index (T, n) and arm index (T, n, P) of one block."""
-    r_alloc, r_diary, r_drop = spawn_generators(np.random.SeedSequence(spec.entropy, spawn_key=(n, block)), 3)
-    T = TRIALS_PER_BLOCK  # always a whole block, so a trial never depends on ``sims``
+    alloc_seed, diary_seed, drop_seed = np.random.SeedSequence(spec.entropy, spawn_key=(n, block)).spawn(3)
     P = len(spec.sequences[0])
-    seq, arm = _allocate(spec, r_alloc, T, n)
+    T = trials_per_block(n, P, spec.protocol.diary.days_per_period)  # always a whole block: no trial depends on ``sims``
+    seq, arm = _allocate(spec, np.random.default_rng(alloc_seed), T, n)
     N = T * n
-    diary = simulate_diary(spec.protocol, parameters=spec.parameters, arms=spec.entries, treatment=arm.reshape(N, P),
-                           rng=r_diary, missing=spec.missing)
-    anchor = diary.pre_infusion if spec.time_axis == "infusion" else None
-    auc = auc_arrays(diary.items[spec.value], anchor, windows=[spec.window], time_axis=spec.time_axis,
-                     impute=spec.impute)[..., 0]
+    infusion = spec.time_axis == "infusion"
+    scores, pre = simulate_item_block(spec.protocol, parameters=spec.parameters, arms=spec.entries,
+                                      treatment=arm.reshape(N, P), seed=diary_seed, item=spec.value,
+                                      missing=spec.missing, pre_infusion=infusion)
+    auc = auc_arrays(scores, pre, windows=[spec.window], time_axis=spec.time_axis, impute=spec.impute)[..., 0]
     if spec.dropout > 0:
+        r_drop = np.random.default_rng(drop_seed)
         leaves = r_drop.random(N) < spec.dropout
         last = 1 + np.floor(r_drop.random(N) * (P - 1)).astype(int)  # last completed period 1..P-1
         gone = leaves[:, None] & (np.arange(1, P + 1)[None, :] > last[:, None])
@@ -123,8 +136,8 @@ def _frame(spec: Spec, auc: np.ndarray, seq: np.ndarray, arm: np.ndarray) -> pd.
 
 
 def _analyse(spec: Spec, n: int, block: int) -> BlockSummary:
-    T = block_trials(spec.sims, block)
     auc, seq, arm = _simulate_block(spec, n, block)
+    T = block_trials(spec.sims, block, auc.shape[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)  # counted below, not an error here
         res = fit_crossover_arrays(auc[:T], arm[:T], seq[:T], levels=spec.arms, model=spec.model,

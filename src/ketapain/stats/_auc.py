@@ -305,6 +305,19 @@ def fill_curve(points: np.ndarray, *, impute: str) -> FilledCurve:
     return FilledCurve(filled, observed, prev_obs, next_obs)
 
 
+def _filled_values(points: np.ndarray, *, impute: str) -> np.ndarray:
+    """``fill_curve(points, impute=impute).values``, with :func:`fill_curve` run on the curves
+    that miss a point only (a curve without a gap is its own filled curve)."""
+    if impute == "none":
+        return np.asarray(points, dtype=float)
+    gaps = np.isnan(points).any(axis=-1)
+    if not gaps.any():
+        return points
+    out = np.array(points, dtype=float)
+    out[gaps] = fill_curve(out[gaps], impute=impute).values
+    return out
+
+
 def window_ends(windows: np.ndarray, *, time_axis: str) -> np.ndarray:
     """Index of the last point of each window: ``W`` on the infusion axis, ``W - 1`` otherwise."""
     win = np.asarray(windows, dtype=np.int64)
@@ -324,8 +337,10 @@ def trapezoid_auc(values: np.ndarray, *, ends: np.ndarray) -> np.ndarray:
     [5.5, 10.5]
     """
     v = np.asarray(values, dtype=float)
-    trapezoids = 0.5 * (v[..., :-1] + v[..., 1:])
-    return np.cumsum(trapezoids, axis=-1)[..., np.asarray(ends, dtype=np.int64) - 1]
+    trapezoids: np.ndarray = v[..., :-1] + v[..., 1:]
+    trapezoids *= 0.5
+    np.cumsum(trapezoids, axis=-1, out=trapezoids)
+    return trapezoids[..., np.asarray(ends, dtype=np.int64) - 1]
 
 
 def auc_arrays(
@@ -383,8 +398,8 @@ def auc_arrays(
     if anchor is not None and np.shape(anchor) != values.shape[:-1]:
         raise DataError(template="{@anchor} has shape {got}; the days need {want}",
                         params={"got": np.shape(anchor), "want": values.shape[:-1]})
-    curve = fill_curve(curve_points(values[..., : int(win.max())], anchor, time_axis=time_axis), impute=impute)
-    return trapezoid_auc(curve.values, ends=window_ends(win, time_axis=time_axis))
+    points = curve_points(values[..., : int(win.max())], anchor, time_axis=time_axis)
+    return trapezoid_auc(_filled_values(points, impute=impute), ends=window_ends(win, time_axis=time_axis))
 
 
 # --------------------------------------------------------------------------- diary_auc's parts
