@@ -373,11 +373,20 @@ def _fit_vectorised(layout: FrameLayout, levels: GroupLevels, opts: BatchOptions
     if fast_idx.size:
         sigs, sig_inv = np.unique(levels.signature[fast_idx], axis=0, return_inverse=True)
         sig_inv = sig_inv.reshape(-1)
-        row_sel = ~np.isnan(layout.y) & levels.fast[layout.group]
+        # Groups ordered by signature, the observed rows of the fast groups by their group's
+        # rank in that order (one stable sort): every chunk's rows are one slice.
+        order = fast_idx[np.argsort(sig_inv, kind="stable")]
+        rank = np.full(len(layout.keys), -1)
+        rank[order] = np.arange(order.size)
+        rows = np.flatnonzero(~np.isnan(layout.y) & levels.fast[layout.group])
+        rows = rows[np.argsort(rank[layout.group[rows]], kind="stable")]
+        row_rank = rank[layout.group[rows]]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(sig_inv, minlength=len(sigs)))])
         for si in range(len(sigs)):
-            members = fast_idx[sig_inv == si]
-            for start in range(0, members.size, _CHUNK):  # bounded memory: (groups, p, p) per chunk
-                res, left = _fit_signature(members[start : start + _CHUNK], layout, levels, row_sel, opts)
+            for start in range(int(bounds[si]), int(bounds[si + 1]), _CHUNK):  # bounded memory per chunk
+                stop = min(start + _CHUNK, int(bounds[si + 1]))
+                lo, hi = np.searchsorted(row_rank, [start, stop])
+                res, left = _fit_signature(order[start:stop], layout, levels, rows[lo:hi], opts)
                 slow.extend(left.tolist())
                 fitted.append(res)
     return fitted, slow
@@ -423,20 +432,19 @@ class SignatureDesign:
                    TreatmentTests.for_levels(len(t_present), p))
 
 
-def _fit_signature(groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, row_sel: np.ndarray,
+def _fit_signature(groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, rows: np.ndarray,
                    opts: BatchOptions) -> tuple[GroupResults, np.ndarray]:
     """Vectorised fit of groups sharing their factor levels (hence their design columns).
 
     The groups are reduced to canonical layouts (``_batch_layout``: subject types and their
     counts, no per-group work): groups whose subjects all have the same number of observations
     are fitted in the eigenbasis of their layout (not for Satterthwaite), the others from their
-    statistics pooled by subject size. Returns the results and the groups left for the single
-    engine."""
+    statistics pooled by subject size. ``rows``: the observed rows of ``groups``. Returns the
+    results and the groups left for the single engine."""
     sd = SignatureDesign.of(int(groups[0]), layout, levels, opts.model)
     gidx = layout.group
     pos = np.full(gidx.max() + 1, -1)
     pos[groups] = np.arange(groups.size)
-    rows = np.flatnonzero(row_sel & (pos[gidx] >= 0))
     pc = layout.period.codes[rows]
     cols = (sd.trt_col[layout.treatment.codes[rows]], sd.per_col[pc], sd.seq_col[layout.sequence.codes[rows]])
     lay = build_layouts(pos[gidx[rows]], levels.slot[levels.obs_index[rows]], levels.n_subjects[groups], pc, cols,

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketapain.stats._batch_eigen import (
-    EigenStats,
     closed_form_rows,
     eigen_fit,
     eigen_pair_tests,
     eigen_term_test,
 )
-from ketapain.stats._batch_math import ReducedStats, optimise, take_eig
+from ketapain.stats._batch_math import EigenStats, ReducedStats, optimise, take_eig
 from ketapain.stats._batch_parts import FitPart, TreatmentTests, containment_df, fit_reduced, pack
 
 __all__ = ["Layouts", "build_layouts", "fit_layouts"]
@@ -91,8 +90,7 @@ def build_layouts(bpos: np.ndarray, slot: np.ndarray, n_sub: np.ndarray, pc: np.
     (-1: none) and outcome ``y``; ``p`` design columns."""
     Bs, P = n_sub.size, n_periods
     cell = (cols[0] + 1) + (p + 1) * ((cols[1] + 1) + (p + 1) * (cols[2] + 1))
-    _cu, cell_first, cell_id = np.unique(cell, return_index=True, return_inverse=True)
-    cell_id = cell_id.reshape(-1)
+    cell_id, cell_first = _dense(cell, (p + 1) ** 3)
     C = cell_first.size
     xcell = np.zeros((C + 1, p))  # row 0: an empty cell
     xcell[1:, 0] = 1.0
@@ -106,11 +104,10 @@ def build_layouts(bpos: np.ndarray, slot: np.ndarray, n_sub: np.ndarray, pc: np.
     grid = np.zeros((S, P), dtype=np.int64)
     grid[sid, pc] = cell_id + 1
     if P * np.log2(C + 1.0) < 62:
-        key = grid @ ((C + 1) ** np.arange(P, dtype=np.int64))
-        _ku, t_first, t_of = np.unique(key, return_index=True, return_inverse=True)
+        t_of, t_first = _dense(grid @ ((C + 1) ** np.arange(P, dtype=np.int64)), (C + 1) ** P)
     else:  # too many cell codes for one integer key
         _ku, t_first, t_of = np.unique(grid, axis=0, return_index=True, return_inverse=True)
-    t_of = t_of.reshape(-1)
+        t_of = t_of.reshape(-1)
     K = t_first.size
     tx = xcell[grid[t_first]]  # (K, P, p)
     tm = (grid[t_first] > 0).sum(axis=1)
@@ -136,6 +133,20 @@ def build_layouts(bpos: np.ndarray, slot: np.ndarray, n_sub: np.ndarray, pc: np.
     )
 
 
+def _dense(key: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes ``0..n-1`` of the non-negative integers ``key`` (< ``bound``) in increasing key
+    order, and one position of each (a representative: equal keys are equal contents). A lookup
+    table when ``bound`` is small (no sort), ``np.unique`` otherwise."""
+    if bound <= max(4 * key.size, 1 << 16):
+        where = np.full(bound, -1, dtype=np.int64)
+        where[key] = np.arange(key.size)  # any of the equal keys' positions
+        seen = where >= 0
+        code = np.cumsum(seen) - 1
+        return code[key], where[seen]
+    _u, first_u, inv = np.unique(key, return_index=True, return_inverse=True)
+    return inv.reshape(-1), first_u
+
+
 def layout_ok(lay: Layouts) -> np.ndarray:
     """``_batch_parts.design_ok`` per layout (U,): enough rows, no empty or aliased column
     (correlation eigenvalue > 1e-8) and an identified between-subject variance (subject means
@@ -148,7 +159,10 @@ def layout_ok(lay: Layouts) -> np.ndarray:
     ok &= (d > 0).all(axis=1)
     dd = np.where(d > 0, d, 1.0)
     corr = lay.xtx / dd[:, :, None] / dd[:, None, :]
-    ok &= np.linalg.eigvalsh(corr).min(axis=1) > 1e-8
+    try:  # all correlation eigenvalues > 1e-8 <=> corr - 1e-8 I is positive definite (one batched Cholesky)
+        np.linalg.cholesky(corr - 1e-8 * np.eye(p))
+    except np.linalg.LinAlgError:
+        ok &= np.linalg.eigvalsh(corr).min(axis=1) > 1e-8
     small = np.flatnonzero(ok & (n_sub <= p))
     if small.size:
         means = lay.tx.sum(axis=1) / np.maximum(lay.tm, 1)[:, None]  # (K, p)
