@@ -16,8 +16,10 @@ cases are exactly its own. The fitting pieces shared with ``fit_crossover_arrays
 The frame is coded once (:class:`FrameLayout`: factor codes per row; :class:`GroupLevels`:
 levels and sizes per group), then every *signature* (the set of factor levels, hence the
 design columns) is fitted by :func:`_fit_signature` through a :class:`SignatureDesign`
-(column of every level, hypotheses) and its :class:`PaddedGroups` (group x subject x period
-cubes).
+(column of every level, hypotheses), in chunks of at most ``_CHUNK`` groups: the groups are
+reduced to canonical layouts (``_batch_layout``: subject types and their counts, so trials
+that differ only in the order or labels of their subjects share one layout) and fitted from
+them, without per-group Python work.
 
 Function length: ``fit_crossover_batch`` is over 80 lines only by its numpydoc docstring (75
 lines: the layout of the returned frame); its body is 22 lines.
