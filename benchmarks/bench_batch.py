@@ -28,6 +28,19 @@ sequence + (1 | subject)``, REML, Kenward-Roger df where we compute tests):
 
 Estimates (3 pairwise treatment differences, 2 variance components) are compared with
 lme4's: the largest relative difference over all trials is reported for each engine.
+
+Heterogeneous trials (issue 21)::
+
+    python benchmarks/bench_batch.py --heterogeneous [--trials 1000] [--big 100000] [--sm 1000]
+
+20-patient 3x3 trials whose sequences are allocated at random per trial (each patient's
+sequence drawn uniformly from the 6, so sequence counts and subject order differ from trial to
+trial; a sequence may have no patient), complete and with 10% of the periods missing (MCAR).
+``fit_crossover_batch`` on ``--trials`` and on ``--big`` trials, each run in its own
+subprocess (its peak RSS and the time of each stage are reported), the array path
+``fit_crossover_arrays`` (per-trial codes) on the same trials, and statsmodels, lme4 and nlme
+on the ``--trials`` trials in the same run. Writes the section between ``<!-- heterogeneous
+-->`` markers of ``benchmarks/RESULTS_batch.md``.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -79,6 +93,38 @@ def trials(n_trials: int, n_patients: int = 20, seed: int = 2024, missing: float
             "y": y.reshape(-1),
         }
     )
+
+
+def trials_random(n_trials: int, n_patients: int = 20, seed: int = 2024, missing: float = 0.0) -> pd.DataFrame:
+    """Long frame of ``n_trials`` 3x3 trials, each patient's sequence drawn at random (text
+    labels, as read from a CSV); outcome model as :func:`trials`."""
+    rng = np.random.default_rng(seed)
+    seq = rng.integers(0, 6, size=(n_trials, n_patients))
+    table = np.array([["ABC".index(c) for c in s] for s in SEQS])
+    trt = table[seq]
+    b = rng.normal(0.0, 1.0, (n_trials, n_patients, 1))
+    y = 5.0 + 0.5 * (trt == 1) + np.array([0.0, 0.2, 0.4]) + b + rng.normal(0.0, 1.0, (n_trials, n_patients, 3))
+    if missing:
+        y[rng.random(y.shape) < missing] = np.nan
+    return pd.DataFrame(
+        {
+            "trial": np.repeat(np.arange(n_trials), n_patients * 3),
+            "subject": np.tile(np.repeat([f"P{i:02d}" for i in range(n_patients)], 3), n_trials),
+            "period": np.tile(np.tile(["1", "2", "3"], n_patients), n_trials),
+            "sequence": np.repeat(np.array(SEQS, dtype=object)[seq].reshape(-1), 3),
+            "treatment": np.array(list("ABC"), dtype=object)[trt.reshape(-1)],
+            "y": y.reshape(-1),
+        }
+    )
+
+
+def random_arrays(frame: pd.DataFrame, n_patients: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trials of :func:`trials_random` for ``fit_crossover_arrays``: outcomes, per-trial
+    treatment codes (trials, patients, 3) and sequence codes (trials, patients)."""
+    y = frame["y"].to_numpy().reshape(-1, n_patients, 3)
+    trt = frame["treatment"].map({"A": 0, "B": 1, "C": 2}).to_numpy(dtype=np.int64).reshape(y.shape)
+    seq = frame["sequence"].map({s: k for k, s in enumerate(SEQS)}).to_numpy(dtype=np.int64)[::3].reshape(y.shape[:2])
+    return y, trt, seq
 
 
 def as_arrays(frame: pd.DataFrame, n_patients: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -178,6 +224,166 @@ def run_r(frame: pd.DataFrame) -> dict | None:
     return res
 
 
+def run_scenario(path: str, n: int, missing: float, repeat: int) -> dict:
+    """One timed scenario in this process (called in a subprocess by :func:`heterogeneous`):
+    seconds (median of ``repeat``), the time of each stage of ``fit_crossover_batch`` (last
+    run), estimates when ``n <= 5000``, peak RSS."""
+    import resource
+
+    import ketapain.stats._batch as batch
+
+    data = trials_random(n, seed=2024 if n <= 5000 else 2025, missing=missing)
+    stages: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        def inner(*a, **k):
+            t0 = time.perf_counter()
+            out = fn(*a, **k)
+            stages[name] = stages.get(name, 0.0) + time.perf_counter() - t0
+            return out
+        return inner
+
+    warnings.simplefilter("ignore")
+    if path == "frame":
+        for name in ("code_frame", "_fit_vectorised", "_fit_single", "results_frame"):
+            setattr(batch, name, timed(name, getattr(batch, name)))
+        times = []
+        for _ in range(repeat):
+            stages.clear()
+            t0 = time.perf_counter()
+            res = batch.fit_crossover_batch(data, outcome="y", by="trial", on_error="flag")
+            times.append(time.perf_counter() - t0)
+        est = batch_values(res) if n <= 5000 else None
+        n_single = int((~res.loc[res.term == "treatment", "converged"]).sum())
+    else:
+        arr = random_arrays(data)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            out = fit_crossover_arrays(*arr, levels=["A", "B", "C"], on_error="flag")
+            times.append(time.perf_counter() - t0)
+        est = array_values(out) if n <= 5000 else None
+        n_single = int((~out.converged).sum())
+    return {"seconds": float(np.median(times)), "stages": stages, "unfitted": n_single,
+            "est": None if est is None else est.tolist(),
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _scenario(path: str, n: int, missing: float, repeat: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--scenario", path, "--trials", str(n), "--missing",
+         str(missing), "--repeat", str(repeat)], check=True, capture_output=True, text=True)
+    res: dict = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{path} {n} trials, {missing:.0%} missing: {n / res['seconds']:,.0f} fits/s, stages "
+          f"{ {k: round(v, 3) for k, v in res['stages'].items()} }, peak RSS {res['maxrss_mb']:.0f} MB", flush=True)
+    return res
+
+
+def hardware() -> tuple[float, float, float]:
+    """Measured numpy matmul rate (GFLOP/s, 1000x1000 float64), memory copy bandwidth (GB/s,
+    read + write of a 200 MB array) and batched ``eigh`` cost (us per 10 x 10 matrix)."""
+    a = np.random.default_rng(0).standard_normal((1000, 1000))
+    t_mm, _ = median_time(lambda: a @ a)
+    src = np.ones(25_000_000)
+    dst = np.empty_like(src)
+    t_cp, _ = median_time(lambda: np.copyto(dst, src))
+    x = np.random.default_rng(1).standard_normal((5000, 30, 10))
+    sym = x.transpose(0, 2, 1) @ x
+    t_eig, _ = median_time(lambda: np.linalg.eigh(sym))
+    return 2e9 / t_mm / 1e9, 2 * src.nbytes / t_cp / 1e9, t_eig / 5000 * 1e6
+
+
+def heterogeneous(args: argparse.Namespace) -> None:
+    """The issue-21 scenarios (module docstring); writes the heterogeneous section."""
+    load_start = os.getloadavg()
+    n, big = args.trials, args.big
+    rows: list[str] = []
+    ratios: list[str] = []
+    for missing in (0.0, 0.10):
+        label = "complete" if missing == 0 else "10% missing periods"
+        data = trials_random(n, missing=missing)
+        small = _scenario("frame", n, missing, 3)
+        large = _scenario("frame", big, missing, 1)
+        arr_small = _scenario("arrays", n, missing, 3)
+        arr_large = _scenario("arrays", big, missing, 1)
+        designs = [crossover_design(g.dropna(subset=["y"]), outcome="y") for _, g in data.groupby("trial")]
+        t_sm, est_sm = run_statsmodels(designs[: args.sm])
+        r = None if args.no_r else run_r(data)
+        refs = {"statsmodels MixedLM (REML)": (len(designs[: args.sm]) / t_sm, est_sm)}
+        if r is not None:
+            refs["R lme4::lmer"] = (n / r["seconds_lmer"], r["lmer"])
+            refs["R nlme::lme"] = (n / r["seconds_lme"], r["lme"])
+        fastest = max(rate for rate, _ in refs.values())
+
+        def agree(est: np.ndarray | None, r: dict | None = r) -> str:
+            if r is None or est is None:
+                return ""
+            return "{:.1e} / {:.1e}".format(*max_rel(np.asarray(est), r["lmer_tight"][: len(est)]))
+
+        def stage_text(res: dict, k: int) -> str:
+            st = res["stages"]
+            return (f"parse {st.get('code_frame', 0) / k * 1e6:.1f}, fit {st.get('_fit_vectorised', 0) / k * 1e6:.1f}, "
+                    f"single engine {st.get('_fit_single', 0) / k * 1e6:.1f}, rows {st.get('results_frame', 0) / k * 1e6:.1f}"
+                    if st else "")
+
+        for name, res, k in (("`fit_crossover_batch` (text labels)", small, n), ("`fit_crossover_batch` (text labels)", large, big),
+                             ("array path `fit_crossover_arrays`", arr_small, n), ("array path `fit_crossover_arrays`", arr_large, big)):
+            rate = k / res["seconds"]
+            rows.append(f"| {label} | {name} | {k} | {res['seconds']:.3f} | {rate:,.0f} | {rate / fastest:,.0f}x | "
+                        f"{res['maxrss_mb']:.0f} | {stage_text(res, k)} | {res['unfitted']} | {agree(res['est'])} |")
+        for ref_name, (rate, est) in refs.items():
+            rows.append(f"| {label} | {ref_name} | {n if 'statsmodels' not in ref_name else len(est)} | "
+                        f"{(n if 'statsmodels' not in ref_name else len(est)) / rate:.3f} | {rate:,.1f} | 1x"
+                        f"{' (fastest)' if rate == fastest else ''} |  |  |  | {agree(est)} |")
+        ratios.append(f"{label}: {n / small['seconds'] / fastest:,.0f}x ({n} trials), {big / large['seconds'] / fastest:,.0f}x "
+                      f"({big} trials) the fastest reference")
+    gflops, gbs, eig_us = hardware()
+    load_end = os.getloadavg()
+    cpu = subprocess.run(["lscpu"], check=False, capture_output=True, text=True).stdout if shutil.which("lscpu") else ""
+    model = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), platform.machine())
+    section = [
+        "<!-- heterogeneous -->",
+        "## Heterogeneous trials (issue 21): random allocation per trial, 20 patients, 3x3",
+        "",
+        (f"Command: `python benchmarks/bench_batch.py --heterogeneous --trials {n} --big {big} --sm {args.sm}"
+         f"{' --no-r' if args.no_r else ''}`"),
+        f"CPU: {model}, {os.cpu_count()} cores shared with other engineers' jobs; Python {platform.python_version()}, "
+        f"numpy {np.__version__}" + (f", {r['versions']['R']}, lme4 {r['versions']['lme4']}, nlme {r['versions']['nlme']}"
+                                     if r else "") + ".",
+        (f"Load average (1/5/15 min) at start {load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f}, at end "
+         f"{load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f}."),
+        (f"Measured in the same run: numpy matmul {gflops:.1f} GFLOP/s (1000x1000 float64), memory copy "
+         f"{gbs:.1f} GB/s (read + write, 200 MB), batched `np.linalg.eigh` {eig_us:.1f} us per 10x10 matrix."),
+        "",
+        "Each patient's sequence is drawn uniformly from the 6 Williams sequences, independently per trial and patient "
+        "(seed 2024; 2025 for the large runs); outcome model as above. Our engines: REML, KR omnibus F and 3 KR pairwise "
+        "tests with Sidak; references fit the model only, timed on the small set in the same run. Every timed run of "
+        "ours is its own subprocess: peak RSS is that process's (data generation included); stages are us per fit "
+        "(parse = `code_frame`, i.e. the checks of `check_long` and the factor coding; fit = the vectorised fits; "
+        "single engine = trials handed to `fit_crossover`; rows = building the result frame).",
+        "",
+        "| data | engine | fits | seconds | fits/s | vs fastest reference | peak RSS (MB) | stages (us per fit) | "
+        "trials not fitted (flagged) | max rel. diff. vs lme4 tight (pairs / variances) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Ratios: " + "; ".join(ratios) + ".",
+        "<!-- /heterogeneous -->",
+    ]
+    text = "\n".join(section) + "\n"
+    old = args.out.read_text() if args.out.exists() else ""
+    if "<!-- heterogeneous -->" in old:
+        a, b = old.index("<!-- heterogeneous -->"), old.index("<!-- /heterogeneous -->") + len("<!-- /heterogeneous -->\n")
+        new = old[:a] + text + old[b:]
+    elif "<!-- analysis -->" in old:
+        a = old.index("<!-- analysis -->")
+        new = old[:a] + text + "\n" + old[a:]
+    else:
+        new = old + "\n" + text
+    args.out.write_text(new)
+    print(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=1000)
@@ -185,7 +391,18 @@ def main() -> None:
     ap.add_argument("--sm", type=int, default=1000, help="trials for statsmodels")
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS_batch.md")
+    ap.add_argument("--heterogeneous", action="store_true", help="the issue-21 scenarios only")
+    ap.add_argument("--big", type=int, default=100_000, help="trials of the large heterogeneous runs")
+    ap.add_argument("--scenario", choices=["frame", "arrays"], help=argparse.SUPPRESS)
+    ap.add_argument("--missing", type=float, default=0.0, help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.scenario:
+        print(json.dumps(run_scenario(args.scenario, args.trials, args.missing, args.repeat)))
+        return
+    if args.heterogeneous:
+        heterogeneous(args)
+        return
     load_start = os.getloadavg()
     n = args.trials
     rows: list[tuple[str, float, float, str]] = []  # engine, trials, seconds, agreement text

@@ -16,8 +16,10 @@ cases are exactly its own. The fitting pieces shared with ``fit_crossover_arrays
 The frame is coded once (:class:`FrameLayout`: factor codes per row; :class:`GroupLevels`:
 levels and sizes per group), then every *signature* (the set of factor levels, hence the
 design columns) is fitted by :func:`_fit_signature` through a :class:`SignatureDesign`
-(column of every level, hypotheses) and its :class:`PaddedGroups` (group x subject x period
-cubes).
+(column of every level, hypotheses), in chunks of at most ``_CHUNK`` groups: the groups are
+reduced to canonical layouts (``_batch_layout``: subject types and their counts, so trials
+that differ only in the order or labels of their subjects share one layout) and fitted from
+them, without per-group Python work.
 
 Function length: ``fit_crossover_batch`` is over 80 lines only by its numpydoc docstring (75
 lines: the layout of the returned frame); its body is 22 lines.
@@ -35,7 +37,7 @@ import pandas as pd
 
 from ketapain.data import check_long
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError, SingularFitWarning
-from ketapain.stats._batch_eigen import pattern_stats
+from ketapain.stats._batch_layout import build_layouts, fit_layouts
 from ketapain.stats._batch_parts import (
     BATCH_COLUMNS,
     VAR_TERMS,
@@ -44,10 +46,7 @@ from ketapain.stats._batch_parts import (
     GroupResults,
     TreatmentTests,
     check_options,
-    design_ok,
     error_rows,
-    fit_general,
-    fit_pattern,
     intervals,
     results_frame,
 )
@@ -59,6 +58,10 @@ from ketapain.stats._multiplicity import sidak_p
 from ketapain.stats._results import CrossoverFit
 
 __all__ = ["BATCH_COLUMNS", "fit_crossover_batch"]
+
+#: Groups fitted per vectorised call: the per-group (p, p) bases and pooled statistics of a
+#: chunk stay within a few tens of MB whatever the number of groups.
+_CHUNK = 8192
 
 
 def fit_crossover_batch(
@@ -372,11 +375,22 @@ def _fit_vectorised(layout: FrameLayout, levels: GroupLevels, opts: BatchOptions
     if fast_idx.size:
         sigs, sig_inv = np.unique(levels.signature[fast_idx], axis=0, return_inverse=True)
         sig_inv = sig_inv.reshape(-1)
-        row_sel = ~np.isnan(layout.y) & levels.fast[layout.group]
+        # Groups ordered by signature, the observed rows of the fast groups by their group's
+        # rank in that order (one stable sort): every chunk's rows are one slice.
+        order = fast_idx[np.argsort(sig_inv, kind="stable")]
+        rank = np.full(len(layout.keys), -1)
+        rank[order] = np.arange(order.size)
+        rows = np.flatnonzero(~np.isnan(layout.y) & levels.fast[layout.group])
+        rows = rows[np.argsort(rank[layout.group[rows]], kind="stable")]
+        row_rank = rank[layout.group[rows]]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(sig_inv, minlength=len(sigs)))])
         for si in range(len(sigs)):
-            res, left = _fit_signature(fast_idx[sig_inv == si], layout, levels, row_sel, opts)
-            slow.extend(left.tolist())
-            fitted.append(res)
+            for start in range(int(bounds[si]), int(bounds[si + 1]), _CHUNK):  # bounded memory per chunk
+                stop = min(start + _CHUNK, int(bounds[si + 1]))
+                lo, hi = np.searchsorted(row_rank, [start, stop])
+                res, left = _fit_signature(order[start:stop], layout, levels, rows[lo:hi], opts)
+                slow.extend(left.tolist())
+                fitted.append(res)
     return fitted, slow
 
 
@@ -420,114 +434,31 @@ class SignatureDesign:
                    TreatmentTests.for_levels(len(t_present), p))
 
 
-@dataclass(frozen=True, slots=True)
-class PaddedGroups:
-    """The observed rows of ``Bs`` groups as cubes (group x subject slot x period), zero-padded.
-
-    ``ypad``, ``mask`` (Bs, G, P); per observed row: its group position ``bpos``, subject slot
-    ``sl``, period ``pc`` and design column of its treatment, period and sequence (``cols``).
-    """
-
-    ypad: np.ndarray
-    mask: np.ndarray
-    bpos: np.ndarray
-    sl: np.ndarray
-    pc: np.ndarray
-    cols: tuple[np.ndarray, np.ndarray, np.ndarray]
-    p: int
-
-    @classmethod
-    def of(cls, groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, row_sel: np.ndarray,
-           sd: SignatureDesign) -> PaddedGroups:
-        gidx = layout.group
-        pos = np.full(gidx.max() + 1, -1)
-        pos[groups] = np.arange(groups.size)
-        rows = np.flatnonzero(row_sel & (pos[gidx] >= 0))
-        bpos = pos[gidx[rows]]
-        sl = levels.slot[levels.obs_index[rows]]  # slot is indexed over the observed rows
-        G = int(levels.n_subjects[groups].max())
-        pc = layout.period.codes[rows]
-        ypad = np.zeros((groups.size, G, len(layout.period.levels)))
-        mask = np.zeros_like(ypad)
-        ypad[bpos, sl, pc] = layout.y[rows]
-        mask[bpos, sl, pc] = 1.0
-        cols = (sd.trt_col[layout.treatment.codes[rows]], sd.per_col[pc], sd.seq_col[layout.sequence.codes[rows]])
-        return cls(ypad, mask, bpos, sl, pc, cols, sd.p)
-
-    def design(self, positions: np.ndarray) -> np.ndarray:
-        """(len(positions), G, P, p) design of the groups at ``positions`` (zero padding)."""
-        Bs, G, P = self.ypad.shape
-        where = np.full(Bs, -1)
-        where[positions] = np.arange(positions.size)
-        hit_rows = where[self.bpos] >= 0
-        bp, s_, pc_ = where[self.bpos[hit_rows]], self.sl[hit_rows], self.pc[hit_rows]
-        xpad = np.zeros((positions.size, G, P, self.p))
-        xpad[bp, s_, pc_, 0] = 1.0
-        for c_all in self.cols:
-            c = c_all[hit_rows]
-            hit = c >= 0
-            xpad[bp[hit], s_[hit], pc_[hit], c[hit]] = 1.0
-        return xpad
-
-    def cell_patterns(self) -> np.ndarray:
-        """(Bs, G P) code of every cell's design row (0: empty): equal rows = equal designs."""
-        Bs, G, P = self.ypad.shape
-        p = self.p
-        cell = np.zeros((Bs, G * P), dtype=np.int64)
-        cols = self.cols
-        cell[self.bpos, self.sl * P + self.pc] = 1 + (cols[0] + 1) + (p + 1) * ((cols[1] + 1) + (p + 1) * (cols[2] + 1))
-        return cell
-
-
-def _fit_signature(groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, row_sel: np.ndarray,
+def _fit_signature(groups: np.ndarray, layout: FrameLayout, levels: GroupLevels, rows: np.ndarray,
                    opts: BatchOptions) -> tuple[GroupResults, np.ndarray]:
     """Vectorised fit of groups sharing their factor levels (hence their design columns).
 
-    Complete-data groups whose design matrix is shared by at least one other group are fitted
-    in the design's eigenbasis (``_batch_eigen``; not for Satterthwaite); the others by the
-    general batched path (``_batch_math.direct_*``, ``_batch_infer``). Returns the results and
-    the groups left for the single engine."""
+    The groups are reduced to canonical layouts (``_batch_layout``: subject types and their
+    counts, no per-group work): groups whose subjects all have the same number of observations
+    are fitted in the eigenbasis of their layout (not for Satterthwaite), the others from their
+    statistics pooled by subject size. ``rows``: the observed rows of ``groups``. Returns the
+    results and the groups left for the single engine."""
     sd = SignatureDesign.of(int(groups[0]), layout, levels, opts.model)
-    pad = PaddedGroups.of(groups, layout, levels, row_sel, sd)
-    reml = opts.method == "REML"
-    parts: list[FitPart] = []
-    rest = np.ones(groups.size, dtype=bool)
-    if opts.df_method != "satterthwaite" and groups.size >= 2:
-        parts = _fit_shared_designs(pad, sd, rest, reml=reml, df_method=opts.df_method)
-    rest_pos = np.flatnonzero(rest)
-    if rest_pos.size:
-        parts.append(fit_general(pad.design(rest_pos), pad.ypad[rest_pos], pad.mask[rest_pos], rest_pos, reml=reml,
-                                 df_method=opts.df_method, tests=sd.tests))
+    gidx = layout.group
+    pos = np.full(gidx.max() + 1, -1)
+    pos[groups] = np.arange(groups.size)
+    pc = layout.period.codes[rows]
+    cols = (sd.trt_col[layout.treatment.codes[rows]], sd.per_col[pc], sd.seq_col[layout.sequence.codes[rows]])
+    lay = build_layouts(pos[gidx[rows]], levels.slot[levels.obs_index[rows]], levels.n_subjects[groups], pc, cols,
+                        layout.y[rows], len(layout.period.levels), sd.p)
+    parts = fit_layouts(lay, reml=opts.method == "REML", df_method=opts.df_method, tests=sd.tests)
     slow = [part.slow for part in parts]
     res = FitPart.concat(parts, sd.tests.lvecs.shape[0])
     left = groups[np.concatenate(slow).astype(np.intp)] if slow else np.zeros(0, dtype=np.intp)
-    return _signature_results(groups, res, sd, pad, levels, opts.conf_level), left
+    return _signature_results(groups, res, sd, lay.n_obs, levels, opts.conf_level), left
 
 
-def _fit_shared_designs(pad: PaddedGroups, sd: SignatureDesign, rest: np.ndarray, *, reml: bool,
-                        df_method: str) -> list[FitPart]:
-    """Groups whose complete design is shared by another group: one eigenbasis fit per design.
-    Clears ``rest`` for the groups taken."""
-    parts: list[FitPart] = []
-    _u, first, inv, counts = np.unique(pad.cell_patterns(), axis=0, return_index=True, return_inverse=True,
-                                       return_counts=True)
-    inv = inv.reshape(-1)
-    for u in np.flatnonzero(counts >= 2):
-        members = np.flatnonzero(inv == u)
-        xp = pad.design(first[u : u + 1])
-        mask1 = pad.mask[first[u] : first[u] + 1]
-        if not design_ok(xp, mask1, sd.p):
-            continue
-        pat = pattern_stats(xp[0], pad.mask[first[u]])
-        if pat is None:
-            continue
-        rest[members] = False
-        parts.append(fit_pattern(pat, xp, mask1, pad.ypad[members], members, reml=reml, df_method=df_method,
-                                 tests=sd.tests))
-    return parts
-
-
-def _signature_results(groups: np.ndarray, res: FitPart, sd: SignatureDesign, pad: PaddedGroups,
+def _signature_results(groups: np.ndarray, res: FitPart, sd: SignatureDesign, n_obs: np.ndarray,
                        levels: GroupLevels, conf_level: float) -> GroupResults:
     """Intervals and Sidak adjustment of the fitted groups, in :class:`GroupResults`."""
     k = sd.tests.lvecs.shape[0]
@@ -543,7 +474,7 @@ def _signature_results(groups: np.ndarray, res: FitPart, sd: SignatureDesign, pa
         statistic=res.statistic, p_value=res.p_value, p_sidak=sidak_p(res.p_value, k), ci_low=ci, ci_high=ci_hi,
         ci_sidak_low=cis, ci_sidak_high=cis_hi, sigma2_subject=sb2, sigma2_residual=s2, icc=sb2 / (sb2 + s2),
         loglik=-res.deviance / 2.0, singular=res.singular.astype(bool),
-        n_obs=pad.mask[kept].sum(axis=(1, 2)).astype(np.int64),
+        n_obs=n_obs[kept].astype(np.int64),
         n_subjects=levels.n_subjects[groups][kept].astype(np.int64),
     )
 

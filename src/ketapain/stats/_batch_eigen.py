@@ -42,7 +42,7 @@ from ketapain.stats._batch_math import (
 from ketapain.stats._kr import kr_df
 
 __all__ = [
-    "EigenDerivatives", "EigenFit", "Pattern", "closed_form_theta", "eigen_fit", "eigen_pair_tests", "eigen_term_test",
+    "EigenDerivatives", "EigenFit", "Pattern", "closed_form_rows", "closed_form_theta", "eigen_fit", "eigen_pair_tests", "eigen_term_test",
     "group_stats", "pattern_stats", "shared_grid",
 ]
 
@@ -142,28 +142,42 @@ def closed_form_theta(es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarra
 
     Returns ``(theta, status)`` arrays (B,), or None when the pattern is not orthogonal-block.
     """
-    m0, d, cnt, n_obs = float(es.m0[0]), es.d[0], float(es.cnt[0]), float(es.n_obs[0])
-    tol = 1e-9 * m0
-    between = np.abs(d - m0) <= tol
-    within = np.abs(d) <= tol
-    if not (between | within).all():
+    theta, status, applies = closed_form_rows(es, reml)
+    if not applies.all():
         return None
-    k, p = int(between.sum()), d.size
+    return theta, status
+
+
+def closed_form_rows(es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`closed_form_theta` for groups that may each have their own design (``d``, ``m0``,
+    ``cnt``, ``n_obs`` per row, as the canonical layouts of ``_batch_layout`` give them).
+
+    Returns ``(theta, status, applies)`` (B,): ``applies`` is False where the design is not
+    orthogonal-block (or has no between or within residual df); ``theta`` and ``status`` are
+    meaningful only where it is True.
+    """
+    m0, d, cnt, n_obs = es.m0, es.d, es.cnt, es.n_obs
+    tol = 1e-9 * m0[:, None]
+    between = np.abs(d - m0[:, None]) <= tol
+    within = np.abs(d) <= tol
+    k = between.sum(axis=1)
+    p = d.shape[1]
     a = cnt - k if reml else cnt
     e = n_obs - p if reml else n_obs
-    if a <= 0 or e - a <= 0:
-        return None
+    applies = (between | within).all(axis=1) & (a > 0) & (e - a > 0)
+    a = np.where(applies, a, 1.0)
+    e = np.where(applies, e, 2.0)
     u2 = es.u * es.u
     tb = es.tt / m0
-    sse_b = np.maximum(tb - u2[:, between].sum(axis=1), 0.0)
-    sse_w = es.yty - tb - u2[:, within].sum(axis=1)
+    sse_b = np.maximum(tb - (u2 * between).sum(axis=1), 0.0)
+    sse_w = es.yty - tb - (u2 * within).sum(axis=1)
     ok = sse_w > 0
     c = (e - a) * sse_b / (a * np.where(ok, sse_w, 1.0))
     gam = np.where(ok & (c > 1.0), (c - 1.0) / m0, 0.0)
     mg = m0 * gam
     gain = e * np.log1p(sse_b * (mg / (1.0 + mg)) / np.where(ok, sse_w + sse_b / (1.0 + mg), 1.0)) - a * np.log1p(mg)
     gam = np.where(gain <= 1e-10, 0.0, gam)
-    small = np.flatnonzero((gam > 0) & (gam < THETA_GRID[1] ** 2))
+    small = np.flatnonzero(applies & (gam > 0) & (gam < THETA_GRID[1] ** 2))
     if small.size:  # the single engine's grid argmin at theta = 0, then its slope test
         sub = take_eig(es, small)
         dev0 = eigen_deviance(sub, np.zeros(small.size), reml)
@@ -171,7 +185,7 @@ def closed_form_theta(es: EigenStats, reml: bool) -> tuple[np.ndarray, np.ndarra
         flat = at0 & (eigen_deviance(sub, np.full(small.size, 1e-14), reml) >= dev0)
         gam[small[flat]] = 0.0
     status = np.where(ok & (gam <= THETA_GRID[-3] ** 2), 0, 2).astype(np.int8)
-    return np.sqrt(gam), status
+    return np.sqrt(gam), status, applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +232,7 @@ def eigen_fit(es: EigenStats, T: np.ndarray, theta: np.ndarray, *, reml: bool, k
     phi = sigma2[:, None] / den
     sb2 = gam * sigma2
     bad = ~(sigma2 > 0) | ~np.isfinite(deviance)
-    beta = z @ T.T
+    beta = z @ T.T if T.ndim == 2 else np.einsum("bij,bj->bi", T, z)
     deriv = _kr_matrices(es, theta, phi, sigma2, sb2) if kr else None
     return EigenFit(beta, phi, sigma2, sb2, deviance, theta == 0.0, bad, T, deriv)
 
@@ -263,14 +277,20 @@ def _kr_matrices(es: EigenStats, theta: np.ndarray, phi: np.ndarray, sigma2: np.
 
 
 def _quad(K: np.ndarray, diag: np.ndarray) -> np.ndarray:
-    """``K diag K'`` for (q, p) ``K`` and (B, p) ``diag`` -> (B, q, q)."""
-    out: np.ndarray = (diag[:, None, :] * K[None]) @ K.T
+    """``K diag K'`` for (q, p) or per-group (B, q, p) ``K`` and (B, p) ``diag`` -> (B, q, q)."""
+    out: np.ndarray = (diag[:, None, :] * K) @ K.swapaxes(-1, -2)
+    return out
+
+
+def _basis(fit: EigenFit, L: np.ndarray) -> np.ndarray:
+    """``K = L T``: (q, p) for a basis shared by all groups, (B, q, p) for one basis per group."""
+    out: np.ndarray = L @ fit.T
     return out
 
 
 def _kr_terms(fit: EigenFit, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """``_batch_infer._kr_terms`` for ``L`` with ``K = L T``."""
-    q = K.shape[0]
+    q = K.shape[-2]
     deriv = fit.derivatives()
     ginv = np.linalg.inv(_quad(K, fit.phi))
     gh = [ginv @ _quad(K, fit.phi**2 * mk) for mk in (deriv.m_b, deriv.m_e)]  # G^-1 H_k
@@ -295,9 +315,10 @@ def _kr_df_1d(fit: EigenFit, K: np.ndarray) -> np.ndarray:
     general expression divides two rounding-level numbers (``1 - A`` by ``1 - c2 b``) when
     ``A = 1`` (df = 2, e.g. 4 subjects in 2 periods)."""
     deriv = fit.derivatives()
-    k2 = (K * K).T  # (p, k)
-    g = fit.phi @ k2  # (B, k)
-    h = [-((fit.phi * fit.phi * mk) @ k2) / g for mk in (deriv.m_b, deriv.m_e)]
+    k2 = K * K  # (k, p) or (B, k, p)
+    sub = "bp,kp->bk" if K.ndim == 2 else "bp,bkp->bk"
+    g = np.einsum(sub, fit.phi, k2)  # (B, k)
+    h = [-np.einsum(sub, fit.phi * fit.phi * mk, k2) / g for mk in (deriv.m_b, deriv.m_e)]
     w = deriv.w_kr
     a = w[:, 0, 0, None] * h[0] * h[0] + 2.0 * w[:, 0, 1, None] * h[0] * h[1] + w[:, 1, 1, None] * h[1] * h[1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -308,7 +329,7 @@ def _kr_df_1d(fit: EigenFit, K: np.ndarray) -> np.ndarray:
 def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.ndarray | None) -> TermTest:
     """As ``_batch_infer.term_test`` (not Satterthwaite)."""
     B = fit.beta.shape[0]
-    K = L @ fit.T
+    K = _basis(fit, L)
     lb = fit.beta @ L.T
     if df_method == "kenward-roger":
         ddf, scaling, q = _kr_terms(fit, K)
@@ -335,9 +356,9 @@ def eigen_term_test(fit: EigenFit, L: np.ndarray, df_method: str, cont_df: np.nd
 def eigen_pair_tests(fit: EigenFit, lvecs: np.ndarray, df_method: str, cont_df: np.ndarray | None) -> PairTests:
     """As ``_batch_infer.pair_tests`` (not Satterthwaite)."""
     est = fit.beta @ lvecs.T
-    K = lvecs @ fit.T  # (k, p)
+    K = _basis(fit, lvecs)  # (k, p) or (B, k, p)
     diag = fit.derivatives().phi_adj if df_method == "kenward-roger" else fit.phi
-    var = (K[None] ** 2 * diag[:, None, :]).sum(axis=2)
+    var = (K**2 * diag[:, None, :]).sum(axis=2)
     B, k = est.shape
     if df_method == "kenward-roger":
         df = _kr_df_1d(fit, K)

@@ -49,7 +49,7 @@ from ketapain.stats._batch_infer import (
     pair_tests,
     term_test,
 )
-from ketapain.stats._batch_math import eigen_stats, optimise, reduced_stats, take_eig
+from ketapain.stats._batch_math import ReducedStats, eigen_stats, optimise, reduced_stats, take_eig
 from ketapain.stats._ddf import DfMethod
 from ketapain.stats._design import ModelKind
 from ketapain.stats._lmm import Method
@@ -62,11 +62,14 @@ __all__ = [
     "TreatmentTests",
     "VAR_TERMS",
     "check_options",
+    "containment_df",
     "design_ok",
     "error_rows",
     "fit_general",
     "fit_pattern",
+    "fit_reduced",
     "intervals",
+    "pack",
     "results_frame",
     "subject_means",
 ]
@@ -257,13 +260,13 @@ def fit_pattern(pat: Pattern, xpad1: np.ndarray, mask1: np.ndarray, ypad: np.nda
     cont_term = cont_pairs = None
     if df_method == "containment":
         xtx1 = pat.x_flat.T @ pat.x_flat
-        ct, cp = _containment(xpad1, mask1, xtx1[None], np.array([float(pat.n_obs)]), np.array([float(pat.cnt)]),
+        ct, cp = containment_df(xpad1, mask1, xtx1[None], np.array([float(pat.n_obs)]), np.array([float(pat.cnt)]),
                               tests)
         cont_term = np.broadcast_to(ct, good.size)
         cont_pairs = np.broadcast_to(cp, (good.size, tests.lvecs.shape[0]))
     term = eigen_term_test(fit, tests.L, df_method, cont_term)
     pairs = eigen_pair_tests(fit, tests.lvecs, df_method, cont_pairs)
-    return _pack(members, status, good, fit, term, pairs, term.bad)
+    return pack(members, status, good, fit, term, pairs, term.bad)
 
 
 def fit_general(xpad: np.ndarray, ypad: np.ndarray, mask: np.ndarray, positions: np.ndarray, *, reml: bool,
@@ -271,9 +274,18 @@ def fit_general(xpad: np.ndarray, ypad: np.ndarray, mask: np.ndarray, positions:
     """Groups at ``positions`` with their own designs ``xpad`` (B, G, P, p): pooled-by-subject-size
     statistics."""
     rs = reduced_stats(xpad, ypad, mask)
-    Bs = positions.size
     ok = design_ok(xpad, mask, xpad.shape[-1])
     G_b = (mask.sum(axis=2) > 0).sum(axis=1).astype(float)
+    cont = containment_df(xpad, mask, rs.xtx, rs.n_obs, G_b, tests) if df_method == "containment" else None
+    return fit_reduced(rs, ok, cont, positions, reml=reml, df_method=df_method, tests=tests)
+
+
+def fit_reduced(rs: ReducedStats, ok: np.ndarray, cont: tuple[np.ndarray, np.ndarray] | None, positions: np.ndarray,
+                *, reml: bool, df_method: str, tests: TreatmentTests) -> FitPart:
+    """Groups at ``positions`` from their pooled statistics ``rs``; ``ok`` (B,): the design guards
+    of :func:`design_ok`; ``cont``: containment df of the term (B,) and of the pairs (B, k) (only
+    for ``df_method="containment"``)."""
+    Bs = positions.size
     theta = np.zeros(Bs)
     status = np.full(Bs, 2, dtype=np.int8)
     single = (rs.cnt > 0).sum(axis=1) == 1
@@ -289,14 +301,14 @@ def fit_general(xpad: np.ndarray, ypad: np.ndarray, mask: np.ndarray, positions:
     rs_g = rs.take(good)
     fit = fit_quantities(rs_g, theta[good], reml=reml, derivs=df_method in ("kenward-roger", "satterthwaite"))
     cont_term = cont_pairs = None
-    if df_method == "containment":
-        cont_term, cont_pairs = _containment(xpad[good], mask[good], rs_g.xtx, rs_g.n_obs, G_b[good], tests)
+    if cont is not None:
+        cont_term, cont_pairs = cont[0][good], cont[1][good]
     term = term_test(fit, tests.L, df_method, cont_term)
     pairs = pair_tests(fit, tests.lvecs, df_method, cont_pairs)
-    return _pack(positions, status, good, fit, term, pairs, term.bad | fit.bad)
+    return pack(positions, status, good, fit, term, pairs, term.bad | fit.bad)
 
 
-def _pack(positions: np.ndarray, status: np.ndarray, good: np.ndarray, fit: EigenFit | BatchFit, term: TermTest,
+def pack(positions: np.ndarray, status: np.ndarray, good: np.ndarray, fit: EigenFit | BatchFit, term: TermTest,
           pairs: PairTests, bad_f: np.ndarray) -> FitPart:
     """The groups of a path that passed every check; the others (optimiser status, degenerate
     omnibus ``bad_f`` or pair test) in ``slow``."""
@@ -311,7 +323,7 @@ def _pack(positions: np.ndarray, status: np.ndarray, good: np.ndarray, fit: Eige
     )
 
 
-def _containment(xpad: np.ndarray, mask: np.ndarray, xtx: np.ndarray, n_obs: np.ndarray, G_b: np.ndarray,
+def containment_df(xpad: np.ndarray, mask: np.ndarray, xtx: np.ndarray, n_obs: np.ndarray, G_b: np.ndarray,
                  tests: TreatmentTests) -> tuple[np.ndarray, np.ndarray]:
     """nlme containment df (``_ddf.containment_df``) of the treatment term and each pair, from
     the designs (B, G, P, p), ``X'X`` (B, p, p), observations and subjects (B,)."""
