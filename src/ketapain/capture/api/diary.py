@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from ketapain.capture.api.deps import CtxDep, PathInt, PathStr, PatientCtxDep
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from ketapain.capture.api.deps import CtxDep, PathInt, PathStr, PatientCtxDep, patient_token
+from ketapain.capture.audit import Actor
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate, DiaryEntryPublic
 from ketapain.capture.services import Context, diary
 
@@ -16,10 +20,18 @@ def _pid(ctx: Context) -> str:
 
 
 @router.post("/diary", response_model=DiaryEntryPublic, status_code=201)
-def diary_entry(body: DiaryEntryCreate, ctx: PatientCtxDep):
-    """The patient's own entry (header ``X-Patient-Token``)."""
-    out = diary.submit_entry(ctx, _pid(ctx), body)
-    ctx.session.commit()
+async def diary_entry(body: DiaryEntryCreate, request: Request, token: Annotated[str, Depends(patient_token)]) -> DiaryEntryPublic:
+    """The patient's own entry (header ``X-Patient-Token``), saved by the group-commit writer
+    (:mod:`ketapain.capture.writer`): answered once its batch is committed; a 503 when the
+    batch's commit failed (nothing stored: send it again)."""
+    state = request.app.state
+
+    def job(session: Session) -> DiaryEntryPublic:
+        p = diary.patient_from_token(session, state.settings.secret_key, token)
+        ctx = Context(session, Actor(f"patient:{p.patient_id}", "patient"), state.settings, state.protocol)
+        return DiaryEntryPublic.model_validate(diary.submit_entry(ctx, p.patient_id, body))
+
+    out: DiaryEntryPublic = await state.group_writer.submit(job)
     return out
 
 
