@@ -27,9 +27,9 @@ async def diary_entry(body: DiaryEntryCreate, request: Request, token: Annotated
     state = request.app.state
 
     def job(session: Session) -> DiaryEntryPublic:
-        p = diary.patient_from_token(session, state.settings.secret_key, token)
-        ctx = Context(session, Actor(f"patient:{p.patient_id}", "patient"), state.settings, state.protocol)
-        return DiaryEntryPublic.model_validate(diary.submit_entry(ctx, p.patient_id, body))
+        pid = diary.patient_id_from_token(session, state.settings.secret_key, token)
+        ctx = Context(session, Actor(f"patient:{pid}", "patient"), state.settings, state.protocol)
+        return DiaryEntryPublic.model_validate(diary.submit_entry(ctx, pid, body))
 
     out: DiaryEntryPublic = await state.group_writer.submit(job)
     return out
