@@ -99,7 +99,7 @@ def test_a_failing_request_fails_alone_and_its_audit_rows_go_with_it(db_url):
             _post_job(settings, keys[0]), _post_job(settings, keys[2])]
     outcomes = asyncio.run(_submit_all(writer, jobs))
     engine.dispose()
-    assert writer.batches == [6]  # one transaction
+    assert list(writer.batches) == [6]  # one transaction
     assert [type(o).__name__ for o in outcomes] == ["tuple", "DataError", "tuple", "RuntimeError", "Conflict", "tuple"]
     rows, n_audit, ok, summary = _stored(db_url)
     assert rows == sorted(keys[:3])

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -74,8 +75,8 @@ class GroupWriter:
         self._writer_lock = writer_lock
         self.max_batch = max_batch
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
-        self.batches: list[int] = []
-        """Size of every batch committed or failed, in order (kept for the last 1,000: tests, benchmarks)."""
+        self.batches: deque[int] = deque(maxlen=1000)
+        """Size of every batch run (committed or not), in order, the last 1,000 (tests, benchmarks)."""
 
     async def submit(self, job: Callable[[Session], T]) -> T:
         """Run ``job(session)`` in the next batch and return its result once the batch is
@@ -125,7 +126,7 @@ class GroupWriter:
     def _run(self, jobs: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
         """One batch in this (worker) thread: every job in its savepoint, then one commit."""
         outcomes: list[tuple[bool, Any]] = []
-        self.batches = [*self.batches[-999:], len(jobs)]
+        self.batches.append(len(jobs))
         with self._sessionmaker() as session:
             try:
                 for job in jobs:
