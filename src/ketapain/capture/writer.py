@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketapain.capture.audit import savepoint
 from ketapain.errors import NotSaved
 
-__all__ = ["GroupWriter", "MAX_BATCH"]
+__all__ = ["GroupWriter", "MAX_BATCH", "run_alone"]
 
 T = TypeVar("T")
 
@@ -143,6 +143,21 @@ class GroupWriter:
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 return [(False, _not_saved(reason, exc)) for _ in jobs]
         return outcomes
+
+
+def run_alone(sessionmaker: sessionmaker[Session], job: Callable[[Session], T]) -> T:
+    """Run one write job in a transaction of its own (a session, the job, one commit), with the
+    client contract of :class:`GroupWriter`: the job's own error as raised, a failed commit as
+    :class:`~ketapain.errors.NotSaved` (nothing stored). Used where group commit is off (PostgreSQL)."""
+    with sessionmaker() as session:
+        value = job(session)
+        try:
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise _not_saved(reason, exc) from exc
+    return value
 
 
 def _not_saved(reason: str, cause: BaseException) -> NotSaved:
