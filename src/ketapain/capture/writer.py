@@ -21,7 +21,9 @@ the batch is stored and *every* request of the batch gets :class:`NotSaved` (HTT
 ``Retry-After: 1``): no request is ever acknowledged before its commit. A retried post that was
 in fact stored (an idempotent re-post) meets the diary's unique day and gets a 409.
 
-On SQLite the batch takes the server's queue of writers (the per-loop lock of
+The app uses it for ``POST /api/v1/diary`` on SQLite; on PostgreSQL the post runs alone
+(:func:`run_alone`, same client contract), where one writer thread running every post's round
+trips in a row was slower (benchmarks/RESULTS_capture.md). On SQLite the batch takes the server's queue of writers (the per-loop lock of
 ``api.deps.get_session``) so it never waits for SQLite's write lock inside a thread.
 """
 
