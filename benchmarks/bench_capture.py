@@ -279,6 +279,8 @@ def main() -> None:
     ap.add_argument("--load", type=int, nargs="+", metavar="CLIENTS",
                     help="only the load matrix (issue 17) with these numbers of concurrent clients, e.g. 8 32 50 100")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--db-prefix", default="ketapain_bench",
+                    help="name prefix of the temporary PostgreSQL databases (the server may be shared)")
     ap.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -294,7 +296,7 @@ def main() -> None:
     def new_db(backend: str, tmp: str, admin, made: list[str]) -> str:
         if backend == "sqlite":
             return f"sqlite:///{Path(tmp) / uuid.uuid4().hex}.sqlite"
-        name = f"ketapain_bench_{uuid.uuid4().hex[:8]}"
+        name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         made.append(name)

@@ -17,7 +17,8 @@ Hierarchy
         ├── NotFound(LookupError)                  no such record                      -> HTTP 404
         ├── Conflict(ValueError)                   clashes with stored data            -> HTTP 409
         │   └── StudyLocked                        the database is locked              -> HTTP 409
-        └── RateLimited(PermissionError)           too many failed logins              -> HTTP 429
+        ├── RateLimited(PermissionError)           too many failed logins              -> HTTP 429
+        └── NotSaved(RuntimeError)                 the commit failed: nothing stored   -> HTTP 503
 
     KetapainWarning(UserWarning)       base of all our warnings
     ├── SingularFitWarning             a variance component is estimated on its boundary (0)
@@ -128,6 +129,7 @@ __all__ = [
     "ListKindMismatchError",
     "ModelError",
     "NotFound",
+    "NotSaved",
     "ParameterNamer",
     "PermissionDenied",
     "ProtocolError",
@@ -332,6 +334,12 @@ class RateLimited(CaptureError, PermissionError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class NotSaved(CaptureError, RuntimeError):
+    """The database refused the commit of a write (group commit: of the whole batch the request
+    was in), so nothing of the request was stored; sending it again is safe. The database's
+    error is the ``__cause__``."""
 
 
 class KetapainWarning(UserWarning):

@@ -6,7 +6,8 @@ one-time password printed once to stderr), loads the randomisation list, and wit
 ``demo=True`` imports a simulated trial. Service errors map to HTTP: DataError/
 InstrumentError 422 (``detail`` = list of ``{loc, msg}``, ``loc`` from the error's structured
 fields: :func:`body_loc`), AuthenticationFailed 401,
-PermissionDenied 403, NotFound 404, Conflict/StudyLocked 409, RateLimited 429.
+PermissionDenied 403, NotFound 404, Conflict/StudyLocked 409, RateLimited 429, NotSaved 503 (with
+``Retry-After: 1``: a group-commit batch's commit failed, nothing of the request was stored).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import Engine, func, select, text
 
 from ketapain import __version__
 from ketapain.capture.api import api_router
-from ketapain.capture.api.deps import session_slot
+from ketapain.capture.api.deps import session_slot, writers_lock
 from ketapain.capture.audit import SYSTEM, Actor
 from ketapain.capture.config import Settings
 from ketapain.capture.db import make_engine, make_sessionmaker, read_only_engine, upgrade
@@ -36,12 +37,14 @@ from ketapain.capture.security import LoginLimiter
 from ketapain.capture.services import Context, study, users
 from ketapain.capture.services import demo as demo_service
 from ketapain.capture.services.randomisation_list import ListFiles
+from ketapain.capture.writer import GroupWriter
 from ketapain.errors import (
     AuthenticationFailed,
     ConfirmationRequired,
     Conflict,
     KetapainError,
     NotFound,
+    NotSaved,
     PermissionDenied,
     RateLimited,
 )
@@ -49,7 +52,8 @@ from ketapain.protocol import load_protocol
 
 __all__ = ["body_loc", "create_app", "first_start_message", "prepare_database"]
 
-_STATUS = [(AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409)]
+_STATUS = [(AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409),
+           (NotSaved, 503)]
 
 
 def body_loc(exc: KetapainError) -> list[str | int]:
@@ -159,6 +163,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     # SQLite: writing requests queue on the event loop, one lock per loop (api.deps.get_session)
     app.state.writers = weakref.WeakKeyDictionary() if engine.dialect.name == "sqlite" else None
     app.state.session_slots = weakref.WeakKeyDictionary()  # api.deps.session_slot
+    # group commit of the diary posts on SQLite only: on PostgreSQL one writer thread ran every
+    # post's round trips in a row and posted slower (benchmarks/RESULTS_capture.md, "Group commit")
+    app.state.group_writer = (GroupWriter(app.state.sessionmaker, writer_lock=lambda loop: writers_lock(app.state, loop))
+                              if engine.dialect.name == "sqlite" else None)
     app.state.protocol = load_protocol(settings.protocol)
     app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
     app.include_router(api_router)
@@ -185,7 +193,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     async def _ketapain_error(_request: Request, exc: KetapainError) -> JSONResponse:
         for cls, code in _STATUS:
             if isinstance(exc, cls):
-                headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
+                headers = ({"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited)
+                           else {"Retry-After": "1"} if isinstance(exc, NotSaved) else None)
                 body: dict[str, Any] = {"detail": str(exc)}
                 if isinstance(exc, ConfirmationRequired):
                     body["affected"] = exc.affected

@@ -44,7 +44,8 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -70,6 +71,7 @@ __all__ = [
     "dump",
     "event",
     "row_hash",
+    "savepoint",
     "update",
     "utc_now",
     "verify_audit",
@@ -157,6 +159,34 @@ def _tail(session: Session) -> list[Any]:
         tail = [last[0], last[1], session.get_transaction()] if last else [0, GENESIS, session.get_transaction()]
         session.info["audit_tail"] = tail
     return tail
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT around one unit of audited writes inside a longer transaction (the group
+    commit of :mod:`ketapain.capture.writer`): when the block raises, its rows *and* its audit
+    rows are rolled back, and so is this module's per-transaction state (the chain's tail, the
+    lock and signature cache), so the next unit chains on the last row that is kept. Without
+    the reset, the next unit would chain on a row that was rolled back and the trail would not
+    verify. PostgreSQL releases the advisory lock taken inside a rolled-back savepoint; the
+    reset tail makes the next unit take it again."""
+    tail = session.info.get("audit_tail")
+    cache = session.info.get("audit_cache")
+    saved_tail = None if tail is None else list(tail)
+    saved_cache = None if cache is None else {**cache, "signed": set(cache["signed"])}
+    nested = session.begin_nested()
+    try:
+        yield
+        session.flush()
+    except BaseException:
+        nested.rollback()
+        for key, saved in (("audit_tail", saved_tail), ("audit_cache", saved_cache)):
+            if saved is None:
+                session.info.pop(key, None)
+            else:
+                session.info[key] = saved
+        raise
+    nested.commit()
 
 
 def _write_audit(session: Session, actor: Actor, entries: Sequence[tuple[str, str, str, str | None, str | None, str | None]],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -32,6 +32,8 @@ __all__ = [
     "SettingsDep",
     "get_session",
     "get_settings",
+    "patient_token",
+    "writers_lock",
 ]
 
 PATIENT_TOKEN_HEADER = "X-Patient-Token"
@@ -95,12 +97,17 @@ def session_slot(request: Request) -> asyncio.Semaphore:
 
 
 def _writer(request: Request) -> asyncio.Lock | None:
-    """The writers' queue of this event loop (SQLite only; None for PostgreSQL, whose rows lock
-    one by one). One lock per loop: a server has one loop; a test client may start several."""
-    locks = request.app.state.writers
+    """The writers' queue of this event loop (:func:`writers_lock`)."""
+    return writers_lock(request.app.state, asyncio.get_running_loop())
+
+
+def writers_lock(state: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Lock | None:
+    """The writers' queue of ``loop`` in an app's ``state`` (SQLite only; None for PostgreSQL,
+    whose rows lock one by one). One lock per loop: a server has one loop; a test client may
+    start several. The group-commit writer (``app.state.group_writer``) takes it too."""
+    locks = state.writers
     if locks is None:
         return None
-    loop = asyncio.get_running_loop()
     if loop not in locks:
         locks[loop] = asyncio.Lock()
     lock: asyncio.Lock = locks[loop]
@@ -133,12 +140,18 @@ def get_context(request: Request, session: SessionDep, settings: SettingsDep) ->
                    request.app.state.limiter)
 
 
-def get_patient_context(request: Request, session: SessionDep, settings: SettingsDep) -> Context:
-    """Patient context from the personal link token (header); no cookie, so no CSRF."""
+def patient_token(request: Request) -> str:
+    """The diary link token of the ``X-Patient-Token`` header (checked against the database by
+    the route), else :class:`AuthenticationFailed` (401) before the body is read."""
     token = request.headers.get(PATIENT_TOKEN_HEADER)
     if not token:
         raise AuthenticationFailed(f"send the diary link token in the {PATIENT_TOKEN_HEADER} header")
-    p = patient_from_token(session, settings.secret_key, token)
+    return token
+
+
+def get_patient_context(request: Request, session: SessionDep, settings: SettingsDep) -> Context:
+    """Patient context from the personal link token (header); no cookie, so no CSRF."""
+    p = patient_from_token(session, settings.secret_key, patient_token(request))
     return Context(session, Actor(f"patient:{p.patient_id}", "patient"), settings, request.app.state.protocol)
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from ketapain.capture.api.deps import CtxDep, PathInt, PathStr, PatientCtxDep
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from ketapain.capture.api.deps import CtxDep, PathInt, PathStr, PatientCtxDep, patient_token, session_slot
+from ketapain.capture.audit import Actor
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate, DiaryEntryPublic
 from ketapain.capture.services import Context, diary
+from ketapain.capture.writer import run_alone
 
 router = APIRouter(tags=["diary"])
 
@@ -16,11 +22,23 @@ def _pid(ctx: Context) -> str:
 
 
 @router.post("/diary", response_model=DiaryEntryPublic, status_code=201)
-def diary_entry(body: DiaryEntryCreate, ctx: PatientCtxDep):
-    """The patient's own entry (header ``X-Patient-Token``)."""
-    out = diary.submit_entry(ctx, _pid(ctx), body)
-    ctx.session.commit()
-    return out
+async def diary_entry(body: DiaryEntryCreate, request: Request, token: Annotated[str, Depends(patient_token)]) -> DiaryEntryPublic:
+    """The patient's own entry (header ``X-Patient-Token``). SQLite: saved by the group-commit
+    writer (:mod:`ketapain.capture.writer`), answered once its batch is committed; PostgreSQL:
+    one transaction per post (:func:`ketapain.capture.writer.run_alone`). A 503 when the commit
+    failed (nothing stored: send it again)."""
+    state = request.app.state
+
+    def job(session: Session) -> DiaryEntryPublic:
+        pid = diary.patient_id_from_token(session, state.settings.secret_key, token)
+        ctx = Context(session, Actor(f"patient:{pid}", "patient"), state.settings, state.protocol)
+        return DiaryEntryPublic.model_validate(diary.submit_entry(ctx, pid, body))
+
+    if state.group_writer is not None:
+        out: DiaryEntryPublic = await state.group_writer.submit(job)
+        return out
+    async with session_slot(request):  # PostgreSQL: a transaction of its own, in a worker thread
+        return await run_in_threadpool(run_alone, state.sessionmaker, job)
 
 
 @router.get("/diary", response_model=list[DiaryEntryPublic])

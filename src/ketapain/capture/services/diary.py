@@ -39,6 +39,7 @@ __all__ = [
     "issue_token",
     "missing_today",
     "patient_from_token",
+    "patient_id_from_token",
     "read_diary",
     "revoke_tokens",
     "submit_entries",
@@ -85,25 +86,29 @@ def patient_from_token(session: Any, secret_key: str, token: str) -> Patient:
     return p
 
 
+def patient_id_from_token(session: Any, secret_key: str, token: str) -> str:
+    """The patient id of an active diary link of an active patient, in one query (the
+    group-committed diary post's check; :func:`patient_from_token` returns the patient
+    record), else :class:`AuthenticationFailed` with the same messages."""
+    row = session.execute(
+        select(PatientToken.status, Patient.patient_id, Patient.status)
+        .outerjoin(Patient, Patient.patient_id == PatientToken.patient_id)
+        .where(PatientToken.token_hash == token_digest(secret_key, token))
+        .limit(1)
+    ).first()
+    if row is None or row[0] != "active":
+        raise AuthenticationFailed("this diary link is not valid (unknown or revoked)")
+    if row[1] is None or row[2] != "active":
+        raise AuthenticationFailed("this diary link is not valid (patient not active)")
+    return str(row[1])
+
+
 def _own(ctx: Context, patient_id: str, action: str) -> None:
     if ctx.actor.role == "patient":
         if ctx.actor.username != f"patient:{patient_id}":
             raise PermissionDenied("a patient may only see and fill in their own diary")
     else:
         ctx.require(action)
-
-
-def _day_date(ctx: Context, patient_id: str, period: int, day: int) -> dt.date:
-    inf = (
-        ctx.session.execute(
-            select(Infusion).where(Infusion.patient_id == patient_id, Infusion.period == period, Infusion.status == "active")
-        )
-        .scalars()
-        .first()
-    )
-    if inf is None:
-        raise Conflict(f"period {period} of patient {patient_id} has not started (no infusion recorded)")
-    return inf.infusion_date + dt.timedelta(days=day)
 
 
 def is_late(day_date: dt.date, received: dt.datetime, late_entry_days: int) -> bool:
@@ -126,9 +131,25 @@ def submit_entry(
     ctx: Context, patient_id: str, data: DiaryEntryCreate, *, received_at: dt.datetime | None = None, reason: str | None = None
 ) -> DiaryEntry:
     """Store one day's entry (one per patient x period x day: a second one is a 409 — use
-    :func:`change_entry`). ``received_at`` (imports only) replaces the server clock."""
+    :func:`change_entry`). ``received_at`` (imports only) replaces the server clock.
+
+    The patient, the period's infusion and an entry already stored for the day are read in one
+    query (issue 17: a post's queries are most of its cost under load)."""
     _own(ctx, patient_id, "diary.write")
-    ctx.patient(patient_id)
+    found = None
+    if "\x00" not in patient_id:  # PostgreSQL refuses a NUL; no stored id holds one
+        taken = select(DiaryEntry.id).where(
+            DiaryEntry.patient_id == patient_id, DiaryEntry.period == data.period, DiaryEntry.day == data.day
+        ).exists()
+        started = (Infusion.patient_id == Patient.patient_id) & (Infusion.period == data.period) & (Infusion.status == "active")
+        found = ctx.session.execute(
+            select(Patient.id, Infusion.infusion_date, taken)
+            .outerjoin(Infusion, started)
+            .where(Patient.patient_id == patient_id)
+            .limit(1)
+        ).first()
+    if found is None:
+        raise NotFound(f"patient not found: patient_id={patient_id!r}")
     days = ctx.protocol.diary.days_per_period
     if data.day > days:
         raise DataError(
@@ -141,13 +162,13 @@ def submit_entry(
             value=data.period,
             allowed=f"1..{ctx.protocol.design.periods}",
         )
-    date = _day_date(ctx, patient_id, data.period, data.day)
+    if found[1] is None:
+        raise Conflict(f"period {data.period} of patient {patient_id} has not started (no infusion recorded)")
+    date = found[1] + dt.timedelta(days=data.day)
     now = received_at or dt.datetime.now(dt.UTC)
     if date > now.date():
         raise DataError(f"day={data.day} of period {data.period} is {date.isoformat()}, in the future", column="day", value=data.day)
-    if ctx.session.execute(
-        select(DiaryEntry.id).where(DiaryEntry.patient_id == patient_id, DiaryEntry.period == data.period, DiaryEntry.day == data.day)
-    ).first():
+    if found[2]:
         raise Conflict(
             f"the diary of patient {patient_id} period {data.period} day {data.day} is already filled in; a change needs a reason"
         )
