@@ -155,7 +155,7 @@ def _save(page: Page, table: str, obj: Any, form: dict[str, str]) -> None:
         answers = {it.key: item_answer(it, form.get(f"item_{it.key}")) for it in get_instrument(obj.instrument).items}
         when = opt_date(form.get("completed_date"))
         questionnaires.change_response(ctx, obj.patient_id, obj.visit, obj.instrument, QuestionnaireChange.model_validate(
-            {"answers": answers, "reason": reason} | ({"completed_date": when} if when != obj.completed_date else {})))
+            {"answers": answers, "reason": reason} | ({"completed_date": when} if when not in (None, obj.completed_date) else {})))
     elif isinstance(obj, Screening):
         dn4 = {it.key: int(form[f"dn4_{it.key}"] == "yes") for it in get_instrument("dn4").items if f"dn4_{it.key}" in form}
         screening.change_screening(ctx, obj.screening_id, ScreeningChange.model_validate({
