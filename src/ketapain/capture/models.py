@@ -121,6 +121,10 @@ class Patient(Base):
     dn4_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pain_type_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     site_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    """ISO 3166-1 alpha-3 of the patient's site (follows ``site_id``; ``services.patients``)."""
+    race: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """CDISC RACE term; 'NOT REPORTED' when the protocol does not collect race."""
     status: Mapped[str] = mapped_column(String(20), default="active")
 
 
@@ -227,6 +231,8 @@ class QuestionnaireResponse(Base):
     answers: Mapped[dict] = mapped_column(JSON)
     scores: Mapped[dict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    completed_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    """When the questionnaire was completed (None for responses saved before migration 0006)."""
 
 
 class AdverseEvent(Base):

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
+from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, RACES, SEVERITIES
 
 __all__ = [
     "AdverseEventCreate",
@@ -192,7 +192,11 @@ class PatientCreate(_In):
     pain_duration_years: Annotated[float, Field(ge=0)] | None = None
     dn4_total: Annotated[int, Field(ge=0, le=10)] | None = None
     pain_type_detail: Text | None = None
-    site_id: Id | None = None
+    site_id: Id | None = Field(None, description="One of the protocol's [[sites]] ids; required when it has several, "
+                                                 "its only site when omitted; none without sites.")
+    race: Literal[RACES] | None = Field(  # type: ignore[valid-type]
+        None, description="CDISC RACE term; only when the protocol collects race (required then); otherwise "
+                          "'NOT REPORTED' is recorded.")
 
 
 class PatientUpdate(_In):
@@ -208,6 +212,7 @@ class PatientUpdate(_In):
     pain_duration_years: Annotated[float, Field(ge=0)] | None = None
     pain_type_detail: Text | None = None
     site_id: Id | None = None
+    race: Literal[RACES] = _keep()  # type: ignore[valid-type]
     status: Literal["active", "withdrawn", "deleted"] = _keep()
     reason: Text
 
@@ -224,6 +229,8 @@ class PatientPublic(_Out):
     pain_duration_years: float | None
     dn4_total: int | None
     site_id: str | None
+    country: str | None
+    race: str | None
     status: str
 
 
@@ -324,6 +331,8 @@ class QuestionnaireCreate(_In):
     visit: Id
     instrument: Id
     answers: dict[str, float | str | None]
+    completed_date: Date | None = Field(None, description="When the questionnaire was completed; default today "
+                                                          "(UTC); not in the future, not before the inclusion.")
 
 
 class QuestionnaireChange(_In):
@@ -331,7 +340,8 @@ class QuestionnaireChange(_In):
     ones: an item sent replaces that answer, ``null`` clears it); scores are computed again.
     ``reason`` is mandatory."""
 
-    answers: dict[str, float | str | None]
+    answers: dict[str, float | str | None] = Field(default_factory=dict)
+    completed_date: Date = _keep()
     reason: Text
 
 
@@ -342,6 +352,7 @@ class QuestionnairePublic(_Out):
     instrument: str
     answers: dict[str, Any]
     scores: dict[str, Any]
+    completed_date: dt.date | None
     status: str
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "Route",
     "RuleValue",
     "SampleSize",
+    "Site",
     "Stock",
     "Study",
     "UnitDose",
@@ -131,6 +132,8 @@ MAX_MCG_PER_ACTUATION = 100_000.0
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,7}$")
+_SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_ALPHA3 = re.compile(r"^[A-Z]{3}$")
 
 DesignKind = Literal["williams", "latin_square", "all_orders", "custom"]
 CriterionKind = Literal["inclusion", "exclusion"]
@@ -218,6 +221,31 @@ class Study(_Section):
     title: Text = Field(description="Full title.")
     registration: StrictStr | None = Field(None, description="Trial registration, e.g. 'NCT02467517'.")
     reference: StrictStr | None = Field(None, description="Publication(s) describing the study.")
+    race_collected: StrictBool = Field(
+        False, description="Whether race is collected (patients.race); false: recorded as 'NOT REPORTED' (e.g. where "
+                           "the law forbids collecting it, as in France).")
+
+
+class Site(_Section):
+    """``[[sites]]``: a recruiting centre of the study."""
+
+    id: StrictStr = Field(description="Short unique code (letter or digit, then up to 31 letters, digits, _ or -), e.g. 'CFD'.")
+    name: Text = Field(description="Readable name, e.g. 'CHU Clermont-Ferrand'.")
+    country: StrictStr = Field(description="Country, an ISO 3166-1 alpha-3 code (3 capital letters), e.g. 'FRA'.")
+
+    @field_validator("id")
+    @classmethod
+    def _short_id(cls, value: str) -> str:
+        if not _SITE_ID.match(value):
+            raise ValueError(f"{value!r} is not a short site code (a letter or digit, then up to 31 letters, digits, _ or -)")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _alpha3(cls, value: str) -> str:
+        if not _ALPHA3.match(value):
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-3 code (3 capital letters, e.g. 'FRA')")
+        return value
 
 
 class Design(_Section):
@@ -926,6 +954,7 @@ class Protocol(_Section):
     """
 
     study: Study
+    sites: tuple[Site, ...] = ()
     design: Design
     infusions: tuple[Infusion, ...] = ()
     administrations: tuple[Administration, ...] = ()
@@ -1059,6 +1088,38 @@ class Protocol(_Section):
         A property of the protocol, not of an arm, so asking for the weight reveals nothing."""
         return any(isinstance(c.dose, PerKgDose) for arm in self.arms for c in arm.components)
 
+    def site(self, id: str) -> Site:
+        """The site with this id.
+
+        Raises
+        ------
+        ProtocolError
+            No ``[[sites]]`` entry has that id (the message lists those that exist).
+        """
+        for s in self.sites:
+            if s.id == id:
+                return s
+        known = ", ".join(repr(s.id) for s in self.sites) or "none: the protocol has no [[sites]]"
+        raise ProtocolError(f"site {id!r} is not a site of the protocol; its sites: {known}")
+
+    def visit_anchor(self, day: int) -> tuple[int, int]:
+        """``(period, offset)``: a visit on protocol ``day`` (``[[visits]]``, day 0 = first
+        infusion) belongs to ``period`` and falls ``offset`` days after that period's infusion.
+
+        ``period`` is 1 when ``day <= 0``, else ``min(periods, (day - 1) // gap + 1)``, and
+        ``offset = day - (period - 1) x gap``, with ``gap = period_days + washout_days`` (washout
+        0 when absent). So a visit follows its own period's infusion when that infusion is
+        postponed (the simulator's questionnaire dates, the capture app's visit windows).
+
+        >>> from ketapain.protocol import load_protocol
+        >>> p = load_protocol("ketapain")
+        >>> [p.visit_anchor(d) for d in (-14, 0, 35, 36, 70, 105, 500)]
+        [(1, -14), (1, 0), (1, 35), (2, 1), (2, 35), (3, 35), (3, 430)]
+        """
+        gap = self.design.period_days + (self.design.washout_days or 0)
+        period = 1 if day <= 0 else min(self.design.periods, (day - 1) // gap + 1)
+        return period, day - (period - 1) * gap
+
     @property
     def primary_endpoint(self) -> Endpoint:
         """The (single) primary endpoint."""
@@ -1077,7 +1138,8 @@ class Protocol(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
-        _raise(self._arm_problems() + self._design_problems() + self._endpoint_problems())
+        _raise(self._arm_problems() + self._design_problems() + self._endpoint_problems()
+               + [(("sites", i, "id"), msg) for (i,), msg in _unique((s.id for s in self.sites), "site id")])
         return self
 
     def _arm_problems(self) -> list[tuple[tuple[str | int, ...], str]]:

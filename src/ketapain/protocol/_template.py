@@ -39,6 +39,13 @@ _HEAD = """\
 [study]
 id = "my_trial"                      # CHANGE: lower_snake_case identifier
 title = "CHANGE: full title of the trial"
+race_collected = false               # CHANGE to true where race may be collected; false: 'NOT REPORTED'
+
+# The recruiting centres (patients.site_id; country: ISO 3166-1 alpha-3). Add one [[sites]] per centre.
+[[sites]]
+id = "S01"                           # CHANGE: short site code
+name = "CHANGE: name of the recruiting centre"
+country = "FRA"                      # CHANGE: the centre's country, 3 capital letters
 
 [design]
 {design_lines}

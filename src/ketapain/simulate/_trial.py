@@ -153,7 +153,8 @@ def build_tables(protocol: Protocol, params: Parameters, b: Batch, rng: np.rando
     extra_analgesics = pd.array(extra == 1.0, dtype="boolean")
     extra_analgesics[np.isnan(extra)] = pd.NA
     diary["extra_analgesics"] = extra_analgesics
-    questionnaires = _long_questionnaires(protocol, b, ids)
+    _sites_and_race(protocol, patients)
+    questionnaires = _long_questionnaires(protocol, b, ids, inf_dates)
     ae = b.ae
     n_ae = ae["patient"].size
     onset = inf_dates[ae["patient"], ae["period"] - 1] + rng.integers(1, 3, n_ae).astype("timedelta64[D]")
@@ -173,7 +174,28 @@ def build_tables(protocol: Protocol, params: Parameters, b: Batch, rng: np.rando
             "adverse_events": adverse, "concomitant": conc, "screening": screening}
 
 
-def _long_questionnaires(protocol: Protocol, b: Batch, ids: np.ndarray) -> pd.DataFrame:
+def _sites_and_race(protocol: Protocol, patients: pd.DataFrame) -> None:
+    """Add ``site_id`` and ``country`` (patients dealt to the protocol's sites in turn, in
+    patient order; no columns when the protocol has no sites) and ``race`` ('NOT REPORTED'
+    when the protocol does not collect race; otherwise missing: the parameter files define no
+    race distribution). Deterministic: nothing is drawn, so every other value is unchanged."""
+    n = len(patients)
+    if protocol.sites:
+        site = np.arange(n) % len(protocol.sites)
+        patients["site_id"] = np.asarray([s.id for s in protocol.sites], dtype=object)[site].astype(str)
+        patients["country"] = np.asarray([s.country for s in protocol.sites], dtype=object)[site].astype(str)
+    patients["race"] = pd.array([None if protocol.study.race_collected else "NOT REPORTED"] * n, dtype="string")
+
+
+def _visit_dates(protocol: Protocol, visit: str, inf_dates: np.ndarray) -> np.ndarray:
+    """Each patient's date of ``visit``: the infusion of the period the visit belongs to plus the
+    visit's offset from it (:meth:`Protocol.visit_anchor`, the capture app's expected date)."""
+    day = next(v.day for v in protocol.visits if v.name == visit)
+    period, offset = protocol.visit_anchor(day)
+    return inf_dates[:, period - 1] + np.timedelta64(offset, "D")
+
+
+def _long_questionnaires(protocol: Protocol, b: Batch, ids: np.ndarray, inf_dates: np.ndarray) -> pd.DataFrame:
     parts = []
     for visit, entry in b.questionnaires.items():
         for name, items in entry.items():
@@ -184,6 +206,7 @@ def _long_questionnaires(protocol: Protocol, b: Batch, ids: np.ndarray) -> pd.Da
             parts.append(pd.DataFrame({
                 "patient_id": np.repeat(ids, len(keys)), "visit": visit, "instrument": name,
                 "item": np.tile(np.asarray(keys, dtype=object), ids.size).astype(str), "value": vals.ravel(),
+                "completed_date": np.repeat(_visit_dates(protocol, visit, inf_dates), len(keys)),
             }))
     listed = [v for v in protocol.visits if "blinding" in v.questionnaires]
     if b.blinding is not None and listed:
@@ -195,9 +218,10 @@ def _long_questionnaires(protocol: Protocol, b: Batch, ids: np.ndarray) -> pd.Da
         parts.append(pd.DataFrame({
             "patient_id": np.repeat(ids, len(keys)), "visit": last, "instrument": "blinding",
             "item": np.tile(np.asarray(keys, dtype=object), ids.size).astype(str), "value": vals.ravel(),
+            "completed_date": np.repeat(_visit_dates(protocol, last, inf_dates), len(keys)),
         }))
     if not parts:
-        return pd.DataFrame(columns=["patient_id", "visit", "instrument", "item", "value"])
+        return pd.DataFrame(columns=["patient_id", "visit", "instrument", "item", "value", "completed_date"])
     return pd.concat(parts, ignore_index=True)
 
 

@@ -31,6 +31,7 @@ from ketapain.capture.schemas import (
     QuestionnaireCreate,
 )
 from ketapain.capture.services import adverse_events, diary, infusions, patients
+from ketapain.capture.services import questionnaires as questionnaires_service
 from ketapain.capture.services._context import Context
 from ketapain.capture.services.randomisation_list import DEMO_COMMITMENT
 from ketapain.data import TrialData
@@ -73,7 +74,10 @@ def import_trial(ctx: Context, data: TrialData, *, commitment: str = DEMO_COMMIT
     _import_screening_and_patients(ctx, data, day)
     _import_allocation_and_infusions(ctx, data, day)
     n = _import_diary(ctx, data, day)
-    save_responses(ctx, data.questionnaires, reason=DEMO_REASON)
+    q = data.questionnaires
+    if "completed_date" in q.columns:
+        q = q.assign(completed_date=q["completed_date"].map(day))
+    save_responses(ctx, q, reason=DEMO_REASON)
     _import_safety(ctx, data, day)
     return n
 
@@ -206,7 +210,8 @@ def _plain(value: Any) -> Any:
 
 def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | None = None) -> list[int]:
     """Save many questionnaire responses at once: the ``questionnaires`` table of TrialData
-    (``patient_id, visit, instrument, item, value``; one response per patient x visit x
+    (``patient_id, visit, instrument, item, value`` and optionally ``completed_date``, one date
+    per response; absent or missing: today; one response per patient x visit x
     instrument), checked as :func:`ketapain.capture.services.questionnaires.save_response`
     checks one, scored per instrument with :func:`ketapain.instruments.score_frame`
     (``incomplete="missing"``) and written with one bulk write. Returns the new ids.
@@ -246,13 +251,19 @@ def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | 
         for rec in frame.to_dict("records"):
             scores[(rec["patient_id"], rec["visit"], str(instrument))] = {c: _plain(rec[c]) for c in cols}
     rows = []
+    included = {pid: questionnaires_service.inclusion_date(ctx, pid) for pid in pids}
+    dated = "completed_date" in questionnaires.columns
     for (pid, visit, inst), grp in questionnaires.groupby(keys, sort=False):
         if (pid, visit, inst) in stored:
             raise Conflict(f"{inst} at {visit} of patient {pid} is already saved")
+        when = _v(grp["completed_date"].iloc[0]) if dated else None
         body = QuestionnaireCreate.model_validate(
             {"patient_id": pid, "visit": visit, "instrument": inst,
-             "answers": {str(i): _v(v) for i, v in zip(grp["item"], grp["value"], strict=True)}}
+             "answers": {str(i): _v(v) for i, v in zip(grp["item"], grp["value"], strict=True)},
+             "completed_date": pd.Timestamp(when).date() if when is not None else None}
         )
+        completed = questionnaires_service.check_completed_date(ctx, body.patient_id, body.completed_date,
+                                                                included=included[pid])
         clean = {k: v for k, v in scores[(pid, visit, inst)].items() if v is None or isinstance(v, bool | int | float | str)}
         rows.append(
             {
@@ -262,6 +273,7 @@ def save_responses(ctx: Context, questionnaires: pd.DataFrame, *, reason: str | 
                 "answers": dict(body.answers),
                 "scores": clean,
                 "status": "active",
+                "completed_date": completed,
             }
         )
     return audit.audited_bulk_insert(ctx.session, ctx.actor, QuestionnaireResponse, rows, reason=reason)

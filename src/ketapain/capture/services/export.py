@@ -29,7 +29,9 @@ def _frame(ctx: Context, model: Any, cols: list[str], *where: Any) -> pd.DataFra
 
 def export_trial(ctx: Context) -> TrialData:
     """All seven tables from the active records (records entered in error, and every record of
-    a patient entered in error, are left out); recorded in the audit trail as ``export``."""
+    a patient entered in error, are left out); recorded in the audit trail as ``export``.
+    ``patients`` carries ``site_id``, ``country`` and ``race`` as recorded at enrolment, and
+    ``questionnaires`` each response's ``completed_date`` on every item row."""
     ctx.require("export")
     if ctx.blinded:
         raise PermissionDenied(f"the {ctx.actor.role} role may export only after database lock")
@@ -41,11 +43,11 @@ def export_trial(ctx: Context) -> TrialData:
     allocation = alloc.merge(inf, on=["patient_id", "period"], how="left")
     diary = _frame(ctx, DiaryEntry, cols("diary"), DiaryEntry.status == "active", DiaryEntry.patient_id.not_in(gone))
     qr = ctx.session.execute(select(QuestionnaireResponse.patient_id, QuestionnaireResponse.visit, QuestionnaireResponse.instrument,
-                                    QuestionnaireResponse.answers).where(QuestionnaireResponse.status == "active",
-                                                                         QuestionnaireResponse.patient_id.not_in(gone))).all()
+                                    QuestionnaireResponse.answers, QuestionnaireResponse.completed_date).where(
+        QuestionnaireResponse.status == "active", QuestionnaireResponse.patient_id.not_in(gone))).all()
     questionnaires = pd.DataFrame(
-        [(p, v, i, k, val) for p, v, i, ans in qr for k, val in ans.items()],
-        columns=["patient_id", "visit", "instrument", "item", "value"])
+        [(p, v, i, k, val, when) for p, v, i, ans, when in qr for k, val in ans.items()],
+        columns=["patient_id", "visit", "instrument", "item", "value", "completed_date"])
     questionnaires["value"] = pd.to_numeric(questionnaires["value"], errors="coerce")
     aes = _frame(ctx, AdverseEvent, cols("adverse_events"), AdverseEvent.status == "active", AdverseEvent.patient_id.not_in(gone))
     cm = _frame(ctx, Concomitant, ["patient_id", "period", "drug_class", "drug_name"], Concomitant.status == "active",

@@ -79,9 +79,7 @@ def anchor_period(protocol: Protocol, day: int) -> int:
     >>> [anchor_period(p, d) for d in (-14, 0, 35, 36, 70, 105, 500)]
     [1, 1, 1, 2, 2, 3, 3]
     """
-    if day <= 0:
-        return 1
-    return min(protocol.design.periods, (day - 1) // _gap(protocol) + 1)
+    return protocol.visit_anchor(day)[0]
 
 
 def _infusion_dates(ctx: Context, patient_id: str) -> dict[int, dt.date]:

@@ -33,7 +33,7 @@ from ketapain.capture.services import adverse_events, corrections, patients, que
 from ketapain.capture.web._common import Page, PageDep, opt_date, opt_float, verify_form, yes_no
 from ketapain.capture.web._errors import problem_kind
 from ketapain.capture.web._patients import item_answer
-from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
+from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, RACES, SEVERITIES
 from ketapain.errors import Conflict, NotFound
 from ketapain.instruments import get_instrument
 
@@ -109,7 +109,8 @@ def _fields(page: Page, table: str, obj: Any) -> list[dict[str, Any]]:
     if table == "visits":
         return [_f("visit_date", "common.date", "date", obj.visit_date, required=True)]
     if table == "questionnaire_responses":
-        return [_f(f"item_{it.key}", f"{it.key} {it.label}", "text" if it.kind == "clock" else "number", obj.answers.get(it.key),
+        return [_f("completed_date", "q.completed_date", "date", obj.completed_date, required=True)] + [
+                _f(f"item_{it.key}", f"{it.key} {it.label}", "text" if it.kind == "clock" else "number", obj.answers.get(it.key),
                    raw_label=True, step=1 if it.kind == "integer" else "any")
                 for it in get_instrument(obj.instrument).items]
     if table == "screenings":
@@ -132,7 +133,10 @@ def _fields(page: Page, table: str, obj: Any) -> list[dict[str, Any]]:
                 _f("height_m", "pat.height", "number", obj.height_m, step="any"),
                 _f("pain_type", "pat.pain_type", "select", obj.pain_type, options=_raw(PAIN_TYPES)),
                 _f("pain_duration_years", "pat.pain_duration", "number", obj.pain_duration_years, step="any"),
-                _f("dn4_total", "DN4", "number", obj.dn4_total, raw_label=True, step=1)]
+                _f("dn4_total", "DN4", "number", obj.dn4_total, raw_label=True, step=1)] + (
+               [_f("site_id", "pat.site_id", "select", obj.site_id, options=_raw(tuple(s.id for s in page.ctx.protocol.sites)))]
+               if page.ctx.protocol.sites else []) + (
+               [_f("race", "pat.race", "select", obj.race, options=_raw(RACES))] if page.ctx.protocol.study.race_collected else [])
     return [_f("full_name", "users.full_name", value=obj.full_name),
             _f("role", "users.role", "select", obj.role, options=_keyed([(r, f"role.{r}") for r in STAFF_ROLES]))]
 
@@ -149,8 +153,9 @@ def _save(page: Page, table: str, obj: Any, form: dict[str, str]) -> None:
             {"visit_date": form.get("visit_date", ""), "reason": reason}))
     elif isinstance(obj, QuestionnaireResponse):
         answers = {it.key: item_answer(it, form.get(f"item_{it.key}")) for it in get_instrument(obj.instrument).items}
-        questionnaires.change_response(ctx, obj.patient_id, obj.visit, obj.instrument,
-                                       QuestionnaireChange(answers=answers, reason=reason))
+        when = opt_date(form.get("completed_date"))
+        questionnaires.change_response(ctx, obj.patient_id, obj.visit, obj.instrument, QuestionnaireChange.model_validate(
+            {"answers": answers, "reason": reason} | ({"completed_date": when} if when not in (None, obj.completed_date) else {})))
     elif isinstance(obj, Screening):
         dn4 = {it.key: int(form[f"dn4_{it.key}"] == "yes") for it in get_instrument("dn4").items if f"dn4_{it.key}" in form}
         screening.change_screening(ctx, obj.screening_id, ScreeningChange.model_validate({
@@ -169,7 +174,8 @@ def _save(page: Page, table: str, obj: Any, form: dict[str, str]) -> None:
         patients.change_patient(ctx, obj.patient_id, PatientUpdate.model_validate(_keep({
             "sex": form.get("sex"), "age_years": form.get("age_years", ""), "pain_type": form.get("pain_type"), "reason": reason})
             | {k: opt_float(form.get(k)) for k in ("weight_kg", "height_m", "pain_duration_years")}
-            | {"dn4_total": form.get("dn4_total")}))
+            | {"dn4_total": form.get("dn4_total")}
+            | {k: form.get(k) or None for k in ("site_id", "race") if k in form}))
     else:
         users.change_user(ctx, obj.username, UserUpdate.model_validate(_keep(
             {"full_name": form.get("full_name", ""), "role": form.get("role"), "reason": reason})))

@@ -43,7 +43,7 @@ from ketapain.capture.web._common import (
     verify_form,
     yes_no,
 )
-from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, SEVERITIES
+from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, RACES, SEVERITIES
 from ketapain.errors import ConfirmationRequired, DataError, NotFound
 from ketapain.instruments import get_instrument
 
@@ -102,7 +102,8 @@ def patients_page(page: PageDep) -> Response:
     pts = patients.list_patients(ctx)
     enrolled = {p.screening_id for p in pts if p.screening_id}
     open_scr = [s for s in screening.list_screenings(ctx) if s.eligible and s.screening_id not in enrolled and s.outcome == "other"]
-    return page.render("patients.html", patients=pts, screenings=open_scr, pain_types=PAIN_TYPES)
+    return page.render("patients.html", patients=pts, screenings=open_scr, pain_types=PAIN_TYPES, sites=ctx.protocol.sites,
+                       race_collected=ctx.protocol.study.race_collected, races=RACES)
 
 
 @router.post("/patients")
@@ -113,7 +114,8 @@ async def enrol_submit(page: PageDep) -> Response:
         "patient_id": form.get("patient_id"), "screening_id": form.get("screening_id"), "sex": form.get("sex", ""),
         "age_years": form.get("age_years", ""), "weight_kg": opt_float(form.get("weight_kg")),
         "height_m": opt_float(form.get("height_m")), "pain_type": form.get("pain_type", ""),
-        "pain_duration_years": opt_float(form.get("pain_duration_years")), "dn4_total": form.get("dn4_total")}))
+        "pain_duration_years": opt_float(form.get("pain_duration_years")), "dn4_total": form.get("dn4_total"),
+        **{k: form.get(k) or None for k in ("site_id", "race") if k in form}}))
     page.commit()
     return _go(f"/patients/{p.patient_id}?msg=saved")
 
@@ -234,7 +236,8 @@ def questionnaire_page(patient_id: str, visit: str, instrument: str, page: PageD
     page.ctx.require("questionnaires.write")
     patients.get_patient(page.ctx, patient_id)
     inst = get_instrument(instrument)
-    return page.render("questionnaire.html", patient_id=patient_id, visit=visit, inst=inst)
+    return page.render("questionnaire.html", patient_id=patient_id, visit=visit, inst=inst, today=_today(),
+                       included=questionnaires.inclusion_date(page.ctx, patient_id))
 
 
 @router.post("/patients/{patient_id}/questionnaire")
@@ -243,8 +246,9 @@ async def questionnaire_submit(patient_id: str, page: PageDep) -> Response:
     page.ctx.require("questionnaires.write")
     inst = get_instrument(form.get("instrument", ""))
     answers = {it.key: item_answer(it, form.get(f"item_{it.key}")) for it in inst.items}
-    questionnaires.save_response(page.ctx, QuestionnaireCreate(patient_id=patient_id, visit=form.get("visit", ""),
-                                                               instrument=inst.name, answers=answers))
+    questionnaires.save_response(page.ctx, QuestionnaireCreate.model_validate({
+        "patient_id": patient_id, "visit": form.get("visit", ""), "instrument": inst.name, "answers": answers,
+        "completed_date": opt_date(form.get("completed_date"))}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=scored#questionnaires")
 
