@@ -364,4 +364,6 @@ class ImputationWarning(KetapainWarning):
 
 class ConformanceWarning(KetapainWarning):
     """An SDTM or ADaM export lacks a value its standard requires or expects (e.g. DM.COUNTRY)
-    because the data do not hold it; the value is left blank, never invented."""
+    because the data do not hold it (the value is left blank, never invented), or an export
+    leaves out a column its format has no place for yet (REDCap: questionnaire completion
+    dates), saying how many values."""

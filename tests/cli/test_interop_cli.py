@@ -21,6 +21,12 @@ from ketapain.interop import canonical_order
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
+# the REDCap project has no field for questionnaire completion dates yet: the export says so
+# with a ConformanceWarning (checked in tests/interop/test_redcap.py); the round trips here
+# compare everything else
+pytestmark = pytest.mark.filterwarnings("ignore:REDCap export. questionnaires.completed_date:ketapain.errors.ConformanceWarning")
+
+
 runner = CliRunner()
 
 
@@ -57,8 +63,13 @@ def test_sdtm_dm_has_one_row_per_patient(trial_dir: Path, tmp_path: Path) -> Non
 
 
 def test_sdtm_export_lists_missing_required_values_and_takes_a_meddra_csv(trial_dir: Path, tmp_path: Path) -> None:
-    # the simulated trial has no site, country, race or questionnaire dates
-    res = runner.invoke(app, ["export", str(trial_dir), "--format", "sdtm", "--out", str(tmp_path / "s")])
+    # the simulated trial has site, country, race and questionnaire dates: a copy without them
+    bare = TrialData.read(trial_dir)
+    tables = bare.to_tables()
+    tables["patients"] = tables["patients"].assign(site_id=None, country=None, race=None)
+    tables["questionnaires"] = tables["questionnaires"].assign(completed_date=pd.NaT)
+    TrialData.from_tables(**tables, meta=bare.meta).write(tmp_path / "bare")
+    res = runner.invoke(app, ["export", str(tmp_path / "bare"), "--format", "sdtm", "--out", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
     assert "warning: DM.COUNTRY is blank in 6 record(s) (USUBJID=KETAPAIN-P001" in res.stderr
     assert "warning: AE.AEDECOD is blank" in res.stderr
@@ -88,8 +99,10 @@ def test_export_then_import_gives_the_same_trial(trial_dir: Path, tmp_path: Path
     assert f"6 patients, {len(back_data.diary)} diary rows, {len(back_data.questionnaires)} questionnaire rows" in res.stdout
     original, back = canonical_order(TrialData.read(trial_dir)), TrialData.read(tmp_path / "back")
     for table in ("patients", "allocation", "diary", "questionnaires", "adverse_events", "concomitant", "screening"):
-        pd.testing.assert_frame_equal(back.table(table).reset_index(drop=True),
-                                      original.table(table).reset_index(drop=True), obj=table)
+        want = original.table(table).reset_index(drop=True)
+        if fmt == "redcap" and table == "questionnaires":  # no REDCap field for completion dates yet (warned)
+            want = want.assign(completed_date=pd.NaT).astype({"completed_date": want["completed_date"].dtype})
+        pd.testing.assert_frame_equal(back.table(table).reset_index(drop=True), want, obj=table)
 
 
 def test_fhir_import_keeps_patients_and_questionnaires(trial_dir: Path, tmp_path: Path) -> None:

@@ -80,6 +80,24 @@ def test_bundle_import_gives_patients_and_questionnaires(trial, bundle) -> None:
     assert back.allocation.empty and back.meta["source"] == "fhir-import"
 
 
+def test_authored_is_the_completion_date(trial, bundle, protocol) -> None:
+    # issue 20: the questionnaire's completed_date is the response's authored date (FHIR R4
+    # QuestionnaireResponse.authored, "the date the answers were gathered")
+    from ketapain.data import TABLE_NAMES, TrialData
+
+    q = trial.questionnaires.dropna(subset=["value"]).iloc[0]
+    responses = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
+    qr = next(r for r in responses if r["subject"]["reference"] == f"Patient/{q['patient_id']}"
+              and r["extension"][0]["valueString"] == q["visit"] and r["id"].endswith(q["instrument"]))
+    assert qr["authored"] == str(q["completed_date"].date())
+    rows = trial.questionnaires.copy()
+    same = (rows["patient_id"] == q["patient_id"]) & (rows["visit"] == q["visit"]) & (rows["instrument"] == q["instrument"])
+    rows.loc[rows.index[same][0], "completed_date"] = pd.Timestamp("2001-01-01")
+    tables = {t: trial.table(t) for t in TABLE_NAMES} | {"questionnaires": rows}
+    with pytest.raises(DataError, match=r"FHIR export: questionnaires of patient .*, instrument .* have 2 completed_date"):
+        to_fhir_bundle(TrialData.from_tables(**tables, meta=dict(trial.meta)), protocol)
+
+
 def test_invalid_resources_are_refused(bundle) -> None:
     bad = copy.deepcopy(research_study(load_protocol("ketapain")))
     bad["status"] = 42

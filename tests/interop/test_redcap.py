@@ -26,6 +26,12 @@ from ketapain.interop import (
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
+# the REDCap project has no field for questionnaire completion dates yet: the export says so
+# with a ConformanceWarning (checked in tests/interop/test_redcap.py); the round trips here
+# compare everything else
+pytestmark = pytest.mark.filterwarnings("ignore:REDCap export. questionnaires.completed_date:ketapain.errors.ConformanceWarning")
+
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -163,6 +169,8 @@ def test_round_trip_from_simulated_trial(protocol, trial, tmp_path) -> None:
     back = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.json")
     expected = canonical_order(trial)
     for name, table in expected.to_tables().items():
+        if name == "questionnaires":  # completion dates have no REDCap field yet (ConformanceWarning)
+            table = table.assign(completed_date=pd.NaT).astype({"completed_date": table["completed_date"].dtype})  # noqa: PLW2901
         pd.testing.assert_frame_equal(back.table(name), table, obj=name)
     assert back.meta["source"] == "redcap-import"
     # every exported field column is a dictionary field (checkboxes expanded) or a form's _complete
@@ -255,3 +263,21 @@ def test_export_without_screening_imports_with_screening_not_recorded(protocol, 
     # a screening field present but blank everywhere is an empty log too, not an error
     frame.assign(outcome="").to_csv(tmp_path / "records2.csv", index=False)
     assert read_redcap(tmp_path / "records2.csv", protocol=protocol).screening.empty
+
+
+def test_completion_dates_left_out_are_counted_in_a_warning(trial, protocol) -> None:
+    # issue 20: questionnaires.completed_date has no REDCap field yet; the export says how many
+    # dates it leaves out instead of dropping them silently
+    import warnings as _w
+
+    from ketapain.errors import ConformanceWarning
+    from ketapain.interop import to_redcap_records
+
+    n = int(trial.questionnaires["completed_date"].notna().sum())
+    assert n > 0
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        to_redcap_records(trial, protocol)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, ConformanceWarning)]
+    assert msgs == [f"REDCap export: questionnaires.completed_date is not exported ({n} rows hold a date): the "
+                    "REDCap project has no completion-date field yet (docs/interop-redcap.md, out of scope)"]

@@ -185,7 +185,13 @@ def test_meddra_mapping_by_verbatim_text_and_from_csv(trial, protocol, tmp_path)
 
 
 def test_missing_required_values_are_reported_not_invented(protocol):
-    raw = simulate_trial(protocol, n_patients=3, seed=2)  # no site, country, race, completion dates
+    sim = simulate_trial(protocol, n_patients=3, seed=2)
+    # the simulator fills site, country, race and completion dates: blank them, as data that
+    # did not record them
+    tables = sim.to_tables()
+    tables["patients"] = tables["patients"].assign(site_id=None, country=None, race=None)
+    tables["questionnaires"] = tables["questionnaires"].assign(completed_date=pd.NaT)
+    raw = TrialData.from_tables(**tables, meta=sim.meta)
     with pytest.warns(ConformanceWarning) as record:
         package = to_sdtm(raw, protocol)
     messages = {str(w.message).split(" is blank")[0]: str(w.message) for w in record}

@@ -21,11 +21,13 @@ Resources (ids are FHIR ids: letters, digits, ``-`` and ``.``):
   were, ``candidate`` otherwise.
 * ``Questionnaire/<instrument>`` for every instrument of the design and
   ``QuestionnaireResponse/<patient>-<visit>-<instrument>`` per patient x visit x instrument,
-  with the visit in the extension ``<base>/StructureDefinition/visit``.
+  with the visit in the extension ``<base>/StructureDefinition/visit`` and ``authored`` the
+  questionnaire's ``completed_date`` (read back by :func:`from_fhir_bundle`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -188,7 +190,8 @@ def to_fhir_bundle(data: TrialData, protocol: Protocol) -> dict[str, Any]:
         pid, inst = str(pid_key), str(inst_key)  # text columns of TrialData
         item = get_instrument(inst)
         answers = {k: (v if item.item(k).kind != "clock" else int(v)) for k, v in zip(grp["item"], grp["value"], strict=True)}
-        qr = to_fhir_questionnaire_response(inst, answers, subject=f"Patient/{_fid(pid)}")
+        qr = to_fhir_questionnaire_response(inst, answers, subject=f"Patient/{_fid(pid)}",
+                                            authored=_completed(grp, pid, str(visit), inst))
         qr = {"resourceType": "QuestionnaireResponse", "id": _fid(f"{pid}-{visit}-{inst}"),
               "extension": [{"url": VISIT_EXTENSION, "valueString": visit}]} | {k: v for k, v in qr.items() if k != "resourceType"}
         responses.setdefault(pid, []).append(qr)
@@ -197,6 +200,17 @@ def to_fhir_bundle(data: TrialData, protocol: Protocol) -> dict[str, Any]:
         resources += [patient, subject, *responses.get(pid, [])]
     return {"resourceType": "Bundle", "type": "collection",
             "entry": [{"fullUrl": f"{CANONICAL_BASE}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources]}
+
+
+def _completed(grp: pd.DataFrame, pid: str, visit: str, inst: str) -> dt.date | None:
+    """The one ``completed_date`` of a questionnaire's rows (FHIR ``authored``), None when
+    not recorded; rows of one response with different dates are an error."""
+    dates: Any = grp["completed_date"].dropna().unique() if "completed_date" in grp else []
+    if len(dates) > 1:
+        raise DataError(f"FHIR export: questionnaires of patient {pid}, visit {visit}, instrument {inst} have "
+                        f"{len(dates)} completed_date values ({', '.join(str(pd.Timestamp(d).date()) for d in dates)}); "
+                        "one QuestionnaireResponse has one authored date")
+    return pd.Timestamp(dates[0]).date() if len(dates) else None
 
 
 def validate_fhir(resource: Mapping[str, Any]) -> None:
@@ -291,7 +305,8 @@ def from_fhir_bundle(bundle: Mapping[str, Any]) -> TrialData:
                     h, m = answer.split(":")
                     value = int(h) * 60 + int(m)
                 rows.append(
-                    {"patient_id": ref.removeprefix("Patient/"), "visit": visit, "instrument": inst, "item": key, "value": float(value)}
+                    {"patient_id": ref.removeprefix("Patient/"), "visit": visit, "instrument": inst, "item": key, "value": float(value),
+                     "completed_date": str(res["authored"])[:10] if res.get("authored") else None}
                 )
     ids = {p["patient_id"] for p in patients}
     fixed = {r["patient_id"]: r["patient_id"] for r in rows}
@@ -300,7 +315,7 @@ def from_fhir_bundle(bundle: Mapping[str, Any]) -> TrialData:
     pat = pd.DataFrame(
         patients, columns=list(dict.fromkeys([c.name for c in SCHEMAS["patients"].columns] + [k for p in patients for k in p]))
     )
-    qs = pd.DataFrame(rows, columns=["patient_id", "visit", "instrument", "item", "value"])
+    qs = pd.DataFrame(rows, columns=["patient_id", "visit", "instrument", "item", "value", "completed_date"])
     try:
         data = TrialData.from_tables(patients=pat, questionnaires=qs, meta={"source": "fhir-import"})
     except DataError as exc:

@@ -34,6 +34,7 @@ import json
 import os
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -44,7 +45,7 @@ import pandas as pd
 
 from ketapain._atomic import entries_write
 from ketapain.data import DRUG_CLASSES, FIRST_DATA_ROW, SCHEMAS, TrialData
-from ketapain.errors import DataError, ProtocolError
+from ketapain.errors import ConformanceWarning, DataError, ProtocolError
 from ketapain.instruments import get_instrument
 from ketapain.interop._odm_values import column_kinds, to_text, visit_rank
 from ketapain.protocol import Protocol
@@ -584,6 +585,12 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     if len(data.questionnaires):
         q = data.questionnaires
         pieces.append(_questionnaire_block(q, ("visit:" + q["visit"]).map(ev), mapping))
+        dated = int(q["completed_date"].notna().sum())
+        if dated:
+            warnings.warn(ConformanceWarning(
+                f"REDCap export: questionnaires.completed_date is not exported ({dated} rows hold a date): the "
+                "REDCap project has no completion-date field yet (docs/interop-redcap.md, out of scope)"),
+                stacklevel=2)
     records = pd.concat([p.astype(object) for p in pieces], ignore_index=True).reindex(columns=columns).astype(object)
     records = records.where(records.notna(), "")
     # merge the non-repeating pieces of one record x event into one row
