@@ -55,11 +55,11 @@ class AdamPackage(DatasetPackage):
     >>> from ketapain.simulate import simulate_trial
     >>> import warnings
     >>> p = load_protocol("ketapain")
-    >>> with warnings.catch_warnings(record=True) as caught:  # the simulated trial has no sites
+    >>> with warnings.catch_warnings(record=True) as caught:  # the simulated trial has its sites
     ...     warnings.simplefilter("always")
     ...     package = to_adam(simulate_trial(p, n_patients=6, seed=1), p)
     >>> sorted({str(w.message).split(" is blank")[0] for w in caught})
-    ['ADSL.RACE', 'ADSL.SITEID']
+    []
     >>> package.names
     ('ADSL', 'ADAUC', 'ADQS')
     >>> package["ADAUC"]["PARAMCD"].unique().tolist()[:2]

@@ -527,7 +527,12 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     >>> from ketapain.protocol import load_protocol
     >>> from ketapain.simulate import simulate_trial
     >>> p = load_protocol("ketapain")
-    >>> rec = to_redcap_records(simulate_trial(p, n_patients=2, seed=1), p)
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:  # completion dates: no REDCap field yet
+    ...     warnings.simplefilter("always")
+    ...     rec = to_redcap_records(simulate_trial(p, n_patients=2, seed=1), p)
+    >>> [type(w.message).__name__ for w in caught]
+    ['ConformanceWarning']
     >>> rec.iloc[0, :4].tolist()
     ['P001', 'screening_arm_1', '', '']
     """
