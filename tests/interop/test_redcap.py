@@ -12,6 +12,7 @@ import pytest
 
 from ketapain.data import TrialData
 from ketapain.errors import DataError
+from ketapain.instruments import get_instrument
 from ketapain.interop import (
     DICTIONARY_COLUMNS,
     REDCAP_ID_COLUMNS,
@@ -25,12 +26,6 @@ from ketapain.interop import (
 )
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
-
-# the REDCap project has no field for questionnaire completion dates yet: the export says so
-# with a ConformanceWarning (checked in tests/interop/test_redcap.py); the round trips here
-# compare everything else
-pytestmark = pytest.mark.filterwarnings("ignore:REDCap export. questionnaires.completed_date:ketapain.errors.ConformanceWarning")
-
 
 DATA = Path(__file__).parent / "data"
 
@@ -169,8 +164,6 @@ def test_round_trip_from_simulated_trial(protocol, trial, tmp_path) -> None:
     back = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.json")
     expected = canonical_order(trial)
     for name, table in expected.to_tables().items():
-        if name == "questionnaires":  # completion dates have no REDCap field yet (ConformanceWarning)
-            table = table.assign(completed_date=pd.NaT).astype({"completed_date": table["completed_date"].dtype})  # noqa: PLW2901
         pd.testing.assert_frame_equal(back.table(name), table, obj=name)
     assert back.meta["source"] == "redcap-import"
     # every exported field column is a dictionary field (checkboxes expanded) or a form's _complete
@@ -265,19 +258,94 @@ def test_export_without_screening_imports_with_screening_not_recorded(protocol, 
     assert read_redcap(tmp_path / "records2.csv", protocol=protocol).screening.empty
 
 
-def test_completion_dates_left_out_are_counted_in_a_warning(trial, protocol) -> None:
-    # issue 20: questionnaires.completed_date has no REDCap field yet; the export says how many
-    # dates it leaves out instead of dropping them silently
-    import warnings as _w
+def test_each_questionnaire_form_has_a_completion_date_field(protocol) -> None:
+    """Issue 20: questionnaires.completed_date is a ``date_ymd`` field at the top of each
+    ``q_<instrument>`` form, mapped back to the column (the form's one date)."""
+    d = redcap_dictionary(protocol).set_index("Variable / Field Name")
+    instruments = {i for v in protocol.visits for i in v.questionnaires}
+    for inst in instruments:
+        form = d[d["Form Name"] == f"q_{inst}"]
+        assert form.index[0] == f"{inst}_date"
+        assert form.iloc[0]["Field Type"] == "text"
+        assert form.iloc[0]["Text Validation Type OR Show Slider Number"] == "date_ymd"
+    m = redcap_mapping(protocol)["fields"]
+    assert m["bpi_date"] == {"table": "questionnaires", "instrument": "bpi", "column": "completed_date"}
 
-    from ketapain.errors import ConformanceWarning
-    from ketapain.interop import to_redcap_records
 
-    n = int(trial.questionnaires["completed_date"].notna().sum())
-    assert n > 0
-    with _w.catch_warnings(record=True) as caught:
-        _w.simplefilter("always")
-        to_redcap_records(trial, protocol)
-    msgs = [str(w.message) for w in caught if issubclass(w.category, ConformanceWarning)]
-    assert msgs == [f"REDCap export: questionnaires.completed_date is not exported ({n} rows hold a date): the "
-                    "REDCap project has no completion-date field yet (docs/interop-redcap.md, out of scope)"]
+def test_completion_dates_are_exported_per_form_and_read_back(trial, protocol, tmp_path) -> None:
+    rec = to_redcap_records(trial, protocol)
+    q = trial.questionnaires
+    # the bpi date of each record x event is the date of that patient's bpi rows at that visit
+    want = q[q["instrument"] == "bpi"].groupby(["patient_id", "visit"])["completed_date"].first().dt.strftime("%Y-%m-%d")
+    events = redcap_mapping(protocol)["events"]
+    got = rec[rec["bpi_date"] != ""].assign(visit=lambda r: r["redcap_event_name"].map(events).str.removeprefix("visit:"))
+    assert got.set_index(["record_id", "visit"])["bpi_date"].sort_index().to_dict() == want.sort_index().to_dict()
+    assert len(got) == len(want) > 0
+    # read back: every row of a form takes the form's date (the full round trip is compared above)
+    write_redcap_project(protocol, tmp_path, data=trial)
+    back = read_redcap(tmp_path / "records.csv", protocol=protocol, mapping=tmp_path / "mapping.json")
+    assert back.questionnaires["completed_date"].notna().all()
+    assert back.questionnaires["completed_date"].dt.strftime("%Y-%m-%d").tolist() == \
+        canonical_order(trial).questionnaires["completed_date"].dt.strftime("%Y-%m-%d").tolist()
+
+
+def test_a_form_whose_items_disagree_on_the_date_is_refused(trial, protocol) -> None:
+    """REDCap holds one date per form: two dates on one questionnaire's rows cannot be written."""
+    tables = trial.to_tables()
+    q = tables["questionnaires"].copy()
+    first = q.index[(q["instrument"] == "bpi")][0]
+    pid, visit = q.loc[first, "patient_id"], q.loc[first, "visit"]
+    old = q.loc[first, "completed_date"]
+    q.loc[first, "completed_date"] = old + pd.Timedelta(days=1)
+    bad = TrialData.from_tables(**{**tables, "questionnaires": q}, meta=trial.meta)
+    with pytest.raises(DataError) as err:
+        to_redcap_records(bad, protocol)
+    days = sorted([old.strftime("%Y-%m-%d"), (old + pd.Timedelta(days=1)).strftime("%Y-%m-%d")])
+    assert str(err.value) == (f"REDCap export: questionnaires of patient {pid!r}, visit {visit!r}, instrument 'bpi': completed_date "
+                              f"differs between its items ({', '.join(days)}); REDCap holds one completion date per questionnaire form")
+
+
+def test_a_dated_form_gives_every_item_a_row(protocol, tmp_path) -> None:
+    """A dated form was administered: an item left blank is a row with a missing value (the
+    hand-written export answers only psqi item 1 of 18)."""
+    frame = pd.read_csv(DATA / "redcap_records.csv", dtype=str, keep_default_na=False)
+    frame.insert(frame.columns.get_loc("psqi_1"), "psqi_date", "")
+    frame.loc[1, "psqi_date"] = "2016-01-20"  # row 3 of the file: P01 at inclusion
+    frame.to_csv(tmp_path / "records.csv", index=False)
+    data = read_redcap(tmp_path / "records.csv", protocol=protocol)
+    psqi = data.questionnaires[data.questionnaires["instrument"] == "psqi"]
+    assert len(psqi) == len(get_instrument("psqi").items) == 18
+    assert (psqi["completed_date"] == pd.Timestamp("2016-01-20")).all()
+    assert psqi.set_index("item").loc["1", "value"] == 22 * 60 + 30
+    assert psqi["value"].isna().sum() == 17
+    # the other forms stay undated, with their answered items only
+    other = data.questionnaires[data.questionnaires["instrument"] != "psqi"]
+    assert other["completed_date"].isna().all()
+    assert other.equals(_expected_hand_written(protocol).questionnaires.pipe(lambda t: t[t["instrument"] != "psqi"]))
+
+
+def test_a_bad_completion_date_names_row_field_and_value(protocol, tmp_path) -> None:
+    frame = pd.read_csv(DATA / "redcap_records.csv", dtype=str, keep_default_na=False)
+    frame["psqi_date"] = ""
+    frame.loc[1, "psqi_date"] = "2016-02-30"
+    frame.loc[0, "psqi_date"] = "2016-01-20"  # on the screening event: not a visit
+    frame.to_csv(tmp_path / "records.csv", index=False)
+    with pytest.raises(DataError) as err:
+        read_redcap(tmp_path / "records.csv", protocol=protocol)
+    msg = str(err.value)
+    assert "records.csv row 3 (record P01, event inclusion_arm_1): field psqi_date = '2016-02-30' is not a date YYYY-MM-DD" in msg
+    # a valid date on an event that is not a visit: refused, naming the row (values are checked first)
+    frame.loc[1, "psqi_date"] = ""
+    frame.to_csv(tmp_path / "records.csv", index=False)
+    with pytest.raises(DataError) as err:
+        read_redcap(tmp_path / "records.csv", protocol=protocol)
+    assert str(err.value) == ("REDCap import of records.csv: 1 problem\n  records.csv row 2 (record P01, event screening_arm_1): "
+                              "questionnaire field psqi_date = '2016-01-20' is outside a visit event (a questionnaire belongs to a visit)")
+
+
+def test_a_questionnaire_field_of_a_mapping_needs_an_item_or_the_date(protocol) -> None:
+    m = redcap_mapping(protocol)
+    m["fields"]["bpi_date"] = {"table": "questionnaires", "instrument": "bpi"}
+    with pytest.raises(DataError, match=r"^mapping: fields.bpi_date: a questionnaires field needs 'instrument' and either 'item' "
+                                        r"or column = 'completed_date'$"):
+        read_redcap(DATA / "redcap_records.csv", protocol=protocol, mapping=m)

@@ -28,12 +28,6 @@ from ketapain.interop import canonical_order
 from ketapain.protocol import load_protocol
 from ketapain.simulate import simulate_trial
 
-# the REDCap project has no field for questionnaire completion dates yet: the export says so
-# with a ConformanceWarning (checked in tests/interop/test_redcap.py); the round trips here
-# compare everything else
-pytestmark = pytest.mark.filterwarnings("ignore:REDCap export. questionnaires.completed_date:ketapain.errors.ConformanceWarning")
-
-
 runner = CliRunner()
 ID_COLUMNS = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
 FIELD = "Variable / Field Name"
@@ -355,8 +349,6 @@ def test_import_with_the_shipped_mapping_gives_the_trial_back(project: Project, 
     assert res.exit_code == 0, res.output
     original, again = canonical_order(TrialData.read(project.trial_dir)), TrialData.read(back)
     for name, table in original.to_tables().items():
-        if name == "questionnaires":  # completion dates have no REDCap field yet (ConformanceWarning)
-            table = table.assign(completed_date=pd.NaT).astype({"completed_date": table["completed_date"].dtype})  # noqa: PLW2901
         pd.testing.assert_frame_equal(again.table(name), table, obj=name)
 
 

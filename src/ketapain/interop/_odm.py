@@ -62,6 +62,7 @@ from ketapain.interop._odm_sizes import item_sizes
 from ketapain.interop._odm_values import (
     canonical_order,
     column_kinds,
+    form_dates,
     from_named_tables,
     from_text,
     to_text,
@@ -409,7 +410,7 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], texts: _Text
         t = tables[table]
         collect(table, t, t["patient_id"], pd.Series(["SE.LOG"] * len(t)))
     q = tables["questionnaires"]
-    completed = _form_dates(q)
+    completed = form_dates(q, "ODM")
     qrows: dict[str, dict[str, dict[str, list[tuple[str, str | None]]]]] = {}
     keys = q[["patient_id", "visit", "instrument", "item"]].itertuples(index=False)
     for (pid, visit, inst, item), value in zip(keys, q_text.tolist(), strict=True):
@@ -447,27 +448,6 @@ def _clinical(root: ET.Element, tables: Mapping[str, pd.DataFrame], texts: _Text
                             _el(igd, f"{_NS}ItemData", ItemOID=oid, IsNull="Yes")
                         else:
                             _el(igd, f"{_NS}ItemData", ItemOID=oid, Value=value)
-
-
-def _form_dates(q: pd.DataFrame) -> dict[tuple[str, str, str], str]:
-    """(patient_id, visit, instrument) -> the ``completed_date`` of that questionnaire form
-    (ISO text), for forms that have one. ODM holds one date per form (an item of its group),
-    so the rows of a form must agree: all the same date, or all missing."""
-    keys = ["patient_id", "visit", "instrument"]
-    if not q["completed_date"].notna().any():
-        return {}
-    text = q["completed_date"].dt.strftime("%Y-%m-%d").astype(object).where(q["completed_date"].notna(), "")
-    per_form = text.groupby([q[k] for k in keys], sort=False).agg(["nunique", "first"])
-    mixed = per_form[per_form["nunique"] > 1]
-    if len(mixed):
-        pid, visit, inst = mixed.index[0]
-        seen = sorted(set(text[(q["patient_id"] == pid) & (q["visit"] == visit) & (q["instrument"] == inst)]))
-        raise DataError(
-            f"ODM export: questionnaires of patient {pid!r}, visit {visit!r}, instrument {inst!r}: completed_date differs between "
-            f"its items ({', '.join(s or 'missing' for s in seen)}); ODM holds one completion date per questionnaire form"
-        )
-    dated = per_form[per_form["first"] != ""]
-    return {(str(p), str(v), str(i)): str(d) for (p, v, i), d in dated["first"].items()}
 
 
 # --- import ------------------------------------------------------------------------------------

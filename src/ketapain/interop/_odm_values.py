@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain.data import SCHEMAS, TABLE_NAMES, DType, TrialData
+from ketapain.errors import DataError
 
 __all__ = ["canonical_order"]
 
@@ -83,6 +84,34 @@ def from_text(values: Sequence[str | None], kind: str, nullable: bool) -> pd.Ser
         dtype = "boolean" if nullable else "bool"
         return pd.Series([pd.NA if v is None else v.strip().lower() in ("true", "1", "yes") for v in vals], dtype=dtype)
     return pd.Series(pd.to_datetime(pd.Series(list(vals), dtype=object), format="%Y-%m-%d"), dtype="datetime64[us]")
+
+
+def form_dates(q: pd.DataFrame, export: str) -> dict[tuple[str, str, str], str]:
+    """(patient_id, visit, instrument) -> the ``completed_date`` of that questionnaire form
+    (ISO text), for forms that have one. ODM and REDCap hold one date per form (an item of
+    its group, a date field of its form), so the rows of a form must agree: all the same
+    date, or all missing.
+
+    Raises
+    ------
+    DataError
+        The rows of one form disagree; the message starts with ``<export> export:``.
+    """
+    keys = ["patient_id", "visit", "instrument"]
+    if "completed_date" not in q.columns or not q["completed_date"].notna().any():
+        return {}
+    text = q["completed_date"].dt.strftime("%Y-%m-%d").astype(object).where(q["completed_date"].notna(), "")
+    per_form = text.groupby([q[k] for k in keys], sort=False).agg(["nunique", "first"])
+    mixed = per_form[per_form["nunique"] > 1]
+    if len(mixed):
+        pid, visit, inst = mixed.index[0]
+        seen = sorted(set(text[(q["patient_id"] == pid) & (q["visit"] == visit) & (q["instrument"] == inst)]))
+        raise DataError(
+            f"{export} export: questionnaires of patient {pid!r}, visit {visit!r}, instrument {inst!r}: completed_date differs between "
+            f"its items ({', '.join(s or 'missing' for s in seen)}); {export} holds one completion date per questionnaire form"
+        )
+    dated = per_form[per_form["first"] != ""]
+    return {(str(p), str(v), str(i)): str(d) for (p, v, i), d in dated["first"].items()}
 
 
 def visit_rank(visits: Iterable[str], order: Sequence[str]) -> dict[str, int]:

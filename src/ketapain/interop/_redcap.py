@@ -34,7 +34,6 @@ import json
 import os
 import re
 import tomllib
-import warnings
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -45,9 +44,9 @@ import pandas as pd
 
 from ketapain._atomic import entries_write
 from ketapain.data import DRUG_CLASSES, FIRST_DATA_ROW, SCHEMAS, TrialData
-from ketapain.errors import ConformanceWarning, DataError, ProtocolError
+from ketapain.errors import DataError, ProtocolError
 from ketapain.instruments import get_instrument
-from ketapain.interop._odm_values import column_kinds, to_text, visit_rank
+from ketapain.interop._odm_values import column_kinds, form_dates, to_text, visit_rank
 from ketapain.protocol import Protocol
 
 __all__ = [
@@ -305,6 +304,12 @@ def _extra_row(extra: _Extra, form: str, protocol: Protocol, categories: Mapping
     return _row(extra.field, form, "text", label, validation=_VALIDATION[extra.kind])
 
 
+def _date_field(inst_name: str) -> str:
+    """The field of form ``q_<instrument>`` holding the questionnaire's completion date
+    (``questionnaires.completed_date``): ``<instrument>_date``, shortened to 26 characters."""
+    return _short_name(f"{inst_name}_date", set())
+
+
 def _item_row(inst_name: str, item: Any, form: str) -> dict[str, str]:
     field = f"{inst_name}_{item.key.lower()}"
     label = f"{item.label} ({inst_name} item {item.key})"
@@ -424,11 +429,9 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
         inst = get_instrument(inst_name)
-        for pos, inst_item in enumerate(inst.items):
-            row = _item_row(inst_name, inst_item, f"q_{inst_name}")
-            if pos == 0:
-                row["Section Header"] = f"{inst.title} (neutral item labels; no licensed wording)"
-            rows.append(row)
+        rows.append(_row(_date_field(inst_name), f"q_{inst_name}", "text", f"Date the {inst_name} questionnaire was completed",
+                         validation="date_ymd", header=f"{inst.title} (neutral item labels; no licensed wording)"))
+        rows += [_item_row(inst_name, inst_item, f"q_{inst_name}") for inst_item in inst.items]
     out = pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
     dup = out["Variable / Field Name"][out["Variable / Field Name"].duplicated()].tolist()
     if dup:
@@ -463,8 +466,9 @@ def redcap_mapping(protocol: Protocol, *, data: TrialData | None = None) -> dict
     dict
         JSON-ready: ``events`` (unique event name -> ``"screening"``, ``"visit:<name>"``,
         ``"period:<k>"`` or ``"adverse_events"``), ``repeating`` (repeat instrument ->
-        table), ``fields`` (field -> ``{"table", "column"}``; questionnaire fields
-        ``{"table": "questionnaires", "instrument", "item"}``; eligibility answers add
+        table), ``fields`` (field -> ``{"table", "column"}``; questionnaire items
+        ``{"table": "questionnaires", "instrument", "item"}``, each form's date
+        ``{"table": "questionnaires", "instrument", "column": "completed_date"}``; eligibility answers add
         ``"type"``: int, float, str, bool or date; the checkbox ``cm_classes`` and the
         ``cm_name_<class>`` fields map onto ``concomitant``) and ``codes`` (categorical field
         -> REDCap code -> TrialData value, e.g. ``codes["sex"] == {"1": "M", "2": "F"}``). The same
@@ -493,6 +497,7 @@ def redcap_mapping(protocol: Protocol, *, data: TrialData | None = None) -> dict
         fields[_cm_name_field(cls)] = {"table": "concomitant", "column": "drug_name", "drug_class": cls}
     qs = data.questionnaires if data is not None else pd.DataFrame(columns=["visit", "instrument"])
     for inst_name in dict.fromkeys(i for lst in _visit_instruments(protocol, qs).values() for i in lst):
+        fields[_date_field(inst_name)] = {"table": "questionnaires", "instrument": inst_name, "column": "completed_date"}
         for inst_item in get_instrument(inst_name).items:
             fields[f"{inst_name}_{inst_item.key.lower()}"] = {"table": "questionnaires", "instrument": inst_name,
                                                               "item": inst_item.key}
@@ -517,24 +522,26 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     :func:`redcap_dictionary`), clock items ``HH:MM``; ``redcap_event_name`` is the unique
     event name REDCap derives from the event's label.
 
+    Each questionnaire form's ``<instrument>_date`` holds its ``completed_date`` (blank when
+    it has none).
+
     Raises
     ------
     DataError
-        A categorical value has no code (a treatment that is not an arm of the protocol).
+        A categorical value has no code (a treatment that is not an arm of the protocol);
+        the items of one questionnaire form have different completion dates (REDCap holds one
+        per form).
 
     Examples
     --------
     >>> from ketapain.protocol import load_protocol
     >>> from ketapain.simulate import simulate_trial
     >>> p = load_protocol("ketapain")
-    >>> import warnings
-    >>> with warnings.catch_warnings(record=True) as caught:  # completion dates: no REDCap field yet
-    ...     warnings.simplefilter("always")
-    ...     rec = to_redcap_records(simulate_trial(p, n_patients=2, seed=1), p)
-    >>> [type(w.message).__name__ for w in caught]
-    ['ConformanceWarning']
+    >>> rec = to_redcap_records(simulate_trial(p, n_patients=2, seed=1), p)
     >>> rec.iloc[0, :4].tolist()
     ['P001', 'screening_arm_1', '', '']
+    >>> rec.loc[rec["redcap_event_name"] == "inclusion_arm_1", ["record_id", "bpi_date", "bpi_3"]].values.tolist()[0]
+    ['P001', '2016-11-29', '7']
     """
     dictionary = redcap_dictionary(protocol, data=data)
     fields = dictionary["Variable / Field Name"].tolist()
@@ -590,12 +597,6 @@ def to_redcap_records(data: TrialData, protocol: Protocol) -> pd.DataFrame:
     if len(data.questionnaires):
         q = data.questionnaires
         pieces.append(_questionnaire_block(q, ("visit:" + q["visit"]).map(ev), mapping))
-        dated = int(q["completed_date"].notna().sum())
-        if dated:
-            warnings.warn(ConformanceWarning(
-                f"REDCap export: questionnaires.completed_date is not exported ({dated} rows hold a date): the "
-                "REDCap project has no completion-date field yet (docs/interop-redcap.md, out of scope)"),
-                stacklevel=2)
     records = pd.concat([p.astype(object) for p in pieces], ignore_index=True).reindex(columns=columns).astype(object)
     records = records.where(records.notna(), "")
     # merge the non-repeating pieces of one record x event into one row
@@ -689,9 +690,13 @@ def _concomitant_block(cm: pd.DataFrame, cm_event: pd.Series) -> pd.DataFrame:
 
 def _questionnaire_block(q: pd.DataFrame, event: pd.Series, mapping: Mapping[str, Any]) -> pd.DataFrame:
     """Questionnaire answers: one record per patient x visit (``event``: each row's unique
-    event name), a field per item (clock items ``HH:MM``); ``q_<instrument>_complete`` only
-    for the instruments answered at that visit (the forms of that event)."""
-    items = {(m["instrument"], m["item"]): f for f, m in mapping.items() if m.get("table") == "questionnaires"}
+    event name), a field per item (clock items ``HH:MM``) and the form's date;
+    ``q_<instrument>_complete`` only for the instruments answered at that visit (the forms of
+    that event)."""
+    qmap = {f: m for f, m in mapping.items() if m.get("table") == "questionnaires"}
+    items = {(m["instrument"], m["item"]): f for f, m in qmap.items() if "item" in m}
+    date_of = {m["instrument"]: f for f, m in qmap.items() if m.get("column") == "completed_date"}
+    dates = form_dates(q, "REDCap")
     field = [items.get(k) for k in zip(q["instrument"], q["item"], strict=True)]
     missing = sorted({f"{i}/{k}" for (i, k), f in zip(zip(q["instrument"], q["item"], strict=True), field, strict=True) if f is None})
     if missing:
@@ -702,6 +707,14 @@ def _questionnaire_block(q: pd.DataFrame, event: pd.Series, mapping: Mapping[str
     value[clock] = _clock(q["value"][clock]).astype(object)
     ids = {"record_id": q["patient_id"].to_numpy(), "redcap_event_name": event.to_numpy()}
     long = pd.DataFrame({**ids, "field": field, "value": value.fillna("").to_numpy()})
+    if dates:
+        forms = q[["patient_id", "visit", "instrument"]].assign(record_id=ids["record_id"], redcap_event_name=ids["redcap_event_name"])
+        forms = forms.drop_duplicates(["patient_id", "visit", "instrument"])
+        text = [dates.get(k, "") for k in zip(forms["patient_id"], forms["visit"], forms["instrument"], strict=True)]
+        long = pd.concat([long, pd.DataFrame({"record_id": forms["record_id"].to_numpy(),
+                                              "redcap_event_name": forms["redcap_event_name"].to_numpy(),
+                                              "field": forms["instrument"].map(date_of).to_numpy(), "value": text})],
+                         ignore_index=True)
     wide = long.pivot(index=["record_id", "redcap_event_name"], columns="field", values="value").astype(object)
     wide = wide.where(wide.notna(), "").copy()
     given = pd.DataFrame({**ids, "form": ("q_" + q["instrument"] + "_complete").to_numpy()})
@@ -799,4 +812,9 @@ def load_mapping(mapping: Mapping[str, Any] | str | PathLike[str]) -> dict[str, 
     for field, target in raw["fields"].items():
         if not isinstance(target, Mapping) or "table" not in target:
             raise DataError(f"{where}: fields.{field} must be a table with at least 'table'")
+        if target["table"] == "questionnaires" and not (
+            "instrument" in target and ("item" in target or target.get("column") == "completed_date")
+        ):
+            raise DataError(f"{where}: fields.{field}: a questionnaires field needs 'instrument' and either 'item' or "
+                            "column = 'completed_date'")
     return raw

@@ -27,7 +27,7 @@ _MAX = 20
 
 def _kind(target: Mapping[str, Any]) -> tuple[str, bool]:
     table, col = target["table"], target.get("column")
-    if table == "questionnaires":
+    if table == "questionnaires" and "item" in target:
         return "float", True
     cols = {c.name: c for c in SCHEMAS[table].columns}
     if col in cols:
@@ -195,7 +195,7 @@ def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.
     if not given.any():
         return
     table = target["table"]
-    if table == "questionnaires":
+    if table == "questionnaires" and "item" in target:
         item = get_instrument(target["instrument"]).item(str(target["item"]))
         if item.kind == "clock":
             hm = col.str.extract(_CLOCK).apply(pd.to_numeric, errors="coerce")
@@ -262,7 +262,7 @@ def _assemble(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: Mapp
             frame.insert(1, "period", p.to_numpy())
         out[table] = frame
     out["concomitant"] = _concomitant(raw, values, checkbox, fields, kind_of, period, place, problems)
-    questionnaires = _questionnaires(raw, values, fields, visit, problems)
+    questionnaires = _questionnaires(raw, values, fields, visit, place, problems)
     if questionnaires is not None:
         out["questionnaires"] = questionnaires
     for t in TABLE_NAMES:
@@ -334,26 +334,42 @@ def _concomitant(raw: pd.DataFrame, values: Mapping[str, pd.Series], checkbox: M
 
 
 def _questionnaires(raw: pd.DataFrame, values: Mapping[str, pd.Series], fields: Mapping[str, Mapping[str, Any]],
-                    visit: pd.Series, problems: list[str]) -> pd.DataFrame | None:
-    """One row per answered questionnaire item (clock answers as minutes after midnight);
-    None when the export has no questionnaire field."""
+                    visit: pd.Series, place: Any, problems: list[str]) -> pd.DataFrame | None:
+    """One row per answered questionnaire item (clock answers as minutes after midnight), with
+    its form's ``completed_date``; a dated form has a row for every item of its instrument
+    (an item left blank: value missing). None when the export has no questionnaire field."""
     qf = [f for f in values if fields[f]["table"] == "questionnaires"]
     if not qf:
         return None
     wide = pd.DataFrame({f: values[f] for f in qf})
     wide["patient_id"] = raw["record_id"]
     wide["visit"] = visit
-    long = wide.melt(id_vars=["patient_id", "visit"], var_name="field", value_name="raw")
+    wide["row"] = raw.index
+    long = wide.melt(id_vars=["patient_id", "visit", "row"], var_name="field", value_name="raw")
     long = long[long["raw"] != ""]
     outside = long["visit"].isna()
-    for f in long.loc[outside, "field"].unique()[:5]:
-        problems.append(f"questionnaire field {f} has values outside a visit event")
+    for i, f, v in long.loc[outside, ["row", "field", "raw"]].head(5).itertuples(index=False):
+        problems.append(f"{place(i)}: questionnaire field {f} = {v!r} is outside a visit event (a questionnaire belongs to a visit)")
     long = long[~outside]
     long["instrument"] = long["field"].map(lambda f: fields[f]["instrument"])
+    is_date = long["field"].map(lambda f: "item" not in fields[f]).astype(bool)
+    keys = ["patient_id", "visit", "instrument"]
+    dated = long.loc[is_date, [*keys, "raw"]].rename(columns={"raw": "completed_date"})
+    long = long[~is_date].copy()
     long["item"] = long["field"].map(lambda f: str(fields[f]["item"]))
     clock = long["raw"].str.match(_CLOCK)
     hm = long.loc[clock, "raw"].str.extract(_CLOCK).astype(float)
     value = pd.to_numeric(long["raw"].where(~clock), errors="coerce")
     value[clock] = hm[0] * 60 + hm[1]
     long["value"] = value
-    return long[["patient_id", "visit", "instrument", "item", "value"]].reset_index(drop=True)
+    answers = long[[*keys, "item", "value"]]
+    if len(dated):
+        every_item = pd.DataFrame(
+            [(inst, it.key) for inst in dated["instrument"].unique() for it in get_instrument(inst).items], columns=["instrument", "item"]
+        )
+        grid = dated[keys].merge(every_item, on="instrument")
+        answers = grid.merge(answers, on=[*keys, "item"], how="outer")
+        answers = answers.merge(dated, on=keys, how="left")
+    else:
+        answers = answers.assign(completed_date=None)
+    return answers[["patient_id", "visit", "instrument", "item", "value", "completed_date"]].reset_index(drop=True)
