@@ -201,3 +201,25 @@ def test_pages_request_approve_show_the_code_once_and_redeem(app, clients, admin
     assert _login(app, "pharmacist", NEW_PW) == 200
     r = anon.post("/password-reset", data={"username": "pharmacist", "code": code, "new_password": NEW_PW})
     assert r.status_code == 403   # no CSRF token
+
+
+def test_every_failed_redeem_costs_one_hash(app, clients, admin2, monkeypatch):
+    """The redeem answers in the same time whether the user name exists, has a pending reset or
+    not: one Argon2id check in every case (the dummy hash when there is nothing to check), as
+    login does (test_auth_hardening.test_an_unknown_user_costs_a_hash)."""
+    from ketapain.capture import security
+
+    admin, stat = clients["admin"], clients["statistician"]
+    rid = admin.post("/change-requests", {"action": "reset_password", "target_user": "pharmacist", "reason": "forgot it",
+                                          "password": ADMIN_PW}).json()["id"]
+    assert stat.post(f"/change-requests/{rid}/approve", {"password": ROLE_PW, "reason": "identity checked"}).status_code == 200
+    checked: list[str] = []
+    real = security.verify_password
+    monkeypatch.setattr(users, "verify_password", lambda stored, pw: checked.append(stored) or real(stored, pw))
+    anon = TestClient(app)
+    for name in ("nobody", "nurse", "pharmacist"):  # unknown; exists without a reset; pending reset, wrong code
+        r = anon.post("/api/v1/auth/reset-password", json={"username": name, "code": "wrong-code", "new_password": NEW_PW})
+        assert r.status_code == 401 and r.json()["detail"] == "user name or reset code is not correct (or the code has expired)"
+    with app.state.sessionmaker() as s:
+        pharm_hash = s.execute(select(User.password_hash).where(User.username == "pharmacist")).scalar()
+    assert checked == [security.dummy_hash(), security.dummy_hash(), pharm_hash]

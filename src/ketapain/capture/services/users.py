@@ -114,8 +114,11 @@ def redeem_reset(session: Session, settings: Settings, limiter: LoginLimiter, da
         ChangeRequest.action == "reset_password", ChangeRequest.target_user == user.username,
         ChangeRequest.status == "approved").order_by(ChangeRequest.id.desc())).scalars().first()
     oldest = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=approvals.RESET_CODE_HOURS)).isoformat(timespec="microseconds")
-    if (user is None or req is None or user.status != "reset" or (req.decided_at or "") < oldest
-            or not verify_password(user.password_hash, data.code)):
+    pending = user is not None and req is not None and user.status == "reset" and (req.decided_at or "") >= oldest
+    # one password hash is verified whatever the case, so the answer's time does not tell
+    # whether the user exists or has a pending reset (as login: security.dummy_hash)
+    matches = verify_password(user.password_hash if pending and user is not None else dummy_hash(), data.code)
+    if not (pending and matches):
         limiter.failure(*keys)
         audit.event(session, SYSTEM, table="users", record_id=user.id if user else "-", action="reset_failed",
                     detail=f"user name {data.username[:64]!r} from {client}")
