@@ -123,6 +123,9 @@ def _other() -> dict[str, Callable[[dict[str, Any]], Any]]:
         "report.format_describe": lambda o: rp.format_describe(
             {"mean": 6.0, "sd": 2.0, "median": 6.0, "q1": 5.0, "q3": 8.0, "kind": "mean_sd"}, **o),
         "analysis.bang_index": lambda o: an.bang_index(np.array([3]), np.array([2]), np.array([10]), **o),
+        "report.plot_daily_means": lambda o: rp.plot_daily_means(
+            pd.DataFrame({"treatment": ["A"], "day": [0], "mean": [5.0], "ci_low": [4.0], "ci_high": [6.0]}),
+            order=["A"], ylabel="y", **o),
     }
 
 
@@ -147,7 +150,7 @@ EXEMPT: dict[str, str] = {
     "analysis.analysis_settings": "records the settings of run_analysis",
     "report.provenance": "records the seed of a finished run",
     "report.write_trial_report": "writes the report of a finished run",
-    "report.plot_tipping_point": "draws a finished tipping-point result",
+    "report.plot_tipping_point": "draws a finished tipping-point result (alpha and conf_level refused: tests/report/test_figures.py)",
 }
 """Public functions with an option-named parameter that are not called here, and why."""
 

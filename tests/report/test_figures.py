@@ -81,6 +81,22 @@ def test_daily_means_counts() -> None:
     assert list(ax.lines[0].get_xdata()) == list(days)           # sorted by day
     assert np.isnan(ax.lines[1].get_ydata()[4])                   # K day 4 missing: a gap
     assert [to_hex(line.get_color()) for line in ax.lines] == [c.lower() for c in ARM_COLOURS[:3]]
+    assert ax.get_legend().get_title().get_text() == "Mean and 95% CI"
+
+
+def test_figures_name_the_level_of_their_bands() -> None:
+    # the bands are drawn at the analysis's conf_level; the legend / axis say which (was always "95% CI")
+    daily = pd.DataFrame({"treatment": ["P", "P"], "day": [0, 1], "mean": [6.0, 5.0], "ci_low": [5.5, 4.5],
+                          "ci_high": [6.5, 5.5]})
+    ax = plot_daily_means(daily, order=ORDER, ylabel="Pain", conf_level=0.9)
+    assert ax.get_legend().get_title().get_text() == "Mean and 90% CI"
+    f = pd.DataFrame({"delta": [0.0, 1.0], "contrast": ["K - P"] * 2, "estimate": [-1.0, 0.0], "ci_low": [-2.0, -1.0],
+                      "ci_high": [0.0, 1.0], "p_value": [0.04, 0.5]})
+    assert plot_tipping_point(f, alpha=0.05, conf_level=0.99).get_ylabel() == "Estimate (99% CI)"
+    assert plot_tipping_point(f, alpha=0.05).get_ylabel() == "Estimate (95% CI)"
+    for bad in (0.0, 1.0, 95, True):
+        with pytest.raises(DataError, match=rf"plot_daily_means: conf_level={bad!r} must be a number in \(0, 1\)"):
+            plot_daily_means(daily, order=ORDER, ylabel="Pain", conf_level=bad)
 
 
 def test_forest() -> None:

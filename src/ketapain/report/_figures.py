@@ -237,15 +237,21 @@ def plot_patient_bars(
     return ax
 
 
+def _check_level(conf_level: float, what: str) -> None:
+    if isinstance(conf_level, bool) or not isinstance(conf_level, float | int) or not 0 < conf_level < 1:
+        raise DataError(f"{what}: conf_level={conf_level!r} must be a number in (0, 1)")
+
+
 def plot_daily_means(
     daily: pd.DataFrame,
     *,
     order: Sequence[str],
     labels: Mapping[str, str] | None = None,
     ylabel: str,
+    conf_level: float = 0.95,
     ax: Axes | None = None,
 ) -> Axes:
-    """Mean per arm over the days after infusion, with a shaded 95% confidence band.
+    """Mean per arm over the days after infusion, with a shaded confidence band.
 
     Parameters
     ----------
@@ -254,6 +260,8 @@ def plot_daily_means(
         day; NaN leaves a gap).
     order, labels, ylabel, ax
         As :func:`plot_patient_lines`.
+    conf_level : float, default 0.95
+        The level of the bands (``ci_low``/``ci_high``), named in the legend's title.
 
     Returns
     -------
@@ -271,6 +279,7 @@ def plot_daily_means(
     (2, 2)
     """
     what = "plot_daily_means"
+    _check_level(conf_level, what)
     _need(daily, ("treatment", "day", "mean", "ci_low", "ci_high"), what)
     num = _numeric(daily, ("day", "mean", "ci_low", "ci_high"), what)
     treatment = daily["treatment"].astype(str).to_numpy()
@@ -290,7 +299,7 @@ def plot_daily_means(
     ax.set_xlabel("Day after infusion")
     ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(frameon=False, title="Mean and 95% CI")
+    ax.legend(frameon=False, title=f"Mean and {100 * conf_level:g}% CI")
     return ax
 
 
@@ -341,7 +350,7 @@ def plot_forest(frame: pd.DataFrame, *, xlabel: str, ax: Axes | None = None) -> 
     return ax
 
 
-def plot_tipping_point(frame: pd.DataFrame, *, alpha: float, ax: Axes | None = None) -> Axes:
+def plot_tipping_point(frame: pd.DataFrame, *, alpha: float, conf_level: float = 0.95, ax: Axes | None = None) -> Axes:
     """Estimate and CI against the shift delta, per contrast, with the tipping points marked.
 
     A tipping point is where ``p_value`` crosses ``alpha`` between two consecutive deltas;
@@ -355,6 +364,8 @@ def plot_tipping_point(frame: pd.DataFrame, *, alpha: float, ax: Axes | None = N
         (one row per contrast x delta); contrasts are drawn in order of appearance.
     alpha : float
         Significance level in (0, 1).
+    conf_level : float, default 0.95
+        The level of the bands (``ci_low``/``ci_high``), named on the y axis.
     ax : Axes, optional
 
     Returns
@@ -377,6 +388,7 @@ def plot_tipping_point(frame: pd.DataFrame, *, alpha: float, ax: Axes | None = N
     _need(frame, ("delta", "contrast", "estimate", "ci_low", "ci_high", "p_value"), what)
     if not isinstance(alpha, float | int) or not 0 < alpha < 1:
         raise DataError(f"{what}: alpha={alpha!r} must be a number in (0, 1)")
+    _check_level(conf_level, what)
     num = _numeric(frame, ("delta", "estimate", "ci_low", "ci_high", "p_value"), what)
     contrast = frame["contrast"].astype(str).to_numpy()
     ax = _axes(ax)
@@ -401,7 +413,7 @@ def plot_tipping_point(frame: pd.DataFrame, *, alpha: float, ax: Axes | None = N
             for xd, ye in zip(dt, et, strict=True):
                 ax.annotate(f"δ = {xd:.3g}", (xd, ye), textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.set_xlabel("Shift δ added to imputed missing values")
-    ax.set_ylabel("Estimate (95% CI)")
+    ax.set_ylabel(f"Estimate ({100 * conf_level:g}% CI)")
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, title=f"Tipping point: P crosses {alpha:g} (×)")
     return ax

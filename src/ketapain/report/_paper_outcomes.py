@@ -312,7 +312,8 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
     curves = results.daily_curves
     for item in pd.unique(curves["item"]):
         rows = curves[curves["item"] == item]
-        ax = plot_daily_means(rows, order=arms, labels=labels, ylabel=f"{item_label(str(item)).capitalize()} (mean, NRS)")
+        ax = plot_daily_means(rows, order=arms, labels=labels, ylabel=f"{item_label(str(item)).capitalize()} (mean, NRS)",
+                              conf_level=float(s.conf_level))
         out.append(
             FigureBlock(
                 key=f"daily_{item}",

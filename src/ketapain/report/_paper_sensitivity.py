@@ -150,7 +150,7 @@ def sensitivity_blocks(results: AnalysisResults) -> list[Paragraph | DisplayTabl
             fig_frame = oriented[["delta", "shown_contrast", "shown_estimate", "shown_ci_low", "shown_ci_high", "p_value"]].rename(
                 columns={"shown_contrast": "contrast", "shown_estimate": "estimate", "shown_ci_low": "ci_low",
                          "shown_ci_high": "ci_high"})
-            ax = plot_tipping_point(fig_frame, alpha=float(s.alpha))
+            ax = plot_tipping_point(fig_frame, alpha=float(s.alpha), conf_level=float(s.conf_level))
             out.append(FigureBlock(key="tipping_point", title="Tipping-point analysis",
                                    caption=f"Estimate and {100 * s.conf_level:g}% CI of each contrast as the shift "
                                            "delta added to the imputed values grows; crosses mark where P crosses alpha.",
