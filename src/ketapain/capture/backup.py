@@ -25,7 +25,9 @@ Restore
 target, refuses a target that holds rows, migrates it to the archive's revision, loads every
 table in one transaction, resets PostgreSQL's ``id`` sequences, runs
 :func:`~ketapain.capture.audit.verify_audit` in that transaction and commits only if the chain
-verifies; then it upgrades the database to the newest revision.
+verifies; then it upgrades the database to the newest revision. On PostgreSQL the migrations
+run in the load's transaction too (its DDL is transactional): a restore that fails leaves the
+database as it was, without tables; a SQLite file the restore created is removed.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from ketapain import __version__
 from ketapain._atomic import file_write
 from ketapain.capture.audit import AuditVerification, verify_audit
 from ketapain.capture.config import sqlite_path
-from ketapain.capture.db import MIGRATIONS, make_engine, open_existing, upgrade
+from ketapain.capture.db import MIGRATIONS, make_engine, open_existing, upgrade, upgrade_connection
 from ketapain.capture.models import Base
 from ketapain.errors import DataError
 
@@ -369,14 +371,23 @@ def restore_database(archive: Path, url: str) -> RestoreSummary:
             problem = _target_problem(engine, revision)
             if problem is not None:
                 raise DataError(f"{shown}: {problem}", source=shown)
-            upgrade(engine, revision)
+            # PostgreSQL: the tables are made in the load's transaction (its DDL is transactional),
+            # so a restore that fails leaves the database as it was, without tables; SQLite: made
+            # first (a file the restore created is removed when it fails)
+            in_one = engine.dialect.name == "postgresql"
+            if not in_one:
+                upgrade(engine, revision)
             with zipfile.ZipFile(archive) as zf, engine.connect() as conn, conn.begin() as trans:
+                if in_one:
+                    upgrade_connection(conn, revision)
                 counts = _load(conn, zf, manifest["tables"])
                 with Session(bind=conn) as session:
                     result = verify_audit(session)
                 if not result.ok:
                     trans.rollback()
-            if result.ok:
+                elif in_one:
+                    upgrade_connection(conn)
+            if result.ok and not in_one:
                 upgrade(engine)
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +30,7 @@ from ketapain.capture.config import sqlite_path
 from ketapain.errors import DataError
 
 __all__ = ["MIGRATIONS", "POOL_SIZE", "ReadOnlySessionError", "make_engine", "make_sessionmaker", "open_existing",
-           "read_only", "read_only_engine", "upgrade"]
+           "read_only", "read_only_engine", "upgrade", "upgrade_connection"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -155,11 +155,17 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to ``revision`` (creates every table on an empty database)."""
+    with engine.begin() as conn:
+        upgrade_connection(conn, revision)
+
+
+def upgrade_connection(conn: Connection, revision: str = "head") -> None:
+    """:func:`upgrade` inside the caller's transaction on ``conn`` (committed or rolled back
+    by the caller: on PostgreSQL, whose DDL is transactional, a rollback removes the tables)."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
