@@ -118,7 +118,7 @@ def redeem_reset(session: Session, settings: Settings, limiter: LoginLimiter, da
     # one password hash is verified whatever the case, so the answer's time does not tell
     # whether the user exists or has a pending reset (as login: security.dummy_hash)
     matches = verify_password(user.password_hash if pending and user is not None else dummy_hash(), data.code)
-    if not (pending and matches):
+    if not (pending and matches) or user is None or req is None:  # (the last two: for the type checker; pending implies them)
         limiter.failure(*keys)
         audit.event(session, SYSTEM, table="users", record_id=user.id if user else "-", action="reset_failed",
                     detail=f"user name {data.username[:64]!r} from {client}")
