@@ -282,3 +282,54 @@ def test_check_refuses_auc_anchored_at_a_pain_before_that_is_never_given(tmp_pat
     text = (folder / "protocol.toml").read_text()
     (folder / "protocol.toml").write_text(text.replace('time_axis = "infusion"', 'time_axis = "first_diary_day"'))
     assert runner.invoke(app, ["check", str(folder)]).exit_code == 0
+
+
+def test_a_simulated_or_imported_trial_can_be_written_into_the_init_folder(tmp_path: Path) -> None:
+    """The own-trial rehearsal: `ketapain init`, then the twin's data (or an import) written into
+    that folder with --overwrite; protocol.toml and README.md stay, and the commands that read
+    the folder find its protocol there. Before, both were refused ("holds files that are not
+    trial files (README.md, protocol.toml)")."""
+    from ketapain.cli._common import PROTOCOL_FILE
+    from ketapain.cli._init import README_FILE
+    from ketapain.data._io import COMPANION_FILES
+
+    assert set(COMPANION_FILES) == {PROTOCOL_FILE, README_FILE}  # the names init writes are the ones kept
+    trial = tmp_path / "my_trial"
+    assert runner.invoke(app, ["init", str(trial)]).exit_code == 0
+    protocol_text = (trial / "protocol.toml").read_text(encoding="utf-8")
+    readme = (trial / "README.md").read_text(encoding="utf-8")
+    res = runner.invoke(app, ["simulate", "--protocol", str(trial / "protocol.toml"), "--patients", "6", "--seed", "1",
+                              "--out", str(trial)])
+    assert res.exit_code == 1 and "pass --overwrite" in res.stderr  # the templates are there: not without --overwrite
+    res = runner.invoke(app, ["simulate", "--protocol", str(trial / "protocol.toml"), "--patients", "6", "--seed", "1",
+                              "--out", str(trial), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert (trial / "protocol.toml").read_text(encoding="utf-8") == protocol_text
+    assert (trial / "README.md").read_text(encoding="utf-8") == readme
+    assert len(read_trial(trial).patients) == 6
+    res = runner.invoke(app, ["check", str(trial)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["export", str(trial), "--format", "odm", "--out", str(tmp_path / "odm")])
+    assert res.exit_code == 0, res.output  # the protocol is found in the folder (meta.json names 'my_trial', not shipped)
+    res = runner.invoke(app, ["import", str(tmp_path / "odm" / "my_trial.odm.xml"), "--format", "odm",
+                              "--protocol", str(trial / "protocol.toml"), "--out", str(trial), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert (trial / "protocol.toml").read_text(encoding="utf-8") == protocol_text
+    assert len(read_trial(trial).patients) == 6
+
+
+def test_a_folder_naming_an_unshipped_protocol_says_how_to_give_it(tmp_path: Path) -> None:
+    trial = tmp_path / "my_trial"
+    assert runner.invoke(app, ["init", str(trial)]).exit_code == 0
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", "--protocol", str(trial / "protocol.toml"), "--patients", "4", "--seed", "2",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["export", str(out), "--format", "odm", "--out", str(tmp_path / "odm")])
+    assert res.exit_code == 1
+    assert res.stderr == (f"error: {out}: meta.json names protocol 'my_trial', which is neither a shipped protocol "
+                          "(ab_ba_example, ketapain, oral_ab_ba_example) nor a file; give it with --protocol FILE or put it "
+                          f"in {out}/protocol.toml\n")
+    res = runner.invoke(app, ["export", str(out), "--format", "odm", "--out", str(tmp_path / "odm"),
+                              "--protocol", str(trial / "protocol.toml")])
+    assert res.exit_code == 0, res.output

@@ -332,3 +332,27 @@ def test_parquet_cannot_hold_a_mixed_extra_column(
     assert read_trial(write_trial(data, tmp_path / "csv")).patients["note"].tolist() == [
         "1", "a", "2.5"
     ]
+
+
+def test_rewriting_an_init_folder_keeps_its_protocol_and_readme(trial: TrialData, tmp_path: Path) -> None:
+    """A folder made by ``ketapain init`` (protocol.toml, README.md, empty templates) takes the
+    trial's tables with overwrite; the two companions stay byte for byte, any other file is
+    still refused (and nothing is written)."""
+    folder = tmp_path / "my_trial"
+    folder.mkdir()
+    (folder / "protocol.toml").write_text("# the study's protocol\n", encoding="utf-8")
+    (folder / "README.md").write_text("# my trial\n", encoding="utf-8")
+    (folder / "diary.csv").write_text("patient_id,period,day,avg_pain\r\n", encoding="utf-8")  # an empty template
+    with pytest.raises(DataError, match="already exists and is not empty; pass overwrite=True"):
+        write_trial(trial, folder)
+    write_trial(trial, folder, format="parquet", overwrite=True)
+    assert read_trial(folder).equals(trial)
+    assert (folder / "protocol.toml").read_text(encoding="utf-8") == "# the study's protocol\n"
+    assert (folder / "README.md").read_text(encoding="utf-8") == "# my trial\n"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["README.md", "protocol.toml", "meta.json", *(f"{t}.parquet" for t in TABLE_NAMES)])  # the CSV template is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_trial"]  # no temporary folder left
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(DataError, match=r"holds files that are not trial files \(notes.txt\)"):
+        write_trial(trial, folder, overwrite=True)
+    assert read_trial(folder).equals(trial)

@@ -142,6 +142,13 @@ def find_protocol(name: str | None, where: Path, *, meta: Mapping[str, str] | No
         meta = read_meta(where) if where.is_dir() else {}
     protocol_id = meta.get("protocol_id")
     if protocol_id:
+        from ketapain.errors import ProtocolError
+        from ketapain.protocol import list_protocols
+
+        if protocol_id not in list_protocols() and not Path(protocol_id).is_file():
+            raise ProtocolError(template="{where}: meta.json names protocol {id}, which is neither a shipped protocol ({shipped}) "
+                                "nor a file; give it with {@protocol} FILE or put it in {where}/" + PROTOCOL_FILE,
+                                params={"where": where, "id": repr(protocol_id), "shipped": ", ".join(list_protocols())})
         return load_protocol(protocol_id), f"meta.json protocol_id {protocol_id!r}"
     raise KetapainError(template="{where}: no protocol: give one with {@protocol} NAME|FILE, put it in "
                         "{where}/" + PROTOCOL_FILE + " or name it in meta.json (protocol_id)",

@@ -12,6 +12,8 @@ Layout::
         adverse_events.csv
         concomitant.csv
         screening.csv
+        protocol.toml          optional companions (``ketapain init`` writes them): kept as
+        README.md              they are when the tables are written again
 
 All tables of a folder share one format. CSV files are UTF-8 (a byte-order mark is
 accepted when reading), comma-separated, with a header row, written RFC 4180 style (CRLF
@@ -38,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ketapain._atomic import check_destination, folder_write
+from ketapain._atomic import check_destination, entries_write
 
 from ..errors import DataError
 from ._schema import SCHEMAS, TABLE_NAMES
@@ -55,6 +57,9 @@ _FORMAT_VERSION = 1
 _OUR_FILES = frozenset(
     {f"{name}.{fmt}" for name in TABLE_NAMES for fmt in FORMATS} | {META_FILE}
 )
+COMPANION_FILES = ("protocol.toml", "README.md")
+"""Files a trial folder may hold beside its tables (the protocol and the README that
+``ketapain init`` writes): never read as data, kept when the tables are written again."""
 
 
 def read_frames(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], str]:
@@ -95,11 +100,12 @@ def write_frames(
     tables: Mapping[str, pd.DataFrame], meta: Mapping[str, str], folder: Path, *, format: str, overwrite: bool
 ) -> None:
     """Write the seven tables and ``meta.json`` to ``folder`` through a temporary sibling that
-    is renamed at the end (nothing half-written is left behind); see :func:`write_trial`."""
+    is renamed at the end (nothing half-written is left behind); see :func:`write_trial`.
+    Only the trial files are replaced: :data:`COMPANION_FILES` in ``folder`` stay."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     _check_destination(folder, overwrite=overwrite)
-    with folder_write(folder) as tmp:
+    with entries_write(folder, sorted(_OUR_FILES)) as tmp:
         for name in TABLE_NAMES:
             file = tmp / f"{name}.{format}"
             try:
@@ -116,7 +122,8 @@ def write_frames(
 
 
 def _check_destination(path: Path, *, overwrite: bool) -> None:
-    check_destination(path, overwrite=overwrite, ours=_OUR_FILES.__contains__, what="trial files")
+    check_destination(path, overwrite=overwrite, ours=lambda name: name in _OUR_FILES or name in COMPANION_FILES,
+                      what="trial files")
 
 
 

@@ -365,7 +365,9 @@ def write_trial(
     folder : str or path-like
         Destination; created (with its parents) if needed. It may already exist only if
         it is empty, or if ``overwrite`` is True and it holds nothing but trial files
-        (``<table>.csv``, ``<table>.parquet``, ``meta.json``); it is then replaced whole.
+        (``<table>.csv``, ``<table>.parquet``, ``meta.json``) and the companions
+        ``protocol.toml`` and ``README.md`` (as ``ketapain init`` writes them); the trial
+        files are then replaced (those of the other format removed), the companions stay.
     format : {"csv", "parquet"}, default "csv"
         File format of the tables.
     overwrite : bool, default False
