@@ -36,6 +36,8 @@ __all__ = ["FieldProblem", "annotate_form"]
 
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 _NOT_FILLED = frozenset({"hidden", "password", "submit", "button", "reset", "image", "file"})
+_BROWSER_KEEPS = {"number": re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"), "date": re.compile(r"\d{4}-\d{2}-\d{2}")}
+"""The values a number or date field shows; another sent value comes back in a text field."""
 _PREFIXES = ("item_", "a_", "c_", "dn4_")
 """Form names built from a model field or an item key: ``item_<key>`` (questionnaires),
 ``a_``/``c_``/``dn4_`` (screening answers, criteria, DN4 items)."""
@@ -219,7 +221,11 @@ def _fill(tree: _Tree, controls: list[_El], submitted: dict[str, list[str]], edi
             edits.replaces.append((el.start_end, el.end, escape(values[0], quote=False)))
         else:
             i = seen[name] = seen.get(name, -1) + 1
-            edits.retag(el, _set(edits.attrs(el), "value", values[min(i, len(values) - 1)]))
+            value = values[min(i, len(values) - 1)]
+            attrs = _set(edits.attrs(el), "value", value)
+            if value and not _BROWSER_KEEPS.get(kind, re.compile(".*")).fullmatch(value):
+                attrs = _set(attrs, "type", "text")  # a browser would blank it: shown as sent
+            edits.retag(el, attrs)
 
 
 def _anchor(group: list[_El], form: _El, fields: list[_El]) -> int:
