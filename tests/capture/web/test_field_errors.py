@@ -195,6 +195,23 @@ def test_user_form_never_echoes_the_password(app, webs):
     assert _count(app, User, User.username == "new.monitor") == 1
 
 
+def test_password_reset_form_comes_back_with_its_fresh_csrf_cookie(app):
+    anon = Web(app)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', anon.get("/password-reset").text).group(1)
+    r = anon.client.post("/password-reset", data={"csrf_token": token, "username": "nurse", "code": "123456",
+                                                  "new_password": "Zq9-shrt"})
+    assert r.status_code == 422 and "Zq9-shrt" not in r.text
+    form = _form(r.text, "/password-reset")
+    _beside(form, "new_password")
+    assert 'name="username"' in form and 'value="nurse"' in form
+    # the redrawn page's token goes with the cookie set with it: the next try is checked (401: no such code), not refused as forged
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    assert fresh != token and any(c.startswith(f"ketapain_reset_csrf={fresh};") for c in r.headers.get_list("set-cookie"))
+    r = anon.client.post("/password-reset", data={"csrf_token": fresh, "username": "nurse", "code": "123456",
+                                                  "new_password": "long-enough-password-2"})
+    assert r.status_code == 401
+
+
 def test_a_problem_without_a_field_stays_in_the_summary(app, webs):
     nurse = webs["nurse"]
     scr = screening_form()
