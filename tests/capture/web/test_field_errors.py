@@ -226,6 +226,19 @@ def test_a_problem_without_a_field_stays_in_the_summary(app, webs):
     assert 'name="weight_kg" value="seventy"' in form and f'<option value="{sid}" selected>' in form
 
 
+def test_correction_form_marks_the_field_too(app, webs):
+    nurse = webs["nurse"]
+    pid = new_patient(nurse)
+    url = re.search(r'href="(/correct/patients/\d+)"', nurse.get(f"/patients/{pid}").text).group(1)
+    r = nurse.post(url + "?lang=fr", {"sex": "F", "age_years": "12", "weight_kg": "70", "pain_type": "radiculopathy", "reason": "typo"})
+    assert r.status_code == 422 and 'data-testid="correction-problems"' in r.text  # its own list of problems, as before
+    form = _form(r.text, url)
+    _beside(form, "age_years")
+    _no_field_errors_but(form, {"age_years"})
+    assert _error(form, "age_years") == "hors des limites autorisées" and 'data-testid="form-errors"' not in r.text
+    assert 'value="12"' in form and 'name="reason" value="typo"' in form
+
+
 def test_annotate_form_keeps_every_problem():
     page = ('<html><head><title>T</title></head><body><main><form method="post" action="/a"><input name="x">'
             '<textarea name="note">old</textarea><input type="checkbox" name="ok" value="on" checked></form></main></body></html>')

@@ -264,11 +264,14 @@ def _label(group: list[_El], tree: _Tree) -> str | None:
 
 
 def annotate_form(html: str, action_path: str, submitted: Sequence[tuple[str, str]], problems: Sequence[FieldProblem], *,
-                  heading: str, detail: str = "", notice: str = "", title: str = "") -> str | None:
+                  heading: str = "", detail: str = "", notice: str = "", title: str = "", fill: bool = True,
+                  summary: bool = True) -> str | None:
     """``html`` with the form posting to ``action_path`` marked up (module docstring); None when
     the page has no such form. ``detail`` (HTML) closes the summary (the service's message);
     ``notice`` (plain text), when given, heads the page's ``<main>`` with a link to the summary;
-    ``title`` (plain text), when given, starts the page's ``<title>``."""
+    ``title`` (plain text), when given, starts the page's ``<title>``. ``fill=False`` leaves the
+    fields' values as drawn, ``summary=False`` adds the messages beside the fields only (a page
+    listing the problems itself: the correction form)."""
     tree = _Tree(html)
     sent: dict[str, list[str]] = {}
     for k, v in submitted:
@@ -282,7 +285,8 @@ def annotate_form(html: str, action_path: str, submitted: Sequence[tuple[str, st
     for e in fields:
         groups.setdefault(e.get("name") or "", []).append(e)
     edits = _Edits()
-    _fill(tree, controls, sent, edits)
+    if fill:
+        _fill(tree, controls, sent, edits)
     by_name: dict[str, list[FieldProblem]] = {}
     rows = []
     for p in problems:
@@ -306,14 +310,16 @@ def annotate_form(html: str, action_path: str, submitted: Sequence[tuple[str, st
         text = "; ".join(_message(p) for p in plist)
         edits.insert(_anchor(group, form, fields), f'<p class="field-error" id="{err_id}" data-testid="field-error" '
                                                      f'data-field="{escape(name)}">{text}</p>')
+    if not summary:
+        return edits.apply(html)
     items = []
     for p, name in rows:
         label = escape(p.label or (_label(groups[name], tree) if name else None) or p.field)
         where = f'<a href="#{escape(ids[name])}">{label}</a>' if name else label
         items.append(f'<li data-field="{escape(name or p.field)}">{where}: {_message(p)}</li>')
-    summary = (f'<div class="form-errors" id="form-errors" role="alert" data-testid="form-errors"><p>{escape(heading)}</p>'
+    box = (f'<div class="form-errors" id="form-errors" role="alert" data-testid="form-errors"><p>{escape(heading)}</p>'
                + (f"<ul>{''.join(items)}</ul>" if items else "") + detail + "</div>")
-    edits.insert(form.start_end, summary)
+    edits.insert(form.start_end, box)
     main = next((e for e in tree.elements if e.tag == "main"), None)
     if notice and main is not None and form.start > main.start:
         edits.insert(main.start_end, f'<p class="banner" data-testid="form-errors-link"><a href="#form-errors">{escape(notice)}</a></p>')

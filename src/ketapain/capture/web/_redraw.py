@@ -35,7 +35,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.routing import Match
 
@@ -45,7 +44,7 @@ from ketapain.capture.web._errors import _field_label, _problems, error_status
 from ketapain.capture.web._fieldhtml import FieldProblem, annotate_form
 from ketapain.capture.web.i18n import translator
 
-__all__ = ["redraw_form"]
+__all__ = ["mark_fields", "redraw_form"]
 
 _SKIP = ("/api/", "/diary/", "/static/")
 _SCOPE_KEYS = ("type", "asgi", "http_version", "scheme", "server", "client", "root_path", "app", "state", "router",
@@ -87,12 +86,34 @@ async def _get(request: Request, path: str, query: dict[str, str]) -> tuple[int,
     return int(start.get("status", 500)), list(start.get("headers", [])), b"".join(body)
 
 
+def _as_field_problems(rows: Sequence[dict[str, Any]], lang: str) -> list[FieldProblem]:
+    """Rows of :func:`._errors._problems` (field, label, kind, msg) as problems in ``lang``:
+    the kind's text, else the validator's English message marked as such."""
+    t = translator(lang)
+    return [FieldProblem(p["field"], p.get("label") if isinstance(p.get("label"), str) else None,
+                         t(f"err.type.{p['kind']}") if p["kind"] else p["msg"], verbatim=not p["kind"] and lang != "en")
+            for p in rows]
+
+
+def mark_fields(request: Request, response: HTMLResponse, rows: Sequence[dict[str, Any]]) -> HTMLResponse:
+    """``response`` (a page that lists the problems itself, the correction form) with each
+    problem also beside its field in the form posting to the request's path."""
+    if not rows:
+        return response
+    html = annotate_form(bytes(response.body).decode(), request.url.path, [], _as_field_problems(rows, lang_of(request)),
+                         fill=False, summary=False)
+    if html is None:
+        return response
+    marked = HTMLResponse(html, status_code=response.status_code)
+    marked.raw_headers.extend((k, v) for k, v in response.raw_headers if k.lower() == b"set-cookie")
+    return marked
+
+
 def _field_problems(exc: Exception, lang: str) -> tuple[list[FieldProblem], str | None]:
     """The problems of ``exc`` in ``lang`` and the service's English message (None for pydantic's)."""
     t = translator(lang)
     if isinstance(exc, ValidationError | RequestValidationError):
-        return [FieldProblem(p["field"], p["label"], t(f"err.type.{p['kind']}") if p["kind"] else p["msg"],
-                             verbatim=not p["kind"] and lang != "en") for p in _problems(exc, lang)], None
+        return _as_field_problems(_problems(exc, lang), lang), None
     message, column = str(exc), getattr(exc, "column", None)
     if column:
         return [FieldProblem(str(column), _field_label(str(column), lang),
@@ -120,7 +141,7 @@ async def redraw_form(request: Request, exc: Exception, routes: Sequence[APIRout
     found = _page_route(routes, path)
     if form is None or found is None:
         return None
-    submitted = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != CSRF_FIELD and not isinstance(v, UploadFile)]
+    submitted = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != CSRF_FIELD]
     page_path, route = found
     sent = dict(submitted)
     query = {q.alias: sent[q.alias] for q in route.dependant.query_params if q.alias in sent}
