@@ -252,6 +252,14 @@ def test_annotate_form_keeps_every_problem():
     assert 'name="ok" value="on">' in out  # unchecked: not sent
     assert "<title>Error 422 · T</title>" in out
     assert annotate_form(page, "/b", [], [], heading="H") is None
+    # a radio group: the message after its fieldset, named by its legend (not by a button's "Yes")
+    radios = ('<form method="post" action="/s"><fieldset><legend>Pain <b>now</b></legend><label><input type="radio" name="c_x" '
+              'value="yes"> Yes</label><label><input type="radio" name="c_x" value="no"> No</label></fieldset>'
+              '<label>Note <input name="n"></label></form>')
+    out = annotate_form(radios, "/s", [("c_x", "no")], [FieldProblem("x", None, "required")], heading="H")
+    assert out is not None and '<a href="#field-c_x">Pain now</a>: required' in out
+    assert out.index("</fieldset>") < out.index('id="err-c_x"') < out.index('name="n"')
+    assert '<input type="radio" name="c_x" value="no" checked aria-invalid="true" aria-describedby="err-c_x">' in out
 
 
 # --- what still answers with the error page --------------------------------------------------

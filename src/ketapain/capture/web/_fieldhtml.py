@@ -250,9 +250,10 @@ def _anchor(group: list[_El], form: _El, fields: list[_El]) -> int:
 def _label(group: list[_El], tree: _Tree) -> str | None:
     """The field's own label on the page: its <label>, or the legend of its radio group."""
     first = group[0]
+    group_of_choices = len(group) > 1 and (first.get("type") or "").lower() in ("radio", "checkbox")
     node = first.parent
     while node is not None:
-        if node.tag == "label":
+        if node.tag == "label" and not group_of_choices:  # a radio button's own label is its choice ("Yes")
             return _text(node) or None
         if node.tag == "fieldset":
             legend = next((e for e in tree.elements if e.tag == "legend" and e.parent is node), None)
@@ -318,7 +319,7 @@ def annotate_form(html: str, action_path: str, submitted: Sequence[tuple[str, st
         where = f'<a href="#{escape(ids[name])}">{label}</a>' if name else label
         items.append(f'<li data-field="{escape(name or p.field)}">{where}: {_message(p)}</li>')
     box = (f'<div class="form-errors" id="form-errors" role="alert" data-testid="form-errors"><p>{escape(heading)}</p>'
-               + (f"<ul>{''.join(items)}</ul>" if items else "") + detail + "</div>")
+           + (f"<ul>{''.join(items)}</ul>" if items else "") + detail + "</div>")
     edits.insert(form.start_end, box)
     main = next((e for e in tree.elements if e.tag == "main"), None)
     if notice and main is not None and form.start > main.start:
