@@ -81,7 +81,7 @@ def test_adverse_event_refused_beside_the_field(app, webs):
     assert '<li data-field="severity"><a href="#field-severity">Severity</a>: not one of the allowed choices</li>' in summary.group(1)
     assert 'id="field-severity"' in form and "autofocus" in form
     # the other values kept, the hostile text escaped (no tag, no attribute broken out)
-    assert 'value="&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&quot; onmouseover=&quot;y"' in form
+    assert 'value="&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34; onmouseover=&#34;y"' in form
     assert "<script>alert" not in r.text and 'onmouseover="y' not in r.text
     assert re.search(r'<option selected>2</option>', form) and '<option value="yes" selected>' in form
     assert '<option value="probably" selected>' in form and f'name="onset_date" value="{TODAY}"' in form
@@ -121,7 +121,7 @@ def test_screening_number_refused_beside_the_field(app, webs):
     form = _form(r.text, "/screening")
     _beside(form, "a_age")
     _no_field_errors_but(form, {"a_age"})
-    assert _error(form, "a_age") == "age: &#x27;fifty&#x27; is not a number"
+    assert _error(form, "a_age") == "age: &#39;fifty&#39; is not a number"
     assert 'name="a_age" required value="fifty"' in form or 'value="fifty"' in form
     # every radio answer kept as sent
     for name, value in sent.items():

@@ -28,9 +28,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape, unescape
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
+
+from markupsafe import escape as _markup_escape
 
 __all__ = ["FieldProblem", "annotate_form"]
 
@@ -127,12 +129,17 @@ class _Tree(HTMLParser):
                 el.text.append(data)
 
 
+def escape(text: str) -> str:
+    """``text`` escaped for HTML as the templates escape it (Jinja's markupsafe: ``'`` -> ``&#39;``)."""
+    return str(_markup_escape(text))
+
+
 def _text(el: _El) -> str:
     return " ".join("".join(el.text).split())
 
 
 def _start_tag(el: _El, attrs: list[tuple[str, str | None]]) -> str:
-    parts = "".join(f" {k}" if v is None else f' {k}="{escape(v, quote=True)}"' for k, v in attrs)
+    parts = "".join(f" {k}" if v is None else f' {k}="{escape(v)}"' for k, v in attrs)
     return f"<{el.tag}{parts}>"
 
 
@@ -218,7 +225,7 @@ def _fill(tree: _Tree, controls: list[_El], submitted: dict[str, list[str]], edi
                 value = opt.get("value") if opt.get("value") is not None else _text(opt)
                 edits.retag(opt, _set(edits.attrs(opt), "selected", None, present=value in values))
         elif el.tag == "textarea":
-            edits.replaces.append((el.start_end, el.end, escape(values[0], quote=False)))
+            edits.replaces.append((el.start_end, el.end, escape(values[0])))
         else:
             i = seen[name] = seen.get(name, -1) + 1
             value = values[min(i, len(values) - 1)]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,7 +40,7 @@ from starlette.routing import Match
 from ketapain.capture.security import CSRF_FIELD
 from ketapain.capture.web._common import lang_of
 from ketapain.capture.web._errors import _field_label, _problems, error_status
-from ketapain.capture.web._fieldhtml import FieldProblem, annotate_form
+from ketapain.capture.web._fieldhtml import FieldProblem, annotate_form, escape
 from ketapain.capture.web.i18n import translator
 
 __all__ = ["mark_fields", "redraw_form"]
