@@ -150,6 +150,25 @@ def test_screening_in_french_folds_the_english_message(app, webs):
     assert "is not a number" not in visible
 
 
+def test_refused_french_pages_have_no_english_ui_text(app, webs):
+    import html
+
+    from ketapain.protocol import load_protocol
+
+    from .test_i18n import untranslated, visible_text
+    from .test_pages import _public_protocol_text
+
+    nurse, admin = webs["nurse"], webs["admin"]
+    pid = new_patient(nurse)
+    public = [html.unescape(t) for t in _public_protocol_text(load_protocol("ketapain"))]
+    pages = {"ae": nurse.post(f"/patients/{pid}/adverse-events?lang=fr", _bad_ae() | {"term": "vertiges"}),
+             "screening": nurse.post("/screening?lang=fr", screening_form(a_age="fifty")),
+             "users": admin.post("/users?lang=fr", {"username": "u2", "role": "monitor", "password": "court"})}
+    for name, r in pages.items():
+        assert r.status_code == 422 and 'data-testid="field-error"' in r.text, name
+        assert untranslated(visible_text(r.text), public) == [], name
+
+
 # --- questionnaire: the page's query (visit, instrument) from the hidden fields ------------
 
 def test_questionnaire_item_refused_beside_the_field(app, webs):
