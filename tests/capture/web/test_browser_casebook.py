@@ -82,7 +82,8 @@ def test_out_of_window_visit_and_query_from_a_field_in_the_grid(browser, server,
     form.locator("select[name=visit]").select_option("randomisation")
     form.locator("input[name=visit_date]").fill(str(TODAY))
     form.locator("button[type=submit]").click()
-    detail = page.locator("[data-testid=error-detail]").inner_text()
+    detail = form.locator("#err-visit_date").inner_text()  # the casebook again, the message beside the date (422)
+    assert form.locator("input[name=visit_date]").input_value() == str(TODAY)
     window = f"{INFUSED - dt.timedelta(days=3)} to {INFUSED + dt.timedelta(days=3)}"
     assert "visit randomisation" in detail and window in detail and "a reason (out_of_window_reason) is needed" in detail
     page.goto(f"{base}/patients/{pid}")

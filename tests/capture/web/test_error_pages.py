@@ -1,6 +1,8 @@
 """Error pages keep the page layout: a logged-in user still has the navigation and the logout
 button; the page's language explains the error, the service's English message is only
-folded away as a technical detail on a French page."""
+folded away as a technical detail on a French page. A form refused with a 422 is not an
+error page: its page comes back with the messages beside the fields (test_field_errors.py),
+in the same layout and language."""
 
 from __future__ import annotations
 
@@ -37,8 +39,12 @@ def test_error_pages_keep_navigation_and_logout(app, webs, lang):
     heading = {"en": "Error {}", "fr": "Erreur {}"}[lang]
     for status, r in _errors(nurse, pid, lang).items():
         assert r.status_code == status, (status, r.text)
-        assert f"<h1>{heading.format(status)}</h1>" in r.text and _has_layout(r.text), status
-        assert f'<html lang="{lang}">' in r.text
+        assert _has_layout(r.text) and f'<html lang="{lang}">' in r.text, status
+        if status == 422:  # the casebook again, its adverse-event form marked up; the title says the error
+            assert f"<title>{heading.format(422)} · " in r.text and 'data-testid="form-errors"' in r.text
+            assert "<h1>" + {"en": "Casebook of patient ", "fr": "Cahier d&#39;observation du patient "}[lang] + pid in r.text
+        else:
+            assert f"<h1>{heading.format(status)}</h1>" in r.text, status
     pages = _errors(nurse, pid, lang)
     if lang == "fr":
         assert "Se déconnecter" in pages[404].text and "Introuvable." in pages[404].text
@@ -49,11 +55,12 @@ def test_error_pages_keep_navigation_and_logout(app, webs, lang):
         visible = re.sub(r"<details.*?</details>", "", pages[409].text, flags=re.S)
         assert "already randomised" not in visible
         # a form's invalid field: its French label and a French explanation, not pydantic's message
-        assert re.search(r'data-field="severity">Intensité\s*: ne fait pas partie des choix autorisés', pages[422].text)
+        assert re.search(r'data-field="severity"><a href="#field-severity">Intensité</a>\s*: ne fait pas partie des choix autorisés',
+                         pages[422].text)
         assert "Input should be" not in pages[422].text
     else:
         assert "Log out" in pages[403].text and "already randomised" in pages[409].text
-        assert re.search(r'data-field="severity">Severity: not one of the allowed choices', pages[422].text)
+        assert re.search(r'data-field="severity"><a href="#field-severity">Severity</a>: not one of the allowed choices', pages[422].text)
 
 
 def test_other_error_pages(app, webs):

@@ -33,6 +33,7 @@ from ketapain.capture.services import adverse_events, corrections, patients, que
 from ketapain.capture.web._common import Page, PageDep, opt_date, opt_float, verify_form, yes_no
 from ketapain.capture.web._errors import problem_kind
 from ketapain.capture.web._patients import item_answer
+from ketapain.capture.web._redraw import mark_fields
 from ketapain.data import CAUSALITIES, DRUG_CLASSES, PAIN_TYPES, RACES, SEVERITIES
 from ketapain.errors import Conflict, NotFound
 from ketapain.instruments import get_instrument
@@ -201,10 +202,11 @@ def _form_page(page: Page, table: str, obj: Any, *, form: dict[str, str] | None 
         p["label"] = by_name.get(p["field"])
     back = ("/users" if table == "users" else "/screening" if table == "screenings"
             else f"/patients/{obj.patient_id}#{ANCHORS[table]}")
-    return page.render("correct.html", status=status, table=table, record=obj, title_key=f"corr.title_{table}",
+    resp = page.render("correct.html", status=status, table=table, record=obj, title_key=f"corr.title_{table}",
                        title=_title(table, obj), fields=fields, reason=(form or {}).get("reason", ""), back=back,
                        can_eie=table in corrections.RECORD_TYPES, problems=problems or [], message=message,
                        err_key="err.409" if status == 409 else "err.422")
+    return mark_fields(page.request, resp, problems or [])  # each problem beside its field too
 
 
 def _problem_page(page: Page, table: str, record_id: int, form: dict[str, str], exc: ValueError) -> Response:

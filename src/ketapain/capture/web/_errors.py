@@ -24,7 +24,7 @@ from ketapain.capture.web._common import CsrfFailed, NotLoggedIn, lang_of, rende
 from ketapain.capture.web.i18n import load_locale
 from ketapain.errors import AuthenticationFailed, Conflict, KetapainError, NotFound, PermissionDenied, RateLimited
 
-__all__ = ["error_response", "problem_kind"]
+__all__ = ["error_response", "error_status", "problem_kind"]
 
 _STATUS = ((AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409))
 _KINDS = {
@@ -77,6 +77,19 @@ def _render_error(request: Request, status: int, *, message: str | None, problem
     return render(request, "error.html", status=status, **values)
 
 
+def error_status(request: Request, exc: Exception) -> int:
+    """The status code of the error page of ``exc`` (401 for a missing staff session, which
+    :func:`error_response` answers with the login page's address instead)."""
+    if isinstance(exc, ValidationError | RequestValidationError):
+        return 422
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code
+    if isinstance(exc, ValueError) and not isinstance(exc, KetapainError):
+        return 422
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 422)
+    return 403 if request.url.path.startswith("/diary/") and status == 401 else status
+
+
 def error_response(request: Request, exc: Exception) -> Response:
     """The HTML answer to an error on a page: login redirect (401 on a staff page), else an
     error page with the status code the API would give."""
@@ -88,9 +101,7 @@ def error_response(request: Request, exc: Exception) -> Response:
         return _render_error(request, 422, message=str(exc), problems=[])
     if isinstance(exc, NotLoggedIn):
         return RedirectResponse("/login", status_code=303)
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 422)
-    if request.url.path.startswith("/diary/") and status == 401:
-        status = 403  # a revoked or unknown diary link
+    status = error_status(request, exc)  # a revoked or unknown diary link: 403
     key = "err.csrf" if isinstance(exc, CsrfFailed) else None
     resp = _render_error(request, status, message=str(exc), problems=[], key=key)
     if isinstance(exc, RateLimited):
