@@ -93,7 +93,8 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
         _fail(name, problems, max_errors)
     meta = {"study": protocol.study.title, "protocol_id": protocol.study.id, "source": "redcap-import"}
     try:
-        data = TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes, max_errors=max_errors)
+        data = TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes, max_errors=max_errors,
+                                     diary_scale=protocol.diary.scale)
     except DataError as exc:
         raise DataError(f"{name}: the records do not form valid trial data:\n{exc}") from None
     return canonical_order(data)

@@ -619,7 +619,7 @@ def import_spreadsheet(
     meta = {"study": protocol.study.title, "protocol_id": protocol.study.id, "source": "spreadsheet-import"}
     try:
         data = TrialData.from_tables(**{k: v for k, v in tables.items() if v is not None}, meta=meta, treatments=protocol.arm_codes,
-                                     max_errors=max_errors)
+                                     max_errors=max_errors, diary_scale=protocol.diary.scale)
     except DataError as exc:
         raise DataError(f"the imported tables do not form valid trial data (rows below count each table's imported rows, the "
                         f"first being row 2):\n{exc}", located=True, source=", ".join(named)) from None
