@@ -42,6 +42,14 @@ def test_init_edit_scale_check_analyze_a_vas_trial(tmp_path: Path) -> None:
     assert "Pre-infusion pain (0-100 scale)" in html and "NRS 0-10" not in html
     assert "delta = -30 to 30 pain points on the 0-100 scale" in html
 
+    for fmt in ("odm", "adam"):  # export read the folder on the protocol's scale (it read 0..10 first)
+        res = runner.invoke(app, ["export", str(trial), "--format", fmt, "--out", str(tmp_path / fmt)])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["import", str(next((tmp_path / "odm").glob("*.xml"))), "--format", "odm",
+                              "--out", str(tmp_path / "back")])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "back" / "diary.csv")["avg_pain"].max() > 10
+
     diary = pd.read_csv(trial / "diary.csv", dtype=str, keep_default_na=False)
     diary.loc[3, "avg_pain"] = "101"
     diary.to_csv(trial / "diary.csv", index=False)
