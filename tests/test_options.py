@@ -49,6 +49,7 @@ BAD: dict[str, Any] = {
     "sides": 3,
     "dropout": 1.5,
     "trials": 0,
+    "scale": (10.0, 0.0),
 }
 """A value outside every function's allowed set, by parameter name."""
 

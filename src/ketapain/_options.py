@@ -43,6 +43,7 @@ __all__ = [
     "OneOf",
     "SEED",
     "check_option",
+    "check_scale",
 ]
 
 
@@ -123,3 +124,23 @@ def check_option(name: str, value: Any, allowed: Constraint, *, error: type[Keta
     ``allowed`` accepts ``value``."""
     if not allowed.accepts(value):
         raise error(template=parameter(name, valued=True) + " {_rule}", params={name: value, "_rule": allowed.describe()})
+
+
+def check_scale(name: str, value: Any, *, error: type[KetapainError] = ModelError) -> tuple[float, float]:
+    """``value`` as a pain scale ``(low, high)`` of floats: two finite real numbers (not bools) with
+    ``low < high``; else raise ``error`` naming the parameter ``name``.
+
+    >>> check_scale("scale", (0, 100))
+    (0.0, 100.0)
+    >>> check_scale("scale", (10, 0))
+    Traceback (most recent call last):
+    ...
+    ketapain.errors.ModelError: scale=(10, 0) must be (low, high): two finite numbers with low < high
+    """
+    ok = (isinstance(value, tuple | list) and len(value) == 2
+          and all(not isinstance(v, bool) and isinstance(v, Real) and math.isfinite(float(v)) for v in value)
+          and float(value[0]) < float(value[1]))
+    if not ok:
+        raise error(template=parameter(name, valued=True) + " {_rule}",
+                    params={name: value, "_rule": "must be (low, high): two finite numbers with low < high"})
+    return float(value[0]), float(value[1])

@@ -158,3 +158,19 @@ def test_bad_files(tmp_path, files):
     assert result.exit_code == 1
     # row 3 is the line of the file: the header is row 1
     assert result.stderr == "error: bad.csv row 3: avg_pain=11 is outside 0..10\n"
+
+
+def test_scale_takes_a_vas_and_refuses_what_is_off_it(tmp_path):
+    diary, anchor = tmp_path / "diary.csv", tmp_path / "anchor.csv"
+    diary.write_text("patient_id,period,day,avg_pain\n1,1,1,60\n1,1,2,40\n")
+    anchor.write_text("patient_id,period,pre_infusion_pain\n1,1,50\n")
+    result = run(diary, "--anchor", anchor, "--windows", "2", "--scale", "0..100", "--json")
+    assert result.exit_code == 0, result.output
+    assert [row["auc"] for row in json.loads(result.stdout)["auc"]] == [105.0]  # (50 + 60)/2 + (60 + 40)/2
+    result = run(diary, "--anchor", anchor, "--windows", "2")  # the default scale, 0..10
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: diary.csv row 2: avg_pain=60 is outside 0..10")
+    for bad, message in (("0-100", "error: --scale '0-100' is not LOW..HIGH"),
+                         ("100..0", "error: --scale (100.0, 0.0) must be (low, high): two finite numbers with low < high")):
+        result = run(diary, "--anchor", anchor, "--windows", "2", "--scale", bad)
+        assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr

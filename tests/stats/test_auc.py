@@ -771,3 +771,41 @@ def test_an_infinite_period_is_refused():
     diary.loc[0, "period"] = np.inf
     with pytest.raises(DataError, match=r"^diary row 2: period=inf is not a finite number$"):
         diary_auc(diary, windows=(2, 3), time_axis="first_diary_day")
+
+
+# --------------------------------------------------------------------------- the pain scale
+
+
+def _vas_diary() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A VAS 0..100 diary: pre-infusion 50, then 60, 40, (day 3 missing), 80."""
+    diary = pd.DataFrame({"patient_id": ["P1"] * 4, "period": [1] * 4, "day": [1, 2, 3, 4],
+                          "avg_pain": [60.0, 40.0, None, 80.0]})
+    anchor = pd.DataFrame({"patient_id": ["P1"], "period": [1], "pre_infusion_pain": [50.0]})
+    return diary, anchor
+
+
+def test_auc_on_a_vas_0_100_equals_the_hand_calculation() -> None:
+    diary, anchor = _vas_diary()
+    out = diary_auc(diary, windows=(2, 4), anchor=anchor, impute="linear", scale=(0, 100))
+    # day 2: (50 + 60)/2 + (60 + 40)/2 = 55 + 50 = 105 VAS-days;
+    # day 3 interpolated between 40 and 80: 60; day 4: 105 + (40 + 60)/2 + (60 + 80)/2 = 105 + 50 + 70 = 225
+    assert out["auc"].tolist() == [105.0, 225.0]
+    assert out["n_imputed"].tolist() == [0, 1]
+
+
+def test_auc_refuses_a_score_outside_its_scale_naming_the_range() -> None:
+    diary, anchor = _vas_diary()
+    with pytest.raises(DataError, match=r"diary row 2: avg_pain=60 is outside 0\.\.10 \(3 rows in all\)"):
+        diary_auc(diary, windows=(2,), anchor=anchor)  # the default scale is the NRS 0..10
+    over = diary.assign(avg_pain=[60.0, 101.0, None, 80.0])
+    with pytest.raises(DataError, match=r"diary row 3: avg_pain=101 is outside 0\.\.100"):
+        diary_auc(over, windows=(2,), anchor=anchor, scale=(0, 100))
+    with pytest.raises(DataError, match=r"anchor row 2: pre_infusion_pain=50 is outside 0\.\.5"):
+        diary_auc(diary.assign(avg_pain=[1.0, 2.0, None, 3.0]), windows=(2,), anchor=anchor, scale=(0, 5))
+
+
+@pytest.mark.parametrize("bad", [(100, 0), (0, 0), (0, float("nan")), (0,), "0-100"])
+def test_auc_refuses_a_bad_scale(bad: object) -> None:
+    diary, anchor = _vas_diary()
+    with pytest.raises(DataError, match=r"scale=.* must be \(low, high\): two finite numbers with low < high"):
+        diary_auc(diary, windows=(2,), anchor=anchor, scale=bad)  # type: ignore[arg-type]

@@ -229,3 +229,55 @@ def test_tipping_search_stops_at_a_delta_that_is_not_estimable() -> None:
     # with a finite t at delta 1 the change is interpolated: margin 3 - 2 = 1 at 0, -3 - 2 at 1
     ts2 = np.array([3.0, 3.0, -3.0, -3.0])
     assert _tip(deltas, ts2, crits, np.array([1, 1, -1, -1]), 1, 1) == pytest.approx(1 / 6)
+
+
+# --------------------------------------------------------------------------- the pain scale
+
+
+@pytest.fixture(scope="module")
+def half(mcar) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The MCAR trial on a 0..5 scale (every score halved)."""
+    diary, alloc = mcar
+    return diary.assign(avg_pain=diary["avg_pain"] / 2), alloc.assign(pre_infusion_pain=alloc["pre_infusion_pain"] / 2)
+
+
+def test_imputed_values_stay_on_a_0_5_scale(half) -> None:
+    diary, alloc = half
+    imp = impute_diary(diary, alloc, window=14, n_imputations=3, seed=2, delta={"B": 1.5}, scale=(0, 5))
+    assert imp.clip == (0.0, 5.0)
+    assert imp.values.min() >= 0.0 and imp.values.max() <= 5.0
+    # the test that would have caught the silent 0..10 clip: the same imputations clipped to the
+    # NRS (the old default) put imputed days above the top of the 0..5 scale
+    nrs = impute_diary(diary, alloc, window=14, n_imputations=3, seed=2, delta={"B": 1.5}, scale=(0, 5),
+                       clip=(0.0, 10.0))
+    assert nrs.values[:, nrs.imputed].max() > 5.0
+    assert np.array_equal(imp.values, np.where(nrs.imputed[None], np.minimum(nrs.values, 5.0), nrs.values))
+
+
+def test_mi_and_tipping_clip_to_the_scale_by_default(half, monkeypatch) -> None:
+    from ketapain.stats import _imputation, _mi_tipping
+
+    diary, alloc = half
+    seen = []
+    real = _imputation.finish
+
+    def spy(grid, raw, delta, clip):  # type: ignore[no-untyped-def]
+        seen.append(clip)
+        return real(grid, raw, delta, clip)
+
+    monkeypatch.setattr(_imputation, "finish", spy)
+    monkeypatch.setattr(_mi_tipping, "finish", spy)
+    multiple_imputation_auc(diary, alloc, window=14, ref="A", n_imputations=2, seed=1, scale=(0, 5))
+    tipping_point_auc(diary, alloc, window=14, ref="A", shift_arms=["B"], deltas=[0.0, 1.0], n_imputations=2,
+                      seed=1, scale=(0, 5))
+    assert seen and all(c == (0.0, 5.0) for c in seen)
+
+
+def test_the_imputation_refuses_scores_off_its_scale(mcar) -> None:
+    from ketapain.errors import DataError
+
+    diary, alloc = mcar
+    with pytest.raises(DataError, match=r"outside 0\.\.5"):
+        impute_diary(diary, alloc, window=14, n_imputations=2, seed=1, scale=(0, 5))
+    with pytest.raises(ModelError, match=r"clip='nrs' must be 'scale', None or \(low, high\)"):
+        impute_diary(diary, alloc, window=14, n_imputations=2, seed=1, clip="nrs")  # type: ignore[arg-type]

@@ -21,7 +21,8 @@ __all__ = ["GROUPS", "TABLE1_VARIABLES", "pain_before", "table1"]
 #: Table 1 columns: everyone, then by sex (patients.sex M / F).
 GROUPS = (("all", None), ("male", "M"), ("female", "F"))
 #: Continuous Table 1 rows, in the paper's order (``bmi`` = weight_kg / height_m**2,
-#: ``baseline_avg_pain`` = pre-infusion pain of period 1, NRS 0-10).
+#: ``baseline_avg_pain`` = pre-infusion pain of period 1, on the protocol's diary scale: NRS 0-10
+#: in the reference study).
 TABLE1_VARIABLES = ("age_years", "weight_kg", "height_m", "bmi", "pain_duration_years", "dn4_total",
                     "baseline_avg_pain")
 

@@ -80,7 +80,10 @@ def check_inputs(data: TrialData, protocol: Protocol) -> None:
     ------
     DataError
         No allocation rows; an allocation treatment that is not an arm code; a period above
-        the protocol's number of periods; a diary item of an endpoint missing from the diary.
+        the protocol's number of periods; a diary item of an endpoint missing from the diary;
+        a diary item or ``pre_infusion_pain`` outside the protocol's diary scale (a TrialData
+        does not store the scale it was checked against: built without ``diary_scale``, or with
+        another one, its values are checked here).
     """
     if not isinstance(data, TrialData):
         raise DataError(f"data must be a TrialData, got {type(data).__name__}")
@@ -106,6 +109,27 @@ def check_inputs(data: TrialData, protocol: Protocol) -> None:
     missing = sorted({e.value for e in protocol.endpoints} - set(data.diary.columns))
     if missing:
         raise DataError(f"diary has no column {', '.join(map(repr, missing))} (an endpoint's diary item)")
+    _check_scale(data, protocol)
+
+
+def _check_scale(data: TrialData, protocol: Protocol) -> None:
+    """Every diary item of the protocol and ``allocation.pre_infusion_pain`` lies on the protocol's
+    diary scale (values that are not numbers are left to :func:`numeric_diary_items`)."""
+    lo, hi = protocol.diary.scale
+    scale = f"{lo:g}..{hi:g}"
+    diary, alloc = data.diary, data.allocation
+    columns = [("diary", diary, item) for item in protocol.diary.items if item in diary.columns]
+    columns.append(("allocation", alloc, "pre_infusion_pain"))
+    for table, frame, column in columns:
+        x = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            outside = np.flatnonzero((x < lo) | (x > hi))
+        if len(outside):
+            value = float(x[outside[0]])
+            more = f" ({len(outside)} rows in all)" if len(outside) > 1 else ""
+            raise DataError(f"{column}={value:g} is outside {scale}, the diary scale of protocol "
+                            f"{protocol.study.id!r} ([diary] scale_min, scale_max){more}", located=True, source=table,
+                            row=int(outside[0]) + FIRST_DATA_ROW, column=column, value=value, allowed=scale)
 
 
 def numeric_diary_items(data: TrialData, protocol: Protocol) -> TrialData:
@@ -137,7 +161,8 @@ def numeric_diary_items(data: TrialData, protocol: Protocol) -> TrialData:
         diary[item] = x.astype("float64")
     return TrialData.from_tables(patients=data.patients, allocation=data.allocation, diary=diary,
                                  questionnaires=data.questionnaires, adverse_events=data.adverse_events,
-                                 concomitant=data.concomitant, screening=data.screening, meta=data.meta)
+                                 concomitant=data.concomitant, screening=data.screening, meta=data.meta,
+                                 diary_scale=protocol.diary.scale)
 
 
 def protocol_order(frame: pd.DataFrame, protocol: Protocol, keys: tuple[str, ...]) -> pd.DataFrame:

@@ -52,7 +52,7 @@ def endpoint_aucs(data: TrialData, protocol: Protocol, log: WarningLog) -> pd.Da
         windows = sorted({e.window_day for e in endpoints})
         with log.catch(section="auc", outcome=value, impute=impute):
             auc = diary_auc(diary, value=value, windows=windows, time_axis=protocol.auc.time_axis,
-                            impute=impute, anchor=anchor)
+                            impute=impute, anchor=anchor, scale=protocol.diary.scale)
         names = pd.DataFrame({"endpoint": [e.name for e in endpoints], "endpoint_kind": [e.kind for e in endpoints],
                               "window_day": [e.window_day for e in endpoints], "impute": impute})
         parts.append(names.merge(auc, on="window_day"))

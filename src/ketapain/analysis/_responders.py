@@ -57,7 +57,8 @@ def _diary_day_means(diary: pd.DataFrame, protocol: Protocol, days: tuple[tuple[
     for day, endpoint in days:
         e = by_name[endpoint]
         with log.catch(section="responders", outcome=endpoint, day=day):
-            auc = diary_auc(diary, value=e.value, windows=(day,), time_axis="first_diary_day", impute=e.impute)
+            auc = diary_auc(diary, value=e.value, windows=(day,), time_axis="first_diary_day", impute=e.impute,
+                            scale=protocol.diary.scale)
         parts.append(auc.assign(endpoint=endpoint, mean_pain=auc["auc"] / (day - 1))[
             ["patient_id", "period", "endpoint", "mean_pain"]])
     return pd.concat(parts, ignore_index=True)

@@ -41,7 +41,8 @@ class AnalysisResults:
     Attributes
     ----------
     study : Mapping
-        The study (protocol id, title, arms, reference arm, active arms, n patients, periods).
+        The study (protocol id, title, arms, reference arm, active arms, n patients, periods;
+        ``diary_scale`` [low, high] when the protocol's diary scale is not the NRS 0..10).
     settings : AnalysisSettings
         Every analysis setting used, as values (models, df method, alpha, imputation per
         endpoint, seed...); the report words them in its methods section.

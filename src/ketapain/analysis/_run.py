@@ -62,6 +62,9 @@ def analysis_steps(*, sensitivity: bool = True) -> tuple[str, ...]:
 
 
 def _study(data: TrialData, protocol: Protocol) -> dict[str, Any]:
+    """``results.study``; ``diary_scale`` ([low, high]) only when the protocol's is not the NRS 0..10
+    (absent: 0..10, so the reference study's results are as they were)."""
+    scale = {} if protocol.diary.scale == (0.0, 10.0) else {"diary_scale": list(protocol.diary.scale)}
     return {
         "protocol_id": protocol.study.id,
         "title": protocol.study.title,
@@ -75,6 +78,7 @@ def _study(data: TrialData, protocol: Protocol) -> dict[str, Any]:
         "periods": protocol.design.periods,
         "period_days": protocol.design.period_days,
         "design": protocol.design.kind,
+        **scale,
     }
 
 

@@ -18,8 +18,13 @@ endpoint whose protocol imputation is ``locf`` this section runs:
 and, for the primary endpoint only,
 3. a **delta-adjusted tipping-point analysis** (:func:`ketapain.stats.tipping_point_auc`):
    imputed days of the active arms are shifted by delta pain points over
-   :data:`TIPPING_DELTAS`; the tipping deltas are where the Sidak-adjusted conclusion changes
+   :func:`tipping_deltas` (:data:`TIPPING_DELTAS`, -3 to +3 NRS points, rescaled to the
+   protocol's diary scale); the tipping deltas are where the Sidak-adjusted conclusion changes
    (one ``model_checks`` row; a delta whose fits are not estimable is NaN and ends the search).
+
+Every analysis works on the protocol's diary scale (``[diary] scale_min``, ``scale_max``): the
+scores are checked against it and imputed values are clipped to it (never to the NRS 0..10 of
+the reference study when the protocol says otherwise).
 
 Contrasts are oriented as the report shows them (active arm minus reference arm; between two
 active arms, the statistics core's order), so they read like Table 2's pairwise rows.
@@ -47,13 +52,37 @@ from ketapain.stats import check_daily_fit, fit_daily_model, multiple_imputation
 from ._common import active_arms, reference_arm
 from ._settings import AnalysisSettings, ModelTerms, SensitivitySettings
 
-__all__ = ["N_IMPUTATIONS", "TIPPING_DELTAS", "sensitivity_settings"]
+__all__ = ["N_IMPUTATIONS", "TIPPING_DELTAS", "sensitivity_settings", "tipping_deltas"]
 
 N_IMPUTATIONS = 50
 """Imputations per multiple-imputation analysis (also the tipping-point analysis)."""
 
 TIPPING_DELTAS = tuple(float(d) for d in np.round(np.arange(-3.0, 3.0001, 0.5), 10))
-"""Shifts (NRS points) added to imputed days of the active arms in the tipping-point analysis."""
+"""Shifts (NRS points, on a 0..10 scale) added to imputed days of the active arms in the
+tipping-point analysis; :func:`tipping_deltas` rescales them to a protocol's diary scale."""
+
+_NRS_RANGE = 10.0
+"""The range of the scale :data:`TIPPING_DELTAS` are written in (NRS 0..10)."""
+
+
+def tipping_deltas(protocol: Protocol) -> tuple[float, ...]:
+    """The tipping-point shifts of ``protocol``, in its diary scale's points: :data:`TIPPING_DELTAS`
+    times ``(scale_max - scale_min) / 10``, the same fractions of the scale's range (-30% to +30%
+    by 5%). On the NRS 0..10 the factor is exactly 1: the deltas are :data:`TIPPING_DELTAS`.
+
+    Examples
+    --------
+    >>> from ketapain.protocol import load_protocol
+    >>> tipping_deltas(load_protocol("ketapain")) == TIPPING_DELTAS
+    True
+    >>> p = load_protocol("ketapain")
+    >>> vas = p.model_copy(update={"diary": p.diary.model_copy(update={"scale_max": 100})})
+    >>> tipping_deltas(vas)[:3], tipping_deltas(vas)[-1]
+    ((-30.0, -25.0, -20.0), 30.0)
+    """
+    lo, hi = protocol.diary.scale
+    factor = (hi - lo) / _NRS_RANGE
+    return tuple(float(d * factor) for d in TIPPING_DELTAS)
 
 _DAILY_DF: Literal["satterthwaite", "normal"] = "satterthwaite"
 _DAILY_RANDOM = ("patient", "patient:period")
@@ -75,7 +104,7 @@ def sensitivity_settings(protocol: Protocol) -> SensitivitySettings:
         n_imputations=N_IMPUTATIONS, analysis_model=protocol.analysis.model,
         analysis_df_method=protocol.analysis.df_method, pooling="rubin",
         tipping_endpoint=protocol.primary_endpoint.name if protocol.primary_endpoint.impute == "locf" else None,
-        tipping_deltas=TIPPING_DELTAS, tipping_shift_arms=active_arms(protocol),
+        tipping_deltas=tipping_deltas(protocol), tipping_shift_arms=active_arms(protocol),
     )
 
 
@@ -128,7 +157,7 @@ class _Run:
     @property
     def common(self) -> dict[str, Any]:
         return {"ref": reference_arm(self.protocol), "subject": "patient_id", "value": self.endpoint.value,
-                "window": self.endpoint.window_day}
+                "window": self.endpoint.window_day, "scale": self.protocol.diary.scale}
 
 
 def _missing_days(run: _Run, rows: _Rows) -> None:
@@ -174,7 +203,7 @@ def _multiple_imputation(run: _Run, rows: _Rows) -> None:
         mi = multiple_imputation_auc(
             run.data.diary, run.data.allocation, n_imputations=N_IMPUTATIONS, seed=np.random.default_rng(run.stream),
             model=_IMPUTATION_MODEL, analysis_model=a.model, conf_level=a.conf_level, df_method=a.df_method,
-            **run.common)
+            clip=run.protocol.diary.scale, **run.common)
     except ModelError as exc:
         rows.notes.append({**run.label, "analysis": "multiple_imputation", "note": str(exc)})
         rows.checks.append({**run.label, "analysis": "multiple_imputation", "model": "per_imputation", "status": "not_estimable",
@@ -193,10 +222,10 @@ def _tipping_point(run: _Run, rows: _Rows) -> None:
     a, ref = run.protocol.analysis, run.common["ref"]
     try:
         tp = tipping_point_auc(
-            run.data.diary, run.data.allocation, deltas=np.array(TIPPING_DELTAS),
+            run.data.diary, run.data.allocation, deltas=np.array(tipping_deltas(run.protocol)),
             shift_arms=list(active_arms(run.protocol)), n_imputations=N_IMPUTATIONS,
             seed=np.random.default_rng(run.stream), model=_IMPUTATION_MODEL, analysis_model=a.model, alpha=a.alpha,
-            conf_level=a.conf_level, df_method=a.df_method, **run.common)
+            conf_level=a.conf_level, df_method=a.df_method, clip=run.protocol.diary.scale, **run.common)
     except ModelError as exc:
         rows.notes.append({**run.label, "analysis": "tipping_point", "note": str(exc)})
         rows.checks.append({**run.label, "analysis": "tipping_point", "model": "per_imputation", "status": "not_estimable",

@@ -46,11 +46,43 @@ from ketapain.errors import (
     NotFound,
     NotSaved,
     PermissionDenied,
+    ProtocolError,
     RateLimited,
 )
-from ketapain.protocol import load_protocol
+from ketapain.protocol import Protocol, load_protocol
 
-__all__ = ["body_loc", "create_app", "first_start_message", "prepare_database"]
+__all__ = ["CAPTURE_SCALE", "body_loc", "capture_protocol", "create_app", "first_start_message", "prepare_database"]
+
+CAPTURE_SCALE = (0.0, 10.0)
+"""The only diary scale the capture app supports: the NRS 0..10 of its phone diary (0..10 buttons)
+and of its forms (``schemas.Pain``)."""
+
+
+def capture_protocol(source: str) -> Protocol:
+    """Load the protocol ``source`` (a shipped name or a file) for the capture app, refusing one
+    whose diary scale is not the NRS 0..10 the app captures.
+
+    Raises
+    ------
+    ProtocolError
+        The protocol does not load, or its ``[diary]`` scale is not 0..10: one message naming the
+        protocol, the scale found and the scale supported.
+
+    Examples
+    --------
+    >>> capture_protocol("ketapain").diary.scale
+    (0.0, 10.0)
+    """
+    protocol = load_protocol(source)
+    if protocol.diary.scale != CAPTURE_SCALE:
+        lo, hi = protocol.diary.scale
+        raise ProtocolError(
+            f"{source}: the diary scale is {lo:g}..{hi:g} ([diary] scale_min = {protocol.diary.scale_min}, "
+            f"scale_max = {protocol.diary.scale_max}); ketapain capture supports only the NRS "
+            f"{CAPTURE_SCALE[0]:g}..{CAPTURE_SCALE[1]:g} (its phone diary and forms take 0..10), so it does not "
+            "start with this protocol. Collect this trial's diary elsewhere; ketapain check and ketapain "
+            "analyze take its data on its own scale")
+    return protocol
 
 _STATUS = [(AuthenticationFailed, 401), (RateLimited, 429), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409),
            (NotSaved, 503)]
@@ -82,8 +114,8 @@ def prepare_database(engine: Engine, settings: Settings, *, demo: bool = False, 
     committed when it is refused). A demo database gets a test list with room for
     ``demo_patients`` new patients after the simulated ones. Returns the one-time admin
     password when one was generated."""
+    protocol = capture_protocol(settings.protocol)  # before migrating: a refused protocol touches nothing
     upgrade(engine)
-    protocol = load_protocol(settings.protocol)
     sm = make_sessionmaker(engine)
     with sm() as session:
         one_time = users.bootstrap_admin(session, settings)
@@ -144,7 +176,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
 
     On the first start, when the admin's password was generated, ``on_first_start(username,
     password)`` is called once (default: print :func:`first_start_message` on stderr).
+    Raises
+    ------
+    ProtocolError
+        The protocol does not load or its diary scale is not 0..10 (:func:`capture_protocol`),
+        before anything else is done.
     """
+    protocol = capture_protocol(settings.protocol)
     engine = engine or make_engine(settings.database_url)
     one_time = prepare_database(engine, settings, demo=demo, demo_patients=demo_patients, demo_seed=demo_seed,
                                 randomisation_list=randomisation_list)
@@ -167,7 +205,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     # post's round trips in a row and posted slower (benchmarks/RESULTS_capture.md, "Group commit")
     app.state.group_writer = (GroupWriter(app.state.sessionmaker, writer_lock=lambda loop: writers_lock(app.state, loop))
                               if engine.dialect.name == "sqlite" else None)
-    app.state.protocol = load_protocol(settings.protocol)
+    app.state.protocol = protocol
     app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
     app.include_router(api_router)
 

@@ -144,7 +144,8 @@ def analyze_command(
         if not checked.ok:
             raise fail(f"{data_dir} does not fit protocol {proto.study.id!r} ({how}); nothing analysed "
                        f"(`ketapain check {data_dir}` lists the same problems)")
-        data = TrialData.read(data_dir, treatments=proto.arm_codes)
+        data = TrialData.read(data_dir, treatments=proto.arm_codes,
+                              diary_scale=proto.diary.scale)
         typer.echo(f"note: protocol {proto.study.id!r} ({how})", err=True)
         html = _report(data, proto, out, seed=seed, pdf=pdf, sensitivity=sensitivity, quiet=quiet, checked=checked,
                        command=f"ketapain analyze {data_dir} --out {out} --seed {seed}")

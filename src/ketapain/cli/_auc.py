@@ -39,7 +39,7 @@ def auc_command(
         Path,
         typer.Argument(
             help="Diary CSV, one row per patient x period x day: patient_id (or subject), "
-            "period, day (1 = day after the infusion), the score column(s), 0..10 or empty.",
+            "period, day (1 = day after the infusion), the score column(s), on --scale or empty.",
             metavar="DIARY.csv",
             show_default=False,
         ),
@@ -75,6 +75,14 @@ def auc_command(
             show_default=False,
         ),
     ] = None,
+    scale: Annotated[
+        str,
+        typer.Option(
+            "--scale", metavar="LOW..HIGH",
+            help="The pain scale of the scores (the protocol's [diary] scale_min..scale_max), e.g. 0..100 "
+            "for a VAS; a score outside it is an error.",
+        ),
+    ] = "0..10",
     json_output: JsonOption = False,
 ) -> None:
     """Area under the daily pain curve (trapezoidal rule, score-days) per patient, period and window.
@@ -88,30 +96,14 @@ def auc_command(
     files = {"diary": diary_csv.name}
     try:
         window_days = _parse_windows(windows)
+        bounds = _parse_scale(scale)
         diary = _read_csv(diary_csv, "diary")
-        anchor = None
-        beside = diary_csv.parent / ALLOCATION_FILE
-        if anchor_csv is not None:
-            anchor = _read_csv(anchor_csv, "anchor")
-            files["anchor"] = anchor_csv.name
-        elif time_axis == "infusion" and ANCHOR_VALUE in diary.columns:
-            anchor = _anchor_from_diary(diary, diary_csv)
-            files["anchor"] = diary_csv.name
-        elif time_axis == "infusion" and beside.is_file() and beside.resolve() != diary_csv.resolve():
-            anchor = _read_csv(beside, "anchor")
-            files["anchor"] = str(beside)
-            typer.echo(f"note: day 0 of each curve is {ANCHOR_VALUE} from {beside} (--anchor)", err=True)
-        elif time_axis == "infusion":
-            raise DataError(
-                "--time-axis infusion starts the curve at day 0 with the pre-infusion score: "
-                f"give --anchor (a CSV with {SUBJECT}, {PERIOD}, {ANCHOR_VALUE}) or a {ANCHOR_VALUE} "
-                f"column in {diary_csv}, or use --time-axis first_diary_day"
-            )
+        anchor = _find_anchor(diary, diary_csv, anchor_csv, time_axis, files)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImputationWarning)
             result = diary_auc(  # time_axis and impute are checked by diary_auc (check_option)
                 diary, value=value, windows=window_days, time_axis=cast("TimeAxis", time_axis),
-                impute=cast("Impute", impute), anchor=anchor,
+                impute=cast("Impute", impute), anchor=anchor, scale=bounds,
             )
     except DataError as exc:
         raise fail(exc, files) from None
@@ -122,6 +114,44 @@ def auc_command(
         typer.echo(json.dumps(_payload(result, time_axis, impute, value, window_days), allow_nan=False))
     else:
         console().print(_table(result, time_axis, impute, value))
+
+
+def _find_anchor(diary: pd.DataFrame, diary_csv: Path, anchor_csv: Path | None, time_axis: str,
+                 files: dict[str, str]) -> pd.DataFrame | None:
+    """The pre-infusion scores: ``--anchor``, else the diary's own column, else allocation.csv
+    beside the diary (on the infusion axis); records the file in ``files``."""
+    beside = diary_csv.parent / ALLOCATION_FILE
+    if anchor_csv is not None:
+        anchor = _read_csv(anchor_csv, "anchor")
+        files["anchor"] = anchor_csv.name
+        return anchor
+    if time_axis != "infusion":
+        return None
+    if ANCHOR_VALUE in diary.columns:
+        anchor = _anchor_from_diary(diary, diary_csv)
+        files["anchor"] = diary_csv.name
+        return anchor
+    if beside.is_file() and beside.resolve() != diary_csv.resolve():
+        anchor = _read_csv(beside, "anchor")
+        files["anchor"] = str(beside)
+        typer.echo(f"note: day 0 of each curve is {ANCHOR_VALUE} from {beside} (--anchor)", err=True)
+        return anchor
+    raise DataError(
+        "--time-axis infusion starts the curve at day 0 with the pre-infusion score: "
+        f"give --anchor (a CSV with {SUBJECT}, {PERIOD}, {ANCHOR_VALUE}) or a {ANCHOR_VALUE} "
+        f"column in {diary_csv}, or use --time-axis first_diary_day"
+    )
+
+
+def _parse_scale(text: str) -> tuple[float, float]:
+    """``LOW..HIGH`` as two numbers (diary_auc checks them: finite, LOW < HIGH)."""
+    low, sep, high = text.partition("..")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return float(low), float(high)
+    except ValueError:
+        raise DataError(f"--scale {text!r} is not LOW..HIGH, e.g. 0..10 or 0..100") from None
 
 
 def _parse_windows(text: str) -> list[int]:

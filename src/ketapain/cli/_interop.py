@@ -105,8 +105,8 @@ def export_command(
     if meddra is not None and fmt is not ExportFormat.sdtm:
         raise fail(f"--meddra applies to --format sdtm only, not {fmt.value}")
     try:
-        data = TrialData.read(data_dir)
-        proto = protocol_of(data, protocol, data_dir)
+        proto = protocol_of(None, protocol, data_dir)  # first: its diary scale bounds the pain columns
+        data = TrialData.read(data_dir, diary_scale=proto.diary.scale)
         if fmt is ExportFormat.sdtm:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConformanceWarning)

@@ -29,7 +29,9 @@ from ._io import FORMATS, META_FILE, read_meta
 from ._long import LONG_FACTORS, LongProblem, check_long, is_checked_long, read_long_csv
 from ._schema import (
     CAUSALITIES,
+    DEFAULT_DIARY_SCALE,
     DRUG_CLASSES,
+    PAIN_COLUMNS,
     PAIN_TYPES,
     RACES,
     SCHEMAS,
@@ -46,6 +48,7 @@ __all__ = [
     "CAUSALITIES",
     "CheckResult",
     "Column",
+    "DEFAULT_DIARY_SCALE",
     "DEFAULT_MAX_ERRORS",
     "DRUG_CLASSES",
     "DType",
@@ -56,6 +59,7 @@ __all__ = [
     "LONG_FACTORS",
     "LongProblem",
     "META_FILE",
+    "PAIN_COLUMNS",
     "PAIN_TYPES",
     "PROBLEM_KINDS",
     "Problem",

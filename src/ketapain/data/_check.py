@@ -88,7 +88,8 @@ class DataContract:
     diary_items : tuple of str
         Columns the diary must have (the protocol's ``[diary] items``).
     scale_min, scale_max : float
-        The diary scale; every diary item value lies in it (inclusive).
+        The diary scale; every diary item value, and ``allocation.pre_infusion_pain``, lies in
+        it (inclusive).
     days_per_period : int
         Diary days of each period.
     visits : Mapping[str, tuple of str]
@@ -305,7 +306,8 @@ def _check_tables(frames: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
                   out: _Collector) -> None:
     """The table rules (``invalid_data``): one problem per message of :mod:`._validate`."""
     problems = Problems(limit=_KEEP)
-    collect_problems(frames, labels=labels, treatments=contract.treatments, problems=problems)
+    collect_problems(frames, labels=labels, treatments=contract.treatments, problems=problems,
+                     diary_scale=(contract.scale_min, contract.scale_max))
     for message in problems.messages:
         out.add(Problem("invalid_data", message))
     if problems.total > len(problems.messages):  # counted, not kept

@@ -25,8 +25,10 @@ from typing import Literal, TypedDict
 __all__ = [
     "CAUSALITIES",
     "Column",
+    "DEFAULT_DIARY_SCALE",
     "DRUG_CLASSES",
     "DType",
+    "PAIN_COLUMNS",
     "PAIN_TYPES",
     "PandasDType",
     "RACES",
@@ -287,7 +289,22 @@ class _ColumnOptions(TypedDict, total=False):
     unit: str
 
 
-_PAIN: _ColumnOptions = {"nullable": True, "min": 0, "max": 10, "unit": "NRS 0-10"}
+DEFAULT_DIARY_SCALE: tuple[float, float] = (0.0, 10.0)
+"""The pain scale of the schema's pain columns when no protocol is involved: the reference
+study's NRS 0..10. A protocol declares its own (``[diary] scale_min``, ``scale_max``), which
+readers take as ``diary_scale`` (:meth:`~ketapain.data.TrialData.from_tables`)."""
+
+PAIN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("allocation", "pre_infusion_pain"),
+    ("diary", "avg_pain"),
+    ("diary", "max_pain"),
+    ("diary", "night_pain"),
+)
+"""The (table, column) pairs scored on the diary's pain scale: bounded by
+:data:`DEFAULT_DIARY_SCALE` in :data:`SCHEMAS`, by ``diary_scale`` when a reader is given one."""
+
+_PAIN: _ColumnOptions = {"nullable": True, "min": DEFAULT_DIARY_SCALE[0], "max": DEFAULT_DIARY_SCALE[1],
+                         "unit": "diary scale"}
 
 _SCHEMAS = (
     TableSchema(

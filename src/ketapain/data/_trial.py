@@ -119,6 +119,7 @@ class TrialData:
         meta: Mapping[str, str] | None = None,
         treatments: Collection[str] | None = None,
         max_errors: int = DEFAULT_MAX_ERRORS,
+        diary_scale: tuple[float, float] | None = None,
     ) -> TrialData:
         """Validate the tables and wrap them in a TrialData.
 
@@ -138,6 +139,12 @@ class TrialData:
             ``allocation.treatment`` must be one of them.
         max_errors : int, default 20
             How many problems the error message lists (all are counted).
+        diary_scale : (float, float) or None
+            The protocol's diary scale ``(scale_min, scale_max)`` (e.g. ``(0, 100)`` for a VAS);
+            when given, the pain columns (``diary.avg_pain``, ``max_pain``, ``night_pain`` and
+            ``allocation.pre_infusion_pain``) must lie in it, inclusive. None (the default): the
+            schema's 0..10, the reference study's NRS. The scale is not stored in the TrialData:
+            the analysis checks the values against its protocol again.
 
         Returns
         -------
@@ -147,12 +154,28 @@ class TrialData:
         ------
         DataError
             Listing every problem: missing required columns, unparseable or out-of-range
-            values, missing required values, duplicated keys and broken cross-table
+            values (the pain columns against ``diary_scale``), missing required values,
+            duplicated keys and broken cross-table
             references, each as ``<table> row <n>: <what is wrong>``. Row n is the
             spreadsheet row: the header is row 1, the frame's first row (``iloc[0]``) is
             row 2.
         TypeError
             If a table is not a DataFrame or ``treatments`` is a single string.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> alloc = pd.DataFrame({"patient_id": ["P1"], "period": [1], "sequence": ["A"],
+        ...                       "treatment": ["A"], "pre_infusion_pain": [72]})
+        >>> patients = pd.DataFrame({"patient_id": ["P1"], "sex": ["F"], "age_years": [50],
+        ...     "weight_kg": [None], "height_m": [None], "pain_type": ["other"],
+        ...     "pain_duration_years": [None], "dn4_total": [None]})
+        >>> data = TrialData.from_tables(patients=patients, allocation=alloc, diary_scale=(0, 100))
+        >>> TrialData.from_tables(patients=patients, allocation=alloc)
+        Traceback (most recent call last):
+        ...
+        ketapain.errors.DataError: invalid trial data: 1 problem
+          allocation row 2: pre_infusion_pain=72 is outside 0..10
         """
         frames = {
             "patients": patients,
@@ -164,7 +187,7 @@ class TrialData:
             "screening": screening,
         }
         return cls._build(frames, meta=meta, treatments=treatments, max_errors=max_errors,
-                          labels={}, where="")
+                          labels={}, where="", diary_scale=diary_scale)
 
     @classmethod
     def _build(
@@ -176,6 +199,7 @@ class TrialData:
         max_errors: int,
         labels: Mapping[str, str],
         where: str,
+        diary_scale: tuple[float, float] | None = None,
     ) -> TrialData:
         """Validate raw frames (labelled ``labels`` in messages) into a TrialData."""
         if isinstance(treatments, str):
@@ -188,7 +212,7 @@ class TrialData:
                 raise TypeError(f"treatments must be text codes, got {bad!r}")
         checked_meta = check_meta(meta)
         tables = validate_tables(frames, labels=labels, treatments=treatments,
-                                 max_errors=max_errors, where=where)
+                                 max_errors=max_errors, where=where, diary_scale=diary_scale)
         return cls(tables, checked_meta, _token=_TOKEN)
 
     @classmethod
@@ -198,9 +222,10 @@ class TrialData:
         *,
         treatments: Collection[str] | None = None,
         max_errors: int = DEFAULT_MAX_ERRORS,
+        diary_scale: tuple[float, float] | None = None,
     ) -> TrialData:
         """Read and validate a trial folder; same as :func:`~ketapain.data.read_trial`."""
-        return read_trial(folder, treatments=treatments, max_errors=max_errors)
+        return read_trial(folder, treatments=treatments, max_errors=max_errors, diary_scale=diary_scale)
 
     def write(
         self,
@@ -303,6 +328,7 @@ def read_trial(
     *,
     treatments: Collection[str] | None = None,
     max_errors: int = DEFAULT_MAX_ERRORS,
+    diary_scale: tuple[float, float] | None = None,
 ) -> TrialData:
     """Read a trial folder and validate it into a :class:`TrialData`.
 
@@ -316,6 +342,9 @@ def read_trial(
         Allowed ``allocation.treatment`` codes (None: any text).
     max_errors : int, default 20
         How many problems the error message lists.
+    diary_scale : (float, float) or None
+        The protocol's diary scale; the pain columns must lie in it (None: 0..10), as in
+        :meth:`TrialData.from_tables`.
 
     Returns
     -------
@@ -327,7 +356,9 @@ def read_trial(
         If the folder is missing, mixes CSV and Parquet, holds a table file with an
         unknown name, a file cannot be parsed, or the data are invalid. Messages name the
         file, the row (header = row 1, first data row = row 2), the column, the value and
-        what is allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10``.
+        what is allowed, e.g. ``diary.csv row 17: avg_pain=11 is outside 0..10`` (``101 is
+        outside 0..100`` with ``diary_scale=(0, 100)``). ``diary_scale`` that is not two finite
+        numbers ``low < high``.
 
     Examples
     --------
@@ -343,7 +374,7 @@ def read_trial(
     frames, meta, fmt = read_frames(path)
     labels = {name: f"{name}.{fmt}" for name in TABLE_NAMES}
     return TrialData._build(frames, meta=meta, treatments=treatments, max_errors=max_errors,
-                            labels=labels, where=f" in {path}")
+                            labels=labels, where=f" in {path}", diary_scale=diary_scale)
 
 
 def write_trial(

@@ -11,16 +11,19 @@ Row numbers follow the spreadsheet convention: the header is row 1, so the first
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from .._options import check_scale
 from ..errors import FIRST_DATA_ROW, DataError  # FIRST_DATA_ROW: one definition for the package
 from ._coerce import coerce_column, display_value
 from ._long import expected_treatment, sequence_letters
-from ._schema import SCHEMAS, TABLE_NAMES, Column, TableSchema
+from ._schema import PAIN_COLUMNS, SCHEMAS, TABLE_NAMES, Column, TableSchema
 
-__all__ = ["FIRST_DATA_ROW", "Problems", "collect_problems", "empty_table", "format_rows", "validate_tables"]
+__all__ = ["FIRST_DATA_ROW", "Problems", "check_diary_scale", "collect_problems", "empty_table", "format_rows",
+           "validate_tables"]
 
 _SHOW_ROWS = 5
 
@@ -124,6 +127,7 @@ def validate_tables(
     treatments: Collection[str] | None,
     max_errors: int,
     where: str = "",
+    diary_scale: tuple[float, float] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Check and type all seven tables; return them in canonical form.
 
@@ -139,6 +143,9 @@ def validate_tables(
         How many problems to list in the error message.
     where : str
         Text added after "invalid trial data" in the message (e.g. " in /path").
+    diary_scale : (float, float) or None
+        The inclusive bounds of the pain columns (:data:`~ketapain.data.PAIN_COLUMNS`), the
+        protocol's diary scale; None: the schema's 0..10.
 
     Returns
     -------
@@ -152,7 +159,8 @@ def validate_tables(
         Listing every problem found (up to ``max_errors``).
     """
     problems = Problems(limit=max_errors)
-    typed = collect_problems(frames, labels=labels, treatments=treatments, problems=problems)
+    typed = collect_problems(frames, labels=labels, treatments=treatments, problems=problems,
+                             diary_scale=diary_scale)
     problems.raise_if_any(where)
     return {name: _finalise(SCHEMAS[name], frame) for name, frame in typed.items()}
 
@@ -163,6 +171,7 @@ def collect_problems(
     labels: Mapping[str, str],
     treatments: Collection[str] | None,
     problems: Problems,
+    diary_scale: tuple[float, float] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The checks of :func:`validate_tables`, recording every problem in ``problems``
     instead of raising; returns the typed (nullable) tables, not yet in canonical dtypes.
@@ -170,8 +179,10 @@ def collect_problems(
     Raises
     ------
     DataError
-        If ``frames`` names a table that does not exist.
+        If ``frames`` names a table that does not exist, or ``diary_scale`` is not
+        ``(low, high)`` with finite ``low < high``.
     """
+    scaled = _scaled_columns(diary_scale)
     unknown = sorted(set(frames) - set(TABLE_NAMES))
     if unknown:
         raise DataError(f"unknown table(s) {unknown}; the tables are {list(TABLE_NAMES)}")
@@ -187,7 +198,7 @@ def collect_problems(
             typed[name] = empty_table(schema)
             continue
         typed[name] = _check_table(
-            schema, frame, labels.get(name, name), problems, allowed, unusable
+            schema, frame, labels.get(name, name), problems, allowed, unusable, scaled
         )
     _check_references(typed, labels, problems, unusable)
     return typed
@@ -200,11 +211,13 @@ def _check_table(
     problems: Problems,
     allowed_sets: Mapping[tuple[str, str], tuple[str, ...]],
     unusable: set[tuple[str, str]],
+    scaled: Mapping[tuple[str, str], Column] | None = None,
 ) -> pd.DataFrame:
     """Type one table and report its own problems; returns the typed (nullable) frame.
 
     ``allowed_sets`` gives allowed values for (table, column) pairs beyond the schema's
-    (the protocol's treatment codes).
+    (the protocol's treatment codes); ``scaled`` replaces the schema's pain columns by the
+    same columns bounded by the protocol's diary scale.
 
     Columns that are absent (or the whole table, when its header is unusable) are added
     to ``unusable`` as (table, column) so that reference checks against them are skipped
@@ -225,7 +238,7 @@ def _check_table(
         return empty_table(schema)
     n = len(frame)
     out: dict[str, pd.Series] = {}
-    for col in schema.columns:
+    for col in [(scaled or {}).get((schema.name, c.name), c) for c in schema.columns]:
         if col.name in frame.columns:
             allowed = allowed_sets.get((schema.name, col.name), col.allowed)
             raw = frame[col.name].reset_index(drop=True)
@@ -250,6 +263,34 @@ def _check_table(
     elif schema.name == "screening":
         _check_screening(typed, label, problems)
     return typed
+
+
+def check_diary_scale(diary_scale: object) -> tuple[float, float] | None:
+    """``diary_scale`` as ``(low, high)`` floats (None stays None: the schema's 0..10).
+
+    Raises
+    ------
+    DataError
+        Unless it is None or two finite numbers with ``low < high``.
+
+    Examples
+    --------
+    >>> check_diary_scale((0, 100))
+    (0.0, 100.0)
+    >>> check_diary_scale((5, 5))
+    Traceback (most recent call last):
+    ...
+    ketapain.errors.DataError: diary_scale=(5, 5) must be (low, high): two finite numbers with low < high
+    """
+    return None if diary_scale is None else check_scale("diary_scale", diary_scale, error=DataError)
+
+
+def _scaled_columns(diary_scale: object) -> dict[tuple[str, str], Column]:
+    """The pain columns bounded by ``diary_scale`` (none when it is None: the schema's bounds hold)."""
+    scale = check_diary_scale(diary_scale)
+    if scale is None:
+        return {}
+    return {(t, c): replace(SCHEMAS[t].column(c), min=scale[0], max=scale[1]) for t, c in PAIN_COLUMNS}
 
 
 def _check_column(

@@ -111,7 +111,8 @@ def endpoint_aucs(data: TrialData, protocol: Protocol) -> pd.DataFrame:
             # an AUC that cannot be computed is a missing AVAL in the dataset, not a caveat
             warnings.simplefilter("ignore", ImputationWarning)
             auc = diary_auc(data.diary, value=value, windows=sorted({e.window_day for e in endpoints}),
-                            time_axis=protocol.auc.time_axis, impute=impute, anchor=anchor)
+                            time_axis=protocol.auc.time_axis, impute=impute, anchor=anchor,
+                            scale=protocol.diary.scale)
         names = pd.DataFrame({"endpoint": [e.name for e in endpoints], "window_day": [e.window_day for e in endpoints]})
         parts.append(names.merge(auc, on="window_day"))
     out = pd.concat(parts, ignore_index=True)

@@ -18,7 +18,8 @@ Visits are the protocol's ``[[visits]]`` plus any other visit found in the data;
 one table that share an event: diary days (``ItemGroupRepeatKey`` = day), adverse events
 and concomitant rows (repeat key = 1, 2, ...). Every ``ItemDef`` carries its ``DataType``
 (integer, float, text, boolean, date), its range as ``RangeCheck`` elements
-(``GE``/``LE``, hard), a ``CodeListRef`` for closed sets (sex, pain types, severity,
+(``GE``/``LE``, hard; for the pain columns the protocol's diary scale, which :func:`from_odm`
+reads back as the ``diary_scale`` the values are checked against), a ``CodeListRef`` for closed sets (sex, pain types, severity,
 causality, drug classes, screening outcome, concomitant status, and the options of each
 questionnaire item) and an ``Alias Context="ketapain"`` naming the TrialData column
 (``diary.avg_pain``) or questionnaire item (``questionnaires:bpi:5a``). When the data have
@@ -55,7 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketapain.data import FIRST_DATA_ROW, SCHEMAS, TABLE_NAMES, TrialData
+from ketapain.data import FIRST_DATA_ROW, PAIN_COLUMNS, SCHEMAS, TABLE_NAMES, TrialData
 from ketapain.errors import DataError
 from ketapain.instruments import Instrument, instruments
 from ketapain.interop._odm_sizes import item_sizes
@@ -178,7 +179,8 @@ def to_odm(data: TrialData, protocol: Protocol) -> bytes:
     _event_defs(mdv, visits, periods, visit_instruments)
     defs = _Defs()
     texts = _cell_texts(tables)
-    item_oids = {table: _table_form(mdv, defs, table, tables[table], texts[table]) for table in _FORMS}
+    item_oids = {table: _table_form(mdv, defs, table, tables[table], texts[table], protocol.diary.scale)
+                 for table in _FORMS}
     all_instruments = list(dict.fromkeys(i for lst in visit_instruments.values() for i in lst))
     registry = instruments()
     q = tables["questionnaires"]
@@ -288,7 +290,8 @@ def _sizes_of(texts: list[str | None], datatype: str) -> pd.DataFrame:
     return item_sizes(values, pd.Series(0, index=values.index, dtype=object), datatype)
 
 
-def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame, texts: Mapping[str, list[str | None]]) -> dict[str, str]:
+def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame, texts: Mapping[str, list[str | None]],
+                scale: tuple[float, float]) -> dict[str, str]:
     """The ``FormDef`` of one TrialData table, its item group and items; column -> item OID."""
     form_oid, group_oid, prefix, _place, repeating = _FORMS[table]
     fd = _el(mdv, f"{_NS}FormDef", OID=form_oid, Name=_NAMES[table], Repeating="No")
@@ -309,8 +312,9 @@ def _table_form(mdv: ET.Element, defs: _Defs, table: str, frame: pd.DataFrame, t
         fit = list(texts[col])
         if c is not None:
             _text_el(idef, f"{_NS}Description", c.description)
-            _range_checks(idef, c.min, c.max)
-            fit += [_fmt(b) for b in (c.min, c.max) if b is not None and kind in ("int", "float")]
+            lo, hi = scale if (table, col) in PAIN_COLUMNS else (c.min, c.max)  # the protocol's diary scale
+            _range_checks(idef, lo, hi)
+            fit += [_fmt(b) for b in (lo, hi) if b is not None and kind in ("int", "float")]
             if c.allowed:
                 cl_oid = f"CL.{_oid_part(col).upper()}"
                 defs.codelists[cl_oid] = (col, "text", list(c.allowed))
@@ -513,7 +517,26 @@ def from_odm(xml: bytes | str | PathLike[str]) -> TrialData:
     root, source = _parse(xml)
     meta, events, forms, items, mandatory = _read_metadata(root, source)
     records = _read_clinical(root, source, events, forms, items)
-    return _build(records, items, mandatory, meta, source)
+    return _build(records, items, mandatory, meta, source, _pain_scale(root, source))
+
+
+def _pain_scale(root: ET.Element, source: str) -> tuple[float, float] | None:
+    """The diary scale :func:`to_odm` wrote as the hard ``RangeCheck`` of the pain items (the
+    protocol's ``[diary] scale_min``/``scale_max``); None (the schema's 0..10) when there is none."""
+    found = set()
+    for idef in root.iter(f"{_NS}ItemDef"):
+        alias = _aliases(idef)
+        if alias is None or tuple(alias.partition(".")[::2]) not in PAIN_COLUMNS:
+            continue
+        bounds = {rc.attrib.get("Comparator"): rc.findtext(f"{_NS}CheckValue") for rc in idef.findall(f"{_NS}RangeCheck")}
+        if bounds.get("GE") is not None and bounds.get("LE") is not None:
+            try:
+                found.add((float(bounds["GE"] or ""), float(bounds["LE"] or "")))
+            except ValueError:
+                raise DataError(f"{source}: ItemDef {idef.attrib.get('OID')!r}: a RangeCheck value is not a number") from None
+    if len(found) > 1:
+        raise DataError(f"{source}: the pain items have different RangeChecks {sorted(found)}: one diary scale is expected")
+    return found.pop() if found else None
 
 
 def _parse(xml: bytes | str | PathLike[str]) -> tuple[ET.Element, str]:
@@ -714,6 +737,7 @@ def _build(
     mandatory: Mapping[str, bool],
     meta: Mapping[str, str],
     source: str,
+    diary_scale: tuple[float, float] | None = None,
 ) -> TrialData:
     kinds = {(t, c): (k, not mandatory.get(oid, False)) for oid, (t, c, k) in items.items()}
     frames: dict[str, pd.DataFrame] = {}
@@ -733,7 +757,7 @@ def _build(
                 frame[col] = from_text(values, kind, nullable)
         frames[table] = pd.DataFrame(frame)
     try:
-        data = from_named_tables(frames, meta=meta)
+        data = from_named_tables(frames, meta=meta, diary_scale=diary_scale)
     except DataError as exc:
         raise DataError(f"{source}: the clinical data do not form valid trial data:\n{exc}") from None
     return canonical_order(data)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ketapain.data import SCHEMAS, TABLE_NAMES, DType, TrialData
+from ketapain.data import DEFAULT_DIARY_SCALE, PAIN_COLUMNS, SCHEMAS, TABLE_NAMES, DType, TrialData
 from ketapain.errors import DataError
 
 __all__ = ["canonical_order"]
@@ -143,13 +143,23 @@ def canonical_order(data: TrialData) -> TrialData:
     for name in TABLE_NAMES:
         key = list(SCHEMAS[name].key)
         tables[name] = tables[name].sort_values(key, kind="stable").reset_index(drop=True)
-    return from_named_tables(tables, meta=data.meta)
+    return from_named_tables(tables, meta=data.meta, diary_scale=_held_scale(tables))
 
 
-def from_named_tables(tables: Mapping[str, pd.DataFrame], *, meta: Mapping[str, str]) -> TrialData:
+def _held_scale(tables: Mapping[str, pd.DataFrame]) -> tuple[float, float]:
+    """A diary scale holding every pain value of already validated tables (0..10 at least):
+    re-sorting rows does not re-check what the TrialData was checked against (its protocol's
+    scale, which a TrialData does not store)."""
+    values = np.concatenate([tables[t][c].to_numpy(dtype="float64", na_value=np.nan) for t, c in PAIN_COLUMNS
+                             if c in tables[t].columns] + [np.array(DEFAULT_DIARY_SCALE)])
+    return float(np.nanmin(values)), float(np.nanmax(values))
+
+
+def from_named_tables(tables: Mapping[str, pd.DataFrame], *, meta: Mapping[str, str],
+                      diary_scale: tuple[float, float] | None = None) -> TrialData:
     """``TrialData.from_tables`` of the seven tables in ``tables`` (keyed by :data:`TABLE_NAMES`)."""
     return TrialData.from_tables(
         patients=tables["patients"], allocation=tables["allocation"], diary=tables["diary"],
         questionnaires=tables["questionnaires"], adverse_events=tables["adverse_events"],
-        concomitant=tables["concomitant"], screening=tables["screening"], meta=meta,
+        concomitant=tables["concomitant"], screening=tables["screening"], meta=meta, diary_scale=diary_scale,
     )

@@ -35,6 +35,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ketapain._atomic import entries_write
-from ketapain.data import DRUG_CLASSES, FIRST_DATA_ROW, SCHEMAS, TrialData
+from ketapain.data import DEFAULT_DIARY_SCALE, DRUG_CLASSES, FIRST_DATA_ROW, PAIN_COLUMNS, SCHEMAS, TrialData
 from ketapain.errors import DataError, ProtocolError
 from ketapain.instruments import get_instrument
 from ketapain.interop._odm_values import column_kinds, form_dates, to_text, visit_rank
@@ -273,10 +274,21 @@ def _coded_choices(choices: list[tuple[str, str]]) -> str:
     return " | ".join(f"{i}, {label}" for i, (_v, label) in enumerate(choices, start=1))
 
 
+def _scale_words(protocol: Protocol) -> str:
+    """The diary scale in a field label: ``NRS 0-10`` (the reference study's), else ``0-100 scale``."""
+    lo, hi = protocol.diary.scale_min, protocol.diary.scale_max
+    return f"NRS {lo}-{hi}" if protocol.diary.scale == DEFAULT_DIARY_SCALE else f"{lo}-{hi} scale"
+
+
 def _column_row(table: str, col: str, field: str, form: str, kind: str, nullable: bool,
-                categories: Mapping[str, list[tuple[str, str]]]) -> dict[str, str]:
+                categories: Mapping[str, list[tuple[str, str]]],
+                scale: tuple[float, float] = DEFAULT_DIARY_SCALE) -> dict[str, str]:
     c = SCHEMAS[table].column(col) if col in {x.name for x in SCHEMAS[table].columns} else None
     label = _LABELS.get(table, {}).get(col) or (c.description if c else col.replace("_", " "))
+    if c is not None and (table, col) in PAIN_COLUMNS:  # on the protocol's diary scale
+        c = replace(c, min=scale[0], max=scale[1])
+        if scale != DEFAULT_DIARY_SCALE:
+            label = label.replace("NRS 0-10", f"{scale[0]:g}-{scale[1]:g} scale")
     required = not nullable
     if kind == "bool":
         return _row(field, form, "yesno", label, required=required)
@@ -381,7 +393,7 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
         form, fields = _FIELDS[table]
         for col, field in fields.items():
             k, n = kinds_of[table][col]
-            rows.append(_column_row(table, col, field, form, k, n, categories))
+            rows.append(_column_row(table, col, field, form, k, n, categories, protocol.diary.scale))
     rows.append(
         _row(
             "diary_day",
@@ -400,7 +412,7 @@ def redcap_dictionary(protocol: Protocol, *, data: TrialData | None = None) -> p
                 item,
                 "daily_diary",
                 "text",
-                f"{item.replace('_', ' ')} (NRS {protocol.diary.scale_min}-{protocol.diary.scale_max})",
+                f"{item.replace('_', ' ')} ({_scale_words(protocol)})",
                 validation="number",
                 vmin=protocol.diary.scale_min,
                 vmax=protocol.diary.scale_max,

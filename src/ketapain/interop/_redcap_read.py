@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketapain.data import FIRST_DATA_ROW, SCHEMAS, TABLE_NAMES, TrialData
+from ketapain.data import FIRST_DATA_ROW, PAIN_COLUMNS, SCHEMAS, TABLE_NAMES, TrialData
 from ketapain.errors import DataError
 from ketapain.instruments import get_instrument
 from ketapain.interop._odm_values import canonical_order, from_text
@@ -85,7 +86,7 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
 
     fields: dict[str, Mapping[str, Any]] = dict(m["fields"])
     checkbox, events, repeat_table = _check_structure(raw, m, name, rows, place, problems)
-    values = _decode_fields(raw, m, repeat_table, place, problems)
+    values = _decode_fields(raw, m, repeat_table, place, problems, protocol.diary.scale)
     if problems:
         _fail(name, problems, max_errors)
     tables = _assemble(raw, values, checkbox, fields, events, repeat_table, place, problems)
@@ -93,7 +94,8 @@ def read_redcap(records_csv: str | PathLike[str] | io.StringIO, *, protocol: Pro
         _fail(name, problems, max_errors)
     meta = {"study": protocol.study.title, "protocol_id": protocol.study.id, "source": "redcap-import"}
     try:
-        data = TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes, max_errors=max_errors)
+        data = TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes, max_errors=max_errors,
+                                     diary_scale=protocol.diary.scale)
     except DataError as exc:
         raise DataError(f"{name}: the records do not form valid trial data:\n{exc}") from None
     return canonical_order(data)
@@ -157,7 +159,7 @@ def _check_structure(raw: pd.DataFrame, m: Mapping[str, Any], name: str, rows: p
 
 
 def _decode_fields(raw: pd.DataFrame, m: Mapping[str, Any], repeat_table: pd.Series, place: Any,
-                   problems: list[str]) -> dict[str, pd.Series]:
+                   problems: list[str], scale: tuple[float, float]) -> dict[str, pd.Series]:
     """Field -> its column with codes decoded; every value checked against its field and its
     row's kind (vectorised per column; problems appended)."""
     codes = m.get("codes", {})
@@ -175,7 +177,7 @@ def _decode_fields(raw: pd.DataFrame, m: Mapping[str, Any], repeat_table: pd.Ser
                 problems.append(f"{place(i)}: field {field} = {col[i]!r} is not one of the codes {', '.join(known)}")
             col = col.map(lambda v, k=known: k.get(v, v))
         values[field] = col
-        _check_field(field, target, col, raw, place, problems)
+        _check_field(field, target, col, raw, place, problems, scale)
         table = target["table"]
         wrong = (col != "") & ((repeat_table != table) if table in repeating.values() else (rep != ""))
         for i in raw.index[wrong][:3]:
@@ -190,7 +192,8 @@ def _fail(name: str, problems: list[str], max_errors: int) -> None:
     raise DataError(f"REDCap import of {name}: {len(problems)} problem{'s' * (len(problems) != 1)}\n  " + "\n  ".join(shown) + more)
 
 
-def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.DataFrame, place: Any, problems: list[str]) -> None:
+def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.DataFrame, place: Any, problems: list[str],
+                 scale: tuple[float, float]) -> None:
     given = col != ""
     if not given.any():
         return
@@ -214,6 +217,8 @@ def _check_field(field: str, target: Mapping[str, Any], col: pd.Series, raw: pd.
     kind, _nullable = _kind(target)
     column = target.get("column")
     c = {x.name: x for x in SCHEMAS[table].columns}.get(column) if isinstance(column, str) else None
+    if c is not None and (table, c.name) in PAIN_COLUMNS:  # on the protocol's diary scale
+        c = replace(c, min=scale[0], max=scale[1])
     if kind in ("int", "float"):
         num = pd.to_numeric(col.where(given), errors="coerce")
         notnum = given & num.isna()

@@ -301,7 +301,9 @@ def _diary(ctx: SdtmContext) -> pd.DataFrame:
     dates = ctx.alloc.set_index(["patient_id", "period"])["infusion_date"]
     key = pd.MultiIndex.from_frame(long[["patient_id", "period"]])
     infusion = pd.Series(dates.reindex(key).to_numpy(), index=long.index)
-    all_codes = {**codes, "__pre": _PRE_INFUSION}
+    lo, hi = ctx.protocol.diary.scale
+    pre_test = _PRE_INFUSION[1] if (lo, hi) == (0.0, 10.0) else _PRE_INFUSION[1].replace("NRS 0-10", f"{lo:g}-{hi:g} scale")
+    all_codes = {**codes, "__pre": (_PRE_INFUSION[0], pre_test)}
     date = (pd.to_datetime(infusion) + pd.to_timedelta(long["day"], unit="D")).astype("datetime64[ns]")
     return pd.DataFrame({
         "patient_id": long["patient_id"], "visit": "", "cat": DIARY_CATEGORY,

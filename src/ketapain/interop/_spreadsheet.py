@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketapain.data import SCHEMAS, Column, TrialData
+from ketapain.data import PAIN_COLUMNS, SCHEMAS, Column, TrialData
 from ketapain.errors import DataError
 from ketapain.instruments import get_instrument
 from ketapain.interop._spreadsheet_map import (
@@ -302,7 +302,10 @@ def _long_table(files: Mapping[str, Path], m: TableMapping, protocol: Protocol, 
     frame = {}
     for col, sheet_col in m.columns.items():
         allowed = tuple(protocol.arm_codes) if (m.table, col) == ("allocation", "treatment") else None
-        frame[col] = _check_column(sheet, sheet_col, f"{m.table}.{col}", schema.column(col), problems,
+        rule = schema.column(col)
+        if (m.table, col) in PAIN_COLUMNS:  # on the protocol's diary scale
+            rule = replace(rule, min=protocol.diary.scale[0], max=protocol.diary.scale[1])
+        frame[col] = _check_column(sheet, sheet_col, f"{m.table}.{col}", rule, problems,
                                    date_format=m.source.date_format, codes=m.codes.get(col), allowed=allowed)
     out = pd.DataFrame(frame, columns=list(m.columns), dtype=object)
     for c in schema.columns:
@@ -313,9 +316,10 @@ def _long_table(files: Mapping[str, Path], m: TableMapping, protocol: Protocol, 
 
 
 def _diary_rule(protocol: Protocol, item: str) -> Column:
-    if item in SCHEMAS["diary"].names and item not in protocol.diary.items:
-        return SCHEMAS["diary"].column(item)
     d = protocol.diary
+    if item in SCHEMAS["diary"].names and item not in protocol.diary.items:
+        column = SCHEMAS["diary"].column(item)  # a pain item on the protocol's scale; another column as it is
+        return replace(column, min=d.scale[0], max=d.scale[1]) if ("diary", item) in PAIN_COLUMNS else column
     return Column(item, "float", item, nullable=True, min=d.scale_min, max=d.scale_max)
 
 
@@ -619,7 +623,7 @@ def import_spreadsheet(
     meta = {"study": protocol.study.title, "protocol_id": protocol.study.id, "source": "spreadsheet-import"}
     try:
         data = TrialData.from_tables(**{k: v for k, v in tables.items() if v is not None}, meta=meta, treatments=protocol.arm_codes,
-                                     max_errors=max_errors)
+                                     max_errors=max_errors, diary_scale=protocol.diary.scale)
     except DataError as exc:
         raise DataError(f"the imported tables do not form valid trial data (rows below count each table's imported rows, the "
                         f"first being row 2):\n{exc}", located=True, source=", ".join(named)) from None

@@ -857,6 +857,14 @@ class Diary(_Section):
         _raise(problems)
         return self
 
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(scale_min, scale_max)`` as floats: the ``diary_scale`` of the data readers
+        (:meth:`ketapain.data.TrialData.from_tables`) and the ``scale`` of
+        :func:`ketapain.stats.diary_auc`. Every diary item and ``pre_infusion_pain`` is scored on it.
+        """
+        return float(self.scale_min), float(self.scale_max)
+
 
 class Auc(_Section):
     """``[auc]``: how areas under the diary curve are computed (see :func:`ketapain.stats.diary_auc`)."""

@@ -40,6 +40,7 @@ __all__ = [
     "model_name",
     "primary_rows",
     "records",
+    "scale_label",
     "score_label",
     "sentence",
     "used_fits",
@@ -102,6 +103,17 @@ REFERENCE_STUDY_ID = "ketapain"
 _MODEL_NAMES = {"standard": "standard model"}
 _REFERENCE_MODEL_NAMES = {"paper": "paper's model"}
 _OTHER_MODEL_NAMES = {"paper": "model without period"}
+
+
+def scale_label(study: Mapping[str, Any]) -> str:
+    """The diary scale in words: ``NRS 0-10`` (a study without ``diary_scale``: the analysis
+    records it only when it is not the NRS 0..10), else e.g. ``0-100 scale``.
+
+    >>> scale_label({}), scale_label({"diary_scale": [0.0, 100.0]})
+    ('NRS 0-10', '0-100 scale')
+    """
+    lo, hi = (float(x) for x in study.get("diary_scale", (0.0, 10.0)))
+    return "NRS 0-10" if (lo, hi) == (0.0, 10.0) else f"{lo:g}-{hi:g} scale"
 
 
 def is_reference_study(study: Mapping[str, Any]) -> bool:

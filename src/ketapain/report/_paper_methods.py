@@ -45,6 +45,7 @@ from ._paper_labels import (
     is_reference_study,
     model_name,
     records,
+    scale_label,
     sentence,
     used_fits,
 )
@@ -94,6 +95,18 @@ _BLINDING_INDEX = {"bang": "Bang, Ni & Davis (2004): BI = (n correct - n incorre
 _AUC_METHODS = {"trapezoid": "trapezoidal rule"}
 #: What the Table 1 variables that are not plain columns of ``patients`` are.
 TABLE1_DEFINITIONS = {"baseline_avg_pain": "pre-infusion pain (NRS 0-10) on the day of the first infusion (period 1)"}
+
+
+def table1_definition(variable: str, study: Mapping[str, Any]) -> str:
+    """:data:`TABLE1_DEFINITIONS` of ``variable`` on the study's diary scale (:func:`scale_label`)."""
+    return TABLE1_DEFINITIONS[variable].replace("NRS 0-10", scale_label(study))
+
+
+def _tipping_unit(study: Mapping[str, Any]) -> str:
+    """Nothing on the NRS 0..10 (the deltas' own unit); else the scale they were rescaled to."""
+    label = scale_label(study)
+    return "" if label == "NRS 0-10" else (f" on the {label} (the -3 to +3 NRS points of the plan times the "
+                                           "scale's range / 10)")
 
 
 def model_formula(settings: AnalysisSettings, model: str, study: Mapping[str, Any]) -> str:
@@ -351,7 +364,7 @@ def _secondary_paragraphs(results: AnalysisResults) -> list[str]:
     table3_fits = results.models[results.models["section"] == "table3"] if not results.models.empty else results.models
     texts = []
     if "baseline_avg_pain" in set(results.table1_continuous.get("variable", ())):
-        texts.append(f"Baseline average pain: {TABLE1_DEFINITIONS['baseline_avg_pain']}.")
+        texts.append(f"Baseline average pain: {table1_definition('baseline_avg_pain', st)}.")
     if not results.table3.empty and not table3_fits.empty:
         texts.append(f"Questionnaire scores ({{table:table3}}) were compared with the {model_name(s.table3_model, st)}.")
     if texts:
@@ -402,7 +415,8 @@ def _sensitivity_paragraph(results: AnalysisResults) -> list[str]:
         deltas = sens.tipping_deltas
         span = f"{min(deltas):g} to {max(deltas):g}" if deltas else ""
         parts.append(f"a delta-adjusted tipping-point analysis (missing not at random) of {endpoints('tipping_point')}: "
-                     f"the imputed days of arms {', '.join(sens.tipping_shift_arms)} shifted by delta = {span} pain points")
+                     f"the imputed days of arms {', '.join(sens.tipping_shift_arms)} shifted by delta = {span} pain points"
+                     + _tipping_unit(results.study))
     if not parts:
         return []
     return [f"Missing-data sensitivity analyses: {'; '.join(parts)}."]

@@ -7,6 +7,9 @@ core's ``a - b``; a ratio is inverted (:func:`~ketapain.report.oriented_pair`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -45,6 +48,7 @@ from ._paper_labels import (
     model_name,
     primary_rows,
     records,
+    scale_label,
     sentence,
     used_fits,
 )
@@ -63,6 +67,12 @@ from ._paper_methods import (
 
 __all__ = ["effect_sizes", "model_checks", "oriented_contrasts", "pairwise_header", "pairwise_rows", "pairwise_table",
            "patient_figures", "table2"]
+
+
+def _axis_scale(study: Mapping[str, Any]) -> str:
+    """The unit of a daily-pain axis: ``NRS`` (0..10), else the scale (``0-100 scale``)."""
+    label = scale_label(study)
+    return "NRS" if label == "NRS 0-10" else label
 
 
 def table2(results: AnalysisResults) -> DisplayTable:
@@ -312,8 +322,8 @@ def patient_figures(results: AnalysisResults) -> list[FigureBlock]:
     curves = results.daily_curves
     for item in pd.unique(curves["item"]):
         rows = curves[curves["item"] == item]
-        ax = plot_daily_means(rows, order=arms, labels=labels, ylabel=f"{item_label(str(item)).capitalize()} (mean, NRS)",
-                              conf_level=float(s.conf_level))
+        ylabel = f"{item_label(str(item)).capitalize()} (mean, {_axis_scale(results.study)})"
+        ax = plot_daily_means(rows, order=arms, labels=labels, ylabel=ylabel, conf_level=float(s.conf_level))
         out.append(
             FigureBlock(
                 key=f"daily_{item}",

@@ -3,6 +3,7 @@ and pain before each period (by arm with both models' omnibus P, and by period).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -19,9 +20,10 @@ from ._paper_labels import (
     fit_value,
     model_name,
     records,
+    scale_label,
     used_fits,
 )
-from ._paper_methods import TABLE1_DEFINITIONS, descriptives_words
+from ._paper_methods import descriptives_words, table1_definition
 
 __all__ = ["pain_before_tables", "table1"]
 
@@ -40,15 +42,16 @@ def _group_header(counts: pd.DataFrame, continuous: pd.DataFrame) -> tuple[list[
     return groups, n_group
 
 
-def _label(variable: str) -> str:
-    return _TABLE1_LABELS.get(variable, variable.replace("_", " "))
+def _label(variable: str, study: Mapping[str, Any]) -> str:
+    return _TABLE1_LABELS.get(variable, variable.replace("_", " ")).replace("NRS 0-10", scale_label(study))
 
 
 class _Table1Rows:
     """Rows of Table 1 as they are laid out: continuous variables, count blocks with a group row."""
 
-    def __init__(self, groups: list[str]) -> None:
+    def __init__(self, groups: list[str], study: Mapping[str, Any]) -> None:
         self.groups = groups
+        self.study = study
         self.rows: list[list[str]] = []
         self.group_rows: list[int] = []
         self.data: list[pd.DataFrame] = []
@@ -57,14 +60,14 @@ class _Table1Rows:
         block = cont[cont["variable"] == variable].set_index("group")
         digits = 2 if variable == "height_m" else 1
         kind = row_kind(block)
-        self.rows.append([_label(variable), *(format_describe(row_of(block, g), digits, kind=kind) if g in block.index
+        self.rows.append([_label(variable, self.study), *(format_describe(row_of(block, g), digits, kind=kind) if g in block.index
                                               else MISSING for g in self.groups)])
         self.data.append(cont[cont["variable"] == variable].assign(table="continuous"))
 
     def counts(self, counts: pd.DataFrame, variable: str) -> None:
         block = counts[counts["variable"] == variable]
         self.group_rows.append(len(self.rows))
-        self.rows.append([_label(variable), *[""] * len(self.groups)])
+        self.rows.append([_label(variable, self.study), *[""] * len(self.groups)])
         for level in pd.unique(block["level"]):
             lv = block[block["level"] == level].set_index("group")
             self.rows.append([f"  {str(level).replace('_', ' ')}",
@@ -78,7 +81,7 @@ def table1(results: AnalysisResults) -> DisplayTable:
     cont, counts = results.table1_continuous, results.table1_counts
     groups, n_group = _group_header(counts, cont)
     header = ["Characteristic", *(f"{g.capitalize()} (n = {n_group[g]})" for g in groups)]
-    table = _Table1Rows(groups)
+    table = _Table1Rows(groups, results.study)
     count_vars = list(pd.unique(counts["variable"]))
     emitted: set[str] = set()
     for var in pd.unique(cont["variable"]):
@@ -90,7 +93,7 @@ def table1(results: AnalysisResults) -> DisplayTable:
         if var not in emitted:
             table.counts(counts, var)
     notes = (f"Descriptives: {descriptives_words(results.settings)}.",
-             f"Average pain: {TABLE1_DEFINITIONS['baseline_avg_pain']}.")
+             f"Average pain: {table1_definition('baseline_avg_pain', results.study)}.")
     frame = pd.concat(table.data, ignore_index=True) if table.data else pd.DataFrame()
     return display_table("table1", "Characteristics of the patients at baseline", header, table.rows, frame,
                          notes, table.group_rows, numbered=True)
@@ -105,7 +108,7 @@ def pain_before_tables(results: AnalysisResults) -> list[DisplayTable]:
     models = [s.model, s.other_model]
     ps = [fit_value(used, ("pre_infusion_pain", m), "treatment_p") for m in models]
     header = ["", *arm_labels(results).values(), *(f"P ({model_name(m, results.study)})" for m in models)]
-    row = ["Pre-infusion pain (NRS 0-10)",
+    row = [f"Pre-infusion pain ({scale_label(results.study)})",
            *(format_describe(row_of(by_arm, a), DIGITS["pain"], kind=row_kind(by_arm)) if a in by_arm.index else MISSING
              for a in arms),
            *(format_p(p) for p in ps)]
@@ -115,7 +118,7 @@ def pain_before_tables(results: AnalysisResults) -> list[DisplayTable]:
     by_period = pb[pb["by"] == "period"]
     t2 = display_table("pain_before_period", "Pain before each period, by period",
                        ["", *(f"Period {lv}" for lv in by_period["level"])],
-                       [["Pre-infusion pain (NRS 0-10)", *(format_describe(r, DIGITS["pain"], kind=row_kind(by_period))
+                       [[f"Pre-infusion pain ({scale_label(results.study)})", *(format_describe(r, DIGITS["pain"], kind=row_kind(by_period))
                                                         for r in records(by_period))]],
                        by_period)
     return [t1, t2] if len(by_period) else [t1]

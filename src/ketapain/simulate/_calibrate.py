@@ -261,7 +261,7 @@ def _table2(protocol: Protocol, b: Batch, trial: np.ndarray, T: int, n: int, out
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = diary_auc(long, value=ep.value, windows=(ep.window_day,), time_axis=protocol.auc.time_axis,
-                            impute=ep.impute, anchor=anchor)
+                            impute=ep.impute, anchor=anchor, scale=protocol.diary.scale)
         vals = res["auc"].to_numpy().reshape(N, P)
         auc[(ep.value, ep.window_day)] = vals
         for a, code in enumerate(arms):

@@ -77,7 +77,8 @@ def simulate_diary(
     Parameters
     ----------
     protocol : Protocol
-        Gives the periods ``P``, the diary days per period ``D`` and the scale (0..10).
+        Gives the periods ``P``, the diary days per period ``D`` and the scale (``[diary]
+        scale_min..scale_max``: every score is rounded and clipped to it).
     parameters : Parameters
         Simulator parameters; ``diary``, ``pre_infusion`` and ``missing`` are used.
     arms : sequence of ArmEffect

@@ -68,7 +68,8 @@ _COUNT = Number(low=0.0)
 @dataclass(frozen=True, slots=True)
 class ArmEffect:
     """Treatment-effect curve of an arm on diary pain (all items): ``effect_amplitude *
-    exp(-day / effect_tau_days)`` NRS points added on diary day ``day`` (``[arms.<code>]``)."""
+    exp(-day / effect_tau_days)`` points of the protocol's diary scale added on diary day ``day``
+    (``[arms.<code>]``; the shipped values are NRS 0..10 points)."""
 
     effect_amplitude: float
     effect_tau_days: float

@@ -155,7 +155,7 @@ class PowerResult:
 def load_effects(path: str | PathLike[str]) -> dict[str, dict[str, float]]:
     """Read arm effect curves from a TOML file with ``[arms.<code>]`` tables.
 
-    Each table may give ``effect_amplitude`` (NRS points added on day d as
+    Each table may give ``effect_amplitude`` (diary-scale points added on day d as
     ``amplitude * exp(-d / tau)``) and ``effect_tau_days``, as in the simulator's parameter
     file; arms not listed keep the simulator's curves.
 
@@ -290,7 +290,7 @@ def simulate_power(
         Randomness. None draws fresh entropy, recorded in ``PowerResult.seed``.
     effects : mapping, optional
         Arm code -> ``{"effect_amplitude": A, "effect_tau_days": tau}`` (either key), replacing
-        the simulator's effect curve ``A exp(-d / tau)`` (NRS points on diary day d) of that
+        the simulator's effect curve ``A exp(-d / tau)`` (diary-scale points on diary day d) of that
         arm; e.g. from :func:`load_effects`.
     dropout : float, default 0
         Probability that a patient leaves the trial; the last completed period is uniform on
@@ -328,7 +328,7 @@ def simulate_power(
     ``randomisation.block_size``; strata and random block sizes are ignored: they do not
     change the diary model), the primary endpoint's diary item drawn from the model of
     :func:`ketapain.simulate.simulate_diary` (latent pain, AR(1) noise, arm effect curves,
-    rounding to 0..10, missing days) by its block generator (``docs/simulate.md``: only the
+    rounding and clipping to the protocol's diary scale, missing days) by its block generator (``docs/simulate.md``: only the
     item, the pre-infusion anchor and the missing days are drawn), the primary AUC as
     :func:`ketapain.stats.diary_auc` (trapezoid; infusion axis anchored at day 0 by
     ``pre_infusion_pain``; the endpoint's imputation, LOCF for KETAPAIN), then

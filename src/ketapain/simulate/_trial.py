@@ -100,7 +100,8 @@ def simulate_trial(
         "parameters": params.source,
         "parameters_sha256": params.sha256,
     }
-    return TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes)
+    return TrialData.from_tables(**tables, meta=meta, treatments=protocol.arm_codes,
+                                 diary_scale=protocol.diary.scale)
 
 
 class Tables(TypedDict):

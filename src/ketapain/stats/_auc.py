@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ketapain._options import OneOf, check_option
+from ketapain._options import OneOf, check_option, check_scale
 from ketapain.errors import FIRST_DATA_ROW, DataError, ImputationWarning
 
 __all__ = ["FilledCurve", "auc_arrays", "curve_points", "diary_auc", "fill_curve", "trapezoid_auc",
@@ -30,6 +30,7 @@ __all__ = ["FilledCurve", "auc_arrays", "curve_points", "diary_auc", "fill_curve
 TIME_AXES = ("infusion", "first_diary_day")
 IMPUTATIONS = ("none", "locf", "linear")
 SCORE_MIN, SCORE_MAX = 0.0, 10.0
+"""The default ``scale`` of :func:`diary_auc`: the reference study's NRS 0..10."""
 ANCHOR_VALUE = "pre_infusion_pain"
 MAX_DIARY_DAY = 365
 """The latest diary day of a period (as the protocol's ``diary.days_per_period`` <= 365): checked
@@ -55,6 +56,7 @@ def diary_auc(
     subject: str = "patient_id",
     period: str = "period",
     day: str = "day",
+    scale: tuple[float, float] = (SCORE_MIN, SCORE_MAX),
 ) -> pd.DataFrame:
     r"""AUC of a daily diary score by the trapezoidal rule, per subject x period x window.
 
@@ -63,7 +65,7 @@ def diary_auc(
     diary : pandas.DataFrame
         Long diary, one row per subject x period x diary day. ``day`` is an integer >= 1
         counting days after the infusion (day 0 is the infusion day itself). ``value``
-        holds a score in 0..10 or NaN for a missing day. Days absent from the frame are
+        holds a score on ``scale`` (0..10 by default) or NaN for a missing day. Days absent from the frame are
         missing too: the grid of each subject x period is days ``1..max(windows)``. Rows
         after ``max(windows)`` are validated but not used. A subject x period appears in
         the output only if it has at least one diary row (its values may all be NaN).
@@ -81,11 +83,15 @@ def diary_auc(
     anchor : pandas.DataFrame, optional
         Required with ``time_axis="infusion"`` and refused with ``"first_diary_day"``.
         One row per subject x period with columns ``subject``, ``period`` and
-        ``pre_infusion_pain`` (0..10 or NaN if not measured). Every subject x period of
+        ``pre_infusion_pain`` (on ``scale``, or NaN if not measured). Every subject x period of
         the diary needs a row; extra rows are ignored.
     subject, period, day : str
         Column names of the subject identifier, period and diary day, in ``diary`` (and
         ``anchor`` for the first two).
+    scale : (float, float), default (0.0, 10.0)
+        The inclusive range of the scores, diary and anchor (the protocol's ``[diary]
+        scale_min``, ``scale_max``: e.g. ``(0, 100)`` for a VAS). Only checked: the AUC is in
+        the scale's units x days whatever the scale.
 
     Returns
     -------
@@ -105,10 +111,10 @@ def diary_auc(
     DataError
         A column is missing; a subject or period is missing; a day is not an integer or
         is below 1; a (subject, period, day) appears twice; a score is not a number or
-        lies outside 0..10; a window is not a positive integer, is repeated, or lies
+        lies outside ``scale``; ``scale`` is not two finite numbers low < high; a window is not a positive integer, is repeated, or lies
         beyond the last diary day; ``time_axis`` or ``impute`` is not an allowed name; the
         anchor is absent on the infusion axis, given on the first-diary-day axis, lacks
-        a subject x period, repeats one, or has a score outside 0..10. Rows are numbered
+        a subject x period, repeats one, or has a score outside ``scale``. Rows are numbered
         as in a spreadsheet: the header is row 1, so positional row ``i`` is row ``i + 2``
         (the same line number as in the CSV file), whatever the index labels are.
 
@@ -181,9 +187,17 @@ def diary_auc(
     >>> diary_auc(diary, windows=(3,), time_axis="first_diary_day",
     ...           impute="locf")["auc"].tolist()
     [9.0]
+
+    On another scale, say so (here a VAS 0..100: the AUC is in VAS points x days):
+
+    >>> vas = diary.assign(avg_pain=[60, 40, None])
+    >>> diary_auc(vas, windows=(2,), anchor=anchor.assign(pre_infusion_pain=[50]),
+    ...           scale=(0, 100))["auc"].tolist()
+    [105.0]
     """
     check_option("time_axis", time_axis, OneOf(*TIME_AXES), error=DataError)
     check_option("impute", impute, OneOf(*IMPUTATIONS), error=DataError)
+    bounds = check_scale("scale", scale, error=DataError)
     if not isinstance(diary, pd.DataFrame):
         raise DataError(f"diary must be a pandas DataFrame, got {type(diary).__name__}")
     _require_columns(diary, "diary", (subject, period, day, value))
@@ -193,13 +207,13 @@ def diary_auc(
         _require_present(diary[column], "diary", column)
 
     days = _integer_days(diary[day], day)
-    scores = _scores(diary[value], "diary", value)
+    scores = _scores(diary[value], "diary", value, bounds)
     win = _windows(windows, time_axis=time_axis, last_day=int(days.max()))
     out_subject, out_period, group = _subject_periods(diary, subject, period)
     _no_duplicate_days(group, days, diary, subject, period, day)
     grid = _day_grid(group, days, scores, n_rows=len(out_subject), n_days=int(win.max()))
     start = _axis_anchor(anchor, pd.MultiIndex.from_arrays([out_subject, out_period]), time_axis=time_axis,
-                         subject=subject, period=period)
+                         subject=subject, period=period, scale=bounds)
 
     curve = fill_curve(curve_points(grid, start, time_axis=time_axis), impute=impute)
     ends = window_ends(win, time_axis=time_axis)
@@ -424,7 +438,7 @@ def _day_grid(group: np.ndarray, days: np.ndarray, scores: np.ndarray, *, n_rows
 
 
 def _axis_anchor(anchor: pd.DataFrame | None, keys: pd.MultiIndex, *, time_axis: str, subject: str,
-                 period: str) -> np.ndarray | None:
+                 period: str, scale: tuple[float, float]) -> np.ndarray | None:
     """The pre-infusion score of each subject x period on the infusion axis; None otherwise."""
     if time_axis == "infusion":
         if anchor is None:
@@ -433,7 +447,7 @@ def _axis_anchor(anchor: pd.DataFrame | None, keys: pd.MultiIndex, *, time_axis:
                 f"pass anchor= (a frame with columns {subject}, {period}, {ANCHOR_VALUE}), "
                 "or use time_axis='first_diary_day'"
             )
-        return _anchor_scores(anchor, keys, subject, period)
+        return _anchor_scores(anchor, keys, subject, period, scale)
     if anchor is not None:
         raise DataError(
             "anchor is only used with time_axis='infusion'; "
@@ -523,16 +537,17 @@ def _integer_days(column: pd.Series, label: str) -> np.ndarray:
     return days.astype(np.int64)
 
 
-def _scores(column: pd.Series, name: str, label: str) -> np.ndarray:
+def _scores(column: pd.Series, name: str, label: str, scale: tuple[float, float]) -> np.ndarray:
     scores = _numeric(column, name, label)
+    low, high = scale
     with np.errstate(invalid="ignore"):
-        outside = (scores < SCORE_MIN) | (scores > SCORE_MAX)
+        outside = (scores < low) | (scores > high)
     if outside.any():
         rows = np.flatnonzero(outside)
         more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
         raise DataError(
             f"{label}={scores[rows[0]]:g} is outside "
-            f"{SCORE_MIN:g}..{SCORE_MAX:g}{more}", located=True, source=name, row=int(rows[0] + FIRST_DATA_ROW)
+            f"{low:g}..{high:g}{more}", located=True, source=name, row=int(rows[0] + FIRST_DATA_ROW)
         )
     return scores
 
@@ -575,13 +590,14 @@ def _no_duplicate_days(
         )
 
 
-def _anchor_scores(anchor: pd.DataFrame, keys: pd.MultiIndex, subject: str, period: str) -> np.ndarray:
+def _anchor_scores(anchor: pd.DataFrame, keys: pd.MultiIndex, subject: str, period: str,
+                   scale: tuple[float, float]) -> np.ndarray:
     if not isinstance(anchor, pd.DataFrame):
         raise DataError(f"anchor must be a pandas DataFrame, got {type(anchor).__name__}")
     _require_columns(anchor, "anchor", (subject, period, ANCHOR_VALUE))
     for column in (subject, period):
         _require_present(anchor[column], "anchor", column)
-    scores = _scores(anchor[ANCHOR_VALUE], "anchor", ANCHOR_VALUE)
+    scores = _scores(anchor[ANCHOR_VALUE], "anchor", ANCHOR_VALUE, scale)
     anchor_keys = pd.MultiIndex.from_arrays([anchor[subject], anchor[period]])
     dup = anchor_keys.duplicated()
     if dup.any():

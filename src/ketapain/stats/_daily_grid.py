@@ -15,10 +15,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ketapain._options import MODEL_KIND, check_option
+from ketapain._options import MODEL_KIND, check_option, check_scale
 from ketapain.errors import FIRST_DATA_ROW, DataError, ModelError
 from ketapain.stats._auc import (
     ANCHOR_VALUE,
+    SCORE_MAX,
+    SCORE_MIN,
     _integer_days,
     _require_columns,
     _scores,
@@ -107,13 +109,14 @@ def _check_columns(frame: object, name: str, columns: tuple[str, ...]) -> pd.Dat
 
 
 def _fill_diary(
-    y: np.ndarray, diary: pd.DataFrame, *, value: str, subject: str, keys: pd.MultiIndex, window: int, anchor: bool
+    y: np.ndarray, diary: pd.DataFrame, *, value: str, subject: str, keys: pd.MultiIndex, window: int, anchor: bool,
+    scale: tuple[float, float],
 ) -> None:
     """Write the diary's ``value`` of days 1..window into ``y`` (rows: the patient-periods of
     ``keys``; columns: day 0 (anchor) or 1 first). Refuses a diary row whose patient-period has
     no allocation row, and a patient-period-day given twice."""
     days = _integer_days(diary[DAY], DAY)
-    scores = _scores(diary[value], "diary", value)
+    scores = _scores(diary[value], "diary", value, scale)
     d_keys = pd.MultiIndex.from_arrays([as_labels(diary[subject], subject), as_labels(diary[PERIOD], PERIOD)])
     pos = keys.get_indexer(d_keys)
     if (pos < 0).any():
@@ -144,9 +147,12 @@ def build_grid(
     model: DailyModelKind,
     anchor: bool,
     subject: str,
+    scale: tuple[float, float] = (SCORE_MIN, SCORE_MAX),
 ) -> DailyGrid:
-    """Check the inputs and lay the diary on the patient-period x day grid (see DailyGrid)."""
+    """Check the inputs and lay the diary on the patient-period x day grid (see DailyGrid);
+    the scores, diary and pre-infusion, must lie on ``scale`` (checked)."""
     check_option("model", model, MODEL_KIND)
+    scale = check_scale("scale", scale, error=DataError)
     if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
         raise DataError(f"window={window!r} is not an integer >= 2 (the last diary day of the AUC)")
     window = int(window)
@@ -186,10 +192,11 @@ def build_grid(
     n_days = window + 1 if anchor else window
     y = np.full((G, n_days), np.nan)
     if anchor:
-        pre = _scores(allocation[ANCHOR_VALUE], "allocation", ANCHOR_VALUE)
+        pre = _scores(allocation[ANCHOR_VALUE], "allocation", ANCHOR_VALUE, scale)
         y[:, 0] = pre[order]
 
-    _fill_diary(y, diary, value=value, subject=subject, keys=pd.MultiIndex.from_arrays([a_subj, a_per]), window=window, anchor=anchor)
+    _fill_diary(y, diary, value=value, subject=subject, keys=pd.MultiIndex.from_arrays([a_subj, a_per]), window=window, anchor=anchor,
+                scale=scale)
 
     nuis_labels = a_per if model == "standard" else a_seq
     nuis_levels = sorted(set(nuis_labels.tolist()))

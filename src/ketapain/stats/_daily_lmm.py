@@ -246,14 +246,15 @@ def fit_daily_model(
     subject: str = "patient_id",
     conf_level: float = 0.95,
     df_method: DailyDfMethod = "satterthwaite",
+    scale: tuple[float, float] = (0.0, 10.0),
 ) -> DailyModelFit:
     r"""Fit the daily mixed model by REML and derive the AUCs and AUC contrasts from it.
 
     Parameters
     ----------
     diary : pandas.DataFrame
-        Long diary: ``subject``, ``period``, ``day`` (integer >= 1), ``value`` (0..10, NaN =
-        missing). Absent rows are missing days too; days after ``window`` are ignored.
+        Long diary: ``subject``, ``period``, ``day`` (integer >= 1), ``value`` (on ``scale``,
+        NaN = missing). Absent rows are missing days too; days after ``window`` are ignored.
     allocation : pandas.DataFrame
         One row per patient x period: ``subject``, ``period``, ``sequence``, ``treatment``
         and, with ``anchor``, ``pre_infusion_pain`` (NaN allowed). It defines the grid: a
@@ -276,6 +277,9 @@ def fit_daily_model(
         Level of every interval.
     df_method : {"satterthwaite", "normal"}
         Satterthwaite df as ``lmerTest::contest(ddf = "Satterthwaite")``, or Wald z/chi-square.
+    scale : (float, float), default (0.0, 10.0)
+        The pain scale (the protocol's ``[diary] scale_min``, ``scale_max``): every score, diary
+        and pre-infusion, must lie in it (checked; the model itself does not use it).
 
     Returns
     -------
@@ -284,7 +288,7 @@ def fit_daily_model(
     Raises
     ------
     DataError
-        Missing columns, scores outside 0..10, duplicate rows, diary rows without allocation.
+        Missing columns, scores outside ``scale``, duplicate rows, diary rows without allocation.
     ModelError
         A treatment x day cell without observations, aliased fixed effects, or variance
         components that are not identified (no patient-period with two observed days, no
@@ -316,7 +320,7 @@ def fit_daily_model(
     check_option("df_method", df_method, OneOf("satterthwaite", "normal"))
     check_option("conf_level", conf_level, CONF_LEVEL)
     grid = build_grid(diary, allocation, value=value, window=window, ref=ref, model=model, anchor=anchor,
-                      subject=subject)
+                      subject=subject, scale=scale)
     nf = fit_nested(grid)
     return _assemble(grid, nf, value=value, conf_level=conf_level, df_method=df_method, stacklevel=3)
 

@@ -14,15 +14,15 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from ketapain._json import json_number
-from ketapain._options import CONF_LEVEL, DF_METHOD, MODEL_KIND, check_option
-from ketapain.errors import ModelError, SingularFitWarning
+from ketapain._options import CONF_LEVEL, DF_METHOD, MODEL_KIND, check_option, check_scale
+from ketapain.errors import DataError, ModelError, SingularFitWarning
 from ketapain.stats._daily_engine import NestedFit, fit_nested, gls_at
 from ketapain.stats._daily_grid import (
     DAY,
@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 Seed = int | np.random.Generator | None
+Clip = tuple[float, float] | None | Literal["scale"]
+"""``clip`` of the imputation functions: a range, None (no clipping) or ``"scale"`` (the ``scale``)."""
 Delta = float | Mapping[str, float]
 
 
@@ -91,6 +93,17 @@ def _delta_per_pp(grid: DailyGrid, delta: Delta) -> np.ndarray:
 def _check_clip(clip: tuple[float, float] | None) -> None:
     if clip is not None and not (len(clip) == 2 and clip[0] < clip[1]):
         raise ModelError(f"clip={clip!r} must be None or (low, high) with low < high")
+
+
+def resolve_clip(clip: Clip, scale: tuple[float, float]) -> tuple[float, float] | None:
+    """The clipping range of imputed values: ``scale`` for ``"scale"`` (the default of the public
+    functions, so a diary on another scale than 0..10 is never clipped to 0..10), else ``clip``."""
+    if isinstance(clip, str) and clip == "scale":
+        return scale
+    if isinstance(clip, str):
+        raise ModelError(f"clip={clip!r} must be 'scale', None or (low, high) with low < high")
+    _check_clip(clip)
+    return clip
 
 
 def draw_mar(grid: DailyGrid, nf: NestedFit, n_imputations: int, rng: np.random.Generator) -> np.ndarray:
@@ -215,7 +228,8 @@ def _validate_m(n_imputations: int) -> None:
 
 def prepare_imputations(diary: pd.DataFrame, allocation: pd.DataFrame, *, value: str, window: int, ref: str,
                         model: DailyModelKind, subject: str, n_imputations: int, seed: Seed,
-                        clip: tuple[float, float] | None) -> tuple[DailyGrid, np.ndarray, int | None]:
+                        clip: tuple[float, float] | None,
+                        scale: tuple[float, float] = (0.0, 10.0)) -> tuple[DailyGrid, np.ndarray, int | None]:
     """Check the options, build the daily grid, fit the imputation model and draw ``n_imputations``
     raw MAR completions (before delta and clipping); returns the grid, the draws and the seed
     recorded. Shared by :func:`impute_diary`, :func:`multiple_imputation_auc` and
@@ -223,7 +237,7 @@ def prepare_imputations(diary: pd.DataFrame, allocation: pd.DataFrame, *, value:
     _validate_m(n_imputations)
     _check_clip(clip)
     grid = build_grid(diary, allocation, value=value, window=window, ref=ref, model=model, anchor=True,
-                      subject=subject)
+                      subject=subject, scale=scale)
     nf = fit_nested(grid)
     if nf.theta_b == 0.0 or nf.theta_c == 0.0:
         warnings.warn("boundary (singular) fit of the imputation model: a variance component is 0",
@@ -243,8 +257,9 @@ def impute_diary(
     seed: Seed,
     model: DailyModelKind = "standard",
     delta: Delta = 0.0,
-    clip: tuple[float, float] | None = (0.0, 10.0),
+    clip: Clip = "scale",
     subject: str = "patient_id",
+    scale: tuple[float, float] = (0.0, 10.0),
 ) -> ImputedDiaries:
     """Multiply impute missing diary days (and pre-infusion scores) under the daily model (MAR).
 
@@ -257,8 +272,11 @@ def impute_diary(
     delta : pain points added to every imputed diary day (day >= 1) of all arms (a float) or of
         the named arms (a mapping treatment -> delta), before clipping: a delta-adjusted MNAR
         scenario. The pre-infusion score is never shifted.
-    clip : imputed values are clipped to this range (None: no clipping). Observed values are
-        never changed.
+    clip : imputed values are clipped to this range (None: no clipping; ``"scale"``, the
+        default: to ``scale``). Observed values are never changed.
+    scale : the pain scale (the protocol's ``[diary] scale_min``, ``scale_max``; default the
+        NRS 0..10): every observed score must lie in it, and imputed values are clipped to it
+        unless ``clip`` says otherwise.
 
     Returns
     -------
@@ -283,9 +301,11 @@ def impute_diary(
     >>> imp.values.shape
     (3, 60, 36)
     """
+    scale = check_scale("scale", scale, error=DataError)
+    clip = resolve_clip(clip, scale)
     grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=_any_ref(allocation),
                                    model=model, subject=subject, n_imputations=n_imputations, seed=seed,
-                                   clip=clip)
+                                   clip=clip, scale=scale)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)
     dmap = dict(delta) if isinstance(delta, Mapping) else {t: float(delta) for t in grid.treatment_levels}
     return ImputedDiaries(
@@ -541,15 +561,16 @@ def multiple_imputation_auc(
     delta: Delta = 0.0,
     conf_level: float = 0.95,
     df_method: DfMethod = "kenward-roger",
-    clip: tuple[float, float] | None = (0.0, 10.0),
+    clip: Clip = "scale",
     subject: str = "patient_id",
+    scale: tuple[float, float] = (0.0, 10.0),
 ) -> MIResult:
     """AUC contrasts by multiple imputation of missing diary days, pooled by Rubin's rules.
 
     Parameters
     ----------
     diary, allocation, value, window, ref, subject : as :func:`fit_daily_model`.
-    n_imputations, seed, model, delta, clip : as :func:`impute_diary` (``model`` is the
+    n_imputations, seed, model, delta, clip, scale : as :func:`impute_diary` (``model`` is the
         imputation model).
     analysis_model : crossover model fitted to the AUCs of each completed data set
         (:func:`fit_crossover`'s ``model``).
@@ -582,8 +603,10 @@ def multiple_imputation_auc(
     """
     check_option("conf_level", conf_level, CONF_LEVEL)
     check_option("analysis_model", analysis_model, MODEL_KIND)
+    scale = check_scale("scale", scale, error=DataError)
+    clip = resolve_clip(clip, scale)
     grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
-                                   subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
+                                   subject=subject, n_imputations=n_imputations, seed=seed, clip=clip, scale=scale)
     values = finish(grid, raw, _delta_per_pp(grid, delta), clip)
     analyser = AucAnalyser(grid, subject=subject, model=analysis_model, df_method=df_method, ref=ref)
     an = analyser.run(completed_auc(values))

@@ -17,20 +17,22 @@ import pandas as pd
 from scipy import stats as sps
 
 from ketapain._json import json_number
-from ketapain._options import CONF_LEVEL, MODEL_KIND, check_option
-from ketapain.errors import ModelError
+from ketapain._options import CONF_LEVEL, MODEL_KIND, check_option, check_scale
+from ketapain.errors import DataError, ModelError
 from ketapain.stats._daily_grid import DailyModelKind
 from ketapain.stats._ddf import DfMethod
 from ketapain.stats._degenerate import ModelCheck, Status
 from ketapain.stats._design import ModelKind
 from ketapain.stats._imputation import (
     AucAnalyser,
+    Clip,
     PooledContrast,
     Seed,
     completed_auc,
     finish,
     pool_analysis,
     prepare_imputations,
+    resolve_clip,
 )
 
 __all__ = ["DEFAULT_DELTAS", "TippingPoint", "TippingPointResult", "tipping_point_auc"]
@@ -168,16 +170,17 @@ def tipping_point_auc(
     alpha: float = 0.05,
     conf_level: float = 0.95,
     df_method: DfMethod = "kenward-roger",
-    clip: tuple[float, float] | None = (0.0, 10.0),
+    clip: Clip = "scale",
     subject: str = "patient_id",
+    scale: tuple[float, float] = (0.0, 10.0),
 ) -> TippingPointResult:
     """Delta-adjusted MNAR sensitivity analysis of the MI AUC contrasts, with tipping points.
 
     Parameters
     ----------
     diary, allocation, value, window, ref, n_imputations, seed, model, analysis_model,
-    conf_level, df_method, clip, subject : as :func:`multiple_imputation_auc`.
-    deltas : pain points added to every imputed diary day (day >= 1) of ``shift_arms``; 0 is
+    conf_level, df_method, clip, subject, scale : as :func:`multiple_imputation_auc`.
+    deltas : pain points (units of ``scale``) added to every imputed diary day (day >= 1) of ``shift_arms``; 0 is
         added to the grid if absent. Positive = missing days worse than MAR predicts.
     shift_arms : treatments whose imputed days are shifted (e.g. the active arms).
     alpha : significance level of the (Sidak-adjusted) conclusion.
@@ -210,8 +213,10 @@ def tipping_point_auc(
     check_option("conf_level", conf_level, CONF_LEVEL)
     check_option("analysis_model", analysis_model, MODEL_KIND)
     grid_d = _delta_grid(alpha, deltas, shift_arms)
+    scale = check_scale("scale", scale, error=DataError)
+    clip = resolve_clip(clip, scale)
     grid, raw, recorded = prepare_imputations(diary, allocation, value=value, window=window, ref=ref, model=model,
-                                   subject=subject, n_imputations=n_imputations, seed=seed, clip=clip)
+                                   subject=subject, n_imputations=n_imputations, seed=seed, clip=clip, scale=scale)
     bad = [a for a in shift_arms if a not in grid.treatment_levels]
     if bad:
         raise ModelError(f"shift_arms {bad} are not treatments of the allocation ({', '.join(grid.treatment_levels)})")

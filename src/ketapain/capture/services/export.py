@@ -64,4 +64,4 @@ def export_trial(ctx: Context) -> TrialData:
             "exported_by": ctx.actor.username, "exported_at": audit.utc_now()}
     return TrialData.from_tables(patients=patients, allocation=allocation, diary=diary, questionnaires=questionnaires,
                                  adverse_events=aes, concomitant=cm, screening=screening, meta=meta,
-                                 treatments=ctx.protocol.arm_codes)
+                                 treatments=ctx.protocol.arm_codes, diary_scale=ctx.protocol.diary.scale)
