@@ -58,3 +58,20 @@ def test_the_nrs_template_is_accepted(tmp_path: Path) -> None:
     path = scales.protocol_on_scale(tmp_path / "trial", 0, 10)
     assert capture_protocol(str(path)).diary.scale == CAPTURE_SCALE
     assert capture_protocol("ketapain").diary.scale == CAPTURE_SCALE
+
+
+def test_serve_refuses_it_before_making_the_secret_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ketapain serve` with such a protocol exits 1 with the message and leaves nothing behind:
+    no database, no secret-key file (the key is made on a new database's first start)."""
+    from typer.testing import CliRunner
+
+    from ketapain.cli import app
+
+    path = scales.protocol_on_scale(tmp_path / "trial", 0, 100)
+    db = tmp_path / "capture.sqlite"
+    monkeypatch.setenv("KETAPAIN_PROTOCOL", str(path))
+    monkeypatch.delenv("KETAPAIN_SECRET_KEY", raising=False)
+    res = CliRunner().invoke(app, ["serve", "--db", f"sqlite:///{db}"])
+    assert res.exit_code == 1
+    assert "the diary scale is 0..100" in res.stderr and "ketapain capture supports only the NRS 0..10" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trial"]

@@ -76,7 +76,7 @@ def serve_command(
     require_web_stack("ketapain serve")
     import uvicorn
 
-    from ketapain.capture.app import create_app, first_start_message
+    from ketapain.capture.app import capture_protocol, create_app, first_start_message
     from ketapain.capture.config import (
         Settings,
         database_url_from_env,
@@ -87,6 +87,9 @@ def serve_command(
     seed = seed_or_fresh(seed)
     try:
         database_url = database_url_from_env(db)
+        # the protocol first: a refused one (e.g. a diary scale other than 0..10) leaves nothing
+        # behind, not even the secret-key file of a new database
+        capture_protocol(os.environ.get("KETAPAIN_PROTOCOL", "ketapain"))
         url = f"http://{host}:{port}"
         if os.environ.get("KETAPAIN_SECRET_KEY"):
             settings = Settings.from_env(database_url=database_url, randomisation_seed=seed, public_url=public_url or url)
