@@ -11,6 +11,8 @@ generator -> primary AUC -> batched crossover fit -> counts) serially, then on a
 start-up reported separately, not counted; results checked equal to the serial run bit for
 bit), and R ``lme4::lmer`` fitting ``--lme4-fits`` trials of the same sweep
 (``benchmarks/bench_power_r.R``, timed inside R; skipped without ``Rscript`` and lme4). The
+benchmark process sets glibc's malloc as a serial ``ketapain power`` does
+(``ketapain.simulate.SWEEP_MALLOC_ENV``, the settings of ``local_cluster``'s workers). The
 ratio to lme4's fit rate uses the rates of the same repeat. ``uptime`` (load average) is
 printed before and after each repeat. Last, a cProfile of one serial sweep splits the time
 into the diary generator, the AUC and the fit.
@@ -86,8 +88,12 @@ def main() -> None:
     warnings.simplefilter("ignore")
     from dask.distributed import Client
 
-    from ketapain.simulate import local_cluster, simulate_power
+    # this process's malloc as `ketapain power` sets it for a serial sweep (local_cluster's workers get the same)
+    from ketapain.cli._common import set_malloc
+    from ketapain.simulate import SWEEP_MALLOC_ENV, local_cluster, simulate_power
 
+    set_malloc(mmap_threshold=int(SWEEP_MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]),
+               trim_threshold=int(SWEEP_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]))
     total = args.sims * len(args.n)
     kw = {"n": args.n, "sims": args.sims, "seed": 1}
     simulate_power(args.protocol, n=args.n, sims=500, seed=9)  # warm imports and caches

@@ -12,6 +12,21 @@ distributed = pytest.importorskip("dask.distributed")
 EFFECTS = {"K": {"effect_amplitude": -2.0, "effect_tau_days": 1000.0}}
 
 
+def test_local_cluster_workers_start_with_the_sweep_malloc_settings() -> None:
+    """Dask's nanny would set MALLOC_TRIM_THRESHOLD_=65536 (every block's arrays mmap-ed and
+    page-faulted afresh); local_cluster's workers get SWEEP_MALLOC_ENV instead. First in this
+    file: the nanny does not override a variable the process's environment already holds, and
+    a LocalCluster alive in this process (the fixture below) leaves MALLOC_TRIM_THRESHOLD_ set."""
+    import os
+
+    from ketapain.simulate import SWEEP_MALLOC_ENV, local_cluster
+
+    assert SWEEP_MALLOC_ENV == {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+    with local_cluster(1) as cluster, distributed.Client(cluster) as c:
+        env = c.run(lambda: {k: os.environ.get(k) for k in SWEEP_MALLOC_ENV})
+    assert list(env.values()) == [SWEEP_MALLOC_ENV]
+
+
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as cluster, \
@@ -51,3 +66,14 @@ def test_cli_workers_and_scheduler_equal_serial(client) -> None:
     assert _cli_json(["--scheduler", client.scheduler.address]) == serial
     assert _cli_json(["--workers", "2"]) == serial
     assert serial["sims"] == 90 and len(serial["n"]) == 2
+
+
+def test_serial_cli_sets_its_own_malloc_and_a_cluster_run_does_not(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ketapain.cli import _power
+
+    calls: list[dict[str, int]] = []
+    monkeypatch.setattr(_power, "set_malloc", lambda **kw: calls.append(kw) or True)
+    serial = _cli_json([])
+    assert calls == [{"mmap_threshold": 32 * 1024 * 1024, "trim_threshold": 1024 ** 3}]
+    assert _cli_json(["--scheduler", client.scheduler.address]) == serial
+    assert len(calls) == 1  # the sweep ran on the cluster's workers: this process left as it is

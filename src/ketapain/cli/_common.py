@@ -245,3 +245,24 @@ def fail(error: KetapainError | str, files: dict[str, str] | None = None) -> typ
 def os_error_text(exc: OSError, default: Path | str) -> str:
     """``PATH: reason`` for a file-system error (no traceback)."""
     return f"{exc.filename or default}: {exc.strerror or exc}"
+
+
+def set_malloc(*, mmap_threshold: int, trim_threshold: int) -> bool:
+    """Set glibc's ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` (bytes) of this process with
+    ``mallopt``; False where the C library has no ``mallopt`` (not glibc) and nothing was set.
+    A command's own tuning (``ketapain fit``: memory back to the system; ``ketapain power``:
+    pages reused, :data:`ketapain.simulate.SWEEP_MALLOC_ENV`); results never depend on it."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = getattr(libc, "mallopt", None)
+    except OSError:
+        mallopt = None
+    if mallopt is None:
+        return False
+    mallopt(-3, int(mmap_threshold))  # M_MMAP_THRESHOLD
+    mallopt(-1, int(trim_threshold))  # M_TRIM_THRESHOLD
+    return True

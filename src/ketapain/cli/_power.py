@@ -24,6 +24,7 @@ from ketapain.cli._common import (
     progress,
     renamed,
     seed_or_fresh,
+    set_malloc,
 )
 from ketapain.errors import KetapainError
 
@@ -72,6 +73,7 @@ def parse_n(text: str) -> list[int]:
 
 def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any:
     if workers is None and scheduler is None:
+        _serial_malloc()
         return None
     try:
         from dask.distributed import Client
@@ -86,6 +88,14 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
             raise _UsageError(f"--scheduler {scheduler!r}: cannot connect ({exc})") from None
     cluster = stack.enter_context(local_cluster(1 if workers is None else workers))
     return stack.enter_context(Client(cluster))
+
+
+def _serial_malloc() -> None:
+    """The sweep runs in this process: its malloc set as a local worker's (``SWEEP_MALLOC_ENV``)."""
+    from ketapain.simulate import SWEEP_MALLOC_ENV
+
+    set_malloc(mmap_threshold=int(SWEEP_MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]),
+               trim_threshold=int(SWEEP_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]))
 
 
 def power_command(

@@ -29,6 +29,7 @@ from ketapain.simulate._params import (
     load_published,
 )
 from ketapain.simulate._power import (
+    SWEEP_MALLOC_ENV,
     PowerEstimate,
     PowerResult,
     load_effects,
@@ -50,6 +51,7 @@ __all__ = [
     "Parameters",
     "PowerEstimate",
     "PowerResult",
+    "SWEEP_MALLOC_ENV",
     "SimulatedDiary",
     "arm_effects",
     "calibrate",
