@@ -94,3 +94,29 @@ def test_the_imputations_of_a_0_5_trial_stay_in_0_5(tmp_path: Path, monkeypatch:
     assert clips and set(clips) == {(0.0, 5.0)}
     assert max(tops) <= 5.0
     assert max(unclipped) > 5.0  # without the protocol's clip, imputed days went above 5 (up to 10 before)
+
+
+def test_immpact_reduction_is_a_share_of_the_pain_above_the_scales_floor(tmp_path: Path) -> None:
+    """On a 1..10 scale, pre-infusion pain 3 and a mean of 2 over the window is half the pain
+    above the floor (1): (3 - 2) / (3 - 1) = 50%, an IMMPACT substantial improvement; the raw
+    (3 - 2) / 3 = 33% would miss it. On the NRS 0..10 the same numbers give 33% (floor 0).
+    Hand-made diary: one patient, two periods of 21 days at 2 (treatment A) and 3 (B)."""
+    import numpy as np
+    import pandas as pd
+
+    from ketapain.analysis._responders import responder_rows
+    from ketapain.analysis._warnings import WarningLog
+
+    for lo, want_pct in ((1, 50.0), (0, 100.0 / 3.0)):
+        protocol = scales.on_scale(tmp_path / f"s{lo}", lo, 10)
+        diary = pd.DataFrame({"patient_id": "P1", "period": np.repeat([1, 2], 21), "day": np.tile(np.arange(1, 22), 2),
+                              "avg_pain": np.repeat([2.0, 3.0], 21)})
+        alloc = pd.DataFrame({"patient_id": ["P1", "P1"], "period": [1, 2], "treatment": ["A", "B"],
+                              "pre_infusion_pain": [3.0, 3.0]})
+        aucs = pd.DataFrame({"patient_id": ["P1", "P1"], "period": [1, 2], "treatment": ["A", "B"],
+                             "endpoint": "auc_avg_pain_d21", "auc": [np.nan, np.nan]})
+        per = responder_rows(aucs, alloc, diary, protocol, WarningLog()).sort_values("period")
+        assert per["mean_pain"].tolist() == [2.0, 3.0]
+        np.testing.assert_allclose(per["reduction_pct"].tolist(), [want_pct, 0.0], rtol=1e-15)
+        assert per["immpact30"].tolist() == [True, False]
+        assert per["immpact50"].tolist() == [lo == 1, False]

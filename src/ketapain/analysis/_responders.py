@@ -12,8 +12,10 @@ Definitions (:data:`~ketapain.analysis._settings.RESPONDER_DEFINITIONS`, stated 
 * ``paper_improved``: the paper's "improved (AUC decreased)": ``m`` below the period's
   pre-infusion pain, i.e. the AUC of the diary days below that of the pre-infusion pain held
   over the same days;
-* ``immpact30`` / ``immpact50``: ``100 (pre - m) / pre >= 30`` / ``>= 50`` (IMMPACT moderate and
-  substantial improvement; undefined when the pre-infusion pain is 0).
+* ``immpact30`` / ``immpact50``: ``100 (pre - m) / (pre - floor) >= 30`` / ``>= 50`` (IMMPACT
+  moderate and substantial improvement; ``floor`` is the diary scale's ``scale_min``, 0 on the
+  NRS 0..10, so the reduction is a share of the pain above the scale's floor on any scale;
+  undefined when the pre-infusion pain is at the floor).
 
 Without any pre-infusion pain no responder is defined: the counts say so (``n_evaluable`` 0)
 and no model is fitted (a ``not_analysed`` note instead of one separation warning per model).
@@ -33,7 +35,7 @@ from ._endpoints import model_order
 from ._settings import RESPONDER_DEFINITIONS
 from ._warnings import WarningLog
 
-__all__ = ["ANY_ACTIVE", "responder_days", "responders"]
+__all__ = ["ANY_ACTIVE", "responder_days", "responder_rows", "responders"]
 
 #: Label of the "responder with at least one active arm" row.
 ANY_ACTIVE = "any_active"
@@ -64,9 +66,11 @@ def _diary_day_means(diary: pd.DataFrame, protocol: Protocol, days: tuple[tuple[
     return pd.concat(parts, ignore_index=True)
 
 
-def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, diary: pd.DataFrame, protocol: Protocol,
-               log: WarningLog) -> dict[str, pd.DataFrame]:
-    """``responder_patients``, ``responders`` (counts) and ``responder_models`` (GLMM)."""
+def responder_rows(aucs: pd.DataFrame, alloc: pd.DataFrame, diary: pd.DataFrame, protocol: Protocol,
+                   log: WarningLog) -> pd.DataFrame:
+    """One row per patient x period x responder window: its mean pain, pre-infusion pain,
+    reduction (percent of the pain above the scale's floor) and each definition (module
+    docstring); the ``responder_patients`` of :func:`responders`."""
     days = tuple((d, e) for d, e in responder_days(protocol) if d >= 2)   # a one-day window has no interval
     parts = []
     for day, endpoint in days:
@@ -76,7 +80,8 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, diary: pd.DataFrame, pro
         alloc[["patient_id", "period", "pre_infusion_pain"]], on=["patient_id", "period"], how="left")
     per = per.merge(_diary_day_means(diary, protocol, days, log), on=["patient_id", "period", "endpoint"], how="left")
     pre = per["pre_infusion_pain"]
-    per["reduction_pct"] = np.where(pre > 0, 100.0 * (pre - per["mean_pain"]) / pre.where(pre > 0, 1.0), np.nan)
+    above = pre - float(protocol.diary.scale_min)  # pain above the scale's floor (the pain itself on an NRS 0..10)
+    per["reduction_pct"] = np.where(above > 0, 100.0 * (pre - per["mean_pain"]) / above.where(above > 0, 1.0), np.nan)
     known = per["mean_pain"].notna() & pre.notna()
     known_pct = per["reduction_pct"].notna()
     for d in RESPONDER_DEFINITIONS:
@@ -85,9 +90,17 @@ def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, diary: pd.DataFrame, pro
         col = pd.array(value.to_numpy(bool), dtype="boolean")
         col[~ok.to_numpy()] = pd.NA
         per[d.name] = col
-    per = per[["patient_id", "period", "treatment", "day", "endpoint", "auc", "mean_pain", "pre_infusion_pain",
-               "reduction_pct", *DEFINITIONS]]
+    return per[["patient_id", "period", "treatment", "day", "endpoint", "auc", "mean_pain", "pre_infusion_pain",
+                "reduction_pct", *DEFINITIONS]]
 
+
+def responders(aucs: pd.DataFrame, alloc: pd.DataFrame, diary: pd.DataFrame, protocol: Protocol,
+               log: WarningLog) -> dict[str, pd.DataFrame]:
+    """``responder_patients`` (:func:`responder_rows`), ``responders`` (counts) and
+    ``responder_models`` (GLMM)."""
+    days = tuple((d, e) for d, e in responder_days(protocol) if d >= 2)   # a one-day window has no interval
+    per = responder_rows(aucs, alloc, diary, protocol, log)
+    pre = per["pre_infusion_pain"]
     long = per.melt(id_vars=["patient_id", "period", "treatment", "day"], value_vars=list(DEFINITIONS),
                     var_name="definition", value_name="responder")
     long["responder"] = long["responder"].astype("boolean")
