@@ -52,7 +52,7 @@ class Extra:
 
 EXTRAS: dict[str, Extra] = {
     "capture": Extra("capture", "the web stack",
-                     ("fastapi", "sqlalchemy", "alembic", "argon2", "uvicorn", "multipart", "itsdangerous", "anyio",
+                     ("fastapi", "starlette", "sqlalchemy", "alembic", "argon2", "uvicorn", "multipart", "itsdangerous", "anyio",
                       "httptools", *(("uvloop",) if sys.platform != "win32" else ()))),
     "interop": Extra("interop", "the import/export formats", ("pyreadstat", "fhir.resources", "openpyxl")),
     "postgres": Extra("postgres", "the PostgreSQL driver", ("psycopg",)),

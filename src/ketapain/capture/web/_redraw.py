@@ -30,11 +30,11 @@ from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlencode
 
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette.requests import Request
 from starlette.routing import Match
 
 from ketapain.capture.security import CSRF_FIELD
