@@ -231,18 +231,33 @@ def test_password_reset_form_comes_back_with_its_fresh_csrf_cookie(app):
     assert r.status_code == 401
 
 
-def test_a_problem_without_a_field_stays_in_the_summary(app, webs):
+def test_a_value_the_route_converts_is_refused_beside_its_field(app, webs):
+    """Numbers and dates the page converts before validation (opt_float, opt_date) are refused
+    naming their field (they were a plain ValueError, "could not convert string to float",
+    shown in the summary only); infinite numbers are refused too. A problem naming no field
+    stays in the summary (test_annotate_form_keeps_every_problem)."""
     nurse = webs["nurse"]
     scr = screening_form()
     assert nurse.post("/screening", scr).status_code == 303
     page = nurse.get("/patients").text
     sid = re.findall(r'<option value="(S\d+)">', page)[-1]
-    r = nurse.post("/patients", {"screening_id": sid, "sex": "F", "age_years": "50", "weight_kg": "seventy", "pain_type": "radiculopathy"})
-    assert r.status_code == 422  # float('seventy'): a plain ValueError naming no field
-    form = _form(r.text, "/patients")
-    _no_field_errors_but(form, set())
-    assert 'data-testid="error-detail">could not convert string to float' in form
-    assert 'name="weight_kg" value="seventy"' in form and f'<option value="{sid}" selected>' in form
+    for bad in ("seventy", "inf", "nan"):
+        r = nurse.post("/patients", {"screening_id": sid, "sex": "F", "age_years": "50", "weight_kg": bad,
+                                     "pain_type": "radiculopathy"})
+        assert r.status_code == 422
+        form = _form(r.text, "/patients")
+        _beside(form, "weight_kg")
+        _no_field_errors_but(form, {"weight_kg"})
+        assert _error(form, "weight_kg") == f"weight_kg=&#39;{bad}&#39; is not a number"  # HTML-escaped quotes
+        assert "could not convert" not in r.text
+        assert f'name="weight_kg" value="{bad}"' in form and f'<option value="{sid}" selected>' in form
+    pid = new_patient(nurse)
+    r = nurse.post(f"/patients/{pid}/adverse-events", _bad_ae() | {"severity": "mild", "onset_date": "2026-02-30"})
+    assert r.status_code == 422
+    form = _form(r.text, f"/patients/{pid}/adverse-events")
+    _beside(form, "onset_date")
+    assert _error(form, "onset_date") == "onset_date=&#39;2026-02-30&#39; is not a date YYYY-MM-DD"
+    assert _count(app, AdverseEvent, AdverseEvent.patient_id == pid) == 0
 
 
 def test_correction_form_marks_the_field_too(app, webs):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -115,12 +117,32 @@ async def verify_form(request: Request, expected: str | None) -> dict[str, str]:
     return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD and v.strip() != ""}
 
 
-def opt_float(value: str | None) -> float | None:
-    return None if value in (None, "") else float(value)
+def opt_float(form: Mapping[str, Any], name: str) -> float | None:
+    """The form's field ``name`` as a number, None when blank; a :class:`DataError` naming the
+    field (``column``: the page shows the message beside it) when it is not a number."""
+    value = form.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise DataError(f"{name}={str(value)!r} is not a number", column=name, value=value, allowed="a number, or blank")
+    return number
 
 
-def opt_date(value: str | None) -> dt.date | None:
-    return None if value in (None, "") else dt.date.fromisoformat(value)
+def opt_date(form: Mapping[str, Any], name: str) -> dt.date | None:
+    """The form's field ``name`` as a date (YYYY-MM-DD), None when blank; a :class:`DataError`
+    naming the field when it is not a date."""
+    value = form.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise DataError(f"{name}={str(value)!r} is not a date YYYY-MM-DD", column=name, value=value,
+                        allowed="a date YYYY-MM-DD, or blank") from None
 
 
 def yes_no(value: str | None) -> bool | None:

@@ -154,19 +154,19 @@ def _save(page: Page, table: str, obj: Any, form: dict[str, str]) -> None:
             {"visit_date": form.get("visit_date", ""), "reason": reason}))
     elif isinstance(obj, QuestionnaireResponse):
         answers = {it.key: item_answer(it, form.get(f"item_{it.key}")) for it in get_instrument(obj.instrument).items}
-        when = opt_date(form.get("completed_date"))
+        when = opt_date(form, "completed_date")
         questionnaires.change_response(ctx, obj.patient_id, obj.visit, obj.instrument, QuestionnaireChange.model_validate(
             {"answers": answers, "reason": reason} | ({"completed_date": when} if when not in (None, obj.completed_date) else {})))
     elif isinstance(obj, Screening):
         dn4 = {it.key: int(form[f"dn4_{it.key}"] == "yes") for it in get_instrument("dn4").items if f"dn4_{it.key}" in form}
         screening.change_screening(ctx, obj.screening_id, ScreeningChange.model_validate({
-            "screening_date": opt_date(form.get("screening_date")), "answers": screening.answers_from_form(ctx, form),
+            "screening_date": opt_date(form, "screening_date"), "answers": screening.answers_from_form(ctx, form),
             "dn4_items": dn4 or None, "reason": reason}))
     elif table == "adverse_events":
         adverse_events.change_event(ctx, obj.event_id, AdverseEventUpdate.model_validate(_keep({
             "period": form.get("period"), "term": form.get("term", ""), "severity": form.get("severity"),
             "serious": yes_no(form.get("serious")), "causality": form.get("causality"), "reason": reason})
-            | {"onset_date": opt_date(form.get("onset_date"))}))
+            | {"onset_date": opt_date(form, "onset_date")}))
     elif table == "concomitant":
         adverse_events.change_concomitant(ctx, obj.id, ConcomitantUpdate.model_validate(_keep({
             "period": form.get("period"), "drug_class": form.get("drug_class"), "reason": reason})
@@ -174,7 +174,7 @@ def _save(page: Page, table: str, obj: Any, form: dict[str, str]) -> None:
     elif isinstance(obj, Patient):
         patients.change_patient(ctx, obj.patient_id, PatientUpdate.model_validate(_keep({
             "sex": form.get("sex"), "age_years": form.get("age_years", ""), "pain_type": form.get("pain_type"), "reason": reason})
-            | {k: opt_float(form.get(k)) for k in ("weight_kg", "height_m", "pain_duration_years")}
+            | {k: opt_float(form, k) for k in ("weight_kg", "height_m", "pain_duration_years")}
             | {"dn4_total": form.get("dn4_total")}
             | {k: form.get(k) or None for k in ("site_id", "race") if k in form}))
     else:

@@ -88,7 +88,7 @@ async def screening_submit(page: PageDep) -> Response:
     answers = screening.answers_from_form(page.ctx, {k: v for k, v in form.items() if isinstance(v, str)})
     dn4 = {str(i): int(form[f"dn4_{i}"]) for i in range(1, 11) if form.get(f"dn4_{i}") in ("0", "1")}
     scr = screening.screen(page.ctx, ScreeningCreate.model_validate({
-        "screening_date": opt_date(form.get("screening_date")), "answers": answers, "dn4_items": dn4 or None,
+        "screening_date": opt_date(form, "screening_date"), "answers": answers, "dn4_items": dn4 or None,
         "outcome": form.get("outcome"), "reason": form.get("reason")}))
     page.commit()
     return _go(f"/screening?msg=saved#{scr.screening_id}")
@@ -112,9 +112,9 @@ async def enrol_submit(page: PageDep) -> Response:
     page.ctx.require("patients.write")
     p = patients.enrol(page.ctx, PatientCreate.model_validate({
         "patient_id": form.get("patient_id"), "screening_id": form.get("screening_id"), "sex": form.get("sex", ""),
-        "age_years": form.get("age_years", ""), "weight_kg": opt_float(form.get("weight_kg")),
-        "height_m": opt_float(form.get("height_m")), "pain_type": form.get("pain_type", ""),
-        "pain_duration_years": opt_float(form.get("pain_duration_years")), "dn4_total": form.get("dn4_total"),
+        "age_years": form.get("age_years", ""), "weight_kg": opt_float(form, "weight_kg"),
+        "height_m": opt_float(form, "height_m"), "pain_type": form.get("pain_type", ""),
+        "pain_duration_years": opt_float(form, "pain_duration_years"), "dn4_total": form.get("dn4_total"),
         **{k: form.get(k) or None for k in ("site_id", "race") if k in form}}))
     page.commit()
     return _go(f"/patients/{p.patient_id}?msg=saved")
@@ -169,7 +169,7 @@ async def infusion_submit(patient_id: str, page: PageDep) -> Response:
     page.ctx.require("infusions.write")
     infusions.record_infusion(page.ctx, InfusionCreate.model_validate({
         "patient_id": patient_id, "period": form.get("period", ""), "infusion_date": form.get("infusion_date", ""),
-        "pre_infusion_pain": opt_float(form.get("pre_infusion_pain")), "weight_kg": opt_float(form.get("weight_kg")),
+        "pre_infusion_pain": opt_float(form, "pre_infusion_pain"), "weight_kg": opt_float(form, "weight_kg"),
         "kit_code": form.get("kit_code"), "notes": form.get("notes")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved")
@@ -193,7 +193,7 @@ async def infusion_edit_submit(patient_id: str, period: int, page: PageDep) -> R
     form = await verify_form(page.request, page.csrf)
     page.ctx.require("infusions.write")
     change = InfusionChange.model_validate({k: v for k, v in {
-        "infusion_date": opt_date(form.get("infusion_date")), "pre_infusion_pain": opt_float(form.get("pre_infusion_pain")),
+        "infusion_date": opt_date(form, "infusion_date"), "pre_infusion_pain": opt_float(form, "pre_infusion_pain"),
         "reason": form.get("reason", ""), "confirm": form.get("confirm") == "yes"}.items() if v is not None})
     try:
         inf = infusions.change_infusion(page.ctx, patient_id, period, change)
@@ -248,7 +248,7 @@ async def questionnaire_submit(patient_id: str, page: PageDep) -> Response:
     answers = {it.key: item_answer(it, form.get(f"item_{it.key}")) for it in inst.items}
     questionnaires.save_response(page.ctx, QuestionnaireCreate.model_validate({
         "patient_id": patient_id, "visit": form.get("visit", ""), "instrument": inst.name, "answers": answers,
-        "completed_date": opt_date(form.get("completed_date"))}))
+        "completed_date": opt_date(form, "completed_date")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=scored#questionnaires")
 
@@ -260,7 +260,7 @@ async def adverse_event_submit(patient_id: str, page: PageDep) -> Response:
     adverse_events.create_event(page.ctx, AdverseEventCreate.model_validate({
         "patient_id": patient_id, "period": form.get("period", ""), "term": form.get("term", ""),
         "severity": form.get("severity", ""), "serious": yes_no(form.get("serious")), "causality": form.get("causality", ""),
-        "onset_date": opt_date(form.get("onset_date"))}))
+        "onset_date": opt_date(form, "onset_date")}))
     page.commit()
     return _go(f"/patients/{patient_id}?msg=saved#adverse-events")
 
