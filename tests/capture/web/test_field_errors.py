@@ -13,7 +13,7 @@ import re
 from sqlalchemy import func, select
 
 from ketapain.capture import Settings, create_app
-from ketapain.capture.models import AdverseEvent, QuestionnaireResponse, Screening, User
+from ketapain.capture.models import AdverseEvent, QuestionnaireResponse, Screening, Unblinding, User
 from ketapain.capture.web._fieldhtml import FieldProblem, annotate_form
 from ketapain.instruments import get_instrument
 
@@ -259,6 +259,23 @@ def test_a_value_the_route_converts_is_refused_beside_its_field(app, webs):
     assert _error(form, "onset_date") == "onset_date=&#39;2026-02-30&#39; is not a date YYYY-MM-DD"
     assert _count(app, AdverseEvent, AdverseEvent.patient_id == pid) == 0
 
+
+
+def test_unblinding_period_refused_beside_its_field(app, webs):
+    """The emergency-unblinding page converts the period itself: a period that is not a whole
+    number is refused naming it (beside the field), the password never echoed, nothing revealed."""
+    pid = new_patient(webs["nurse"])
+    inv = webs["investigator"]
+    r = inv.post("/unblinding", {"patient_id": pid, "period": "first", "reason": "anaphylaxis", "password": ROLE_PW})
+    assert r.status_code == 422
+    form = _form(r.text, "/unblinding")
+    _beside(form, "period")
+    _no_field_errors_but(form, {"period"})
+    assert _error(form, "period") == "period=&#39;first&#39; is not a whole number"
+    i = r.text.find(ROLE_PW)
+    assert i < 0, r.text[max(0, i - 300):i + 100]
+    assert 'name="reason" required value="anaphylaxis"' in form
+    assert _count(app, Unblinding, Unblinding.patient_id == pid) == 0
 
 def test_correction_form_marks_the_field_too(app, webs):
     nurse = webs["nurse"]

@@ -19,7 +19,7 @@ from ketapain.capture.schemas import (
     QueryCreate,
 )
 from ketapain.capture.services import approvals, audit_log, lock, queries, unblinding
-from ketapain.capture.web._common import PageDep, verify_form
+from ketapain.capture.web._common import PageDep, form_int, verify_form
 from ketapain.capture.web._patients import own_unblindings
 
 router = APIRouter()
@@ -134,7 +134,7 @@ def unblinding_page(page: PageDep) -> Response:
 @router.post("/unblinding")
 async def unblinding_submit(page: PageDep) -> Response:
     form = await verify_form(page.request, page.csrf)
-    unblinding.emergency_unblind(page.ctx, form.get("patient_id", ""), int(form.get("period", "0")), reason=form.get("reason", ""),
+    unblinding.emergency_unblind(page.ctx, form.get("patient_id", ""), form_int(form, "period"), reason=form.get("reason", ""),
                                  password=form.get("password", ""))
     page.commit()
     return _go("/unblinding?msg=unblinded")

@@ -132,6 +132,16 @@ def opt_float(form: Mapping[str, Any], name: str) -> float | None:
     return number
 
 
+def form_int(form: Mapping[str, Any], name: str) -> int:
+    """The form's field ``name`` as a whole number; a :class:`DataError` naming the field
+    (``column``) when it is blank or not a whole number."""
+    value = str(form.get(name) or "").strip()
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(f"{name}={value!r} is not a whole number", column=name, value=value, allowed="a whole number") from None
+
+
 def opt_date(form: Mapping[str, Any], name: str) -> dt.date | None:
     """The form's field ``name`` as a date (YYYY-MM-DD), None when blank; a :class:`DataError`
     naming the field when it is not a date."""
