@@ -201,10 +201,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, demo: bool =
     # SQLite: writing requests queue on the event loop, one lock per loop (api.deps.get_session)
     app.state.writers = weakref.WeakKeyDictionary() if engine.dialect.name == "sqlite" else None
     app.state.session_slots = weakref.WeakKeyDictionary()  # api.deps.session_slot
-    # group commit of the diary posts on SQLite only: on PostgreSQL one writer thread ran every
-    # post's round trips in a row and posted slower (benchmarks/RESULTS_capture.md, "Group commit")
-    app.state.group_writer = (GroupWriter(app.state.sessionmaker, writer_lock=lambda loop: writers_lock(app.state, loop))
-                              if engine.dialect.name == "sqlite" else None)
+    # group commit of the diary posts, on both backends: the posts of a batch are checked and
+    # stored together (services.diary_batch; benchmarks/RESULTS_capture.md, "Bulk group commit")
+    app.state.group_writer = GroupWriter(app.state.sessionmaker, writer_lock=lambda loop: writers_lock(app.state, loop))
     app.state.protocol = protocol
     app.state.limiter = LoginLimiter(max_failures=settings.login_max_failures, window_s=settings.login_window_s)
     app.include_router(api_router)

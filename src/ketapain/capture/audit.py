@@ -72,6 +72,7 @@ __all__ = [
     "event",
     "row_hash",
     "savepoint",
+    "signed_patients",
     "update",
     "utc_now",
     "verify_audit",
@@ -190,18 +191,20 @@ def savepoint(session: Session) -> Iterator[None]:
 
 
 def _write_audit(session: Session, actor: Actor, entries: Sequence[tuple[str, str, str, str | None, str | None, str | None]],
-                 reason: str | None, at: str) -> None:
+                 reason: str | None, at: str, usernames: Sequence[str] | None = None) -> None:
     """Chain and insert audit rows in one executemany; ``entries`` are
-    ``(action, table, record_id, field, old, new)``."""
+    ``(action, table, record_id, field, old, new)``, written by ``actor`` or, when given, by
+    ``usernames[k]`` (one per entry)."""
     if not entries:
         return
     tail = _tail(session)
     seq, prev = tail[0], tail[1]
     rows = []
-    for action, table, record_id, fld, old, new in entries:
+    names = usernames if usernames is not None else [actor.username] * len(entries)
+    for (action, table, record_id, fld, old, new), username in zip(entries, names, strict=True):
         seq += 1
-        h = row_hash(seq, at, actor.username, action, table, record_id, fld, old, new, reason, prev)
-        rows.append({"seq": seq, "at": at, "username": actor.username, "action": action, "table_name": table,
+        h = row_hash(seq, at, username, action, table, record_id, fld, old, new, reason, prev)
+        rows.append({"seq": seq, "at": at, "username": username, "action": action, "table_name": table,
                      "record_id": record_id, "field": fld, "old_value": old, "new_value": new, "reason": reason,
                      "prev_hash": prev, "hash": h})
         prev = h
@@ -244,6 +247,12 @@ def _cache(session: Session) -> dict[str, Any]:
              "signed": set(session.execute(select(Signature.patient_id).where(Signature.status == "valid")).scalars())}
         session.info["audit_cache"] = c
     return c
+
+
+def signed_patients(session: Session) -> set[str]:
+    """The patients whose casebook has a valid signature, as this transaction sees them (a
+    write to their casebook voids it; cached per transaction)."""
+    return set(_cache(session)["signed"])
 
 
 def _check_writable(session: Session, table: str) -> None:
@@ -337,7 +346,7 @@ def _normaliser(column: Any) -> Any:
 
 
 def audited_bulk_insert(session: Session, actor: Actor, table: str | type[Base], rows: Sequence[Mapping[str, Any]], *,
-                        reason: str | None) -> list[int]:
+                        reason: str | None, actors: Sequence[Actor] | None = None) -> list[int]:
     """Insert many new rows of one audited table, with their audit rows, in the caller's transaction.
 
     Same guarantees as calling :func:`create` once per row — the lock is checked, every
@@ -355,6 +364,9 @@ def audited_bulk_insert(session: Session, actor: Actor, table: str | type[Base],
         column default. NumPy scalars and NaN are accepted (NaN -> NULL); values are
         converted to the column's type (floats for Float columns...).
     reason : recorded with every audit row.
+    actors : who wrote each row (one per row; e.g. the patients of a group-committed batch of
+        diary posts); default: ``actor`` for every row. A signed casebook voided by the call
+        is voided by the writer of that patient's first row.
 
     Returns
     -------
@@ -393,6 +405,9 @@ def audited_bulk_insert(session: Session, actor: Actor, table: str | type[Base],
     _check_writable(session, name)
     if not rows:
         return []
+    who = [actor] * len(rows) if actors is None else list(actors)
+    if len(who) != len(rows):
+        raise TypeError(f"actors: {len(who)} given for {len(rows)} rows")
     columns = [c for c in model.__table__.columns if c.name != "id"]
     names = {c.name for c in columns}
     fill: dict[str, Any] = {}
@@ -427,14 +442,19 @@ def audited_bulk_insert(session: Session, actor: Actor, table: str | type[Base],
         raise _duplicate(model, None) from exc
     at = utc_now()
     order = [c.name for c in columns]
-    entries = [("create", name, str(i), col, None, v) for i, row in zip(ids, clean, strict=True) for col in order
-               if (v := audit_value(col, row[col])) is not None]
-    _write_audit(session, actor, entries, reason, at)
+    entries, usernames = [], []
+    for i, row, by in zip(ids, clean, who, strict=True):
+        for col in order:
+            if (v := audit_value(col, row[col])) is not None:
+                entries.append(("create", name, str(i), col, None, v))
+                usernames.append(by.username)
+    _write_audit(session, actor, entries, reason, at, usernames)
     if name == "signatures":
         _cache(session)["signed"].update(r["patient_id"] for r in clean)
     elif name in CASEBOOK_TABLES and "patient_id" in names:
+        first = {r["patient_id"]: by for r, by in zip(reversed(clean), reversed(who), strict=True)}
         for pid in dict.fromkeys(r["patient_id"] for r in clean):
-            _void_patient(session, actor, name, pid, f"{name} records added")
+            _void_patient(session, first[pid], name, pid, f"{name} records added")
     return ids
 
 

@@ -16,15 +16,24 @@ fsync. :class:`GroupWriter` pays it once per *batch*:
 3. one ``COMMIT`` for the batch; only then is each job's result (or its own error) handed to
    its request. Jobs that came while a batch was running form the next batch.
 
+A job may also say how to run in bulk with the jobs of its kind (:class:`BulkJob`): the jobs
+of a batch that share their ``many`` function run as one call in one savepoint (the diary
+posts: one query for all their link tokens, one multi-row insert, one executemany of the audit
+rows; :func:`ketapain.capture.services.diary_batch.submit_own_posts`), which answers each job
+with its result or its own error exactly as the jobs run one by one would. When that call
+raises, its savepoint is rolled back and the jobs run one by one, each in its savepoint.
+
 When the commit itself fails (disk full, connection lost, a serialisation error), nothing of
 the batch is stored and *every* request of the batch gets :class:`NotSaved` (HTTP 503,
 ``Retry-After: 1``): no request is ever acknowledged before its commit. A retried post that was
 in fact stored (an idempotent re-post) meets the diary's unique day and gets a 409.
 
-The app uses it for ``POST /api/v1/diary`` on SQLite; on PostgreSQL the post runs alone
-(:func:`run_alone`, same client contract), where one writer thread running every post's round
-trips in a row was slower (benchmarks/RESULTS_capture.md). On SQLite the batch takes the server's queue of writers (the per-loop lock of
-``api.deps.get_session``) so it never waits for SQLite's write lock inside a thread.
+The app uses it for ``POST /api/v1/diary`` on both backends, as bulk jobs. (On PostgreSQL,
+posts run one by one in the writer thread were slower than posts each in a transaction of its
+own side by side under the advisory lock; run in bulk they are ~4x faster than either:
+benchmarks/RESULTS_capture.md.) On SQLite the batch takes the server's queue of writers (the
+per-loop lock of ``api.deps.get_session``) so it never waits for SQLite's write lock inside a
+thread.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,9 +51,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from ketapain.capture.audit import savepoint
 from ketapain.errors import NotSaved
 
-__all__ = ["GroupWriter", "MAX_BATCH", "run_alone"]
+__all__ = ["BulkJob", "GroupWriter", "MAX_BATCH"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BulkJob(Generic[T]):
+    """A write job that can run in bulk with the jobs of the same ``many`` in one batch.
+
+    Called with a session, it is ``alone(session)`` (the job run by itself). ``many(session,
+    items)`` runs the ``item`` of several such jobs at once and returns, per item in order, its
+    result or the error it would raise alone (an ``Exception`` instance); it raises when the
+    jobs must run one by one instead (nothing it wrote is kept)."""
+
+    alone: Callable[[Session], T]
+    many: Callable[[Session, list[Any]], list[Any]]
+    item: Any
+
+    def __call__(self, session: Session) -> T:
+        return self.alone(session)
 
 MAX_BATCH = 64
 """Jobs per transaction at most: bounds how long one batch holds the writer (and its memory)."""
@@ -131,14 +157,9 @@ class GroupWriter:
         self.batches.append(len(jobs))
         with self._sessionmaker() as session:
             try:
-                for job in jobs:
-                    try:
-                        with savepoint(session):
-                            value = job(session)
-                    except Exception as exc:  # this job alone fails; its savepoint is rolled back
-                        outcomes.append((False, exc))
-                    else:
-                        outcomes.append((True, value))
+                for run in _runs(jobs):
+                    together = _run_bulk(session, run) if len(run) > 1 else None
+                    outcomes += together if together is not None else [_run_one(session, job) for job in run]
                 session.commit()
             except Exception as exc:  # the transaction or its commit failed: nothing is stored
                 session.rollback()
@@ -147,19 +168,39 @@ class GroupWriter:
         return outcomes
 
 
-def run_alone(sessionmaker: sessionmaker[Session], job: Callable[[Session], T]) -> T:
-    """Run one write job in a transaction of its own (a session, the job, one commit), with the
-    client contract of :class:`GroupWriter`: the job's own error as raised, a failed commit as
-    :class:`~ketapain.errors.NotSaved` (nothing stored). Used where group commit is off (PostgreSQL)."""
-    with sessionmaker() as session:
-        value = job(session)
-        try:
-            session.commit()
-        except Exception as exc:
-            session.rollback()
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise _not_saved(reason, exc) from exc
-    return value
+def _runs(jobs: list[Callable[[Session], Any]]) -> list[list[Callable[[Session], Any]]]:
+    """The jobs in order, cut into runs: consecutive :class:`BulkJob` s of one ``many``
+    together, every other job alone."""
+    runs: list[list[Callable[[Session], Any]]] = []
+    for job in jobs:
+        last = runs[-1][-1] if runs else None
+        if isinstance(job, BulkJob) and isinstance(last, BulkJob) and job.many is last.many:
+            runs[-1].append(job)
+        else:
+            runs.append([job])
+    return runs
+
+
+def _run_one(session: Session, job: Callable[[Session], Any]) -> tuple[bool, Any]:
+    """One job in its savepoint: (True, its result) or (False, its error; nothing of it kept)."""
+    try:
+        with savepoint(session):
+            return True, job(session)
+    except Exception as exc:  # this job alone fails; its savepoint is rolled back
+        return False, exc
+
+
+def _run_bulk(session: Session, run: list[Any]) -> list[tuple[bool, Any]] | None:
+    """A run of :class:`BulkJob` s as one ``many`` call in one savepoint; None (savepoint rolled
+    back) when the call raised: the caller then runs the jobs one by one."""
+    try:
+        with savepoint(session):
+            values = run[0].many(session, [job.item for job in run])
+    except Exception:  # e.g. a day stored meanwhile by a writer outside the batch: one by one gives each its answer
+        return None
+    if len(values) != len(run):
+        raise RuntimeError(f"{run[0].many!r} answered {len(values)} of {len(run)} jobs")
+    return [(not isinstance(v, Exception), v) for v in values]
 
 
 def _not_saved(reason: str, cause: BaseException) -> NotSaved:

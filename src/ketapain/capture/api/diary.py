@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from ketapain.capture.api.deps import CtxDep, PathInt, PathStr, PatientCtxDep, patient_token, session_slot
+from ketapain.capture.api.deps import CtxDep, PathInt, PathStr, PatientCtxDep, patient_token
 from ketapain.capture.audit import Actor
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate, DiaryEntryPublic
-from ketapain.capture.services import Context, diary
-from ketapain.capture.writer import run_alone
+from ketapain.capture.services import Context, diary, diary_batch
+from ketapain.capture.writer import BulkJob
 
 router = APIRouter(tags=["diary"])
 
@@ -23,10 +22,10 @@ def _pid(ctx: Context) -> str:
 
 @router.post("/diary", response_model=DiaryEntryPublic, status_code=201)
 async def diary_entry(body: DiaryEntryCreate, request: Request, token: Annotated[str, Depends(patient_token)]) -> DiaryEntryPublic:
-    """The patient's own entry (header ``X-Patient-Token``). SQLite: saved by the group-commit
-    writer (:mod:`ketapain.capture.writer`), answered once its batch is committed; PostgreSQL:
-    one transaction per post (:func:`ketapain.capture.writer.run_alone`). A 503 when the commit
-    failed (nothing stored: send it again)."""
+    """The patient's own entry (header ``X-Patient-Token``), saved by the group-commit writer
+    (:mod:`ketapain.capture.writer`) with the other posts of its batch
+    (:func:`ketapain.capture.services.diary_batch.submit_own_posts`) and answered once its
+    batch is committed. A 503 when the commit failed (nothing stored: send it again)."""
     state = request.app.state
 
     def job(session: Session) -> DiaryEntryPublic:
@@ -34,11 +33,16 @@ async def diary_entry(body: DiaryEntryCreate, request: Request, token: Annotated
         ctx = Context(session, Actor(f"patient:{pid}", "patient"), state.settings, state.protocol)
         return DiaryEntryPublic.model_validate(diary.submit_entry(ctx, pid, body))
 
-    if state.group_writer is not None:
-        out: DiaryEntryPublic = await state.group_writer.submit(job)
-        return out
-    async with session_slot(request):  # PostgreSQL: a transaction of its own, in a worker thread
-        return await run_in_threadpool(run_alone, state.sessionmaker, job)
+    out: DiaryEntryPublic = await state.group_writer.submit(BulkJob(job, _own_posts, (state, token, body)))
+    return out
+
+
+def _own_posts(session: Session, items: list[tuple[Any, str, DiaryEntryCreate]]) -> list[DiaryEntryPublic | Exception]:
+    """The posts of a group-commit batch together (:func:`diary_batch.submit_own_posts`: the
+    answers of ``job`` one by one, with a fixed number of statements per batch)."""
+    state = items[0][0]
+    rows = diary_batch.submit_own_posts(session, state.settings, state.protocol, [(token, body) for _, token, body in items])
+    return [row if isinstance(row, Exception) else DiaryEntryPublic.model_validate(row) for row in rows]
 
 
 @router.get("/diary", response_model=list[DiaryEntryPublic])

@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import select, tuple_
 
 from ketapain.capture import audit
+from ketapain.capture.config import Settings
 from ketapain.capture.models import DiaryEntry, Infusion, Patient, PatientToken
 from ketapain.capture.schemas import DiaryChange, DiaryEntryCreate
 from ketapain.capture.security import new_token, token_digest
@@ -31,6 +32,7 @@ from ketapain.errors import (
     NotFound,
     PermissionDenied,
 )
+from ketapain.protocol import Protocol
 
 __all__ = [
     "change_entry",
@@ -38,6 +40,7 @@ __all__ = [
     "is_late",
     "issue_token",
     "missing_today",
+    "new_entry_row",
     "patient_from_token",
     "patient_id_from_token",
     "read_diary",
@@ -150,49 +153,54 @@ def submit_entry(
         ).first()
     if found is None:
         raise NotFound(f"patient not found: patient_id={patient_id!r}")
-    days = ctx.protocol.diary.days_per_period
+    now = received_at or dt.datetime.now(dt.UTC)
+    row = new_entry_row(ctx.protocol, ctx.settings, ctx.actor.username, patient_id, data,
+                        start=found[1], taken=bool(found[2]), now=now)
+    return audit.create(ctx.session, ctx.actor, DiaryEntry(**row), reason=reason)
+
+
+def new_entry_row(protocol: Protocol, settings: Settings, entered_by: str, patient_id: str, data: DiaryEntryCreate, *,
+                  start: dt.date | None, taken: bool, now: dt.datetime) -> dict[str, Any]:
+    """The stored row of a new entry of one day, after the checks of :func:`submit_entry` (the
+    same errors, in the same order, for the single post and a group-committed batch): day and
+    period within the protocol (422), the period started (``start``, its infusion date; else
+    409), the day not in the future (422), not already filled in (``taken``; 409)."""
+    days = protocol.diary.days_per_period
     if data.day > days:
         raise DataError(
             f"day={data.day} is outside 1..{days} (days_per_period of the protocol)", column="day", value=data.day, allowed=f"1..{days}"
         )
-    if data.period > ctx.protocol.design.periods:
+    if data.period > protocol.design.periods:
         raise DataError(
-            f"period={data.period} is outside 1..{ctx.protocol.design.periods}",
+            f"period={data.period} is outside 1..{protocol.design.periods}",
             column="period",
             value=data.period,
-            allowed=f"1..{ctx.protocol.design.periods}",
+            allowed=f"1..{protocol.design.periods}",
         )
-    if found[1] is None:
+    if start is None:
         raise Conflict(f"period {data.period} of patient {patient_id} has not started (no infusion recorded)")
-    date = found[1] + dt.timedelta(days=data.day)
-    now = received_at or dt.datetime.now(dt.UTC)
+    date = start + dt.timedelta(days=data.day)
     if date > now.date():
         raise DataError(f"day={data.day} of period {data.period} is {date.isoformat()}, in the future", column="day", value=data.day)
-    if found[2]:
+    if taken:
         raise Conflict(
             f"the diary of patient {patient_id} period {data.period} day {data.day} is already filled in; a change needs a reason"
         )
-    late = is_late(date, now, ctx.settings.late_entry_days)
-    return audit.create(
-        ctx.session,
-        ctx.actor,
-        DiaryEntry(
-            patient_id=patient_id,
-            period=data.period,
-            day=data.day,
-            avg_pain=data.avg_pain,
-            max_pain=data.max_pain,
-            night_pain=data.night_pain,
-            extra_analgesics=data.extra_analgesics,
-            extra_analgesics_detail=data.extra_analgesics_detail,
-            device_time=None if data.device_time is None else data.device_time.isoformat(),
-            server_time=now.isoformat(),
-            late=late,
-            entered_by=ctx.actor.username,
-            status="active",
-        ),
-        reason=reason,
-    )
+    return {
+        "patient_id": patient_id,
+        "period": data.period,
+        "day": data.day,
+        "avg_pain": data.avg_pain,
+        "max_pain": data.max_pain,
+        "night_pain": data.night_pain,
+        "extra_analgesics": data.extra_analgesics,
+        "extra_analgesics_detail": data.extra_analgesics_detail,
+        "device_time": None if data.device_time is None else data.device_time.isoformat(),
+        "server_time": now.isoformat(),
+        "late": is_late(date, now, settings.late_entry_days),
+        "entered_by": entered_by,
+        "status": "active",
+    }
 
 
 def submit_entries(
@@ -288,21 +296,8 @@ def _entry_row(
             column="day",
             value=data.day,
         )
-    return {
-        "patient_id": patient_id,
-        "period": data.period,
-        "day": data.day,
-        "avg_pain": data.avg_pain,
-        "max_pain": data.max_pain,
-        "night_pain": data.night_pain,
-        "extra_analgesics": data.extra_analgesics,
-        "extra_analgesics_detail": data.extra_analgesics_detail,
-        "device_time": None if data.device_time is None else data.device_time.isoformat(),
-        "server_time": now.isoformat(),
-        "late": is_late(date, now, ctx.settings.late_entry_days),
-        "entered_by": ctx.actor.username,
-        "status": "active",
-    }
+    return new_entry_row(ctx.protocol, ctx.settings, ctx.actor.username, patient_id, data, start=starts[data.period],
+                         taken=False, now=now)
 
 
 def change_entry(ctx: Context, patient_id: str, period: int, day: int, data: DiaryChange) -> DiaryEntry:
