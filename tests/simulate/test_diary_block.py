@@ -157,3 +157,68 @@ def test_block_is_seed_stable_and_draws_only_what_it_returns(setup) -> None:  # 
     assert (m[~np.isnan(m)] >= a[~np.isnan(a)]).all()  # maximal pain is at least average pain, day by day
     d, _ = simulate_item_block(proto, seed=np.random.SeedSequence(8, spawn_key=(18, 3)), item="avg_pain", **kw)
     assert not np.array_equal(np.nan_to_num(a), np.nan_to_num(d))
+
+
+def _patient_major_block(proto, parameters, arms, treat, seed, item, missing):  # type: ignore[no-untyped-def]
+    """The block generator as computed before the day-major layout (main at 27bbd34): the latent
+    average built (N, P, D) with the AR(1) noise added transposed, the MCAR cells blanked in
+    (N, P, D) C order; same streams, same order of operations per value."""
+    from ketapain._seeds import spawn_generators
+    from ketapain.simulate._diary import BLOCK_STREAMS, _ar1_filter, _bernoulli_cells, _dropout_block, _pre_infusion
+
+    P, D, N = 3, 35, treat.shape[0]
+    dp, lo, hi = parameters.diary, 0.0, 10.0
+    streams = dict(zip(BLOCK_STREAMS, spawn_generators(seed, len(BLOCK_STREAMS)), strict=True))
+    r = streams["levels"]
+    b, h, c = r.normal(0.0, dp.patient_sd, N), r.normal(0.0, dp.early_patient_sd, N), r.normal(0.0, dp.patient_period_sd, (N, P))
+    ar = streams["ar"].standard_normal((D, N, P))
+    ar[0] *= dp.ar_sd
+    ar[1:] *= dp.ar_sd * np.sqrt(1 - dp.ar_phi**2)
+    _ar1_filter(ar, dp.ar_phi)
+    days = np.arange(1, D + 1, dtype=float)
+    pe = np.array(list(dp.period_effects)[:P])
+    curves = np.array([e.effect_amplitude for e in arms])[:, None] * np.exp(
+        -days[None, :] / np.array([e.effect_tau_days for e in arms])[:, None])
+    avg = (dp.mean_late + b[:, None, None] + c[:, :, None] + pe[None, :, None]) \
+        + (dp.early_excess + h)[:, None, None] * np.exp(-days / dp.early_tau_days)[None, None, :]
+    avg += curves[treat]
+    avg += np.moveaxis(ar, 0, -1)
+    if item == "avg_pain":
+        scores = avg = np.clip(np.rint(avg), lo, hi)
+    else:
+        ri = streams["item"]
+        mean, off_sd, noise_sd = ((dp.max_offset_mean, dp.max_offset_patient_sd, dp.max_noise_sd) if item == "max_pain"
+                                  else (dp.night_offset_mean, dp.night_offset_patient_sd, dp.night_noise_sd))
+        scores = np.clip(np.rint(avg + mean + ri.normal(0.0, off_sd, N)[:, None, None] + ri.normal(0.0, noise_sd, (N, P, D))),
+                         lo, hi)
+        avg = np.clip(np.rint(avg), lo, hi)
+        if item == "max_pain":
+            np.maximum(scores, avg, out=scores)
+    pre = _pre_infusion(parameters.pre_infusion, b, c, streams["pre"].normal(0.0, parameters.pre_infusion.sd, (N, P)), lo, hi)
+    rm = streams["missing"]
+    miss = np.zeros(scores.shape, dtype=bool)
+    miss.reshape(-1)[_bernoulli_cells(rm, parameters.missing.mcar_rate, scores.size)] = True
+    if missing != "mcar":
+        miss |= _dropout_block(parameters.missing, avg, miss, rm, missing)
+    scores[miss] = np.nan
+    return scores, pre
+
+
+@pytest.mark.parametrize("item", ["avg_pain", "max_pain", "night_pain"])
+@pytest.mark.parametrize("missing", ["mcar", "mar", "mnar"])
+def test_day_major_block_is_the_patient_major_computation_bit_for_bit(setup, item: str, missing: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: the block generator computes day-major (D, N, P) and the power sweep reads it so;
+    every score and pre-infusion value equals the patient-major computation to the last bit, in
+    both layouts."""
+    proto, params, arms, treat = setup
+    treat = np.random.default_rng(11).permuted(treat[:600], axis=1)  # arms in any order per patient
+    seed = lambda: np.random.SeedSequence(19, spawn_key=(18, 2))  # noqa: E731 (a fresh one per call: spawning counts)
+    ref, ref_pre = _patient_major_block(proto, params, arms, treat, seed(), item, missing)
+    kw = dict(parameters=params, arms=arms, treatment=treat, item=item, missing=missing)
+    got, pre = simulate_item_block(proto, seed=seed(), **kw)
+    day, day_pre = simulate_item_block(proto, seed=seed(), layout="day", **kw)
+    assert got.shape == (600, 3, 35) and day.shape == (35, 600, 3) and got.flags.c_contiguous and day.flags.c_contiguous
+    assert 0.001 < np.isnan(ref).mean() < 0.5  # the missing days are there to compare
+    assert got.tobytes() == ref.tobytes() and np.moveaxis(day, 0, -1).tobytes() == ref.tobytes()
+    assert pre is not None and day_pre is not None
+    assert pre.tobytes() == ref_pre.tobytes() == day_pre.tobytes()

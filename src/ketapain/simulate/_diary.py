@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def simulate_diary(
     ar = np.ascontiguousarray(np.moveaxis(innovations, -1, 0))  # day-major (D, N, P); day 1's innovation unused
     ar[0] = rng.standard_normal((N, P)) * dp.ar_sd  # the stationary start
     _ar1_filter(ar, dp.ar_phi)
-    avg_lat = _latent_average(dp, arms, treat, b, h, c, ar)
+    avg_lat = np.ascontiguousarray(np.moveaxis(_latent_average(dp, arms, treat, b, h, c, ar), 0, -1))  # (N, P, D)
     mx = _offset_item(avg_lat, dp.max_offset_mean, rng.normal(0.0, dp.max_offset_patient_sd, N),
                       rng.normal(0.0, dp.max_noise_sd, (N, P, D)))
     nt = _offset_item(avg_lat, dp.night_offset_mean, rng.normal(0.0, dp.night_offset_patient_sd, N),
@@ -165,6 +165,7 @@ def simulate_item_block(
     item: str,
     missing: str = "mcar",
     pre_infusion: bool = True,
+    layout: Literal["patient", "day"] = "patient",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     r"""One diary item and the pre-infusion pain of ``N`` patients: the power sweep's generator.
 
@@ -198,10 +199,14 @@ def simulate_item_block(
         The diary item returned.
     pre_infusion : bool, default True
         Also return the pre-infusion pain (the AUC anchor on the infusion axis).
+    layout : {"patient", "day"}, default "patient"
+        ``"day"`` returns the scores day-major, shape (D, N, P) (the layout they are computed
+        in; :func:`ketapain.stats.auc_day_major` reads it without a transposed copy); the same
+        numbers as ``"patient"``, bit for bit.
 
     Returns
     -------
-    scores : ndarray, shape (N, P, D)
+    scores : ndarray, shape (N, P, D), or (D, N, P) with ``layout="day"``
         The item's scores, NaN on a missing day.
     pre : ndarray, shape (N, P), or None
         The pre-infusion pain (never missing); None with ``pre_infusion=False``.
@@ -215,7 +220,11 @@ def simulate_item_block(
     -----
     Equal in distribution to the same item of :func:`simulate_diary` (tested against a plain
     loop implementation: moments per arm x period x day window, lag-1..3 autocorrelation,
-    missing days), not equal draw by draw: the streams differ.
+    missing days), not equal draw by draw: the streams differ. Every array is computed
+    day-major (D, N, P), so the AR(1) noise is added without a transposed pass; the draws keep
+    their order (the item noise is drawn (N, P, D) and read transposed; the MCAR cells are
+    positions in the (N, P, D) array in C order, mapped to day-major), so the scores are those
+    of the (N, P, D) computation bit for bit.
     """
     check_option("missing", missing, MISSING_MODE, error=ProtocolError)
     if item not in DIARY_ITEMS:
@@ -235,7 +244,7 @@ def simulate_item_block(
     ar[0] *= dp.ar_sd
     ar[1:] *= dp.ar_sd * np.sqrt(1 - dp.ar_phi**2)
     _ar1_filter(ar, dp.ar_phi)
-    avg = _latent_average(dp, arms, treat, b, h, c, ar)
+    avg = _latent_average(dp, arms, treat, b, h, c, ar)  # (D, N, P)
     if item == "avg_pain":
         np.rint(avg, out=avg)
         np.clip(avg, lo, hi, out=avg)
@@ -244,24 +253,34 @@ def simulate_item_block(
         ri = streams["item"]
         mean, off_sd, noise_sd = ((dp.max_offset_mean, dp.max_offset_patient_sd, dp.max_noise_sd) if item == "max_pain"
                                   else (dp.night_offset_mean, dp.night_offset_patient_sd, dp.night_noise_sd))
-        scores = np.clip(np.rint(_offset_item(avg, mean, ri.normal(0.0, off_sd, N), ri.normal(0.0, noise_sd, (N, P, D)))),
-                         lo, hi)
+        offset = ri.normal(0.0, off_sd, N)
+        noise = np.moveaxis(ri.normal(0.0, noise_sd, (N, P, D)), -1, 0)  # drawn patient-major, read day-major
+        scores = np.clip(np.rint(avg + mean + offset[None, :, None] + noise), lo, hi)
         avg = np.clip(np.rint(avg), lo, hi)
         if item == "max_pain":
             np.maximum(scores, avg, out=scores)
     pre = (_pre_infusion(parameters.pre_infusion, b, c, streams["pre"].normal(0.0, parameters.pre_infusion.sd, (N, P)),
                          lo, hi) if pre_infusion else None)
     if missing != "none":
-        rm = streams["missing"]
-        mcar = _bernoulli_cells(rm, parameters.missing.mcar_rate, scores.size)
-        if missing == "mcar":
-            scores.reshape(-1)[mcar] = np.nan
-        else:
-            miss = np.zeros(scores.shape, dtype=bool)
-            miss.reshape(-1)[mcar] = True
-            miss |= _dropout_block(parameters.missing, avg, miss, rm, missing)
-            scores[miss] = np.nan
-    return scores, pre
+        _block_missing(parameters.missing, scores, avg, streams["missing"], missing)
+    return (scores if layout == "day" else np.ascontiguousarray(np.moveaxis(scores, 0, -1))), pre
+
+
+def _block_missing(mp: MissingParameters, scores: np.ndarray, avg: np.ndarray, rng: np.random.Generator,
+                   missing: str) -> None:
+    """Blank the missing days of the day-major (D, N, P) ``scores`` in place: the MCAR cells
+    (positions in the (N, P, D) array in C order, mapped to day-major), then for ``mar``/
+    ``mnar`` the dropout driven by the rounded latent average ``avg`` (D, N, P)."""
+    D = scores.shape[0]
+    NP = scores.size // max(D, 1)
+    mcar = _bernoulli_cells(rng, mp.mcar_rate, scores.size)
+    if missing == "mcar":
+        scores.reshape(-1)[(mcar % D) * NP + mcar // D] = np.nan
+        return
+    miss = np.zeros(np.moveaxis(scores, 0, -1).shape, dtype=bool)  # (N, P, D)
+    miss.reshape(-1)[mcar] = True
+    miss |= _dropout_block(mp, np.moveaxis(avg, 0, -1), miss, rng, missing)
+    np.moveaxis(scores, 0, -1)[miss] = np.nan
 
 
 def _check_treatment(treatment: np.ndarray, P: int, n_arms: int) -> np.ndarray:
@@ -289,8 +308,9 @@ def _ar1_filter(x: np.ndarray, phi: float) -> None:
 
 def _latent_average(dp: DiaryParameters, arms: Sequence[ArmEffect], treat: np.ndarray, b: np.ndarray,
                     h: np.ndarray, c: np.ndarray, ar: np.ndarray) -> np.ndarray:
-    """Latent average pain (N, P, D): level, early excess, arm effect and the AR(1) noise ``ar``
-    (day-major, (D, N, P), see :func:`_ar1_filter`), summed in this order."""
+    """Latent average pain, day-major (D, N, P): level, early excess, arm effect and the AR(1)
+    noise ``ar`` ((D, N, P), see :func:`_ar1_filter`), summed in this order; returned in
+    ``ar``'s memory (``ar + x`` is ``x + ar`` to the bit)."""
     D, P = ar.shape[0], ar.shape[2]
     days = np.arange(1, D + 1, dtype=float)
     pe = np.zeros(P)
@@ -299,11 +319,13 @@ def _latent_average(dp: DiaryParameters, arms: Sequence[ArmEffect], treat: np.nd
     amp = np.array([e.effect_amplitude for e in arms])
     tau = np.array([e.effect_tau_days for e in arms])
     curves = amp[:, None] * np.exp(-days[None, :] / tau[:, None])  # (arms, D): the effect of each arm by day
-    latent = (dp.mean_late + b[:, None, None] + c[:, :, None] + pe[None, :, None]) \
-        + (dp.early_excess + h)[:, None, None] * np.exp(-days / dp.early_tau_days)[None, None, :]
-    latent += curves[treat]
-    latent += np.moveaxis(ar, 0, -1)
-    return latent
+    # (D, N P) arrays, patient-periods on the long inner axis (a broadcast over P = 3 is slow)
+    level = dp.mean_late + np.repeat(b, P) + c.reshape(-1) + np.tile(pe, b.size)  # (N P,)
+    latent = level[None, :] + np.repeat(dp.early_excess + h, P)[None, :] * np.exp(-days / dp.early_tau_days)[:, None]
+    latent += curves.T[:, treat.reshape(-1)]
+    flat = ar.reshape(D, -1)
+    flat += latent
+    return ar
 
 
 def _offset_item(avg_lat: np.ndarray, mean: float, offset: np.ndarray, noise: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from ketapain.errors import SingularFitWarning
 from ketapain.protocol import Protocol
 from ketapain.simulate._diary import simulate_item_block
 from ketapain.simulate._params import ArmEffect, Parameters
-from ketapain.stats import auc_arrays, degenerate_mask, fit_crossover_arrays
+from ketapain.stats import auc_day_major, degenerate_mask, fit_crossover_arrays
 
 __all__ = ["BLOCK_DIARY_DAYS", "BlockSummary", "Spec", "TRIALS_PER_BLOCK", "block_trials", "run_blocks",
            "trials_per_block"]
@@ -110,8 +110,8 @@ def _simulate_block(spec: Spec, n: int, block: int) -> tuple[np.ndarray, np.ndar
     infusion = spec.time_axis == "infusion"
     scores, pre = simulate_item_block(spec.protocol, parameters=spec.parameters, arms=spec.entries,
                                       treatment=arm.reshape(N, P), seed=diary_seed, item=spec.value,
-                                      missing=spec.missing, pre_infusion=infusion)
-    auc = auc_arrays(scores, pre, windows=[spec.window], time_axis=spec.time_axis, impute=spec.impute)[..., 0]
+                                      missing=spec.missing, pre_infusion=infusion, layout="day")
+    auc = auc_day_major(scores, pre, window=spec.window, time_axis=spec.time_axis, impute=spec.impute)  # (N, P)
     if spec.dropout > 0:
         r_drop = np.random.default_rng(drop_seed)
         leaves = r_drop.random(N) < spec.dropout

@@ -5,7 +5,7 @@ Nothing here reads or writes files; every function takes arrays or tidy DataFram
 
 from __future__ import annotations
 
-from ketapain.stats._auc import auc_arrays, diary_auc
+from ketapain.stats._auc import auc_arrays, auc_day_major, diary_auc
 from ketapain.stats._batch import BATCH_COLUMNS, fit_crossover_batch
 from ketapain.stats._batch_array import BatchArrays, fit_crossover_arrays
 from ketapain.stats._crossover import fit_crossover
@@ -84,6 +84,7 @@ __all__ = [
     "TippingPointResult",
     "WaldTest",
     "auc_arrays",
+    "auc_day_major",
     "check_crossover_fit",
     "check_daily_fit",
     "check_linear_numbers",

@@ -24,7 +24,7 @@ import pandas as pd
 from ketapain._options import OneOf, check_option, check_scale
 from ketapain.errors import FIRST_DATA_ROW, DataError, ImputationWarning
 
-__all__ = ["FilledCurve", "auc_arrays", "curve_points", "diary_auc", "fill_curve", "trapezoid_auc",
+__all__ = ["FilledCurve", "auc_arrays", "auc_day_major", "curve_points", "diary_auc", "fill_curve", "trapezoid_auc",
            "trapezoid_weights", "window_ends"]
 
 TIME_AXES = ("infusion", "first_diary_day")
@@ -414,6 +414,63 @@ def auc_arrays(
                         params={"got": np.shape(anchor), "want": values.shape[:-1]})
     points = curve_points(values[..., : int(win.max())], anchor, time_axis=time_axis)
     return trapezoid_auc(_filled_values(points, impute=impute), ends=window_ends(win, time_axis=time_axis))
+
+
+def auc_day_major(
+    days: np.ndarray,
+    anchor: np.ndarray | None = None,
+    *,
+    window: int,
+    time_axis: Literal["infusion", "first_diary_day"] = "infusion",
+    impute: Literal["none", "locf", "linear"] = "none",
+) -> np.ndarray:
+    """The AUC of :func:`auc_arrays` for one window, from diaries stored day-major.
+
+    ``days`` is ``(D, ...)``: day 1's scores of every curve, then day 2's... (the layout of
+    the power sweep's generator, ``simulate_item_block(..., layout="day")``); ``anchor`` is
+    ``(...)``. Returns ``(...)``, equal to the last bit to ``auc_arrays(np.moveaxis(days, 0,
+    -1), anchor, windows=[window], ...)[..., 0]``: with ``"none"`` and ``"locf"`` the curve is
+    walked one day at a time over all curves at once, each step one contiguous pass (the carried
+    value, the trapezoid ``(y_{t-1} + y_t) / 2``, the running sum, in the order of the cumulative
+    sum of :func:`trapezoid_auc`); ``"linear"`` needs the next observation and goes through
+    :func:`auc_arrays`. Units: score-days, as :func:`diary_auc`.
+
+    Examples
+    --------
+    >>> auc_day_major(np.array([[6.0], [4.0], [np.nan]]), np.array([5.0]), window=3, impute="locf").tolist()
+    [14.5]
+    """
+    check_option("time_axis", time_axis, OneOf(*TIME_AXES), error=DataError)
+    check_option("impute", impute, OneOf(*IMPUTATIONS), error=DataError)
+    values = np.asarray(days, dtype=float)
+    if values.ndim < 1 or values.shape[0] < 1:
+        raise DataError(f"days must have diary days on its first axis, got shape {values.shape}")
+    if impute == "linear":
+        return auc_arrays(np.moveaxis(values, 0, -1), anchor, windows=[window], time_axis=time_axis, impute=impute)[..., 0]
+    w = int(_windows([window], time_axis=time_axis, last_day=values.shape[0])[0])
+    if (anchor is None) != (time_axis == "first_diary_day"):
+        raise DataError(template="{@anchor} is required with {@time_axis='infusion'} and refused with "
+                        "{@time_axis='first_diary_day'}")
+    if anchor is not None and np.shape(anchor) != values.shape[1:]:
+        raise DataError(template="{@anchor} has shape {got}; the days need {want}",
+                        params={"got": np.shape(anchor), "want": values.shape[1:]})
+    first = 0 if anchor is None else -1  # the day before the walk's first step (-1: the anchor)
+    prev = np.array(values[0] if anchor is None else anchor, dtype=float)
+    cur = np.empty_like(prev)
+    total = np.zeros_like(prev)
+    step = np.empty_like(prev)
+    for d in range(first + 1, w):  # a loop over days (the curve's order), vectorised over every curve
+        np.copyto(cur, values[d])
+        if impute == "locf":
+            np.copyto(cur, prev, where=np.isnan(cur))  # no observation before: prev is NaN, stays NaN
+        np.add(prev, cur, out=step)
+        step *= 0.5
+        if d == first + 1:
+            np.copyto(total, step)
+        else:
+            total += step
+        prev, cur = cur, prev
+    return total
 
 
 # --------------------------------------------------------------------------- diary_auc's parts
