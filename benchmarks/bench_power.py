@@ -134,7 +134,7 @@ def main() -> None:
     st = pstats.Stats(prof)
     cum = {f[2]: v[3] for f, v in st.stats.items()}  # function name -> cumulative time
     whole = cum.get("simulate_power", float("nan"))
-    for name in ("_simulate_block", "simulate_item_block", "auc_arrays", "fit_crossover_arrays"):
+    for name in ("_simulate_block", "simulate_item_block", "auc_day_major", "auc_arrays", "fit_crossover_arrays"):
         print(f"  {name}: {cum.get(name, 0.0) / whole:.0%} of the serial time")
     print(f"numpy {np.__version__}")
 
