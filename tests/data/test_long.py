@@ -6,6 +6,7 @@ Each broken design of issue 14's "silent wrong answers" list is a regression cas
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,43 @@ def test_trial_allocation_must_follow_its_sequences() -> None:
     alloc.loc[alloc.index[0], "treatment"] = wrong
     with pytest.raises(DataError, match=rf"allocation row 2: treatment='{wrong}' but sequence='{first['sequence']}' gives"):
         TrialData.from_tables(**{**tables, "allocation": alloc}, meta=dict(trial.meta))
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(np.random.default_rng(1).integers(-3, 40, 500)),
+    pd.Series(np.where(np.random.default_rng(2).random(500) < 0.1, np.nan,
+                       np.random.default_rng(3).integers(0, 6, 500) / np.array([1.0, 2.0])[np.arange(500) % 2])),
+    pd.Series([0.0, -0.0, 1.0, np.nan, 2.5, 1e20, np.inf, -np.inf, 2.0**62, 2.0**63]),
+    pd.Series(pd.Categorical(np.random.default_rng(4).choice(["A", " B", "C ", None], 300))),
+    pd.Series(pd.Categorical([1, 2, None, 2])),
+    pd.Series(pd.array([1, None, 3, 3], dtype="Int64"), index=[7, 7, 2, 0], name="subj"),
+    pd.Series(pd.array([1.0, None, 3.5], dtype="Float64")),
+    pd.Series(np.array([True, False, True])),
+    pd.Series(np.array([1, 2, 255], dtype=np.uint8)),
+])
+def test_factor_labels_by_distinct_value_equal_cell_by_cell(column: pd.Series) -> None:
+    """Issue 21: non-text factor columns are labelled per distinct value and spread back by
+    code; the labels, dtype, index and name are those of labelling every cell."""
+    from ketapain.data._long import _cell_labels, _labels
+
+    fast, slow = _labels(column), _cell_labels(column)
+    assert fast.equals(slow) and fast.dtype == slow.dtype and fast.index.equals(slow.index) and fast.name == slow.name
+
+
+def test_float_factor_labels_by_hand() -> None:
+    from ketapain.data._long import _labels
+
+    got = _labels(pd.Series([1.0, -0.0, 2.5, np.nan, 1e20, np.inf, -np.inf, 2.0**53])).tolist()
+    assert got == ["1", "0", "2.5", "", "1e+20", "inf", "-inf", "9007199254740992"]
+    mixed = pd.Series(np.array([1, 1.0, True, " 1 ", None], dtype=object))  # an object column stays cell by cell
+    assert _labels(mixed).tolist() == ["1", "1.0", "True", "1", ""]
+
+
+@pytest.mark.parametrize(("bad", "shown"), [(np.inf, "inf"), (1e20, "1e+20")])
+def test_an_infinite_or_huge_float_period_is_named(bad: float, shown: str) -> None:
+    """A float period column holding inf crashed with IntCastingNaNError, and 1e20 was shown as
+    a wrapped-around integer (-9223372036854775808); both are now a bad period naming the cell."""
+    df = pd.DataFrame({"subject": [1, 1, 1, 2, 2, 2], "period": [1.0, 2, 3, 1, 2, bad], "sequence": ["ABC"] * 6,
+                       "treatment": list("ABCABC"), "y": [1.0] * 6})
+    with pytest.raises(DataError, match=re.escape(f"data row 7: period='{shown}' is not a whole number 1..3")):
+        check_long(df, outcome="y")
