@@ -301,7 +301,7 @@ def _labels(values: pd.Series) -> pd.Series:
         return _cell_labels(values)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     text = _cell_labels(pd.Series(uniques))
-    table = pd.array([*text.to_numpy(dtype=object), ""], dtype=text.dtype)  # code -1 (missing) -> ""
+    table = pd.concat([text, pd.Series([""], dtype=text.dtype)], ignore_index=True).array  # code -1 (missing) -> ""
     return pd.Series(table.take(np.where(codes < 0, len(uniques), codes)), index=values.index, name=values.name)
 
 
