@@ -251,3 +251,18 @@ def test_an_infinite_or_huge_float_period_is_named(bad: float, shown: str) -> No
                        "treatment": list("ABCABC"), "y": [1.0] * 6})
     with pytest.raises(DataError, match=re.escape(f"data row 7: period='{shown}' is not a whole number 1..3")):
         check_long(df, outcome="y")
+
+
+def test_group_codes_are_those_of_a_multiindex() -> None:
+    """Issue 21: the ``by`` groups are coded by combining per-column codes; the codes (order of
+    first appearance) are those of ``MultiIndex.factorize``, which builds a tuple per row."""
+    from ketapain.data._long import _group_codes
+
+    rng = np.random.default_rng(8)
+    for _ in range(40):
+        n = int(rng.integers(1, 400))
+        cols = [pd.Series(rng.choice(["a", "b", "", "c d"], n), dtype="str"),
+                pd.Series(rng.integers(0, 5, n).astype(str), dtype="str"),
+                pd.Series(rng.choice(["x", "y"], n), dtype="str")][: int(rng.integers(1, 4))]
+        want = pd.MultiIndex.from_frame(pd.DataFrame({f"c{i}": c for i, c in enumerate(cols)})).factorize()[0]
+        assert np.array_equal(_group_codes(cols), want)

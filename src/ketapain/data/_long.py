@@ -444,7 +444,7 @@ def check_long(
         found.add("empty cell", (lab == "").to_numpy(), _constant(message), column=col, values=_Same(""))
     y = _outcome(frame[outcome], outcome, binary, found)
     per_number = _period_numbers(labels[period])
-    groups = pd.MultiIndex.from_frame(pd.DataFrame({c: labels[c] for c in by_cols})).factorize()[0] if by_cols else None
+    groups = _group_codes([labels[c] for c in by_cols]) if by_cols else None
     _check_labels(labels, per_number, subject=subject, period=period, sequence=sequence, treatment=treatment, groups=groups,
                   found=found)
     if found.found:
@@ -457,6 +457,17 @@ def check_long(
     if not by_cols:
         _CHECKED[(id(out), outcome, subject, period, sequence, treatment)] = out
     return out
+
+
+def _group_codes(columns: list[pd.Series]) -> np.ndarray:
+    """The group of every row (codes 0..G-1 in order of first appearance) from the ``by``
+    label columns: each column factorized, the codes combined in mixed radix and factorized
+    again (as ``MultiIndex.factorize``, which builds a tuple per row)."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        c, uniques = pd.factorize(col)
+        codes = pd.factorize(codes * len(uniques) + c)[0].astype(np.int64)  # re-coded each step: never overflows
+    return codes
 
 
 def _outcome(values: pd.Series, outcome: str, binary: bool, found: _Collector) -> np.ndarray:
