@@ -104,6 +104,12 @@ def test_critical_holds_a_signal_back_until_its_end() -> None:
             signal.raise_signal(signal.SIGINT)
             reached.append("end of the block")
 
-    with pytest.raises(KeyboardInterrupt):
-        interrupted_block()
+    # Python's own SIGINT handler for the test: a process started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and critical() rightly restores that
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            interrupted_block()
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert reached == ["end of the block"]

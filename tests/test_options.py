@@ -96,6 +96,7 @@ def _stats() -> dict[str, Callable[[dict[str, Any]], Any]]:
         "stats.impute_diary": lambda o: st.impute_diary(diary, alloc, **{**mi, **o}),
         "stats.diary_auc": lambda o: st.diary_auc(diary, **{"time_axis": "first_diary_day", **o}),
         "stats.auc_arrays": lambda o: st.auc_arrays(np.ones((2, 35)), windows=[35], **{"time_axis": "first_diary_day", **o}),
+        "stats.auc_day_major": lambda o: st.auc_day_major(np.ones((35, 2)), window=35, **{"time_axis": "first_diary_day", **o}),
         "stats.cohens_dz": lambda o: st.cohens_dz("A", "B", ya, yb, **o),
         "stats.hedges_g_av": lambda o: st.hedges_g_av("A", "B", ya, yb, **o),
         "stats.describe": lambda o: st.describe(ya, **o),
