@@ -30,7 +30,7 @@ in fact stored (an idempotent re-post) meets the diary's unique day and gets a 4
 
 The app uses it for ``POST /api/v1/diary`` on both backends, as bulk jobs. (On PostgreSQL,
 posts run one by one in the writer thread were slower than posts each in a transaction of its
-own side by side under the advisory lock; run in bulk they are ~4x faster than either:
+own side by side under the advisory lock; run in bulk they are ~5x faster than either:
 benchmarks/RESULTS_capture.md.) On SQLite the batch takes the server's queue of writers (the
 per-loop lock of ``api.deps.get_session``) so it never waits for SQLite's write lock inside a
 thread.

@@ -39,6 +39,7 @@ __all__ = [
     "compliance",
     "is_late",
     "issue_token",
+    "link_owner",
     "missing_today",
     "new_entry_row",
     "patient_from_token",
@@ -99,6 +100,13 @@ def patient_id_from_token(session: Any, secret_key: str, token: str) -> str:
         .where(PatientToken.token_hash == token_digest(secret_key, token))
         .limit(1)
     ).first()
+    return link_owner(None if row is None else tuple(row))
+
+
+def link_owner(row: tuple[Any, Any, Any] | None) -> str:
+    """The patient of a diary link from its ``(link status, patient id, patient status)`` (None:
+    no such link), else :class:`AuthenticationFailed`: the link check's two messages, shared by
+    the single post and a group-committed batch."""
     if row is None or row[0] != "active":
         raise AuthenticationFailed("this diary link is not valid (unknown or revoked)")
     if row[1] is None or row[2] != "active":

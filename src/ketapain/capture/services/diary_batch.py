@@ -32,7 +32,7 @@ from ketapain.capture.config import Settings
 from ketapain.capture.models import DiaryEntry, Infusion, Patient, PatientToken
 from ketapain.capture.schemas import DiaryEntryCreate
 from ketapain.capture.security import token_digest
-from ketapain.capture.services.diary import new_entry_row
+from ketapain.capture.services.diary import link_owner, new_entry_row
 from ketapain.errors import AuthenticationFailed, StudyLocked
 from ketapain.protocol import Protocol
 
@@ -93,10 +93,10 @@ def submit_own_posts(session: Session, settings: Settings, protocol: Protocol,
 
 def _owners(session: Session, secret_key: str, tokens: Sequence[str]) -> list[str | Exception]:
     """The patient of every link token (one query), or the link check's error
-    (:func:`ketapain.capture.services.diary.patient_id_from_token`'s messages)."""
+    (:func:`ketapain.capture.services.diary.link_owner`, as the single post's)."""
     digests = [token_digest(secret_key, token) for token in tokens]
     found = {
-        row[0]: row[1:]
+        row[0]: (row[1], row[2], row[3])
         for row in session.execute(
             select(PatientToken.token_hash, PatientToken.status, Patient.patient_id, Patient.status)
             .outerjoin(Patient, Patient.patient_id == PatientToken.patient_id)
@@ -105,13 +105,10 @@ def _owners(session: Session, secret_key: str, tokens: Sequence[str]) -> list[st
     }
     owners: list[str | Exception] = []
     for digest in digests:
-        row = found.get(digest)
-        if row is None or row[0] != "active":
-            owners.append(AuthenticationFailed("this diary link is not valid (unknown or revoked)"))
-        elif row[1] is None or row[2] != "active":
-            owners.append(AuthenticationFailed("this diary link is not valid (patient not active)"))
-        else:
-            owners.append(str(row[1]))
+        try:
+            owners.append(link_owner(found.get(digest)))
+        except AuthenticationFailed as exc:
+            owners.append(exc)
     return owners
 
 
